@@ -1,0 +1,164 @@
+//! Accounts: sign-up, log-in, the signed-in user's view, password changes.
+
+use crate::context::{Actor, OpContext};
+use crate::store::user::UserRow;
+use crate::store::{Store, is_unique_violation, now_ms};
+use crate::{Control, Error};
+use meridian_core::{Email, FieldErrors, Password, Role, Signup, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user and their tenant, as the dashboard shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The user.
+    pub user_id: UserId,
+    /// The user's e-mail address.
+    pub email: String,
+    /// The user's role in the tenant.
+    pub role: Role,
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The tenant's name.
+    pub tenant_name: String,
+}
+
+impl Control {
+    /// Creates a tenant and its owner in one transaction. A taken address changes nothing.
+    pub async fn account_signup(&self, ctx: &OpContext, signup: Signup) -> Result<Account, Error> {
+        if ctx.actor != Actor::Anonymous {
+            return Err(Error::Forbidden(
+                "Log out before creating another account.".into(),
+            ));
+        }
+        let password_hash = self.passwords.hash(&signup.password).await?;
+        let tenant_id = TenantId(uuid::Uuid::new_v4());
+        let user = UserRow {
+            id: UserId(uuid::Uuid::new_v4()),
+            tenant_id,
+            email: signup.email.as_str().to_owned(),
+            password_hash,
+            role: Role::Owner,
+        };
+        let now = now_ms();
+        let mut tx = self.store.begin_write().await?;
+        Store::tenant_insert(&mut tx, tenant_id, &signup.tenant_name, now).await?;
+        match Store::user_insert(&mut tx, &user, now).await {
+            Err(error) if is_unique_violation(&error) => {
+                return Err(Error::Conflict {
+                    field: Some("email"),
+                    message: "An account with this e-mail address already exists. Log in instead.".into(),
+                });
+            }
+            other => other?,
+        }
+        tx.commit().await?;
+        tracing::info!(tenant.id = %tenant_id, user.id = %user.id, request.id = %ctx.request_id, "tenant signed up");
+        Ok(Account {
+            user_id: user.id,
+            email: user.email,
+            role: user.role,
+            tenant_id,
+            tenant_name: signup.tenant_name.as_str().to_owned(),
+        })
+    }
+
+    /// Checks an e-mail and password. Unknown address and wrong password fail alike, in the same time.
+    pub async fn account_login(
+        &self,
+        ctx: &OpContext,
+        email: &str,
+        password: &str,
+    ) -> Result<Account, Error> {
+        let user = match Email::parse(email) {
+            Ok(email) => self.store.user_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let verified = self
+            .passwords
+            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
+        match user {
+            Some(user) if verified => {
+                tracing::info!(user.id = %user.id, request.id = %ctx.request_id, "user logged in");
+                self.account_of(user).await
+            }
+            _ => {
+                tracing::info!(request.id = %ctx.request_id, "log-in refused");
+                Err(Error::BadCredentials)
+            }
+        }
+    }
+
+    /// The actor a session's user id stands for now: role and tenant are read fresh on every
+    /// request, so a changed role or a removed user takes effect at once.
+    pub async fn actor_for_session(&self, user_id: UserId) -> Result<Actor, Error> {
+        Ok(match self.store.user_by_id(user_id).await? {
+            Some(user) => Actor::User {
+                user_id: user.id,
+                tenant_id: user.tenant_id,
+                role: user.role,
+            },
+            None => Actor::Anonymous,
+        })
+    }
+
+    /// The signed-in user's account.
+    pub async fn account_view(&self, ctx: &OpContext) -> Result<Account, Error> {
+        let (user_id, tenant_id, _) = ctx.user()?;
+        match self.store.user_by_id(user_id).await? {
+            Some(user) if user.tenant_id == tenant_id => self.account_of(user).await,
+            _ => Err(Error::Unauthenticated),
+        }
+    }
+
+    /// Changes the signed-in user's password after checking the current one, and ends the user's
+    /// other sessions (`keep_session` is the caller's own).
+    pub async fn account_password_change(
+        &self,
+        ctx: &OpContext,
+        current: &str,
+        new: &str,
+        keep_session: Option<&str>,
+    ) -> Result<(), Error> {
+        let (user_id, tenant_id, _) = ctx.user()?;
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .filter(|u| u.tenant_id == tenant_id);
+        let Some(user) = user else {
+            return Err(Error::Unauthenticated);
+        };
+        let mut errors = FieldErrors::default();
+        let new = errors.check("new_password", Password::parse(new));
+        if !self.passwords.verify(current, Some(&user.password_hash)).await? {
+            errors.push("current_password", "This is not your current password.");
+        }
+        let Some(new) = new.filter(|_| errors.is_empty()) else {
+            return Err(Error::Invalid(errors));
+        };
+        let hash = self.passwords.hash(&new).await?;
+        if !self.store.user_password_update(tenant_id, user_id, &hash).await? {
+            return Err(Error::Unauthenticated);
+        }
+        let ended = self.store.session_delete_for_user(user_id, keep_session).await?;
+        tracing::info!(user.id = %user_id, sessions.ended = ended, request.id = %ctx.request_id, "password changed");
+        Ok(())
+    }
+
+    async fn account_of(&self, user: UserRow) -> Result<Account, Error> {
+        let tenant = self.store.tenant_get(user.tenant_id).await?.ok_or_else(|| {
+            Error::internal(format_args!(
+                "user {} belongs to missing tenant {}",
+                user.id, user.tenant_id
+            ))
+        })?;
+        Ok(Account {
+            user_id: user.id,
+            email: user.email,
+            role: user.role,
+            tenant_id: tenant.id,
+            tenant_name: tenant.name,
+        })
+    }
+}

@@ -1,0 +1,50 @@
+//! Who is acting, for which tenant, in which request.
+
+use meridian_core::{Role, TenantId, UserId};
+
+/// The party on whose behalf an action runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// Nobody is signed in.
+    Anonymous,
+    /// A signed-in tenant user.
+    User {
+        /// The user.
+        user_id: UserId,
+        /// The tenant the user belongs to; every query is scoped to it.
+        tenant_id: TenantId,
+        /// What the user may do.
+        role: Role,
+    },
+}
+
+/// The context every control-plane action takes first.
+#[derive(Clone, Debug)]
+pub struct OpContext {
+    /// Who is acting.
+    pub actor: Actor,
+    /// The request id, for correlating logs and audit entries.
+    pub request_id: String,
+}
+
+impl OpContext {
+    /// A context for someone not signed in (sign-up, log-in).
+    pub fn anonymous(request_id: impl Into<String>) -> Self {
+        Self {
+            actor: Actor::Anonymous,
+            request_id: request_id.into(),
+        }
+    }
+
+    /// The signed-in user, or [`crate::Error::Unauthenticated`].
+    pub fn user(&self) -> Result<(UserId, TenantId, Role), crate::Error> {
+        match self.actor {
+            Actor::User {
+                user_id,
+                tenant_id,
+                role,
+            } => Ok((user_id, tenant_id, role)),
+            Actor::Anonymous => Err(crate::Error::Unauthenticated),
+        }
+    }
+}

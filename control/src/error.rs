@@ -1,0 +1,73 @@
+//! The control plane's error: what a user is told, kept apart from what only the log may see.
+
+use meridian_core::FieldErrors;
+use thiserror::Error;
+
+/// An action's failure. `Display` is the message for the user; [`Error::Internal`] carries a
+/// detail that is logged where the error is handled and never shown.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// One or more inputs are invalid; each message belongs next to its field.
+    #[error("Some fields need attention: {0}")]
+    Invalid(FieldErrors),
+    /// No one is signed in.
+    #[error("Sign in to continue.")]
+    Unauthenticated,
+    /// Log-in failed. Deliberately does not say whether the account exists.
+    #[error("Wrong e-mail or password.")]
+    BadCredentials,
+    /// The actor is known but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The resource does not exist, or the actor may not see it (indistinguishable on purpose).
+    #[error("Not found.")]
+    NotFound,
+    /// The request clashes with existing state, e.g. an e-mail address already in use.
+    #[error("{message}")]
+    Conflict {
+        /// The form field the conflict is about, if any.
+        field: Option<&'static str>,
+        /// What the user should know.
+        message: String,
+    },
+    /// A fault on our side; `detail` goes to the log only.
+    #[error("Something went wrong on our side. It has been logged; please try again.")]
+    Internal {
+        /// What went wrong, for operators.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// An internal error with `detail` for the log.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Error::Internal {
+            detail: detail.to_string(),
+        }
+    }
+
+    /// A short, stable, machine-readable code for APIs and tests.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "invalid_input",
+            Error::Unauthenticated => "unauthenticated",
+            Error::BadCredentials => "bad_credentials",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::Internal { .. } => "internal",
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Error::internal(format_args!("database: {error}"))
+    }
+}
+
+impl From<FieldErrors> for Error {
+    fn from(errors: FieldErrors) -> Self {
+        Error::Invalid(errors)
+    }
+}

@@ -1,0 +1,104 @@
+//! A tower-sessions store over Meridian's own database, so sessions survive restarts, are shared by
+//! every server process, and can be ended per user (logout everywhere, password change, suspension).
+
+use crate::store::Store;
+use async_trait::async_trait;
+use meridian_core::UserId;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+/// The session key under which the signed-in identity is kept.
+pub const AUTH_KEY: &str = "auth";
+
+/// What a session remembers about who signed in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionAuth {
+    /// The signed-in user.
+    pub user_id: UserId,
+    /// When they signed in (Unix ms), for the absolute session lifetime.
+    pub signed_in_at: i64,
+}
+
+/// The database-backed session store.
+#[derive(Clone, Debug)]
+pub struct DbSessionStore {
+    store: Store,
+}
+
+impl DbSessionStore {
+    /// A session store over `store`.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+fn backend(error: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+/// The user a record belongs to, lifted into its own column.
+fn record_user(record: &Record) -> Option<UserId> {
+    let auth = record.data.get(AUTH_KEY)?;
+    serde_json::from_value::<SessionAuth>(auth.clone())
+        .ok()
+        .map(|auth| auth.user_id)
+}
+
+fn encode(record: &Record) -> session_store::Result<(String, String, i64)> {
+    let data =
+        serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let expires_at = i64::try_from(record.expiry_date.unix_timestamp_nanos() / 1_000_000).map_err(backend)?;
+    Ok((record.id.to_string(), data, expires_at))
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        loop {
+            let (id, data, expires_at) = encode(record)?;
+            if self
+                .store
+                .session_insert(&id, record_user(record), &data, expires_at)
+                .await
+                .map_err(backend)?
+            {
+                return Ok(());
+            }
+            // A 128-bit id collided: astronomically unlikely, but never overwrite someone's session.
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let (id, data, expires_at) = encode(record)?;
+        self.store
+            .session_upsert(&id, record_user(record), &data, expires_at)
+            .await
+            .map_err(backend)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let Some((data, expires_at)) = self
+            .store
+            .session_load(&id.to_string(), crate::store::now_ms())
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        let data = serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.store.session_delete(&id.to_string()).await.map_err(backend)
+    }
+}

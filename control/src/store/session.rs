@@ -1,0 +1,102 @@
+//! Session rows: the persisted form of tower-sessions records.
+
+use super::Store;
+use meridian_core::UserId;
+use sqlx::Row;
+
+impl Store {
+    /// Inserts or replaces a session record.
+    pub async fn session_upsert(
+        &self,
+        id: &str,
+        user_id: Option<UserId>,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
+             expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(user_id.map(|u| u.to_string()))
+        .bind(data)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts a new session record; false if the id is already taken.
+    pub async fn session_insert(
+        &self,
+        id: &str,
+        user_id: Option<UserId>,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(user_id.map(|u| u.to_string()))
+        .bind(data)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The data and expiry of a session that has not expired at `now`.
+    pub async fn session_load(&self, id: &str, now: i64) -> Result<Option<(String, i64)>, sqlx::Error> {
+        let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|row| (row.get("data"), row.get("expires_at"))))
+    }
+
+    /// Deletes one session.
+    pub async fn session_delete(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of a user except `keep` (the caller's own, when it should survive).
+    pub async fn session_delete_for_user(
+        &self,
+        user_id: UserId,
+        keep: Option<&str>,
+    ) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id.to_string())
+            .bind(keep.unwrap_or(""))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes sessions that expired before `now`; returns how many.
+    pub async fn session_delete_expired(&self, now: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// How many live sessions a user has (for tests and the settings page).
+    pub async fn session_count_for_user(&self, user_id: UserId, now: i64) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE user_id = $1 AND expires_at > $2")
+            .bind(user_id.to_string())
+            .bind(now)
+            .fetch_one(self.pool())
+            .await?;
+        row.try_get("n")
+    }
+}

@@ -1,0 +1,47 @@
+//! Tenant rows.
+
+use super::Store;
+use meridian_core::{TenantId, TenantName};
+use sqlx::{Any, Row, Transaction};
+
+/// A tenant as stored.
+#[derive(Clone, Debug)]
+pub struct TenantRow {
+    /// The tenant's id.
+    pub id: TenantId,
+    /// Its display name.
+    pub name: String,
+    /// When it signed up (Unix ms).
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Inserts a tenant inside the caller's transaction.
+    pub(crate) async fn tenant_insert(
+        tx: &mut Transaction<'static, Any>,
+        id: TenantId,
+        name: &TenantName,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(id.to_string())
+            .bind(name.as_str())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The tenant with this id.
+    pub async fn tenant_get(&self, id: TenantId) -> Result<Option<TenantRow>, sqlx::Error> {
+        let row = sqlx::query("SELECT name, created_at FROM tenants WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|row| TenantRow {
+            id,
+            name: row.get("name"),
+            created_at: row.get("created_at"),
+        }))
+    }
+}

@@ -1,0 +1,59 @@
+//! Fresh databases for tests, on the engine the test run asks for.
+//!
+//! `MERIDIAN_TEST_DATABASE_URL` selects it: unset or `sqlite:` gives a new SQLite file in a temp
+//! directory; a `postgres://` URL to a server gives a new, uniquely named database on it. The test
+//! command runs the whole suite once per engine.
+
+use crate::store::{Backend, Store};
+use sqlx::Connection;
+
+/// A migrated store on a database no other test uses. Keep it alive for the test's duration.
+pub struct TestDb {
+    /// The store over the fresh database.
+    pub store: Store,
+    /// Its URL, for tests that start a server process on it.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Creates and migrates a fresh database.
+    ///
+    /// # Panics
+    /// When the database cannot be created: a test cannot run without one.
+    pub async fn fresh() -> Self {
+        let requested = std::env::var("MERIDIAN_TEST_DATABASE_URL").unwrap_or_default();
+        let (url, dir) = match Backend::from_url(&requested) {
+            Ok(Backend::Postgres) => (postgres_database(&requested).await, None),
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir for a test database");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                (url, Some(dir))
+            }
+        };
+        let store = Store::connect(&url).await.expect("connect to the test database");
+        store.migrate().await.expect("migrate the test database");
+        Self {
+            store,
+            url,
+            _dir: dir,
+        }
+    }
+}
+
+async fn postgres_database(server_url: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let name = format!("meridian_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::AnyConnection::connect(server_url)
+        .await
+        .expect("connect to the PostgreSQL test server");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    admin.close().await.ok();
+    let (base, _) = server_url
+        .rsplit_once('/')
+        .expect("a PostgreSQL URL ends with /DATABASE");
+    format!("{base}/{name}")
+}

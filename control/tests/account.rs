@@ -1,0 +1,177 @@
+//! Account actions against a real database (SQLite, or PostgreSQL when the test run selects it).
+
+use meridian_control::account::Account;
+use meridian_control::testing::TestDb;
+use meridian_control::{Actor, Control, Error, OpContext};
+use meridian_core::Signup;
+
+fn anon() -> OpContext {
+    OpContext::anonymous("test")
+}
+
+fn as_user(account: &Account) -> OpContext {
+    OpContext {
+        actor: Actor::User {
+            user_id: account.user_id,
+            tenant_id: account.tenant_id,
+            role: account.role,
+        },
+        request_id: "test".into(),
+    }
+}
+
+async fn setup() -> (TestDb, Control) {
+    let db = TestDb::fresh().await;
+    let control = Control::new(db.store.clone()).await.unwrap();
+    (db, control)
+}
+
+fn signup(tenant: &str, email: &str) -> Signup {
+    Signup::parse(tenant, email, "a long enough secret").unwrap()
+}
+
+#[tokio::test]
+async fn signup_creates_an_owner_who_can_log_in() {
+    let (_db, control) = setup().await;
+    let account = control
+        .account_signup(&anon(), signup("Acme", "Ops@Acme.io"))
+        .await
+        .unwrap();
+    assert_eq!(account.tenant_name, "Acme");
+    assert_eq!(account.email, "ops@acme.io");
+    assert_eq!(account.role, meridian_core::Role::Owner);
+
+    let logged_in = control
+        .account_login(&anon(), "ops@acme.io", "a long enough secret")
+        .await
+        .unwrap();
+    assert_eq!(logged_in, account);
+    assert_eq!(control.account_view(&as_user(&account)).await.unwrap(), account);
+}
+
+#[tokio::test]
+async fn duplicate_email_is_refused_and_creates_no_tenant() {
+    let (db, control) = setup().await;
+    control
+        .account_signup(&anon(), signup("Acme", "ops@acme.io"))
+        .await
+        .unwrap();
+    let error = control
+        .account_signup(&anon(), signup("Other", "OPS@acme.io"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Conflict {
+                field: Some("email"),
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+        .fetch_one(&db_pool(&db).await)
+        .await
+        .unwrap();
+    assert_eq!(tenants, 1, "the failed sign-up must not leave a tenant behind");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_fail_the_same_way() {
+    let (_db, control) = setup().await;
+    control
+        .account_signup(&anon(), signup("Acme", "ops@acme.io"))
+        .await
+        .unwrap();
+    let wrong = control
+        .account_login(&anon(), "ops@acme.io", "not the secret at all")
+        .await
+        .unwrap_err();
+    let unknown = control
+        .account_login(&anon(), "who@acme.io", "a long enough secret")
+        .await
+        .unwrap_err();
+    let garbage = control
+        .account_login(&anon(), "not an email", "x")
+        .await
+        .unwrap_err();
+    for error in [wrong, unknown, garbage] {
+        assert!(matches!(error, Error::BadCredentials), "{error:?}");
+        assert_eq!(error.to_string(), "Wrong e-mail or password.");
+    }
+}
+
+#[tokio::test]
+async fn password_change_checks_the_current_password_and_ends_other_sessions() {
+    let (db, control) = setup().await;
+    let account = control
+        .account_signup(&anon(), signup("Acme", "ops@acme.io"))
+        .await
+        .unwrap();
+    let ctx = as_user(&account);
+    let far = meridian_control::store::now_ms() + 3_600_000;
+    let uid = Some(account.user_id);
+    db.store.session_upsert("mine", uid, "{}", far).await.unwrap();
+    db.store.session_upsert("laptop", uid, "{}", far).await.unwrap();
+
+    let error = control
+        .account_password_change(&ctx, "wrong current pw", "short", Some("mine"))
+        .await
+        .unwrap_err();
+    let Error::Invalid(fields) = error else {
+        panic!("expected field errors")
+    };
+    assert!(fields.get("current_password").is_some() && fields.get("new_password").is_some());
+    assert!(
+        control
+            .account_login(&anon(), "ops@acme.io", "a long enough secret")
+            .await
+            .is_ok()
+    );
+
+    control
+        .account_password_change(
+            &ctx,
+            "a long enough secret",
+            "an even longer new secret",
+            Some("mine"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        control
+            .account_login(&anon(), "ops@acme.io", "a long enough secret")
+            .await
+            .is_err()
+    );
+    assert!(
+        control
+            .account_login(&anon(), "ops@acme.io", "an even longer new secret")
+            .await
+            .is_ok()
+    );
+    let now = meridian_control::store::now_ms();
+    assert_eq!(
+        db.store
+            .session_count_for_user(account.user_id, now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(db.store.session_load("mine", now).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn anonymous_cannot_view_an_account() {
+    let (_db, control) = setup().await;
+    assert!(matches!(
+        control.account_view(&anon()).await,
+        Err(Error::Unauthenticated)
+    ));
+}
+
+async fn db_pool(db: &TestDb) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&db.url).await.unwrap()
+}

@@ -1,0 +1,58 @@
+//! Typed identifiers: a `TenantId` can never be passed where a `UserId` is expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// Declares a UUID-backed id newtype with parsing, display and serde support.
+macro_rules! typed_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// The underlying UUID.
+            pub fn uuid(self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A tenant: one customer organisation, the unit of isolation and billing.
+    TenantId
+);
+typed_id!(
+    /// A user: a person who belongs to exactly one tenant.
+    UserId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let id = TenantId(Uuid::from_u128(0x1234));
+        let parsed: TenantId = id.to_string().parse().unwrap();
+        assert_eq!(parsed, id);
+        assert!("not-a-uuid".parse::<UserId>().is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! Meridian's pure domain: typed ids, validated names and account rules.
+//!
+//! Nothing here does I/O: no tokio, no sqlx, no axum, no leptos. The crate builds for
+//! `wasm32-unknown-unknown` so the browser runs the very same validators as the server.
+
+pub mod account;
+pub mod field;
+pub mod id;
+
+pub use account::{Email, Password, Role, Signup, TenantName};
+pub use field::FieldErrors;
+pub use id::{TenantId, UserId};
