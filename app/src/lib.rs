@@ -1,1 +1,102 @@
-//! placeholder
+//! Meridian's dashboard: the Leptos application shared by the server (SSR) and the browser (hydrate).
+//!
+//! Pages live in `pages/`, reusable pieces in `components/`, server functions in `api/`. Server
+//! functions are thin: they build an `OpContext` and call one control-plane method.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use api::account::{AccountLogin, AccountLogout, AccountSignup, Me, account_view};
+use components::shell::Shell;
+use error::AppError;
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{ProtectedParentRoute, Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+use pages::{
+    login::LoginPage, not_built::NotBuilt, not_found::NotFound, overview::Overview, settings::Settings,
+    signup::SignupPage,
+};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The session-changing actions, shared so that every page sees who is signed in right after.
+#[derive(Clone, Copy)]
+pub struct AuthActions {
+    /// Log in.
+    pub login: ServerAction<AccountLogin>,
+    /// Sign up.
+    pub signup: ServerAction<AccountSignup>,
+    /// Log out.
+    pub logout: ServerAction<AccountLogout>,
+}
+
+/// Who is signed in: `None` inside while loading, `Ok(None)` for nobody.
+pub type MeResource = Resource<Result<Option<Me>, AppError>>;
+
+/// The root component: routes, the signed-in user, and the auth guard.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let auth = AuthActions {
+        login: ServerAction::new(),
+        signup: ServerAction::new(),
+        logout: ServerAction::new(),
+    };
+    let me: MeResource = Resource::new_blocking(
+        move || {
+            (
+                auth.login.version().get(),
+                auth.signup.version().get(),
+                auth.logout.version().get(),
+            )
+        },
+        |_| account_view(),
+    );
+    provide_context(auth);
+    provide_context(me);
+    let signed_in = move || me.get().map(|me| matches!(me, Ok(Some(_))));
+
+    view! {
+        <Stylesheet id="meridian" href="/pkg/meridian.css" />
+        <Title formatter=|page: String| if page.is_empty() { "Meridian".to_owned() } else { format!("{page} · Meridian") } />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
+                <ProtectedParentRoute path=path!("") condition=signed_in redirect_path=|| "/login" view=Shell ssr=SsrMode::Async>
+                    <Route path=path!("") view=Overview />
+                    <Route path=path!("/settings") view=Settings />
+                    <Route path=path!("/vdcs") view=|| view! { <NotBuilt title="VDCs" what="your virtual data centres, one per zone" /> } />
+                    <Route path=path!("/vms") view=|| view! { <NotBuilt title="Virtual machines" what="creating, watching and operating VMs in any zone" /> } />
+                    <Route path=path!("/networks") view=|| view! { <NotBuilt title="Networks" what="your private network across every zone, and internet breakout" /> } />
+                    <Route path=path!("/map") view=|| view! { <NotBuilt title="Backbone map" what="the live map of backbone links and latency" /> } />
+                    <Route path=path!("/bandwidth") view=|| view! { <NotBuilt title="Bandwidth" what="your traffic by zone and link (always free)" /> } />
+                    <Route path=path!("/billing") view=|| view! { <NotBuilt title="Billing" what="metered charges, projections and invoices" /> } />
+                </ProtectedParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,1 +1,106 @@
-fn main() {}
+//! The `meridian` binary: parse configuration, set up logging, migrate, serve.
+
+use clap::Parser;
+use meridian::config::{Cli, Command, Config};
+use meridian_control::{Control, Store};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match cli.settings.validate() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("meridian: invalid configuration: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
+        .init();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(&config).await.map(|_| ()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("meridian: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<Store> {
+    use anyhow::Context;
+    let store = Store::connect(&config.database_url)
+        .await
+        .context("cannot open the database")?;
+    store.migrate().await.context("cannot apply migrations")?;
+    tracing::info!(backend = ?store.backend(), "database migrated");
+    Ok(store)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let started = std::time::Instant::now();
+    if !config.site_root.join("pkg/meridian.js").exists() {
+        tracing::warn!(
+            site_root = %config.site_root.display(),
+            "browser assets not found: pages will render but not hydrate (build them with scripts/build.sh)"
+        );
+    }
+    let store = migrate(&config).await?;
+    let control = Control::new(store.clone())
+        .await
+        .context("cannot start the control plane")?;
+    meridian::spawn_session_sweeper(control.clone());
+    let app = meridian::router(&config, control);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        startup_ms = started.elapsed().as_millis() as u64,
+        secure_cookies = config.secure_cookies,
+        "Meridian is serving on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
+    store.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, so in-flight requests finish before exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error.detail = %error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(error.detail = %error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received: finishing in-flight requests");
+}

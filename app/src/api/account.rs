@@ -1,0 +1,71 @@
+//! Account server functions: sign up, log in, log out, who am I, change password.
+#![expect(
+    missing_docs,
+    reason = "#[server] generates argument structs whose fields cannot carry doc comments"
+)]
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use meridian_core::Role;
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user as the dashboard shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// Log-in address.
+    pub email: String,
+    /// Role in the tenant.
+    pub role: Role,
+    /// The tenant's name.
+    pub tenant_name: String,
+}
+
+/// Creates a tenant with the caller as its owner, and signs them in.
+#[server(prefix = "/fn", endpoint = "account_signup")]
+pub async fn account_signup(tenant_name: String, email: String, password: String) -> Result<(), AppError> {
+    let (control, session, ctx) = crate::server::op_context().await?;
+    let signup = meridian_core::Signup::parse(&tenant_name, &email, &password)
+        .map_err(meridian_control::Error::Invalid)?;
+    let account = control.account_signup(&ctx, signup).await?;
+    crate::server::session_sign_in(&session, account.user_id).await
+}
+
+/// Signs in with e-mail and password.
+#[server(prefix = "/fn", endpoint = "account_login")]
+pub async fn account_login(email: String, password: String) -> Result<(), AppError> {
+    let (control, session, ctx) = crate::server::op_context().await?;
+    let account = control.account_login(&ctx, &email, &password).await?;
+    crate::server::session_sign_in(&session, account.user_id).await
+}
+
+/// Ends the caller's session.
+#[server(prefix = "/fn", endpoint = "account_logout")]
+pub async fn account_logout() -> Result<(), AppError> {
+    let session = crate::server::session().await?;
+    crate::server::session_end(&session).await
+}
+
+/// Who is signed in, if anyone.
+#[server(prefix = "/fn", endpoint = "account_view")]
+pub async fn account_view() -> Result<Option<Me>, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    if ctx.user().is_err() {
+        return Ok(None);
+    }
+    let account = control.account_view(&ctx).await?;
+    Ok(Some(Me {
+        email: account.email,
+        role: account.role,
+        tenant_name: account.tenant_name,
+    }))
+}
+
+/// Changes the caller's password; their other sessions end.
+#[server(prefix = "/fn", endpoint = "account_password_change")]
+pub async fn account_password_change(current_password: String, new_password: String) -> Result<(), AppError> {
+    let (control, session, ctx) = crate::server::op_context().await?;
+    let keep = session.id().map(|id| id.to_string());
+    Ok(control
+        .account_password_change(&ctx, &current_password, &new_password, keep.as_deref())
+        .await?)
+}

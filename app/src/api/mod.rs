@@ -1,0 +1,3 @@
+//! Server functions, one file per resource. Every one of them is a public HTTP endpoint under `/fn/`.
+
+pub mod account;

@@ -1,0 +1,5 @@
+//! Reusable pieces of page scaffolding.
+
+pub mod form;
+pub mod page;
+pub mod shell;

@@ -1,0 +1,69 @@
+//! The signed-in layout: navigation, the tenant and user, and log out.
+
+use crate::{AuthActions, MeResource};
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+
+/// The sections Meridian's navigation offers, in order.
+const NAV: &[(&str, &str)] = &[
+    ("/", "Overview"),
+    ("/vdcs", "VDCs"),
+    ("/vms", "VMs"),
+    ("/networks", "Networks"),
+    ("/map", "Map"),
+    ("/bandwidth", "Bandwidth"),
+    ("/billing", "Billing"),
+    ("/settings", "Settings"),
+];
+
+/// The layout around every signed-in page.
+#[component]
+pub fn Shell() -> impl IntoView {
+    let me = expect_context::<MeResource>();
+    let auth = expect_context::<AuthActions>();
+    let who = move || me.get().and_then(Result::ok).flatten();
+    view! {
+        <div class="app">
+            <a class="skip-link" href="#content">"Skip to content"</a>
+            <aside class="sidebar">
+                <a class="brand" href="/" aria-label="Meridian home">
+                    <svg class="brand-mark" viewBox="0 0 24 24" aria-hidden="true">
+                        <circle cx="12" cy="12" r="10" fill="none" stroke="currentColor" stroke-width="2" />
+                        <path d="M12 2 C6 8 6 16 12 22 M12 2 C18 8 18 16 12 22 M2 12 H22" fill="none" stroke="currentColor" stroke-width="1.5" />
+                    </svg>
+                    <span>"Meridian"</span>
+                </a>
+                <nav aria-label="Main">
+                    <ul>
+                        {NAV
+                            .iter()
+                            .map(|(href, label)| view! { <li><A href=*href exact=true>{*label}</A></li> })
+                            .collect_view()}
+                    </ul>
+                </nav>
+            </aside>
+            <div class="main">
+                <header class="topbar">
+                    <Transition fallback=|| ()>
+                        {move || who().map(|me| view! {
+                            <div class="topbar-tenant">
+                                <span class="topbar-label">"Tenant"</span>
+                                <strong data-testid="tenant-name">{me.tenant_name.clone()}</strong>
+                            </div>
+                            <div class="topbar-user">
+                                <span>{me.email.clone()}</span>
+                                <span class="badge">{me.role.as_str()}</span>
+                                <ActionForm action=auth.logout attr:class="inline-form">
+                                    <button type="submit" class="button button-secondary">"Log out"</button>
+                                </ActionForm>
+                            </div>
+                        })}
+                    </Transition>
+                </header>
+                <main id="content" tabindex="-1">
+                    <Outlet />
+                </main>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,110 @@
+//! The error every server function returns: serialisable, so the browser gets the same variants,
+//! with field errors that forms show next to their inputs.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use meridian_core::FieldErrors;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A server function's failure as the browser sees it.
+#[derive(Clone, Debug, Error, PartialEq, Serialize, Deserialize)]
+pub enum AppError {
+    /// Invalid inputs, by field.
+    #[error("Some fields need attention.")]
+    Invalid {
+        /// Messages keyed by form field name.
+        fields: FieldErrors,
+    },
+    /// Nobody is signed in.
+    #[error("Sign in to continue.")]
+    Unauthenticated,
+    /// Log-in failed.
+    #[error("Wrong e-mail or password.")]
+    BadCredentials,
+    /// Not allowed; the message says why.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not there, or not yours.
+    #[error("Not found.")]
+    NotFound,
+    /// Clashes with existing state.
+    #[error("{message}")]
+    Conflict {
+        /// The field it concerns, if any.
+        field: Option<String>,
+        /// What to tell the user.
+        message: String,
+    },
+    /// A fault on the server; details are in its log.
+    #[error("{0}")]
+    Internal(String),
+    /// The request never reached the action (network, encoding).
+    #[error("Could not reach Meridian: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The message to show next to form field `name`, if this error concerns it.
+    pub fn field(&self, name: &str) -> Option<String> {
+        match self {
+            AppError::Invalid { fields } => fields.get(name).map(str::to_owned),
+            AppError::Conflict {
+                field: Some(field),
+                message,
+            } if field == name => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    /// The message for a form-level alert: everything that is not tied to one field.
+    pub fn form_message(&self) -> Option<String> {
+        match self {
+            AppError::Invalid { .. } | AppError::Conflict { field: Some(_), .. } => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<meridian_control::Error> for AppError {
+    /// The one place a control-plane error becomes an HTTP status; internal details are logged
+    /// here, once, and replaced by a generic message.
+    fn from(error: meridian_control::Error) -> Self {
+        use http::StatusCode;
+        use meridian_control::Error as E;
+        let (status, app) = match error {
+            E::Invalid(fields) => (StatusCode::UNPROCESSABLE_ENTITY, AppError::Invalid { fields }),
+            E::Unauthenticated => (StatusCode::UNAUTHORIZED, AppError::Unauthenticated),
+            E::BadCredentials => (StatusCode::UNAUTHORIZED, AppError::BadCredentials),
+            E::Forbidden(message) => (StatusCode::FORBIDDEN, AppError::Forbidden(message)),
+            E::NotFound => (StatusCode::NOT_FOUND, AppError::NotFound),
+            E::Conflict { field, message } => (
+                StatusCode::CONFLICT,
+                AppError::Conflict {
+                    field: field.map(str::to_owned),
+                    message,
+                },
+            ),
+            ref internal @ E::Internal { ref detail } => {
+                tracing::error!(error.detail = %detail, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    AppError::Internal(internal.to_string()),
+                )
+            }
+        };
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+        app
+    }
+}

@@ -1,0 +1,94 @@
+//! Server-only glue for server functions: the control plane from context, the session, and the
+//! `OpContext` built from them. No business rules live here.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use meridian_control::session_store::{AUTH_KEY, SessionAuth};
+use meridian_control::{Actor, Control, OpContext, store::now_ms};
+use meridian_core::UserId;
+use std::time::Duration;
+use tower_sessions::Session;
+
+/// How long a session may live, idle or at all. Provided as context by the server.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionPolicy {
+    /// A session unused for this long ends (enforced by the session layer's expiry).
+    pub idle: Duration,
+    /// A session ends this long after log-in, however active.
+    pub absolute: Duration,
+}
+
+/// The control plane, provided by the server to every render and server function.
+pub fn control() -> Result<Control, AppError> {
+    use_context::<Control>().ok_or_else(|| AppError::Internal("control plane missing from context".into()))
+}
+
+fn policy() -> SessionPolicy {
+    use_context::<SessionPolicy>().unwrap_or(SessionPolicy {
+        idle: Duration::from_secs(4 * 3600),
+        absolute: Duration::from_secs(24 * 3600),
+    })
+}
+
+/// The current request's session.
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(|e| AppError::Internal(format!("no session layer: {e}")))
+}
+
+/// The request id the server assigned (`x-request-id`), for logs.
+pub async fn request_id() -> String {
+    leptos_axum::extract::<http::HeaderMap>()
+        .await
+        .ok()
+        .and_then(|headers| headers.get("x-request-id")?.to_str().ok().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn session_error(error: tower_sessions::session::Error) -> AppError {
+    tracing::error!(error.detail = %error, "session store failed");
+    AppError::Internal("Something went wrong on our side. It has been logged; please try again.".into())
+}
+
+/// Everything a server function needs: the control plane, the session, and who is acting.
+/// A session past its absolute lifetime is ended here and the actor is anonymous.
+pub async fn op_context() -> Result<(Control, Session, OpContext), AppError> {
+    let control = control()?;
+    let session = session().await?;
+    let request_id = request_id().await;
+    let auth: Option<SessionAuth> = session.get(AUTH_KEY).await.map_err(session_error)?;
+    let actor = match auth {
+        Some(auth) if now_ms() - auth.signed_in_at > duration_ms(policy().absolute) => {
+            session.flush().await.map_err(session_error)?;
+            Actor::Anonymous
+        }
+        Some(auth) => control.actor_for_session(auth.user_id).await?,
+        None => Actor::Anonymous,
+    };
+    Ok((control, session, OpContext { actor, request_id }))
+}
+
+/// Signs `user_id` in on this session, with a new session id so a planted id is worthless.
+pub async fn session_sign_in(session: &Session, user_id: UserId) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(
+            AUTH_KEY,
+            SessionAuth {
+                user_id,
+                signed_in_at: now_ms(),
+            },
+        )
+        .await
+        .map_err(session_error)
+}
+
+/// Ends the session on the server and tells the browser to drop the cookie.
+pub async fn session_end(session: &Session) -> Result<(), AppError> {
+    session.flush().await.map_err(session_error)
+}
+
+fn duration_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

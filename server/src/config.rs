@@ -1,0 +1,186 @@
+//! Command line and `MERIDIAN_*` environment configuration, validated before anything starts.
+
+use clap::{Parser, Subcommand};
+use meridian_control::store::Backend;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Meridian: a private-by-default, multi-zone cloud control plane and dashboard.
+#[derive(Debug, Parser)]
+#[command(name = "meridian", version, about)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations, then serve the dashboard and APIs (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+/// Settings, each from a flag or its `MERIDIAN_*` variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "MERIDIAN_LISTEN",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DB. Default: SQLite in the data dir.
+    #[arg(long, env = "MERIDIAN_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Directory for Meridian's own files (the default SQLite database).
+    #[arg(long, env = "MERIDIAN_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Log filter, e.g. `info` or `meridian=debug,tower_http=info`.
+    #[arg(long = "log", env = "MERIDIAN_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// Directory holding the built browser assets (`pkg/`) and public files.
+    #[arg(
+        long,
+        env = "MERIDIAN_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    pub site_root: PathBuf,
+    /// The URL users reach Meridian at; decides whether cookies are marked Secure.
+    /// Default: http://LISTEN.
+    #[arg(long, env = "MERIDIAN_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Minutes of inactivity after which a session ends.
+    #[arg(
+        long,
+        env = "MERIDIAN_SESSION_IDLE_MINUTES",
+        default_value_t = 240,
+        global = true
+    )]
+    pub session_idle_minutes: u64,
+    /// Hours after log-in after which a session ends, however active.
+    #[arg(long, env = "MERIDIAN_SESSION_MAX_HOURS", default_value_t = 24, global = true)]
+    pub session_max_hours: u64,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Database URL, resolved.
+    pub database_url: String,
+    /// Data directory (exists).
+    pub data_dir: PathBuf,
+    /// Log filter.
+    pub log: String,
+    /// Browser assets.
+    pub site_root: PathBuf,
+    /// Whether session cookies carry `Secure`.
+    pub secure_cookies: bool,
+    /// Session idle timeout.
+    pub session_idle: Duration,
+    /// Session absolute lifetime.
+    pub session_max: Duration,
+}
+
+impl Settings {
+    /// Checks every value and resolves defaults; the error names the setting and the fix.
+    pub fn validate(self) -> anyhow::Result<Config> {
+        use anyhow::{Context, bail};
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .with_context(|| format!("--log / MERIDIAN_LOG: {:?} is not a valid log filter", self.log))?;
+        let database_url = match self.database_url {
+            Some(url) => url,
+            None => {
+                std::fs::create_dir_all(&self.data_dir).with_context(|| {
+                    format!(
+                        "--data-dir / MERIDIAN_DATA_DIR: cannot create {}",
+                        self.data_dir.display()
+                    )
+                })?;
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    self.data_dir.join("meridian.db").display()
+                )
+            }
+        };
+        Backend::from_url(&database_url).context("--database-url / MERIDIAN_DATABASE_URL")?;
+        if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
+            bail!("session timeouts must be at least one minute and one hour");
+        }
+        let public_url = self
+            .public_url
+            .unwrap_or_else(|| format!("http://{}", self.listen));
+        let secure_cookies = !is_plain_http_loopback(&public_url).with_context(|| {
+            format!("--public-url / MERIDIAN_PUBLIC_URL: {public_url:?} is not an http(s) URL")
+        })?;
+        Ok(Config {
+            listen: self.listen,
+            database_url,
+            data_dir: self.data_dir,
+            log: self.log,
+            site_root: self.site_root,
+            secure_cookies,
+            session_idle: Duration::from_secs(self.session_idle_minutes * 60),
+            session_max: Duration::from_secs(self.session_max_hours * 3600),
+        })
+    }
+}
+
+/// `Some(true)` for `http://` on a loopback host, `Some(false)` for any other http(s) URL.
+fn is_plain_http_loopback(url: &str) -> Option<bool> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    match scheme {
+        "https" => Some(false),
+        "http" => {
+            Some(host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_except_on_plain_http_loopback() {
+        assert_eq!(is_plain_http_loopback("http://127.0.0.1:3000"), Some(true));
+        assert_eq!(is_plain_http_loopback("http://localhost:3000/"), Some(true));
+        assert_eq!(is_plain_http_loopback("http://[::1]:3000"), Some(true));
+        assert_eq!(is_plain_http_loopback("http://10.0.0.5:3000"), Some(false));
+        assert_eq!(is_plain_http_loopback("https://127.0.0.1"), Some(false));
+        assert_eq!(is_plain_http_loopback("ftp://x"), None);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_setting_named() {
+        let parse =
+            |args: &[&str]| Cli::try_parse_from(std::iter::once("meridian").chain(args.iter().copied()));
+        let error = parse(&["--listen", "nowhere"]).unwrap_err().to_string();
+        assert!(error.contains("--listen"), "{error}");
+        let cli = parse(&["--database-url", "mysql://x", "migrate"]).unwrap();
+        let error = format!("{:#}", cli.settings.validate().unwrap_err());
+        assert!(
+            error.contains("MERIDIAN_DATABASE_URL") && error.contains("sqlite://"),
+            "{error}"
+        );
+        let cli = parse(&["--log", "info,[", "--database-url", "sqlite://x.db"]).unwrap();
+        assert!(format!("{:#}", cli.settings.validate().unwrap_err()).contains("MERIDIAN_LOG"));
+    }
+}

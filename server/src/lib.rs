@@ -1,0 +1,131 @@
+//! The Meridian server: wires the control plane, sessions and the Leptos app into one axum router.
+//!
+//! `main.rs` parses configuration and runs; this library exists so integration tests can boot the
+//! very same router on port 0.
+
+pub mod config;
+pub mod guard;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use config::Config;
+use http::StatusCode;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use meridian_app::{App, server::SessionPolicy, shell};
+use meridian_control::Control;
+use meridian_control::session_store::DbSessionStore;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Leptos' options (site root, output name).
+    pub leptos_options: LeptosOptions,
+    /// The control plane.
+    pub control: Control,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Builds the whole HTTP surface: pages, server functions, health, static assets, and the layers
+/// every request passes through.
+pub fn router(config: &Config, control: Control) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("meridian")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .env(leptos::config::Env::PROD)
+        .build();
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        control: control.clone(),
+    };
+    let policy = SessionPolicy {
+        idle: config.session_idle,
+        absolute: config.session_max,
+    };
+    let context = {
+        let control = control.clone();
+        move || {
+            provide_context(control.clone());
+            provide_context(policy);
+        }
+    };
+    let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::hours(4));
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(control.store().clone()))
+        .with_name("meridian.sid")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(idle));
+
+    let routes = generate_route_list(App);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+                    let request_id =
+                        request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request.id = %request_id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(axum::middleware::from_fn(guard::security_headers))
+                .layer(CompressionLayer::new())
+                .layer(axum::middleware::from_fn(guard::refuse_cross_site))
+                .layer(sessions),
+        )
+}
+
+/// Liveness and readiness: answers 200 when the database does.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.control.store().ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))),
+        Err(error) => {
+            tracing::error!(error.detail = %error, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({ "status": "database unreachable" })),
+            )
+        }
+    }
+}
+
+/// Deletes expired sessions every ten minutes, for as long as the server runs.
+pub fn spawn_session_sweeper(control: Control) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match control
+                .store()
+                .session_delete_expired(meridian_control::store::now_ms())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions.deleted = n, "expired sessions deleted"),
+                Err(error) => tracing::warn!(error.detail = %error, "expired-session sweep failed"),
+            }
+        }
+    });
+}
