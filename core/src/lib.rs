@@ -6,6 +6,7 @@
 pub mod account;
 pub mod field;
 pub mod id;
+pub mod zone;
 
 pub use account::{Email, Password, Role, Signup, TenantName};
 pub use field::FieldErrors;

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what Meridian needs and skips what is already there. Nothing here downloads a prebuilt
+# binary: Rust tools build from crates.io, system packages come from Debian, JS tools from npm.
+# Usage: scripts/setup.sh run    (toolchain to build and run)
+#        scripts/setup.sh test   (the above, plus Chromium, PostgreSQL and the browser-test packages)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-run}
+
+say() { printf '==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup first" >&2; exit 1; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# The wasm-bindgen CLI must be exactly the version in Cargo.lock.
+wbg_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version" ]; then
+  say "installing wasm-bindgen-cli $wbg_version (builds from source, about 3 minutes)"
+  cargo install wasm-bindgen-cli --version "$wbg_version"
+fi
+
+command -v npm >/dev/null || { say "installing Node.js and npm"; apt_install nodejs npm; }
+
+if [ "$what" = run ] && [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
+  say "installing binaryen (wasm-opt) from npm"
+  (cd .tools && npm install --no-audit --no-fund --silent)
+fi
+
+if [ "$what" = test ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    say "installing Debian's Chromium for the browser tests"
+    apt_install chromium
+  fi
+  if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing PostgreSQL for the store tests"
+    apt_install postgresql
+  fi
+  command -v python3 >/dev/null || apt_install python3
+  if [ ! -d end2end/node_modules/@playwright/test ]; then
+    say "installing the browser-test packages (Playwright, without its browser download)"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent)
+  fi
+fi
