@@ -188,8 +188,7 @@ async fn login_renews_the_session_id_and_logout_destroys_the_session() {
         .await;
     let second_cookie = cookie_value(&session_cookie(&second).unwrap());
     assert_ne!(first_cookie, second_cookie);
-    let stale = server
-        .client
+    let stale = TestServer::client()
         .post(server.url("/fn/account_view"))
         .header("Cookie", &first_cookie)
         .send()
