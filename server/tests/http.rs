@@ -15,6 +15,10 @@ struct TestServer {
 
 impl TestServer {
     async fn start() -> Self {
+        Self::start_with_max_session(Duration::from_secs(3600)).await
+    }
+
+    async fn start_with_max_session(session_max: Duration) -> Self {
         let db = TestDb::fresh().await;
         let control = Control::new(db.store.clone()).await.unwrap();
         let config = Config {
@@ -25,7 +29,7 @@ impl TestServer {
             site_root: "target/site".into(),
             secure_cookies: false,
             session_idle: Duration::from_secs(3600),
-            session_max: Duration::from_secs(3600),
+            session_max,
         };
         let app = meridian::router(&config, control);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -295,4 +299,15 @@ async fn pages_redirect_anonymous_visitors_to_login() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(response.headers()["location"], "/login");
+}
+
+#[tokio::test]
+async fn a_session_past_its_absolute_lifetime_is_ended() {
+    // A zero lifetime: the session is already too old on the very next request.
+    let server = TestServer::start_with_max_session(Duration::ZERO).await;
+    let response = server.signup(&server.client, "Acme", "ops@acme.io").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // Let the clock move past the log-in millisecond.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(server.whoami(&server.client).await, None);
 }
