@@ -43,6 +43,42 @@ typed_id!(
     /// A user: a person who belongs to exactly one tenant.
     UserId
 );
+typed_id!(
+    /// A virtual data centre: a tenant's presence in one zone.
+    VdcId
+);
+typed_id!(
+    /// A VM template: a built-in image or a tenant's image plus cloud-config.
+    TemplateId
+);
+typed_id!(
+    /// An SSH public key a tenant has uploaded for logging in to VMs.
+    SshKeyId
+);
+typed_id!(
+    /// A tenant's private network.
+    NetworkId
+);
+typed_id!(
+    /// One inbound firewall rule.
+    FirewallRuleId
+);
+typed_id!(
+    /// A persisted job (saga) run by the control plane.
+    JobId
+);
+typed_id!(
+    /// An anti-affinity group: VMs in it are placed on different hosts.
+    GroupId
+);
+typed_id!(
+    /// A virtual machine.
+    VmId
+);
+typed_id!(
+    /// A physical host in a zone: the unit of capacity that placement fills.
+    HostId
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,8 +4,15 @@
 //! `wasm32-unknown-unknown` so the browser runs the very same validators as the server.
 
 pub mod account;
+pub mod backbone;
 pub mod field;
 pub mod id;
+pub mod ipam;
+pub mod job;
+pub mod placement;
+pub mod pricing;
+pub mod residency;
+pub mod resource;
 pub mod zone;
 
 pub use account::{Email, Password, Role, Signup, TenantName};
