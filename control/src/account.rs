@@ -42,6 +42,12 @@ impl Control {
         let now = now_ms();
         let mut tx = self.store.begin_write().await?;
         Store::tenant_insert(&mut tx, tenant_id, &signup.tenant_name, now).await?;
+        Store::quota_insert(
+            &mut tx,
+            &tenant_id.to_string(),
+            &meridian_core::resource::Quota::default(),
+        )
+        .await?;
         match Store::user_insert(&mut tx, &user, now).await {
             Err(error) if is_unique_violation(&error) => {
                 return Err(Error::Conflict {

@@ -47,4 +47,16 @@ impl OpContext {
             Actor::Anonymous => Err(crate::Error::Unauthenticated),
         }
     }
+
+    /// The tenant of a user allowed to change things (owner or member), as stored text.
+    pub fn tenant_for_mutation(&self) -> Result<String, crate::Error> {
+        let (_, tenant, role) = self.user()?;
+        if role.can_mutate() {
+            Ok(tenant.to_string())
+        } else {
+            Err(crate::Error::Forbidden(
+                "Viewers can look but not change anything. Ask an owner for the member role.".into(),
+            ))
+        }
+    }
 }

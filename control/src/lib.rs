@@ -5,31 +5,63 @@
 
 pub mod account;
 pub mod context;
+pub mod driver;
 pub mod error;
+pub mod invariants;
+pub mod job;
 pub mod password;
 pub mod session_store;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod vdc;
+pub mod vm;
 
 pub use context::{Actor, OpContext};
 pub use error::Error;
 pub use store::Store;
 
+use driver::Driver;
 use password::Passwords;
+use std::sync::Arc;
+use store::job::JobEvent;
 
-/// The control plane: the store plus the services that actions share.
+/// The control plane: the store, the driver, and the services that actions share.
 #[derive(Clone)]
 pub struct Control {
     store: Store,
     passwords: Passwords,
+    driver: Arc<dyn Driver>,
+    /// Wakes idle workers when a job is queued in this process.
+    jobs_queued: Arc<tokio::sync::Notify>,
+    /// Every job event, for live progress (also persisted in `job_events`).
+    job_events: tokio::sync::broadcast::Sender<JobEvent>,
 }
 
 impl Control {
-    /// Builds the control plane over an opened, migrated store.
-    pub async fn new(store: Store) -> Result<Self, Error> {
+    /// Builds the control plane over an opened, migrated store and a driver, and records the
+    /// driver's hosts in the inventory.
+    pub async fn new(store: Store, driver: Arc<dyn Driver>) -> Result<Self, Error> {
         let passwords = Passwords::new().await?;
-        Ok(Self { store, passwords })
+        store.host_sync(&driver.hosts()).await?;
+        let (job_events, _) = tokio::sync::broadcast::channel(1024);
+        Ok(Self {
+            store,
+            passwords,
+            driver,
+            jobs_queued: Arc::default(),
+            job_events,
+        })
+    }
+
+    /// Live job events from this process.
+    pub fn job_events_subscribe(&self) -> tokio::sync::broadcast::Receiver<JobEvent> {
+        self.job_events.subscribe()
+    }
+
+    /// The driver behind the control plane.
+    pub fn driver(&self) -> &Arc<dyn Driver> {
+        &self.driver
     }
 
     /// The store, for wiring (sessions, health checks) and tests.

@@ -22,7 +22,11 @@ fn as_user(account: &Account) -> OpContext {
 
 async fn setup() -> (TestDb, Control) {
     let db = TestDb::fresh().await;
-    let control = Control::new(db.store.clone()).await.unwrap();
+    let driver = std::sync::Arc::new(meridian_control::driver::simulated::SimulatedDriver::new(
+        meridian_control::driver::simulated::SimTiming::instant(),
+        1,
+    ));
+    let control = Control::new(db.store.clone(), driver).await.unwrap();
     (db, control)
 }
 

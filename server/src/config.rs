@@ -70,6 +70,21 @@ pub struct Settings {
     /// Hours after log-in after which a session ends, however active.
     #[arg(long, env = "MERIDIAN_SESSION_MAX_HOURS", default_value_t = 24, global = true)]
     pub session_max_hours: u64,
+    /// How long the simulated zones take: `realistic` (about 30 s to a running VM) or `fast`.
+    #[arg(long, env = "MERIDIAN_SIM_TIMING", default_value = "realistic", global = true)]
+    pub sim_timing: SimTimingChoice,
+    /// Job workers in this process.
+    #[arg(long, env = "MERIDIAN_WORKERS", default_value_t = 4, global = true)]
+    pub workers: u16,
+}
+
+/// The simulated driver's pace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimTimingChoice {
+    /// Durations like real KVM hosts.
+    Realistic,
+    /// Near-instant, for tests and demos in a hurry.
+    Fast,
 }
 
 /// Validated configuration.
@@ -91,6 +106,10 @@ pub struct Config {
     pub session_idle: Duration,
     /// Session absolute lifetime.
     pub session_max: Duration,
+    /// The simulated driver's pace.
+    pub sim_timing: SimTimingChoice,
+    /// Job workers in this process.
+    pub workers: u16,
 }
 
 impl Settings {
@@ -133,6 +152,8 @@ impl Settings {
             secure_cookies,
             session_idle: Duration::from_secs(self.session_idle_minutes * 60),
             session_max: Duration::from_secs(self.session_max_hours * 3600),
+            sim_timing: self.sim_timing,
+            workers: self.workers,
         })
     }
 }

@@ -111,6 +111,34 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// The driver the configuration asks for: today, the simulated zones.
+pub fn driver(config: &Config) -> std::sync::Arc<dyn meridian_control::driver::Driver> {
+    use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
+    let timing = match config.sim_timing {
+        config::SimTimingChoice::Realistic => SimTiming::realistic(),
+        config::SimTimingChoice::Fast => SimTiming::fast(),
+    };
+    std::sync::Arc::new(SimulatedDriver::new(timing, std::process::id().into()))
+}
+
+/// Starts `count` job workers; send `true` on the returned channel to stop them after their
+/// current step.
+pub fn spawn_workers(
+    control: &Control,
+    count: u16,
+) -> (tokio::sync::watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let process = uuid::Uuid::new_v4();
+    let handles = (0..count)
+        .map(|n| {
+            let control = control.clone();
+            let stopped = stopped.clone();
+            tokio::spawn(async move { control.worker_run(format!("{process}/{n}"), stopped).await })
+        })
+        .collect();
+    (stop, handles)
+}
+
 /// Deletes expired sessions every ten minutes, for as long as the server runs.
 pub fn spawn_session_sweeper(control: Control) {
     tokio::spawn(async move {

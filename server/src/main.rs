@@ -52,10 +52,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let store = migrate(&config).await?;
-    let control = Control::new(store.clone())
+    let control = Control::new(store.clone(), meridian::driver(&config))
         .await
         .context("cannot start the control plane")?;
     meridian::spawn_session_sweeper(control.clone());
+    let (stop_workers, workers) = meridian::spawn_workers(&control, config.workers);
     let app = meridian::router(&config, control);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -74,6 +75,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server failed")?;
+    let _ = stop_workers.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
     store.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

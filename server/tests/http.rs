@@ -20,7 +20,11 @@ impl TestServer {
 
     async fn start_with_max_session(session_max: Duration) -> Self {
         let db = TestDb::fresh().await;
-        let control = Control::new(db.store.clone()).await.unwrap();
+        let driver = std::sync::Arc::new(meridian_control::driver::simulated::SimulatedDriver::new(
+            meridian_control::driver::simulated::SimTiming::instant(),
+            1,
+        ));
+        let control = Control::new(db.store.clone(), driver).await.unwrap();
         let config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: db.url.clone(),
@@ -30,6 +34,8 @@ impl TestServer {
             secure_cookies: false,
             session_idle: Duration::from_secs(3600),
             session_max,
+            sim_timing: meridian::config::SimTimingChoice::Fast,
+            workers: 1,
         };
         let app = meridian::router(&config, control);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

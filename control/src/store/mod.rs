@@ -4,9 +4,14 @@
 //! are UUID text and times are Unix milliseconds, so one schema and one set of queries serve both.
 //! One file per resource holds that resource's queries.
 
+pub mod host;
+pub mod job;
+pub mod quota;
 pub mod session;
 pub mod tenant;
 pub mod user;
+pub mod vdc;
+pub mod vm;
 
 use sqlx::Executor;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

@@ -45,3 +45,23 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// The tenant's residency policy, in its stored text form.
+    pub async fn tenant_residency(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT residency FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+    }
+
+    /// Replaces the tenant's residency policy.
+    pub async fn tenant_set_residency(&self, id: &str, residency: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE tenants SET residency = $1 WHERE id = $2")
+            .bind(residency)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,106 @@
+//! Drivers: what a hypervisor and network backend must do for the control plane.
+//!
+//! The orchestration code (jobs, placement, addressing) is the same whatever is behind this
+//! trait; the default [`simulated::SimulatedDriver`] pretends to be sixteen zones of hosts, and a
+//! real driver would talk to hypervisors and the MPLS network instead. Every operation must be
+//! idempotent: a job step may run twice after a crash, and asking for what is already so succeeds.
+
+pub mod simulated;
+
+use async_trait::async_trait;
+use meridian_core::job::Step;
+use meridian_core::zone::ZoneId;
+use std::net::Ipv4Addr;
+use thiserror::Error;
+use uuid::Uuid;
+
+/// A host as the backend reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostSpec {
+    /// Stable id.
+    pub id: Uuid,
+    /// Human name, e.g. `lon1-h07`.
+    pub name: String,
+    /// The zone it is in.
+    pub zone: ZoneId,
+    /// Physical cores offered as vCPUs.
+    pub vcpus: u32,
+    /// Memory offered to VMs.
+    pub memory_mib: u64,
+    /// Local disk offered to VMs.
+    pub disk_gib: u64,
+}
+
+/// What the backend needs to know about a VM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmSpec {
+    /// The VM.
+    pub id: Uuid,
+    /// Its name (the guest hostname).
+    pub name: String,
+    /// Zone.
+    pub zone: ZoneId,
+    /// The host it was placed on.
+    pub host: Option<Uuid>,
+    /// Template id.
+    pub template: String,
+    /// vCPUs.
+    pub vcpus: u32,
+    /// Memory.
+    pub memory_mib: u64,
+    /// Disk.
+    pub disk_gib: u64,
+    /// Address on the tenant's private network.
+    pub private_ip: Option<Ipv4Addr>,
+    /// Public address, when breakout is on.
+    pub public_ip: Option<Ipv4Addr>,
+}
+
+/// A backend failure. The message is safe to show; jobs record it as the failed step's error.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct DriverError(pub String);
+
+/// The operations a backend provides.
+#[async_trait]
+pub trait Driver: Send + Sync + 'static {
+    /// What to call this backend in the UI, e.g. "Simulated zones".
+    fn name(&self) -> &'static str;
+
+    /// True when nothing real is behind it; the UI labels simulated data as such.
+    fn is_simulated(&self) -> bool;
+
+    /// Every host of every zone.
+    fn hosts(&self) -> Vec<HostSpec>;
+
+    /// The public addresses a zone's internet breakout can hand out.
+    fn public_addresses(&self, zone: ZoneId) -> Vec<Ipv4Addr>;
+
+    /// Called before every job step; a test or chaos setting may make it fail. Real backends
+    /// do nothing here.
+    async fn before_step(&self, _step: Step, _vm: &VmSpec) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    /// Creates the VM's disk from its template (no-op if it exists).
+    async fn disk_create(&self, vm: &VmSpec) -> Result<(), DriverError>;
+    /// Deletes the VM's disk (no-op if it is gone).
+    async fn disk_delete(&self, vm: &VmSpec) -> Result<(), DriverError>;
+    /// Boots the VM on its host (no-op if running).
+    async fn vm_boot(&self, vm: &VmSpec) -> Result<(), DriverError>;
+    /// Powers the VM off (no-op if off or absent).
+    async fn vm_power_off(&self, vm: &VmSpec) -> Result<(), DriverError>;
+    /// Restarts the guest.
+    async fn vm_reboot(&self, vm: &VmSpec) -> Result<(), DriverError>;
+    /// Plugs the VM into the tenant's private network at its private address.
+    async fn network_attach(&self, vm: &VmSpec) -> Result<(), DriverError>;
+    /// Unplugs the VM from the private network.
+    async fn network_detach(&self, vm: &VmSpec) -> Result<(), DriverError>;
+    /// Routes the VM's public address to it through the zone's internet breakout.
+    async fn breakout_attach(&self, vm: &VmSpec) -> Result<(), DriverError>;
+    /// Withdraws the public address.
+    async fn breakout_detach(&self, vm: &VmSpec) -> Result<(), DriverError>;
+
+    /// The guest's console output so far.
+    fn console(&self, vm: &VmSpec) -> Vec<String>;
+}

@@ -1,0 +1,629 @@
+//! The job runner: claims persisted jobs and drives their steps forward, or unwinds them.
+//!
+//! Every step is idempotent and has an undo. After a step's effect, the job's position advances
+//! in the same transaction as the step's database changes (driver calls, which are idempotent,
+//! happen just before), so a worker killed at any instant leaves a job that the next worker
+//! resumes exactly where it stopped: re-running a step whose effect is already there is a no-op.
+
+use crate::driver::{DriverError, VmSpec};
+use crate::store::host::Reservation;
+use crate::store::job::{JobEvent, JobRow};
+use crate::store::vm::VmRow;
+use crate::store::{Store, is_unique_violation, now_ms};
+use crate::{Control, Error};
+use meridian_core::id::{HostId, TenantId, VmId};
+use meridian_core::ipam::{self, Cidr, DEFAULT_SUBNET_PREFIX_LEN, DEFAULT_SUPERNET};
+use meridian_core::job::{JobKind, JobPosition, JobState, NextAction, Step};
+use meridian_core::placement::{
+    self, Host, Inventory, PlacementRequest, Resources, Strategy, VmRequest, ZoneSpread,
+};
+use meridian_core::resource::{QuotaUsage, VmState};
+use meridian_core::zone::ZoneId;
+use rand::SeedableRng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How long a claim lasts without renewal: a worker that dies loses its jobs this long after.
+pub const LEASE_MS: i64 = 5_000;
+
+/// Why a step did not complete.
+#[derive(Debug)]
+enum StepError {
+    /// The step cannot succeed: unwind, and tell the user this.
+    Failed(String),
+    /// The worker lost its lease (another worker took over); stop touching the job.
+    LeaseLost,
+    /// A fault on our side (database); retry later.
+    Internal(Error),
+}
+
+impl From<sqlx::Error> for StepError {
+    fn from(error: sqlx::Error) -> Self {
+        StepError::Internal(error.into())
+    }
+}
+
+impl From<Error> for StepError {
+    fn from(error: Error) -> Self {
+        StepError::Internal(error)
+    }
+}
+
+impl From<DriverError> for StepError {
+    fn from(error: DriverError) -> Self {
+        StepError::Failed(error.0)
+    }
+}
+
+fn parse_uuid(text: &str) -> Result<Uuid, StepError> {
+    text.parse()
+        .map_err(|e| StepError::Internal(Error::internal(format_args!("stored id {text:?}: {e}"))))
+}
+
+fn zone_of(vm: &VmRow) -> Result<ZoneId, StepError> {
+    ZoneId::parse(&vm.zone).map_err(|e| StepError::Internal(Error::internal(e)))
+}
+
+/// What a VM row means to the driver.
+pub(crate) fn vm_spec(vm: &VmRow) -> Result<VmSpec, Error> {
+    let bad =
+        |what: &str, e: &dyn std::fmt::Display| Error::internal(format_args!("vm {} {what}: {e}", vm.id));
+    Ok(VmSpec {
+        id: vm.id.parse().map_err(|e| bad("id", &e))?,
+        name: vm.name.clone(),
+        zone: ZoneId::parse(&vm.zone).map_err(|e| bad("zone", &e))?,
+        host: vm
+            .host_id
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| bad("host", &e))?,
+        template: vm.template.clone(),
+        vcpus: u32::try_from(vm.vcpus).unwrap_or(0),
+        memory_mib: u64::try_from(vm.memory_mib).unwrap_or(0),
+        disk_gib: u64::try_from(vm.disk_gib).unwrap_or(0),
+        private_ip: vm
+            .private_ip
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| bad("private ip", &e))?,
+        public_ip: vm
+            .public_ip
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| bad("public ip", &e))?,
+    })
+}
+
+/// What a VM takes from its tenant's quota.
+pub(crate) fn vm_quota(vm: &VmRow) -> QuotaUsage {
+    QuotaUsage {
+        vms: 1,
+        vcpus: u32::try_from(vm.vcpus).unwrap_or(u32::MAX),
+        memory_mib: u64::try_from(vm.memory_mib).unwrap_or(u64::MAX),
+        public_ips: u32::from(vm.breakout),
+    }
+}
+
+fn reservation(vm: &VmRow) -> Reservation {
+    Reservation {
+        vcpus: vm.vcpus,
+        memory_mib: vm.memory_mib,
+        disk_gib: vm.disk_gib,
+    }
+}
+
+impl Control {
+    /// Runs jobs until `shutdown` resolves: claim one, run it to the end (or until the lease is
+    /// lost), repeat; when the queue is empty, wait for a nudge or a short poll interval.
+    pub async fn worker_run(&self, owner: String, shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut shutdown = shutdown;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.job_run_one(&owner).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(error.detail = ?error, worker = %owner, "job worker error"),
+            }
+            tokio::select! {
+                () = self.jobs_queued.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Claims and runs one job. Returns false when there was nothing to run.
+    pub async fn job_run_one(&self, owner: &str) -> Result<bool, Error> {
+        let Some(job) = self.store.job_claim(owner, LEASE_MS).await? else {
+            return Ok(false);
+        };
+        self.job_execute(job, owner).await?;
+        Ok(true)
+    }
+
+    /// Runs jobs in this task until none is runnable (tests and the invariant checker use it).
+    pub async fn job_drain(&self, owner: &str) -> Result<usize, Error> {
+        let mut ran = 0;
+        while self.job_run_one(owner).await? {
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Runs exactly one step (or undo, or the finish) of one job and keeps the claim, so a test
+    /// can interleave crashes and replays. Returns the job, or None when nothing is runnable.
+    pub async fn job_step_one(&self, owner: &str) -> Result<Option<Uuid>, Error> {
+        let Some(job) = self.store.job_claim(owner, LEASE_MS).await? else {
+            return Ok(None);
+        };
+        let mut job = job;
+        if job.position.state == JobState::Queued {
+            self.job_start(&job, owner).await?;
+            job.position.state = JobState::Running;
+        }
+        self.job_advance_once(&job, owner, job.position).await?;
+        Ok(Some(job.id))
+    }
+
+    async fn job_execute(&self, job: JobRow, owner: &str) -> Result<(), Error> {
+        let mut position = job.position;
+        if position.state == JobState::Queued {
+            self.job_start(&job, owner).await?;
+            position.state = JobState::Running;
+        }
+        let mut renewed = std::time::Instant::now();
+        loop {
+            if renewed.elapsed() > Duration::from_millis(u64::try_from(LEASE_MS / 3).unwrap_or(1000)) {
+                if !self.store.job_renew(job.id, owner, LEASE_MS).await? {
+                    return Ok(());
+                }
+                renewed = std::time::Instant::now();
+            }
+            match self.job_advance_once(&job, owner, position).await? {
+                Some(next) => position = next,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// One move of the job machine from `position`: a step, an undo, or the finish. Returns the
+    /// new position, or None when the job is over for this worker (finished, lost, or an undo to
+    /// retry later).
+    async fn job_advance_once(
+        &self,
+        job: &JobRow,
+        owner: &str,
+        position: JobPosition,
+    ) -> Result<Option<JobPosition>, Error> {
+        let outcome = match position.next() {
+            NextAction::Do(step) => self.step_run(job, owner, position, step, false).await,
+            NextAction::Undo(step) => self.step_run(job, owner, position, step, true).await,
+            NextAction::Finish(state) => {
+                self.job_finish(job, owner, position, state).await?;
+                return Ok(None);
+            }
+        };
+        match outcome {
+            Ok(next) => Ok(Some(next)),
+            Err(StepError::LeaseLost) => Ok(None),
+            Err(StepError::Failed(message)) => {
+                let NextAction::Do(step) = position.next() else {
+                    // An undo failed: leave the job unwinding; it is retried once the lease lapses.
+                    tracing::warn!(job.id = %job.id, error = %message, "undo failed; will retry");
+                    return Ok(None);
+                };
+                Ok(Some(self.job_fail(job, owner, position, step, &message).await?))
+            }
+            Err(StepError::Internal(error)) => Err(error),
+        }
+    }
+
+    async fn job_start(&self, job: &JobRow, owner: &str) -> Result<(), Error> {
+        let mut tx = self.store.begin_write().await?;
+        let running = JobPosition {
+            state: JobState::Running,
+            ..job.position
+        };
+        if !Store::job_advance(&mut tx, job.id, owner, running, None).await? {
+            return Ok(());
+        }
+        if job.position.kind == JobKind::VmCreate {
+            Store::vm_set_state(
+                &mut tx,
+                &job.target_id.to_string(),
+                VmState::Provisioning.as_str(),
+            )
+            .await?;
+        }
+        let event = Store::job_event_insert(&mut tx, job.id, "job", "started", "Started").await?;
+        tx.commit().await?;
+        self.publish(event);
+        Ok(())
+    }
+
+    async fn job_fail(
+        &self,
+        job: &JobRow,
+        owner: &str,
+        position: JobPosition,
+        step: Step,
+        message: &str,
+    ) -> Result<JobPosition, Error> {
+        let next = position.step_failed().map_err(Error::internal)?;
+        let mut tx = self.store.begin_write().await?;
+        if !Store::job_advance(&mut tx, job.id, owner, next, Some((step.as_str(), message))).await? {
+            return Ok(position);
+        }
+        let event = Store::job_event_insert(&mut tx, job.id, step.as_str(), "failed", message).await?;
+        tx.commit().await?;
+        self.publish(event);
+        tracing::info!(job.id = %job.id, job.step = %step, error = %message, "job step failed; unwinding");
+        Ok(next)
+    }
+
+    async fn job_finish(
+        &self,
+        job: &JobRow,
+        owner: &str,
+        position: JobPosition,
+        state: JobState,
+    ) -> Result<(), Error> {
+        let mut tx = self.store.begin_write().await?;
+        let done = JobPosition { state, ..position };
+        if !Store::job_advance(&mut tx, job.id, owner, done, None).await? {
+            return Ok(());
+        }
+        let vm_id = job.target_id.to_string();
+        if state == JobState::Failed && job.position.kind == JobKind::VmCreate {
+            Store::vm_set_state(&mut tx, &vm_id, VmState::Failed.as_str()).await?;
+        }
+        let message = match state {
+            JobState::Succeeded => "Finished",
+            JobState::Failed => "Failed; everything it did has been undone",
+            _ => "Cancelled; everything it did has been undone",
+        };
+        let event = Store::job_event_insert(&mut tx, job.id, "job", state.as_str(), message).await?;
+        tx.commit().await?;
+        self.publish(event);
+        Ok(())
+    }
+
+    fn publish(&self, event: JobEvent) {
+        // Nobody listening is fine: the events are in the database too.
+        let _ = self.job_events.send(event);
+    }
+
+    /// Runs one step (or its undo) and advances the job in the same transaction as its effect.
+    async fn step_run(
+        &self,
+        job: &JobRow,
+        owner: &str,
+        position: JobPosition,
+        step: Step,
+        undo: bool,
+    ) -> Result<JobPosition, StepError> {
+        let vm_id = job.target_id.to_string();
+        let vm = self
+            .store
+            .vm_by_id(&vm_id)
+            .await?
+            .ok_or_else(|| StepError::Failed("The VM no longer exists.".into()))?;
+        let spec = vm_spec(&vm)?;
+        if !undo {
+            self.driver.before_step(step, &spec).await?;
+        }
+        // Effects outside the database first: the driver's operations are idempotent.
+        self.step_external(step, undo, &vm, &spec).await?;
+        let mut tx = self.store.begin_write().await?;
+        let vm = Store::vm_by_id_tx(&mut tx, &vm_id)
+            .await?
+            .ok_or_else(|| StepError::Failed("The VM no longer exists.".into()))?;
+        self.step_database(&mut tx, job, step, undo, &vm).await?;
+        let next = if undo {
+            position.undo_done()
+        } else {
+            position.step_done()
+        }
+        .map_err(|e| StepError::Internal(Error::internal(e)))?;
+        if !Store::job_advance(&mut tx, job.id, owner, next, None).await? {
+            return Err(StepError::LeaseLost);
+        }
+        let (status, verb) = if undo {
+            ("undone", "Undid")
+        } else {
+            ("done", "Done")
+        };
+        let event = Store::job_event_insert(
+            &mut tx,
+            job.id,
+            step.as_str(),
+            status,
+            &format!("{verb}: {}", step.label()),
+        )
+        .await?;
+        tx.commit().await?;
+        self.publish(event);
+        Ok(next)
+    }
+
+    /// The driver part of a step.
+    async fn step_external(
+        &self,
+        step: Step,
+        undo: bool,
+        vm: &VmRow,
+        spec: &VmSpec,
+    ) -> Result<(), StepError> {
+        let driver = &self.driver;
+        match (step, undo) {
+            (Step::CreateDisk, false) | (Step::DeleteDisk, true) => driver.disk_create(spec).await?,
+            (Step::CreateDisk, true) | (Step::DeleteDisk, false) => driver.disk_delete(spec).await?,
+            (Step::Boot | Step::PowerOn, false) | (Step::PowerOff, true) => driver.vm_boot(spec).await?,
+            (Step::Boot | Step::PowerOn, true) | (Step::PowerOff, false) => driver.vm_power_off(spec).await?,
+            (Step::Reboot, false) => driver.vm_reboot(spec).await?,
+            (Step::AttachNetwork, false) | (Step::DetachNetwork, true) => driver.network_attach(spec).await?,
+            (Step::AttachNetwork, true) | (Step::DetachNetwork, false) => driver.network_detach(spec).await?,
+            (Step::Breakout, false) | (Step::ReleaseBreakout, true) if vm.breakout => {
+                let spec = self.public_ip_ensure(vm).await?;
+                driver.breakout_attach(&spec).await?;
+            }
+            (Step::Breakout, true) | (Step::ReleaseBreakout, false) if vm.public_ip.is_some() => {
+                driver.breakout_detach(spec).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The database part of a step, inside the transaction that also advances the job.
+    async fn step_database(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        job: &JobRow,
+        step: Step,
+        undo: bool,
+        vm: &VmRow,
+    ) -> Result<(), StepError> {
+        let set_state = |state: VmState| state.as_str();
+        match (step, undo) {
+            (Step::ReserveQuota, false) | (Step::ReleaseQuota, true) if !vm.quota_reserved => {
+                let enforce = step == Step::ReserveQuota;
+                if !Store::quota_reserve(tx, &vm.tenant_id, &vm_quota(vm), enforce).await? {
+                    return Err(StepError::Failed(
+                        "The tenant's quota has no room for this VM.".into(),
+                    ));
+                }
+                Store::vm_set_quota_reserved(tx, &vm.id, true).await?;
+            }
+            (Step::ReserveQuota, true) | (Step::ReleaseQuota, false) if vm.quota_reserved => {
+                Store::quota_release(tx, &vm.tenant_id, &vm_quota(vm)).await?;
+                Store::vm_set_quota_reserved(tx, &vm.id, false).await?;
+            }
+            (Step::Place, false) | (Step::ReleaseHost, true) if vm.host_id.is_none() => {
+                self.place(tx, vm).await?
+            }
+            (Step::Place, true) | (Step::ReleaseHost, false) => {
+                if let Some(host) = &vm.host_id {
+                    let host_id = parse_uuid(host)?;
+                    Store::host_release(tx, host_id, reservation(vm)).await?;
+                    Store::vm_set_host(tx, &vm.id, None).await?;
+                    if vm.dedicated {
+                        self.host_undedicate_if_empty(tx, vm, host).await?;
+                    }
+                }
+            }
+            (Step::AllocateIp, false) | (Step::ReleaseIp, true) if vm.private_ip.is_none() => {
+                let ip = self.private_ip_allocate(tx, vm).await?;
+                Store::vm_set_private_ip(tx, &vm.id, Some(&ip.to_string())).await?;
+            }
+            (Step::AllocateIp, true) | (Step::ReleaseIp, false) => {
+                Store::vm_set_private_ip(tx, &vm.id, None).await?
+            }
+            (Step::Breakout, true) | (Step::ReleaseBreakout, false) => {
+                Store::vm_set_public_ip(tx, &vm.id, None).await?
+            }
+            (Step::MarkRunning, false) | (Step::MarkStopped, true) => {
+                Store::vm_set_state(tx, &vm.id, set_state(VmState::Running)).await?;
+            }
+            (Step::MarkRunning, true) => {
+                let back = if job.position.kind == JobKind::VmCreate {
+                    VmState::Provisioning
+                } else {
+                    VmState::Stopped
+                };
+                Store::vm_set_state(tx, &vm.id, set_state(back)).await?;
+            }
+            (Step::MarkStopped, false) => {
+                Store::vm_set_state(tx, &vm.id, set_state(VmState::Stopped)).await?
+            }
+            (Step::MarkDestroying, false) | (Step::MarkDestroyed, true) => {
+                Store::vm_set_state(tx, &vm.id, set_state(VmState::Destroying)).await?;
+            }
+            (Step::MarkDestroying, true) => {
+                let previous = self
+                    .store
+                    .job_params(job.id)
+                    .await?
+                    .unwrap_or_else(|| VmState::Stopped.as_str().to_owned());
+                Store::vm_set_state(tx, &vm.id, &previous).await?;
+            }
+            (Step::MarkDestroyed, false) => {
+                Store::vm_set_state(tx, &vm.id, set_state(VmState::Destroyed)).await?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Places the VM on a host of its zone and reserves the capacity.
+    async fn place(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        vm: &VmRow,
+    ) -> Result<(), StepError> {
+        let zone = zone_of(vm)?;
+        let tenant = TenantId(parse_uuid(&vm.tenant_id)?);
+        let vm_uuid = parse_uuid(&vm.id)?;
+        let residency = self.residency(&vm.tenant_id).await?;
+        let mut hosts = Vec::new();
+        let mut tenancy: BTreeMap<String, (BTreeMap<TenantId, u32>, u32)> = BTreeMap::new();
+        for (host, tenant_id, count, dedicated) in Store::vm_host_tenancy(tx, &vm.zone).await? {
+            let entry = tenancy.entry(host).or_default();
+            entry.0.insert(
+                TenantId(parse_uuid(&tenant_id)?),
+                u32::try_from(count).unwrap_or(u32::MAX),
+            );
+            entry.1 += u32::try_from(dedicated).unwrap_or(0);
+        }
+        let to_u32 = |v: i64| u32::try_from(v).unwrap_or(0);
+        let to_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+        for row in Store::host_list_zone(tx, &vm.zone).await? {
+            let (tenants_present, dedicated_vms) = tenancy.remove(&row.id.to_string()).unwrap_or_default();
+            hosts.push(Host {
+                id: HostId(row.id),
+                zone,
+                vcpus_total: to_u32(row.vcpus_total),
+                vcpus_used: to_u32(row.vcpus_used),
+                memory_mib_total: to_u64(row.memory_mib_total),
+                memory_mib_used: to_u64(row.memory_mib_used),
+                disk_gib_total: to_u64(row.disk_gib_total),
+                disk_gib_used: to_u64(row.disk_gib_used),
+                dedicated_to: row
+                    .dedicated_tenant
+                    .as_deref()
+                    .map(parse_uuid)
+                    .transpose()?
+                    .map(TenantId),
+                dedicated_vms,
+                tenants_present,
+            });
+        }
+        let inventory = Inventory::new(hosts).map_err(|e| StepError::Internal(Error::internal(e)))?;
+        let request = PlacementRequest {
+            tenant,
+            residency,
+            vms: vec![VmRequest {
+                vm: VmId(vm_uuid),
+                name: vm.name.clone(),
+                size: Resources {
+                    vcpus: to_u32(vm.vcpus),
+                    memory_mib: to_u64(vm.memory_mib),
+                    disk_gib: to_u64(vm.disk_gib),
+                },
+                zones: vec![zone],
+                anti_affinity: vm.affinity_group.clone(),
+                dedicated: vm.dedicated,
+            }],
+            zone_spread: ZoneSpread::Off,
+        };
+        // Seeded by the VM id: the same VM is proposed the same host if the step re-runs.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(vm_uuid.as_u64_pair().0);
+        let placed = placement::place(&request, &inventory, Strategy::Spread, &mut rng)
+            .map_err(|e| StepError::Failed(e.to_string()))?;
+        let assignment = placed
+            .assignments
+            .first()
+            .ok_or_else(|| StepError::Failed("No host was proposed.".into()))?;
+        let host = assignment.host.0;
+        if !Store::host_reserve(tx, host, reservation(vm)).await? {
+            return Err(StepError::Failed(format!(
+                "The chosen host in {zone} filled up meanwhile; try again."
+            )));
+        }
+        if assignment.dedicated {
+            Store::host_set_dedicated(tx, host, Some(&vm.tenant_id)).await?;
+        }
+        Store::vm_set_host(tx, &vm.id, Some(&host.to_string())).await?;
+        Ok(())
+    }
+
+    /// A dedicated host goes back to the shared pool when its last dedicated VM leaves.
+    async fn host_undedicate_if_empty(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        vm: &VmRow,
+        host: &str,
+    ) -> Result<(), StepError> {
+        let remaining: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM vms WHERE host_id = $1 AND dedicated = 1 AND id <> $2")
+                .bind(host)
+                .bind(&vm.id)
+                .fetch_one(&mut **tx)
+                .await?;
+        if remaining == 0 {
+            Store::host_set_dedicated(tx, parse_uuid(host)?, None).await?;
+        }
+        Ok(())
+    }
+
+    /// The lowest free address in the VM's zone subnet, creating the subnet on first use.
+    async fn private_ip_allocate(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        vm: &VmRow,
+    ) -> Result<Ipv4Addr, StepError> {
+        let subnets = Store::subnet_list_tx(tx, &vm.tenant_id).await?;
+        let subnet = match subnets.iter().find(|(zone, _)| *zone == vm.zone) {
+            Some((_, cidr)) => Cidr::parse(cidr).map_err(|e| StepError::Internal(Error::internal(e)))?,
+            None => {
+                let taken: BTreeSet<Cidr> = subnets
+                    .iter()
+                    .filter_map(|(_, cidr)| Cidr::parse(cidr).ok())
+                    .collect();
+                let cidr = ipam::allocate_subnet(DEFAULT_SUPERNET, DEFAULT_SUBNET_PREFIX_LEN, &taken)
+                    .map_err(|e| StepError::Failed(e.to_string()))?;
+                Store::subnet_insert(tx, &vm.tenant_id, &vm.zone, &cidr.to_string(), now_ms()).await?;
+                cidr
+            }
+        };
+        let taken: BTreeSet<Ipv4Addr> = Store::vm_private_ips_in_zone(tx, &vm.tenant_id, &vm.zone)
+            .await?
+            .iter()
+            .filter_map(|ip| ip.parse().ok())
+            .collect();
+        ipam::allocate_address(subnet, &taken).map_err(|e| StepError::Failed(e.to_string()))
+    }
+
+    /// Gives a breakout VM a public address if it has none (its own transaction: the driver needs
+    /// the address before it can route it) and returns the VM as the driver should see it.
+    async fn public_ip_ensure(&self, vm: &VmRow) -> Result<VmSpec, StepError> {
+        if vm.public_ip.is_some() {
+            return Ok(vm_spec(vm)?);
+        }
+        let zone = zone_of(vm)?;
+        for _attempt in 0..3 {
+            let mut tx = self.store.begin_write().await?;
+            let held: BTreeSet<Ipv4Addr> = Store::vm_public_ips_in_zone(&mut tx, &vm.zone)
+                .await?
+                .iter()
+                .filter_map(|ip| ip.parse().ok())
+                .collect();
+            let Some(ip) = self
+                .driver
+                .public_addresses(zone)
+                .into_iter()
+                .find(|ip| !held.contains(ip))
+            else {
+                return Err(StepError::Failed(format!("No public address is free in {zone}.")));
+            };
+            match Store::vm_set_public_ip(&mut tx, &vm.id, Some(&ip.to_string())).await {
+                Err(error) if is_unique_violation(&error) => continue,
+                other => other?,
+            }
+            tx.commit().await?;
+            let mut spec = vm_spec(vm)?;
+            spec.public_ip = Some(ip);
+            return Ok(spec);
+        }
+        Err(StepError::Failed(format!(
+            "Could not reserve a public address in {zone}; try again."
+        )))
+    }
+}

@@ -1,0 +1,293 @@
+//! Job rows and their events: the persisted sagas and the progress feed.
+
+use super::{Store, now_ms};
+use meridian_core::job::{JobKind, JobPosition, JobState};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use uuid::Uuid;
+
+/// A job as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRow {
+    /// Job id.
+    pub id: Uuid,
+    /// The tenant it acts for.
+    pub tenant_id: Option<String>,
+    /// Kind, state and step.
+    pub position: JobPosition,
+    /// The resource it acts on (a VM id).
+    pub target_id: Uuid,
+    /// The step that failed, once it has.
+    pub failed_step: Option<String>,
+    /// What went wrong, for the user.
+    pub error: Option<String>,
+    /// How many times a worker has claimed it.
+    pub attempts: i64,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Finished (Unix ms).
+    pub finished_at: Option<i64>,
+}
+
+/// One line of a job's progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// The job.
+    pub job_id: Uuid,
+    /// Order within the job, from 1.
+    pub seq: i64,
+    /// When (Unix ms).
+    pub at: i64,
+    /// Step name (or `job`).
+    pub step: String,
+    /// `started`, `done`, `failed`, `undoing`, `undone`, `succeeded`, …
+    pub status: String,
+    /// What happened.
+    pub message: String,
+}
+
+const JOB_COLUMNS: &str =
+    "id, tenant_id, kind, target_id, state, step, failed_step, error, attempts, created_at, finished_at";
+
+fn decode(e: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Decode(e.to_string().into())
+}
+
+fn job_from_row(row: &AnyRow) -> Result<JobRow, sqlx::Error> {
+    let id: String = row.try_get("id")?;
+    let target: String = row.try_get("target_id")?;
+    let kind: String = row.try_get("kind")?;
+    let state: String = row.try_get("state")?;
+    let step: i64 = row.try_get("step")?;
+    Ok(JobRow {
+        id: id.parse().map_err(decode)?,
+        tenant_id: row.try_get("tenant_id")?,
+        position: JobPosition {
+            kind: JobKind::parse(&kind).ok_or_else(|| decode(format!("job kind {kind}")))?,
+            state: JobState::parse(&state).ok_or_else(|| decode(format!("job state {state}")))?,
+            step: usize::try_from(step).map_err(decode)?,
+        },
+        target_id: target.parse().map_err(decode)?,
+        failed_step: row.try_get("failed_step")?,
+        error: row.try_get("error")?,
+        attempts: row.try_get("attempts")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+impl Store {
+    /// Queues a job inside the caller's transaction (the same one that creates its target).
+    pub(crate) async fn job_insert(
+        tx: &mut Transaction<'static, Any>,
+        id: Uuid,
+        tenant_id: &str,
+        kind: JobKind,
+        target: Uuid,
+    ) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO jobs (id, tenant_id, kind, target_id, state, step, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5)",
+        )
+        .bind(id.to_string())
+        .bind(tenant_id)
+        .bind(kind.as_str())
+        .bind(target.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims one runnable job for `owner` until `lease_until`: a queued job, a live job whose
+    /// lease ran out (its worker died), or one `owner` already holds. One conditional UPDATE, so
+    /// two workers never both win.
+    pub async fn job_claim(&self, owner: &str, lease_ms: i64) -> Result<Option<JobRow>, sqlx::Error> {
+        let now = now_ms();
+        let sql = format!(
+            "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'running', 'unwinding') \
+                         AND (lease_until IS NULL OR lease_until < $3 OR lease_owner = $1) \
+                         ORDER BY created_at, id LIMIT 1) \
+             AND state IN ('queued', 'running', 'unwinding') \
+             AND (lease_until IS NULL OR lease_until < $3 OR lease_owner = $1) \
+             RETURNING {JOB_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    /// Extends a lease the worker still holds; false if it lost it.
+    pub async fn job_renew(&self, id: Uuid, owner: &str, lease_ms: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
+            .bind(now_ms() + lease_ms)
+            .bind(id.to_string())
+            .bind(owner)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Moves a job to `position` inside the step's own transaction, if `owner` still holds it.
+    /// Returns false (and the caller rolls back) when the lease was lost.
+    pub(crate) async fn job_advance(
+        tx: &mut Transaction<'static, Any>,
+        id: Uuid,
+        owner: &str,
+        position: JobPosition,
+        failure: Option<(&str, &str)>,
+    ) -> Result<bool, sqlx::Error> {
+        let now = now_ms();
+        let finished = position.state.is_terminal().then_some(now);
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, step = $2, updated_at = $3, finished_at = $4, \
+             failed_step = COALESCE($5, failed_step), error = COALESCE($6, error), \
+             lease_owner = CASE WHEN $4 IS NULL THEN lease_owner ELSE NULL END, \
+             lease_until = CASE WHEN $4 IS NULL THEN lease_until ELSE NULL END \
+             WHERE id = $7 AND lease_owner = $8",
+        )
+        .bind(position.state.as_str())
+        .bind(i64::try_from(position.step).unwrap_or(i64::MAX))
+        .bind(now)
+        .bind(finished)
+        .bind(failure.map(|(step, _)| step))
+        .bind(failure.map(|(_, error)| error))
+        .bind(id.to_string())
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Appends a progress event inside the caller's transaction and returns it.
+    pub(crate) async fn job_event_insert(
+        tx: &mut Transaction<'static, Any>,
+        job_id: Uuid,
+        step: &str,
+        status: &str,
+        message: &str,
+    ) -> Result<JobEvent, sqlx::Error> {
+        let at = now_ms();
+        let seq: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = $1")
+                .bind(job_id.to_string())
+                .fetch_one(&mut **tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO job_events (job_id, seq, at, step, status, message) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(job_id.to_string())
+        .bind(seq)
+        .bind(at)
+        .bind(step)
+        .bind(status)
+        .bind(message)
+        .execute(&mut **tx)
+        .await?;
+        Ok(JobEvent {
+            job_id,
+            seq,
+            at,
+            step: step.to_owned(),
+            status: status.to_owned(),
+            message: message.to_owned(),
+        })
+    }
+
+    /// A job by id, scoped to its tenant.
+    pub async fn job_get(&self, tenant_id: &str, id: Uuid) -> Result<Option<JobRow>, sqlx::Error> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND tenant_id = $2");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .bind(tenant_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    /// Every job not yet finished (for draining and the invariant checker).
+    pub async fn job_list_live(&self) -> Result<Vec<JobRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('queued', 'running', 'unwinding') ORDER BY created_at"
+        );
+        sqlx::query(&sql)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(job_from_row)
+            .collect()
+    }
+
+    /// The events of a job after `after_seq`, in order.
+    pub async fn job_events(&self, job_id: Uuid, after_seq: i64) -> Result<Vec<JobEvent>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT seq, at, step, status, message FROM job_events WHERE job_id = $1 AND seq > $2 ORDER BY seq",
+        )
+        .bind(job_id.to_string())
+        .bind(after_seq)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(JobEvent {
+                    job_id,
+                    seq: row.try_get("seq")?,
+                    at: row.try_get("at")?,
+                    step: row.try_get("step")?,
+                    status: row.try_get("status")?,
+                    message: row.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl Store {
+    /// Queues a job with a parameter (e.g. the state to return to if a destroy unwinds).
+    pub(crate) async fn job_insert_with_params(
+        tx: &mut Transaction<'static, Any>,
+        id: Uuid,
+        tenant_id: &str,
+        kind: JobKind,
+        target: Uuid,
+        params: &str,
+    ) -> Result<(), sqlx::Error> {
+        Self::job_insert(tx, id, tenant_id, kind, target).await?;
+        sqlx::query("UPDATE jobs SET params = $1 WHERE id = $2")
+            .bind(params)
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A job's parameter, if it has one.
+    pub async fn job_params(&self, id: Uuid) -> Result<Option<String>, sqlx::Error> {
+        let params: Option<String> = sqlx::query_scalar("SELECT params FROM jobs WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(params.filter(|p| !p.is_empty() && p != "{}"))
+    }
+}
+
+impl Store {
+    /// Records that a queued job's first step already ran in the transaction that queued it.
+    pub(crate) async fn job_skip_first_step(
+        tx: &mut Transaction<'static, Any>,
+        id: Uuid,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE jobs SET step = 1 WHERE id = $1 AND step = 0")
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}

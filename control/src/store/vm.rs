@@ -1,0 +1,296 @@
+//! VM rows. Host, private address and public address are columns of the VM, so releasing any of
+//! them is setting it to NULL and nothing can be held by a VM that no longer exists.
+
+use super::{Store, now_ms};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+/// A VM as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmRow {
+    /// VM id.
+    pub id: String,
+    /// Owner.
+    pub tenant_id: String,
+    /// Its VDC.
+    pub vdc_id: String,
+    /// Name.
+    pub name: String,
+    /// Zone id text.
+    pub zone: String,
+    /// Template id text.
+    pub template: String,
+    /// vCPUs.
+    pub vcpus: i64,
+    /// Memory.
+    pub memory_mib: i64,
+    /// Disk.
+    pub disk_gib: i64,
+    /// State name.
+    pub state: String,
+    /// Host id text, while placed.
+    pub host_id: Option<String>,
+    /// Private address, while held.
+    pub private_ip: Option<String>,
+    /// Public address, while held.
+    pub public_ip: Option<String>,
+    /// Whether it wants a public address.
+    pub breakout: bool,
+    /// Whether it needs a host of its own tenant only.
+    pub dedicated: bool,
+    /// Anti-affinity group.
+    pub affinity_group: Option<String>,
+    /// Cloud-config.
+    pub user_data: Option<String>,
+    /// Whether its quota is reserved.
+    pub quota_reserved: bool,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Last change (Unix ms).
+    pub updated_at: i64,
+}
+
+fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
+    Ok(VmRow {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        vdc_id: row.try_get("vdc_id")?,
+        name: row.try_get("name")?,
+        zone: row.try_get("zone")?,
+        template: row.try_get("template")?,
+        vcpus: row.try_get("vcpus")?,
+        memory_mib: row.try_get("memory_mib")?,
+        disk_gib: row.try_get("disk_gib")?,
+        state: row.try_get("state")?,
+        host_id: row.try_get("host_id")?,
+        private_ip: row.try_get("private_ip")?,
+        public_ip: row.try_get("public_ip")?,
+        breakout: row.try_get::<i64, _>("breakout")? != 0,
+        dedicated: row.try_get::<i64, _>("dedicated")? != 0,
+        affinity_group: row.try_get("affinity_group")?,
+        user_data: row.try_get("user_data")?,
+        quota_reserved: row.try_get::<i64, _>("quota_reserved")? != 0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    /// Inserts a new VM.
+    pub(crate) async fn vm_insert(tx: &mut Transaction<'static, Any>, vm: &VmRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, template, vcpus, memory_mib, disk_gib, state, \
+             breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+        )
+        .bind(&vm.id)
+        .bind(&vm.tenant_id)
+        .bind(&vm.vdc_id)
+        .bind(&vm.name)
+        .bind(&vm.zone)
+        .bind(&vm.template)
+        .bind(vm.vcpus)
+        .bind(vm.memory_mib)
+        .bind(vm.disk_gib)
+        .bind(&vm.state)
+        .bind(i64::from(vm.breakout))
+        .bind(i64::from(vm.dedicated))
+        .bind(&vm.affinity_group)
+        .bind(&vm.user_data)
+        .bind(i64::from(vm.quota_reserved))
+        .bind(vm.created_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A VM by id, for the job runner (which acts for the tenant the job belongs to).
+    pub async fn vm_by_id(&self, id: &str) -> Result<Option<VmRow>, sqlx::Error> {
+        let row = sqlx::query("SELECT * FROM vms WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(vm_from_row).transpose()
+    }
+
+    /// A VM by id inside a transaction.
+    pub(crate) async fn vm_by_id_tx(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> Result<Option<VmRow>, sqlx::Error> {
+        let row = sqlx::query("SELECT * FROM vms WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.as_ref().map(vm_from_row).transpose()
+    }
+
+    /// One of the tenant's VMs.
+    pub async fn vm_get(&self, tenant_id: &str, id: &str) -> Result<Option<VmRow>, sqlx::Error> {
+        let row = sqlx::query("SELECT * FROM vms WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(vm_from_row).transpose()
+    }
+
+    /// The tenant's VMs that are not destroyed, by name.
+    pub async fn vm_list(&self, tenant_id: &str) -> Result<Vec<VmRow>, sqlx::Error> {
+        sqlx::query("SELECT * FROM vms WHERE tenant_id = $1 AND state <> 'destroyed' ORDER BY name")
+            .bind(tenant_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(vm_from_row)
+            .collect()
+    }
+
+    /// Every VM of every tenant (for the invariant checker).
+    pub async fn vm_list_all(&self) -> Result<Vec<VmRow>, sqlx::Error> {
+        sqlx::query("SELECT * FROM vms")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(vm_from_row)
+            .collect()
+    }
+
+    /// Sets a VM's state.
+    pub(crate) async fn vm_set_state(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        state: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE vms SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets (or clears) a VM's host.
+    pub(crate) async fn vm_set_host(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        host: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE vms SET host_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(host)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets (or clears) a VM's private address. A duplicate within the tenant fails on the UNIQUE index.
+    pub(crate) async fn vm_set_private_ip(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        ip: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE vms SET private_ip = $1, updated_at = $2 WHERE id = $3")
+            .bind(ip)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets (or clears) a VM's public address. A duplicate anywhere fails on the UNIQUE index.
+    pub(crate) async fn vm_set_public_ip(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        ip: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE vms SET public_ip = $1, updated_at = $2 WHERE id = $3")
+            .bind(ip)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Records whether the VM's quota is reserved.
+    pub(crate) async fn vm_set_quota_reserved(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        reserved: bool,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE vms SET quota_reserved = $1 WHERE id = $2")
+            .bind(i64::from(reserved))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Private addresses the tenant holds in a zone.
+    pub(crate) async fn vm_private_ips_in_zone(
+        tx: &mut Transaction<'static, Any>,
+        tenant_id: &str,
+        zone: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT private_ip FROM vms WHERE tenant_id = $1 AND zone = $2 AND private_ip IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .bind(zone)
+        .fetch_all(&mut **tx)
+        .await
+    }
+
+    /// Public addresses held in a zone (any tenant: the zone's pool is shared).
+    pub(crate) async fn vm_public_ips_in_zone(
+        tx: &mut Transaction<'static, Any>,
+        zone: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT public_ip FROM vms WHERE zone = $1 AND public_ip IS NOT NULL")
+            .bind(zone)
+            .fetch_all(&mut **tx)
+            .await
+    }
+
+    /// For each host of a zone: `(host, tenant, vms, dedicated vms)` of the VMs placed on it.
+    pub(crate) async fn vm_host_tenancy(
+        tx: &mut Transaction<'static, Any>,
+        zone: &str,
+    ) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT host_id, tenant_id, COUNT(*) AS n, SUM(CASE WHEN dedicated = 1 THEN 1 ELSE 0 END) AS d \
+             FROM vms WHERE zone = $1 AND host_id IS NOT NULL GROUP BY host_id, tenant_id",
+        )
+        .bind(zone)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("host_id")?,
+                    row.try_get("tenant_id")?,
+                    row.try_get("n")?,
+                    row.try_get("d")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Whether a live job is working on this VM.
+    pub(crate) async fn vm_has_live_job(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE target_id = $1 AND state IN ('queued', 'running', 'unwinding')",
+        )
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,64 @@
+//! VDCs: a tenant's data centre in one zone.
+
+use crate::context::OpContext;
+use crate::store::vdc::VdcRow;
+use crate::store::{is_unique_violation, now_ms};
+use crate::{Control, Error};
+use meridian_core::FieldErrors;
+use meridian_core::residency::ResidencyPolicy;
+use meridian_core::resource::Name;
+use meridian_core::zone::ZoneId;
+
+impl Control {
+    /// Creates a VDC in a zone the tenant's residency policy allows.
+    pub async fn vdc_create(&self, ctx: &OpContext, name: &str, zone: &str) -> Result<VdcRow, Error> {
+        let tenant = ctx.tenant_for_mutation()?;
+        let mut errors = FieldErrors::default();
+        let name = errors.check("name", Name::parse(name));
+        let zone = errors.check("zone", ZoneId::parse(zone));
+        let (Some(name), Some(zone)) = (name, zone) else {
+            return Err(Error::Invalid(errors));
+        };
+        self.residency(&tenant).await?.check(zone).map_err(|violation| {
+            let mut errors = FieldErrors::default();
+            errors.push("zone", violation.to_string());
+            Error::Invalid(errors)
+        })?;
+        let vdc = VdcRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: tenant.clone(),
+            name: name.as_str().to_owned(),
+            zone: zone.as_str().to_owned(),
+            created_at: now_ms(),
+        };
+        let mut tx = self.store.begin_write().await?;
+        match crate::store::Store::vdc_insert(&mut tx, &vdc).await {
+            Err(error) if is_unique_violation(&error) => {
+                return Err(Error::Conflict {
+                    field: Some("name"),
+                    message: "You already have a VDC with this name.".into(),
+                });
+            }
+            other => other?,
+        }
+        tx.commit().await?;
+        Ok(vdc)
+    }
+
+    /// The tenant's VDCs.
+    pub async fn vdc_list(&self, ctx: &OpContext) -> Result<Vec<VdcRow>, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        Ok(self.store.vdc_list(&tenant.to_string()).await?)
+    }
+
+    /// The tenant's residency policy.
+    pub(crate) async fn residency(&self, tenant: &str) -> Result<ResidencyPolicy, Error> {
+        let stored = self
+            .store
+            .tenant_residency(tenant)
+            .await?
+            .ok_or(Error::NotFound)?;
+        ResidencyPolicy::parse(&stored)
+            .map_err(|e| Error::internal(format_args!("stored residency {stored:?}: {e}")))
+    }
+}

@@ -1,0 +1,202 @@
+//! Virtual machines: create, list, view, and the operations that run as jobs.
+
+use crate::context::OpContext;
+use crate::job::{vm_quota, vm_spec};
+use crate::store::vm::VmRow;
+use crate::store::{Store, is_unique_violation, now_ms};
+use crate::{Control, Error};
+use meridian_core::FieldErrors;
+use meridian_core::job::{JobKind, Step};
+use meridian_core::resource::{BuiltinTemplate, VmAction, VmCreate, VmState};
+use uuid::Uuid;
+
+/// What a create or an operation started: the VM and the job doing the work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Started {
+    /// The VM.
+    pub vm_id: Uuid,
+    /// The job; its events report progress.
+    pub job_id: Uuid,
+}
+
+impl Control {
+    /// Accepts a VM for creation in one of the tenant's VDCs: validates it, reserves its quota and
+    /// queues the create job, all in one transaction. Refused requests change nothing.
+    pub async fn vm_create(&self, ctx: &OpContext, vdc_id: &str, create: VmCreate) -> Result<Started, Error> {
+        let tenant = ctx.tenant_for_mutation()?;
+        let vdc = self
+            .store
+            .vdc_get(&tenant, vdc_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let mut errors = FieldErrors::default();
+        if create.zone.as_str() != vdc.zone {
+            errors.push(
+                "zone",
+                format!(
+                    "This VDC is in {}; create the VM there or in another VDC.",
+                    vdc.zone
+                ),
+            );
+        }
+        let template = BuiltinTemplate::find(create.template);
+        match template {
+            None => errors.push("template", "Choose one of the templates offered."),
+            Some(template) => {
+                if let Err(small) = template.check_disk(create.size.disk_gib) {
+                    errors.push("disk_gib", small.to_string());
+                }
+            }
+        }
+        if let Err(violation) = self.residency(&tenant).await?.check(create.zone) {
+            errors.push("zone", violation.to_string());
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        let now = now_ms();
+        let vm = VmRow {
+            id: Uuid::new_v4().to_string(),
+            tenant_id: tenant.clone(),
+            vdc_id: vdc.id.clone(),
+            name: create.name.as_str().to_owned(),
+            zone: vdc.zone.clone(),
+            template: create.template.to_string(),
+            vcpus: i64::from(create.size.vcpus.get()),
+            memory_mib: i64::from(create.size.memory_mib.get()),
+            disk_gib: i64::from(create.size.disk_gib.get()),
+            state: VmState::Pending.as_str().to_owned(),
+            host_id: None,
+            private_ip: None,
+            public_ip: None,
+            breakout: create.breakout,
+            dedicated: create.dedicated,
+            affinity_group: create.anti_affinity_group.as_ref().map(|g| g.as_str().to_owned()),
+            user_data: create.user_data.as_ref().map(|u| u.as_str().to_owned()),
+            quota_reserved: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let vm_id: Uuid = vm.id.parse().map_err(Error::internal)?;
+        let job_id = Uuid::new_v4();
+        // The create job's first step, reserving quota, runs here, in the transaction that accepts
+        // the VM: that is what makes concurrent creates at the quota boundary exact, and a refusal
+        // leaves nothing behind. The job then starts at its second step.
+        self.driver
+            .before_step(Step::ReserveQuota, &vm_spec(&vm)?)
+            .await
+            .map_err(|e| Error::Forbidden(format!("Could not reserve quota: {e}")))?;
+        let mut tx = self.store.begin_write().await?;
+        if !Store::quota_reserve(&mut tx, &tenant, &vm_quota(&vm), true).await? {
+            let (quota, usage) = Store::quota_get_tx(&mut tx, &tenant)
+                .await?
+                .ok_or(Error::NotFound)?;
+            let refusal = quota.check(&usage, &vm_quota(&vm)).err().map_or_else(
+                || "Your quota has no room for this VM.".to_owned(),
+                |exceeded| exceeded.to_string(),
+            );
+            return Err(Error::Forbidden(refusal));
+        }
+        match Store::vm_insert(&mut tx, &vm).await {
+            Err(error) if is_unique_violation(&error) => {
+                return Err(Error::Conflict {
+                    field: Some("name"),
+                    message: "You already have a VM with this name.".into(),
+                });
+            }
+            other => other?,
+        }
+        Store::job_insert(&mut tx, job_id, &tenant, JobKind::VmCreate, vm_id).await?;
+        Store::job_skip_first_step(&mut tx, job_id).await?;
+        let step = Step::ReserveQuota;
+        Store::job_event_insert(
+            &mut tx,
+            job_id,
+            step.as_str(),
+            "done",
+            &format!("Done: {}", step.label()),
+        )
+        .await?;
+        tx.commit().await?;
+        self.jobs_queued.notify_one();
+        tracing::info!(vm.id = %vm_id, job.id = %job_id, request.id = %ctx.request_id, "vm create accepted");
+        Ok(Started { vm_id, job_id })
+    }
+
+    /// The tenant's VMs.
+    pub async fn vm_list(&self, ctx: &OpContext) -> Result<Vec<VmRow>, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        Ok(self.store.vm_list(&tenant.to_string()).await?)
+    }
+
+    /// One of the tenant's VMs; another tenant's is not found.
+    pub async fn vm_view(&self, ctx: &OpContext, vm_id: &str) -> Result<VmRow, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        self.store
+            .vm_get(&tenant.to_string(), vm_id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// The VM's console output (from the driver).
+    pub async fn vm_console(&self, ctx: &OpContext, vm_id: &str) -> Result<Vec<String>, Error> {
+        let vm = self.vm_view(ctx, vm_id).await?;
+        Ok(self.driver.console(&vm_spec(&vm)?))
+    }
+
+    /// Stops a running VM.
+    pub async fn vm_stop(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
+        self.vm_operate(ctx, vm_id, VmAction::Stop, JobKind::VmStop).await
+    }
+
+    /// Starts a stopped VM.
+    pub async fn vm_start(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
+        self.vm_operate(ctx, vm_id, VmAction::Start, JobKind::VmStart)
+            .await
+    }
+
+    /// Reboots a running VM.
+    pub async fn vm_reboot(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
+        self.vm_operate(ctx, vm_id, VmAction::Reboot, JobKind::VmReboot)
+            .await
+    }
+
+    /// Destroys a VM and releases everything it holds.
+    pub async fn vm_destroy(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
+        self.vm_operate(ctx, vm_id, VmAction::Destroy, JobKind::VmDestroy)
+            .await
+    }
+
+    async fn vm_operate(
+        &self,
+        ctx: &OpContext,
+        vm_id: &str,
+        action: VmAction,
+        kind: JobKind,
+    ) -> Result<Started, Error> {
+        let tenant = ctx.tenant_for_mutation()?;
+        let mut tx = self.store.begin_write().await?;
+        let vm = Store::vm_by_id_tx(&mut tx, vm_id)
+            .await?
+            .filter(|vm| vm.tenant_id == tenant)
+            .ok_or(Error::NotFound)?;
+        let state = VmState::parse(&vm.state).map_err(Error::internal)?;
+        action.allowed_in(state).map_err(Error::Forbidden)?;
+        if Store::vm_has_live_job(&mut tx, &vm.id).await? {
+            return Err(Error::Forbidden(
+                "Another operation on this VM is still in progress; wait for it to finish.".into(),
+            ));
+        }
+        let vm_uuid: Uuid = vm.id.parse().map_err(Error::internal)?;
+        let job_id = Uuid::new_v4();
+        // A destroy that unwinds puts the VM back in the state it was in.
+        Store::job_insert_with_params(&mut tx, job_id, &tenant, kind, vm_uuid, &vm.state).await?;
+        tx.commit().await?;
+        self.jobs_queued.notify_one();
+        tracing::info!(vm.id = %vm.id, job.id = %job_id, job.kind = kind.as_str(), request.id = %ctx.request_id, "vm operation queued");
+        Ok(Started {
+            vm_id: vm_uuid,
+            job_id,
+        })
+    }
+}

@@ -1,0 +1,472 @@
+//! VM provisioning end to end over the store and the simulated driver: create, operate, destroy,
+//! failures injected at every step, steps replayed, quotas under concurrency. Every scenario ends
+//! with the invariant checker.
+
+use meridian_control::account::Account;
+use meridian_control::driver::simulated::{SimFaults, SimTiming, SimulatedDriver};
+use meridian_control::testing::TestDb;
+use meridian_control::{Actor, Control, Error, OpContext};
+use meridian_core::Signup;
+use meridian_core::job::{JobKind, JobState};
+use meridian_core::resource::{VmCreate, VmCreateForm};
+use std::sync::Arc;
+
+struct World {
+    db: TestDb,
+    control: Control,
+    driver: Arc<SimulatedDriver>,
+    ctx: OpContext,
+}
+
+async fn world() -> World {
+    let db = TestDb::fresh().await;
+    let driver = Arc::new(SimulatedDriver::new(SimTiming::instant(), 7));
+    let control = Control::new(db.store.clone(), driver.clone()).await.unwrap();
+    let signup = Signup::parse(
+        "Acme",
+        &format!("ops-{}@acme.io", uuid::Uuid::new_v4()),
+        "a long enough secret",
+    )
+    .unwrap();
+    let account = control
+        .account_signup(&OpContext::anonymous("t"), signup)
+        .await
+        .unwrap();
+    World {
+        db,
+        control,
+        driver,
+        ctx: as_user(&account),
+    }
+}
+
+fn as_user(account: &Account) -> OpContext {
+    OpContext {
+        actor: Actor::User {
+            user_id: account.user_id,
+            tenant_id: account.tenant_id,
+            role: account.role,
+        },
+        request_id: "test".into(),
+    }
+}
+
+fn vm(name: &str, zone: &str, size: &str, breakout: bool) -> VmCreate {
+    VmCreate::parse(&VmCreateForm {
+        name: name.into(),
+        zone: zone.into(),
+        template: "ubuntu-24-04".into(),
+        size: size.into(),
+        breakout: if breakout { "on".into() } else { String::new() },
+        ..VmCreateForm::default()
+    })
+    .unwrap()
+}
+
+impl World {
+    async fn vdc(&self, zone: &str) -> String {
+        self.control
+            .vdc_create(&self.ctx, &format!("vdc-{zone}"), zone)
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn drain(&self) {
+        self.control.job_drain("test-worker").await.unwrap();
+    }
+
+    async fn assert_invariants(&self) {
+        let broken = self.control.invariants_check(true).await.unwrap();
+        assert!(broken.is_empty(), "invariants broken:\n{}", broken.join("\n"));
+        // The simulated hardware agrees with the records: only running VMs are powered.
+        for vm in self.db.store.vm_list_all().await.unwrap() {
+            let hardware = self.driver.vm_state(vm.id.parse().unwrap());
+            let running = vm.state == "running";
+            assert_eq!(
+                hardware.powered, running,
+                "{} is {} but powered={}",
+                vm.name, vm.state, hardware.powered
+            );
+            // A stopped VM keeps its disk, its port on the private network and its public address.
+            let exists = matches!(vm.state.as_str(), "running" | "stopped");
+            assert_eq!(hardware.disk, exists, "{} disk", vm.name);
+            assert_eq!(hardware.network, exists, "{} network", vm.name);
+            assert_eq!(hardware.breakout, exists && vm.breakout, "{} breakout", vm.name);
+        }
+    }
+
+    async fn job_state(&self, job: uuid::Uuid) -> (JobState, Option<String>, Option<String>) {
+        let tenant = match self.ctx.actor {
+            Actor::User { tenant_id, .. } => tenant_id.to_string(),
+            Actor::Anonymous => unreachable!(),
+        };
+        let job = self.db.store.job_get(&tenant, job).await.unwrap().unwrap();
+        (job.position.state, job.failed_step, job.error)
+    }
+}
+
+#[tokio::test]
+async fn a_vm_is_created_runs_with_a_private_ip_and_is_destroyed_without_leftovers() {
+    let w = world().await;
+    let vdc = w.vdc("hkg1").await;
+    let started = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("web-1", "hkg1", "s", true))
+        .await
+        .unwrap();
+    w.drain().await;
+    assert_eq!(w.job_state(started.job_id).await.0, JobState::Succeeded);
+    let row = w
+        .control
+        .vm_view(&w.ctx, &started.vm_id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(row.state, "running");
+    assert!(row.private_ip.as_deref().unwrap().starts_with("10.0."), "{row:?}");
+    assert!(
+        row.public_ip.as_deref().unwrap().starts_with("198.18."),
+        "simulated public pool: {row:?}"
+    );
+    assert!(
+        w.control
+            .vm_console(&w.ctx, &row.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("login:"))
+    );
+    w.assert_invariants().await;
+
+    let events = w.db.store.job_events(started.job_id, 0).await.unwrap();
+    let steps: Vec<&str> = events
+        .iter()
+        .filter(|e| e.status == "done")
+        .map(|e| e.step.as_str())
+        .collect();
+    assert_eq!(
+        steps.len(),
+        JobKind::VmCreate.steps().len(),
+        "every step reported progress: {steps:?}"
+    );
+
+    let stop = w.control.vm_stop(&w.ctx, &row.id).await.unwrap();
+    w.drain().await;
+    assert_eq!(w.job_state(stop.job_id).await.0, JobState::Succeeded);
+    assert_eq!(w.control.vm_view(&w.ctx, &row.id).await.unwrap().state, "stopped");
+    w.assert_invariants().await;
+    w.control.vm_start(&w.ctx, &row.id).await.unwrap();
+    w.drain().await;
+    w.control.vm_reboot(&w.ctx, &row.id).await.unwrap();
+    w.drain().await;
+    assert_eq!(w.control.vm_view(&w.ctx, &row.id).await.unwrap().state, "running");
+
+    w.control.vm_destroy(&w.ctx, &row.id).await.unwrap();
+    w.drain().await;
+    assert_eq!(
+        w.control.vm_view(&w.ctx, &row.id).await.unwrap().state,
+        "destroyed"
+    );
+    assert!(w.control.vm_list(&w.ctx).await.unwrap().is_empty());
+    w.assert_invariants().await;
+    assert!(
+        w.driver.vm_states().is_empty(),
+        "the hardware holds nothing for a destroyed VM"
+    );
+}
+
+#[tokio::test]
+async fn addresses_are_unique_and_subnets_are_per_zone() {
+    let w = world().await;
+    let lon = w.vdc("lon1").await;
+    let fra = w.vdc("fra1").await;
+    for n in 0..4 {
+        w.control
+            .vm_create(&w.ctx, &lon, vm(&format!("l{n}"), "lon1", "xs", false))
+            .await
+            .unwrap();
+        w.control
+            .vm_create(&w.ctx, &fra, vm(&format!("f{n}"), "fra1", "xs", false))
+            .await
+            .unwrap();
+    }
+    w.drain().await;
+    let vms = w.control.vm_list(&w.ctx).await.unwrap();
+    let mut ips: Vec<String> = vms.iter().map(|v| v.private_ip.clone().unwrap()).collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 8);
+    let prefixes: std::collections::BTreeSet<String> = ips
+        .iter()
+        .map(|ip| ip.rsplit_once('.').unwrap().0.to_owned())
+        .collect();
+    assert_eq!(prefixes.len(), 2, "one subnet per zone: {ips:?}");
+    w.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step() {
+    for kind in [
+        JobKind::VmCreate,
+        JobKind::VmStop,
+        JobKind::VmStart,
+        JobKind::VmReboot,
+        JobKind::VmDestroy,
+    ] {
+        for &step in kind.steps() {
+            let w = world().await;
+            let vdc = w.vdc("fra1").await;
+            if (kind, step) == (JobKind::VmCreate, meridian_core::job::Step::ReserveQuota) {
+                // This step runs inside the create call itself: a failure refuses the create.
+                w.driver.set_faults(SimFaults {
+                    fail_step: Some(step),
+                    fail_times: None,
+                    probability: 0.0,
+                });
+                let refused = w
+                    .control
+                    .vm_create(&w.ctx, &vdc, vm("db-1", "fra1", "m", true))
+                    .await
+                    .unwrap_err();
+                assert!(refused.to_string().contains("Simulated failure"), "{refused}");
+                assert!(w.control.vm_list(&w.ctx).await.unwrap().is_empty());
+                w.assert_invariants().await;
+                continue;
+            }
+            let created = w
+                .control
+                .vm_create(&w.ctx, &vdc, vm("db-1", "fra1", "m", true))
+                .await
+                .unwrap();
+            let id = created.vm_id.to_string();
+            if kind != JobKind::VmCreate {
+                w.drain().await;
+            }
+            if kind == JobKind::VmStart {
+                w.control.vm_stop(&w.ctx, &id).await.unwrap();
+                w.drain().await;
+            }
+            let before = w.control.vm_view(&w.ctx, &id).await.unwrap().state;
+            w.driver.set_faults(SimFaults {
+                fail_step: Some(step),
+                fail_times: None,
+                probability: 0.0,
+            });
+            let job = match kind {
+                JobKind::VmCreate => created.job_id,
+                JobKind::VmStop => w.control.vm_stop(&w.ctx, &id).await.unwrap().job_id,
+                JobKind::VmStart => w.control.vm_start(&w.ctx, &id).await.unwrap().job_id,
+                JobKind::VmReboot => w.control.vm_reboot(&w.ctx, &id).await.unwrap().job_id,
+                JobKind::VmDestroy => w.control.vm_destroy(&w.ctx, &id).await.unwrap().job_id,
+            };
+            w.drain().await;
+            let (state, failed_step, error) = w.job_state(job).await;
+            assert_eq!(state, JobState::Failed, "{kind:?} failing at {step}");
+            assert_eq!(
+                failed_step.as_deref(),
+                Some(step.as_str()),
+                "{kind:?} names the failed step"
+            );
+            assert!(error.unwrap().contains("Simulated failure"));
+            let after = w.control.vm_view(&w.ctx, &id).await.unwrap().state;
+            let expected = if kind == JobKind::VmCreate {
+                "failed".to_owned()
+            } else {
+                before
+            };
+            assert_eq!(
+                after, expected,
+                "{kind:?} failing at {step} leaves the VM as it was"
+            );
+            w.driver.set_faults(SimFaults::default());
+            w.assert_invariants().await;
+        }
+    }
+}
+
+/// Snapshot of everything a step can change, to compare a step run once with a step run twice.
+async fn snapshot(w: &World) -> String {
+    let vms = w.db.store.vm_list_all().await.unwrap();
+    let hosts: Vec<_> =
+        w.db.store
+            .host_list()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|h| h.vcpus_used > 0)
+            .collect();
+    let quotas = w.db.store.quota_list().await.unwrap();
+    let hardware: std::collections::BTreeMap<_, _> = w.driver.vm_states().into_iter().collect();
+    let vms: Vec<_> = vms
+        .into_iter()
+        .map(|mut v| {
+            v.updated_at = 0;
+            v
+        })
+        .collect();
+    format!("{vms:?}\n{hosts:?}\n{quotas:?}\n{hardware:?}")
+}
+
+async fn rewind(w: &World, job: uuid::Uuid, delta: i64) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.db.url).await.unwrap();
+    sqlx::query("UPDATE jobs SET step = step + $1 WHERE id = $2")
+        .bind(delta)
+        .bind(job.to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn every_step_and_every_undo_run_twice_give_the_same_result() {
+    let w = world().await;
+    let vdc = w.vdc("ams1").await;
+    // Forward: create, with every step replayed as if the worker died right after it.
+    let created = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("app-1", "ams1", "s", true))
+        .await
+        .unwrap();
+    let id = created.vm_id.to_string();
+    // The first step (quota) ran inside the create call; the rest run in the job.
+    for _ in 1..JobKind::VmCreate.steps().len() {
+        w.control.job_step_one("replayer").await.unwrap();
+        let once = snapshot(&w).await;
+        rewind(&w, created.job_id, -1).await;
+        w.control.job_step_one("replayer").await.unwrap();
+        assert_eq!(snapshot(&w).await, once);
+    }
+    w.control.job_drain("replayer").await.unwrap();
+    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
+
+    // Backward: a destroy that fails at its last step unwinds; every undo is replayed.
+    w.driver.set_faults(SimFaults {
+        fail_step: Some(meridian_core::job::Step::MarkDestroyed),
+        fail_times: None,
+        probability: 0.0,
+    });
+    let destroy = w.control.vm_destroy(&w.ctx, &id).await.unwrap();
+    let steps = JobKind::VmDestroy.steps().len();
+    for _ in 0..steps {
+        w.control.job_step_one("replayer").await.unwrap(); // forward steps, then the failure
+    }
+    w.driver.set_faults(SimFaults::default());
+    for _ in 0..steps - 1 {
+        w.control.job_step_one("replayer").await.unwrap();
+        let once = snapshot(&w).await;
+        rewind(&w, destroy.job_id, 1).await;
+        w.control.job_step_one("replayer").await.unwrap();
+        assert_eq!(snapshot(&w).await, once);
+    }
+    w.control.job_drain("replayer").await.unwrap();
+    assert_eq!(w.job_state(destroy.job_id).await.0, JobState::Failed);
+    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
+    w.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_creates_at_the_quota_boundary_create_exactly_the_allowed_number() {
+    let w = world().await;
+    let vdc = w.vdc("lax1").await;
+    // The default quota allows 32 vCPUs: 16 VMs of 2 vCPUs (size s), but only 20 VMs at most.
+    let creates = (0..50).map(|n| {
+        let control = w.control.clone();
+        let ctx = w.ctx.clone();
+        let vdc = vdc.clone();
+        tokio::spawn(async move {
+            control
+                .vm_create(&ctx, &vdc, vm(&format!("n{n}"), "lax1", "s", false))
+                .await
+        })
+    });
+    let results = futures_join(creates).await;
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(accepted, 16);
+    for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            matches!(refused, Error::Forbidden(m) if m.contains("vCPU")),
+            "{refused:?}"
+        );
+    }
+    w.drain().await;
+    assert_eq!(w.control.vm_list(&w.ctx).await.unwrap().len(), 16);
+    w.assert_invariants().await;
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn viewers_and_other_tenants_cannot_touch_a_vm() {
+    let w = world().await;
+    let vdc = w.vdc("sin1").await;
+    let started = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("s-1", "sin1", "xs", false))
+        .await
+        .unwrap();
+    w.drain().await;
+    let id = started.vm_id.to_string();
+    let other = world().await;
+    let stranger = OpContext {
+        actor: other.ctx.actor.clone(),
+        request_id: "x".into(),
+    };
+    let other_control = Control::new(w.db.store.clone(), w.driver.clone()).await.unwrap();
+    assert!(matches!(
+        other_control.vm_view(&stranger, &id).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        other_control.vm_destroy(&stranger, &id).await,
+        Err(Error::NotFound)
+    ));
+    let viewer = match &w.ctx.actor {
+        Actor::User {
+            user_id, tenant_id, ..
+        } => OpContext {
+            actor: Actor::User {
+                user_id: *user_id,
+                tenant_id: *tenant_id,
+                role: meridian_core::Role::Viewer,
+            },
+            request_id: "v".into(),
+        },
+        Actor::Anonymous => unreachable!(),
+    };
+    assert!(matches!(
+        w.control.vm_stop(&viewer, &id).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(w.control.vm_view(&viewer, &id).await.is_ok());
+    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
+}
+
+#[tokio::test]
+async fn residency_refuses_a_zone_outside_the_policy_and_creates_nothing() {
+    let w = world().await;
+    let tenant = match w.ctx.actor {
+        Actor::User { tenant_id, .. } => tenant_id.to_string(),
+        Actor::Anonymous => unreachable!(),
+    };
+    w.db.store.tenant_set_residency(&tenant, "eu").await.unwrap();
+    let refused = w.control.vdc_create(&w.ctx, "newyork", "nyc1").await.unwrap_err();
+    let Error::Invalid(fields) = refused else {
+        panic!("expected a field error")
+    };
+    assert!(
+        fields
+            .get("zone")
+            .unwrap()
+            .contains("outside your residency policy")
+    );
+    assert!(w.control.vdc_list(&w.ctx).await.unwrap().is_empty());
+    assert!(w.control.vdc_create(&w.ctx, "berlin", "ber1").await.is_ok());
+}
