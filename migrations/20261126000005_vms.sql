@@ -26,8 +26,8 @@ CREATE TABLE vms (
     UNIQUE (public_ip)
 );
 
-CREATE INDEX vms_by_tenant ON vms (tenant_id);
-CREATE INDEX vms_by_host ON vms (host_id);
+CREATE INDEX vms_by_tenant_zone ON vms (tenant_id, zone);
+CREATE INDEX vms_by_zone_host ON vms (zone, host_id);
 
 -- A destroyed VM stays as a record (for events and billing), and its name becomes free again.
 CREATE UNIQUE INDEX vms_live_name ON vms (tenant_id, name) WHERE state <> 'destroyed';

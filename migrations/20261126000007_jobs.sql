@@ -21,7 +21,9 @@ CREATE TABLE jobs (
     finished_at  BIGINT
 );
 
-CREATE INDEX jobs_by_state ON jobs (state, lease_until);
+-- Claiming takes the oldest live job: this partial index makes that a look at its first few entries
+-- however many finished jobs there are.
+CREATE INDEX jobs_live_by_age ON jobs (created_at, id) WHERE state IN ('queued', 'running', 'unwinding');
 CREATE INDEX jobs_by_target ON jobs (target_id);
 
 -- What happened, step by step: the live progress feed and the job's history.

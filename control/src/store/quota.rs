@@ -129,3 +129,20 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Replaces a tenant's limits (staff tools, benchmarks); reservations are kept.
+    pub async fn quota_set_limits(&self, tenant_id: &str, quota: &Quota) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE quotas SET max_vms = $1, max_vcpus = $2, max_memory_mib = $3, max_public_ips = $4 WHERE tenant_id = $5",
+        )
+        .bind(i64::from(quota.max_vms))
+        .bind(i64::from(quota.max_vcpus))
+        .bind(to_i64(quota.max_memory_mib))
+        .bind(i64::from(quota.max_public_ips))
+        .bind(tenant_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
