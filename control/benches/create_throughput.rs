@@ -20,21 +20,48 @@ const WORKERS: usize = 1;
 async fn main() {
     let db = TestDb::fresh().await;
     let driver = Arc::new(SimulatedDriver::new(SimTiming::instant(), 1));
-    let control = Control::new(db.store.clone(), driver).await.expect("control plane");
+    let control = Control::new(db.store.clone(), driver)
+        .await
+        .expect("control plane");
     let mut tenants = Vec::new();
     for t in 0..TENANTS {
-        let signup = Signup::parse(&format!("Bench {t}"), &format!("bench{t}@example.com"), "a long enough secret")
-            .expect("valid sign-up");
-        let account = control.account_signup(&OpContext::anonymous("bench"), signup).await.expect("sign-up");
-        let big = Quota { max_vms: 100_000, max_vcpus: 100_000, max_memory_mib: 1 << 40, max_public_ips: 0 };
-        db.store.quota_set_limits(&account.tenant_id.to_string(), &big).await.expect("quota");
+        let signup = Signup::parse(
+            &format!("Bench {t}"),
+            &format!("bench{t}@example.com"),
+            "a long enough secret",
+        )
+        .expect("valid sign-up");
+        let account = control
+            .account_signup(&OpContext::anonymous("bench"), signup)
+            .await
+            .expect("sign-up");
+        let big = Quota {
+            max_vms: 100_000,
+            max_vcpus: 100_000,
+            max_memory_mib: 1 << 40,
+            max_public_ips: 0,
+        };
+        db.store
+            .quota_set_limits(&account.tenant_id.to_string(), &big)
+            .await
+            .expect("quota");
         let ctx = OpContext {
-            actor: Actor::User { user_id: account.user_id, tenant_id: account.tenant_id, role: account.role },
+            actor: Actor::User {
+                user_id: account.user_id,
+                tenant_id: account.tenant_id,
+                role: account.role,
+            },
             request_id: "bench".into(),
         };
         let mut vdcs = Vec::new();
         for zone in &ZONES {
-            vdcs.push(control.vdc_create(&ctx, &format!("v-{}", zone.id), zone.id.as_str()).await.expect("vdc").id);
+            vdcs.push(
+                control
+                    .vdc_create(&ctx, &format!("v-{}", zone.id), zone.id.as_str())
+                    .await
+                    .expect("vdc")
+                    .id,
+            );
         }
         tenants.push((ctx, vdcs));
     }
@@ -51,7 +78,10 @@ async fn main() {
                 ..VmCreateForm::default()
             })
             .expect("valid VM");
-            control.vm_create(ctx, &vdcs[n % ZONES.len()], create).await.expect("accepted");
+            control
+                .vm_create(ctx, &vdcs[n % ZONES.len()], create)
+                .await
+                .expect("accepted");
         }
     }
     let accepted = started.elapsed();
@@ -68,11 +98,22 @@ async fn main() {
     let total = started.elapsed();
     let vms = TENANTS * VMS_PER_TENANT;
     let broken = control.invariants_check(true).await.expect("invariants");
-    println!("{vms} VMs accepted in {:.2} s ({:.0} creates/s accepted)", accepted.as_secs_f64(), vms as f64 / accepted.as_secs_f64());
+    println!(
+        "{vms} VMs accepted in {:.2} s ({:.0} creates/s accepted)",
+        accepted.as_secs_f64(),
+        vms as f64 / accepted.as_secs_f64()
+    );
     println!(
         "{jobs} create jobs run to Running; total {:.2} s = {:.0} VMs/s end to end ({WORKERS} workers, SQLite)",
         total.as_secs_f64(),
         vms as f64 / total.as_secs_f64()
     );
-    println!("invariants: {}", if broken.is_empty() { "all hold".to_owned() } else { broken.join("; ") });
+    println!(
+        "invariants: {}",
+        if broken.is_empty() {
+            "all hold".to_owned()
+        } else {
+            broken.join("; ")
+        }
+    );
 }

@@ -25,7 +25,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// How long a claim lasts without renewal: a worker that dies loses its jobs this long after.
+/// The default claim length: a worker that dies loses its jobs this long after.
 pub const LEASE_MS: i64 = 5_000;
 
 /// Why a step did not complete.
@@ -141,7 +141,7 @@ impl Control {
 
     /// Claims and runs one job. Returns false when there was nothing to run.
     pub async fn job_run_one(&self, owner: &str) -> Result<bool, Error> {
-        let Some(job) = self.store.job_claim(owner, LEASE_MS).await? else {
+        let Some(job) = self.store.job_claim(owner, self.lease_ms).await? else {
             return Ok(false);
         };
         self.job_execute(job, owner).await?;
@@ -160,7 +160,7 @@ impl Control {
     /// Runs exactly one step (or undo, or the finish) of one job and keeps the claim, so a test
     /// can interleave crashes and replays. Returns the job, or None when nothing is runnable.
     pub async fn job_step_one(&self, owner: &str) -> Result<Option<Uuid>, Error> {
-        let Some(job) = self.store.job_claim(owner, LEASE_MS).await? else {
+        let Some(job) = self.store.job_claim(owner, self.lease_ms).await? else {
             return Ok(None);
         };
         let mut job = job;
@@ -180,8 +180,8 @@ impl Control {
         }
         let mut renewed = std::time::Instant::now();
         loop {
-            if renewed.elapsed() > Duration::from_millis(u64::try_from(LEASE_MS / 3).unwrap_or(1000)) {
-                if !self.store.job_renew(job.id, owner, LEASE_MS).await? {
+            if renewed.elapsed() > Duration::from_millis(u64::try_from(self.lease_ms / 3).unwrap_or(1000)) {
+                if !self.store.job_renew(job.id, owner, self.lease_ms).await? {
                     return Ok(());
                 }
                 renewed = std::time::Instant::now();

@@ -36,6 +36,8 @@ pub struct Control {
     jobs_queued: Arc<tokio::sync::Notify>,
     /// Every job event, for live progress (also persisted in `job_events`).
     job_events: tokio::sync::broadcast::Sender<JobEvent>,
+    /// How long a job claim lasts without renewal.
+    lease_ms: i64,
 }
 
 impl Control {
@@ -51,7 +53,14 @@ impl Control {
             driver,
             jobs_queued: Arc::default(),
             job_events,
+            lease_ms: job::LEASE_MS,
         })
+    }
+
+    /// Sets how long a job claim lasts without renewal (how soon a dead worker's job is taken over).
+    pub fn with_job_lease_ms(mut self, lease_ms: i64) -> Self {
+        self.lease_ms = lease_ms.max(100);
+        self
     }
 
     /// Live job events from this process.

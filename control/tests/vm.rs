@@ -470,3 +470,48 @@ async fn residency_refuses_a_zone_outside_the_policy_and_creates_nothing() {
     assert!(w.control.vdc_list(&w.ctx).await.unwrap().is_empty());
     assert!(w.control.vdc_create(&w.ctx, "berlin", "ber1").await.is_ok());
 }
+
+#[tokio::test]
+async fn several_workers_share_the_queue_and_run_each_step_exactly_once() {
+    let w = world().await;
+    let vdc = w.vdc("chi1").await;
+    let mut jobs = Vec::new();
+    for n in 0..12 {
+        jobs.push(
+            w.control
+                .vm_create(&w.ctx, &vdc, vm(&format!("c{n}"), "chi1", "xs", n % 3 == 0))
+                .await
+                .unwrap()
+                .job_id,
+        );
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|n| {
+            let control = w.control.clone();
+            tokio::spawn(async move { control.job_drain(&format!("worker-{n}")).await.unwrap() })
+        })
+        .collect();
+    let mut ran = 0;
+    for worker in workers {
+        ran += worker.await.unwrap();
+    }
+    assert_eq!(
+        ran, 12,
+        "each job is claimed once (no worker died, so no lease ran out)"
+    );
+    for job in jobs {
+        let events = w.db.store.job_events(job, 0).await.unwrap();
+        let mut done: Vec<&str> = events
+            .iter()
+            .filter(|e| e.status == "done")
+            .map(|e| e.step.as_str())
+            .collect();
+        let all = done.len();
+        done.sort_unstable();
+        done.dedup();
+        assert_eq!(done.len(), all, "a step ran twice in job {job}: {events:?}");
+        assert_eq!(all, JobKind::VmCreate.steps().len());
+        assert_eq!(events.iter().filter(|e| e.status == "started").count(), 1);
+    }
+    w.assert_invariants().await;
+}

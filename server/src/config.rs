@@ -70,21 +70,43 @@ pub struct Settings {
     /// Hours after log-in after which a session ends, however active.
     #[arg(long, env = "MERIDIAN_SESSION_MAX_HOURS", default_value_t = 24, global = true)]
     pub session_max_hours: u64,
-    /// How long the simulated zones take: `realistic` (about 30 s to a running VM) or `fast`.
+    /// How long the simulated zones take: `realistic` (about 30 s to a running VM), `fast`, or
+    /// `<n>ms` for every operation.
     #[arg(long, env = "MERIDIAN_SIM_TIMING", default_value = "realistic", global = true)]
     pub sim_timing: SimTimingChoice,
+    /// How long a job worker's claim lasts without renewal: after a crash, another worker takes
+    /// the job over this long after.
+    #[arg(long, env = "MERIDIAN_JOB_LEASE_MS", default_value_t = 5000, global = true)]
+    pub job_lease_ms: u32,
     /// Job workers in this process.
     #[arg(long, env = "MERIDIAN_WORKERS", default_value_t = 4, global = true)]
     pub workers: u16,
 }
 
 /// The simulated driver's pace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SimTimingChoice {
     /// Durations like real KVM hosts.
     Realistic,
     /// Near-instant, for tests and demos in a hurry.
     Fast,
+    /// The same duration for every operation (crash tests pace steps with it).
+    Uniform(Duration),
+}
+
+impl std::str::FromStr for SimTimingChoice {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw {
+            "realistic" => Ok(SimTimingChoice::Realistic),
+            "fast" => Ok(SimTimingChoice::Fast),
+            other => other
+                .strip_suffix("ms")
+                .and_then(|ms| ms.parse().ok())
+                .map(|ms| SimTimingChoice::Uniform(Duration::from_millis(ms)))
+                .ok_or_else(|| format!("{other:?}: use realistic, fast, or a duration such as 200ms")),
+        }
+    }
 }
 
 /// Validated configuration.
@@ -110,6 +132,8 @@ pub struct Config {
     pub sim_timing: SimTimingChoice,
     /// Job workers in this process.
     pub workers: u16,
+    /// Job lease length.
+    pub job_lease_ms: u32,
 }
 
 impl Settings {
@@ -154,6 +178,7 @@ impl Settings {
             session_max: Duration::from_secs(self.session_max_hours * 3600),
             sim_timing: self.sim_timing,
             workers: self.workers,
+            job_lease_ms: self.job_lease_ms,
         })
     }
 }

@@ -111,14 +111,22 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// The driver the configuration asks for: today, the simulated zones.
-pub fn driver(config: &Config) -> std::sync::Arc<dyn meridian_control::driver::Driver> {
+/// The driver the configuration asks for: today, the simulated zones, kept in the database.
+pub fn driver(
+    config: &Config,
+    store: &meridian_control::Store,
+) -> std::sync::Arc<dyn meridian_control::driver::Driver> {
     use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
     let timing = match config.sim_timing {
         config::SimTimingChoice::Realistic => SimTiming::realistic(),
         config::SimTimingChoice::Fast => SimTiming::fast(),
+        config::SimTimingChoice::Uniform(each) => SimTiming::uniform(each),
     };
-    std::sync::Arc::new(SimulatedDriver::new(timing, std::process::id().into()))
+    std::sync::Arc::new(SimulatedDriver::persistent(
+        store.clone(),
+        timing,
+        std::process::id().into(),
+    ))
 }
 
 /// Starts `count` job workers; send `true` on the returned channel to stop them after their

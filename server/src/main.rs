@@ -52,9 +52,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let store = migrate(&config).await?;
-    let control = Control::new(store.clone(), meridian::driver(&config))
+    let control = Control::new(store.clone(), meridian::driver(&config, &store))
         .await
-        .context("cannot start the control plane")?;
+        .context("cannot start the control plane")?
+        .with_job_lease_ms(i64::from(config.job_lease_ms));
     meridian::spawn_session_sweeper(control.clone());
     let (stop_workers, workers) = meridian::spawn_workers(&control, config.workers);
     let app = meridian::router(&config, control);

@@ -36,6 +36,7 @@ impl TestServer {
             session_max,
             sim_timing: meridian::config::SimTimingChoice::Fast,
             workers: 1,
+            job_lease_ms: 5000,
         };
         let app = meridian::router(&config, control);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -6,6 +6,7 @@
 //! "hardware" agree.
 
 use super::{Driver, DriverError, HostSpec, VmSpec};
+use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::job::Step;
 use meridian_core::zone::ZONES;
@@ -59,15 +60,19 @@ impl SimTiming {
 
     /// Near-instant, for tests and benchmarks: the same code paths, no waiting.
     pub fn fast() -> Self {
-        let tick = Duration::from_millis(1);
+        Self::uniform(Duration::from_millis(1))
+    }
+
+    /// The same duration for every operation (crash tests pace the steps with it).
+    pub fn uniform(each: Duration) -> Self {
         Self {
-            disk_create: tick,
-            boot: tick,
-            network: tick,
-            breakout: tick,
-            power_off: tick,
-            reboot: tick,
-            disk_delete: tick,
+            disk_create: each,
+            boot: each,
+            network: each,
+            breakout: each,
+            power_off: each,
+            reboot: each,
+            disk_delete: each,
         }
     }
 
@@ -116,16 +121,47 @@ pub struct SimulatedDriver {
     faults: Mutex<SimFaults>,
     rng: Mutex<StdRng>,
     vms: Mutex<HashMap<Uuid, SimVmState>>,
+    /// Where the hardware state is kept across restarts, if anywhere.
+    store: Option<Store>,
 }
 
 impl SimulatedDriver {
-    /// A simulation with the given timing and a seed for its random faults.
+    /// A simulation held in memory only, with the given timing and a seed for its random faults.
     pub fn new(timing: SimTiming, seed: u64) -> Self {
         Self {
             timing,
             faults: Mutex::new(SimFaults::default()),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             vms: Mutex::new(HashMap::new()),
+            store: None,
+        }
+    }
+
+    /// A simulation whose hardware lives in the database, so it survives a crash of the control
+    /// plane the way real hosts would, and every server process sharing the database sees the same
+    /// hosts. The server uses this one.
+    pub fn persistent(store: Store, timing: SimTiming, seed: u64) -> Self {
+        let mut driver = Self::new(timing, seed);
+        driver.store = Some(store);
+        driver
+    }
+
+    /// The hardware state of a VM, from the database when the simulation is persistent.
+    async fn current(&self, vm: Uuid) -> Result<SimVmState, DriverError> {
+        match &self.store {
+            None => Ok(self.vm_state(vm)),
+            Some(store) => {
+                let (disk, powered, network, breakout) = store
+                    .sim_hardware_get(&vm.to_string())
+                    .await
+                    .map_err(unreachable_host)?;
+                Ok(SimVmState {
+                    disk,
+                    powered,
+                    network,
+                    breakout,
+                })
+            }
         }
     }
 
@@ -134,7 +170,8 @@ impl SimulatedDriver {
         *lock(&self.faults) = faults;
     }
 
-    /// What the simulated hardware holds for a VM (all false if it never existed).
+    /// What the simulated hardware holds for a VM (all false if it never existed), as this
+    /// process last saw it.
     pub fn vm_state(&self, vm: Uuid) -> SimVmState {
         lock(&self.vms).get(&vm).copied().unwrap_or_default()
     }
@@ -148,13 +185,32 @@ impl SimulatedDriver {
             .collect()
     }
 
-    async fn act(&self, vm: &VmSpec, took: Duration, change: impl FnOnce(&mut SimVmState)) {
+    async fn act(
+        &self,
+        vm: &VmSpec,
+        took: Duration,
+        change: impl FnOnce(&mut SimVmState),
+    ) -> Result<(), DriverError> {
         if !took.is_zero() {
             tokio::time::sleep(took).await;
         }
-        let mut vms = lock(&self.vms);
-        change(vms.entry(vm.id).or_default());
+        let mut state = self.current(vm.id).await?;
+        change(&mut state);
+        lock(&self.vms).insert(vm.id, state);
+        if let Some(store) = &self.store {
+            let flags = (state.disk, state.powered, state.network, state.breakout);
+            store
+                .sim_hardware_set(&vm.id.to_string(), flags)
+                .await
+                .map_err(unreachable_host)?;
+        }
+        Ok(())
     }
+}
+
+fn unreachable_host(error: sqlx::Error) -> DriverError {
+    tracing::error!(error.detail = %error, "simulated hardware state unavailable");
+    DriverError("The simulated host did not answer; try again.".into())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -228,34 +284,29 @@ impl Driver for SimulatedDriver {
                 "Cannot create a disk for a VM that has no host.".into(),
             ));
         }
-        self.act(vm, self.timing.disk_create, |s| s.disk = true).await;
-        Ok(())
+        self.act(vm, self.timing.disk_create, |s| s.disk = true).await
     }
 
     async fn disk_delete(&self, vm: &VmSpec) -> Result<(), DriverError> {
-        self.act(vm, self.timing.disk_delete, |s| s.disk = false).await;
-        Ok(())
+        self.act(vm, self.timing.disk_delete, |s| s.disk = false).await
     }
 
     async fn vm_boot(&self, vm: &VmSpec) -> Result<(), DriverError> {
-        if !self.vm_state(vm.id).disk {
+        if !self.current(vm.id).await?.disk {
             return Err(DriverError("Cannot boot: the VM has no disk.".into()));
         }
-        self.act(vm, self.timing.boot, |s| s.powered = true).await;
-        Ok(())
+        self.act(vm, self.timing.boot, |s| s.powered = true).await
     }
 
     async fn vm_power_off(&self, vm: &VmSpec) -> Result<(), DriverError> {
-        self.act(vm, self.timing.power_off, |s| s.powered = false).await;
-        Ok(())
+        self.act(vm, self.timing.power_off, |s| s.powered = false).await
     }
 
     async fn vm_reboot(&self, vm: &VmSpec) -> Result<(), DriverError> {
-        if !self.vm_state(vm.id).powered {
+        if !self.current(vm.id).await?.powered {
             return Err(DriverError("Cannot reboot a VM that is powered off.".into()));
         }
-        self.act(vm, self.timing.reboot, |_| {}).await;
-        Ok(())
+        self.act(vm, self.timing.reboot, |_| {}).await
     }
 
     async fn network_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
@@ -264,13 +315,11 @@ impl Driver for SimulatedDriver {
                 "Cannot attach to the network without a private address.".into(),
             ));
         }
-        self.act(vm, self.timing.network, |s| s.network = true).await;
-        Ok(())
+        self.act(vm, self.timing.network, |s| s.network = true).await
     }
 
     async fn network_detach(&self, vm: &VmSpec) -> Result<(), DriverError> {
-        self.act(vm, self.timing.network, |s| s.network = false).await;
-        Ok(())
+        self.act(vm, self.timing.network, |s| s.network = false).await
     }
 
     async fn breakout_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
@@ -279,13 +328,11 @@ impl Driver for SimulatedDriver {
                 "Cannot open breakout without a public address.".into(),
             ));
         }
-        self.act(vm, self.timing.breakout, |s| s.breakout = true).await;
-        Ok(())
+        self.act(vm, self.timing.breakout, |s| s.breakout = true).await
     }
 
     async fn breakout_detach(&self, vm: &VmSpec) -> Result<(), DriverError> {
-        self.act(vm, self.timing.breakout, |s| s.breakout = false).await;
-        Ok(())
+        self.act(vm, self.timing.breakout, |s| s.breakout = false).await
     }
 
     fn console(&self, vm: &VmSpec) -> Vec<String> {

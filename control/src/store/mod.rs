@@ -8,6 +8,7 @@ pub mod host;
 pub mod job;
 pub mod quota;
 pub mod session;
+pub mod sim;
 pub mod tenant;
 pub mod user;
 pub mod vdc;
