@@ -429,22 +429,31 @@ impl Control {
             (Step::Breakout, true) | (Step::ReleaseBreakout, false) => {
                 Store::vm_set_public_ip(tx, &vm.id, None).await?
             }
+            // Every state change meters the time since the last one against the state that ends.
             (Step::MarkRunning, false) | (Step::MarkStopped, true) => {
+                self.meter_vm(tx, vm, now_ms()).await?;
+                Control::meter_start(tx, vm).await?;
                 Store::vm_set_state(tx, &vm.id, set_state(VmState::Running)).await?;
             }
             (Step::MarkRunning, true) => {
-                let back = if job.position.kind == JobKind::VmCreate {
-                    VmState::Provisioning
+                if job.position.kind == JobKind::VmCreate {
+                    self.meter_stop(tx, vm).await?;
+                    Store::vm_set_state(tx, &vm.id, set_state(VmState::Provisioning)).await?;
                 } else {
-                    VmState::Stopped
-                };
-                Store::vm_set_state(tx, &vm.id, set_state(back)).await?;
+                    self.meter_vm(tx, vm, now_ms()).await?;
+                    Store::vm_set_state(tx, &vm.id, set_state(VmState::Stopped)).await?;
+                }
             }
             (Step::MarkStopped, false) => {
-                Store::vm_set_state(tx, &vm.id, set_state(VmState::Stopped)).await?
+                self.meter_vm(tx, vm, now_ms()).await?;
+                Store::vm_set_state(tx, &vm.id, set_state(VmState::Stopped)).await?;
             }
-            (Step::MarkDestroying, false) | (Step::MarkDestroyed, true) => {
+            (Step::MarkDestroying, false) => {
+                self.meter_stop(tx, vm).await?;
                 Store::vm_set_state(tx, &vm.id, set_state(VmState::Destroying)).await?;
+            }
+            (Step::MarkDestroyed, true) => {
+                Store::vm_set_state(tx, &vm.id, set_state(VmState::Destroying)).await?
             }
             (Step::MarkDestroying, true) => {
                 let previous = self
@@ -453,6 +462,7 @@ impl Control {
                     .await?
                     .unwrap_or_else(|| VmState::Stopped.as_str().to_owned());
                 Store::vm_set_state(tx, &vm.id, &previous).await?;
+                Control::meter_start(tx, vm).await?;
             }
             (Step::MarkDestroyed, false) => {
                 Store::vm_set_state(tx, &vm.id, set_state(VmState::Destroyed)).await?

@@ -9,6 +9,7 @@ pub mod driver;
 pub mod error;
 pub mod invariants;
 pub mod job;
+pub mod metering;
 pub mod password;
 pub mod session_store;
 pub mod store;

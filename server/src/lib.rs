@@ -147,6 +147,19 @@ pub fn spawn_workers(
     (stop, handles)
 }
 
+/// Meters usage every minute, for as long as the server runs (state changes meter in between).
+pub fn spawn_meter(control: Control) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(error) = control.meter_tick(meridian_control::store::now_ms()).await {
+                tracing::warn!(error = ?error, "metering tick failed");
+            }
+        }
+    });
+}
+
 /// Deletes expired sessions every ten minutes, for as long as the server runs.
 pub fn spawn_session_sweeper(control: Control) {
     tokio::spawn(async move {

@@ -61,6 +61,15 @@ pub struct VmSpec {
 #[error("{0}")]
 pub struct DriverError(pub String);
 
+/// Traffic a VM sent during a period, as the network reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes to each other zone of the tenant's private network, over the backbone.
+    pub backbone: Vec<(ZoneId, u64)>,
+    /// Bytes to and from the internet through the zone's breakout.
+    pub internet: u64,
+}
+
 /// The operations a backend provides.
 #[async_trait]
 pub trait Driver: Send + Sync + 'static {
@@ -103,4 +112,8 @@ pub trait Driver: Send + Sync + 'static {
 
     /// The guest's console output so far.
     fn console(&self, vm: &VmSpec) -> Vec<String>;
+
+    /// What the VM sent in the last `seconds` to `peers` (the other zones of its tenant's network)
+    /// and to the internet. A real backend reads interface counters; the simulation makes it up.
+    fn traffic(&self, vm: &VmSpec, peers: &[ZoneId], seconds: u64) -> Traffic;
 }

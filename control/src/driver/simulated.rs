@@ -5,7 +5,7 @@
 //! in) so that idempotency is real, and so tests can check that the control plane's records and the
 //! "hardware" agree.
 
-use super::{Driver, DriverError, HostSpec, VmSpec};
+use super::{Driver, DriverError, HostSpec, Traffic, VmSpec};
 use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::job::Step;
@@ -333,6 +333,29 @@ impl Driver for SimulatedDriver {
 
     async fn breakout_detach(&self, vm: &VmSpec) -> Result<(), DriverError> {
         self.act(vm, self.timing.breakout, |s| s.breakout = false).await
+    }
+
+    /// About 100 KB/s per vCPU on average, ±50 % at random; 70 % of it spread over the peer zones
+    /// (all of it when there is no breakout), 30 % to the internet when the VM has a public address.
+    fn traffic(&self, vm: &VmSpec, peers: &[meridian_core::zone::ZoneId], seconds: u64) -> Traffic {
+        let mut rng = lock(&self.rng);
+        let factor: f64 = rng.random_range(0.5..1.5);
+        drop(rng);
+        let per_second = 100_000.0 * f64::from(vm.vcpus) * factor;
+        // Truncating to whole bytes is intended: a simulated counter.
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "non-negative byte count"
+        )]
+        let total = (per_second * seconds as f64) as u64;
+        let internet = if vm.public_ip.is_some() { total * 3 / 10 } else { 0 };
+        let backbone_total = if peers.is_empty() { 0 } else { total - internet };
+        let share = backbone_total / peers.len().max(1) as u64;
+        Traffic {
+            backbone: peers.iter().map(|zone| (*zone, share)).collect(),
+            internet,
+        }
     }
 
     fn console(&self, vm: &VmSpec) -> Vec<String> {

@@ -10,6 +10,7 @@ pub mod quota;
 pub mod session;
 pub mod sim;
 pub mod tenant;
+pub mod usage;
 pub mod user;
 pub mod vdc;
 pub mod vm;

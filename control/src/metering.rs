@@ -1,0 +1,196 @@
+//! Metering: usage written as time passes and rolled up per hour, and rating it into invoices.
+//!
+//! A VM's usage is metered up to `metered_until` (always a whole second). Every state change meters
+//! the time since then against the state that is ending, and a periodic tick meters running VMs,
+//! so the records are exact whatever the tick interval. Bandwidth is metered to the byte and rated
+//! at zero.
+
+use crate::context::OpContext;
+use crate::job::vm_spec;
+use crate::store::usage::UsageRow;
+use crate::store::vm::VmRow;
+use crate::store::{Store, now_ms};
+use crate::{Control, Error};
+use meridian_core::backbone::{BACKBONE, Cut};
+use meridian_core::pricing::{Invoice, UsageKind, UsagePeriod, UsageRecord};
+use meridian_core::resource::{DiskGib, MemoryMib, Vcpus, VmSize, VmState};
+use meridian_core::zone::ZoneId;
+use sqlx::{Any, Transaction};
+
+/// One hour in milliseconds: the roll-up period.
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// `t` rounded down to a whole second.
+pub fn whole_second(t: i64) -> i64 {
+    t - t.rem_euclid(1000)
+}
+
+fn size_key(vm: &VmRow) -> String {
+    format!("{}/{}/{}", vm.vcpus, vm.memory_mib, vm.disk_gib)
+}
+
+fn parse_size(key: &str) -> Option<VmSize> {
+    let mut parts = key.split('/').map(|p| p.parse::<u32>().ok());
+    let (Some(Some(v)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    Some(VmSize::new(
+        Vcpus::new(v).ok()?,
+        MemoryMib::new(m).ok()?,
+        DiskGib::new(d).ok()?,
+    ))
+}
+
+impl Control {
+    /// Meters every metered VM up to `now`; returns how many were metered.
+    pub async fn meter_tick(&self, now: i64) -> Result<usize, Error> {
+        let mut metered = 0;
+        for id in self.store.vm_ids_metered().await? {
+            let mut tx = self.store.begin_write().await?;
+            if let Some(vm) = Store::vm_by_id_tx(&mut tx, &id).await? {
+                self.meter_vm(&mut tx, &vm, now).await?;
+                metered += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(metered)
+    }
+
+    /// Meters one VM up to `now`, against its current state, in the caller's transaction.
+    pub(crate) async fn meter_vm(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        vm: &VmRow,
+        now: i64,
+    ) -> Result<(), Error> {
+        let Some(from) = Store::vm_metered_until(tx, &vm.id).await? else {
+            return Ok(());
+        };
+        let until = whole_second(now);
+        if until <= from {
+            return Ok(());
+        }
+        let state = VmState::parse(&vm.state).map_err(Error::internal)?;
+        let peers: Vec<ZoneId> = Store::subnet_list_tx(tx, &vm.tenant_id)
+            .await?
+            .iter()
+            .filter(|(zone, _)| *zone != vm.zone)
+            .filter_map(|(zone, _)| ZoneId::parse(zone).ok())
+            .collect();
+        let zone = ZoneId::parse(&vm.zone).map_err(Error::internal)?;
+        let spec = vm_spec(vm)?;
+        let mut start = from;
+        while start < until {
+            let hour_start = start - start.rem_euclid(HOUR_MS);
+            let end = until.min(hour_start + HOUR_MS);
+            let seconds = (end - start) / 1000;
+            let add = |kind: &str, resource: &str, size: &str, quantity: i64| UsageRow {
+                hour_start,
+                kind: kind.to_owned(),
+                resource_id: resource.to_owned(),
+                size: size.to_owned(),
+                zone: vm.zone.clone(),
+                quantity,
+            };
+            let mut rows = Vec::new();
+            if matches!(state, VmState::Running | VmState::Stopped) {
+                rows.push(add("disk_gib_seconds", &vm.id, "", vm.disk_gib * seconds));
+                if vm.public_ip.is_some() {
+                    rows.push(add("public_ip_seconds", &vm.id, "", seconds));
+                }
+            }
+            if state == VmState::Running {
+                rows.push(add("vm_seconds", &vm.id, &size_key(vm), seconds));
+                let traffic = self
+                    .driver
+                    .traffic(&spec, &peers, u64::try_from(seconds).unwrap_or(0));
+                let to_i64 = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
+                let backbone: u64 = traffic.backbone.iter().map(|(_, bytes)| bytes).sum();
+                rows.push(add("bytes_backbone", &vm.id, "", to_i64(backbone)));
+                rows.push(add("bytes_internet", &vm.id, "", to_i64(traffic.internet)));
+                for (peer, bytes) in traffic.backbone {
+                    for edge in BACKBONE
+                        .path(zone, peer, &Cut::none())
+                        .map(|p| p.edges)
+                        .unwrap_or_default()
+                    {
+                        if let Some(edge) = BACKBONE.edge(edge) {
+                            rows.push(add(
+                                "bytes_edge",
+                                &format!("{}-{}", edge.a, edge.b),
+                                "",
+                                to_i64(bytes),
+                            ));
+                        }
+                    }
+                }
+            }
+            for row in rows.iter().filter(|row| row.quantity > 0) {
+                Store::usage_add(tx, &vm.tenant_id, row).await?;
+            }
+            start = end;
+        }
+        Store::vm_set_metered_until(tx, &vm.id, Some(until)).await?;
+        Ok(())
+    }
+
+    /// Starts metering a VM now (it has just started running).
+    pub(crate) async fn meter_start(tx: &mut Transaction<'static, Any>, vm: &VmRow) -> Result<(), Error> {
+        if Store::vm_metered_until(tx, &vm.id).await?.is_none() {
+            Store::vm_set_metered_until(tx, &vm.id, Some(whole_second(now_ms()))).await?;
+        }
+        Ok(())
+    }
+
+    /// Meters what is due and stops metering a VM (teardown is not billed).
+    pub(crate) async fn meter_stop(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        vm: &VmRow,
+    ) -> Result<(), Error> {
+        self.meter_vm(tx, vm, now_ms()).await?;
+        Store::vm_set_metered_until(tx, &vm.id, None).await?;
+        Ok(())
+    }
+
+    /// The tenant's usage for hours starting in `[from, to)`, rated into an invoice.
+    pub async fn usage_invoice(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Invoice, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        let rows = self.store.usage_list(&tenant.to_string(), from, to).await?;
+        Invoice::from_records(&usage_records(&rows)?).map_err(Error::internal)
+    }
+
+    /// The tenant's raw usage rows for hours starting in `[from, to)`.
+    pub async fn usage_list(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Vec<UsageRow>, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        Ok(self.store.usage_list(&tenant.to_string(), from, to).await?)
+    }
+}
+
+/// The pricing records for stored usage rows (edge traffic is a view of backbone traffic already
+/// counted per VM, so it is not rated again).
+pub fn usage_records(rows: &[UsageRow]) -> Result<Vec<UsageRecord>, Error> {
+    let mut records = Vec::new();
+    for row in rows {
+        let kind = match row.kind.as_str() {
+            "vm_seconds" => UsageKind::VmHours {
+                size: parse_size(&row.size)
+                    .ok_or_else(|| Error::internal(format_args!("usage size {:?}", row.size)))?,
+            },
+            "disk_gib_seconds" => UsageKind::DiskGibHours,
+            "public_ip_seconds" => UsageKind::PublicIpHours,
+            "bytes_backbone" => UsageKind::BytesBackbone,
+            "bytes_internet" => UsageKind::BytesInternet,
+            _ => continue,
+        };
+        records.push(UsageRecord {
+            kind,
+            quantity: u64::try_from(row.quantity).unwrap_or(0),
+            period: UsagePeriod {
+                start_unix_ms: row.hour_start,
+                end_unix_ms: row.hour_start + HOUR_MS,
+            },
+        });
+    }
+    Ok(records)
+}

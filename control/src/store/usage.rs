@@ -1,0 +1,108 @@
+//! Usage records: metered quantities rolled up per hour.
+
+use super::Store;
+use sqlx::{Any, Row, Transaction};
+
+/// One rolled-up usage row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRow {
+    /// Start of the UTC hour (Unix ms).
+    pub hour_start: i64,
+    /// `vm_seconds`, `disk_gib_seconds`, `public_ip_seconds`, `bytes_backbone`, `bytes_internet`, `bytes_edge`.
+    pub kind: String,
+    /// The VM, or the backbone edge for `bytes_edge`.
+    pub resource_id: String,
+    /// "vcpus/memory_mib/disk_gib" for `vm_seconds`.
+    pub size: String,
+    /// The zone.
+    pub zone: String,
+    /// Seconds, GiB-seconds or bytes.
+    pub quantity: i64,
+}
+
+impl Store {
+    /// Adds `quantity` to the hour's row, creating it if needed.
+    pub(crate) async fn usage_add(
+        tx: &mut Transaction<'static, Any>,
+        tenant_id: &str,
+        row: &UsageRow,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO usage_records (tenant_id, hour_start, kind, resource_id, size, zone, quantity) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, hour_start, kind, resource_id, size) \
+             DO UPDATE SET quantity = usage_records.quantity + excluded.quantity",
+        )
+        .bind(tenant_id)
+        .bind(row.hour_start)
+        .bind(&row.kind)
+        .bind(&row.resource_id)
+        .bind(&row.size)
+        .bind(&row.zone)
+        .bind(row.quantity)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A tenant's usage for hours starting in `[from, to)`.
+    pub async fn usage_list(
+        &self,
+        tenant_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<UsageRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT hour_start, kind, resource_id, size, zone, quantity FROM usage_records \
+             WHERE tenant_id = $1 AND hour_start >= $2 AND hour_start < $3 ORDER BY hour_start, kind, resource_id",
+        )
+        .bind(tenant_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UsageRow {
+                    hour_start: row.try_get("hour_start")?,
+                    kind: row.try_get("kind")?,
+                    resource_id: row.try_get("resource_id")?,
+                    size: row.try_get("size")?,
+                    zone: row.try_get("zone")?,
+                    quantity: row.try_get("quantity")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets how far a VM's usage is metered.
+    pub(crate) async fn vm_set_metered_until(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        until: Option<i64>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE vms SET metered_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// How far a VM's usage is metered.
+    pub(crate) async fn vm_metered_until(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT metered_until FROM vms WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await
+    }
+
+    /// Ids of VMs whose usage is being metered.
+    pub async fn vm_ids_metered(&self) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT id FROM vms WHERE metered_until IS NOT NULL")
+            .fetch_all(self.pool())
+            .await
+    }
+}

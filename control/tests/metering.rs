@@ -1,0 +1,168 @@
+//! Metering and rating: usage is recorded exactly, rolled up per hour, and invoices reconcile.
+
+use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
+use meridian_control::metering::{HOUR_MS, usage_records};
+use meridian_control::testing::TestDb;
+use meridian_control::{Actor, Control, OpContext};
+use meridian_core::Signup;
+use meridian_core::pricing::{Money, UsageKind, hourly_rate, rate};
+use meridian_core::resource::{VmCreate, VmCreateForm, VmSize};
+use std::sync::Arc;
+
+async fn running_vm(breakout: bool) -> (TestDb, Control, OpContext, String) {
+    let db = TestDb::fresh().await;
+    let driver = Arc::new(SimulatedDriver::new(SimTiming::instant(), 3));
+    let control = Control::new(db.store.clone(), driver).await.unwrap();
+    let signup = Signup::parse("Meter Co", "ops@meter.example", "a long enough secret").unwrap();
+    let account = control
+        .account_signup(&OpContext::anonymous("t"), signup)
+        .await
+        .unwrap();
+    let ctx = OpContext {
+        actor: Actor::User {
+            user_id: account.user_id,
+            tenant_id: account.tenant_id,
+            role: account.role,
+        },
+        request_id: "m".into(),
+    };
+    // Two zones, so the VM has a peer zone to send backbone traffic to.
+    for zone in ["fra1", "nyc1"] {
+        let vdc = control.vdc_create(&ctx, zone, zone).await.unwrap().id;
+        let create = VmCreate::parse(&VmCreateForm {
+            name: format!("app-{zone}"),
+            zone: zone.into(),
+            template: "debian-12".into(),
+            size: "s".into(),
+            breakout: if breakout { "on".into() } else { String::new() },
+            ..VmCreateForm::default()
+        })
+        .unwrap();
+        control.vm_create(&ctx, &vdc, create).await.unwrap();
+    }
+    control.job_drain("m").await.unwrap();
+    let vm = control
+        .vm_list(&ctx)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.zone == "fra1")
+        .unwrap();
+    (db, control, ctx, vm.id)
+}
+
+/// A whole hour a few hours ago: realistic, and anything metered later up to now is short.
+fn recent_hour() -> i64 {
+    (meridian_control::store::now_ms() / HOUR_MS - 3) * HOUR_MS
+}
+
+async fn set_metered_until(db: &TestDb, vm: &str, at: i64) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    // Only this VM is metered from here on, so the test controls every second of it.
+    sqlx::query("UPDATE vms SET metered_until = CASE WHEN id = $1 THEN $2 ELSE NULL END")
+        .bind(vm)
+        .bind(at)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM usage_records")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn ninety_minutes_of_running_are_metered_per_hour_and_rated_exactly() {
+    let (db, control, ctx, vm) = running_vm(true).await;
+    let hour = recent_hour(); // the meter's clock is injected
+
+    set_metered_until(&db, &vm, hour + 30 * 60_000).await;
+    control.meter_tick(hour + 2 * HOUR_MS).await.unwrap();
+
+    let rows = control.usage_list(&ctx, hour, hour + 2 * HOUR_MS).await.unwrap();
+    let seconds = |kind: &str, hour_start: i64| -> i64 {
+        rows.iter()
+            .filter(|r| r.kind == kind && r.hour_start == hour_start)
+            .map(|r| r.quantity)
+            .sum()
+    };
+    assert_eq!(
+        seconds("vm_seconds", hour),
+        1_800,
+        "the half hour before the boundary"
+    );
+    assert_eq!(
+        seconds("vm_seconds", hour + HOUR_MS),
+        3_600,
+        "the whole next hour"
+    );
+    assert_eq!(
+        seconds("public_ip_seconds", hour) + seconds("public_ip_seconds", hour + HOUR_MS),
+        5_400
+    );
+    assert_eq!(
+        seconds("disk_gib_seconds", hour) + seconds("disk_gib_seconds", hour + HOUR_MS),
+        50 * 5_400
+    );
+    assert!(
+        seconds("bytes_backbone", hour) > 0 && seconds("bytes_internet", hour) > 0,
+        "traffic is metered"
+    );
+    assert!(
+        rows.iter().any(|r| r.kind == "bytes_edge"),
+        "traffic is attributed to backbone edges"
+    );
+
+    let invoice = control
+        .usage_invoice(&ctx, hour, hour + 2 * HOUR_MS)
+        .await
+        .unwrap();
+    let size = VmSize::named("s").unwrap();
+    let vm_line = invoice
+        .lines()
+        .iter()
+        .find(|l| matches!(l.kind, UsageKind::VmHours { .. }))
+        .unwrap();
+    assert_eq!(vm_line.quantity, 5_400);
+    let hour_and_a_half = Money::from_micros(hourly_rate(&size).micros() * 3 / 2);
+    assert_eq!(
+        vm_line.amount, hour_and_a_half,
+        "90 minutes cost exactly 1.5 hours"
+    );
+    // The invoice reconciles: its total is the sum of its lines, and its lines are exactly the
+    // rated usage records.
+    let sum = Money::checked_sum(invoice.lines().iter().map(|l| l.amount)).unwrap();
+    assert_eq!(invoice.total(), sum);
+    assert_eq!(
+        invoice.lines(),
+        rate(&usage_records(&rows).unwrap()).unwrap().as_slice()
+    );
+    for kind in [UsageKind::BytesBackbone, UsageKind::BytesInternet] {
+        let line = invoice.lines().iter().find(|l| l.kind == kind).unwrap();
+        assert!(line.quantity > 0);
+        assert_eq!(line.amount, Money::ZERO, "bandwidth is never charged");
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_vm_pays_for_its_disk_only_and_metering_stops_at_destroy() {
+    let (db, control, ctx, vm) = running_vm(false).await;
+    control.vm_stop(&ctx, &vm).await.unwrap();
+    control.job_drain("m").await.unwrap();
+    let hour = recent_hour();
+    set_metered_until(&db, &vm, hour).await;
+    control.meter_tick(hour + HOUR_MS).await.unwrap();
+    let rows = control.usage_list(&ctx, hour, hour + HOUR_MS).await.unwrap();
+    assert!(rows.iter().all(|r| r.kind == "disk_gib_seconds"), "{rows:?}");
+    assert_eq!(rows.iter().map(|r| r.quantity).sum::<i64>(), 50 * 3_600);
+
+    control.vm_destroy(&ctx, &vm).await.unwrap();
+    control.job_drain("m").await.unwrap();
+    assert_eq!(
+        control.meter_tick(hour + 5 * HOUR_MS).await.unwrap(),
+        0,
+        "a destroyed VM is no longer metered"
+    );
+}
