@@ -35,15 +35,33 @@ enum StepError {
     Failed(String),
     /// The worker lost its lease (another worker took over); stop touching the job.
     LeaseLost,
+    /// A concurrent step took what this one chose (an address, a host's last room): the
+    /// transaction rolled back, so run the step again.
+    Retry(String),
     /// A fault on our side (database); retry later.
     Internal(Error),
 }
 
 impl From<sqlx::Error> for StepError {
     fn from(error: sqlx::Error) -> Self {
-        StepError::Internal(error.into())
+        // A UNIQUE backstop firing means another transaction won a race for the same address or
+        // subnet; PostgreSQL may also ask for a retry of a conflicting transaction.
+        let conflict = match &error {
+            sqlx::Error::Database(db) => {
+                db.is_unique_violation() || matches!(db.code().as_deref(), Some("40001" | "40P01"))
+            }
+            _ => false,
+        };
+        if conflict {
+            StepError::Retry(error.to_string())
+        } else {
+            StepError::Internal(error.into())
+        }
     }
 }
+
+/// How often a step that lost a race is tried again before the job gives up on it.
+const STEP_RETRIES: u32 = 8;
 
 impl From<Error> for StepError {
     fn from(error: Error) -> Self {
@@ -202,18 +220,34 @@ impl Control {
         owner: &str,
         position: JobPosition,
     ) -> Result<Option<JobPosition>, Error> {
-        let outcome = match position.next() {
-            NextAction::Do(step) => self.step_run(job, owner, position, step, false).await,
-            NextAction::Undo(step) => self.step_run(job, owner, position, step, true).await,
+        let (step, undo) = match position.next() {
+            NextAction::Do(step) => (step, false),
+            NextAction::Undo(step) => (step, true),
             NextAction::Finish(state) => {
                 self.job_finish(job, owner, position, state).await?;
                 return Ok(None);
             }
         };
+        let mut attempt = 0;
+        let outcome = loop {
+            match self.step_run(job, owner, position, step, undo).await {
+                Err(StepError::Retry(reason)) if attempt < STEP_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(job.id = %job.id, job.step = %step, attempt, reason, "step lost a race; retrying");
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+                }
+                Err(StepError::Retry(reason)) => {
+                    break Err(StepError::Failed(format!(
+                        "Gave up after repeated conflicts: {reason}"
+                    )));
+                }
+                other => break other,
+            }
+        };
         match outcome {
             Ok(next) => Ok(Some(next)),
             Err(StepError::LeaseLost) => Ok(None),
-            Err(StepError::Failed(message)) => {
+            Err(StepError::Failed(message) | StepError::Retry(message)) => {
                 let NextAction::Do(step) = position.next() else {
                     // An undo failed: leave the job unwinding; it is retried once the lease lapses.
                     tracing::warn!(job.id = %job.id, error = %message, "undo failed; will retry");
@@ -482,6 +516,8 @@ impl Control {
         let tenant = TenantId(parse_uuid(&vm.tenant_id)?);
         let vm_uuid = parse_uuid(&vm.id)?;
         let residency = self.residency(&vm.tenant_id).await?;
+        // Lock the zone's hosts first, then read who is on them: the tenancy read is then current.
+        let host_rows = self.store.host_list_zone(tx, &vm.zone).await?;
         let mut hosts = Vec::new();
         let mut tenancy: BTreeMap<String, (BTreeMap<TenantId, u32>, u32)> = BTreeMap::new();
         for (host, tenant_id, count, dedicated) in Store::vm_host_tenancy(tx, &vm.zone).await? {
@@ -494,7 +530,7 @@ impl Control {
         }
         let to_u32 = |v: i64| u32::try_from(v).unwrap_or(0);
         let to_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
-        for row in Store::host_list_zone(tx, &vm.zone).await? {
+        for row in host_rows {
             let (tenants_present, dedicated_vms) = tenancy.remove(&row.id.to_string()).unwrap_or_default();
             hosts.push(Host {
                 id: HostId(row.id),

@@ -95,12 +95,21 @@ impl Store {
             .collect()
     }
 
-    /// The hosts of one zone, inside a transaction (the inventory placement works on).
+    /// The hosts of one zone, inside a transaction (the inventory placement works on), locked
+    /// until the transaction ends so that concurrent placements in a zone take turns: otherwise two
+    /// members of an anti-affinity group could both pick the same free host. SQLite's write
+    /// transactions are already serialised (`BEGIN IMMEDIATE`) and have no `FOR UPDATE`.
     pub(crate) async fn host_list_zone(
+        &self,
         tx: &mut Transaction<'static, Any>,
         zone: &str,
     ) -> Result<Vec<HostRow>, sqlx::Error> {
-        let sql = format!("SELECT {HOST_COLUMNS} FROM hosts WHERE zone = $1 ORDER BY name");
+        let lock = if self.backend() == super::Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let sql = format!("SELECT {HOST_COLUMNS} FROM hosts WHERE zone = $1 ORDER BY name{lock}");
         sqlx::query(&sql)
             .bind(zone)
             .fetch_all(&mut **tx)
