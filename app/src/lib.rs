@@ -18,8 +18,9 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
-    login::LoginPage, not_built::NotBuilt, not_found::NotFound, overview::Overview, settings::Settings,
-    signup::SignupPage,
+    login::LoginPage, networks::NetworksPage, not_built::NotBuilt, not_found::NotFound, overview::Overview,
+    settings::Settings, signup::SignupPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage,
+    vms::VmsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -89,9 +90,12 @@ pub fn App() -> impl IntoView {
                 <ProtectedParentRoute path=path!("") condition=signed_in redirect_path=|| "/login" view=Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=Overview />
                     <Route path=path!("/settings") view=Settings />
-                    <Route path=path!("/vdcs") view=|| view! { <NotBuilt title="VDCs" what="your virtual data centres, one per zone" /> } />
-                    <Route path=path!("/vms") view=|| view! { <NotBuilt title="Virtual machines" what="creating, watching and operating VMs in any zone" /> } />
-                    <Route path=path!("/networks") view=|| view! { <NotBuilt title="Networks" what="your private network across every zone, and internet breakout" /> } />
+                    <Route path=path!("/vdcs") view=VdcsPage />
+                    <Route path=path!("/vdcs/:id") view=VdcPage />
+                    <Route path=path!("/vms") view=VmsPage />
+                    <Route path=path!("/vms/new") view=VmNewPage />
+                    <Route path=path!("/vms/:id") view=VmPage />
+                    <Route path=path!("/networks") view=NetworksPage />
                     <Route path=path!("/map") view=|| view! { <NotBuilt title="Backbone map" what="the live map of backbone links and latency" /> } />
                     <Route path=path!("/bandwidth") view=|| view! { <NotBuilt title="Bandwidth" what="your traffic by zone and link (always free)" /> } />
                     <Route path=path!("/billing") view=|| view! { <NotBuilt title="Billing" what="metered charges, projections and invoices" /> } />

@@ -4,7 +4,7 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use meridian_control::session_store::{AUTH_KEY, SessionAuth};
-use meridian_control::{Actor, Control, OpContext, store::now_ms};
+use meridian_control::{Control, OpContext, store::now_ms};
 use meridian_core::UserId;
 use std::time::Duration;
 use tower_sessions::Session;
@@ -57,15 +57,7 @@ pub async fn op_context() -> Result<(Control, Session, OpContext), AppError> {
     let control = control()?;
     let session = session().await?;
     let request_id = request_id().await;
-    let auth: Option<SessionAuth> = session.get(AUTH_KEY).await.map_err(session_error)?;
-    let actor = match auth {
-        Some(auth) if now_ms() - auth.signed_in_at > duration_ms(policy().absolute) => {
-            session.flush().await.map_err(session_error)?;
-            Actor::Anonymous
-        }
-        Some(auth) => control.actor_for_session(auth.user_id).await?,
-        None => Actor::Anonymous,
-    };
+    let actor = control.actor_from_session(&session, policy().absolute).await?;
     Ok((control, session, OpContext { actor, request_id }))
 }
 
@@ -87,8 +79,4 @@ pub async fn session_sign_in(session: &Session, user_id: UserId) -> Result<(), A
 /// Ends the session on the server and tells the browser to drop the cookie.
 pub async fn session_end(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(session_error)
-}
-
-fn duration_ms(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -102,3 +102,26 @@ impl SessionStore for DbSessionStore {
         self.store.session_delete(&id.to_string()).await.map_err(backend)
     }
 }
+
+impl crate::Control {
+    /// Who a request's session stands for. A session past its absolute lifetime (`max_age`) is
+    /// ended here, and the actor is anonymous.
+    pub async fn actor_from_session(
+        &self,
+        session: &tower_sessions::Session,
+        max_age: std::time::Duration,
+    ) -> Result<crate::Actor, crate::Error> {
+        let store_error =
+            |e: tower_sessions::session::Error| crate::Error::internal(format_args!("session: {e}"));
+        let auth: Option<SessionAuth> = session.get(AUTH_KEY).await.map_err(store_error)?;
+        let max_age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+        match auth {
+            Some(auth) if crate::store::now_ms() - auth.signed_in_at > max_age_ms => {
+                session.flush().await.map_err(store_error)?;
+                Ok(crate::Actor::Anonymous)
+            }
+            Some(auth) => self.actor_for_session(auth.user_id).await,
+            None => Ok(crate::Actor::Anonymous),
+        }
+    }
+}

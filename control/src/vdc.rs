@@ -62,3 +62,14 @@ impl Control {
             .map_err(|e| Error::internal(format_args!("stored residency {stored:?}: {e}")))
     }
 }
+
+impl Control {
+    /// One of the tenant's VDCs; another tenant's is not found.
+    pub async fn vdc_view(&self, ctx: &OpContext, vdc_id: &str) -> Result<VdcRow, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        self.store
+            .vdc_get(&tenant.to_string(), vdc_id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+}

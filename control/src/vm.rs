@@ -200,3 +200,94 @@ impl Control {
         })
     }
 }
+
+/// A VM's latest job and its progress events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmActivity {
+    /// The VM as it is now.
+    pub vm: VmRow,
+    /// Its most recent job, if any.
+    pub job: Option<crate::store::job::JobRow>,
+    /// That job's events, oldest first.
+    pub events: Vec<crate::store::job::JobEvent>,
+}
+
+impl Control {
+    /// The VM with its latest job and that job's progress (for the live VM page).
+    pub async fn vm_activity(&self, ctx: &OpContext, vm_id: &str) -> Result<VmActivity, Error> {
+        let vm = self.vm_view(ctx, vm_id).await?;
+        let id: Uuid = vm.id.parse().map_err(Error::internal)?;
+        let job = self
+            .store
+            .job_list_for_target(&vm.tenant_id, id, 1)
+            .await?
+            .into_iter()
+            .next();
+        let events = match &job {
+            Some(job) => self.store.job_events(job.id, 0).await?,
+            None => Vec::new(),
+        };
+        Ok(VmActivity { vm, job, events })
+    }
+
+    /// The tenant's recent job events, newest first, as `(event, job kind, target id)`.
+    pub async fn events_recent(
+        &self,
+        ctx: &OpContext,
+        limit: i64,
+    ) -> Result<Vec<(crate::store::job::JobEvent, String, String)>, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        Ok(self.store.job_events_recent(&tenant.to_string(), limit).await?)
+    }
+
+    /// The tenant's private network: `(zone, subnet)` pairs.
+    pub async fn network_subnets(&self, ctx: &OpContext) -> Result<Vec<(String, String)>, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        Ok(self.store.subnet_list(&tenant.to_string()).await?)
+    }
+}
+
+impl Control {
+    /// Creates a VM from a browser form in one of the tenant's VDCs: the zone is the VDC's.
+    pub async fn vm_create_from_form(
+        &self,
+        ctx: &OpContext,
+        vdc_id: &str,
+        form: meridian_core::resource::VmCreateForm,
+    ) -> Result<Started, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        let vdc = self
+            .store
+            .vdc_get(&tenant.to_string(), vdc_id)
+            .await?
+            .ok_or_else(|| {
+                let mut errors = FieldErrors::default();
+                errors.push("vdc_id", "Choose one of your VDCs.");
+                Error::Invalid(errors)
+            })?;
+        let form = meridian_core::resource::VmCreateForm {
+            zone: vdc.zone.clone(),
+            ..form
+        };
+        let create = VmCreate::parse(&form).map_err(Error::Invalid)?;
+        self.vm_create(ctx, &vdc.id, create).await
+    }
+}
+
+impl Control {
+    /// Destroys a VM once the caller has typed its name, so a slip of the mouse destroys nothing.
+    pub async fn vm_destroy_confirmed(
+        &self,
+        ctx: &OpContext,
+        vm_id: &str,
+        confirm_name: &str,
+    ) -> Result<Started, Error> {
+        let vm = self.vm_view(ctx, vm_id).await?;
+        if confirm_name.trim() != vm.name {
+            let mut errors = FieldErrors::default();
+            errors.push("confirm_name", format!("Type {} to confirm.", vm.name));
+            return Err(Error::Invalid(errors));
+        }
+        self.vm_destroy(ctx, vm_id).await
+    }
+}

@@ -4,6 +4,7 @@
 //! very same router on port 0.
 
 pub mod config;
+pub mod events;
 pub mod guard;
 
 use axum::Router;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The control plane.
     pub control: Control,
+    /// Sessions older than this are ended.
+    pub session_max: std::time::Duration,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -52,6 +55,7 @@ pub fn router(config: &Config, control: Control) -> Router {
     let state = AppState {
         leptos_options: leptos_options.clone(),
         control: control.clone(),
+        session_max: config.session_max,
     };
     let policy = SessionPolicy {
         idle: config.session_idle,
@@ -75,6 +79,7 @@ pub fn router(config: &Config, control: Control) -> Router {
     let routes = generate_route_list(App);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/events/vms/{id}", get(events::vm_events))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

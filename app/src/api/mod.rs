@@ -1,3 +1,5 @@
 //! Server functions, one file per resource. Every one of them is a public HTTP endpoint under `/fn/`.
 
 pub mod account;
+pub mod vdc;
+pub mod vm;

@@ -3,3 +3,4 @@
 pub mod form;
 pub mod page;
 pub mod shell;
+pub mod vm_table;

@@ -1,8 +1,12 @@
 //! One module per page.
 
 pub mod login;
+pub mod networks;
 pub mod not_built;
 pub mod not_found;
 pub mod overview;
 pub mod settings;
 pub mod signup;
+pub mod vdcs;
+pub mod vm;
+pub mod vms;

@@ -291,3 +291,59 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// The most recent jobs on a target (newest first), scoped to the tenant.
+    pub async fn job_list_for_target(
+        &self,
+        tenant_id: &str,
+        target: Uuid,
+        limit: i64,
+    ) -> Result<Vec<JobRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 AND target_id = $2 ORDER BY created_at DESC, id LIMIT $3"
+        );
+        sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(target.to_string())
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(job_from_row)
+            .collect()
+    }
+
+    /// The tenant's most recent job events (newest first), with the job kind and its target.
+    pub async fn job_events_recent(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+    ) -> Result<Vec<(JobEvent, String, String)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT e.job_id, e.seq, e.at, e.step, e.status, e.message, j.kind, j.target_id FROM job_events e \
+             JOIN jobs j ON j.id = e.job_id WHERE j.tenant_id = $1 ORDER BY e.at DESC, e.seq DESC LIMIT $2",
+        )
+        .bind(tenant_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let job_id: String = row.try_get("job_id")?;
+                Ok((
+                    JobEvent {
+                        job_id: job_id.parse().map_err(decode)?,
+                        seq: row.try_get("seq")?,
+                        at: row.try_get("at")?,
+                        step: row.try_get("step")?,
+                        status: row.try_get("status")?,
+                        message: row.try_get("message")?,
+                    },
+                    row.try_get("kind")?,
+                    row.try_get("target_id")?,
+                ))
+            })
+            .collect()
+    }
+}

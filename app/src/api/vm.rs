@@ -1,0 +1,256 @@
+//! VM server functions: list, create, view with live progress, operate, and the private network.
+#![expect(
+    missing_docs,
+    reason = "#[server] generates argument structs whose fields cannot carry doc comments"
+)]
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A VM as the dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vm {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Its VDC.
+    pub vdc_id: String,
+    /// Zone id.
+    pub zone: String,
+    /// State name (`running`, `stopped`, …).
+    pub state: String,
+    /// Template name.
+    pub template: String,
+    /// vCPUs.
+    pub vcpus: i64,
+    /// Memory.
+    pub memory_mib: i64,
+    /// Disk.
+    pub disk_gib: i64,
+    /// Private address.
+    pub private_ip: Option<String>,
+    /// Public address.
+    pub public_ip: Option<String>,
+    /// Breakout requested.
+    pub breakout: bool,
+    /// Dedicated host requested.
+    pub dedicated: bool,
+    /// Anti-affinity group.
+    pub affinity_group: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+impl From<meridian_control::store::vm::VmRow> for Vm {
+    fn from(row: meridian_control::store::vm::VmRow) -> Self {
+        let template = row
+            .template
+            .parse()
+            .ok()
+            .and_then(meridian_core::resource::BuiltinTemplate::find)
+            .map_or_else(|| row.template.clone(), |t| t.name.to_owned());
+        Self {
+            id: row.id,
+            name: row.name,
+            vdc_id: row.vdc_id,
+            zone: row.zone,
+            state: row.state,
+            template,
+            vcpus: row.vcpus,
+            memory_mib: row.memory_mib,
+            disk_gib: row.disk_gib,
+            private_ip: row.private_ip,
+            public_ip: row.public_ip,
+            breakout: row.breakout,
+            dedicated: row.dedicated,
+            affinity_group: row.affinity_group,
+        }
+    }
+}
+
+/// One line of a job's progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// Order within the job.
+    pub seq: i64,
+    /// When (Unix ms).
+    pub at: i64,
+    /// Step name.
+    pub step: String,
+    /// `started`, `done`, `failed`, `undone`, `succeeded`, …
+    pub status: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// A job as the VM page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Id.
+    pub id: String,
+    /// Kind (`vm_create`, …).
+    pub kind: String,
+    /// State (`running`, `succeeded`, …).
+    pub state: String,
+    /// Every step of the kind, in order, with its label.
+    pub steps: Vec<(String, String)>,
+    /// The failed step, if it failed.
+    pub failed_step: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+/// A VM with its latest job, the job's progress, and its console.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmDetail {
+    /// The VM.
+    pub vm: Vm,
+    /// Its latest job.
+    pub job: Option<Job>,
+    /// That job's events.
+    pub events: Vec<JobEvent>,
+    /// Console output (simulated by the simulated driver).
+    pub console: Vec<String>,
+    /// Whether the zones are simulated.
+    pub simulated: bool,
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn vm_detail_from(
+    activity: meridian_control::vm::VmActivity,
+    console: Vec<String>,
+    simulated: bool,
+) -> VmDetail {
+    let job = activity.job.map(|job| Job {
+        id: job.id.to_string(),
+        kind: job.position.kind.as_str().to_owned(),
+        state: job.position.state.as_str().to_owned(),
+        steps: job
+            .position
+            .kind
+            .steps()
+            .iter()
+            .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
+            .collect(),
+        failed_step: job.failed_step,
+        error: job.error,
+    });
+    let events = activity
+        .events
+        .into_iter()
+        .map(|e| JobEvent {
+            seq: e.seq,
+            at: e.at,
+            step: e.step,
+            status: e.status,
+            message: e.message,
+        })
+        .collect();
+    VmDetail {
+        vm: Vm::from(activity.vm),
+        job,
+        events,
+        console,
+        simulated,
+    }
+}
+
+/// The tenant's VMs.
+#[server(prefix = "/fn", endpoint = "vm_list")]
+pub async fn vm_list() -> Result<Vec<Vm>, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control.vm_list(&ctx).await?.into_iter().map(Vm::from).collect())
+}
+
+/// Creates a VM in a VDC; returns its id (the page then follows its progress).
+#[server(prefix = "/fn", endpoint = "vm_create")]
+pub async fn vm_create(
+    vdc_id: String,
+    name: String,
+    template: String,
+    size: String,
+    #[server(default)] breakout: String,
+    #[server(default)] user_data: String,
+    #[server(default)] anti_affinity_group: String,
+    #[server(default)] dedicated: String,
+) -> Result<String, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let form = meridian_core::resource::VmCreateForm {
+        name,
+        template,
+        size,
+        breakout,
+        user_data,
+        anti_affinity_group,
+        dedicated,
+        ..Default::default()
+    };
+    Ok(control
+        .vm_create_from_form(&ctx, &vdc_id, form)
+        .await?
+        .vm_id
+        .to_string())
+}
+
+/// A VM with its progress and console.
+#[server(prefix = "/fn", endpoint = "vm_view")]
+pub async fn vm_view(id: String) -> Result<VmDetail, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let activity = control.vm_activity(&ctx, &id).await?;
+    let console = control.vm_console(&ctx, &id).await?;
+    Ok(vm_detail_from(activity, console, control.driver().is_simulated()))
+}
+
+/// Starts, stops or reboots a VM.
+#[server(prefix = "/fn", endpoint = "vm_operate")]
+pub async fn vm_operate(id: String, action: String) -> Result<(), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    match action.as_str() {
+        "start" => control.vm_start(&ctx, &id).await?,
+        "stop" => control.vm_stop(&ctx, &id).await?,
+        "reboot" => control.vm_reboot(&ctx, &id).await?,
+        _ => return Err(AppError::Forbidden("Unknown action.".into())),
+    };
+    Ok(())
+}
+
+/// Destroys a VM; the caller must type its name to confirm.
+#[server(prefix = "/fn", endpoint = "vm_destroy")]
+pub async fn vm_destroy(id: String, confirm_name: String) -> Result<(), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    control.vm_destroy_confirmed(&ctx, &id, &confirm_name).await?;
+    Ok(())
+}
+
+/// One zone of the tenant's private network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subnet {
+    /// Zone id.
+    pub zone: String,
+    /// Subnet CIDR.
+    pub cidr: String,
+    /// `(VM name, VM id, private address)` of the VMs holding an address in it.
+    pub addresses: Vec<(String, String, String)>,
+}
+
+/// The tenant's private network across zones.
+#[server(prefix = "/fn", endpoint = "network_view")]
+pub async fn network_view() -> Result<Vec<Subnet>, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let vms = control.vm_list(&ctx).await?;
+    Ok(control
+        .network_subnets(&ctx)
+        .await?
+        .into_iter()
+        .map(|(zone, cidr)| Subnet {
+            addresses: vms
+                .iter()
+                .filter(|vm| vm.zone == zone)
+                .filter_map(|vm| Some((vm.name.clone(), vm.id.clone(), vm.private_ip.clone()?)))
+                .collect(),
+            zone,
+            cidr,
+        })
+        .collect())
+}

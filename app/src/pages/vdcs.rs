@@ -1,0 +1,146 @@
+//! VDCs: the list, the create form (with a latency hint to the tenant's other zones), and one VDC.
+
+use crate::api::vdc::{Vdc, VdcCreate, vdc_list, vdc_view};
+use crate::components::form::{FormAlert, action_error};
+use crate::components::page::{EmptyState, PageHeader, Properties};
+use crate::components::vm_table::VmTable;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use meridian_core::backbone::{BACKBONE, Cut};
+use meridian_core::zone::{ZONES, ZoneId};
+
+/// A zone as people read it: "Hong Kong (hkg1), HK".
+pub fn zone_label(zone: &str) -> String {
+    ZoneId::parse(zone).map_or_else(
+        |_| zone.to_owned(),
+        |id| format!("{} ({id}), {}", id.zone().city, id.zone().country),
+    )
+}
+
+/// "12 ms to London, 25 ms to Frankfurt" from `zone` to the tenant's other VDC zones, over the backbone.
+fn latency_hint(zone: &str, others: &[Vdc]) -> Option<String> {
+    let from = ZoneId::parse(zone).ok()?;
+    let mut seen = Vec::new();
+    let parts: Vec<String> = others
+        .iter()
+        .filter_map(|vdc| ZoneId::parse(&vdc.zone).ok())
+        .filter(|to| {
+            *to != from && !seen.contains(to) && {
+                seen.push(*to);
+                true
+            }
+        })
+        .filter_map(|to| {
+            let path = BACKBONE.path(from, to, &Cut::none())?;
+            Some(format!("{:.0} ms to {}", path.modelled_rtt_ms, to.zone().city))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("Round trip over the backbone (modelled): {}.", parts.join(", ")))
+}
+
+/// The VDC list and create form.
+#[component]
+pub fn VdcsPage() -> impl IntoView {
+    let create = ServerAction::<VdcCreate>::new();
+    let vdcs = Resource::new(move || create.version().get(), |_| vdc_list());
+    let server = action_error(create);
+    let (zone, set_zone) = signal(String::new());
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(vdc)) = create.value().get() {
+            navigate(&format!("/vdcs/{}", vdc.id), Default::default());
+        }
+    });
+    view! {
+        <PageHeader title="VDCs" description="Your virtual data centres: one per zone you run in, all on your private network." />
+        <section class="card" aria-labelledby="vdc-create-heading">
+            <h2 id="vdc-create-heading">"Create a VDC"</h2>
+            <ActionForm action=create attr:aria-label="Create VDC" attr:class="form-grid">
+                <FormAlert server />
+                <div class="field" class:field-invalid=move || server.get().and_then(|e| e.field("name")).is_some()>
+                    <label for="vdc-name">"Name"</label>
+                    <p class="field-hint" id="vdc-name-hint">"Lowercase letters, digits and hyphens, e.g. hk-prod."</p>
+                    <input id="vdc-name" name="name" aria-describedby="vdc-name-hint vdc-name-error" />
+                    <p class="field-error" id="vdc-name-error" aria-live="polite">{move || server.get().and_then(|e| e.field("name"))}</p>
+                </div>
+                <div class="field" class:field-invalid=move || server.get().and_then(|e| e.field("zone")).is_some()>
+                    <label for="vdc-zone">"Zone"</label>
+                    <select id="vdc-zone" name="zone" aria-describedby="vdc-zone-hint vdc-zone-error"
+                        on:change=move |ev| set_zone.set(event_target_value(&ev))>
+                        <option value="">"Choose a zone…"</option>
+                        {ZONES.iter().map(|z| view! {
+                            <option value=z.id.as_str()>{format!("{} ({}), {}", z.city, z.id, z.country)}</option>
+                        }).collect_view()}
+                    </select>
+                    <p class="field-hint" id="vdc-zone-hint">
+                        {move || {
+                            let others = vdcs.get().and_then(Result::ok).unwrap_or_default();
+                            latency_hint(&zone.get(), &others).unwrap_or_else(|| "Your private network reaches every zone; no set-up needed.".to_owned())
+                        }}
+                    </p>
+                    <p class="field-error" id="vdc-zone-error" aria-live="polite">{move || server.get().and_then(|e| e.field("zone"))}</p>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create VDC"</button>
+                </div>
+            </ActionForm>
+        </section>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || vdcs.get().map(|result| match result {
+                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                Ok(list) if list.is_empty() => view! {
+                    <EmptyState title="No VDCs yet".to_owned()>
+                        <p>"Create your first VDC above: pick any of the 16 zones. Your private network spans all of them already."</p>
+                    </EmptyState>
+                }.into_any(),
+                Ok(list) => view! {
+                    <table class="table" aria-label="Your VDCs">
+                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Zone"</th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|vdc| view! {
+                                <tr>
+                                    <td><a href=format!("/vdcs/{}", vdc.id)>{vdc.name.clone()}</a></td>
+                                    <td>{zone_label(&vdc.zone)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// One VDC: its zone, subnet and VMs.
+#[component]
+pub fn VdcPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let detail = Resource::new(id, vdc_view);
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || detail.get().map(|result| match result {
+                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
+                Ok(detail) => {
+                    let new_vm = format!("/vms/new?vdc={}", detail.vdc.id);
+                    view! {
+                        <leptos_meta::Title text=format!("VDC {}", detail.vdc.name) />
+                        <header class="page-header page-header-actions">
+                            <h1>"VDC " {detail.vdc.name.clone()}</h1>
+                            <a class="button button-primary" href=new_vm>"Create VM here"</a>
+                        </header>
+                        <section class="card" aria-label="VDC properties">
+                            <Properties label="VDC properties" rows=vec![
+                                ("Zone", zone_label(&detail.vdc.zone)),
+                                ("Private subnet", detail.subnet.clone().unwrap_or_else(|| "Assigned with the first VM".to_owned())),
+                                ("Internet breakout", "Per VM, opt-in".to_owned()),
+                            ] />
+                        </section>
+                        <h2>"VMs"</h2>
+                        <VmTable vms=detail.vms.clone() empty="No VMs in this VDC yet: create one here." />
+                    }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,189 @@
+//! One VM: properties, the live progress of its latest job, actions, and its console.
+
+use crate::MeResource;
+use crate::api::vm::{VmDestroy, VmDetail, VmOperate, vm_view};
+use crate::components::form::action_error;
+use crate::components::page::Properties;
+use crate::components::vm_table::StateBadge;
+use crate::pages::vdcs::zone_label;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use meridian_core::resource::{VmAction, VmState};
+
+/// The VM page. It follows the server's push channel for the VM and refreshes when told.
+#[component]
+pub fn VmPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let operate = ServerAction::<VmOperate>::new();
+    let destroy = ServerAction::<VmDestroy>::new();
+    let (pushed, set_pushed) = signal(0u64);
+    let detail = Resource::new(
+        move || {
+            (
+                id(),
+                operate.version().get(),
+                destroy.version().get(),
+                pushed.get(),
+            )
+        },
+        |(id, ..)| vm_view(id),
+    );
+    live_updates(id, set_pushed);
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || detail.get().map(|result| match result {
+                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
+                Ok(detail) => view! { <VmBody detail operate destroy /> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// Opens the server-sent event stream for the VM (in the browser only) and bumps `set_pushed`
+/// on every message, which refetches the page's data: progress arrives without any reload.
+fn live_updates(id: impl Fn() -> String + Send + Sync + 'static, set_pushed: WriteSignal<u64>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        use wasm_bindgen::closure::Closure;
+        Effect::new(move |previous: Option<Option<web_sys::EventSource>>| {
+            if let Some(Some(old)) = previous {
+                old.close();
+            }
+            let source = web_sys::EventSource::new(&format!("/events/vms/{}", id())).ok()?;
+            let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+                set_pushed.update(|n| *n += 1);
+            });
+            source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            on_message.forget();
+            let closing = source.clone();
+            on_cleanup(move || closing.close());
+            Some(source)
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (id, set_pushed);
+}
+
+#[component]
+fn VmBody(
+    detail: VmDetail,
+    operate: ServerAction<VmOperate>,
+    destroy: ServerAction<VmDestroy>,
+) -> impl IntoView {
+    let me = expect_context::<MeResource>();
+    let can_mutate = move || {
+        me.get()
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|me| me.role.can_mutate())
+    };
+    let vm = detail.vm.clone();
+    let state = VmState::parse(&vm.state).ok();
+    let operate_error = action_error(operate);
+    let destroy_error = action_error(destroy);
+    let action_button = move |action: VmAction, label: &'static str| {
+        let vm_id = vm.id.clone();
+        let allowed = state.map_or(Err("Unknown state.".to_owned()), |s| action.allowed_in(s));
+        let reason = move || {
+            if !can_mutate() {
+                Some("Viewers cannot change VMs.".to_owned())
+            } else {
+                allowed.clone().err()
+            }
+        };
+        let reason_id = format!("reason-{}", action.as_str());
+        let disabled = reason.clone();
+        view! {
+            <ActionForm action=operate attr:class="inline-form">
+                <input type="hidden" name="id" value=vm_id />
+                <input type="hidden" name="action" value=action.as_str() />
+                <button type="submit" class="button button-secondary" disabled=move || disabled().is_some()
+                    aria-describedby=reason_id.clone()>{label}</button>
+                <span class="disabled-reason" id=reason_id>{reason}</span>
+            </ActionForm>
+        }
+    };
+    let steps_view = detail.job.clone().map(|job| {
+        let done: Vec<String> = detail.events.iter().filter(|e| e.status == "done").map(|e| e.step.clone()).collect();
+        let undone: Vec<String> = detail.events.iter().filter(|e| e.status == "undone").map(|e| e.step.clone()).collect();
+        let title = format!("{} — {}", job.kind.replace('_', " "), job.state);
+        view! {
+            <section class="card" aria-label="Progress">
+                <h2>"Progress: " {title}</h2>
+                <ol class="steps">
+                    {job.steps.iter().map(|(step, label)| {
+                        let status = if job.failed_step.as_deref() == Some(step.as_str()) {
+                            "failed"
+                        } else if undone.contains(step) {
+                            "undone"
+                        } else if done.contains(step) {
+                            "done"
+                        } else {
+                            "waiting"
+                        };
+                        view! { <li class=format!("step step-{status}")><span>{label.clone()}</span><span class="step-status">{status}</span></li> }
+                    }).collect_view()}
+                </ol>
+                {job.error.clone().map(|error| view! { <div class="alert alert-error" role="alert">{error}</div> })}
+            </section>
+        }
+    });
+    let name = detail.vm.name.clone();
+    let destroy_reason = {
+        let allowed = state.map_or(Err("Unknown state.".to_owned()), |s| {
+            VmAction::Destroy.allowed_in(s)
+        });
+        move || {
+            if !can_mutate() {
+                Some("Viewers cannot change VMs.".to_owned())
+            } else {
+                allowed.clone().err()
+            }
+        }
+    };
+    let destroy_disabled = destroy_reason.clone();
+    view! {
+        <leptos_meta::Title text=format!("VM {}", detail.vm.name) />
+        <header class="page-header page-header-actions">
+            <h1>"VM " {detail.vm.name.clone()}</h1>
+            <StateBadge state=detail.vm.state.clone() />
+        </header>
+        <section class="card" aria-label="VM properties">
+            <Properties label="VM properties" rows=vec![
+                ("State", detail.vm.state.clone()),
+                ("Zone", zone_label(&detail.vm.zone)),
+                ("Template", detail.vm.template.clone()),
+                ("Size", format!("{} vCPU, {} GiB RAM, {} GiB disk", detail.vm.vcpus, detail.vm.memory_mib / 1024, detail.vm.disk_gib)),
+                ("Private IP", detail.vm.private_ip.clone().unwrap_or_else(|| "—".into())),
+                ("Public IP", detail.vm.public_ip.clone().unwrap_or_else(|| if detail.vm.breakout { "Being assigned".into() } else { "None (private only)".into() })),
+                ("Host", if detail.vm.dedicated { "Dedicated".into() } else { "Shared".into() }),
+            ] />
+        </section>
+        <section class="card" aria-label="Actions">
+            <h2>"Actions"</h2>
+            <div class="actions">
+                {action_button(VmAction::Start, "Start")}
+                {action_button(VmAction::Stop, "Stop")}
+                {action_button(VmAction::Reboot, "Reboot")}
+            </div>
+            {move || operate_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            <ActionForm action=destroy attr:class="destroy-form" attr:aria-label="Destroy VM">
+                <input type="hidden" name="id" value=detail.vm.id.clone() />
+                <div class="field">
+                    <label for="confirm-name">"Type the VM's name to destroy it"</label>
+                    <input id="confirm-name" name="confirm_name" autocomplete="off" placeholder=name.clone() />
+                    <p class="field-error" aria-live="polite">{move || destroy_error.get().and_then(|e| e.field("confirm_name").or_else(|| e.form_message()))}</p>
+                </div>
+                <button type="submit" class="button button-danger" disabled=move || destroy_disabled().is_some()>"Destroy VM"</button>
+                <span class="disabled-reason">{destroy_reason}</span>
+            </ActionForm>
+        </section>
+        {steps_view}
+        <section class="card" aria-label="Console">
+            <h2>"Console" {detail.simulated.then_some(" (simulated)")}</h2>
+            <pre class="console">{detail.console.join("\n")}</pre>
+        </section>
+    }
+}

@@ -1,0 +1,199 @@
+//! The VM list (with filters) and the create form.
+
+use crate::api::vdc::vdc_list;
+use crate::api::vm::{Vm, VmCreate, vm_list};
+use crate::components::form::{FormAlert, action_error};
+use crate::components::page::PageHeader;
+use crate::components::vm_table::VmTable;
+use crate::pages::vdcs::zone_label;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use meridian_core::pricing::{PUBLIC_IPV4_HOUR, hourly_rate};
+use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
+
+/// All the tenant's VMs, filterable by zone, state and VDC.
+#[component]
+pub fn VmsPage() -> impl IntoView {
+    let vms = Resource::new(|| (), |_| vm_list());
+    let (zone, set_zone) = signal(String::new());
+    let (state, set_state) = signal(String::new());
+    let shown = move |all: Vec<Vm>| -> Vec<Vm> {
+        all.into_iter()
+            .filter(|vm| zone.get().is_empty() || vm.zone == zone.get())
+            .filter(|vm| state.get().is_empty() || vm.state == state.get())
+            .collect()
+    };
+    view! {
+        <header class="page-header page-header-actions">
+            <leptos_meta::Title text="VMs" />
+            <h1>"Virtual machines"</h1>
+            <a class="button button-primary" href="/vms/new">"Create VM"</a>
+        </header>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || vms.get().map(|result| match result {
+                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                Ok(all) => {
+                    let mut zones: Vec<String> = all.iter().map(|vm| vm.zone.clone()).collect();
+                    zones.sort();
+                    zones.dedup();
+                    let empty = if all.is_empty() {
+                        "You have no VMs yet. Create one: pick a VDC, a template and a size."
+                    } else {
+                        "No VM matches these filters."
+                    };
+                    view! {
+                        <div class="filters" role="group" aria-label="Filter VMs">
+                            <label>"Zone "
+                                <select on:change=move |ev| set_zone.set(event_target_value(&ev))>
+                                    <option value="">"All zones"</option>
+                                    {zones.into_iter().map(|z| view! { <option value=z.clone()>{zone_label(&z)}</option> }).collect_view()}
+                                </select>
+                            </label>
+                            <label>"State "
+                                <select on:change=move |ev| set_state.set(event_target_value(&ev))>
+                                    <option value="">"All states"</option>
+                                    {["running", "stopped", "provisioning", "pending", "failed", "destroying"].into_iter()
+                                        .map(|s| view! { <option value=s>{s}</option> }).collect_view()}
+                                </select>
+                            </label>
+                        </div>
+                        {move || view! { <VmTable vms=shown(all.clone()) empty=empty /> }}
+                    }.into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The create form: VDC (hence zone), template, size with its price, breakout, extras, then create.
+#[component]
+pub fn VmNewPage() -> impl IntoView {
+    let query = use_query_map();
+    let preselected = query.read_untracked().get("vdc").unwrap_or_default();
+    let vdcs = Resource::new(|| (), |_| vdc_list());
+    let create = ServerAction::<VmCreate>::new();
+    let server = action_error(create);
+    let (size, set_size) = signal("s".to_owned());
+    let (breakout, set_breakout) = signal(false);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = create.value().get() {
+            navigate(&format!("/vms/{id}"), Default::default());
+        }
+    });
+    let error_of = move |field: &'static str| move || server.get().and_then(|e| e.field(field));
+    let price = move || {
+        let named = SIZES.iter().find(|s| s.code == size.get())?;
+        let mut rate = hourly_rate(&named.size);
+        if breakout.get() {
+            rate = rate.checked_add(PUBLIC_IPV4_HOUR)?;
+        }
+        Some(format!(
+            "{} per hour while running. Bandwidth: always $0.00.",
+            rate.format_precise()
+        ))
+    };
+    view! {
+        <PageHeader title="Create a VM" description="Pick where it runs, what it runs, and how big it is." />
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || vdcs.get().map(|result| {
+                let list = result.unwrap_or_default();
+                if list.is_empty() {
+                    return view! {
+                        <section class="empty-state" aria-label="No VDC yet">
+                            <h2>"Create a VDC first"</h2>
+                            <p>"A VM lives in one of your VDCs, and a VDC is in one zone. "<a href="/vdcs">"Create a VDC"</a>"."</p>
+                        </section>
+                    }.into_any();
+                }
+                let preselected = preselected.clone();
+                view! {
+                    <ActionForm action=create attr:aria-label="Create VM" attr:class="wizard">
+                        <FormAlert server />
+                        <fieldset class="card">
+                            <legend>"1. Where"</legend>
+                            <div class="field">
+                                <label for="vm-vdc">"VDC"</label>
+                                <select id="vm-vdc" name="vdc_id">
+                                    {list.into_iter().map(|vdc| {
+                                        let selected = vdc.id == preselected;
+                                        view! { <option value=vdc.id.clone() selected=selected>{format!("{} — {}", vdc.name, zone_label(&vdc.zone))}</option> }
+                                    }).collect_view()}
+                                </select>
+                                <p class="field-error" aria-live="polite">{error_of("vdc_id")}</p>
+                                <p class="field-error" aria-live="polite">{error_of("zone")}</p>
+                            </div>
+                            <div class="field">
+                                <label for="vm-name">"Name"</label>
+                                <p class="field-hint" id="vm-name-hint">"Also its hostname: lowercase letters, digits and hyphens."</p>
+                                <input id="vm-name" name="name" aria-describedby="vm-name-hint vm-name-error"
+                                    aria-invalid=move || if error_of("name")().is_some() { "true" } else { "false" } />
+                                <p class="field-error" id="vm-name-error" aria-live="polite">{error_of("name")}</p>
+                            </div>
+                        </fieldset>
+                        <fieldset class="card">
+                            <legend>"2. Template"</legend>
+                            <div class="choices">
+                                {BUILTIN_TEMPLATES.iter().enumerate().map(|(i, t)| view! {
+                                    <label class="choice">
+                                        <input type="radio" name="template" value=t.slug checked=i == 1 />
+                                        <span>{t.name}</span>
+                                    </label>
+                                }).collect_view()}
+                            </div>
+                            <p class="field-error" aria-live="polite">{error_of("template")}</p>
+                        </fieldset>
+                        <fieldset class="card">
+                            <legend>"3. Size"</legend>
+                            <div class="choices">
+                                {SIZES.iter().map(|s| {
+                                    let label = format!("{} ({}) — {} vCPU, {} GiB RAM, {} GiB disk — {}/h", s.code, s.name,
+                                        s.size.vcpus.get(), s.size.memory_mib.get() / 1024, s.size.disk_gib.get(), hourly_rate(&s.size).format_precise());
+                                    view! {
+                                        <label class="choice">
+                                            <input type="radio" name="size" value=s.code checked=s.code == "s"
+                                                on:change=move |_| set_size.set(s.code.to_owned()) />
+                                            <span>{label}</span>
+                                        </label>
+                                    }
+                                }).collect_view()}
+                            </div>
+                            <p class="field-error" aria-live="polite">{error_of("size")}</p>
+                            <p class="field-error" aria-live="polite">{error_of("disk_gib")}</p>
+                        </fieldset>
+                        <fieldset class="card">
+                            <legend>"4. Network"</legend>
+                            <p>"Your private network is already there: this VM gets an address in its zone's subnet and reaches all your other VMs, in every zone."</p>
+                            <label class="choice">
+                                <input type="checkbox" name="breakout" on:change=move |ev| set_breakout.set(event_target_checked(&ev)) />
+                                <span>"Internet breakout: give it a public IP address ("{PUBLIC_IPV4_HOUR.format_precise()}"/h)"</span>
+                            </label>
+                        </fieldset>
+                        <fieldset class="card">
+                            <legend>"5. Extras"</legend>
+                            <div class="field">
+                                <label for="vm-user-data">"Cloud-config user data (optional)"</label>
+                                <textarea id="vm-user-data" name="user_data" rows="4" placeholder="#cloud-config"></textarea>
+                                <p class="field-error" aria-live="polite">{error_of("user_data")}</p>
+                            </div>
+                            <div class="field">
+                                <label for="vm-group">"Anti-affinity group (optional)"</label>
+                                <p class="field-hint">"VMs in the same group run on different hosts."</p>
+                                <input id="vm-group" name="anti_affinity_group" />
+                                <p class="field-error" aria-live="polite">{error_of("anti_affinity_group")}</p>
+                            </div>
+                            <label class="choice">
+                                <input type="checkbox" name="dedicated" />
+                                <span>"Dedicated host: no other tenant's VMs on the same host"</span>
+                            </label>
+                        </fieldset>
+                        <section class="card summary" aria-label="Price">
+                            <p><strong>{price}</strong></p>
+                            <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create VM"</button>
+                        </section>
+                    </ActionForm>
+                }.into_any()
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,104 @@
+// The tenant console: VDCs, the VM create form, live provisioning, operations, networks, isolation.
+import { test, expect, type Page } from '@playwright/test';
+import { hydrated, signUp, uniqueEmail } from './helpers';
+
+async function createVdc(page: Page, name: string, zoneLabel: string): Promise<void> {
+  await page.getByRole('link', { name: 'VDCs' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'VDCs' })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Zone').selectOption({ label: zoneLabel });
+  await page.getByRole('button', { name: 'Create VDC' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: `VDC ${name}` })).toBeVisible();
+}
+
+test('create a VDC in Hong Kong and a VM in it, watch it reach Running live, then operate it', async ({ page }) => {
+  await signUp(page, 'Harbour Labs', uniqueEmail('hk'));
+  await expect(page.getByText('Your resources will appear here')).toBeVisible();
+  await createVdc(page, 'hk-prod', 'Hong Kong (hkg1), HK');
+
+  await page.getByRole('link', { name: 'Create VM here' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Create a VM' })).toBeVisible();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('web-1');
+  await page.getByLabel('Ubuntu 24.04 LTS').check();
+  await page.getByLabel(/^s \(Robin\)/).check();
+  await expect(page.getByText(/\$0\.045 per hour while running/)).toBeVisible();
+  await page.getByLabel(/Internet breakout/).check();
+  await expect(page.getByText(/\$0\.05 per hour while running/)).toBeVisible();
+  await page.screenshot({ path: 'screenshots/vm-wizard.png', fullPage: true });
+  await page.getByRole('button', { name: 'Create VM' }).click();
+
+  // The VM page follows provisioning live: no reload, the steps and then Running.
+  await expect(page.getByRole('heading', { level: 1, name: 'VM web-1' })).toBeVisible();
+  const progress = page.getByRole('region', { name: 'Progress' });
+  await expect(progress).toBeVisible();
+  await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
+  await expect(progress.getByText('vm create — succeeded')).toBeVisible();
+  const properties = page.getByRole('region', { name: 'VM properties' });
+  const privateIp = (await properties.locator('.property', { hasText: 'Private IP' }).locator('dd').innerText()).trim();
+  expect(privateIp).toMatch(/^10\.0\.\d+\.\d+$/);
+  await expect(properties.locator('.property', { hasText: 'Public IP' }).locator('dd')).toHaveText(/^198\.18\./);
+  await expect(page.getByRole('region', { name: 'Console' })).toContainText('web-1 login:');
+  await page.screenshot({ path: 'screenshots/vm-page.png', fullPage: true });
+
+  // The private address is on the Networks page.
+  await page.getByRole('link', { name: 'Networks' }).click();
+  await expect(page.getByText('Private by default:')).toBeVisible();
+  await expect(page.getByRole('cell', { name: privateIp })).toBeVisible();
+  await page.screenshot({ path: 'screenshots/networks.png', fullPage: true });
+
+  // Stop and start, live; buttons not allowed in a state say why.
+  await page.getByRole('link', { name: 'VMs' }).click();
+  await page.getByRole('link', { name: 'web-1' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('button', { name: 'Start' })).toBeDisabled();
+  await expect(page.getByText('The VM is already running.')).toBeVisible();
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.locator('.badge-stopped')).toBeVisible({ timeout: 30_000 });
+  await page.getByRole('button', { name: 'Start' }).click();
+  await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
+
+  // Destroy asks for the name, and refuses a wrong one.
+  await page.getByLabel("Type the VM's name to destroy it").fill('web-2');
+  await page.getByRole('button', { name: 'Destroy VM' }).click();
+  await expect(page.getByText('Type web-1 to confirm.')).toBeVisible();
+  await page.getByLabel("Type the VM's name to destroy it").fill('web-1');
+  await page.getByRole('button', { name: 'Destroy VM' }).click();
+  await expect(page.locator('.badge-destroyed')).toBeVisible({ timeout: 30_000 });
+  await page.getByRole('link', { name: 'VMs' }).click();
+  await expect(page.getByText('You have no VMs yet.')).toBeVisible();
+});
+
+test('the VM form shows field errors next to the fields and creates nothing', async ({ page }) => {
+  await signUp(page, 'Typo Inc', uniqueEmail('typo'));
+  await createVdc(page, 'fra-main', 'Frankfurt (fra1), DE');
+  await page.getByRole('link', { name: 'Create VM here' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('Bad_Name');
+  await page.getByRole('button', { name: 'Create VM' }).click();
+  await expect(page.getByLabel('Name')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#vm-name-error')).not.toBeEmpty();
+  await page.getByRole('link', { name: 'VMs' }).click();
+  await expect(page.getByText('You have no VMs yet.')).toBeVisible();
+});
+
+test("another tenant never sees a VM, even by its address", async ({ page, browser }) => {
+  await signUp(page, 'Owner Co', uniqueEmail('owner'));
+  await createVdc(page, 'lon-a', 'London (lon1), GB');
+  await page.getByRole('link', { name: 'Create VM here' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('secret-1');
+  await page.getByRole('button', { name: 'Create VM' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'VM secret-1' })).toBeVisible();
+  const vmUrl = page.url();
+
+  const other = await browser.newContext();
+  const stranger = await other.newPage();
+  await signUp(stranger, 'Nosy Ltd', uniqueEmail('nosy'));
+  const response = await stranger.goto(vmUrl);
+  expect(response?.status()).toBe(404);
+  await expect(stranger.getByRole('heading', { name: 'Not found' })).toBeVisible();
+  await expect(stranger.getByText('secret-1')).toHaveCount(0);
+  await other.close();
+});
