@@ -37,6 +37,15 @@ pub async fn session() -> Result<Session, AppError> {
         .map_err(|e| AppError::Internal(format!("no session layer: {e}")))
 }
 
+/// The client's address as the connection shows it (no forwarded header is trusted).
+pub async fn client_address() -> Option<String> {
+    use axum::extract::ConnectInfo;
+    let ConnectInfo(address) = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()?;
+    Some(address.ip().to_string())
+}
+
 /// The request id the server assigned (`x-request-id`), for logs.
 pub async fn request_id() -> String {
     leptos_axum::extract::<http::HeaderMap>()
@@ -58,7 +67,16 @@ pub async fn op_context() -> Result<(Control, Session, OpContext), AppError> {
     let session = session().await?;
     let request_id = request_id().await;
     let actor = control.actor_from_session(&session, policy().absolute).await?;
-    Ok((control, session, OpContext { actor, request_id }))
+    let client = client_address().await;
+    Ok((
+        control,
+        session,
+        OpContext {
+            actor,
+            request_id,
+            client,
+        },
+    ))
 }
 
 /// Signs `user_id` in on this session, with a new session id so a planted id is worthless.

@@ -52,6 +52,7 @@ async fn main() {
                 role: account.role,
             },
             request_id: "bench".into(),
+            client: None,
         };
         let mut vdcs = Vec::new();
         for zone in &ZONES {

@@ -59,6 +59,16 @@ impl Control {
         }
         tx.commit().await?;
         tracing::info!(tenant.id = %tenant_id, user.id = %user.id, request.id = %ctx.request_id, "tenant signed up");
+        let owner = OpContext {
+            actor: Actor::User {
+                user_id: user.id,
+                tenant_id,
+                role: user.role,
+            },
+            ..ctx.clone()
+        };
+        self.audit_record(&owner, tenant_id, "account.signup", &user.email, None)
+            .await;
         Ok(Account {
             user_id: user.id,
             email: user.email,
@@ -86,9 +96,33 @@ impl Control {
         match user {
             Some(user) if verified => {
                 tracing::info!(user.id = %user.id, request.id = %ctx.request_id, "user logged in");
+                let as_user = OpContext {
+                    actor: Actor::User {
+                        user_id: user.id,
+                        tenant_id: user.tenant_id,
+                        role: user.role,
+                    },
+                    ..ctx.clone()
+                };
+                self.audit_record(&as_user, user.tenant_id, "account.login", &user.email, None)
+                    .await;
                 self.account_of(user).await
             }
-            _ => {
+            Some(user) => {
+                // The account's owner should see attempts on it, so a refused log-in on a known
+                // account is audited in its tenant (unknown addresses have no tenant to tell).
+                tracing::info!(request.id = %ctx.request_id, "log-in refused");
+                self.audit_record(
+                    ctx,
+                    user.tenant_id,
+                    "account.login",
+                    &user.email,
+                    Some(&Error::BadCredentials),
+                )
+                .await;
+                Err(Error::BadCredentials)
+            }
+            None => {
                 tracing::info!(request.id = %ctx.request_id, "log-in refused");
                 Err(Error::BadCredentials)
             }
@@ -120,6 +154,18 @@ impl Control {
     /// Changes the signed-in user's password after checking the current one, and ends the user's
     /// other sessions (`keep_session` is the caller's own).
     pub async fn account_password_change(
+        &self,
+        ctx: &OpContext,
+        current: &str,
+        new: &str,
+        keep_session: Option<&str>,
+    ) -> Result<(), Error> {
+        let work = self.account_password_change_unaudited(ctx, current, new, keep_session);
+        self.audited(ctx, "account.password_change", "own password", work)
+            .await
+    }
+
+    async fn account_password_change_unaudited(
         &self,
         ctx: &OpContext,
         current: &str,

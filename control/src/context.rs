@@ -25,15 +25,23 @@ pub struct OpContext {
     pub actor: Actor,
     /// The request id, for correlating logs and audit entries.
     pub request_id: String,
+    /// The client's network address, for the audit log.
+    pub client: Option<String>,
 }
 
 impl OpContext {
+    /// A context for `actor` in request `request_id`.
+    pub fn new(actor: Actor, request_id: impl Into<String>) -> Self {
+        Self {
+            actor,
+            request_id: request_id.into(),
+            client: None,
+        }
+    }
+
     /// A context for someone not signed in (sign-up, log-in).
     pub fn anonymous(request_id: impl Into<String>) -> Self {
-        Self {
-            actor: Actor::Anonymous,
-            request_id: request_id.into(),
-        }
+        Self::new(Actor::Anonymous, request_id)
     }
 
     /// The signed-in user, or [`crate::Error::Unauthenticated`].

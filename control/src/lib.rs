@@ -4,6 +4,7 @@
 //! [`OpContext`] first. Authorisation is checked here, next to the action, never only in the UI.
 
 pub mod account;
+pub mod audit;
 pub mod context;
 pub mod driver;
 pub mod error;

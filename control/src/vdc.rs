@@ -12,6 +12,16 @@ use meridian_core::zone::ZoneId;
 impl Control {
     /// Creates a VDC in a zone the tenant's residency policy allows.
     pub async fn vdc_create(&self, ctx: &OpContext, name: &str, zone: &str) -> Result<VdcRow, Error> {
+        self.audited(
+            ctx,
+            "vdc.create",
+            &format!("{name} in {zone}"),
+            self.vdc_create_unaudited(ctx, name, zone),
+        )
+        .await
+    }
+
+    async fn vdc_create_unaudited(&self, ctx: &OpContext, name: &str, zone: &str) -> Result<VdcRow, Error> {
         let tenant = ctx.tenant_for_mutation()?;
         let mut errors = FieldErrors::default();
         let name = errors.check("name", Name::parse(name));

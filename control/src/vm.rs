@@ -23,6 +23,22 @@ impl Control {
     /// Accepts a VM for creation in one of the tenant's VDCs: validates it, reserves its quota and
     /// queues the create job, all in one transaction. Refused requests change nothing.
     pub async fn vm_create(&self, ctx: &OpContext, vdc_id: &str, create: VmCreate) -> Result<Started, Error> {
+        let target = create.name.as_str().to_owned();
+        self.audited(
+            ctx,
+            "vm.create",
+            &target,
+            self.vm_create_unaudited(ctx, vdc_id, create),
+        )
+        .await
+    }
+
+    async fn vm_create_unaudited(
+        &self,
+        ctx: &OpContext,
+        vdc_id: &str,
+        create: VmCreate,
+    ) -> Result<Started, Error> {
         let tenant = ctx.tenant_for_mutation()?;
         let vdc = self
             .store
@@ -174,6 +190,23 @@ impl Control {
         action: VmAction,
         kind: JobKind,
     ) -> Result<Started, Error> {
+        let audit_action = format!("vm.{}", action.as_str());
+        self.audited(
+            ctx,
+            &audit_action,
+            vm_id,
+            self.vm_operate_unaudited(ctx, vm_id, action, kind),
+        )
+        .await
+    }
+
+    async fn vm_operate_unaudited(
+        &self,
+        ctx: &OpContext,
+        vm_id: &str,
+        action: VmAction,
+        kind: JobKind,
+    ) -> Result<Started, Error> {
         let tenant = ctx.tenant_for_mutation()?;
         let mut tx = self.store.begin_write().await?;
         let vm = Store::vm_by_id_tx(&mut tx, vm_id)
@@ -269,8 +302,15 @@ impl Control {
             zone: vdc.zone.clone(),
             ..form
         };
-        let create = VmCreate::parse(&form).map_err(Error::Invalid)?;
-        self.vm_create(ctx, &vdc.id, create).await
+        match VmCreate::parse(&form) {
+            Ok(create) => self.vm_create(ctx, &vdc.id, create).await,
+            Err(fields) => {
+                self.audited(ctx, "vm.create", &form.name, async {
+                    Err(Error::Invalid(fields))
+                })
+                .await
+            }
+        }
     }
 }
 
@@ -286,7 +326,9 @@ impl Control {
         if confirm_name.trim() != vm.name {
             let mut errors = FieldErrors::default();
             errors.push("confirm_name", format!("Type {} to confirm.", vm.name));
-            return Err(Error::Invalid(errors));
+            return self
+                .audited(ctx, "vm.destroy", &vm.id, async { Err(Error::Invalid(errors)) })
+                .await;
         }
         self.vm_destroy(ctx, vm_id).await
     }

@@ -17,6 +17,7 @@ fn as_user(account: &Account) -> OpContext {
             role: account.role,
         },
         request_id: "test".into(),
+        client: None,
     }
 }
 

@@ -25,6 +25,7 @@ async fn running_vm(breakout: bool) -> (TestDb, Control, OpContext, String) {
             role: account.role,
         },
         request_id: "m".into(),
+        client: None,
     };
     // Two zones, so the VM has a peer zone to send backbone traffic to.
     for zone in ["fra1", "nyc1"] {

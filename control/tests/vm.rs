@@ -48,6 +48,7 @@ fn as_user(account: &Account) -> OpContext {
             role: account.role,
         },
         request_id: "test".into(),
+        client: None,
     }
 }
 
@@ -418,6 +419,7 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
     let stranger = OpContext {
         actor: other.ctx.actor.clone(),
         request_id: "x".into(),
+        client: None,
     };
     let other_control = Control::new(w.db.store.clone(), w.driver.clone()).await.unwrap();
     assert!(matches!(
@@ -438,6 +440,7 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
                 role: meridian_core::Role::Viewer,
             },
             request_id: "v".into(),
+            client: None,
         },
         Actor::Anonymous => unreachable!(),
     };
@@ -514,4 +517,45 @@ async fn several_workers_share_the_queue_and_run_each_step_exactly_once() {
         assert_eq!(events.iter().filter(|e| e.status == "started").count(), 1);
     }
     w.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn every_mutation_and_every_refusal_is_in_the_audit_log() {
+    let mut w = world().await;
+    w.ctx.client = Some("203.0.113.9".into());
+    let vdc = w.vdc("par1").await;
+    let started = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("audit-1", "par1", "xs", false))
+        .await
+        .unwrap();
+    w.drain().await;
+    let id = started.vm_id.to_string();
+    w.control.vm_stop(&w.ctx, &id).await.unwrap();
+    w.drain().await;
+    assert!(w.control.vm_stop(&w.ctx, &id).await.is_err(), "already stopped");
+    assert!(
+        w.control
+            .vm_destroy_confirmed(&w.ctx, &id, "wrong-name")
+            .await
+            .is_err()
+    );
+    let log = w.control.audit_list(&w.ctx, 50).await.unwrap();
+    let actions: Vec<(&str, &str)> = log
+        .iter()
+        .rev()
+        .map(|e| (e.action.as_str(), e.result.as_str()))
+        .collect();
+    assert_eq!(actions[0], ("account.signup", "ok"));
+    assert_eq!(actions[1], ("vdc.create", "ok"));
+    assert_eq!(actions[2], ("vm.create", "ok"));
+    assert_eq!(actions[3], ("vm.stop", "ok"));
+    assert_eq!(actions[4].0, "vm.stop");
+    assert!(actions[4].1.starts_with("forbidden: "), "{:?}", actions[4]);
+    assert_eq!(actions[5].0, "vm.destroy");
+    assert!(actions[5].1.starts_with("invalid_input"), "{:?}", actions[5]);
+    let entry = &log[0];
+    assert!(entry.actor.ends_with("@acme.io"), "who: {}", entry.actor);
+    assert_eq!(entry.client, "203.0.113.9", "from where");
+    assert!(entry.at > 0, "when");
 }

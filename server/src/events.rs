@@ -27,6 +27,7 @@ pub async fn vm_events(State(state): State<AppState>, session: Session, Path(id)
     let ctx = OpContext {
         actor,
         request_id: String::new(),
+        client: None,
     };
     match state.control.vm_activity(&ctx, &id).await {
         Ok(_) => {}

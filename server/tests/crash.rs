@@ -93,6 +93,7 @@ async fn a_server_killed_at_each_step_of_a_vm_create_resumes_it_after_restart() 
             role: account.role,
         },
         request_id: "crash".into(),
+        client: None,
     };
     let vdc = control.vdc_create(&ctx, "main", "lon1").await.unwrap().id;
 

@@ -4,6 +4,7 @@
 //! are UUID text and times are Unix milliseconds, so one schema and one set of queries serve both.
 //! One file per resource holds that resource's queries.
 
+pub mod audit;
 pub mod host;
 pub mod job;
 pub mod quota;
