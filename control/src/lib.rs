@@ -11,6 +11,7 @@ pub mod error;
 pub mod invariants;
 pub mod job;
 pub mod metering;
+pub mod overview;
 pub mod password;
 pub mod session_store;
 pub mod store;

@@ -48,6 +48,13 @@ test('create a VDC in Hong Kong and a VM in it, watch it reach Running live, the
   await expect(page.getByRole('cell', { name: privateIp })).toBeVisible();
   await page.screenshot({ path: 'screenshots/networks.png', fullPage: true });
 
+  // The overview counts it by zone and shows this month's (free) bandwidth.
+  await page.getByRole('link', { name: 'Overview' }).click();
+  const byZone = page.getByRole('table', { name: 'Resources by zone' });
+  await expect(byZone.getByRole('row', { name: /Hong Kong \(hkg1\), HK\s+1\s+1 running/ })).toBeVisible();
+  await expect(page.getByText('$0.00 charged')).toBeVisible();
+  await page.screenshot({ path: 'screenshots/overview-with-resources.png', fullPage: true });
+
   // Stop and start, live; buttons not allowed in a state say why.
   await page.getByRole('link', { name: 'VMs' }).click();
   await page.getByRole('link', { name: 'web-1' }).click();

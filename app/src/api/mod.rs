@@ -1,5 +1,6 @@
 //! Server functions, one file per resource. Every one of them is a public HTTP endpoint under `/fn/`.
 
 pub mod account;
+pub mod overview;
 pub mod vdc;
 pub mod vm;

@@ -1,0 +1,77 @@
+//! The tenant overview: resources by zone, this month's spend and bandwidth, recent activity.
+
+use crate::context::OpContext;
+use crate::store::job::JobEvent;
+use crate::store::now_ms;
+use crate::{Control, Error};
+use meridian_core::pricing::{Money, month_bounds, project_month};
+use std::collections::BTreeMap;
+
+/// What the overview page shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overview {
+    /// Per zone: `(zone, VDC count, VM count per state)`.
+    pub zones: Vec<(String, usize, BTreeMap<String, usize>)>,
+    /// Charges so far this month.
+    pub spend_month_to_date: Money,
+    /// Month-to-date spend projected to the month's end at the same pace.
+    pub spend_projected: Money,
+    /// Bytes sent this month: private backbone, internet.
+    pub bandwidth_bytes: (u64, u64),
+    /// Recent job events with the job kind and the VM's name.
+    pub events: Vec<(JobEvent, String, String)>,
+}
+
+impl Control {
+    /// The signed-in tenant at a glance.
+    pub async fn overview(&self, ctx: &OpContext) -> Result<Overview, Error> {
+        let vdcs = self.vdc_list(ctx).await?;
+        let vms = self.vm_list(ctx).await?;
+        let mut zones: BTreeMap<String, (usize, BTreeMap<String, usize>)> = BTreeMap::new();
+        for vdc in &vdcs {
+            zones.entry(vdc.zone.clone()).or_default().0 += 1;
+        }
+        for vm in &vms {
+            *zones
+                .entry(vm.zone.clone())
+                .or_default()
+                .1
+                .entry(vm.state.clone())
+                .or_default() += 1;
+        }
+        let now = now_ms();
+        let (month_start, month_end) = month_bounds(now);
+        let invoice = self.usage_invoice(ctx, month_start, month_end).await?;
+        let elapsed = u64::try_from((now - month_start) / 1000).unwrap_or(0);
+        let month = u64::try_from((month_end - month_start) / 1000).unwrap_or(1);
+        let rows = self.usage_list(ctx, month_start, month_end).await?;
+        let bytes = |kind: &str| {
+            rows.iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| u64::try_from(r.quantity).unwrap_or(0))
+                .sum()
+        };
+        let names: BTreeMap<&str, &str> = vms.iter().map(|vm| (vm.id.as_str(), vm.name.as_str())).collect();
+        let events = self
+            .events_recent(ctx, 8)
+            .await?
+            .into_iter()
+            .map(|(event, kind, target)| {
+                let name = names
+                    .get(target.as_str())
+                    .map_or_else(|| "a deleted VM".to_owned(), |n| (*n).to_owned());
+                (event, kind, name)
+            })
+            .collect();
+        Ok(Overview {
+            zones: zones
+                .into_iter()
+                .map(|(zone, (vdcs, states))| (zone, vdcs, states))
+                .collect(),
+            spend_month_to_date: invoice.total(),
+            spend_projected: project_month(invoice.total(), elapsed, month),
+            bandwidth_bytes: (bytes("bytes_backbone"), bytes("bytes_internet")),
+            events,
+        })
+    }
+}
