@@ -18,9 +18,9 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
-    login::LoginPage, networks::NetworksPage, not_built::NotBuilt, not_found::NotFound, overview::Overview,
-    settings::Settings, signup::SignupPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage,
-    vms::VmsPage,
+    invite::InvitePage, login::LoginPage, networks::NetworksPage, not_built::NotBuilt, not_found::NotFound,
+    overview::Overview, settings::Settings, signup::SignupPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage,
+    vms::VmNewPage, vms::VmsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -87,6 +87,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
+                <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
                 <ProtectedParentRoute path=path!("") condition=signed_in redirect_path=|| "/login" view=Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=Overview />
                     <Route path=path!("/settings") view=Settings />

@@ -17,6 +17,7 @@ pub mod session_store;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;
+pub mod user;
 pub mod vdc;
 pub mod vm;
 

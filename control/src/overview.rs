@@ -4,7 +4,8 @@ use crate::context::OpContext;
 use crate::store::job::JobEvent;
 use crate::store::now_ms;
 use crate::{Control, Error};
-use meridian_core::pricing::{Money, month_bounds, project_month};
+use meridian_core::calendar::month_bounds;
+use meridian_core::pricing::{Money, project_month};
 use std::collections::BTreeMap;
 
 /// What the overview page shows.

@@ -2,5 +2,6 @@
 
 pub mod account;
 pub mod overview;
+pub mod settings;
 pub mod vdc;
 pub mod vm;

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod invite;
 pub mod login;
 pub mod networks;
 pub mod not_built;

@@ -1,25 +1,39 @@
-//! Settings: the signed-in user's profile and password.
+//! Settings: profile and password, users and invitations, quotas, residency, the audit log.
 
 use crate::MeResource;
 use crate::api::account::AccountPasswordChange;
+use crate::api::settings::{
+    ResidencySet, UserInvite, UserRemove, UserRoleSet, audit_list, quota_view, residency_view, user_list,
+};
 use crate::components::form::{FormAlert, TextField, action_error};
 use crate::components::page::{PageHeader, Properties};
 use leptos::prelude::*;
 use meridian_core::Password;
+use meridian_core::calendar::format_utc;
 
 fn check_new_password(raw: &str) -> Option<String> {
     Password::parse(raw).err().map(|e| e.to_string())
 }
 
-/// Profile and password change.
+/// The settings page.
 #[component]
 pub fn Settings() -> impl IntoView {
     let me = expect_context::<MeResource>();
+    let is_owner = move || {
+        me.get()
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|me| me.role == meridian_core::Role::Owner)
+    };
     let change = ServerAction::<AccountPasswordChange>::new();
     let server = action_error(change);
     let done = move || matches!(change.value().get(), Some(Ok(())));
+    let invite = ServerAction::<UserInvite>::new();
+    let role_set = ServerAction::<UserRoleSet>::new();
+    let remove = ServerAction::<UserRemove>::new();
+    let residency_set = ServerAction::<ResidencySet>::new();
     view! {
-        <PageHeader title="Settings" description="Your profile and password." />
+        <PageHeader title="Settings" description="Your profile, your tenant's users, limits, residency and audit log." />
         <Transition fallback=|| ()>
             {move || me.get().and_then(Result::ok).flatten().map(|me| view! {
                 <section class="card" aria-labelledby="profile-heading">
@@ -48,6 +62,206 @@ pub fn Settings() -> impl IntoView {
                     "Change password"
                 </button>
             </ActionForm>
+        </section>
+        <Users is_owner invite role_set remove />
+        <Quotas />
+        <Residency is_owner set=residency_set />
+        <AuditLog refresh=Signal::derive(move || {
+            change.version().get() + invite.version().get() + role_set.version().get() + remove.version().get()
+                + residency_set.version().get()
+        }) />
+    }
+}
+
+#[component]
+fn Users(
+    is_owner: impl Fn() -> bool + Copy + Send + Sync + 'static,
+    invite: ServerAction<UserInvite>,
+    role_set: ServerAction<UserRoleSet>,
+    remove: ServerAction<UserRemove>,
+) -> impl IntoView {
+    let users = Resource::new(
+        move || {
+            (
+                invite.version().get(),
+                role_set.version().get(),
+                remove.version().get(),
+            )
+        },
+        |_| user_list(),
+    );
+    let invite_error = action_error(invite);
+    let change_error = Signal::derive(move || {
+        action_error(role_set)
+            .get()
+            .or_else(|| action_error(remove).get())
+    });
+    let owner_reason = move || (!is_owner()).then_some("Only an owner can change users.");
+    view! {
+        <section class="card" aria-labelledby="users-heading">
+            <h2 id="users-heading">"Users"</h2>
+            <Transition fallback=|| ()>
+                {move || users.get().and_then(Result::ok).map(|list| view! {
+                    <table class="table" aria-label="Users">
+                        <thead><tr><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Change"</th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|user| {
+                                let id = user.id.clone();
+                                let remove_id = user.id.clone();
+                                let label = format!("Role for {}", user.email);
+                                view! {
+                                    <tr>
+                                        <td>{user.email.clone()}</td>
+                                        <td>{user.role.clone()}</td>
+                                        <td>
+                                            <ActionForm action=role_set attr:class="inline-form">
+                                                <input type="hidden" name="id" value=id />
+                                                <select name="role" aria-label=label>
+                                                    {["owner", "member", "viewer"].into_iter().map(|r| view! {
+                                                        <option value=r selected=r == user.role>{r}</option>
+                                                    }).collect_view()}
+                                                </select>
+                                                <button type="submit" class="button button-secondary" disabled=move || owner_reason().is_some()>"Set role"</button>
+                                            </ActionForm>
+                                            <ActionForm action=remove attr:class="inline-form">
+                                                <input type="hidden" name="id" value=remove_id />
+                                                <button type="submit" class="button button-secondary" disabled=move || owner_reason().is_some()>"Remove"</button>
+                                            </ActionForm>
+                                            <span class="disabled-reason">{owner_reason}</span>
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })}
+            </Transition>
+            {move || change_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            <h3>"Invite someone"</h3>
+            <p>"Meridian shows you an invitation link to send them yourself; it works once, for 7 days."</p>
+            <ActionForm action=invite attr:aria-label="Invite user" attr:class="form-grid">
+                <FormAlert server=invite_error />
+                <div class="field">
+                    <label for="invite-email">"Their e-mail"</label>
+                    <input id="invite-email" name="email" type="email" aria-describedby="invite-email-error" />
+                    <p class="field-error" id="invite-email-error" aria-live="polite">{move || invite_error.get().and_then(|e| e.field("email"))}</p>
+                </div>
+                <div class="field">
+                    <label for="invite-role">"Role"</label>
+                    <select id="invite-role" name="role">
+                        <option value="member">"member — creates and operates resources"</option>
+                        <option value="viewer">"viewer — reads everything, changes nothing"</option>
+                        <option value="owner">"owner — everything, including users and residency"</option>
+                    </select>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button button-primary" disabled=move || owner_reason().is_some()>"Create invitation"</button>
+                    <span class="disabled-reason">{owner_reason}</span>
+                </div>
+            </ActionForm>
+            {move || invite.value().get().and_then(Result::ok).map(|path| view! {
+                <div class="alert alert-success" role="status">
+                    "Invitation link (shown once): " <code data-testid="invite-link">{path}</code>
+                </div>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn Quotas() -> impl IntoView {
+    let quotas = Resource::new(|| (), |_| quota_view());
+    view! {
+        <section class="card" aria-labelledby="quota-heading">
+            <h2 id="quota-heading">"Quotas"</h2>
+            <p>"What your tenant may use at once. To raise a limit, ask support."</p>
+            <Transition fallback=|| ()>
+                {move || quotas.get().and_then(Result::ok).map(|q| view! {
+                    <table class="table" aria-label="Quotas">
+                        <thead><tr><th scope="col">"Resource"</th><th scope="col">"In use"</th><th scope="col">"Limit"</th></tr></thead>
+                        <tbody>
+                            {q.lines.into_iter().map(|(what, used, limit)| view! {
+                                <tr><td>{what}</td><td>{used}</td><td>{limit}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Residency(
+    is_owner: impl Fn() -> bool + Copy + Send + Sync + 'static,
+    set: ServerAction<ResidencySet>,
+) -> impl IntoView {
+    let current = Resource::new(move || set.version().get(), |_| residency_view());
+    let error = action_error(set);
+    view! {
+        <section class="card" aria-labelledby="residency-heading">
+            <h2 id="residency-heading">"Data residency"</h2>
+            <p>"Where your VMs may run. Meridian refuses anything outside it, with the rule named."</p>
+            <Transition fallback=|| ()>
+                {move || current.get().and_then(Result::ok).map(|(stored, label)| view! {
+                    <p>"Current policy: " <strong data-testid="residency-label">{label}</strong></p>
+                    <ActionForm action=set attr:aria-label="Residency policy" attr:class="form-narrow">
+                        <div class="field">
+                            <label for="residency-policy">"Policy"</label>
+                            <select id="residency-policy" name="policy">
+                                {[("anywhere", "Anywhere"), ("eu", "EU only"), ("countries:DE", "Germany only"),
+                                  ("countries:GB", "United Kingdom only"), ("countries:US", "United States only"),
+                                  ("countries:CH", "Switzerland only")].into_iter().map(|(value, text)| {
+                                    let selected = ResidencyMatch::new(value) == ResidencyMatch::new(&stored);
+                                    view! { <option value=value selected=selected>{text}</option> }
+                                }).collect_view()}
+                            </select>
+                            <p class="field-error" aria-live="polite">{move || error.get().and_then(|e| e.field("policy").or_else(|| e.form_message()))}</p>
+                        </div>
+                        <button type="submit" class="button button-primary" disabled=move || !is_owner()>"Save policy"</button>
+                        <span class="disabled-reason">{move || (!is_owner()).then_some("Only an owner can change the residency policy.")}</span>
+                    </ActionForm>
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// Compares policies by meaning ("eu" and its country list are the same policy).
+#[derive(PartialEq)]
+struct ResidencyMatch(Option<meridian_core::residency::ResidencyPolicy>);
+
+impl ResidencyMatch {
+    fn new(stored: &str) -> Self {
+        Self(meridian_core::residency::ResidencyPolicy::parse(stored).ok())
+    }
+}
+
+#[component]
+fn AuditLog(refresh: Signal<usize>) -> impl IntoView {
+    let entries = Resource::new(move || refresh.get(), |_| audit_list());
+    view! {
+        <section class="card" aria-labelledby="audit-heading">
+            <h2 id="audit-heading">"Audit log"</h2>
+            <p>"Who did what in your tenant, when, from where, and with what result (newest first)."</p>
+            <Transition fallback=|| ()>
+                {move || entries.get().and_then(Result::ok).map(|list| view! {
+                    <table class="table" aria-label="Audit log">
+                        <thead><tr>
+                            <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th>
+                            <th scope="col">"On"</th><th scope="col">"Result"</th><th scope="col">"From"</th>
+                        </tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|e| view! {
+                                <tr>
+                                    <td>{format_utc(e.at)}</td><td>{e.actor}</td><td><code>{e.action}</code></td>
+                                    <td>{e.target}</td><td>{e.result}</td><td>{e.client}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                })}
+            </Transition>
         </section>
     }
 }

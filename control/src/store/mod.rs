@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod host;
+pub mod invite;
 pub mod job;
 pub mod quota;
 pub mod session;

@@ -1,0 +1,145 @@
+//! Settings server functions: users and invitations, quotas, residency, the audit log.
+#![expect(
+    missing_docs,
+    reason = "#[server] generates argument structs whose fields cannot carry doc comments"
+)]
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A user of the tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Id.
+    pub id: String,
+    /// E-mail address.
+    pub email: String,
+    /// Role.
+    pub role: String,
+}
+
+/// Quota limits and use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaLines {
+    /// `(what, in use, limit)` rows.
+    pub lines: Vec<(String, u64, u64)>,
+}
+
+/// One audit entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When (Unix ms).
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// Result.
+    pub result: String,
+    /// From where.
+    pub client: String,
+}
+
+/// The tenant's users.
+#[server(prefix = "/fn", endpoint = "user_list")]
+pub async fn user_list() -> Result<Vec<Member>, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control
+        .user_list(&ctx)
+        .await?
+        .into_iter()
+        .map(|(id, email, role)| Member { id, email, role })
+        .collect())
+}
+
+/// Invites someone; returns the invitation link's path (shown once).
+#[server(prefix = "/fn", endpoint = "user_invite")]
+pub async fn user_invite(email: String, role: String) -> Result<String, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(format!(
+        "/invite/{}",
+        control.user_invite(&ctx, &email, &role).await?
+    ))
+}
+
+/// Accepts an invitation with a new password and signs the new user in.
+#[server(prefix = "/fn", endpoint = "invite_accept")]
+pub async fn invite_accept(token: String, password: String) -> Result<(), AppError> {
+    let (control, session, ctx) = crate::server::op_context().await?;
+    let account = control.invite_accept(&ctx, &token, &password).await?;
+    crate::server::session_sign_in(&session, account.user_id).await
+}
+
+/// Changes a user's role.
+#[server(prefix = "/fn", endpoint = "user_role_set")]
+pub async fn user_role_set(id: String, role: String) -> Result<(), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control.user_role_set(&ctx, &id, &role).await?)
+}
+
+/// Removes a user.
+#[server(prefix = "/fn", endpoint = "user_remove")]
+pub async fn user_remove(id: String) -> Result<(), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control.user_remove(&ctx, &id).await?)
+}
+
+/// Quotas in use against their limits.
+#[server(prefix = "/fn", endpoint = "quota_view")]
+pub async fn quota_view() -> Result<QuotaLines, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let (quota, usage) = control.quota_view(&ctx).await?;
+    Ok(QuotaLines {
+        lines: vec![
+            ("VMs".into(), u64::from(usage.vms), u64::from(quota.max_vms)),
+            ("vCPUs".into(), u64::from(usage.vcpus), u64::from(quota.max_vcpus)),
+            (
+                "Memory (GiB)".into(),
+                usage.memory_mib / 1024,
+                quota.max_memory_mib / 1024,
+            ),
+            (
+                "Public IPv4 addresses".into(),
+                u64::from(usage.public_ips),
+                u64::from(quota.max_public_ips),
+            ),
+        ],
+    })
+}
+
+/// The residency policy as `(stored form, label)`.
+#[server(prefix = "/fn", endpoint = "residency_view")]
+pub async fn residency_view() -> Result<(String, String), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let policy = control.residency_view(&ctx).await?;
+    Ok((policy.to_string(), policy.label()))
+}
+
+/// Sets the residency policy (owners only).
+#[server(prefix = "/fn", endpoint = "residency_set")]
+pub async fn residency_set(policy: String) -> Result<String, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control.residency_set(&ctx, &policy).await?.label())
+}
+
+/// The newest audit entries.
+#[server(prefix = "/fn", endpoint = "audit_list")]
+pub async fn audit_list() -> Result<Vec<AuditEntry>, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control
+        .audit_list(&ctx, 100)
+        .await?
+        .into_iter()
+        .map(|e| AuditEntry {
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            result: e.result,
+            client: e.client,
+        })
+        .collect())
+}

@@ -1,0 +1,88 @@
+//! The UTC calendar, computed from Unix time with no clock and no time-zone database: billing
+//! months and timestamps for people.
+
+/// The UTC calendar month holding `unix_ms`, as `[start, end)` in Unix milliseconds: the billing
+/// period. (Days from the civil date by Howard Hinnant's algorithm.)
+pub fn month_bounds(unix_ms: i64) -> (i64, i64) {
+    let days = unix_ms.div_euclid(86_400_000);
+    let (year, month) = civil_year_month(days);
+    let start = days_from_civil(year, month) * 86_400_000;
+    let (next_year, next_month) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    (start, days_from_civil(next_year, next_month) * 86_400_000)
+}
+
+/// Days since 1970-01-01 of the first day of `year`-`month`.
+fn days_from_civil(year: i64, month: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The year and month of a day number (days since 1970-01-01).
+fn civil_year_month(days: i64) -> (i64, i64) {
+    let (year, month, _) = civil_from_days(days);
+    (year, month)
+}
+
+/// The year, month and day of a day number (days since 1970-01-01).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `unix_ms` as people read it: `2026-11-26 14:53 UTC`.
+pub fn format_utc(unix_ms: i64) -> String {
+    let days = unix_ms.div_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let minutes = unix_ms.rem_euclid(86_400_000) / 60_000;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        minutes / 60,
+        minutes % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn month_bounds_follow_the_utc_calendar() {
+        // 2026-11-26T13:49:51Z lies in November 2026: 1 Nov 00:00 to 1 Dec 00:00.
+        assert_eq!(
+            month_bounds(1_795_700_991_000),
+            (1_793_491_200_000, 1_796_083_200_000)
+        );
+        // 2024-02-29 is in a leap February; the epoch starts January 1970.
+        let (start, end) = month_bounds(1_709_208_000_000);
+        assert_eq!((end - start) / 86_400_000, 29);
+        assert_eq!(month_bounds(0), (0, 31 * 86_400_000));
+        // The last millisecond of a month belongs to it, the next one to the next month.
+        let (_, end) = month_bounds(0);
+        assert_eq!(month_bounds(end - 1).1, end);
+        assert_eq!(month_bounds(end).0, end);
+    }
+
+    #[test]
+    fn timestamps_read_as_utc() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_utc(1_795_700_991_000), "2026-11-26 13:49 UTC");
+        assert_eq!(format_utc(1_709_208_000_000), "2024-02-29 12:00 UTC");
+    }
+}

@@ -1,0 +1,81 @@
+// Users and roles: an owner invites a viewer, who can look but not change anything, and every
+// change lands in the audit log.
+import { test, expect } from '@playwright/test';
+import { PASSWORD, hydrated, signUp, uniqueEmail } from './helpers';
+
+test('a viewer sees VMs but cannot change them, in the UI or by calling the server directly', async ({ page, browser }) => {
+  await signUp(page, 'Team Co', uniqueEmail('team-owner'));
+  await page.getByRole('link', { name: 'VDCs' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('ams-main');
+  await page.getByLabel('Zone').selectOption({ label: 'Amsterdam (ams1), NL' });
+  await page.getByRole('button', { name: 'Create VDC' }).click();
+  await page.getByRole('link', { name: 'Create VM here' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('shared-1');
+  await page.getByRole('button', { name: 'Create VM' }).click();
+  await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
+  const vmUrl = page.url();
+  const vmId = vmUrl.split('/').pop()!;
+
+  // The owner invites a viewer; the link is shown once.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await hydrated(page);
+  const viewerEmail = uniqueEmail('viewer');
+  await page.getByLabel('Their e-mail').fill(viewerEmail);
+  await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+  await page.getByRole('button', { name: 'Create invitation' }).click();
+  const link = await page.getByTestId('invite-link').innerText();
+  expect(link).toMatch(/^\/invite\/[0-9a-f]{64}$/);
+
+  const viewerContext = await browser.newContext();
+  const viewer = await viewerContext.newPage();
+  await viewer.goto(link);
+  await hydrated(viewer);
+  await viewer.getByLabel('Choose a password').fill(PASSWORD);
+  await viewer.getByRole('button', { name: 'Join' }).click();
+  await expect(viewer.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  await expect(viewer.getByTestId('tenant-name')).toHaveText('Team Co');
+
+  // The viewer sees the VM, with every action disabled and the reason shown.
+  await viewer.goto(vmUrl);
+  await hydrated(viewer);
+  await expect(viewer.getByRole('heading', { level: 1, name: 'VM shared-1' })).toBeVisible();
+  await expect(viewer.getByRole('button', { name: 'Stop' })).toBeDisabled();
+  await expect(viewer.getByRole('button', { name: 'Destroy VM' })).toBeDisabled();
+  await expect(viewer.getByText('Viewers cannot change VMs.').first()).toBeVisible();
+  await viewer.screenshot({ path: 'screenshots/viewer-vm-page.png', fullPage: true });
+
+  // Calling the server function directly is refused too, and nothing changes.
+  const direct = await viewer.request.post('/fn/vm_operate', { form: { id: vmId, action: 'stop' } });
+  expect(direct.status()).toBe(403);
+  await viewer.reload();
+  await expect(viewer.locator('.badge-running')).toBeVisible();
+  await viewerContext.close();
+
+  // The owner's audit log (opened afresh) has the invitation, the viewer joining, the refused stop.
+  await page.goto('/settings');
+  const audit = page.getByRole('table', { name: 'Audit log' });
+  await expect(audit.getByRole('row').filter({ hasText: 'user.invite' })).toHaveCount(1);
+  await expect(audit.getByRole('row').filter({ hasText: 'user.join' })).toHaveCount(1);
+  await expect(audit.getByRole('row').filter({ hasText: 'vm.stop' }).filter({ hasText: 'forbidden' })).toHaveCount(1);
+  await expect(audit.getByRole('row').filter({ hasText: 'vm.create' }).filter({ hasText: 'ok' })).toHaveCount(1);
+  await page.screenshot({ path: 'screenshots/settings.png', fullPage: true });
+});
+
+test('an EU-only tenant cannot create a VDC in New York', async ({ page }) => {
+  await signUp(page, 'Euro GmbH', uniqueEmail('eu'));
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await hydrated(page);
+  await page.getByLabel('Policy', { exact: true }).selectOption({ label: 'EU only' });
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await expect(page.getByTestId('residency-label')).toHaveText('EU only');
+
+  await page.getByRole('link', { name: 'VDCs' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('ny');
+  await page.getByLabel('Zone').selectOption({ label: 'New York (nyc1), US' });
+  await page.getByRole('button', { name: 'Create VDC' }).click();
+  await expect(page.getByText(/New York \(US\) is outside your residency policy/)).toBeVisible();
+  await expect(page.getByText('No VDCs yet')).toBeVisible();
+});
