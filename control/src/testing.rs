@@ -57,3 +57,15 @@ async fn postgres_database(server_url: &str) -> String {
         .expect("a PostgreSQL URL ends with /DATABASE");
     format!("{base}/{name}")
 }
+
+/// The context of the user an account belongs to, as a server would build it after log-in.
+pub fn as_user(account: &crate::account::Account) -> crate::OpContext {
+    crate::OpContext::new(
+        crate::Actor::User {
+            user_id: account.user_id,
+            tenant_id: account.tenant_id,
+            role: account.role,
+        },
+        "test",
+    )
+}

@@ -1,24 +1,11 @@
 //! Account actions against a real database (SQLite, or PostgreSQL when the test run selects it).
 
-use meridian_control::account::Account;
-use meridian_control::testing::TestDb;
-use meridian_control::{Actor, Control, Error, OpContext};
+use meridian_control::testing::{TestDb, as_user};
+use meridian_control::{Control, Error, OpContext};
 use meridian_core::Signup;
 
 fn anon() -> OpContext {
     OpContext::anonymous("test")
-}
-
-fn as_user(account: &Account) -> OpContext {
-    OpContext {
-        actor: Actor::User {
-            user_id: account.user_id,
-            tenant_id: account.tenant_id,
-            role: account.role,
-        },
-        request_id: "test".into(),
-        client: None,
-    }
 }
 
 async fn setup() -> (TestDb, Control) {

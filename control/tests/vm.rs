@@ -2,9 +2,8 @@
 //! failures injected at every step, steps replayed, quotas under concurrency. Every scenario ends
 //! with the invariant checker.
 
-use meridian_control::account::Account;
 use meridian_control::driver::simulated::{SimFaults, SimTiming, SimulatedDriver};
-use meridian_control::testing::TestDb;
+use meridian_control::testing::{TestDb, as_user};
 use meridian_control::{Actor, Control, Error, OpContext};
 use meridian_core::Signup;
 use meridian_core::job::{JobKind, JobState};
@@ -37,18 +36,6 @@ async fn world() -> World {
         control,
         driver,
         ctx: as_user(&account),
-    }
-}
-
-fn as_user(account: &Account) -> OpContext {
-    OpContext {
-        actor: Actor::User {
-            user_id: account.user_id,
-            tenant_id: account.tenant_id,
-            role: account.role,
-        },
-        request_id: "test".into(),
-        client: None,
     }
 }
 

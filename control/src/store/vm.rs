@@ -50,6 +50,26 @@ pub struct VmRow {
     pub updated_at: i64,
 }
 
+/// The text columns of a VM that steps change; the column names come from here, never from input.
+#[derive(Clone, Copy)]
+enum VmText {
+    State,
+    Host,
+    PrivateIp,
+    PublicIp,
+}
+
+impl VmText {
+    fn name(self) -> &'static str {
+        match self {
+            VmText::State => "state",
+            VmText::Host => "host_id",
+            VmText::PrivateIp => "private_ip",
+            VmText::PublicIp => "public_ip",
+        }
+    }
+}
+
 fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
     Ok(VmRow {
         id: row.try_get("id")?,
@@ -162,13 +182,7 @@ impl Store {
         id: &str,
         state: &str,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE vms SET state = $1, updated_at = $2 WHERE id = $3")
-            .bind(state)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+        Self::vm_set_text(tx, id, VmText::State, Some(state)).await
     }
 
     /// Sets (or clears) a VM's host.
@@ -177,13 +191,7 @@ impl Store {
         id: &str,
         host: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE vms SET host_id = $1, updated_at = $2 WHERE id = $3")
-            .bind(host)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+        Self::vm_set_text(tx, id, VmText::Host, host).await
     }
 
     /// Sets (or clears) a VM's private address. A duplicate within the tenant fails on the UNIQUE index.
@@ -192,13 +200,7 @@ impl Store {
         id: &str,
         ip: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE vms SET private_ip = $1, updated_at = $2 WHERE id = $3")
-            .bind(ip)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+        Self::vm_set_text(tx, id, VmText::PrivateIp, ip).await
     }
 
     /// Sets (or clears) a VM's public address. A duplicate anywhere fails on the UNIQUE index.
@@ -207,8 +209,21 @@ impl Store {
         id: &str,
         ip: Option<&str>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE vms SET public_ip = $1, updated_at = $2 WHERE id = $3")
-            .bind(ip)
+        Self::vm_set_text(tx, id, VmText::PublicIp, ip).await
+    }
+
+    async fn vm_set_text(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        column: VmText,
+        value: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "UPDATE vms SET {} = $1, updated_at = $2 WHERE id = $3",
+            column.name()
+        );
+        sqlx::query(&sql)
+            .bind(value)
             .bind(now_ms())
             .bind(id)
             .execute(&mut **tx)
