@@ -8,6 +8,7 @@ pub mod audit;
 pub mod context;
 pub mod driver;
 pub mod error;
+pub mod firewall;
 pub mod invariants;
 pub mod job;
 pub mod metering;

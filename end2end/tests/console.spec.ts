@@ -46,6 +46,16 @@ test('create a VDC in Hong Kong and a VM in it, watch it reach Running live, the
   await page.getByRole('link', { name: 'Networks' }).click();
   await expect(page.getByText('Private by default:')).toBeVisible();
   await expect(page.getByRole('cell', { name: privateIp })).toBeVisible();
+  // Breakout: its public address is listed, and an inbound rule opens HTTPS; a bad port is refused.
+  await hydrated(page);
+  await expect(page.getByText(/Public addresses: 198\.18\.\d+\.\d+ \(web-1\)/)).toBeVisible();
+  const ruleForm = page.getByRole('form', { name: 'Add a firewall rule in hkg1' });
+  await ruleForm.getByLabel('Port', { exact: true }).fill('70000');
+  await ruleForm.getByRole('button', { name: 'Add rule' }).click();
+  await expect(ruleForm.getByText(/port/i).filter({ hasText: '65535' })).toBeVisible();
+  await ruleForm.getByLabel('Port', { exact: true }).fill('443');
+  await ruleForm.getByRole('button', { name: 'Add rule' }).click();
+  await expect(page.getByRole('list', { name: 'Firewall rules in hkg1' }).getByText('TCP 443 from 0.0.0.0/0')).toBeVisible();
   await page.screenshot({ path: 'screenshots/networks.png', fullPage: true });
 
   // The overview counts it by zone and shows this month's (free) bandwidth.

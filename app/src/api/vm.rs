@@ -254,3 +254,60 @@ pub async fn network_view() -> Result<Vec<Subnet>, AppError> {
         })
         .collect())
 }
+
+/// An inbound firewall rule of a zone's breakout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Id.
+    pub id: String,
+    /// Zone id.
+    pub zone: String,
+    /// What it allows, e.g. "TCP 443 from 0.0.0.0/0".
+    pub text: String,
+}
+
+/// The tenant's firewall rules.
+#[server(prefix = "/fn", endpoint = "firewall_rule_list")]
+pub async fn firewall_rule_list() -> Result<Vec<Rule>, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control
+        .firewall_rule_list(&ctx)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let ports = match (r.port_from, r.port_to) {
+                (Some(a), Some(b)) if a == b => format!(" {a}"),
+                (Some(a), Some(b)) => format!(" {a}–{b}"),
+                _ => String::new(),
+            };
+            Rule {
+                id: r.id,
+                zone: r.zone,
+                text: format!("{}{ports} from {}", r.protocol.to_uppercase(), r.source),
+            }
+        })
+        .collect())
+}
+
+/// Adds an inbound rule to a zone's breakout.
+#[server(prefix = "/fn", endpoint = "firewall_rule_create")]
+pub async fn firewall_rule_create(
+    zone: String,
+    protocol: String,
+    port_from: String,
+    #[server(default)] port_to: String,
+    source: String,
+) -> Result<(), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    control
+        .firewall_rule_create(&ctx, &zone, &protocol, &port_from, &port_to, &source)
+        .await?;
+    Ok(())
+}
+
+/// Removes a rule.
+#[server(prefix = "/fn", endpoint = "firewall_rule_delete")]
+pub async fn firewall_rule_delete(id: String) -> Result<(), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control.firewall_rule_delete(&ctx, &id).await?)
+}
