@@ -15,6 +15,7 @@ pub mod metering;
 pub mod overview;
 pub mod password;
 pub mod session_store;
+pub mod ssh_key;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;

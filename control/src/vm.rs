@@ -67,6 +67,14 @@ impl Control {
         if let Err(violation) = self.residency(&tenant).await?.check(create.zone) {
             errors.push("zone", violation.to_string());
         }
+        let keys = self.store.ssh_key_list(&tenant).await?;
+        let mut fingerprints = Vec::new();
+        for wanted in &create.ssh_key_ids {
+            match keys.iter().find(|key| key.id == wanted.to_string()) {
+                Some(key) => fingerprints.push(key.fingerprint.clone()),
+                None => errors.push("ssh_key_ids", "Choose among your own SSH keys."),
+            }
+        }
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
@@ -90,6 +98,7 @@ impl Control {
             affinity_group: create.anti_affinity_group.as_ref().map(|g| g.as_str().to_owned()),
             user_data: create.user_data.as_ref().map(|u| u.as_str().to_owned()),
             quota_reserved: true,
+            ssh_keys: fingerprints.join(" "),
             created_at: now,
             updated_at: now,
         };

@@ -3,5 +3,6 @@
 pub mod account;
 pub mod overview;
 pub mod settings;
+pub mod ssh_key;
 pub mod vdc;
 pub mod vm;

@@ -174,6 +174,7 @@ pub async fn vm_create(
     #[server(default)] user_data: String,
     #[server(default)] anti_affinity_group: String,
     #[server(default)] dedicated: String,
+    #[server(default)] ssh_key_ids: Vec<String>,
 ) -> Result<String, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let form = meridian_core::resource::VmCreateForm {
@@ -184,6 +185,7 @@ pub async fn vm_create(
         user_data,
         anti_affinity_group,
         dedicated,
+        ssh_key_ids,
         ..Default::default()
     };
     Ok(control

@@ -10,6 +10,7 @@ const NAV: &[(&str, &str)] = &[
     ("/vdcs", "VDCs"),
     ("/vms", "VMs"),
     ("/networks", "Networks"),
+    ("/keys", "SSH keys"),
     ("/map", "Map"),
     ("/bandwidth", "Bandwidth"),
     ("/billing", "Billing"),

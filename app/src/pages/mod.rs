@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod invite;
+pub mod keys;
 pub mod login;
 pub mod networks;
 pub mod not_built;

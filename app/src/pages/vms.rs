@@ -71,6 +71,7 @@ pub fn VmNewPage() -> impl IntoView {
     let query = use_query_map();
     let preselected = query.read_untracked().get("vdc").unwrap_or_default();
     let vdcs = Resource::new(|| (), |_| vdc_list());
+    let keys = Resource::new(|| (), |_| crate::api::ssh_key::ssh_key_list());
     let create = ServerAction::<VmCreate>::new();
     let server = action_error(create);
     let (size, set_size) = signal("s".to_owned());
@@ -170,7 +171,25 @@ pub fn VmNewPage() -> impl IntoView {
                             </label>
                         </fieldset>
                         <fieldset class="card">
-                            <legend>"5. Extras"</legend>
+                            <legend>"5. Access"</legend>
+                            {move || keys.get().and_then(Result::ok).map(|list| if list.is_empty() {
+                                view! { <p>"No SSH keys yet: " <a href="/keys">"add one"</a> " to log in to your VMs."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <div class="choices">
+                                        {list.into_iter().enumerate().map(|(i, key)| view! {
+                                            <label class="choice">
+                                                <input type="checkbox" name=format!("ssh_key_ids[{i}]") value=key.id.clone() />
+                                                <span>{format!("SSH key {} ({})", key.name, key.fingerprint)}</span>
+                                            </label>
+                                        }).collect_view()}
+                                    </div>
+                                }.into_any()
+                            })}
+                            <p class="field-error" aria-live="polite">{error_of("ssh_key_ids")}</p>
+                        </fieldset>
+                        <fieldset class="card">
+                            <legend>"6. Extras"</legend>
                             <div class="field">
                                 <label for="vm-user-data">"Cloud-config user data (optional)"</label>
                                 <textarea id="vm-user-data" name="user_data" rows="4" placeholder="#cloud-config"></textarea>

@@ -54,6 +54,8 @@ pub struct VmSpec {
     pub private_ip: Option<Ipv4Addr>,
     /// Public address, when breakout is on.
     pub public_ip: Option<Ipv4Addr>,
+    /// Fingerprints of the SSH keys to install for the template's default user.
+    pub ssh_keys: Vec<String>,
 }
 
 /// A backend failure. The message is safe to show; jobs record it as the failed step's error.

@@ -389,6 +389,9 @@ impl Driver for SimulatedDriver {
             "cloud-init[612]: Cloud-init v. 24.1 running 'init' … done".to_owned(),
             "cloud-init[612]: Cloud-init v. 24.1 running 'modules:final' … done".to_owned(),
         ];
+        for key in &vm.ssh_keys {
+            lines.push(format!("cloud-init[612]: ssh: authorized key {key}"));
+        }
         if let Some(public) = vm.public_ip {
             lines.push(format!(
                 "[    2.031876] breakout: public address {public} routed to eth0"
@@ -416,6 +419,7 @@ mod tests {
             disk_gib: 40,
             private_ip: Some("10.0.0.2".parse().unwrap()),
             public_ip: None,
+            ssh_keys: Vec::new(),
         }
     }
 

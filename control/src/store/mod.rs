@@ -12,6 +12,7 @@ pub mod job;
 pub mod quota;
 pub mod session;
 pub mod sim;
+pub mod ssh_key;
 pub mod tenant;
 pub mod usage;
 pub mod user;

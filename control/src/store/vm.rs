@@ -44,6 +44,8 @@ pub struct VmRow {
     pub user_data: Option<String>,
     /// Whether its quota is reserved.
     pub quota_reserved: bool,
+    /// Fingerprints of the SSH keys installed at creation, space-separated.
+    pub ssh_keys: String,
     /// Created (Unix ms).
     pub created_at: i64,
     /// Last change (Unix ms).
@@ -90,6 +92,7 @@ fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
         affinity_group: row.try_get("affinity_group")?,
         user_data: row.try_get("user_data")?,
         quota_reserved: row.try_get::<i64, _>("quota_reserved")? != 0,
+        ssh_keys: row.try_get("ssh_keys")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -100,8 +103,8 @@ impl Store {
     pub(crate) async fn vm_insert(tx: &mut Transaction<'static, Any>, vm: &VmRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, template, vcpus, memory_mib, disk_gib, state, \
-             breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+             breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at, ssh_keys) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
         )
         .bind(&vm.id)
         .bind(&vm.tenant_id)
@@ -119,6 +122,7 @@ impl Store {
         .bind(&vm.user_data)
         .bind(i64::from(vm.quota_reserved))
         .bind(vm.created_at)
+        .bind(&vm.ssh_keys)
         .execute(&mut **tx)
         .await?;
         Ok(())
