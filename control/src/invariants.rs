@@ -19,10 +19,11 @@ impl Control {
         let mut placed: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
         for vm in &vms {
             if let Some(host) = &vm.host_id {
+                let held = held_size(vm);
                 let sum = placed.entry(host.clone()).or_default();
-                sum.0 += vm.vcpus;
-                sum.1 += vm.memory_mib;
-                sum.2 += vm.disk_gib;
+                sum.0 += held.0;
+                sum.1 += held.1;
+                sum.2 += held.2;
             }
         }
         for host in &hosts {
@@ -88,8 +89,14 @@ impl Control {
         // Quotas equal what the VMs that hold quota add up to.
         let mut reserved: BTreeMap<String, QuotaUsage> = BTreeMap::new();
         for vm in vms.iter().filter(|vm| vm.quota_reserved) {
+            let (vcpus, memory_mib, _) = held_size(vm);
+            let held = crate::store::vm::VmRow {
+                vcpus,
+                memory_mib,
+                ..vm.clone()
+            };
             let sum = reserved.entry(vm.tenant_id.clone()).or_default();
-            *sum = sum.plus(&vm_quota(vm));
+            *sum = sum.plus(&vm_quota(&held));
         }
         for (tenant, _, usage) in self.store.quota_list().await? {
             let expected = reserved.remove(&tenant).unwrap_or_default();
@@ -109,5 +116,19 @@ impl Control {
             }
         }
         Ok(broken)
+    }
+}
+
+/// What a VM holds on its host and in quota: its size, or during a resize, for each resource the
+/// larger of its size and the size it is being resized to.
+fn held_size(vm: &crate::store::vm::VmRow) -> (i64, i64, i64) {
+    let size = (vm.vcpus, vm.memory_mib, vm.disk_gib);
+    match vm.pending_size.as_deref().and_then(crate::job::parse_size_key) {
+        Some(pending) => (
+            size.0.max(pending.0),
+            size.1.max(pending.1),
+            size.2.max(pending.2),
+        ),
+        None => size,
     }
 }

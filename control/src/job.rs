@@ -409,6 +409,14 @@ impl Control {
             (Step::Boot | Step::PowerOn, false) | (Step::PowerOff, true) => driver.vm_boot(spec).await?,
             (Step::Boot | Step::PowerOn, true) | (Step::PowerOff, false) => driver.vm_power_off(spec).await?,
             (Step::Reboot, false) => driver.vm_reboot(spec).await?,
+            (Step::ResizeDisk, false) => {
+                let new = vm
+                    .pending_size
+                    .as_deref()
+                    .and_then(parse_size_key)
+                    .map_or(vm.disk_gib, |s| s.2);
+                driver.disk_resize(spec, u64::try_from(new).unwrap_or(0)).await?;
+            }
             (Step::AttachNetwork, false) | (Step::DetachNetwork, true) => driver.network_attach(spec).await?,
             (Step::AttachNetwork, true) | (Step::DetachNetwork, false) => driver.network_detach(spec).await?,
             (Step::Breakout, false) | (Step::ReleaseBreakout, true) if vm.breakout => {
@@ -433,6 +441,9 @@ impl Control {
         vm: &VmRow,
     ) -> Result<(), StepError> {
         let set_state = |state: VmState| state.as_str();
+        if matches!(step, Step::ResizeReserve | Step::ResizeApply) {
+            return self.resize_step(tx, job, step, undo, vm).await;
+        }
         match (step, undo) {
             (Step::ReserveQuota, false) | (Step::ReleaseQuota, true) if !vm.quota_reserved => {
                 let enforce = step == Step::ReserveQuota;
@@ -678,5 +689,121 @@ impl Control {
         Err(StepError::Failed(format!(
             "Could not reserve a public address in {zone}; try again."
         )))
+    }
+}
+
+/// A size as stored in jobs and `pending_size`: "vcpus/memory_mib/disk_gib".
+pub(crate) fn size_key(size: (i64, i64, i64)) -> String {
+    format!("{}/{}/{}", size.0, size.1, size.2)
+}
+
+/// Parses [`size_key`]'s form.
+pub(crate) fn parse_size_key(key: &str) -> Option<(i64, i64, i64)> {
+    let mut parts = key.split('/').map(|p| p.parse::<i64>().ok());
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Some(v)), Some(Some(m)), Some(Some(d)), None) => Some((v, m, d)),
+        _ => None,
+    }
+}
+
+/// What growing from `old` to `new` adds, per resource (shrinking parts count as zero).
+fn growth(old: (i64, i64, i64), new: (i64, i64, i64)) -> (i64, i64, i64) {
+    (
+        (new.0 - old.0).max(0),
+        (new.1 - old.1).max(0),
+        (new.2 - old.2).max(0),
+    )
+}
+
+fn as_quota(delta: (i64, i64, i64)) -> QuotaUsage {
+    QuotaUsage {
+        vms: 0,
+        vcpus: u32::try_from(delta.0).unwrap_or(0),
+        memory_mib: u64::try_from(delta.1).unwrap_or(0),
+        public_ips: 0,
+    }
+}
+
+fn as_reservation(delta: (i64, i64, i64)) -> Reservation {
+    Reservation {
+        vcpus: delta.0,
+        memory_mib: delta.1,
+        disk_gib: delta.2,
+    }
+}
+
+impl Control {
+    /// The sizes of a resize job: `(old, new)` from its parameter "old|new".
+    async fn resize_sizes(&self, job: &JobRow) -> Result<((i64, i64, i64), (i64, i64, i64)), StepError> {
+        let params = self.store.job_params(job.id).await?.unwrap_or_default();
+        let (old, new) = params.split_once('|').unwrap_or_default();
+        match (parse_size_key(old), parse_size_key(new)) {
+            (Some(old), Some(new)) => Ok((old, new)),
+            _ => Err(StepError::Internal(Error::internal(format_args!(
+                "resize job {} params {params:?}",
+                job.id
+            )))),
+        }
+    }
+
+    /// The database part of the resize steps. While a resize is pending the VM holds, for each
+    /// resource, the larger of its old and new size: room is reserved before anything changes and
+    /// released only once the new size is in place.
+    async fn resize_step(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        job: &JobRow,
+        step: Step,
+        undo: bool,
+        vm: &VmRow,
+    ) -> Result<(), StepError> {
+        let (old, new) = self.resize_sizes(job).await?;
+        let current = (vm.vcpus, vm.memory_mib, vm.disk_gib);
+        let host = vm.host_id.as_deref().map(parse_uuid).transpose()?;
+        match (step, undo) {
+            (Step::ResizeReserve, false) if vm.pending_size.is_none() => {
+                let grow = growth(old, new);
+                if !Store::quota_reserve(tx, &vm.tenant_id, &as_quota(grow), true).await? {
+                    return Err(StepError::Failed(
+                        "Your quota has no room for the larger size.".into(),
+                    ));
+                }
+                if let Some(host) = host {
+                    if !Store::host_reserve(tx, host, as_reservation(grow)).await? {
+                        return Err(StepError::Failed(
+                            "The VM's host has no room for the larger size.".into(),
+                        ));
+                    }
+                }
+                Store::vm_set_size(tx, &vm.id, current, Some(&size_key(new))).await?;
+            }
+            (Step::ResizeReserve, true) if vm.pending_size.is_some() => {
+                let grow = growth(old, new);
+                Store::quota_release(tx, &vm.tenant_id, &as_quota(grow)).await?;
+                if let Some(host) = host {
+                    Store::host_release(tx, host, as_reservation(grow)).await?;
+                }
+                Store::vm_set_size(tx, &vm.id, current, None).await?;
+            }
+            (Step::ResizeApply, false) if vm.pending_size.is_some() => {
+                self.meter_vm(tx, vm, now_ms()).await?;
+                let shrink = growth(new, old);
+                Store::quota_release(tx, &vm.tenant_id, &as_quota(shrink)).await?;
+                if let Some(host) = host {
+                    Store::host_release(tx, host, as_reservation(shrink)).await?;
+                }
+                Store::vm_set_size(tx, &vm.id, new, None).await?;
+            }
+            (Step::ResizeApply, true) if vm.pending_size.is_none() && current == new => {
+                let shrink = growth(new, old);
+                Store::quota_reserve(tx, &vm.tenant_id, &as_quota(shrink), false).await?;
+                if let Some(host) = host {
+                    Store::host_reserve(tx, host, as_reservation(shrink)).await?;
+                }
+                Store::vm_set_size(tx, &vm.id, old, Some(&size_key(new))).await?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }

@@ -99,6 +99,7 @@ impl Control {
             user_data: create.user_data.as_ref().map(|u| u.as_str().to_owned()),
             quota_reserved: true,
             ssh_keys: fingerprints.join(" "),
+            pending_size: None,
             created_at: now,
             updated_at: now,
         };
@@ -204,9 +205,48 @@ impl Control {
             ctx,
             &audit_action,
             vm_id,
-            self.vm_operate_unaudited(ctx, vm_id, action, kind),
+            self.vm_operate_unaudited(ctx, vm_id, action, kind, None),
         )
         .await
+    }
+
+    /// Resizes a stopped VM to a size from the catalogue (disks only grow).
+    pub async fn vm_resize(&self, ctx: &OpContext, vm_id: &str, size: &str) -> Result<Started, Error> {
+        self.audited(
+            ctx,
+            "vm.resize",
+            &format!("{vm_id} → {size}"),
+            self.vm_resize_unaudited(ctx, vm_id, size),
+        )
+        .await
+    }
+
+    async fn vm_resize_unaudited(&self, ctx: &OpContext, vm_id: &str, size: &str) -> Result<Started, Error> {
+        use meridian_core::resource::{DiskGib, MemoryMib, Vcpus, VmSize};
+        let vm = self.vm_view(ctx, vm_id).await?;
+        let field = |message: String| {
+            let mut errors = FieldErrors::default();
+            errors.push("size", message);
+            Error::Invalid(errors)
+        };
+        let new = VmSize::named(size).map_err(|e| field(e.to_string()))?;
+        let to = |v: i64| u32::try_from(v).unwrap_or(0);
+        let current = VmSize::new(
+            Vcpus::new(to(vm.vcpus)).map_err(Error::internal)?,
+            MemoryMib::new(to(vm.memory_mib)).map_err(Error::internal)?,
+            DiskGib::new(to(vm.disk_gib)).map_err(Error::internal)?,
+        );
+        current.check_resize(&new).map_err(|e| field(e.to_string()))?;
+        let key = |s: &VmSize| {
+            crate::job::size_key((
+                i64::from(s.vcpus.get()),
+                i64::from(s.memory_mib.get()),
+                i64::from(s.disk_gib.get()),
+            ))
+        };
+        let params = format!("{}|{}", key(&current), key(&new));
+        self.vm_operate_unaudited(ctx, vm_id, VmAction::Resize, JobKind::VmResize, Some(params))
+            .await
     }
 
     async fn vm_operate_unaudited(
@@ -215,6 +255,7 @@ impl Control {
         vm_id: &str,
         action: VmAction,
         kind: JobKind,
+        params: Option<String>,
     ) -> Result<Started, Error> {
         let tenant = ctx.tenant_for_mutation()?;
         let mut tx = self.store.begin_write().await?;
@@ -231,8 +272,9 @@ impl Control {
         }
         let vm_uuid: Uuid = vm.id.parse().map_err(Error::internal)?;
         let job_id = Uuid::new_v4();
-        // A destroy that unwinds puts the VM back in the state it was in.
-        Store::job_insert_with_params(&mut tx, job_id, &tenant, kind, vm_uuid, &vm.state).await?;
+        // By default the parameter is the VM's state: a destroy that unwinds puts it back.
+        let params = params.unwrap_or_else(|| vm.state.clone());
+        Store::job_insert_with_params(&mut tx, job_id, &tenant, kind, vm_uuid, &params).await?;
         tx.commit().await?;
         self.jobs_queued.notify_one();
         tracing::info!(vm.id = %vm.id, job.id = %job_id, job.kind = kind.as_str(), request.id = %ctx.request_id, "vm operation queued");
@@ -252,6 +294,8 @@ pub struct VmActivity {
     pub job: Option<crate::store::job::JobRow>,
     /// That job's events, oldest first.
     pub events: Vec<crate::store::job::JobEvent>,
+    /// The VM's recent jobs, newest first (its history).
+    pub history: Vec<crate::store::job::JobRow>,
 }
 
 impl Control {
@@ -259,17 +303,18 @@ impl Control {
     pub async fn vm_activity(&self, ctx: &OpContext, vm_id: &str) -> Result<VmActivity, Error> {
         let vm = self.vm_view(ctx, vm_id).await?;
         let id: Uuid = vm.id.parse().map_err(Error::internal)?;
-        let job = self
-            .store
-            .job_list_for_target(&vm.tenant_id, id, 1)
-            .await?
-            .into_iter()
-            .next();
+        let history = self.store.job_list_for_target(&vm.tenant_id, id, 20).await?;
+        let job = history.first().cloned();
         let events = match &job {
             Some(job) => self.store.job_events(job.id, 0).await?,
             None => Vec::new(),
         };
-        Ok(VmActivity { vm, job, events })
+        Ok(VmActivity {
+            vm,
+            job,
+            events,
+            history,
+        })
     }
 
     /// The tenant's recent job events, newest first, as `(event, job kind, target id)`.

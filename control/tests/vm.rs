@@ -194,13 +194,7 @@ async fn addresses_are_unique_and_subnets_are_per_zone() {
 
 #[tokio::test]
 async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step() {
-    for kind in [
-        JobKind::VmCreate,
-        JobKind::VmStop,
-        JobKind::VmStart,
-        JobKind::VmReboot,
-        JobKind::VmDestroy,
-    ] {
+    for kind in JobKind::ALL {
         for &step in kind.steps() {
             let w = world().await;
             let vdc = w.vdc("fra1").await;
@@ -230,7 +224,7 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
             if kind != JobKind::VmCreate {
                 w.drain().await;
             }
-            if kind == JobKind::VmStart {
+            if matches!(kind, JobKind::VmStart | JobKind::VmResize) {
                 w.control.vm_stop(&w.ctx, &id).await.unwrap();
                 w.drain().await;
             }
@@ -246,6 +240,7 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 JobKind::VmStart => w.control.vm_start(&w.ctx, &id).await.unwrap().job_id,
                 JobKind::VmReboot => w.control.vm_reboot(&w.ctx, &id).await.unwrap().job_id,
                 JobKind::VmDestroy => w.control.vm_destroy(&w.ctx, &id).await.unwrap().job_id,
+                JobKind::VmResize => w.control.vm_resize(&w.ctx, &id, "l").await.unwrap().job_id,
             };
             w.drain().await;
             let (state, failed_step, error) = w.job_state(job).await;
@@ -545,4 +540,42 @@ async fn every_mutation_and_every_refusal_is_in_the_audit_log() {
     assert!(entry.actor.ends_with("@acme.io"), "who: {}", entry.actor);
     assert_eq!(entry.client, "203.0.113.9", "from where");
     assert!(entry.at > 0, "when");
+}
+
+#[tokio::test]
+async fn a_stopped_vm_is_resized_and_its_host_and_quota_follow() {
+    let w = world().await;
+    let vdc = w.vdc("mil1").await;
+    let id = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("grow-1", "mil1", "s", false))
+        .await
+        .unwrap()
+        .vm_id
+        .to_string();
+    w.drain().await;
+    let refused = w.control.vm_resize(&w.ctx, &id, "m").await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Forbidden(m) if m.contains("Stop the VM")),
+        "{refused:?}"
+    );
+    w.control.vm_stop(&w.ctx, &id).await.unwrap();
+    w.drain().await;
+    let Error::Invalid(fields) = w.control.vm_resize(&w.ctx, &id, "xs").await.unwrap_err() else {
+        panic!()
+    };
+    assert!(fields.get("size").is_some(), "disks never shrink");
+
+    w.control.vm_resize(&w.ctx, &id, "m").await.unwrap();
+    w.drain().await;
+    let row = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    assert_eq!((row.vcpus, row.memory_mib, row.disk_gib), (4, 16 * 1024, 100));
+    assert_eq!(row.state, "stopped");
+    w.assert_invariants().await;
+    let (_, usage) = w.control.quota_view(&w.ctx).await.unwrap();
+    assert_eq!(usage.vcpus, 4);
+    w.control.vm_start(&w.ctx, &id).await.unwrap();
+    w.drain().await;
+    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
+    w.assert_invariants().await;
 }

@@ -22,6 +22,8 @@ pub enum JobKind {
     VmReboot,
     /// Tear a VM down and release everything it held.
     VmDestroy,
+    /// Change a stopped VM's size.
+    VmResize,
 }
 
 /// One step of a job. Each has an undo; both are idempotent in the control plane.
@@ -68,6 +70,12 @@ pub enum Step {
     ReleaseQuota,
     /// Record the VM as destroyed.
     MarkDestroyed,
+    /// Reserve the difference in quota and on the host for the new size.
+    ResizeReserve,
+    /// Grow the disk to the new size.
+    ResizeDisk,
+    /// Record the new size.
+    ResizeApply,
 }
 
 impl Step {
@@ -94,6 +102,9 @@ impl Step {
             Step::ReleaseHost => "release_host",
             Step::ReleaseQuota => "release_quota",
             Step::MarkDestroyed => "mark_destroyed",
+            Step::ResizeReserve => "resize_reserve",
+            Step::ResizeDisk => "resize_disk",
+            Step::ResizeApply => "resize_apply",
         }
     }
 
@@ -120,6 +131,9 @@ impl Step {
             Step::ReleaseHost => "Release host capacity",
             Step::ReleaseQuota => "Release quota",
             Step::MarkDestroyed => "Destroyed",
+            Step::ResizeReserve => "Reserve room for the new size",
+            Step::ResizeDisk => "Grow the disk",
+            Step::ResizeApply => "New size in place",
         }
     }
 }
@@ -132,12 +146,13 @@ impl fmt::Display for Step {
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::VmCreate,
         JobKind::VmStop,
         JobKind::VmStart,
         JobKind::VmReboot,
         JobKind::VmDestroy,
+        JobKind::VmResize,
     ];
 
     /// The steps, in order.
@@ -168,6 +183,7 @@ impl JobKind {
                 ReleaseQuota,
                 MarkDestroyed,
             ],
+            JobKind::VmResize => &[ResizeReserve, ResizeDisk, ResizeApply],
         }
     }
 
@@ -179,6 +195,7 @@ impl JobKind {
             JobKind::VmStart => "vm_start",
             JobKind::VmReboot => "vm_reboot",
             JobKind::VmDestroy => "vm_destroy",
+            JobKind::VmResize => "vm_resize",
         }
     }
 

@@ -71,8 +71,15 @@ test('create a VDC in Hong Kong and a VM in it, watch it reach Running live, the
   await hydrated(page);
   await expect(page.getByRole('button', { name: 'Start' })).toBeDisabled();
   await expect(page.getByText('The VM is already running.')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Resize' })).toBeDisabled();
+  await expect(page.getByText('Stop the VM before resizing it.')).toBeVisible();
   await page.getByRole('button', { name: 'Stop' }).click();
   await expect(page.locator('.badge-stopped')).toBeVisible({ timeout: 30_000 });
+  // Resize while stopped: the new size is in place once the job is done, then start again.
+  await page.getByLabel('New size').selectOption('m');
+  await page.getByRole('button', { name: 'Resize' }).click();
+  await expect(properties.locator('.property', { hasText: 'Size' }).locator('dd')).toHaveText(/^4 vCPU, 16 GiB RAM, 100 GiB disk$/, { timeout: 30_000 });
+  await expect(page.getByRole('table', { name: 'VM events' }).getByRole('row').filter({ hasText: 'vm resize' })).toHaveCount(1);
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
 

@@ -114,6 +114,8 @@ pub struct VmDetail {
     pub console: Vec<String>,
     /// Whether the zones are simulated.
     pub simulated: bool,
+    /// Past operations, newest first: `(when, what, outcome)`.
+    pub history: Vec<(i64, String, String)>,
 }
 
 #[cfg(feature = "ssr")]
@@ -147,12 +149,28 @@ pub(crate) fn vm_detail_from(
             message: e.message,
         })
         .collect();
+    let history = activity
+        .history
+        .iter()
+        .map(|job| {
+            let outcome = match (&job.failed_step, &job.error) {
+                (Some(step), Some(error)) => format!("{} at {step}: {error}", job.position.state.as_str()),
+                _ => job.position.state.as_str().to_owned(),
+            };
+            (
+                job.created_at,
+                job.position.kind.as_str().replace('_', " "),
+                outcome,
+            )
+        })
+        .collect();
     VmDetail {
         vm: Vm::from(activity.vm),
         job,
         events,
         console,
         simulated,
+        history,
     }
 }
 
@@ -214,6 +232,14 @@ pub async fn vm_operate(id: String, action: String) -> Result<(), AppError> {
         "reboot" => control.vm_reboot(&ctx, &id).await?,
         _ => return Err(AppError::Forbidden("Unknown action.".into())),
     };
+    Ok(())
+}
+
+/// Resizes a stopped VM to a catalogue size.
+#[server(prefix = "/fn", endpoint = "vm_resize")]
+pub async fn vm_resize(id: String, size: String) -> Result<(), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    control.vm_resize(&ctx, &id, &size).await?;
     Ok(())
 }
 

@@ -63,9 +63,12 @@ pub fn Settings() -> impl IntoView {
                 </button>
             </ActionForm>
         </section>
-        <Users is_owner invite role_set remove />
-        <Quotas />
-        <Residency is_owner set=residency_set />
+        // Both read who is signed in (owner or not), so they wait for it like every resource read.
+        <Transition fallback=|| ()>
+            <Users is_owner invite role_set remove />
+            <Quotas />
+            <Residency is_owner set=residency_set />
+        </Transition>
         <AuditLog refresh=Signal::derive(move || {
             change.version().get() + invite.version().get() + role_set.version().get() + remove.version().get()
                 + residency_set.version().get()

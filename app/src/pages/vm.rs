@@ -1,7 +1,7 @@
 //! One VM: properties, the live progress of its latest job, actions, and its console.
 
 use crate::MeResource;
-use crate::api::vm::{VmDestroy, VmDetail, VmOperate, vm_view};
+use crate::api::vm::{VmDestroy, VmDetail, VmOperate, VmResize, vm_view};
 use crate::components::form::action_error;
 use crate::components::page::Properties;
 use crate::components::vm_table::StateBadge;
@@ -17,6 +17,7 @@ pub fn VmPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let operate = ServerAction::<VmOperate>::new();
     let destroy = ServerAction::<VmDestroy>::new();
+    let resize = ServerAction::<VmResize>::new();
     let (pushed, set_pushed) = signal(0u64);
     let detail = Resource::new(
         move || {
@@ -24,6 +25,7 @@ pub fn VmPage() -> impl IntoView {
                 id(),
                 operate.version().get(),
                 destroy.version().get(),
+                resize.version().get(),
                 pushed.get(),
             )
         },
@@ -34,7 +36,7 @@ pub fn VmPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || detail.get().map(|result| match result {
                 Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
-                Ok(detail) => view! { <VmBody detail operate destroy /> }.into_any(),
+                Ok(detail) => view! { <VmBody detail operate destroy resize /> }.into_any(),
             })}
         </Transition>
     }
@@ -71,6 +73,7 @@ fn VmBody(
     detail: VmDetail,
     operate: ServerAction<VmOperate>,
     destroy: ServerAction<VmDestroy>,
+    resize: ServerAction<VmResize>,
 ) -> impl IntoView {
     let me = expect_context::<MeResource>();
     let can_mutate = move || {
@@ -144,6 +147,22 @@ fn VmBody(
         }
     };
     let destroy_disabled = destroy_reason.clone();
+    let resize_error = action_error(resize);
+    let resize_reason = {
+        let allowed = state.map_or(Err("Unknown state.".to_owned()), |s| {
+            VmAction::Resize.allowed_in(s)
+        });
+        move || {
+            if !can_mutate() {
+                Some("Viewers cannot change VMs.".to_owned())
+            } else {
+                allowed.clone().err()
+            }
+        }
+    };
+    let resize_disabled = resize_reason.clone();
+    let history = detail.history.clone();
+    let (resize_vm, destroy_vm) = (detail.vm.id.clone(), detail.vm.id.clone());
     view! {
         <leptos_meta::Title text=format!("VM {}", detail.vm.name) />
         <header class="page-header page-header-actions">
@@ -169,8 +188,23 @@ fn VmBody(
                 {action_button(VmAction::Reboot, "Reboot")}
             </div>
             {move || operate_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            <ActionForm action=resize attr:class="resize-form" attr:aria-label="Resize VM">
+                <input type="hidden" name="id" value=resize_vm />
+                <div class="field">
+                    <label for="resize-size">"New size"</label>
+                    <select id="resize-size" name="size">
+                        {meridian_core::resource::SIZES.iter().map(|s| view! {
+                            <option value=s.code>{format!("{} ({}) — {} vCPU, {} GiB RAM, {} GiB disk", s.code, s.name,
+                                s.size.vcpus.get(), s.size.memory_mib.get() / 1024, s.size.disk_gib.get())}</option>
+                        }).collect_view()}
+                    </select>
+                    <p class="field-error" aria-live="polite">{move || resize_error.get().and_then(|e| e.field("size").or_else(|| e.form_message()))}</p>
+                </div>
+                <button type="submit" class="button button-secondary" disabled=move || resize_disabled().is_some()>"Resize"</button>
+                <span class="disabled-reason">{resize_reason}</span>
+            </ActionForm>
             <ActionForm action=destroy attr:class="destroy-form" attr:aria-label="Destroy VM">
-                <input type="hidden" name="id" value=detail.vm.id.clone() />
+                <input type="hidden" name="id" value=destroy_vm />
                 <div class="field">
                     <label for="confirm-name">"Type the VM's name to destroy it"</label>
                     <input id="confirm-name" name="confirm_name" autocomplete="off" placeholder=name.clone() />
@@ -181,6 +215,23 @@ fn VmBody(
             </ActionForm>
         </section>
         {steps_view}
+        <section class="card" aria-label="Events">
+            <h2>"Events"</h2>
+            {if history.is_empty() {
+                view! { <p>"Nothing has happened to this VM yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="table" aria-label="VM events">
+                        <thead><tr><th scope="col">"When"</th><th scope="col">"Operation"</th><th scope="col">"Outcome"</th></tr></thead>
+                        <tbody>
+                            {history.into_iter().map(|(at, what, outcome)| view! {
+                                <tr><td>{meridian_core::calendar::format_utc(at)}</td><td>{what}</td><td>{outcome}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any()
+            }}
+        </section>
         <section class="card" aria-label="Console">
             <h2>"Console" {detail.simulated.then_some(" (simulated)")}</h2>
             <pre class="console">{detail.console.join("\n")}</pre>

@@ -15,12 +15,15 @@ use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
 #[component]
 pub fn VmsPage() -> impl IntoView {
     let vms = Resource::new(|| (), |_| vm_list());
+    let vdcs = Resource::new(|| (), |_| vdc_list());
+    let (vdc, set_vdc) = signal(String::new());
     let (zone, set_zone) = signal(String::new());
     let (state, set_state) = signal(String::new());
     let shown = move |all: Vec<Vm>| -> Vec<Vm> {
         all.into_iter()
             .filter(|vm| zone.get().is_empty() || vm.zone == zone.get())
             .filter(|vm| state.get().is_empty() || vm.state == state.get())
+            .filter(|vm| vdc.get().is_empty() || vm.vdc_id == vdc.get())
             .collect()
     };
     view! {
@@ -47,6 +50,13 @@ pub fn VmsPage() -> impl IntoView {
                                 <select on:change=move |ev| set_zone.set(event_target_value(&ev))>
                                     <option value="">"All zones"</option>
                                     {zones.into_iter().map(|z| view! { <option value=z.clone()>{zone_label(&z)}</option> }).collect_view()}
+                                </select>
+                            </label>
+                            <label>"VDC "
+                                <select on:change=move |ev| set_vdc.set(event_target_value(&ev))>
+                                    <option value="">"All VDCs"</option>
+                                    {vdcs.get().and_then(Result::ok).unwrap_or_default().into_iter()
+                                        .map(|v| view! { <option value=v.id.clone()>{v.name.clone()}</option> }).collect_view()}
                                 </select>
                             </label>
                             <label>"State "

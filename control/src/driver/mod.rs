@@ -95,6 +95,8 @@ pub trait Driver: Send + Sync + 'static {
 
     /// Creates the VM's disk from its template (no-op if it exists).
     async fn disk_create(&self, vm: &VmSpec) -> Result<(), DriverError>;
+    /// Grows the VM's disk to `disk_gib` (no-op if it is that big already).
+    async fn disk_resize(&self, vm: &VmSpec, disk_gib: u64) -> Result<(), DriverError>;
     /// Deletes the VM's disk (no-op if it is gone).
     async fn disk_delete(&self, vm: &VmSpec) -> Result<(), DriverError>;
     /// Boots the VM on its host (no-op if running).

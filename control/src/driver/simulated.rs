@@ -287,6 +287,13 @@ impl Driver for SimulatedDriver {
         self.act(vm, self.timing.disk_create, |s| s.disk = true).await
     }
 
+    async fn disk_resize(&self, vm: &VmSpec, _disk_gib: u64) -> Result<(), DriverError> {
+        if !self.current(vm.id).await?.disk {
+            return Err(DriverError("Cannot grow a disk that does not exist.".into()));
+        }
+        self.act(vm, self.timing.disk_create, |_| {}).await
+    }
+
     async fn disk_delete(&self, vm: &VmSpec) -> Result<(), DriverError> {
         self.act(vm, self.timing.disk_delete, |s| s.disk = false).await
     }

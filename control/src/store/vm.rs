@@ -46,6 +46,8 @@ pub struct VmRow {
     pub quota_reserved: bool,
     /// Fingerprints of the SSH keys installed at creation, space-separated.
     pub ssh_keys: String,
+    /// A resize's target size ("vcpus/memory_mib/disk_gib") while room for it is reserved.
+    pub pending_size: Option<String>,
     /// Created (Unix ms).
     pub created_at: i64,
     /// Last change (Unix ms).
@@ -93,6 +95,7 @@ fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
         user_data: row.try_get("user_data")?,
         quota_reserved: row.try_get::<i64, _>("quota_reserved")? != 0,
         ssh_keys: row.try_get("ssh_keys")?,
+        pending_size: row.try_get("pending_size")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -311,5 +314,28 @@ impl Store {
         .fetch_one(&mut **tx)
         .await?;
         Ok(n > 0)
+    }
+}
+
+impl Store {
+    /// Sets a VM's size and its pending (reserved, not yet applied) size.
+    pub(crate) async fn vm_set_size(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        size: (i64, i64, i64),
+        pending: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE vms SET vcpus = $1, memory_mib = $2, disk_gib = $3, pending_size = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(size.0)
+        .bind(size.1)
+        .bind(size.2)
+        .bind(pending)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 }
