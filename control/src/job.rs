@@ -99,12 +99,7 @@ pub(crate) fn vm_spec(vm: &VmRow) -> Result<VmSpec, Error> {
             .transpose()
             .map_err(|e| bad("host", &e))?,
         // The driver boots an image: a built-in template's slug names it.
-        template: vm
-            .template
-            .parse()
-            .ok()
-            .and_then(meridian_core::resource::BuiltinTemplate::find)
-            .map_or_else(|| vm.template.clone(), |t| t.slug.to_owned()),
+        template: vm.image.clone(),
         vcpus: u32::try_from(vm.vcpus).unwrap_or(0),
         memory_mib: u64::try_from(vm.memory_mib).unwrap_or(0),
         disk_gib: u64::try_from(vm.disk_gib).unwrap_or(0),

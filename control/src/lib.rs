@@ -17,6 +17,7 @@ pub mod password;
 pub mod session_store;
 pub mod ssh_key;
 pub mod store;
+pub mod template;
 #[doc(hidden)]
 pub mod testing;
 pub mod user;

@@ -55,11 +55,22 @@ impl Control {
                 ),
             );
         }
-        let template = BuiltinTemplate::find(create.template);
-        match template {
+        // A built-in template, or one of the tenant's own (another tenant's is simply unknown).
+        let own = self.store.template_list(&tenant).await?;
+        let template = match BuiltinTemplate::find(create.template) {
+            Some(builtin) => Some((builtin, builtin.name.to_owned(), None)),
+            None => own
+                .iter()
+                .find(|t| t.id == create.template.to_string())
+                .and_then(|t| {
+                    let base = t.base.parse().ok().and_then(BuiltinTemplate::find)?;
+                    Some((base, t.name.clone(), Some(t.user_data.clone())))
+                }),
+        };
+        match &template {
             None => errors.push("template", "Choose one of the templates offered."),
-            Some(template) => {
-                if let Err(small) = template.check_disk(create.size.disk_gib) {
+            Some((base, _, _)) => {
+                if let Err(small) = base.check_disk(create.size.disk_gib) {
                     errors.push("disk_gib", small.to_string());
                 }
             }
@@ -75,9 +86,13 @@ impl Control {
                 None => errors.push("ssh_key_ids", "Choose among your own SSH keys."),
             }
         }
-        if !errors.is_empty() {
+        let Some((base, template_name, template_user_data)) = template.filter(|_| errors.is_empty()) else {
             return Err(Error::Invalid(errors));
-        }
+        };
+        let user_data = combine_user_data(
+            template_user_data,
+            create.user_data.as_ref().map(|u| u.as_str().to_owned()),
+        );
         let now = now_ms();
         let vm = VmRow {
             id: Uuid::new_v4().to_string(),
@@ -96,7 +111,9 @@ impl Control {
             breakout: create.breakout,
             dedicated: create.dedicated,
             affinity_group: create.anti_affinity_group.as_ref().map(|g| g.as_str().to_owned()),
-            user_data: create.user_data.as_ref().map(|u| u.as_str().to_owned()),
+            user_data,
+            template_name,
+            image: base.slug.to_owned(),
             quota_reserved: true,
             ssh_keys: fingerprints.join(" "),
             pending_size: None,
@@ -385,5 +402,43 @@ impl Control {
                 .await;
         }
         self.vm_destroy(ctx, vm_id).await
+    }
+}
+
+/// The cloud-config a VM boots with: its template's and its own. When both exist they travel as
+/// one MIME multi-part document, which cloud-init reads part by part, template first.
+fn combine_user_data(template: Option<String>, own: Option<String>) -> Option<String> {
+    match (template, own) {
+        (Some(template), Some(own)) => {
+            let boundary = "MERIDIAN-CLOUD-CONFIG";
+            Some(format!(
+                "Content-Type: multipart/mixed; boundary=\"{boundary}\"\nMIME-Version: 1.0\n\n\
+                 --{boundary}\nContent-Type: text/cloud-config; charset=\"utf-8\"\n\n{template}\n\
+                 --{boundary}\nContent-Type: text/cloud-config; charset=\"utf-8\"\n\n{own}\n--{boundary}--\n"
+            ))
+        }
+        (one, other) => one.or(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::combine_user_data;
+
+    #[test]
+    fn a_template_and_a_vm_cloud_config_travel_as_two_mime_parts_template_first() {
+        let both = combine_user_data(
+            Some("#cloud-config\na: 1".into()),
+            Some("#cloud-config\nb: 2".into()),
+        )
+        .unwrap();
+        assert!(both.starts_with("Content-Type: multipart/mixed; boundary="));
+        let template = both.find("a: 1").unwrap();
+        let own = both.find("b: 2").unwrap();
+        assert!(template < own);
+        assert_eq!(both.matches("Content-Type: text/cloud-config").count(), 2);
+        assert_eq!(combine_user_data(None, Some("x".into())).as_deref(), Some("x"));
+        assert_eq!(combine_user_data(Some("t".into()), None).as_deref(), Some("t"));
+        assert_eq!(combine_user_data(None, None), None);
     }
 }

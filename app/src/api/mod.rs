@@ -4,5 +4,6 @@ pub mod account;
 pub mod overview;
 pub mod settings;
 pub mod ssh_key;
+pub mod template;
 pub mod vdc;
 pub mod vm;

@@ -44,12 +44,11 @@ pub struct Vm {
 #[cfg(feature = "ssr")]
 impl From<meridian_control::store::vm::VmRow> for Vm {
     fn from(row: meridian_control::store::vm::VmRow) -> Self {
-        let template = row
-            .template
-            .parse()
-            .ok()
-            .and_then(meridian_core::resource::BuiltinTemplate::find)
-            .map_or_else(|| row.template.clone(), |t| t.name.to_owned());
+        let template = if row.template_name.is_empty() {
+            row.template.clone()
+        } else {
+            row.template_name.clone()
+        };
         Self {
             id: row.id,
             name: row.name,

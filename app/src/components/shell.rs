@@ -10,6 +10,7 @@ const NAV: &[(&str, &str)] = &[
     ("/vdcs", "VDCs"),
     ("/vms", "VMs"),
     ("/networks", "Networks"),
+    ("/templates", "Templates"),
     ("/keys", "SSH keys"),
     ("/map", "Map"),
     ("/bandwidth", "Bandwidth"),

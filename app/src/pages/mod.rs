@@ -9,6 +9,7 @@ pub mod not_found;
 pub mod overview;
 pub mod settings;
 pub mod signup;
+pub mod templates;
 pub mod vdcs;
 pub mod vm;
 pub mod vms;

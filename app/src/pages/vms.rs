@@ -82,6 +82,7 @@ pub fn VmNewPage() -> impl IntoView {
     let preselected = query.read_untracked().get("vdc").unwrap_or_default();
     let vdcs = Resource::new(|| (), |_| vdc_list());
     let keys = Resource::new(|| (), |_| crate::api::ssh_key::ssh_key_list());
+    let own_templates = Resource::new(|| (), |_| crate::api::template::template_list());
     let create = ServerAction::<VmCreate>::new();
     let server = action_error(create);
     let (size, set_size) = signal("s".to_owned());
@@ -149,6 +150,12 @@ pub fn VmNewPage() -> impl IntoView {
                                     <label class="choice">
                                         <input type="radio" name="template" value=t.slug checked=i == 1 />
                                         <span>{t.name}</span>
+                                    </label>
+                                }).collect_view()}
+                                {move || own_templates.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|t| view! {
+                                    <label class="choice">
+                                        <input type="radio" name="template" value=t.id.clone() />
+                                        <span>{format!("{} (yours, on {})", t.name, t.base)}</span>
                                     </label>
                                 }).collect_view()}
                             </div>

@@ -13,6 +13,7 @@ pub mod quota;
 pub mod session;
 pub mod sim;
 pub mod ssh_key;
+pub mod template;
 pub mod tenant;
 pub mod usage;
 pub mod user;

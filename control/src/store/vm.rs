@@ -46,6 +46,10 @@ pub struct VmRow {
     pub quota_reserved: bool,
     /// Fingerprints of the SSH keys installed at creation, space-separated.
     pub ssh_keys: String,
+    /// The template's name when the VM was created.
+    pub template_name: String,
+    /// The image it boots (a built-in template's slug).
+    pub image: String,
     /// A resize's target size ("vcpus/memory_mib/disk_gib") while room for it is reserved.
     pub pending_size: Option<String>,
     /// Created (Unix ms).
@@ -96,6 +100,8 @@ fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
         quota_reserved: row.try_get::<i64, _>("quota_reserved")? != 0,
         ssh_keys: row.try_get("ssh_keys")?,
         pending_size: row.try_get("pending_size")?,
+        template_name: row.try_get("template_name")?,
+        image: row.try_get("image")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -106,8 +112,8 @@ impl Store {
     pub(crate) async fn vm_insert(tx: &mut Transaction<'static, Any>, vm: &VmRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, template, vcpus, memory_mib, disk_gib, state, \
-             breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at, ssh_keys) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
+             breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at, ssh_keys, template_name, image) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19)",
         )
         .bind(&vm.id)
         .bind(&vm.tenant_id)
@@ -126,6 +132,8 @@ impl Store {
         .bind(i64::from(vm.quota_reserved))
         .bind(vm.created_at)
         .bind(&vm.ssh_keys)
+        .bind(&vm.template_name)
+        .bind(&vm.image)
         .execute(&mut **tx)
         .await?;
         Ok(())
