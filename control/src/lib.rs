@@ -14,6 +14,7 @@ pub mod job;
 pub mod metering;
 pub mod overview;
 pub mod password;
+pub mod probe;
 pub mod session_store;
 pub mod ssh_key;
 pub mod store;

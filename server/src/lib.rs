@@ -165,6 +165,19 @@ pub fn spawn_meter(control: Control) {
     });
 }
 
+/// Probes every backbone edge every ten seconds, for as long as the server runs.
+pub fn spawn_prober(control: Control) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            if let Err(error) = control.probe_tick(meridian_control::store::now_ms()).await {
+                tracing::warn!(error = ?error, "latency probe round failed");
+            }
+        }
+    });
+}
+
 /// Deletes expired sessions every ten minutes, for as long as the server runs.
 pub fn spawn_session_sweeper(control: Control) {
     tokio::spawn(async move {

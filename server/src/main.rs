@@ -58,6 +58,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_job_lease_ms(i64::from(config.job_lease_ms));
     meridian::spawn_session_sweeper(control.clone());
     meridian::spawn_meter(control.clone());
+    meridian::spawn_prober(control.clone());
     let (stop_workers, workers) = meridian::spawn_workers(&control, config.workers);
     let app = meridian::router(&config, control);
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -117,6 +117,9 @@ pub trait Driver: Send + Sync + 'static {
     /// The guest's console output so far.
     fn console(&self, vm: &VmSpec) -> Vec<String>;
 
+    /// One latency probe over a backbone edge.
+    fn probe(&self, edge: &meridian_core::backbone::Edge) -> meridian_core::backbone::ProbeSample;
+
     /// What the VM sent in the last `seconds` to `peers` (the other zones of its tenant's network)
     /// and to the internet. A real backend reads interface counters; the simulation makes it up.
     fn traffic(&self, vm: &VmSpec, peers: &[ZoneId], seconds: u64) -> Traffic;

@@ -342,6 +342,11 @@ impl Driver for SimulatedDriver {
         self.act(vm, self.timing.breakout, |s| s.breakout = false).await
     }
 
+    /// The modelled RTT plus jitter, rarely lost (the core's probe model): never below physics.
+    fn probe(&self, edge: &meridian_core::backbone::Edge) -> meridian_core::backbone::ProbeSample {
+        meridian_core::backbone::probe_sample(edge, &mut *lock(&self.rng))
+    }
+
     /// About 100 KB/s per vCPU on average, ±50 % at random; 70 % of it spread over the peer zones
     /// (all of it when there is no breakout), 30 % to the internet when the VM has a public address.
     fn traffic(&self, vm: &VmSpec, peers: &[meridian_core::zone::ZoneId], seconds: u64) -> Traffic {

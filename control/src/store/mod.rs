@@ -9,6 +9,7 @@ pub mod firewall;
 pub mod host;
 pub mod invite;
 pub mod job;
+pub mod probe;
 pub mod quota;
 pub mod session;
 pub mod sim;

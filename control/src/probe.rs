@@ -1,0 +1,53 @@
+//! Latency probes: every backbone edge is measured on a timer; the map and the latency history
+//! read the samples.
+
+use crate::{Control, Error};
+use meridian_core::backbone::{BACKBONE, Edge};
+
+/// How long samples are kept: the latency history covers the last day.
+pub const PROBE_RETENTION_MS: i64 = 2 * 24 * 3_600_000;
+
+/// The name an edge is stored under: "lon1-nyc1".
+pub fn edge_key(edge: &Edge) -> String {
+    format!("{}-{}", edge.a, edge.b)
+}
+
+impl Control {
+    /// Probes every backbone edge once, as of `now`, and forgets samples past the retention.
+    pub async fn probe_tick(&self, now: i64) -> Result<usize, Error> {
+        let samples: Vec<(String, Option<i64>)> = BACKBONE
+            .edges()
+            .iter()
+            .map(|edge| {
+                let sample = self.driver.probe(edge);
+                // Microseconds as an integer: the precision probes have, and no floats in the store.
+                #[expect(clippy::cast_possible_truncation, reason = "an RTT in µs fits an i64 by far")]
+                let rtt_us = (!sample.lost).then(|| (sample.rtt_ms * 1000.0).round() as i64);
+                (edge_key(edge), rtt_us)
+            })
+            .collect();
+        self.store.probe_insert(now, &samples).await?;
+        self.store.probe_prune(now - PROBE_RETENTION_MS).await?;
+        Ok(samples.len())
+    }
+
+    /// An edge's samples since `since`: `(at, RTT in ms or None when lost)`. Backbone data is the
+    /// same for every tenant, so any signed-in user may read it.
+    pub async fn probe_history(
+        &self,
+        ctx: &crate::OpContext,
+        edge: &str,
+        since: i64,
+    ) -> Result<Vec<(i64, Option<f64>)>, Error> {
+        ctx.user()?;
+        #[expect(clippy::cast_precision_loss, reason = "µs RTTs are far below 2^52")]
+        let samples = self
+            .store
+            .probe_list(edge, since)
+            .await?
+            .into_iter()
+            .map(|(at, rtt_us)| (at, rtt_us.map(|us| us as f64 / 1000.0)))
+            .collect();
+        Ok(samples)
+    }
+}
