@@ -119,6 +119,38 @@ impl From<Name> for String {
 // Sizes
 // ---------------------------------------------------------------------------------------------
 
+/// The parts every size newtype shares: parsing a form value, reading the number, and the serde
+/// conversions (through `new`, so a deserialised value is checked too).
+macro_rules! size_newtype {
+    ($name:ident, $error:ident) => {
+        impl $name {
+            /// Parses a whole number typed into a form.
+            pub fn parse(raw: &str) -> Result<Self, $error> {
+                let value = parse_whole(raw).ok_or($error::NotANumber)?;
+                Self::new(u32::try_from(value).unwrap_or(u32::MAX))
+            }
+
+            /// The number.
+            pub fn get(self) -> u32 {
+                self.0
+            }
+        }
+
+        impl TryFrom<u32> for $name {
+            type Error = $error;
+            fn try_from(value: u32) -> Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for u32 {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+    };
+}
+
 /// A number of virtual CPUs, 1–64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
@@ -149,17 +181,6 @@ impl Vcpus {
             Err(VcpusError::OutOfRange)
         }
     }
-
-    /// Parses a count typed into a form.
-    pub fn parse(raw: &str) -> Result<Self, VcpusError> {
-        let count = parse_whole(raw).ok_or(VcpusError::NotANumber)?;
-        Self::new(u32::try_from(count).unwrap_or(u32::MAX))
-    }
-
-    /// The count.
-    pub fn get(self) -> u32 {
-        self.0
-    }
 }
 
 impl fmt::Display for Vcpus {
@@ -172,18 +193,7 @@ impl fmt::Display for Vcpus {
     }
 }
 
-impl TryFrom<u32> for Vcpus {
-    type Error = VcpusError;
-    fn try_from(count: u32) -> Result<Self, Self::Error> {
-        Self::new(count)
-    }
-}
-
-impl From<Vcpus> for u32 {
-    fn from(vcpus: Vcpus) -> Self {
-        vcpus.0
-    }
-}
+size_newtype!(Vcpus, VcpusError);
 
 /// Memory in MiB: 512 MiB to 256 GiB, in steps of 256 MiB.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -222,17 +232,6 @@ impl MemoryMib {
             Ok(Self(mib))
         }
     }
-
-    /// Parses a size in MiB typed into a form.
-    pub fn parse(raw: &str) -> Result<Self, MemoryMibError> {
-        let mib = parse_whole(raw).ok_or(MemoryMibError::NotANumber)?;
-        Self::new(u32::try_from(mib).unwrap_or(u32::MAX))
-    }
-
-    /// The size in MiB.
-    pub fn get(self) -> u32 {
-        self.0
-    }
 }
 
 impl fmt::Display for MemoryMib {
@@ -241,18 +240,7 @@ impl fmt::Display for MemoryMib {
     }
 }
 
-impl TryFrom<u32> for MemoryMib {
-    type Error = MemoryMibError;
-    fn try_from(mib: u32) -> Result<Self, Self::Error> {
-        Self::new(mib)
-    }
-}
-
-impl From<MemoryMib> for u32 {
-    fn from(memory: MemoryMib) -> Self {
-        memory.0
-    }
-}
+size_newtype!(MemoryMib, MemoryMibError);
 
 /// A boot disk size in GiB, 10–4096.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -284,17 +272,6 @@ impl DiskGib {
             Err(DiskGibError::OutOfRange)
         }
     }
-
-    /// Parses a size in GiB typed into a form.
-    pub fn parse(raw: &str) -> Result<Self, DiskGibError> {
-        let gib = parse_whole(raw).ok_or(DiskGibError::NotANumber)?;
-        Self::new(u32::try_from(gib).unwrap_or(u32::MAX))
-    }
-
-    /// The size in GiB.
-    pub fn get(self) -> u32 {
-        self.0
-    }
 }
 
 impl fmt::Display for DiskGib {
@@ -303,18 +280,7 @@ impl fmt::Display for DiskGib {
     }
 }
 
-impl TryFrom<u32> for DiskGib {
-    type Error = DiskGibError;
-    fn try_from(gib: u32) -> Result<Self, Self::Error> {
-        Self::new(gib)
-    }
-}
-
-impl From<DiskGib> for u32 {
-    fn from(disk: DiskGib) -> Self {
-        disk.0
-    }
-}
+size_newtype!(DiskGib, DiskGibError);
 
 /// The shape of a VM. Ordered by vCPUs, then memory, then disk, so lists sort small to large.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
