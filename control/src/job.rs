@@ -355,8 +355,25 @@ impl Control {
         if !undo {
             self.driver.before_step(step, &spec).await?;
         }
-        // Effects outside the database first: the driver's operations are idempotent.
-        self.step_external(step, undo, &vm, &spec).await?;
+        // Effects outside the database first: the driver's operations are idempotent. They can
+        // take longer than a lease (a boot takes ~18 s), so the lease is renewed while they run;
+        // if it is lost anyway, the step stops here and the new holder redoes it.
+        let work = self.step_external(step, undo, &vm, &spec);
+        let heartbeat = async {
+            let every = Duration::from_millis(u64::try_from(self.lease_ms / 3).unwrap_or(1000).max(10));
+            loop {
+                tokio::time::sleep(every).await;
+                match self.store.job_renew(job.id, owner, self.lease_ms).await {
+                    Ok(true) => {}
+                    Ok(false) => return StepError::LeaseLost,
+                    Err(error) => return StepError::from(error),
+                }
+            }
+        };
+        tokio::select! {
+            done = work => done?,
+            lost = heartbeat => return Err(lost),
+        }
         let mut tx = self.store.begin_write().await?;
         let vm = Store::vm_by_id_tx(&mut tx, &vm_id)
             .await?

@@ -579,3 +579,71 @@ async fn a_stopped_vm_is_resized_and_its_host_and_quota_follow() {
     assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
     w.assert_invariants().await;
 }
+
+#[tokio::test]
+async fn steps_longer_than_the_lease_keep_it_and_run_once() {
+    // Steps of 300 ms against a 100 ms lease, two workers: without renewal during a step, each
+    // worker would steal the job from the other forever.
+    let db = TestDb::fresh().await;
+    let driver = Arc::new(SimulatedDriver::new(
+        SimTiming::uniform(std::time::Duration::from_millis(300)),
+        5,
+    ));
+    let control = Control::new(db.store.clone(), driver.clone())
+        .await
+        .unwrap()
+        .with_job_lease_ms(100);
+    let signup = Signup::parse("Slow Co", "ops@slow.example", "a long enough secret").unwrap();
+    let ctx = as_user(
+        &control
+            .account_signup(&OpContext::anonymous("t"), signup)
+            .await
+            .unwrap(),
+    );
+    let vdc = control.vdc_create(&ctx, "slow", "gva1").await.unwrap().id;
+    let job = control
+        .vm_create(&ctx, &vdc, vm("slow-1", "gva1", "xs", false))
+        .await
+        .unwrap()
+        .job_id;
+    let workers: Vec<_> = (0..2)
+        .map(|n| {
+            let control = control.clone();
+            tokio::spawn(async move {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                while std::time::Instant::now() < deadline {
+                    if !control.job_run_one(&format!("slow-{n}")).await.unwrap() {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        if control.store().job_list_live().await.unwrap().is_empty() {
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let tenant = match ctx.actor {
+        Actor::User { tenant_id, .. } => tenant_id.to_string(),
+        Actor::Anonymous => unreachable!(),
+    };
+    assert_eq!(
+        db.store
+            .job_get(&tenant, job)
+            .await
+            .unwrap()
+            .unwrap()
+            .position
+            .state,
+        JobState::Succeeded
+    );
+    let events = db.store.job_events(job, 0).await.unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.status == "done").count(),
+        JobKind::VmCreate.steps().len()
+    );
+    // Create disk, boot, attach to the network: each carried out once, none redone by a thief.
+    assert_eq!(driver.operations(), 3);
+}

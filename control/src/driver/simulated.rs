@@ -123,6 +123,8 @@ pub struct SimulatedDriver {
     vms: Mutex<HashMap<Uuid, SimVmState>>,
     /// Where the hardware state is kept across restarts, if anywhere.
     store: Option<Store>,
+    /// How many hardware operations were carried out (tests check nothing ran twice).
+    operations: std::sync::atomic::AtomicU64,
 }
 
 impl SimulatedDriver {
@@ -134,6 +136,7 @@ impl SimulatedDriver {
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             vms: Mutex::new(HashMap::new()),
             store: None,
+            operations: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -170,6 +173,11 @@ impl SimulatedDriver {
         *lock(&self.faults) = faults;
     }
 
+    /// How many hardware operations (disk, power, network, breakout) this simulation carried out.
+    pub fn operations(&self) -> u64 {
+        self.operations.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// What the simulated hardware holds for a VM (all false if it never existed), as this
     /// process last saw it.
     pub fn vm_state(&self, vm: Uuid) -> SimVmState {
@@ -194,6 +202,7 @@ impl SimulatedDriver {
         if !took.is_zero() {
             tokio::time::sleep(took).await;
         }
+        self.operations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut state = self.current(vm.id).await?;
         change(&mut state);
         lock(&self.vms).insert(vm.id, state);
