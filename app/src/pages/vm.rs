@@ -111,6 +111,8 @@ fn VmBody(
     let steps_view = detail.job.clone().map(|job| {
         let done: Vec<String> = detail.events.iter().filter(|e| e.status == "done").map(|e| e.step.clone()).collect();
         let undone: Vec<String> = detail.events.iter().filter(|e| e.status == "undone").map(|e| e.step.clone()).collect();
+        // The step a running job is working on: the first one not yet done.
+        let current = job.steps.iter().map(|(step, _)| step).find(|step| !done.contains(step)).cloned();
         let title = format!("{} — {}", job.kind.replace('_', " "), job.state);
         view! {
             <section class="card" aria-label="Progress">
@@ -123,10 +125,12 @@ fn VmBody(
                             "undone"
                         } else if done.contains(step) {
                             "done"
+                        } else if job.state == "running" && current.as_deref() == Some(step.as_str()) {
+                            "in progress"
                         } else {
                             "waiting"
                         };
-                        view! { <li class=format!("step step-{status}")><span>{label.clone()}</span><span class="step-status">{status}</span></li> }
+                        view! { <li class=format!("step step-{}", status.replace(' ', "-"))><span>{label.clone()}</span><span class="step-status">{status}</span></li> }
                     }).collect_view()}
                 </ol>
                 {job.error.clone().map(|error| view! { <div class="alert alert-error" role="alert">{error}</div> })}
