@@ -18,8 +18,8 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
-    invite::InvitePage, keys::KeysPage, login::LoginPage, networks::NetworksPage, not_built::NotBuilt,
-    not_found::NotFound, overview::Overview, settings::Settings, signup::SignupPage,
+    billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage, networks::NetworksPage,
+    not_built::NotBuilt, not_found::NotFound, overview::Overview, settings::Settings, signup::SignupPage,
     templates::TemplatesPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage, vms::VmsPage,
 };
 
@@ -101,7 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/templates") view=TemplatesPage />
                     <Route path=path!("/map") view=|| view! { <NotBuilt title="Backbone map" what="the live map of backbone links and latency" /> } />
                     <Route path=path!("/bandwidth") view=|| view! { <NotBuilt title="Bandwidth" what="your traffic by zone and link (always free)" /> } />
-                    <Route path=path!("/billing") view=|| view! { <NotBuilt title="Billing" what="metered charges, projections and invoices" /> } />
+                    <Route path=path!("/billing") view=BillingPage />
                 </ProtectedParentRoute>
             </Routes>
         </Router>

@@ -167,3 +167,39 @@ async fn a_stopped_vm_pays_for_its_disk_only_and_metering_stops_at_destroy() {
         "a destroyed VM is no longer metered"
     );
 }
+
+#[tokio::test]
+async fn the_invoice_csv_reconciles_with_the_invoice() {
+    let (db, control, ctx, vm) = running_vm(true).await;
+    let now = meridian_control::store::now_ms();
+    let hour = (now / HOUR_MS - 1) * HOUR_MS;
+    set_metered_until(&db, &vm, hour).await;
+    control.meter_tick(now).await.unwrap();
+    let bill = control.billing_month(&ctx, now).await.unwrap();
+    let csv = control.billing_invoice_csv(&ctx, now).await.unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(
+        rows.len(),
+        bill.invoice.lines().len() + 1,
+        "one row per line plus the total"
+    );
+    let amount = |row: &str| -> i64 {
+        let text = row.rsplit(',').next().unwrap();
+        let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+        let frac = format!("{frac:0<6}");
+        whole.parse::<i64>().unwrap() * 1_000_000 + frac[..6].parse::<i64>().unwrap()
+    };
+    let lines: i64 = rows[..rows.len() - 1].iter().map(|r| amount(r)).sum();
+    assert_eq!(
+        lines,
+        amount(rows[rows.len() - 1]),
+        "the CSV total is the sum of its lines"
+    );
+    assert_eq!(lines, bill.invoice.total().micros(), "and equals the invoice");
+    let usage = control.billing_usage_csv(&ctx, now).await.unwrap();
+    assert!(
+        usage
+            .lines()
+            .any(|l| l.contains(",vm_seconds,") && l.contains(&vm))
+    );
+}

@@ -16,18 +16,9 @@ use tower_sessions::Session;
 
 /// `GET /events/vms/{id}`: a stream of "changed" messages for one of the caller's VMs.
 pub async fn vm_events(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
-    let actor = match state
-        .control
-        .actor_from_session(&session, state.session_max)
-        .await
-    {
-        Ok(actor) => actor,
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    let ctx = OpContext {
-        actor,
-        request_id: String::new(),
-        client: None,
+    let ctx = match crate::exports::session_context(&state, &session).await {
+        Ok(ctx) => ctx,
+        Err(status) => return status.into_response(),
     };
     match state.control.vm_activity(&ctx, &id).await {
         Ok(_) => {}

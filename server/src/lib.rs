@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod events;
+pub mod exports;
 pub mod guard;
 
 use axum::Router;
@@ -80,6 +81,8 @@ pub fn router(config: &Config, control: Control) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/events/vms/{id}", get(events::vm_events))
+        .route("/billing/invoice.csv", get(exports::invoice_csv))
+        .route("/billing/usage.csv", get(exports::usage_csv))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

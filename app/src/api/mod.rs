@@ -1,6 +1,7 @@
 //! Server functions, one file per resource. Every one of them is a public HTTP endpoint under `/fn/`.
 
 pub mod account;
+pub mod billing;
 pub mod overview;
 pub mod settings;
 pub mod ssh_key;

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod billing;
 pub mod invite;
 pub mod keys;
 pub mod login;

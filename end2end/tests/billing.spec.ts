@@ -1,0 +1,37 @@
+// Billing: the hours of a VM that ran are on the bill, bandwidth at $0.00, and the CSVs download.
+import { test, expect } from '@playwright/test';
+import { readFile } from 'node:fs/promises';
+import { hydrated, signUp, uniqueEmail } from './helpers';
+
+test('the billing page lists the hours of a VM that ran, and the invoice CSV downloads', async ({ page }) => {
+  await signUp(page, 'Billable Ltd', uniqueEmail('bill'));
+  await page.getByRole('link', { name: 'VDCs' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('sin');
+  await page.getByLabel('Zone').selectOption({ label: 'Singapore (sin1), SG' });
+  await page.getByRole('button', { name: 'Create VDC' }).click();
+  await page.getByRole('link', { name: 'Create VM here' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('meter-1');
+  await page.getByLabel(/^xs \(Wren\)/).check();
+  await page.getByRole('button', { name: 'Create VM' }).click();
+  await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
+  // Let it run for a couple of seconds, then stop it: stopping meters the time it ran.
+  await page.waitForTimeout(2_500);
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.locator('.badge-stopped')).toBeVisible({ timeout: 30_000 });
+
+  await page.getByRole('link', { name: 'Billing' }).click();
+  const lines = page.getByRole('table', { name: 'Invoice lines' });
+  await expect(lines.getByRole('row').filter({ hasText: 'VM xs (Wren)' })).toHaveCount(1);
+  await expect(lines.getByRole('row').filter({ hasText: 'Backbone traffic between zones (always free)' })).toContainText('$0.00');
+  await expect(lines.getByRole('row').filter({ hasText: 'Internet traffic (always free)' })).toContainText('$0.00');
+  await page.screenshot({ path: 'screenshots/billing.png', fullPage: true });
+
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Invoice (CSV)' }).click();
+  const csv = await readFile(await (await download).path(), 'utf8');
+  expect(csv.split('\n')[0]).toBe('description,quantity,unit,unit_price_usd,amount_usd');
+  expect(csv).toContain('VM xs (Wren)');
+  expect(csv).toMatch(/"Total",,,,\d+\.\d+/);
+});

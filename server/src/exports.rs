@@ -1,0 +1,69 @@
+//! CSV downloads of the billing page: the month's invoice and its metered usage.
+
+use crate::AppState;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+use meridian_control::OpContext;
+use tower_sessions::Session;
+
+/// The signed-in user's context for a plain axum handler, or the status to answer with.
+pub(crate) async fn session_context(state: &AppState, session: &Session) -> Result<OpContext, StatusCode> {
+    let actor = state
+        .control
+        .actor_from_session(session, state.session_max)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+    if actor == meridian_control::Actor::Anonymous {
+        return Err(StatusCode::UNAUTHORIZED);
+    }
+    Ok(OpContext::new(actor, String::new()))
+}
+
+fn csv(name: &str, body: Result<String, meridian_control::Error>) -> Response {
+    match body {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(error = ?error, "CSV export failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `GET /billing/invoice.csv`: this month's invoice lines and total.
+pub async fn invoice_csv(State(state): State<AppState>, session: Session) -> Response {
+    match session_context(&state, &session).await {
+        Ok(ctx) => csv(
+            "meridian-invoice.csv",
+            state
+                .control
+                .billing_invoice_csv(&ctx, meridian_control::store::now_ms())
+                .await,
+        ),
+        Err(status) => status.into_response(),
+    }
+}
+
+/// `GET /billing/usage.csv`: this month's metered usage by hour.
+pub async fn usage_csv(State(state): State<AppState>, session: Session) -> Response {
+    match session_context(&state, &session).await {
+        Ok(ctx) => csv(
+            "meridian-usage.csv",
+            state
+                .control
+                .billing_usage_csv(&ctx, meridian_control::store::now_ms())
+                .await,
+        ),
+        Err(status) => status.into_response(),
+    }
+}
