@@ -83,3 +83,64 @@ impl Control {
             .ok_or(Error::NotFound)
     }
 }
+
+/// A VDC with its VMs and its zone's subnet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VdcContents {
+    /// The VDC.
+    pub vdc: VdcRow,
+    /// Its VMs (not destroyed).
+    pub vms: Vec<crate::store::vm::VmRow>,
+    /// The tenant's subnet in the VDC's zone, once it has one.
+    pub subnet: Option<String>,
+}
+
+/// One zone of the tenant's private network: its subnet and the VMs holding addresses in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneNetwork {
+    /// Zone id text.
+    pub zone: String,
+    /// Subnet CIDR.
+    pub cidr: String,
+    /// `(name, id, private address)` of the VMs holding one.
+    pub addresses: Vec<(String, String, String)>,
+}
+
+impl Control {
+    /// One of the tenant's VDCs with its VMs and subnet.
+    pub async fn vdc_contents(&self, ctx: &OpContext, vdc_id: &str) -> Result<VdcContents, Error> {
+        let vdc = self.vdc_view(ctx, vdc_id).await?;
+        let vms = self
+            .vm_list(ctx)
+            .await?
+            .into_iter()
+            .filter(|vm| vm.vdc_id == vdc.id)
+            .collect();
+        let subnet = self
+            .network_subnets(ctx)
+            .await?
+            .into_iter()
+            .find(|(zone, _)| *zone == vdc.zone)
+            .map(|(_, c)| c);
+        Ok(VdcContents { vdc, vms, subnet })
+    }
+
+    /// The tenant's private network, zone by zone.
+    pub async fn network_view(&self, ctx: &OpContext) -> Result<Vec<ZoneNetwork>, Error> {
+        let vms = self.vm_list(ctx).await?;
+        Ok(self
+            .network_subnets(ctx)
+            .await?
+            .into_iter()
+            .map(|(zone, cidr)| ZoneNetwork {
+                addresses: vms
+                    .iter()
+                    .filter(|vm| vm.zone == zone)
+                    .filter_map(|vm| Some((vm.name.clone(), vm.id.clone(), vm.private_ip.clone()?)))
+                    .collect(),
+                zone,
+                cidr,
+            })
+            .collect())
+    }
+}

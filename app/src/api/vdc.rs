@@ -58,23 +58,10 @@ pub async fn vdc_create(name: String, zone: String) -> Result<Vdc, AppError> {
 #[server(prefix = "/fn", endpoint = "vdc_view")]
 pub async fn vdc_view(id: String) -> Result<VdcDetail, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let vdc = control.vdc_view(&ctx, &id).await?;
-    let vms = control
-        .vm_list(&ctx)
-        .await?
-        .into_iter()
-        .filter(|vm| vm.vdc_id == vdc.id)
-        .map(Vm::from)
-        .collect();
-    let subnet = control
-        .network_subnets(&ctx)
-        .await?
-        .into_iter()
-        .find(|(zone, _)| *zone == vdc.zone)
-        .map(|(_, cidr)| cidr);
+    let contents = control.vdc_contents(&ctx, &id).await?;
     Ok(VdcDetail {
-        vdc: vdc_from(vdc),
-        vms,
-        subnet,
+        vdc: vdc_from(contents.vdc),
+        vms: contents.vms.into_iter().map(Vm::from).collect(),
+        subnet: contents.subnet,
     })
 }

@@ -265,19 +265,14 @@ pub struct Subnet {
 #[server(prefix = "/fn", endpoint = "network_view")]
 pub async fn network_view() -> Result<Vec<Subnet>, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let vms = control.vm_list(&ctx).await?;
     Ok(control
-        .network_subnets(&ctx)
+        .network_view(&ctx)
         .await?
         .into_iter()
-        .map(|(zone, cidr)| Subnet {
-            addresses: vms
-                .iter()
-                .filter(|vm| vm.zone == zone)
-                .filter_map(|vm| Some((vm.name.clone(), vm.id.clone(), vm.private_ip.clone()?)))
-                .collect(),
-            zone,
-            cidr,
+        .map(|z| Subnet {
+            zone: z.zone,
+            cidr: z.cidr,
+            addresses: z.addresses,
         })
         .collect())
 }
