@@ -6,7 +6,7 @@
 //! at zero.
 
 use crate::context::OpContext;
-use crate::job::vm_spec;
+use crate::job::{parse_size_key, size_key, vm_spec};
 use crate::store::usage::UsageRow;
 use crate::store::vm::VmRow;
 use crate::store::{Store, now_ms};
@@ -25,19 +25,14 @@ pub fn whole_second(t: i64) -> i64 {
     t - t.rem_euclid(1000)
 }
 
-fn size_key(vm: &VmRow) -> String {
-    format!("{}/{}/{}", vm.vcpus, vm.memory_mib, vm.disk_gib)
-}
-
+/// A size in the form jobs and usage rows share ("vcpus/memory_mib/disk_gib"), as a `VmSize`.
 fn parse_size(key: &str) -> Option<VmSize> {
-    let mut parts = key.split('/').map(|p| p.parse::<u32>().ok());
-    let (Some(Some(v)), Some(Some(m)), Some(Some(d))) = (parts.next(), parts.next(), parts.next()) else {
-        return None;
-    };
+    let (v, m, d) = parse_size_key(key)?;
+    let to = |n: i64| u32::try_from(n).ok();
     Some(VmSize::new(
-        Vcpus::new(v).ok()?,
-        MemoryMib::new(m).ok()?,
-        DiskGib::new(d).ok()?,
+        Vcpus::new(to(v)?).ok()?,
+        MemoryMib::new(to(m)?).ok()?,
+        DiskGib::new(to(d)?).ok()?,
     ))
 }
 
@@ -100,7 +95,12 @@ impl Control {
                 }
             }
             if state == VmState::Running {
-                rows.push(add("vm_seconds", &vm.id, &size_key(vm), seconds));
+                rows.push(add(
+                    "vm_seconds",
+                    &vm.id,
+                    &size_key((vm.vcpus, vm.memory_mib, vm.disk_gib)),
+                    seconds,
+                ));
                 let traffic = self
                     .driver
                     .traffic(&spec, &peers, u64::try_from(seconds).unwrap_or(0));
