@@ -5,6 +5,10 @@
 //! happen just before), so a worker killed at any instant leaves a job that the next worker
 //! resumes exactly where it stopped: re-running a step whose effect is already there is a no-op.
 
+mod wave;
+
+pub use wave::COHORT_LIMIT;
+
 use crate::driver::{DriverError, VmSpec};
 use crate::store::host::Reservation;
 use crate::store::job::{JobEvent, JobRow};
@@ -30,7 +34,7 @@ pub const LEASE_MS: i64 = 5_000;
 
 /// Why a step did not complete.
 #[derive(Debug)]
-enum StepError {
+pub(crate) enum StepError {
     /// The step cannot succeed: unwind, and tell the user this.
     Failed(String),
     /// The worker lost its lease (another worker took over); stop touching the job.
@@ -138,27 +142,6 @@ fn reservation(vm: &VmRow) -> Reservation {
 }
 
 impl Control {
-    /// Runs jobs until `shutdown` resolves: claim one, run it to the end (or until the lease is
-    /// lost), repeat; when the queue is empty, wait for a nudge or a short poll interval.
-    pub async fn worker_run(&self, owner: String, shutdown: tokio::sync::watch::Receiver<bool>) {
-        let mut shutdown = shutdown;
-        loop {
-            if *shutdown.borrow() {
-                return;
-            }
-            match self.job_run_one(&owner).await {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(error) => tracing::warn!(error.detail = ?error, worker = %owner, "job worker error"),
-            }
-            tokio::select! {
-                () = self.jobs_queued.notified() => {}
-                () = tokio::time::sleep(Duration::from_millis(250)) => {}
-                _ = shutdown.changed() => {}
-            }
-        }
-    }
-
     /// Claims and runs one job. Returns false when there was nothing to run.
     pub async fn job_run_one(&self, owner: &str) -> Result<bool, Error> {
         let Some(job) = self.store.job_claim(owner, self.lease_ms).await? else {
@@ -166,15 +149,6 @@ impl Control {
         };
         self.job_execute(job, owner).await?;
         Ok(true)
-    }
-
-    /// Runs jobs in this task until none is runnable (tests and the invariant checker use it).
-    pub async fn job_drain(&self, owner: &str) -> Result<usize, Error> {
-        let mut ran = 0;
-        while self.job_run_one(owner).await? {
-            ran += 1;
-        }
-        Ok(ran)
     }
 
     /// Runs exactly one step (or undo, or the finish) of one job and keeps the claim, so a test
@@ -262,26 +236,36 @@ impl Control {
     }
 
     async fn job_start(&self, job: &JobRow, owner: &str) -> Result<(), Error> {
+        self.jobs_start(std::slice::from_ref(job), owner, job.position)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks queued jobs, all at `position`, as running. False (and nothing changed) if `owner`
+    /// no longer holds every one of them.
+    pub(crate) async fn jobs_start(
+        &self,
+        jobs: &[JobRow],
+        owner: &str,
+        position: JobPosition,
+    ) -> Result<bool, Error> {
         let mut tx = self.store.begin_write().await?;
         let running = JobPosition {
             state: JobState::Running,
-            ..job.position
+            ..position
         };
-        if !Store::job_advance(&mut tx, job.id, owner, running, None).await? {
-            return Ok(());
+        let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
+        if !Store::job_advance_many(&mut tx, &ids, owner, running, None).await? {
+            return Ok(false);
         }
-        if job.position.kind == JobKind::VmCreate {
-            Store::vm_set_state(
-                &mut tx,
-                &job.target_id.to_string(),
-                VmState::Provisioning.as_str(),
-            )
-            .await?;
+        if position.kind == JobKind::VmCreate {
+            let vms: Vec<String> = jobs.iter().map(|job| job.target_id.to_string()).collect();
+            Store::vm_set_state_many(&mut tx, &vms, VmState::Provisioning.as_str()).await?;
         }
-        let event = Store::job_event_insert(&mut tx, job.id, "job", "started", "Started").await?;
+        let events = Store::job_event_insert_many(&mut tx, &ids, "job", "started", "Started").await?;
         tx.commit().await?;
-        self.publish(event);
-        Ok(())
+        events.into_iter().for_each(|event| self.publish(event));
+        Ok(true)
     }
 
     async fn job_fail(
@@ -311,24 +295,39 @@ impl Control {
         position: JobPosition,
         state: JobState,
     ) -> Result<(), Error> {
+        self.jobs_finish(std::slice::from_ref(job), owner, position, state)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends jobs, all at `position`, in `state`. False (and nothing changed) if `owner` no longer
+    /// holds every one of them.
+    pub(crate) async fn jobs_finish(
+        &self,
+        jobs: &[JobRow],
+        owner: &str,
+        position: JobPosition,
+        state: JobState,
+    ) -> Result<bool, Error> {
         let mut tx = self.store.begin_write().await?;
         let done = JobPosition { state, ..position };
-        if !Store::job_advance(&mut tx, job.id, owner, done, None).await? {
-            return Ok(());
+        let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
+        if !Store::job_advance_many(&mut tx, &ids, owner, done, None).await? {
+            return Ok(false);
         }
-        let vm_id = job.target_id.to_string();
-        if state == JobState::Failed && job.position.kind == JobKind::VmCreate {
-            Store::vm_set_state(&mut tx, &vm_id, VmState::Failed.as_str()).await?;
+        if state == JobState::Failed && position.kind == JobKind::VmCreate {
+            let vms: Vec<String> = jobs.iter().map(|job| job.target_id.to_string()).collect();
+            Store::vm_set_state_many(&mut tx, &vms, VmState::Failed.as_str()).await?;
         }
         let message = match state {
             JobState::Succeeded => "Finished",
             JobState::Failed => "Failed; everything it did has been undone",
             _ => "Cancelled; everything it did has been undone",
         };
-        let event = Store::job_event_insert(&mut tx, job.id, "job", state.as_str(), message).await?;
+        let events = Store::job_event_insert_many(&mut tx, &ids, "job", state.as_str(), message).await?;
         tx.commit().await?;
-        self.publish(event);
-        Ok(())
+        events.into_iter().for_each(|event| self.publish(event));
+        Ok(true)
     }
 
     fn publish(&self, event: JobEvent) {
@@ -471,7 +470,7 @@ impl Control {
                 Store::vm_set_quota_reserved(tx, &vm.id, false).await?;
             }
             (Step::Place, false) | (Step::ReleaseHost, true) if vm.host_id.is_none() => {
-                self.place(tx, vm).await?
+                self.place_many(tx, std::slice::from_ref(vm)).await?
             }
             (Step::Place, true) | (Step::ReleaseHost, false) => {
                 if let Some(host) = &vm.host_id {
@@ -484,8 +483,7 @@ impl Control {
                 }
             }
             (Step::AllocateIp, false) | (Step::ReleaseIp, true) if vm.private_ip.is_none() => {
-                let ip = self.private_ip_allocate(tx, vm).await?;
-                Store::vm_set_private_ip(tx, &vm.id, Some(&ip.to_string())).await?;
+                self.private_ips_allocate(tx, std::slice::from_ref(vm)).await?
             }
             (Step::AllocateIp, true) | (Step::ReleaseIp, false) => {
                 Store::vm_set_private_ip(tx, &vm.id, None).await?
@@ -536,21 +534,107 @@ impl Control {
         Ok(())
     }
 
-    /// Places the VM on a host of its zone and reserves the capacity.
-    async fn place(
+    /// Places VMs on hosts of their zones and reserves the capacity: each tenant's VMs as one
+    /// placement request (so members of an anti-affinity group land on distinct hosts), all or none.
+    pub(crate) async fn place_many(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        vm: &VmRow,
+        vms: &[VmRow],
     ) -> Result<(), StepError> {
-        let zone = zone_of(vm)?;
-        let tenant = TenantId(parse_uuid(&vm.tenant_id)?);
-        let vm_uuid = parse_uuid(&vm.id)?;
-        let residency = self.residency(&vm.tenant_id).await?;
-        // Lock the zone's hosts first, then read who is on them: the tenancy read is then current.
-        let host_rows = self.store.host_list_zone(tx, &vm.zone).await?;
+        let zones: BTreeSet<&str> = vms.iter().map(|vm| vm.zone.as_str()).collect();
         let mut hosts = Vec::new();
+        for zone in zones {
+            hosts.extend(self.zone_hosts(tx, zone).await?);
+        }
+        let mut inventory = Inventory::new(hosts).map_err(|e| StepError::Internal(Error::internal(e)))?;
+        let mut by_tenant: BTreeMap<&str, Vec<&VmRow>> = BTreeMap::new();
+        for vm in vms {
+            by_tenant.entry(vm.tenant_id.as_str()).or_default().push(vm);
+        }
+        let to_u32 = |v: i64| u32::try_from(v).unwrap_or(0);
+        let to_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+        let mut assignments = Vec::with_capacity(vms.len());
+        for (tenant_id, tenant_vms) in by_tenant {
+            let mut requests = Vec::with_capacity(tenant_vms.len());
+            for vm in &tenant_vms {
+                requests.push(VmRequest {
+                    vm: VmId(parse_uuid(&vm.id)?),
+                    name: vm.name.clone(),
+                    size: Resources {
+                        vcpus: to_u32(vm.vcpus),
+                        memory_mib: to_u64(vm.memory_mib),
+                        disk_gib: to_u64(vm.disk_gib),
+                    },
+                    zones: vec![zone_of(vm)?],
+                    anti_affinity: vm.affinity_group.clone(),
+                    dedicated: vm.dedicated,
+                });
+            }
+            // Seeded by the first VM's id: the same VMs are proposed the same hosts if the step
+            // re-runs.
+            let seed = requests.first().map_or(0, |r| r.vm.0.as_u64_pair().0);
+            let request = PlacementRequest {
+                tenant: TenantId(parse_uuid(tenant_id)?),
+                residency: self.residency(tenant_id).await?,
+                vms: requests,
+                zone_spread: ZoneSpread::Off,
+            };
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let placed = placement::place(&request, &inventory, Strategy::Spread, &mut rng)
+                .map_err(|e| StepError::Failed(e.to_string()))?;
+            inventory
+                .apply(&placed)
+                .map_err(|e| StepError::Internal(Error::internal(e)))?;
+            for (assignment, vm) in placed.assignments.into_iter().zip(tenant_vms) {
+                assignments.push((assignment, vm));
+            }
+        }
+        let mut per_host: BTreeMap<Uuid, Reservation> = BTreeMap::new();
+        for (assignment, vm) in &assignments {
+            let sum = per_host.entry(assignment.host.0).or_insert(Reservation {
+                vcpus: 0,
+                memory_mib: 0,
+                disk_gib: 0,
+            });
+            sum.vcpus += vm.vcpus;
+            sum.memory_mib += vm.memory_mib;
+            sum.disk_gib += vm.disk_gib;
+        }
+        for (host, need) in per_host {
+            if !Store::host_reserve(tx, host, need).await? {
+                return Err(StepError::Failed(
+                    "The chosen host filled up meanwhile; try again.".into(),
+                ));
+            }
+        }
+        let mut dedicated = BTreeMap::new();
+        for (assignment, vm) in &assignments {
+            if assignment.dedicated {
+                dedicated.insert(assignment.host.0, vm.tenant_id.as_str());
+            }
+        }
+        for (host, tenant) in dedicated {
+            Store::host_set_dedicated(tx, host, Some(tenant)).await?;
+        }
+        let hosts: Vec<(String, Option<String>)> = assignments
+            .iter()
+            .map(|(assignment, vm)| (vm.id.clone(), Some(assignment.host.0.to_string())))
+            .collect();
+        Store::vm_set_host_many(tx, &hosts).await?;
+        Ok(())
+    }
+
+    /// The hosts of a zone as placement sees them: capacity, dedication and who is on each. The
+    /// hosts are read (and, on PostgreSQL, locked) first, so the tenancy read after is current.
+    async fn zone_hosts(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        zone_id: &str,
+    ) -> Result<Vec<Host>, StepError> {
+        let zone = ZoneId::parse(zone_id).map_err(|e| StepError::Internal(Error::internal(e)))?;
+        let host_rows = self.store.host_list_zone(tx, zone_id).await?;
         let mut tenancy: BTreeMap<String, (BTreeMap<TenantId, u32>, u32)> = BTreeMap::new();
-        for (host, tenant_id, count, dedicated) in Store::vm_host_tenancy(tx, &vm.zone).await? {
+        for (host, tenant_id, count, dedicated) in Store::vm_host_tenancy(tx, zone_id).await? {
             let entry = tenancy.entry(host).or_default();
             entry.0.insert(
                 TenantId(parse_uuid(&tenant_id)?),
@@ -560,6 +644,7 @@ impl Control {
         }
         let to_u32 = |v: i64| u32::try_from(v).unwrap_or(0);
         let to_u64 = |v: i64| u64::try_from(v).unwrap_or(0);
+        let mut hosts = Vec::with_capacity(host_rows.len());
         for row in host_rows {
             let (tenants_present, dedicated_vms) = tenancy.remove(&row.id.to_string()).unwrap_or_default();
             hosts.push(Host {
@@ -581,43 +666,7 @@ impl Control {
                 tenants_present,
             });
         }
-        let inventory = Inventory::new(hosts).map_err(|e| StepError::Internal(Error::internal(e)))?;
-        let request = PlacementRequest {
-            tenant,
-            residency,
-            vms: vec![VmRequest {
-                vm: VmId(vm_uuid),
-                name: vm.name.clone(),
-                size: Resources {
-                    vcpus: to_u32(vm.vcpus),
-                    memory_mib: to_u64(vm.memory_mib),
-                    disk_gib: to_u64(vm.disk_gib),
-                },
-                zones: vec![zone],
-                anti_affinity: vm.affinity_group.clone(),
-                dedicated: vm.dedicated,
-            }],
-            zone_spread: ZoneSpread::Off,
-        };
-        // Seeded by the VM id: the same VM is proposed the same host if the step re-runs.
-        let mut rng = rand::rngs::StdRng::seed_from_u64(vm_uuid.as_u64_pair().0);
-        let placed = placement::place(&request, &inventory, Strategy::Spread, &mut rng)
-            .map_err(|e| StepError::Failed(e.to_string()))?;
-        let assignment = placed
-            .assignments
-            .first()
-            .ok_or_else(|| StepError::Failed("No host was proposed.".into()))?;
-        let host = assignment.host.0;
-        if !Store::host_reserve(tx, host, reservation(vm)).await? {
-            return Err(StepError::Failed(format!(
-                "The chosen host in {zone} filled up meanwhile; try again."
-            )));
-        }
-        if assignment.dedicated {
-            Store::host_set_dedicated(tx, host, Some(&vm.tenant_id)).await?;
-        }
-        Store::vm_set_host(tx, &vm.id, Some(&host.to_string())).await?;
-        Ok(())
+        Ok(hosts)
     }
 
     /// A dedicated host goes back to the shared pool when its last dedicated VM leaves.
@@ -639,32 +688,57 @@ impl Control {
         Ok(())
     }
 
-    /// The lowest free address in the VM's zone subnet, creating the subnet on first use.
-    async fn private_ip_allocate(
+    /// Gives each VM the lowest free address in its zone's subnet of its tenant's network,
+    /// creating the subnet on the tenant's first use of the zone, and records the addresses.
+    pub(crate) async fn private_ips_allocate(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        vm: &VmRow,
-    ) -> Result<Ipv4Addr, StepError> {
-        let subnets = Store::subnet_list_tx(tx, &vm.tenant_id).await?;
-        let subnet = match subnets.iter().find(|(zone, _)| *zone == vm.zone) {
-            Some((_, cidr)) => Cidr::parse(cidr).map_err(|e| StepError::Internal(Error::internal(e)))?,
-            None => {
-                let taken: BTreeSet<Cidr> = subnets
-                    .iter()
-                    .filter_map(|(_, cidr)| Cidr::parse(cidr).ok())
-                    .collect();
-                let cidr = ipam::allocate_subnet(DEFAULT_SUPERNET, DEFAULT_SUBNET_PREFIX_LEN, &taken)
-                    .map_err(|e| StepError::Failed(e.to_string()))?;
-                Store::subnet_insert(tx, &vm.tenant_id, &vm.zone, &cidr.to_string(), now_ms()).await?;
-                cidr
+        vms: &[VmRow],
+    ) -> Result<(), StepError> {
+        let mut by_network: BTreeMap<(&str, &str), Vec<&VmRow>> = BTreeMap::new();
+        for vm in vms {
+            by_network
+                .entry((vm.tenant_id.as_str(), vm.zone.as_str()))
+                .or_default()
+                .push(vm);
+        }
+        let mut subnets: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+        let mut chosen = Vec::with_capacity(vms.len());
+        for ((tenant, zone), members) in by_network {
+            if !subnets.contains_key(tenant) {
+                subnets.insert(tenant, Store::subnet_list_tx(tx, tenant).await?);
             }
-        };
-        let taken: BTreeSet<Ipv4Addr> = Store::vm_private_ips_in_zone(tx, &vm.tenant_id, &vm.zone)
-            .await?
-            .iter()
-            .filter_map(|ip| ip.parse().ok())
-            .collect();
-        ipam::allocate_address(subnet, &taken).map_err(|e| StepError::Failed(e.to_string()))
+            let tenant_subnets = subnets
+                .get_mut(tenant)
+                .ok_or_else(|| StepError::Internal(Error::internal("subnets")))?;
+            let subnet = match tenant_subnets.iter().find(|(z, _)| z == zone) {
+                Some((_, cidr)) => Cidr::parse(cidr).map_err(|e| StepError::Internal(Error::internal(e)))?,
+                None => {
+                    let taken: BTreeSet<Cidr> = tenant_subnets
+                        .iter()
+                        .filter_map(|(_, cidr)| Cidr::parse(cidr).ok())
+                        .collect();
+                    let cidr = ipam::allocate_subnet(DEFAULT_SUPERNET, DEFAULT_SUBNET_PREFIX_LEN, &taken)
+                        .map_err(|e| StepError::Failed(e.to_string()))?;
+                    Store::subnet_insert(tx, tenant, zone, &cidr.to_string(), now_ms()).await?;
+                    tenant_subnets.push((zone.to_owned(), cidr.to_string()));
+                    cidr
+                }
+            };
+            let mut taken: BTreeSet<Ipv4Addr> = Store::vm_private_ips_in_zone(tx, tenant, zone)
+                .await?
+                .iter()
+                .filter_map(|ip| ip.parse().ok())
+                .collect();
+            for vm in members {
+                let ip =
+                    ipam::allocate_address(subnet, &taken).map_err(|e| StepError::Failed(e.to_string()))?;
+                taken.insert(ip);
+                chosen.push((vm.id.clone(), Some(ip.to_string())));
+            }
+        }
+        Store::vm_set_private_ip_many(tx, &chosen).await?;
+        Ok(())
     }
 
     /// Gives a breakout VM a public address if it has none (its own transaction: the driver needs

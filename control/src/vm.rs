@@ -2,12 +2,13 @@
 
 use crate::context::OpContext;
 use crate::job::{vm_quota, vm_spec};
+use crate::store::job::NewJob;
 use crate::store::vm::VmRow;
 use crate::store::{Store, is_unique_violation, now_ms};
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
 use meridian_core::job::{JobKind, Step};
-use meridian_core::resource::{BuiltinTemplate, VmAction, VmCreate, VmState};
+use meridian_core::resource::{BuiltinTemplate, QuotaUsage, VmAction, VmCreate, VmState};
 use uuid::Uuid;
 
 /// What a create or an operation started: the VM and the job doing the work.
@@ -24,137 +25,213 @@ impl Control {
     /// queues the create job, all in one transaction. Refused requests change nothing.
     pub async fn vm_create(&self, ctx: &OpContext, vdc_id: &str, create: VmCreate) -> Result<Started, Error> {
         let target = create.name.as_str().to_owned();
-        self.audited(
-            ctx,
-            "vm.create",
-            &target,
-            self.vm_create_unaudited(ctx, vdc_id, create),
-        )
-        .await
+        let batch = vec![(vdc_id.to_owned(), create)];
+        let started = self
+            .audited(ctx, "vm.create", &target, self.vm_accept(ctx, batch))
+            .await?;
+        started
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::internal("a create accepted no VM"))
     }
 
-    async fn vm_create_unaudited(
+    /// Accepts many VMs at once (a cluster or a stack): all of them, or, if any is refused, none.
+    /// Each entry names the VDC the VM goes in. One transaction reserves the quota for all of them
+    /// and queues one create job each; the workers then run the jobs side by side.
+    pub async fn vm_create_many(
         &self,
         ctx: &OpContext,
-        vdc_id: &str,
-        create: VmCreate,
-    ) -> Result<Started, Error> {
-        let tenant = ctx.tenant_for_mutation()?;
-        let vdc = self
-            .store
-            .vdc_get(&tenant, vdc_id)
-            .await?
-            .ok_or(Error::NotFound)?;
-        let mut errors = FieldErrors::default();
-        if create.zone.as_str() != vdc.zone {
-            errors.push(
-                "zone",
-                format!(
-                    "This VDC is in {}; create the VM there or in another VDC.",
-                    vdc.zone
-                ),
-            );
-        }
-        // A built-in template, or one of the tenant's own (another tenant's is simply unknown).
-        let own = self.store.template_list(&tenant).await?;
-        let template = match BuiltinTemplate::find(create.template) {
-            Some(builtin) => Some((builtin, builtin.name.to_owned(), None)),
-            None => own
-                .iter()
-                .find(|t| t.id == create.template.to_string())
-                .and_then(|t| {
-                    let base = t.base.parse().ok().and_then(BuiltinTemplate::find)?;
-                    Some((base, t.name.clone(), Some(t.user_data.clone())))
-                }),
+        creates: Vec<(String, VmCreate)>,
+    ) -> Result<Vec<Started>, Error> {
+        let target = match creates.as_slice() {
+            [(_, only)] => only.name.as_str().to_owned(),
+            many => format!("{} VMs", many.len()),
         };
-        match &template {
-            None => errors.push("template", "Choose one of the templates offered."),
-            Some((base, _, _)) => {
-                if let Err(small) = base.check_disk(create.size.disk_gib) {
-                    errors.push("disk_gib", small.to_string());
+        self.audited(ctx, "vm.create", &target, self.vm_accept(ctx, creates))
+            .await
+    }
+
+    async fn vm_accept(
+        &self,
+        ctx: &OpContext,
+        creates: Vec<(String, VmCreate)>,
+    ) -> Result<Vec<Started>, Error> {
+        let tenant = ctx.tenant_for_mutation()?;
+        if creates.is_empty() {
+            return Ok(Vec::new());
+        }
+        // What every VM is checked against, read once for the whole batch.
+        let vdcs = self.store.vdc_list(&tenant).await?;
+        let own = self.store.template_list(&tenant).await?;
+        let residency = self.residency(&tenant).await?;
+        let keys = self.store.ssh_key_list(&tenant).await?;
+        let single = creates.len() == 1;
+        let mut errors = FieldErrors::default();
+        let mut names = std::collections::BTreeSet::new();
+        let mut vms = Vec::with_capacity(creates.len());
+        for (index, (vdc_id, create)) in creates.into_iter().enumerate() {
+            // In a batch, each message names the VM it is about.
+            let field = |name: &str| {
+                if single {
+                    name.to_owned()
+                } else {
+                    format!("vms.{index}.{name}")
+                }
+            };
+            let about = |message: String| {
+                if single {
+                    message
+                } else {
+                    format!("{}: {message}", create.name.as_str())
+                }
+            };
+            let vdc = vdcs.iter().find(|v| v.id == vdc_id).ok_or(Error::NotFound)?;
+            if create.zone.as_str() != vdc.zone {
+                errors.push(
+                    &field("zone"),
+                    about(format!(
+                        "This VDC is in {}; create the VM there or in another VDC.",
+                        vdc.zone
+                    )),
+                );
+            }
+            if !names.insert(create.name.as_str().to_owned()) {
+                errors.push(
+                    &field("name"),
+                    about("Two VMs of this request have this name.".into()),
+                );
+            }
+            // A built-in template, or one of the tenant's own (another tenant's is simply unknown).
+            let template = match BuiltinTemplate::find(create.template) {
+                Some(builtin) => Some((builtin, builtin.name.to_owned(), None)),
+                None => own
+                    .iter()
+                    .find(|t| t.id == create.template.to_string())
+                    .and_then(|t| {
+                        let base = t.base.parse().ok().and_then(BuiltinTemplate::find)?;
+                        Some((base, t.name.clone(), Some(t.user_data.clone())))
+                    }),
+            };
+            match &template {
+                None => errors.push(
+                    &field("template"),
+                    about("Choose one of the templates offered.".into()),
+                ),
+                Some((base, _, _)) => {
+                    if let Err(small) = base.check_disk(create.size.disk_gib) {
+                        errors.push(&field("disk_gib"), about(small.to_string()));
+                    }
                 }
             }
-        }
-        if let Err(violation) = self.residency(&tenant).await?.check(create.zone) {
-            errors.push("zone", violation.to_string());
-        }
-        let keys = self.store.ssh_key_list(&tenant).await?;
-        let mut fingerprints = Vec::new();
-        for wanted in &create.ssh_key_ids {
-            match keys.iter().find(|key| key.id == wanted.to_string()) {
-                Some(key) => fingerprints.push(key.fingerprint.clone()),
-                None => errors.push("ssh_key_ids", "Choose among your own SSH keys."),
+            if let Err(violation) = residency.check(create.zone) {
+                errors.push(&field("zone"), about(violation.to_string()));
             }
+            let mut fingerprints = Vec::new();
+            for wanted in &create.ssh_key_ids {
+                match keys.iter().find(|key| key.id == wanted.to_string()) {
+                    Some(key) => fingerprints.push(key.fingerprint.clone()),
+                    None => errors.push(
+                        &field("ssh_key_ids"),
+                        about("Choose among your own SSH keys.".into()),
+                    ),
+                }
+            }
+            let Some((base, template_name, template_user_data)) = template else {
+                continue;
+            };
+            let user_data = combine_user_data(
+                template_user_data,
+                create.user_data.as_ref().map(|u| u.as_str().to_owned()),
+            );
+            let now = now_ms();
+            vms.push(VmRow {
+                id: Uuid::new_v4().to_string(),
+                tenant_id: tenant.clone(),
+                vdc_id: vdc.id.clone(),
+                name: create.name.as_str().to_owned(),
+                zone: vdc.zone.clone(),
+                template: create.template.to_string(),
+                vcpus: i64::from(create.size.vcpus.get()),
+                memory_mib: i64::from(create.size.memory_mib.get()),
+                disk_gib: i64::from(create.size.disk_gib.get()),
+                state: VmState::Pending.as_str().to_owned(),
+                host_id: None,
+                private_ip: None,
+                public_ip: None,
+                breakout: create.breakout,
+                dedicated: create.dedicated,
+                affinity_group: create.anti_affinity_group.as_ref().map(|g| g.as_str().to_owned()),
+                user_data,
+                template_name,
+                image: base.slug.to_owned(),
+                quota_reserved: true,
+                ssh_keys: fingerprints.join(" "),
+                pending_size: None,
+                created_at: now,
+                updated_at: now,
+            });
         }
-        let Some((base, template_name, template_user_data)) = template.filter(|_| errors.is_empty()) else {
+        if !errors.is_empty() {
             return Err(Error::Invalid(errors));
-        };
-        let user_data = combine_user_data(
-            template_user_data,
-            create.user_data.as_ref().map(|u| u.as_str().to_owned()),
-        );
-        let now = now_ms();
-        let vm = VmRow {
-            id: Uuid::new_v4().to_string(),
-            tenant_id: tenant.clone(),
-            vdc_id: vdc.id.clone(),
-            name: create.name.as_str().to_owned(),
-            zone: vdc.zone.clone(),
-            template: create.template.to_string(),
-            vcpus: i64::from(create.size.vcpus.get()),
-            memory_mib: i64::from(create.size.memory_mib.get()),
-            disk_gib: i64::from(create.size.disk_gib.get()),
-            state: VmState::Pending.as_str().to_owned(),
-            host_id: None,
-            private_ip: None,
-            public_ip: None,
-            breakout: create.breakout,
-            dedicated: create.dedicated,
-            affinity_group: create.anti_affinity_group.as_ref().map(|g| g.as_str().to_owned()),
-            user_data,
-            template_name,
-            image: base.slug.to_owned(),
-            quota_reserved: true,
-            ssh_keys: fingerprints.join(" "),
-            pending_size: None,
-            created_at: now,
-            updated_at: now,
-        };
-        let vm_id: Uuid = vm.id.parse().map_err(Error::internal)?;
-        let job_id = Uuid::new_v4();
-        // The create job's first step, reserving quota, runs here, in the transaction that accepts
-        // the VM: that is what makes concurrent creates at the quota boundary exact, and a refusal
-        // leaves nothing behind. The job then starts at its second step.
-        self.driver
-            .before_step(Step::ReserveQuota, &vm_spec(&vm)?)
-            .await
-            .map_err(|e| Error::Forbidden(format!("Could not reserve quota: {e}")))?;
+        }
+        self.vm_accept_valid(ctx, &tenant, vms).await
+    }
+
+    /// Reserves quota for valid VMs and queues their create jobs, in one transaction.
+    async fn vm_accept_valid(
+        &self,
+        ctx: &OpContext,
+        tenant: &str,
+        vms: Vec<VmRow>,
+    ) -> Result<Vec<Started>, Error> {
+        let mut need = QuotaUsage::default();
+        let mut jobs = Vec::with_capacity(vms.len());
+        for vm in &vms {
+            need = need.plus(&vm_quota(vm));
+            jobs.push(NewJob {
+                id: Uuid::new_v4(),
+                tenant_id: tenant.to_owned(),
+                kind: JobKind::VmCreate,
+                target: vm.id.parse().map_err(Error::internal)?,
+            });
+            // The create job's first step, reserving quota, runs here, in the transaction that
+            // accepts the VM: that is what makes concurrent creates at the quota boundary exact,
+            // and a refusal leaves nothing behind. The job then starts at its second step.
+            self.driver
+                .before_step(Step::ReserveQuota, &vm_spec(vm)?)
+                .await
+                .map_err(|e| Error::Forbidden(format!("Could not reserve quota: {e}")))?;
+        }
         let mut tx = self.store.begin_write().await?;
-        if !Store::quota_reserve(&mut tx, &tenant, &vm_quota(&vm), true).await? {
-            let (quota, usage) = Store::quota_get_tx(&mut tx, &tenant)
+        if !Store::quota_reserve(&mut tx, tenant, &need, true).await? {
+            let (quota, usage) = Store::quota_get_tx(&mut tx, tenant)
                 .await?
                 .ok_or(Error::NotFound)?;
-            let refusal = quota.check(&usage, &vm_quota(&vm)).err().map_or_else(
+            let refusal = quota.check(&usage, &need).err().map_or_else(
                 || "Your quota has no room for this VM.".to_owned(),
                 |exceeded| exceeded.to_string(),
             );
             return Err(Error::Forbidden(refusal));
         }
-        match Store::vm_insert(&mut tx, &vm).await {
+        match Store::vm_insert_many(&mut tx, &vms).await {
             Err(error) if is_unique_violation(&error) => {
                 return Err(Error::Conflict {
                     field: Some("name"),
-                    message: "You already have a VM with this name.".into(),
+                    message: if vms.len() == 1 {
+                        "You already have a VM with this name.".into()
+                    } else {
+                        "You already have a VM with one of these names.".into()
+                    },
                 });
             }
             other => other?,
         }
-        Store::job_insert(&mut tx, job_id, &tenant, JobKind::VmCreate, vm_id).await?;
-        Store::job_skip_first_step(&mut tx, job_id).await?;
+        Store::job_insert_many(&mut tx, &jobs, 1).await?;
         let step = Step::ReserveQuota;
-        Store::job_event_insert(
+        let job_ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
+        Store::job_event_insert_many(
             &mut tx,
-            job_id,
+            &job_ids,
             step.as_str(),
             "done",
             &format!("Done: {}", step.label()),
@@ -162,8 +239,15 @@ impl Control {
         .await?;
         tx.commit().await?;
         self.jobs_queued.notify_one();
-        tracing::info!(vm.id = %vm_id, job.id = %job_id, request.id = %ctx.request_id, "vm create accepted");
-        Ok(Started { vm_id, job_id })
+        let started: Vec<Started> = jobs
+            .iter()
+            .map(|job| Started {
+                vm_id: job.target,
+                job_id: job.id,
+            })
+            .collect();
+        tracing::info!(vm.count = started.len(), request.id = %ctx.request_id, "vm create accepted");
+        Ok(started)
     }
 
     /// The tenant's VMs.

@@ -647,3 +647,204 @@ async fn steps_longer_than_the_lease_keep_it_and_run_once() {
     // Create disk, boot, attach to the network: each carried out once, none redone by a thief.
     assert_eq!(driver.operations(), 3);
 }
+
+#[tokio::test]
+async fn a_batch_of_creates_runs_as_one_cohort_with_distinct_hosts_for_its_anti_affinity_group() {
+    let w = world().await;
+    let mut creates = Vec::new();
+    for zone in ["lon1", "fra1", "sin1"] {
+        let vdc = w.vdc(zone).await;
+        for n in 0..5 {
+            let mut create = vm(&format!("{zone}-{n}"), zone, "xs", n == 0);
+            if zone == "fra1" {
+                create.anti_affinity_group = Some(meridian_core::resource::Name::parse("db").unwrap());
+            }
+            creates.push((vdc.clone(), create));
+        }
+    }
+    let started = w.control.vm_create_many(&w.ctx, creates).await.unwrap();
+    assert_eq!(started.len(), 15);
+    w.drain().await;
+    for s in &started {
+        assert_eq!(w.job_state(s.job_id).await.0, JobState::Succeeded);
+        let events = w.db.store.job_events(s.job_id, 0).await.unwrap();
+        let done = events.iter().filter(|e| e.status == "done").count();
+        assert_eq!(
+            done,
+            JobKind::VmCreate.steps().len(),
+            "every step once: {events:?}"
+        );
+    }
+    let vms = w.control.vm_list(&w.ctx).await.unwrap();
+    assert!(vms.iter().all(|v| v.state == "running"), "{vms:?}");
+    let mut ips: Vec<_> = vms.iter().map(|v| v.private_ip.clone().unwrap()).collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 15, "one address each");
+    let mut db_hosts: Vec<_> = vms
+        .iter()
+        .filter(|v| v.zone == "fra1")
+        .map(|v| v.host_id.clone().unwrap())
+        .collect();
+    db_hosts.sort();
+    db_hosts.dedup();
+    assert_eq!(db_hosts.len(), 5, "anti-affinity: five hosts for five members");
+    assert_eq!(vms.iter().filter(|v| v.public_ip.is_some()).count(), 3);
+    w.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn members_of_a_cohort_failing_at_any_step_unwind_alone_and_the_rest_run() {
+    for &step in JobKind::VmCreate.steps().iter().skip(1) {
+        let w = world().await;
+        let vdc = w.vdc("ams1").await;
+        let creates = (0..6)
+            .map(|n| (vdc.clone(), vm(&format!("m{n}"), "ams1", "xs", n % 2 == 0)))
+            .collect();
+        let started = w.control.vm_create_many(&w.ctx, creates).await.unwrap();
+        // The first two members to reach the step fail there; the other four go on.
+        w.driver.set_faults(SimFaults {
+            fail_step: Some(step),
+            fail_times: Some(2),
+            probability: 0.0,
+        });
+        w.drain().await;
+        let mut failed = 0;
+        for s in &started {
+            let (state, failed_step, _) = w.job_state(s.job_id).await;
+            let vm = w.control.vm_view(&w.ctx, &s.vm_id.to_string()).await.unwrap();
+            match state {
+                JobState::Succeeded => assert_eq!(vm.state, "running", "at {step}"),
+                JobState::Failed => {
+                    failed += 1;
+                    assert_eq!(failed_step.as_deref(), Some(step.as_str()));
+                    assert_eq!(vm.state, "failed");
+                    assert!(vm.host_id.is_none() && vm.private_ip.is_none() && vm.public_ip.is_none());
+                }
+                other => panic!("job left {other:?} at {step}"),
+            }
+        }
+        assert_eq!(failed, 2, "failing at {step}");
+        w.driver.set_faults(SimFaults::default());
+        w.assert_invariants().await;
+    }
+}
+
+#[tokio::test]
+async fn a_batch_create_is_all_or_nothing() {
+    let w = world().await;
+    let vdc = w.vdc("par1").await;
+    // The default quota allows 20 VMs: a batch of 21 is refused whole.
+    let too_many = (0..21)
+        .map(|n| (vdc.clone(), vm(&format!("q{n}"), "par1", "xs", false)))
+        .collect();
+    let refused = w.control.vm_create_many(&w.ctx, too_many).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Forbidden(m) if m.contains("VM")),
+        "{refused:?}"
+    );
+    // Two VMs of one request with one name: a field error naming the VM.
+    let twins = vec![
+        (vdc.clone(), vm("twin", "par1", "xs", false)),
+        (vdc.clone(), vm("twin", "par1", "xs", false)),
+    ];
+    let Error::Invalid(errors) = w.control.vm_create_many(&w.ctx, twins).await.unwrap_err() else {
+        panic!("expected a field error");
+    };
+    assert!(
+        errors.get("vms.1.name").is_some_and(|m| m.starts_with("twin:")),
+        "{errors:?}"
+    );
+    // A name the tenant already uses: refused, and the batch's other VM is not created either.
+    w.control
+        .vm_create(&w.ctx, &vdc, vm("taken", "par1", "xs", false))
+        .await
+        .unwrap();
+    let clash = vec![
+        (vdc.clone(), vm("fresh", "par1", "xs", false)),
+        (vdc.clone(), vm("taken", "par1", "xs", false)),
+    ];
+    let refused = w.control.vm_create_many(&w.ctx, clash).await.unwrap_err();
+    assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
+    let names: Vec<_> = w
+        .control
+        .vm_list(&w.ctx)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["taken"]);
+    let (_, usage) = w.control.quota_view(&w.ctx).await.unwrap();
+    assert_eq!(usage.vms, 1, "only the one accepted VM holds quota");
+    w.drain().await;
+    w.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn workers_keep_cohort_leases_and_take_new_jobs_while_a_cohort_is_mid_way() {
+    // Steps of 300 ms against a 100 ms lease, two workers: a cohort must renew its members'
+    // leases while the driver works, or the other worker would take them and run steps twice.
+    let db = TestDb::fresh().await;
+    let driver = Arc::new(SimulatedDriver::new(
+        SimTiming::uniform(std::time::Duration::from_millis(300)),
+        5,
+    ));
+    let control = Control::new(db.store.clone(), driver.clone())
+        .await
+        .unwrap()
+        .with_job_lease_ms(100);
+    let signup = Signup::parse("Busy Co", "ops@busy.example", "a long enough secret").unwrap();
+    let ctx = as_user(
+        &control
+            .account_signup(&OpContext::anonymous("t"), signup)
+            .await
+            .unwrap(),
+    );
+    let vdc = control.vdc_create(&ctx, "busy", "zrh1").await.unwrap().id;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = (0..2)
+        .map(|n| {
+            let control = control.clone();
+            let stopped = stopped.clone();
+            tokio::spawn(async move { control.worker_run(format!("w{n}"), stopped).await })
+        })
+        .collect();
+    let batch = (0..3)
+        .map(|n| (vdc.clone(), vm(&format!("b{n}"), "zrh1", "xs", false)))
+        .collect();
+    let cohort = control.vm_create_many(&ctx, batch).await.unwrap();
+    // Wait until the cohort is working, then ask for one more VM.
+    while db.store.job_events(cohort[0].job_id, 0).await.unwrap().len() < 3 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let late = control
+        .vm_create(&ctx, &vdc, vm("late", "zrh1", "xs", false))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !control.store().job_list_live().await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "jobs never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.send(true).unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let vms = control.vm_list(&ctx).await.unwrap();
+    assert!(vms.iter().all(|v| v.state == "running"), "{vms:?}");
+    assert_eq!(
+        driver.operations(),
+        4 * 3,
+        "disk, boot and network once per VM: no step ran twice"
+    );
+    let started = |events: &[meridian_control::store::job::JobEvent], status: &str| {
+        events.iter().find(|e| e.status == status).map(|e| e.at).unwrap()
+    };
+    let late_events = db.store.job_events(late.job_id, 0).await.unwrap();
+    let cohort_events = db.store.job_events(cohort[0].job_id, 0).await.unwrap();
+    assert!(
+        started(&late_events, "started") < started(&cohort_events, "succeeded"),
+        "the late VM started while the cohort was still working"
+    );
+}

@@ -1,6 +1,6 @@
 //! Job rows and their events: the persisted sagas and the progress feed.
 
-use super::{Store, now_ms};
+use super::{MAX_BINDS, Store, in_list, now_ms, values_list};
 use meridian_core::job::{JobKind, JobPosition, JobState};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -47,6 +47,19 @@ pub struct JobEvent {
     pub message: String,
 }
 
+/// A job to queue.
+#[derive(Clone, Debug)]
+pub(crate) struct NewJob {
+    /// Job id.
+    pub id: Uuid,
+    /// The tenant it acts for.
+    pub tenant_id: String,
+    /// What it does.
+    pub kind: JobKind,
+    /// The resource it acts on.
+    pub target: Uuid,
+}
+
 const JOB_COLUMNS: &str =
     "id, tenant_id, kind, target_id, state, step, failed_step, error, attempts, created_at, finished_at";
 
@@ -86,53 +99,110 @@ impl Store {
         kind: JobKind,
         target: Uuid,
     ) -> Result<(), sqlx::Error> {
+        let job = NewJob {
+            id,
+            tenant_id: tenant_id.to_owned(),
+            kind,
+            target,
+        };
+        Self::job_insert_many(tx, std::slice::from_ref(&job), 0).await
+    }
+
+    /// Queues jobs at `step` (later than 0 when the accepting transaction did the first steps).
+    pub(crate) async fn job_insert_many(
+        tx: &mut Transaction<'static, Any>,
+        jobs: &[NewJob],
+        step: usize,
+    ) -> Result<(), sqlx::Error> {
+        const COLUMNS: usize = 8;
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO jobs (id, tenant_id, kind, target_id, state, step, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $5)",
-        )
-        .bind(id.to_string())
-        .bind(tenant_id)
-        .bind(kind.as_str())
-        .bind(target.to_string())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        for chunk in jobs.chunks(MAX_BINDS / COLUMNS) {
+            let sql = format!(
+                "INSERT INTO jobs (id, tenant_id, kind, target_id, step, created_at, updated_at, state) VALUES {}",
+                values_list(chunk.len(), COLUMNS)
+            );
+            let mut query = sqlx::query(&sql);
+            for job in chunk {
+                query = query
+                    .bind(job.id.to_string())
+                    .bind(&job.tenant_id)
+                    .bind(job.kind.as_str())
+                    .bind(job.target.to_string())
+                    .bind(i64::try_from(step).unwrap_or(0))
+                    .bind(now)
+                    .bind(now)
+                    .bind(JobState::Queued.as_str());
+            }
+            query.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 
     /// Claims one runnable job for `owner` until `lease_until`: a queued job, a live job whose
-    /// lease ran out (its worker died), or one `owner` already holds. One conditional UPDATE, so
-    /// two workers never both win.
+    /// lease ran out (its worker died), or one `owner` already holds.
     pub async fn job_claim(&self, owner: &str, lease_ms: i64) -> Result<Option<JobRow>, sqlx::Error> {
+        Ok(self.job_claim_many(owner, lease_ms, 1).await?.into_iter().next())
+    }
+
+    /// Claims up to `limit` runnable jobs, oldest first. One conditional UPDATE, so two workers
+    /// never both win a job: the outer condition is checked again on each row as it is written.
+    pub async fn job_claim_many(
+        &self,
+        owner: &str,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<JobRow>, sqlx::Error> {
         let now = now_ms();
         let sql = format!(
             "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'running', 'unwinding') \
-                         AND (lease_until IS NULL OR lease_until < $3 OR lease_owner = $1) \
-                         ORDER BY created_at, id LIMIT 1) \
+             WHERE id IN (SELECT id FROM jobs WHERE state IN ('queued', 'running', 'unwinding') \
+                          AND (lease_until IS NULL OR lease_until < $3 OR lease_owner = $1) \
+                          ORDER BY created_at, id LIMIT $4) \
              AND state IN ('queued', 'running', 'unwinding') \
              AND (lease_until IS NULL OR lease_until < $3 OR lease_owner = $1) \
              RETURNING {JOB_COLUMNS}"
         );
-        let row = sqlx::query(&sql)
+        let rows = sqlx::query(&sql)
             .bind(owner)
             .bind(now + lease_ms)
             .bind(now)
-            .fetch_optional(self.pool())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(self.pool())
             .await?;
-        row.as_ref().map(job_from_row).transpose()
+        let mut jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>, _>>()?;
+        jobs.sort_by_key(|job| (job.created_at, job.id));
+        Ok(jobs)
     }
 
     /// Extends a lease the worker still holds; false if it lost it.
     pub async fn job_renew(&self, id: Uuid, owner: &str, lease_ms: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE jobs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3")
-            .bind(now_ms() + lease_ms)
-            .bind(id.to_string())
-            .bind(owner)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(!self.job_renew_many(&[id], owner, lease_ms).await?.is_empty())
+    }
+
+    /// Extends the leases the worker still holds among `ids`; returns those it still holds.
+    pub async fn job_renew_many(
+        &self,
+        ids: &[Uuid],
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Vec<Uuid>, sqlx::Error> {
+        let mut held = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BINDS) {
+            let sql = format!(
+                "UPDATE jobs SET lease_until = $1 WHERE lease_owner = $2 AND id IN ({}) RETURNING id",
+                in_list(3, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql)
+                .bind(now_ms() + lease_ms)
+                .bind(owner);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for id in query.fetch_all(self.pool()).await? {
+                held.push(id.parse().map_err(decode)?);
+            }
+        }
+        Ok(held)
     }
 
     /// Moves a job to `position` inside the step's own transaction, if `owner` still holds it.
@@ -144,26 +214,44 @@ impl Store {
         position: JobPosition,
         failure: Option<(&str, &str)>,
     ) -> Result<bool, sqlx::Error> {
+        Self::job_advance_many(tx, &[id], owner, position, failure).await
+    }
+
+    /// Moves jobs to one `position` if `owner` still holds every one of them. Returns false (and
+    /// the caller rolls back) when any lease was lost.
+    pub(crate) async fn job_advance_many(
+        tx: &mut Transaction<'static, Any>,
+        ids: &[Uuid],
+        owner: &str,
+        position: JobPosition,
+        failure: Option<(&str, &str)>,
+    ) -> Result<bool, sqlx::Error> {
         let now = now_ms();
         let finished = position.state.is_terminal().then_some(now);
-        let done = sqlx::query(
-            "UPDATE jobs SET state = $1, step = $2, updated_at = $3, finished_at = $4, \
-             failed_step = COALESCE($5, failed_step), error = COALESCE($6, error), \
-             lease_owner = CASE WHEN $4 IS NULL THEN lease_owner ELSE NULL END, \
-             lease_until = CASE WHEN $4 IS NULL THEN lease_until ELSE NULL END \
-             WHERE id = $7 AND lease_owner = $8",
-        )
-        .bind(position.state.as_str())
-        .bind(i64::try_from(position.step).unwrap_or(i64::MAX))
-        .bind(now)
-        .bind(finished)
-        .bind(failure.map(|(step, _)| step))
-        .bind(failure.map(|(_, error)| error))
-        .bind(id.to_string())
-        .bind(owner)
-        .execute(&mut **tx)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut advanced = 0;
+        for chunk in ids.chunks(MAX_BINDS) {
+            let sql = format!(
+                "UPDATE jobs SET state = $1, step = $2, updated_at = $3, finished_at = $4, \
+                 failed_step = COALESCE($5, failed_step), error = COALESCE($6, error), \
+                 lease_owner = CASE WHEN $4 IS NULL THEN lease_owner ELSE NULL END, \
+                 lease_until = CASE WHEN $4 IS NULL THEN lease_until ELSE NULL END \
+                 WHERE lease_owner = $7 AND id IN ({})",
+                in_list(8, chunk.len())
+            );
+            let mut query = sqlx::query(&sql)
+                .bind(position.state.as_str())
+                .bind(i64::try_from(position.step).unwrap_or(i64::MAX))
+                .bind(now)
+                .bind(finished)
+                .bind(failure.map(|(step, _)| step))
+                .bind(failure.map(|(_, error)| error))
+                .bind(owner);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            advanced += query.execute(&mut **tx).await?.rows_affected();
+        }
+        Ok(usize::try_from(advanced).is_ok_and(|n| n == ids.len()))
     }
 
     /// Appends a progress event inside the caller's transaction and returns it.
@@ -174,31 +262,62 @@ impl Store {
         status: &str,
         message: &str,
     ) -> Result<JobEvent, sqlx::Error> {
+        let mut events = Self::job_event_insert_many(tx, &[job_id], step, status, message).await?;
+        events.pop().ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Appends the same progress event to many jobs inside the caller's transaction.
+    pub(crate) async fn job_event_insert_many(
+        tx: &mut Transaction<'static, Any>,
+        job_ids: &[Uuid],
+        step: &str,
+        status: &str,
+        message: &str,
+    ) -> Result<Vec<JobEvent>, sqlx::Error> {
+        const COLUMNS: usize = 6;
         let at = now_ms();
-        let seq: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_events WHERE job_id = $1")
-                .bind(job_id.to_string())
-                .fetch_one(&mut **tx)
-                .await?;
-        sqlx::query(
-            "INSERT INTO job_events (job_id, seq, at, step, status, message) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(job_id.to_string())
-        .bind(seq)
-        .bind(at)
-        .bind(step)
-        .bind(status)
-        .bind(message)
-        .execute(&mut **tx)
-        .await?;
-        Ok(JobEvent {
-            job_id,
-            seq,
-            at,
-            step: step.to_owned(),
-            status: status.to_owned(),
-            message: message.to_owned(),
-        })
+        let mut events = Vec::with_capacity(job_ids.len());
+        for chunk in job_ids.chunks(MAX_BINDS / COLUMNS) {
+            let sql = format!(
+                "SELECT job_id, MAX(seq) AS last FROM job_events WHERE job_id IN ({}) GROUP BY job_id",
+                in_list(1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            let mut last = std::collections::HashMap::new();
+            for row in query.fetch_all(&mut **tx).await? {
+                let id: String = row.try_get("job_id")?;
+                let seq: i64 = row.try_get("last")?;
+                last.insert(id, seq);
+            }
+            let sql = format!(
+                "INSERT INTO job_events (job_id, seq, at, step, status, message) VALUES {}",
+                values_list(chunk.len(), COLUMNS)
+            );
+            let mut insert = sqlx::query(&sql);
+            for &job_id in chunk {
+                let seq = last.get(&job_id.to_string()).copied().unwrap_or(0) + 1;
+                insert = insert
+                    .bind(job_id.to_string())
+                    .bind(seq)
+                    .bind(at)
+                    .bind(step)
+                    .bind(status)
+                    .bind(message);
+                events.push(JobEvent {
+                    job_id,
+                    seq,
+                    at,
+                    step: step.to_owned(),
+                    status: status.to_owned(),
+                    message: message.to_owned(),
+                });
+            }
+            insert.execute(&mut **tx).await?;
+        }
+        Ok(events)
     }
 
     /// A job by id, scoped to its tenant.
@@ -275,20 +394,6 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         Ok(params.filter(|p| !p.is_empty() && p != "{}"))
-    }
-}
-
-impl Store {
-    /// Records that a queued job's first step already ran in the transaction that queued it.
-    pub(crate) async fn job_skip_first_step(
-        tx: &mut Transaction<'static, Any>,
-        id: Uuid,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE jobs SET step = 1 WHERE id = $1 AND step = 0")
-            .bind(id.to_string())
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! VM rows. Host, private address and public address are columns of the VM, so releasing any of
 //! them is setting it to NULL and nothing can be held by a VM that no longer exists.
 
-use super::{Store, now_ms};
+use super::{MAX_BINDS, Store, in_list, now_ms, values_list};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
@@ -108,35 +108,153 @@ fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
 }
 
 impl Store {
-    /// Inserts a new VM.
-    pub(crate) async fn vm_insert(tx: &mut Transaction<'static, Any>, vm: &VmRow) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, template, vcpus, memory_mib, disk_gib, state, \
-             breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at, ssh_keys, template_name, image) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19)",
-        )
-        .bind(&vm.id)
-        .bind(&vm.tenant_id)
-        .bind(&vm.vdc_id)
-        .bind(&vm.name)
-        .bind(&vm.zone)
-        .bind(&vm.template)
-        .bind(vm.vcpus)
-        .bind(vm.memory_mib)
-        .bind(vm.disk_gib)
-        .bind(&vm.state)
-        .bind(i64::from(vm.breakout))
-        .bind(i64::from(vm.dedicated))
-        .bind(&vm.affinity_group)
-        .bind(&vm.user_data)
-        .bind(i64::from(vm.quota_reserved))
-        .bind(vm.created_at)
-        .bind(&vm.ssh_keys)
-        .bind(&vm.template_name)
-        .bind(&vm.image)
-        .execute(&mut **tx)
-        .await?;
+    /// Inserts new VMs, many rows per statement.
+    pub(crate) async fn vm_insert_many(
+        tx: &mut Transaction<'static, Any>,
+        vms: &[VmRow],
+    ) -> Result<(), sqlx::Error> {
+        const COLUMNS: usize = 20;
+        for chunk in vms.chunks(MAX_BINDS / COLUMNS) {
+            let sql = format!(
+                "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, template, vcpus, memory_mib, disk_gib, state, \
+                 breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at, ssh_keys, \
+                 template_name, image) VALUES {}",
+                values_list(chunk.len(), COLUMNS)
+            );
+            let mut query = sqlx::query(&sql);
+            for vm in chunk {
+                query = query
+                    .bind(&vm.id)
+                    .bind(&vm.tenant_id)
+                    .bind(&vm.vdc_id)
+                    .bind(&vm.name)
+                    .bind(&vm.zone)
+                    .bind(&vm.template)
+                    .bind(vm.vcpus)
+                    .bind(vm.memory_mib)
+                    .bind(vm.disk_gib)
+                    .bind(&vm.state)
+                    .bind(i64::from(vm.breakout))
+                    .bind(i64::from(vm.dedicated))
+                    .bind(&vm.affinity_group)
+                    .bind(&vm.user_data)
+                    .bind(i64::from(vm.quota_reserved))
+                    .bind(vm.created_at)
+                    .bind(vm.updated_at)
+                    .bind(&vm.ssh_keys)
+                    .bind(&vm.template_name)
+                    .bind(&vm.image);
+            }
+            query.execute(&mut **tx).await?;
+        }
         Ok(())
+    }
+
+    /// VMs by id inside a transaction (the job runner's waves), in no particular order.
+    pub(crate) async fn vm_by_ids_tx(
+        tx: &mut Transaction<'static, Any>,
+        ids: &[String],
+    ) -> Result<Vec<VmRow>, sqlx::Error> {
+        let mut vms = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BINDS) {
+            let sql = format!("SELECT * FROM vms WHERE id IN ({})", in_list(1, chunk.len()));
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                vms.push(vm_from_row(&row)?);
+            }
+        }
+        Ok(vms)
+    }
+
+    /// VMs by id, outside any transaction (what the driver is told before a wave's step).
+    pub async fn vm_by_ids(&self, ids: &[String]) -> Result<Vec<VmRow>, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        let vms = Self::vm_by_ids_tx(&mut tx, ids).await?;
+        tx.commit().await?;
+        Ok(vms)
+    }
+
+    /// Sets one text column of many VMs, each to its own value, in one statement per chunk.
+    async fn vm_set_text_many(
+        tx: &mut Transaction<'static, Any>,
+        column: VmText,
+        values: &[(String, Option<String>)],
+    ) -> Result<(), sqlx::Error> {
+        for chunk in values.chunks(MAX_BINDS / 3) {
+            let mut cases = String::new();
+            for n in 0..chunk.len() {
+                cases.push_str(&format!(" WHEN ${} THEN ${}", 2 * n + 2, 2 * n + 3));
+            }
+            let sql = format!(
+                "UPDATE vms SET {column} = CASE id{cases} END, updated_at = $1 WHERE id IN ({ids})",
+                column = column.name(),
+                ids = in_list(2 * chunk.len() + 2, chunk.len()),
+            );
+            let mut query = sqlx::query(&sql).bind(now_ms());
+            for (id, value) in chunk {
+                query = query.bind(id).bind(value.as_deref());
+            }
+            for (id, _) in chunk {
+                query = query.bind(id);
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets the hosts of many VMs.
+    pub(crate) async fn vm_set_host_many(
+        tx: &mut Transaction<'static, Any>,
+        hosts: &[(String, Option<String>)],
+    ) -> Result<(), sqlx::Error> {
+        Self::vm_set_text_many(tx, VmText::Host, hosts).await
+    }
+
+    /// Sets the private addresses of many VMs. A duplicate fails on the UNIQUE index.
+    pub(crate) async fn vm_set_private_ip_many(
+        tx: &mut Transaction<'static, Any>,
+        ips: &[(String, Option<String>)],
+    ) -> Result<(), sqlx::Error> {
+        Self::vm_set_text_many(tx, VmText::PrivateIp, ips).await
+    }
+
+    /// Sets many VMs to one state.
+    pub(crate) async fn vm_set_state_many(
+        tx: &mut Transaction<'static, Any>,
+        ids: &[String],
+        state: &str,
+    ) -> Result<(), sqlx::Error> {
+        let values: Vec<(String, Option<String>)> = ids
+            .iter()
+            .map(|id| (id.clone(), Some(state.to_owned())))
+            .collect();
+        Self::vm_set_text_many(tx, VmText::State, &values).await
+    }
+
+    /// Marks freshly provisioned VMs running and starts their metering clock at `since_ms`, all
+    /// or none: false (and nothing changed that the caller keeps) if any VM was metered already.
+    pub(crate) async fn vm_mark_running_fresh(
+        tx: &mut Transaction<'static, Any>,
+        ids: &[String],
+        since_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut changed = 0;
+        for chunk in ids.chunks(MAX_BINDS) {
+            let sql = format!(
+                "UPDATE vms SET state = 'running', metered_until = $1, updated_at = $2 \
+                 WHERE metered_until IS NULL AND id IN ({})",
+                in_list(3, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(since_ms).bind(now_ms());
+            for id in chunk {
+                query = query.bind(id);
+            }
+            changed += query.execute(&mut **tx).await?.rows_affected();
+        }
+        Ok(usize::try_from(changed).is_ok_and(|n| n == ids.len()))
     }
 
     /// A VM by id, for the job runner (which acts for the tenant the job belongs to).
