@@ -12,6 +12,7 @@ pub mod error;
 pub mod firewall;
 pub mod invariants;
 pub mod job;
+pub mod map;
 pub mod metering;
 pub mod overview;
 pub mod password;

@@ -1,6 +1,7 @@
 //! Latency probes: every backbone edge is measured on a timer; the map and the latency history
 //! read the samples.
 
+use crate::store::probe::ProbeRow;
 use crate::{Control, Error};
 use meridian_core::backbone::{BACKBONE, Edge};
 
@@ -15,15 +16,22 @@ pub fn edge_key(edge: &Edge) -> String {
 impl Control {
     /// Probes every backbone edge once, as of `now`, and forgets samples past the retention.
     pub async fn probe_tick(&self, now: i64) -> Result<usize, Error> {
-        let samples: Vec<(String, Option<i64>)> = BACKBONE
+        let samples: Vec<ProbeRow> = BACKBONE
             .edges()
             .iter()
             .map(|edge| {
                 let sample = self.driver.probe(edge);
-                // Microseconds as an integer: the precision probes have, and no floats in the store.
+                // Microseconds and parts per million as integers: the precision the readings have,
+                // and no floats in the store.
                 #[expect(clippy::cast_possible_truncation, reason = "an RTT in µs fits an i64 by far")]
                 let rtt_us = (!sample.lost).then(|| (sample.rtt_ms * 1000.0).round() as i64);
-                (edge_key(edge), rtt_us)
+                #[expect(clippy::cast_possible_truncation, reason = "a fraction times a million")]
+                let load_ppm = (self.driver.edge_load(edge, now).clamp(0.0, 1.0) * 1e6).round() as i64;
+                ProbeRow {
+                    edge: edge_key(edge),
+                    rtt_us,
+                    load_ppm: Some(load_ppm),
+                }
             })
             .collect();
         self.store.probe_insert(now, &samples).await?;

@@ -59,3 +59,70 @@ async fn probes_cover_every_edge_never_beat_physics_and_expire() {
         "signed-in users only"
     );
 }
+
+#[tokio::test]
+async fn the_map_shows_the_latest_round_and_only_the_tenants_own_footprint() {
+    let db = TestDb::fresh().await;
+    let control = Control::new(
+        db.store.clone(),
+        Arc::new(SimulatedDriver::new(SimTiming::instant(), 12)),
+    )
+    .await
+    .unwrap();
+    let mut tenants = Vec::new();
+    for name in ["Map Co", "Other Co"] {
+        let email = format!("ops@{}.example", name.replace(' ', "").to_lowercase());
+        let signup = Signup::parse(name, &email, "a long enough secret").unwrap();
+        tenants.push(as_user(
+            &control
+                .account_signup(&OpContext::anonymous("t"), signup)
+                .await
+                .unwrap(),
+        ));
+    }
+    let (ctx, other) = (&tenants[0], &tenants[1]);
+    assert!(
+        control.map_view(ctx).await.unwrap().edges.is_empty(),
+        "no round yet"
+    );
+    let vdc = control.vdc_create(ctx, "asia", "hkg1").await.unwrap().id;
+    let create = meridian_core::resource::VmCreate::parse(&meridian_core::resource::VmCreateForm {
+        name: "edge-1".into(),
+        zone: "hkg1".into(),
+        template: "debian-12".into(),
+        size: "xs".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    control.vm_create(ctx, &vdc, create).await.unwrap();
+    control.job_drain("t").await.unwrap();
+    let start = 20_000_000_000;
+    for round in 0..3 {
+        control.probe_tick(start + round * 10_000).await.unwrap();
+    }
+    let map = control.map_view(ctx).await.unwrap();
+    assert!(map.simulated);
+    assert_eq!(map.probed_at, Some(start + 20_000));
+    assert_eq!(map.edges.len(), BACKBONE.edges().len());
+    for live in &map.edges {
+        let load = live.load.unwrap();
+        assert!((0.0..1.0).contains(&load), "{live:?}");
+    }
+    assert_eq!(map.zones.len(), 1);
+    assert_eq!((map.zones[0].zone.as_str(), map.zones[0].running), ("hkg1", 1));
+    assert!(map.zones[0].subnet.is_some());
+    assert!(
+        control.map_view(other).await.unwrap().zones.is_empty(),
+        "another tenant's VMs stay hidden"
+    );
+    let from = meridian_core::zone::ZoneId::parse("lon1").unwrap();
+    let to = meridian_core::zone::ZoneId::parse("hkg1").unwrap();
+    let history = control.latency_pair_history(ctx, from, to, start).await.unwrap();
+    assert_eq!(history.len(), 3);
+    let limit = meridian_core::backbone::pair_fibre_limit_ms(from, to);
+    for (_, rtt) in history {
+        if let Some(rtt) = rtt {
+            assert!(rtt > limit, "{rtt} against {limit}");
+        }
+    }
+}

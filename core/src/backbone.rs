@@ -469,6 +469,28 @@ pub fn probe_sample<R: RngCore + ?Sized>(edge: &Edge, rng: &mut R) -> ProbeSampl
     }
 }
 
+/// How busy a simulated edge is at `utc_ms`, as a fraction of its capacity (0–1).
+///
+/// A daily curve: each end is busiest mid-afternoon local time (local time from longitude, one hour
+/// per 15°) and quietest before dawn; an edge carries the average of its two ends, thinner edges
+/// run fuller, and each reading adds ±5 % noise. A real driver reads interface counters instead.
+pub fn simulated_edge_load<R: RngCore + ?Sized>(edge: &Edge, utc_ms: i64, rng: &mut R) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "hours of the day")]
+    let utc_hours = utc_ms.rem_euclid(86_400_000) as f64 / 3_600_000.0;
+    let activity = |zone: ZoneId| {
+        let local = (utc_hours + zone.zone().lon / 15.0).rem_euclid(24.0);
+        0.5 - 0.5 * (std::f64::consts::TAU * (local - 4.0) / 24.0).cos()
+    };
+    let busy = f64::midpoint(activity(edge.a), activity(edge.b));
+    let fullness = match edge.capacity_gbps {
+        0..=20 => 1.2,
+        21..=40 => 1.0,
+        _ => 0.8,
+    };
+    let noise = (unit_interval(rng) - 0.5) * 0.1;
+    ((0.10 + 0.55 * busy) * fullness + noise).clamp(0.01, 0.97)
+}
+
 /// A uniform draw from [0, 1) with the full 53 bits of an f64 mantissa.
 fn unit_interval<R: RngCore + ?Sized>(rng: &mut R) -> f64 {
     const SCALE: f64 = 1.0 / (1_u64 << 53) as f64;
@@ -492,27 +514,7 @@ mod tests {
         (actual - expected).abs() <= expected * pct / 100.0
     }
 
-    /// SplitMix64: a tiny, well-mixed generator so the tests need no RNG crate.
-    struct SplitMix64(u64);
-
-    impl RngCore for SplitMix64 {
-        fn next_u32(&mut self) -> u32 {
-            (self.next_u64() >> 32) as u32
-        }
-        fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut x = self.0;
-            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            x ^ (x >> 31)
-        }
-        fn fill_bytes(&mut self, dst: &mut [u8]) {
-            for chunk in dst.chunks_mut(8) {
-                let bytes = self.next_u64().to_le_bytes();
-                chunk.copy_from_slice(&bytes[..chunk.len()]);
-            }
-        }
-    }
+    use crate::test_rng::SplitMix64;
 
     /// Returns the same word forever: drives the sampler to the extremes of its input range.
     struct Constant(u64);
@@ -528,6 +530,26 @@ mod tests {
             for chunk in dst.chunks_mut(8) {
                 chunk.copy_from_slice(&self.0.to_le_bytes()[..chunk.len()]);
             }
+        }
+    }
+
+    #[test]
+    fn simulated_edges_are_busiest_in_the_afternoon_and_never_full() {
+        let edge = bb().edge_between(z("lon1"), z("ams1")).unwrap();
+        let mut rng = SplitMix64(3);
+        let at = |hour: i64| hour * 3_600_000;
+        let afternoon: f64 = (0..50)
+            .map(|_| simulated_edge_load(edge, at(15), &mut rng))
+            .sum::<f64>()
+            / 50.0;
+        let night: f64 = (0..50)
+            .map(|_| simulated_edge_load(edge, at(3), &mut rng))
+            .sum::<f64>()
+            / 50.0;
+        assert!(afternoon > night + 0.3, "afternoon {afternoon}, night {night}");
+        for hour in 0..48 {
+            let load = simulated_edge_load(edge, at(hour), &mut rng);
+            assert!((0.0..1.0).contains(&load), "{load}");
         }
     }
 

@@ -10,10 +10,13 @@ pub mod field;
 pub mod id;
 pub mod ipam;
 pub mod job;
+pub mod map;
 pub mod placement;
 pub mod pricing;
 pub mod residency;
 pub mod resource;
+#[cfg(test)]
+mod test_rng;
 pub mod zone;
 
 pub use account::{Email, Password, Role, Signup, TenantName};

@@ -120,6 +120,9 @@ pub trait Driver: Send + Sync + 'static {
     /// One latency probe over a backbone edge.
     fn probe(&self, edge: &meridian_core::backbone::Edge) -> meridian_core::backbone::ProbeSample;
 
+    /// How much of a backbone edge's capacity is in use at `utc_ms` (0–1), all traffic counted.
+    fn edge_load(&self, edge: &meridian_core::backbone::Edge, utc_ms: i64) -> f64;
+
     /// What the VM sent in the last `seconds` to `peers` (the other zones of its tenant's network)
     /// and to the internet. A real backend reads interface counters; the simulation makes it up.
     fn traffic(&self, vm: &VmSpec, peers: &[ZoneId], seconds: u64) -> Traffic;

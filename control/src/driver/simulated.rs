@@ -356,6 +356,10 @@ impl Driver for SimulatedDriver {
         meridian_core::backbone::probe_sample(edge, &mut *lock(&self.rng))
     }
 
+    fn edge_load(&self, edge: &meridian_core::backbone::Edge, utc_ms: i64) -> f64 {
+        meridian_core::backbone::simulated_edge_load(edge, utc_ms, &mut *lock(&self.rng))
+    }
+
     /// About 100 KB/s per vCPU on average, ±50 % at random; 70 % of it spread over the peer zones
     /// (all of it when there is no breakout), 30 % to the internet when the VM has a public address.
     fn traffic(&self, vm: &VmSpec, peers: &[meridian_core::zone::ZoneId], seconds: u64) -> Traffic {
