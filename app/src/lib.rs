@@ -4,6 +4,8 @@
 //! functions are thin: they build an `OpContext` and call one control-plane method.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod charts;
 pub mod components;
 pub mod error;
 pub mod pages;
@@ -18,9 +20,10 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
-    billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage, networks::NetworksPage,
-    not_built::NotBuilt, not_found::NotFound, overview::Overview, settings::Settings, signup::SignupPage,
-    templates::TemplatesPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage, vms::VmsPage,
+    billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage, map::MapPage,
+    networks::NetworksPage, not_built::NotBuilt, not_found::NotFound, overview::Overview, settings::Settings,
+    signup::SignupPage, templates::TemplatesPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage,
+    vms::VmsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -99,7 +102,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/networks") view=NetworksPage />
                     <Route path=path!("/keys") view=KeysPage />
                     <Route path=path!("/templates") view=TemplatesPage />
-                    <Route path=path!("/map") view=|| view! { <NotBuilt title="Backbone map" what="the live map of backbone links and latency" /> } />
+                    <Route path=path!("/map") view=MapPage />
                     <Route path=path!("/bandwidth") view=|| view! { <NotBuilt title="Bandwidth" what="your traffic by zone and link (always free)" /> } />
                     <Route path=path!("/billing") view=BillingPage />
                 </ProtectedParentRoute>

@@ -1,7 +1,6 @@
 //! The backbone map's live data: the latest probe round of every edge, the tenant's footprint
 //! zone by zone, and latency history for an edge or a zone pair.
 
-use crate::probe::edge_key;
 use crate::{Control, Error, OpContext};
 use meridian_core::backbone::{BACKBONE, Cut};
 use meridian_core::zone::ZoneId;
@@ -118,7 +117,7 @@ impl Control {
         let mut rounds: BTreeMap<i64, (usize, Option<f64>)> = BTreeMap::new();
         for id in &path.edges {
             let edge = BACKBONE.edge(*id).ok_or(Error::NotFound)?;
-            for (at, rtt) in self.probe_history(ctx, &edge_key(edge), since).await? {
+            for (at, rtt) in self.probe_history(ctx, &edge.key(), since).await? {
                 let round = rounds.entry(at).or_insert((0, Some(0.0)));
                 round.0 += 1;
                 round.1 = match (round.1, rtt) {

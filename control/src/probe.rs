@@ -3,15 +3,10 @@
 
 use crate::store::probe::ProbeRow;
 use crate::{Control, Error};
-use meridian_core::backbone::{BACKBONE, Edge};
+use meridian_core::backbone::BACKBONE;
 
 /// How long samples are kept: the latency history covers the last day.
 pub const PROBE_RETENTION_MS: i64 = 2 * 24 * 3_600_000;
-
-/// The name an edge is stored under: "lon1-nyc1".
-pub fn edge_key(edge: &Edge) -> String {
-    format!("{}-{}", edge.a, edge.b)
-}
 
 impl Control {
     /// Probes every backbone edge once, as of `now`, and forgets samples past the retention.
@@ -28,7 +23,7 @@ impl Control {
                 #[expect(clippy::cast_possible_truncation, reason = "a fraction times a million")]
                 let load_ppm = (self.driver.edge_load(edge, now).clamp(0.0, 1.0) * 1e6).round() as i64;
                 ProbeRow {
-                    edge: edge_key(edge),
+                    edge: edge.key(),
                     rtt_us,
                     load_ppm: Some(load_ppm),
                 }

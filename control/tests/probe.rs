@@ -1,7 +1,7 @@
 //! Latency probes: stored per edge, never below the fibre limit, forgotten after the retention.
 
 use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
-use meridian_control::probe::{PROBE_RETENTION_MS, edge_key};
+use meridian_control::probe::PROBE_RETENTION_MS;
 use meridian_control::testing::{TestDb, as_user};
 use meridian_control::{Control, OpContext};
 use meridian_core::Signup;
@@ -32,14 +32,14 @@ async fn probes_cover_every_edge_never_beat_physics_and_expire() {
         );
     }
     for edge in BACKBONE.edges() {
-        let samples = control.probe_history(&ctx, &edge_key(edge), start).await.unwrap();
-        assert_eq!(samples.len(), 30, "{}", edge_key(edge));
+        let samples = control.probe_history(&ctx, &edge.key(), start).await.unwrap();
+        assert_eq!(samples.len(), 30, "{}", edge.key());
         for (_, rtt) in samples {
             if let Some(rtt) = rtt {
                 assert!(
                     rtt >= edge.fibre_limit_ms && rtt >= edge.modelled_rtt_ms - 0.001,
                     "{} {rtt}",
-                    edge_key(edge)
+                    edge.key()
                 );
             }
         }
@@ -49,7 +49,7 @@ async fn probes_cover_every_edge_never_beat_physics_and_expire() {
         .probe_tick(start + PROBE_RETENTION_MS + 3_600_000)
         .await
         .unwrap();
-    let edge = edge_key(&BACKBONE.edges()[0]);
+    let edge = BACKBONE.edges()[0].key();
     assert_eq!(control.probe_history(&ctx, &edge, 0).await.unwrap().len(), 1);
     assert!(
         control

@@ -115,6 +115,11 @@ pub struct Edge {
 }
 
 impl Edge {
+    /// The name the edge's probes are stored and asked for under: "lon1-nyc1".
+    pub fn key(&self) -> String {
+        format!("{}-{}", self.a, self.b)
+    }
+
     /// Whether the edge touches `zone`.
     pub fn touches(&self, zone: ZoneId) -> bool {
         self.a == zone || self.b == zone

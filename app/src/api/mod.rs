@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod billing;
+pub mod map;
 pub mod overview;
 pub mod settings;
 pub mod ssh_key;

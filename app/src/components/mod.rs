@@ -1,5 +1,6 @@
 //! Reusable pieces of page scaffolding.
 
+pub mod backbone_map;
 pub mod form;
 pub mod page;
 pub mod shell;

@@ -4,6 +4,7 @@ pub mod billing;
 pub mod invite;
 pub mod keys;
 pub mod login;
+pub mod map;
 pub mod networks;
 pub mod not_built;
 pub mod not_found;

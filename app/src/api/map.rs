@@ -1,0 +1,129 @@
+//! Backbone map server functions: the live picture, and latency history as a chart.
+#![expect(
+    missing_docs,
+    reason = "#[server] generates argument structs whose fields cannot carry doc comments"
+)]
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// An edge's latest probe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EdgeProbe {
+    /// The edge's key, e.g. "lon1-nyc1".
+    pub edge: String,
+    /// Round trip in ms; None when the probe was lost.
+    pub rtt_ms: Option<f64>,
+    /// Share of capacity in use (0–1).
+    pub load: Option<f64>,
+}
+
+/// What the tenant has in a zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneUse {
+    /// Zone id.
+    pub zone: String,
+    /// VMs there.
+    pub vms: usize,
+    /// Of which running.
+    pub running: usize,
+    /// The tenant's subnet there.
+    pub subnet: Option<String>,
+}
+
+/// The map's live data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapData {
+    /// The backbone driver, e.g. "Simulated zones".
+    pub driver: String,
+    /// True when the probes and loads come from the simulation.
+    pub simulated: bool,
+    /// Seconds since the latest probe round, if there was one.
+    pub probed_ago_s: Option<i64>,
+    /// The latest probe of each edge.
+    pub edges: Vec<EdgeProbe>,
+    /// The tenant's zones.
+    pub zones: Vec<ZoneUse>,
+}
+
+/// The map's live data for the signed-in tenant.
+#[server(prefix = "/fn", endpoint = "map_view")]
+pub async fn map_view() -> Result<MapData, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let map = control.map_view(&ctx).await?;
+    let now = meridian_control::store::now_ms();
+    Ok(MapData {
+        driver: map.driver.to_owned(),
+        simulated: map.simulated,
+        probed_ago_s: map.probed_at.map(|at| (now - at).max(0) / 1000),
+        edges: map
+            .edges
+            .into_iter()
+            .map(|e| EdgeProbe {
+                edge: e.edge,
+                rtt_ms: e.rtt_ms,
+                load: e.load,
+            })
+            .collect(),
+        zones: map
+            .zones
+            .into_iter()
+            .map(|z| ZoneUse {
+                zone: z.zone,
+                vms: z.vms,
+                running: z.running,
+                subnet: z.subnet,
+            })
+            .collect(),
+    })
+}
+
+/// One period of a latency chart, as text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyRow {
+    /// Start of the period, "14:05 UTC".
+    pub period: String,
+    /// Median, "58.9 ms" or "—".
+    pub p50: String,
+    /// 95th percentile.
+    pub p95: String,
+    /// Loss, "0.0 %".
+    pub loss: String,
+}
+
+/// A latency history chart and its text alternative.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyFigure {
+    /// What is charted, e.g. "London → Hong Kong".
+    pub title: String,
+    /// The chart as an SVG document (rendered on the server), or None while too few probes exist.
+    pub svg: Option<String>,
+    /// One sentence for screen readers and for a glance.
+    pub summary: String,
+    /// The charted figures, period by period.
+    pub rows: Vec<LatencyRow>,
+}
+
+/// Latency history of an edge (`target` = "edge:lon1-nyc1") or a zone pair over its shortest
+/// path (`target` = "pair:lon1-hkg1"), over the last `window` ("hour" or "day").
+#[server(prefix = "/fn", endpoint = "latency_chart")]
+pub async fn latency_chart(target: String, window: String) -> Result<LatencyFigure, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let now = meridian_control::store::now_ms();
+    let (span, bucket) = crate::charts::window(&window)?;
+    let since = now - span;
+    let (title, samples) = match target.split_once(':') {
+        Some(("edge", key)) => {
+            let title = crate::charts::edge_title(key).ok_or(AppError::NotFound)?;
+            (title, control.probe_history(&ctx, key, since).await?)
+        }
+        Some(("pair", pair)) => {
+            let (from, to) = crate::charts::pair(pair).ok_or(AppError::NotFound)?;
+            let title = format!("{} → {}", from.zone().city, to.zone().city);
+            (title, control.latency_pair_history(&ctx, from, to, since).await?)
+        }
+        _ => return Err(AppError::NotFound),
+    };
+    Ok(crate::charts::latency_chart(title, &samples, since, now, bucket))
+}

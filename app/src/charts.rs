@@ -1,0 +1,235 @@
+//! Charts drawn on the server with plotters, as SVG, with the figures behind them as text.
+
+use crate::api::map::{LatencyFigure, LatencyRow};
+use crate::error::AppError;
+use meridian_core::FieldErrors;
+use meridian_core::backbone::BACKBONE;
+use meridian_core::map::{LatencyBucket, latency_buckets};
+use meridian_core::zone::ZoneId;
+use plotters::prelude::*;
+
+/// A chart window by name: its span and its period length, in ms.
+pub fn window(name: &str) -> Result<(i64, i64), AppError> {
+    match name {
+        "hour" => Ok((3_600_000, 60_000)),
+        "day" => Ok((86_400_000, 1_800_000)),
+        _ => {
+            let mut fields = FieldErrors::default();
+            fields.push("window", "Choose the last hour or the last day.");
+            Err(AppError::Invalid { fields })
+        }
+    }
+}
+
+/// "London – New York" for an edge key such as "lon1-nyc1", if there is such an edge.
+pub fn edge_title(key: &str) -> Option<String> {
+    let (a, b) = pair(key)?;
+    BACKBONE.edge_between(a, b)?;
+    Some(format!("{} – {}", a.zone().city, b.zone().city))
+}
+
+/// The two zones of "lon1-hkg1".
+pub fn pair(text: &str) -> Option<(ZoneId, ZoneId)> {
+    let (a, b) = text.split_once('-')?;
+    Some((ZoneId::parse(a).ok()?, ZoneId::parse(b).ok()?))
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| format!("{v:.1} ms"))
+}
+
+fn clock(unix_ms: i64) -> String {
+    let minutes = unix_ms.rem_euclid(86_400_000) / 60_000;
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// The latency chart of `samples` (`(at, rtt or None when lost)`) from `from` to `to` in periods
+/// of `bucket_ms`, with a one-sentence summary and the figures as rows.
+pub fn latency_chart(
+    title: String,
+    samples: &[(i64, Option<f64>)],
+    from: i64,
+    to: i64,
+    bucket_ms: i64,
+) -> LatencyFigure {
+    let buckets = latency_buckets(samples, from, to, bucket_ms);
+    let mut all: Vec<f64> = samples
+        .iter()
+        .filter_map(|(at, rtt)| (*at >= from).then_some(*rtt).flatten())
+        .collect();
+    all.sort_by(f64::total_cmp);
+    let probes = samples.iter().filter(|(at, _)| *at >= from).count();
+    let lost = probes - all.len();
+    #[expect(clippy::cast_precision_loss, reason = "probe counts are small")]
+    let loss = if probes == 0 {
+        0.0
+    } else {
+        lost as f64 / probes as f64 * 100.0
+    };
+    let summary = if probes == 0 {
+        format!("{title}: no probes yet in this window; probes run every 10 seconds.")
+    } else {
+        format!(
+            "{title}: median {}, 95th percentile {}, loss {loss:.1} % over {probes} probes.",
+            ms(meridian_core::map::quantile(&all, 0.5)),
+            ms(meridian_core::map::quantile(&all, 0.95)),
+        )
+    };
+    let rows = buckets
+        .iter()
+        .map(|b| LatencyRow {
+            period: format!("{} UTC", clock(b.start_ms)),
+            p50: ms(b.p50_ms),
+            p95: ms(b.p95_ms),
+            loss: format!("{:.1} %", b.loss * 100.0),
+        })
+        .collect();
+    let svg = (buckets.len() >= 2)
+        .then(|| draw(&buckets, from, to))
+        .and_then(|drawn| {
+            drawn
+                .map_err(|error| tracing::warn!(error.detail = %error, "latency chart failed to draw"))
+                .ok()
+        });
+    LatencyFigure {
+        title,
+        svg,
+        summary,
+        rows,
+    }
+}
+
+const WIDTH: u32 = 760;
+const HEIGHT: u32 = 300;
+
+fn draw(buckets: &[LatencyBucket], from: i64, to: i64) -> Result<String, Box<dyn std::error::Error>> {
+    let p95_max = buckets.iter().filter_map(|b| b.p95_ms).fold(0.0_f64, f64::max);
+    let p50_min = buckets
+        .iter()
+        .filter_map(|b| b.p50_ms)
+        .fold(f64::INFINITY, f64::min);
+    let (low, high) = if p50_min.is_finite() {
+        let pad = ((p95_max - p50_min) * 0.2).max(0.5);
+        ((p50_min - pad).max(0.0), p95_max + pad)
+    } else {
+        (0.0, 1.0)
+    };
+    let loss_max = buckets.iter().map(|b| b.loss * 100.0).fold(1.0_f64, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (upper, lower) = root.split_vertically(210);
+        let label = |t: &i64| clock(*t);
+        let mut latency = ChartBuilder::on(&upper)
+            .margin(8)
+            .x_label_area_size(20)
+            .y_label_area_size(56)
+            .build_cartesian_2d(from..to, low..high)?;
+        latency
+            .configure_mesh()
+            .x_labels(7)
+            .x_label_formatter(&label)
+            .y_desc("round trip, ms")
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 12))
+            .light_line_style(RGBColor(238, 241, 246))
+            .draw()?;
+        let p50 = RGBColor(47, 111, 237);
+        let p95 = RGBColor(181, 71, 8);
+        latency
+            .draw_series(LineSeries::new(
+                buckets.iter().filter_map(|b| Some((b.start_ms, b.p50_ms?))),
+                p50.stroke_width(2),
+            ))?
+            .label("median (P50)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], p50.stroke_width(2)));
+        latency
+            .draw_series(LineSeries::new(
+                buckets.iter().filter_map(|b| Some((b.start_ms, b.p95_ms?))),
+                p95.stroke_width(2),
+            ))?
+            .label("95th percentile")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], p95.stroke_width(2)));
+        latency
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(213, 218, 227))
+            .draw()?;
+        let mut loss = ChartBuilder::on(&lower)
+            .margin(8)
+            .x_label_area_size(20)
+            .y_label_area_size(56)
+            .build_cartesian_2d(from..to, 0.0..loss_max)?;
+        loss.configure_mesh()
+            .x_labels(7)
+            .x_label_formatter(&label)
+            .y_labels(2)
+            .y_desc("loss, %")
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 12))
+            .light_line_style(RGBColor(238, 241, 246))
+            .draw()?;
+        let width = buckets
+            .get(1)
+            .map_or(60_000, |b| b.start_ms - buckets[0].start_ms);
+        loss.draw_series(buckets.iter().map(|b| {
+            Rectangle::new(
+                [(b.start_ms, 0.0), (b.start_ms + width * 8 / 10, b.loss * 100.0)],
+                RGBColor(196, 50, 10).filled(),
+            )
+        }))?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hour_of_probes_draws_a_chart_whose_text_says_what_it_shows() {
+        let start = 1_800_000_000_000;
+        let samples: Vec<(i64, Option<f64>)> = (0..360)
+            .map(|i| {
+                (
+                    start + i * 10_000,
+                    if i % 100 == 7 {
+                        None
+                    } else {
+                        Some(58.0 + f64::from(i32::try_from(i % 5).unwrap_or(0)))
+                    },
+                )
+            })
+            .collect();
+        let figure = latency_chart(
+            "London – New York".into(),
+            &samples,
+            start,
+            start + 3_600_000,
+            60_000,
+        );
+        let svg = figure.svg.expect("enough probes for a chart");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("median (P50)"),
+            "{svg:.200}"
+        );
+        assert_eq!(figure.rows.len(), 60);
+        assert!(
+            figure.summary.contains("median 60.0 ms")
+                && figure.summary.contains("loss 1.1 % over 360 probes"),
+            "{}",
+            figure.summary
+        );
+        let empty = latency_chart("Quiet".into(), &[], start, start + 3_600_000, 60_000);
+        assert!(empty.svg.is_none() && empty.summary.contains("no probes yet"));
+    }
+
+    #[test]
+    fn unknown_windows_and_edges_are_refused() {
+        assert!(window("week").is_err());
+        assert_eq!(edge_title("lon1-nyc1").as_deref(), Some("London – New York"));
+        assert_eq!(edge_title("lon1-hkg1"), None, "no direct link");
+    }
+}

@@ -1,0 +1,93 @@
+// The backbone map: every zone and link drawn, the path finder against the fibre limit, latency
+// budgets that respect physics, and the what-if cut rerouting traffic.
+import { test, expect, type Page } from '@playwright/test';
+import { hydrated, signUp, uniqueEmail } from './helpers';
+
+/** The number in "12.3 ms". */
+function ms(text: string | null): number {
+  const match = /([\d.]+) ms/.exec(text ?? '');
+  if (!match) throw new Error(`no milliseconds in ${JSON.stringify(text)}`);
+  return Number(match[1]);
+}
+
+/** A figure of the path finder's result, by its label. */
+async function figure(page: Page, label: string): Promise<number> {
+  const figures = page.getByRole('region', { name: 'Route figures' });
+  const term = page.locator('dt', { hasText: new RegExp(`^${label}$`) });
+  return ms(await figures.locator('div.property').filter({ has: term }).locator('dd').textContent());
+}
+
+test('the map draws 16 zones and every backbone link, with the tenant\'s network marked', async ({ page }) => {
+  await signUp(page, 'Mapped Ltd', uniqueEmail('map'));
+  await page.getByRole('link', { name: 'VDCs' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('hk');
+  await page.getByLabel('Zone').selectOption({ label: 'Hong Kong (hkg1), HK' });
+  await page.getByRole('button', { name: 'Create VDC' }).click();
+  await page.getByRole('link', { name: 'Create VM here' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('mapped-1');
+  await page.getByLabel(/^xs \(Wren\)/).check();
+  await page.getByRole('button', { name: 'Create VM' }).click();
+  await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
+
+  await page.getByRole('link', { name: 'Map' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Backbone map' })).toBeVisible();
+  const map = page.getByRole('group', { name: 'Backbone map' });
+  await expect(map.getByRole('img', { name: /^Zone / })).toHaveCount(16);
+  await expect(map.getByRole('img', { name: /^Link / })).toHaveCount(24);
+  await expect(map.getByRole('img', { name: /^Zone Hong Kong \(hkg1\), HK: on your private network, 1 of 1 VMs running/ })).toHaveCount(1);
+  await expect(map.getByRole('img', { name: /^Zone Berlin/ })).not.toContainText('private network');
+  await expect(page.getByText('Simulated', { exact: true })).toBeVisible();
+  // The links table is the text alternative: one row per link, none faster than its fibre limit.
+  await page.getByText('All 24 backbone links').click();
+  const rows = page.getByRole('table', { name: 'Backbone links' }).getByRole('row');
+  await expect(rows).toHaveCount(25);
+  for (const row of await rows.all().then((all) => all.slice(1))) {
+    const cells = await row.getByRole('cell').allTextContents();
+    expect(ms(cells[3])).toBeGreaterThanOrEqual(ms(cells[5]));
+  }
+  await page.screenshot({ path: 'screenshots/map.png', fullPage: true });
+});
+
+test('the path finder, the latency budget and the what-if cut agree with physics', async ({ page }) => {
+  await signUp(page, 'Routes Ltd', uniqueEmail('route'));
+  await page.getByRole('link', { name: 'Map' }).click();
+  await hydrated(page);
+
+  // London → Hong Kong: a route over the backbone, slower than light in fibre would allow.
+  await page.getByLabel('From', { exact: true }).first().selectOption('lon1');
+  await page.getByLabel('To', { exact: true }).selectOption('hkg1');
+  const route = page.getByRole('list', { name: 'Route' });
+  await expect(route.getByRole('listitem').first()).toHaveText('London (lon1)');
+  await expect(route.getByRole('listitem').last()).toHaveText('Hong Kong (hkg1)');
+  expect(await figure(page, 'Modelled round trip')).toBeGreaterThan(await figure(page, 'Fibre limit'));
+
+  // A 5 ms budget from Frankfurt lists only zones physics allows, and says which it rules out.
+  await page.locator('#budget-from').selectOption('fra1');
+  await page.getByLabel('Round trip at most (ms)').fill('5');
+  const within = page.getByRole('table', { name: 'Zones within 5 ms' });
+  await expect(within.getByRole('row')).not.toHaveCount(0);
+  for (const row of await within.getByRole('row').all().then((all) => all.slice(1))) {
+    const cells = await row.getByRole('cell').allTextContents();
+    expect(ms(cells[2])).toBeLessThanOrEqual(5);
+    expect(ms(cells[1])).toBeLessThanOrEqual(5);
+  }
+  const impossible = page.getByRole('list', { name: 'Physically impossible zones' });
+  await expect(impossible).toContainText(/London \(lon1\): the fibre limit is 6\.[0-9] ms/);
+  await page.getByLabel('Round trip at most (ms)').fill('-3');
+  await expect(page.getByText('Enter a round trip between 0 and 1000 ms')).toBeVisible();
+
+  // London → New York, then cut the London–New York link: traffic goes another way, slower.
+  await page.getByLabel('To', { exact: true }).selectOption('nyc1');
+  await expect(route.getByRole('listitem')).toHaveCount(2);
+  const direct = await figure(page, 'Modelled round trip');
+  await page.getByLabel('What if we cut').selectOption({ label: 'Link London – New York' });
+  await expect(page.getByRole('status').filter({ hasText: 'Rerouted around the London – New York link' })).toBeVisible();
+  await expect(route.getByRole('listitem')).not.toHaveCount(2);
+  await expect(route.getByRole('listitem').last()).toHaveText('New York (nyc1)');
+  const rerouted = await figure(page, 'Modelled round trip');
+  expect(rerouted).toBeGreaterThan(direct);
+  await expect(page.getByRole('group', { name: 'Backbone map' }).getByRole('img', { name: /^Link London – New York: .* cut in the what-if view/ })).toHaveCount(1);
+  await page.screenshot({ path: 'screenshots/map-what-if.png', fullPage: true });
+});
