@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod bandwidth;
 pub mod billing;
 pub mod context;
 pub mod driver;

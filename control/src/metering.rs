@@ -6,12 +6,14 @@
 //! at zero.
 
 use crate::context::OpContext;
+use crate::driver::TrafficCaps;
 use crate::job::{parse_size_key, size_key, vm_spec};
 use crate::store::usage::UsageRow;
 use crate::store::vm::VmRow;
 use crate::store::{Store, now_ms};
 use crate::{Control, Error};
 use meridian_core::backbone::{BACKBONE, Cut};
+use meridian_core::bandwidth::{CapScope, cap_bytes};
 use meridian_core::pricing::{Invoice, UsageKind, UsagePeriod, UsageRecord};
 use meridian_core::resource::{DiskGib, MemoryMib, Vcpus, VmSize, VmState};
 use meridian_core::zone::ZoneId;
@@ -74,6 +76,12 @@ impl Control {
             .collect();
         let zone = ZoneId::parse(&vm.zone).map_err(Error::internal)?;
         let spec = vm_spec(vm)?;
+        let caps = Store::cap_list_tx(tx, &vm.tenant_id).await?;
+        let running = if caps.iter().any(|c| c.scope == "pair") {
+            Store::vm_running_by_zone(tx, &vm.tenant_id).await?
+        } else {
+            Vec::new()
+        };
         let mut start = from;
         while start < until {
             let hour_start = start - start.rem_euclid(HOUR_MS);
@@ -101,9 +109,9 @@ impl Control {
                     &size_key((vm.vcpus, vm.memory_mib, vm.disk_gib)),
                     seconds,
                 ));
-                let traffic = self
-                    .driver
-                    .traffic(&spec, &peers, u64::try_from(seconds).unwrap_or(0));
+                let seconds = u64::try_from(seconds).unwrap_or(0);
+                let caps = traffic_caps(&caps, &running, vm, zone, seconds);
+                let traffic = self.driver.traffic(&spec, &peers, seconds, &caps);
                 let to_i64 = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
                 let backbone: u64 = traffic.backbone.iter().map(|(_, bytes)| bytes).sum();
                 rows.push(add("bytes_backbone", &vm.id, "", to_i64(backbone)));
@@ -193,4 +201,39 @@ pub fn usage_records(rows: &[UsageRow]) -> Result<Vec<UsageRecord>, Error> {
         });
     }
     Ok(records)
+}
+
+/// The limits on what `vm` may send over `seconds`: its own cap, and for each zone pair it is in,
+/// its share of the pair's cap (split evenly among the tenant's running VMs in the pair's zones).
+fn traffic_caps(
+    caps: &[crate::store::bandwidth::CapRow],
+    running: &[(String, i64)],
+    vm: &VmRow,
+    zone: ZoneId,
+    seconds: u64,
+) -> TrafficCaps {
+    let mbps = |cap: &crate::store::bandwidth::CapRow| u32::try_from(cap.mbps).unwrap_or(u32::MAX);
+    let running_in = |z: ZoneId| {
+        running
+            .iter()
+            .find(|(name, _)| name == z.as_str())
+            .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0))
+    };
+    let mut limits = TrafficCaps::default();
+    for cap in caps {
+        match CapScope::from_key(&cap.scope, &cap.target) {
+            Some(CapScope::Vm(id)) if id == vm.id => {
+                limits.total = Some(cap_bytes(mbps(cap), seconds));
+            }
+            Some(CapScope::Pair(a, b)) if a == zone || b == zone => {
+                let peer = if a == zone { b } else { a };
+                let sharers = (running_in(a) + running_in(b)).max(1);
+                limits
+                    .per_peer
+                    .push((peer, cap_bytes(mbps(cap), seconds) / sharers));
+            }
+            _ => {}
+        }
+    }
+    limits
 }

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod backbone;
+pub mod bandwidth;
 pub mod calendar;
 pub mod field;
 pub mod id;

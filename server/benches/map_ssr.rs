@@ -17,16 +17,25 @@ const ROUNDS: usize = 300;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let db = TestDb::fresh().await;
-    let control = Control::new(db.store.clone(), Arc::new(SimulatedDriver::new(SimTiming::instant(), 3)))
-        .await
-        .expect("control plane");
+    let control = Control::new(
+        db.store.clone(),
+        Arc::new(SimulatedDriver::new(SimTiming::instant(), 3)),
+    )
+    .await
+    .expect("control plane");
     // A day of probe rounds every 10 s, as a server that has run for a day holds.
     let now = now_ms();
     let started = Instant::now();
     for round in (0..8_640).rev() {
-        control.probe_tick(now - round * 10_000).await.expect("probe round");
+        control
+            .probe_tick(now - round * 10_000)
+            .await
+            .expect("probe round");
     }
-    println!("backfilled a day of probes in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "backfilled a day of probes in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("address"),
@@ -45,11 +54,18 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
     let signed_up = client
         .post(format!("{base}/fn/account_signup"))
         .header("Origin", &base)
-        .form(&[("tenant_name", "Map Bench"), ("email", "bench@map.example"), ("password", "correct horse battery staple")])
+        .form(&[
+            ("tenant_name", "Map Bench"),
+            ("email", "bench@map.example"),
+            ("password", "correct horse battery staple"),
+        ])
         .send()
         .await
         .expect("sign-up");
@@ -69,7 +85,11 @@ async fn main() {
     };
     let mut creates = Vec::new();
     for zone in ["lon1", "lax1", "hkg1"] {
-        let vdc = control.vdc_create(&ctx, &format!("v-{zone}"), zone).await.expect("vdc").id;
+        let vdc = control
+            .vdc_create(&ctx, &format!("v-{zone}"), zone)
+            .await
+            .expect("vdc")
+            .id;
         for n in 0..3 {
             let form = VmCreateForm {
                 name: format!("{zone}-{n}"),
@@ -84,11 +104,32 @@ async fn main() {
     control.vm_create_many(&ctx, creates).await.expect("VMs");
     control.job_drain("bench").await.expect("drain");
 
-    let page = client.get(format!("{base}/map")).send().await.expect("map").text().await.expect("body");
-    assert_eq!(page.matches("aria-label=\"Zone ").count(), 16 * 2, "16 zones on the map and the inset");
-    assert!(page.contains("London → Hong Kong: median"), "the history chart rendered");
+    let page = client
+        .get(format!("{base}/map"))
+        .send()
+        .await
+        .expect("map")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(
+        page.matches("aria-label=\"Zone ").count(),
+        16 * 2,
+        "16 zones on the map and the inset"
+    );
+    assert!(
+        page.contains("London → Hong Kong: median"),
+        "the history chart rendered"
+    );
     for _ in 0..20 {
-        client.get(format!("{base}/map")).send().await.expect("warm-up").bytes().await.expect("body");
+        client
+            .get(format!("{base}/map"))
+            .send()
+            .await
+            .expect("warm-up")
+            .bytes()
+            .await
+            .expect("body");
     }
     let mut times = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
@@ -100,7 +141,12 @@ async fn main() {
     }
     times.sort();
     let at = |q: f64| {
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss, reason = "an index")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "an index"
+        )]
         let i = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1;
         times[i].as_secs_f64() * 1000.0
     };

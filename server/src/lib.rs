@@ -155,14 +155,21 @@ pub fn spawn_workers(
     (stop, handles)
 }
 
-/// Meters usage every minute, for as long as the server runs (state changes meter in between).
+/// Meters usage every minute, for as long as the server runs (state changes meter in between),
+/// and fires the bandwidth alerts that the new usage makes due.
 pub fn spawn_meter(control: Control) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            if let Err(error) = control.meter_tick(meridian_control::store::now_ms()).await {
+            let now = meridian_control::store::now_ms();
+            if let Err(error) = control.meter_tick(now).await {
                 tracing::warn!(error = ?error, "metering tick failed");
+            }
+            match control.bandwidth_alerts_check(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(alerts.fired = n, "bandwidth alerts fired"),
+                Err(error) => tracing::warn!(error = ?error, "bandwidth alert check failed"),
             }
         }
     });

@@ -72,6 +72,15 @@ pub struct Traffic {
     pub internet: u64,
 }
 
+/// The most a VM may send over one metering period, in bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrafficCaps {
+    /// Everything the VM sends, all destinations together.
+    pub total: Option<u64>,
+    /// Per peer zone: the VM's share of the tenant's cap on that zone pair.
+    pub per_peer: Vec<(ZoneId, u64)>,
+}
+
 /// The operations a backend provides.
 #[async_trait]
 pub trait Driver: Send + Sync + 'static {
@@ -124,6 +133,9 @@ pub trait Driver: Send + Sync + 'static {
     fn edge_load(&self, edge: &meridian_core::backbone::Edge, utc_ms: i64) -> f64;
 
     /// What the VM sent in the last `seconds` to `peers` (the other zones of its tenant's network)
-    /// and to the internet. A real backend reads interface counters; the simulation makes it up.
-    fn traffic(&self, vm: &VmSpec, peers: &[ZoneId], seconds: u64) -> Traffic;
+    /// and to the internet, within `caps`: the limits the tenant set for this VM over this period.
+    /// A real backend enforces the caps with policers on the VM's port and reads interface
+    /// counters, so what it reports already respects them; the simulation makes the traffic up
+    /// and applies the caps to it.
+    fn traffic(&self, vm: &VmSpec, peers: &[ZoneId], seconds: u64, caps: &TrafficCaps) -> Traffic;
 }

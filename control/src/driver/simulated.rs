@@ -5,7 +5,7 @@
 //! in) so that idempotency is real, and so tests can check that the control plane's records and the
 //! "hardware" agree.
 
-use super::{Driver, DriverError, HostSpec, Traffic, VmSpec};
+use super::{Driver, DriverError, HostSpec, Traffic, TrafficCaps, VmSpec};
 use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::job::Step;
@@ -362,7 +362,13 @@ impl Driver for SimulatedDriver {
 
     /// About 100 KB/s per vCPU on average, ±50 % at random; 70 % of it spread over the peer zones
     /// (all of it when there is no breakout), 30 % to the internet when the VM has a public address.
-    fn traffic(&self, vm: &VmSpec, peers: &[meridian_core::zone::ZoneId], seconds: u64) -> Traffic {
+    fn traffic(
+        &self,
+        vm: &VmSpec,
+        peers: &[meridian_core::zone::ZoneId],
+        seconds: u64,
+        caps: &TrafficCaps,
+    ) -> Traffic {
         let mut rng = lock(&self.rng);
         let factor: f64 = rng.random_range(0.5..1.5);
         drop(rng);
@@ -377,10 +383,34 @@ impl Driver for SimulatedDriver {
         let internet = if vm.public_ip.is_some() { total * 3 / 10 } else { 0 };
         let backbone_total = if peers.is_empty() { 0 } else { total - internet };
         let share = backbone_total / peers.len().max(1) as u64;
-        Traffic {
-            backbone: peers.iter().map(|zone| (*zone, share)).collect(),
+        let mut traffic = Traffic {
+            backbone: peers
+                .iter()
+                .map(|zone| {
+                    let cap = caps
+                        .per_peer
+                        .iter()
+                        .find(|(peer, _)| peer == zone)
+                        .map(|(_, bytes)| *bytes);
+                    (*zone, cap.map_or(share, |cap| share.min(cap)))
+                })
+                .collect(),
             internet,
+        };
+        // A cap on the whole VM scales every flow down by the same factor, as a policer would.
+        if let Some(cap) = caps.total {
+            let sent = traffic.internet + traffic.backbone.iter().map(|(_, bytes)| bytes).sum::<u64>();
+            if sent > cap {
+                let scale = |bytes: u64| {
+                    u64::try_from(u128::from(bytes) * u128::from(cap) / u128::from(sent)).unwrap_or(0)
+                };
+                traffic.internet = scale(traffic.internet);
+                for (_, bytes) in &mut traffic.backbone {
+                    *bytes = scale(*bytes);
+                }
+            }
         }
+        traffic
     }
 
     fn console(&self, vm: &VmSpec) -> Vec<String> {

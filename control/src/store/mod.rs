@@ -5,6 +5,7 @@
 //! One file per resource holds that resource's queries.
 
 pub mod audit;
+pub mod bandwidth;
 pub mod firewall;
 pub mod host;
 pub mod invite;

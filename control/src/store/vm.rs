@@ -428,6 +428,22 @@ impl Store {
             .collect()
     }
 
+    /// How many of the tenant's VMs run in each zone: `(zone, count)`.
+    pub(crate) async fn vm_running_by_zone(
+        tx: &mut Transaction<'static, Any>,
+        tenant_id: &str,
+    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT zone, COUNT(*) AS n FROM vms WHERE tenant_id = $1 AND state = 'running' GROUP BY zone",
+        )
+        .bind(tenant_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("zone")?, row.try_get("n")?)))
+            .collect()
+    }
+
     /// Whether a live job is working on this VM.
     pub(crate) async fn vm_has_live_job(
         tx: &mut Transaction<'static, Any>,
