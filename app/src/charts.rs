@@ -16,7 +16,7 @@ pub fn window(name: &str) -> Result<(i64, i64), AppError> {
         _ => {
             let mut fields = FieldErrors::default();
             fields.push("window", "Choose the last hour or the last day.");
-            Err(AppError::Invalid { fields })
+            Err(meridian_control::Error::Invalid(fields).into())
         }
     }
 }
@@ -232,4 +232,173 @@ mod tests {
         assert_eq!(edge_title("lon1-nyc1").as_deref(), Some("London – New York"));
         assert_eq!(edge_title("lon1-hkg1"), None, "no direct link");
     }
+}
+
+/// Decimal byte units for an axis: the divisor and its name for values up to `max` bytes.
+fn byte_unit(max: u64) -> (f64, &'static str) {
+    match max {
+        0..1_000_000 => (1e3, "kB"),
+        1_000_000..1_000_000_000 => (1e6, "MB"),
+        1_000_000_000..1_000_000_000_000 => (1e9, "GB"),
+        _ => (1e12, "TB"),
+    }
+}
+
+/// Palette for series, in the stylesheet's spirit; the text alternative names every series.
+const SERIES: [RGBColor; 8] = [
+    RGBColor(47, 111, 237),
+    RGBColor(18, 161, 80),
+    RGBColor(226, 154, 12),
+    RGBColor(196, 50, 10),
+    RGBColor(122, 90, 248),
+    RGBColor(14, 147, 132),
+    RGBColor(219, 39, 119),
+    RGBColor(102, 112, 133),
+];
+
+/// Columns of traffic per hour, stacked by the sending VM's zone: `hourly` is `(hour start,
+/// zone, bytes)`. None when there is nothing to draw.
+pub fn traffic_by_zone_svg(hourly: &[(i64, String, u64)]) -> Option<String> {
+    draw_traffic_by_zone(hourly)
+        .map_err(|error| tracing::warn!(error.detail = %error, "traffic chart failed to draw"))
+        .ok()
+        .flatten()
+}
+
+fn draw_traffic_by_zone(hourly: &[(i64, String, u64)]) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    const HOUR: i64 = 3_600_000;
+    let (Some(first), Some(last)) = (hourly.iter().map(|h| h.0).min(), hourly.iter().map(|h| h.0).max())
+    else {
+        return Ok(None);
+    };
+    let mut zones: Vec<&str> = hourly.iter().map(|h| h.1.as_str()).collect();
+    zones.sort_unstable();
+    zones.dedup();
+    let mut per_hour: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+    for (hour, _, bytes) in hourly {
+        *per_hour.entry(*hour).or_default() += bytes;
+    }
+    let max = per_hour.values().copied().max().unwrap_or(1).max(1);
+    let (unit, unit_name) = byte_unit(max);
+    #[expect(clippy::cast_precision_loss, reason = "a chart's scale")]
+    let top = max as f64 / unit * 1.1;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 280)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(24)
+            .y_label_area_size(56)
+            .build_cartesian_2d(first..last + HOUR, 0.0..top)?;
+        let label = |t: &i64| {
+            let day = meridian_core::calendar::format_utc(*t);
+            format!("{} {}", &day[8..10], clock(*t))
+        };
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&label)
+            .y_desc(format!("{unit_name} per hour"))
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 12))
+            .light_line_style(RGBColor(238, 241, 246))
+            .draw()?;
+        let mut base: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+        for (index, zone) in zones.iter().enumerate() {
+            let colour = SERIES[index % SERIES.len()];
+            let bars: Vec<Rectangle<(i64, f64)>> = hourly
+                .iter()
+                .filter(|h| h.1 == *zone)
+                .map(|(hour, _, bytes)| {
+                    let below = base.entry(*hour).or_insert(0.0);
+                    #[expect(clippy::cast_precision_loss, reason = "a chart's scale")]
+                    let height = *bytes as f64 / unit;
+                    let rect = Rectangle::new(
+                        [
+                            (*hour + HOUR / 10, *below),
+                            (*hour + HOUR * 9 / 10, *below + height),
+                        ],
+                        colour.filled(),
+                    );
+                    *below += height;
+                    rect
+                })
+                .collect();
+            chart
+                .draw_series(bars)?
+                .label(zone.to_string())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(213, 218, 227))
+            .draw()?;
+        root.present()?;
+    }
+    Ok(Some(svg))
+}
+
+/// Horizontal bars of bytes per backbone link (`(label, bytes)`, busiest first; at most ten).
+pub fn traffic_by_link_svg(links: &[(String, u64)]) -> Option<String> {
+    draw_traffic_by_link(links)
+        .map_err(|error| tracing::warn!(error.detail = %error, "link chart failed to draw"))
+        .ok()
+        .flatten()
+}
+
+fn draw_traffic_by_link(links: &[(String, u64)]) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let links: Vec<&(String, u64)> = links.iter().take(10).collect();
+    let Some(max) = links.iter().map(|l| l.1).max().filter(|m| *m > 0) else {
+        return Ok(None);
+    };
+    let (unit, unit_name) = byte_unit(max);
+    #[expect(clippy::cast_precision_loss, reason = "a chart's scale")]
+    let top = max as f64 / unit * 1.15;
+    let rows = i32::try_from(links.len()).unwrap_or(10);
+    let height = 40 + 28 * u32::try_from(rows).unwrap_or(10);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let names: Vec<String> = links.iter().map(|l| l.0.clone()).collect();
+        let label = move |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => usize::try_from(*i)
+                .ok()
+                .and_then(|i| names.get(i).cloned())
+                .unwrap_or_default(),
+            SegmentValue::Last => String::new(),
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(24)
+            .y_label_area_size(190)
+            .build_cartesian_2d(0.0..top, (0..rows).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(links.len())
+            .y_label_formatter(&label)
+            .x_desc(format!("{unit_name} this month"))
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 12))
+            .light_line_style(RGBColor(238, 241, 246))
+            .draw()?;
+        chart.draw_series(links.iter().enumerate().map(|(i, (_, bytes))| {
+            let row = i32::try_from(i).unwrap_or(0);
+            #[expect(clippy::cast_precision_loss, reason = "a chart's scale")]
+            let width = *bytes as f64 / unit;
+            Rectangle::new(
+                [
+                    (0.0, SegmentValue::Exact(row)),
+                    (width, SegmentValue::Exact(row + 1)),
+                ],
+                SERIES[0].mix(0.85).filled(),
+            )
+        }))?;
+        root.present()?;
+    }
+    Ok(Some(svg))
 }

@@ -20,8 +20,8 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
-    billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage, map::MapPage,
-    networks::NetworksPage, not_built::NotBuilt, not_found::NotFound, overview::Overview, settings::Settings,
+    bandwidth::BandwidthPage, billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage,
+    map::MapPage, networks::NetworksPage, not_found::NotFound, overview::Overview, settings::Settings,
     signup::SignupPage, templates::TemplatesPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage,
     vms::VmsPage,
 };
@@ -103,7 +103,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/keys") view=KeysPage />
                     <Route path=path!("/templates") view=TemplatesPage />
                     <Route path=path!("/map") view=MapPage />
-                    <Route path=path!("/bandwidth") view=|| view! { <NotBuilt title="Bandwidth" what="your traffic by zone and link (always free)" /> } />
+                    <Route path=path!("/bandwidth") view=BandwidthPage />
                     <Route path=path!("/billing") view=BillingPage />
                 </ProtectedParentRoute>
             </Routes>

@@ -5,12 +5,14 @@ use crate::context::OpContext;
 use crate::store::bandwidth::{AlertRow, CapRow};
 use crate::store::now_ms;
 use crate::{Control, Error};
-use meridian_core::TenantId;
 use meridian_core::bandwidth::{
     CapScope, EGRESS_MODELS, EgressModel, FAIR_USE_BYTES_PER_MONTH, MonthTraffic, allowance_used_pct,
+    cap_pair, parse_cap_mbps, parse_threshold_pct,
 };
 use meridian_core::calendar::{format_utc, month_bounds};
 use meridian_core::pricing::Money;
+use meridian_core::zone::ZoneId;
+use meridian_core::{FieldErrors, TenantId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One VM's traffic this month.
@@ -49,6 +51,8 @@ pub struct BandwidthView {
     pub vms: Vec<VmTraffic>,
     /// The tenant's rate caps.
     pub caps: Vec<CapRow>,
+    /// Names of the tenant's VMs by id (for caps on VMs without traffic yet).
+    pub vm_names: BTreeMap<String, String>,
     /// The tenant's alert, if set.
     pub alert: Option<AlertRow>,
     /// The same traffic priced by other clouds' published models.
@@ -127,6 +131,7 @@ impl Control {
             edges,
             vms,
             caps: self.store.cap_list(&tenant).await?,
+            vm_names: names,
             alert: self.store.alert_get(&tenant).await?,
             elsewhere: EGRESS_MODELS.iter().map(|m| (*m, m.cost(traffic))).collect(),
         })
@@ -154,6 +159,58 @@ impl Control {
             work,
         )
         .await
+    }
+
+    /// Sets a rate cap from the page's form: `scope` "vm" with `vm_id`, or "pair" with two zones;
+    /// each problem is reported against its field and nothing changes.
+    pub async fn bandwidth_cap_set_from_form(
+        &self,
+        ctx: &OpContext,
+        scope: &str,
+        vm_id: &str,
+        zone_a: &str,
+        zone_b: &str,
+        mbps: &str,
+    ) -> Result<(), Error> {
+        let mut fields = FieldErrors::default();
+        let rate = fields.check("mbps", parse_cap_mbps(mbps));
+        let target = match scope {
+            "vm" if vm_id.is_empty() => {
+                fields.push("vm_id", "Choose one of your VMs.");
+                None
+            }
+            "vm" => Some(CapScope::Vm(vm_id.to_owned())),
+            "pair" => {
+                let a = fields.check("zone_a", ZoneId::parse(zone_a));
+                let b = fields.check("zone_b", ZoneId::parse(zone_b));
+                match (a, b) {
+                    (Some(a), Some(b)) => fields.check("zone_b", cap_pair(a, b)),
+                    _ => None,
+                }
+            }
+            _ => {
+                fields.push("scope", "Cap a VM or a zone pair.");
+                None
+            }
+        };
+        match (target, rate) {
+            (Some(target), Some(rate)) if fields.is_empty() => {
+                self.bandwidth_cap_set(ctx, target, rate).await
+            }
+            _ => Err(Error::Invalid(fields)),
+        }
+    }
+
+    /// Sets the allowance alert from the page's form: a share in percent, or "off".
+    pub async fn bandwidth_alert_set_from_form(&self, ctx: &OpContext, threshold: &str) -> Result<(), Error> {
+        if threshold == "off" {
+            return self.bandwidth_alert_set(ctx, None).await;
+        }
+        let mut fields = FieldErrors::default();
+        match fields.check("threshold", parse_threshold_pct(threshold)) {
+            Some(pct) => self.bandwidth_alert_set(ctx, Some(pct)).await,
+            None => Err(Error::Invalid(fields)),
+        }
     }
 
     /// Removes a rate cap.

@@ -183,6 +183,34 @@ async fn caps_are_checked_and_scoped_to_the_tenant() {
             .caps
             .is_empty()
     );
+    // Bad form input is refused field by field, and nothing is set.
+    let Error::Invalid(fields) = t
+        .control
+        .bandwidth_cap_set_from_form(&t.ctx, "pair", "", "lon1", "lon1", "0")
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected field errors");
+    };
+    assert!(
+        fields.get("mbps").is_some() && fields.get("zone_b").is_some(),
+        "{fields:?}"
+    );
+    let Error::Invalid(fields) = t
+        .control
+        .bandwidth_alert_set_from_form(&t.ctx, "150")
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected a field error");
+    };
+    assert!(fields.get("threshold").is_some());
+    let view = t
+        .control
+        .bandwidth_view(&t.ctx, meridian_control::store::now_ms())
+        .await
+        .unwrap();
+    assert!(view.caps.is_empty() && view.alert.is_none());
     let audit = t.control.audit_list(&t.ctx, 10).await.unwrap();
     assert!(
         audit

@@ -1,12 +1,12 @@
 //! One module per page.
 
+pub mod bandwidth;
 pub mod billing;
 pub mod invite;
 pub mod keys;
 pub mod login;
 pub mod map;
 pub mod networks;
-pub mod not_built;
 pub mod not_found;
 pub mod overview;
 pub mod settings;
