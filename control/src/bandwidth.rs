@@ -9,7 +9,7 @@ use meridian_core::bandwidth::{
     CapScope, EGRESS_MODELS, EgressModel, FAIR_USE_BYTES_PER_MONTH, MonthTraffic, allowance_used_pct,
     cap_pair, parse_cap_mbps, parse_threshold_pct,
 };
-use meridian_core::calendar::{format_utc, month_bounds};
+use meridian_core::calendar::{month_bounds, month_label};
 use meridian_core::pricing::Money;
 use meridian_core::zone::ZoneId;
 use meridian_core::{FieldErrors, TenantId};
@@ -119,7 +119,7 @@ impl Control {
             vms: u32::try_from(ran.len()).unwrap_or(u32::MAX),
         };
         Ok(BandwidthView {
-            month: format_utc(start)[..7].to_owned(),
+            month: month_label(start),
             backbone,
             internet,
             allowance: FAIR_USE_BYTES_PER_MONTH,
@@ -245,7 +245,7 @@ impl Control {
     /// audit log (where the page and the team see it). Returns how many fired.
     pub async fn bandwidth_alerts_check(&self, now: i64) -> Result<usize, Error> {
         let (start, end) = month_bounds(now);
-        let month = format_utc(start)[..7].to_owned();
+        let month = month_label(start);
         let mut fired = 0;
         for (tenant, threshold) in self.store.alert_pending(&month).await? {
             let used: u64 = self

@@ -3,7 +3,8 @@
 use crate::context::OpContext;
 use crate::metering::HOUR_MS;
 use crate::{Control, Error};
-use meridian_core::calendar::{format_utc, month_bounds};
+use meridian_core::FieldErrors;
+use meridian_core::calendar::{format_utc, month_bounds, month_label, parse_month};
 use meridian_core::pricing::{Invoice, Money, project_month};
 
 /// A month's bill so far.
@@ -20,21 +21,75 @@ pub struct MonthBill {
 impl Control {
     /// The bill of the calendar month (UTC) holding `now`, so far.
     pub async fn billing_month(&self, ctx: &OpContext, now: i64) -> Result<MonthBill, Error> {
-        let (start, end) = month_bounds(now);
+        self.billing_invoice(ctx, &month_label(now), now).await
+    }
+
+    /// The bill of `month` ("2026-10"): a past month's final invoice, or the current month so far
+    /// with its projection. A month that has not begun is not found.
+    pub async fn billing_invoice(&self, ctx: &OpContext, month: &str, now: i64) -> Result<MonthBill, Error> {
+        let Some(start) = parse_month(month) else {
+            let mut fields = FieldErrors::default();
+            fields.push("month", "Choose a month written like 2026-11.");
+            return Err(Error::Invalid(fields));
+        };
+        if start > now {
+            return Err(Error::NotFound);
+        }
+        let (start, end) = month_bounds(start);
         let invoice = self.usage_invoice(ctx, start, end).await?;
-        let elapsed = u64::try_from((now - start) / 1000).unwrap_or(0);
-        let length = u64::try_from((end - start) / 1000).unwrap_or(1);
-        let projected = project_month(invoice.total(), elapsed, length);
+        let projected = if end <= now {
+            invoice.total()
+        } else {
+            let elapsed = u64::try_from((now - start) / 1000).unwrap_or(0);
+            let length = u64::try_from((end - start) / 1000).unwrap_or(1);
+            project_month(invoice.total(), elapsed, length)
+        };
         Ok(MonthBill {
-            month: format_utc(start)[..7].to_owned(),
+            month: month_label(start),
             invoice,
             projected,
         })
     }
 
-    /// The month's invoice as CSV: one row per line, then the total (which equals their sum).
-    pub async fn billing_invoice_csv(&self, ctx: &OpContext, now: i64) -> Result<String, Error> {
-        let bill = self.billing_month(ctx, now).await?;
+    /// What the billing page shows: the bill of `month` (this month when None) and every month
+    /// there is a bill for.
+    pub async fn billing_view(
+        &self,
+        ctx: &OpContext,
+        month: Option<&str>,
+        now: i64,
+    ) -> Result<(MonthBill, Vec<String>), Error> {
+        let bill = match month {
+            Some(month) => self.billing_invoice(ctx, month, now).await?,
+            None => self.billing_month(ctx, now).await?,
+        };
+        Ok((bill, self.billing_months(ctx, now).await?))
+    }
+
+    /// The months the tenant has a bill for, newest first: from its first metered hour to now
+    /// (at most two years back).
+    pub async fn billing_months(&self, ctx: &OpContext, now: i64) -> Result<Vec<String>, Error> {
+        let (_, tenant, _) = ctx.user()?;
+        let first = self
+            .store
+            .usage_first_hour(&tenant.to_string())
+            .await?
+            .unwrap_or(now);
+        let mut months = Vec::new();
+        let mut at = month_bounds(now).0;
+        while months.len() < 24 {
+            months.push(month_label(at));
+            if at <= first {
+                break;
+            }
+            at = month_bounds(at - 1).0;
+        }
+        Ok(months)
+    }
+
+    /// A month's invoice as CSV: one row per line, then the total (which equals their sum).
+    pub async fn billing_invoice_csv(&self, ctx: &OpContext, month: &str, now: i64) -> Result<String, Error> {
+        let bill = self.billing_invoice(ctx, month, now).await?;
         let mut csv = String::from("description,quantity,unit,unit_price_usd,amount_usd\n");
         for line in bill.invoice.lines() {
             csv.push_str(&format!(
@@ -53,9 +108,12 @@ impl Control {
         Ok(csv)
     }
 
-    /// The month's metered usage as CSV, one row per hour, kind and resource.
-    pub async fn billing_usage_csv(&self, ctx: &OpContext, now: i64) -> Result<String, Error> {
-        let (start, end) = month_bounds(now);
+    /// A month's metered usage as CSV, one row per hour, kind and resource.
+    pub async fn billing_usage_csv(&self, ctx: &OpContext, month: &str, now: i64) -> Result<String, Error> {
+        let (start, end) = match parse_month(month) {
+            Some(start) if start <= now => month_bounds(start),
+            _ => return Err(Error::NotFound),
+        };
         let mut csv = String::from("hour_start_utc,hour_end_utc,kind,resource,size,zone,quantity\n");
         for row in self.usage_list(ctx, start, end).await? {
             csv.push_str(&format!(

@@ -176,7 +176,8 @@ async fn the_invoice_csv_reconciles_with_the_invoice() {
     set_metered_until(&db, &vm, hour).await;
     control.meter_tick(now).await.unwrap();
     let bill = control.billing_month(&ctx, now).await.unwrap();
-    let csv = control.billing_invoice_csv(&ctx, now).await.unwrap();
+    let month = meridian_core::calendar::month_label(now);
+    let csv = control.billing_invoice_csv(&ctx, &month, now).await.unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(
         rows.len(),
@@ -196,10 +197,51 @@ async fn the_invoice_csv_reconciles_with_the_invoice() {
         "the CSV total is the sum of its lines"
     );
     assert_eq!(lines, bill.invoice.total().micros(), "and equals the invoice");
-    let usage = control.billing_usage_csv(&ctx, now).await.unwrap();
+    let usage = control.billing_usage_csv(&ctx, &month, now).await.unwrap();
     assert!(
         usage
             .lines()
             .any(|l| l.contains(",vm_seconds,") && l.contains(&vm))
     );
+}
+
+#[tokio::test]
+async fn past_months_are_final_invoices_that_reconcile_and_future_months_do_not_exist() {
+    use meridian_core::calendar::{month_bounds, month_label};
+    let (db, control, ctx, vm) = running_vm(false).await;
+    let now = meridian_control::store::now_ms();
+    let (this_month, next_month) = month_bounds(now);
+    let last_month = month_bounds(this_month - 1).0;
+    // Metered from ten days into last month until now: two months of bills.
+    set_metered_until(&db, &vm, last_month + 10 * 24 * HOUR_MS).await;
+    control.meter_tick(now).await.unwrap();
+    let months = control.billing_months(&ctx, now).await.unwrap();
+    assert_eq!(months, [month_label(now), month_label(last_month)]);
+    let past = control.billing_invoice(&ctx, &months[1], now).await.unwrap();
+    assert_eq!(past.projected, past.invoice.total(), "a past month is final");
+    let hours = past
+        .invoice
+        .lines()
+        .iter()
+        .find(|l| l.description.starts_with("VM "))
+        .map(|l| l.quantity.clone());
+    assert!(
+        hours.is_some(),
+        "the VM's hours are billed in the month they ran: {:?}",
+        past.invoice
+    );
+    let sum = Money::checked_sum(past.invoice.lines().iter().map(|l| l.amount)).unwrap();
+    assert_eq!(sum, past.invoice.total());
+    let csv = control.billing_invoice_csv(&ctx, &months[1], now).await.unwrap();
+    assert!(csv.ends_with(&format!(
+        "\"Total\",,,,{}\n",
+        past.invoice.total().format_precise().trim_start_matches('$')
+    )));
+    let future = control
+        .billing_invoice(&ctx, &month_label(next_month), now)
+        .await
+        .unwrap_err();
+    assert!(matches!(future, meridian_control::Error::NotFound), "{future:?}");
+    let bad = control.billing_invoice(&ctx, "2026-13", now).await.unwrap_err();
+    assert!(matches!(bad, meridian_control::Error::Invalid(_)), "{bad:?}");
 }

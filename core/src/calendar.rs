@@ -15,6 +15,23 @@ pub fn month_bounds(unix_ms: i64) -> (i64, i64) {
     (start, days_from_civil(next_year, next_month) * 86_400_000)
 }
 
+/// The billing month holding `unix_ms` as people and URLs write it: `2026-11`.
+pub fn month_label(unix_ms: i64) -> String {
+    let (year, month) = civil_year_month(unix_ms.div_euclid(86_400_000));
+    format!("{year:04}-{month:02}")
+}
+
+/// The start (Unix ms) of a month written `YYYY-MM`, or None if it is not one.
+pub fn parse_month(text: &str) -> Option<i64> {
+    let (year, month) = text.split_once('-')?;
+    if year.len() != 4 || month.len() != 2 {
+        return None;
+    }
+    let (year, month): (i64, i64) = (year.parse().ok()?, month.parse().ok()?);
+    ((1970..=9999).contains(&year) && (1..=12).contains(&month))
+        .then(|| days_from_civil(year, month) * 86_400_000)
+}
+
 /// Days since 1970-01-01 of the first day of `year`-`month`.
 fn days_from_civil(year: i64, month: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -84,5 +101,16 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(1_795_700_991_000), "2026-11-26 13:49 UTC");
         assert_eq!(format_utc(1_709_208_000_000), "2024-02-29 12:00 UTC");
+    }
+
+    #[test]
+    fn months_are_written_and_read_back() {
+        let start = parse_month("2026-11").unwrap();
+        assert_eq!(month_label(start), "2026-11");
+        assert_eq!(month_bounds(start + 5).0, start);
+        assert_eq!(month_label(month_bounds(start).1), "2026-12");
+        for bad in ["2026-13", "2026-1", "26-11", "2026/11", "", "1969-12"] {
+            assert_eq!(parse_month(bad), None, "{bad}");
+        }
     }
 }

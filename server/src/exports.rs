@@ -1,7 +1,7 @@
 //! CSV downloads of the billing page: the month's invoice and its metered usage.
 
 use crate::AppState;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use meridian_control::OpContext;
@@ -33,6 +33,9 @@ fn csv(name: &str, body: Result<String, meridian_control::Error>) -> Response {
             body,
         )
             .into_response(),
+        Err(meridian_control::Error::NotFound | meridian_control::Error::Invalid(_)) => {
+            StatusCode::NOT_FOUND.into_response()
+        }
         Err(error) => {
             tracing::error!(error = ?error, "CSV export failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -40,29 +43,49 @@ fn csv(name: &str, body: Result<String, meridian_control::Error>) -> Response {
     }
 }
 
-/// `GET /billing/invoice.csv`: this month's invoice lines and total.
-pub async fn invoice_csv(State(state): State<AppState>, session: Session) -> Response {
+/// Which month a download is for: `?month=2026-10`, this month when absent.
+#[derive(Debug, serde::Deserialize)]
+pub struct MonthQuery {
+    month: Option<String>,
+}
+
+impl MonthQuery {
+    fn month(&self, now: i64) -> String {
+        self.month
+            .clone()
+            .unwrap_or_else(|| meridian_core::calendar::month_label(now))
+    }
+}
+
+/// `GET /billing/invoice.csv[?month=YYYY-MM]`: a month's invoice lines and total.
+pub async fn invoice_csv(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<MonthQuery>,
+) -> Response {
+    let now = meridian_control::store::now_ms();
+    let month = query.month(now);
     match session_context(&state, &session).await {
         Ok(ctx) => csv(
-            "meridian-invoice.csv",
-            state
-                .control
-                .billing_invoice_csv(&ctx, meridian_control::store::now_ms())
-                .await,
+            &format!("meridian-invoice-{month}.csv"),
+            state.control.billing_invoice_csv(&ctx, &month, now).await,
         ),
         Err(status) => status.into_response(),
     }
 }
 
-/// `GET /billing/usage.csv`: this month's metered usage by hour.
-pub async fn usage_csv(State(state): State<AppState>, session: Session) -> Response {
+/// `GET /billing/usage.csv[?month=YYYY-MM]`: a month's metered usage by hour.
+pub async fn usage_csv(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<MonthQuery>,
+) -> Response {
+    let now = meridian_control::store::now_ms();
+    let month = query.month(now);
     match session_context(&state, &session).await {
         Ok(ctx) => csv(
-            "meridian-usage.csv",
-            state
-                .control
-                .billing_usage_csv(&ctx, meridian_control::store::now_ms())
-                .await,
+            &format!("meridian-usage-{month}.csv"),
+            state.control.billing_usage_csv(&ctx, &month, now).await,
         ),
         Err(status) => status.into_response(),
     }

@@ -1,4 +1,8 @@
-//! Billing server functions: this month's rated usage and its projection.
+//! Billing server functions: a month's rated usage and, for this month, its projection.
+#![expect(
+    missing_docs,
+    reason = "#[server] generates argument structs whose fields cannot carry doc comments"
+)]
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -22,6 +26,10 @@ pub struct Line {
 pub struct Bill {
     /// "2026-11".
     pub month: String,
+    /// True for a month that has ended: its invoice is final.
+    pub closed: bool,
+    /// Every month with a bill, newest first.
+    pub months: Vec<String>,
     /// The lines.
     pub lines: Vec<Line>,
     /// Total so far (equals the sum of the lines).
@@ -30,14 +38,17 @@ pub struct Bill {
     pub projected: String,
 }
 
-/// This month's charges so far.
+/// A month's charges: `month` ("2026-10"), or this month so far when empty.
 #[server(prefix = "/fn", endpoint = "billing_view")]
-pub async fn billing_view() -> Result<Bill, AppError> {
+pub async fn billing_view(#[server(default)] month: String) -> Result<Bill, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let bill = control
-        .billing_month(&ctx, meridian_control::store::now_ms())
+    let now = meridian_control::store::now_ms();
+    let (bill, months) = control
+        .billing_view(&ctx, Some(month.as_str()).filter(|m| !m.is_empty()), now)
         .await?;
     Ok(Bill {
+        closed: meridian_core::calendar::month_label(now) != bill.month,
+        months,
         month: bill.month,
         lines: bill
             .invoice

@@ -74,6 +74,14 @@ impl Store {
             .collect()
     }
 
+    /// The tenant's first metered hour (Unix ms), if any.
+    pub async fn usage_first_hour(&self, tenant_id: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT MIN(hour_start) FROM usage_records WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(self.pool())
+            .await
+    }
+
     /// Sets how far a VM's usage is metered.
     pub(crate) async fn vm_set_metered_until(
         tx: &mut Transaction<'static, Any>,
