@@ -22,8 +22,8 @@ use leptos_router::{SsrMode, path};
 use pages::{
     bandwidth::BandwidthPage, billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage,
     map::MapPage, networks::NetworksPage, not_found::NotFound, overview::Overview, settings::Settings,
-    signup::SignupPage, templates::TemplatesPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage,
-    vms::VmsPage,
+    signup::SignupPage, stacks::StackPage, stacks::StacksPage, templates::TemplatesPage, vdcs::VdcPage,
+    vdcs::VdcsPage, vm::VmPage, vms::VmNewPage, vms::VmsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -99,6 +99,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/vms") view=VmsPage />
                     <Route path=path!("/vms/new") view=VmNewPage />
                     <Route path=path!("/vms/:id") view=VmPage />
+                    <Route path=path!("/stacks") view=StacksPage />
+                    <Route path=path!("/stacks/:id") view=StackPage />
                     <Route path=path!("/networks") view=NetworksPage />
                     <Route path=path!("/keys") view=KeysPage />
                     <Route path=path!("/templates") view=TemplatesPage />

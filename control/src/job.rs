@@ -120,6 +120,7 @@ pub(crate) fn vm_spec(vm: &VmRow) -> Result<VmSpec, Error> {
             .transpose()
             .map_err(|e| bad("public ip", &e))?,
         ssh_keys: vm.ssh_keys.split_whitespace().map(str::to_owned).collect(),
+        user_data: vm.user_data.clone(),
     })
 }
 

@@ -20,6 +20,7 @@ pub mod password;
 pub mod probe;
 pub mod session_store;
 pub mod ssh_key;
+pub mod stack;
 pub mod store;
 pub mod template;
 #[doc(hidden)]

@@ -11,6 +11,15 @@ use meridian_core::job::{JobKind, Step};
 use meridian_core::resource::{BuiltinTemplate, QuotaUsage, VmAction, VmCreate, VmState};
 use uuid::Uuid;
 
+/// A stack about to be created with its VMs: its row and the VDCs it makes.
+#[derive(Clone, Debug)]
+pub(crate) struct StackPlan {
+    /// The stack.
+    pub stack: crate::store::stack::StackRow,
+    /// VDCs to create for it (zones where the tenant had none).
+    pub new_vdcs: Vec<crate::store::vdc::VdcRow>,
+}
+
 /// What a create or an operation started: the VM and the job doing the work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Started {
@@ -27,7 +36,7 @@ impl Control {
         let target = create.name.as_str().to_owned();
         let batch = vec![(vdc_id.to_owned(), create)];
         let started = self
-            .audited(ctx, "vm.create", &target, self.vm_accept(ctx, batch))
+            .audited(ctx, "vm.create", &target, self.vm_accept(ctx, batch, None))
             .await?;
         started
             .into_iter()
@@ -47,21 +56,27 @@ impl Control {
             [(_, only)] => only.name.as_str().to_owned(),
             many => format!("{} VMs", many.len()),
         };
-        self.audited(ctx, "vm.create", &target, self.vm_accept(ctx, creates))
+        self.audited(ctx, "vm.create", &target, self.vm_accept(ctx, creates, None))
             .await
     }
 
-    async fn vm_accept(
+    /// Validates and accepts VMs; with a stack, the stack row and the VDCs it makes are written
+    /// in the same transaction, and the VMs belong to the stack.
+    pub(crate) async fn vm_accept(
         &self,
         ctx: &OpContext,
         creates: Vec<(String, VmCreate)>,
+        stack: Option<&StackPlan>,
     ) -> Result<Vec<Started>, Error> {
         let tenant = ctx.tenant_for_mutation()?;
         if creates.is_empty() {
             return Ok(Vec::new());
         }
         // What every VM is checked against, read once for the whole batch.
-        let vdcs = self.store.vdc_list(&tenant).await?;
+        let mut vdcs = self.store.vdc_list(&tenant).await?;
+        if let Some(plan) = stack {
+            vdcs.extend(plan.new_vdcs.iter().cloned());
+        }
         let own = self.store.template_list(&tenant).await?;
         let residency = self.residency(&tenant).await?;
         let keys = self.store.ssh_key_list(&tenant).await?;
@@ -167,6 +182,7 @@ impl Control {
                 quota_reserved: true,
                 ssh_keys: fingerprints.join(" "),
                 pending_size: None,
+                stack_id: stack.map(|plan| plan.stack.id.clone()),
                 created_at: now,
                 updated_at: now,
             });
@@ -174,7 +190,7 @@ impl Control {
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        self.vm_accept_valid(ctx, &tenant, vms).await
+        self.vm_accept_valid(ctx, &tenant, vms, stack).await
     }
 
     /// Reserves quota for valid VMs and queues their create jobs, in one transaction.
@@ -183,6 +199,7 @@ impl Control {
         ctx: &OpContext,
         tenant: &str,
         vms: Vec<VmRow>,
+        stack: Option<&StackPlan>,
     ) -> Result<Vec<Started>, Error> {
         let mut need = QuotaUsage::default();
         let mut jobs = Vec::with_capacity(vms.len());
@@ -203,6 +220,21 @@ impl Control {
                 .map_err(|e| Error::Forbidden(format!("Could not reserve quota: {e}")))?;
         }
         let mut tx = self.store.begin_write().await?;
+        // A stack's name clash is the first thing to tell; then its quota.
+        if let Some(plan) = stack {
+            for vdc in &plan.new_vdcs {
+                Store::vdc_insert(&mut tx, vdc).await?;
+            }
+            match Store::stack_insert(&mut tx, &plan.stack).await {
+                Err(error) if is_unique_violation(&error) => {
+                    return Err(Error::Conflict {
+                        field: Some("name"),
+                        message: "You already have a stack with this name.".into(),
+                    });
+                }
+                other => other?,
+            }
+        }
         if !Store::quota_reserve(&mut tx, tenant, &need, true).await? {
             let (quota, usage) = Store::quota_get_tx(&mut tx, tenant)
                 .await?

@@ -16,6 +16,7 @@ pub mod placement;
 pub mod pricing;
 pub mod residency;
 pub mod resource;
+pub mod stack;
 #[cfg(test)]
 mod test_rng;
 pub mod zone;

@@ -7,6 +7,7 @@ pub mod map;
 pub mod overview;
 pub mod settings;
 pub mod ssh_key;
+pub mod stack;
 pub mod template;
 pub mod vdc;
 pub mod vm;

@@ -9,6 +9,7 @@ const NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
     ("/vdcs", "VDCs"),
     ("/vms", "VMs"),
+    ("/stacks", "Stacks"),
     ("/networks", "Networks"),
     ("/templates", "Templates"),
     ("/keys", "SSH keys"),

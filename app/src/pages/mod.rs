@@ -11,6 +11,7 @@ pub mod not_found;
 pub mod overview;
 pub mod settings;
 pub mod signup;
+pub mod stacks;
 pub mod templates;
 pub mod vdcs;
 pub mod vm;

@@ -56,6 +56,8 @@ pub struct VmSpec {
     pub public_ip: Option<Ipv4Addr>,
     /// Fingerprints of the SSH keys to install for the template's default user.
     pub ssh_keys: Vec<String>,
+    /// The cloud-config it boots with.
+    pub user_data: Option<String>,
 }
 
 /// A backend failure. The message is safe to show; jobs record it as the failed step's error.
@@ -125,6 +127,9 @@ pub trait Driver: Send + Sync + 'static {
 
     /// The guest's console output so far.
     fn console(&self, vm: &VmSpec) -> Vec<String>;
+
+    /// The containers running in the guest, as its container engine reports them.
+    fn containers(&self, vm: &VmSpec) -> Vec<meridian_core::stack::Container>;
 
     /// One latency probe over a backbone edge.
     fn probe(&self, edge: &meridian_core::backbone::Edge) -> meridian_core::backbone::ProbeSample;

@@ -413,6 +413,29 @@ impl Driver for SimulatedDriver {
         traffic
     }
 
+    /// A CoreOS guest runs what its cloud-config starts with `docker run`, while it is powered.
+    fn containers(&self, vm: &VmSpec) -> Vec<meridian_core::stack::Container> {
+        if !vm.template.contains("coreos") {
+            return Vec::new();
+        }
+        let state = if self.vm_state(vm.id).powered {
+            "running"
+        } else {
+            "exited"
+        };
+        vm.user_data
+            .as_deref()
+            .map(meridian_core::stack::containers_in_cloud_config)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, image)| meridian_core::stack::Container {
+                name,
+                image,
+                state: state.to_owned(),
+            })
+            .collect()
+    }
+
     fn console(&self, vm: &VmSpec) -> Vec<String> {
         let state = self.vm_state(vm.id);
         if !state.powered {
@@ -475,6 +498,7 @@ mod tests {
             private_ip: Some("10.0.0.2".parse().unwrap()),
             public_ip: None,
             ssh_keys: Vec::new(),
+            user_data: None,
         }
     }
 

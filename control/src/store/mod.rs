@@ -15,6 +15,7 @@ pub mod quota;
 pub mod session;
 pub mod sim;
 pub mod ssh_key;
+pub mod stack;
 pub mod template;
 pub mod tenant;
 pub mod usage;

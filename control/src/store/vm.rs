@@ -52,6 +52,8 @@ pub struct VmRow {
     pub image: String,
     /// A resize's target size ("vcpus/memory_mib/disk_gib") while room for it is reserved.
     pub pending_size: Option<String>,
+    /// The stack it belongs to, if any.
+    pub stack_id: Option<String>,
     /// Created (Unix ms).
     pub created_at: i64,
     /// Last change (Unix ms).
@@ -100,6 +102,7 @@ fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
         quota_reserved: row.try_get::<i64, _>("quota_reserved")? != 0,
         ssh_keys: row.try_get("ssh_keys")?,
         pending_size: row.try_get("pending_size")?,
+        stack_id: row.try_get("stack_id")?,
         template_name: row.try_get("template_name")?,
         image: row.try_get("image")?,
         created_at: row.try_get("created_at")?,
@@ -113,12 +116,12 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         vms: &[VmRow],
     ) -> Result<(), sqlx::Error> {
-        const COLUMNS: usize = 20;
+        const COLUMNS: usize = 21;
         for chunk in vms.chunks(MAX_BINDS / COLUMNS) {
             let sql = format!(
                 "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, template, vcpus, memory_mib, disk_gib, state, \
                  breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at, ssh_keys, \
-                 template_name, image) VALUES {}",
+                 template_name, image, stack_id) VALUES {}",
                 values_list(chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(&sql);
@@ -143,7 +146,8 @@ impl Store {
                     .bind(vm.updated_at)
                     .bind(&vm.ssh_keys)
                     .bind(&vm.template_name)
-                    .bind(&vm.image);
+                    .bind(&vm.image)
+                    .bind(&vm.stack_id);
             }
             query.execute(&mut **tx).await?;
         }

@@ -1,0 +1,207 @@
+//! Stacks: one-click multi-zone clusters, and one stack's live per-VM timeline with its stopwatch.
+
+use crate::api::stack::{StackCreate, StackDelete, StackDetail, stack_list, stack_view};
+use crate::components::form::{FormAlert, action_error};
+use crate::components::page::{EmptyState, PageHeader};
+use crate::components::vm_table::StateBadge;
+use crate::pages::vdcs::zone_label;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use meridian_core::stack::STACK_TEMPLATES;
+use std::time::Duration;
+
+/// The platform's published spin-up time for the nine-node MongoDB demo, for comparison.
+const PAPER_SPIN_UP_S: u32 = 90;
+
+/// The stack list and the create form.
+#[component]
+pub fn StacksPage() -> impl IntoView {
+    let create = ServerAction::<StackCreate>::new();
+    let stacks = Resource::new(move || create.version().get(), |_| stack_list());
+    let server = action_error(create);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = create.value().get() {
+            navigate(&format!("/stacks/{id}"), Default::default());
+        }
+    });
+    view! {
+        <PageHeader title="Stacks" description="Multi-zone clusters in one action, on your private network, one VM per host." />
+        <section class="card" aria-labelledby="stack-create-heading">
+            <h2 id="stack-create-heading">"Create a stack"</h2>
+            <ActionForm action=create attr:aria-label="Create stack" attr:class="form-grid">
+                <FormAlert server />
+                <fieldset class="field stack-templates" aria-describedby="stack-template-error">
+                    <legend>"Stack"</legend>
+                    {STACK_TEMPLATES.iter().enumerate().map(|(i, t)| view! {
+                        <label class="choice stack-choice">
+                            <input type="radio" name="template" value=t.slug checked=i == 0 />
+                            <span><strong>{t.name}</strong><br />{t.description}
+                                <br /><span class="muted">{format!("{} VMs, size {}", t.size_in_vms(), t.size)}</span></span>
+                        </label>
+                    }).collect_view()}
+                    <p class="field-error" id="stack-template-error" aria-live="polite">{move || server.get().and_then(|e| e.field("template"))}</p>
+                </fieldset>
+                <div class="field" class:field-invalid=move || server.get().and_then(|e| e.field("name")).is_some()>
+                    <label for="stack-name">"Name"</label>
+                    <p class="field-hint" id="stack-name-hint">"Lowercase letters, digits and hyphens; members are called name-zone-n."</p>
+                    <input id="stack-name" name="name" aria-describedby="stack-name-hint stack-name-error" />
+                    <p class="field-error" id="stack-name-error" aria-live="polite">{move || server.get().and_then(|e| e.field("name"))}</p>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create stack"</button>
+                </div>
+            </ActionForm>
+        </section>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || stacks.get().map(|result| match result {
+                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                Ok(list) if list.is_empty() => view! {
+                    <EmptyState title="No stacks yet".to_owned()>
+                        <p>"Pick a stack above: the MongoDB replica set spans Los Angeles, London and Berlin in one click."</p>
+                    </EmptyState>
+                }.into_any(),
+                Ok(list) => view! {
+                    <table class="table" aria-label="Your stacks">
+                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Stack"</th><th scope="col">"State"</th><th scope="col">"Spin-up"</th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|s| view! {
+                                <tr>
+                                    <td><a href=format!("/stacks/{}", s.id)>{s.name.clone()}</a></td>
+                                    <td>{s.template.clone()}</td>
+                                    <td>{s.state.clone()}</td>
+                                    <td>{s.spin_up.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// One stack: stopwatch, per-VM per-step timeline, containers; refreshed every second while it
+/// deploys or is being deleted.
+#[component]
+pub fn StackPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let delete = ServerAction::<StackDelete>::new();
+    let tick = RwSignal::new(0_u32);
+    let settled = RwSignal::new(false);
+    Effect::new(move |_| {
+        // In the browser only: follow the deployment until the stack settles.
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if !settled.get_untracked() {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            Duration::from_secs(1),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let detail = Resource::new(
+        move || (id(), tick.get(), delete.version().get()),
+        |(id, ..)| stack_view(id),
+    );
+    Effect::new(move |_| {
+        if let Some(Ok(d)) = detail.get() {
+            settled.set(matches!(d.state.as_str(), "ready" | "failed" | "deleted"));
+        }
+    });
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || detail.get().map(|result| match result {
+                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
+                Ok(detail) => stack_body(detail, delete).into_any(),
+            })}
+        </Transition>
+    }
+}
+
+fn stack_body(detail: StackDetail, delete: ServerAction<StackDelete>) -> impl IntoView {
+    let server = action_error(delete);
+    let stopwatch = match detail.spin_up_s {
+        Some(s) => format!("Up in {s:.1} s"),
+        None if detail.state == "deploying" => format!("{:.1} s", detail.elapsed_s),
+        None => "—".to_owned(),
+    };
+    let compare = detail.spin_up_s.filter(|_| detail.template.starts_with("MongoDB")).map(|s| {
+        format!("The platform's original demo of this stack took about {PAPER_SPIN_UP_S} s; this one took {s:.1} s (simulated zones).")
+    });
+    let can_delete = matches!(detail.state.as_str(), "ready" | "failed");
+    let id = detail.id.clone();
+    view! {
+        <leptos_meta::Title text=format!("Stack {}", detail.name) />
+        <header class="page-header page-header-actions">
+            <h1>"Stack " {detail.name.clone()}</h1>
+            <ActionForm action=delete attr:class="inline-form">
+                <input type="hidden" name="id" value=id />
+                <button type="submit" class="button button-danger" disabled=!can_delete
+                    title=if can_delete { "Destroys every VM of the stack and the VDCs it made" } else { "Wait until the stack has finished deploying" }>
+                    "Delete stack"
+                </button>
+            </ActionForm>
+        </header>
+        <FormAlert server />
+        <div class="tiles">
+            <section class="card tile" aria-label="Stopwatch">
+                <h2>{detail.template.clone()}</h2>
+                <p class="tile-figure" role="timer" aria-live="off">{stopwatch}</p>
+                <p role="status">{format!("State: {}", detail.state)}</p>
+            </section>
+            {compare.map(|text| view! { <section class="card tile" aria-label="Compared"><h2>"Against the original"</h2><p>{text}</p></section> })}
+        </div>
+        <section class="card" aria-labelledby="timeline-heading">
+            <h2 id="timeline-heading">"Timeline"</h2>
+            <p class="muted">"When each step of each VM finished, counted from the click; the VMs provision side by side."</p>
+            <div class="table-scroll">
+                <table class="table timeline" aria-label="Timeline">
+                    <thead><tr>
+                        <th scope="col">"VM"</th>
+                        {detail.steps.iter().map(|s| view! { <th scope="col">{s.clone()}</th> }).collect_view()}
+                    </tr></thead>
+                    <tbody>
+                        {detail.members.iter().map(|m| view! {
+                            <tr>
+                                <th scope="row"><a href=format!("/vms/{}", m.id)>{m.name.clone()}</a></th>
+                                {m.steps.iter().map(|c| {
+                                    let text = match (c.status.as_str(), &c.at) {
+                                        ("done", Some(at)) => format!("✓ {at}"),
+                                        ("failed", _) => "✗ failed".to_owned(),
+                                        ("undone", _) => "↶ undone".to_owned(),
+                                        ("running", _) => "…".to_owned(),
+                                        _ => String::new(),
+                                    };
+                                    view! { <td class=format!("step-{}", c.status)>{text}</td> }
+                                }).collect_view()}
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <section class="card" aria-labelledby="members-heading">
+            <h2 id="members-heading">"VMs and containers"</h2>
+            <table class="table" aria-label="Members">
+                <thead><tr><th scope="col">"VM"</th><th scope="col">"Zone"</th><th scope="col">"State"</th><th scope="col">"Private IP"</th><th scope="col">"Containers"</th></tr></thead>
+                <tbody>
+                    {detail.members.into_iter().map(|m| view! {
+                        <tr>
+                            <td>{m.name.clone()}</td>
+                            <td>{zone_label(&m.zone)}</td>
+                            <td><StateBadge state=m.state.clone() /></td>
+                            <td>{m.private_ip.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                            <td>{if m.containers.is_empty() { "—".to_owned() } else {
+                                m.containers.iter().map(|c| format!("{} ({}): {}", c.name, c.image, c.state)).collect::<Vec<_>>().join(", ")
+                            }}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}

@@ -1,0 +1,152 @@
+//! Stacks: the nine-node MongoDB replica set over Los Angeles, London and Berlin in one action,
+//! on distinct hosts, its containers, its spin-up measured, and deleting all it made.
+
+use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
+use meridian_control::testing::{TestDb, as_user};
+use meridian_control::{Actor, Control, Error, OpContext};
+use meridian_core::Signup;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+async fn world() -> (TestDb, Control, OpContext) {
+    let db = TestDb::fresh().await;
+    let control = Control::new(
+        db.store.clone(),
+        Arc::new(SimulatedDriver::new(SimTiming::instant(), 5)),
+    )
+    .await
+    .unwrap();
+    let signup = Signup::parse("Stack Co", "ops@stack.example", "a long enough secret").unwrap();
+    let ctx = as_user(
+        &control
+            .account_signup(&OpContext::anonymous("t"), signup)
+            .await
+            .unwrap(),
+    );
+    (db, control, ctx)
+}
+
+#[tokio::test]
+async fn the_mongodb_stack_runs_nine_nodes_on_nine_hosts_and_deleting_it_removes_everything() {
+    let (_db, control, ctx) = world().await;
+    let stack = control.stack_create(&ctx, "mongodb-9", "rs0").await.unwrap();
+    assert_eq!(stack.made_vdcs.len(), 3, "a VDC in each of the three zones");
+    let deploying = control.stack_view(&ctx, &stack.id).await.unwrap();
+    assert_eq!(deploying.stack.state, "deploying");
+    let refused = control.stack_delete(&ctx, &stack.id).await.unwrap_err();
+    assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
+    control.job_drain("w").await.unwrap();
+
+    let view = control.stack_view(&ctx, &stack.id).await.unwrap();
+    assert_eq!(view.stack.state, "ready");
+    assert!(
+        view.stack.ready_at.unwrap() >= view.stack.created_at,
+        "the spin-up is measured"
+    );
+    assert_eq!(view.members.len(), 9);
+    let zones: Vec<&str> = view.members.iter().map(|m| m.vm.zone.as_str()).collect();
+    for zone in ["lax1", "lon1", "ber1"] {
+        assert_eq!(zones.iter().filter(|z| **z == zone).count(), 3);
+    }
+    let hosts: BTreeSet<_> = view
+        .members
+        .iter()
+        .map(|m| m.vm.host_id.clone().unwrap())
+        .collect();
+    assert_eq!(hosts.len(), 9, "anti-affinity: nine hosts");
+    let ips: BTreeSet<_> = view
+        .members
+        .iter()
+        .map(|m| m.vm.private_ip.clone().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 9);
+    for member in &view.members {
+        assert_eq!(member.vm.state, "running");
+        assert_eq!(member.vm.image, "coreos-docker");
+        assert!(
+            member
+                .events
+                .iter()
+                .any(|e| e.step == "boot" && e.status == "done"),
+            "{:?}",
+            member.events
+        );
+        assert_eq!(member.containers.len(), 1);
+        assert_eq!(
+            (
+                member.containers[0].name.as_str(),
+                member.containers[0].image.as_str(),
+                member.containers[0].state.as_str()
+            ),
+            ("mongod", "mongo:7.0", "running")
+        );
+    }
+    assert_eq!(control.stack_list(&ctx).await.unwrap().len(), 1);
+
+    control.stack_delete(&ctx, &stack.id).await.unwrap();
+    control.job_drain("w").await.unwrap();
+    assert!(
+        control.stack_list(&ctx).await.unwrap().is_empty(),
+        "the stack is gone"
+    );
+    assert!(
+        control
+            .vm_list(&ctx)
+            .await
+            .unwrap()
+            .iter()
+            .all(|vm| vm.state == "destroyed")
+    );
+    assert!(
+        control.vdc_list(&ctx).await.unwrap().is_empty(),
+        "the VDCs it made are gone"
+    );
+    let broken = control.invariants_check(true).await.unwrap();
+    assert!(broken.is_empty(), "{broken:?}");
+}
+
+#[tokio::test]
+async fn a_stack_outside_the_residency_policy_or_with_a_bad_name_creates_nothing() {
+    let (db, control, ctx) = world().await;
+    let Actor::User { tenant_id, .. } = ctx.actor else {
+        unreachable!()
+    };
+    db.store
+        .tenant_set_residency(&tenant_id.to_string(), "eu")
+        .await
+        .unwrap();
+    let Error::Invalid(fields) = control.stack_create(&ctx, "mongodb-9", "rs0").await.unwrap_err() else {
+        panic!("expected a field error");
+    };
+    let message = fields.get("template").unwrap();
+    assert!(
+        message.contains("Los Angeles") && message.contains("residency"),
+        "{message}"
+    );
+    assert!(control.vdc_list(&ctx).await.unwrap().is_empty());
+    assert!(control.stack_list(&ctx).await.unwrap().is_empty());
+
+    db.store
+        .tenant_set_residency(&tenant_id.to_string(), "anywhere")
+        .await
+        .unwrap();
+    let Error::Invalid(fields) = control.stack_create(&ctx, "web-3", "Web Tier").await.unwrap_err() else {
+        panic!("expected a field error");
+    };
+    assert!(fields.get("name").is_some());
+    let Error::Invalid(fields) = control.stack_create(&ctx, "cassandra", "c").await.unwrap_err() else {
+        panic!("expected a field error");
+    };
+    assert!(fields.get("template").is_some());
+    control.stack_create(&ctx, "web-3", "web").await.unwrap();
+    let again = control.stack_create(&ctx, "web-3", "web").await.unwrap_err();
+    assert!(matches!(again, Error::Conflict { .. }), "{again:?}");
+    control.job_drain("w").await.unwrap();
+    assert_eq!(
+        control.vm_list(&ctx).await.unwrap().len(),
+        3,
+        "one stack of three, not two"
+    );
+    let broken = control.invariants_check(true).await.unwrap();
+    assert!(broken.is_empty(), "{broken:?}");
+}

@@ -1,0 +1,258 @@
+//! Stacks: multi-zone clusters created in one action from a template, such as the nine-node
+//! MongoDB replica set over Los Angeles, London and Berlin.
+//!
+//! A stack template says which zones get how many VMs, of which size, on which image, and which
+//! containers each VM runs. Planning a stack turns it into VM requests (names, zones, cloud-config
+//! that starts the containers), all in one anti-affinity group so no two members share a host.
+
+use crate::resource::{Name, NameError};
+use crate::zone::ZoneId;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A container a stack's VMs run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// Container name, e.g. `mongod`.
+    pub name: &'static str,
+    /// Image, e.g. `mongo:7.0`.
+    pub image: &'static str,
+    /// `docker run` options before the image (ports, restart policy).
+    pub options: &'static str,
+    /// Arguments after the image.
+    pub args: &'static str,
+}
+
+/// A stack to create in one action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackTemplate {
+    /// Key for forms and APIs.
+    pub slug: &'static str,
+    /// Name shown to people.
+    pub name: &'static str,
+    /// What it is, in a sentence.
+    pub description: &'static str,
+    /// The built-in template (image) every member boots.
+    pub image: &'static str,
+    /// The size code of every member.
+    pub size: &'static str,
+    /// Zones and how many members each gets.
+    pub zones: &'static [(&'static str, u32)],
+    /// Whether each member gets a public address.
+    pub breakout: bool,
+    /// What each member runs.
+    pub containers: &'static [ContainerSpec],
+}
+
+/// The stacks offered.
+pub const STACK_TEMPLATES: [StackTemplate; 2] = [
+    StackTemplate {
+        slug: "mongodb-9",
+        name: "MongoDB replica set, 9 nodes",
+        description: "Three MongoDB nodes in each of Los Angeles, London and Berlin, one replica set over \
+                      your private network, on CoreOS with Docker.",
+        image: "coreos-docker",
+        size: "s",
+        zones: &[("lax1", 3), ("lon1", 3), ("ber1", 3)],
+        breakout: false,
+        containers: &[ContainerSpec {
+            name: "mongod",
+            image: "mongo:7.0",
+            options: "-d --restart=always --network=host",
+            args: "--replSet rs0 --bind_ip_all",
+        }],
+    },
+    StackTemplate {
+        slug: "web-3",
+        name: "Web tier in three zones",
+        description: "One nginx web server in each of New York, London and Singapore, each with a public \
+                      address, on CoreOS with Docker.",
+        image: "coreos-docker",
+        size: "xs",
+        zones: &[("nyc1", 1), ("lon1", 1), ("sin1", 1)],
+        breakout: true,
+        containers: &[ContainerSpec {
+            name: "nginx",
+            image: "nginx:1.27",
+            options: "-d --restart=always -p 80:80 -p 443:443",
+            args: "",
+        }],
+    },
+];
+
+impl StackTemplate {
+    /// The template with this slug.
+    pub fn find(slug: &str) -> Option<&'static StackTemplate> {
+        STACK_TEMPLATES.iter().find(|t| t.slug == slug)
+    }
+
+    /// How many VMs it makes.
+    pub fn size_in_vms(&self) -> u32 {
+        self.zones.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The cloud-config every member boots with: start the containers with Docker.
+    pub fn cloud_config(&self) -> String {
+        let mut config = String::from("#cloud-config\nruncmd:\n");
+        for c in self.containers {
+            let args = if c.args.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", c.args)
+            };
+            config.push_str(&format!(
+                "  - docker run {} --name {} {}{args}\n",
+                c.options, c.name, c.image
+            ));
+        }
+        config
+    }
+}
+
+/// One VM of a planned stack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackMember {
+    /// Its name, e.g. `rs0-lax1-2`.
+    pub name: String,
+    /// Its zone.
+    pub zone: ZoneId,
+}
+
+/// Why a stack could not be planned.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum StackError {
+    /// No such template.
+    #[error("Choose one of the stacks offered.")]
+    UnknownTemplate,
+    /// The stack's name is not a valid name.
+    #[error("{0}")]
+    Name(#[from] NameError),
+    /// Member names would be too long.
+    #[error("Choose a shorter name: member names add the zone and a number.")]
+    NameTooLong,
+}
+
+/// The members of a stack called `name` made from `template`: `<name>-<zone>-<n>`.
+pub fn plan(template: &StackTemplate, name: &str) -> Result<Vec<StackMember>, StackError> {
+    let name = Name::parse(name)?;
+    let mut members = Vec::new();
+    for (zone, count) in template.zones {
+        let zone = ZoneId::parse(zone).map_err(|_| StackError::UnknownTemplate)?;
+        for n in 1..=*count {
+            let member = format!("{}-{zone}-{n}", name.as_str());
+            Name::parse(&member).map_err(|_| StackError::NameTooLong)?;
+            members.push(StackMember { name: member, zone });
+        }
+    }
+    Ok(members)
+}
+
+/// A container as a VM reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    /// Name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// `running`, `exited`, …
+    pub state: String,
+}
+
+/// The containers a cloud-config starts with `docker run` (what a booted CoreOS VM would run):
+/// `(name, image)` in order. Lines that are not `docker run` are ignored.
+pub fn containers_in_cloud_config(user_data: &str) -> Vec<(String, String)> {
+    // Options of `docker run` that take a separate value.
+    const WITH_VALUE: [&str; 8] = [
+        "-p",
+        "-e",
+        "-v",
+        "--name",
+        "--network",
+        "--restart",
+        "-w",
+        "--env",
+    ];
+    let mut found = Vec::new();
+    for line in user_data.lines() {
+        let Some(rest) = line.split_once("docker run").map(|(_, rest)| rest) else {
+            continue;
+        };
+        let mut tokens = rest.split_whitespace();
+        let mut name = None;
+        while let Some(token) = tokens.next() {
+            if token == "--name" {
+                name = tokens.next().map(str::to_owned);
+            } else if let Some(value) = token.strip_prefix("--name=") {
+                name = Some(value.to_owned());
+            } else if WITH_VALUE.contains(&token) {
+                tokens.next();
+            } else if !token.starts_with('-') {
+                let image = token.to_owned();
+                found.push((name.take().unwrap_or_else(|| image.clone()), image));
+                break;
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::{BUILTIN_TEMPLATES, SIZES};
+
+    #[test]
+    fn the_mongodb_stack_is_nine_nodes_over_three_zones() {
+        let template = StackTemplate::find("mongodb-9").unwrap();
+        let members = plan(template, "rs0").unwrap();
+        assert_eq!(members.len(), 9);
+        for zone in ["lax1", "lon1", "ber1"] {
+            assert_eq!(
+                members.iter().filter(|m| m.zone.as_str() == zone).count(),
+                3,
+                "{zone}"
+            );
+        }
+        assert_eq!(members[0].name, "rs0-lax1-1");
+        assert_eq!(template.size_in_vms(), 9);
+    }
+
+    #[test]
+    fn every_template_uses_a_real_image_and_size_and_plans_valid_names() {
+        for template in &STACK_TEMPLATES {
+            assert!(
+                BUILTIN_TEMPLATES.iter().any(|b| b.slug == template.image),
+                "{}",
+                template.slug
+            );
+            assert!(SIZES.iter().any(|s| s.code == template.size), "{}", template.slug);
+            assert_eq!(
+                plan(template, "s").unwrap().len(),
+                template.size_in_vms() as usize
+            );
+        }
+        assert_eq!(
+            plan(StackTemplate::find("web-3").unwrap(), "Bad Name"),
+            Err(StackError::Name(NameError::BadCharacter))
+        );
+        let long = "a".repeat(60);
+        assert!(plan(StackTemplate::find("web-3").unwrap(), &long).is_err());
+    }
+
+    #[test]
+    fn the_cloud_config_starts_the_containers_the_vm_then_reports() {
+        let template = StackTemplate::find("mongodb-9").unwrap();
+        let config = template.cloud_config();
+        assert!(config.starts_with("#cloud-config\n"));
+        assert_eq!(
+            containers_in_cloud_config(&config),
+            [("mongod".to_owned(), "mongo:7.0".to_owned())]
+        );
+        let web = StackTemplate::find("web-3").unwrap().cloud_config();
+        assert_eq!(
+            containers_in_cloud_config(&web),
+            [("nginx".to_owned(), "nginx:1.27".to_owned())]
+        );
+        assert!(containers_in_cloud_config("#cloud-config\npackages: [htop]\n").is_empty());
+    }
+}

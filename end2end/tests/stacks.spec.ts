@@ -1,0 +1,36 @@
+// Stacks: the nine-node MongoDB replica set over Los Angeles, London and Berlin in one click,
+// followed live, with its containers; then deleted with everything it made.
+import { test, expect } from '@playwright/test';
+import { hydrated, signUp, uniqueEmail } from './helpers';
+
+test('the 9-node MongoDB stack deploys live over three zones and deletes cleanly', async ({ page }) => {
+  await signUp(page, 'Replica Ltd', uniqueEmail('stack'));
+  await page.getByRole('link', { name: 'Stacks' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('region', { name: 'No stacks yet' })).toBeVisible();
+
+  // A bad name is refused next to the field, and nothing is made.
+  await page.getByLabel('Name').fill('Replica Set');
+  await page.getByRole('button', { name: 'Create stack' }).click();
+  await expect(page.getByText('Use lowercase letters, digits and hyphens only')).toBeVisible();
+
+  await page.getByLabel(/MongoDB replica set, 9 nodes/).check();
+  await page.getByLabel('Name').fill('rs0');
+  await page.getByRole('button', { name: 'Create stack' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Stack rs0' })).toBeVisible();
+  const timeline = page.getByRole('table', { name: 'Timeline' });
+  await expect(timeline.getByRole('row')).toHaveCount(10);
+  await expect(page.getByRole('status').filter({ hasText: 'State: ready' })).toBeVisible({ timeout: 45_000 });
+  await expect(page.getByRole('timer')).toHaveText(/^Up in \d+\.\d s$/);
+  for (const zone of ['lax1', 'lon1', 'ber1']) {
+    await expect(timeline.getByRole('rowheader', { name: new RegExp(`^rs0-${zone}-`) })).toHaveCount(3);
+  }
+  const members = page.getByRole('table', { name: 'Members' });
+  await expect(members.getByRole('row').filter({ hasText: 'mongod (mongo:7.0): running' })).toHaveCount(9);
+  await page.screenshot({ path: 'screenshots/stack.png', fullPage: true });
+
+  await page.getByRole('button', { name: 'Delete stack' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'State: deleted' })).toBeVisible({ timeout: 45_000 });
+  await page.getByRole('link', { name: 'VDCs' }).click();
+  await expect(page.getByRole('region', { name: 'No VDCs yet' })).toBeVisible();
+});
