@@ -27,7 +27,7 @@ export default defineConfig({
   },
   webServer: {
     command: `rm -rf ${dataDir} && exec ../target/debug/meridian serve --listen 127.0.0.1:${port} ` +
-      `--data-dir ${dataDir} --site-root ../target/site --log warn --sim-timing 200ms`,
+      `--data-dir ${dataDir} --site-root ../target/site --log warn --sim-timing 200ms --demo`,
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh run
 scripts/build.sh release
 echo "==> Meridian on http://127.0.0.1:3000 (Ctrl-C to stop)"
-exec target/release/meridian serve --site-root target/site "$@"
+exec target/release/meridian serve --site-root target/site --demo "$@"

@@ -12,7 +12,7 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 
-use api::account::{AccountLogin, AccountLogout, AccountSignup, Me, account_view};
+use api::account::{AccountLogin, AccountLogout, AccountSignup, DemoLogin, DemoReset, Me, account_view};
 use components::shell::Shell;
 use error::AppError;
 use leptos::prelude::*;
@@ -55,6 +55,10 @@ pub struct AuthActions {
     pub signup: ServerAction<AccountSignup>,
     /// Log out.
     pub logout: ServerAction<AccountLogout>,
+    /// One-click log-in to the sales demo.
+    pub demo: ServerAction<DemoLogin>,
+    /// Put the sales demo back as it was (signs in to the new demo tenant).
+    pub demo_reset: ServerAction<DemoReset>,
 }
 
 /// Who is signed in: `None` inside while loading, `Ok(None)` for nobody.
@@ -68,6 +72,8 @@ pub fn App() -> impl IntoView {
         login: ServerAction::new(),
         signup: ServerAction::new(),
         logout: ServerAction::new(),
+        demo: ServerAction::new(),
+        demo_reset: ServerAction::new(),
     };
     let me: MeResource = Resource::new_blocking(
         move || {
@@ -75,6 +81,8 @@ pub fn App() -> impl IntoView {
                 auth.login.version().get(),
                 auth.signup.version().get(),
                 auth.logout.version().get(),
+                auth.demo.version().get(),
+                auth.demo_reset.version().get(),
             )
         },
         |_| account_view(),

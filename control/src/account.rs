@@ -198,7 +198,7 @@ impl Control {
         Ok(())
     }
 
-    async fn account_of(&self, user: UserRow) -> Result<Account, Error> {
+    pub(crate) async fn account_of(&self, user: UserRow) -> Result<Account, Error> {
         let tenant = self.store.tenant_get(user.tenant_id).await?.ok_or_else(|| {
             Error::internal(format_args!(
                 "user {} belongs to missing tenant {}",

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bandwidth;
 pub mod billing;
 pub mod context;
+pub mod demo;
 pub mod driver;
 pub mod error;
 pub mod firewall;
@@ -50,6 +51,8 @@ pub struct Control {
     job_events: tokio::sync::broadcast::Sender<JobEvent>,
     /// How long a job claim lasts without renewal.
     lease_ms: i64,
+    /// Sales demo mode: the demo tenant and its one-click log-in exist.
+    demo: bool,
 }
 
 impl Control {
@@ -66,6 +69,7 @@ impl Control {
             jobs_queued: Arc::default(),
             job_events,
             lease_ms: job::LEASE_MS,
+            demo: false,
         })
     }
 

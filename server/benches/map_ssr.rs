@@ -49,6 +49,7 @@ async fn main() {
         sim_timing: SimTimingChoice::Fast,
         workers: 1,
         job_lease_ms: 5000,
+        demo: false,
     };
     let app = meridian::router(&config, control.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

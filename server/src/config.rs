@@ -81,6 +81,10 @@ pub struct Settings {
     /// Job workers in this process.
     #[arg(long, env = "MERIDIAN_WORKERS", default_value_t = 4, global = true)]
     pub workers: u16,
+    /// Sales demo mode: seed a demo tenant with history and offer "Try the demo" on the log-in
+    /// page (one click, no password), with a guided tour and a reset.
+    #[arg(long, env = "MERIDIAN_DEMO", global = true)]
+    pub demo: bool,
 }
 
 /// The simulated driver's pace.
@@ -134,6 +138,8 @@ pub struct Config {
     pub workers: u16,
     /// Job lease length.
     pub job_lease_ms: u32,
+    /// Sales demo mode.
+    pub demo: bool,
 }
 
 impl Settings {
@@ -179,6 +185,7 @@ impl Settings {
             sim_timing: self.sim_timing,
             workers: self.workers,
             job_lease_ms: self.job_lease_ms,
+            demo: self.demo,
         })
     }
 }

@@ -175,6 +175,27 @@ pub fn spawn_meter(control: Control) {
     });
 }
 
+/// Seeds the demo tenant (demo mode) and, once its VMs run, its history; in the background, so
+/// the server answers at once.
+pub fn spawn_demo_seed(control: Control) {
+    tokio::spawn(async move {
+        match control.demo_seed().await {
+            Ok(false) => return,
+            Ok(true) => {}
+            Err(error) => {
+                tracing::error!(error = ?error, "demo seeding failed");
+                return;
+            }
+        }
+        if let Err(error) = control
+            .demo_history(meridian_control::store::now_ms, 600_000)
+            .await
+        {
+            tracing::warn!(error = ?error, "demo history not written");
+        }
+    });
+}
+
 /// Probes every backbone edge every ten seconds, for as long as the server runs.
 pub fn spawn_prober(control: Control) {
     tokio::spawn(async move {

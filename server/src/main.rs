@@ -55,7 +55,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let control = Control::new(store.clone(), meridian::driver(&config, &store))
         .await
         .context("cannot start the control plane")?
-        .with_job_lease_ms(i64::from(config.job_lease_ms));
+        .with_job_lease_ms(i64::from(config.job_lease_ms))
+        .with_demo(config.demo);
+    if config.demo {
+        meridian::spawn_demo_seed(control.clone());
+    }
     meridian::spawn_session_sweeper(control.clone());
     meridian::spawn_meter(control.clone());
     meridian::spawn_prober(control.clone());

@@ -37,6 +37,7 @@ impl TestServer {
             sim_timing: meridian::config::SimTimingChoice::Fast,
             workers: 1,
             job_lease_ms: 5000,
+            demo: false,
         };
         let app = meridian::router(&config, control);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -317,4 +318,25 @@ async fn a_session_past_its_absolute_lifetime_is_ended() {
     // Let the clock move past the log-in millisecond.
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(server.whoami(&server.client).await, None);
+}
+
+#[tokio::test]
+async fn without_demo_mode_there_is_no_demo_to_enter() {
+    let server = TestServer::start().await;
+    let available = server.call(&server.client, "demo_available", &[]).await;
+    assert_eq!(available.status(), StatusCode::OK);
+    assert_eq!(available.text().await.unwrap(), "false");
+    let login = server.call(&server.client, "demo_login", &[]).await;
+    assert_eq!(login.status(), StatusCode::NOT_FOUND);
+    assert_eq!(server.whoami(&server.client).await, None);
+    let page = server
+        .client
+        .get(server.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Try the demo"));
 }

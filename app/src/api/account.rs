@@ -18,6 +18,8 @@ pub struct Me {
     pub role: Role,
     /// The tenant's name.
     pub tenant_name: String,
+    /// True for the sales demo's tenant (the guided tour and the reset are offered).
+    pub demo: bool,
 }
 
 /// Creates a tenant with the caller as its owner, and signs them in.
@@ -54,10 +56,33 @@ pub async fn account_view() -> Result<Option<Me>, AppError> {
     }
     let account = control.account_view(&ctx).await?;
     Ok(Some(Me {
+        demo: control.account_is_demo(&account),
         email: account.email,
         role: account.role,
         tenant_name: account.tenant_name,
     }))
+}
+
+/// Whether the one-click demo is offered (the server runs with `--demo`).
+#[server(prefix = "/fn", endpoint = "demo_available")]
+pub async fn demo_available() -> Result<bool, AppError> {
+    Ok(crate::server::control()?.demo_enabled())
+}
+
+/// Signs in to the demo tenant with one click (demo mode only).
+#[server(prefix = "/fn", endpoint = "demo_login")]
+pub async fn demo_login() -> Result<(), AppError> {
+    let (control, session, ctx) = crate::server::op_context().await?;
+    let account = control.demo_login(&ctx).await?;
+    crate::server::session_sign_in(&session, account.user_id).await
+}
+
+/// Puts the demo tenant back to its seeded state and signs the caller in to it again.
+#[server(prefix = "/fn", endpoint = "demo_reset")]
+pub async fn demo_reset() -> Result<(), AppError> {
+    let (control, session, ctx) = crate::server::op_context().await?;
+    let account = control.demo_reset(&ctx).await?;
+    crate::server::session_sign_in(&session, account.user_id).await
 }
 
 /// Changes the caller's password; their other sessions end.

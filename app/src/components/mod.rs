@@ -4,4 +4,5 @@ pub mod backbone_map;
 pub mod form;
 pub mod page;
 pub mod shell;
+pub mod tour;
 pub mod vm_table;

@@ -64,6 +64,9 @@ pub fn Shell() -> impl IntoView {
                     </Transition>
                 </header>
                 <main id="content" tabindex="-1">
+                    <Transition fallback=|| ()>
+                        {move || who().filter(|me| me.demo).map(|_| view! { <crate::components::tour::DemoBar /> })}
+                    </Transition>
                     <Outlet />
                 </main>
             </div>

@@ -12,6 +12,7 @@ pub fn LoginPage() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let server = action_error(auth.login);
     let signed_in = move || matches!(me.get(), Some(Ok(Some(_))));
+    let demo = Resource::new(|| (), |_| crate::api::account::demo_available());
     view! {
         <leptos_meta::Title text="Log in" />
         <Transition fallback=|| ()>
@@ -26,6 +27,16 @@ pub fn LoginPage() -> impl IntoView {
                         </button>
                     </ActionForm>
                     <p class="auth-switch">"New to Meridian? " <a href="/signup">"Create an account"</a></p>
+                    <Transition fallback=|| ()>
+                        {move || demo.get().and_then(Result::ok).filter(|on| *on).map(|_| view! {
+                            <div class="demo-entry">
+                                <p>"Or look around a demo company's cloud, with simulated zones:"</p>
+                                <ActionForm action=auth.demo attr:aria-label="Demo">
+                                    <button type="submit" class="button button-secondary button-block" disabled=move || auth.demo.pending().get()>"Try the demo"</button>
+                                </ActionForm>
+                            </div>
+                        })}
+                    </Transition>
                 </AuthCard>
             }>
                 <Redirect path="/" />

@@ -65,3 +65,23 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+impl Store {
+    /// Removes a tenant and everything it has, giving its hosts' capacity back and clearing the
+    /// simulated hardware of its VMs, in one transaction. Other tenants are untouched.
+    pub async fn tenant_wipe(&self, id: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        for sql in [
+            "UPDATE hosts SET \
+               vcpus_used = vcpus_used - (SELECT COALESCE(SUM(vcpus), 0) FROM vms WHERE vms.host_id = hosts.id AND vms.tenant_id = $1), \
+               memory_mib_used = memory_mib_used - (SELECT COALESCE(SUM(memory_mib), 0) FROM vms WHERE vms.host_id = hosts.id AND vms.tenant_id = $1), \
+               disk_gib_used = disk_gib_used - (SELECT COALESCE(SUM(disk_gib), 0) FROM vms WHERE vms.host_id = hosts.id AND vms.tenant_id = $1) \
+             WHERE id IN (SELECT host_id FROM vms WHERE tenant_id = $1 AND host_id IS NOT NULL)",
+            "DELETE FROM sim_hardware WHERE vm_id IN (SELECT id FROM vms WHERE tenant_id = $1)",
+            "DELETE FROM tenants WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+}

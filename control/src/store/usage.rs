@@ -74,6 +74,16 @@ impl Store {
             .collect()
     }
 
+    /// Starts the metering clock of the tenant's running VMs at `since` (the demo's history).
+    pub async fn vm_backdate_metering(&self, tenant_id: &str, since: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE vms SET metered_until = $1 WHERE tenant_id = $2 AND state = 'running'")
+            .bind(since)
+            .bind(tenant_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The tenant's first metered hour (Unix ms), if any.
     pub async fn usage_first_hour(&self, tenant_id: &str) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar("SELECT MIN(hour_start) FROM usage_records WHERE tenant_id = $1")

@@ -1,0 +1,88 @@
+//! The sales demo's bar (what this tenant is, the guided tour, the reset) and the tour itself:
+//! a few highlighted steps through the pitch, each on its page, skippable and restartable.
+
+use crate::AuthActions;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_navigate, use_query_map};
+
+/// The tour: `(page, heading, what to look at)`.
+const STEPS: [(&str, &str, &str); 5] = [
+    (
+        "/",
+        "A cloud in four regions",
+        "Northwind runs VDCs in London, Frankfurt, New York and Hong Kong. Everything is pay-as-you-go by the hour.",
+    ),
+    (
+        "/networks",
+        "Private by default",
+        "One private network spans every zone with no set-up: no IP planning, no VPNs. Only VMs with breakout have public addresses.",
+    ),
+    (
+        "/map",
+        "The backbone, live",
+        "Every link with its live latency, never faster than light in fibre. Try the path finder, then cut a link and watch the traffic reroute.",
+    ),
+    (
+        "/bandwidth",
+        "$0.00 for bandwidth",
+        "Two weeks of traffic between zones and to the internet, charged nothing, next to what it would cost elsewhere.",
+    ),
+    (
+        "/stacks",
+        "Nine nodes, three continents, one click",
+        "Create the MongoDB replica set over Los Angeles, London and Berlin and watch the stopwatch.",
+    ),
+];
+
+/// The bar shown to the demo tenant, and the current tour step when the URL asks for one.
+#[component]
+pub fn DemoBar() -> impl IntoView {
+    let auth = expect_context::<AuthActions>();
+    let query = use_query_map();
+    let location = use_location();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = auth.demo_reset.value().get() {
+            navigate("/", Default::default());
+        }
+    });
+    let step = move || {
+        query
+            .read()
+            .get("tour")
+            .and_then(|s| s.parse::<usize>().ok())
+            .filter(|n| (1..=STEPS.len()).contains(n))
+    };
+    view! {
+        <section class="demo-bar" aria-label="Demo">
+            <p><strong>"Demo tenant."</strong>" The zones are simulated: change anything, then reset it."</p>
+            <div class="demo-actions">
+                <a class="button button-secondary" href="/?tour=1">"Guided tour"</a>
+                <ActionForm action=auth.demo_reset attr:class="inline-form">
+                    <button type="submit" class="button button-secondary" disabled=move || auth.demo_reset.pending().get()>
+                        {move || if auth.demo_reset.pending().get() { "Resetting…" } else { "Reset demo" }}
+                    </button>
+                </ActionForm>
+            </div>
+        </section>
+        {move || step().map(|n| {
+            let (_, title, text) = STEPS[n - 1];
+            let here = location.pathname.get();
+            let next = STEPS.get(n).map(|(href, _, _)| format!("{href}?tour={}", n + 1));
+            view! {
+                <section class="tour card" aria-label="Guided tour">
+                    <p class="tour-count">{format!("Step {n} of {}", STEPS.len())}</p>
+                    <h2>{title}</h2>
+                    <p>{text}</p>
+                    <div class="demo-actions">
+                        {match next {
+                            Some(href) => view! { <a class="button button-primary" href=href>"Next"</a> }.into_any(),
+                            None => view! { <a class="button button-primary" href=here.clone()>"Finish the tour"</a> }.into_any(),
+                        }}
+                        <a class="button button-secondary" href=here>"Skip the tour"</a>
+                    </div>
+                </section>
+            }
+        })}
+    }
+}
