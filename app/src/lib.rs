@@ -21,9 +21,9 @@ use leptos_router::components::{ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
     bandwidth::BandwidthPage, billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage,
-    map::MapPage, networks::NetworksPage, not_found::NotFound, overview::Overview, settings::Settings,
-    signup::SignupPage, stacks::StackPage, stacks::StacksPage, templates::TemplatesPage, vdcs::VdcPage,
-    vdcs::VdcsPage, vm::VmPage, vms::VmNewPage, vms::VmsPage,
+    map::MapPage, networks::NetworksPage, not_found::NotFound, overview::Overview, residency::ResidencyPage,
+    settings::Settings, signup::SignupPage, stacks::StackPage, stacks::StacksPage, templates::TemplatesPage,
+    vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage, vms::VmsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -102,6 +102,7 @@ pub fn App() -> impl IntoView {
                 <ProtectedParentRoute path=path!("") condition=signed_in redirect_path=|| "/login" view=Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=Overview />
                     <Route path=path!("/settings") view=Settings />
+                    <Route path=path!("/residency") view=ResidencyPage />
                     <Route path=path!("/vdcs") view=VdcsPage />
                     <Route path=path!("/vdcs/:id") view=VdcPage />
                     <Route path=path!("/vms") view=VmsPage />

@@ -19,6 +19,7 @@ pub mod metering;
 pub mod overview;
 pub mod password;
 pub mod probe;
+pub mod residency;
 pub mod session_store;
 pub mod ssh_key;
 pub mod stack;

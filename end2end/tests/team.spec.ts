@@ -1,6 +1,7 @@
 // Users and roles: an owner invites a viewer, who can look but not change anything, and every
 // change lands in the audit log.
 import { test, expect } from '@playwright/test';
+import { readFile } from 'node:fs/promises';
 import { PASSWORD, hydrated, signUp, uniqueEmail } from './helpers';
 
 test('a viewer sees VMs but cannot change them, in the UI or by calling the server directly', async ({ page, browser }) => {
@@ -63,7 +64,7 @@ test('a viewer sees VMs but cannot change them, in the UI or by calling the serv
   await page.screenshot({ path: 'screenshots/settings.png', fullPage: true });
 });
 
-test('an EU-only tenant cannot create a VDC in New York', async ({ page }) => {
+test('an EU-only tenant sees New York greyed out, is refused it by the server, and gets residency evidence', async ({ page }) => {
   await signUp(page, 'Euro GmbH', uniqueEmail('eu'));
   await page.getByRole('link', { name: 'Settings' }).click();
   await hydrated(page);
@@ -73,9 +74,27 @@ test('an EU-only tenant cannot create a VDC in New York', async ({ page }) => {
 
   await page.getByRole('link', { name: 'VDCs' }).click();
   await hydrated(page);
-  await page.getByLabel('Name').fill('ny');
-  await page.getByLabel('Zone').selectOption({ label: 'New York (nyc1), US' });
-  await page.getByRole('button', { name: 'Create VDC' }).click();
-  await expect(page.getByText(/New York \(US\) is outside your residency policy/)).toBeVisible();
+  const newYork = page.getByRole('option', { name: 'New York (nyc1), US — outside your residency policy (EU only)' });
+  await expect(newYork).toBeDisabled();
+  // The server refuses it too, whatever the form offers.
+  const origin = new URL(page.url()).origin;
+  const refused = await page.request.post('/fn/vdc_create', { form: { name: 'ny', zone: 'nyc1' }, headers: { Origin: origin } });
+  expect(refused.status()).toBe(422);
+  expect(await refused.text()).toMatch(/New York \(US\) is outside your residency policy/);
+  await page.reload();
   await expect(page.getByText('No VDCs yet')).toBeVisible();
+
+  await page.getByLabel('Name').fill('berlin');
+  await page.getByLabel('Zone').selectOption({ label: 'Berlin (ber1), DE' });
+  await page.getByRole('button', { name: 'Create VDC' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'VDC berlin' })).toBeVisible();
+  await page.goto('/residency');
+  await expect(page.getByRole('status')).toHaveText('All 1 resources are inside the policy.');
+  const rows = page.getByRole('table', { name: 'Resources and where they are' }).getByRole('row');
+  await expect(rows.filter({ hasText: 'berlin' })).toContainText('Berlin (ber1), DE');
+  const download = page.waitForEvent('download');
+  await page.getByRole('link', { name: 'Download (CSV)' }).click();
+  const csv = await readFile(await (await download).path(), 'utf8');
+  expect(csv).toContain('# Residency policy: EU only');
+  expect(csv).toContain('VDC,"berlin",ber1,"Berlin",DE,yes');
 });

@@ -1,4 +1,4 @@
-//! CSV downloads of the billing page: the month's invoice and its metered usage.
+//! CSV downloads: a month's invoice and its metered usage, and the residency evidence.
 
 use crate::AppState;
 use axum::extract::{Query, State};
@@ -86,6 +86,20 @@ pub async fn usage_csv(
         Ok(ctx) => csv(
             &format!("meridian-usage-{month}.csv"),
             state.control.billing_usage_csv(&ctx, &month, now).await,
+        ),
+        Err(status) => status.into_response(),
+    }
+}
+
+/// `GET /residency/evidence.csv`: every resource with its zone and country, against the policy.
+pub async fn residency_csv(State(state): State<AppState>, session: Session) -> Response {
+    match session_context(&state, &session).await {
+        Ok(ctx) => csv(
+            "meridian-residency-evidence.csv",
+            state
+                .control
+                .residency_evidence_csv(&ctx, meridian_control::store::now_ms())
+                .await,
         ),
         Err(status) => status.into_response(),
     }

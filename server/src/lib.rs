@@ -83,6 +83,7 @@ pub fn router(config: &Config, control: Control) -> Router {
         .route("/events/vms/{id}", get(events::vm_events))
         .route("/billing/invoice.csv", get(exports::invoice_csv))
         .route("/billing/usage.csv", get(exports::usage_csv))
+        .route("/residency/evidence.csv", get(exports::residency_csv))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())

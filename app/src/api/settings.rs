@@ -143,3 +143,39 @@ pub async fn audit_list() -> Result<Vec<AuditEntry>, AppError> {
         })
         .collect())
 }
+
+/// One resource on the residency evidence page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRow {
+    /// "VDC", "VM", "Subnet" or "Public IP".
+    pub kind: String,
+    /// Name or address.
+    pub name: String,
+    /// "Berlin (ber1), DE".
+    pub place: String,
+    /// Inside the policy.
+    pub within_policy: bool,
+}
+
+/// The residency evidence: the policy, when, and every resource with its zone and country.
+#[server(prefix = "/fn", endpoint = "residency_evidence")]
+pub async fn residency_evidence() -> Result<(String, String, Vec<EvidenceRow>), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let evidence = control
+        .residency_evidence(&ctx, meridian_control::store::now_ms())
+        .await?;
+    Ok((
+        evidence.policy,
+        meridian_core::calendar::format_utc(evidence.at),
+        evidence
+            .rows
+            .into_iter()
+            .map(|r| EvidenceRow {
+                kind: r.kind.to_owned(),
+                place: format!("{} ({}), {}", r.city, r.zone, r.country),
+                name: r.name,
+                within_policy: r.within_policy,
+            })
+            .collect(),
+    ))
+}

@@ -9,6 +9,7 @@ pub mod map;
 pub mod networks;
 pub mod not_found;
 pub mod overview;
+pub mod residency;
 pub mod settings;
 pub mod signup;
 pub mod stacks;

@@ -204,7 +204,8 @@ fn Residency(
     view! {
         <section class="card" aria-labelledby="residency-heading">
             <h2 id="residency-heading">"Data residency"</h2>
-            <p>"Where your VMs may run. Meridian refuses anything outside it, with the rule named."</p>
+            <p>"Where your VMs may run. Meridian refuses anything outside it, with the rule named. "
+                <a href="/residency">"See the evidence: every resource with its zone and country"</a></p>
             <Transition fallback=|| ()>
                 {move || current.get().and_then(Result::ok).map(|(stored, label)| view! {
                     <p>"Current policy: " <strong data-testid="residency-label">{label}</strong></p>

@@ -7,6 +7,7 @@ use crate::components::vm_table::VmTable;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use meridian_core::backbone::{BACKBONE, Cut};
+use meridian_core::residency::ResidencyPolicy;
 use meridian_core::zone::{ZONES, ZoneId};
 
 /// A zone as people read it: "Hong Kong (hkg1), HK".
@@ -45,6 +46,7 @@ pub fn VdcsPage() -> impl IntoView {
     let vdcs = Resource::new(move || create.version().get(), |_| vdc_list());
     let server = action_error(create);
     let (zone, set_zone) = signal(String::new());
+    let residency = Resource::new(|| (), |_| crate::api::settings::residency_view());
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(vdc)) = create.value().get() {
@@ -68,15 +70,30 @@ pub fn VdcsPage() -> impl IntoView {
                     <select id="vdc-zone" name="zone" aria-describedby="vdc-zone-hint vdc-zone-error"
                         on:change=move |ev| set_zone.set(event_target_value(&ev))>
                         <option value="">"Choose a zone…"</option>
-                        {ZONES.iter().map(|z| view! {
-                            <option value=z.id.as_str()>{format!("{} ({}), {}", z.city, z.id, z.country)}</option>
-                        }).collect_view()}
+                        <Transition fallback=|| ()>
+                        {move || {
+                            // Zones outside the residency policy stay listed, greyed out, with the reason.
+                            let policy = residency.get().and_then(Result::ok).and_then(|(stored, label)| {
+                                ResidencyPolicy::parse(&stored).ok().map(|p| (p, label))
+                            });
+                            ZONES.iter().map(|z| {
+                                let outside = policy.as_ref().filter(|(p, _)| !p.allows(z.id)).map(|(_, label)| label.clone());
+                                let text = match &outside {
+                                    Some(label) => format!("{} ({}), {} — outside your residency policy ({label})", z.city, z.id, z.country),
+                                    None => format!("{} ({}), {}", z.city, z.id, z.country),
+                                };
+                                view! { <option value=z.id.as_str() disabled=outside.is_some()>{text}</option> }
+                            }).collect_view()
+                        }}
+                        </Transition>
                     </select>
                     <p class="field-hint" id="vdc-zone-hint">
+                        <Transition fallback=|| ()>
                         {move || {
                             let others = vdcs.get().and_then(Result::ok).unwrap_or_default();
                             latency_hint(&zone.get(), &others).unwrap_or_else(|| "Your private network reaches every zone; no set-up needed.".to_owned())
                         }}
+                        </Transition>
                     </p>
                     <p class="field-error" id="vdc-zone-error" aria-live="polite">{move || server.get().and_then(|e| e.field("zone"))}</p>
                 </div>
