@@ -169,7 +169,12 @@ impl Control {
         if !self.account_is_demo(&current) {
             return Err(Error::NotFound);
         }
-        self.store.tenant_wipe(&tenant.to_string()).await?;
+        if !self.store.tenant_wipe(&tenant.to_string()).await? {
+            return Err(Error::Conflict {
+                field: None,
+                message: "Operations are still running in the demo; reset it once they have finished.".into(),
+            });
+        }
         self.demo_seed().await?;
         let this = self.clone();
         tokio::spawn(async move {

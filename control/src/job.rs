@@ -173,13 +173,11 @@ impl Control {
             self.job_start(&job, owner).await?;
             position.state = JobState::Running;
         }
-        let mut renewed = std::time::Instant::now();
         loop {
-            if renewed.elapsed() > Duration::from_millis(u64::try_from(self.lease_ms / 3).unwrap_or(1000)) {
-                if !self.store.job_renew(job.id, owner, self.lease_ms).await? {
-                    return Ok(());
-                }
-                renewed = std::time::Instant::now();
+            // Renewed before every step, so a job whose lease lapsed (and may now be another
+            // worker's) is never driven again from here: no driver call before this check.
+            if !self.store.job_renew(job.id, owner, self.lease_ms).await? {
+                return Ok(());
             }
             match self.job_advance_once(&job, owner, position).await? {
                 Some(next) => position = next,
@@ -576,7 +574,13 @@ impl Control {
             let seed = requests.first().map_or(0, |r| r.vm.0.as_u64_pair().0);
             let request = PlacementRequest {
                 tenant: TenantId(parse_uuid(tenant_id)?),
-                residency: self.residency(tenant_id).await?,
+                residency: {
+                    let stored = Store::tenant_residency_tx(tx, tenant_id)
+                        .await?
+                        .ok_or_else(|| StepError::Failed("The tenant no longer exists.".into()))?;
+                    meridian_core::residency::ResidencyPolicy::parse(&stored)
+                        .map_err(|e| StepError::Internal(Error::internal(e)))?
+                },
                 vms: requests,
                 zone_spread: ZoneSpread::Off,
             };

@@ -168,40 +168,57 @@ impl Control {
     }
 
     /// Deletes a stack: destroys every VM it made, then (once they are gone) the VDCs it made.
-    /// A stack still deploying is refused: wait for it, then delete it.
+    /// A stack still deploying is refused: wait for it, then delete it. Deleting again re-issues
+    /// the destroys that could not start (a VM busy with another operation), so a stack never
+    /// stays half-deleted.
     pub async fn stack_delete(&self, ctx: &OpContext, id: &str) -> Result<(), Error> {
         let (_, tenant, _) = ctx.user()?;
         let stack = self.store.stack_get(&tenant.to_string(), id).await?;
         let target = stack.as_ref().map_or_else(|| id.to_owned(), |s| s.name.clone());
         let work = async {
             ctx.tenant_for_mutation()?;
-            let stack = stack.ok_or(Error::NotFound)?;
+            let stack = self.stack_reconcile(stack.ok_or(Error::NotFound)?).await?;
             match stack.state.as_str() {
-                "deleting" | "deleted" => return Ok(()),
+                "deleted" => return Ok(()),
                 "deploying" => {
                     return Err(Error::Conflict {
                         field: None,
                         message: "The stack is still deploying; delete it once it is ready.".into(),
                     });
                 }
-                _ => {}
-            }
-            if !self
-                .store
-                .stack_set_state(&stack.id, &stack.state, "deleting", None)
-                .await?
-            {
-                return Err(Error::Conflict {
-                    field: None,
-                    message: "The stack changed meanwhile; try again.".into(),
-                });
-            }
-            for vm in self.store.stack_vms(&stack.id).await? {
-                if matches!(vm.state.as_str(), "running" | "stopped" | "failed") {
-                    self.vm_destroy(ctx, &vm.id).await?;
+                "deleting" => {}
+                from => {
+                    if !self
+                        .store
+                        .stack_set_state(&stack.id, from, "deleting", None)
+                        .await?
+                    {
+                        return Err(Error::Conflict {
+                            field: None,
+                            message: "The stack changed meanwhile; try again.".into(),
+                        });
+                    }
                 }
             }
-            Ok(())
+            let mut busy = Vec::new();
+            for vm in self.store.stack_vms(&stack.id).await? {
+                if matches!(vm.state.as_str(), "running" | "stopped" | "failed") {
+                    if let Err(error) = self.vm_destroy(ctx, &vm.id).await {
+                        busy.push(format!("{} ({error})", vm.name));
+                    }
+                }
+            }
+            if busy.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Conflict {
+                    field: None,
+                    message: format!(
+                        "These VMs could not be destroyed yet: {}. Delete the stack again once they are idle.",
+                        busy.join(", ")
+                    ),
+                })
+            }
         };
         self.audited(ctx, "stack.delete", &target, work).await
     }
@@ -248,7 +265,9 @@ impl Control {
             }
             "deleting" if vms.iter().all(|vm| vm.state == "destroyed") => {
                 for vdc in &stack.made_vdcs {
-                    self.store.vdc_delete_if_empty(&stack.tenant_id, vdc).await?;
+                    self.store
+                        .vdc_delete_if_empty(&stack.tenant_id, &stack.id, vdc)
+                        .await?;
                 }
                 if self
                     .store

@@ -150,3 +150,77 @@ async fn a_stack_outside_the_residency_policy_or_with_a_bad_name_creates_nothing
     let broken = control.invariants_check(true).await.unwrap();
     assert!(broken.is_empty(), "{broken:?}");
 }
+
+#[tokio::test]
+async fn deleting_a_stack_with_a_busy_member_can_be_repeated_and_keeps_what_is_not_the_stacks() {
+    let (_db, control, ctx) = world().await;
+    let stack = control.stack_create(&ctx, "web-3", "web").await.unwrap();
+    control.job_drain("w").await.unwrap();
+    let view = control.stack_view(&ctx, &stack.id).await.unwrap();
+    // The user puts a VM of their own in the London VDC the stack made.
+    let london = view
+        .members
+        .iter()
+        .find(|m| m.vm.zone == "lon1")
+        .unwrap()
+        .vm
+        .vdc_id
+        .clone();
+    let form = meridian_core::resource::VmCreateForm {
+        name: "mine".into(),
+        zone: "lon1".into(),
+        template: "debian-12".into(),
+        size: "xs".into(),
+        ..Default::default()
+    };
+    control
+        .vm_create(
+            &ctx,
+            &london,
+            meridian_core::resource::VmCreate::parse(&form).unwrap(),
+        )
+        .await
+        .unwrap();
+    // One member is busy rebooting when the stack is deleted.
+    let busy = view
+        .members
+        .iter()
+        .find(|m| m.vm.zone == "sin1")
+        .unwrap()
+        .vm
+        .id
+        .clone();
+    control.vm_reboot(&ctx, &busy).await.unwrap();
+    let refused = control.stack_delete(&ctx, &stack.id).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Conflict { message, .. } if message.contains("web-sin1-1")),
+        "{refused:?}"
+    );
+    control.job_drain("w").await.unwrap();
+    assert_eq!(
+        control.stack_view(&ctx, &stack.id).await.unwrap().stack.state,
+        "deleting"
+    );
+    control.stack_delete(&ctx, &stack.id).await.unwrap();
+    control.job_drain("w").await.unwrap();
+    assert!(control.stack_list(&ctx).await.unwrap().is_empty());
+    let vms = control.vm_list(&ctx).await.unwrap();
+    assert!(
+        vms.iter().any(|vm| vm.name == "mine" && vm.state == "running"),
+        "{vms:?}"
+    );
+    let vdcs: Vec<_> = control
+        .vdc_list(&ctx)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    assert_eq!(
+        vdcs,
+        [london],
+        "the VDC with the user's own VM stays; the others go"
+    );
+    let broken = control.invariants_check(true).await.unwrap();
+    assert!(broken.is_empty(), "{broken:?}");
+}

@@ -495,7 +495,11 @@ async fn several_workers_share_the_queue_and_run_each_step_exactly_once() {
         done.sort_unstable();
         done.dedup();
         assert_eq!(done.len(), all, "a step ran twice in job {job}: {events:?}");
-        assert_eq!(all, JobKind::VmCreate.steps().len());
+        assert_eq!(
+            all,
+            JobKind::VmCreate.steps().len(),
+            "every step done once in job {job}: {events:?}"
+        );
         assert_eq!(events.iter().filter(|e| e.status == "started").count(), 1);
     }
     w.assert_invariants().await;

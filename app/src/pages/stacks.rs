@@ -132,7 +132,8 @@ fn stack_body(detail: StackDetail, delete: ServerAction<StackDelete>) -> impl In
     let compare = detail.spin_up_s.filter(|_| detail.template.starts_with("MongoDB")).map(|s| {
         format!("The platform's original demo of this stack took about {PAPER_SPIN_UP_S} s; this one took {s:.1} s (simulated zones).")
     });
-    let can_delete = matches!(detail.state.as_str(), "ready" | "failed");
+    // Deleting again is offered while deleting: it re-issues destroys that could not start.
+    let can_delete = matches!(detail.state.as_str(), "ready" | "failed" | "deleting");
     let id = detail.id.clone();
     view! {
         <leptos_meta::Title text=format!("Stack {}", detail.name) />

@@ -122,7 +122,19 @@ impl Control {
             }
             position.state = JobState::Running;
         }
+        let mut renewed = std::time::Instant::now();
         while !jobs.is_empty() {
+            // Database-only steps take no driver time, so the heartbeat inside a step never runs
+            // for them: renew between steps too, and let go of any member whose lease was lost.
+            if renewed.elapsed() > Duration::from_millis(u64::try_from(self.lease_ms / 3).unwrap_or(1000)) {
+                let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
+                let held = self.store.job_renew_many(&ids, owner, self.lease_ms).await?;
+                jobs.retain(|job| held.contains(&job.id));
+                renewed = std::time::Instant::now();
+                if jobs.is_empty() {
+                    break;
+                }
+            }
             let (step, undo) = match position.next() {
                 NextAction::Finish(state) => {
                     if !self.jobs_finish(&jobs, owner, position, state).await? {
@@ -147,11 +159,11 @@ impl Control {
             }
             .map_err(Error::internal)?;
         }
-        for (mut job, at) in alone {
+        let leftovers = alone.into_iter().map(|(mut job, at)| {
             job.position = at;
-            self.job_execute(job, owner).await?;
-        }
-        Ok(())
+            self.job_execute(job, owner)
+        });
+        join_all(leftovers).await.into_iter().collect()
     }
 
     /// One step (or undo) for every member of a cohort. Returns the members that did it

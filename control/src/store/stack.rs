@@ -120,32 +120,45 @@ impl Store {
         Ok(vms)
     }
 
-    /// Deletes a VDC a stack made, with the records of its destroyed VMs and their jobs, if
-    /// nothing live is left in it; false (nothing deleted) if something is. Usage and the audit
-    /// log keep the history.
-    pub async fn vdc_delete_if_empty(&self, tenant_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+    /// Deletes a VDC a stack made, with the records of the stack's destroyed VMs in it and their
+    /// jobs, if nothing else is left in it; false (nothing deleted) otherwise. Usage and the audit
+    /// log keep the history; anything else in the VDC (the tenant's own VMs, destroyed or not)
+    /// keeps the VDC.
+    pub async fn vdc_delete_if_empty(
+        &self,
+        tenant_id: &str,
+        stack_id: &str,
+        id: &str,
+    ) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
-        let live: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM vms WHERE vdc_id = $1 AND tenant_id = $2 AND state <> 'destroyed'",
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM vms WHERE vdc_id = $1 AND tenant_id = $2 \
+             AND (stack_id IS NULL OR stack_id <> $3 OR state <> 'destroyed')",
         )
         .bind(id)
         .bind(tenant_id)
+        .bind(stack_id)
         .fetch_one(&mut *tx)
         .await?;
-        if live > 0 {
+        if others > 0 {
             return Ok(false);
         }
         for sql in [
-            "DELETE FROM jobs WHERE target_id IN (SELECT id FROM vms WHERE vdc_id = $1 AND tenant_id = $2)",
-            "DELETE FROM vms WHERE vdc_id = $1 AND tenant_id = $2",
-            "DELETE FROM vdcs WHERE id = $1 AND tenant_id = $2",
+            "DELETE FROM jobs WHERE target_id IN (SELECT id FROM vms WHERE vdc_id = $1 AND tenant_id = $2 AND stack_id = $3)",
+            "DELETE FROM vms WHERE vdc_id = $1 AND tenant_id = $2 AND stack_id = $3",
         ] {
             sqlx::query(sql)
                 .bind(id)
                 .bind(tenant_id)
+                .bind(stack_id)
                 .execute(&mut *tx)
                 .await?;
         }
+        sqlx::query("DELETE FROM vdcs WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }

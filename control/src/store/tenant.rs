@@ -55,6 +55,18 @@ impl Store {
             .await
     }
 
+    /// The tenant's stored residency policy, inside a transaction (placement reads it while it
+    /// holds the write lock, so it must not wait for another connection).
+    pub(crate) async fn tenant_residency_tx(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT residency FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+    }
+
     /// Replaces the tenant's residency policy.
     pub async fn tenant_set_residency(&self, id: &str, residency: &str) -> Result<bool, sqlx::Error> {
         let done = sqlx::query("UPDATE tenants SET residency = $1 WHERE id = $2")
@@ -69,8 +81,24 @@ impl Store {
 impl Store {
     /// Removes a tenant and everything it has, giving its hosts' capacity back and clearing the
     /// simulated hardware of its VMs, in one transaction. Other tenants are untouched.
-    pub async fn tenant_wipe(&self, id: &str) -> Result<(), sqlx::Error> {
+    /// Returns false (and changes nothing) while a job of the tenant is live: a resize holds
+    /// more than the VM's size, and a placement in flight would leave its reservation behind.
+    pub async fn tenant_wipe(&self, id: &str) -> Result<bool, sqlx::Error> {
         let mut tx = self.begin_write().await?;
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND state IN ('queued', 'running', 'unwinding')",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if live > 0 {
+            return Ok(false);
+        }
+        // Lock the tenant's row first (PostgreSQL), so no job of it can start meanwhile.
+        sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         for sql in [
             "UPDATE hosts SET \
                vcpus_used = vcpus_used - (SELECT COALESCE(SUM(vcpus), 0) FROM vms WHERE vms.host_id = hosts.id AND vms.tenant_id = $1), \
@@ -82,6 +110,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     }
 }
