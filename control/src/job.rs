@@ -584,9 +584,29 @@ impl Control {
                 vms: requests,
                 zone_spread: ZoneSpread::Off,
             };
+            // Members of an anti-affinity group placed earlier already hold hosts: the group's
+            // new members must avoid those too, not only each other.
+            let groups: BTreeSet<&str> = tenant_vms
+                .iter()
+                .filter_map(|vm| vm.affinity_group.as_deref())
+                .collect();
+            let taken = Store::vm_group_hosts(tx, tenant_id, &groups).await?;
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            let placed = placement::place(&request, &inventory, Strategy::Spread, &mut rng)
-                .map_err(|e| StepError::Failed(e.to_string()))?;
+            let placed = if taken.is_empty() {
+                placement::place(&request, &inventory, Strategy::Spread, &mut rng)
+            } else {
+                let open = Inventory::new(
+                    inventory
+                        .hosts()
+                        .iter()
+                        .filter(|host| !taken.contains(&host.id.0.to_string()))
+                        .cloned()
+                        .collect(),
+                )
+                .map_err(|e| StepError::Internal(Error::internal(e)))?;
+                placement::place(&request, &open, Strategy::Spread, &mut rng)
+            }
+            .map_err(|e| StepError::Failed(e.to_string()))?;
             inventory
                 .apply(&placed)
                 .map_err(|e| StepError::Internal(Error::internal(e)))?;

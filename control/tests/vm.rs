@@ -852,3 +852,55 @@ async fn workers_keep_cohort_leases_and_take_new_jobs_while_a_cohort_is_mid_way(
         "the late VM started while the cohort was still working"
     );
 }
+
+#[tokio::test]
+async fn a_group_member_created_later_avoids_the_hosts_of_earlier_members() {
+    let w = world().await;
+    let tenant = match w.ctx.actor {
+        Actor::User { tenant_id, .. } => tenant_id.to_string(),
+        Actor::Anonymous => unreachable!(),
+    };
+    let big = meridian_core::resource::Quota {
+        max_vms: 100,
+        max_vcpus: 1_000,
+        max_memory_mib: 1 << 30,
+        max_public_ips: 5,
+    };
+    w.db.store.quota_set_limits(&tenant, &big).await.unwrap();
+    let vdc = w.vdc("mil1").await;
+    let member = |name: &str| {
+        let mut create = vm(name, "mil1", "xs", false);
+        create.anti_affinity_group = Some(meridian_core::resource::Name::parse("db").unwrap());
+        create
+    };
+    let first = w.control.vm_create(&w.ctx, &vdc, member("db-1")).await.unwrap();
+    w.drain().await;
+    // Milan has ten hosts: fill the nine others so the first member's host is the least loaded.
+    for n in 0..9 {
+        w.control
+            .vm_create(&w.ctx, &vdc, vm(&format!("big-{n}"), "mil1", "xl", false))
+            .await
+            .unwrap();
+        w.drain().await;
+    }
+    let second = w.control.vm_create(&w.ctx, &vdc, member("db-2")).await.unwrap();
+    w.drain().await;
+    let host = |id: uuid::Uuid| {
+        let control = w.control.clone();
+        let ctx = w.ctx.clone();
+        async move {
+            control
+                .vm_view(&ctx, &id.to_string())
+                .await
+                .unwrap()
+                .host_id
+                .unwrap()
+        }
+    };
+    assert_ne!(
+        host(first.vm_id).await,
+        host(second.vm_id).await,
+        "members of one group never share a host"
+    );
+    w.assert_invariants().await;
+}

@@ -432,6 +432,26 @@ impl Store {
             .collect()
     }
 
+    /// The hosts that hold the tenant's VMs of any of these anti-affinity groups.
+    pub(crate) async fn vm_group_hosts(
+        tx: &mut Transaction<'static, Any>,
+        tenant_id: &str,
+        groups: &std::collections::BTreeSet<&str>,
+    ) -> Result<std::collections::BTreeSet<String>, sqlx::Error> {
+        let mut hosts = std::collections::BTreeSet::new();
+        for group in groups {
+            let rows: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT host_id FROM vms WHERE tenant_id = $1 AND affinity_group = $2 AND host_id IS NOT NULL",
+            )
+            .bind(tenant_id)
+            .bind(*group)
+            .fetch_all(&mut **tx)
+            .await?;
+            hosts.extend(rows);
+        }
+        Ok(hosts)
+    }
+
     /// How many of the tenant's VMs run in each zone: `(zone, count)`.
     pub(crate) async fn vm_running_by_zone(
         tx: &mut Transaction<'static, Any>,
