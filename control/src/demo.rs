@@ -131,7 +131,11 @@ impl Control {
         self.store
             .vm_backdate_metering(&tenant, start - HISTORY_DAYS * 24 * HOUR_MS)
             .await?;
-        self.meter_tick(start).await?;
+        // A day at a time: each VM's day is one short transaction, so job claims and clicks never
+        // wait long behind the backfill.
+        for days_ago in (0..HISTORY_DAYS).rev() {
+            self.meter_tick(start - days_ago * 24 * HOUR_MS).await?;
+        }
         // The last hour every 10 s (as the prober runs), the day before every minute.
         let mut rounds: Vec<i64> = (1..=360).map(|n| start - n * 10_000).collect();
         rounds.extend((61..=24 * 60).map(|n| start - n * 60_000));
