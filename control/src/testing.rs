@@ -69,3 +69,27 @@ pub fn as_user(account: &crate::account::Account) -> crate::OpContext {
         "test",
     )
 }
+
+impl TestDb {
+    /// Starts metering `vm` (every VM, with None) at `at`, stops metering the others and forgets
+    /// the usage recorded so far, so a test controls every metered second.
+    ///
+    /// # Panics
+    /// When the database refuses: a test cannot go on.
+    pub async fn meter_from(&self, vm: Option<&str>, at: i64) {
+        let sql = match vm {
+            Some(_) => "UPDATE vms SET metered_until = CASE WHEN id = $1 THEN $2 ELSE NULL END",
+            None => "UPDATE vms SET metered_until = $2 WHERE $1 = ''",
+        };
+        sqlx::query(sql)
+            .bind(vm.unwrap_or(""))
+            .bind(at)
+            .execute(self.store.pool())
+            .await
+            .expect("metering clock set");
+        sqlx::query("DELETE FROM usage_records")
+            .execute(self.store.pool())
+            .await
+            .expect("usage forgotten");
+    }
+}

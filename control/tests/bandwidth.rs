@@ -49,18 +49,7 @@ async fn tenant(metered_from: i64) -> Tenant {
     }
     control.vm_create_many(&ctx, creates).await.unwrap();
     control.job_drain("t").await.unwrap();
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    sqlx::query("UPDATE vms SET metered_until = $1")
-        .bind(metered_from)
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM usage_records")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    db.meter_from(None, metered_from).await;
     Tenant { db, control, ctx }
 }
 

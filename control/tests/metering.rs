@@ -57,29 +57,12 @@ fn recent_hour() -> i64 {
     (meridian_control::store::now_ms() / HOUR_MS - 3) * HOUR_MS
 }
 
-async fn set_metered_until(db: &TestDb, vm: &str, at: i64) {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-    // Only this VM is metered from here on, so the test controls every second of it.
-    sqlx::query("UPDATE vms SET metered_until = CASE WHEN id = $1 THEN $2 ELSE NULL END")
-        .bind(vm)
-        .bind(at)
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM usage_records")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-}
-
 #[tokio::test]
 async fn ninety_minutes_of_running_are_metered_per_hour_and_rated_exactly() {
     let (db, control, ctx, vm) = running_vm(true).await;
     let hour = recent_hour(); // the meter's clock is injected
 
-    set_metered_until(&db, &vm, hour + 30 * 60_000).await;
+    db.meter_from(Some(&vm), hour + 30 * 60_000).await;
     control.meter_tick(hour + 2 * HOUR_MS).await.unwrap();
 
     let rows = control.usage_list(&ctx, hour, hour + 2 * HOUR_MS).await.unwrap();
@@ -153,7 +136,7 @@ async fn a_stopped_vm_pays_for_its_disk_only_and_metering_stops_at_destroy() {
     control.vm_stop(&ctx, &vm).await.unwrap();
     control.job_drain("m").await.unwrap();
     let hour = recent_hour();
-    set_metered_until(&db, &vm, hour).await;
+    db.meter_from(Some(&vm), hour).await;
     control.meter_tick(hour + HOUR_MS).await.unwrap();
     let rows = control.usage_list(&ctx, hour, hour + HOUR_MS).await.unwrap();
     assert!(rows.iter().all(|r| r.kind == "disk_gib_seconds"), "{rows:?}");
@@ -173,7 +156,7 @@ async fn the_invoice_csv_reconciles_with_the_invoice() {
     let (db, control, ctx, vm) = running_vm(true).await;
     let now = meridian_control::store::now_ms();
     let hour = (now / HOUR_MS - 1) * HOUR_MS;
-    set_metered_until(&db, &vm, hour).await;
+    db.meter_from(Some(&vm), hour).await;
     control.meter_tick(now).await.unwrap();
     let bill = control.billing_month(&ctx, now).await.unwrap();
     let month = meridian_core::calendar::month_label(now);
@@ -213,7 +196,7 @@ async fn past_months_are_final_invoices_that_reconcile_and_future_months_do_not_
     let (this_month, next_month) = month_bounds(now);
     let last_month = month_bounds(this_month - 1).0;
     // Metered from ten days into last month until now: two months of bills.
-    set_metered_until(&db, &vm, last_month + 10 * 24 * HOUR_MS).await;
+    db.meter_from(Some(&vm), last_month + 10 * 24 * HOUR_MS).await;
     control.meter_tick(now).await.unwrap();
     let months = control.billing_months(&ctx, now).await.unwrap();
     assert_eq!(months, [month_label(now), month_label(last_month)]);

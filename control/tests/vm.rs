@@ -584,10 +584,8 @@ async fn a_stopped_vm_is_resized_and_its_host_and_quota_follow() {
     w.assert_invariants().await;
 }
 
-#[tokio::test]
-async fn steps_longer_than_the_lease_keep_it_and_run_once() {
-    // Steps of 300 ms against a 100 ms lease, two workers: without renewal during a step, each
-    // worker would steal the job from the other forever.
+/// Steps of 300 ms against a 100 ms job lease, and one tenant.
+async fn slow_world(tenant: &str, email: &str) -> (TestDb, Arc<SimulatedDriver>, Control, OpContext) {
     let db = TestDb::fresh().await;
     let driver = Arc::new(SimulatedDriver::new(
         SimTiming::uniform(std::time::Duration::from_millis(300)),
@@ -597,13 +595,21 @@ async fn steps_longer_than_the_lease_keep_it_and_run_once() {
         .await
         .unwrap()
         .with_job_lease_ms(100);
-    let signup = Signup::parse("Slow Co", "ops@slow.example", "a long enough secret").unwrap();
+    let signup = Signup::parse(tenant, email, "a long enough secret").unwrap();
     let ctx = as_user(
         &control
             .account_signup(&OpContext::anonymous("t"), signup)
             .await
             .unwrap(),
     );
+    (db, driver, control, ctx)
+}
+
+#[tokio::test]
+async fn steps_longer_than_the_lease_keep_it_and_run_once() {
+    // Steps of 300 ms against a 100 ms lease, two workers: without renewal during a step, each
+    // worker would steal the job from the other forever.
+    let (db, driver, control, ctx) = slow_world("Slow Co", "ops@slow.example").await;
     let vdc = control.vdc_create(&ctx, "slow", "gva1").await.unwrap().id;
     let job = control
         .vm_create(&ctx, &vdc, vm("slow-1", "gva1", "xs", false))
@@ -789,22 +795,7 @@ async fn a_batch_create_is_all_or_nothing() {
 async fn workers_keep_cohort_leases_and_take_new_jobs_while_a_cohort_is_mid_way() {
     // Steps of 300 ms against a 100 ms lease, two workers: a cohort must renew its members'
     // leases while the driver works, or the other worker would take them and run steps twice.
-    let db = TestDb::fresh().await;
-    let driver = Arc::new(SimulatedDriver::new(
-        SimTiming::uniform(std::time::Duration::from_millis(300)),
-        5,
-    ));
-    let control = Control::new(db.store.clone(), driver.clone())
-        .await
-        .unwrap()
-        .with_job_lease_ms(100);
-    let signup = Signup::parse("Busy Co", "ops@busy.example", "a long enough secret").unwrap();
-    let ctx = as_user(
-        &control
-            .account_signup(&OpContext::anonymous("t"), signup)
-            .await
-            .unwrap(),
-    );
+    let (db, driver, control, ctx) = slow_world("Busy Co", "ops@busy.example").await;
     let vdc = control.vdc_create(&ctx, "busy", "zrh1").await.unwrap().id;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers: Vec<_> = (0..2)

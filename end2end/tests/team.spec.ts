@@ -93,6 +93,7 @@ test('an EU-only tenant sees New York greyed out, is refused it by the server, a
   const rows = page.getByRole('table', { name: 'Resources and where they are' }).getByRole('row');
   await expect(rows.filter({ hasText: 'berlin' })).toContainText('Berlin (ber1), DE');
   const download = page.waitForEvent('download');
+  await page.screenshot({ path: 'screenshots/residency.png', fullPage: true });
   await page.getByRole('link', { name: 'Download (CSV)' }).click();
   const csv = await readFile(await (await download).path(), 'utf8');
   expect(csv).toContain('# Residency policy: EU only');

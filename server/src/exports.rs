@@ -57,6 +57,18 @@ impl MonthQuery {
     }
 }
 
+/// Answers with the CSV `make` draws up for the signed-in user, or with the session's refusal.
+async fn export<F, Fut>(state: &AppState, session: &Session, name: &str, make: F) -> Response
+where
+    F: FnOnce(meridian_control::Control, OpContext) -> Fut,
+    Fut: std::future::Future<Output = Result<String, meridian_control::Error>>,
+{
+    match session_context(state, session).await {
+        Ok(ctx) => csv(name, make(state.control.clone(), ctx).await),
+        Err(status) => status.into_response(),
+    }
+}
+
 /// `GET /billing/invoice.csv[?month=YYYY-MM]`: a month's invoice lines and total.
 pub async fn invoice_csv(
     State(state): State<AppState>,
@@ -65,13 +77,11 @@ pub async fn invoice_csv(
 ) -> Response {
     let now = meridian_control::store::now_ms();
     let month = query.month(now);
-    match session_context(&state, &session).await {
-        Ok(ctx) => csv(
-            &format!("meridian-invoice-{month}.csv"),
-            state.control.billing_invoice_csv(&ctx, &month, now).await,
-        ),
-        Err(status) => status.into_response(),
-    }
+    let name = format!("meridian-invoice-{month}.csv");
+    export(&state, &session, &name, |control, ctx| async move {
+        control.billing_invoice_csv(&ctx, &month, now).await
+    })
+    .await
 }
 
 /// `GET /billing/usage.csv[?month=YYYY-MM]`: a month's metered usage by hour.
@@ -82,25 +92,21 @@ pub async fn usage_csv(
 ) -> Response {
     let now = meridian_control::store::now_ms();
     let month = query.month(now);
-    match session_context(&state, &session).await {
-        Ok(ctx) => csv(
-            &format!("meridian-usage-{month}.csv"),
-            state.control.billing_usage_csv(&ctx, &month, now).await,
-        ),
-        Err(status) => status.into_response(),
-    }
+    let name = format!("meridian-usage-{month}.csv");
+    export(&state, &session, &name, |control, ctx| async move {
+        control.billing_usage_csv(&ctx, &month, now).await
+    })
+    .await
 }
 
 /// `GET /residency/evidence.csv`: every resource with its zone and country, against the policy.
 pub async fn residency_csv(State(state): State<AppState>, session: Session) -> Response {
-    match session_context(&state, &session).await {
-        Ok(ctx) => csv(
-            "meridian-residency-evidence.csv",
-            state
-                .control
-                .residency_evidence_csv(&ctx, meridian_control::store::now_ms())
-                .await,
-        ),
-        Err(status) => status.into_response(),
-    }
+    let now = meridian_control::store::now_ms();
+    export(
+        &state,
+        &session,
+        "meridian-residency-evidence.csv",
+        |control, ctx| async move { control.residency_evidence_csv(&ctx, now).await },
+    )
+    .await
 }
