@@ -86,6 +86,7 @@ impl From<meridian_control::Error> for AppError {
             E::Unauthenticated => (StatusCode::UNAUTHORIZED, AppError::Unauthenticated),
             E::BadCredentials => (StatusCode::UNAUTHORIZED, AppError::BadCredentials),
             E::Forbidden(message) => (StatusCode::FORBIDDEN, AppError::Forbidden(message)),
+            suspended @ E::Suspended => (StatusCode::FORBIDDEN, AppError::Forbidden(suspended.to_string())),
             E::NotFound => (StatusCode::NOT_FOUND, AppError::NotFound),
             E::Conflict { field, message } => (
                 StatusCode::CONFLICT,

@@ -95,6 +95,12 @@ impl Control {
             .await?;
         match user {
             Some(user) if verified => {
+                if self.tenant_is_suspended(user.tenant_id).await? {
+                    tracing::info!(user.id = %user.id, request.id = %ctx.request_id, "log-in refused: tenant suspended");
+                    self.audit_record(ctx, user.tenant_id, "account.login", &user.email, Some(&Error::Suspended))
+                        .await;
+                    return Err(Error::Suspended);
+                }
                 tracing::info!(user.id = %user.id, request.id = %ctx.request_id, "user logged in");
                 let as_user = OpContext {
                     actor: Actor::User {
@@ -130,16 +136,34 @@ impl Control {
     }
 
     /// The actor a session's user id stands for now: role and tenant are read fresh on every
-    /// request, so a changed role or a removed user takes effect at once.
+    /// request, so a changed role, a removed user or a suspended tenant takes effect at once.
     pub async fn actor_for_session(&self, user_id: UserId) -> Result<Actor, Error> {
         Ok(match self.store.user_by_id(user_id).await? {
-            Some(user) => Actor::User {
+            Some(user) if !self.tenant_is_suspended(user.tenant_id).await? => Actor::User {
                 user_id: user.id,
                 tenant_id: user.tenant_id,
                 role: user.role,
             },
-            None => Actor::Anonymous,
+            _ => Actor::Anonymous,
         })
+    }
+
+    /// Whether Meridian has suspended the tenant (a missing tenant counts as suspended).
+    pub(crate) async fn tenant_is_suspended(&self, tenant: meridian_core::TenantId) -> Result<bool, Error> {
+        Ok(self
+            .store
+            .tenant_get(tenant)
+            .await?
+            .is_none_or(|t| t.suspended_at.is_some()))
+    }
+
+    /// Refuses to create anything for a suspended tenant (whoever asks: a session, a key, a job).
+    pub(crate) async fn tenant_active(&self, tenant: &str) -> Result<(), Error> {
+        let id = tenant.parse().map_err(Error::internal)?;
+        if self.tenant_is_suspended(id).await? {
+            return Err(Error::Suspended);
+        }
+        Ok(())
     }
 
     /// The signed-in user's account.

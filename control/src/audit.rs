@@ -17,7 +17,8 @@ impl Control {
         work: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         let result = work.await;
-        if let Actor::User { tenant_id, .. } = ctx.actor {
+        // An inspecting staff member's refused attempts belong in the inspected tenant's log too.
+        if let Ok(tenant_id) = ctx.tenant() {
             self.audit_record(ctx, tenant_id, action, target, result.as_ref().err())
                 .await;
         }
@@ -39,6 +40,10 @@ impl Control {
                 Ok(Some(user)) => user.email,
                 _ => user_id.to_string(),
             },
+            Actor::Staff { staff_id, role, .. } => match self.store.staff_by_id(staff_id).await {
+                Ok(Some(staff)) => format!("Meridian {role} {}", staff.email),
+                _ => format!("Meridian {role} {staff_id}"),
+            },
             Actor::Anonymous => "anonymous".to_owned(),
         };
         let row = AuditRow {
@@ -57,7 +62,7 @@ impl Control {
 
     /// The tenant's audit log, newest first.
     pub async fn audit_list(&self, ctx: &OpContext, limit: i64) -> Result<Vec<AuditRow>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.audit_list(&tenant.to_string(), limit).await?)
     }
 }

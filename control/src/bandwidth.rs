@@ -62,7 +62,7 @@ pub struct BandwidthView {
 impl Control {
     /// The month holding `now`: traffic, allowance, caps and alert.
     pub async fn bandwidth_view(&self, ctx: &OpContext, now: i64) -> Result<BandwidthView, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         let tenant = tenant.to_string();
         let (start, end) = month_bounds(now);
         let rows = self.store.usage_list(&tenant, start, end).await?;

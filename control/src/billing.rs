@@ -69,7 +69,7 @@ impl Control {
     /// The months the tenant has a bill for, newest first: from its first metered hour to now
     /// (at most two years back).
     pub async fn billing_months(&self, ctx: &OpContext, now: i64) -> Result<Vec<String>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         let first = self
             .store
             .usage_first_hour(&tenant.to_string())

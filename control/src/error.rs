@@ -19,6 +19,9 @@ pub enum Error {
     /// The actor is known but not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The tenant is suspended by Meridian: its users cannot sign in and nothing new is created.
+    #[error("This organisation's Meridian account is suspended. Its VMs keep running; contact Meridian support to restore access.")]
+    Suspended,
     /// The resource does not exist, or the actor may not see it (indistinguishable on purpose).
     #[error("Not found.")]
     NotFound,
@@ -53,6 +56,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::BadCredentials => "bad_credentials",
             Error::Forbidden(_) => "forbidden",
+            Error::Suspended => "tenant_suspended",
             Error::NotFound => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::Internal { .. } => "internal",

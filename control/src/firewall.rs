@@ -59,7 +59,7 @@ impl Control {
 
     /// The tenant's firewall rules.
     pub async fn firewall_rule_list(&self, ctx: &OpContext) -> Result<Vec<FirewallRow>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.firewall_list(&tenant.to_string()).await?)
     }
 

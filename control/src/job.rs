@@ -176,8 +176,14 @@ impl Control {
         loop {
             // Renewed before every step, so a job whose lease lapsed (and may now be another
             // worker's) is never driven again from here: no driver call before this check.
-            if !self.store.job_renew(job.id, owner, self.lease_ms).await? {
-                return Ok(());
+            let held = self.store.job_renew_many(&[job.id], owner, self.lease_ms).await?;
+            match held.first() {
+                None => return Ok(()),
+                Some((_, true)) if matches!(position.state, JobState::Queued | JobState::Running) => {
+                    position = self.job_cancel_begin(&job, owner, position).await?;
+                    continue;
+                }
+                Some(_) => {}
             }
             match self.job_advance_once(&job, owner, position).await? {
                 Some(next) => position = next,
@@ -287,6 +293,37 @@ impl Control {
         Ok(next)
     }
 
+    /// Starts unwinding a job an admin cancelled, between two steps. Returns where it is now
+    /// (unchanged if the lease was lost meanwhile: the next renewal notices).
+    async fn job_cancel_begin(
+        &self,
+        job: &JobRow,
+        owner: &str,
+        position: JobPosition,
+    ) -> Result<JobPosition, Error> {
+        let next = position.cancel().map_err(Error::internal)?;
+        let at = match position.next() {
+            NextAction::Do(step) => step.as_str(),
+            _ => "job",
+        };
+        let mut tx = self.store.begin_write().await?;
+        if !Store::job_cancel_begin(&mut tx, job.id, owner, at).await? {
+            return Ok(position);
+        }
+        let event = Store::job_event_insert(
+            &mut tx,
+            job.id,
+            "job",
+            "cancelling",
+            "Cancelled by Meridian staff; undoing what was done",
+        )
+        .await?;
+        tx.commit().await?;
+        self.publish(event);
+        tracing::info!(job.id = %job.id, "job cancelled; unwinding");
+        Ok(next)
+    }
+
     async fn job_finish(
         &self,
         job: &JobRow,
@@ -309,21 +346,38 @@ impl Control {
         state: JobState,
     ) -> Result<bool, Error> {
         let mut tx = self.store.begin_write().await?;
-        let done = JobPosition { state, ..position };
         let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
-        if !Store::job_advance_many(&mut tx, &ids, owner, done, None).await? {
-            return Ok(false);
-        }
-        if state == JobState::Failed && position.kind == JobKind::VmCreate {
-            let vms: Vec<String> = jobs.iter().map(|job| job.target_id.to_string()).collect();
-            Store::vm_set_state_many(&mut tx, &vms, VmState::Failed.as_str()).await?;
-        }
-        let message = match state {
-            JobState::Succeeded => "Finished",
-            JobState::Failed => "Failed; everything it did has been undone",
-            _ => "Cancelled; everything it did has been undone",
+        // An unwound job ends cancelled if an admin cancelled it, failed otherwise.
+        let cancelled = if state == JobState::Failed {
+            Store::job_cancelled_among(&mut tx, &ids).await?
+        } else {
+            Vec::new()
         };
-        let events = Store::job_event_insert_many(&mut tx, &ids, "job", state.as_str(), message).await?;
+        let (cancelled, ended): (Vec<Uuid>, Vec<Uuid>) = ids.iter().partition(|id| cancelled.contains(id));
+        let mut events = Vec::new();
+        for (ids, state) in [(ended, state), (cancelled, JobState::Cancelled)] {
+            if ids.is_empty() {
+                continue;
+            }
+            let done = JobPosition { state, ..position };
+            if !Store::job_advance_many(&mut tx, &ids, owner, done, None).await? {
+                return Ok(false);
+            }
+            if state != JobState::Succeeded && position.kind == JobKind::VmCreate {
+                let vms: Vec<String> = jobs
+                    .iter()
+                    .filter(|job| ids.contains(&job.id))
+                    .map(|job| job.target_id.to_string())
+                    .collect();
+                Store::vm_set_state_many(&mut tx, &vms, VmState::Failed.as_str()).await?;
+            }
+            let message = match state {
+                JobState::Succeeded => "Finished",
+                JobState::Failed => "Failed; everything it did has been undone",
+                _ => "Cancelled; everything it did has been undone",
+            };
+            events.extend(Store::job_event_insert_many(&mut tx, &ids, "job", state.as_str(), message).await?);
+        }
         tx.commit().await?;
         events.into_iter().for_each(|event| self.publish(event));
         Ok(true)

@@ -22,6 +22,7 @@ pub mod probe;
 pub mod residency;
 pub mod session_store;
 pub mod ssh_key;
+pub mod staff;
 pub mod stack;
 pub mod store;
 pub mod template;

@@ -112,7 +112,7 @@ impl Control {
         to: ZoneId,
         since: i64,
     ) -> Result<Vec<(i64, Option<f64>)>, Error> {
-        ctx.user()?;
+        ctx.tenant()?;
         let path = BACKBONE.path(from, to, &Cut::none()).ok_or(Error::NotFound)?;
         let mut rounds: BTreeMap<i64, (usize, Option<f64>)> = BTreeMap::new();
         for id in &path.edges {

@@ -163,14 +163,14 @@ impl Control {
 
     /// The tenant's usage for hours starting in `[from, to)`, rated into an invoice.
     pub async fn usage_invoice(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Invoice, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         let rows = self.store.usage_list(&tenant.to_string(), from, to).await?;
         Invoice::from_records(&usage_records(&rows)?).map_err(Error::internal)
     }
 
     /// The tenant's raw usage rows for hours starting in `[from, to)`.
     pub async fn usage_list(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Vec<UsageRow>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.usage_list(&tenant.to_string(), from, to).await?)
     }
 }

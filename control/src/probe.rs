@@ -42,7 +42,7 @@ impl Control {
         edge: &str,
         since: i64,
     ) -> Result<Vec<(i64, Option<f64>)>, Error> {
-        ctx.user()?;
+        ctx.tenant()?;
         #[expect(clippy::cast_precision_loss, reason = "µs RTTs are far below 2^52")]
         let samples = self
             .store

@@ -12,6 +12,31 @@ use tower_sessions::session_store::{self, SessionStore};
 /// The session key under which the signed-in identity is kept.
 pub const AUTH_KEY: &str = "auth";
 
+/// The session key under which a signed-in staff member is kept (never beside [`AUTH_KEY`]).
+pub const STAFF_KEY: &str = "staff";
+
+/// What a staff session remembers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffAuth {
+    /// The signed-in staff member.
+    pub staff_id: meridian_core::id::StaffId,
+    /// When they signed in (Unix ms), for the absolute session lifetime.
+    pub signed_in_at: i64,
+    /// The tenant they are inspecting, if any.
+    pub inspecting: Option<Inspecting>,
+}
+
+/// A read-only inspection in progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inspecting {
+    /// The tenant.
+    pub tenant_id: meridian_core::TenantId,
+    /// Why, as recorded in the tenant's audit log.
+    pub reason: String,
+    /// Since when (Unix ms).
+    pub since: i64,
+}
+
 /// What a session remembers about who signed in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionAuth {
@@ -115,12 +140,22 @@ impl crate::Control {
             |e: tower_sessions::session::Error| crate::Error::internal(format_args!("session: {e}"));
         let auth: Option<SessionAuth> = session.get(AUTH_KEY).await.map_err(store_error)?;
         let max_age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+        let expired = |signed_in_at: i64| crate::store::now_ms() - signed_in_at > max_age_ms;
         match auth {
-            Some(auth) if crate::store::now_ms() - auth.signed_in_at > max_age_ms => {
+            Some(auth) if expired(auth.signed_in_at) => {
+                session.flush().await.map_err(store_error)?;
+                return Ok(crate::Actor::Anonymous);
+            }
+            Some(auth) => return self.actor_for_session(auth.user_id).await,
+            None => {}
+        }
+        let staff: Option<StaffAuth> = session.get(STAFF_KEY).await.map_err(store_error)?;
+        match staff {
+            Some(staff) if expired(staff.signed_in_at) => {
                 session.flush().await.map_err(store_error)?;
                 Ok(crate::Actor::Anonymous)
             }
-            Some(auth) => self.actor_for_session(auth.user_id).await,
+            Some(staff) => self.actor_for_staff_session(&staff).await,
             None => Ok(crate::Actor::Anonymous),
         }
     }

@@ -42,7 +42,7 @@ impl Control {
 
     /// The tenant's keys.
     pub async fn ssh_key_list(&self, ctx: &OpContext) -> Result<Vec<SshKeyRow>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.ssh_key_list(&tenant.to_string()).await?)
     }
 

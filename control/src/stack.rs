@@ -56,6 +56,7 @@ impl Control {
         name: &str,
     ) -> Result<StackRow, Error> {
         let tenant = ctx.tenant_for_mutation()?;
+        self.tenant_active(&tenant).await?;
         let mut fields = FieldErrors::default();
         let Some(template) = StackTemplate::find(template) else {
             fields.push("template", "Choose one of the stacks offered.");
@@ -133,7 +134,7 @@ impl Control {
 
     /// The tenant's stacks (not deleted), their states brought up to date.
     pub async fn stack_list(&self, ctx: &OpContext) -> Result<Vec<StackRow>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         let mut stacks = Vec::new();
         for stack in self.store.stack_list(&tenant.to_string()).await? {
             stacks.push(self.stack_reconcile(stack).await?);
@@ -144,7 +145,7 @@ impl Control {
 
     /// One of the tenant's stacks with each VM's timeline and containers.
     pub async fn stack_view(&self, ctx: &OpContext, id: &str) -> Result<StackView, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         let stack = self
             .store
             .stack_get(&tenant.to_string(), id)
@@ -172,7 +173,7 @@ impl Control {
     /// the destroys that could not start (a VM busy with another operation), so a stack never
     /// stays half-deleted.
     pub async fn stack_delete(&self, ctx: &OpContext, id: &str) -> Result<(), Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         let stack = self.store.stack_get(&tenant.to_string(), id).await?;
         let target = stack.as_ref().map_or_else(|| id.to_owned(), |s| s.name.clone());
         let work = async {

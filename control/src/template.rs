@@ -37,7 +37,7 @@ impl Control {
 
     /// The tenant's own templates.
     pub async fn template_list(&self, ctx: &OpContext) -> Result<Vec<TemplateRow>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.template_list(&tenant.to_string()).await?)
     }
 

@@ -33,7 +33,7 @@ fn owner_only(ctx: &OpContext, what: &str) -> Result<String, Error> {
 impl Control {
     /// The tenant's users as `(id, email, role)`.
     pub async fn user_list(&self, ctx: &OpContext) -> Result<Vec<(String, String, String)>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.user_list(&tenant.to_string()).await?)
     }
 
@@ -173,7 +173,7 @@ impl Control {
 
     /// The tenant's quota and what is in use.
     pub async fn quota_view(&self, ctx: &OpContext) -> Result<(Quota, QuotaUsage), Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         self.store
             .quota_get(&tenant.to_string())
             .await?
@@ -182,7 +182,7 @@ impl Control {
 
     /// The tenant's residency policy.
     pub async fn residency_view(&self, ctx: &OpContext) -> Result<ResidencyPolicy, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         self.residency(&tenant.to_string()).await
     }
 

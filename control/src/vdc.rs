@@ -23,6 +23,7 @@ impl Control {
 
     async fn vdc_create_unaudited(&self, ctx: &OpContext, name: &str, zone: &str) -> Result<VdcRow, Error> {
         let tenant = ctx.tenant_for_mutation()?;
+        self.tenant_active(&tenant).await?;
         let mut errors = FieldErrors::default();
         let name = errors.check("name", Name::parse(name));
         let zone = errors.check("zone", ZoneId::parse(zone));
@@ -57,7 +58,7 @@ impl Control {
 
     /// The tenant's VDCs.
     pub async fn vdc_list(&self, ctx: &OpContext) -> Result<Vec<VdcRow>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.vdc_list(&tenant.to_string()).await?)
     }
 
@@ -76,7 +77,7 @@ impl Control {
 impl Control {
     /// One of the tenant's VDCs; another tenant's is not found.
     pub async fn vdc_view(&self, ctx: &OpContext, vdc_id: &str) -> Result<VdcRow, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         self.store
             .vdc_get(&tenant.to_string(), vdc_id)
             .await?

@@ -69,6 +69,7 @@ impl Control {
         stack: Option<&StackPlan>,
     ) -> Result<Vec<Started>, Error> {
         let tenant = ctx.tenant_for_mutation()?;
+        self.tenant_active(&tenant).await?;
         if creates.is_empty() {
             return Ok(Vec::new());
         }
@@ -284,13 +285,13 @@ impl Control {
 
     /// The tenant's VMs.
     pub async fn vm_list(&self, ctx: &OpContext) -> Result<Vec<VmRow>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.vm_list(&tenant.to_string()).await?)
     }
 
     /// One of the tenant's VMs; another tenant's is not found.
     pub async fn vm_view(&self, ctx: &OpContext, vm_id: &str) -> Result<VmRow, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         self.store
             .vm_get(&tenant.to_string(), vm_id)
             .await?
@@ -456,13 +457,13 @@ impl Control {
         ctx: &OpContext,
         limit: i64,
     ) -> Result<Vec<(crate::store::job::JobEvent, String, String)>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.job_events_recent(&tenant.to_string(), limit).await?)
     }
 
     /// The tenant's private network: `(zone, subnet)` pairs.
     pub async fn network_subnets(&self, ctx: &OpContext) -> Result<Vec<(String, String)>, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         Ok(self.store.subnet_list(&tenant.to_string()).await?)
     }
 }
@@ -475,7 +476,7 @@ impl Control {
         vdc_id: &str,
         form: meridian_core::resource::VmCreateForm,
     ) -> Result<Started, Error> {
-        let (_, tenant, _) = ctx.user()?;
+        let tenant = ctx.tenant()?;
         let vdc = self
             .store
             .vdc_get(&tenant.to_string(), vdc_id)

@@ -87,7 +87,7 @@ impl World {
     async fn job_state(&self, job: uuid::Uuid) -> (JobState, Option<String>, Option<String>) {
         let tenant = match self.ctx.actor {
             Actor::User { tenant_id, .. } => tenant_id.to_string(),
-            Actor::Anonymous => unreachable!(),
+            Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
         };
         let job = self.db.store.job_get(&tenant, job).await.unwrap().unwrap();
         (job.position.state, job.failed_step, job.error)
@@ -424,7 +424,7 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
             request_id: "v".into(),
             client: None,
         },
-        Actor::Anonymous => unreachable!(),
+        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
     };
     assert!(matches!(
         w.control.vm_stop(&viewer, &id).await,
@@ -439,7 +439,7 @@ async fn residency_refuses_a_zone_outside_the_policy_and_creates_nothing() {
     let w = world().await;
     let tenant = match w.ctx.actor {
         Actor::User { tenant_id, .. } => tenant_id.to_string(),
-        Actor::Anonymous => unreachable!(),
+        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
     };
     w.db.store.tenant_set_residency(&tenant, "eu").await.unwrap();
     let refused = w.control.vdc_create(&w.ctx, "newyork", "nyc1").await.unwrap_err();
@@ -637,7 +637,7 @@ async fn steps_longer_than_the_lease_keep_it_and_run_once() {
     }
     let tenant = match ctx.actor {
         Actor::User { tenant_id, .. } => tenant_id.to_string(),
-        Actor::Anonymous => unreachable!(),
+        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
     };
     assert_eq!(
         db.store
@@ -849,7 +849,7 @@ async fn a_group_member_created_later_avoids_the_hosts_of_earlier_members() {
     let w = world().await;
     let tenant = match w.ctx.actor {
         Actor::User { tenant_id, .. } => tenant_id.to_string(),
-        Actor::Anonymous => unreachable!(),
+        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
     };
     let big = meridian_core::resource::Quota {
         max_vms: 100,

@@ -44,6 +44,10 @@ typed_id!(
     UserId
 );
 typed_id!(
+    /// A member of Meridian's own staff (support or admin), never a tenant user.
+    StaffId
+);
+typed_id!(
     /// A virtual data centre: a tenant's presence in one zone.
     VdcId
 );

@@ -17,6 +17,7 @@ pub mod pricing;
 pub mod residency;
 pub mod resource;
 pub mod stack;
+pub mod staff;
 #[cfg(test)]
 mod test_rng;
 pub mod zone;

@@ -122,15 +122,23 @@ impl Control {
             }
             position.state = JobState::Running;
         }
-        let mut renewed = std::time::Instant::now();
         while !jobs.is_empty() {
             // Database-only steps take no driver time, so the heartbeat inside a step never runs
-            // for them: renew between steps too, and let go of any member whose lease was lost.
-            if renewed.elapsed() > Duration::from_millis(u64::try_from(self.lease_ms / 3).unwrap_or(1000)) {
+            // for them: renew between steps too (one statement per wave), let go of any member
+            // whose lease was lost, and hand an admin's cancel to the member's own run.
+            {
                 let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
                 let held = self.store.job_renew_many(&ids, owner, self.lease_ms).await?;
-                jobs.retain(|job| held.contains(&job.id));
-                renewed = std::time::Instant::now();
+                // A member an admin cancelled leaves the cohort: alone, it unwinds from here.
+                let mut kept = Vec::with_capacity(jobs.len());
+                for job in jobs.drain(..) {
+                    match held.iter().find(|(id, _)| *id == job.id) {
+                        Some((_, false)) => kept.push(job),
+                        Some((_, true)) => alone.push((job, position)),
+                        None => {}
+                    }
+                }
+                jobs = kept;
                 if jobs.is_empty() {
                     break;
                 }

@@ -60,14 +60,14 @@ pub(crate) struct NewJob {
     pub target: Uuid,
 }
 
-const JOB_COLUMNS: &str =
+pub(crate) const JOB_COLUMNS: &str =
     "id, tenant_id, kind, target_id, state, step, failed_step, error, attempts, created_at, finished_at";
 
 fn decode(e: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Decode(e.to_string().into())
 }
 
-fn job_from_row(row: &AnyRow) -> Result<JobRow, sqlx::Error> {
+pub(crate) fn job_from_row(row: &AnyRow) -> Result<JobRow, sqlx::Error> {
     let id: String = row.try_get("id")?;
     let target: String = row.try_get("target_id")?;
     let kind: String = row.try_get("kind")?;
@@ -179,30 +179,78 @@ impl Store {
         Ok(!self.job_renew_many(&[id], owner, lease_ms).await?.is_empty())
     }
 
-    /// Extends the leases the worker still holds among `ids`; returns those it still holds.
+    /// Extends the leases the worker still holds among `ids`; returns those it still holds, each
+    /// with whether an admin has asked for it to be cancelled.
     pub async fn job_renew_many(
         &self,
         ids: &[Uuid],
         owner: &str,
         lease_ms: i64,
-    ) -> Result<Vec<Uuid>, sqlx::Error> {
+    ) -> Result<Vec<(Uuid, bool)>, sqlx::Error> {
         let mut held = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_BINDS) {
             let sql = format!(
-                "UPDATE jobs SET lease_until = $1 WHERE lease_owner = $2 AND id IN ({}) RETURNING id",
+                "UPDATE jobs SET lease_until = $1 WHERE lease_owner = $2 AND id IN ({}) \
+                 RETURNING id, cancel_requested_at",
                 in_list(3, chunk.len())
             );
-            let mut query = sqlx::query_scalar::<_, String>(&sql)
-                .bind(now_ms() + lease_ms)
-                .bind(owner);
+            let mut query = sqlx::query(&sql).bind(now_ms() + lease_ms).bind(owner);
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            for id in query.fetch_all(self.pool()).await? {
-                held.push(id.parse().map_err(decode)?);
+            for row in query.fetch_all(self.pool()).await? {
+                let id: String = row.try_get("id")?;
+                let cancel: Option<i64> = row.try_get("cancel_requested_at")?;
+                held.push((id.parse().map_err(decode)?, cancel.is_some()));
             }
         }
         Ok(held)
+    }
+
+    /// Turns a running job whose cancel was asked for into an unwinding one, at a step boundary,
+    /// if `owner` holds it. The admin's reason becomes its error; `at_step` is the step it stopped
+    /// before. Returns false when the lease was lost.
+    pub(crate) async fn job_cancel_begin(
+        tx: &mut Transaction<'static, Any>,
+        id: Uuid,
+        owner: &str,
+        at_step: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'unwinding', failed_step = $1, \
+             error = COALESCE(cancel_reason, 'Cancelled.'), updated_at = $2 \
+             WHERE id = $3 AND lease_owner = $4 AND state IN ('queued', 'running') \
+             AND cancel_requested_at IS NOT NULL",
+        )
+        .bind(at_step)
+        .bind(now_ms())
+        .bind(id.to_string())
+        .bind(owner)
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Those of `ids` that were cancelled (rather than failed), inside the finishing transaction.
+    pub(crate) async fn job_cancelled_among(
+        tx: &mut Transaction<'static, Any>,
+        ids: &[Uuid],
+    ) -> Result<Vec<Uuid>, sqlx::Error> {
+        let mut cancelled = Vec::new();
+        for chunk in ids.chunks(MAX_BINDS) {
+            let sql = format!(
+                "SELECT id FROM jobs WHERE cancel_requested_at IS NOT NULL AND id IN ({})",
+                in_list(1, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for id in query.fetch_all(&mut **tx).await? {
+                cancelled.push(id.parse().map_err(decode)?);
+            }
+        }
+        Ok(cancelled)
     }
 
     /// Moves a job to `position` inside the step's own transaction, if `owner` still holds it.

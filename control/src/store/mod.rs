@@ -16,6 +16,7 @@ pub mod session;
 pub mod sim;
 pub mod ssh_key;
 pub mod stack;
+pub mod staff;
 pub mod template;
 pub mod tenant;
 pub mod usage;

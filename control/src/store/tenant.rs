@@ -13,6 +13,10 @@ pub struct TenantRow {
     pub name: String,
     /// When it signed up (Unix ms).
     pub created_at: i64,
+    /// Suspended since (Unix ms), if it is.
+    pub suspended_at: Option<i64>,
+    /// Why it was suspended.
+    pub suspended_reason: Option<String>,
 }
 
 impl Store {
@@ -34,7 +38,9 @@ impl Store {
 
     /// The tenant with this id.
     pub async fn tenant_get(&self, id: TenantId) -> Result<Option<TenantRow>, sqlx::Error> {
-        let row = sqlx::query("SELECT name, created_at FROM tenants WHERE id = $1")
+        let row = sqlx::query(
+            "SELECT name, created_at, suspended_at, suspended_reason FROM tenants WHERE id = $1",
+        )
             .bind(id.to_string())
             .fetch_optional(self.pool())
             .await?;
@@ -42,6 +48,8 @@ impl Store {
             id,
             name: row.get("name"),
             created_at: row.get("created_at"),
+            suspended_at: row.get("suspended_at"),
+            suspended_reason: row.get("suspended_reason"),
         }))
     }
 }

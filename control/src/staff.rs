@@ -1,0 +1,490 @@
+//! The staff console: Meridian's own support and admin staff. Staff accounts are created from the
+//! command line; staff list and search tenants, inspect one read-only after giving a reason (the
+//! tenant's audit log records it), and admins suspend tenants, change quotas, and retry or cancel
+//! jobs. Capacity and the job queue are seen across every tenant.
+
+use crate::context::{Actor, OpContext};
+use crate::metering::{HOUR_MS, usage_records};
+use crate::session_store::{Inspecting, StaffAuth};
+use crate::store::job::JobRow;
+use crate::store::now_ms;
+use crate::store::staff::{StaffJobRow, StaffRow, TenantSummaryRow, ZoneCapacityRow};
+use crate::{Control, Error};
+use meridian_core::calendar::{month_label, parse_month};
+use meridian_core::id::StaffId;
+use meridian_core::job::{JobKind, JobState};
+use meridian_core::pricing::{Invoice, Money};
+use meridian_core::resource::{Quota, QuotaUsage, VmAction, VmState};
+use meridian_core::staff::{Reason, StaffRole};
+use meridian_core::{Email, FieldErrors, Password, TenantId};
+use uuid::Uuid;
+
+/// A staff member as the console shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaffAccount {
+    /// Their id.
+    pub id: StaffId,
+    /// Log-in address.
+    pub email: String,
+    /// What they may do.
+    pub role: StaffRole,
+}
+
+impl From<StaffRow> for StaffAccount {
+    fn from(row: StaffRow) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            role: row.role,
+        }
+    }
+}
+
+/// One tenant in the staff list, with its totals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantSummary {
+    /// Name, owner, VM and zone counts, suspension.
+    pub row: TenantSummaryRow,
+    /// What it has spent this month so far (bandwidth is free, so compute, disk and IPs).
+    pub spend_this_month: Money,
+}
+
+/// One tenant in detail, for staff.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantDetail {
+    /// The summary.
+    pub summary: TenantSummary,
+    /// Its users as `(id, e-mail, role)`.
+    pub users: Vec<(String, String, String)>,
+    /// Its quota and what is reserved against it.
+    pub quota: (Quota, QuotaUsage),
+    /// Its latest audit entries, newest first.
+    pub audit: Vec<crate::store::audit::AuditRow>,
+}
+
+/// The job lists the console offers.
+pub const JOB_FILTERS: [(&str, &str); 4] = [
+    ("live", "Queued and running"),
+    ("failed", "Failed"),
+    ("cancelled", "Cancelled"),
+    ("all", "All recent"),
+];
+
+/// How many tenants or jobs one console page lists.
+const PAGE: i64 = 200;
+
+fn reason_field(raw: &str) -> Result<Reason, Error> {
+    Reason::parse(raw).map_err(|e| {
+        let mut fields = FieldErrors::default();
+        fields.push("reason", e.to_string());
+        Error::Invalid(fields)
+    })
+}
+
+impl Control {
+    /// Creates a staff member (the `meridian staff create` command; there is no sign-up).
+    pub async fn staff_create(&self, email: &str, password: &str, role: &str) -> Result<StaffAccount, Error> {
+        let mut errors = FieldErrors::default();
+        let email = errors.check("email", Email::parse(email));
+        let password = errors.check("password", Password::parse(password));
+        let role = errors.check("role", StaffRole::parse(role));
+        let (Some(email), Some(password), Some(role)) = (email, password, role) else {
+            return Err(Error::Invalid(errors));
+        };
+        let row = StaffRow {
+            id: StaffId(Uuid::new_v4()),
+            email: email.as_str().to_owned(),
+            password_hash: self.passwords.hash(&password).await?,
+            role,
+        };
+        if !self.store.staff_insert(&row, now_ms()).await? {
+            return Err(Error::Conflict {
+                field: Some("email"),
+                message: "A staff member with this e-mail address already exists.".into(),
+            });
+        }
+        tracing::info!(staff.id = %row.id, staff.role = %role, "staff member created");
+        Ok(row.into())
+    }
+
+    /// Checks a staff member's e-mail and password; unknown address and wrong password fail
+    /// alike, in the same time.
+    pub async fn staff_login(&self, ctx: &OpContext, email: &str, password: &str) -> Result<StaffAccount, Error> {
+        let staff = match Email::parse(email) {
+            Ok(email) => self.store.staff_by_email(email.as_str()).await?,
+            Err(_) => None,
+        };
+        let verified = self
+            .passwords
+            .verify(password, staff.as_ref().map(|s| s.password_hash.as_str()))
+            .await?;
+        match staff {
+            Some(staff) if verified => {
+                tracing::info!(staff.id = %staff.id, request.id = %ctx.request_id, "staff member logged in");
+                Ok(staff.into())
+            }
+            _ => {
+                tracing::info!(request.id = %ctx.request_id, "staff log-in refused");
+                Err(Error::BadCredentials)
+            }
+        }
+    }
+
+    /// The actor a staff session stands for now (a removed staff member is nobody).
+    pub async fn actor_for_staff_session(&self, auth: &StaffAuth) -> Result<Actor, Error> {
+        Ok(match self.store.staff_by_id(auth.staff_id).await? {
+            Some(staff) => Actor::Staff {
+                staff_id: staff.id,
+                role: staff.role,
+                inspecting: auth.inspecting.as_ref().map(|i| i.tenant_id),
+            },
+            None => Actor::Anonymous,
+        })
+    }
+
+    /// The signed-in staff member.
+    pub async fn staff_view(&self, ctx: &OpContext) -> Result<StaffAccount, Error> {
+        let (id, _) = ctx.staff()?;
+        Ok(self.store.staff_by_id(id).await?.ok_or(Error::Unauthenticated)?.into())
+    }
+
+    /// Tenants matching `query` (name, a user's e-mail, or id), newest first, with totals.
+    pub async fn staff_tenants(&self, ctx: &OpContext, query: &str, now: i64) -> Result<Vec<TenantSummary>, Error> {
+        ctx.staff()?;
+        let rows = self.store.tenant_search(query, PAGE).await?;
+        let mut tenants = Vec::with_capacity(rows.len());
+        for row in rows {
+            let spend_this_month = self.tenant_spend(&row.id, now).await?;
+            tenants.push(TenantSummary { row, spend_this_month });
+        }
+        Ok(tenants)
+    }
+
+    async fn tenant_spend(&self, tenant: &str, now: i64) -> Result<Money, Error> {
+        let start = parse_month(&month_label(now)).ok_or_else(|| Error::internal("month of now"))?;
+        let rows = self.store.usage_list(tenant, start, now + HOUR_MS).await?;
+        Ok(Invoice::from_records(&usage_records(&rows)?)
+            .map_err(Error::internal)?
+            .total())
+    }
+
+    /// One tenant in detail: users, quota, latest audit entries.
+    pub async fn staff_tenant_view(&self, ctx: &OpContext, tenant: &str, now: i64) -> Result<TenantDetail, Error> {
+        ctx.staff()?;
+        let id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
+        let row = self
+            .store
+            .tenant_search(&id.to_string(), 1)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id.to_string())
+            .ok_or(Error::NotFound)?;
+        let spend_this_month = self.tenant_spend(&row.id, now).await?;
+        let tenant = row.id.clone();
+        Ok(TenantDetail {
+            summary: TenantSummary { row, spend_this_month },
+            users: self.store.user_list(&tenant).await?,
+            quota: self
+                .store
+                .quota_get(&tenant)
+                .await?
+                .ok_or_else(|| Error::internal(format_args!("tenant {tenant} has no quota")))?,
+            audit: self.store.audit_list(&tenant, 20).await?,
+        })
+    }
+
+    /// Starts a read-only inspection of a tenant: the reason is required and goes into the
+    /// tenant's audit log with who and when. The caller renews the session id and keeps the
+    /// returned inspection in the session.
+    pub async fn staff_inspect_start(&self, ctx: &OpContext, tenant: &str, reason: &str) -> Result<Inspecting, Error> {
+        ctx.staff()?;
+        let reason = reason_field(reason)?;
+        let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
+        if self.store.tenant_get(tenant_id).await?.is_none() {
+            return Err(Error::NotFound);
+        }
+        self.audit_record(ctx, tenant_id, "support.inspect_start", reason.as_str(), None)
+            .await;
+        tracing::info!(tenant.id = %tenant_id, request.id = %ctx.request_id, "support inspection started");
+        Ok(Inspecting {
+            tenant_id,
+            reason: reason.as_str().to_owned(),
+            since: now_ms(),
+        })
+    }
+
+    /// Ends an inspection, recording it in the tenant's audit log.
+    pub async fn staff_inspect_end(&self, ctx: &OpContext, inspecting: &Inspecting) -> Result<(), Error> {
+        ctx.staff()?;
+        let minutes = (now_ms() - inspecting.since).max(0) / 60_000;
+        let target = format!("after {minutes} min: {}", inspecting.reason);
+        self.audit_record(ctx, inspecting.tenant_id, "support.inspect_end", &target, None)
+            .await;
+        Ok(())
+    }
+
+    /// Suspends a tenant (admins): its users' sessions end at once, they can log in only to a
+    /// notice, nothing new is created for it; its VMs keep running. Returns the sessions ended.
+    pub async fn tenant_suspend(&self, ctx: &OpContext, tenant: &str, reason: &str) -> Result<u64, Error> {
+        let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
+        let work = async {
+            ctx.staff_admin()?;
+            let reason = reason_field(reason)?;
+            self.store
+                .tenant_suspension_set(&tenant_id.to_string(), Some((now_ms(), reason.as_str())))
+                .await?
+                .ok_or(Error::NotFound)
+        };
+        let result = work.await;
+        self.staff_audit(ctx, tenant_id, "tenant.suspend", reason, &result).await;
+        let ended = result?;
+        tracing::info!(tenant.id = %tenant_id, sessions.ended = ended, "tenant suspended");
+        Ok(ended)
+    }
+
+    /// Lifts a suspension (admins).
+    pub async fn tenant_unsuspend(&self, ctx: &OpContext, tenant: &str) -> Result<(), Error> {
+        let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
+        let work = async {
+            ctx.staff_admin()?;
+            self.store
+                .tenant_suspension_set(&tenant_id.to_string(), None)
+                .await?
+                .ok_or(Error::NotFound)
+                .map(|_| ())
+        };
+        let result = work.await;
+        self.staff_audit(ctx, tenant_id, "tenant.unsuspend", "access restored", &result)
+            .await;
+        result
+    }
+
+    /// Changes a tenant's quota (admins). A limit below what is in use is refused, by field.
+    pub async fn staff_quota_set(&self, ctx: &OpContext, tenant: &str, form: &QuotaForm) -> Result<(), Error> {
+        let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
+        let work = async {
+            ctx.staff_admin()?;
+            let (_, used) = self
+                .store
+                .quota_get(&tenant_id.to_string())
+                .await?
+                .ok_or(Error::NotFound)?;
+            let quota = form.parse(&used)?;
+            self.store.quota_set_limits(&tenant_id.to_string(), &quota).await?;
+            Ok(())
+        };
+        let result = work.await;
+        let target = format!(
+            "{} VMs, {} vCPUs, {} MiB, {} public IPs",
+            form.max_vms, form.max_vcpus, form.max_memory_mib, form.max_public_ips
+        );
+        self.staff_audit(ctx, tenant_id, "quota.set", &target, &result).await;
+        result
+    }
+
+    /// Every zone's capacity: hosts, vCPU/RAM/disk in use and free, VMs, dedicated hosts.
+    pub async fn capacity_view(&self, ctx: &OpContext) -> Result<Vec<ZoneCapacityRow>, Error> {
+        ctx.staff()?;
+        Ok(self.store.capacity_by_zone().await?)
+    }
+
+    /// The job queue across tenants for one of [`JOB_FILTERS`], newest first.
+    pub async fn staff_jobs(&self, ctx: &OpContext, filter: &str) -> Result<Vec<StaffJobRow>, Error> {
+        ctx.staff()?;
+        let states: &[&str] = match filter {
+            "live" => &["queued", "running", "unwinding"],
+            "failed" => &["failed"],
+            "cancelled" => &["cancelled"],
+            "all" => &["queued", "running", "unwinding", "succeeded", "failed", "cancelled"],
+            _ => {
+                let mut fields = FieldErrors::default();
+                fields.push("state", "Choose one of the lists offered.");
+                return Err(Error::Invalid(fields));
+            }
+        };
+        Ok(self.store.job_list_staff(states, PAGE).await?)
+    }
+
+    /// Asks for a live job to be cancelled (admins). The worker stops it at the next step
+    /// boundary and undoes everything it did; the job then ends cancelled.
+    pub async fn staff_job_cancel(&self, ctx: &OpContext, job_id: &str) -> Result<(), Error> {
+        ctx.staff()?;
+        let job = self.staff_job(job_id).await?;
+        let work = async {
+            let admin = ctx.staff_admin()?;
+            let who = self.staff_by_id_email(admin).await?;
+            let reason = format!("Cancelled by Meridian admin {who}.");
+            if !self.store.job_cancel_request(job.id, &reason, now_ms()).await? {
+                return Err(Error::Conflict {
+                    field: None,
+                    message: "This job is no longer queued or running (or a cancel is already under way).".into(),
+                });
+            }
+            self.jobs_queued.notify_one();
+            Ok(())
+        };
+        let result = work.await;
+        if let Some(tenant) = job_tenant(&job) {
+            self.staff_audit(ctx, tenant, "job.cancel", &job_label(&job), &result).await;
+        }
+        result
+    }
+
+    /// Runs a failed or cancelled job again from its first step, as a new job (admins): a failed
+    /// create goes back to pending; another operation needs its VM in a state that allows it and
+    /// no other operation in progress. Returns the new job's id.
+    pub async fn staff_job_retry(&self, ctx: &OpContext, job_id: &str) -> Result<Uuid, Error> {
+        ctx.staff()?;
+        let job = self.staff_job(job_id).await?;
+        let work = async {
+            ctx.staff_admin()?;
+            self.job_retry(&job).await
+        };
+        let result = work.await;
+        if let Some(tenant) = job_tenant(&job) {
+            self.staff_audit(ctx, tenant, "job.retry", &job_label(&job), &result).await;
+        }
+        result
+    }
+
+    async fn job_retry(&self, job: &JobRow) -> Result<Uuid, Error> {
+        let refuse = |message: &str| Error::Conflict {
+            field: None,
+            message: message.to_owned(),
+        };
+        if !matches!(job.position.state, JobState::Failed | JobState::Cancelled) {
+            return Err(refuse("Only a failed or cancelled job can be retried."));
+        }
+        let tenant = job.tenant_id.clone().ok_or_else(|| refuse("This job belongs to no tenant."))?;
+        self.tenant_active(&tenant).await?;
+        let params = self.store.job_params(job.id).await?;
+        let mut tx = self.store.begin_write().await?;
+        let vm_id = job.target_id.to_string();
+        let vm = crate::store::Store::vm_by_id_tx(&mut tx, &vm_id)
+            .await?
+            .ok_or_else(|| refuse("The job's VM no longer exists."))?;
+        if crate::store::Store::vm_has_live_job(&mut tx, &vm.id).await? {
+            return Err(refuse("Another operation on this VM is in progress; wait for it to finish."));
+        }
+        let state = VmState::parse(&vm.state).map_err(Error::internal)?;
+        let new_job = Uuid::new_v4();
+        let kind = job.position.kind;
+        let action = match kind {
+            JobKind::VmCreate => None,
+            JobKind::VmStop => Some(VmAction::Stop),
+            JobKind::VmStart => Some(VmAction::Start),
+            JobKind::VmReboot => Some(VmAction::Reboot),
+            JobKind::VmDestroy => Some(VmAction::Destroy),
+            JobKind::VmResize => Some(VmAction::Resize),
+        };
+        match action {
+            None if state == VmState::Failed => {
+                crate::store::Store::vm_set_state(&mut tx, &vm.id, VmState::Pending.as_str()).await?;
+                crate::store::Store::job_insert(&mut tx, new_job, &tenant, kind, job.target_id).await?;
+            }
+            None => return Err(refuse("The VM is no longer failed: there is nothing to create again.")),
+            Some(action) => {
+                action.allowed_in(state).map_err(|why| refuse(&why))?;
+                // A destroy that unwinds returns the VM to the state it is in now.
+                let params = match kind {
+                    JobKind::VmResize => params.unwrap_or_default(),
+                    _ => vm.state.clone(),
+                };
+                crate::store::Store::job_insert_with_params(&mut tx, new_job, &tenant, kind, job.target_id, &params)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.jobs_queued.notify_one();
+        tracing::info!(job.id = %new_job, job.retry_of = %job.id, "job retried");
+        Ok(new_job)
+    }
+
+    async fn staff_job(&self, job_id: &str) -> Result<JobRow, Error> {
+        let id: Uuid = job_id.parse().map_err(|_| Error::NotFound)?;
+        self.store.job_get_any(id).await?.ok_or(Error::NotFound)
+    }
+
+    async fn staff_by_id_email(&self, id: StaffId) -> Result<String, Error> {
+        Ok(self
+            .store
+            .staff_by_id(id)
+            .await?
+            .map_or_else(|| id.to_string(), |s| s.email))
+    }
+
+    /// Records a staff action in the tenant's audit log, whatever its outcome.
+    async fn staff_audit<T>(
+        &self,
+        ctx: &OpContext,
+        tenant: TenantId,
+        action: &str,
+        target: &str,
+        result: &Result<T, Error>,
+    ) {
+        self.audit_record(ctx, tenant, action, target, result.as_ref().err())
+            .await;
+    }
+}
+
+fn job_tenant(job: &JobRow) -> Option<TenantId> {
+    job.tenant_id.as_deref()?.parse().ok()
+}
+
+fn job_label(job: &JobRow) -> String {
+    format!("{} job {} on VM {}", job.position.kind.as_str(), job.id, job.target_id)
+}
+
+/// An admin's quota change as typed: whole numbers, checked against what is in use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuotaForm {
+    /// VMs.
+    pub max_vms: String,
+    /// vCPUs.
+    pub max_vcpus: String,
+    /// Memory (MiB).
+    pub max_memory_mib: String,
+    /// Public IPs.
+    pub max_public_ips: String,
+}
+
+/// The largest limit an admin may set for any one quota, against typos.
+const QUOTA_CEILING: u64 = 1_000_000_000;
+
+impl QuotaForm {
+    /// The quota, or every field's problem (not a number, above the ceiling, below the usage).
+    pub fn parse(&self, used: &QuotaUsage) -> Result<Quota, Error> {
+        let mut errors = FieldErrors::default();
+        let mut number = |name: &'static str, raw: &str, in_use: u64, unit: &str| -> u64 {
+            match raw.trim().parse::<u64>() {
+                Ok(n) if n > QUOTA_CEILING => {
+                    errors.push(name, format!("At most {QUOTA_CEILING}."));
+                    0
+                }
+                Ok(n) if n < in_use => {
+                    errors.push(name, format!("{in_use} {unit} are in use; set at least {in_use}."));
+                    0
+                }
+                Ok(n) => n,
+                Err(_) => {
+                    errors.push(name, "Enter a whole number.");
+                    0
+                }
+            }
+        };
+        let vms = number("max_vms", &self.max_vms, u64::from(used.vms), "VMs");
+        let vcpus = number("max_vcpus", &self.max_vcpus, u64::from(used.vcpus), "vCPUs");
+        let memory = number("max_memory_mib", &self.max_memory_mib, used.memory_mib, "MiB");
+        let ips = number("max_public_ips", &self.max_public_ips, u64::from(used.public_ips), "public IPs");
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(Quota {
+            max_vms: small(vms),
+            max_vcpus: small(vcpus),
+            max_memory_mib: memory,
+            max_public_ips: small(ips),
+        })
+    }
+}
