@@ -17,12 +17,14 @@ use components::shell::Shell;
 use error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{ProtectedParentRoute, Route, Router, Routes};
+use leptos_router::components::{ParentRoute, ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
     bandwidth::BandwidthPage, billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage,
     map::MapPage, networks::NetworksPage, not_found::NotFound, overview::Overview, residency::ResidencyPage,
-    settings::Settings, signup::SignupPage, stacks::StackPage, stacks::StacksPage, templates::TemplatesPage,
+    settings::Settings, signup::SignupPage, stacks::StackPage, stacks::StacksPage, staff::StaffCapacityPage,
+    staff::StaffJobsPage, staff::StaffLoginPage, staff::StaffShell, staff::StaffTenantPage, staff::StaffTenantsPage,
+    templates::TemplatesPage,
     vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage, vms::VmsPage,
 };
 
@@ -99,6 +101,13 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
                 <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
+                <Route path=path!("/staff/login") view=StaffLoginPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("/staff") view=StaffShell ssr=SsrMode::Async>
+                    <Route path=path!("") view=StaffTenantsPage />
+                    <Route path=path!("/tenants/:id") view=StaffTenantPage />
+                    <Route path=path!("/capacity") view=StaffCapacityPage />
+                    <Route path=path!("/jobs") view=StaffJobsPage />
+                </ParentRoute>
                 <ProtectedParentRoute path=path!("") condition=signed_in redirect_path=|| "/login" view=Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=Overview />
                     <Route path=path!("/settings") view=Settings />

@@ -3,9 +3,10 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use meridian_control::session_store::{AUTH_KEY, SessionAuth};
+use meridian_control::session_store::{AUTH_KEY, Inspecting, STAFF_KEY, SessionAuth, StaffAuth};
 use meridian_control::{Control, OpContext, store::now_ms};
 use meridian_core::UserId;
+use meridian_core::id::StaffId;
 use std::time::Duration;
 use tower_sessions::Session;
 
@@ -83,6 +84,10 @@ pub async fn op_context() -> Result<(Control, Session, OpContext), AppError> {
 pub async fn session_sign_in(session: &Session, user_id: UserId) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     session
+        .remove::<StaffAuth>(STAFF_KEY)
+        .await
+        .map_err(session_error)?;
+    session
         .insert(
             AUTH_KEY,
             SessionAuth {
@@ -97,4 +102,39 @@ pub async fn session_sign_in(session: &Session, user_id: UserId) -> Result<(), A
 /// Ends the session on the server and tells the browser to drop the cookie.
 pub async fn session_end(session: &Session) -> Result<(), AppError> {
     session.flush().await.map_err(session_error)
+}
+
+/// Signs a staff member in on this session, or starts or ends their inspection, always with a new
+/// session id. A tenant sign-in on the same browser ends: the two never share a session.
+pub async fn session_staff_set(
+    session: &Session,
+    staff_id: StaffId,
+    inspecting: Option<Inspecting>,
+) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(session_error)?;
+    let previous: Option<StaffAuth> = session.get(STAFF_KEY).await.map_err(session_error)?;
+    let signed_in_at = previous
+        .filter(|p| p.staff_id == staff_id)
+        .map_or_else(now_ms, |p| p.signed_in_at);
+    session
+        .remove::<SessionAuth>(AUTH_KEY)
+        .await
+        .map_err(session_error)?;
+    session
+        .insert(
+            STAFF_KEY,
+            StaffAuth {
+                staff_id,
+                signed_in_at,
+                inspecting,
+            },
+        )
+        .await
+        .map_err(session_error)
+}
+
+/// The inspection this staff session is in, if any.
+pub async fn session_inspection(session: &Session) -> Result<Option<Inspecting>, AppError> {
+    let auth: Option<StaffAuth> = session.get(STAFF_KEY).await.map_err(session_error)?;
+    Ok(auth.and_then(|a| a.inspecting))
 }

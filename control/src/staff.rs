@@ -62,21 +62,13 @@ pub struct TenantDetail {
     pub audit: Vec<crate::store::audit::AuditRow>,
 }
 
-/// The job lists the console offers.
-pub const JOB_FILTERS: [(&str, &str); 4] = [
-    ("live", "Queued and running"),
-    ("failed", "Failed"),
-    ("cancelled", "Cancelled"),
-    ("all", "All recent"),
-];
-
 /// How many tenants or jobs one console page lists.
 const PAGE: i64 = 200;
 
-fn reason_field(raw: &str) -> Result<Reason, Error> {
+fn reason_field(raw: &str, field: &str) -> Result<Reason, Error> {
     Reason::parse(raw).map_err(|e| {
         let mut fields = FieldErrors::default();
-        fields.push("reason", e.to_string());
+        fields.push(field, e.to_string());
         Error::Invalid(fields)
     })
 }
@@ -148,6 +140,22 @@ impl Control {
         Ok(self.store.staff_by_id(id).await?.ok_or(Error::Unauthenticated)?.into())
     }
 
+    /// The signed-in staff member and the tenant they inspect, if any.
+    pub async fn staff_inspection_view(
+        &self,
+        ctx: &OpContext,
+    ) -> Result<(StaffAccount, Option<crate::store::tenant::TenantRow>), Error> {
+        let staff = self.staff_view(ctx).await?;
+        let tenant = match ctx.actor {
+            Actor::Staff {
+                inspecting: Some(tenant),
+                ..
+            } => Some(self.store.tenant_get(tenant).await?.ok_or(Error::NotFound)?),
+            _ => None,
+        };
+        Ok((staff, tenant))
+    }
+
     /// Tenants matching `query` (name, a user's e-mail, or id), newest first, with totals.
     pub async fn staff_tenants(&self, ctx: &OpContext, query: &str, now: i64) -> Result<Vec<TenantSummary>, Error> {
         ctx.staff()?;
@@ -198,7 +206,7 @@ impl Control {
     /// returned inspection in the session.
     pub async fn staff_inspect_start(&self, ctx: &OpContext, tenant: &str, reason: &str) -> Result<Inspecting, Error> {
         ctx.staff()?;
-        let reason = reason_field(reason)?;
+        let reason = reason_field(reason, "reason")?;
         let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         if self.store.tenant_get(tenant_id).await?.is_none() {
             return Err(Error::NotFound);
@@ -229,7 +237,7 @@ impl Control {
         let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let work = async {
             ctx.staff_admin()?;
-            let reason = reason_field(reason)?;
+            let reason = reason_field(reason, "suspend_reason")?;
             self.store
                 .tenant_suspension_set(&tenant_id.to_string(), Some((now_ms(), reason.as_str())))
                 .await?
@@ -288,7 +296,7 @@ impl Control {
         Ok(self.store.capacity_by_zone().await?)
     }
 
-    /// The job queue across tenants for one of [`JOB_FILTERS`], newest first.
+    /// The job queue across tenants for one of [`meridian_core::staff::JOB_LISTS`], newest first.
     pub async fn staff_jobs(&self, ctx: &OpContext, filter: &str) -> Result<Vec<StaffJobRow>, Error> {
         ctx.staff()?;
         let states: &[&str] = match filter {

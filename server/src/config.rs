@@ -25,6 +25,25 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage Meridian's own staff accounts (there is no sign-up for staff).
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+/// Staff account commands.
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Create a staff account. The password is read from standard input (one line), so it stays
+    /// out of the shell history and the process list.
+    Create {
+        /// The staff member's e-mail address (their log-in).
+        #[arg(long)]
+        email: String,
+        /// `support` (read-only) or `admin` (may also suspend tenants, change quotas, retry and
+        /// cancel jobs).
+        #[arg(long)]
+        role: String,
+    },
 }
 
 /// Settings, each from a flag or its `MERIDIAN_*` variable.

@@ -1,7 +1,7 @@
 //! The `meridian` binary: parse configuration, set up logging, migrate, serve.
 
 use clap::Parser;
-use meridian::config::{Cli, Command, Config};
+use meridian::config::{Cli, Command, Config, StaffCommand};
 use meridian_control::{Control, Store};
 use std::process::ExitCode;
 
@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(&config).await.map(|_| ()),
+        Command::Staff(StaffCommand::Create { email, role }) => staff_create(&config, &email, &role).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -40,6 +41,24 @@ async fn migrate(config: &Config) -> anyhow::Result<Store> {
     store.migrate().await.context("cannot apply migrations")?;
     tracing::info!(backend = ?store.backend(), "database migrated");
     Ok(store)
+}
+
+/// `meridian staff create`: the only way a staff account comes to be.
+async fn staff_create(config: &Config, email: &str, role: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let store = migrate(config).await?;
+    let control = Control::new(store.clone(), meridian::driver(config, &store))
+        .await
+        .context("cannot start the control plane")?;
+    let staff = control.staff_create(email, password, role).await?;
+    store.close().await;
+    println!("Created {} staff member {} ({}).", staff.role, staff.email, staff.id);
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -20,6 +20,19 @@ pub struct Me {
     pub tenant_name: String,
     /// True for the sales demo's tenant (the guided tour and the reset are offered).
     pub demo: bool,
+    /// Set when a Meridian staff member is looking at this tenant read-only.
+    pub inspection: Option<Inspection>,
+}
+
+/// A staff member's read-only inspection, shown in a banner on every page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inspection {
+    /// The staff member's e-mail address.
+    pub staff_email: String,
+    /// The reason they gave (it is in the tenant's audit log).
+    pub reason: String,
+    /// Since when (Unix ms).
+    pub since: i64,
 }
 
 /// Creates a tenant with the caller as its owner, and signs them in.
@@ -50,7 +63,24 @@ pub async fn account_logout() -> Result<(), AppError> {
 /// Who is signed in, if anyone.
 #[server(prefix = "/fn", endpoint = "account_view")]
 pub async fn account_view() -> Result<Option<Me>, AppError> {
-    let (control, _session, ctx) = crate::server::op_context().await?;
+    let (control, session, ctx) = crate::server::op_context().await?;
+    if let Some(inspecting) = crate::server::session_inspection(&session).await? {
+        let (staff, tenant) = control.staff_inspection_view(&ctx).await?;
+        let Some(tenant) = tenant else {
+            return Ok(None);
+        };
+        return Ok(Some(Me {
+            email: staff.email.clone(),
+            role: Role::Viewer,
+            tenant_name: tenant.name,
+            demo: false,
+            inspection: Some(Inspection {
+                staff_email: staff.email,
+                reason: inspecting.reason,
+                since: inspecting.since,
+            }),
+        }));
+    }
     if ctx.user().is_err() {
         return Ok(None);
     }
@@ -60,6 +90,7 @@ pub async fn account_view() -> Result<Option<Me>, AppError> {
         email: account.email,
         role: account.role,
         tenant_name: account.tenant_name,
+        inspection: None,
     }))
 }
 

@@ -8,6 +8,7 @@ pub mod overview;
 pub mod settings;
 pub mod ssh_key;
 pub mod stack;
+pub mod staff;
 pub mod template;
 pub mod vdc;
 pub mod vm;

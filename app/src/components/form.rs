@@ -26,6 +26,9 @@ pub fn TextField(
     /// Browser-side validation, run once the field has been visited.
     #[prop(optional)]
     validate: Option<Validator>,
+    /// The value the field starts with (e.g. the current setting).
+    #[prop(optional, into)]
+    initial: Option<String>,
     /// The last server response, whose error for `name` is shown.
     #[prop(into)]
     server: Signal<Option<AppError>>,
@@ -72,6 +75,7 @@ pub fn TextField(
                 name=name
                 type=input_type
                 autocomplete=autocomplete
+                value=initial
                 aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
                 aria-describedby=described_by
                 on:input=move |ev| {

@@ -65,11 +65,36 @@ pub fn Shell() -> impl IntoView {
                 </header>
                 <main id="content" tabindex="-1">
                     <Transition fallback=|| ()>
+                        {move || who().and_then(|me| me.inspection).map(|inspection| view! { <InspectionBanner inspection /> })}
                         {move || who().filter(|me| me.demo).map(|_| view! { <crate::components::tour::DemoBar /> })}
                     </Transition>
                     <Outlet />
                 </main>
             </div>
         </div>
+    }
+}
+
+/// Shown on every page while Meridian staff inspect this tenant: who, why, since when, and that
+/// nothing can be changed.
+#[component]
+fn InspectionBanner(inspection: crate::api::account::Inspection) -> impl IntoView {
+    let end = ServerAction::<crate::api::staff::StaffInspectEnd>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(tenant)) = end.value().get() {
+            crate::components::load_page(&format!("/staff/tenants/{tenant}"));
+        }
+    });
+    view! {
+        <section class="inspect-banner" role="region" aria-label="Support inspection">
+            <p>
+                <strong>"Read-only support inspection"</strong>
+                " by " {inspection.staff_email} " since " {meridian_core::calendar::format_utc(inspection.since)} ". "
+                "Reason: " <q>{inspection.reason}</q> ". Every change is refused, and this visit is in the tenant's audit log."
+            </p>
+            <ActionForm action=end attr:class="inline-form">
+                <button type="submit" class="button button-secondary">"End inspection"</button>
+            </ActionForm>
+        </section>
     }
 }

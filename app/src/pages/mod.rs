@@ -13,6 +13,7 @@ pub mod residency;
 pub mod settings;
 pub mod signup;
 pub mod stacks;
+pub mod staff;
 pub mod templates;
 pub mod vdcs;
 pub mod vm;

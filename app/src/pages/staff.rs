@@ -1,0 +1,454 @@
+//! The staff console: Meridian's support and admin staff log in here (never on the tenants'
+//! page), find tenants, inspect one read-only, suspend, change quotas, watch capacity and the
+//! job queue.
+
+use crate::api::staff::{
+    JobLine, StaffInspectStart, StaffJobCancel, StaffJobRetry, StaffLogin, StaffLogout, StaffMe,
+    StaffQuotaSet, TenantInfo, TenantSuspend, TenantUnsuspend, capacity_view, staff_jobs, staff_tenant,
+    staff_tenants, staff_view,
+};
+use crate::components::form::{FormAlert, TextField, action_error};
+use crate::components::load_page;
+use crate::components::page::{EmptyState, PageHeader, Properties};
+use crate::error::AppError;
+use crate::pages::login::AuthCard;
+use crate::pages::vdcs::zone_label;
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet, Redirect};
+use leptos_router::hooks::{use_params_map, use_query_map};
+use meridian_core::calendar::format_utc;
+use std::time::Duration;
+
+/// The signed-in staff member, for the console's pages.
+type StaffResource = Resource<Result<Option<StaffMe>, AppError>>;
+
+fn is_admin(staff: StaffResource) -> bool {
+    matches!(staff.get(), Some(Ok(Some(me))) if me.role.can_administer())
+}
+
+/// The staff log-in page.
+#[component]
+pub fn StaffLoginPage() -> impl IntoView {
+    let login = ServerAction::<StaffLogin>::new();
+    let server = action_error(login);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = login.value().get() {
+            load_page("/staff");
+        }
+    });
+    view! {
+        <leptos_meta::Title text="Staff log-in" />
+        <AuthCard title="Meridian staff console">
+            <p class="muted">"For Meridian's support and admin staff. Customers log in at " <a href="/login">"the dashboard"</a> "."</p>
+            <ActionForm action=login attr:aria-label="Staff log-in">
+                <FormAlert server />
+                <TextField label="E-mail" name="email" input_type="email" autocomplete="username" server />
+                <TextField label="Password" name="password" input_type="password" autocomplete="current-password" server />
+                <button type="submit" class="button button-primary button-block" disabled=move || login.pending().get()>"Log in"</button>
+            </ActionForm>
+        </AuthCard>
+    }
+}
+
+/// The console's layout: its own navigation, who is signed in, and log out. Anyone who is not
+/// signed-in staff is sent to the staff log-in.
+#[component]
+pub fn StaffShell() -> impl IntoView {
+    let staff: StaffResource = Resource::new_blocking(|| (), |_| staff_view());
+    provide_context(staff);
+    let logout = ServerAction::<StaffLogout>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = logout.value().get() {
+            load_page("/staff/login");
+        }
+    });
+    view! {
+        <Transition fallback=|| ()>
+            {move || staff.get().map(|me| match me {
+                Ok(Some(me)) => view! {
+                    <div class="app app-staff">
+                        <a class="skip-link" href="#content">"Skip to content"</a>
+                        <aside class="sidebar">
+                            <a class="brand" href="/staff" aria-label="Staff console home"><span>"Meridian staff"</span></a>
+                            <nav aria-label="Staff">
+                                <ul>
+                                    <li><A href="/staff" exact=true>"Tenants"</A></li>
+                                    <li><A href="/staff/capacity">"Capacity"</A></li>
+                                    <li><A href="/staff/jobs">"Jobs"</A></li>
+                                </ul>
+                            </nav>
+                        </aside>
+                        <div class="main">
+                            <header class="topbar">
+                                <div class="topbar-tenant"><span class="topbar-label">"Staff console"</span></div>
+                                <div class="topbar-user">
+                                    <span>{me.email.clone()}</span>
+                                    <span class="badge">{me.role.as_str()}</span>
+                                    <ActionForm action=logout attr:class="inline-form">
+                                        <button type="submit" class="button button-secondary">"Log out"</button>
+                                    </ActionForm>
+                                </div>
+                            </header>
+                            <main id="content" tabindex="-1">
+                                {me.inspecting.clone().map(|(_, name)| view! {
+                                    <div class="alert alert-warning" role="status">
+                                        "You are inspecting " <strong>{name}</strong> " read-only. "
+                                        <a href="/">"Back to its dashboard"</a>
+                                    </div>
+                                })}
+                                <Outlet />
+                            </main>
+                        </div>
+                    </div>
+                }.into_any(),
+                _ => view! { <Redirect path="/staff/login" /> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// Tenants with search and totals.
+#[component]
+pub fn StaffTenantsPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let tenants = Resource::new(q, staff_tenants);
+    view! {
+        <PageHeader title="Tenants" description="Every customer organisation, newest first, with this month's totals." />
+        <form method="get" action="/staff" class="search-form" role="search" aria-label="Tenants">
+            <label for="tenant-search">"Search tenants"</label>
+            <input id="tenant-search" type="search" name="q" value=q placeholder="Name, e-mail or id" />
+            <button type="submit" class="button button-secondary">"Search"</button>
+        </form>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || tenants.get().map(|result| match result {
+                Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                Ok(list) if list.is_empty() => view! {
+                    <EmptyState title="No tenants match".to_owned()>
+                        <p>"Search by part of the organisation's name, a user's e-mail address, or the tenant id."</p>
+                    </EmptyState>
+                }.into_any(),
+                Ok(list) => view! {
+                    <table class="table" aria-label="Tenants">
+                        <thead><tr>
+                            <th scope="col">"Tenant"</th><th scope="col">"Owner"</th><th scope="col">"VMs"</th>
+                            <th scope="col">"Zones"</th><th scope="col">"Spend this month"</th><th scope="col">"Status"</th>
+                        </tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|t| view! {
+                                <tr>
+                                    <td><a href=format!("/staff/tenants/{}", t.id)>{t.name.clone()}</a></td>
+                                    <td>{t.owner_email.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                                    <td>{t.vms}</td>
+                                    <td>{t.zones}</td>
+                                    <td>{t.spend.format_cents()}</td>
+                                    <td>{match &t.suspended {
+                                        Some(_) => view! { <span class="badge badge-danger">"Suspended"</span> }.into_any(),
+                                        None => view! { <span class="badge badge-success">"Active"</span> }.into_any(),
+                                    }}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// One tenant: totals, users, quota, audit; inspect read-only; suspend and quotas for admins.
+#[component]
+pub fn StaffTenantPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let suspend = ServerAction::<TenantSuspend>::new();
+    let unsuspend = ServerAction::<TenantUnsuspend>::new();
+    let quota = ServerAction::<StaffQuotaSet>::new();
+    let tenant = Resource::new(
+        move || (id(), suspend.version().get(), unsuspend.version().get(), quota.version().get()),
+        |(id, ..)| staff_tenant(id),
+    );
+    view! {
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || tenant.get().map(|result| match result {
+                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
+                Ok(info) => tenant_body(info, suspend, unsuspend, quota).into_any(),
+            })}
+        </Transition>
+    }
+}
+
+fn tenant_body(
+    info: TenantInfo,
+    suspend: ServerAction<TenantSuspend>,
+    unsuspend: ServerAction<TenantUnsuspend>,
+    quota: ServerAction<StaffQuotaSet>,
+) -> impl IntoView {
+    let staff = expect_context::<StaffResource>();
+    let admin = move || is_admin(staff);
+    let inspect = ServerAction::<StaffInspectStart>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = inspect.value().get() {
+            load_page("/");
+        }
+    });
+    let inspect_error = action_error(inspect);
+    let suspend_error = action_error(suspend);
+    let unsuspend_error = action_error(unsuspend);
+    let quota_error = action_error(quota);
+    let line = info.line.clone();
+    let id = line.id.clone();
+    let (id_suspend, id_quota) = (id.clone(), id.clone());
+    let quota_limits = info.quota.clone();
+    let status = match &line.suspended {
+        Some(reason) => format!("Suspended: {reason}"),
+        None => "Active".to_owned(),
+    };
+    let suspended = line.suspended.is_some();
+    view! {
+        <leptos_meta::Title text=format!("Tenant {}", line.name) />
+        <header class="page-header"><h1>"Tenant " {line.name.clone()}</h1></header>
+        <Properties label="Tenant" rows=vec![
+            ("Id", line.id.clone()),
+            ("Owner", line.owner_email.clone().unwrap_or_else(|| "—".to_owned())),
+            ("Signed up", format_utc(line.created_at)),
+            ("VMs", line.vms.to_string()),
+            ("Zones", line.zones.to_string()),
+            ("Spend this month", line.spend.format_cents()),
+            ("Status", status),
+        ] />
+        <section class="card" aria-labelledby="inspect-heading">
+            <h2 id="inspect-heading">"Inspect read-only"</h2>
+            <p class="muted">"You will see this tenant's dashboard as a viewer does; every change is refused. Your name, the time and the reason go into the tenant's audit log, which its owners read."</p>
+            <ActionForm action=inspect attr:aria-label="Inspect tenant" attr:class="form-grid">
+                <input type="hidden" name="tenant_id" value=id />
+                <FormAlert server=inspect_error />
+                <TextField label="Reason" name="reason" hint="e.g. the ticket number and what you will look at" server=inspect_error />
+                <button type="submit" class="button button-primary">"Inspect read-only"</button>
+            </ActionForm>
+        </section>
+        <section class="card" aria-labelledby="suspend-heading">
+            <h2 id="suspend-heading">{if suspended { "Suspension" } else { "Suspend" }}</h2>
+            <p class="muted">"A suspended tenant's users are logged out and can only see a notice; nothing new is created; its VMs keep running."</p>
+            {move || (!admin()).then(|| view! { <p class="field-hint">"Only admins can suspend or unsuspend a tenant."</p> })}
+            {if suspended {
+                view! {
+                    <ActionForm action=unsuspend attr:aria-label="Unsuspend tenant">
+                        <input type="hidden" name="tenant_id" value=id_suspend.clone() />
+                        <FormAlert server=unsuspend_error />
+                        <button type="submit" class="button button-primary" disabled=move || !admin()>"Unsuspend"</button>
+                    </ActionForm>
+                }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=suspend attr:aria-label="Suspend tenant" attr:class="form-grid">
+                        <input type="hidden" name="tenant_id" value=id_suspend.clone() />
+                        <FormAlert server=suspend_error />
+                        <TextField label="Reason for suspension" name="suspend_reason" hint="The tenant's owners read it in their audit log." server=suspend_error />
+                        <button type="submit" class="button button-danger" disabled=move || !admin()>"Suspend tenant"</button>
+                    </ActionForm>
+                }.into_any()
+            }}
+        </section>
+        <section class="card" aria-labelledby="quota-heading">
+            <h2 id="quota-heading">"Quota"</h2>
+            <table class="table" aria-label="Quota use">
+                <thead><tr><th scope="col">"What"</th><th scope="col">"In use"</th><th scope="col">"Limit"</th></tr></thead>
+                <tbody>
+                    {info.quota.iter().map(|(_, label, used, limit)| view! {
+                        <tr><td>{label.clone()}</td><td>{*used}</td><td>{*limit}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <ActionForm action=quota attr:aria-label="Quota" attr:class="form-grid">
+                <input type="hidden" name="tenant_id" value=id_quota />
+                <FormAlert server=quota_error />
+                {move || admin().then(|| quota_limits.iter().map(|(field, _, _, limit)| {
+                    let label: &'static str = match field.as_str() {
+                        "max_vms" => "VM limit",
+                        "max_vcpus" => "vCPU limit",
+                        "max_memory_mib" => "Memory limit (MiB)",
+                        _ => "Public IPv4 limit",
+                    };
+                    let name: &'static str = match field.as_str() {
+                        "max_vms" => "max_vms",
+                        "max_vcpus" => "max_vcpus",
+                        "max_memory_mib" => "max_memory_mib",
+                        _ => "max_public_ips",
+                    };
+                    view! { <TextField label=label name=name initial=limit.to_string() server=quota_error /> }
+                }).collect_view())}
+                {move || admin().then(|| view! { <button type="submit" class="button button-secondary">"Save quota"</button> })}
+            </ActionForm>
+        </section>
+        <section class="card" aria-labelledby="users-heading">
+            <h2 id="users-heading">"Users"</h2>
+            <table class="table" aria-label="Users">
+                <thead><tr><th scope="col">"E-mail"</th><th scope="col">"Role"</th></tr></thead>
+                <tbody>
+                    {info.users.into_iter().map(|(email, role)| view! { <tr><td>{email}</td><td>{role}</td></tr> }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section class="card" aria-labelledby="audit-heading">
+            <h2 id="audit-heading">"Latest audit entries"</h2>
+            <table class="table" aria-label="Audit log">
+                <thead><tr><th scope="col">"When (UTC)"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Result"</th></tr></thead>
+                <tbody>
+                    {info.audit.into_iter().map(|e| view! {
+                        <tr><td>{format_utc(e.at)}</td><td>{e.actor}</td><td><code>{e.action}</code></td><td>{e.target}</td><td>{e.result}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+fn used_free(total: i64, used: i64, unit: &str) -> String {
+    let percent = if total > 0 { used * 100 / total } else { 0 };
+    format!("{used} / {total} {unit} ({percent}%), {} free", total - used)
+}
+
+/// Capacity per zone.
+#[component]
+pub fn StaffCapacityPage() -> impl IntoView {
+    let capacity = Resource::new(|| (), |_| capacity_view());
+    view! {
+        <PageHeader title="Capacity" description="Hosts of every zone (simulated zones): what is reserved by VMs and what is free." />
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || capacity.get().map(|result| match result {
+                Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                Ok(zones) if zones.is_empty() => view! {
+                    <EmptyState title="No hosts".to_owned()><p>"The driver reported no hosts; check the server's log."</p></EmptyState>
+                }.into_any(),
+                Ok(zones) => view! {
+                    <div class="table-scroll">
+                        <table class="table" aria-label="Capacity by zone">
+                            <thead><tr>
+                                <th scope="col">"Zone"</th><th scope="col">"Hosts"</th><th scope="col">"Dedicated"</th>
+                                <th scope="col">"vCPUs used"</th><th scope="col">"Memory used"</th><th scope="col">"Disk used"</th><th scope="col">"VMs"</th>
+                            </tr></thead>
+                            <tbody>
+                                {zones.into_iter().map(|z| view! {
+                                    <tr>
+                                        <th scope="row">{zone_label(&z.zone)}</th>
+                                        <td>{z.hosts}</td>
+                                        <td>{z.dedicated_hosts}</td>
+                                        <td>{used_free(z.vcpus.0, z.vcpus.1, "")}</td>
+                                        <td>{used_free(z.memory_mib.0 / 1024, z.memory_mib.1 / 1024, "GiB")}</td>
+                                        <td>{used_free(z.disk_gib.0, z.disk_gib.1, "GiB")}</td>
+                                        <td>{z.vms}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// The job queue: live, failed, cancelled; retry and cancel (admins). Refreshed every two seconds.
+#[component]
+pub fn StaffJobsPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = move || query.read().get("state").unwrap_or_else(|| "live".to_owned());
+    let staff = expect_context::<StaffResource>();
+    let cancel = ServerAction::<StaffJobCancel>::new();
+    let retry = ServerAction::<StaffJobRetry>::new();
+    let tick = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2)) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let jobs = Resource::new(
+        move || (filter(), tick.get(), cancel.version().get(), retry.version().get()),
+        |(state, ..)| staff_jobs(state),
+    );
+    let cancel_error = action_error(cancel);
+    let retry_error = action_error(retry);
+    view! {
+        <PageHeader title="Jobs" description="Every tenant's VM jobs. A cancel stops a job at its next step and undoes what it did; a retry runs a failed job again from the start." />
+        <nav class="tabs" aria-label="Job lists">
+            {meridian_core::staff::JOB_LISTS.iter().map(|(key, label)| view! {
+                <a href=format!("/staff/jobs?state={key}") aria-current=move || (filter() == *key).then_some("page")>{*label}</a>
+            }).collect_view()}
+        </nav>
+        <FormAlert server=cancel_error />
+        <FormAlert server=retry_error />
+        {move || (!is_admin(staff)).then(|| view! { <p class="field-hint">"Support staff see the queue; only admins can cancel or retry jobs."</p> })}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            {move || jobs.get().map(|result| match result {
+                Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
+                Ok(list) if list.is_empty() => view! {
+                    <EmptyState title="No jobs in this list".to_owned()>
+                        <p>"Jobs appear here as tenants create and operate VMs. Try another list above."</p>
+                    </EmptyState>
+                }.into_any(),
+                Ok(list) => view! {
+                    <div class="table-scroll">
+                        <table class="table" aria-label="Jobs">
+                            <thead><tr>
+                                <th scope="col">"Created (UTC)"</th><th scope="col">"Tenant"</th><th scope="col">"VM"</th><th scope="col">"Job"</th>
+                                <th scope="col">"State"</th><th scope="col">"Step"</th><th scope="col">"Error"</th><th scope="col">"Actions"</th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|job| job_row(job, staff, cancel, retry)).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+fn job_row(
+    job: JobLine,
+    staff: StaffResource,
+    cancel: ServerAction<StaffJobCancel>,
+    retry: ServerAction<StaffJobRetry>,
+) -> impl IntoView {
+    let live = matches!(job.state.as_str(), "queued" | "running");
+    let ended = matches!(job.state.as_str(), "failed" | "cancelled");
+    let state = if job.cancel_requested {
+        format!("{} (cancel requested)", job.state)
+    } else {
+        job.state.clone()
+    };
+    let vm_label = if job.vm.1.is_empty() { job.vm.0.clone() } else { job.vm.1.clone() };
+    let id = job.id.clone();
+    let (cancel_id, retry_id) = (id.clone(), id.clone());
+    let cancel_label = format!("Cancel {} of {}", job.kind, vm_label);
+    let retry_label = format!("Retry {} of {}", job.kind, vm_label);
+    let admin_reason = move || (!is_admin(staff)).then_some("Only admins can change the job queue");
+    view! {
+        <tr>
+            <td>{format_utc(job.created_at)}</td>
+            <td>{job.tenant.clone()}</td>
+            <td>{vm_label.clone()}</td>
+            <td><code>{job.kind.clone()}</code></td>
+            <td>{state}</td>
+            <td>{job.step.clone().unwrap_or_else(|| "—".to_owned())}</td>
+            <td>{job.error.clone().unwrap_or_else(|| "—".to_owned())}</td>
+            <td>
+                {live.then(|| view! {
+                    <ActionForm action=cancel attr:class="inline-form">
+                        <input type="hidden" name="id" value=cancel_id.clone() />
+                        <button type="submit" class="button button-danger" aria-label=cancel_label.clone()
+                            disabled=move || !is_admin(staff) || job.cancel_requested title=admin_reason>"Cancel"</button>
+                    </ActionForm>
+                })}
+                {ended.then(|| view! {
+                    <ActionForm action=retry attr:class="inline-form">
+                        <input type="hidden" name="id" value=retry_id.clone() />
+                        <button type="submit" class="button button-secondary" aria-label=retry_label.clone()
+                            disabled=move || !is_admin(staff) title=admin_reason>"Retry"</button>
+                    </ActionForm>
+                })}
+            </td>
+        </tr>
+    }
+}

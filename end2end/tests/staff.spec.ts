@@ -1,0 +1,133 @@
+// The staff console: a support user inspects a tenant read-only (banner, reason in the tenant's
+// audit log, changes refused); an admin suspends a tenant, which ends its session and refuses
+// its creates, and unsuspends it.
+import { test, expect, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { PASSWORD, hydrated, logIn, signUp, uniqueEmail } from './helpers';
+
+const dataDir = process.env.MERIDIAN_E2E_DATA_DIR ?? '../target/e2e-data';
+
+/** Creates a staff account the only way there is: the `meridian staff create` command. */
+function staffCreate(role: 'support' | 'admin'): string {
+  const email = uniqueEmail(role);
+  execFileSync('../target/debug/meridian',
+    ['staff', 'create', '--email', email, '--role', role, '--data-dir', dataDir, '--log', 'warn'],
+    { input: `${PASSWORD}\n` });
+  return email;
+}
+
+async function staffLogIn(page: Page, email: string): Promise<void> {
+  await page.goto('/staff/login');
+  await hydrated(page);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Tenants' })).toBeVisible();
+}
+
+async function openTenant(page: Page, search: string, name: string): Promise<void> {
+  await page.getByLabel('Search tenants').fill(search);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('table', { name: 'Tenants' }).getByRole('link', { name }).click();
+  await expect(page.getByRole('heading', { level: 1, name: `Tenant ${name}` })).toBeVisible();
+  await hydrated(page);
+}
+
+test('a support user inspects a tenant read-only, with the reason in its audit log', async ({ page, browser }) => {
+  const tenant = `Inspected ${Date.now()}`;
+  await signUp(page, tenant, uniqueEmail('inspected'));
+  await page.getByRole('link', { name: 'VDCs' }).click();
+  await hydrated(page);
+  await page.getByLabel('Name').fill('zurich');
+  await page.getByLabel('Zone').selectOption({ label: 'Zurich (zrh1), CH' });
+  await page.getByRole('button', { name: 'Create VDC' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'VDC zurich' })).toBeVisible();
+
+  const supportEmail = staffCreate('support');
+  const staffContext = await browser.newContext();
+  const staff = await staffContext.newPage();
+  // A tenant password does not open the console.
+  await staff.goto('/staff/login');
+  await hydrated(staff);
+  await staff.getByLabel('E-mail').fill(supportEmail);
+  await staff.getByLabel('Password').fill('not the password at all');
+  await staff.getByRole('button', { name: 'Log in' }).click();
+  await expect(staff.getByRole('alert')).toHaveText('Wrong e-mail or password.');
+  await staffLogIn(staff, supportEmail);
+  await openTenant(staff, tenant, tenant);
+  await expect(staff.getByRole('button', { name: 'Suspend tenant' })).toBeDisabled();
+
+  // A reason is required, next to its field.
+  await staff.getByRole('button', { name: 'Inspect read-only' }).click();
+  await expect(staff.getByText(/Say why, in at least 8 characters/)).toBeVisible();
+  await staff.getByLabel('Reason', { exact: true }).fill('ticket 9001: VDC questions');
+  await staff.getByRole('button', { name: 'Inspect read-only' }).click();
+
+  const banner = staff.getByRole('region', { name: 'Support inspection' });
+  await expect(banner).toContainText('Read-only support inspection');
+  await expect(banner).toContainText('ticket 9001: VDC questions');
+  await expect(staff.getByTestId('tenant-name')).toHaveText(tenant);
+  await staff.getByRole('link', { name: 'VDCs' }).click();
+  await expect(staff.getByRole('table', { name: 'Your VDCs' })).toContainText('zurich');
+  await expect(banner).toBeVisible();
+  await staff.screenshot({ path: 'screenshots/staff-inspection.png', fullPage: true });
+
+  // A change is refused by the server, whatever the page offers, and nothing is created.
+  const origin = new URL(staff.url()).origin;
+  const refused = await staff.request.post('/fn/vdc_create', { form: { name: 'sneaky', zone: 'lon1' }, headers: { Origin: origin } });
+  expect(refused.status()).toBe(403);
+  expect(await refused.text()).toContain('read-only');
+  await staff.reload();
+  await expect(staff.getByRole('table', { name: 'Your VDCs' })).not.toContainText('sneaky');
+
+  await hydrated(staff);
+  await banner.getByRole('button', { name: 'End inspection' }).click();
+  await expect(staff.getByRole('heading', { level: 1, name: `Tenant ${tenant}` })).toBeVisible();
+  await expect(staff.getByRole('region', { name: 'Support inspection' })).toHaveCount(0);
+  await staffContext.close();
+
+  // The tenant's owner reads who inspected, when and why, and the refused change.
+  await page.goto('/settings');
+  const audit = page.getByRole('table', { name: 'Audit log' });
+  const start = audit.getByRole('row').filter({ hasText: 'support.inspect_start' });
+  await expect(start).toHaveCount(1);
+  await expect(start).toContainText(supportEmail);
+  await expect(start).toContainText('ticket 9001: VDC questions');
+  await expect(audit.getByRole('row').filter({ hasText: 'vdc.create' }).filter({ hasText: 'forbidden' })).toHaveCount(1);
+  await expect(audit.getByRole('row').filter({ hasText: 'support.inspect_end' })).toHaveCount(1);
+});
+
+test('an admin suspends a tenant: its session ends, its create is refused, and it can come back', async ({ page, browser }) => {
+  const tenant = `Suspended ${Date.now()}`;
+  const ownerEmail = uniqueEmail('suspended');
+  await signUp(page, tenant, ownerEmail);
+  await page.getByRole('link', { name: 'VDCs' }).click();
+  await hydrated(page);
+
+  const adminContext = await browser.newContext();
+  const admin = await adminContext.newPage();
+  await staffLogIn(admin, staffCreate('admin'));
+  await openTenant(admin, ownerEmail, tenant);
+  await admin.getByLabel('Reason for suspension').fill('unpaid invoices, ticket 4242');
+  await admin.getByRole('button', { name: 'Suspend tenant' }).click();
+  await expect(admin.getByLabel('Tenant', { exact: true })).toContainText('Suspended: unpaid invoices, ticket 4242');
+  await admin.screenshot({ path: 'screenshots/staff-tenant.png', fullPage: true });
+
+  // The tenant's open page can no longer create anything, and its session is gone.
+  await page.getByLabel('Name').fill('after-suspension');
+  await page.getByLabel('Zone').selectOption({ label: 'London (lon1), GB' });
+  await page.getByRole('button', { name: 'Create VDC' }).click();
+  await expect(page.getByRole('form', { name: 'Create VDC' }).getByRole('alert')).toHaveText('Sign in to continue.');
+  await page.goto('/vdcs');
+  await expect(page.getByRole('heading', { level: 1, name: 'Log in to Meridian' })).toBeVisible();
+  await logIn(page, ownerEmail);
+  await expect(page.getByRole('alert')).toContainText('suspended');
+
+  await admin.getByRole('button', { name: 'Unsuspend' }).click();
+  await expect(admin.getByLabel('Tenant', { exact: true })).toContainText('Active');
+  await adminContext.close();
+  await logIn(page, ownerEmail);
+  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  await page.goto('/vdcs');
+  await expect(page.getByText('No VDCs yet')).toBeVisible();
+});
