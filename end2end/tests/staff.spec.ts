@@ -84,6 +84,14 @@ test('a support user inspects a tenant read-only, with the reason in its audit l
   await banner.getByRole('button', { name: 'End inspection' }).click();
   await expect(staff.getByRole('heading', { level: 1, name: `Tenant ${tenant}` })).toBeVisible();
   await expect(staff.getByRole('region', { name: 'Support inspection' })).toHaveCount(0);
+
+  // Capacity per zone and the job queue across tenants (the demo tenant's VMs were created).
+  await staff.getByRole('link', { name: 'Capacity' }).click();
+  await expect(staff.getByRole('table', { name: 'Capacity by zone' }).getByRole('row')).toHaveCount(17);
+  await staff.getByRole('link', { name: 'Jobs' }).click();
+  await staff.getByRole('link', { name: 'All recent' }).click();
+  await expect(staff.getByRole('table', { name: 'Jobs' })).toContainText('vm_create');
+  await expect(staff.getByText('only admins can cancel or retry jobs')).toBeVisible();
   await staffContext.close();
 
   // The tenant's owner reads who inspected, when and why, and the refused change.

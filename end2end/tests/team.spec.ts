@@ -89,7 +89,7 @@ test('an EU-only tenant sees New York greyed out, is refused it by the server, a
   await page.getByRole('button', { name: 'Create VDC' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'VDC berlin' })).toBeVisible();
   await page.goto('/residency');
-  await expect(page.getByRole('status')).toHaveText('All 1 resources are inside the policy.');
+  await expect(page.getByRole('status')).toHaveText('The one resource is inside the policy.');
   const rows = page.getByRole('table', { name: 'Resources and where they are' }).getByRole('row');
   await expect(rows.filter({ hasText: 'berlin' })).toContainText('Berlin (ber1), DE');
   const download = page.waitForEvent('download');

@@ -10,6 +10,7 @@ use std::time::Duration;
 struct TestServer {
     base: String,
     client: reqwest::Client,
+    control: Control,
     _db: TestDb,
 }
 
@@ -39,13 +40,14 @@ impl TestServer {
             job_lease_ms: 5000,
             demo: false,
         };
-        let app = meridian::router(&config, control);
+        let app = meridian::router(&config, control.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self {
             base,
             client: Self::client(),
+            control,
             _db: db,
         }
     }
@@ -339,4 +341,57 @@ async fn without_demo_mode_there_is_no_demo_to_enter() {
         .await
         .unwrap();
     assert!(!page.contains("Try the demo"));
+}
+
+/// A stale session id (from before a renewal) is nobody.
+async fn is_signed_out(server: &TestServer, cookie: &str) -> bool {
+    let staff = TestServer::client()
+        .post(server.url("/fn/staff_view"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    staff.text().await.unwrap() == "null"
+}
+
+#[tokio::test]
+async fn staff_log_in_apart_and_the_session_id_is_renewed_at_inspection_start_and_end() {
+    let server = TestServer::start().await;
+    let tenant = TestServer::client();
+    server.signup(&tenant, "Acme", "ops@acme.io").await;
+    server
+        .control
+        .staff_create("sam@meridian.example", PASSWORD, "support")
+        .await
+        .unwrap();
+    let tenant_id = server.control.store().tenant_search("acme", 1).await.unwrap()[0].id.clone();
+    // Tenant users do not reach the staff console's functions.
+    let refused = server.call(&tenant, "staff_tenants", &[("q", "")]).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+
+    let login = server
+        .call(&server.client, "staff_login", &[("email", "sam@meridian.example"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let signed_in = cookie_value(&session_cookie(&login).unwrap());
+    let start = server
+        .call(&server.client, "staff_inspect_start", &[("tenant_id", &tenant_id), ("reason", "ticket 12: a look")])
+        .await;
+    assert_eq!(start.status(), StatusCode::OK);
+    let inspecting = cookie_value(&session_cookie(&start).unwrap());
+    assert_ne!(signed_in, inspecting);
+    assert!(is_signed_out(&server, &signed_in).await);
+    assert_eq!(server.whoami(&server.client).await.as_deref(), Some("sam@meridian.example"));
+    let changed = server
+        .call(&server.client, "vdc_create", &[("name", "x"), ("zone", "lon1")])
+        .await;
+    assert_eq!(changed.status(), StatusCode::FORBIDDEN);
+
+    let end = server.call(&server.client, "staff_inspect_end", &[]).await;
+    assert_eq!(end.status(), StatusCode::OK);
+    let after = cookie_value(&session_cookie(&end).unwrap());
+    assert_ne!(after, inspecting);
+    assert!(is_signed_out(&server, &inspecting).await);
+    assert_eq!(server.whoami(&server.client).await, None);
+    assert!(!is_signed_out(&server, &after).await);
 }

@@ -55,6 +55,17 @@ pub struct TenantInfo {
     pub quota: Vec<(String, String, u64, u64)>,
     /// The newest audit entries.
     pub audit: Vec<AuditEntry>,
+    /// Whether the viewer is an admin (may suspend and change quotas).
+    pub admin: bool,
+}
+
+/// The job queue as one staff member sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobQueue {
+    /// The jobs, newest first.
+    pub jobs: Vec<JobLine>,
+    /// Whether the viewer is an admin (may cancel and retry).
+    pub admin: bool,
 }
 
 /// One zone's capacity.
@@ -157,7 +168,9 @@ pub async fn staff_tenant(id: String) -> Result<TenantInfo, AppError> {
         .staff_tenant_view(&ctx, &id, meridian_control::store::now_ms())
         .await?;
     let (quota, used) = detail.quota;
+    let admin = ctx.staff()?.1.can_administer();
     Ok(TenantInfo {
+        admin,
         line: tenant_line(detail.summary),
         users: detail.users.into_iter().map(|(_, email, role)| (email, role)).collect(),
         quota: vec![
@@ -275,9 +288,9 @@ pub async fn capacity_view() -> Result<Vec<ZoneCapacity>, AppError> {
 
 /// The job queue for one filter (`live`, `failed`, `cancelled`, `all`).
 #[server(prefix = "/fn", endpoint = "staff_jobs")]
-pub async fn staff_jobs(state: String) -> Result<Vec<JobLine>, AppError> {
+pub async fn staff_jobs(state: String) -> Result<JobQueue, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control
+    let jobs = control
         .staff_jobs(&ctx, &state)
         .await?
         .into_iter()
@@ -302,7 +315,11 @@ pub async fn staff_jobs(state: String) -> Result<Vec<JobLine>, AppError> {
                     && !job.position.state.is_terminal(),
             }
         })
-        .collect())
+        .collect();
+    Ok(JobQueue {
+        jobs,
+        admin: ctx.staff()?.1.can_administer(),
+    })
 }
 
 /// Asks for a live job to be cancelled and unwound (admins).

@@ -20,7 +20,9 @@ pub fn ResidencyPage() -> impl IntoView {
                         <section class="card" aria-label="Policy">
                             <p>"Policy: " <strong>{policy}</strong> " · drawn up " {at} " · "
                                 <a href="/settings">"change the policy"</a></p>
-                            <p role="status">{if outside == 0 {
+                            <p role="status">{if outside == 0 && rows.len() == 1 {
+                                "The one resource is inside the policy.".to_owned()
+                            } else if outside == 0 {
                                 format!("All {} resources are inside the policy.", rows.len())
                             } else {
                                 format!("{outside} of {} resources are outside the policy.", rows.len())

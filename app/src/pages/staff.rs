@@ -22,10 +22,6 @@ use std::time::Duration;
 /// The signed-in staff member, for the console's pages.
 type StaffResource = Resource<Result<Option<StaffMe>, AppError>>;
 
-fn is_admin(staff: StaffResource) -> bool {
-    matches!(staff.get(), Some(Ok(Some(me))) if me.role.can_administer())
-}
-
 /// The staff log-in page.
 #[component]
 pub fn StaffLoginPage() -> impl IntoView {
@@ -55,7 +51,6 @@ pub fn StaffLoginPage() -> impl IntoView {
 #[component]
 pub fn StaffShell() -> impl IntoView {
     let staff: StaffResource = Resource::new_blocking(|| (), |_| staff_view());
-    provide_context(staff);
     let logout = ServerAction::<StaffLogout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
@@ -184,8 +179,7 @@ fn tenant_body(
     unsuspend: ServerAction<TenantUnsuspend>,
     quota: ServerAction<StaffQuotaSet>,
 ) -> impl IntoView {
-    let staff = expect_context::<StaffResource>();
-    let admin = move || is_admin(staff);
+    let admin = info.admin;
     let inspect = ServerAction::<StaffInspectStart>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = inspect.value().get() {
@@ -230,13 +224,13 @@ fn tenant_body(
         <section class="card" aria-labelledby="suspend-heading">
             <h2 id="suspend-heading">{if suspended { "Suspension" } else { "Suspend" }}</h2>
             <p class="muted">"A suspended tenant's users are logged out and can only see a notice; nothing new is created; its VMs keep running."</p>
-            {move || (!admin()).then(|| view! { <p class="field-hint">"Only admins can suspend or unsuspend a tenant."</p> })}
+            {(!admin).then(|| view! { <p class="field-hint">"Only admins can suspend or unsuspend a tenant."</p> })}
             {if suspended {
                 view! {
                     <ActionForm action=unsuspend attr:aria-label="Unsuspend tenant">
                         <input type="hidden" name="tenant_id" value=id_suspend.clone() />
                         <FormAlert server=unsuspend_error />
-                        <button type="submit" class="button button-primary" disabled=move || !admin()>"Unsuspend"</button>
+                        <button type="submit" class="button button-primary" disabled=!admin>"Unsuspend"</button>
                     </ActionForm>
                 }.into_any()
             } else {
@@ -245,7 +239,7 @@ fn tenant_body(
                         <input type="hidden" name="tenant_id" value=id_suspend.clone() />
                         <FormAlert server=suspend_error />
                         <TextField label="Reason for suspension" name="suspend_reason" hint="The tenant's owners read it in their audit log." server=suspend_error />
-                        <button type="submit" class="button button-danger" disabled=move || !admin()>"Suspend tenant"</button>
+                        <button type="submit" class="button button-danger" disabled=!admin>"Suspend tenant"</button>
                     </ActionForm>
                 }.into_any()
             }}
@@ -263,7 +257,7 @@ fn tenant_body(
             <ActionForm action=quota attr:aria-label="Quota" attr:class="form-grid">
                 <input type="hidden" name="tenant_id" value=id_quota />
                 <FormAlert server=quota_error />
-                {move || admin().then(|| quota_limits.iter().map(|(field, _, _, limit)| {
+                {admin.then(|| quota_limits.iter().map(|(field, _, _, limit)| {
                     let label: &'static str = match field.as_str() {
                         "max_vms" => "VM limit",
                         "max_vcpus" => "vCPU limit",
@@ -278,7 +272,7 @@ fn tenant_body(
                     };
                     view! { <TextField label=label name=name initial=limit.to_string() server=quota_error /> }
                 }).collect_view())}
-                {move || admin().then(|| view! { <button type="submit" class="button button-secondary">"Save quota"</button> })}
+                {admin.then(|| view! { <button type="submit" class="button button-secondary">"Save quota"</button> })}
             </ActionForm>
         </section>
         <section class="card" aria-labelledby="users-heading">
@@ -354,7 +348,6 @@ pub fn StaffCapacityPage() -> impl IntoView {
 pub fn StaffJobsPage() -> impl IntoView {
     let query = use_query_map();
     let filter = move || query.read().get("state").unwrap_or_else(|| "live".to_owned());
-    let staff = expect_context::<StaffResource>();
     let cancel = ServerAction::<StaffJobCancel>::new();
     let retry = ServerAction::<StaffJobRetry>::new();
     let tick = RwSignal::new(0_u32);
@@ -378,16 +371,16 @@ pub fn StaffJobsPage() -> impl IntoView {
         </nav>
         <FormAlert server=cancel_error />
         <FormAlert server=retry_error />
-        {move || (!is_admin(staff)).then(|| view! { <p class="field-hint">"Support staff see the queue; only admins can cancel or retry jobs."</p> })}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || jobs.get().map(|result| match result {
                 Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
-                Ok(list) if list.is_empty() => view! {
+                Ok(queue) if queue.jobs.is_empty() => view! {
                     <EmptyState title="No jobs in this list".to_owned()>
                         <p>"Jobs appear here as tenants create and operate VMs. Try another list above."</p>
                     </EmptyState>
                 }.into_any(),
-                Ok(list) => view! {
+                Ok(queue) => view! {
+                    {(!queue.admin).then(|| view! { <p class="field-hint">"Support staff see the queue; only admins can cancel or retry jobs."</p> })}
                     <div class="table-scroll">
                         <table class="table" aria-label="Jobs">
                             <thead><tr>
@@ -395,7 +388,7 @@ pub fn StaffJobsPage() -> impl IntoView {
                                 <th scope="col">"State"</th><th scope="col">"Step"</th><th scope="col">"Error"</th><th scope="col">"Actions"</th>
                             </tr></thead>
                             <tbody>
-                                {list.into_iter().map(|job| job_row(job, staff, cancel, retry)).collect_view()}
+                                {queue.jobs.into_iter().map(|job| job_row(job, queue.admin, cancel, retry)).collect_view()}
                             </tbody>
                         </table>
                     </div>
@@ -407,7 +400,7 @@ pub fn StaffJobsPage() -> impl IntoView {
 
 fn job_row(
     job: JobLine,
-    staff: StaffResource,
+    admin: bool,
     cancel: ServerAction<StaffJobCancel>,
     retry: ServerAction<StaffJobRetry>,
 ) -> impl IntoView {
@@ -423,7 +416,7 @@ fn job_row(
     let (cancel_id, retry_id) = (id.clone(), id.clone());
     let cancel_label = format!("Cancel {} of {}", job.kind, vm_label);
     let retry_label = format!("Retry {} of {}", job.kind, vm_label);
-    let admin_reason = move || (!is_admin(staff)).then_some("Only admins can change the job queue");
+    let admin_reason = (!admin).then_some("Only admins can change the job queue");
     view! {
         <tr>
             <td>{format_utc(job.created_at)}</td>
@@ -438,14 +431,14 @@ fn job_row(
                     <ActionForm action=cancel attr:class="inline-form">
                         <input type="hidden" name="id" value=cancel_id.clone() />
                         <button type="submit" class="button button-danger" aria-label=cancel_label.clone()
-                            disabled=move || !is_admin(staff) || job.cancel_requested title=admin_reason>"Cancel"</button>
+                            disabled=!admin || job.cancel_requested title=admin_reason>"Cancel"</button>
                     </ActionForm>
                 })}
                 {ended.then(|| view! {
                     <ActionForm action=retry attr:class="inline-form">
                         <input type="hidden" name="id" value=retry_id.clone() />
                         <button type="submit" class="button button-secondary" aria-label=retry_label.clone()
-                            disabled=move || !is_admin(staff) title=admin_reason>"Retry"</button>
+                            disabled=!admin title=admin_reason>"Retry"</button>
                     </ActionForm>
                 })}
             </td>
