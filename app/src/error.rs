@@ -75,6 +75,15 @@ impl FromServerFnError for AppError {
 }
 
 #[cfg(feature = "ssr")]
+impl AppError {
+    /// Not found, with the 404 status set on the response (a bare `AppError::NotFound` returned
+    /// from a server function would answer 500).
+    pub fn not_found() -> Self {
+        meridian_control::Error::NotFound.into()
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl From<meridian_control::Error> for AppError {
     /// The one place a control-plane error becomes an HTTP status; internal details are logged
     /// here, once, and replaced by a generic message.

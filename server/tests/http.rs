@@ -395,3 +395,380 @@ async fn staff_log_in_apart_and_the_session_id_is_renewed_at_inspection_start_an
     assert_eq!(server.whoami(&server.client).await, None);
     assert!(!is_signed_out(&server, &after).await);
 }
+
+/// Who may call an endpoint, for the authorization-coverage test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// Anyone: sign-up, log-in, log-out, who am I, the demo's availability, invitations.
+    Public,
+    /// Reads the actor's own tenant (or the inspected one).
+    Read,
+    /// Changes the actor's tenant: owners and members only (some owners only).
+    Change,
+    /// The sales demo's reset: only the demo tenant's users, never staff.
+    DemoOnly,
+    /// Changes the caller's own account: any tenant user, never staff.
+    Own,
+    /// The staff console.
+    StaffRead,
+    /// The staff console's changes: admins only.
+    StaffAdmin,
+}
+
+use Access::{Change, DemoOnly, Own, Public, Read, StaffAdmin, StaffRead};
+
+const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIATtkVZY1NbgPpq7r1+NcsULekVB9xZJnG7ATrZWo5z5 x@y";
+
+/// Every server function, with who may call it and arguments naming tenant A's resources
+/// (`{vm}` and the like). A new server function fails the test until it has an entry here.
+const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
+    ("account_signup", Public, &[]),
+    ("account_login", Public, &[]),
+    ("account_logout", Public, &[]),
+    ("account_view", Public, &[]),
+    ("demo_available", Public, &[]),
+    ("demo_login", Public, &[]),
+    ("invite_accept", Public, &[]),
+    ("staff_login", Public, &[]),
+    ("staff_view", Public, &[]),
+    ("staff_logout", Public, &[]),
+    ("demo_reset", DemoOnly, &[]),
+    ("account_password_change", Own, &[("current_password", "not it at all"), ("new_password", "another long secret")]),
+    ("bandwidth_view", Read, &[]),
+    ("bandwidth_cap_set", Change, &[("scope", "vm"), ("vm_id", "{vm}"), ("mbps", "100")]),
+    ("bandwidth_cap_remove", Change, &[("scope", "vm"), ("target", "{vm}")]),
+    ("bandwidth_alert_set", Change, &[("threshold", "50")]),
+    ("billing_view", Read, &[]),
+    ("map_view", Read, &[]),
+    ("latency_chart", Read, &[("target", "pair:lon1-fra1"), ("window", "hour")]),
+    ("overview_view", Read, &[]),
+    ("user_list", Read, &[]),
+    ("user_invite", Change, &[("email", "new@alpha.example"), ("role", "member")]),
+    ("user_role_set", Change, &[("id", "{viewer}"), ("role", "owner")]),
+    ("user_remove", Change, &[("id", "{viewer}")]),
+    ("quota_view", Read, &[]),
+    ("residency_view", Read, &[]),
+    ("residency_set", Change, &[("policy", "de")]),
+    ("audit_list", Read, &[]),
+    ("residency_evidence", Read, &[]),
+    ("ssh_key_list", Read, &[]),
+    ("ssh_key_create", Change, &[("name", "second"), ("public_key", KEY)]),
+    ("ssh_key_delete", Change, &[("id", "{key}")]),
+    ("stack_list", Read, &[]),
+    ("stack_create", Change, &[("template", "web-3"), ("name", "another")]),
+    ("stack_view", Read, &[("id", "{stack}")]),
+    ("stack_delete", Change, &[("id", "{stack}")]),
+    ("staff_tenants", StaffRead, &[("q", "")]),
+    ("staff_tenant", StaffRead, &[("id", "{tenant}")]),
+    ("staff_inspect_start", StaffRead, &[("tenant_id", "{tenant}"), ("reason", "ticket 1: coverage")]),
+    ("staff_inspect_end", StaffRead, &[]),
+    ("tenant_suspend", StaffAdmin, &[("tenant_id", "{tenant}"), ("suspend_reason", "coverage run, ticket 2")]),
+    ("tenant_unsuspend", StaffAdmin, &[("tenant_id", "{tenant}")]),
+    (
+        "staff_quota_set",
+        StaffAdmin,
+        &[("tenant_id", "{tenant}"), ("max_vms", "90"), ("max_vcpus", "90"), ("max_memory_mib", "90000"), ("max_public_ips", "9")],
+    ),
+    ("capacity_view", StaffRead, &[]),
+    ("staff_jobs", StaffRead, &[("state", "all")]),
+    ("staff_job_cancel", StaffAdmin, &[("id", "{job}")]),
+    ("staff_job_retry", StaffAdmin, &[("id", "{job}")]),
+    ("template_list", Read, &[]),
+    ("template_create", Change, &[("name", "another"), ("base", "{base}"), ("user_data", "#cloud-config\n")]),
+    ("template_delete", Change, &[("id", "{template}")]),
+    ("vdc_list", Read, &[]),
+    ("vdc_create", Change, &[("name", "another"), ("zone", "lon1")]),
+    ("vdc_view", Read, &[("id", "{vdc}")]),
+    ("vm_list", Read, &[]),
+    ("vm_create", Change, &[("vdc_id", "{vdc}"), ("name", "another"), ("template", "debian-12"), ("size", "xs")]),
+    ("vm_view", Read, &[("id", "{vm}")]),
+    ("vm_operate", Change, &[("id", "{vm}"), ("action", "stop")]),
+    ("vm_resize", Change, &[("id", "{vm}"), ("size", "m")]),
+    ("vm_destroy", Change, &[("id", "{vm}"), ("confirm_name", "alpha-secret-vm")]),
+    ("network_view", Read, &[]),
+    ("firewall_rule_list", Read, &[]),
+    (
+        "firewall_rule_create",
+        Change,
+        &[("zone", "ber1"), ("protocol", "tcp"), ("port_from", "8080"), ("port_to", "8080"), ("source", "10.0.0.0/8")],
+    ),
+    ("firewall_rule_delete", Change, &[("id", "{rule}")]),
+];
+
+/// Every plain HTTP route (pages aside), with who may call it.
+const HTTP_ROUTES: &[(&str, Access)] = &[
+    ("/healthz", Public),
+    ("/events/vms/{id}", Read),
+    ("/billing/invoice.csv", Read),
+    ("/billing/usage.csv", Read),
+    ("/residency/evidence.csv", Read),
+];
+
+/// Text only tenant A's data contains: finding it in anyone else's answer is a leak.
+const SECRET: &str = "alpha-secret";
+
+/// Tenant A with one of everything, and everyone who must not change it.
+struct Cast {
+    ids: Vec<(&'static str, String)>,
+    owner: reqwest::Client,
+    viewer: reqwest::Client,
+    other: reqwest::Client,
+    inspector: reqwest::Client,
+    support: reqwest::Client,
+    anonymous: reqwest::Client,
+}
+
+fn json_id(list: &serde_json::Value, marker: &str) -> String {
+    list.as_array()
+        .and_then(|items| items.iter().find(|item| item.to_string().contains(marker)))
+        .and_then(|item| item["id"].as_str())
+        .unwrap_or_else(|| panic!("no item with {marker} in {list}"))
+        .to_owned()
+}
+
+impl TestServer {
+    async fn json(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> serde_json::Value {
+        let response = self.call(client, name, form).await;
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        response.json().await.unwrap()
+    }
+
+    async fn staff_client(&self, email: &str, role: &str) -> reqwest::Client {
+        self.control.staff_create(email, PASSWORD, role).await.unwrap();
+        let client = TestServer::client();
+        let login = self.call(&client, "staff_login", &[("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(login.status(), StatusCode::OK);
+        client
+    }
+
+    async fn cast(&self) -> Cast {
+        let owner = TestServer::client();
+        self.signup(&owner, "Alpha Confidential", "owner@alpha.example").await;
+        let vdc = self.json(&owner, "vdc_create", &[("name", "alpha-secret-vdc"), ("zone", "ber1")]).await;
+        let vdc = vdc["id"].as_str().unwrap().to_owned();
+        let created = self
+            .call(&owner, "vm_create", &[("vdc_id", &vdc), ("name", "alpha-secret-vm"), ("template", "debian-12"), ("size", "xs")])
+            .await;
+        assert_eq!(created.status(), StatusCode::OK);
+        let base = meridian_core::resource::BUILTIN_TEMPLATES[0].id.to_string();
+        for (name, form) in [
+            ("ssh_key_create", vec![("name", "alpha-secret-key"), ("public_key", KEY)]),
+            ("template_create", vec![("name", "alpha-secret-tpl"), ("base", base.as_str()), ("user_data", "#cloud-config\n")]),
+            ("firewall_rule_create", vec![("zone", "ber1"), ("protocol", "tcp"), ("port_from", "443"), ("port_to", "443"), ("source", "0.0.0.0/0")]),
+            ("stack_create", vec![("template", "web-3"), ("name", "alpha-secret-stack")]),
+        ] {
+            assert_eq!(self.call(&owner, name, &form).await.status(), StatusCode::OK, "{name}");
+        }
+        let account = self
+            .control
+            .account_login(&meridian_control::OpContext::anonymous("t"), "owner@alpha.example", PASSWORD)
+            .await
+            .unwrap();
+        let token = self
+            .control
+            .user_invite(&meridian_control::testing::as_user(&account), "viewer@alpha.example", "viewer")
+            .await
+            .unwrap();
+        let viewer = TestServer::client();
+        let joined = self.call(&viewer, "invite_accept", &[("token", &token), ("password", PASSWORD)]).await;
+        assert_eq!(joined.status(), StatusCode::OK);
+        let other = TestServer::client();
+        self.signup(&other, "Beta", "owner@beta.example").await;
+        let tenant = account.tenant_id.to_string();
+        let inspector = self.staff_client("ivy@meridian.example", "support").await;
+        let started = self
+            .call(&inspector, "staff_inspect_start", &[("tenant_id", &tenant), ("reason", "ticket 1: coverage")])
+            .await;
+        assert_eq!(started.status(), StatusCode::OK);
+        let support = self.staff_client("sam@meridian.example", "support").await;
+        let job = self.control.store().job_list_live().await.unwrap()[0].id.to_string();
+        let vm = json_id(&self.json(&owner, "vm_list", &[]).await, "alpha-secret-vm");
+        let ids = vec![
+            ("vm", vm),
+            ("vdc", vdc),
+            ("key", json_id(&self.json(&owner, "ssh_key_list", &[]).await, "alpha-secret-key")),
+            ("template", json_id(&self.json(&owner, "template_list", &[]).await, "alpha-secret-tpl")),
+            ("rule", json_id(&self.json(&owner, "firewall_rule_list", &[]).await, "443")),
+            ("stack", json_id(&self.json(&owner, "stack_list", &[]).await, "alpha-secret-stack")),
+            ("viewer", json_id(&self.json(&owner, "user_list", &[]).await, "viewer@alpha.example")),
+            ("tenant", tenant),
+            ("job", job),
+            ("base", base),
+        ];
+        Cast {
+            ids,
+            owner,
+            viewer,
+            other,
+            inspector,
+            support,
+            anonymous: TestServer::client(),
+        }
+    }
+
+    /// Everything tenant A has, as its owner reads it, and whether it is suspended.
+    async fn snapshot(&self, cast: &Cast) -> Vec<String> {
+        let mut state = Vec::new();
+        for name in [
+            "vm_list", "vdc_list", "user_list", "firewall_rule_list", "ssh_key_list", "template_list",
+            "stack_list", "quota_view", "residency_view",
+        ] {
+            state.push(format!("{name}: {}", self.json(&cast.owner, name, &[]).await));
+        }
+        let tenant = cast.id("tenant").parse().unwrap();
+        let row = self.control.store().tenant_get(tenant).await.unwrap().unwrap();
+        state.push(format!("suspended: {:?}", row.suspended_at));
+        state.push(format!("jobs: {:?}", self.control.store().job_list_live().await.unwrap().len()));
+        state
+    }
+}
+
+impl Cast {
+    fn id(&self, name: &str) -> &str {
+        &self.ids.iter().find(|(n, _)| *n == name).unwrap().1
+    }
+
+    /// `form` with tenant A's ids replaced by ids nobody has.
+    fn fill_missing(&self, form: &[(&str, &str)]) -> (Vec<(String, String)>, bool) {
+        let missing = uuid::Uuid::new_v4().to_string();
+        let (mut filled, any) = self.fill(form);
+        for ((_, value), (_, spec)) in filled.iter_mut().zip(form) {
+            if spec.starts_with('{') && *spec != "{base}" {
+                value.clone_from(&missing);
+            }
+        }
+        (filled, any)
+    }
+
+    /// `form` with `{name}` placeholders replaced by tenant A's ids; true if any was.
+    fn fill(&self, form: &[(&str, &str)]) -> (Vec<(String, String)>, bool) {
+        let mut names_a_resource = false;
+        let filled = form
+            .iter()
+            .map(|(k, v)| {
+                let value = match v.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
+                    Some(name) => {
+                        // Built-in templates are everyone's.
+                        names_a_resource |= name != "base";
+                        self.id(name).to_owned()
+                    }
+                    None => (*v).to_owned(),
+                };
+                ((*k).to_owned(), value)
+            })
+            .collect();
+        (filled, names_a_resource)
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_refuses_whoever_may_not_use_it_and_nothing_changes() {
+    let server = TestServer::start().await;
+    let cast = server.cast().await;
+
+    // The lists above are complete: every registered server function and route has an entry,
+    // every entry exists, and no server function can be reached with GET.
+    let registered: Vec<(&str, http::Method)> = leptos::server_fn::axum::server_fn_paths().collect();
+    for (path, method) in &registered {
+        let name = path.strip_prefix("/fn/").unwrap_or(path);
+        assert!(SERVER_FNS.iter().any(|(n, ..)| *n == name), "server function {path} has no coverage entry");
+        assert_eq!(*method, http::Method::POST, "{path} must not be a GET");
+    }
+    for (name, ..) in SERVER_FNS {
+        assert!(registered.iter().any(|(p, _)| *p == format!("/fn/{name}")), "{name} is not a server function");
+    }
+    let routes: Vec<&str> = meridian::http_routes().into_iter().map(|(path, _)| path).collect();
+    assert_eq!(routes, HTTP_ROUTES.iter().map(|(p, _)| *p).collect::<Vec<_>>(), "every HTTP route has an entry");
+
+    let before = server.snapshot(&cast).await;
+    let expect = |who: &str, name: &str, status: StatusCode, wanted: &[StatusCode]| {
+        assert!(wanted.contains(&status), "{name} as {who}: {status}, expected one of {wanted:?}");
+    };
+    for (name, access, form_spec) in SERVER_FNS {
+        let (form, names_a_resource) = cast.fill(form_spec);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        // A forged cross-site request carrying the owner's cookie is refused before anything runs.
+        let forged = server.url(&format!("/fn/{name}"));
+        for (header, value) in [("Origin", "http://evil.example"), ("Sec-Fetch-Site", "cross-site")] {
+            let response = cast.owner.post(&forged).header(header, value).form(&form).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name} cross-site ({header})");
+            assert!(response.text().await.unwrap().contains("cross_site_request"));
+        }
+        let status = |r: reqwest::Response| r.status();
+        match access {
+            Public => {}
+            Read => {
+                expect("anonymous", name, status(server.call(&cast.anonymous, name, &form).await), &[StatusCode::UNAUTHORIZED]);
+                expect("staff not inspecting", name, status(server.call(&cast.support, name, &form).await), &[StatusCode::NOT_FOUND]);
+                expect("inspector", name, status(server.call(&cast.inspector, name, &form).await), &[StatusCode::OK]);
+                let other = server.call(&cast.other, name, &form).await;
+                if names_a_resource {
+                    expect("another tenant", name, other.status(), &[StatusCode::NOT_FOUND]);
+                } else {
+                    expect("another tenant", name, other.status(), &[StatusCode::OK]);
+                    let body = other.text().await.unwrap();
+                    assert!(!body.contains(SECRET), "{name} shows tenant A's data to tenant B: {body}");
+                }
+            }
+            Change | DemoOnly => {
+                expect("anonymous", name, status(server.call(&cast.anonymous, name, &form).await), &[StatusCode::UNAUTHORIZED]);
+                let viewer = if *access == DemoOnly { StatusCode::NOT_FOUND } else { StatusCode::FORBIDDEN };
+                expect("viewer", name, status(server.call(&cast.viewer, name, &form).await), &[viewer]);
+                expect("inspector", name, status(server.call(&cast.inspector, name, &form).await), &[StatusCode::FORBIDDEN]);
+                expect("staff not inspecting", name, status(server.call(&cast.support, name, &form).await), &[StatusCode::NOT_FOUND]);
+                if names_a_resource {
+                    // Tenant A's resource is, to tenant B, exactly like one that does not exist.
+                    let other = server.call(&cast.other, name, &form).await;
+                    let (status, body) = (other.status(), other.text().await.unwrap());
+                    expect("another tenant", name, status, &[StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY]);
+                    let (missing, _) = cast.fill_missing(form_spec);
+                    let missing: Vec<(&str, &str)> = missing.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    let nobody = server.call(&cast.other, name, &missing).await;
+                    assert_eq!((nobody.status(), nobody.text().await.unwrap()), (status, body), "{name}: B can tell A's id exists");
+                }
+            }
+            Own => {
+                expect("anonymous", name, status(server.call(&cast.anonymous, name, &form).await), &[StatusCode::UNAUTHORIZED]);
+                expect("inspector", name, status(server.call(&cast.inspector, name, &form).await), &[StatusCode::FORBIDDEN]);
+                expect("staff not inspecting", name, status(server.call(&cast.support, name, &form).await), &[StatusCode::NOT_FOUND]);
+            }
+            StaffRead | StaffAdmin => {
+                expect("anonymous", name, status(server.call(&cast.anonymous, name, &form).await), &[StatusCode::UNAUTHORIZED]);
+                expect("tenant owner", name, status(server.call(&cast.owner, name, &form).await), &[StatusCode::NOT_FOUND]);
+                expect("tenant viewer", name, status(server.call(&cast.viewer, name, &form).await), &[StatusCode::NOT_FOUND]);
+                if *access == StaffAdmin {
+                    expect("support", name, status(server.call(&cast.support, name, &form).await), &[StatusCode::FORBIDDEN]);
+                }
+            }
+        }
+    }
+    for (path, access) in HTTP_ROUTES {
+        let path = path.replace("{id}", cast.id("vm"));
+        if *access == Read {
+            assert_eq!(cast.anonymous.get(server.url(&path)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(cast.support.get(server.url(&path)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{path}");
+            let other = cast.other.get(server.url(&path)).send().await.unwrap();
+            if path.contains(cast.id("vm")) {
+                assert_eq!(other.status(), StatusCode::NOT_FOUND, "{path}");
+            } else {
+                assert!(!other.text().await.unwrap().contains(SECRET), "{path} leaks tenant A's data");
+            }
+        }
+    }
+    // Every page, rendered for someone else, shows nothing of tenant A.
+    for listing in leptos_axum::generate_route_list(meridian_app::App) {
+        let mut path = listing.path().to_owned();
+        for (prefix, id) in [("/vms/", "vm"), ("/vdcs/", "vdc"), ("/stacks/", "stack"), ("/staff/tenants/", "tenant")] {
+            if path.starts_with(prefix) {
+                path = format!("{prefix}{}", cast.id(id));
+            }
+        }
+        // Staff see every tenant in their console, but no tenant's dashboard unless inspecting.
+        let staff_page = path.starts_with("/staff");
+        for client in [&cast.anonymous, &cast.other, &cast.support].into_iter().take(if staff_page { 2 } else { 3 }) {
+            let body = client.get(server.url(&path)).send().await.unwrap().text().await.unwrap();
+            assert!(!body.contains(SECRET), "page {path} leaks tenant A's data");
+        }
+    }
+    assert_eq!(server.snapshot(&cast).await, before, "a refused call changed tenant A");
+}

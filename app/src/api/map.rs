@@ -115,15 +115,15 @@ pub async fn latency_chart(target: String, window: String) -> Result<LatencyFigu
     let since = now - span;
     let (title, samples) = match target.split_once(':') {
         Some(("edge", key)) => {
-            let title = crate::charts::edge_title(key).ok_or(AppError::NotFound)?;
+            let title = crate::charts::edge_title(key).ok_or_else(AppError::not_found)?;
             (title, control.probe_history(&ctx, key, since).await?)
         }
         Some(("pair", pair)) => {
-            let (from, to) = crate::charts::pair(pair).ok_or(AppError::NotFound)?;
+            let (from, to) = crate::charts::pair(pair).ok_or_else(AppError::not_found)?;
             let title = format!("{} → {}", from.zone().city, to.zone().city);
             (title, control.latency_pair_history(&ctx, from, to, since).await?)
         }
-        _ => return Err(AppError::NotFound),
+        _ => return Err(AppError::not_found()),
     };
     Ok(crate::charts::latency_chart(title, &samples, since, now, bucket))
 }

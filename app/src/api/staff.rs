@@ -214,23 +214,11 @@ pub async fn staff_inspect_end() -> Result<String, AppError> {
     let (control, session, ctx) = crate::server::op_context().await?;
     let (staff, _) = ctx.staff()?;
     let Some(inspecting) = crate::server::session_inspection(&session).await? else {
-        return Err(AppError::NotFound);
+        return Err(AppError::not_found());
     };
     control.staff_inspect_end(&ctx, &inspecting).await?;
     crate::server::session_staff_set(&session, staff, None).await?;
     Ok(inspecting.tenant_id.to_string())
-}
-
-/// The inspection in progress, as `(reason, since)`, for the banner.
-#[server(prefix = "/fn", endpoint = "staff_inspection")]
-pub async fn staff_inspection() -> Result<Option<(String, i64)>, AppError> {
-    let (_control, session, ctx) = crate::server::op_context().await?;
-    if ctx.staff().is_err() {
-        return Ok(None);
-    }
-    Ok(crate::server::session_inspection(&session)
-        .await?
-        .map(|i| (i.reason, i.since)))
 }
 
 /// Suspends a tenant (admins).

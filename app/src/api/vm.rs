@@ -229,7 +229,11 @@ pub async fn vm_operate(id: String, action: String) -> Result<(), AppError> {
         "start" => control.vm_start(&ctx, &id).await?,
         "stop" => control.vm_stop(&ctx, &id).await?,
         "reboot" => control.vm_reboot(&ctx, &id).await?,
-        _ => return Err(AppError::Forbidden("Unknown action.".into())),
+        _ => {
+            let mut fields = meridian_core::FieldErrors::default();
+            fields.push("action", "Choose start, stop or reboot.");
+            return Err(meridian_control::Error::Invalid(fields).into());
+        }
     };
     Ok(())
 }
