@@ -23,9 +23,9 @@ use pages::{
     bandwidth::BandwidthPage, billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage,
     map::MapPage, networks::NetworksPage, not_found::NotFound, overview::Overview, residency::ResidencyPage,
     settings::Settings, signup::SignupPage, stacks::StackPage, stacks::StacksPage, staff::StaffCapacityPage,
-    staff::StaffJobsPage, staff::StaffLoginPage, staff::StaffShell, staff::StaffTenantPage, staff::StaffTenantsPage,
-    templates::TemplatesPage,
-    vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage, vms::VmNewPage, vms::VmsPage,
+    staff::StaffJobsPage, staff::StaffLoginPage, staff::StaffShell, staff::StaffTenantPage,
+    staff::StaffTenantsPage, templates::TemplatesPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage,
+    vms::VmNewPage, vms::VmsPage,
 };
 
 /// The HTML document around the app, rendered on the server only.

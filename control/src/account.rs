@@ -97,8 +97,14 @@ impl Control {
             Some(user) if verified => {
                 if self.tenant_is_suspended(user.tenant_id).await? {
                     tracing::info!(user.id = %user.id, request.id = %ctx.request_id, "log-in refused: tenant suspended");
-                    self.audit_record(ctx, user.tenant_id, "account.login", &user.email, Some(&Error::Suspended))
-                        .await;
+                    self.audit_record(
+                        ctx,
+                        user.tenant_id,
+                        "account.login",
+                        &user.email,
+                        Some(&Error::Suspended),
+                    )
+                    .await;
                     return Err(Error::Suspended);
                 }
                 tracing::info!(user.id = %user.id, request.id = %ctx.request_id, "user logged in");

@@ -69,8 +69,7 @@ impl OpContext {
                 role,
             } => Ok((user_id, tenant_id, role)),
             Actor::Staff {
-                inspecting: Some(_),
-                ..
+                inspecting: Some(_), ..
             } => Err(crate::Error::Forbidden(INSPECTION_READ_ONLY.into())),
             Actor::Staff { .. } => Err(crate::Error::NotFound),
             Actor::Anonymous => Err(crate::Error::Unauthenticated),

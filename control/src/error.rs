@@ -20,7 +20,9 @@ pub enum Error {
     #[error("{0}")]
     Forbidden(String),
     /// The tenant is suspended by Meridian: its users cannot sign in and nothing new is created.
-    #[error("This organisation's Meridian account is suspended. Its VMs keep running; contact Meridian support to restore access.")]
+    #[error(
+        "This organisation's Meridian account is suspended. Its VMs keep running; contact Meridian support to restore access."
+    )]
     Suspended,
     /// The resource does not exist, or the actor may not see it (indistinguishable on purpose).
     #[error("Not found.")]

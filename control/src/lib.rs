@@ -22,8 +22,8 @@ pub mod probe;
 pub mod residency;
 pub mod session_store;
 pub mod ssh_key;
-pub mod staff;
 pub mod stack;
+pub mod staff;
 pub mod store;
 pub mod template;
 #[doc(hidden)]

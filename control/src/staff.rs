@@ -101,7 +101,12 @@ impl Control {
 
     /// Checks a staff member's e-mail and password; unknown address and wrong password fail
     /// alike, in the same time.
-    pub async fn staff_login(&self, ctx: &OpContext, email: &str, password: &str) -> Result<StaffAccount, Error> {
+    pub async fn staff_login(
+        &self,
+        ctx: &OpContext,
+        email: &str,
+        password: &str,
+    ) -> Result<StaffAccount, Error> {
         let staff = match Email::parse(email) {
             Ok(email) => self.store.staff_by_email(email.as_str()).await?,
             Err(_) => None,
@@ -137,7 +142,12 @@ impl Control {
     /// The signed-in staff member.
     pub async fn staff_view(&self, ctx: &OpContext) -> Result<StaffAccount, Error> {
         let (id, _) = ctx.staff()?;
-        Ok(self.store.staff_by_id(id).await?.ok_or(Error::Unauthenticated)?.into())
+        Ok(self
+            .store
+            .staff_by_id(id)
+            .await?
+            .ok_or(Error::Unauthenticated)?
+            .into())
     }
 
     /// The signed-in staff member and the tenant they inspect, if any.
@@ -157,13 +167,21 @@ impl Control {
     }
 
     /// Tenants matching `query` (name, a user's e-mail, or id), newest first, with totals.
-    pub async fn staff_tenants(&self, ctx: &OpContext, query: &str, now: i64) -> Result<Vec<TenantSummary>, Error> {
+    pub async fn staff_tenants(
+        &self,
+        ctx: &OpContext,
+        query: &str,
+        now: i64,
+    ) -> Result<Vec<TenantSummary>, Error> {
         ctx.staff()?;
         let rows = self.store.tenant_search(query, PAGE).await?;
         let mut tenants = Vec::with_capacity(rows.len());
         for row in rows {
             let spend_this_month = self.tenant_spend(&row.id, now).await?;
-            tenants.push(TenantSummary { row, spend_this_month });
+            tenants.push(TenantSummary {
+                row,
+                spend_this_month,
+            });
         }
         Ok(tenants)
     }
@@ -177,7 +195,12 @@ impl Control {
     }
 
     /// One tenant in detail: users, quota, latest audit entries.
-    pub async fn staff_tenant_view(&self, ctx: &OpContext, tenant: &str, now: i64) -> Result<TenantDetail, Error> {
+    pub async fn staff_tenant_view(
+        &self,
+        ctx: &OpContext,
+        tenant: &str,
+        now: i64,
+    ) -> Result<TenantDetail, Error> {
         ctx.staff()?;
         let id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let row = self
@@ -190,7 +213,10 @@ impl Control {
         let spend_this_month = self.tenant_spend(&row.id, now).await?;
         let tenant = row.id.clone();
         Ok(TenantDetail {
-            summary: TenantSummary { row, spend_this_month },
+            summary: TenantSummary {
+                row,
+                spend_this_month,
+            },
             users: self.store.user_list(&tenant).await?,
             quota: self
                 .store
@@ -204,7 +230,12 @@ impl Control {
     /// Starts a read-only inspection of a tenant: the reason is required and goes into the
     /// tenant's audit log with who and when. The caller renews the session id and keeps the
     /// returned inspection in the session.
-    pub async fn staff_inspect_start(&self, ctx: &OpContext, tenant: &str, reason: &str) -> Result<Inspecting, Error> {
+    pub async fn staff_inspect_start(
+        &self,
+        ctx: &OpContext,
+        tenant: &str,
+        reason: &str,
+    ) -> Result<Inspecting, Error> {
         ctx.staff()?;
         let reason = reason_field(reason, "reason")?;
         let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
@@ -244,7 +275,8 @@ impl Control {
                 .ok_or(Error::NotFound)
         };
         let result = work.await;
-        self.staff_audit(ctx, tenant_id, "tenant.suspend", reason, &result).await;
+        self.staff_audit(ctx, tenant_id, "tenant.suspend", reason, &result)
+            .await;
         let ended = result?;
         tracing::info!(tenant.id = %tenant_id, sessions.ended = ended, "tenant suspended");
         Ok(ended)
@@ -268,7 +300,12 @@ impl Control {
     }
 
     /// Changes a tenant's quota (admins). A limit below what is in use is refused, by field.
-    pub async fn staff_quota_set(&self, ctx: &OpContext, tenant: &str, form: &QuotaForm) -> Result<(), Error> {
+    pub async fn staff_quota_set(
+        &self,
+        ctx: &OpContext,
+        tenant: &str,
+        form: &QuotaForm,
+    ) -> Result<(), Error> {
         let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let work = async {
             ctx.staff_admin()?;
@@ -278,7 +315,9 @@ impl Control {
                 .await?
                 .ok_or(Error::NotFound)?;
             let quota = form.parse(&used)?;
-            self.store.quota_set_limits(&tenant_id.to_string(), &quota).await?;
+            self.store
+                .quota_set_limits(&tenant_id.to_string(), &quota)
+                .await?;
             Ok(())
         };
         let result = work.await;
@@ -286,7 +325,8 @@ impl Control {
             "{} VMs, {} vCPUs, {} MiB, {} public IPs",
             form.max_vms, form.max_vcpus, form.max_memory_mib, form.max_public_ips
         );
-        self.staff_audit(ctx, tenant_id, "quota.set", &target, &result).await;
+        self.staff_audit(ctx, tenant_id, "quota.set", &target, &result)
+            .await;
         result
     }
 
@@ -303,7 +343,14 @@ impl Control {
             "live" => &["queued", "running", "unwinding"],
             "failed" => &["failed"],
             "cancelled" => &["cancelled"],
-            "all" => &["queued", "running", "unwinding", "succeeded", "failed", "cancelled"],
+            "all" => &[
+                "queued",
+                "running",
+                "unwinding",
+                "succeeded",
+                "failed",
+                "cancelled",
+            ],
             _ => {
                 let mut fields = FieldErrors::default();
                 fields.push("state", "Choose one of the lists offered.");
@@ -325,7 +372,8 @@ impl Control {
             if !self.store.job_cancel_request(job.id, &reason, now_ms()).await? {
                 return Err(Error::Conflict {
                     field: None,
-                    message: "This job is no longer queued or running (or a cancel is already under way).".into(),
+                    message: "This job is no longer queued or running (or a cancel is already under way)."
+                        .into(),
                 });
             }
             self.jobs_queued.notify_one();
@@ -333,7 +381,8 @@ impl Control {
         };
         let result = work.await;
         if let Some(tenant) = job_tenant(&job) {
-            self.staff_audit(ctx, tenant, "job.cancel", &job_label(&job), &result).await;
+            self.staff_audit(ctx, tenant, "job.cancel", &job_label(&job), &result)
+                .await;
         }
         result
     }
@@ -350,7 +399,8 @@ impl Control {
         };
         let result = work.await;
         if let Some(tenant) = job_tenant(&job) {
-            self.staff_audit(ctx, tenant, "job.retry", &job_label(&job), &result).await;
+            self.staff_audit(ctx, tenant, "job.retry", &job_label(&job), &result)
+                .await;
         }
         result
     }
@@ -363,7 +413,10 @@ impl Control {
         if !matches!(job.position.state, JobState::Failed | JobState::Cancelled) {
             return Err(refuse("Only a failed or cancelled job can be retried."));
         }
-        let tenant = job.tenant_id.clone().ok_or_else(|| refuse("This job belongs to no tenant."))?;
+        let tenant = job
+            .tenant_id
+            .clone()
+            .ok_or_else(|| refuse("This job belongs to no tenant."))?;
         self.tenant_active(&tenant).await?;
         let params = self.store.job_params(job.id).await?;
         let mut tx = self.store.begin_write().await?;
@@ -372,7 +425,9 @@ impl Control {
             .await?
             .ok_or_else(|| refuse("The job's VM no longer exists."))?;
         if crate::store::Store::vm_has_live_job(&mut tx, &vm.id).await? {
-            return Err(refuse("Another operation on this VM is in progress; wait for it to finish."));
+            return Err(refuse(
+                "Another operation on this VM is in progress; wait for it to finish.",
+            ));
         }
         let state = VmState::parse(&vm.state).map_err(Error::internal)?;
         let new_job = Uuid::new_v4();
@@ -390,7 +445,11 @@ impl Control {
                 crate::store::Store::vm_set_state(&mut tx, &vm.id, VmState::Pending.as_str()).await?;
                 crate::store::Store::job_insert(&mut tx, new_job, &tenant, kind, job.target_id).await?;
             }
-            None => return Err(refuse("The VM is no longer failed: there is nothing to create again.")),
+            None => {
+                return Err(refuse(
+                    "The VM is no longer failed: there is nothing to create again.",
+                ));
+            }
             Some(action) => {
                 action.allowed_in(state).map_err(|why| refuse(&why))?;
                 // A destroy that unwinds returns the VM to the state it is in now.
@@ -398,8 +457,15 @@ impl Control {
                     JobKind::VmResize => params.unwrap_or_default(),
                     _ => vm.state.clone(),
                 };
-                crate::store::Store::job_insert_with_params(&mut tx, new_job, &tenant, kind, job.target_id, &params)
-                    .await?;
+                crate::store::Store::job_insert_with_params(
+                    &mut tx,
+                    new_job,
+                    &tenant,
+                    kind,
+                    job.target_id,
+                    &params,
+                )
+                .await?;
             }
         }
         tx.commit().await?;
@@ -440,7 +506,12 @@ fn job_tenant(job: &JobRow) -> Option<TenantId> {
 }
 
 fn job_label(job: &JobRow) -> String {
-    format!("{} job {} on VM {}", job.position.kind.as_str(), job.id, job.target_id)
+    format!(
+        "{} job {} on VM {}",
+        job.position.kind.as_str(),
+        job.id,
+        job.target_id
+    )
 }
 
 /// An admin's quota change as typed: whole numbers, checked against what is in use.
@@ -470,7 +541,10 @@ impl QuotaForm {
                     0
                 }
                 Ok(n) if n < in_use => {
-                    errors.push(name, format!("{in_use} {unit} are in use; set at least {in_use}."));
+                    errors.push(
+                        name,
+                        format!("{in_use} {unit} are in use; set at least {in_use}."),
+                    );
                     0
                 }
                 Ok(n) => n,
@@ -483,7 +557,12 @@ impl QuotaForm {
         let vms = number("max_vms", &self.max_vms, u64::from(used.vms), "VMs");
         let vcpus = number("max_vcpus", &self.max_vcpus, u64::from(used.vcpus), "vCPUs");
         let memory = number("max_memory_mib", &self.max_memory_mib, used.memory_mib, "MiB");
-        let ips = number("max_public_ips", &self.max_public_ips, u64::from(used.public_ips), "public IPs");
+        let ips = number(
+            "max_public_ips",
+            &self.max_public_ips,
+            u64::from(used.public_ips),
+            "public IPs",
+        );
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }

@@ -67,7 +67,13 @@ impl World {
     async fn vm(&self, name: &str) -> String {
         let vdc = match self.control.vdc_list(&self.owner).await.unwrap().first() {
             Some(vdc) => vdc.id.clone(),
-            None => self.control.vdc_create(&self.owner, "main", "ber1").await.unwrap().id,
+            None => {
+                self.control
+                    .vdc_create(&self.owner, "main", "ber1")
+                    .await
+                    .unwrap()
+                    .id
+            }
         };
         let create = VmCreate::parse(&VmCreateForm {
             name: name.into(),
@@ -106,10 +112,20 @@ async fn staff_are_created_apart_from_tenants_and_log_in_on_their_own() {
         .staff_create("ana@meridian.example", "staff secret phrase", "admin")
         .await
         .unwrap_err();
-    assert!(matches!(again, Error::Conflict { field: Some("email"), .. }));
+    assert!(matches!(
+        again,
+        Error::Conflict {
+            field: Some("email"),
+            ..
+        }
+    ));
     let bad = w.control.staff_create("x", "short", "owner").await.unwrap_err();
-    let Error::Invalid(fields) = bad else { panic!("{bad:?}") };
-    assert!(fields.get("email").is_some() && fields.get("password").is_some() && fields.get("role").is_some());
+    let Error::Invalid(fields) = bad else {
+        panic!("{bad:?}")
+    };
+    assert!(
+        fields.get("email").is_some() && fields.get("password").is_some() && fields.get("role").is_some()
+    );
 
     let anon = OpContext::anonymous("t");
     let staff = w
@@ -119,21 +135,33 @@ async fn staff_are_created_apart_from_tenants_and_log_in_on_their_own() {
         .unwrap();
     assert_eq!(staff, created);
     assert!(matches!(
-        w.control.staff_login(&anon, "ana@meridian.example", "wrong").await,
+        w.control
+            .staff_login(&anon, "ana@meridian.example", "wrong")
+            .await,
         Err(Error::BadCredentials)
     ));
     // A tenant's password does not open the staff console, nor a staff password the dashboard.
     assert!(matches!(
-        w.control.staff_login(&anon, "ops@globex.example", "a long enough secret").await,
+        w.control
+            .staff_login(&anon, "ops@globex.example", "a long enough secret")
+            .await,
         Err(Error::BadCredentials)
     ));
     assert!(matches!(
-        w.control.account_login(&anon, "ana@meridian.example", "staff secret phrase").await,
+        w.control
+            .account_login(&anon, "ana@meridian.example", "staff secret phrase")
+            .await,
         Err(Error::BadCredentials)
     ));
     // Tenant users do not see the console at all.
-    assert!(matches!(w.control.staff_tenants(&w.owner, "", 0).await, Err(Error::NotFound)));
-    assert!(matches!(w.control.capacity_view(&w.owner).await, Err(Error::NotFound)));
+    assert!(matches!(
+        w.control.staff_tenants(&w.owner, "", 0).await,
+        Err(Error::NotFound)
+    ));
+    assert!(matches!(
+        w.control.capacity_view(&w.owner).await,
+        Err(Error::NotFound)
+    ));
 }
 
 #[tokio::test]
@@ -150,7 +178,9 @@ async fn an_inspection_reads_the_tenant_refuses_every_change_and_is_in_its_audit
         .staff_inspect_start(&support, &w.tenant, "  looking ")
         .await
         .unwrap_err();
-    let Error::Invalid(fields) = refused else { panic!("{refused:?}") };
+    let Error::Invalid(fields) = refused else {
+        panic!("{refused:?}")
+    };
     assert!(fields.get("reason").is_some());
 
     let inspector = w.staff("ivy@meridian.example", "support", true).await;
@@ -159,8 +189,14 @@ async fn an_inspection_reads_the_tenant_refuses_every_change_and_is_in_its_audit
     for refusal in [
         w.control.vm_stop(&inspector, &vm).await.map(|_| ()),
         w.control.vdc_create(&inspector, "more", "lon1").await.map(|_| ()),
-        w.control.user_invite(&inspector, "x@globex.example", "member").await.map(|_| ()),
-        w.control.firewall_rule_create(&inspector, "ber1", "tcp", "22", "22", "0.0.0.0/0").await.map(|_| ()),
+        w.control
+            .user_invite(&inspector, "x@globex.example", "member")
+            .await
+            .map(|_| ()),
+        w.control
+            .firewall_rule_create(&inspector, "ber1", "tcp", "22", "22", "0.0.0.0/0")
+            .await
+            .map(|_| ()),
     ] {
         match refusal {
             Err(Error::Forbidden(message)) => assert!(message.contains("read-only"), "{message}"),
@@ -180,7 +216,9 @@ async fn an_inspection_reads_the_tenant_refuses_every_change_and_is_in_its_audit
     assert!(
         audit
             .iter()
-            .any(|(actor, action, _, result)| actor.contains("ivy@") && action == "vm.stop" && result.starts_with("forbidden"))
+            .any(|(actor, action, _, result)| actor.contains("ivy@")
+                && action == "vm.stop"
+                && result.starts_with("forbidden"))
     );
 }
 
@@ -190,38 +228,69 @@ async fn a_suspended_tenant_is_signed_out_refused_new_resources_and_keeps_its_vm
     let vm = w.vm("web-1").await;
     w.control.job_drain("w").await.unwrap();
     let (user_id, ..) = w.owner.user().unwrap();
-    assert!(w.db.store.session_insert("s-1", Some(user_id), "{}", i64::MAX).await.unwrap());
+    assert!(
+        w.db.store
+            .session_insert("s-1", Some(user_id), "{}", i64::MAX)
+            .await
+            .unwrap()
+    );
 
     let support = w.staff("sam@meridian.example", "support", false).await;
     assert!(matches!(
-        w.control.tenant_suspend(&support, &w.tenant, "unpaid invoices, ticket 77").await,
+        w.control
+            .tenant_suspend(&support, &w.tenant, "unpaid invoices, ticket 77")
+            .await,
         Err(Error::Forbidden(_))
     ));
     let admin = w.staff("ada@meridian.example", "admin", false).await;
     assert_eq!(
-        w.control.tenant_suspend(&admin, &w.tenant, "unpaid invoices, ticket 77").await.unwrap(),
+        w.control
+            .tenant_suspend(&admin, &w.tenant, "unpaid invoices, ticket 77")
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(w.db.store.session_load("s-1", 0).await.unwrap(), None);
     assert!(matches!(
-        w.control.account_login(&OpContext::anonymous("t"), "ops@globex.example", "a long enough secret").await,
+        w.control
+            .account_login(
+                &OpContext::anonymous("t"),
+                "ops@globex.example",
+                "a long enough secret"
+            )
+            .await,
         Err(Error::Suspended)
     ));
-    assert_eq!(w.control.actor_for_session(user_id).await.unwrap(), Actor::Anonymous);
+    assert_eq!(
+        w.control.actor_for_session(user_id).await.unwrap(),
+        Actor::Anonymous
+    );
     // Even a context built before the suspension creates nothing.
-    assert!(matches!(w.control.vdc_create(&w.owner, "late", "lon1").await, Err(Error::Suspended)));
+    assert!(matches!(
+        w.control.vdc_create(&w.owner, "late", "lon1").await,
+        Err(Error::Suspended)
+    ));
     assert_eq!(w.control.vdc_list(&w.owner).await.unwrap().len(), 1);
     assert_eq!(w.control.vm_view(&w.owner, &vm).await.unwrap().state, "running");
     let listed = w.control.staff_tenants(&admin, "globex", 0).await.unwrap();
-    assert_eq!(listed[0].row.suspended_reason.as_deref(), Some("unpaid invoices, ticket 77"));
+    assert_eq!(
+        listed[0].row.suspended_reason.as_deref(),
+        Some("unpaid invoices, ticket 77")
+    );
 
     w.control.tenant_unsuspend(&admin, &w.tenant).await.unwrap();
     w.control
-        .account_login(&OpContext::anonymous("t"), "ops@globex.example", "a long enough secret")
+        .account_login(
+            &OpContext::anonymous("t"),
+            "ops@globex.example",
+            "a long enough secret",
+        )
         .await
         .unwrap();
     let actions: Vec<String> = w.audit().await.into_iter().map(|a| a.1).collect();
-    assert!(actions.contains(&"tenant.suspend".to_owned()) && actions.contains(&"tenant.unsuspend".to_owned()));
+    assert!(
+        actions.contains(&"tenant.suspend".to_owned()) && actions.contains(&"tenant.unsuspend".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -231,14 +300,30 @@ async fn tenants_are_found_by_name_email_or_id_with_their_totals() {
     w.control.job_drain("w").await.unwrap();
     let support = w.staff("sam@meridian.example", "support", false).await;
     for query in ["GLOBEX", "ops@globex", w.tenant.as_str(), ""] {
-        let found = w.control.staff_tenants(&support, query, meridian_control::store::now_ms()).await.unwrap();
+        let found = w
+            .control
+            .staff_tenants(&support, query, meridian_control::store::now_ms())
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1, "{query}");
         assert_eq!(found[0].row.name, "Globex Health");
         assert_eq!((found[0].row.vms, found[0].row.zones), (1, 1));
         assert_eq!(found[0].row.owner_email.as_deref(), Some("ops@globex.example"));
     }
-    assert!(w.control.staff_tenants(&support, "initech", 0).await.unwrap().is_empty());
-    assert!(w.control.staff_tenants(&support, "%", 0).await.unwrap().is_empty());
+    assert!(
+        w.control
+            .staff_tenants(&support, "initech", 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        w.control
+            .staff_tenants(&support, "%", 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let detail = w.control.staff_tenant_view(&support, &w.tenant, 0).await.unwrap();
     assert_eq!(detail.users.len(), 1);
     assert_eq!(detail.quota.1.vms, 1);
@@ -259,7 +344,10 @@ async fn capacity_counts_what_the_vms_hold_per_zone() {
     let vm = &w.control.vm_list(&w.owner).await.unwrap()[0];
     assert_eq!(ber(&after).vms, 1);
     assert_eq!(ber(&after).vcpus.1 - ber(&before).vcpus.1, vm.vcpus);
-    assert_eq!(ber(&after).memory_mib.1 - ber(&before).memory_mib.1, vm.memory_mib);
+    assert_eq!(
+        ber(&after).memory_mib.1 - ber(&before).memory_mib.1,
+        vm.memory_mib
+    );
     assert_eq!(ber(&after).vcpus.0, ber(&before).vcpus.0);
 }
 
@@ -278,7 +366,10 @@ async fn an_admin_cancels_a_job_midway_and_it_unwinds_then_retries_it() {
     assert_eq!(live[0].vm_name.as_deref(), Some("db-1"));
     assert_eq!(live[0].tenant_name.as_deref(), Some("Globex Health"));
     let job = live[0].job.id.to_string();
-    assert!(matches!(w.control.staff_job_cancel(&support, &job).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        w.control.staff_job_cancel(&support, &job).await,
+        Err(Error::Forbidden(_))
+    ));
     w.control.staff_job_cancel(&admin, &job).await.unwrap();
     assert!(matches!(
         w.control.staff_job_cancel(&admin, &job).await,
@@ -288,7 +379,14 @@ async fn an_admin_cancels_a_job_midway_and_it_unwinds_then_retries_it() {
 
     let cancelled = w.control.staff_jobs(&support, "cancelled").await.unwrap();
     assert_eq!(cancelled.len(), 1);
-    assert!(cancelled[0].job.error.as_deref().unwrap().contains("ada@meridian.example"));
+    assert!(
+        cancelled[0]
+            .job
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("ada@meridian.example")
+    );
     assert!(cancelled[0].job.failed_step.is_some());
     let row = w.control.vm_view(&w.owner, &vm).await.unwrap();
     assert_eq!(row.state, "failed");
@@ -298,7 +396,10 @@ async fn an_admin_cancels_a_job_midway_and_it_unwinds_then_retries_it() {
     assert!(w.control.invariants_check(true).await.unwrap().is_empty());
 
     // Retried, the create runs again from the start and the VM comes up.
-    assert!(matches!(w.control.staff_job_retry(&support, &job).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        w.control.staff_job_retry(&support, &job).await,
+        Err(Error::Forbidden(_))
+    ));
     w.control.staff_job_retry(&admin, &job).await.unwrap();
     w.control.job_drain("w").await.unwrap();
     assert_eq!(w.control.vm_view(&w.owner, &vm).await.unwrap().state, "running");
@@ -323,9 +424,18 @@ async fn an_admin_changes_a_quota_but_never_below_what_is_in_use() {
         max_memory_mib: "131072".into(),
         max_public_ips: "4".into(),
     };
-    let refused = w.control.staff_quota_set(&admin, &w.tenant, &form("0")).await.unwrap_err();
-    let Error::Invalid(fields) = refused else { panic!("{refused:?}") };
+    let refused = w
+        .control
+        .staff_quota_set(&admin, &w.tenant, &form("0"))
+        .await
+        .unwrap_err();
+    let Error::Invalid(fields) = refused else {
+        panic!("{refused:?}")
+    };
     assert!(fields.get("max_vms").unwrap().contains("1 VMs are in use"));
-    w.control.staff_quota_set(&admin, &w.tenant, &form("40")).await.unwrap();
+    w.control
+        .staff_quota_set(&admin, &w.tenant, &form("40"))
+        .await
+        .unwrap();
     assert_eq!(w.control.quota_view(&w.owner).await.unwrap().0.max_vms, 40);
 }

@@ -73,7 +73,9 @@ pub struct Reason(String);
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum ReasonError {
     /// Fewer than [`REASON_MIN_CHARS`] characters.
-    #[error("Say why, in at least {REASON_MIN_CHARS} characters (a ticket number helps): the tenant can read it.")]
+    #[error(
+        "Say why, in at least {REASON_MIN_CHARS} characters (a ticket number helps): the tenant can read it."
+    )]
     TooShort,
     /// More than [`REASON_MAX_CHARS`] characters.
     #[error("Keep it under {REASON_MAX_CHARS} characters.")]
@@ -121,9 +123,15 @@ mod tests {
 
     #[test]
     fn a_reason_is_one_line_of_sensible_length() {
-        assert_eq!(Reason::parse("  ticket 4411: VM stuck  ").unwrap().as_str(), "ticket 4411: VM stuck");
+        assert_eq!(
+            Reason::parse("  ticket 4411: VM stuck  ").unwrap().as_str(),
+            "ticket 4411: VM stuck"
+        );
         assert_eq!(Reason::parse("because"), Err(ReasonError::TooShort));
         assert_eq!(Reason::parse(&"x".repeat(301)), Err(ReasonError::TooLong));
-        assert_eq!(Reason::parse("ticket 1\nand more"), Err(ReasonError::BadCharacter));
+        assert_eq!(
+            Reason::parse("ticket 1\nand more"),
+            Err(ReasonError::BadCharacter)
+        );
     }
 }

@@ -57,7 +57,10 @@ async fn staff_create(config: &Config, email: &str, role: &str) -> anyhow::Resul
         .context("cannot start the control plane")?;
     let staff = control.staff_create(email, password, role).await?;
     store.close().await;
-    println!("Created {} staff member {} ({}).", staff.role, staff.email, staff.id);
+    println!(
+        "Created {} staff member {} ({}).",
+        staff.role, staff.email, staff.id
+    );
     Ok(())
 }
 

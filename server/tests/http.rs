@@ -364,24 +364,37 @@ async fn staff_log_in_apart_and_the_session_id_is_renewed_at_inspection_start_an
         .staff_create("sam@meridian.example", PASSWORD, "support")
         .await
         .unwrap();
-    let tenant_id = server.control.store().tenant_search("acme", 1).await.unwrap()[0].id.clone();
+    let tenant_id = server.control.store().tenant_search("acme", 1).await.unwrap()[0]
+        .id
+        .clone();
     // Tenant users do not reach the staff console's functions.
     let refused = server.call(&tenant, "staff_tenants", &[("q", "")]).await;
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
 
     let login = server
-        .call(&server.client, "staff_login", &[("email", "sam@meridian.example"), ("password", PASSWORD)])
+        .call(
+            &server.client,
+            "staff_login",
+            &[("email", "sam@meridian.example"), ("password", PASSWORD)],
+        )
         .await;
     assert_eq!(login.status(), StatusCode::OK);
     let signed_in = cookie_value(&session_cookie(&login).unwrap());
     let start = server
-        .call(&server.client, "staff_inspect_start", &[("tenant_id", &tenant_id), ("reason", "ticket 12: a look")])
+        .call(
+            &server.client,
+            "staff_inspect_start",
+            &[("tenant_id", &tenant_id), ("reason", "ticket 12: a look")],
+        )
         .await;
     assert_eq!(start.status(), StatusCode::OK);
     let inspecting = cookie_value(&session_cookie(&start).unwrap());
     assert_ne!(signed_in, inspecting);
     assert!(is_signed_out(&server, &signed_in).await);
-    assert_eq!(server.whoami(&server.client).await.as_deref(), Some("sam@meridian.example"));
+    assert_eq!(
+        server.whoami(&server.client).await.as_deref(),
+        Some("sam@meridian.example")
+    );
     let changed = server
         .call(&server.client, "vdc_create", &[("name", "x"), ("zone", "lon1")])
         .await;
@@ -433,17 +446,40 @@ const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
     ("staff_view", Public, &[]),
     ("staff_logout", Public, &[]),
     ("demo_reset", DemoOnly, &[]),
-    ("account_password_change", Own, &[("current_password", "not it at all"), ("new_password", "another long secret")]),
+    (
+        "account_password_change",
+        Own,
+        &[
+            ("current_password", "not it at all"),
+            ("new_password", "another long secret"),
+        ],
+    ),
     ("bandwidth_view", Read, &[]),
-    ("bandwidth_cap_set", Change, &[("scope", "vm"), ("vm_id", "{vm}"), ("mbps", "100")]),
-    ("bandwidth_cap_remove", Change, &[("scope", "vm"), ("target", "{vm}")]),
+    (
+        "bandwidth_cap_set",
+        Change,
+        &[("scope", "vm"), ("vm_id", "{vm}"), ("mbps", "100")],
+    ),
+    (
+        "bandwidth_cap_remove",
+        Change,
+        &[("scope", "vm"), ("target", "{vm}")],
+    ),
     ("bandwidth_alert_set", Change, &[("threshold", "50")]),
     ("billing_view", Read, &[]),
     ("map_view", Read, &[]),
-    ("latency_chart", Read, &[("target", "pair:lon1-fra1"), ("window", "hour")]),
+    (
+        "latency_chart",
+        Read,
+        &[("target", "pair:lon1-fra1"), ("window", "hour")],
+    ),
     ("overview_view", Read, &[]),
     ("user_list", Read, &[]),
-    ("user_invite", Change, &[("email", "new@alpha.example"), ("role", "member")]),
+    (
+        "user_invite",
+        Change,
+        &[("email", "new@alpha.example"), ("role", "member")],
+    ),
     ("user_role_set", Change, &[("id", "{viewer}"), ("role", "owner")]),
     ("user_remove", Change, &[("id", "{viewer}")]),
     ("quota_view", Read, &[]),
@@ -452,45 +488,97 @@ const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
     ("audit_list", Read, &[]),
     ("residency_evidence", Read, &[]),
     ("ssh_key_list", Read, &[]),
-    ("ssh_key_create", Change, &[("name", "second"), ("public_key", KEY)]),
+    (
+        "ssh_key_create",
+        Change,
+        &[("name", "second"), ("public_key", KEY)],
+    ),
     ("ssh_key_delete", Change, &[("id", "{key}")]),
     ("stack_list", Read, &[]),
-    ("stack_create", Change, &[("template", "web-3"), ("name", "another")]),
+    (
+        "stack_create",
+        Change,
+        &[("template", "web-3"), ("name", "another")],
+    ),
     ("stack_view", Read, &[("id", "{stack}")]),
     ("stack_delete", Change, &[("id", "{stack}")]),
     ("staff_tenants", StaffRead, &[("q", "")]),
     ("staff_tenant", StaffRead, &[("id", "{tenant}")]),
-    ("staff_inspect_start", StaffRead, &[("tenant_id", "{tenant}"), ("reason", "ticket 1: coverage")]),
+    (
+        "staff_inspect_start",
+        StaffRead,
+        &[("tenant_id", "{tenant}"), ("reason", "ticket 1: coverage")],
+    ),
     ("staff_inspect_end", StaffRead, &[]),
-    ("tenant_suspend", StaffAdmin, &[("tenant_id", "{tenant}"), ("suspend_reason", "coverage run, ticket 2")]),
+    (
+        "tenant_suspend",
+        StaffAdmin,
+        &[
+            ("tenant_id", "{tenant}"),
+            ("suspend_reason", "coverage run, ticket 2"),
+        ],
+    ),
     ("tenant_unsuspend", StaffAdmin, &[("tenant_id", "{tenant}")]),
     (
         "staff_quota_set",
         StaffAdmin,
-        &[("tenant_id", "{tenant}"), ("max_vms", "90"), ("max_vcpus", "90"), ("max_memory_mib", "90000"), ("max_public_ips", "9")],
+        &[
+            ("tenant_id", "{tenant}"),
+            ("max_vms", "90"),
+            ("max_vcpus", "90"),
+            ("max_memory_mib", "90000"),
+            ("max_public_ips", "9"),
+        ],
     ),
     ("capacity_view", StaffRead, &[]),
     ("staff_jobs", StaffRead, &[("state", "all")]),
     ("staff_job_cancel", StaffAdmin, &[("id", "{job}")]),
     ("staff_job_retry", StaffAdmin, &[("id", "{job}")]),
     ("template_list", Read, &[]),
-    ("template_create", Change, &[("name", "another"), ("base", "{base}"), ("user_data", "#cloud-config\n")]),
+    (
+        "template_create",
+        Change,
+        &[
+            ("name", "another"),
+            ("base", "{base}"),
+            ("user_data", "#cloud-config\n"),
+        ],
+    ),
     ("template_delete", Change, &[("id", "{template}")]),
     ("vdc_list", Read, &[]),
     ("vdc_create", Change, &[("name", "another"), ("zone", "lon1")]),
     ("vdc_view", Read, &[("id", "{vdc}")]),
     ("vm_list", Read, &[]),
-    ("vm_create", Change, &[("vdc_id", "{vdc}"), ("name", "another"), ("template", "debian-12"), ("size", "xs")]),
+    (
+        "vm_create",
+        Change,
+        &[
+            ("vdc_id", "{vdc}"),
+            ("name", "another"),
+            ("template", "debian-12"),
+            ("size", "xs"),
+        ],
+    ),
     ("vm_view", Read, &[("id", "{vm}")]),
     ("vm_operate", Change, &[("id", "{vm}"), ("action", "stop")]),
     ("vm_resize", Change, &[("id", "{vm}"), ("size", "m")]),
-    ("vm_destroy", Change, &[("id", "{vm}"), ("confirm_name", "alpha-secret-vm")]),
+    (
+        "vm_destroy",
+        Change,
+        &[("id", "{vm}"), ("confirm_name", "alpha-secret-vm")],
+    ),
     ("network_view", Read, &[]),
     ("firewall_rule_list", Read, &[]),
     (
         "firewall_rule_create",
         Change,
-        &[("zone", "ber1"), ("protocol", "tcp"), ("port_from", "8080"), ("port_to", "8080"), ("source", "10.0.0.0/8")],
+        &[
+            ("zone", "ber1"),
+            ("protocol", "tcp"),
+            ("port_from", "8080"),
+            ("port_to", "8080"),
+            ("source", "10.0.0.0/8"),
+        ],
     ),
     ("firewall_rule_delete", Change, &[("id", "{rule}")]),
 ];
@@ -536,61 +624,144 @@ impl TestServer {
     async fn staff_client(&self, email: &str, role: &str) -> reqwest::Client {
         self.control.staff_create(email, PASSWORD, role).await.unwrap();
         let client = TestServer::client();
-        let login = self.call(&client, "staff_login", &[("email", email), ("password", PASSWORD)]).await;
+        let login = self
+            .call(
+                &client,
+                "staff_login",
+                &[("email", email), ("password", PASSWORD)],
+            )
+            .await;
         assert_eq!(login.status(), StatusCode::OK);
         client
     }
 
     async fn cast(&self) -> Cast {
         let owner = TestServer::client();
-        self.signup(&owner, "Alpha Confidential", "owner@alpha.example").await;
-        let vdc = self.json(&owner, "vdc_create", &[("name", "alpha-secret-vdc"), ("zone", "ber1")]).await;
+        self.signup(&owner, "Alpha Confidential", "owner@alpha.example")
+            .await;
+        let vdc = self
+            .json(
+                &owner,
+                "vdc_create",
+                &[("name", "alpha-secret-vdc"), ("zone", "ber1")],
+            )
+            .await;
         let vdc = vdc["id"].as_str().unwrap().to_owned();
         let created = self
-            .call(&owner, "vm_create", &[("vdc_id", &vdc), ("name", "alpha-secret-vm"), ("template", "debian-12"), ("size", "xs")])
+            .call(
+                &owner,
+                "vm_create",
+                &[
+                    ("vdc_id", &vdc),
+                    ("name", "alpha-secret-vm"),
+                    ("template", "debian-12"),
+                    ("size", "xs"),
+                ],
+            )
             .await;
         assert_eq!(created.status(), StatusCode::OK);
         let base = meridian_core::resource::BUILTIN_TEMPLATES[0].id.to_string();
         for (name, form) in [
-            ("ssh_key_create", vec![("name", "alpha-secret-key"), ("public_key", KEY)]),
-            ("template_create", vec![("name", "alpha-secret-tpl"), ("base", base.as_str()), ("user_data", "#cloud-config\n")]),
-            ("firewall_rule_create", vec![("zone", "ber1"), ("protocol", "tcp"), ("port_from", "443"), ("port_to", "443"), ("source", "0.0.0.0/0")]),
-            ("stack_create", vec![("template", "web-3"), ("name", "alpha-secret-stack")]),
+            (
+                "ssh_key_create",
+                vec![("name", "alpha-secret-key"), ("public_key", KEY)],
+            ),
+            (
+                "template_create",
+                vec![
+                    ("name", "alpha-secret-tpl"),
+                    ("base", base.as_str()),
+                    ("user_data", "#cloud-config\n"),
+                ],
+            ),
+            (
+                "firewall_rule_create",
+                vec![
+                    ("zone", "ber1"),
+                    ("protocol", "tcp"),
+                    ("port_from", "443"),
+                    ("port_to", "443"),
+                    ("source", "0.0.0.0/0"),
+                ],
+            ),
+            (
+                "stack_create",
+                vec![("template", "web-3"), ("name", "alpha-secret-stack")],
+            ),
         ] {
-            assert_eq!(self.call(&owner, name, &form).await.status(), StatusCode::OK, "{name}");
+            assert_eq!(
+                self.call(&owner, name, &form).await.status(),
+                StatusCode::OK,
+                "{name}"
+            );
         }
         let account = self
             .control
-            .account_login(&meridian_control::OpContext::anonymous("t"), "owner@alpha.example", PASSWORD)
+            .account_login(
+                &meridian_control::OpContext::anonymous("t"),
+                "owner@alpha.example",
+                PASSWORD,
+            )
             .await
             .unwrap();
         let token = self
             .control
-            .user_invite(&meridian_control::testing::as_user(&account), "viewer@alpha.example", "viewer")
+            .user_invite(
+                &meridian_control::testing::as_user(&account),
+                "viewer@alpha.example",
+                "viewer",
+            )
             .await
             .unwrap();
         let viewer = TestServer::client();
-        let joined = self.call(&viewer, "invite_accept", &[("token", &token), ("password", PASSWORD)]).await;
+        let joined = self
+            .call(
+                &viewer,
+                "invite_accept",
+                &[("token", &token), ("password", PASSWORD)],
+            )
+            .await;
         assert_eq!(joined.status(), StatusCode::OK);
         let other = TestServer::client();
         self.signup(&other, "Beta", "owner@beta.example").await;
         let tenant = account.tenant_id.to_string();
         let inspector = self.staff_client("ivy@meridian.example", "support").await;
         let started = self
-            .call(&inspector, "staff_inspect_start", &[("tenant_id", &tenant), ("reason", "ticket 1: coverage")])
+            .call(
+                &inspector,
+                "staff_inspect_start",
+                &[("tenant_id", &tenant), ("reason", "ticket 1: coverage")],
+            )
             .await;
         assert_eq!(started.status(), StatusCode::OK);
         let support = self.staff_client("sam@meridian.example", "support").await;
-        let job = self.control.store().job_list_live().await.unwrap()[0].id.to_string();
+        let job = self.control.store().job_list_live().await.unwrap()[0]
+            .id
+            .to_string();
         let vm = json_id(&self.json(&owner, "vm_list", &[]).await, "alpha-secret-vm");
         let ids = vec![
             ("vm", vm),
             ("vdc", vdc),
-            ("key", json_id(&self.json(&owner, "ssh_key_list", &[]).await, "alpha-secret-key")),
-            ("template", json_id(&self.json(&owner, "template_list", &[]).await, "alpha-secret-tpl")),
-            ("rule", json_id(&self.json(&owner, "firewall_rule_list", &[]).await, "443")),
-            ("stack", json_id(&self.json(&owner, "stack_list", &[]).await, "alpha-secret-stack")),
-            ("viewer", json_id(&self.json(&owner, "user_list", &[]).await, "viewer@alpha.example")),
+            (
+                "key",
+                json_id(&self.json(&owner, "ssh_key_list", &[]).await, "alpha-secret-key"),
+            ),
+            (
+                "template",
+                json_id(&self.json(&owner, "template_list", &[]).await, "alpha-secret-tpl"),
+            ),
+            (
+                "rule",
+                json_id(&self.json(&owner, "firewall_rule_list", &[]).await, "443"),
+            ),
+            (
+                "stack",
+                json_id(&self.json(&owner, "stack_list", &[]).await, "alpha-secret-stack"),
+            ),
+            (
+                "viewer",
+                json_id(&self.json(&owner, "user_list", &[]).await, "viewer@alpha.example"),
+            ),
             ("tenant", tenant),
             ("job", job),
             ("base", base),
@@ -610,15 +781,25 @@ impl TestServer {
     async fn snapshot(&self, cast: &Cast) -> Vec<String> {
         let mut state = Vec::new();
         for name in [
-            "vm_list", "vdc_list", "user_list", "firewall_rule_list", "ssh_key_list", "template_list",
-            "stack_list", "quota_view", "residency_view",
+            "vm_list",
+            "vdc_list",
+            "user_list",
+            "firewall_rule_list",
+            "ssh_key_list",
+            "template_list",
+            "stack_list",
+            "quota_view",
+            "residency_view",
         ] {
             state.push(format!("{name}: {}", self.json(&cast.owner, name, &[]).await));
         }
         let tenant = cast.id("tenant").parse().unwrap();
         let row = self.control.store().tenant_get(tenant).await.unwrap().unwrap();
         state.push(format!("suspended: {:?}", row.suspended_at));
-        state.push(format!("jobs: {:?}", self.control.store().job_list_live().await.unwrap().len()));
+        state.push(format!(
+            "jobs: {:?}",
+            self.control.store().job_list_live().await.unwrap().len()
+        ));
         state
     }
 }
@@ -671,73 +852,190 @@ async fn every_endpoint_refuses_whoever_may_not_use_it_and_nothing_changes() {
     let registered: Vec<(&str, http::Method)> = leptos::server_fn::axum::server_fn_paths().collect();
     for (path, method) in &registered {
         let name = path.strip_prefix("/fn/").unwrap_or(path);
-        assert!(SERVER_FNS.iter().any(|(n, ..)| *n == name), "server function {path} has no coverage entry");
+        assert!(
+            SERVER_FNS.iter().any(|(n, ..)| *n == name),
+            "server function {path} has no coverage entry"
+        );
         assert_eq!(*method, http::Method::POST, "{path} must not be a GET");
     }
     for (name, ..) in SERVER_FNS {
-        assert!(registered.iter().any(|(p, _)| *p == format!("/fn/{name}")), "{name} is not a server function");
+        assert!(
+            registered.iter().any(|(p, _)| *p == format!("/fn/{name}")),
+            "{name} is not a server function"
+        );
     }
-    let routes: Vec<&str> = meridian::http_routes().into_iter().map(|(path, _)| path).collect();
-    assert_eq!(routes, HTTP_ROUTES.iter().map(|(p, _)| *p).collect::<Vec<_>>(), "every HTTP route has an entry");
+    let routes: Vec<&str> = meridian::http_routes()
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(
+        routes,
+        HTTP_ROUTES.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        "every HTTP route has an entry"
+    );
 
     let before = server.snapshot(&cast).await;
     let expect = |who: &str, name: &str, status: StatusCode, wanted: &[StatusCode]| {
-        assert!(wanted.contains(&status), "{name} as {who}: {status}, expected one of {wanted:?}");
+        assert!(
+            wanted.contains(&status),
+            "{name} as {who}: {status}, expected one of {wanted:?}"
+        );
     };
     for (name, access, form_spec) in SERVER_FNS {
         let (form, names_a_resource) = cast.fill(form_spec);
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         // A forged cross-site request carrying the owner's cookie is refused before anything runs.
         let forged = server.url(&format!("/fn/{name}"));
-        for (header, value) in [("Origin", "http://evil.example"), ("Sec-Fetch-Site", "cross-site")] {
-            let response = cast.owner.post(&forged).header(header, value).form(&form).send().await.unwrap();
-            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name} cross-site ({header})");
+        for (header, value) in [
+            ("Origin", "http://evil.example"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ] {
+            let response = cast
+                .owner
+                .post(&forged)
+                .header(header, value)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{name} cross-site ({header})"
+            );
             assert!(response.text().await.unwrap().contains("cross_site_request"));
         }
         let status = |r: reqwest::Response| r.status();
         match access {
             Public => {}
             Read => {
-                expect("anonymous", name, status(server.call(&cast.anonymous, name, &form).await), &[StatusCode::UNAUTHORIZED]);
-                expect("staff not inspecting", name, status(server.call(&cast.support, name, &form).await), &[StatusCode::NOT_FOUND]);
-                expect("inspector", name, status(server.call(&cast.inspector, name, &form).await), &[StatusCode::OK]);
+                expect(
+                    "anonymous",
+                    name,
+                    status(server.call(&cast.anonymous, name, &form).await),
+                    &[StatusCode::UNAUTHORIZED],
+                );
+                expect(
+                    "staff not inspecting",
+                    name,
+                    status(server.call(&cast.support, name, &form).await),
+                    &[StatusCode::NOT_FOUND],
+                );
+                expect(
+                    "inspector",
+                    name,
+                    status(server.call(&cast.inspector, name, &form).await),
+                    &[StatusCode::OK],
+                );
                 let other = server.call(&cast.other, name, &form).await;
                 if names_a_resource {
                     expect("another tenant", name, other.status(), &[StatusCode::NOT_FOUND]);
                 } else {
                     expect("another tenant", name, other.status(), &[StatusCode::OK]);
                     let body = other.text().await.unwrap();
-                    assert!(!body.contains(SECRET), "{name} shows tenant A's data to tenant B: {body}");
+                    assert!(
+                        !body.contains(SECRET),
+                        "{name} shows tenant A's data to tenant B: {body}"
+                    );
                 }
             }
             Change | DemoOnly => {
-                expect("anonymous", name, status(server.call(&cast.anonymous, name, &form).await), &[StatusCode::UNAUTHORIZED]);
-                let viewer = if *access == DemoOnly { StatusCode::NOT_FOUND } else { StatusCode::FORBIDDEN };
-                expect("viewer", name, status(server.call(&cast.viewer, name, &form).await), &[viewer]);
-                expect("inspector", name, status(server.call(&cast.inspector, name, &form).await), &[StatusCode::FORBIDDEN]);
-                expect("staff not inspecting", name, status(server.call(&cast.support, name, &form).await), &[StatusCode::NOT_FOUND]);
+                expect(
+                    "anonymous",
+                    name,
+                    status(server.call(&cast.anonymous, name, &form).await),
+                    &[StatusCode::UNAUTHORIZED],
+                );
+                let viewer = if *access == DemoOnly {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                expect(
+                    "viewer",
+                    name,
+                    status(server.call(&cast.viewer, name, &form).await),
+                    &[viewer],
+                );
+                expect(
+                    "inspector",
+                    name,
+                    status(server.call(&cast.inspector, name, &form).await),
+                    &[StatusCode::FORBIDDEN],
+                );
+                expect(
+                    "staff not inspecting",
+                    name,
+                    status(server.call(&cast.support, name, &form).await),
+                    &[StatusCode::NOT_FOUND],
+                );
                 if names_a_resource {
                     // Tenant A's resource is, to tenant B, exactly like one that does not exist.
                     let other = server.call(&cast.other, name, &form).await;
                     let (status, body) = (other.status(), other.text().await.unwrap());
-                    expect("another tenant", name, status, &[StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY]);
+                    expect(
+                        "another tenant",
+                        name,
+                        status,
+                        &[StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY],
+                    );
                     let (missing, _) = cast.fill_missing(form_spec);
-                    let missing: Vec<(&str, &str)> = missing.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    let missing: Vec<(&str, &str)> =
+                        missing.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                     let nobody = server.call(&cast.other, name, &missing).await;
-                    assert_eq!((nobody.status(), nobody.text().await.unwrap()), (status, body), "{name}: B can tell A's id exists");
+                    assert_eq!(
+                        (nobody.status(), nobody.text().await.unwrap()),
+                        (status, body),
+                        "{name}: B can tell A's id exists"
+                    );
                 }
             }
             Own => {
-                expect("anonymous", name, status(server.call(&cast.anonymous, name, &form).await), &[StatusCode::UNAUTHORIZED]);
-                expect("inspector", name, status(server.call(&cast.inspector, name, &form).await), &[StatusCode::FORBIDDEN]);
-                expect("staff not inspecting", name, status(server.call(&cast.support, name, &form).await), &[StatusCode::NOT_FOUND]);
+                expect(
+                    "anonymous",
+                    name,
+                    status(server.call(&cast.anonymous, name, &form).await),
+                    &[StatusCode::UNAUTHORIZED],
+                );
+                expect(
+                    "inspector",
+                    name,
+                    status(server.call(&cast.inspector, name, &form).await),
+                    &[StatusCode::FORBIDDEN],
+                );
+                expect(
+                    "staff not inspecting",
+                    name,
+                    status(server.call(&cast.support, name, &form).await),
+                    &[StatusCode::NOT_FOUND],
+                );
             }
             StaffRead | StaffAdmin => {
-                expect("anonymous", name, status(server.call(&cast.anonymous, name, &form).await), &[StatusCode::UNAUTHORIZED]);
-                expect("tenant owner", name, status(server.call(&cast.owner, name, &form).await), &[StatusCode::NOT_FOUND]);
-                expect("tenant viewer", name, status(server.call(&cast.viewer, name, &form).await), &[StatusCode::NOT_FOUND]);
+                expect(
+                    "anonymous",
+                    name,
+                    status(server.call(&cast.anonymous, name, &form).await),
+                    &[StatusCode::UNAUTHORIZED],
+                );
+                expect(
+                    "tenant owner",
+                    name,
+                    status(server.call(&cast.owner, name, &form).await),
+                    &[StatusCode::NOT_FOUND],
+                );
+                expect(
+                    "tenant viewer",
+                    name,
+                    status(server.call(&cast.viewer, name, &form).await),
+                    &[StatusCode::NOT_FOUND],
+                );
                 if *access == StaffAdmin {
-                    expect("support", name, status(server.call(&cast.support, name, &form).await), &[StatusCode::FORBIDDEN]);
+                    expect(
+                        "support",
+                        name,
+                        status(server.call(&cast.support, name, &form).await),
+                        &[StatusCode::FORBIDDEN],
+                    );
                 }
             }
         }
@@ -745,30 +1043,65 @@ async fn every_endpoint_refuses_whoever_may_not_use_it_and_nothing_changes() {
     for (path, access) in HTTP_ROUTES {
         let path = path.replace("{id}", cast.id("vm"));
         if *access == Read {
-            assert_eq!(cast.anonymous.get(server.url(&path)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "{path}");
-            assert_eq!(cast.support.get(server.url(&path)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(
+                cast.anonymous
+                    .get(server.url(&path))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                StatusCode::UNAUTHORIZED,
+                "{path}"
+            );
+            assert_eq!(
+                cast.support.get(server.url(&path)).send().await.unwrap().status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
             let other = cast.other.get(server.url(&path)).send().await.unwrap();
             if path.contains(cast.id("vm")) {
                 assert_eq!(other.status(), StatusCode::NOT_FOUND, "{path}");
             } else {
-                assert!(!other.text().await.unwrap().contains(SECRET), "{path} leaks tenant A's data");
+                assert!(
+                    !other.text().await.unwrap().contains(SECRET),
+                    "{path} leaks tenant A's data"
+                );
             }
         }
     }
     // Every page, rendered for someone else, shows nothing of tenant A.
     for listing in leptos_axum::generate_route_list(meridian_app::App) {
         let mut path = listing.path().to_owned();
-        for (prefix, id) in [("/vms/", "vm"), ("/vdcs/", "vdc"), ("/stacks/", "stack"), ("/staff/tenants/", "tenant")] {
+        for (prefix, id) in [
+            ("/vms/", "vm"),
+            ("/vdcs/", "vdc"),
+            ("/stacks/", "stack"),
+            ("/staff/tenants/", "tenant"),
+        ] {
             if path.starts_with(prefix) {
                 path = format!("{prefix}{}", cast.id(id));
             }
         }
         // Staff see every tenant in their console, but no tenant's dashboard unless inspecting.
         let staff_page = path.starts_with("/staff");
-        for client in [&cast.anonymous, &cast.other, &cast.support].into_iter().take(if staff_page { 2 } else { 3 }) {
-            let body = client.get(server.url(&path)).send().await.unwrap().text().await.unwrap();
+        for client in [&cast.anonymous, &cast.other, &cast.support]
+            .into_iter()
+            .take(if staff_page { 2 } else { 3 })
+        {
+            let body = client
+                .get(server.url(&path))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             assert!(!body.contains(SECRET), "page {path} leaks tenant A's data");
         }
     }
-    assert_eq!(server.snapshot(&cast).await, before, "a refused call changed tenant A");
+    assert_eq!(
+        server.snapshot(&cast).await,
+        before,
+        "a refused call changed tenant A"
+    );
 }

@@ -116,7 +116,8 @@ pub async fn bandwidth_cap_set(
 #[server(prefix = "/fn", endpoint = "bandwidth_cap_remove")]
 pub async fn bandwidth_cap_remove(scope: String, target: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let scope = meridian_core::bandwidth::CapScope::from_key(&scope, &target).ok_or_else(AppError::not_found)?;
+    let scope =
+        meridian_core::bandwidth::CapScope::from_key(&scope, &target).ok_or_else(AppError::not_found)?;
     Ok(control.bandwidth_cap_remove(&ctx, scope).await?)
 }
 

@@ -156,7 +156,10 @@ fn tenant_line(t: meridian_control::staff::TenantSummary) -> TenantLine {
         vms: t.row.vms,
         zones: t.row.zones,
         spend: t.spend_this_month,
-        suspended: t.row.suspended_at.map(|_| t.row.suspended_reason.unwrap_or_default()),
+        suspended: t
+            .row
+            .suspended_at
+            .map(|_| t.row.suspended_reason.unwrap_or_default()),
     }
 }
 
@@ -172,11 +175,30 @@ pub async fn staff_tenant(id: String) -> Result<TenantInfo, AppError> {
     Ok(TenantInfo {
         admin,
         line: tenant_line(detail.summary),
-        users: detail.users.into_iter().map(|(_, email, role)| (email, role)).collect(),
+        users: detail
+            .users
+            .into_iter()
+            .map(|(_, email, role)| (email, role))
+            .collect(),
         quota: vec![
-            ("max_vms".into(), "VMs".into(), u64::from(used.vms), u64::from(quota.max_vms)),
-            ("max_vcpus".into(), "vCPUs".into(), u64::from(used.vcpus), u64::from(quota.max_vcpus)),
-            ("max_memory_mib".into(), "Memory (MiB)".into(), used.memory_mib, quota.max_memory_mib),
+            (
+                "max_vms".into(),
+                "VMs".into(),
+                u64::from(used.vms),
+                u64::from(quota.max_vms),
+            ),
+            (
+                "max_vcpus".into(),
+                "vCPUs".into(),
+                u64::from(used.vcpus),
+                u64::from(quota.max_vcpus),
+            ),
+            (
+                "max_memory_mib".into(),
+                "Memory (MiB)".into(),
+                used.memory_mib,
+                quota.max_memory_mib,
+            ),
             (
                 "max_public_ips".into(),
                 "Public IPv4 addresses".into(),
@@ -285,9 +307,12 @@ pub async fn staff_jobs(state: String) -> Result<JobQueue, AppError> {
         .map(|row| {
             let job = row.job;
             let step = match job.position.state {
-                meridian_core::job::JobState::Queued | meridian_core::job::JobState::Running => {
-                    job.position.kind.steps().get(job.position.step).map(|s| s.as_str().to_owned())
-                }
+                meridian_core::job::JobState::Queued | meridian_core::job::JobState::Running => job
+                    .position
+                    .kind
+                    .steps()
+                    .get(job.position.step)
+                    .map(|s| s.as_str().to_owned()),
                 _ => job.failed_step.clone(),
             };
             JobLine {
@@ -299,8 +324,7 @@ pub async fn staff_jobs(state: String) -> Result<JobQueue, AppError> {
                 state: job.position.state.as_str().to_owned(),
                 step,
                 error: job.error,
-                cancel_requested: row.cancel_requested_at.is_some()
-                    && !job.position.state.is_terminal(),
+                cancel_requested: row.cancel_requested_at.is_some() && !job.position.state.is_terminal(),
             }
         })
         .collect();

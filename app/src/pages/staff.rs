@@ -160,7 +160,14 @@ pub fn StaffTenantPage() -> impl IntoView {
     let unsuspend = ServerAction::<TenantUnsuspend>::new();
     let quota = ServerAction::<StaffQuotaSet>::new();
     let tenant = Resource::new(
-        move || (id(), suspend.version().get(), unsuspend.version().get(), quota.version().get()),
+        move || {
+            (
+                id(),
+                suspend.version().get(),
+                unsuspend.version().get(),
+                quota.version().get(),
+            )
+        },
         |(id, ..)| staff_tenant(id),
     );
     view! {
@@ -352,12 +359,20 @@ pub fn StaffJobsPage() -> impl IntoView {
     let retry = ServerAction::<StaffJobRetry>::new();
     let tick = RwSignal::new(0_u32);
     Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2)) {
+        if let Ok(handle) = set_interval_with_handle(move || tick.update(|t| *t += 1), Duration::from_secs(2))
+        {
             on_cleanup(move || handle.clear());
         }
     });
     let jobs = Resource::new(
-        move || (filter(), tick.get(), cancel.version().get(), retry.version().get()),
+        move || {
+            (
+                filter(),
+                tick.get(),
+                cancel.version().get(),
+                retry.version().get(),
+            )
+        },
         |(state, ..)| staff_jobs(state),
     );
     let cancel_error = action_error(cancel);
@@ -411,7 +426,11 @@ fn job_row(
     } else {
         job.state.clone()
     };
-    let vm_label = if job.vm.1.is_empty() { job.vm.0.clone() } else { job.vm.1.clone() };
+    let vm_label = if job.vm.1.is_empty() {
+        job.vm.0.clone()
+    } else {
+        job.vm.1.clone()
+    };
     let id = job.id.clone();
     let (cancel_id, retry_id) = (id.clone(), id.clone());
     let cancel_label = format!("Cancel {} of {}", job.kind, vm_label);

@@ -271,7 +271,12 @@ impl Store {
     }
 
     /// Asks for a live job to be cancelled; false if it is not live or a cancel is already asked.
-    pub async fn job_cancel_request(&self, id: uuid::Uuid, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
+    pub async fn job_cancel_request(
+        &self,
+        id: uuid::Uuid,
+        reason: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE jobs SET cancel_requested_at = $1, cancel_reason = $2, updated_at = $1 \
              WHERE id = $3 AND state IN ('queued', 'running') AND cancel_requested_at IS NULL",

@@ -38,12 +38,11 @@ impl Store {
 
     /// The tenant with this id.
     pub async fn tenant_get(&self, id: TenantId) -> Result<Option<TenantRow>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT name, created_at, suspended_at, suspended_reason FROM tenants WHERE id = $1",
-        )
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT name, created_at, suspended_at, suspended_reason FROM tenants WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.map(|row| TenantRow {
             id,
             name: row.get("name"),
