@@ -43,6 +43,20 @@ pub struct AuditEntry {
     pub client: String,
 }
 
+#[cfg(feature = "ssr")]
+impl From<meridian_control::store::audit::AuditRow> for AuditEntry {
+    fn from(e: meridian_control::store::audit::AuditRow) -> Self {
+        Self {
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            result: e.result,
+            client: e.client,
+        }
+    }
+}
+
 /// The tenant's users.
 #[server(prefix = "/fn", endpoint = "user_list")]
 pub async fn user_list() -> Result<Vec<Member>, AppError> {
@@ -133,14 +147,7 @@ pub async fn audit_list() -> Result<Vec<AuditEntry>, AppError> {
         .audit_list(&ctx, 100)
         .await?
         .into_iter()
-        .map(|e| AuditEntry {
-            at: e.at,
-            actor: e.actor,
-            action: e.action,
-            target: e.target,
-            result: e.result,
-            client: e.client,
-        })
+        .map(AuditEntry::from)
         .collect())
 }
 

@@ -206,18 +206,7 @@ pub async fn staff_tenant(id: String) -> Result<TenantInfo, AppError> {
                 u64::from(quota.max_public_ips),
             ),
         ],
-        audit: detail
-            .audit
-            .into_iter()
-            .map(|e| AuditEntry {
-                at: e.at,
-                actor: e.actor,
-                action: e.action,
-                target: e.target,
-                result: e.result,
-                client: e.client,
-            })
-            .collect(),
+        audit: detail.audit.into_iter().map(AuditEntry::from).collect(),
     })
 }
 
