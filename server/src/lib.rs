@@ -7,6 +7,7 @@ pub mod config;
 pub mod events;
 pub mod exports;
 pub mod guard;
+pub mod hedge;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
@@ -101,6 +102,7 @@ pub fn router(config: &Config, control: Control) -> Router {
                 .layer(axum::middleware::from_fn(guard::security_headers))
                 .layer(CompressionLayer::new())
                 .layer(axum::middleware::from_fn(guard::refuse_cross_site))
+                .layer(axum::middleware::from_fn(hedge::hedge_reads))
                 .layer(sessions),
         )
 }

@@ -109,7 +109,7 @@ fn cookie_value(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn healthz_answers_with_security_headers_and_a_request_id() {
     let server = TestServer::start().await;
     let response = server.client.get(server.url("/healthz")).send().await.unwrap();
@@ -133,7 +133,7 @@ async fn healthz_answers_with_security_headers_and_a_request_id() {
     assert_eq!(missing.headers()["x-content-type-options"], "nosniff");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn signup_sets_a_hardened_session_cookie_and_signs_in() {
     let server = TestServer::start().await;
     let response = server.signup(&server.client, "Acme", "ops@acme.io").await;
@@ -151,7 +151,7 @@ async fn signup_sets_a_hardened_session_cookie_and_signs_in() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn invalid_signup_reports_fields_and_creates_nothing() {
     let server = TestServer::start().await;
     let response = server
@@ -177,7 +177,7 @@ async fn invalid_signup_reports_fields_and_creates_nothing() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn login_renews_the_session_id_and_logout_destroys_the_session() {
     let server = TestServer::start().await;
     let setup = TestServer::client();
@@ -225,7 +225,7 @@ async fn login_renews_the_session_id_and_logout_destroys_the_session() {
     assert_eq!(replay.text().await.unwrap(), "null");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wrong_password_is_401_and_sets_no_cookie() {
     let server = TestServer::start().await;
     server.signup(&TestServer::client(), "Acme", "ops@acme.io").await;
@@ -249,7 +249,7 @@ async fn wrong_password_is_401_and_sets_no_cookie() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cross_site_mutations_are_refused_and_change_nothing() {
     let server = TestServer::start().await;
     server.signup(&server.client, "Acme", "ops@acme.io").await;
@@ -297,7 +297,7 @@ async fn cross_site_mutations_are_refused_and_change_nothing() {
     assert_eq!(login.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pages_redirect_anonymous_visitors_to_login() {
     let server = TestServer::start().await;
     let response = server
@@ -311,7 +311,21 @@ async fn pages_redirect_anonymous_visitors_to_login() {
     assert_eq!(response.headers()["location"], "/login");
 }
 
+/// A page answers only once it is wholly rendered: so a redirect or a 404 keeps its status, and a
+/// render that got stuck has sent nothing and can be run again (see `meridian::hedge`).
 #[tokio::test]
+async fn every_page_renders_whole_before_it_answers() {
+    for listing in leptos_axum::generate_route_list(meridian_app::App) {
+        assert!(
+            matches!(listing.mode(), leptos_router::SsrMode::Async),
+            "{} streams ({:?})",
+            listing.path(),
+            listing.mode()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_session_past_its_absolute_lifetime_is_ended() {
     // A zero lifetime: the session is already too old on the very next request.
     let server = TestServer::start_with_max_session(Duration::ZERO).await;
@@ -322,7 +336,7 @@ async fn a_session_past_its_absolute_lifetime_is_ended() {
     assert_eq!(server.whoami(&server.client).await, None);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_demo_mode_there_is_no_demo_to_enter() {
     let server = TestServer::start().await;
     let available = server.call(&server.client, "demo_available", &[]).await;
@@ -354,7 +368,7 @@ async fn is_signed_out(server: &TestServer, cookie: &str) -> bool {
     staff.text().await.unwrap() == "null"
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn staff_log_in_apart_and_the_session_id_is_renewed_at_inspection_start_and_end() {
     let server = TestServer::start().await;
     let tenant = TestServer::client();
@@ -842,7 +856,7 @@ impl Cast {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_endpoint_refuses_whoever_may_not_use_it_and_nothing_changes() {
     let server = TestServer::start().await;
     let cast = server.cast().await;
