@@ -25,6 +25,14 @@ pub enum AppError {
     /// Not allowed; the message says why.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many log-in attempts: wait, then try again (HTTP 429 with `Retry-After`).
+    #[error("{message}")]
+    TooManyAttempts {
+        /// What to tell the person.
+        message: String,
+        /// Seconds until one more attempt is allowed.
+        retry_after_s: u64,
+    },
     /// Not there, or not yours.
     #[error("Not found.")]
     NotFound,
@@ -96,6 +104,18 @@ impl From<meridian_control::Error> for AppError {
             E::BadCredentials => (StatusCode::UNAUTHORIZED, AppError::BadCredentials),
             E::Forbidden(message) => (StatusCode::FORBIDDEN, AppError::Forbidden(message)),
             suspended @ E::Suspended => (StatusCode::FORBIDDEN, AppError::Forbidden(suspended.to_string())),
+            throttled @ E::Throttled { retry_after_s } => {
+                if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                    response.insert_header(http::header::RETRY_AFTER, retry_after_s.into());
+                }
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    AppError::TooManyAttempts {
+                        message: throttled.to_string(),
+                        retry_after_s,
+                    },
+                )
+            }
             E::NotFound => (StatusCode::NOT_FOUND, AppError::NotFound),
             E::Conflict { field, message } => (
                 StatusCode::CONFLICT,

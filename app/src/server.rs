@@ -38,13 +38,17 @@ pub async fn session() -> Result<Session, AppError> {
         .map_err(|e| AppError::Internal(format!("no session layer: {e}")))
 }
 
-/// The client's address as the connection shows it (no forwarded header is trusted).
+/// Who the client is, as the server's `client_address` guard worked it out (the connection's peer,
+/// or what a trusted proxy forwarded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
+/// The client's address, for the audit log and log-in throttling.
 pub async fn client_address() -> Option<String> {
-    use axum::extract::ConnectInfo;
-    let ConnectInfo(address) = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+    let axum::Extension(ClientAddress(address)) = leptos_axum::extract::<axum::Extension<ClientAddress>>()
         .await
         .ok()?;
-    Some(address.ip().to_string())
+    Some(address.to_string())
 }
 
 /// The request id the server assigned (`x-request-id`), for logs.

@@ -85,6 +85,8 @@ impl Control {
         email: &str,
         password: &str,
     ) -> Result<Account, Error> {
+        let throttle_key = format!("user:{}", email.trim().to_lowercase());
+        self.login_admit(ctx, &throttle_key)?;
         let user = match Email::parse(email) {
             Ok(email) => self.store.user_by_email(&email).await?,
             Err(_) => None,
@@ -95,6 +97,7 @@ impl Control {
             .await?;
         match user {
             Some(user) if verified => {
+                self.login_succeeded(ctx, &throttle_key);
                 if self.tenant_is_suspended(user.tenant_id).await? {
                     tracing::info!(user.id = %user.id, request.id = %ctx.request_id, "log-in refused: tenant suspended");
                     self.audit_record(
@@ -139,6 +142,31 @@ impl Control {
                 Err(Error::BadCredentials)
             }
         }
+    }
+
+    /// Admits a log-in attempt on `account` (a throttle key) from the request's client address, or
+    /// refuses it, before any password is checked: a flood of guesses costs no hashing.
+    pub(crate) fn login_admit(&self, ctx: &OpContext, account: &str) -> Result<(), Error> {
+        let mut throttle = self
+            .login_throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        throttle
+            .attempt(ctx.client.as_deref(), account, crate::store::now_ms())
+            .map_err(|wait| {
+                tracing::warn!(request.id = %ctx.request_id, client = ctx.client.as_deref().unwrap_or("unknown"), retry_after_s = wait.seconds, "log-in throttled");
+                Error::Throttled {
+                    retry_after_s: wait.seconds,
+                }
+            })
+    }
+
+    /// The password was right: the account's failed attempts are forgotten.
+    pub(crate) fn login_succeeded(&self, ctx: &OpContext, account: &str) {
+        self.login_throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .succeeded(ctx.client.as_deref(), account);
     }
 
     /// The actor a session's user id stands for now: role and tenant are read fresh on every

@@ -24,6 +24,12 @@ pub enum Error {
         "This organisation's Meridian account is suspended. Its VMs keep running; contact Meridian support to restore access."
     )]
     Suspended,
+    /// Too many log-in attempts from this address or on this account; wait `retry_after_s`.
+    #[error("Too many log-in attempts. Try again in {}.", wait_words(*retry_after_s))]
+    Throttled {
+        /// Seconds until one more attempt is allowed.
+        retry_after_s: u64,
+    },
     /// The resource does not exist, or the actor may not see it (indistinguishable on purpose).
     #[error("Not found.")]
     NotFound,
@@ -59,10 +65,21 @@ impl Error {
             Error::BadCredentials => "bad_credentials",
             Error::Forbidden(_) => "forbidden",
             Error::Suspended => "tenant_suspended",
+            Error::Throttled { .. } => "too_many_attempts",
             Error::NotFound => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::Internal { .. } => "internal",
         }
+    }
+}
+
+/// "a minute", "12 minutes", "40 seconds": a wait as a person would say it, rounded up.
+fn wait_words(seconds: u64) -> String {
+    match seconds {
+        0..=1 => "a second".to_owned(),
+        2..=59 => format!("{seconds} seconds"),
+        60 => "a minute".to_owned(),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
     }
 }
 

@@ -55,6 +55,8 @@ pub struct Control {
     lease_ms: i64,
     /// Sales demo mode: the demo tenant and its one-click log-in exist.
     demo: bool,
+    /// Log-in attempts per client address and per account, in this process.
+    login_throttle: Arc<std::sync::Mutex<meridian_core::throttle::LoginThrottle>>,
 }
 
 impl Control {
@@ -72,6 +74,7 @@ impl Control {
             job_events,
             lease_ms: job::LEASE_MS,
             demo: false,
+            login_throttle: Arc::default(),
         })
     }
 

@@ -24,6 +24,10 @@ fn argon2() -> Result<Argon2<'static>, Error> {
 #[derive(Clone)]
 pub struct Passwords {
     dummy_hash: Arc<str>,
+    /// One hash at a time per core: each takes 19 MiB and a core for tens of milliseconds, so a
+    /// burst of log-ins from many addresses queues here instead of exhausting memory and starving
+    /// every other request.
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl Passwords {
@@ -31,13 +35,16 @@ impl Passwords {
     pub async fn new() -> Result<Self, Error> {
         let secret = uuid::Uuid::new_v4().to_string();
         let dummy_hash = hash_blocking(secret).await?;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Self {
             dummy_hash: dummy_hash.into(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
         })
     }
 
     /// A PHC-format hash of `password` with a fresh random salt.
     pub async fn hash(&self, password: &Password) -> Result<String, Error> {
+        let _turn = self.hashing.acquire().await.map_err(Error::internal)?;
         hash_blocking(password.expose().to_owned()).await
     }
 
@@ -48,6 +55,7 @@ impl Passwords {
             None => (self.dummy_hash.to_string(), false),
         };
         let password = password.to_owned();
+        let _turn = self.hashing.acquire().await.map_err(Error::internal)?;
         let matches = tokio::task::spawn_blocking(move || -> Result<bool, Error> {
             let parsed = PasswordHash::new(&hash).map_err(Error::internal)?;
             Ok(argon2()?.verify_password(password.as_bytes(), &parsed).is_ok())

@@ -5,6 +5,8 @@ use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::UserId;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -47,15 +49,64 @@ pub struct SessionAuth {
 }
 
 /// The database-backed session store.
+///
+/// Every request saves its session, so that an idle timeout counts from the last use rather than
+/// the last change; but a save that would only push the expiry a little later is skipped when
+/// this process wrote the same data recently, so a busy user does not cost a write per request.
 #[derive(Clone, Debug)]
 pub struct DbSessionStore {
     store: Store,
+    /// Session id → (hash of the data, expiry) as this process last wrote them.
+    written: Arc<Mutex<HashMap<String, (u64, i64)>>>,
+}
+
+/// Sessions whose last write this process remembers, at most (then it forgets them all and
+/// simply writes again).
+const WRITTEN_MAX: usize = 100_000;
+
+/// How much later an expiry may be than the stored one before it is written anyway: a tenth of
+/// the session's idle time, at most a minute. The idle timeout is that much less exact.
+fn refresh_slack_ms(expires_at: i64, now: i64) -> i64 {
+    ((expires_at - now) / 10).clamp(0, 60_000)
 }
 
 impl DbSessionStore {
     /// A session store over `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            written: Arc::default(),
+        }
+    }
+
+    /// Whether writing `data` with `expires_at` for `id` would change only the expiry, and by less
+    /// than the slack; otherwise remembers this write.
+    fn unchanged(&self, id: &str, data: &str, expires_at: i64) -> bool {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(data);
+        let mut written = self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slack = refresh_slack_ms(expires_at, crate::store::now_ms());
+        if let Some(&(previous, stored_expiry)) = written.get(id) {
+            if previous == hash && expires_at - stored_expiry < slack {
+                return true;
+            }
+        }
+        if written.len() >= WRITTEN_MAX {
+            written.clear();
+        }
+        written.insert(id.to_owned(), (hash, expires_at));
+        false
+    }
+
+    /// Forgets what was written for `id` (it was deleted or its write failed).
+    fn forget(&self, id: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
     }
 }
 
@@ -98,10 +149,18 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let (id, data, expires_at) = encode(record)?;
-        self.store
+        if self.unchanged(&id, &data, expires_at) {
+            return Ok(());
+        }
+        let saved = self
+            .store
             .session_upsert(&id, record_user(record), &data, expires_at)
             .await
-            .map_err(backend)
+            .map_err(backend);
+        if saved.is_err() {
+            self.forget(&id);
+        }
+        saved
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
@@ -124,6 +183,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.forget(&id.to_string());
         self.store.session_delete(&id.to_string()).await.map_err(backend)
     }
 }

@@ -107,6 +107,8 @@ impl Control {
         email: &str,
         password: &str,
     ) -> Result<StaffAccount, Error> {
+        let throttle_key = format!("staff:{}", email.trim().to_lowercase());
+        self.login_admit(ctx, &throttle_key)?;
         let staff = match Email::parse(email) {
             Ok(email) => self.store.staff_by_email(email.as_str()).await?,
             Err(_) => None,
@@ -117,6 +119,7 @@ impl Control {
             .await?;
         match staff {
             Some(staff) if verified => {
+                self.login_succeeded(ctx, &throttle_key);
                 tracing::info!(staff.id = %staff.id, request.id = %ctx.request_id, "staff member logged in");
                 Ok(staff.into())
             }

@@ -20,6 +20,7 @@ pub mod stack;
 pub mod staff;
 #[cfg(test)]
 mod test_rng;
+pub mod throttle;
 pub mod zone;
 
 pub use account::{Email, Password, Role, Signup, TenantName};

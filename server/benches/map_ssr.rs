@@ -50,6 +50,7 @@ async fn main() {
         workers: 1,
         job_lease_ms: 5000,
         demo: false,
+        trusted_proxies: std::sync::Arc::from([]),
     };
     let app = meridian::router(&config, control.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

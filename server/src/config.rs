@@ -104,6 +104,15 @@ pub struct Settings {
     /// page (one click, no password), with a guided tour and a reset.
     #[arg(long, env = "MERIDIAN_DEMO", global = true)]
     pub demo: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client (comma-separated IP
+    /// addresses). From anyone else the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MERIDIAN_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The simulated driver's pace.
@@ -159,6 +168,8 @@ pub struct Config {
     pub job_lease_ms: u32,
     /// Sales demo mode.
     pub demo: bool,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: std::sync::Arc<[std::net::IpAddr]>,
 }
 
 impl Settings {
@@ -205,6 +216,7 @@ impl Settings {
             workers: self.workers,
             job_lease_ms: self.job_lease_ms,
             demo: self.demo,
+            trusted_proxies: self.trusted_proxies.into(),
         })
     }
 }

@@ -1,9 +1,12 @@
 //! Request guards applied to every route: cross-site mutation refusal and security headers.
 
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
+use meridian_app::server::ClientAddress;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// Refuses any state-changing request (not GET/HEAD/OPTIONS) that a browser says came from another
 /// site: `Sec-Fetch-Site` other than `same-origin`/`none`, or an `Origin` whose host is not this
@@ -43,21 +46,145 @@ fn is_same_origin(request: &Request) -> bool {
     matches!((origin_host, host), (Some(origin_host), Some(host)) if origin_host.eq_ignore_ascii_case(host))
 }
 
-/// Adds headers every response should carry, errors and assets included.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// The Content-Security-Policy of every response that does not set its own. Pages set theirs with
+/// the render's nonce (see `meridian_app::shell`); this one allows no inline script at all.
+pub const DEFAULT_CSP: &str = "script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/// Adds headers every response should carry, errors and assets included; HSTS only when Meridian is
+/// served over HTTPS (`https`), since a browser ignores it on plain HTTP and a loopback dev server
+/// must not pin itself.
+pub async fn security_headers(State(https): State<bool>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let fixed = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
-        ),
+        (header::CONTENT_SECURITY_POLICY, DEFAULT_CSP),
     ];
     for (name, value) in fixed {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
     response
+}
+
+/// Works out who the client is and records it on the request as [`ClientAddress`]: the connection's
+/// peer, unless that peer is one of the `trusted` proxies, in which case the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy. A forwarded header from anyone else is
+/// ignored: a client could write anything there to dodge log-in throttling.
+pub async fn client_address(
+    State(trusted): State<Arc<[IpAddr]>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    if let Some(peer) = peer {
+        let client = resolve_client(peer, &trusted, request.headers());
+        request.extensions_mut().insert(ClientAddress(client));
+    }
+    next.run(request).await
+}
+
+/// The client behind `peer`, given the trusted proxies and the request's headers.
+pub fn resolve_client(peer: IpAddr, trusted: &[IpAddr], headers: &http::HeaderMap) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(address) if trusted.contains(&address) => continue,
+            Ok(address) => return address,
+            // Garbage in the chain: stop trusting it here and blame the last proxy we trust.
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(value: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().unwrap());
+        headers
+    }
+
+    async fn headers_over(https: bool) -> http::HeaderMap {
+        use tower::ServiceExt;
+        let router = axum::Router::new()
+            .route("/", axum::routing::get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(https, security_headers));
+        let request = Request::builder()
+            .uri("/")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        router.oneshot(request).await.unwrap().headers().clone()
+    }
+
+    #[tokio::test]
+    async fn hsts_is_sent_over_https_only() {
+        let https = headers_over(true).await;
+        assert_eq!(
+            https[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=63072000; includeSubDomains"
+        );
+        assert_eq!(https[header::CONTENT_SECURITY_POLICY], DEFAULT_CSP);
+        assert!(
+            headers_over(false)
+                .await
+                .get(header::STRICT_TRANSPORT_SECURITY)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_forwarded_header_counts_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "203.0.113.9".parse().unwrap();
+        let claim = forwarded("198.51.100.7");
+        assert_eq!(resolve_client(stranger, &[proxy], &claim), stranger);
+        assert_eq!(resolve_client(stranger, &[], &claim), stranger);
+        assert_eq!(
+            resolve_client(proxy, &[proxy], &claim),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_hop() {
+        let edge: IpAddr = "10.0.0.1".parse().unwrap();
+        let inner: IpAddr = "10.0.0.2".parse().unwrap();
+        // The client claims to be 1.1.1.1; the edge proxy appends who really connected.
+        let chain = forwarded("1.1.1.1, 198.51.100.7, 10.0.0.1");
+        assert_eq!(
+            resolve_client(inner, &[edge, inner], &chain),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            resolve_client(inner, &[edge, inner], &forwarded("not an address")),
+            inner
+        );
+        assert_eq!(
+            resolve_client(inner, &[edge, inner], &http::HeaderMap::new()),
+            inner
+        );
+    }
 }

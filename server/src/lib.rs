@@ -76,7 +76,10 @@ pub fn router(config: &Config, control: Control) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(idle));
+        .with_expiry(Expiry::OnInactivity(idle))
+        // Save on every request, so that idle time counts from the last use (the store skips
+        // writes that would barely move the expiry).
+        .with_always_save(true);
 
     let routes = generate_route_list(App);
     let mut router = Router::new();
@@ -99,9 +102,16 @@ pub fn router(config: &Config, control: Control) -> Router {
                     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request.id = %request_id)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(axum::middleware::from_fn(guard::security_headers))
+                .layer(axum::middleware::from_fn_with_state(
+                    config.secure_cookies,
+                    guard::security_headers,
+                ))
                 .layer(CompressionLayer::new())
                 .layer(axum::middleware::from_fn(guard::refuse_cross_site))
+                .layer(axum::middleware::from_fn_with_state(
+                    config.trusted_proxies.clone(),
+                    guard::client_address,
+                ))
                 .layer(axum::middleware::from_fn(hedge::hedge_reads))
                 .layer(sessions),
         )

@@ -16,10 +16,15 @@ struct TestServer {
 
 impl TestServer {
     async fn start() -> Self {
-        Self::start_with_max_session(Duration::from_secs(3600)).await
+        Self::start_with(Duration::from_secs(3600), Duration::from_secs(3600), &[]).await
     }
 
     async fn start_with_max_session(session_max: Duration) -> Self {
+        Self::start_with(Duration::from_secs(3600), session_max, &[]).await
+    }
+
+    /// A server with these session timeouts, believing `X-Forwarded-For` from `trusted_proxies`.
+    async fn start_with(session_idle: Duration, session_max: Duration, trusted_proxies: &[&str]) -> Self {
         let db = TestDb::fresh().await;
         let driver = std::sync::Arc::new(meridian_control::driver::simulated::SimulatedDriver::new(
             meridian_control::driver::simulated::SimTiming::instant(),
@@ -33,16 +38,18 @@ impl TestServer {
             log: "warn".into(),
             site_root: "target/site".into(),
             secure_cookies: false,
-            session_idle: Duration::from_secs(3600),
+            session_idle,
             session_max,
             sim_timing: meridian::config::SimTimingChoice::Fast,
             workers: 1,
             job_lease_ms: 5000,
             demo: false,
+            trusted_proxies: trusted_proxies.iter().map(|p| p.parse().unwrap()).collect(),
         };
         let app = meridian::router(&config, control.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self {
             base,
@@ -334,6 +341,195 @@ async fn a_session_past_its_absolute_lifetime_is_ended() {
     // Let the clock move past the log-in millisecond.
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(server.whoami(&server.client).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_left_idle_past_its_timeout_is_ended_and_use_keeps_it_alive() {
+    let server = TestServer::start_with(Duration::from_secs(2), Duration::from_secs(3600), &[]).await;
+    server.signup(&server.client, "Acme", "ops@acme.io").await;
+    // Used more often than the timeout, for longer than it: still signed in.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(
+            server.whoami(&server.client).await.as_deref(),
+            Some("ops@acme.io")
+        );
+    }
+    // Left alone past it: signed out, on the server too.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(server.whoami(&server.client).await, None);
+}
+
+/// Logs in as `email` with `password` from `client`, claiming to come from `forwarded_for`.
+async fn login_attempt(
+    server: &TestServer,
+    email: &str,
+    password: &str,
+    forwarded_for: &str,
+) -> reqwest::Response {
+    TestServer::client()
+        .post(server.url("/fn/account_login"))
+        .header("Origin", &server.base)
+        .header("X-Forwarded-For", forwarded_for)
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guessing_one_accounts_password_is_stopped_with_429_and_retry_after() {
+    let server = TestServer::start().await;
+    server.signup(&TestServer::client(), "Acme", "ops@acme.io").await;
+    server
+        .signup(&TestServer::client(), "Bravo", "dev@bravo.io")
+        .await;
+    let limit = meridian_core::throttle::PER_ACCOUNT.limit;
+    // A client rotating made-up forwarded addresses is still one address: the header is not trusted.
+    for i in 0..limit {
+        let wrong = login_attempt(
+            &server,
+            "ops@acme.io",
+            "not the password",
+            &format!("198.51.100.{i}"),
+        )
+        .await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    let refused = login_attempt(&server, "OPS@acme.io", PASSWORD, "198.51.100.200").await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!((1..=15 * 60).contains(&retry_after(&refused)));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body.to_string()
+            .contains("Too many log-in attempts. Try again in 15 minutes."),
+        "{body}"
+    );
+    // Another account from the same address is not locked out by it.
+    let other = login_attempt(&server, "dev@bravo.io", PASSWORD, "198.51.100.1").await;
+    assert_eq!(other.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_address_guessing_many_accounts_is_stopped() {
+    let server = TestServer::start().await;
+    server.signup(&TestServer::client(), "Acme", "ops@acme.io").await;
+    for i in 0..meridian_core::throttle::PER_ADDRESS.limit {
+        let wrong = login_attempt(&server, &format!("user{i}@acme.io"), PASSWORD, "203.0.113.5").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    let refused = login_attempt(&server, "ops@acme.io", PASSWORD, "203.0.113.6").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&refused) >= 1);
+    // Staff log-in from that address waits too.
+    let staff = TestServer::client()
+        .post(server.url("/fn/staff_login"))
+        .header("Origin", &server.base)
+        .form(&[("email", "ivy@meridian.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staff.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let server = TestServer::start_with(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+        &["127.0.0.1"],
+    )
+    .await;
+    server.signup(&TestServer::client(), "Acme", "ops@acme.io").await;
+    for i in 0..meridian_core::throttle::PER_ADDRESS.limit {
+        let wrong = login_attempt(&server, &format!("user{i}@acme.io"), PASSWORD, "203.0.113.5").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    let blocked = login_attempt(&server, "ops@acme.io", PASSWORD, "203.0.113.5").await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let neighbour = login_attempt(&server, "ops@acme.io", PASSWORD, "203.0.113.6").await;
+    assert_eq!(
+        neighbour.status(),
+        StatusCode::OK,
+        "another client behind the proxy is not blocked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pages_carry_a_script_policy_with_this_renders_nonce() {
+    let server = TestServer::start().await;
+    let page = server.client.get(server.url("/login")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        page.headers().get("strict-transport-security").is_none(),
+        "plain-HTTP loopback: no HSTS"
+    );
+    let html = page.text().await.unwrap();
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {policy}"));
+    assert!(
+        policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
+        "{policy}"
+    );
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    // Every inline script Leptos wrote carries the nonce; a second render gets another.
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "{html}"
+    );
+    let again = server.client.get(server.url("/login")).send().await.unwrap();
+    assert!(
+        !again.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains(nonce)
+    );
+    // The not-found page is a page too.
+    let missing = server
+        .client
+        .get(server.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(
+        missing.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("'nonce-")
+    );
+    // JSON, downloads and their errors have the strict default (no inline script at all).
+    for path in ["/healthz", "/billing/usage.csv"] {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.headers()["content-security-policy"],
+            meridian::guard::DEFAULT_CSP,
+            "{path}"
+        );
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
