@@ -75,7 +75,11 @@ impl From<Error> for StepError {
 
 impl From<DriverError> for StepError {
     fn from(error: DriverError) -> Self {
-        StepError::Failed(error.0)
+        if error.transient {
+            StepError::Retry(error.message)
+        } else {
+            StepError::Failed(error.message)
+        }
     }
 }
 

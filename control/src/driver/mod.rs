@@ -62,8 +62,32 @@ pub struct VmSpec {
 
 /// A backend failure. The message is safe to show; jobs record it as the failed step's error.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
-#[error("{0}")]
-pub struct DriverError(pub String);
+#[error("{message}")]
+pub struct DriverError {
+    /// What went wrong, for the person who asked.
+    pub message: String,
+    /// Whether the same request may succeed if tried again (a host that did not answer), rather
+    /// than being refused for good (no disk to boot): a job retries the step a few times first.
+    pub transient: bool,
+}
+
+impl DriverError {
+    /// The backend refused: trying again would not help.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            transient: false,
+        }
+    }
+
+    /// The backend could not be reached or did not answer: trying again may help.
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            transient: true,
+        }
+    }
+}
 
 /// Traffic a VM sent during a period, as the network reports it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -219,7 +219,7 @@ impl SimulatedDriver {
 
 fn unreachable_host(error: sqlx::Error) -> DriverError {
     tracing::error!(error.detail = %error, "simulated hardware state unavailable");
-    DriverError("The simulated host did not answer; try again.".into())
+    DriverError::unreachable("The simulated host did not answer; try again.")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -276,21 +276,29 @@ impl Driver for SimulatedDriver {
                 Some(0) => {}
                 Some(n) => {
                     faults.fail_times = Some(n - 1);
-                    return Err(DriverError(format!("Simulated failure injected at step {step}.")));
+                    return Err(DriverError::refused(format!(
+                        "Simulated failure injected at step {step}."
+                    )));
                 }
-                None => return Err(DriverError(format!("Simulated failure injected at step {step}."))),
+                None => {
+                    return Err(DriverError::refused(format!(
+                        "Simulated failure injected at step {step}."
+                    )));
+                }
             }
         }
         if faults.probability > 0.0 && lock(&self.rng).random_bool(faults.probability.clamp(0.0, 1.0)) {
-            return Err(DriverError(format!("Simulated random failure at step {step}.")));
+            return Err(DriverError::refused(format!(
+                "Simulated random failure at step {step}."
+            )));
         }
         Ok(())
     }
 
     async fn disk_create(&self, vm: &VmSpec) -> Result<(), DriverError> {
         if vm.host.is_none() {
-            return Err(DriverError(
-                "Cannot create a disk for a VM that has no host.".into(),
+            return Err(DriverError::refused(
+                "Cannot create a disk for a VM that has no host.",
             ));
         }
         self.act(vm, self.timing.disk_create, |s| s.disk = true).await
@@ -298,7 +306,7 @@ impl Driver for SimulatedDriver {
 
     async fn disk_resize(&self, vm: &VmSpec, _disk_gib: u64) -> Result<(), DriverError> {
         if !self.current(vm.id).await?.disk {
-            return Err(DriverError("Cannot grow a disk that does not exist.".into()));
+            return Err(DriverError::refused("Cannot grow a disk that does not exist."));
         }
         self.act(vm, self.timing.disk_create, |_| {}).await
     }
@@ -309,7 +317,7 @@ impl Driver for SimulatedDriver {
 
     async fn vm_boot(&self, vm: &VmSpec) -> Result<(), DriverError> {
         if !self.current(vm.id).await?.disk {
-            return Err(DriverError("Cannot boot: the VM has no disk.".into()));
+            return Err(DriverError::refused("Cannot boot: the VM has no disk."));
         }
         self.act(vm, self.timing.boot, |s| s.powered = true).await
     }
@@ -320,15 +328,15 @@ impl Driver for SimulatedDriver {
 
     async fn vm_reboot(&self, vm: &VmSpec) -> Result<(), DriverError> {
         if !self.current(vm.id).await?.powered {
-            return Err(DriverError("Cannot reboot a VM that is powered off.".into()));
+            return Err(DriverError::refused("Cannot reboot a VM that is powered off."));
         }
         self.act(vm, self.timing.reboot, |_| {}).await
     }
 
     async fn network_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
         if vm.private_ip.is_none() {
-            return Err(DriverError(
-                "Cannot attach to the network without a private address.".into(),
+            return Err(DriverError::refused(
+                "Cannot attach to the network without a private address.",
             ));
         }
         self.act(vm, self.timing.network, |s| s.network = true).await
@@ -340,8 +348,8 @@ impl Driver for SimulatedDriver {
 
     async fn breakout_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
         if vm.public_ip.is_none() {
-            return Err(DriverError(
-                "Cannot open breakout without a public address.".into(),
+            return Err(DriverError::refused(
+                "Cannot open breakout without a public address.",
             ));
         }
         self.act(vm, self.timing.breakout, |s| s.breakout = true).await
