@@ -1,0 +1,384 @@
+//! Load on the real release binary over loopback, at fixed request rates (open loop: latency is
+//! counted from when a request was due, so a stalled server cannot hide its queue):
+//! an authenticated list of 100 VMs, the overview page, and VM creates; the server's resident
+//! memory idle and under that load; and the overview's latency while a flood of failed log-ins
+//! from many addresses arrives. Goals (issue #7): list p99 ≤ 5 ms at 2,000 req/s, overview p99
+//! ≤ 20 ms at 1,000 req/s, create p99 ≤ 25 ms at 200 req/s, RSS ≤ 100 MB idle and ≤ 300 MB loaded.
+//!
+//! Run with `scripts/bench-load.sh` (builds the release binary, pins the server to one core and
+//! this load generator to the other).
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+const PASSWORD: &str = "load test password";
+
+struct Server {
+    base: String,
+    child: Child,
+}
+
+impl Server {
+    /// Starts `binary` on a fresh SQLite database, on the CPU `core`.
+    async fn start(binary: &str, core: &str, data_dir: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let staff = Command::new(binary)
+            .args([
+                "staff",
+                "create",
+                "--email",
+                "load@meridian.example",
+                "--role",
+                "admin",
+            ])
+            .args(["--data-dir", data_dir.to_str().unwrap(), "--log", "error"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("run meridian staff create");
+        feed(staff, PASSWORD).await;
+        let child = Command::new("taskset")
+            .args([
+                "-c",
+                core,
+                binary,
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args([
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+                "--log",
+                "error",
+                "--sim-timing",
+                "fast",
+            ])
+            // The load comes from one address through a "proxy" we trust, so the log-in flood can
+            // pose as many clients.
+            .args(["--trusted-proxy", "127.0.0.1", "--site-root", "target/site"])
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start meridian (is taskset installed?)");
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while client.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "server never answered"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self { base, child }
+    }
+
+    /// Resident memory now and at its peak, in MB.
+    fn memory_mb(&self) -> (f64, f64) {
+        let pid = self.child.id().expect("server running");
+        // The child is taskset, which execs the server: same pid.
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+async fn feed(mut child: Child, input: &str) {
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{input}\n").as_bytes()).await.unwrap();
+    drop(stdin);
+    assert!(
+        child.wait().await.unwrap().success(),
+        "meridian staff create failed"
+    );
+}
+
+/// A browser-like client: keeps cookies, says where it comes from.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .pool_max_idle_per_host(256)
+                .build()
+                .unwrap(),
+            base: base.to_owned(),
+        }
+    }
+
+    fn post(&self, name: &str, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}/fn/{name}", self.base))
+            .header("Origin", &self.base)
+            .form(form)
+    }
+
+    async fn call(&self, name: &str, form: &[(&str, &str)]) -> serde_json::Value {
+        let response = self.post(name, form).send().await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(status.is_success(), "{name}: {status} {body}");
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body))
+    }
+}
+
+/// Whether `request` was answered with success and its whole body arrived.
+async fn answered_ok(request: reqwest::RequestBuilder) -> bool {
+    match request.send().await {
+        Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Latencies of one fixed-rate run.
+struct Run {
+    label: String,
+    rate: u32,
+    latencies_ms: Vec<f64>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn percentile(&self, p: f64) -> f64 {
+        let mut sorted = self.latencies_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        if sorted.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    }
+
+    fn report(&self, goal_p99_ms: Option<f64>) {
+        let achieved = self.latencies_ms.len() as f64 / self.elapsed.as_secs_f64();
+        let p99 = self.percentile(99.0);
+        let verdict = match goal_p99_ms {
+            Some(goal) if p99 <= goal => format!("meets p99 ≤ {goal} ms"),
+            Some(goal) => format!("MISSES p99 ≤ {goal} ms"),
+            None => String::new(),
+        };
+        println!(
+            "{:<34} {:>5} req/s offered, {:>7.0} answered/s, errors {:>4}: p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  max {:>8.2}  {verdict}",
+            self.label,
+            self.rate,
+            achieved,
+            self.errors,
+            self.percentile(50.0),
+            self.percentile(90.0),
+            p99,
+            self.percentile(100.0),
+        );
+    }
+}
+
+/// Sends `make(i)` at `rate` per second for `seconds`, each on time whatever the others do.
+async fn fixed_rate<F, Fut>(label: &str, rate: u32, seconds: u32, make: F) -> Run
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let make = Arc::new(make);
+    let total = u64::from(rate * seconds);
+    let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let make = Arc::clone(&make);
+        tasks.push(tokio::spawn(async move {
+            let ok = make(i).await;
+            (due.elapsed().as_secs_f64() * 1000.0, ok)
+        }));
+    }
+    let mut run = Run {
+        label: label.to_owned(),
+        rate,
+        latencies_ms: Vec::with_capacity(tasks.len()),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for task in tasks {
+        let (ms, ok) = task.await.unwrap();
+        run.latencies_ms.push(ms);
+        run.errors += usize::from(!ok);
+    }
+    run.elapsed = started.elapsed();
+    run
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let binary = args
+        .windows(2)
+        .find(|w| w[0] == "--binary")
+        .map_or("target/release/meridian".to_owned(), |w| w[1].clone());
+    let server_core = std::env::var("MERIDIAN_LOAD_SERVER_CORE").unwrap_or_else(|_| "0".into());
+    let seconds: u32 = std::env::var("MERIDIAN_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&binary, &server_core, data_dir.path()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (idle_rss, _) = server.memory_mb();
+    println!("server {binary} on core {server_core}; {seconds} s per run");
+    println!("resident memory idle: {idle_rss:.1} MB (goal ≤ 100 MB)");
+
+    // A tenant with room for the load, VDCs in every zone, and 100 VMs.
+    let owner = Arc::new(Browser::new(&server.base));
+    owner
+        .call(
+            "account_signup",
+            &[
+                ("tenant_name", "Load Co"),
+                ("email", "ops@load.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let staff = Browser::new(&server.base);
+    staff
+        .call(
+            "staff_login",
+            &[("email", "load@meridian.example"), ("password", PASSWORD)],
+        )
+        .await;
+    let tenants = staff.call("staff_tenants", &[("q", "Load Co")]).await;
+    let tenant = tenants[0]["id"].as_str().expect("the tenant").to_owned();
+    staff
+        .call(
+            "staff_quota_set",
+            &[
+                ("tenant_id", &tenant),
+                ("max_vms", "5000"),
+                ("max_vcpus", "5000"),
+                ("max_memory_mib", "10000000"),
+                ("max_public_ips", "10"),
+            ],
+        )
+        .await;
+    let mut vdcs = Vec::new();
+    for zone in &meridian_core::zone::ZONES {
+        let zone = zone.id.as_str();
+        let vdc = owner
+            .call("vdc_create", &[("name", &format!("load-{zone}")), ("zone", zone)])
+            .await;
+        vdcs.push(vdc["id"].as_str().unwrap().to_owned());
+    }
+    for i in 0..100 {
+        let vdc = &vdcs[i % vdcs.len()];
+        owner
+            .call(
+                "vm_create",
+                &[
+                    ("vdc_id", vdc),
+                    ("name", &format!("base-{i}")),
+                    ("template", "debian-12"),
+                    ("size", "xs"),
+                ],
+            )
+            .await;
+    }
+    let vms = owner.call("vm_list", &[]).await;
+    assert_eq!(vms.as_array().map(Vec::len), Some(100), "100 VMs listed");
+
+    let list = {
+        let owner = Arc::clone(&owner);
+        fixed_rate("list 100 VMs (POST /fn/vm_list)", 2_000, seconds, move |_| {
+            let request = owner.post("vm_list", &[]);
+            async move { answered_ok(request).await }
+        })
+        .await
+    };
+    list.report(Some(5.0));
+
+    let overview = |label: &'static str| {
+        let owner = Arc::clone(&owner);
+        fixed_rate(label, 1_000, seconds, move |_| {
+            let request = owner.http.get(format!("{}/", owner.base));
+            async move { answered_ok(request).await }
+        })
+    };
+    overview("overview page (GET /)").await.report(Some(20.0));
+
+    let vdcs = Arc::new(vdcs);
+    let create = {
+        let owner = Arc::clone(&owner);
+        let vdcs = Arc::clone(&vdcs);
+        fixed_rate("VM create (POST /fn/vm_create)", 200, seconds.min(5), move |i| {
+            let vdc = vdcs[i as usize % vdcs.len()].clone();
+            let request = owner.post(
+                "vm_create",
+                &[
+                    ("vdc_id", vdc.as_str()),
+                    ("name", &format!("load-{i}")),
+                    ("template", "debian-12"),
+                    ("size", "xs"),
+                ],
+            );
+            async move { answered_ok(request).await }
+        })
+        .await
+    };
+    create.report(Some(25.0));
+    let (now_rss, peak_rss) = server.memory_mb();
+    println!("resident memory after the load: {now_rss:.1} MB, peak {peak_rss:.1} MB (goal ≤ 300 MB)");
+
+    // The same overview load during log-in floods: from one address (throttled after 30, then
+    // answered 429 without hashing), and from ever new addresses guessing ever new accounts (no
+    // throttle can tell them apart, so each is hashed; hashing is held to one per core).
+    for (label, per_second, spread) in [
+        ("overview during a 200/s one-address flood", 200u32, false),
+        ("overview during a 20/s many-address flood", 20, true),
+    ] {
+        let flood = tokio::spawn(login_flood(server.base.clone(), per_second, seconds, spread));
+        let during = overview(label).await;
+        let (refused, throttled) = flood.await.unwrap();
+        during.report(Some(20.0));
+        println!("    the flood: {refused} refused after hashing, {throttled} answered 429 without hashing");
+    }
+}
+
+/// Failed log-ins at `per_second` for `seconds`; from new forwarded addresses if `spread`.
+/// Returns (refused after checking the password, throttled).
+async fn login_flood(base: String, per_second: u32, seconds: u32, spread: bool) -> (u32, u32) {
+    let http = reqwest::Client::new();
+    let run = fixed_rate("flood", per_second, seconds, move |i| {
+        let mut request = http.post(format!("{base}/fn/account_login")).form(&[
+            ("email", format!("guess{i}@load.example")),
+            ("password", "a wrong guess".into()),
+        ]);
+        if spread {
+            request = request.header(
+                "X-Forwarded-For",
+                format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255),
+            );
+        }
+        async move { matches!(request.send().await, Ok(r) if r.status().as_u16() == 429) }
+    })
+    .await;
+    // `errors` counts the answers that were not 429.
+    let throttled = (run.latencies_ms.len() - run.errors) as u32;
+    (run.errors as u32, throttled)
+}
