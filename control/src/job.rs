@@ -847,7 +847,10 @@ impl Control {
                 return Err(StepError::Failed(format!("No public address is free in {zone}.")));
             };
             match Store::vm_set_public_ip(&mut tx, &vm.id, Some(&ip.to_string())).await {
-                Err(error) if is_unique_violation(&error) => continue,
+                Err(error) if is_unique_violation(&error) => {
+                    tracing::warn!(vm.id = %vm.id, ip = %ip, error.detail = %error, "public address taken meanwhile; choosing again");
+                    continue;
+                }
                 other => other?,
             }
             tx.commit().await?;
@@ -855,7 +858,9 @@ impl Control {
             spec.public_ip = Some(ip);
             return Ok(spec);
         }
-        Err(StepError::Failed(format!(
+        // Lost the race three times running: the step is retried as a whole (and fails the job
+        // only if that keeps happening).
+        Err(StepError::Retry(format!(
             "Could not reserve a public address in {zone}; try again."
         )))
     }

@@ -42,7 +42,7 @@ fn start_server_paced(db_url: &str, port: u16, step: &str) -> Child {
             "--workers",
             "2",
             "--log",
-            "error",
+            "warn",
         ])
         .args(["--site-root", "/nonexistent"])
         .kill_on_drop(true)
