@@ -377,6 +377,14 @@ async fn login_attempt(
         .unwrap()
 }
 
+/// Spends a client address's whole log-in budget on wrong guesses at made-up accounts.
+async fn use_up_address(server: &TestServer, forwarded_for: &str) {
+    for i in 0..meridian_core::throttle::PER_ADDRESS.limit {
+        let wrong = login_attempt(server, &format!("user{i}@acme.io"), PASSWORD, forwarded_for).await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
 fn retry_after(response: &reqwest::Response) -> u64 {
     response.headers()["retry-after"]
         .to_str()
@@ -426,10 +434,7 @@ async fn guessing_one_accounts_password_is_stopped_with_429_and_retry_after() {
 async fn one_address_guessing_many_accounts_is_stopped() {
     let server = TestServer::start().await;
     server.signup(&TestServer::client(), "Acme", "ops@acme.io").await;
-    for i in 0..meridian_core::throttle::PER_ADDRESS.limit {
-        let wrong = login_attempt(&server, &format!("user{i}@acme.io"), PASSWORD, "203.0.113.5").await;
-        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    }
+    use_up_address(&server, "203.0.113.5").await;
     let refused = login_attempt(&server, "ops@acme.io", PASSWORD, "203.0.113.6").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&refused) >= 1);
@@ -453,10 +458,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     )
     .await;
     server.signup(&TestServer::client(), "Acme", "ops@acme.io").await;
-    for i in 0..meridian_core::throttle::PER_ADDRESS.limit {
-        let wrong = login_attempt(&server, &format!("user{i}@acme.io"), PASSWORD, "203.0.113.5").await;
-        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    }
+    use_up_address(&server, "203.0.113.5").await;
     let blocked = login_attempt(&server, "ops@acme.io", PASSWORD, "203.0.113.5").await;
     assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
     let neighbour = login_attempt(&server, "ops@acme.io", PASSWORD, "203.0.113.6").await;
