@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 command -v taskset >/dev/null || { echo "needs taskset (Debian's util-linux)" >&2; exit 1; }
 cargo build --release --locked -p meridian --bin meridian
 cargo bench --locked -p meridian --bench load --no-run
-taskset -c 1 cargo bench --locked -p meridian --bench load -- --binary target/release/meridian
+taskset -c 1 cargo bench --locked -p meridian --bench load -- --binary "$PWD/target/release/meridian" --site-root "$PWD/target/site"

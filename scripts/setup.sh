@@ -46,6 +46,9 @@ if [ "$what" = test ]; then
     apt_install postgresql
   fi
   command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import ensurepip' 2>/dev/null || { say "installing Python's venv module"; apt_install python3-venv; }
+  say "the CloudStack clients the API tests drive Meridian with (cs, libcloud: a throw-away venv)"
+  scripts/api-clients.sh >/dev/null
   if [ ! -d end2end/node_modules/@playwright/test ]; then
     say "installing the browser-test packages (Playwright, without its browser download)"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent)

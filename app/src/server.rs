@@ -80,6 +80,7 @@ pub async fn op_context() -> Result<(Control, Session, OpContext), AppError> {
             actor,
             request_id,
             client,
+            via: None,
         },
     ))
 }

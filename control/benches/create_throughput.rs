@@ -62,6 +62,7 @@ async fn run(batch: usize) {
             },
             request_id: "bench".into(),
             client: None,
+            via: None,
         };
         let mut vdcs = Vec::new();
         for zone in &ZONES {

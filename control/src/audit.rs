@@ -46,6 +46,10 @@ impl Control {
             },
             Actor::Anonymous => "anonymous".to_owned(),
         };
+        let actor = match &ctx.via {
+            Some(via) => format!("{actor} ({via})"),
+            None => actor,
+        };
         let row = AuditRow {
             at: now_ms(),
             actor,

@@ -42,6 +42,9 @@ pub struct OpContext {
     pub request_id: String,
     /// The client's network address, for the audit log.
     pub client: Option<String>,
+    /// What the actor acted through when it was not the dashboard (`API key deploy-bot`), for
+    /// the audit log.
+    pub via: Option<String>,
 }
 
 impl OpContext {
@@ -51,6 +54,7 @@ impl OpContext {
             actor,
             request_id: request_id.into(),
             client: None,
+            via: None,
         }
     }
 

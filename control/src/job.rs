@@ -9,6 +9,7 @@ mod wave;
 
 pub use wave::COHORT_LIMIT;
 
+use crate::context::OpContext;
 use crate::driver::{DriverError, VmSpec};
 use crate::store::host::Reservation;
 use crate::store::job::{JobEvent, JobRow};
@@ -502,7 +503,7 @@ impl Control {
     /// The database part of a step, inside the transaction that also advances the job.
     async fn step_database(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::store::Tx,
         job: &JobRow,
         step: Step,
         undo: bool,
@@ -593,11 +594,7 @@ impl Control {
 
     /// Places VMs on hosts of their zones and reserves the capacity: each tenant's VMs as one
     /// placement request (so members of an anti-affinity group land on distinct hosts), all or none.
-    pub(crate) async fn place_many(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        vms: &[VmRow],
-    ) -> Result<(), StepError> {
+    pub(crate) async fn place_many(&self, tx: &mut crate::store::Tx, vms: &[VmRow]) -> Result<(), StepError> {
         let zones: BTreeSet<&str> = vms.iter().map(|vm| vm.zone.as_str()).collect();
         let mut hosts = Vec::new();
         for zone in zones {
@@ -709,11 +706,7 @@ impl Control {
 
     /// The hosts of a zone as placement sees them: capacity, dedication and who is on each. The
     /// hosts are read (and, on PostgreSQL, locked) first, so the tenancy read after is current.
-    async fn zone_hosts(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        zone_id: &str,
-    ) -> Result<Vec<Host>, StepError> {
+    async fn zone_hosts(&self, tx: &mut crate::store::Tx, zone_id: &str) -> Result<Vec<Host>, StepError> {
         let zone = ZoneId::parse(zone_id).map_err(|e| StepError::Internal(Error::internal(e)))?;
         let host_rows = self.store.host_list_zone(tx, zone_id).await?;
         let mut tenancy: BTreeMap<String, (BTreeMap<TenantId, u32>, u32)> = BTreeMap::new();
@@ -755,7 +748,7 @@ impl Control {
     /// A dedicated host goes back to the shared pool when its last dedicated VM leaves.
     async fn host_undedicate_if_empty(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::store::Tx,
         vm: &VmRow,
         host: &str,
     ) -> Result<(), StepError> {
@@ -775,7 +768,7 @@ impl Control {
     /// creating the subnet on the tenant's first use of the zone, and records the addresses.
     pub(crate) async fn private_ips_allocate(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::store::Tx,
         vms: &[VmRow],
     ) -> Result<(), StepError> {
         let mut by_network: BTreeMap<(&str, &str), Vec<&VmRow>> = BTreeMap::new();
@@ -907,6 +900,24 @@ fn as_reservation(delta: (i64, i64, i64)) -> Reservation {
 }
 
 impl Control {
+    /// One of the tenant's jobs (for API clients polling it); another tenant's is not found.
+    pub async fn job_view(&self, ctx: &OpContext, id: &str) -> Result<JobRow, Error> {
+        let tenant = ctx.tenant()?;
+        let id: Uuid = id.trim().parse().map_err(|_| Error::NotFound)?;
+        self.store
+            .job_get(&tenant.to_string(), id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// The tenant's most recent jobs, newest first.
+    pub async fn job_list(&self, ctx: &OpContext, limit: i64) -> Result<Vec<JobRow>, Error> {
+        let tenant = ctx.tenant()?;
+        Ok(self.store.job_list_tenant(&tenant.to_string(), limit).await?)
+    }
+}
+
+impl Control {
     /// The sizes of a resize job: `(old, new)` from its parameter "old|new".
     async fn resize_sizes(&self, job: &JobRow) -> Result<((i64, i64, i64), (i64, i64, i64)), StepError> {
         let params = self.store.job_params(job.id).await?.unwrap_or_default();
@@ -925,7 +936,7 @@ impl Control {
     /// released only once the new size is in place.
     async fn resize_step(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::store::Tx,
         job: &JobRow,
         step: Step,
         undo: bool,

@@ -4,6 +4,7 @@
 //! [`OpContext`] first. Authorisation is checked here, next to the action, never only in the UI.
 
 pub mod account;
+pub mod api_key;
 pub mod audit;
 pub mod bandwidth;
 pub mod billing;
@@ -57,6 +58,8 @@ pub struct Control {
     demo: bool,
     /// Log-in attempts per client address and per account, in this process.
     login_throttle: Arc<std::sync::Mutex<meridian_core::throttle::LoginThrottle>>,
+    /// The master secret API key secrets are derived from (see `meridian_core::api_key`).
+    api_master: Arc<[u8]>,
 }
 
 impl Control {
@@ -75,7 +78,17 @@ impl Control {
             lease_ms: job::LEASE_MS,
             demo: false,
             login_throttle: Arc::default(),
+            // A fresh master secret unless the server sets its own: keys made under it stop
+            // working when this process ends.
+            api_master: Arc::from(rand::random::<[u8; 32]>().as_slice()),
         })
+    }
+
+    /// Sets the master secret API key secrets are derived from; keys made under another one are
+    /// refused.
+    pub fn with_api_master_secret(mut self, secret: &[u8]) -> Self {
+        self.api_master = Arc::from(secret);
+        self
     }
 
     /// Sets how long a job claim lasts without renewal (how soon a dead worker's job is taken over).

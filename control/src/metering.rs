@@ -17,7 +17,6 @@ use meridian_core::bandwidth::{CapScope, cap_bytes};
 use meridian_core::pricing::{Invoice, UsageKind, UsagePeriod, UsageRecord};
 use meridian_core::resource::{DiskGib, MemoryMib, Vcpus, VmSize, VmState};
 use meridian_core::zone::ZoneId;
-use sqlx::{Any, Transaction};
 
 /// One hour in milliseconds: the roll-up period.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -56,7 +55,7 @@ impl Control {
     /// Meters one VM up to `now`, against its current state, in the caller's transaction.
     pub(crate) async fn meter_vm(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut crate::store::Tx,
         vm: &VmRow,
         now: i64,
     ) -> Result<(), Error> {
@@ -143,7 +142,7 @@ impl Control {
     }
 
     /// Starts metering a VM now (it has just started running).
-    pub(crate) async fn meter_start(tx: &mut Transaction<'static, Any>, vm: &VmRow) -> Result<(), Error> {
+    pub(crate) async fn meter_start(tx: &mut crate::store::Tx, vm: &VmRow) -> Result<(), Error> {
         if Store::vm_metered_until(tx, &vm.id).await?.is_none() {
             Store::vm_set_metered_until(tx, &vm.id, Some(whole_second(now_ms()))).await?;
         }
@@ -151,11 +150,7 @@ impl Control {
     }
 
     /// Meters what is due and stops metering a VM (teardown is not billed).
-    pub(crate) async fn meter_stop(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        vm: &VmRow,
-    ) -> Result<(), Error> {
+    pub(crate) async fn meter_stop(&self, tx: &mut crate::store::Tx, vm: &VmRow) -> Result<(), Error> {
         self.meter_vm(tx, vm, now_ms()).await?;
         Store::vm_set_metered_until(tx, &vm.id, None).await?;
         Ok(())

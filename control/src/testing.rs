@@ -84,11 +84,11 @@ impl TestDb {
         sqlx::query(sql)
             .bind(vm.unwrap_or(""))
             .bind(at)
-            .execute(self.store.pool())
+            .execute(&mut *self.store.writer().await.expect("writer"))
             .await
             .expect("metering clock set");
         sqlx::query("DELETE FROM usage_records")
-            .execute(self.store.pool())
+            .execute(&mut *self.store.writer().await.expect("writer"))
             .await
             .expect("usage forgotten");
     }

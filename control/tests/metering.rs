@@ -26,6 +26,7 @@ async fn running_vm(breakout: bool) -> (TestDb, Control, OpContext, String) {
         },
         request_id: "m".into(),
         client: None,
+        via: None,
     };
     // Two zones, so the VM has a peer zone to send backbone traffic to.
     for zone in ["fra1", "nyc1"] {

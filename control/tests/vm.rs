@@ -402,6 +402,7 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
         actor: other.ctx.actor.clone(),
         request_id: "x".into(),
         client: None,
+        via: None,
     };
     let other_control = Control::new(w.db.store.clone(), w.driver.clone()).await.unwrap();
     assert!(matches!(
@@ -423,6 +424,7 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
             },
             request_id: "v".into(),
             client: None,
+            via: None,
         },
         Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
     };

@@ -75,9 +75,98 @@ pub fn format_utc(unix_ms: i64) -> String {
     )
 }
 
+/// `unix_ms` as ISO 8601 with a numeric offset, the way CloudStack writes times:
+/// `2026-11-26T14:53:07+0000`.
+pub fn format_iso(unix_ms: i64) -> String {
+    let days = unix_ms.div_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let seconds = unix_ms.rem_euclid(86_400_000) / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+0000",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// Reads an ISO 8601 time with seconds and an offset (`Z`, `+0100`, `+01:00`) as Unix ms; None
+/// if it is not one.
+pub fn parse_iso(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if text.len() < 20 || text.as_bytes()[4] != b'-' || text.as_bytes()[7] != b'-' {
+        return None;
+    }
+    if !matches!(text.as_bytes()[10], b'T' | b't' | b' ')
+        || text.as_bytes()[13] != b':'
+        || text.as_bytes()[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let days_in_month = (days_from_civil(year + i64::from(month == 12), month % 12 + 1)
+        - days_from_civil(year, month.clamp(1, 12)))
+    .max(28);
+    if !(1..=12).contains(&month)
+        || !(1..=days_in_month).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let offset_minutes = match text.get(19..)? {
+        "Z" | "z" => 0,
+        zone => {
+            let sign = match zone.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let digits = zone[1..].replace(':', "");
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let (h, m): (i64, i64) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+            sign * (h * 60 + m)
+        }
+    };
+    let days = days_from_civil(year, month) + day - 1;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(seconds * 1000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_times_read_back_what_is_written_and_honour_offsets() {
+        let at = 1_795_700_991_000;
+        assert_eq!(format_iso(at), "2026-11-26T13:49:51+0000");
+        assert_eq!(parse_iso(&format_iso(at)), Some(at));
+        assert_eq!(parse_iso("2026-11-26T14:49:51+01:00"), Some(at));
+        assert_eq!(parse_iso("2026-11-26T13:49:51Z"), Some(at));
+        assert_eq!(parse_iso("2026-11-26T08:49:51-0500"), Some(at));
+        for bad in [
+            "",
+            "2026-11-26",
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-26T13:49:51",
+            "2026-11-26T13:49:51+1",
+            "2026-11-26T24:00:00Z",
+            "２０２６-11-26T13:49:51Z",
+        ] {
+            assert_eq!(parse_iso(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn month_bounds_follow_the_utc_calendar() {

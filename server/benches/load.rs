@@ -22,7 +22,7 @@ struct Server {
 
 impl Server {
     /// Starts `binary` on a fresh SQLite database, on the CPU `core`.
-    async fn start(binary: &str, core: &str, data_dir: &std::path::Path) -> Self {
+    async fn start(binary: &str, site_root: &str, core: &str, data_dir: &std::path::Path) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -62,7 +62,7 @@ impl Server {
             ])
             // The load comes from one address through a "proxy" we trust, so the log-in flood can
             // pose as many clients.
-            .args(["--trusted-proxy", "127.0.0.1", "--site-root", "target/site"])
+            .args(["--trusted-proxy", "127.0.0.1", "--site-root", site_root])
             .kill_on_drop(true)
             .spawn()
             .expect("start meridian (is taskset installed?)");
@@ -228,18 +228,22 @@ where
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
+    // Cargo runs benches in the package's directory: the workspace's paths are one level up.
     let args: Vec<String> = std::env::args().collect();
-    let binary = args
-        .windows(2)
-        .find(|w| w[0] == "--binary")
-        .map_or("target/release/meridian".to_owned(), |w| w[1].clone());
+    let arg = |name: &str, default: &str| {
+        args.windows(2)
+            .find(|w| w[0] == name)
+            .map_or(default.to_owned(), |w| w[1].clone())
+    };
+    let binary = arg("--binary", "../target/release/meridian");
+    let site_root = arg("--site-root", "../target/site");
     let server_core = std::env::var("MERIDIAN_LOAD_SERVER_CORE").unwrap_or_else(|_| "0".into());
     let seconds: u32 = std::env::var("MERIDIAN_LOAD_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     let data_dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&binary, &server_core, data_dir.path()).await;
+    let server = Server::start(&binary, &site_root, &server_core, data_dir.path()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (idle_rss, _) = server.memory_mb();
     println!("server {binary} on core {server_core}; {seconds} s per run");

@@ -84,6 +84,7 @@ async fn main() {
         },
         request_id: "bench".into(),
         client: None,
+        via: None,
     };
     let mut creates = Vec::new();
     for zone in ["lon1", "lax1", "hkg1"] {

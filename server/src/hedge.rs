@@ -22,9 +22,14 @@ pub const HEDGE_AFTER: Duration = Duration::from_secs(2);
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(20);
 
 /// Runs a GET or HEAD once more if it has not answered after [`HEDGE_AFTER`]; other methods pass
-/// through untouched (a change must never run twice).
+/// through untouched (a change must never run twice), and so do the APIs: a CloudStack command
+/// such as `deployVirtualMachine` comes as a GET, and none of them renders a page.
 pub async fn hedge_reads(request: Request, next: Next) -> Response {
-    if !matches!(*request.method(), Method::GET | Method::HEAD) {
+    let path = request.uri().path();
+    if !matches!(*request.method(), Method::GET | Method::HEAD)
+        || path.starts_with("/client/")
+        || path.starts_with("/api/")
+    {
         return next.run(request).await;
     }
     let path = request.uri().path().to_owned();

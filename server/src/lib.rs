@@ -3,6 +3,7 @@
 //! `main.rs` parses configuration and runs; this library exists so integration tests can boot the
 //! very same router on port 0.
 
+pub mod cloudstack;
 pub mod config;
 pub mod events;
 pub mod exports;
@@ -126,6 +127,10 @@ pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>
         ("/billing/invoice.csv", get(exports::invoice_csv)),
         ("/billing/usage.csv", get(exports::usage_csv)),
         ("/residency/evidence.csv", get(exports::residency_csv)),
+        (
+            "/client/api",
+            get(cloudstack::client_api).post(cloudstack::client_api),
+        ),
     ]
 }
 

@@ -64,6 +64,35 @@ async fn staff_create(config: &Config, email: &str, role: &str) -> anyhow::Resul
     Ok(())
 }
 
+/// The master secret API key secrets derive from: `api-master.key` in the data directory, made
+/// (random, readable by this user only) on first start. Servers sharing a database must share it.
+fn api_master_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    let path = data_dir.join("api-master.key");
+    match std::fs::read(&path) {
+        Ok(secret) if secret.len() >= 32 => return Ok(secret),
+        Ok(_) => anyhow::bail!(
+            "{} is shorter than 32 bytes: remove it to make a new one (existing API keys stop working)",
+            path.display()
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let secret: [u8; 32] = rand::random();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write as _;
+    options
+        .open(&path)
+        .and_then(|mut file| file.write_all(&secret))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!(path = %path.display(), "made the API key master secret");
+    Ok(secret.to_vec())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     use anyhow::Context;
     let started = std::time::Instant::now();
@@ -78,7 +107,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot start the control plane")?
         .with_job_lease_ms(i64::from(config.job_lease_ms))
-        .with_demo(config.demo);
+        .with_demo(config.demo)
+        .with_api_master_secret(&api_master_secret(&config.data_dir)?);
     if config.demo {
         meridian::spawn_demo_seed(control.clone());
     }

@@ -45,6 +45,14 @@ fn start_server_paced(db_url: &str, port: u16, step: &str) -> Child {
             "warn",
         ])
         .args(["--site-root", "/nonexistent"])
+        // Its own files (the API key master secret) go to a temporary directory, not the tree.
+        .args([
+            "--data-dir",
+            std::env::temp_dir()
+                .join("meridian-crash-tests")
+                .to_str()
+                .unwrap(),
+        ])
         .kill_on_drop(true)
         .spawn()
         .expect("start meridian")
@@ -111,6 +119,7 @@ impl Scene {
             },
             request_id: "crash".into(),
             client: None,
+            via: None,
         };
         let vdc = control.vdc_create(&ctx, "main", "lon1").await.unwrap().id;
         Self {

@@ -638,9 +638,11 @@ enum Access {
     StaffRead,
     /// The staff console's changes: admins only.
     StaffAdmin,
+    /// An API authenticated by an API key's signature, never by a session.
+    Signed,
 }
 
-use Access::{Change, DemoOnly, Own, Public, Read, StaffAdmin, StaffRead};
+use Access::{Change, DemoOnly, Own, Public, Read, Signed, StaffAdmin, StaffRead};
 
 const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIATtkVZY1NbgPpq7r1+NcsULekVB9xZJnG7ATrZWo5z5 x@y";
 
@@ -793,6 +795,53 @@ const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
         ],
     ),
     ("firewall_rule_delete", Change, &[("id", "{rule}")]),
+    ("api_key_list", Own, &[]),
+    ("api_key_create", Own, &[("name", "another")]),
+    ("api_key_revoke", Own, &[("id", "{apikey}")]),
+];
+
+/// Every CloudStack API command, with who may run it and its parameters (`{vm}` names tenant
+/// A's). A command Meridian answers without an entry here fails the coverage test.
+const CLOUDSTACK: &[(&str, Access, &[(&str, &str)])] = &[
+    ("listZones", Read, &[]),
+    ("listTemplates", Read, &[("templatefilter", "all")]),
+    ("listServiceOfferings", Read, &[]),
+    ("listNetworks", Read, &[]),
+    (
+        "createNetwork",
+        Change,
+        &[("name", "another"), ("zoneid", "lon1")],
+    ),
+    (
+        "deployVirtualMachine",
+        Change,
+        &[
+            ("zoneid", "ber1"),
+            ("serviceofferingid", "xs"),
+            ("templateid", "debian-12"),
+            ("name", "another"),
+            ("networkids", "{vdc}"),
+        ],
+    ),
+    ("listVirtualMachines", Read, &[]),
+    ("startVirtualMachine", Change, &[("id", "{vm}")]),
+    ("stopVirtualMachine", Change, &[("id", "{vm}")]),
+    ("rebootVirtualMachine", Change, &[("id", "{vm}")]),
+    ("destroyVirtualMachine", Change, &[("id", "{vm}")]),
+    ("queryAsyncJobResult", Read, &[("jobid", "{job}")]),
+    ("listAsyncJobs", Read, &[]),
+    ("listPublicIpAddresses", Read, &[]),
+    ("listPortForwardingRules", Read, &[]),
+    ("listIpForwardingRules", Read, &[]),
+    (
+        "registerSSHKeyPair",
+        Change,
+        &[("name", "another"), ("publickey", KEY)],
+    ),
+    ("listSSHKeyPairs", Read, &[]),
+    ("deleteSSHKeyPair", Change, &[("name", "{keyname}")]),
+    ("listCapabilities", Read, &[]),
+    ("listApis", Read, &[]),
 ];
 
 /// Every plain HTTP route (pages aside), with who may call it.
@@ -802,6 +851,8 @@ const HTTP_ROUTES: &[(&str, Access)] = &[
     ("/billing/invoice.csv", Read),
     ("/billing/usage.csv", Read),
     ("/residency/evidence.csv", Read),
+    // Signed with an API key, not a session: its own coverage test below.
+    ("/client/api", Signed),
 ];
 
 /// Text only tenant A's data contains: finding it in anyone else's answer is a leak.
@@ -810,6 +861,10 @@ const SECRET: &str = "alpha-secret";
 /// Tenant A with one of everything, and everyone who must not change it.
 struct Cast {
     ids: Vec<(&'static str, String)>,
+    /// API keys and secrets of tenant A's owner and viewer, and of tenant B's owner.
+    owner_key: (String, String),
+    viewer_key: (String, String),
+    other_key: (String, String),
     owner: reqwest::Client,
     viewer: reqwest::Client,
     other: reqwest::Client,
@@ -947,6 +1002,9 @@ impl TestServer {
             .await;
         assert_eq!(started.status(), StatusCode::OK);
         let support = self.staff_client("sam@meridian.example", "support").await;
+        let owner_key = self.api_key(&owner, "alpha-secret-api").await;
+        let viewer_key = self.api_key(&viewer, "viewer-api").await;
+        let other_key = self.api_key(&other, "beta-api").await;
         let job = self.control.store().job_list_live().await.unwrap()[0]
             .id
             .to_string();
@@ -974,12 +1032,20 @@ impl TestServer {
                 "viewer",
                 json_id(&self.json(&owner, "user_list", &[]).await, "viewer@alpha.example"),
             ),
+            (
+                "apikey",
+                json_id(&self.json(&owner, "api_key_list", &[]).await, "alpha-secret-api"),
+            ),
+            ("keyname", "alpha-secret-key".to_owned()),
             ("tenant", tenant),
             ("job", job),
             ("base", base),
         ];
         Cast {
             ids,
+            owner_key,
+            viewer_key,
+            other_key,
             owner,
             viewer,
             other,
@@ -1002,8 +1068,16 @@ impl TestServer {
             "stack_list",
             "quota_view",
             "residency_view",
+            "api_key_list",
         ] {
-            state.push(format!("{name}: {}", self.json(&cast.owner, name, &[]).await));
+            let mut answer = self.json(&cast.owner, name, &[]).await;
+            // Using a key is not changing anything: when it was last used is left out.
+            if let Some(keys) = answer.as_array_mut() {
+                keys.iter_mut()
+                    .filter_map(|key| key.get_mut("last_used_at"))
+                    .for_each(|used| *used = serde_json::Value::Null);
+            }
+            state.push(format!("{name}: {answer}"));
         }
         let tenant = cast.id("tenant").parse().unwrap();
         let row = self.control.store().tenant_get(tenant).await.unwrap().unwrap();
@@ -1013,6 +1087,60 @@ impl TestServer {
             self.control.store().job_list_live().await.unwrap().len()
         ));
         state
+    }
+}
+
+impl TestServer {
+    /// Makes an API key as `client`'s user: (key, secret).
+    async fn api_key(&self, client: &reqwest::Client, name: &str) -> (String, String) {
+        let made = self.json(client, "api_key_create", &[("name", name)]).await;
+        let field = |f: &str| {
+            made[f]
+                .as_str()
+                .unwrap_or_else(|| panic!("{f} in {made}"))
+                .to_owned()
+        };
+        (field("api_key"), field("secret"))
+    }
+
+    /// Runs a CloudStack command, signed with `key` (key, secret) if given, as a GET the way
+    /// CloudStack clients send most commands: (HTTP status, the answer inside its envelope).
+    async fn cloudstack(
+        &self,
+        key: Option<(&str, &str)>,
+        command: &str,
+        params: &[(String, String)],
+    ) -> (StatusCode, serde_json::Value) {
+        let mut all: Vec<(String, String)> = vec![
+            ("command".into(), command.into()),
+            ("response".into(), "json".into()),
+        ];
+        all.extend(params.iter().cloned());
+        if let Some((api_key, secret)) = key {
+            all.push(("apiKey".into(), api_key.into()));
+            let signature = meridian_core::api_key::cloudstack_sign(&all, secret);
+            all.push(("signature".into(), signature));
+        }
+        let response = reqwest::Client::new()
+            .get(self.url("/client/api"))
+            .query(&all)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{command}: CloudStack clients need JSON"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        let inner = body
+            .as_object()
+            .and_then(|o| o.values().next().cloned())
+            .unwrap_or_else(|| panic!("{command}: no envelope in {body}"));
+        (status, inner)
     }
 }
 
@@ -1209,6 +1337,14 @@ async fn every_endpoint_refuses_whoever_may_not_use_it_and_nothing_changes() {
                     status(server.call(&cast.anonymous, name, &form).await),
                     &[StatusCode::UNAUTHORIZED],
                 );
+                if names_a_resource {
+                    expect(
+                        "another tenant",
+                        name,
+                        status(server.call(&cast.other, name, &form).await),
+                        &[StatusCode::NOT_FOUND],
+                    );
+                }
                 expect(
                     "inspector",
                     name,
@@ -1222,6 +1358,7 @@ async fn every_endpoint_refuses_whoever_may_not_use_it_and_nothing_changes() {
                     &[StatusCode::NOT_FOUND],
                 );
             }
+            Signed => unreachable!("only HTTP routes are signed"),
             StaffRead | StaffAdmin => {
                 expect(
                     "anonymous",
@@ -1316,4 +1453,241 @@ async fn every_endpoint_refuses_whoever_may_not_use_it_and_nothing_changes() {
         before,
         "a refused call changed tenant A"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_cloudstack_command_refuses_whoever_may_not_run_it_and_nothing_changes() {
+    let server = TestServer::start().await;
+    let cast = server.cast().await;
+    let answered: Vec<&str> = meridian::cloudstack::COMMANDS.iter().map(|c| c.name).collect();
+    let covered: Vec<&str> = CLOUDSTACK.iter().map(|(name, ..)| *name).collect();
+    assert_eq!(
+        answered, covered,
+        "every CloudStack command has a coverage entry, in order"
+    );
+
+    let before = server.snapshot(&cast).await;
+    let key = |k: &(String, String)| Some((k.0.clone(), k.1.clone()));
+    let (owner, viewer, other) = (key(&cast.owner_key), key(&cast.viewer_key), key(&cast.other_key));
+    fn as_ref(key: &Option<(String, String)>) -> Option<(&str, &str)> {
+        key.as_ref().map(|(a, b)| (a.as_str(), b.as_str()))
+    }
+    let wrong_secret = Some((cast.owner_key.0.as_str(), "not the secret"));
+    for (command, access, spec) in CLOUDSTACK {
+        let (params, names_a_resource) = cast.fill(spec);
+        for (who, key) in [("unsigned", None), ("wrong secret", wrong_secret)] {
+            let (status, answer) = server.cloudstack(key, command, &params).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{command} {who}: {answer}");
+            assert_eq!(answer["errorcode"], 401, "{command} {who}");
+        }
+        match access {
+            Read => {
+                for (who, key) in [("owner", &owner), ("viewer", &viewer)] {
+                    let (status, answer) = server.cloudstack(as_ref(key), command, &params).await;
+                    assert_eq!(status, StatusCode::OK, "{command} as {who}: {answer}");
+                }
+                let (status, answer) = server.cloudstack(as_ref(&other), command, &params).await;
+                if names_a_resource {
+                    assert_eq!(status.as_u16(), 431, "{command} as another tenant: {answer}");
+                } else {
+                    assert_eq!(status, StatusCode::OK, "{command} as another tenant: {answer}");
+                    assert!(
+                        !answer.to_string().contains(SECRET),
+                        "{command} shows tenant A's data to B: {answer}"
+                    );
+                }
+            }
+            Change => {
+                let (status, answer) = server.cloudstack(as_ref(&viewer), command, &params).await;
+                assert_eq!(status.as_u16(), 531, "{command} as a viewer: {answer}");
+                assert!(
+                    answer["errortext"].as_str().unwrap().contains("Viewers"),
+                    "{command}: {answer}"
+                );
+                if names_a_resource {
+                    // Tenant A's resource is, to tenant B, exactly like one that does not exist.
+                    let seen = server.cloudstack(as_ref(&other), command, &params).await;
+                    assert_eq!(seen.0.as_u16(), 431, "{command} as another tenant: {}", seen.1);
+                    let (missing, _) = cast.fill_missing(spec);
+                    let nobody = server.cloudstack(as_ref(&other), command, &missing).await;
+                    assert_eq!(nobody, seen, "{command}: B can tell A's id exists");
+                }
+            }
+            _ => unreachable!("CloudStack commands are reads or changes"),
+        }
+    }
+    // A request signed for a time that has passed is refused, whatever its signature.
+    let expired = [
+        ("signatureVersion".to_owned(), "3".to_owned()),
+        ("expires".to_owned(), "2020-01-01T00:00:00+0000".to_owned()),
+    ];
+    let (status, _) = server.cloudstack(as_ref(&owner), "listZones", &expired).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, answer) = server.cloudstack(as_ref(&owner), "listFrobnicators", &[]).await;
+    assert_eq!((status.as_u16(), answer["errorcode"].as_u64()), (432, Some(432)));
+    assert_eq!(
+        server.snapshot(&cast).await,
+        before,
+        "a refused CloudStack command changed tenant A"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_api_key_acts_as_its_user_is_audited_and_stops_when_revoked() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Keys Co", "ops@keys.example").await;
+    let made = server
+        .json(&owner, "api_key_create", &[("name", "deploy-bot")])
+        .await;
+    let (api_key, secret) = (
+        made["api_key"].as_str().unwrap(),
+        made["secret"].as_str().unwrap(),
+    );
+    assert!(api_key.starts_with("mk_") && secret.len() >= 40, "{made}");
+    // The secret is shown once: no list, page or store row holds it.
+    let listed = server.json(&owner, "api_key_list", &[]).await;
+    assert!(!listed.to_string().contains(secret), "{listed}");
+    assert_eq!(listed[0]["last_used_at"], serde_json::Value::Null);
+    let settings = owner
+        .get(server.url("/settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(settings.contains(api_key) && !settings.contains(secret));
+    let duplicate = server
+        .call(&owner, "api_key_create", &[("name", "deploy-bot")])
+        .await;
+    assert_eq!(duplicate.status(), StatusCode::CONFLICT);
+    let bad_name = server
+        .call(&owner, "api_key_create", &[("name", "Deploy Bot!")])
+        .await;
+    assert_eq!(bad_name.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let (status, answer) = server
+        .cloudstack(
+            Some((api_key, secret)),
+            "createNetwork",
+            &[
+                ("name".into(), "api-net".into()),
+                ("zoneid".into(), "sin1".into()),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["network"]["zonename"], "Singapore");
+    let vdcs = server.json(&owner, "vdc_list", &[]).await;
+    assert!(
+        vdcs.to_string().contains("api-net"),
+        "the dashboard sees what the API made: {vdcs}"
+    );
+    let audit = server.json(&owner, "audit_list", &[]).await.to_string();
+    assert!(
+        audit.contains("ops@keys.example (API key deploy-bot)") && audit.contains("vdc.create"),
+        "{audit}"
+    );
+    let listed = server.json(&owner, "api_key_list", &[]).await;
+    assert!(listed[0]["last_used_at"].as_i64().is_some(), "{listed}");
+
+    // Bad input is refused with the parameter named, and changes nothing.
+    let (status, answer) = server
+        .cloudstack(
+            Some((api_key, secret)),
+            "deployVirtualMachine",
+            &[
+                ("zoneid".into(), "sin1".into()),
+                ("serviceofferingid".into(), "huge".into()),
+                ("templateid".into(), "debian-12".into()),
+                ("name".into(), "web-1".into()),
+            ],
+        )
+        .await;
+    assert_eq!(status.as_u16(), 431, "{answer}");
+    assert!(
+        answer["errortext"]
+            .as_str()
+            .unwrap()
+            .starts_with("serviceofferingid: "),
+        "{answer}"
+    );
+    assert_eq!(server.json(&owner, "vm_list", &[]).await, serde_json::json!([]));
+
+    let id = listed[0]["id"].as_str().unwrap();
+    assert_eq!(
+        server
+            .call(&owner, "api_key_revoke", &[("id", id)])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let (status, _) = server.cloudstack(Some((api_key, secret)), "listZones", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked key still works");
+}
+
+/// Runs one of the real-client scripts with the throw-away environment's Python.
+async fn run_client(program: &str, args: &[&str], env: &[(&str, String)]) {
+    let output = tokio::process::Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        output.status.success(),
+        "{args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cs_client_and_libcloud_from_pypi_drive_meridian() {
+    // scripts/api-clients.sh makes (once) a virtual environment with the pinned clients.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let venv = tokio::process::Command::new(format!("{root}/scripts/api-clients.sh"))
+        .output()
+        .await
+        .expect("run scripts/api-clients.sh");
+    assert!(venv.status.success(), "{}", String::from_utf8_lossy(&venv.stderr));
+    let python = String::from_utf8(venv.stdout).unwrap().trim().to_owned();
+    let bin = std::path::Path::new(&python)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+
+    let server = TestServer::start().await;
+    // The clients wait for their VMs: job workers run, as in the real server.
+    let (_stop_workers, _workers) = meridian::spawn_workers(&server.control, 2);
+    let owner = TestServer::client();
+    server.signup(&owner, "Clients Co", "ops@clients.example").await;
+    let (api_key, secret) = server.api_key(&owner, "clients").await;
+    // libcloud's create_node uses the zone's first network: a VDC in London.
+    server
+        .json(&owner, "vdc_create", &[("name", "main"), ("zone", "lon1")])
+        .await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let (host, port) = address.split_once(':').unwrap();
+    let env = [
+        ("MERIDIAN_API", server.url("/client/api")),
+        ("MERIDIAN_HOST", host.to_owned()),
+        ("MERIDIAN_PORT", port.to_owned()),
+        ("MERIDIAN_KEY", api_key.clone()),
+        ("MERIDIAN_SECRET", secret.clone()),
+        ("CLOUDSTACK_ENDPOINT", server.url("/client/api")),
+        ("CLOUDSTACK_KEY", api_key),
+        ("CLOUDSTACK_SECRET", secret),
+        (
+            "PATH",
+            format!("{bin}:{}", std::env::var("PATH").unwrap_or_default()),
+        ),
+    ];
+    let scripts = format!("{root}/server/tests/api_clients");
+    run_client(&python, &[&format!("{scripts}/cs_client.py")], &env).await;
+    run_client(&python, &[&format!("{scripts}/libcloud_client.py")], &env).await;
+    // The README's worked example, exactly as printed there.
+    run_client("bash", &[&format!("{root}/docs/examples/cs-quickstart.sh")], &env).await;
 }

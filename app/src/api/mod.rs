@@ -1,6 +1,7 @@
 //! Server functions, one file per resource. Every one of them is a public HTTP endpoint under `/fn/`.
 
 pub mod account;
+pub mod api_key;
 pub mod bandwidth;
 pub mod billing;
 pub mod map;

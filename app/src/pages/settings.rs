@@ -1,7 +1,9 @@
-//! Settings: profile and password, users and invitations, quotas, residency, the audit log.
+//! Settings: profile and password, API keys, users and invitations, quotas, residency, the
+//! audit log.
 
 use crate::MeResource;
 use crate::api::account::AccountPasswordChange;
+use crate::api::api_key::{ApiKeyCreate, ApiKeyRevoke, api_key_list};
 use crate::api::settings::{
     ResidencySet, UserInvite, UserRemove, UserRoleSet, audit_list, quota_view, residency_view, user_list,
 };
@@ -32,6 +34,8 @@ pub fn Settings() -> impl IntoView {
     let role_set = ServerAction::<UserRoleSet>::new();
     let remove = ServerAction::<UserRemove>::new();
     let residency_set = ServerAction::<ResidencySet>::new();
+    let key_create = ServerAction::<ApiKeyCreate>::new();
+    let key_revoke = ServerAction::<ApiKeyRevoke>::new();
     view! {
         <PageHeader title="Settings" description="Your profile, your tenant's users, limits, residency and audit log." />
         <Transition fallback=|| ()>
@@ -63,6 +67,7 @@ pub fn Settings() -> impl IntoView {
                 </button>
             </ActionForm>
         </section>
+        <ApiKeys create=key_create revoke=key_revoke />
         // Both read who is signed in (owner or not), so they wait for it like every resource read.
         <Transition fallback=|| ()>
             <Users is_owner invite role_set remove />
@@ -71,8 +76,79 @@ pub fn Settings() -> impl IntoView {
         </Transition>
         <AuditLog refresh=Signal::derive(move || {
             change.version().get() + invite.version().get() + role_set.version().get() + remove.version().get()
-                + residency_set.version().get()
+                + residency_set.version().get() + key_create.version().get() + key_revoke.version().get()
         }) />
+    }
+}
+
+/// The signed-in user's API keys: made here (the secret shown once), listed with when they were
+/// last used, revoked with one click.
+#[component]
+fn ApiKeys(create: ServerAction<ApiKeyCreate>, revoke: ServerAction<ApiKeyRevoke>) -> impl IntoView {
+    let keys = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| api_key_list(),
+    );
+    let create_error = action_error(create);
+    let revoke_error = action_error(revoke);
+    view! {
+        <section class="card" aria-labelledby="api-keys-heading">
+            <h2 id="api-keys-heading">"API keys"</h2>
+            <p>
+                "A key lets scripts and tools act as you, with your role: the REST API at "
+                <code>"/api/v1"</code>" takes the secret as a bearer token; CloudStack tools "
+                "(cloudmonkey, libcloud, cs, Terraform) sign requests to "<code>"/client/api"</code>
+                " with the key and its secret."
+            </p>
+            <Transition fallback=|| ()>
+                {move || keys.get().and_then(Result::ok).map(|list| if list.is_empty() {
+                    view! { <p class="empty-state">"No API keys yet. Make one below to automate Meridian."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="table" aria-label="API keys">
+                            <thead><tr>
+                                <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Made"</th>
+                                <th scope="col">"Last used"</th><th scope="col">"Revoke"</th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|key| {
+                                    let label = format!("Revoke {}", key.name);
+                                    view! {
+                                        <tr>
+                                            <td>{key.name.clone()}</td>
+                                            <td><code>{key.api_key.clone()}</code></td>
+                                            <td>{format_utc(key.created_at)}</td>
+                                            <td>{key.last_used_at.map_or_else(|| "never".to_owned(), format_utc)}</td>
+                                            <td>
+                                                <ActionForm action=revoke attr:class="inline-form">
+                                                    <input type="hidden" name="id" value=key.id.clone() />
+                                                    <button type="submit" class="button button-secondary" aria-label=label>"Revoke"</button>
+                                                </ActionForm>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                })}
+            </Transition>
+            {move || revoke_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            <ActionForm action=create attr:aria-label="Make an API key" attr:class="form-narrow">
+                <FormAlert server=create_error />
+                <TextField label="Key name" name="name" hint="Like deploy-bot: lowercase letters, digits and hyphens." server=create_error />
+                <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Make key"</button>
+            </ActionForm>
+            {move || create.value().get().and_then(Result::ok).map(|made| view! {
+                <div class="alert alert-success" role="status">
+                    <p>"Key "<strong>{made.name.clone()}</strong>" made. Copy the secret now: Meridian does not keep it and cannot show it again."</p>
+                    <Properties label="New API key" rows=vec![
+                        ("API key", made.api_key.clone()),
+                        ("Secret", made.secret.clone()),
+                    ] />
+                </div>
+            })}
+        </section>
     }
 }
 

@@ -14,7 +14,6 @@ use crate::store::job::{JobEvent, JobRow};
 use crate::store::vm::VmRow;
 use crate::{Control, Error};
 use futures_util::future::join_all;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use meridian_core::job::{JobKind, JobPosition, JobState, NextAction, Step};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -40,9 +39,14 @@ impl Control {
     /// arrives (or within a short poll interval), even while earlier cohorts are mid-way, so a
     /// single create never waits behind a long boot; each cohort holds its jobs under its own
     /// lease name, so a claim never takes a job that another cohort of this worker is running.
+    ///
+    /// Each cohort runs as a task of its own. (They were futures of this loop's task, polled only
+    /// between claims: a cohort holding the database's write turn then stood still while the
+    /// next claim waited for that turn, until the wait timed out. The load benchmark found it:
+    /// creates took 5–10 s and some failed.)
     pub async fn worker_run(&self, owner: String, shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut shutdown = shutdown;
-        let mut running = FuturesUnordered::new();
+        let mut running = tokio::task::JoinSet::new();
         let mut in_flight = 0usize;
         let mut cohorts = 0u64;
         loop {
@@ -67,16 +71,24 @@ impl Control {
                     break;
                 }
                 in_flight += claimed.len();
-                running.push(async move {
+                let control = self.clone();
+                running.spawn(async move {
                     let count = claimed.len();
-                    if let Err(error) = self.cohorts_run(claimed, &name).await {
+                    if let Err(error) = control.cohorts_run(claimed, &name).await {
                         tracing::warn!(error.detail = ?error, worker = %name, "job worker error");
                     }
                     count
                 });
             }
             tokio::select! {
-                Some(count) = running.next() => in_flight -= count,
+                Some(done) = running.join_next() => match done {
+                    Ok(count) => in_flight -= count,
+                    Err(error) => {
+                        // A panicked cohort: its jobs' leases lapse and another claim takes them.
+                        tracing::error!(error.detail = %error, worker = %owner, "a cohort task ended abnormally");
+                        in_flight = running.len();
+                    }
+                },
                 () = self.jobs_queued.notified() => {}
                 () = tokio::time::sleep(Duration::from_millis(250)) => {}
                 _ = shutdown.changed() => {}

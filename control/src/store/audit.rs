@@ -38,7 +38,7 @@ impl Store {
         .bind(&row.result)
         .bind(&row.client)
         .bind(&row.request_id)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }

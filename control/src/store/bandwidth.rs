@@ -1,7 +1,7 @@
 //! Bandwidth rate caps and allowance alerts.
 
-use super::Store;
-use sqlx::{Any, Row, Transaction};
+use super::{Store, Tx};
+use sqlx::Row;
 
 /// A rate cap as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,17 +28,14 @@ pub struct AlertRow {
 impl Store {
     /// The tenant's caps.
     pub async fn cap_list(&self, tenant_id: &str) -> Result<Vec<CapRow>, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_read().await?;
         let caps = Self::cap_list_tx(&mut tx, tenant_id).await?;
         tx.commit().await?;
         Ok(caps)
     }
 
     /// The tenant's caps, inside a transaction (metering reads them while it meters).
-    pub(crate) async fn cap_list_tx(
-        tx: &mut Transaction<'static, Any>,
-        tenant_id: &str,
-    ) -> Result<Vec<CapRow>, sqlx::Error> {
+    pub(crate) async fn cap_list_tx(tx: &mut Tx, tenant_id: &str) -> Result<Vec<CapRow>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT scope, target, mbps FROM bandwidth_caps WHERE tenant_id = $1 ORDER BY scope, target",
         )
@@ -67,7 +64,7 @@ impl Store {
         .bind(&cap.target)
         .bind(cap.mbps)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -79,7 +76,7 @@ impl Store {
                 .bind(tenant_id)
                 .bind(scope)
                 .bind(target)
-                .execute(self.pool())
+                .execute(&mut *self.writer().await?)
                 .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -114,13 +111,13 @@ impl Store {
                 )
                 .bind(tenant_id)
                 .bind(pct)
-                .execute(self.pool())
+                .execute(&mut *self.writer().await?)
                 .await?;
             }
             None => {
                 sqlx::query("DELETE FROM bandwidth_alerts WHERE tenant_id = $1")
                     .bind(tenant_id)
-                    .execute(self.pool())
+                    .execute(&mut *self.writer().await?)
                     .await?;
             }
         }
@@ -149,7 +146,7 @@ impl Store {
         .bind(month)
         .bind(at)
         .bind(tenant_id)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }

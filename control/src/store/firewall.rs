@@ -40,7 +40,7 @@ impl Store {
         .bind(rule.port_to)
         .bind(&rule.source)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -73,7 +73,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM firewall_rules WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(tenant_id)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,9 +1,9 @@
 //! Host rows: the inventory placement chooses from, and the capacity counters it reserves.
 
-use super::Store;
+use super::{Store, Tx};
 use crate::driver::HostSpec;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
 /// A host with its capacity and what is reserved on it.
@@ -99,11 +99,7 @@ impl Store {
     /// until the transaction ends so that concurrent placements in a zone take turns: otherwise two
     /// members of an anti-affinity group could both pick the same free host. SQLite's write
     /// transactions are already serialised (`BEGIN IMMEDIATE`) and have no `FOR UPDATE`.
-    pub(crate) async fn host_list_zone(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        zone: &str,
-    ) -> Result<Vec<HostRow>, sqlx::Error> {
+    pub(crate) async fn host_list_zone(&self, tx: &mut Tx, zone: &str) -> Result<Vec<HostRow>, sqlx::Error> {
         let lock = if self.backend() == super::Backend::Postgres {
             " FOR UPDATE"
         } else {
@@ -122,7 +118,7 @@ impl Store {
     /// Reserves capacity on a host if it still fits; false if it no longer does (a racing
     /// placement took it), in which case nothing changed.
     pub(crate) async fn host_reserve(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         host: Uuid,
         need: Reservation,
     ) -> Result<bool, sqlx::Error> {
@@ -141,11 +137,7 @@ impl Store {
     }
 
     /// Returns capacity to a host.
-    pub(crate) async fn host_release(
-        tx: &mut Transaction<'static, Any>,
-        host: Uuid,
-        held: Reservation,
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn host_release(tx: &mut Tx, host: Uuid, held: Reservation) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE hosts SET vcpus_used = vcpus_used - $1, memory_mib_used = memory_mib_used - $2, \
              disk_gib_used = disk_gib_used - $3 WHERE id = $4",
@@ -161,7 +153,7 @@ impl Store {
 
     /// Marks a host dedicated to a tenant, or shared again (`None`) once no dedicated VM is left.
     pub(crate) async fn host_set_dedicated(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         host: Uuid,
         tenant: Option<&str>,
     ) -> Result<(), sqlx::Error> {

@@ -1,8 +1,8 @@
 //! Invitation rows.
 
-use super::Store;
+use super::{Store, Tx};
 use meridian_core::Role;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 /// A pending invitation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,14 +34,14 @@ impl Store {
         .bind(invite.role.as_str())
         .bind(now)
         .bind(invite.expires_at)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
 
     /// Takes an unexpired, unused invitation (marking it used) inside the caller's transaction.
     pub(crate) async fn invite_take(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         token_hash: &str,
         now: i64,
     ) -> Result<Option<InviteRow>, sqlx::Error> {
@@ -87,7 +87,7 @@ impl Store {
             .bind(role.as_str())
             .bind(user_id)
             .bind(tenant_id)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -97,7 +97,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM users WHERE id = $1 AND tenant_id = $2")
             .bind(user_id)
             .bind(tenant_id)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }

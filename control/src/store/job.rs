@@ -1,10 +1,10 @@
 //! Job rows and their events: the persisted sagas and the progress feed.
 
-use super::{MAX_BINDS, Store, in_list, now_ms, values_list};
+use super::{MAX_BINDS, Store, Tx, in_list, now_ms, values_list};
 use meridian_core::job::{JobKind, JobPosition, JobState};
 use serde::{Deserialize, Serialize};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
 /// A job as stored.
@@ -93,7 +93,7 @@ pub(crate) fn job_from_row(row: &AnyRow) -> Result<JobRow, sqlx::Error> {
 impl Store {
     /// Queues a job inside the caller's transaction (the same one that creates its target).
     pub(crate) async fn job_insert(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: Uuid,
         tenant_id: &str,
         kind: JobKind,
@@ -110,7 +110,7 @@ impl Store {
 
     /// Queues jobs at `step` (later than 0 when the accepting transaction did the first steps).
     pub(crate) async fn job_insert_many(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         jobs: &[NewJob],
         step: usize,
     ) -> Result<(), sqlx::Error> {
@@ -167,7 +167,7 @@ impl Store {
             .bind(now + lease_ms)
             .bind(now)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(self.pool())
+            .fetch_all(&mut *self.writer().await?)
             .await?;
         let mut jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|job| (job.created_at, job.id));
@@ -198,7 +198,7 @@ impl Store {
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            for row in query.fetch_all(self.pool()).await? {
+            for row in query.fetch_all(&mut *self.writer().await?).await? {
                 let id: String = row.try_get("id")?;
                 let cancel: Option<i64> = row.try_get("cancel_requested_at")?;
                 held.push((id.parse().map_err(decode)?, cancel.is_some()));
@@ -211,7 +211,7 @@ impl Store {
     /// if `owner` holds it. The admin's reason becomes its error; `at_step` is the step it stopped
     /// before. Returns false when the lease was lost.
     pub(crate) async fn job_cancel_begin(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: Uuid,
         owner: &str,
         at_step: &str,
@@ -232,10 +232,7 @@ impl Store {
     }
 
     /// Those of `ids` that were cancelled (rather than failed), inside the finishing transaction.
-    pub(crate) async fn job_cancelled_among(
-        tx: &mut Transaction<'static, Any>,
-        ids: &[Uuid],
-    ) -> Result<Vec<Uuid>, sqlx::Error> {
+    pub(crate) async fn job_cancelled_among(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
         let mut cancelled = Vec::new();
         for chunk in ids.chunks(MAX_BINDS) {
             let sql = format!(
@@ -256,7 +253,7 @@ impl Store {
     /// Moves a job to `position` inside the step's own transaction, if `owner` still holds it.
     /// Returns false (and the caller rolls back) when the lease was lost.
     pub(crate) async fn job_advance(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: Uuid,
         owner: &str,
         position: JobPosition,
@@ -268,7 +265,7 @@ impl Store {
     /// Moves jobs to one `position` if `owner` still holds every one of them. Returns false (and
     /// the caller rolls back) when any lease was lost.
     pub(crate) async fn job_advance_many(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         ids: &[Uuid],
         owner: &str,
         position: JobPosition,
@@ -304,7 +301,7 @@ impl Store {
 
     /// Appends a progress event inside the caller's transaction and returns it.
     pub(crate) async fn job_event_insert(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         job_id: Uuid,
         step: &str,
         status: &str,
@@ -316,7 +313,7 @@ impl Store {
 
     /// Appends the same progress event to many jobs inside the caller's transaction.
     pub(crate) async fn job_event_insert_many(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         job_ids: &[Uuid],
         step: &str,
         status: &str,
@@ -379,6 +376,21 @@ impl Store {
         row.as_ref().map(job_from_row).transpose()
     }
 
+    /// The tenant's most recent jobs, newest first.
+    pub async fn job_list_tenant(&self, tenant_id: &str, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE tenant_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+        );
+        sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(job_from_row)
+            .collect()
+    }
+
     /// Every job not yet finished (for draining and the invariant checker).
     pub async fn job_list_live(&self) -> Result<Vec<JobRow>, sqlx::Error> {
         let sql = format!(
@@ -419,7 +431,7 @@ impl Store {
 impl Store {
     /// Queues a job with a parameter (e.g. the state to return to if a destroy unwinds).
     pub(crate) async fn job_insert_with_params(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: Uuid,
         tenant_id: &str,
         kind: JobKind,

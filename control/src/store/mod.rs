@@ -4,6 +4,7 @@
 //! are UUID text and times are Unix milliseconds, so one schema and one set of queries serve both.
 //! One file per resource holds that resource's queries.
 
+pub mod api_key;
 pub mod audit;
 pub mod bandwidth;
 pub mod firewall;
@@ -26,19 +27,26 @@ pub mod vm;
 
 use sqlx::Executor;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection as _, Transaction};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// Set on every SQLite connection: write-ahead logging so readers never block the writer,
-/// enforced foreign keys, a wait instead of an immediate "database is locked", and a 64 MiB page
-/// cache (the default 2 MiB rereads the VM table's pages from the OS on every job wave).
+/// Set on every SQLite connection: enforced foreign keys, a wait instead of an immediate
+/// "database is locked", and a 64 MiB page cache (the default 2 MiB rereads the VM table's pages
+/// from the OS on every job wave). Write-ahead logging, so that readers never block the writer,
+/// is set once by the writer: it stays with the file, and a reader asking for it would wait for
+/// the write lock (and deadlock with a writer waiting for that reader's connection).
 const SQLITE_PRAGMAS: &[&str] = &[
-    "PRAGMA journal_mode = WAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA cache_size = -65536",
 ];
+
+/// How long a write waits for its turn before it fails (writes take milliseconds).
+const WRITE_WAIT: Duration = Duration::from_secs(10);
 
 /// The migrations in `migrations/`, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -61,6 +69,11 @@ impl Backend {
     /// The engine a URL names.
     pub fn from_url(url: &str) -> Result<Self, UnsupportedUrl> {
         if url.starts_with("sqlite:") {
+            // Reads and writes use separate connections, which would see separate in-memory
+            // databases.
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                return Err(UnsupportedUrl(url.to_owned()));
+            }
             Ok(Backend::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Backend::Postgres)
@@ -73,8 +86,115 @@ impl Backend {
 /// The handle to the database, cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads, and on PostgreSQL writes too.
     pool: AnyPool,
+    /// On SQLite, the one connection every write goes through, taken in turn (first come,
+    /// first served) by locking it. Writers then queue in order instead of racing for SQLite's
+    /// write lock, whose busy handler is unfair (the load benchmark saw writers wait out the
+    /// whole 5 s busy timeout while newcomers took the lock). It is a connection of our own,
+    /// not a one-connection sqlx pool: sqlx's wait for a pool connection can miss its wake-up
+    /// when other waiters give up (launchbadge/sqlx#622), which left such a pool idle while
+    /// every writer timed out.
+    writer: Option<Arc<Mutex<AnyConnection>>>,
     backend: Backend,
+}
+
+/// A transaction: on SQLite's writer (holding the turn to write until it ends) or from the pool.
+/// Dereferences to the connection, so statements run on `&mut **tx` like on any transaction.
+pub struct Tx(TxKind);
+
+enum TxKind {
+    /// A pooled transaction (every PostgreSQL transaction, and SQLite's read-only ones).
+    Pooled(Option<Transaction<'static, Any>>),
+    /// SQLite's writer, inside `BEGIN IMMEDIATE`; None once committed.
+    Writer(Option<OwnedMutexGuard<AnyConnection>>),
+}
+
+impl Tx {
+    /// Commits. If committing fails (or is abandoned half-way), the transaction is rolled back.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match &mut self.0 {
+            TxKind::Pooled(tx) => match tx.take() {
+                Some(tx) => tx.commit().await,
+                None => Ok(()),
+            },
+            TxKind::Writer(conn) => {
+                let Some(open) = conn.as_mut() else {
+                    return Ok(());
+                };
+                open.execute("COMMIT").await?;
+                // Committed: dropping the guard gives the turn to the next writer.
+                conn.take();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match &self.0 {
+            TxKind::Pooled(Some(tx)) => tx,
+            TxKind::Writer(Some(conn)) => conn,
+            _ => unreachable!("a transaction is used after it ended"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match &mut self.0 {
+            TxKind::Pooled(Some(tx)) => tx,
+            TxKind::Writer(Some(conn)) => conn,
+            _ => unreachable!("a transaction is used after it ended"),
+        }
+    }
+}
+
+impl Drop for Tx {
+    /// An uncommitted writer transaction (an error, a cancelled request) is rolled back before
+    /// the next writer gets the connection. (sqlx rolls pooled ones back itself.)
+    fn drop(&mut self) {
+        if let TxKind::Writer(conn) = &mut self.0
+            && let Some(mut conn) = conn.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                if let Err(error) = conn.execute("ROLLBACK").await {
+                    tracing::error!(error.detail = %error, "rolling back an abandoned write failed");
+                }
+            });
+        }
+    }
+}
+
+/// The connection for one statement that writes outside a transaction: SQLite's writer (with the
+/// turn to write) or a pooled one.
+pub enum WriteConn {
+    /// From the pool (PostgreSQL).
+    Pooled(PoolConnection<Any>),
+    /// SQLite's writer.
+    Writer(OwnedMutexGuard<AnyConnection>),
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            WriteConn::Pooled(conn) => conn,
+            WriteConn::Writer(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            WriteConn::Pooled(conn) => conn,
+            WriteConn::Writer(conn) => conn,
+        }
+    }
 }
 
 impl Store {
@@ -83,9 +203,15 @@ impl Store {
         install_default_drivers();
         let backend = Backend::from_url(url).map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let pool = match backend {
+        let (pool, writer) = match backend {
             Backend::Sqlite => {
-                options
+                // The writer first: it creates the file and turns on WAL before readers open it.
+                let mut writer = AnyConnection::connect(url).await?;
+                writer.execute("PRAGMA journal_mode = WAL").await?;
+                for pragma in SQLITE_PRAGMAS {
+                    writer.execute(*pragma).await?;
+                }
+                let pool = options
                     .max_connections(8)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
@@ -96,16 +222,24 @@ impl Store {
                         })
                     })
                     .connect(url)
-                    .await?
+                    .await?;
+                (pool, Some(Arc::new(Mutex::new(writer))))
             }
-            Backend::Postgres => options.max_connections(16).connect(url).await?,
+            Backend::Postgres => (options.max_connections(16).connect(url).await?, None),
         };
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+        })
     }
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        MIGRATOR.run(&self.pool).await
+        match &self.writer {
+            Some(writer) => MIGRATOR.run(&mut *writer.lock().await).await,
+            None => MIGRATOR.run(&self.pool).await,
+        }
     }
 
     /// The engine behind this store.
@@ -118,13 +252,41 @@ impl Store {
         &self.pool
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`) so
-    /// two concurrent writers queue on the busy timeout instead of failing to upgrade a read lock.
-    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+    /// Waits for SQLite's writer, first come first served; a wait past [`WRITE_WAIT`] is an
+    /// error, like a pool's acquire timeout, rather than a hang.
+    async fn writer_turn(
+        writer: &Arc<Mutex<AnyConnection>>,
+    ) -> Result<OwnedMutexGuard<AnyConnection>, sqlx::Error> {
+        tokio::time::timeout(WRITE_WAIT, Arc::clone(writer).lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)
+    }
+
+    /// The connection for one statement that writes outside a transaction.
+    pub(crate) async fn writer(&self) -> Result<WriteConn, sqlx::Error> {
+        Ok(match &self.writer {
+            Some(writer) => WriteConn::Writer(Self::writer_turn(writer).await?),
+            None => WriteConn::Pooled(self.pool.acquire().await?),
+        })
+    }
+
+    /// Starts a write transaction. On SQLite it waits for the turn to write and takes the write
+    /// lock up front (`BEGIN IMMEDIATE`): another process on the same file (a CLI command) then
+    /// waits on the busy timeout instead of failing to upgrade a read lock.
+    pub(crate) async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        match &self.writer {
+            Some(writer) => {
+                let mut conn = Self::writer_turn(writer).await?;
+                conn.execute("BEGIN IMMEDIATE").await?;
+                Ok(Tx(TxKind::Writer(Some(conn))))
+            }
+            None => Ok(Tx(TxKind::Pooled(Some(self.pool.begin().await?)))),
         }
+    }
+
+    /// Starts a transaction that only reads: one consistent view, from the pool.
+    pub(crate) async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
+        Ok(Tx(TxKind::Pooled(Some(self.pool.begin().await?))))
     }
 
     /// Checks the database answers; used by `/healthz`.
@@ -135,6 +297,10 @@ impl Store {
     /// Closes every connection, waiting for in-flight queries.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(writer) = &self.writer {
+            // Waits for the writer's turn; the connection closes when the last handle goes.
+            drop(writer.lock().await);
+        }
     }
 }
 

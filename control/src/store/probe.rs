@@ -80,7 +80,7 @@ impl Store {
     pub async fn probe_prune(&self, before: i64) -> Result<u64, sqlx::Error> {
         let done = sqlx::query("DELETE FROM probe_samples WHERE at < $1")
             .bind(before)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected())
     }

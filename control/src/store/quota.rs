@@ -1,9 +1,9 @@
 //! Quota rows: limits and reservations, reserved with one conditional UPDATE.
 
-use super::Store;
+use super::{Store, Tx};
 use meridian_core::resource::{Quota, QuotaUsage};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 fn to_i64<T: TryInto<i64>>(value: T) -> i64 {
     value.try_into().unwrap_or(i64::MAX)
@@ -31,11 +31,7 @@ fn quota_from_row(row: &AnyRow) -> Result<(Quota, QuotaUsage), sqlx::Error> {
 
 impl Store {
     /// Creates a tenant's quota row with its limits.
-    pub(crate) async fn quota_insert(
-        tx: &mut Transaction<'static, Any>,
-        tenant_id: &str,
-        quota: &Quota,
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn quota_insert(tx: &mut Tx, tenant_id: &str, quota: &Quota) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO quotas (tenant_id, max_vms, max_vcpus, max_memory_mib, max_public_ips) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -61,7 +57,7 @@ impl Store {
 
     /// Reads the quota row inside a transaction.
     pub(crate) async fn quota_get_tx(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         tenant_id: &str,
     ) -> Result<Option<(Quota, QuotaUsage)>, sqlx::Error> {
         let row = sqlx::query("SELECT * FROM quotas WHERE tenant_id = $1")
@@ -74,7 +70,7 @@ impl Store {
     /// Reserves `amount` if every limit it touches still has room; false (nothing changed) if not.
     /// `enforce = false` reserves regardless (to undo a release during an unwind).
     pub(crate) async fn quota_reserve(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         tenant_id: &str,
         amount: &QuotaUsage,
         enforce: bool,
@@ -100,7 +96,7 @@ impl Store {
 
     /// Returns a reservation.
     pub(crate) async fn quota_release(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         tenant_id: &str,
         amount: &QuotaUsage,
     ) -> Result<(), sqlx::Error> {
@@ -141,7 +137,7 @@ impl Store {
         .bind(to_i64(quota.max_memory_mib))
         .bind(i64::from(quota.max_public_ips))
         .bind(tenant_id)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -22,7 +22,7 @@ impl Store {
         .bind(user_id.map(|u| u.to_string()))
         .bind(data)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -43,7 +43,7 @@ impl Store {
         .bind(user_id.map(|u| u.to_string()))
         .bind(data)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -62,7 +62,7 @@ impl Store {
     pub async fn session_delete(&self, id: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
     }
@@ -76,7 +76,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
             .bind(user_id.to_string())
             .bind(keep.unwrap_or(""))
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -85,7 +85,7 @@ impl Store {
     pub async fn session_delete_expired(&self, now: i64) -> Result<u64, sqlx::Error> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected())
     }

@@ -33,7 +33,7 @@ impl Store {
         if flags == (false, false, false, false) {
             sqlx::query("DELETE FROM sim_hardware WHERE vm_id = $1")
                 .bind(vm_id)
-                .execute(self.pool())
+                .execute(&mut *self.writer().await?)
                 .await?;
             return Ok(());
         }
@@ -47,7 +47,7 @@ impl Store {
         .bind(i64::from(flags.1))
         .bind(i64::from(flags.2))
         .bind(i64::from(flags.3))
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }

@@ -33,7 +33,7 @@ impl Store {
         .bind(&key.public_key)
         .bind(&key.fingerprint)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -63,7 +63,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM ssh_keys WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(tenant_id)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }

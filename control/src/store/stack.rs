@@ -1,8 +1,8 @@
 //! Stack rows.
 
-use super::Store;
+use super::{Store, Tx};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 /// A stack as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,10 +41,7 @@ fn stack_from_row(row: &AnyRow) -> Result<StackRow, sqlx::Error> {
 
 impl Store {
     /// Inserts a stack inside the transaction that accepts its VMs.
-    pub(crate) async fn stack_insert(
-        tx: &mut Transaction<'static, Any>,
-        stack: &StackRow,
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn stack_insert(tx: &mut Tx, stack: &StackRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO stacks (id, tenant_id, name, template, state, created_at, made_vdcs) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -102,14 +99,14 @@ impl Store {
         .bind(ready_at)
         .bind(id)
         .bind(from)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// The stack's VMs, destroyed ones included.
     pub async fn stack_vms(&self, stack_id: &str) -> Result<Vec<super::vm::VmRow>, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_read().await?;
         let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM vms WHERE stack_id = $1 ORDER BY name")
             .bind(stack_id)
             .fetch_all(&mut *tx)

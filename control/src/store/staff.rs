@@ -111,7 +111,7 @@ impl Store {
         .bind(&staff.password_hash)
         .bind(staff.role.as_str())
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -284,7 +284,7 @@ impl Store {
         .bind(now)
         .bind(reason)
         .bind(id.to_string())
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }

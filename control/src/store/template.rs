@@ -33,7 +33,7 @@ impl Store {
         .bind(&t.base)
         .bind(&t.user_data)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -62,7 +62,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM templates WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(tenant_id)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }

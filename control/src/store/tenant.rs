@@ -1,8 +1,8 @@
 //! Tenant rows.
 
-use super::Store;
+use super::{Store, Tx};
 use meridian_core::{TenantId, TenantName};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 /// A tenant as stored.
 #[derive(Clone, Debug)]
@@ -22,7 +22,7 @@ pub struct TenantRow {
 impl Store {
     /// Inserts a tenant inside the caller's transaction.
     pub(crate) async fn tenant_insert(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: TenantId,
         name: &TenantName,
         now: i64,
@@ -64,10 +64,7 @@ impl Store {
 
     /// The tenant's stored residency policy, inside a transaction (placement reads it while it
     /// holds the write lock, so it must not wait for another connection).
-    pub(crate) async fn tenant_residency_tx(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        id: &str,
-    ) -> Result<Option<String>, sqlx::Error> {
+    pub(crate) async fn tenant_residency_tx(tx: &mut Tx, id: &str) -> Result<Option<String>, sqlx::Error> {
         sqlx::query_scalar("SELECT residency FROM tenants WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut **tx)
@@ -79,7 +76,7 @@ impl Store {
         let done = sqlx::query("UPDATE tenants SET residency = $1 WHERE id = $2")
             .bind(residency)
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,7 +1,7 @@
 //! Usage records: metered quantities rolled up per hour.
 
-use super::Store;
-use sqlx::{Any, Row, Transaction};
+use super::{Store, Tx};
+use sqlx::Row;
 
 /// One rolled-up usage row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,11 +22,7 @@ pub struct UsageRow {
 
 impl Store {
     /// Adds `quantity` to the hour's row, creating it if needed.
-    pub(crate) async fn usage_add(
-        tx: &mut Transaction<'static, Any>,
-        tenant_id: &str,
-        row: &UsageRow,
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn usage_add(tx: &mut Tx, tenant_id: &str, row: &UsageRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO usage_records (tenant_id, hour_start, kind, resource_id, size, zone, quantity) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, hour_start, kind, resource_id, size) \
@@ -79,7 +75,7 @@ impl Store {
         sqlx::query("UPDATE vms SET metered_until = $1 WHERE tenant_id = $2 AND state = 'running'")
             .bind(since)
             .bind(tenant_id)
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
     }
@@ -94,7 +90,7 @@ impl Store {
 
     /// Sets how far a VM's usage is metered.
     pub(crate) async fn vm_set_metered_until(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         until: Option<i64>,
     ) -> Result<(), sqlx::Error> {
@@ -107,10 +103,7 @@ impl Store {
     }
 
     /// How far a VM's usage is metered.
-    pub(crate) async fn vm_metered_until(
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-    ) -> Result<Option<i64>, sqlx::Error> {
+    pub(crate) async fn vm_metered_until(tx: &mut Tx, id: &str) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar("SELECT metered_until FROM vms WHERE id = $1")
             .bind(id)
             .fetch_one(&mut **tx)

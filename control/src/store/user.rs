@@ -1,9 +1,9 @@
 //! User rows. Every lookup by id is scoped to the tenant the caller already knows.
 
-use super::Store;
+use super::{Store, Tx};
 use meridian_core::{Email, Role, TenantId, UserId};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 /// A user as stored, with the password hash (never leaves the control plane).
 #[derive(Clone, Debug)]
@@ -41,11 +41,7 @@ fn user_from_row(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
 
 impl Store {
     /// Inserts a user inside the caller's transaction. A duplicate e-mail fails on the UNIQUE index.
-    pub(crate) async fn user_insert(
-        tx: &mut Transaction<'static, Any>,
-        user: &UserRow,
-        now: i64,
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn user_insert(tx: &mut Tx, user: &UserRow, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO users (id, tenant_id, email, password_hash, role, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -92,7 +88,7 @@ impl Store {
             .bind(password_hash)
             .bind(id.to_string())
             .bind(tenant_id.to_string())
-            .execute(self.pool())
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,8 +1,8 @@
 //! VDC and subnet rows.
 
-use super::Store;
+use super::{Store, Tx};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 /// A VDC as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,10 +31,7 @@ fn vdc_from_row(row: &AnyRow) -> Result<VdcRow, sqlx::Error> {
 
 impl Store {
     /// Inserts a VDC; a duplicate name within the tenant fails on the UNIQUE constraint.
-    pub(crate) async fn vdc_insert(
-        tx: &mut Transaction<'static, Any>,
-        vdc: &VdcRow,
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn vdc_insert(tx: &mut Tx, vdc: &VdcRow) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT INTO vdcs (id, tenant_id, name, zone, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&vdc.id)
             .bind(&vdc.tenant_id)
@@ -69,7 +66,7 @@ impl Store {
 
     /// The tenant's subnets as `(zone, cidr)` (inside a transaction, for allocation).
     pub(crate) async fn subnet_list_tx(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         tenant_id: &str,
     ) -> Result<Vec<(String, String)>, sqlx::Error> {
         let rows = sqlx::query("SELECT zone, cidr FROM subnets WHERE tenant_id = $1")
@@ -94,7 +91,7 @@ impl Store {
 
     /// Records a zone's subnet.
     pub(crate) async fn subnet_insert(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         tenant_id: &str,
         zone: &str,
         cidr: &str,

@@ -1,9 +1,9 @@
 //! VM rows. Host, private address and public address are columns of the VM, so releasing any of
 //! them is setting it to NULL and nothing can be held by a VM that no longer exists.
 
-use super::{MAX_BINDS, Store, in_list, now_ms, values_list};
+use super::{MAX_BINDS, Store, Tx, in_list, now_ms, values_list};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 /// A VM as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,10 +112,7 @@ fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
 
 impl Store {
     /// Inserts new VMs, many rows per statement.
-    pub(crate) async fn vm_insert_many(
-        tx: &mut Transaction<'static, Any>,
-        vms: &[VmRow],
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn vm_insert_many(tx: &mut Tx, vms: &[VmRow]) -> Result<(), sqlx::Error> {
         const COLUMNS: usize = 21;
         for chunk in vms.chunks(MAX_BINDS / COLUMNS) {
             let sql = format!(
@@ -155,10 +152,7 @@ impl Store {
     }
 
     /// VMs by id inside a transaction (the job runner's waves), in no particular order.
-    pub(crate) async fn vm_by_ids_tx(
-        tx: &mut Transaction<'static, Any>,
-        ids: &[String],
-    ) -> Result<Vec<VmRow>, sqlx::Error> {
+    pub(crate) async fn vm_by_ids_tx(tx: &mut Tx, ids: &[String]) -> Result<Vec<VmRow>, sqlx::Error> {
         let mut vms = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_BINDS) {
             let sql = format!("SELECT * FROM vms WHERE id IN ({})", in_list(1, chunk.len()));
@@ -175,7 +169,7 @@ impl Store {
 
     /// VMs by id, outside any transaction (what the driver is told before a wave's step).
     pub async fn vm_by_ids(&self, ids: &[String]) -> Result<Vec<VmRow>, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_read().await?;
         let vms = Self::vm_by_ids_tx(&mut tx, ids).await?;
         tx.commit().await?;
         Ok(vms)
@@ -183,7 +177,7 @@ impl Store {
 
     /// Sets one text column of many VMs, each to its own value, in one statement per chunk.
     async fn vm_set_text_many(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         column: VmText,
         values: &[(String, Option<String>)],
     ) -> Result<(), sqlx::Error> {
@@ -211,7 +205,7 @@ impl Store {
 
     /// Sets the hosts of many VMs.
     pub(crate) async fn vm_set_host_many(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         hosts: &[(String, Option<String>)],
     ) -> Result<(), sqlx::Error> {
         Self::vm_set_text_many(tx, VmText::Host, hosts).await
@@ -219,7 +213,7 @@ impl Store {
 
     /// Sets the private addresses of many VMs. A duplicate fails on the UNIQUE index.
     pub(crate) async fn vm_set_private_ip_many(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         ips: &[(String, Option<String>)],
     ) -> Result<(), sqlx::Error> {
         Self::vm_set_text_many(tx, VmText::PrivateIp, ips).await
@@ -227,7 +221,7 @@ impl Store {
 
     /// Sets many VMs to one state.
     pub(crate) async fn vm_set_state_many(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         ids: &[String],
         state: &str,
     ) -> Result<(), sqlx::Error> {
@@ -241,7 +235,7 @@ impl Store {
     /// Marks freshly provisioned VMs running and starts their metering clock at `since_ms`, all
     /// or none: false (and nothing changed that the caller keeps) if any VM was metered already.
     pub(crate) async fn vm_mark_running_fresh(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         ids: &[String],
         since_ms: i64,
     ) -> Result<bool, sqlx::Error> {
@@ -271,10 +265,7 @@ impl Store {
     }
 
     /// A VM by id inside a transaction.
-    pub(crate) async fn vm_by_id_tx(
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-    ) -> Result<Option<VmRow>, sqlx::Error> {
+    pub(crate) async fn vm_by_id_tx(tx: &mut Tx, id: &str) -> Result<Option<VmRow>, sqlx::Error> {
         let row = sqlx::query("SELECT * FROM vms WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut **tx)
@@ -314,26 +305,18 @@ impl Store {
     }
 
     /// Sets a VM's state.
-    pub(crate) async fn vm_set_state(
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-        state: &str,
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn vm_set_state(tx: &mut Tx, id: &str, state: &str) -> Result<(), sqlx::Error> {
         Self::vm_set_text(tx, id, VmText::State, Some(state)).await
     }
 
     /// Sets (or clears) a VM's host.
-    pub(crate) async fn vm_set_host(
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-        host: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn vm_set_host(tx: &mut Tx, id: &str, host: Option<&str>) -> Result<(), sqlx::Error> {
         Self::vm_set_text(tx, id, VmText::Host, host).await
     }
 
     /// Sets (or clears) a VM's private address. A duplicate within the tenant fails on the UNIQUE index.
     pub(crate) async fn vm_set_private_ip(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         ip: Option<&str>,
     ) -> Result<(), sqlx::Error> {
@@ -341,16 +324,12 @@ impl Store {
     }
 
     /// Sets (or clears) a VM's public address. A duplicate anywhere fails on the UNIQUE index.
-    pub(crate) async fn vm_set_public_ip(
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-        ip: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
+    pub(crate) async fn vm_set_public_ip(tx: &mut Tx, id: &str, ip: Option<&str>) -> Result<(), sqlx::Error> {
         Self::vm_set_text(tx, id, VmText::PublicIp, ip).await
     }
 
     async fn vm_set_text(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         column: VmText,
         value: Option<&str>,
@@ -370,7 +349,7 @@ impl Store {
 
     /// Records whether the VM's quota is reserved.
     pub(crate) async fn vm_set_quota_reserved(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         reserved: bool,
     ) -> Result<(), sqlx::Error> {
@@ -384,7 +363,7 @@ impl Store {
 
     /// Private addresses the tenant holds in a zone.
     pub(crate) async fn vm_private_ips_in_zone(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         tenant_id: &str,
         zone: &str,
     ) -> Result<Vec<String>, sqlx::Error> {
@@ -398,10 +377,7 @@ impl Store {
     }
 
     /// Public addresses held in a zone (any tenant: the zone's pool is shared).
-    pub(crate) async fn vm_public_ips_in_zone(
-        tx: &mut Transaction<'static, Any>,
-        zone: &str,
-    ) -> Result<Vec<String>, sqlx::Error> {
+    pub(crate) async fn vm_public_ips_in_zone(tx: &mut Tx, zone: &str) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query_scalar("SELECT public_ip FROM vms WHERE zone = $1 AND public_ip IS NOT NULL")
             .bind(zone)
             .fetch_all(&mut **tx)
@@ -410,7 +386,7 @@ impl Store {
 
     /// For each host of a zone: `(host, tenant, vms, dedicated vms)` of the VMs placed on it.
     pub(crate) async fn vm_host_tenancy(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         zone: &str,
     ) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
         let rows = sqlx::query(
@@ -434,7 +410,7 @@ impl Store {
 
     /// The hosts that hold the tenant's VMs of any of these anti-affinity groups.
     pub(crate) async fn vm_group_hosts(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         tenant_id: &str,
         groups: &std::collections::BTreeSet<&str>,
     ) -> Result<std::collections::BTreeSet<String>, sqlx::Error> {
@@ -454,7 +430,7 @@ impl Store {
 
     /// How many of the tenant's VMs run in each zone: `(zone, count)`.
     pub(crate) async fn vm_running_by_zone(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         tenant_id: &str,
     ) -> Result<Vec<(String, i64)>, sqlx::Error> {
         let rows = sqlx::query(
@@ -469,10 +445,7 @@ impl Store {
     }
 
     /// Whether a live job is working on this VM.
-    pub(crate) async fn vm_has_live_job(
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-    ) -> Result<bool, sqlx::Error> {
+    pub(crate) async fn vm_has_live_job(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM jobs WHERE target_id = $1 AND state IN ('queued', 'running', 'unwinding')",
         )
@@ -486,7 +459,7 @@ impl Store {
 impl Store {
     /// Sets a VM's size and its pending (reserved, not yet applied) size.
     pub(crate) async fn vm_set_size(
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Tx,
         id: &str,
         size: (i64, i64, i64),
         pending: Option<&str>,

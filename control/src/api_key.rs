@@ -1,0 +1,140 @@
+//! API keys: made and revoked by a user in Settings, shown once, acting with that user's role.
+
+use crate::context::{Actor, OpContext};
+use crate::store::api_key::ApiKeyRow;
+use crate::store::{is_unique_violation, now_ms};
+use crate::{Control, Error};
+use meridian_core::FieldErrors;
+use meridian_core::api_key::{cloudstack_verify, is_key, key_from_bytes, secret_derive, secret_hash};
+use meridian_core::resource::Name;
+
+/// A key just made: the only time its secret is seen.
+#[derive(Clone, Debug)]
+pub struct NewApiKey {
+    /// The stored key.
+    pub key: ApiKeyRow,
+    /// Its secret, shown once.
+    pub secret: String,
+}
+
+/// Who an API request acts as.
+#[derive(Clone, Debug)]
+pub struct ApiCaller {
+    /// The key's user, with their role and tenant as they are now.
+    pub actor: Actor,
+    /// The key.
+    pub key: ApiKeyRow,
+}
+
+impl ApiCaller {
+    /// The context for this caller's request, marked as coming through the key.
+    pub fn context(&self, request_id: impl Into<String>, client: Option<String>) -> OpContext {
+        OpContext {
+            actor: self.actor.clone(),
+            request_id: request_id.into(),
+            client,
+            via: Some(format!("API key {}", self.key.name)),
+        }
+    }
+}
+
+impl Control {
+    /// Makes a key for the signed-in user; it can do what they can, no more.
+    pub async fn api_key_create(&self, ctx: &OpContext, name: &str) -> Result<NewApiKey, Error> {
+        self.audited(ctx, "api_key.create", name, async {
+            let (user_id, tenant_id, _) = ctx.user()?;
+            let mut errors = FieldErrors::default();
+            let Some(name) = errors.check("name", Name::parse(name)) else {
+                return Err(Error::Invalid(errors));
+            };
+            let api_key = key_from_bytes(rand::random());
+            let secret = secret_derive(&self.api_master, &api_key);
+            let key = ApiKeyRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                user_id: user_id.to_string(),
+                name: name.as_str().to_owned(),
+                api_key,
+                created_at: now_ms(),
+                last_used_at: None,
+            };
+            match self
+                .store
+                .api_key_insert(&tenant_id.to_string(), &key, &secret_hash(&secret))
+                .await
+            {
+                Err(error) if is_unique_violation(&error) => Err(Error::Conflict {
+                    field: Some("name"),
+                    message: "You already have a key with this name.".into(),
+                }),
+                other => other.map(|()| NewApiKey { key, secret }).map_err(Error::from),
+            }
+        })
+        .await
+    }
+
+    /// The signed-in user's keys (never their secrets).
+    pub async fn api_key_list(&self, ctx: &OpContext) -> Result<Vec<ApiKeyRow>, Error> {
+        let (user_id, _, _) = ctx.user()?;
+        Ok(self.store.api_key_list(&user_id.to_string()).await?)
+    }
+
+    /// Revokes one of the signed-in user's keys: the next request made with it is refused.
+    pub async fn api_key_revoke(&self, ctx: &OpContext, id: &str) -> Result<(), Error> {
+        self.audited(ctx, "api_key.revoke", id, async {
+            let (user_id, _, _) = ctx.user()?;
+            if self.store.api_key_delete(&user_id.to_string(), id).await? {
+                Ok(())
+            } else {
+                Err(Error::NotFound)
+            }
+        })
+        .await
+    }
+
+    /// Who a CloudStack request acts as: `params` are all its parameters, `apiKey` and
+    /// `signature` among them. Anything wrong (no such key, a bad or expired signature, a
+    /// removed user, a suspended tenant) is [`Error::Unauthenticated`], with the reason logged.
+    pub async fn api_caller_signed(&self, params: &[(String, String)]) -> Result<ApiCaller, Error> {
+        let api_key = params
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("apikey"))
+            .map(|(_, value)| value.as_str())
+            .filter(|key| is_key(key))
+            .ok_or(Error::Unauthenticated)?;
+        let Some((key, stored_hash)) = self.store.api_key_by_key(api_key).await? else {
+            tracing::info!("API request refused: unknown key");
+            return Err(Error::Unauthenticated);
+        };
+        let secret = secret_derive(&self.api_master, api_key);
+        if secret_hash(&secret) != stored_hash {
+            tracing::warn!(api_key.id = %key.id, "API key made under another master secret: refused");
+            return Err(Error::Unauthenticated);
+        }
+        if let Err(reason) = cloudstack_verify(params, &secret, now_ms()) {
+            tracing::info!(api_key.id = %key.id, reason = %reason, "API request refused");
+            return Err(Error::Unauthenticated);
+        }
+        self.api_caller(key).await
+    }
+
+    /// Who a REST request with bearer token `secret` acts as.
+    pub async fn api_caller_bearer(&self, secret: &str) -> Result<ApiCaller, Error> {
+        match self.store.api_key_by_secret_hash(&secret_hash(secret)).await? {
+            Some(key) => self.api_caller(key).await,
+            None => Err(Error::Unauthenticated),
+        }
+    }
+
+    /// The key's user as they are now, and a note that the key was used.
+    async fn api_caller(&self, key: ApiKeyRow) -> Result<ApiCaller, Error> {
+        let user_id = key.user_id.parse().map_err(Error::internal)?;
+        let actor = self.actor_for_session(user_id).await?;
+        if actor == Actor::Anonymous {
+            return Err(Error::Unauthenticated);
+        }
+        if let Err(error) = self.store.api_key_touch(&key.id, now_ms()).await {
+            tracing::warn!(error.detail = %error, "API key use not recorded");
+        }
+        Ok(ApiCaller { actor, key })
+    }
+}

@@ -1,0 +1,71 @@
+"""Drives Meridian's CloudStack API with the `cs` client from PyPI, as a customer's script would.
+
+Run by server/tests/api_clients.rs with MERIDIAN_API (…/client/api), MERIDIAN_KEY and
+MERIDIAN_SECRET set; exits non-zero with a message on the first thing that is wrong.
+"""
+import ipaddress
+import os
+
+from cs import CloudStack, CloudStackApiException
+
+endpoint = os.environ["MERIDIAN_API"]
+key = os.environ["MERIDIAN_KEY"]
+secret = os.environ["MERIDIAN_SECRET"]
+api = CloudStack(endpoint=endpoint, key=key, secret=secret, poll_interval=0.2, job_timeout=60)
+
+zones = api.listZones(fetch_list=True)
+assert len(zones) == 16, zones
+la = next(z for z in zones if z["name"] == "Los Angeles")
+offerings = api.listServiceOfferings(fetch_list=True)
+assert any(o["id"] == "xs" for o in offerings), offerings
+templates = api.listTemplates(templatefilter="featured", zoneid=la["id"], fetch_list=True)
+coreos = next(t for t in templates if t["id"] == "coreos-docker")
+
+network = api.createNetwork(name="cs-la", zoneid=la["id"], displaytext="cs", networkofferingid="any")["network"]
+assert network["zoneid"] == la["id"] and network["zonename"] == "Los Angeles", network
+
+result = api.deployVirtualMachine(
+    zoneid=la["id"], serviceofferingid="xs", templateid=coreos["id"], name="cs-vm-1", fetch_result=True
+)
+vm = result["virtualmachine"]
+assert vm["state"] == "Running", vm
+assert vm["nic"][0]["ipaddress"].startswith("10."), vm
+
+# The VM is on the network's subnet, allocated with its first VM.
+[network] = api.listNetworks(id=network["id"], fetch_list=True)
+assert ipaddress.ip_address(vm["nic"][0]["ipaddress"]) in ipaddress.ip_network(network["cidr"]), network
+
+listed = api.listVirtualMachines(id=vm["id"], fetch_list=True)
+assert [v["name"] for v in listed] == ["cs-vm-1"], listed
+assert listed[0]["zonename"] == "Los Angeles", listed
+
+stopped = api.stopVirtualMachine(id=vm["id"], fetch_result=True)["virtualmachine"]
+assert stopped["state"] == "Stopped", stopped
+jobs = api.listAsyncJobs(fetch_list=True)
+assert {j["jobstatus"] for j in jobs} == {1}, jobs
+
+api.destroyVirtualMachine(id=vm["id"], fetch_result=True)
+assert api.listVirtualMachines(id=vm["id"], fetch_list=True) == []
+
+# A bad request is refused with CloudStack's error shape and creates nothing.
+try:
+    api.deployVirtualMachine(zoneid=la["id"], serviceofferingid="huge", templateid=coreos["id"], name="cs-vm-2")
+    raise SystemExit("an unknown size was accepted")
+except CloudStackApiException as error:
+    assert error.error["errorcode"] == 431 and "serviceofferingid" in error.error["errortext"], error.error
+assert api.listVirtualMachines(fetch_list=True) == []
+
+try:
+    api.listFrobnicators()
+    raise SystemExit("an unknown command was answered")
+except CloudStackApiException as error:
+    assert error.error["errorcode"] == 432, error.error
+
+wrong = CloudStack(endpoint=endpoint, key=key, secret=secret[:-2] + "xx")
+try:
+    wrong.listZones()
+    raise SystemExit("a wrong secret was accepted")
+except CloudStackApiException as error:
+    assert error.error["errorcode"] == 401, error.error
+
+print("cs: zones, network, deploy, list, stop, destroy, refusals: all as expected")
