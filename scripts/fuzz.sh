@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of untrusted input in meridian-core (core/fuzz/fuzz_targets) with cargo-fuzz
-# and libFuzzer: CIDRs, SSH keys, cloud-config user data, and form bodies. Installs nightly Rust and
+# and libFuzzer: CIDRs, SSH keys, cloud-config user data, form bodies, and CloudStack API requests
+# (signatures, expiry times). Installs nightly Rust and
 # cargo-fuzz if missing. Usage: scripts/fuzz.sh [seconds per target, default 60] [target ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(cidr ssh_key user_data forms)
+  targets=(cidr ssh_key user_data forms cloudstack)
 fi
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
