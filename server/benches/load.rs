@@ -140,19 +140,22 @@ impl Browser {
     }
 }
 
-/// Whether `request` was answered with success and its whole body arrived.
-async fn answered_ok(request: reqwest::RequestBuilder) -> bool {
-    match request.send().await {
-        Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
-        Err(_) => false,
-    }
+/// The status `request` was answered with once its whole body arrived (None: no answer).
+async fn answered(request: reqwest::RequestBuilder) -> Option<u16> {
+    let response = request.send().await.ok()?;
+    let status = response.status().as_u16();
+    response.bytes().await.ok()?;
+    Some(status)
 }
 
-/// Latencies of one fixed-rate run.
+/// One fixed-rate run: the latencies of the requests answered with success, how many were
+/// refused at once because the server was full (503), and how many failed otherwise.
 struct Run {
     label: String,
     rate: u32,
     latencies_ms: Vec<f64>,
+    statuses: Vec<Option<u16>>,
+    shed: usize,
     errors: usize,
     elapsed: Duration,
 }
@@ -177,10 +180,11 @@ impl Run {
             None => String::new(),
         };
         println!(
-            "{:<34} {:>5} req/s offered, {:>7.0} answered/s, errors {:>4}: p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  max {:>8.2}  {verdict}",
+            "{:<34} {:>5} req/s offered, {:>7.0} answered/s, shed {:>5}, errors {:>4}: p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  max {:>8.2}  {verdict}",
             self.label,
             self.rate,
             achieved,
+            self.shed,
             self.errors,
             self.percentile(50.0),
             self.percentile(90.0),
@@ -194,7 +198,7 @@ impl Run {
 async fn fixed_rate<F, Fut>(label: &str, rate: u32, seconds: u32, make: F) -> Run
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send + 'static,
+    Fut: std::future::Future<Output = Option<u16>> + Send + 'static,
 {
     let make = Arc::new(make);
     let total = u64::from(rate * seconds);
@@ -206,21 +210,27 @@ where
         tokio::time::sleep_until(due.into()).await;
         let make = Arc::clone(&make);
         tasks.push(tokio::spawn(async move {
-            let ok = make(i).await;
-            (due.elapsed().as_secs_f64() * 1000.0, ok)
+            let status = make(i).await;
+            (due.elapsed().as_secs_f64() * 1000.0, status)
         }));
     }
     let mut run = Run {
         label: label.to_owned(),
         rate,
         latencies_ms: Vec::with_capacity(tasks.len()),
+        statuses: Vec::with_capacity(tasks.len()),
+        shed: 0,
         errors: 0,
         elapsed: Duration::ZERO,
     };
     for task in tasks {
-        let (ms, ok) = task.await.unwrap();
-        run.latencies_ms.push(ms);
-        run.errors += usize::from(!ok);
+        let (ms, status) = task.await.unwrap();
+        match status {
+            Some(200..=299) => run.latencies_ms.push(ms),
+            Some(503) => run.shed += 1,
+            _ => run.errors += 1,
+        }
+        run.statuses.push(status);
     }
     run.elapsed = started.elapsed();
     run
@@ -311,7 +321,7 @@ async fn main() {
         let owner = Arc::clone(&owner);
         fixed_rate("list 100 VMs (POST /fn/vm_list)", 2_000, seconds, move |_| {
             let request = owner.post("vm_list", &[]);
-            async move { answered_ok(request).await }
+            async move { answered(request).await }
         })
         .await
     };
@@ -321,7 +331,7 @@ async fn main() {
         let owner = Arc::clone(&owner);
         fixed_rate(label, 1_000, seconds, move |_| {
             let request = owner.http.get(format!("{}/", owner.base));
-            async move { answered_ok(request).await }
+            async move { answered(request).await }
         })
     };
     overview("overview page (GET /)").await.report(Some(20.0));
@@ -341,7 +351,7 @@ async fn main() {
                     ("size", "xs"),
                 ],
             );
-            async move { answered_ok(request).await }
+            async move { answered(request).await }
         })
         .await
     };
@@ -358,15 +368,17 @@ async fn main() {
     ] {
         let flood = tokio::spawn(login_flood(server.base.clone(), per_second, seconds, spread));
         let during = overview(label).await;
-        let (refused, throttled) = flood.await.unwrap();
+        let (refused, throttled, shed) = flood.await.unwrap();
         during.report(Some(20.0));
-        println!("    the flood: {refused} refused after hashing, {throttled} answered 429 without hashing");
+        println!(
+            "    the flood: {refused} refused after hashing, {throttled} answered 429 without hashing, {shed} shed"
+        );
     }
 }
 
 /// Failed log-ins at `per_second` for `seconds`; from new forwarded addresses if `spread`.
-/// Returns (refused after checking the password, throttled).
-async fn login_flood(base: String, per_second: u32, seconds: u32, spread: bool) -> (u32, u32) {
+/// Returns (refused after checking the password, throttled with 429, shed with 503).
+async fn login_flood(base: String, per_second: u32, seconds: u32, spread: bool) -> (usize, usize, usize) {
     let http = reqwest::Client::new();
     let run = fixed_rate("flood", per_second, seconds, move |i| {
         let mut request = http.post(format!("{base}/fn/account_login")).form(&[
@@ -379,10 +391,9 @@ async fn login_flood(base: String, per_second: u32, seconds: u32, spread: bool) 
                 format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255),
             );
         }
-        async move { matches!(request.send().await, Ok(r) if r.status().as_u16() == 429) }
+        async move { answered(request).await }
     })
     .await;
-    // `errors` counts the answers that were not 429.
-    let throttled = (run.latencies_ms.len() - run.errors) as u32;
-    (run.errors as u32, throttled)
+    let count = |wanted: u16| run.statuses.iter().filter(|s| **s == Some(wanted)).count();
+    (count(401), count(429), count(503))
 }

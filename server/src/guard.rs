@@ -74,6 +74,52 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
     response
 }
 
+/// Requests in flight at once per CPU core before more are refused: about what one core answers
+/// in 100 ms (docs/BENCHMARKS.md, "Load on one server core"), so an admitted request waits at most
+/// that long behind the others.
+pub const IN_FLIGHT_PER_CORE: usize = 64;
+
+/// The bound on requests in flight, shared by every request.
+#[derive(Clone)]
+pub struct InFlight(Arc<tokio::sync::Semaphore>);
+
+impl InFlight {
+    /// [`IN_FLIGHT_PER_CORE`] for each core this process may run on.
+    pub fn per_core() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self(Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT_PER_CORE * cores)))
+    }
+}
+
+/// Sheds load: past the bound on requests in flight, a request is answered at once with 503 and
+/// `Retry-After` instead of joining a queue that only grows (an open-ended queue made every page
+/// take 20 s and the server hold 1.5 GB in the load benchmark). Live-progress streams and the
+/// health check are not counted: a stream lasts as long as its page is open.
+pub async fn shed_load(State(in_flight): State<InFlight>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/events/") || path == "/healthz" {
+        return next.run(request).await;
+    }
+    match in_flight.0.try_acquire() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => {
+            tracing::warn!(path = %request.uri().path(), "overloaded: request refused");
+            let body = serde_json::json!({
+                "error": {
+                    "code": "overloaded",
+                    "message": "Meridian is busy right now. Please try again in a moment.",
+                }
+            });
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                axum::Json(body),
+            )
+                .into_response()
+        }
+    }
+}
+
 /// Works out who the client is and records it on the request as [`ClientAddress`]: the connection's
 /// peer, unless that peer is one of the `trusted` proxies, in which case the nearest address in
 /// `X-Forwarded-For` that is not itself a trusted proxy. A forwarded header from anyone else is
@@ -152,6 +198,49 @@ mod tests {
                 .await
                 .get(header::STRICT_TRANSPORT_SECURITY)
                 .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn past_the_bound_requests_are_refused_at_once_and_streams_are_not_counted() {
+        use tower::ServiceExt;
+        let (release, released) = tokio::sync::watch::channel(false);
+        let slow = move || {
+            let mut released = released.clone();
+            async move {
+                let _ = released.wait_for(|done| *done).await;
+                "done"
+            }
+        };
+        let router = axum::Router::new()
+            .route("/slow", axum::routing::get(slow.clone()))
+            .route("/events/vms/1", axum::routing::get(slow))
+            .route("/fast", axum::routing::get(|| async { "fast" }))
+            .layer(axum::middleware::from_fn_with_state(
+                InFlight(Arc::new(tokio::sync::Semaphore::new(1))),
+                shed_load,
+            ));
+        let get = |path: &str| {
+            Request::builder()
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        // A stream and one slow page are in flight: the stream does not count, the page fills the bound.
+        let stream = tokio::spawn(router.clone().oneshot(get("/events/vms/1")));
+        let first = tokio::spawn(router.clone().oneshot(get("/slow")));
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let refused = router.clone().oneshot(get("/fast")).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        release.send(true).unwrap();
+        assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+        assert_eq!(stream.await.unwrap().unwrap().status(), StatusCode::OK);
+        // Once the page is answered, there is room again.
+        assert_eq!(
+            router.oneshot(get("/fast")).await.unwrap().status(),
+            StatusCode::OK
         );
     }
 

@@ -113,6 +113,10 @@ pub fn router(config: &Config, control: Control) -> Router {
                     config.trusted_proxies.clone(),
                     guard::client_address,
                 ))
+                .layer(axum::middleware::from_fn_with_state(
+                    guard::InFlight::per_core(),
+                    guard::shed_load,
+                ))
                 .layer(axum::middleware::from_fn(hedge::hedge_reads))
                 .layer(sessions),
         )

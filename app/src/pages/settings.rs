@@ -37,7 +37,7 @@ pub fn Settings() -> impl IntoView {
     let key_create = ServerAction::<ApiKeyCreate>::new();
     let key_revoke = ServerAction::<ApiKeyRevoke>::new();
     view! {
-        <PageHeader title="Settings" description="Your profile, your tenant's users, limits, residency and audit log." />
+        <PageHeader title="Settings" description="Your profile and API keys, your tenant's users, limits, residency and audit log." />
         <Transition fallback=|| ()>
             {move || me.get().and_then(Result::ok).flatten().map(|me| view! {
                 <section class="card" aria-labelledby="profile-heading">
@@ -95,10 +95,9 @@ fn ApiKeys(create: ServerAction<ApiKeyCreate>, revoke: ServerAction<ApiKeyRevoke
         <section class="card" aria-labelledby="api-keys-heading">
             <h2 id="api-keys-heading">"API keys"</h2>
             <p>
-                "A key lets scripts and tools act as you, with your role: the REST API at "
-                <code>"/api/v1"</code>" takes the secret as a bearer token; CloudStack tools "
-                "(cloudmonkey, libcloud, cs, Terraform) sign requests to "<code>"/client/api"</code>
-                " with the key and its secret."
+                "A key lets scripts and tools act as you, with your role: CloudStack tools "
+                "(cloudmonkey, libcloud, cs, Terraform's CloudStack provider) sign requests to "
+                <code>"/client/api"</code>" with the key and its secret."
             </p>
             <Transition fallback=|| ()>
                 {move || keys.get().and_then(Result::ok).map(|list| if list.is_empty() {
