@@ -89,12 +89,10 @@ pub struct Store {
     /// Reads, and on PostgreSQL writes too.
     pool: AnyPool,
     /// On SQLite, the one connection every write goes through, taken in turn (first come,
-    /// first served) by locking it. Writers then queue in order instead of racing for SQLite's
-    /// write lock, whose busy handler is unfair (the load benchmark saw writers wait out the
-    /// whole 5 s busy timeout while newcomers took the lock). It is a connection of our own,
-    /// not a one-connection sqlx pool: sqlx's wait for a pool connection can miss its wake-up
-    /// when other waiters give up (launchbadge/sqlx#622), which left such a pool idle while
-    /// every writer timed out.
+    /// first served) by locking it. Writers then queue in order in the process instead of
+    /// racing for SQLite's write lock, whose busy handler is not first come, first served (a
+    /// waiting writer sleeps and retries; a newcomer may take the lock meanwhile). The lock is
+    /// tokio's mutex: fair, and a waiter that gives up loses nothing.
     writer: Option<Arc<Mutex<AnyConnection>>>,
     backend: Backend,
 }
