@@ -66,31 +66,50 @@ async fn staff_create(config: &Config, email: &str, role: &str) -> anyhow::Resul
 
 /// The master secret API key secrets derive from: `api-master.key` in the data directory, made
 /// (random, readable by this user only) on first start. Servers sharing a database must share it.
+/// Two servers starting at once on a fresh directory agree on one: the file is written whole
+/// under a temporary name and linked into place, which fails if the other got there first.
 fn api_master_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context;
+    use std::io::Write as _;
     let path = data_dir.join("api-master.key");
-    match std::fs::read(&path) {
-        Ok(secret) if secret.len() >= 32 => return Ok(secret),
-        Ok(_) => anyhow::bail!(
-            "{} is shorter than 32 bytes: remove it to make a new one (existing API keys stop working)",
-            path.display()
-        ),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    let read = |path: &std::path::Path| -> anyhow::Result<Option<Vec<u8>>> {
+        match std::fs::read(path) {
+            Ok(secret) if secret.len() >= 32 => Ok(Some(secret)),
+            Ok(_) => anyhow::bail!(
+                "{} is shorter than 32 bytes: remove it to make a new one (existing API keys stop working)",
+                path.display()
+            ),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+        }
+    };
+    if let Some(secret) = read(&path)? {
+        return Ok(secret);
     }
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let secret: [u8; 32] = rand::random();
+    let draft = data_dir.join(format!("api-master.key.{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    use std::io::Write as _;
     options
-        .open(&path)
-        .and_then(|mut file| file.write_all(&secret))
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tracing::info!(path = %path.display(), "made the API key master secret");
-    Ok(secret.to_vec())
+        .open(&draft)
+        .and_then(|mut file| file.write_all(&secret).and_then(|()| file.sync_all()))
+        .with_context(|| format!("cannot write {}", draft.display()))?;
+    let linked = std::fs::hard_link(&draft, &path);
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "made the API key master secret");
+            Ok(secret.to_vec())
+        }
+        // Another server made it a moment ago: use theirs.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            read(&path)?.with_context(|| format!("{} vanished", path.display()))
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot write {}", path.display())),
+    }
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
