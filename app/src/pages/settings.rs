@@ -17,6 +17,13 @@ fn check_new_password(raw: &str) -> Option<String> {
     Password::parse(raw).err().map(|e| e.to_string())
 }
 
+/// The server's rule for a key's name, checked as it is typed.
+fn check_key_name(raw: &str) -> Option<String> {
+    meridian_core::resource::Name::parse(raw)
+        .err()
+        .map(|e| e.to_string())
+}
+
 /// The settings page.
 #[component]
 pub fn Settings() -> impl IntoView {
@@ -135,7 +142,8 @@ fn ApiKeys(create: ServerAction<ApiKeyCreate>, revoke: ServerAction<ApiKeyRevoke
             {move || revoke_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
             <ActionForm action=create attr:aria-label="Make an API key" attr:class="form-narrow">
                 <FormAlert server=create_error />
-                <TextField label="Key name" name="name" hint="Like deploy-bot: lowercase letters, digits and hyphens." server=create_error />
+                <TextField label="Key name" name="name" hint="Like deploy-bot: lowercase letters, digits and hyphens."
+                    validate=check_key_name server=create_error />
                 <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Make key"</button>
             </ActionForm>
             {move || create.value().get().and_then(Result::ok).map(|made| view! {
