@@ -117,6 +117,17 @@ impl Control {
         self.api_caller(key).await
     }
 
+    /// Who a REST request acts as: `secret` is its bearer token, a key's secret. Anything wrong
+    /// (no such secret, a removed user, a suspended tenant) is [`Error::Unauthenticated`].
+    pub async fn api_caller_bearer(&self, secret: &str) -> Result<ApiCaller, Error> {
+        // The lookup is by the secret's hash: the secret itself is never stored or compared.
+        let Some(key) = self.store.api_key_by_secret_hash(&secret_hash(secret)).await? else {
+            tracing::info!("API request refused: unknown bearer token");
+            return Err(Error::Unauthenticated);
+        };
+        self.api_caller(key).await
+    }
+
     /// The key's user as they are now, and a note that the key was used.
     async fn api_caller(&self, key: ApiKeyRow) -> Result<ApiCaller, Error> {
         let user_id = key.user_id.parse().map_err(Error::internal)?;

@@ -549,6 +549,27 @@ impl Control {
             (Step::Breakout, true) | (Step::ReleaseBreakout, false) => {
                 Store::vm_set_public_ip(tx, &vm.id, None).await?
             }
+            (Step::SetBreakout, _) => {
+                let open = (job.position.kind == JobKind::VmBreakoutOpen) != undo;
+                if vm.breakout != open {
+                    if vm.quota_reserved {
+                        let address = QuotaUsage {
+                            vms: 0,
+                            vcpus: 0,
+                            memory_mib: 0,
+                            public_ips: 1,
+                        };
+                        if !open {
+                            Store::quota_release(tx, &vm.tenant_id, &address).await?;
+                        } else if !Store::quota_reserve(tx, &vm.tenant_id, &address, !undo).await? {
+                            return Err(StepError::Failed(
+                                "The tenant's quota has no room for another public address.".into(),
+                            ));
+                        }
+                    }
+                    Store::vm_set_breakout(tx, &vm.id, open).await?;
+                }
+            }
             // Every state change meters the time since the last one against the state that ends.
             (Step::MarkRunning, false) | (Step::MarkStopped, true) => {
                 self.meter_vm(tx, vm, now_ms()).await?;
@@ -908,6 +929,13 @@ impl Control {
             .job_get(&tenant.to_string(), id)
             .await?
             .ok_or(Error::NotFound)
+    }
+
+    /// One of the tenant's jobs with its progress events, oldest first.
+    pub async fn job_progress(&self, ctx: &OpContext, id: &str) -> Result<(JobRow, Vec<JobEvent>), Error> {
+        let job = self.job_view(ctx, id).await?;
+        let events = self.store.job_events(job.id, 0).await?;
+        Ok((job, events))
     }
 
     /// The tenant's most recent jobs, newest first.

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod driver;
 pub mod error;
 pub mod firewall;
+pub mod idempotency;
 pub mod invariants;
 pub mod job;
 pub mod map;

@@ -442,6 +442,8 @@ impl Control {
             JobKind::VmReboot => Some(VmAction::Reboot),
             JobKind::VmDestroy => Some(VmAction::Destroy),
             JobKind::VmResize => Some(VmAction::Resize),
+            JobKind::VmBreakoutOpen => Some(VmAction::OpenBreakout),
+            JobKind::VmBreakoutClose => Some(VmAction::CloseBreakout),
         };
         match action {
             None if state == VmState::Failed => {
@@ -454,7 +456,9 @@ impl Control {
                 ));
             }
             Some(action) => {
-                action.allowed_in(state).map_err(|why| refuse(&why))?;
+                action
+                    .allowed_for(state, vm.breakout)
+                    .map_err(|why| refuse(&why))?;
                 // A destroy that unwinds returns the VM to the state it is in now.
                 let params = match kind {
                     JobKind::VmResize => params.unwrap_or_default(),

@@ -327,6 +327,19 @@ impl Control {
             .await
     }
 
+    /// Gives a running or stopped VM a public address in its zone (internet breakout), in a zone
+    /// the residency policy allows.
+    pub async fn vm_breakout_open(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
+        self.vm_operate(ctx, vm_id, VmAction::OpenBreakout, JobKind::VmBreakoutOpen)
+            .await
+    }
+
+    /// Takes a VM's public address away; it stays on the private network.
+    pub async fn vm_breakout_close(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
+        self.vm_operate(ctx, vm_id, VmAction::CloseBreakout, JobKind::VmBreakoutClose)
+            .await
+    }
+
     async fn vm_operate(
         &self,
         ctx: &OpContext,
@@ -398,7 +411,13 @@ impl Control {
             .filter(|vm| vm.tenant_id == tenant)
             .ok_or(Error::NotFound)?;
         let state = VmState::parse(&vm.state).map_err(Error::internal)?;
-        action.allowed_in(state).map_err(Error::Forbidden)?;
+        action.allowed_for(state, vm.breakout).map_err(Error::Forbidden)?;
+        if action == VmAction::OpenBreakout {
+            let zone = meridian_core::zone::ZoneId::parse(&vm.zone).map_err(Error::internal)?;
+            if let Err(violation) = self.residency(&tenant).await?.check(zone) {
+                return Err(Error::Forbidden(violation.to_string()));
+            }
+        }
         if Store::vm_has_live_job(&mut tx, &vm.id).await? {
             return Err(Error::Forbidden(
                 "Another operation on this VM is still in progress; wait for it to finish.".into(),

@@ -215,9 +215,11 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 w.assert_invariants().await;
                 continue;
             }
+            // Opening breakout needs a VM without it; everything else runs on one with it.
+            let breakout = kind != JobKind::VmBreakoutOpen;
             let created = w
                 .control
-                .vm_create(&w.ctx, &vdc, vm("db-1", "fra1", "m", true))
+                .vm_create(&w.ctx, &vdc, vm("db-1", "fra1", "m", breakout))
                 .await
                 .unwrap();
             let id = created.vm_id.to_string();
@@ -228,7 +230,8 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 w.control.vm_stop(&w.ctx, &id).await.unwrap();
                 w.drain().await;
             }
-            let before = w.control.vm_view(&w.ctx, &id).await.unwrap().state;
+            let before_vm = w.control.vm_view(&w.ctx, &id).await.unwrap();
+            let before = before_vm.state.clone();
             w.driver.set_faults(SimFaults {
                 fail_step: Some(step),
                 fail_times: None,
@@ -241,6 +244,8 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 JobKind::VmReboot => w.control.vm_reboot(&w.ctx, &id).await.unwrap().job_id,
                 JobKind::VmDestroy => w.control.vm_destroy(&w.ctx, &id).await.unwrap().job_id,
                 JobKind::VmResize => w.control.vm_resize(&w.ctx, &id, "l").await.unwrap().job_id,
+                JobKind::VmBreakoutOpen => w.control.vm_breakout_open(&w.ctx, &id).await.unwrap().job_id,
+                JobKind::VmBreakoutClose => w.control.vm_breakout_close(&w.ctx, &id).await.unwrap().job_id,
             };
             w.drain().await;
             let (state, failed_step, error) = w.job_state(job).await;
@@ -261,6 +266,14 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 after, expected,
                 "{kind:?} failing at {step} leaves the VM as it was"
             );
+            if kind != JobKind::VmCreate {
+                let after_vm = w.control.vm_view(&w.ctx, &id).await.unwrap();
+                assert_eq!(
+                    (after_vm.breakout, after_vm.public_ip.is_some()),
+                    (before_vm.breakout, before_vm.public_ip.is_some()),
+                    "{kind:?} failing at {step} leaves the VM's breakout as it was"
+                );
+            }
             w.driver.set_faults(SimFaults::default());
             w.assert_invariants().await;
         }
@@ -584,6 +597,82 @@ async fn a_stopped_vm_is_resized_and_its_host_and_quota_follow() {
     w.drain().await;
     assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
     w.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn breakout_opens_and_closes_on_an_existing_vm_with_its_address_and_quota() {
+    let w = world().await;
+    let vdc = w.vdc("lon1").await;
+    let id = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("web-1", "lon1", "s", false))
+        .await
+        .unwrap()
+        .vm_id
+        .to_string();
+    let early = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
+    assert!(
+        matches!(&early, Error::Forbidden(m) if m.contains("provisioning")),
+        "{early:?}"
+    );
+    w.drain().await;
+    let closed = w.control.vm_breakout_close(&w.ctx, &id).await.unwrap_err();
+    assert!(
+        matches!(&closed, Error::Forbidden(m) if m.contains("no internet breakout")),
+        "{closed:?}"
+    );
+
+    w.control.vm_breakout_open(&w.ctx, &id).await.unwrap();
+    let during = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
+    assert!(
+        matches!(&during, Error::Forbidden(m) if m.contains("in progress")),
+        "{during:?}"
+    );
+    w.drain().await;
+    let twice = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
+    assert!(
+        matches!(&twice, Error::Forbidden(m) if m.contains("already has")),
+        "{twice:?}"
+    );
+    let open = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    assert!(open.breakout && open.public_ip.is_some(), "{open:?}");
+    assert_eq!(open.state, "running");
+    assert_eq!(w.control.quota_view(&w.ctx).await.unwrap().1.public_ips, 1);
+    w.assert_invariants().await;
+
+    // A stopped VM closes too; the address goes back and the quota with it.
+    w.control.vm_stop(&w.ctx, &id).await.unwrap();
+    w.drain().await;
+    w.control.vm_breakout_close(&w.ctx, &id).await.unwrap();
+    w.drain().await;
+    let closed = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    assert!(!closed.breakout && closed.public_ip.is_none(), "{closed:?}");
+    assert_eq!(closed.state, "stopped");
+    assert_eq!(w.control.quota_view(&w.ctx).await.unwrap().1.public_ips, 0);
+    w.assert_invariants().await;
+
+    // The residency policy as it is now decides: a VM left outside it gets no new breakout.
+    let tenant = match w.ctx.actor {
+        Actor::User { tenant_id, .. } => tenant_id.to_string(),
+        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
+    };
+    w.db.store
+        .tenant_set_residency(&tenant, "countries:DE")
+        .await
+        .unwrap();
+    let outside = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
+    assert!(
+        matches!(&outside, Error::Forbidden(m) if m.contains("residency")),
+        "{outside:?}"
+    );
+    assert!(!w.control.vm_view(&w.ctx, &id).await.unwrap().breakout);
+    let audit = w.control.audit_list(&w.ctx, 50).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "vm.open_breakout" && e.result == "ok"),
+        "{audit:?}"
+    );
 }
 
 /// Steps of 300 ms against a 100 ms job lease, and one tenant.

@@ -45,7 +45,12 @@ pub fn secret_derive(master: &[u8], key: &str) -> String {
 
 /// What the database keeps of a secret: its SHA-256, in hex.
 pub fn secret_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
+    sha256_hex(secret.as_bytes())
+}
+
+/// SHA-256 of `bytes`, in lower-case hex (also what an idempotent request is recognised by).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .fold(String::with_capacity(64), |mut hex, byte| {
             let _ = write!(hex, "{byte:02x}");

@@ -24,6 +24,10 @@ pub enum JobKind {
     VmDestroy,
     /// Change a stopped VM's size.
     VmResize,
+    /// Give an existing VM a public address (open its internet breakout).
+    VmBreakoutOpen,
+    /// Take an existing VM's public address away (close its internet breakout).
+    VmBreakoutClose,
 }
 
 /// One step of a job. Each has an undo; both are idempotent in the control plane.
@@ -76,6 +80,8 @@ pub enum Step {
     ResizeDisk,
     /// Record the new size.
     ResizeApply,
+    /// Record whether the VM has breakout (with its public-address quota), as the job asks.
+    SetBreakout,
 }
 
 impl Step {
@@ -105,6 +111,7 @@ impl Step {
             Step::ResizeReserve => "resize_reserve",
             Step::ResizeDisk => "resize_disk",
             Step::ResizeApply => "resize_apply",
+            Step::SetBreakout => "set_breakout",
         }
     }
 
@@ -134,6 +141,7 @@ impl Step {
             Step::ResizeReserve => "Reserve room for the new size",
             Step::ResizeDisk => "Grow the disk",
             Step::ResizeApply => "New size in place",
+            Step::SetBreakout => "Record the breakout choice",
         }
     }
 }
@@ -146,13 +154,15 @@ impl fmt::Display for Step {
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::VmCreate,
         JobKind::VmStop,
         JobKind::VmStart,
         JobKind::VmReboot,
         JobKind::VmDestroy,
         JobKind::VmResize,
+        JobKind::VmBreakoutOpen,
+        JobKind::VmBreakoutClose,
     ];
 
     /// The steps, in order.
@@ -184,6 +194,10 @@ impl JobKind {
                 MarkDestroyed,
             ],
             JobKind::VmResize => &[ResizeReserve, ResizeDisk, ResizeApply],
+            // The choice is recorded first when opening (the address step reads it) and last when
+            // closing, so an unwind at any point leaves choice and address agreeing.
+            JobKind::VmBreakoutOpen => &[SetBreakout, Breakout],
+            JobKind::VmBreakoutClose => &[ReleaseBreakout, SetBreakout],
         }
     }
 
@@ -196,6 +210,8 @@ impl JobKind {
             JobKind::VmReboot => "vm_reboot",
             JobKind::VmDestroy => "vm_destroy",
             JobKind::VmResize => "vm_resize",
+            JobKind::VmBreakoutOpen => "vm_breakout_open",
+            JobKind::VmBreakoutClose => "vm_breakout_close",
         }
     }
 

@@ -567,16 +567,22 @@ pub enum VmAction {
     Resize,
     /// Running, Stopped or Failed → Destroying.
     Destroy,
+    /// Give a running or stopped VM a public address; the state stays.
+    OpenBreakout,
+    /// Take a running or stopped VM's public address away; the state stays.
+    CloseBreakout,
 }
 
 impl VmAction {
     /// Every action, in the order of the buttons.
-    pub const ALL: [VmAction; 5] = [
+    pub const ALL: [VmAction; 7] = [
         VmAction::Start,
         VmAction::Stop,
         VmAction::Reboot,
         VmAction::Resize,
         VmAction::Destroy,
+        VmAction::OpenBreakout,
+        VmAction::CloseBreakout,
     ];
 
     /// The name used in URLs and job rows.
@@ -587,6 +593,8 @@ impl VmAction {
             VmAction::Reboot => "reboot",
             VmAction::Resize => "resize",
             VmAction::Destroy => "destroy",
+            VmAction::OpenBreakout => "open_breakout",
+            VmAction::CloseBreakout => "close_breakout",
         }
     }
 
@@ -596,7 +604,7 @@ impl VmAction {
             VmAction::Start => Some(VmState::Running),
             VmAction::Stop => Some(VmState::Stopped),
             VmAction::Destroy => Some(VmState::Destroying),
-            VmAction::Reboot | VmAction::Resize => None,
+            VmAction::Reboot | VmAction::Resize | VmAction::OpenBreakout | VmAction::CloseBreakout => None,
         }
     }
 
@@ -607,7 +615,10 @@ impl VmAction {
             (VmAction::Start, VmState::Stopped)
             | (VmAction::Stop | VmAction::Reboot, VmState::Running)
             | (VmAction::Resize, VmState::Stopped)
-            | (VmAction::Destroy, VmState::Running | VmState::Stopped | VmState::Failed) => return Ok(()),
+            | (VmAction::Destroy, VmState::Running | VmState::Stopped | VmState::Failed)
+            | (VmAction::OpenBreakout | VmAction::CloseBreakout, VmState::Running | VmState::Stopped) => {
+                return Ok(());
+            }
             (_, VmState::Pending | VmState::Provisioning) => "Wait until the VM has finished provisioning.",
             (VmAction::Destroy, VmState::Destroying) => "The VM is already being destroyed.",
             (_, VmState::Destroying) => "The VM is being destroyed.",
@@ -619,6 +630,17 @@ impl VmAction {
             (VmAction::Resize, VmState::Running) => "Stop the VM before resizing it.",
         };
         Err(refusal.to_owned())
+    }
+
+    /// [`VmAction::allowed_in`], and for the breakout actions whether the VM's breakout
+    /// (`breakout`: it has a public address or one is on its way) leaves anything to do.
+    pub fn allowed_for(self, state: VmState, breakout: bool) -> Result<(), String> {
+        self.allowed_in(state)?;
+        match (self, breakout) {
+            (VmAction::OpenBreakout, true) => Err("The VM already has internet breakout.".to_owned()),
+            (VmAction::CloseBreakout, false) => Err("The VM has no internet breakout.".to_owned()),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -2110,8 +2132,38 @@ mod tests {
                 (VmAction::Destroy, VmState::Running),
                 (VmAction::Destroy, VmState::Stopped),
                 (VmAction::Destroy, VmState::Failed),
+                (VmAction::OpenBreakout, VmState::Running),
+                (VmAction::OpenBreakout, VmState::Stopped),
+                (VmAction::CloseBreakout, VmState::Running),
+                (VmAction::CloseBreakout, VmState::Stopped),
             ]
         );
+        assert!(
+            VmAction::OpenBreakout
+                .allowed_for(VmState::Running, false)
+                .is_ok()
+        );
+        assert!(
+            VmAction::OpenBreakout
+                .allowed_for(VmState::Running, true)
+                .is_err()
+        );
+        assert!(
+            VmAction::CloseBreakout
+                .allowed_for(VmState::Stopped, true)
+                .is_ok()
+        );
+        assert!(
+            VmAction::CloseBreakout
+                .allowed_for(VmState::Stopped, false)
+                .is_err()
+        );
+        assert!(
+            VmAction::CloseBreakout
+                .allowed_for(VmState::Destroying, true)
+                .is_err()
+        );
+        assert!(VmAction::Stop.allowed_for(VmState::Running, false).is_ok());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod events;
 pub mod exports;
 pub mod guard;
 pub mod hedge;
+pub mod rest;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
@@ -87,6 +88,9 @@ pub fn router(config: &Config, control: Control) -> Router {
     for (path, route) in http_routes() {
         router = router.route(path, route);
     }
+    for (path, route) in rest::routes_by_path() {
+        router = router.route(path, route);
+    }
     router
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
@@ -122,8 +126,9 @@ pub fn router(config: &Config, control: Control) -> Router {
         )
 }
 
-/// The HTTP routes besides the pages and server functions (which Leptos lists itself). The router
-/// is built from this list, so the authorization-coverage test sees every route there is.
+/// The HTTP routes besides the pages, the server functions (which Leptos lists itself) and the
+/// REST API ([`rest::routes`]). The router is built from these lists, so the
+/// authorization-coverage test sees every route there is.
 pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>)> {
     vec![
         ("/healthz", get(healthz)),
@@ -135,6 +140,7 @@ pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>
             "/client/api",
             get(cloudstack::client_api).post(cloudstack::client_api),
         ),
+        ("/api/{*path}", axum::routing::any(rest::no_such_route)),
     ]
 }
 

@@ -844,6 +844,139 @@ const CLOUDSTACK: &[(&str, Access, &[(&str, &str)])] = &[
     ("listApis", Read, &[]),
 ];
 
+/// Every REST route as `routes()` lists it, with who may call it, the path to call (`{vm}` names
+/// tenant A's) and the JSON body. A route without an entry fails the coverage test.
+const REST: &[(&str, &str, Access, &str, &str)] = &[
+    ("GET", "/api/v1/openapi.json", Public, "/api/v1/openapi.json", ""),
+    ("GET", "/api/v1/zones", Read, "/api/v1/zones", ""),
+    ("GET", "/api/v1/zones/{id}", Read, "/api/v1/zones/lon1", ""),
+    ("GET", "/api/v1/sizes", Read, "/api/v1/sizes", ""),
+    ("GET", "/api/v1/templates", Read, "/api/v1/templates", ""),
+    (
+        "POST",
+        "/api/v1/templates",
+        Change,
+        "/api/v1/templates",
+        r##"{"name":"another","base":"ubuntu-24-04","user_data":"#cloud-config\n"}"##,
+    ),
+    (
+        "DELETE",
+        "/api/v1/templates/{id}",
+        Change,
+        "/api/v1/templates/{template}",
+        "",
+    ),
+    ("GET", "/api/v1/ssh-keys", Read, "/api/v1/ssh-keys", ""),
+    (
+        "POST",
+        "/api/v1/ssh-keys",
+        Change,
+        "/api/v1/ssh-keys",
+        r#"{"name":"another","public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIATtkVZY1NbgPpq7r1+NcsULekVB9xZJnG7ATrZWo5z5 x@y"}"#,
+    ),
+    (
+        "DELETE",
+        "/api/v1/ssh-keys/{id}",
+        Change,
+        "/api/v1/ssh-keys/{key}",
+        "",
+    ),
+    ("GET", "/api/v1/vdcs", Read, "/api/v1/vdcs", ""),
+    (
+        "POST",
+        "/api/v1/vdcs",
+        Change,
+        "/api/v1/vdcs",
+        r#"{"name":"another","zone":"lon1"}"#,
+    ),
+    ("GET", "/api/v1/vdcs/{id}", Read, "/api/v1/vdcs/{vdc}", ""),
+    ("GET", "/api/v1/vms", Read, "/api/v1/vms", ""),
+    (
+        "POST",
+        "/api/v1/vms",
+        Change,
+        "/api/v1/vms",
+        r#"{"vdc_id":"{vdc}","name":"another","template":"debian-12","size":"xs"}"#,
+    ),
+    ("GET", "/api/v1/vms/{id}", Read, "/api/v1/vms/{vm}", ""),
+    ("DELETE", "/api/v1/vms/{id}", Change, "/api/v1/vms/{vm}", ""),
+    (
+        "POST",
+        "/api/v1/vms/{id}/start",
+        Change,
+        "/api/v1/vms/{vm}/start",
+        "",
+    ),
+    (
+        "POST",
+        "/api/v1/vms/{id}/stop",
+        Change,
+        "/api/v1/vms/{vm}/stop",
+        "",
+    ),
+    (
+        "POST",
+        "/api/v1/vms/{id}/reboot",
+        Change,
+        "/api/v1/vms/{vm}/reboot",
+        "",
+    ),
+    (
+        "POST",
+        "/api/v1/vms/{id}/resize",
+        Change,
+        "/api/v1/vms/{vm}/resize",
+        r#"{"size":"m"}"#,
+    ),
+    (
+        "PUT",
+        "/api/v1/vms/{id}/breakout",
+        Change,
+        "/api/v1/vms/{vm}/breakout",
+        "",
+    ),
+    (
+        "DELETE",
+        "/api/v1/vms/{id}/breakout",
+        Change,
+        "/api/v1/vms/{vm}/breakout",
+        "",
+    ),
+    ("GET", "/api/v1/jobs", Read, "/api/v1/jobs", ""),
+    ("GET", "/api/v1/jobs/{id}", Read, "/api/v1/jobs/{job}", ""),
+    ("GET", "/api/v1/networks", Read, "/api/v1/networks", ""),
+    (
+        "GET",
+        "/api/v1/firewall-rules",
+        Read,
+        "/api/v1/firewall-rules",
+        "",
+    ),
+    (
+        "POST",
+        "/api/v1/firewall-rules",
+        Change,
+        "/api/v1/firewall-rules",
+        r#"{"zone":"ber1","protocol":"tcp","port_from":8080,"source":"10.0.0.0/8"}"#,
+    ),
+    (
+        "DELETE",
+        "/api/v1/firewall-rules/{id}",
+        Change,
+        "/api/v1/firewall-rules/{rule}",
+        "",
+    ),
+    ("GET", "/api/v1/usage", Read, "/api/v1/usage", ""),
+    ("GET", "/api/v1/invoices", Read, "/api/v1/invoices", ""),
+    (
+        "GET",
+        "/api/v1/invoices/{month}",
+        Read,
+        "/api/v1/invoices/{month}",
+        "",
+    ),
+];
+
 /// Every plain HTTP route (pages aside), with who may call it.
 const HTTP_ROUTES: &[(&str, Access)] = &[
     ("/healthz", Public),
@@ -853,6 +986,8 @@ const HTTP_ROUTES: &[(&str, Access)] = &[
     ("/residency/evidence.csv", Read),
     // Signed with an API key, not a session: its own coverage test below.
     ("/client/api", Signed),
+    // Any other path under /api/: a JSON 404 for anyone.
+    ("/api/{*path}", Public),
 ];
 
 /// Text only tenant A's data contains: finding it in anyone else's answer is a leak.
@@ -1040,6 +1175,10 @@ impl TestServer {
             ("tenant", tenant),
             ("job", job),
             ("base", base),
+            (
+                "month",
+                meridian_core::calendar::month_label(meridian_control::store::now_ms()),
+            ),
         ];
         Cast {
             ids,
@@ -1690,4 +1829,384 @@ async fn the_cs_client_and_libcloud_from_pypi_drive_meridian() {
     run_client(&python, &[&format!("{scripts}/libcloud_client.py")], &env).await;
     // The README's worked example, exactly as printed there.
     run_client("bash", &[&format!("{root}/docs/examples/cs-quickstart.sh")], &env).await;
+}
+
+impl Cast {
+    /// `text` (a REST path or body) with `{name}` placeholders replaced by tenant A's ids, or by
+    /// an id nobody has when `missing`; true if it names one of tenant A's resources.
+    fn fill_text(&self, text: &str, missing: bool) -> (String, bool) {
+        let nobody = uuid::Uuid::new_v4().to_string();
+        let mut filled = text.to_owned();
+        let mut names_a_resource = false;
+        for (name, id) in &self.ids {
+            let placeholder = format!("{{{name}}}");
+            if filled.contains(&placeholder) {
+                // Built-in templates and months are everyone's.
+                let shared = matches!(*name, "base" | "month");
+                names_a_resource |= !shared;
+                let value = if missing && !shared { &nobody } else { id };
+                filled = filled.replace(&placeholder, value);
+            }
+        }
+        (filled, names_a_resource)
+    }
+}
+
+impl TestServer {
+    /// Calls the REST API with `secret` as the bearer token (if any): (status, JSON answer).
+    async fn rest(
+        &self,
+        secret: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = reqwest::Client::new().request(method, self.url(path));
+        if let Some(secret) = secret {
+            request = request.bearer_auth(secret);
+        }
+        if !body.is_empty() {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_owned());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"))
+        };
+        (status, json)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_rest_route_refuses_whoever_may_not_call_it_and_nothing_changes() {
+    let server = TestServer::start().await;
+    let cast = server.cast().await;
+    let routes: Vec<(String, &str)> = meridian::rest::routes()
+        .into_iter()
+        .map(|(method, path, _)| (method.to_string(), path))
+        .collect();
+    let covered: Vec<(String, &str)> = REST
+        .iter()
+        .map(|(method, path, ..)| ((*method).to_owned(), *path))
+        .collect();
+    assert_eq!(routes, covered, "every REST route has a coverage entry, in order");
+
+    let before = server.snapshot(&cast).await;
+    let (owner, viewer, other) = (
+        cast.owner_key.1.as_str(),
+        cast.viewer_key.1.as_str(),
+        cast.other_key.1.as_str(),
+    );
+    for (method, route, access, target, body_spec) in REST {
+        let (path, names_a_resource) = cast.fill_text(target, false);
+        let (body, body_names) = cast.fill_text(body_spec, false);
+        let names_a_resource = names_a_resource || body_names;
+        let name = format!("{method} {route}");
+        if *access == Public {
+            let (status, _) = server.rest(None, method, &path, &body, &[]).await;
+            assert_eq!(status, StatusCode::OK, "{name}");
+            continue;
+        }
+        for (who, secret) in [("no token", None), ("a wrong token", Some("not-a-secret"))] {
+            let (status, answer) = server.rest(secret, method, &path, &body, &[]).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{name} with {who}: {answer}");
+            assert_eq!(answer["error"]["code"], "unauthenticated", "{name}");
+        }
+        match access {
+            Read => {
+                for (who, secret) in [("owner", owner), ("viewer", viewer)] {
+                    let (status, answer) = server.rest(Some(secret), method, &path, &body, &[]).await;
+                    assert_eq!(status, StatusCode::OK, "{name} as {who}: {answer}");
+                }
+                let (status, answer) = server.rest(Some(other), method, &path, &body, &[]).await;
+                if names_a_resource {
+                    assert_eq!(
+                        status,
+                        StatusCode::NOT_FOUND,
+                        "{name} as another tenant: {answer}"
+                    );
+                    assert_eq!(answer["error"]["code"], "not_found");
+                } else {
+                    assert_eq!(status, StatusCode::OK, "{name} as another tenant: {answer}");
+                    assert!(
+                        !answer.to_string().contains(SECRET),
+                        "{name} shows tenant A's data to B: {answer}"
+                    );
+                }
+            }
+            Change => {
+                // A forged cross-site request carrying a valid token is refused before anything runs.
+                let (status, answer) = server
+                    .rest(
+                        Some(owner),
+                        method,
+                        &path,
+                        &body,
+                        &[("Origin", "http://evil.example")],
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::FORBIDDEN, "{name} cross-site: {answer}");
+                let (status, answer) = server.rest(Some(viewer), method, &path, &body, &[]).await;
+                assert_eq!(status, StatusCode::FORBIDDEN, "{name} as a viewer: {answer}");
+                assert_eq!(answer["error"]["code"], "forbidden", "{name}");
+                if names_a_resource {
+                    // Tenant A's resource is, to tenant B, exactly like one that does not exist.
+                    let seen = server.rest(Some(other), method, &path, &body, &[]).await;
+                    assert!(
+                        [StatusCode::NOT_FOUND, StatusCode::UNPROCESSABLE_ENTITY].contains(&seen.0),
+                        "{name} as another tenant: {seen:?}"
+                    );
+                    let (missing_path, _) = cast.fill_text(target, true);
+                    let (missing_body, _) = cast.fill_text(body_spec, true);
+                    let nobody = server
+                        .rest(Some(other), method, &missing_path, &missing_body, &[])
+                        .await;
+                    assert_eq!(nobody, seen, "{name}: B can tell A's id exists");
+                }
+            }
+            _ => unreachable!("REST routes are public, reads or changes"),
+        }
+    }
+    assert_eq!(
+        server.snapshot(&cast).await,
+        before,
+        "a refused REST call changed tenant A"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_openapi_document_describes_every_rest_route_and_nothing_else() {
+    let server = TestServer::start().await;
+    let (status, doc) = server.rest(None, "GET", "/api/v1/openapi.json", "", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut routes: Vec<(String, String)> = meridian::rest::routes()
+        .into_iter()
+        .map(|(method, path, _)| (method.to_string(), path.to_owned()))
+        .collect();
+    routes.sort();
+    assert_eq!(documented, routes, "the OpenAPI document and the router disagree");
+    // Every operation names its success answer; all but the document itself need the token.
+    for (method, path) in &routes {
+        let operation = &doc["paths"][path][method.to_ascii_lowercase()];
+        let responses = operation["responses"].as_object().unwrap();
+        assert!(
+            responses.keys().any(|status| status.starts_with('2')),
+            "{method} {path}: no success answer"
+        );
+        let public = operation["security"] == serde_json::json!([{}]);
+        assert_eq!(
+            public,
+            path == "/api/v1/openapi.json",
+            "{method} {path}: security"
+        );
+    }
+    assert_eq!(doc["security"], serde_json::json!([{ "api_key": [] }]));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["scheme"],
+        "bearer"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_rest_api_creates_once_per_idempotency_key_pages_lists_and_explains_errors() {
+    let server = TestServer::start().await;
+    let (_stop_workers, _workers) = meridian::spawn_workers(&server.control, 2);
+    let owner = TestServer::client();
+    server.signup(&owner, "Rest Co", "ops@rest.example").await;
+    let (_, secret) = server.api_key(&owner, "rest").await;
+    let api = |method: &'static str, path: String, body: String, headers: Vec<(&'static str, String)>| {
+        let server = &server;
+        let secret = secret.clone();
+        async move {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            server.rest(Some(&secret), method, &path, &body, &headers).await
+        }
+    };
+
+    // Bad input: a clear error with the field named, and nothing made.
+    let (status, answer) = api(
+        "POST",
+        "/api/v1/vdcs".into(),
+        r#"{"name":"eu","zone":"atlantis"}"#.into(),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_input");
+    assert!(answer["error"]["fields"]["zone"].as_str().is_some(), "{answer}");
+    let (status, answer) = api(
+        "POST",
+        "/api/v1/vdcs".into(),
+        r#"{"name":"eu","zone":"fra1","colour":"red"}"#.into(),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"].as_str().unwrap().contains("colour"),
+        "{answer}"
+    );
+    let (status, answer) = api("GET", "/api/v1/frobnicators".into(), String::new(), vec![]).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_such_route"))
+    );
+    let (_, vdcs) = api("GET", "/api/v1/vdcs".into(), String::new(), vec![]).await;
+    assert_eq!(vdcs["total"], 0, "{vdcs}");
+
+    let (status, vdc) = api(
+        "POST",
+        "/api/v1/vdcs".into(),
+        r#"{"name":"eu","zone":"fra1"}"#.into(),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{vdc}");
+    let vdc_id = vdc["id"].as_str().unwrap().to_owned();
+
+    // The same create sent twice with one key makes one VM; the retry gets the first answer.
+    let body = format!(r#"{{"vdc_id":"{vdc_id}","name":"web-1","template":"coreos-docker","size":"xs"}}"#);
+    let key = vec![("Idempotency-Key", "create-web-1".to_owned())];
+    let (status, first) = api("POST", "/api/v1/vms".into(), body.clone(), key.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    assert_eq!(first["job"]["kind"], "vm_create");
+    assert_eq!(first["vm"]["name"], "web-1");
+    let (status, again) = api("POST", "/api/v1/vms".into(), body.clone(), key.clone()).await;
+    assert_eq!(
+        (status, &again),
+        (StatusCode::ACCEPTED, &first),
+        "the retry is the first answer"
+    );
+    let other_body = body.replace("web-1", "web-2");
+    let (status, reused) = api("POST", "/api/v1/vms".into(), other_body.clone(), key.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reused}");
+    assert_eq!(reused["error"]["code"], "idempotency_key_reused");
+    // A create that fails lets its key go: the corrected request runs under the same key.
+    let wrong = body.replace("\"xs\"", "\"huge\"");
+    let key2 = vec![("Idempotency-Key", "create-web-2".to_owned())];
+    let (status, failed) = api(
+        "POST",
+        "/api/v1/vms".into(),
+        wrong.replace("web-1", "web-2"),
+        key2.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{failed}");
+    assert!(failed["error"]["fields"]["size"].is_string(), "{failed}");
+    let (status, second) = api("POST", "/api/v1/vms".into(), other_body, key2).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{second}");
+    let (_, vms) = api("GET", "/api/v1/vms".into(), String::new(), vec![]).await;
+    assert_eq!(vms["total"], 2, "one VM per key: {vms}");
+
+    // Poll the job until it is over, as a script would.
+    let job_path = format!("/api/v1/jobs/{}", first["job"]["id"].as_str().unwrap());
+    let mut job = serde_json::Value::Null;
+    for _ in 0..200 {
+        job = api("GET", job_path.clone(), String::new(), vec![]).await.1;
+        if job["finished"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert!(
+        job["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "done"),
+        "{job}"
+    );
+
+    // Breakout opened on the running VM gives it a public address.
+    let vm_id = first["vm"]["id"].as_str().unwrap().to_owned();
+    let (status, opened) = api(
+        "PUT",
+        format!("/api/v1/vms/{vm_id}/breakout"),
+        String::new(),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{opened}");
+    assert_eq!(opened["job"]["kind"], "vm_breakout_open");
+    let mut vm = serde_json::Value::Null;
+    for _ in 0..200 {
+        vm = api("GET", format!("/api/v1/vms/{vm_id}"), String::new(), vec![])
+            .await
+            .1;
+        if vm["public_ip"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(vm["public_ip"].is_string() && vm["breakout"] == true, "{vm}");
+
+    // Lists come in pages.
+    let (_, page) = api("GET", "/api/v1/vms?limit=1".into(), String::new(), vec![]).await;
+    assert_eq!(
+        (
+            page["items"].as_array().unwrap().len(),
+            page["total"].as_u64(),
+            page["next_offset"].as_u64()
+        ),
+        (1, Some(2), Some(1)),
+        "{page}"
+    );
+    let (_, last) = api(
+        "GET",
+        "/api/v1/vms?limit=1&offset=1".into(),
+        String::new(),
+        vec![],
+    )
+    .await;
+    assert_eq!(last["next_offset"], serde_json::Value::Null, "{last}");
+    assert_ne!(last["items"][0]["id"], page["items"][0]["id"]);
+    let (status, answer) = api("GET", "/api/v1/vms?limit=0".into(), String::new(), vec![]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(answer["error"]["fields"]["limit"].is_string(), "{answer}");
+
+    // The zone answers with its coordinates and latency, nearest first.
+    let (_, zone) = api("GET", "/api/v1/zones/lon1".into(), String::new(), vec![]).await;
+    assert_eq!(zone["zone"]["city"], "London");
+    let latency = zone["latency"].as_array().unwrap();
+    assert_eq!(latency.len(), 15);
+    let rtts: Vec<f64> = latency.iter().map(|l| l["rtt_ms"].as_f64().unwrap()).collect();
+    assert!(rtts.windows(2).all(|w| w[0] <= w[1]), "{rtts:?}");
+    assert!(
+        latency
+            .iter()
+            .all(|l| l["rtt_ms"].as_f64() >= l["fibre_limit_ms"].as_f64())
+    );
+    // The dashboard's audit log names the key.
+    let audit = server.json(&owner, "audit_list", &[]).await.to_string();
+    assert!(
+        audit.contains("ops@rest.example (API key rest)") && audit.contains("vm.open_breakout"),
+        "{audit}"
+    );
 }

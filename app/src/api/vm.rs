@@ -229,9 +229,14 @@ pub async fn vm_operate(id: String, action: String) -> Result<(), AppError> {
         "start" => control.vm_start(&ctx, &id).await?,
         "stop" => control.vm_stop(&ctx, &id).await?,
         "reboot" => control.vm_reboot(&ctx, &id).await?,
+        "open_breakout" => control.vm_breakout_open(&ctx, &id).await?,
+        "close_breakout" => control.vm_breakout_close(&ctx, &id).await?,
         _ => {
             let mut fields = meridian_core::FieldErrors::default();
-            fields.push("action", "Choose start, stop or reboot.");
+            fields.push(
+                "action",
+                "Choose start, stop, reboot, open_breakout or close_breakout.",
+            );
             return Err(meridian_control::Error::Invalid(fields).into());
         }
     };

@@ -88,7 +88,9 @@ fn VmBody(
     let destroy_error = action_error(destroy);
     let action_button = move |action: VmAction, label: &'static str| {
         let vm_id = vm.id.clone();
-        let allowed = state.map_or(Err("Unknown state.".to_owned()), |s| action.allowed_in(s));
+        let allowed = state.map_or(Err("Unknown state.".to_owned()), |s| {
+            action.allowed_for(s, vm.breakout)
+        });
         let reason = move || {
             if !can_mutate() {
                 Some("Viewers cannot change VMs.".to_owned())
@@ -190,6 +192,11 @@ fn VmBody(
                 {action_button(VmAction::Start, "Start")}
                 {action_button(VmAction::Stop, "Stop")}
                 {action_button(VmAction::Reboot, "Reboot")}
+                {if detail.vm.breakout {
+                    action_button(VmAction::CloseBreakout, "Remove public IP")
+                } else {
+                    action_button(VmAction::OpenBreakout, "Add public IP")
+                }}
             </div>
             {move || operate_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
             <ActionForm action=resize attr:class="resize-form" attr:aria-label="Resize VM">

@@ -77,6 +77,16 @@ impl Store {
             .transpose()
     }
 
+    /// The key whose secret hashes to `secret_hash` (a REST bearer token's), with that hash.
+    pub async fn api_key_by_secret_hash(&self, secret_hash: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1");
+        let row = sqlx::query(&sql)
+            .bind(secret_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
     /// Records a use; at most once a minute per key, also when two servers see the same use.
     pub async fn api_key_touch(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod bandwidth;
 pub mod firewall;
 pub mod host;
+pub mod idempotency;
 pub mod invite;
 pub mod job;
 pub mod probe;

@@ -361,6 +361,17 @@ impl Store {
         Ok(())
     }
 
+    /// Records whether the VM has internet breakout (its public address follows in a job step).
+    pub(crate) async fn vm_set_breakout(tx: &mut Tx, id: &str, breakout: bool) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE vms SET breakout = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(breakout))
+            .bind(super::now_ms())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// Private addresses the tenant holds in a zone.
     pub(crate) async fn vm_private_ips_in_zone(
         tx: &mut Tx,

@@ -1,0 +1,53 @@
+//! Idempotency keys: a client retrying a create with the same `Idempotency-Key` gets the first
+//! answer again instead of a second resource.
+
+use crate::context::OpContext;
+use crate::store::idempotency::IdempotencyClaim;
+use crate::store::now_ms;
+use crate::{Control, Error};
+use meridian_core::FieldErrors;
+
+/// The longest key accepted (UUIDs and the like are far shorter).
+const KEY_MAX: usize = 255;
+
+impl Control {
+    /// Claims `key` for this tenant's request (`fingerprint`: what the request asks for), or says
+    /// what the key already holds. A key of 1–255 visible ASCII characters; anything else is a
+    /// field error on `Idempotency-Key`.
+    pub async fn idempotency_claim(
+        &self,
+        ctx: &OpContext,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<IdempotencyClaim, Error> {
+        let tenant = ctx.tenant()?;
+        if key.is_empty() || key.len() > KEY_MAX || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            let mut errors = FieldErrors::default();
+            errors.push(
+                "Idempotency-Key",
+                "Use 1 to 255 visible ASCII characters, e.g. a UUID.",
+            );
+            return Err(Error::Invalid(errors));
+        }
+        Ok(self
+            .store
+            .idempotency_claim(&tenant.to_string(), key, fingerprint, now_ms())
+            .await?)
+    }
+
+    /// Ends the claim on `key`: `Some` keeps the answer to replay; `None` (the request failed)
+    /// lets the key go so that a corrected retry runs.
+    pub async fn idempotency_finish(
+        &self,
+        ctx: &OpContext,
+        key: &str,
+        answer: Option<(u16, &str)>,
+    ) -> Result<(), Error> {
+        let tenant = ctx.tenant()?.to_string();
+        match answer {
+            Some((status, body)) => self.store.idempotency_keep(&tenant, key, status, body).await?,
+            None => self.store.idempotency_release(&tenant, key).await?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,11 @@
+-- REST creates carrying an Idempotency-Key: the first answer is kept for a day and replayed to a
+-- retry with the same key and the same request; `status` is NULL while the first is in flight.
+CREATE TABLE idempotency_keys (
+    tenant_id    TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    idem_key     TEXT NOT NULL,
+    fingerprint  TEXT NOT NULL,
+    status       BIGINT,
+    body         TEXT,
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, idem_key)
+);

@@ -1,0 +1,219 @@
+//! REST: what VMs are made from (sizes, templates) and the SSH keys installed on them.
+
+use super::{ApiError, ApiResult, Caller, Page, Paging, body_json, control, ok};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use http::{HeaderMap, StatusCode};
+use meridian_control::store::ssh_key::SshKeyRow;
+use meridian_control::store::template::TemplateRow;
+use meridian_core::pricing::hourly_rate;
+use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A VM size.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Size {
+    /// Code to create with, e.g. `m`.
+    pub code: String,
+    /// Its name, e.g. `Kestrel`.
+    pub name: String,
+    /// vCPUs.
+    pub vcpus: u32,
+    /// Memory in MiB.
+    pub memory_mib: u32,
+    /// Disk in GiB.
+    pub disk_gib: u32,
+    /// Price per hour running, in millionths of a US dollar (bandwidth is never charged).
+    pub hourly_micro_usd: i64,
+}
+
+/// Lists the VM sizes with their hourly prices.
+#[utoipa::path(get, path = "/api/v1/sizes", tag = "catalog", params(Paging),
+    responses((status = 200, body = Page<Size>), (status = 401, body = super::ApiErrorBody)))]
+pub async fn size_list(Caller(_ctx): Caller, paging: Paging) -> ApiResult<Page<Size>> {
+    let sizes = SIZES
+        .iter()
+        .map(|s| Size {
+            code: s.code.to_owned(),
+            name: s.name.to_owned(),
+            vcpus: s.size.vcpus.get(),
+            memory_mib: s.size.memory_mib.get(),
+            disk_gib: s.size.disk_gib.get(),
+            hourly_micro_usd: hourly_rate(&s.size).micros(),
+        })
+        .collect();
+    ok(paging.page(sizes)?)
+}
+
+/// A template: a built-in image, or one of yours (a built-in image with your cloud-config).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Template {
+    /// What to create VMs with: a built-in's slug (e.g. `coreos-docker`) or your template's id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `builtin` or `own`.
+    pub kind: String,
+    /// For your templates: the built-in it starts from.
+    pub base: Option<String>,
+    /// For your templates: the cloud-config it adds.
+    pub user_data: Option<String>,
+}
+
+impl From<TemplateRow> for Template {
+    fn from(row: TemplateRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            kind: "own".into(),
+            base: Some(row.base),
+            user_data: Some(row.user_data),
+        }
+    }
+}
+
+/// A new template.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateCreate {
+    /// Name.
+    pub name: String,
+    /// The built-in template it starts from, e.g. `ubuntu-24-04`.
+    pub base: String,
+    /// Cloud-config.
+    pub user_data: String,
+}
+
+/// Lists the built-in templates and yours.
+#[utoipa::path(get, path = "/api/v1/templates", tag = "catalog", params(Paging),
+    responses((status = 200, body = Page<Template>), (status = 401, body = super::ApiErrorBody)))]
+pub async fn template_list(
+    state: State<AppState>,
+    Caller(ctx): Caller,
+    paging: Paging,
+) -> ApiResult<Page<Template>> {
+    let mut templates: Vec<Template> = BUILTIN_TEMPLATES
+        .iter()
+        .map(|t| Template {
+            id: t.slug.to_owned(),
+            name: t.name.to_owned(),
+            kind: "builtin".into(),
+            base: None,
+            user_data: None,
+        })
+        .collect();
+    templates.extend(
+        control(&state)
+            .template_list(&ctx)
+            .await?
+            .into_iter()
+            .map(Template::from),
+    );
+    ok(paging.page(templates)?)
+}
+
+/// Makes a template of a built-in image and your cloud-config.
+#[utoipa::path(post, path = "/api/v1/templates", tag = "catalog", request_body = TemplateCreate,
+    responses((status = 201, body = Template), (status = 422, body = super::ApiErrorBody), (status = 409, body = super::ApiErrorBody),
+        (status = 403, body = super::ApiErrorBody)))]
+pub async fn template_create(
+    state: State<AppState>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Template> {
+    let input: TemplateCreate = body_json(&headers, &body)?;
+    let row = control(&state)
+        .template_create(&ctx, &input.name, &input.base, &input.user_data)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(Template::from(row))))
+}
+
+/// Removes one of your templates (VMs made from it keep running).
+#[utoipa::path(delete, path = "/api/v1/templates/{id}", tag = "catalog", params(("id" = String, Path, description = "Template id")),
+    responses((status = 204, description = "Removed."), (status = 404, body = super::ApiErrorBody), (status = 403, body = super::ApiErrorBody)))]
+pub async fn template_delete(
+    state: State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    control(&state).template_delete(&ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An SSH public key to install on VMs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SshKey {
+    /// Id (to name it when creating a VM).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// `SHA256:…`, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+    /// The key in OpenSSH format.
+    pub public_key: String,
+}
+
+impl From<SshKeyRow> for SshKey {
+    fn from(row: SshKeyRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            fingerprint: row.fingerprint,
+            public_key: row.public_key,
+        }
+    }
+}
+
+/// A new SSH key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SshKeyCreate {
+    /// Name.
+    pub name: String,
+    /// The key in OpenSSH format (`ssh-ed25519 AAAA… you@laptop`).
+    pub public_key: String,
+}
+
+/// Lists your SSH keys.
+#[utoipa::path(get, path = "/api/v1/ssh-keys", tag = "catalog", params(Paging),
+    responses((status = 200, body = Page<SshKey>), (status = 401, body = super::ApiErrorBody)))]
+pub async fn ssh_key_list(
+    state: State<AppState>,
+    Caller(ctx): Caller,
+    paging: Paging,
+) -> ApiResult<Page<SshKey>> {
+    let keys = control(&state).ssh_key_list(&ctx).await?;
+    ok(paging.page(keys.into_iter().map(SshKey::from).collect())?)
+}
+
+/// Adds an SSH key.
+#[utoipa::path(post, path = "/api/v1/ssh-keys", tag = "catalog", request_body = SshKeyCreate,
+    responses((status = 201, body = SshKey), (status = 422, body = super::ApiErrorBody), (status = 409, body = super::ApiErrorBody),
+        (status = 403, body = super::ApiErrorBody)))]
+pub async fn ssh_key_create(
+    state: State<AppState>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<SshKey> {
+    let input: SshKeyCreate = body_json(&headers, &body)?;
+    let row = control(&state)
+        .ssh_key_create(&ctx, &input.name, &input.public_key)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(SshKey::from(row))))
+}
+
+/// Removes an SSH key (VMs that have it keep it).
+#[utoipa::path(delete, path = "/api/v1/ssh-keys/{id}", tag = "catalog", params(("id" = String, Path, description = "SSH key id")),
+    responses((status = 204, description = "Removed."), (status = 404, body = super::ApiErrorBody), (status = 403, body = super::ApiErrorBody)))]
+pub async fn ssh_key_delete(
+    state: State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    control(&state).ssh_key_delete(&ctx, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
