@@ -46,6 +46,7 @@ if [ "$what" = test ]; then
     apt_install postgresql
   fi
   command -v python3 >/dev/null || apt_install python3
+  command -v curl >/dev/null && command -v jq >/dev/null || { say "installing curl and jq for the REST worked example"; apt_install curl jq; }
   python3 -c 'import ensurepip' 2>/dev/null || { say "installing Python's venv module"; apt_install python3-venv; }
   say "the CloudStack clients the API tests drive Meridian with (cs, libcloud: a throw-away venv)"
   scripts/api-clients.sh >/dev/null

@@ -167,3 +167,68 @@ async fn db_pool(db: &TestDb) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::AnyPool::connect(&db.url).await.unwrap()
 }
+
+#[tokio::test]
+async fn an_idempotency_key_is_claimed_once_replays_its_answer_and_is_forgotten_after_a_day() {
+    use meridian_control::store::idempotency::{IDEMPOTENCY_KEEP_MS, IdempotencyClaim};
+    let (db, control) = setup().await;
+    let account = control
+        .account_signup(&anon(), signup("Retry Co", "ops@retry.io"))
+        .await
+        .unwrap();
+    let ctx = as_user(&account);
+    let tenant = account.tenant_id.to_string();
+
+    // Many requests racing with one key: exactly one runs, the others are told it is in flight.
+    let claims = futures_join((0..12).map(|_| {
+        let control = control.clone();
+        let ctx = ctx.clone();
+        tokio::spawn(async move { control.idempotency_claim(&ctx, "key-1", "POST /vms a").await.unwrap() })
+    }))
+    .await;
+    let fresh = claims.iter().filter(|c| **c == IdempotencyClaim::Fresh).count();
+    assert_eq!(fresh, 1, "{claims:?}");
+    assert!(claims.iter().all(|c| matches!(c, IdempotencyClaim::Fresh | IdempotencyClaim::InFlight)));
+    assert_eq!(
+        control.idempotency_claim(&ctx, "key-1", "POST /vms b").await.unwrap(),
+        IdempotencyClaim::Mismatch
+    );
+    control
+        .idempotency_finish(&ctx, "key-1", Some((202, "{\"vm\":1}")))
+        .await
+        .unwrap();
+    assert_eq!(
+        control.idempotency_claim(&ctx, "key-1", "POST /vms a").await.unwrap(),
+        IdempotencyClaim::Replay {
+            status: 202,
+            body: "{\"vm\":1}".into()
+        }
+    );
+    // A failed request lets its key go; a kept answer stays until it is a day old.
+    assert_eq!(
+        control.idempotency_claim(&ctx, "key-2", "x").await.unwrap(),
+        IdempotencyClaim::Fresh
+    );
+    control.idempotency_finish(&ctx, "key-2", None).await.unwrap();
+    assert_eq!(
+        control.idempotency_claim(&ctx, "key-2", "y").await.unwrap(),
+        IdempotencyClaim::Fresh
+    );
+    let later = meridian_control::store::now_ms() + IDEMPOTENCY_KEEP_MS + 1;
+    assert_eq!(
+        db.store.idempotency_claim(&tenant, "key-1", "POST /vms b", later).await.unwrap(),
+        IdempotencyClaim::Fresh
+    );
+    assert!(matches!(
+        control.idempotency_claim(&ctx, "", "x").await,
+        Err(Error::Invalid(_))
+    ));
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}

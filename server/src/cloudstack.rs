@@ -4,7 +4,8 @@
 //!
 //! Each command is a thin mapping onto the control-plane method the dashboard calls; no rule
 //! lives here. Meridian's words map onto CloudStack's: a VDC is a network (the tenant's private
-//! network in one zone), a size is a service offering, and a VM's public address comes with it.
+//! network in one zone), a size is a service offering, and a public address belongs to one VM
+//! (its id is the VM's id).
 
 use crate::AppState;
 use axum::body::Bytes;
@@ -16,7 +17,7 @@ use meridian_control::store::job::JobRow;
 use meridian_control::store::vm::VmRow;
 use meridian_control::{Control, Error, OpContext};
 use meridian_core::calendar::format_iso;
-use meridian_core::job::JobState;
+use meridian_core::job::{JobKind, JobState};
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES, VmCreateForm};
 use meridian_core::zone::{ZONES, ZoneId, ZoneStatus};
 use serde_json::{Map, Value, json};
@@ -172,8 +173,46 @@ pub static COMMANDS: &[Command] = &[
         is_async: false,
         description: "Lists your VMs' public addresses (each VM with breakout has one).",
         params: &[
+            ("id", false, "An address's id."),
             ("zoneid", false, "Only this zone's."),
             ("ipaddress", false, "Only this address."),
+        ],
+    },
+    Command {
+        name: "associateIpAddress",
+        is_async: true,
+        description: "Gives a VM a public address (opens its internet breakout). In Meridian an address belongs to one VM: name it with virtualmachineid.",
+        params: &[
+            ("virtualmachineid", true, "The VM (Meridian: required)."),
+            ("zoneid", false, "Checked against the VM's zone."),
+            ("networkid", false, "Checked against the VM's network (VDC)."),
+        ],
+    },
+    Command {
+        name: "disassociateIpAddress",
+        is_async: true,
+        description: "Releases a public address: its VM stays on the private network only.",
+        params: &[("id", true, "The public address's id (from listPublicIpAddresses).")],
+    },
+    Command {
+        name: "createFirewallRule",
+        is_async: true,
+        description: "Lets traffic in to the public addresses of the address's zone (Meridian's firewall rules are per zone). Applied at once: the job id is the rule's id, already complete.",
+        params: &[
+            ("ipaddressid", true, "A public address's id (its VM's id): the rule goes to its zone."),
+            ("protocol", true, "tcp, udp or icmp."),
+            ("startport", false, "First port (tcp and udp)."),
+            ("endport", false, "Last port (default: startport)."),
+            ("cidrlist", false, "Source CIDR (default 0.0.0.0/0); one only."),
+        ],
+    },
+    Command {
+        name: "listFirewallRules",
+        is_async: false,
+        description: "Lists your firewall rules.",
+        params: &[
+            ("id", false, "A rule id."),
+            ("ipaddressid", false, "Only the rules of this address's zone."),
         ],
     },
     Command {
@@ -468,8 +507,25 @@ async fn run(control: &Control, ctx: &OpContext, spec: &Command, params: &Params
         "rebootVirtualMachine" => job(control.vm_reboot(ctx, params.required("id")?).await?.job_id),
         "destroyVirtualMachine" => job(control.vm_destroy(ctx, params.required("id")?).await?.job_id),
         "queryAsyncJobResult" => {
-            let job = control.job_view(ctx, params.required("jobid")?).await?;
-            job_json(control, ctx, &job, true).await
+            let id = params.required("jobid")?;
+            match control.job_view(ctx, id).await {
+                Ok(job) => job_json(control, ctx, &job, true).await,
+                // A firewall rule is applied at once: its id is its own finished job.
+                Err(Error::NotFound) => {
+                    let rule = control
+                        .firewall_rule_list(ctx)
+                        .await?
+                        .into_iter()
+                        .find(|rule| rule.id == id)
+                        .ok_or(Error::NotFound)?;
+                    Ok(json!({
+                        "jobid": rule.id, "jobstatus": 1, "jobprocstatus": 0, "jobresultcode": 0,
+                        "cmd": "createFirewallRule", "jobinstancetype": "FirewallRule", "jobinstanceid": rule.id,
+                        "jobresulttype": "object", "jobresult": { "firewallrule": firewall_json(&rule) },
+                    }))
+                }
+                Err(error) => Err(error.into()),
+            }
         }
         "listAsyncJobs" => {
             let mut jobs = Vec::new();
@@ -482,26 +538,52 @@ async fn run(control: &Control, ctx: &OpContext, spec: &Command, params: &Params
             let addresses = control
                 .vm_list(ctx)
                 .await?
-                .into_iter()
+                .iter()
                 .filter(|vm| params.get("zoneid").is_none_or(|zone| zone == vm.zone))
-                .filter_map(|vm| {
-                    let ip = vm.public_ip.clone()?;
-                    params
-                        .get("ipaddress")
-                        .is_none_or(|wanted| wanted == ip)
-                        .then(|| {
-                            json!({
-                                "id": vm.id, "ipaddress": ip, "state": "Allocated",
-                                "virtualmachineid": vm.id, "virtualmachinename": vm.name,
-                                "virtualmachinedisplayname": vm.name,
-                                "zoneid": vm.zone, "zonename": zone_name(&vm.zone),
-                                "associatednetworkid": vm.vdc_id, "isstaticnat": true,
-                                "issourcenat": false, "forvirtualnetwork": true,
-                            })
-                        })
-                })
+                .filter(|vm| params.get("id").is_none_or(|id| id == vm.id))
+                .filter(|vm| params.get("ipaddress").is_none_or(|wanted| vm.public_ip.as_deref() == Some(wanted)))
+                .filter_map(ip_json)
                 .collect();
             list("publicipaddress", addresses, params)
+        }
+        "associateIpAddress" => {
+            let vm = control.vm_view(ctx, params.required("virtualmachineid")?).await?;
+            if params.get("zoneid").is_some_and(|zone| zone != vm.zone) {
+                return Err(CsError::param(format!("zoneid: the VM is in zone {}.", vm.zone)));
+            }
+            if params.get("networkid").is_some_and(|vdc| vdc != vm.vdc_id) {
+                return Err(CsError::param(format!("networkid: the VM is in network {}.", vm.vdc_id)));
+            }
+            let started = control.vm_breakout_open(ctx, &vm.id).await?;
+            Ok(json!({ "id": vm.id, "jobid": started.job_id.to_string() }))
+        }
+        "disassociateIpAddress" => job(control.vm_breakout_close(ctx, params.required("id")?).await?.job_id),
+        "createFirewallRule" => {
+            // The rule is the zone's: it holds for the address's VM whether or not its address
+            // has arrived yet.
+            let address = control.vm_view(ctx, params.required("ipaddressid")?).await?;
+            let start = params.get("startport").unwrap_or_default();
+            let end = params.get("endport").unwrap_or(start);
+            let source = params.get("cidrlist").unwrap_or("0.0.0.0/0");
+            let rule = control
+                .firewall_rule_create(ctx, &address.zone, params.required("protocol")?, start, end, source)
+                .await?;
+            Ok(json!({ "id": rule.id, "jobid": rule.id }))
+        }
+        "listFirewallRules" => {
+            let zone = match params.get("ipaddressid") {
+                Some(id) => Some(control.vm_view(ctx, id).await?.zone),
+                None => None,
+            };
+            let rules = control
+                .firewall_rule_list(ctx)
+                .await?
+                .iter()
+                .filter(|rule| params.get("id").is_none_or(|id| id == rule.id))
+                .filter(|rule| zone.as_ref().is_none_or(|zone| *zone == rule.zone))
+                .map(firewall_json)
+                .collect();
+            list("firewallrule", rules, params)
         }
         "listPortForwardingRules" => list("portforwardingrule", Vec::new(), params),
         "listIpForwardingRules" => list("ipforwardingrule", Vec::new(), params),
@@ -804,6 +886,31 @@ fn vm_json(vm: &VmRow) -> Value {
     value
 }
 
+/// A VM's public address as CloudStack shows one (its id is the VM's); none without one.
+fn ip_json(vm: &VmRow) -> Option<Value> {
+    let ip = vm.public_ip.as_ref()?;
+    Some(json!({
+        "id": vm.id, "ipaddress": ip, "state": "Allocated",
+        "virtualmachineid": vm.id, "virtualmachinename": vm.name,
+        "virtualmachinedisplayname": vm.name,
+        "zoneid": vm.zone, "zonename": zone_name(&vm.zone),
+        "associatednetworkid": vm.vdc_id, "isstaticnat": true,
+        "issourcenat": false, "forvirtualnetwork": true,
+    }))
+}
+
+fn firewall_json(rule: &meridian_control::store::firewall::FirewallRow) -> Value {
+    let mut value = json!({
+        "id": rule.id, "protocol": rule.protocol, "cidrlist": rule.source, "state": "Active",
+        "zoneid": rule.zone, "zonename": zone_name(&rule.zone), "traffictype": "Ingress",
+    });
+    if let (Some(start), Some(end)) = (rule.port_from, rule.port_to) {
+        value["startport"] = json!(start);
+        value["endport"] = json!(end);
+    }
+    value
+}
+
 /// A job as `queryAsyncJobResult` and `listAsyncJobs` show it: `jobstatus` 0 pending, 1 done,
 /// 2 failed; a finished VM job's result is the VM as it is now.
 async fn job_json(
@@ -834,7 +941,14 @@ async fn job_json(
     } else if status == 1 && with_result {
         let vm = control.vm_view(ctx, &job.target_id.to_string()).await?;
         value["jobresulttype"] = json!("object");
-        value["jobresult"] = json!({ "virtualmachine": vm_json(&vm) });
+        value["jobresult"] = match job.position.kind {
+            JobKind::VmBreakoutOpen => {
+                value["jobinstancetype"] = json!("IpAddress");
+                json!({ "ipaddress": ip_json(&vm).unwrap_or_default() })
+            }
+            JobKind::VmBreakoutClose => json!({ "success": true }),
+            _ => json!({ "virtualmachine": vm_json(&vm) }),
+        };
     }
     Ok(value)
 }

@@ -248,7 +248,8 @@ pub fn spawn_prober(control: Control) {
     });
 }
 
-/// Deletes expired sessions every ten minutes, for as long as the server runs.
+/// Deletes expired sessions and day-old idempotency keys every ten minutes, for as long as the
+/// server runs.
 pub fn spawn_session_sweeper(control: Control) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -262,6 +263,15 @@ pub fn spawn_session_sweeper(control: Control) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions.deleted = n, "expired sessions deleted"),
                 Err(error) => tracing::warn!(error.detail = %error, "expired-session sweep failed"),
+            }
+            match control
+                .store()
+                .idempotency_delete_expired(meridian_control::store::now_ms())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(idempotency_keys.deleted = n, "day-old idempotency keys forgotten"),
+                Err(error) => tracing::warn!(error.detail = %error, "idempotency-key sweep failed"),
             }
         }
     });

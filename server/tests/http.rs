@@ -831,6 +831,14 @@ const CLOUDSTACK: &[(&str, Access, &[(&str, &str)])] = &[
     ("queryAsyncJobResult", Read, &[("jobid", "{job}")]),
     ("listAsyncJobs", Read, &[]),
     ("listPublicIpAddresses", Read, &[]),
+    ("associateIpAddress", Change, &[("virtualmachineid", "{vm}")]),
+    ("disassociateIpAddress", Change, &[("id", "{vm}")]),
+    (
+        "createFirewallRule",
+        Change,
+        &[("ipaddressid", "{vm}"), ("protocol", "tcp"), ("startport", "22")],
+    ),
+    ("listFirewallRules", Read, &[]),
     ("listPortForwardingRules", Read, &[]),
     ("listIpForwardingRules", Read, &[]),
     (
@@ -2209,4 +2217,15 @@ async fn the_rest_api_creates_once_per_idempotency_key_pages_lists_and_explains_
         audit.contains("ops@rest.example (API key rest)") && audit.contains("vm.open_breakout"),
         "{audit}"
     );
+
+    // The README's worked example, exactly as printed there.
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    run_client(
+        "bash",
+        &[&format!("{root}/docs/examples/rest-quickstart.sh")],
+        &[("MERIDIAN_URL", server.base.clone()), ("MERIDIAN_SECRET", secret.clone())],
+    )
+    .await;
+    let (_, vms) = server.rest(Some(&secret), "GET", "/api/v1/vms", "", &[]).await;
+    assert!(vms.to_string().contains("rest-1"), "{vms}");
 }

@@ -39,6 +39,18 @@ listed = api.listVirtualMachines(id=vm["id"], fetch_list=True)
 assert [v["name"] for v in listed] == ["cs-vm-1"], listed
 assert listed[0]["zonename"] == "Los Angeles", listed
 
+# A public address for the running VM (internet breakout) and a firewall rule for it; released.
+ip = api.associateIpAddress(virtualmachineid=vm["id"], fetch_result=True)["ipaddress"]
+assert ip["virtualmachineid"] == vm["id"] and ip["zonename"] == "Los Angeles", ip
+assert [a["ipaddress"] for a in api.listPublicIpAddresses(fetch_list=True)] == [ip["ipaddress"]]
+rule = api.createFirewallRule(
+    ipaddressid=ip["id"], protocol="tcp", startport=443, endport=443, cidrlist="0.0.0.0/0", fetch_result=True
+)["firewallrule"]
+assert (rule["protocol"], rule["startport"], rule["endport"]) == ("tcp", 443, 443), rule
+assert [r["id"] for r in api.listFirewallRules(ipaddressid=ip["id"], fetch_list=True)] == [rule["id"]]
+api.disassociateIpAddress(id=ip["id"], fetch_result=True)
+assert api.listPublicIpAddresses(fetch_list=True) == []
+
 stopped = api.stopVirtualMachine(id=vm["id"], fetch_result=True)["virtualmachine"]
 assert stopped["state"] == "Stopped", stopped
 jobs = api.listAsyncJobs(fetch_list=True)
@@ -68,4 +80,4 @@ try:
 except CloudStackApiException as error:
     assert error.error["errorcode"] == 401, error.error
 
-print("cs: zones, network, deploy, list, stop, destroy, refusals: all as expected")
+print("cs: zones, network, deploy, list, public address, firewall, stop, destroy, refusals: all as expected")
