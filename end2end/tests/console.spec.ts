@@ -83,6 +83,16 @@ test('create a VDC in Hong Kong and a VM in it, watch it reach Running live, the
   await page.getByRole('button', { name: 'Start' }).click();
   await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
 
+  // Internet breakout closes and opens again on the running VM, each as a job.
+  const publicIp = properties.locator('.property', { hasText: 'Public IP' }).locator('dd');
+  await page.getByRole('button', { name: 'Remove public IP' }).click();
+  await expect(progress.getByText('vm breakout close — succeeded')).toBeVisible({ timeout: 30_000 });
+  await expect(publicIp).toHaveText('None (private only)');
+  await page.getByRole('button', { name: 'Add public IP' }).click();
+  await expect(progress.getByText('vm breakout open — succeeded')).toBeVisible({ timeout: 30_000 });
+  await expect(publicIp).toHaveText(/^198\.18\./);
+  await expect(page.getByRole('button', { name: 'Remove public IP' })).toBeEnabled();
+
   // Destroy asks for the name, and refuses a wrong one.
   await page.getByLabel("Type the VM's name to destroy it").fill('web-2');
   await page.getByRole('button', { name: 'Destroy VM' }).click();
