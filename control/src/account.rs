@@ -172,8 +172,8 @@ impl Control {
     /// The actor a session's user id stands for now: role and tenant are read fresh on every
     /// request, so a changed role, a removed user or a suspended tenant takes effect at once.
     pub async fn actor_for_session(&self, user_id: UserId) -> Result<Actor, Error> {
-        Ok(match self.store.user_by_id(user_id).await? {
-            Some(user) if !self.tenant_is_suspended(user.tenant_id).await? => Actor::User {
+        Ok(match self.store.user_active(user_id).await? {
+            Some((user, true)) => Actor::User {
                 user_id: user.id,
                 tenant_id: user.tenant_id,
                 role: user.role,

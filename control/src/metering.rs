@@ -158,9 +158,15 @@ impl Control {
 
     /// The tenant's usage for hours starting in `[from, to)`, rated into an invoice.
     pub async fn usage_invoice(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Invoice, Error> {
+        let totals = self.usage_totals(ctx, from, to).await?;
+        Invoice::from_records(&usage_records(&totals)?).map_err(Error::internal)
+    }
+
+    /// The tenant's usage for hours starting in `[from, to)`, one row per kind and size
+    /// ([`Store::usage_totals`](crate::store::Store::usage_totals)).
+    pub async fn usage_totals(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Vec<UsageRow>, Error> {
         let tenant = ctx.tenant()?;
-        let rows = self.store.usage_list(&tenant.to_string(), from, to).await?;
-        Invoice::from_records(&usage_records(&rows)?).map_err(Error::internal)
+        Ok(self.store.usage_totals(&tenant.to_string(), from, to).await?)
     }
 
     /// The tenant's raw usage rows for hours starting in `[from, to)`.

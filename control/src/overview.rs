@@ -1,11 +1,12 @@
 //! The tenant overview: resources by zone, this month's spend and bandwidth, recent activity.
 
 use crate::context::OpContext;
+use crate::metering::usage_records;
 use crate::store::job::JobEvent;
 use crate::store::now_ms;
 use crate::{Control, Error};
 use meridian_core::calendar::month_bounds;
-use meridian_core::pricing::{Money, project_month};
+use meridian_core::pricing::{Invoice, Money, project_month};
 use std::collections::BTreeMap;
 
 /// What the overview page shows.
@@ -27,41 +28,34 @@ impl Control {
     /// The signed-in tenant at a glance.
     pub async fn overview(&self, ctx: &OpContext) -> Result<Overview, Error> {
         let vdcs = self.vdc_list(ctx).await?;
-        let vms = self.vm_list(ctx).await?;
+        let tenant = ctx.tenant()?.to_string();
         let mut zones: BTreeMap<String, (usize, BTreeMap<String, usize>)> = BTreeMap::new();
         for vdc in &vdcs {
             zones.entry(vdc.zone.clone()).or_default().0 += 1;
         }
-        for vm in &vms {
-            *zones
-                .entry(vm.zone.clone())
-                .or_default()
-                .1
-                .entry(vm.state.clone())
-                .or_default() += 1;
+        for (zone, state, count) in self.store.vm_counts(&tenant).await? {
+            *zones.entry(zone).or_default().1.entry(state).or_default() +=
+                usize::try_from(count).unwrap_or(0);
         }
         let now = now_ms();
         let (month_start, month_end) = month_bounds(now);
-        let invoice = self.usage_invoice(ctx, month_start, month_end).await?;
+        let rows = self.usage_totals(ctx, month_start, month_end).await?;
+        let invoice = Invoice::from_records(&usage_records(&rows)?).map_err(Error::internal)?;
         let elapsed = u64::try_from((now - month_start) / 1000).unwrap_or(0);
         let month = u64::try_from((month_end - month_start) / 1000).unwrap_or(1);
-        let rows = self.usage_list(ctx, month_start, month_end).await?;
         let bytes = |kind: &str| {
             rows.iter()
                 .filter(|r| r.kind == kind)
                 .map(|r| u64::try_from(r.quantity).unwrap_or(0))
                 .sum()
         };
-        let names: BTreeMap<&str, &str> = vms.iter().map(|vm| (vm.id.as_str(), vm.name.as_str())).collect();
         let events = self
             .events_recent(ctx, 8)
             .await?
             .into_iter()
-            .map(|(event, kind, target)| {
-                let name = names
-                    .get(target.as_str())
-                    .map_or_else(|| "a deleted VM".to_owned(), |n| (*n).to_owned());
-                (event, kind, name)
+            .map(|recent| {
+                let name = recent.vm_name.unwrap_or_else(|| "a deleted VM".to_owned());
+                (recent.event, recent.kind, name)
             })
             .collect();
         Ok(Overview {

@@ -191,7 +191,7 @@ impl Control {
 
     async fn tenant_spend(&self, tenant: &str, now: i64) -> Result<Money, Error> {
         let start = parse_month(&month_label(now)).ok_or_else(|| Error::internal("month of now"))?;
-        let rows = self.store.usage_list(tenant, start, now + HOUR_MS).await?;
+        let rows = self.store.usage_totals(tenant, start, now + HOUR_MS).await?;
         Ok(Invoice::from_records(&usage_records(&rows)?)
             .map_err(Error::internal)?
             .total())

@@ -470,12 +470,12 @@ impl Control {
         })
     }
 
-    /// The tenant's recent job events, newest first, as `(event, job kind, target id)`.
+    /// The tenant's recent job events, newest first.
     pub async fn events_recent(
         &self,
         ctx: &OpContext,
         limit: i64,
-    ) -> Result<Vec<(crate::store::job::JobEvent, String, String)>, Error> {
+    ) -> Result<Vec<crate::store::job::RecentEvent>, Error> {
         let tenant = ctx.tenant()?;
         Ok(self.store.job_events_recent(&tenant.to_string(), limit).await?)
     }

@@ -183,14 +183,26 @@ async fn an_idempotency_key_is_claimed_once_replays_its_answer_and_is_forgotten_
     let claims = futures_join((0..12).map(|_| {
         let control = control.clone();
         let ctx = ctx.clone();
-        tokio::spawn(async move { control.idempotency_claim(&ctx, "key-1", "POST /vms a").await.unwrap() })
+        tokio::spawn(async move {
+            control
+                .idempotency_claim(&ctx, "key-1", "POST /vms a")
+                .await
+                .unwrap()
+        })
     }))
     .await;
     let fresh = claims.iter().filter(|c| **c == IdempotencyClaim::Fresh).count();
     assert_eq!(fresh, 1, "{claims:?}");
-    assert!(claims.iter().all(|c| matches!(c, IdempotencyClaim::Fresh | IdempotencyClaim::InFlight)));
+    assert!(
+        claims
+            .iter()
+            .all(|c| matches!(c, IdempotencyClaim::Fresh | IdempotencyClaim::InFlight))
+    );
     assert_eq!(
-        control.idempotency_claim(&ctx, "key-1", "POST /vms b").await.unwrap(),
+        control
+            .idempotency_claim(&ctx, "key-1", "POST /vms b")
+            .await
+            .unwrap(),
         IdempotencyClaim::Mismatch
     );
     control
@@ -198,7 +210,10 @@ async fn an_idempotency_key_is_claimed_once_replays_its_answer_and_is_forgotten_
         .await
         .unwrap();
     assert_eq!(
-        control.idempotency_claim(&ctx, "key-1", "POST /vms a").await.unwrap(),
+        control
+            .idempotency_claim(&ctx, "key-1", "POST /vms a")
+            .await
+            .unwrap(),
         IdempotencyClaim::Replay {
             status: 202,
             body: "{\"vm\":1}".into()
@@ -216,7 +231,10 @@ async fn an_idempotency_key_is_claimed_once_replays_its_answer_and_is_forgotten_
     );
     let later = meridian_control::store::now_ms() + IDEMPOTENCY_KEEP_MS + 1;
     assert_eq!(
-        db.store.idempotency_claim(&tenant, "key-1", "POST /vms b", later).await.unwrap(),
+        db.store
+            .idempotency_claim(&tenant, "key-1", "POST /vms b", later)
+            .await
+            .unwrap(),
         IdempotencyClaim::Fresh
     );
     assert!(matches!(

@@ -192,14 +192,22 @@ pub static COMMANDS: &[Command] = &[
         name: "disassociateIpAddress",
         is_async: true,
         description: "Releases a public address: its VM stays on the private network only.",
-        params: &[("id", true, "The public address's id (from listPublicIpAddresses).")],
+        params: &[(
+            "id",
+            true,
+            "The public address's id (from listPublicIpAddresses).",
+        )],
     },
     Command {
         name: "createFirewallRule",
         is_async: true,
         description: "Lets traffic in to the public addresses of the address's zone (Meridian's firewall rules are per zone). Applied at once: the job id is the rule's id, already complete.",
         params: &[
-            ("ipaddressid", true, "A public address's id (its VM's id): the rule goes to its zone."),
+            (
+                "ipaddressid",
+                true,
+                "A public address's id (its VM's id): the rule goes to its zone.",
+            ),
             ("protocol", true, "tcp, udp or icmp."),
             ("startport", false, "First port (tcp and udp)."),
             ("endport", false, "Last port (default: startport)."),
@@ -541,7 +549,11 @@ async fn run(control: &Control, ctx: &OpContext, spec: &Command, params: &Params
                 .iter()
                 .filter(|vm| params.get("zoneid").is_none_or(|zone| zone == vm.zone))
                 .filter(|vm| params.get("id").is_none_or(|id| id == vm.id))
-                .filter(|vm| params.get("ipaddress").is_none_or(|wanted| vm.public_ip.as_deref() == Some(wanted)))
+                .filter(|vm| {
+                    params
+                        .get("ipaddress")
+                        .is_none_or(|wanted| vm.public_ip.as_deref() == Some(wanted))
+                })
                 .filter_map(ip_json)
                 .collect();
             list("publicipaddress", addresses, params)
@@ -552,12 +564,18 @@ async fn run(control: &Control, ctx: &OpContext, spec: &Command, params: &Params
                 return Err(CsError::param(format!("zoneid: the VM is in zone {}.", vm.zone)));
             }
             if params.get("networkid").is_some_and(|vdc| vdc != vm.vdc_id) {
-                return Err(CsError::param(format!("networkid: the VM is in network {}.", vm.vdc_id)));
+                return Err(CsError::param(format!(
+                    "networkid: the VM is in network {}.",
+                    vm.vdc_id
+                )));
             }
             let started = control.vm_breakout_open(ctx, &vm.id).await?;
             Ok(json!({ "id": vm.id, "jobid": started.job_id.to_string() }))
         }
-        "disassociateIpAddress" => job(control.vm_breakout_close(ctx, params.required("id")?).await?.job_id),
+        "disassociateIpAddress" => job(control
+            .vm_breakout_close(ctx, params.required("id")?)
+            .await?
+            .job_id),
         "createFirewallRule" => {
             // The rule is the zone's: it holds for the address's VM whether or not its address
             // has arrived yet.
@@ -566,7 +584,14 @@ async fn run(control: &Control, ctx: &OpContext, spec: &Command, params: &Params
             let end = params.get("endport").unwrap_or(start);
             let source = params.get("cidrlist").unwrap_or("0.0.0.0/0");
             let rule = control
-                .firewall_rule_create(ctx, &address.zone, params.required("protocol")?, start, end, source)
+                .firewall_rule_create(
+                    ctx,
+                    &address.zone,
+                    params.required("protocol")?,
+                    start,
+                    end,
+                    source,
+                )
                 .await?;
             Ok(json!({ "id": rule.id, "jobid": rule.id }))
         }

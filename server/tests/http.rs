@@ -2223,7 +2223,10 @@ async fn the_rest_api_creates_once_per_idempotency_key_pages_lists_and_explains_
     run_client(
         "bash",
         &[&format!("{root}/docs/examples/rest-quickstart.sh")],
-        &[("MERIDIAN_URL", server.base.clone()), ("MERIDIAN_SECRET", secret.clone())],
+        &[
+            ("MERIDIAN_URL", server.base.clone()),
+            ("MERIDIAN_SECRET", secret.clone()),
+        ],
     )
     .await;
     let (_, vms) = server.rest(Some(&secret), "GET", "/api/v1/vms", "", &[]).await;

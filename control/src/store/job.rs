@@ -319,38 +319,43 @@ impl Store {
         status: &str,
         message: &str,
     ) -> Result<Vec<JobEvent>, sqlx::Error> {
-        const COLUMNS: usize = 6;
+        const COLUMNS: usize = 7;
         let at = now_ms();
         let mut events = Vec::with_capacity(job_ids.len());
         for chunk in job_ids.chunks(MAX_BINDS / COLUMNS) {
+            // Each job's tenant (the event carries it) and its last event's number.
             let sql = format!(
-                "SELECT job_id, MAX(seq) AS last FROM job_events WHERE job_id IN ({}) GROUP BY job_id",
+                "SELECT j.id AS job_id, j.tenant_id, (SELECT MAX(e.seq) FROM job_events e WHERE e.job_id = j.id) AS last \
+                 FROM jobs j WHERE j.id IN ({})",
                 in_list(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            let mut last = std::collections::HashMap::new();
+            let mut jobs = std::collections::HashMap::new();
             for row in query.fetch_all(&mut **tx).await? {
                 let id: String = row.try_get("job_id")?;
-                let seq: i64 = row.try_get("last")?;
-                last.insert(id, seq);
+                let tenant: Option<String> = row.try_get("tenant_id")?;
+                let seq: Option<i64> = row.try_get("last")?;
+                jobs.insert(id, (tenant, seq.unwrap_or(0)));
             }
             let sql = format!(
-                "INSERT INTO job_events (job_id, seq, at, step, status, message) VALUES {}",
+                "INSERT INTO job_events (job_id, seq, at, step, status, message, tenant_id) VALUES {}",
                 values_list(chunk.len(), COLUMNS)
             );
             let mut insert = sqlx::query(&sql);
             for &job_id in chunk {
-                let seq = last.get(&job_id.to_string()).copied().unwrap_or(0) + 1;
+                let (tenant, last) = jobs.get(&job_id.to_string()).cloned().unwrap_or((None, 0));
+                let seq = last + 1;
                 insert = insert
                     .bind(job_id.to_string())
                     .bind(seq)
                     .bind(at)
                     .bind(step)
                     .bind(status)
-                    .bind(message);
+                    .bind(message)
+                    .bind(tenant);
                 events.push(JobEvent {
                     job_id,
                     seq,
@@ -479,15 +484,16 @@ impl Store {
             .collect()
     }
 
-    /// The tenant's most recent job events (newest first), with the job kind and its target.
+    /// The tenant's most recent job events (newest first), with the job's kind and its VM.
     pub async fn job_events_recent(
         &self,
         tenant_id: &str,
         limit: i64,
-    ) -> Result<Vec<(JobEvent, String, String)>, sqlx::Error> {
+    ) -> Result<Vec<RecentEvent>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT e.job_id, e.seq, e.at, e.step, e.status, e.message, j.kind, j.target_id FROM job_events e \
-             JOIN jobs j ON j.id = e.job_id WHERE j.tenant_id = $1 ORDER BY e.at DESC, e.seq DESC LIMIT $2",
+            "SELECT e.job_id, e.seq, e.at, e.step, e.status, e.message, j.kind, j.target_id, v.name AS vm_name \
+             FROM job_events e JOIN jobs j ON j.id = e.job_id LEFT JOIN vms v ON v.id = j.target_id \
+             WHERE e.tenant_id = $1 ORDER BY e.at DESC, e.seq DESC LIMIT $2",
         )
         .bind(tenant_id)
         .bind(limit)
@@ -496,8 +502,8 @@ impl Store {
         rows.iter()
             .map(|row| {
                 let job_id: String = row.try_get("job_id")?;
-                Ok((
-                    JobEvent {
+                Ok(RecentEvent {
+                    event: JobEvent {
                         job_id: job_id.parse().map_err(decode)?,
                         seq: row.try_get("seq")?,
                         at: row.try_get("at")?,
@@ -505,10 +511,24 @@ impl Store {
                         status: row.try_get("status")?,
                         message: row.try_get("message")?,
                     },
-                    row.try_get("kind")?,
-                    row.try_get("target_id")?,
-                ))
+                    kind: row.try_get("kind")?,
+                    target_id: row.try_get("target_id")?,
+                    vm_name: row.try_get("vm_name")?,
+                })
             })
             .collect()
     }
+}
+
+/// A recent event of one of a tenant's jobs, for its activity feed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecentEvent {
+    /// The event.
+    pub event: JobEvent,
+    /// Its job's kind.
+    pub kind: String,
+    /// Its job's VM.
+    pub target_id: String,
+    /// That VM's name, while its row exists.
+    pub vm_name: Option<String>,
 }

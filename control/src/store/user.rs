@@ -77,6 +77,22 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// A user with whether their tenant is active (exists and is not suspended), in one statement:
+    /// what every signed-in request needs to know who acts.
+    pub async fn user_active(&self, id: UserId) -> Result<Option<(UserRow, bool)>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT u.id, u.tenant_id, u.email, u.password_hash, u.role, \
+             CASE WHEN t.id IS NOT NULL AND t.suspended_at IS NULL THEN 1 ELSE 0 END AS active \
+             FROM users u LEFT JOIN tenants t ON t.id = u.tenant_id WHERE u.id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref()
+            .map(|row| Ok((user_from_row(row)?, row.try_get::<i64, _>("active")? != 0)))
+            .transpose()
+    }
+
     /// Replaces a user's password hash, scoped to their tenant. Returns false if no such user.
     pub async fn user_password_update(
         &self,
