@@ -250,3 +250,71 @@ async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T
     }
     out
 }
+
+#[tokio::test]
+async fn who_acts_follows_every_change_at_once_though_it_is_remembered_between_requests() {
+    use meridian_control::Actor;
+    let (db, control) = setup().await;
+    let owner = control
+        .account_signup(&anon(), signup("Memory Co", "owner@memory.io"))
+        .await
+        .unwrap();
+    let token = control
+        .user_invite(&as_user(&owner), "member@memory.io", "member")
+        .await
+        .unwrap();
+    let member = control
+        .invite_accept(&anon(), &token, "a long enough secret")
+        .await
+        .unwrap();
+    let role = |actor: Actor| match actor {
+        Actor::User { role, .. } => Some(role),
+        _ => None,
+    };
+    // Asked twice: the second answer may come from memory, and must be the same.
+    for _ in 0..2 {
+        let actor = control.actor_for_session(member.user_id).await.unwrap();
+        assert_eq!(role(actor), Some(meridian_core::Role::Member));
+    }
+    control
+        .user_role_set(&as_user(&owner), &member.user_id.to_string(), "viewer")
+        .await
+        .unwrap();
+    let actor = control.actor_for_session(member.user_id).await.unwrap();
+    assert_eq!(
+        role(actor),
+        Some(meridian_core::Role::Viewer),
+        "a demotion holds at once"
+    );
+
+    // A session read once is gone the moment its user's sessions are ended.
+    let store = &db.store;
+    let far = meridian_control::store::now_ms() + 3_600_000;
+    store
+        .session_upsert("s-member", Some(member.user_id), "{}", far)
+        .await
+        .unwrap();
+    assert!(store.session_load("s-member", 0).await.unwrap().is_some());
+    store.session_delete_for_user(member.user_id, None).await.unwrap();
+    assert_eq!(store.session_load("s-member", 0).await.unwrap(), None);
+
+    control
+        .user_remove(&as_user(&owner), &member.user_id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(
+        control.actor_for_session(member.user_id).await.unwrap(),
+        Actor::Anonymous,
+        "a removed user acts as no one"
+    );
+    assert!(role(control.actor_for_session(owner.user_id).await.unwrap()).is_some());
+    store
+        .tenant_suspension_set(&owner.tenant_id.to_string(), Some((1, "unpaid")))
+        .await
+        .unwrap();
+    assert_eq!(
+        control.actor_for_session(owner.user_id).await.unwrap(),
+        Actor::Anonymous,
+        "a suspended tenant's users act as no one"
+    );
+}

@@ -89,6 +89,7 @@ impl Store {
             .bind(tenant_id)
             .execute(&mut *self.writer().await?)
             .await?;
+        self.auth.changed();
         Ok(done.rows_affected() == 1)
     }
 
@@ -99,6 +100,7 @@ impl Store {
             .bind(tenant_id)
             .execute(&mut *self.writer().await?)
             .await?;
+        self.auth.changed();
         Ok(done.rows_affected() == 1)
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod api_key;
 pub mod audit;
+mod auth_cache;
 pub mod bandwidth;
 pub mod firewall;
 pub mod host;
@@ -96,6 +97,8 @@ pub struct Store {
     /// tokio's mutex: fair, and a waiter that gives up loses nothing.
     writer: Option<Arc<Mutex<AnyConnection>>>,
     backend: Backend,
+    /// Sessions and acting users remembered while nothing they depend on changes (SQLite only).
+    auth: Arc<auth_cache::AuthCache>,
 }
 
 /// A transaction: on SQLite's writer (holding the turn to write until it ends) or from the pool.
@@ -230,6 +233,8 @@ impl Store {
             pool,
             writer,
             backend,
+            // One process writes SQLite; PostgreSQL is shared by several.
+            auth: Arc::new(auth_cache::AuthCache::new(backend == Backend::Sqlite)),
         })
     }
 

@@ -13,6 +13,7 @@ impl Store {
         data: &str,
         expires_at: i64,
     ) -> Result<(), sqlx::Error> {
+        let epoch = self.auth.epoch();
         sqlx::query(
             "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
@@ -24,6 +25,7 @@ impl Store {
         .bind(expires_at)
         .execute(&mut *self.writer().await?)
         .await?;
+        self.auth.session_keep(id, data, expires_at, epoch);
         Ok(())
     }
 
@@ -35,6 +37,7 @@ impl Store {
         data: &str,
         expires_at: i64,
     ) -> Result<bool, sqlx::Error> {
+        let epoch = self.auth.epoch();
         let done = sqlx::query(
             "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO NOTHING",
@@ -45,17 +48,29 @@ impl Store {
         .bind(expires_at)
         .execute(&mut *self.writer().await?)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let inserted = done.rows_affected() == 1;
+        if inserted {
+            self.auth.session_keep(id, data, expires_at, epoch);
+        }
+        Ok(inserted)
     }
 
     /// The data and expiry of a session that has not expired at `now`.
     pub async fn session_load(&self, id: &str, now: i64) -> Result<Option<(String, i64)>, sqlx::Error> {
+        if let Some(remembered) = self.auth.session(id, now) {
+            return Ok(Some(remembered));
+        }
+        let epoch = self.auth.epoch();
         let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
             .bind(id)
             .bind(now)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.map(|row| (row.get("data"), row.get("expires_at"))))
+        let loaded: Option<(String, i64)> = row.map(|row| (row.get("data"), row.get("expires_at")));
+        if let Some((data, expires_at)) = &loaded {
+            self.auth.session_keep(id, data, *expires_at, epoch);
+        }
+        Ok(loaded)
     }
 
     /// Deletes one session.
@@ -64,6 +79,7 @@ impl Store {
             .bind(id)
             .execute(&mut *self.writer().await?)
             .await?;
+        self.auth.changed();
         Ok(())
     }
 
@@ -78,6 +94,7 @@ impl Store {
             .bind(keep.unwrap_or(""))
             .execute(&mut *self.writer().await?)
             .await?;
+        self.auth.changed();
         Ok(done.rows_affected())
     }
 
@@ -87,6 +104,7 @@ impl Store {
             .bind(now)
             .execute(&mut *self.writer().await?)
             .await?;
+        self.auth.changed();
         Ok(done.rows_affected())
     }
 

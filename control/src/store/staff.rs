@@ -198,6 +198,7 @@ impl Store {
             .rows_affected();
         }
         tx.commit().await?;
+        self.auth.changed();
         Ok(Some(ended))
     }
 

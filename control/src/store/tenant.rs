@@ -115,6 +115,7 @@ impl Store {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        self.auth.changed();
         Ok(true)
     }
 }

@@ -80,6 +80,10 @@ impl Store {
     /// A user with whether their tenant is active (exists and is not suspended), in one statement:
     /// what every signed-in request needs to know who acts.
     pub async fn user_active(&self, id: UserId) -> Result<Option<(UserRow, bool)>, sqlx::Error> {
+        if let Some(remembered) = self.auth.user(&id.to_string()) {
+            return Ok(Some(remembered));
+        }
+        let epoch = self.auth.epoch();
         let row = sqlx::query(
             "SELECT u.id, u.tenant_id, u.email, u.password_hash, u.role, \
              CASE WHEN t.id IS NOT NULL AND t.suspended_at IS NULL THEN 1 ELSE 0 END AS active \
@@ -88,9 +92,14 @@ impl Store {
         .bind(id.to_string())
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref()
-            .map(|row| Ok((user_from_row(row)?, row.try_get::<i64, _>("active")? != 0)))
-            .transpose()
+        let found = row
+            .as_ref()
+            .map(|row| Ok::<_, sqlx::Error>((user_from_row(row)?, row.try_get::<i64, _>("active")? != 0)))
+            .transpose()?;
+        if let Some((user, active)) = &found {
+            self.auth.user_keep(user, *active, epoch);
+        }
+        Ok(found)
     }
 
     /// Replaces a user's password hash, scoped to their tenant. Returns false if no such user.
