@@ -79,15 +79,50 @@ pub async fn security_headers(State(https): State<bool>, request: Request, next:
 /// that long behind the others.
 pub const IN_FLIGHT_PER_CORE: usize = 64;
 
-/// The bound on requests in flight, shared by every request.
+/// The bound on requests in flight, shared by every request, and how many were refused since the
+/// last time that was logged.
 #[derive(Clone)]
-pub struct InFlight(Arc<tokio::sync::Semaphore>);
+pub struct InFlight {
+    permits: Arc<tokio::sync::Semaphore>,
+    refused: Arc<std::sync::atomic::AtomicU64>,
+    logged_at_ms: Arc<std::sync::atomic::AtomicI64>,
+}
 
 impl InFlight {
     /// [`IN_FLIGHT_PER_CORE`] for each core this process may run on.
     pub fn per_core() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        Self(Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT_PER_CORE * cores)))
+        Self::with_limit(IN_FLIGHT_PER_CORE * cores)
+    }
+
+    /// At most `limit` requests in flight.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(limit)),
+            refused: Arc::default(),
+            logged_at_ms: Arc::default(),
+        }
+    }
+
+    /// Counts a refusal, and logs the count at most once a second: an overloaded server must not
+    /// also spend itself writing a log line per refused request.
+    fn refused(&self) {
+        use std::sync::atomic::Ordering;
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let now = meridian_control::store::now_ms();
+        let last = self.logged_at_ms.load(Ordering::Relaxed);
+        if now - last >= 1000
+            && self
+                .logged_at_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let refused = self.refused.swap(0, Ordering::Relaxed);
+            tracing::warn!(
+                requests.refused = refused,
+                "overloaded: requests refused with 503"
+            );
+        }
     }
 }
 
@@ -100,10 +135,10 @@ pub async fn shed_load(State(in_flight): State<InFlight>, request: Request, next
     if path.starts_with("/events/") || path == "/healthz" {
         return next.run(request).await;
     }
-    match in_flight.0.try_acquire() {
+    match in_flight.permits.try_acquire() {
         Ok(_permit) => next.run(request).await,
         Err(_) => {
-            tracing::warn!(path = %request.uri().path(), "overloaded: request refused");
+            in_flight.refused();
             let body = serde_json::json!({
                 "error": {
                     "code": "overloaded",
@@ -217,7 +252,7 @@ mod tests {
             .route("/events/vms/1", axum::routing::get(slow))
             .route("/fast", axum::routing::get(|| async { "fast" }))
             .layer(axum::middleware::from_fn_with_state(
-                InFlight(Arc::new(tokio::sync::Semaphore::new(1))),
+                InFlight::with_limit(1),
                 shed_load,
             ));
         let get = |path: &str| {

@@ -100,6 +100,15 @@ pub fn router(config: &Config, control: Control) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(
+                    config.secure_cookies,
+                    guard::security_headers,
+                ))
+                // Past capacity a request is refused before anything else is spent on it.
+                .layer(axum::middleware::from_fn_with_state(
+                    guard::InFlight::per_core(),
+                    guard::shed_load,
+                ))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
                     let request_id =
@@ -107,19 +116,11 @@ pub fn router(config: &Config, control: Control) -> Router {
                     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request.id = %request_id)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(axum::middleware::from_fn_with_state(
-                    config.secure_cookies,
-                    guard::security_headers,
-                ))
                 .layer(CompressionLayer::new())
                 .layer(axum::middleware::from_fn(guard::refuse_cross_site))
                 .layer(axum::middleware::from_fn_with_state(
                     config.trusted_proxies.clone(),
                     guard::client_address,
-                ))
-                .layer(axum::middleware::from_fn_with_state(
-                    guard::InFlight::per_core(),
-                    guard::shed_load,
                 ))
                 .layer(axum::middleware::from_fn(hedge::hedge_reads))
                 .layer(sessions),
