@@ -180,7 +180,7 @@ async fn an_idempotency_key_is_claimed_once_replays_its_answer_and_is_forgotten_
     let tenant = account.tenant_id.to_string();
 
     // Many requests racing with one key: exactly one runs, the others are told it is in flight.
-    let claims = futures_join((0..12).map(|_| {
+    let claims: Vec<IdempotencyClaim> = futures_util::future::join_all((0..12).map(|_| {
         let control = control.clone();
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -190,7 +190,10 @@ async fn an_idempotency_key_is_claimed_once_replays_its_answer_and_is_forgotten_
                 .unwrap()
         })
     }))
-    .await;
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect();
     let fresh = claims.iter().filter(|c| **c == IdempotencyClaim::Fresh).count();
     assert_eq!(fresh, 1, "{claims:?}");
     assert!(
@@ -241,14 +244,6 @@ async fn an_idempotency_key_is_claimed_once_replays_its_answer_and_is_forgotten_
         control.idempotency_claim(&ctx, "", "x").await,
         Err(Error::Invalid(_))
     ));
-}
-
-async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
-    let mut out = Vec::new();
-    for handle in handles {
-        out.push(handle.await.unwrap());
-    }
-    out
 }
 
 #[tokio::test]

@@ -49,28 +49,15 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<UsageRow>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT MIN(hour_start) AS hour_start, kind, size, CAST(SUM(quantity) AS BIGINT) AS quantity \
-             FROM usage_records WHERE tenant_id = $1 AND hour_start >= $2 AND hour_start < $3 \
-             GROUP BY kind, size ORDER BY kind, size",
+        self.usage_query(
+            "SELECT MIN(hour_start) AS hour_start, kind, '' AS resource_id, size, '' AS zone, \
+             CAST(SUM(quantity) AS BIGINT) AS quantity FROM usage_records \
+             WHERE tenant_id = $1 AND hour_start >= $2 AND hour_start < $3 GROUP BY kind, size ORDER BY kind, size",
+            tenant_id,
+            from,
+            to,
         )
-        .bind(tenant_id)
-        .bind(from)
-        .bind(to)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(UsageRow {
-                    hour_start: row.try_get("hour_start")?,
-                    kind: row.try_get("kind")?,
-                    resource_id: String::new(),
-                    size: row.try_get("size")?,
-                    zone: String::new(),
-                    quantity: row.try_get("quantity")?,
-                })
-            })
-            .collect()
+        .await
     }
 
     /// A tenant's usage for hours starting in `[from, to)`.
@@ -80,15 +67,29 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<Vec<UsageRow>, sqlx::Error> {
-        let rows = sqlx::query(
+        self.usage_query(
             "SELECT hour_start, kind, resource_id, size, zone, quantity FROM usage_records \
              WHERE tenant_id = $1 AND hour_start >= $2 AND hour_start < $3 ORDER BY hour_start, kind, resource_id",
+            tenant_id,
+            from,
+            to,
         )
-        .bind(tenant_id)
-        .bind(from)
-        .bind(to)
-        .fetch_all(self.pool())
-        .await?;
+        .await
+    }
+
+    async fn usage_query(
+        &self,
+        sql: &str,
+        tenant_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<UsageRow>, sqlx::Error> {
+        let rows = sqlx::query(sql)
+            .bind(tenant_id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(UsageRow {

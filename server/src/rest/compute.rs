@@ -311,7 +311,7 @@ pub async fn vdc_view(
     })
 }
 
-/// Lists your VMs (destroyed ones too, until they are cleaned up).
+/// Lists your VMs (destroyed ones are gone from the list).
 #[utoipa::path(get, path = "/api/v1/vms", tag = "vms", params(Paging),
     responses((status = 200, body = Page<Vm>), (status = 401, body = super::ApiErrorBody)))]
 pub async fn vm_list(state: State<AppState>, Caller(ctx): Caller, paging: Paging) -> ApiResult<Page<Vm>> {
