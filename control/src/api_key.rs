@@ -121,20 +121,32 @@ impl Control {
     /// (no such secret, a removed user, a suspended tenant) is [`Error::Unauthenticated`].
     pub async fn api_caller_bearer(&self, secret: &str) -> Result<ApiCaller, Error> {
         // The lookup is by the secret's hash: the secret itself is never stored or compared.
-        let Some(key) = self.store.api_key_by_secret_hash(&secret_hash(secret)).await? else {
+        let presented = secret_hash(secret);
+        let Some(key) = self.store.api_key_by_secret_hash(&presented).await? else {
             tracing::info!("API request refused: unknown bearer token");
             return Err(Error::Unauthenticated);
         };
+        // As for signed requests: a key made under another master secret no longer works.
+        if secret_hash(&secret_derive(&self.api_master, &key.api_key)) != presented {
+            tracing::warn!(api_key.id = %key.id, "API key made under another master secret: refused");
+            return Err(Error::Unauthenticated);
+        }
         self.api_caller(key).await
     }
 
     /// The key's user as they are now, and a note that the key was used.
     async fn api_caller(&self, key: ApiKeyRow) -> Result<ApiCaller, Error> {
         let user_id = key.user_id.parse().map_err(Error::internal)?;
-        let actor = self.actor_for_session(user_id).await?;
-        if actor == Actor::Anonymous {
-            return Err(Error::Unauthenticated);
-        }
+        // A suspended tenant's key says so (the dashboard's notice, in the API's words).
+        let actor = match self.store.user_active(user_id).await? {
+            None => return Err(Error::Unauthenticated),
+            Some((_, false)) => return Err(Error::Suspended),
+            Some((user, true)) => Actor::User {
+                user_id: user.id,
+                tenant_id: user.tenant_id,
+                role: user.role,
+            },
+        };
         // Recorded to the minute: a busy script does not take the write turn on every call.
         let now = now_ms();
         if key.last_used_at.is_none_or(|used| used < now - 60_000)

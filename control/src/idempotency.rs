@@ -1,5 +1,5 @@
 //! Idempotency keys: a client retrying a create with the same `Idempotency-Key` gets the first
-//! answer again instead of a second resource.
+//! answer again instead of a second resource. Keys are each user's own.
 
 use crate::context::OpContext;
 use crate::store::idempotency::IdempotencyClaim;
@@ -20,7 +20,9 @@ impl Control {
         key: &str,
         fingerprint: &str,
     ) -> Result<IdempotencyClaim, Error> {
-        let tenant = ctx.tenant()?;
+        // Only creates have keys: whoever may not create gets no answer replayed either.
+        let tenant = ctx.tenant_for_mutation()?;
+        let (user, _, _) = ctx.user()?;
         if key.is_empty() || key.len() > KEY_MAX || !key.bytes().all(|b| b.is_ascii_graphic()) {
             let mut errors = FieldErrors::default();
             errors.push(
@@ -31,22 +33,22 @@ impl Control {
         }
         Ok(self
             .store
-            .idempotency_claim(&tenant.to_string(), key, fingerprint, now_ms())
+            .idempotency_claim((&tenant, &user.to_string()), key, fingerprint, now_ms())
             .await?)
     }
 
-    /// Ends the claim on `key`: `Some` keeps the answer to replay; `None` (the request failed)
-    /// lets the key go so that a corrected retry runs.
+    /// Ends the claim on the caller's `key`: `Some` keeps the answer to replay; `None` (the request
+    /// was refused and changed nothing) lets the key go so that a corrected retry runs.
     pub async fn idempotency_finish(
         &self,
         ctx: &OpContext,
         key: &str,
         answer: Option<(u16, &str)>,
     ) -> Result<(), Error> {
-        let tenant = ctx.tenant()?.to_string();
+        let user = ctx.user()?.0.to_string();
         match answer {
-            Some((status, body)) => self.store.idempotency_keep(&tenant, key, status, body).await?,
-            None => self.store.idempotency_release(&tenant, key).await?,
+            Some((status, body)) => self.store.idempotency_keep(&user, key, status, body).await?,
+            None => self.store.idempotency_release(&user, key).await?,
         }
         Ok(())
     }

@@ -490,7 +490,17 @@ impl Control {
             (Step::AttachNetwork, true) | (Step::DetachNetwork, false) => driver.network_detach(spec).await?,
             (Step::Breakout, false) | (Step::ReleaseBreakout, true) if vm.breakout => {
                 let spec = self.public_ip_ensure(vm).await?;
-                driver.breakout_attach(&spec).await?;
+                if let Err(error) = driver.breakout_attach(&spec).await {
+                    // Failed half-way: the address is already taken. A failed step is not undone,
+                    // so give it back here, or the unwind would leave it held.
+                    if let Err(detach) = driver.breakout_detach(&spec).await {
+                        tracing::warn!(vm.id = %vm.id, error = ?detach, "detaching a half-opened breakout failed");
+                    }
+                    let mut tx = self.store.begin_write().await?;
+                    Store::vm_set_public_ip(&mut tx, &vm.id, None).await?;
+                    tx.commit().await?;
+                    return Err(error.into());
+                }
             }
             (Step::Breakout, true) | (Step::ReleaseBreakout, false) if vm.public_ip.is_some() => {
                 driver.breakout_detach(spec).await?;

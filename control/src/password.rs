@@ -45,6 +45,9 @@ const WAITING_PER_THREAD: usize = 8;
 /// How long a refused log-in is told to wait before trying again.
 const BUSY_RETRY_S: u64 = 5;
 
+/// How long a hash may wait for its thread and run before the asker is refused.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl HashPool {
     fn new(threads: usize, waiting_max: usize) -> Result<Self, Error> {
         let (jobs, queue) = std::sync::mpsc::sync_channel::<HashJob>(waiting_max);
@@ -80,7 +83,17 @@ impl HashPool {
             let _ = done.send(work());
         });
         match self.jobs.try_send(job) {
-            Ok(()) => result.await.map_err(Error::internal),
+            // Pages keeping every core busy leave an idle-priority thread next to nothing: past
+            // a limit the asker is told to come back rather than kept waiting.
+            Ok(()) => match tokio::time::timeout(HASH_WAIT, result).await {
+                Ok(done) => done.map_err(Error::internal),
+                Err(_) => {
+                    tracing::warn!("password hashing starved: a log-in was refused");
+                    Err(Error::Throttled {
+                        retry_after_s: BUSY_RETRY_S,
+                    })
+                }
+            },
             Err(std::sync::mpsc::TrySendError::Full(_)) => {
                 tracing::warn!("password hashing busy: a log-in was refused");
                 Err(Error::Throttled {
@@ -96,6 +109,7 @@ impl HashPool {
 
 /// Puts the calling thread below every other (`SCHED_IDLE`); if the system refuses, it stays
 /// as it is and says so.
+#[cfg(target_os = "linux")]
 fn lowest_priority() {
     use thread_priority::unix::{
         NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy, thread_native_id,
@@ -106,6 +120,12 @@ fn lowest_priority() {
     {
         tracing::warn!(error = ?error, "password hashing runs at normal priority");
     }
+}
+
+/// Elsewhere hashing keeps the normal priority.
+#[cfg(not(target_os = "linux"))]
+fn lowest_priority() {
+    tracing::info!("password hashing runs at normal priority (SCHED_IDLE is Linux's)");
 }
 
 impl Passwords {

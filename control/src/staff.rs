@@ -459,6 +459,9 @@ impl Control {
                 action
                     .allowed_for(state, vm.breakout)
                     .map_err(|why| refuse(&why))?;
+                if action == VmAction::OpenBreakout {
+                    Self::breakout_within_residency(&mut tx, &vm).await?;
+                }
                 // A destroy that unwinds returns the VM to the state it is in now.
                 let params = match kind {
                     JobKind::VmResize => params.unwrap_or_default(),

@@ -413,10 +413,7 @@ impl Control {
         let state = VmState::parse(&vm.state).map_err(Error::internal)?;
         action.allowed_for(state, vm.breakout).map_err(Error::Forbidden)?;
         if action == VmAction::OpenBreakout {
-            let zone = meridian_core::zone::ZoneId::parse(&vm.zone).map_err(Error::internal)?;
-            if let Err(violation) = self.residency(&tenant).await?.check(zone) {
-                return Err(Error::Forbidden(violation.to_string()));
-            }
+            Self::breakout_within_residency(&mut tx, &vm).await?;
         }
         if Store::vm_has_live_job(&mut tx, &vm.id).await? {
             return Err(Error::Forbidden(
@@ -435,6 +432,25 @@ impl Control {
             vm_id: vm_uuid,
             job_id,
         })
+    }
+}
+
+impl Control {
+    /// Refuses a new public address for `vm` in a zone the tenant's residency policy (as it is
+    /// now) does not allow. Read inside the caller's transaction.
+    pub(crate) async fn breakout_within_residency(
+        tx: &mut crate::store::Tx,
+        vm: &VmRow,
+    ) -> Result<(), Error> {
+        let stored = Store::tenant_residency_tx(tx, &vm.tenant_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let policy = meridian_core::residency::ResidencyPolicy::parse(&stored)
+            .map_err(|e| Error::internal(format_args!("stored residency {stored:?}: {e}")))?;
+        let zone = meridian_core::zone::ZoneId::parse(&vm.zone).map_err(Error::internal)?;
+        policy
+            .check(zone)
+            .map_err(|violation| Error::Forbidden(violation.to_string()))
     }
 }
 

@@ -235,7 +235,12 @@ async fn an_idempotency_key_is_claimed_once_replays_its_answer_and_is_forgotten_
     let later = meridian_control::store::now_ms() + IDEMPOTENCY_KEEP_MS + 1;
     assert_eq!(
         db.store
-            .idempotency_claim(&tenant, "key-1", "POST /vms b", later)
+            .idempotency_claim(
+                (&tenant, &account.user_id.to_string()),
+                "key-1",
+                "POST /vms b",
+                later
+            )
             .await
             .unwrap(),
         IdempotencyClaim::Fresh

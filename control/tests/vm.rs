@@ -675,6 +675,54 @@ async fn breakout_opens_and_closes_on_an_existing_vm_with_its_address_and_quota(
     );
 }
 
+#[tokio::test]
+async fn a_breakout_that_fails_half_way_gives_its_address_back_when_it_unwinds() {
+    let w = world().await;
+    let vdc = w.vdc("par1").await;
+    let id = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("edge-1", "par1", "s", false))
+        .await
+        .unwrap()
+        .vm_id
+        .to_string();
+    w.drain().await;
+    // The address is taken, then the attach itself fails: the job must not keep the address.
+    w.driver.set_breakout_attach_fails(true);
+    let job = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap().job_id;
+    w.drain().await;
+    let (state, failed_step, _) = w.job_state(job).await;
+    assert_eq!(
+        (state, failed_step.as_deref()),
+        (JobState::Failed, Some("breakout"))
+    );
+    let after = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    assert!(!after.breakout && after.public_ip.is_none(), "{after:?}");
+    assert_eq!(w.control.quota_view(&w.ctx).await.unwrap().1.public_ips, 0);
+    w.assert_invariants().await;
+    // A create whose breakout fails unwinds whole, address included.
+    let created = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("edge-2", "par1", "s", true))
+        .await
+        .unwrap();
+    w.drain().await;
+    assert_eq!(w.job_state(created.job_id).await.0, JobState::Failed);
+    let failed = w
+        .control
+        .vm_view(&w.ctx, &created.vm_id.to_string())
+        .await
+        .unwrap();
+    assert!(failed.public_ip.is_none(), "{failed:?}");
+    w.assert_invariants().await;
+    // Once the attach works again, so does opening breakout.
+    w.driver.set_breakout_attach_fails(false);
+    w.control.vm_breakout_open(&w.ctx, &id).await.unwrap();
+    w.drain().await;
+    assert!(w.control.vm_view(&w.ctx, &id).await.unwrap().public_ip.is_some());
+    w.assert_invariants().await;
+}
+
 /// Steps of 300 ms against a 100 ms job lease, and one tenant.
 async fn slow_world(tenant: &str, email: &str) -> (TestDb, Arc<SimulatedDriver>, Control, OpContext) {
     let db = TestDb::fresh().await;

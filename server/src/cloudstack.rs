@@ -408,6 +408,7 @@ pub async fn client_api(
     }
     let caller = match state.control.api_caller_signed(&params.0).await {
         Ok(caller) => caller,
+        Err(Error::Suspended) => return answer(&key, Err(CsError::from(Error::Suspended))),
         Err(_) => {
             let error = CsError {
                 code: UNAUTHORIZED,

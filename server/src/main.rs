@@ -112,6 +112,40 @@ fn api_master_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// On SQLite, the one server a database file may have: an exclusive lock on `<file>.lock`, held
+/// while the process lives (the system lets go when it ends, also on a crash). This process writes
+/// the file alone (its writes take turns on one connection, and what it remembers of sessions is
+/// exact only so); a second server there is refused with a message instead. PostgreSQL takes any
+/// number of servers: `None`.
+fn sqlite_server_lock(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    use anyhow::Context;
+    let Some(rest) = database_url.strip_prefix("sqlite:") else {
+        return Ok(None);
+    };
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {lock_path}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another Meridian server is already serving {path} (it holds {lock_path}); \
+             run one server per SQLite database, or use PostgreSQL for several"
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("cannot lock {lock_path}"))
+        }
+    }
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     use anyhow::Context;
     let started = std::time::Instant::now();
@@ -121,6 +155,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "browser assets not found: pages will render but not hydrate (build them with scripts/build.sh)"
         );
     }
+    let _sole_server = sqlite_server_lock(&config.database_url)?;
     let store = migrate(&config).await?;
     let control = Control::new(store.clone(), meridian::driver(&config, &store))
         .await

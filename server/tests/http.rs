@@ -2231,4 +2231,37 @@ async fn the_rest_api_creates_once_per_idempotency_key_pages_lists_and_explains_
     .await;
     let (_, vms) = server.rest(Some(&secret), "GET", "/api/v1/vms", "", &[]).await;
     assert!(vms.to_string().contains("rest-1"), "{vms}");
+
+    // A key made under another master secret (the operator replaced api-master.key) stops working.
+    let driver = std::sync::Arc::new(meridian_control::driver::simulated::SimulatedDriver::new(
+        meridian_control::driver::simulated::SimTiming::instant(),
+        1,
+    ));
+    let rotated = Control::new(server.control.store().clone(), driver)
+        .await
+        .unwrap()
+        .with_api_master_secret(&[7u8; 32]);
+    assert!(matches!(
+        rotated.api_caller_bearer(&secret).await,
+        Err(meridian_control::Error::Unauthenticated)
+    ));
+    // A suspended tenant's key is told so.
+    let account = server
+        .control
+        .account_login(
+            &meridian_control::OpContext::anonymous("t"),
+            "ops@rest.example",
+            PASSWORD,
+        )
+        .await
+        .unwrap();
+    server
+        .control
+        .store()
+        .tenant_suspension_set(&account.tenant_id.to_string(), Some((1, "unpaid")))
+        .await
+        .unwrap();
+    let (status, answer) = server.rest(Some(&secret), "GET", "/api/v1/vms", "", &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"]["code"], "tenant_suspended");
 }

@@ -125,6 +125,8 @@ pub struct SimulatedDriver {
     store: Option<Store>,
     /// How many hardware operations were carried out (tests check nothing ran twice).
     operations: std::sync::atomic::AtomicU64,
+    /// Opening breakout fails inside the operation, after the step has taken its address.
+    breakout_attach_fails: std::sync::atomic::AtomicBool,
 }
 
 impl SimulatedDriver {
@@ -137,6 +139,7 @@ impl SimulatedDriver {
             vms: Mutex::new(HashMap::new()),
             store: None,
             operations: std::sync::atomic::AtomicU64::new(0),
+            breakout_attach_fails: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -171,6 +174,13 @@ impl SimulatedDriver {
     /// Replaces the fault plan.
     pub fn set_faults(&self, faults: SimFaults) {
         *lock(&self.faults) = faults;
+    }
+
+    /// Makes every breakout attach fail inside the operation (a failure half-way through a step,
+    /// which `SimFaults` cannot reach: it strikes before a step begins).
+    pub fn set_breakout_attach_fails(&self, fails: bool) {
+        self.breakout_attach_fails
+            .store(fails, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// How many hardware operations (disk, power, network, breakout) this simulation carried out.
@@ -347,6 +357,12 @@ impl Driver for SimulatedDriver {
     }
 
     async fn breakout_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        if self
+            .breakout_attach_fails
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(DriverError::refused("Simulated failure inside breakout attach."));
+        }
         if vm.public_ip.is_none() {
             return Err(DriverError::refused(
                 "Cannot open breakout without a public address.",

@@ -6,6 +6,10 @@ use sqlx::Row;
 /// How long a key's answer is kept (a day, as clients retry within minutes).
 pub const IDEMPOTENCY_KEEP_MS: i64 = 24 * 3600 * 1000;
 
+/// A claim with no answer this old was abandoned (its server stopped mid-request; a create
+/// answers in milliseconds): the key may be claimed again.
+pub const IDEMPOTENCY_ABANDONED_MS: i64 = 5 * 60 * 1000;
+
 /// What a key already holds when a request claims it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdempotencyClaim {
@@ -25,28 +29,31 @@ pub enum IdempotencyClaim {
 }
 
 impl Store {
-    /// Claims `key` for a request with `fingerprint`, or says what the key already holds. An
-    /// answer older than [`IDEMPOTENCY_KEEP_MS`] is forgotten first.
+    /// Claims the user's `key` for a request with `fingerprint`, or says what the key already
+    /// holds. An answer older than [`IDEMPOTENCY_KEEP_MS`], or a claim left without one for
+    /// [`IDEMPOTENCY_ABANDONED_MS`], is forgotten first.
     pub async fn idempotency_claim(
         &self,
-        tenant_id: &str,
+        (tenant_id, user_id): (&str, &str),
         key: &str,
         fingerprint: &str,
         now: i64,
     ) -> Result<IdempotencyClaim, sqlx::Error> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND created_at < $3",
+            "DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2 \
+             AND (created_at < $3 OR (status IS NULL AND created_at < $4))",
         )
-        .bind(tenant_id)
+        .bind(user_id)
         .bind(key)
         .bind(now - IDEMPOTENCY_KEEP_MS)
+        .bind(now - IDEMPOTENCY_ABANDONED_MS)
         .execute(&mut *tx)
         .await?;
         let held = sqlx::query(
-            "SELECT fingerprint, status, body FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2",
+            "SELECT fingerprint, status, body FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
         )
-        .bind(tenant_id)
+        .bind(user_id)
         .bind(key)
         .fetch_optional(&mut *tx)
         .await?;
@@ -65,9 +72,11 @@ impl Store {
             }
             None => {
                 let inserted = sqlx::query(
-                    "INSERT INTO idempotency_keys (tenant_id, idem_key, fingerprint, created_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO idempotency_keys (tenant_id, user_id, idem_key, fingerprint, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(tenant_id)
+                .bind(user_id)
                 .bind(key)
                 .bind(fingerprint)
                 .bind(now)
@@ -85,30 +94,30 @@ impl Store {
         Ok(claim)
     }
 
-    /// Keeps the answer of the request that claimed `key`.
+    /// Keeps the answer of the request that claimed the user's `key`.
     pub async fn idempotency_keep(
         &self,
-        tenant_id: &str,
+        user_id: &str,
         key: &str,
         status: u16,
         body: &str,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE idempotency_keys SET status = $1, body = $2 WHERE tenant_id = $3 AND idem_key = $4",
+            "UPDATE idempotency_keys SET status = $1, body = $2 WHERE user_id = $3 AND idem_key = $4",
         )
         .bind(i64::from(status))
         .bind(body)
-        .bind(tenant_id)
+        .bind(user_id)
         .bind(key)
         .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
 
-    /// Lets `key` go (the request it was claimed for failed: a retry may run).
-    pub async fn idempotency_release(&self, tenant_id: &str, key: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND idem_key = $2 AND status IS NULL")
-            .bind(tenant_id)
+    /// Lets the user's `key` go (the request it was claimed for was refused: a retry may run).
+    pub async fn idempotency_release(&self, user_id: &str, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2 AND status IS NULL")
+            .bind(user_id)
             .bind(key)
             .execute(&mut *self.writer().await?)
             .await?;

@@ -14,6 +14,7 @@ impl Store {
         expires_at: i64,
     ) -> Result<(), sqlx::Error> {
         let epoch = self.auth.epoch();
+        let mut writer = self.writer().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
@@ -23,9 +24,12 @@ impl Store {
         .bind(user_id.map(|u| u.to_string()))
         .bind(data)
         .bind(expires_at)
-        .execute(&mut *self.writer().await?)
+        .execute(&mut *writer)
         .await?;
+        // Remembered while the turn to write is held: two saves of one session cannot leave the
+        // memory with one's data and the database with the other's.
         self.auth.session_keep(id, data, expires_at, epoch);
+        drop(writer);
         Ok(())
     }
 
@@ -38,6 +42,7 @@ impl Store {
         expires_at: i64,
     ) -> Result<bool, sqlx::Error> {
         let epoch = self.auth.epoch();
+        let mut writer = self.writer().await?;
         let done = sqlx::query(
             "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO NOTHING",
@@ -46,12 +51,13 @@ impl Store {
         .bind(user_id.map(|u| u.to_string()))
         .bind(data)
         .bind(expires_at)
-        .execute(&mut *self.writer().await?)
+        .execute(&mut *writer)
         .await?;
         let inserted = done.rows_affected() == 1;
         if inserted {
             self.auth.session_keep(id, data, expires_at, epoch);
         }
+        drop(writer);
         Ok(inserted)
     }
 

@@ -473,7 +473,7 @@ pub async fn vm_breakout_close(
     started_answer(&state.control, &ctx, started).await
 }
 
-/// Lists your most recent jobs (up to 500), newest first.
+/// Lists your 500 most recent jobs, newest first (paged within those 500).
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(Paging),
     responses((status = 200, body = Page<Job>), (status = 401, body = super::ApiErrorBody)))]
 pub async fn job_list(state: State<AppState>, Caller(ctx): Caller, paging: Paging) -> ApiResult<Page<Job>> {

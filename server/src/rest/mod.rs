@@ -119,7 +119,7 @@ pub fn routes_by_path() -> BTreeMap<&'static str, MethodRouter<AppState>> {
     info(
         title = "Meridian API",
         version = "1",
-        description = "Meridian's REST API. Authenticate with an API key's secret (Settings → API keys) as a bearer token. Errors are `{\"error\": {\"code\", \"message\", \"fields\"}}`; lists are paged with `limit` and `offset`; creates honour `Idempotency-Key`."
+        description = "Meridian's REST API. Authenticate with an API key's secret (Settings → API keys) as a bearer token. Errors are `{\"error\": {\"code\", \"message\", \"fields\"}}`; lists are paged with `limit` and `offset`; creating a VDC or a VM honours `Idempotency-Key` (each user's own keys)."
     ),
     paths(
         openapi_json,
@@ -479,12 +479,23 @@ where
             let control = control.clone();
             let task = tokio::spawn(async move {
                 let result = create.await;
-                let kept = match &result {
-                    Ok((status, value)) => Some((status.as_u16(), value.to_string())),
-                    Err(_) => None,
+                let finished = match &result {
+                    Ok((status, value)) => {
+                        let body = value.to_string();
+                        control
+                            .idempotency_finish(&ctx, &key, Some((status.as_u16(), &body)))
+                            .await
+                    }
+                    // Refused (bad input, not allowed, a clash): nothing was made, so a corrected
+                    // retry may use the key.
+                    Err(error) if error.status.is_client_error() => {
+                        control.idempotency_finish(&ctx, &key, None).await
+                    }
+                    // A failure on our side may have made something: the claim stays until it is
+                    // abandoned (minutes), so a quick retry cannot make a second one.
+                    Err(_) => Ok(()),
                 };
-                let answer = kept.as_ref().map(|(status, body)| (*status, body.as_str()));
-                if let Err(error) = control.idempotency_finish(&ctx, &key, answer).await {
+                if let Err(error) = finished {
                     tracing::warn!(error = ?error, "idempotency key's answer not kept");
                 }
                 result
