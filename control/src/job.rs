@@ -660,12 +660,11 @@ impl Control {
             let seed = requests.first().map_or(0, |r| r.vm.0.as_u64_pair().0);
             let request = PlacementRequest {
                 tenant: TenantId(parse_uuid(tenant_id)?),
-                residency: {
-                    let stored = Store::tenant_residency_tx(tx, tenant_id)
-                        .await?
-                        .ok_or_else(|| StepError::Failed("The tenant no longer exists.".into()))?;
-                    meridian_core::residency::ResidencyPolicy::parse(&stored)
-                        .map_err(|e| StepError::Internal(Error::internal(e)))?
+                residency: match Self::residency_tx(tx, tenant_id).await {
+                    Err(Error::NotFound) => {
+                        return Err(StepError::Failed("The tenant no longer exists.".into()));
+                    }
+                    other => other.map_err(StepError::Internal)?,
                 },
                 vms: requests,
                 zone_spread: ZoneSpread::Off,

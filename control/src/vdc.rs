@@ -69,9 +69,25 @@ impl Control {
             .tenant_residency(tenant)
             .await?
             .ok_or(Error::NotFound)?;
-        ResidencyPolicy::parse(&stored)
-            .map_err(|e| Error::internal(format_args!("stored residency {stored:?}: {e}")))
+        residency_parse(&stored)
     }
+
+    /// The tenant's residency policy, read inside the caller's transaction (a write holding a
+    /// connection must not wait for a second one).
+    pub(crate) async fn residency_tx(
+        tx: &mut crate::store::Tx,
+        tenant: &str,
+    ) -> Result<ResidencyPolicy, Error> {
+        let stored = crate::store::Store::tenant_residency_tx(tx, tenant)
+            .await?
+            .ok_or(Error::NotFound)?;
+        residency_parse(&stored)
+    }
+}
+
+fn residency_parse(stored: &str) -> Result<ResidencyPolicy, Error> {
+    ResidencyPolicy::parse(stored)
+        .map_err(|e| Error::internal(format_args!("stored residency {stored:?}: {e}")))
 }
 
 impl Control {

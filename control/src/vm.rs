@@ -442,11 +442,7 @@ impl Control {
         tx: &mut crate::store::Tx,
         vm: &VmRow,
     ) -> Result<(), Error> {
-        let stored = Store::tenant_residency_tx(tx, &vm.tenant_id)
-            .await?
-            .ok_or(Error::NotFound)?;
-        let policy = meridian_core::residency::ResidencyPolicy::parse(&stored)
-            .map_err(|e| Error::internal(format_args!("stored residency {stored:?}: {e}")))?;
+        let policy = Self::residency_tx(tx, &vm.tenant_id).await?;
         let zone = meridian_core::zone::ZoneId::parse(&vm.zone).map_err(Error::internal)?;
         policy
             .check(zone)

@@ -1,6 +1,6 @@
 //! REST: this month's usage so far and the monthly invoices.
 
-use super::{ApiResult, Caller, Page, Paging, control, ok};
+use super::{ApiResult, Caller, Page, Paging, ok};
 use crate::AppState;
 use axum::extract::{Path, State};
 use meridian_control::billing::MonthBill;
@@ -69,7 +69,7 @@ fn invoice_of(bill: MonthBill, now: i64) -> Invoice {
     responses((status = 200, body = Invoice), (status = 401, body = super::ApiErrorBody)))]
 pub async fn usage_view(state: State<AppState>, Caller(ctx): Caller) -> ApiResult<Invoice> {
     let now = now_ms();
-    ok(invoice_of(control(&state).billing_month(&ctx, now).await?, now))
+    ok(invoice_of(state.control.billing_month(&ctx, now).await?, now))
 }
 
 /// The months you have an invoice for, newest first.
@@ -80,7 +80,7 @@ pub async fn invoice_list(
     Caller(ctx): Caller,
     paging: Paging,
 ) -> ApiResult<Page<String>> {
-    ok(paging.page(control(&state).billing_months(&ctx, now_ms()).await?)?)
+    ok(paging.page(state.control.billing_months(&ctx, now_ms()).await?)?)
 }
 
 /// One month's invoice.
@@ -93,7 +93,7 @@ pub async fn invoice_view(
 ) -> ApiResult<Invoice> {
     let now = now_ms();
     ok(invoice_of(
-        control(&state).billing_invoice(&ctx, &month, now).await?,
+        state.control.billing_invoice(&ctx, &month, now).await?,
         now,
     ))
 }

@@ -1,6 +1,6 @@
 //! REST: what VMs are made from (sizes, templates) and the SSH keys installed on them.
 
-use super::{ApiError, ApiResult, Caller, Page, Paging, body_json, control, ok};
+use super::{ApiError, ApiResult, Caller, Page, Paging, body_json, ok};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -105,7 +105,8 @@ pub async fn template_list(
         })
         .collect();
     templates.extend(
-        control(&state)
+        state
+            .control
             .template_list(&ctx)
             .await?
             .into_iter()
@@ -125,7 +126,8 @@ pub async fn template_create(
     body: Bytes,
 ) -> ApiResult<Template> {
     let input: TemplateCreate = body_json(&headers, &body)?;
-    let row = control(&state)
+    let row = state
+        .control
         .template_create(&ctx, &input.name, &input.base, &input.user_data)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(Template::from(row))))
@@ -139,7 +141,7 @@ pub async fn template_delete(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    control(&state).template_delete(&ctx, &id).await?;
+    state.control.template_delete(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -185,7 +187,7 @@ pub async fn ssh_key_list(
     Caller(ctx): Caller,
     paging: Paging,
 ) -> ApiResult<Page<SshKey>> {
-    let keys = control(&state).ssh_key_list(&ctx).await?;
+    let keys = state.control.ssh_key_list(&ctx).await?;
     ok(paging.page(keys.into_iter().map(SshKey::from).collect())?)
 }
 
@@ -200,7 +202,8 @@ pub async fn ssh_key_create(
     body: Bytes,
 ) -> ApiResult<SshKey> {
     let input: SshKeyCreate = body_json(&headers, &body)?;
-    let row = control(&state)
+    let row = state
+        .control
         .ssh_key_create(&ctx, &input.name, &input.public_key)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(SshKey::from(row))))
@@ -214,6 +217,6 @@ pub async fn ssh_key_delete(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    control(&state).ssh_key_delete(&ctx, &id).await?;
+    state.control.ssh_key_delete(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! REST: VDCs, VMs and the jobs that change them.
 
-use super::{ApiError, ApiResult, Caller, Page, Paging, body_json, control, idempotent, ok, to_json};
+use super::{ApiError, ApiResult, Caller, Page, Paging, body_json, idempotent, ok, to_json};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -268,7 +268,7 @@ async fn accepted(control: &Control, ctx: &OpContext, started: Started) -> Resul
 #[utoipa::path(get, path = "/api/v1/vdcs", tag = "vdcs", params(Paging),
     responses((status = 200, body = Page<Vdc>), (status = 401, body = super::ApiErrorBody)))]
 pub async fn vdc_list(state: State<AppState>, Caller(ctx): Caller, paging: Paging) -> ApiResult<Page<Vdc>> {
-    let vdcs = control(&state).vdc_list(&ctx).await?;
+    let vdcs = state.control.vdc_list(&ctx).await?;
     ok(paging.page(vdcs.into_iter().map(Vdc::from).collect())?)
 }
 
@@ -283,7 +283,7 @@ pub async fn vdc_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let control = control(&state).clone();
+    let control = state.control.clone();
     let parsed: Result<VdcCreate, ApiError> = body_json(&headers, &body);
     let run_ctx = ctx.clone();
     let run_control = control.clone();
@@ -303,7 +303,7 @@ pub async fn vdc_view(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<VdcDetail> {
-    let contents = control(&state).vdc_contents(&ctx, &id).await?;
+    let contents = state.control.vdc_contents(&ctx, &id).await?;
     ok(VdcDetail {
         vdc: Vdc::from(contents.vdc),
         subnet: contents.subnet,
@@ -315,7 +315,7 @@ pub async fn vdc_view(
 #[utoipa::path(get, path = "/api/v1/vms", tag = "vms", params(Paging),
     responses((status = 200, body = Page<Vm>), (status = 401, body = super::ApiErrorBody)))]
 pub async fn vm_list(state: State<AppState>, Caller(ctx): Caller, paging: Paging) -> ApiResult<Page<Vm>> {
-    let vms = control(&state).vm_list(&ctx).await?;
+    let vms = state.control.vm_list(&ctx).await?;
     ok(paging.page(vms.into_iter().map(Vm::from).collect())?)
 }
 
@@ -332,7 +332,7 @@ pub async fn vm_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let control = control(&state).clone();
+    let control = state.control.clone();
     let parsed: Result<VmCreate, ApiError> = body_json(&headers, &body);
     let run_ctx = ctx.clone();
     let run_control = control.clone();
@@ -372,7 +372,7 @@ pub async fn vm_create(
 #[utoipa::path(get, path = "/api/v1/vms/{id}", tag = "vms", params(("id" = String, Path, description = "VM id")),
     responses((status = 200, body = Vm), (status = 404, body = super::ApiErrorBody)))]
 pub async fn vm_view(state: State<AppState>, Caller(ctx): Caller, Path(id): Path<String>) -> ApiResult<Vm> {
-    ok(Vm::from(control(&state).vm_view(&ctx, &id).await?))
+    ok(Vm::from(state.control.vm_view(&ctx, &id).await?))
 }
 
 /// Answers 202 with the job `started` runs.
@@ -391,7 +391,7 @@ pub async fn vm_destroy(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Accepted> {
-    let started = control(&state).vm_destroy(&ctx, &id).await?;
+    let started = state.control.vm_destroy(&ctx, &id).await?;
     started_answer(&state.control, &ctx, started).await
 }
 
@@ -403,7 +403,7 @@ pub async fn vm_start(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Accepted> {
-    let started = control(&state).vm_start(&ctx, &id).await?;
+    let started = state.control.vm_start(&ctx, &id).await?;
     started_answer(&state.control, &ctx, started).await
 }
 
@@ -415,7 +415,7 @@ pub async fn vm_stop(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Accepted> {
-    let started = control(&state).vm_stop(&ctx, &id).await?;
+    let started = state.control.vm_stop(&ctx, &id).await?;
     started_answer(&state.control, &ctx, started).await
 }
 
@@ -427,7 +427,7 @@ pub async fn vm_reboot(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Accepted> {
-    let started = control(&state).vm_reboot(&ctx, &id).await?;
+    let started = state.control.vm_reboot(&ctx, &id).await?;
     started_answer(&state.control, &ctx, started).await
 }
 
@@ -444,7 +444,7 @@ pub async fn vm_resize(
     body: Bytes,
 ) -> ApiResult<Accepted> {
     let input: VmResize = body_json(&headers, &body)?;
-    let started = control(&state).vm_resize(&ctx, &id, &input.size).await?;
+    let started = state.control.vm_resize(&ctx, &id, &input.size).await?;
     started_answer(&state.control, &ctx, started).await
 }
 
@@ -457,7 +457,7 @@ pub async fn vm_breakout_open(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Accepted> {
-    let started = control(&state).vm_breakout_open(&ctx, &id).await?;
+    let started = state.control.vm_breakout_open(&ctx, &id).await?;
     started_answer(&state.control, &ctx, started).await
 }
 
@@ -469,7 +469,7 @@ pub async fn vm_breakout_close(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Accepted> {
-    let started = control(&state).vm_breakout_close(&ctx, &id).await?;
+    let started = state.control.vm_breakout_close(&ctx, &id).await?;
     started_answer(&state.control, &ctx, started).await
 }
 
@@ -477,7 +477,7 @@ pub async fn vm_breakout_close(
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(Paging),
     responses((status = 200, body = Page<Job>), (status = 401, body = super::ApiErrorBody)))]
 pub async fn job_list(state: State<AppState>, Caller(ctx): Caller, paging: Paging) -> ApiResult<Page<Job>> {
-    let rows = control(&state).job_list(&ctx, 500).await?;
+    let rows = state.control.job_list(&ctx, 500).await?;
     ok(paging.page(rows.iter().map(job_summary).collect())?)
 }
 

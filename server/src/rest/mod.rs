@@ -13,7 +13,7 @@ mod network;
 
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use http::request::Parts;
@@ -548,9 +548,4 @@ fn to_json<T: Serialize>(status: StatusCode, value: &T) -> Result<(StatusCode, s
     serde_json::to_value(value)
         .map(|value| (status, value))
         .map_err(|error| Error::internal(error).into())
-}
-
-/// The state's control plane, for handlers.
-fn control(state: &State<AppState>) -> &Control {
-    &state.control
 }

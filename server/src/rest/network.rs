@@ -1,6 +1,6 @@
 //! REST: zones with their backbone latency, the private network, and breakout firewall rules.
 
-use super::{ApiResult, Caller, Page, Paging, body_json, control, ok};
+use super::{ApiResult, Caller, Page, Paging, body_json, ok};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -103,7 +103,7 @@ pub async fn zone_view(
     Path(id): Path<String>,
 ) -> ApiResult<ZoneDetail> {
     let zone = ZoneId::parse(&id).map_err(|_| Error::NotFound)?;
-    let map = control(&state).map_view(&ctx).await?;
+    let map = state.control.map_view(&ctx).await?;
     let backbone = Backbone::new();
     let links = backbone
         .neighbours(zone)
@@ -173,7 +173,7 @@ pub async fn network_list(
     Caller(ctx): Caller,
     paging: Paging,
 ) -> ApiResult<Page<Network>> {
-    let zones = control(&state).network_view(&ctx).await?;
+    let zones = state.control.network_view(&ctx).await?;
     let networks = zones
         .into_iter()
         .map(|z| Network {
@@ -245,7 +245,7 @@ pub async fn firewall_rule_list(
     Caller(ctx): Caller,
     paging: Paging,
 ) -> ApiResult<Page<FirewallRule>> {
-    let rules = control(&state).firewall_rule_list(&ctx).await?;
+    let rules = state.control.firewall_rule_list(&ctx).await?;
     ok(paging.page(rules.into_iter().map(FirewallRule::from).collect())?)
 }
 
@@ -262,7 +262,8 @@ pub async fn firewall_rule_create(
     let input: FirewallRuleCreate = body_json(&headers, &body)?;
     let port = |p: Option<u32>| p.map(|p| p.to_string()).unwrap_or_default();
     let port_to = input.port_to.or(input.port_from);
-    let row = control(&state)
+    let row = state
+        .control
         .firewall_rule_create(
             &ctx,
             &input.zone,
@@ -283,6 +284,6 @@ pub async fn firewall_rule_delete(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, super::ApiError> {
-    control(&state).firewall_rule_delete(&ctx, &id).await?;
+    state.control.firewall_rule_delete(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
