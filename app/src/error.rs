@@ -124,6 +124,20 @@ impl From<meridian_control::Error> for AppError {
                     message,
                 },
             ),
+            busy @ E::Busy { .. } => (
+                StatusCode::CONFLICT,
+                AppError::Conflict {
+                    field: None,
+                    message: busy.to_string(),
+                },
+            ),
+            ref transient @ E::Transient { ref detail } => {
+                tracing::warn!(error.detail = %detail, "request lost a database conflict");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    AppError::Internal(transient.to_string()),
+                )
+            }
             ref internal @ E::Internal { ref detail } => {
                 tracing::error!(error.detail = %detail, "request failed");
                 (

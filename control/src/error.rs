@@ -41,6 +41,21 @@ pub enum Error {
         /// What the user should know.
         message: String,
     },
+    /// Another operation on the same resource is still in progress; `job_id` is that operation's
+    /// job, for the caller to follow. At most one job runs on a VM at a time.
+    #[error("Another operation on this VM is still in progress (job {job_id}); wait for it to finish.")]
+    Busy {
+        /// The job that holds the resource.
+        job_id: uuid::Uuid,
+    },
+    /// The database gave up on a transaction to settle a conflict with another (a deadlock or a
+    /// serialisation failure on PostgreSQL); nothing was changed and the same request may succeed
+    /// if tried again. `detail` goes to the log only.
+    #[error("Meridian was busy with a conflicting change; nothing was changed. Please try again.")]
+    Transient {
+        /// What the database said, for operators.
+        detail: String,
+    },
     /// A fault on our side; `detail` goes to the log only.
     #[error("Something went wrong on our side. It has been logged; please try again.")]
     Internal {
@@ -68,6 +83,8 @@ impl Error {
             Error::Throttled { .. } => "too_many_attempts",
             Error::NotFound => "not_found",
             Error::Conflict { .. } => "conflict",
+            Error::Busy { .. } => "operation_in_progress",
+            Error::Transient { .. } => "try_again",
             Error::Internal { .. } => "internal",
         }
     }
@@ -83,9 +100,22 @@ fn wait_words(seconds: u64) -> String {
     }
 }
 
+impl Error {
+    /// Whether the same request may succeed if simply run again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Transient { .. })
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
-        Error::internal(format_args!("database: {error}"))
+        if crate::store::is_retryable(&error) {
+            Error::Transient {
+                detail: format!("database: {error}"),
+            }
+        } else {
+            Error::internal(format_args!("database: {error}"))
+        }
     }
 }
 

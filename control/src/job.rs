@@ -68,6 +68,10 @@ impl From<sqlx::Error> for StepError {
 /// How often a step that lost a race is tried again before the job gives up on it.
 const STEP_RETRIES: u32 = 8;
 
+/// How many failed undos a job survives. An undo that keeps failing (the backend refuses to put
+/// back what the job took away) would otherwise be retried every lease, forever.
+const UNDO_ATTEMPTS: i64 = 3;
+
 impl From<Error> for StepError {
     fn from(error: Error) -> Self {
         StepError::Internal(error)
@@ -235,8 +239,7 @@ impl Control {
             Err(StepError::LeaseLost) => Ok(None),
             Err(StepError::Failed(message) | StepError::Retry(message)) => {
                 let NextAction::Do(step) = position.next() else {
-                    // An undo failed: leave the job unwinding; it is retried once the lease lapses.
-                    tracing::warn!(job.id = %job.id, error = %message, "undo failed; will retry");
+                    self.job_undo_failed(job, owner, position, &message).await?;
                     return Ok(None);
                 };
                 Ok(Some(self.job_fail(job, owner, position, step, &message).await?))
@@ -276,6 +279,50 @@ impl Control {
         tx.commit().await?;
         events.into_iter().for_each(|event| self.publish(event));
         Ok(true)
+    }
+
+    /// An undo failed: the job stays unwinding for another try (when its lease comes round), or,
+    /// after [`UNDO_ATTEMPTS`], ends failed with the undo's error and its VM marked failed, where
+    /// staff see it in the job queue; destroying the VM releases whatever it still holds.
+    async fn job_undo_failed(
+        &self,
+        job: &JobRow,
+        owner: &str,
+        position: JobPosition,
+        message: &str,
+    ) -> Result<(), Error> {
+        let NextAction::Undo(step) = position.next() else {
+            return Ok(());
+        };
+        let mut tx = self.store.begin_write().await?;
+        let Some(failures) = Store::job_undo_failed(&mut tx, job.id, owner).await? else {
+            return Ok(());
+        };
+        if failures < UNDO_ATTEMPTS {
+            tx.commit().await?;
+            tracing::warn!(job.id = %job.id, job.step = %step, error = %message, failures, "undo failed; will retry");
+            return Ok(());
+        }
+        let error = format!(
+            "Could not undo \u{201c}{}\u{201d}: {message} The VM is marked failed; destroying it releases what it still holds.",
+            step.label()
+        );
+        let ended = JobPosition {
+            state: JobState::Failed,
+            ..position
+        };
+        if !Store::job_advance(&mut tx, job.id, owner, ended, Some((step.as_str(), &error))).await? {
+            return Ok(());
+        }
+        if let Some(vm) = Store::vm_by_id_tx(&mut tx, &job.target_id.to_string()).await? {
+            self.meter_stop(&mut tx, &vm).await?;
+            Store::vm_set_state(&mut tx, &vm.id, VmState::Failed.as_str()).await?;
+        }
+        let event = Store::job_event_insert(&mut tx, job.id, step.as_str(), "failed", &error).await?;
+        tx.commit().await?;
+        self.publish(event);
+        tracing::error!(job.id = %job.id, job.step = %step, error = %message, "undo failed for good; job ended with its VM failed");
+        Ok(())
     }
 
     async fn job_fail(
@@ -409,13 +456,11 @@ impl Control {
             .await?
             .ok_or_else(|| StepError::Failed("The VM no longer exists.".into()))?;
         let spec = vm_spec(&vm)?;
-        if !undo {
-            self.driver.before_step(step, &spec).await?;
-        }
+        self.driver.before_step(step, undo, &spec).await?;
         // Effects outside the database first: the driver's operations are idempotent. They can
         // take longer than a lease (a boot takes ~18 s), so the lease is renewed while they run;
         // if it is lost anyway, the step stops here and the new holder redoes it.
-        let work = self.step_external(step, undo, &vm, &spec);
+        let work = self.step_external(job, step, undo, &vm, &spec);
         let heartbeat = async {
             let every = Duration::from_millis(u64::try_from(self.lease_ms / 3).unwrap_or(1000).max(10));
             loop {
@@ -463,14 +508,44 @@ impl Control {
         Ok(next)
     }
 
+    /// Whether undoing `step` of `job` would give the VM something it did not have before the
+    /// job: a destroy undone puts back only what the VM held when it began (a failed VM held no
+    /// host, address, disk or port; a stopped one was not powered). Such an undo is a no-op.
+    async fn undo_restores_nothing(&self, job: &JobRow, step: Step, undo: bool) -> Result<bool, StepError> {
+        if !undo || job.position.kind != JobKind::VmDestroy {
+            return Ok(false);
+        }
+        let before = self
+            .store
+            .job_params(job.id)
+            .await?
+            .and_then(|state| VmState::parse(&state).ok())
+            .unwrap_or(VmState::Stopped);
+        let held = matches!(before, VmState::Running | VmState::Stopped);
+        Ok(match step {
+            Step::PowerOff => before != VmState::Running,
+            Step::ReleaseBreakout
+            | Step::DetachNetwork
+            | Step::DeleteDisk
+            | Step::ReleaseIp
+            | Step::ReleaseHost
+            | Step::ReleaseQuota => !held,
+            _ => false,
+        })
+    }
+
     /// The driver part of a step.
-    async fn step_external(
+    pub(crate) async fn step_external(
         &self,
+        job: &JobRow,
         step: Step,
         undo: bool,
         vm: &VmRow,
         spec: &VmSpec,
     ) -> Result<(), StepError> {
+        if self.undo_restores_nothing(job, step, undo).await? {
+            return Ok(());
+        }
         let driver = &self.driver;
         match (step, undo) {
             (Step::CreateDisk, false) | (Step::DeleteDisk, true) => driver.disk_create(spec).await?,
@@ -486,7 +561,10 @@ impl Control {
                     .map_or(vm.disk_gib, |s| s.2);
                 driver.disk_resize(spec, u64::try_from(new).unwrap_or(0)).await?;
             }
-            (Step::AttachNetwork, false) | (Step::DetachNetwork, true) => driver.network_attach(spec).await?,
+            // Only a VM with an address was (or can be) on its network.
+            (Step::AttachNetwork, false) | (Step::DetachNetwork, true) if vm.private_ip.is_some() => {
+                driver.network_attach(spec).await?
+            }
             (Step::AttachNetwork, true) | (Step::DetachNetwork, false) => driver.network_detach(spec).await?,
             (Step::Breakout, false) | (Step::ReleaseBreakout, true) if vm.breakout => {
                 let spec = self.public_ip_ensure(vm).await?;
@@ -520,6 +598,9 @@ impl Control {
         vm: &VmRow,
     ) -> Result<(), StepError> {
         let set_state = |state: VmState| state.as_str();
+        if self.undo_restores_nothing(job, step, undo).await? {
+            return Ok(());
+        }
         if matches!(step, Step::ResizeReserve | Step::ResizeApply) {
             return self.resize_step(tx, job, step, undo, vm).await;
         }
@@ -613,7 +694,10 @@ impl Control {
                     .await?
                     .unwrap_or_else(|| VmState::Stopped.as_str().to_owned());
                 Store::vm_set_state(tx, &vm.id, &previous).await?;
-                Control::meter_start(tx, vm).await?;
+                // Billing resumes only for a VM that holds something again.
+                if matches!(previous.as_str(), "running" | "stopped") {
+                    Control::meter_start(tx, vm).await?;
+                }
             }
             (Step::MarkDestroyed, false) => {
                 Store::vm_set_state(tx, &vm.id, set_state(VmState::Destroyed)).await?

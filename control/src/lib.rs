@@ -13,6 +13,7 @@ pub mod demo;
 pub mod driver;
 pub mod error;
 pub mod firewall;
+pub mod hooks;
 pub mod idempotency;
 pub mod invariants;
 pub mod job;
@@ -61,6 +62,8 @@ pub struct Control {
     login_throttle: Arc<std::sync::Mutex<meridian_core::throttle::LoginThrottle>>,
     /// The master secret API key secrets are derived from (see `meridian_core::api_key`).
     api_master: Arc<[u8]>,
+    /// Points where tests hold operations to force races.
+    hooks: Arc<hooks::Hooks>,
 }
 
 impl Control {
@@ -82,6 +85,7 @@ impl Control {
             // A fresh master secret unless the server sets its own: keys made under it stop
             // working when this process ends.
             api_master: Arc::from(rand::random::<[u8; 32]>().as_slice()),
+            hooks: Arc::default(),
         })
     }
 
@@ -106,6 +110,11 @@ impl Control {
     /// The driver behind the control plane.
     pub fn driver(&self) -> &Arc<dyn Driver> {
         &self.driver
+    }
+
+    /// The points where a test can hold operations to force a race.
+    pub fn hooks(&self) -> &hooks::Hooks {
+        &self.hooks
     }
 
     /// The store, for wiring (sessions, health checks) and tests.

@@ -42,14 +42,37 @@ impl Control {
     pub async fn meter_tick(&self, now: i64) -> Result<usize, Error> {
         let mut metered = 0;
         for id in self.store.vm_ids_metered().await? {
-            let mut tx = self.store.begin_write().await?;
-            if let Some(vm) = Store::vm_by_id_tx(&mut tx, &id).await? {
-                self.meter_vm(&mut tx, &vm, now).await?;
-                metered += 1;
+            // A VM whose transaction lost a deadlock (PostgreSQL, against a job step metering the
+            // same tenant) is tried again; one that keeps losing waits for the next tick, which
+            // meters from where this one stopped, so nothing is lost either way.
+            for attempt in 1..=3 {
+                match self.meter_one(&id, now).await {
+                    Ok(done) => {
+                        metered += usize::from(done);
+                        break;
+                    }
+                    Err(error) if error.is_transient() && attempt < 3 => {
+                        tracing::debug!(vm.id = %id, attempt, "metering lost a deadlock; retrying");
+                    }
+                    Err(error) if error.is_transient() => {
+                        tracing::info!(vm.id = %id, "metering lost deadlocks; the next tick catches up");
+                    }
+                    Err(error) => return Err(error),
+                }
             }
-            tx.commit().await?;
         }
         Ok(metered)
+    }
+
+    /// Meters one VM up to `now` in a transaction of its own; false if it is gone.
+    async fn meter_one(&self, id: &str, now: i64) -> Result<bool, Error> {
+        let mut tx = self.store.begin_write().await?;
+        let Some(vm) = Store::vm_by_id_tx(&mut tx, id).await? else {
+            return Ok(false);
+        };
+        self.meter_vm(&mut tx, &vm, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Meters one VM up to `now`, against its current state, in the caller's transaction.
@@ -81,6 +104,11 @@ impl Control {
         } else {
             Vec::new()
         };
+        // Every row of every hour, summed by key and written in key order: transactions that meter
+        // VMs of one tenant share rows (a backbone edge's bytes), and on PostgreSQL two that take
+        // those rows in different orders deadlock.
+        let mut due: std::collections::BTreeMap<(i64, String, String, String), UsageRow> =
+            std::collections::BTreeMap::new();
         let mut start = from;
         while start < until {
             let hour_start = start - start.rem_euclid(HOUR_MS);
@@ -132,10 +160,27 @@ impl Control {
                     }
                 }
             }
-            for row in rows.iter().filter(|row| row.quantity > 0) {
-                Store::usage_add(tx, &vm.tenant_id, row).await?;
+            for row in rows.into_iter().filter(|row| row.quantity > 0) {
+                let key = (
+                    row.hour_start,
+                    row.kind.clone(),
+                    row.resource_id.clone(),
+                    row.size.clone(),
+                );
+                match due.entry(key) {
+                    std::collections::btree_map::Entry::Occupied(mut held) => {
+                        let held = held.get_mut();
+                        held.quantity = held.quantity.saturating_add(row.quantity);
+                    }
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(row);
+                    }
+                }
             }
             start = end;
+        }
+        for row in due.values() {
+            Store::usage_add(tx, &vm.tenant_id, row).await?;
         }
         Store::vm_set_metered_until(tx, &vm.id, Some(until)).await?;
         Ok(())

@@ -370,6 +370,16 @@ impl Control {
         let job = self.staff_job(job_id).await?;
         let work = async {
             let admin = ctx.staff_admin()?;
+            if job.position.kind == JobKind::VmDestroy {
+                // Half a teardown undone would rebuild what the customer asked to be rid of; a
+                // destroy runs to its end (and a failed one can be retried).
+                return Err(Error::Conflict {
+                    field: None,
+                    message:
+                        "A destroy is not cancelled: it runs to its end, and if it fails it can be retried."
+                            .into(),
+                });
+            }
             let who = self.staff_by_id_email(admin).await?;
             let reason = format!("Cancelled by Meridian admin {who}.");
             if !self.store.job_cancel_request(job.id, &reason, now_ms()).await? {
@@ -427,13 +437,7 @@ impl Control {
         let vm = crate::store::Store::vm_by_id_tx(&mut tx, &vm_id)
             .await?
             .ok_or_else(|| refuse("The job's VM no longer exists."))?;
-        if crate::store::Store::vm_has_live_job(&mut tx, &vm.id).await? {
-            return Err(refuse(
-                "Another operation on this VM is in progress; wait for it to finish.",
-            ));
-        }
         let state = VmState::parse(&vm.state).map_err(Error::internal)?;
-        let new_job = Uuid::new_v4();
         let kind = job.position.kind;
         let action = match kind {
             JobKind::VmCreate => None,
@@ -445,10 +449,10 @@ impl Control {
             JobKind::VmBreakoutOpen => Some(VmAction::OpenBreakout),
             JobKind::VmBreakoutClose => Some(VmAction::CloseBreakout),
         };
-        match action {
+        let params = match action {
             None if state == VmState::Failed => {
                 crate::store::Store::vm_set_state(&mut tx, &vm.id, VmState::Pending.as_str()).await?;
-                crate::store::Store::job_insert(&mut tx, new_job, &tenant, kind, job.target_id).await?;
+                String::new()
             }
             None => {
                 return Err(refuse(
@@ -463,23 +467,15 @@ impl Control {
                     Self::breakout_within_residency(&mut tx, &vm).await?;
                 }
                 // A destroy that unwinds returns the VM to the state it is in now.
-                let params = match kind {
+                match kind {
                     JobKind::VmResize => params.unwrap_or_default(),
                     _ => vm.state.clone(),
-                };
-                crate::store::Store::job_insert_with_params(
-                    &mut tx,
-                    new_job,
-                    &tenant,
-                    kind,
-                    job.target_id,
-                    &params,
-                )
-                .await?;
+                }
             }
-        }
-        tx.commit().await?;
-        self.jobs_queued.notify_one();
+        };
+        let new_job = self
+            .vm_job_queue(tx, job.target_id, &tenant, kind, &params)
+            .await?;
         tracing::info!(job.id = %new_job, job.retry_of = %job.id, "job retried");
         Ok(new_job)
     }

@@ -216,7 +216,7 @@ impl Control {
             // accepts the VM: that is what makes concurrent creates at the quota boundary exact,
             // and a refusal leaves nothing behind. The job then starts at its second step.
             self.driver
-                .before_step(Step::ReserveQuota, &vm_spec(vm)?)
+                .before_step(Step::ReserveQuota, false, &vm_spec(vm)?)
                 .await
                 .map_err(|e| Error::Forbidden(format!("Could not reserve quota: {e}")))?;
         }
@@ -415,18 +415,10 @@ impl Control {
         if action == VmAction::OpenBreakout {
             Self::breakout_within_residency(&mut tx, &vm).await?;
         }
-        if Store::vm_has_live_job(&mut tx, &vm.id).await? {
-            return Err(Error::Forbidden(
-                "Another operation on this VM is still in progress; wait for it to finish.".into(),
-            ));
-        }
         let vm_uuid: Uuid = vm.id.parse().map_err(Error::internal)?;
-        let job_id = Uuid::new_v4();
         // By default the parameter is the VM's state: a destroy that unwinds puts it back.
         let params = params.unwrap_or_else(|| vm.state.clone());
-        Store::job_insert_with_params(&mut tx, job_id, &tenant, kind, vm_uuid, &params).await?;
-        tx.commit().await?;
-        self.jobs_queued.notify_one();
+        let job_id = self.vm_job_queue(tx, vm_uuid, &tenant, kind, &params).await?;
         tracing::info!(vm.id = %vm.id, job.id = %job_id, job.kind = kind.as_str(), request.id = %ctx.request_id, "vm operation queued");
         Ok(Started {
             vm_id: vm_uuid,
@@ -436,6 +428,49 @@ impl Control {
 }
 
 impl Control {
+    /// Queues a job of `kind` on a VM inside `tx` (which has already checked the VM's state) and
+    /// commits; or refuses with [`Error::Busy`] naming the job that holds the VM. The check here
+    /// reads; the unique index on live jobs settles two transactions that both passed it.
+    pub(crate) async fn vm_job_queue(
+        &self,
+        mut tx: crate::store::Tx,
+        vm: Uuid,
+        tenant: &str,
+        kind: JobKind,
+        params: &str,
+    ) -> Result<Uuid, Error> {
+        if let Some(job_id) = Store::vm_live_job(&mut tx, &vm.to_string()).await? {
+            return Err(Error::Busy { job_id });
+        }
+        self.hooks.before_job_insert().await;
+        let job_id = Uuid::new_v4();
+        let inserted = Store::job_insert_with_params(&mut tx, job_id, tenant, kind, vm, params).await;
+        match inserted.and(Ok(())) {
+            Err(error) if crate::store::is_unique_violation(&error) => {
+                // Another transaction queued a job on this VM first; ours is rolled back.
+                drop(tx);
+                return Err(self.vm_busy(vm).await);
+            }
+            other => other?,
+        }
+        tx.commit().await?;
+        self.jobs_queued.notify_one();
+        Ok(job_id)
+    }
+
+    /// The refusal for a VM another operation holds: its live job, read after the race was lost.
+    async fn vm_busy(&self, vm: Uuid) -> Error {
+        match self.store.job_live_on(vm).await {
+            Ok(Some(job_id)) => Error::Busy { job_id },
+            // It finished meanwhile.
+            Ok(None) => Error::Conflict {
+                field: None,
+                message: "Another operation on this VM just finished; try again.".into(),
+            },
+            Err(error) => error.into(),
+        }
+    }
+
     /// Refuses a new public address for `vm` in a zone the tenant's residency policy (as it is
     /// now) does not allow. Read inside the caller's transaction.
     pub(crate) async fn breakout_within_residency(

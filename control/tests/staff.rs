@@ -439,3 +439,48 @@ async fn an_admin_changes_a_quota_but_never_below_what_is_in_use() {
         .unwrap();
     assert_eq!(w.control.quota_view(&w.owner).await.unwrap().0.max_vms, 40);
 }
+
+#[tokio::test]
+async fn a_destroy_cannot_be_cancelled_and_destroying_a_cancelled_create_ends() {
+    let w = world().await;
+    let vm = w.vm("db-1").await;
+    let support = w.staff("sam@meridian.example", "support", false).await;
+    let admin = w.staff("ada@meridian.example", "admin", false).await;
+    // A create cancelled half-way leaves a failed VM that holds nothing.
+    for _ in 0..3 {
+        w.control.job_step_one("w").await.unwrap();
+    }
+    let create = w.control.staff_jobs(&support, "live").await.unwrap()[0]
+        .job
+        .id
+        .to_string();
+    w.control.staff_job_cancel(&admin, &create).await.unwrap();
+    w.control.job_drain("w").await.unwrap();
+    assert_eq!(w.control.vm_view(&w.owner, &vm).await.unwrap().state, "failed");
+    // Its destroy, past detaching the network, is not cancelled: it runs to its end.
+    let destroy = w
+        .control
+        .vm_destroy(&w.owner, &vm)
+        .await
+        .unwrap()
+        .job_id
+        .to_string();
+    for _ in 0..4 {
+        w.control.job_step_one("w").await.unwrap();
+    }
+    let refused = w.control.staff_job_cancel(&admin, &destroy).await;
+    assert!(
+        matches!(&refused, Err(Error::Conflict { message, .. }) if message.contains("destroy")),
+        "{refused:?}"
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(60), w.control.job_drain("w"))
+        .await
+        .expect("the destroy ends")
+        .unwrap();
+    assert!(w.control.staff_jobs(&support, "live").await.unwrap().is_empty());
+    match w.control.vm_view(&w.owner, &vm).await {
+        Ok(row) => assert_eq!(row.state, "destroyed"),
+        Err(error) => assert!(matches!(error, Error::NotFound), "{error:?}"),
+    }
+    assert!(w.control.invariants_check(true).await.unwrap().is_empty());
+}

@@ -204,6 +204,7 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                     fail_step: Some(step),
                     fail_times: None,
                     probability: 0.0,
+                    ..SimFaults::default()
                 });
                 let refused = w
                     .control
@@ -236,6 +237,7 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 fail_step: Some(step),
                 fail_times: None,
                 probability: 0.0,
+                ..SimFaults::default()
             });
             let job = match kind {
                 JobKind::VmCreate => created.job_id,
@@ -342,6 +344,7 @@ async fn every_step_and_every_undo_run_twice_give_the_same_result() {
         fail_step: Some(meridian_core::job::Step::MarkDestroyed),
         fail_times: None,
         probability: 0.0,
+        ..SimFaults::default()
     });
     let destroy = w.control.vm_destroy(&w.ctx, &id).await.unwrap();
     let steps = JobKind::VmDestroy.steps().len();
@@ -624,10 +627,7 @@ async fn breakout_opens_and_closes_on_an_existing_vm_with_its_address_and_quota(
 
     w.control.vm_breakout_open(&w.ctx, &id).await.unwrap();
     let during = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
-    assert!(
-        matches!(&during, Error::Forbidden(m) if m.contains("in progress")),
-        "{during:?}"
-    );
+    assert!(matches!(&during, Error::Busy { .. }), "{during:?}");
     w.drain().await;
     let twice = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
     assert!(
@@ -856,6 +856,7 @@ async fn members_of_a_cohort_failing_at_any_step_unwind_alone_and_the_rest_run()
             fail_step: Some(step),
             fail_times: Some(2),
             probability: 0.0,
+            ..SimFaults::default()
         });
         w.drain().await;
         let mut failed = 0;
@@ -1032,5 +1033,121 @@ async fn a_group_member_created_later_avoids_the_hosts_of_earlier_members() {
         host(second.vm_id).await,
         "members of one group never share a host"
     );
+    w.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn two_operations_racing_on_one_vm_start_one_job_and_the_other_names_it() {
+    let w = world().await;
+    let vdc = w.vdc("lon1").await;
+    let id = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("web-1", "lon1", "s", false))
+        .await
+        .unwrap()
+        .vm_id
+        .to_string();
+    w.drain().await;
+    // Both requests pass "does this VM have a live job?" before either inserts its job (on
+    // PostgreSQL; SQLite's single writer lets only one into the check at a time).
+    w.control.hooks().hold_before_job_insert(2);
+    let (stop, reboot) = tokio::join!(w.control.vm_stop(&w.ctx, &id), w.control.vm_reboot(&w.ctx, &id));
+    let (won, lost) = match (stop, reboot) {
+        (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
+        other => panic!("exactly one operation must start: {other:?}"),
+    };
+    assert!(
+        matches!(lost, Error::Busy { job_id } if job_id == won.job_id),
+        "the refusal names the running job: {lost:?}"
+    );
+    assert_eq!(w.db.store.job_list_live().await.unwrap().len(), 1);
+    w.drain().await;
+    w.assert_invariants().await;
+}
+
+/// Runs the queue to its end, or fails the test if it never empties (a job that loops).
+async fn drain_or_fail(w: &World) {
+    tokio::time::timeout(std::time::Duration::from_secs(60), w.drain())
+        .await
+        .expect("every job ends: none is retried forever");
+}
+
+#[tokio::test]
+async fn a_failed_vm_whose_destroy_fails_half_way_is_put_back_as_it_was_and_the_job_ends() {
+    let w = world().await;
+    let vdc = w.vdc("lon1").await;
+    w.driver.set_faults(SimFaults {
+        fail_step: Some(meridian_core::job::Step::Boot),
+        fail_times: Some(1),
+        ..SimFaults::default()
+    });
+    let id = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("web-1", "lon1", "s", true))
+        .await
+        .unwrap()
+        .vm_id
+        .to_string();
+    drain_or_fail(&w).await;
+    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "failed");
+    // The destroy gets past detaching the network and releasing breakout, then fails: undoing
+    // must not re-attach a VM that has no address, nor hand it a public one.
+    w.driver.set_faults(SimFaults {
+        fail_step: Some(meridian_core::job::Step::PowerOff),
+        fail_times: Some(1),
+        ..SimFaults::default()
+    });
+    let job = w.control.vm_destroy(&w.ctx, &id).await.unwrap().job_id;
+    drain_or_fail(&w).await;
+    assert_eq!(w.job_state(job).await.0, JobState::Failed);
+    let row = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    assert_eq!(row.state, "failed");
+    assert_eq!((row.host_id, row.private_ip, row.public_ip), (None, None, None));
+    w.assert_invariants().await;
+    // And destroyed again, it goes.
+    let job = w.control.vm_destroy(&w.ctx, &id).await.unwrap().job_id;
+    drain_or_fail(&w).await;
+    assert_eq!(w.job_state(job).await.0, JobState::Succeeded);
+    w.assert_invariants().await;
+}
+
+#[tokio::test]
+async fn an_undo_that_keeps_failing_ends_the_job_with_the_vm_failed_instead_of_looping() {
+    let w = world().await;
+    let vdc = w.vdc("fra1").await;
+    let id = w
+        .control
+        .vm_create(&w.ctx, &vdc, vm("db-1", "fra1", "s", false))
+        .await
+        .unwrap()
+        .vm_id
+        .to_string();
+    drain_or_fail(&w).await;
+    // The stop powers off, fails to record it, and then cannot power the VM back on, ever.
+    w.driver.set_faults(SimFaults {
+        fail_step: Some(meridian_core::job::Step::MarkStopped),
+        fail_times: Some(1),
+        fail_undo_of: Some(meridian_core::job::Step::PowerOff),
+        ..SimFaults::default()
+    });
+    let job = w.control.vm_stop(&w.ctx, &id).await.unwrap().job_id;
+    drain_or_fail(&w).await;
+    let (state, failed_step, error) = w.job_state(job).await;
+    assert_eq!(state, JobState::Failed);
+    assert_eq!(
+        failed_step.as_deref(),
+        Some("power_off"),
+        "names the undo that failed"
+    );
+    let error = error.unwrap();
+    assert!(
+        error.contains("Could not undo") && error.contains("Power off"),
+        "{error}"
+    );
+    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "failed");
+    // What staff (or the customer) can do next: destroy it, which releases everything.
+    w.driver.set_faults(SimFaults::default());
+    w.control.vm_destroy(&w.ctx, &id).await.unwrap();
+    drain_or_fail(&w).await;
     w.assert_invariants().await;
 }

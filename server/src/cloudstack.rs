@@ -284,6 +284,8 @@ const UNSUPPORTED: u16 = 432;
 const TOO_MANY: u16 = 429;
 const INTERNAL: u16 = 530;
 const ACCOUNT_ERROR: u16 = 531;
+/// CloudStack's RESOURCE_IN_USE_ERROR: another operation holds the VM.
+const RESOURCE_IN_USE: u16 = 536;
 
 impl CsError {
     fn param(text: impl Into<String>) -> Self {
@@ -298,6 +300,8 @@ impl CsError {
         match self.code {
             UNAUTHORIZED | ACCOUNT_ERROR => 4365,
             PARAM_ERROR => 4350,
+            // com.cloud.exception.ConcurrentOperationException
+            RESOURCE_IN_USE => 4300,
             UNSUPPORTED => 9999,
             _ => 4250,
         }
@@ -312,7 +316,8 @@ impl From<Error> for CsError {
             Error::Unauthenticated | Error::BadCredentials => UNAUTHORIZED,
             Error::Forbidden(_) | Error::Suspended => ACCOUNT_ERROR,
             Error::Throttled { .. } => TOO_MANY,
-            Error::Internal { .. } => INTERNAL,
+            Error::Busy { .. } => RESOURCE_IN_USE,
+            Error::Internal { .. } | Error::Transient { .. } => INTERNAL,
         };
         let text = match &error {
             Error::Invalid(fields) => fields

@@ -122,9 +122,9 @@ pub trait Driver: Send + Sync + 'static {
     /// The public addresses a zone's internet breakout can hand out.
     fn public_addresses(&self, zone: ZoneId) -> Vec<Ipv4Addr>;
 
-    /// Called before every job step; a test or chaos setting may make it fail. Real backends
-    /// do nothing here.
-    async fn before_step(&self, _step: Step, _vm: &VmSpec) -> Result<(), DriverError> {
+    /// Called before every job step and every undo; a test or chaos setting may make it fail.
+    /// Real backends do nothing here.
+    async fn before_step(&self, _step: Step, _undo: bool, _vm: &VmSpec) -> Result<(), DriverError> {
         Ok(())
     }
 

@@ -100,6 +100,8 @@ pub struct SimFaults {
     pub fail_times: Option<u32>,
     /// Fail any step with this probability (0.0–1.0).
     pub probability: f64,
+    /// Fail every undo of this step, for good (the other fields concern steps run forward).
+    pub fail_undo_of: Option<Step>,
 }
 
 /// What the simulated hardware holds for one VM.
@@ -279,8 +281,16 @@ impl Driver for SimulatedDriver {
             .collect()
     }
 
-    async fn before_step(&self, step: Step, _vm: &VmSpec) -> Result<(), DriverError> {
+    async fn before_step(&self, step: Step, undo: bool, _vm: &VmSpec) -> Result<(), DriverError> {
         let mut faults = lock(&self.faults);
+        if undo {
+            return match faults.fail_undo_of {
+                Some(failing) if failing == step => Err(DriverError::refused(format!(
+                    "Simulated failure injected undoing step {step}."
+                ))),
+                _ => Ok(()),
+            };
+        }
         if faults.fail_step == Some(step) {
             match faults.fail_times {
                 Some(0) => {}
@@ -570,14 +580,15 @@ mod tests {
             fail_step: Some(Step::Boot),
             fail_times: Some(1),
             probability: 0.0,
+            ..SimFaults::default()
         });
-        assert!(driver.before_step(Step::CreateDisk, &spec()).await.is_ok());
-        assert!(driver.before_step(Step::Boot, &spec()).await.is_err());
-        assert!(driver.before_step(Step::Boot, &spec()).await.is_ok());
+        assert!(driver.before_step(Step::CreateDisk, false, &spec()).await.is_ok());
+        assert!(driver.before_step(Step::Boot, false, &spec()).await.is_err());
+        assert!(driver.before_step(Step::Boot, false, &spec()).await.is_ok());
         driver.set_faults(SimFaults {
             probability: 1.0,
             ..SimFaults::default()
         });
-        assert!(driver.before_step(Step::Place, &spec()).await.is_err());
+        assert!(driver.before_step(Step::Place, false, &spec()).await.is_err());
     }
 }

@@ -55,7 +55,9 @@ impl Control {
             }
             while in_flight < COHORT_LIMIT {
                 cohorts += 1;
-                let name = format!("{owner}#{cohorts}");
+                // Ends with '#' so that releasing this cohort's leases by prefix never touches
+                // cohort 10 when cohort 1 stops.
+                let name = format!("{owner}#{cohorts}#");
                 let claimed = match self
                     .store
                     .job_claim_many(&name, self.lease_ms, COHORT_LIMIT - in_flight)
@@ -75,7 +77,14 @@ impl Control {
                 running.spawn(async move {
                     let count = claimed.len();
                     if let Err(error) = control.cohorts_run(claimed, &name).await {
-                        tracing::warn!(error.detail = ?error, worker = %name, "job worker error");
+                        tracing::warn!(error.detail = ?error, worker = %name, "job worker error; its jobs go back to the queue");
+                        // A database hiccup (a deadlock on PostgreSQL, a write turn that timed
+                        // out) must not strand the cohort's jobs until their leases lapse: hand
+                        // them back now. Every step is idempotent, so whoever takes them resumes.
+                        match control.store.job_leases_release(&name).await {
+                            Ok(_) => control.jobs_queued.notify_one(),
+                            Err(error) => tracing::warn!(error.detail = %error, worker = %name, "leases not released; they lapse instead"),
+                        }
                     }
                     count
                 });
@@ -210,10 +219,8 @@ impl Control {
                 .get(&job.target_id.to_string())
                 .ok_or_else(|| StepError::Failed("The VM no longer exists.".into()))?;
             let spec = super::vm_spec(vm)?;
-            if !undo {
-                self.driver.before_step(step, &spec).await?;
-            }
-            self.step_external(step, undo, vm, &spec).await
+            self.driver.before_step(step, undo, &spec).await?;
+            self.step_external(job, step, undo, vm, &spec).await
         }));
         let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
         let heartbeat = async {

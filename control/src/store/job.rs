@@ -153,11 +153,19 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<JobRow>, sqlx::Error> {
         let now = now_ms();
+        // On PostgreSQL the candidates are locked as they are chosen, oldest first, skipping any
+        // another server is claiming: two servers' claims then never wait for each other (they
+        // deadlocked, each holding rows the other's UPDATE wanted). SQLite has one writer at a
+        // time and no such clause.
+        let lock = match self.backend() {
+            super::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            super::Backend::Sqlite => "",
+        };
         let sql = format!(
             "UPDATE jobs SET lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id IN (SELECT id FROM jobs WHERE state IN ('queued', 'running', 'unwinding') \
                           AND (lease_until IS NULL OR lease_until < $3 OR lease_owner = $1) \
-                          ORDER BY created_at, id LIMIT $4) \
+                          ORDER BY created_at, id LIMIT $4 {lock}) \
              AND state IN ('queued', 'running', 'unwinding') \
              AND (lease_until IS NULL OR lease_until < $3 OR lease_owner = $1) \
              RETURNING {JOB_COLUMNS}"
@@ -172,6 +180,21 @@ impl Store {
         let mut jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|job| (job.created_at, job.id));
         Ok(jobs)
+    }
+
+    /// Lets go of every live job leased by an owner whose name starts with `prefix` (a cohort that
+    /// stopped on an error, or a restarted server's predecessor under the same identity), so
+    /// that the next claim takes them at once instead of when the lease lapses. How many.
+    pub async fn job_leases_release(&self, prefix: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL \
+             WHERE state IN ('queued', 'running', 'unwinding') AND lease_owner IS NOT NULL \
+             AND substr(lease_owner, 1, length($1)) = $1",
+        )
+        .bind(prefix)
+        .execute(&mut *self.writer().await?)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Extends a lease the worker still holds; false if it lost it.
@@ -229,6 +252,24 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Counts one more failed undo of a job `owner` holds; the count so far, or None when the
+    /// lease was lost.
+    pub(crate) async fn job_undo_failed(
+        tx: &mut Tx,
+        id: Uuid,
+        owner: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar(
+            "UPDATE jobs SET undo_failures = undo_failures + 1, updated_at = $1 \
+             WHERE id = $2 AND lease_owner = $3 RETURNING undo_failures",
+        )
+        .bind(now_ms())
+        .bind(id.to_string())
+        .bind(owner)
+        .fetch_optional(&mut **tx)
+        .await
     }
 
     /// Those of `ids` that were cancelled (rather than failed), inside the finishing transaction.
@@ -407,6 +448,17 @@ impl Store {
             .iter()
             .map(job_from_row)
             .collect()
+    }
+
+    /// The live job on a target, if one is queued, running or unwinding.
+    pub async fn job_live_on(&self, target: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE target_id = $1 AND state IN ('queued', 'running', 'unwinding')",
+        )
+        .bind(target.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        id.map(|id| id.parse().map_err(decode)).transpose()
     }
 
     /// The events of a job after `after_seq`, in order.

@@ -324,6 +324,16 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether the database gave up on the transaction to settle a conflict with another one
+/// (PostgreSQL's deadlock_detected 40P01 and serialization_failure 40001): nothing it did stays,
+/// and running it again may succeed.
+pub(crate) fn is_retryable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40001" | "40P01")),
+        _ => false,
+    }
+}
+
 /// How many values one statement binds at most, so a multi-row statement is cut into chunks of
 /// `MAX_BINDS / columns` rows. Far below SQLite's limit (32,766) and PostgreSQL's (65,535): sqlx
 /// looks each `$n` up by name on SQLite, which grows with the square of the count, and the

@@ -280,7 +280,8 @@ impl Store {
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE jobs SET cancel_requested_at = $1, cancel_reason = $2, updated_at = $1 \
-             WHERE id = $3 AND state IN ('queued', 'running') AND cancel_requested_at IS NULL",
+             WHERE id = $3 AND state IN ('queued', 'running') AND cancel_requested_at IS NULL \
+             AND kind <> 'vm_destroy'",
         )
         .bind(now)
         .bind(reason)

@@ -535,14 +535,15 @@ impl Store {
     }
 
     /// Whether a live job is working on this VM.
-    pub(crate) async fn vm_has_live_job(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE target_id = $1 AND state IN ('queued', 'running', 'unwinding')",
+    pub(crate) async fn vm_live_job(tx: &mut Tx, id: &str) -> Result<Option<uuid::Uuid>, sqlx::Error> {
+        let job: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE target_id = $1 AND state IN ('queued', 'running', 'unwinding')",
         )
         .bind(id)
-        .fetch_one(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
-        Ok(n > 0)
+        job.map(|id| id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .transpose()
     }
 }
 

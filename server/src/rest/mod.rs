@@ -184,6 +184,7 @@ pub async fn no_such_route() -> ApiError {
         code: "no_such_route",
         message: "There is no such API route; see /api/v1/openapi.json.".into(),
         fields: BTreeMap::new(),
+        job_id: None,
     }
 }
 
@@ -202,14 +203,18 @@ pub struct ApiErrorBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiErrorDetail {
     /// Stable, machine-readable: `invalid_input`, `unauthenticated`, `forbidden`,
-    /// `tenant_suspended`, `not_found`, `conflict`, `bad_request`, `idempotency_key_reused`,
-    /// `idempotency_key_in_use`, `no_such_route`, `too_many_attempts`, `internal`.
+    /// `tenant_suspended`, `not_found`, `conflict`, `try_again`, `bad_request`, `idempotency_key_reused`,
+    /// `idempotency_key_in_use`, `operation_in_progress`, `no_such_route`, `too_many_attempts`,
+    /// `internal`.
     pub code: String,
     /// For people.
     pub message: String,
     /// For `invalid_input`: each field's problem, by field name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// For `operation_in_progress`: the job that holds the resource (follow it at `/api/v1/jobs/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
 }
 
 /// An error on its way out: status, stable code, message, field errors.
@@ -219,6 +224,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     fields: BTreeMap<String, String>,
+    job_id: Option<String>,
 }
 
 impl ApiError {
@@ -228,6 +234,7 @@ impl ApiError {
             code: "bad_request",
             message: message.into(),
             fields: BTreeMap::new(),
+            job_id: None,
         }
     }
 }
@@ -241,7 +248,8 @@ impl From<Error> for ApiError {
             Error::Forbidden(_) | Error::Suspended => StatusCode::FORBIDDEN,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::Conflict { .. } | Error::Busy { .. } => StatusCode::CONFLICT,
+            Error::Transient { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut fields = BTreeMap::new();
@@ -260,6 +268,9 @@ impl From<Error> for ApiError {
             Error::Internal { detail } => {
                 tracing::error!(error.detail = %detail, "REST API request failed");
             }
+            Error::Transient { detail } => {
+                tracing::warn!(error.detail = %detail, "REST API request lost a database conflict");
+            }
             _ => {}
         }
         Self {
@@ -267,6 +278,10 @@ impl From<Error> for ApiError {
             code: error.code(),
             message: error.to_string(),
             fields,
+            job_id: match &error {
+                Error::Busy { job_id } => Some(job_id.to_string()),
+                _ => None,
+            },
         }
     }
 }
@@ -278,6 +293,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_owned(),
                 message: self.message,
                 fields: self.fields,
+                job_id: self.job_id,
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
@@ -522,6 +538,7 @@ where
             code: "idempotency_key_in_use",
             message: "A request with this Idempotency-Key is still running; retry in a moment.".into(),
             fields: BTreeMap::new(),
+            job_id: None,
         }
         .into_response(),
         IdempotencyClaim::Mismatch => ApiError {
@@ -531,6 +548,7 @@ where
                 "This Idempotency-Key was used for a different request; use a new key for a new request."
                     .into(),
             fields: BTreeMap::new(),
+            job_id: None,
         }
         .into_response(),
     }

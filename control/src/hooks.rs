@@ -1,0 +1,38 @@
+//! Points where a test holds an operation on purpose, to make a race happen every time instead of
+//! by luck. Nothing is set outside tests; an unset point costs one lock.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Barrier;
+
+/// The longest a hook holds an operation: on SQLite (one writer) the second party can never
+/// arrive while the first holds the write turn, so the first goes on alone after this.
+const HOLD_AT_MOST: Duration = Duration::from_secs(2);
+
+/// Test hooks; see [`crate::Control::hooks`].
+#[derive(Debug, Default)]
+pub struct Hooks {
+    /// Held between "does this VM have a live job?" and the insert of the new one.
+    before_job_insert: Mutex<Option<Arc<Barrier>>>,
+}
+
+impl Hooks {
+    /// Makes the next `parties` operations on VMs wait for each other between their live-job
+    /// check and their job insert (each waits at most [`HOLD_AT_MOST`]).
+    pub fn hold_before_job_insert(&self, parties: usize) {
+        *lock(&self.before_job_insert) = Some(Arc::new(Barrier::new(parties)));
+    }
+
+    /// Where an operation on a VM passes between its check and its insert.
+    pub(crate) async fn before_job_insert(&self) {
+        let barrier = lock(&self.before_job_insert).clone();
+        if let Some(barrier) = barrier {
+            // A timeout is not a failure: see HOLD_AT_MOST.
+            let _ = tokio::time::timeout(HOLD_AT_MOST, barrier.wait()).await;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
