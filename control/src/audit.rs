@@ -1,7 +1,8 @@
 //! The audit log: every mutation, refused or not, with who, what, when, from where and the result.
 
 use crate::context::{Actor, OpContext};
-use crate::store::audit::AuditRow;
+use crate::store;
+use crate::store::audit::{AuditRow, PendingAudit};
 use crate::store::now_ms;
 use crate::{Control, Error};
 use meridian_core::TenantId;
@@ -9,6 +10,8 @@ use std::future::Future;
 
 impl Control {
     /// Runs a mutation and records it in the actor's tenant's audit log, whatever the outcome.
+    /// A change's entry is written in the change's own transaction (see `store::audit`): both
+    /// land or neither does. A refusal, which changed nothing, is recorded on its own after.
     pub(crate) async fn audited<T>(
         &self,
         ctx: &OpContext,
@@ -16,17 +19,43 @@ impl Control {
         target: &str,
         work: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let result = work.await;
         // An inspecting staff member's refused attempts belong in the inspected tenant's log too.
-        if let Ok(tenant_id) = ctx.tenant() {
-            self.audit_record(ctx, tenant_id, action, target, result.as_ref().err())
-                .await;
+        let Ok(tenant_id) = ctx.tenant() else {
+            return work.await;
+        };
+        self.audited_for(ctx, tenant_id, action, target, work).await
+    }
+
+    /// [`Control::audited`] in `tenant_id`'s log (staff actions on a tenant they are not
+    /// inspecting).
+    pub(crate) async fn audited_for<T>(
+        &self,
+        ctx: &OpContext,
+        tenant_id: TenantId,
+        action: &str,
+        target: &str,
+        work: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let row = self.audit_row(ctx, action, target, None).await;
+        let pending = PendingAudit::new(tenant_id.to_string(), row);
+        let result = store::audit::scoped(pending.clone(), work).await;
+        let written = PendingAudit::written(&pending);
+        match (&result, written) {
+            (Ok(_), true) => {}
+            // Nothing went through a write transaction (or the mutation wrote nothing).
+            (Ok(_), false) => self.audit_write(ctx, tenant_id, action, target, None).await,
+            // Refused before anything changed; or changed, then failed later on: that failure
+            // gets an entry of its own after the change's.
+            (Err(error), _) => {
+                self.audit_write(ctx, tenant_id, action, target, Some(error))
+                    .await;
+            }
         }
         result
     }
 
-    /// Appends one entry for `tenant`. Failing to audit is logged, not hidden, but does not undo
-    /// what was done.
+    /// Appends one entry for `tenant` on its own. Failing to audit is logged, not hidden, but
+    /// does not undo what was done.
     pub(crate) async fn audit_record(
         &self,
         ctx: &OpContext,
@@ -35,6 +64,31 @@ impl Control {
         target: &str,
         error: Option<&Error>,
     ) {
+        self.audit_write(ctx, tenant, action, target, error).await;
+    }
+
+    async fn audit_write(
+        &self,
+        ctx: &OpContext,
+        tenant: TenantId,
+        action: &str,
+        target: &str,
+        error: Option<&Error>,
+    ) {
+        let row = self.audit_row(ctx, action, target, error).await;
+        if let Err(error) = self.store.audit_insert(&tenant.to_string(), &row).await {
+            tracing::error!(error.detail = %error, audit.action = action, "audit entry not written");
+        }
+    }
+
+    /// The entry for an action by `ctx`'s actor: who (by e-mail, read now), what, and the result.
+    async fn audit_row(
+        &self,
+        ctx: &OpContext,
+        action: &str,
+        target: &str,
+        error: Option<&Error>,
+    ) -> AuditRow {
         let actor = match ctx.actor {
             Actor::User { user_id, .. } => match self.store.user_by_id(user_id).await {
                 Ok(Some(user)) => user.email,
@@ -50,7 +104,7 @@ impl Control {
             Some(via) => format!("{actor} ({via})"),
             None => actor,
         };
-        let row = AuditRow {
+        AuditRow {
             at: now_ms(),
             actor,
             action: action.to_owned(),
@@ -58,9 +112,6 @@ impl Control {
             result: error.map_or_else(|| "ok".to_owned(), |e| format!("{}: {e}", e.code())),
             client: ctx.client.clone().unwrap_or_else(|| "-".to_owned()),
             request_id: ctx.request_id.clone(),
-        };
-        if let Err(error) = self.store.audit_insert(&tenant.to_string(), &row).await {
-            tracing::error!(error.detail = %error, audit.action = action, "audit entry not written");
         }
     }
 

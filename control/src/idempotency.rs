@@ -37,6 +37,33 @@ impl Control {
             .await?)
     }
 
+    /// The id the resource made by a create with the caller's `key` and `fingerprint` (the
+    /// request) gets: the same for every retry of that request with that key; another user's key
+    /// of the same name, or another request, gives another id. A create that committed but whose
+    /// answer was lost (a crash) is then found again instead of made twice, and two retries
+    /// racing each other make one resource (its id is the primary key).
+    pub fn idempotency_resource_id(
+        &self,
+        ctx: &OpContext,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<uuid::Uuid, Error> {
+        let (user, _, _) = ctx.user()?;
+        let user = user.to_string();
+        let parts: [&[u8]; 6] = [
+            b"idempotency\n",
+            user.as_bytes(),
+            b"\n",
+            key.as_bytes(),
+            b"\n",
+            fingerprint.as_bytes(),
+        ];
+        let digest = meridian_core::api_key::sha256(&parts.concat());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Ok(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+
     /// Ends the claim on the caller's `key`: `Some` keeps the answer to replay; `None` (the request
     /// was refused and changed nothing) lets the key go so that a corrected retry runs.
     pub async fn idempotency_finish(

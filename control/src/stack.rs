@@ -128,7 +128,7 @@ impl Control {
             stack: stack.clone(),
             new_vdcs,
         };
-        self.vm_accept(ctx, creates, Some(&plan)).await?;
+        self.vm_accept(ctx, creates, Some(&plan), None).await?;
         Ok(stack)
     }
 

@@ -277,10 +277,9 @@ impl Control {
                 .await?
                 .ok_or(Error::NotFound)
         };
-        let result = work.await;
-        self.staff_audit(ctx, tenant_id, "tenant.suspend", reason, &result)
-            .await;
-        let ended = result?;
+        let ended = self
+            .audited_for(ctx, tenant_id, "tenant.suspend", reason, work)
+            .await?;
         tracing::info!(tenant.id = %tenant_id, sessions.ended = ended, "tenant suspended");
         Ok(ended)
     }
@@ -296,10 +295,8 @@ impl Control {
                 .ok_or(Error::NotFound)
                 .map(|_| ())
         };
-        let result = work.await;
-        self.staff_audit(ctx, tenant_id, "tenant.unsuspend", "access restored", &result)
-            .await;
-        result
+        self.audited_for(ctx, tenant_id, "tenant.unsuspend", "access restored", work)
+            .await
     }
 
     /// Changes a tenant's quota (admins). A limit below what is in use is refused, by field.
@@ -323,14 +320,11 @@ impl Control {
                 .await?;
             Ok(())
         };
-        let result = work.await;
         let target = format!(
             "{} VMs, {} vCPUs, {} MiB, {} public IPs",
             form.max_vms, form.max_vcpus, form.max_memory_mib, form.max_public_ips
         );
-        self.staff_audit(ctx, tenant_id, "quota.set", &target, &result)
-            .await;
-        result
+        self.audited_for(ctx, tenant_id, "quota.set", &target, work).await
     }
 
     /// Every zone's capacity: hosts, vCPU/RAM/disk in use and free, VMs, dedicated hosts.
@@ -392,12 +386,13 @@ impl Control {
             self.jobs_queued.notify_one();
             Ok(())
         };
-        let result = work.await;
-        if let Some(tenant) = job_tenant(&job) {
-            self.staff_audit(ctx, tenant, "job.cancel", &job_label(&job), &result)
-                .await;
+        match job_tenant(&job) {
+            Some(tenant) => {
+                self.audited_for(ctx, tenant, "job.cancel", &job_label(&job), work)
+                    .await
+            }
+            None => work.await,
         }
-        result
     }
 
     /// Runs a failed or cancelled job again from its first step, as a new job (admins): a failed
@@ -410,12 +405,13 @@ impl Control {
             ctx.staff_admin()?;
             self.job_retry(&job).await
         };
-        let result = work.await;
-        if let Some(tenant) = job_tenant(&job) {
-            self.staff_audit(ctx, tenant, "job.retry", &job_label(&job), &result)
-                .await;
+        match job_tenant(&job) {
+            Some(tenant) => {
+                self.audited_for(ctx, tenant, "job.retry", &job_label(&job), work)
+                    .await
+            }
+            None => work.await,
         }
-        result
     }
 
     async fn job_retry(&self, job: &JobRow) -> Result<Uuid, Error> {
@@ -491,19 +487,6 @@ impl Control {
             .staff_by_id(id)
             .await?
             .map_or_else(|| id.to_string(), |s| s.email))
-    }
-
-    /// Records a staff action in the tenant's audit log, whatever its outcome.
-    async fn staff_audit<T>(
-        &self,
-        ctx: &OpContext,
-        tenant: TenantId,
-        action: &str,
-        target: &str,
-        result: &Result<T, Error>,
-    ) {
-        self.audit_record(ctx, tenant, action, target, result.as_ref().err())
-            .await;
     }
 }
 

@@ -12,16 +12,34 @@ use meridian_core::zone::ZoneId;
 impl Control {
     /// Creates a VDC in a zone the tenant's residency policy allows.
     pub async fn vdc_create(&self, ctx: &OpContext, name: &str, zone: &str) -> Result<VdcRow, Error> {
+        self.vdc_create_as(ctx, name, zone, None).await
+    }
+
+    /// [`Control::vdc_create`] giving the VDC the id `id` (see
+    /// [`Control::idempotency_resource_id`]); creating the same id twice makes one VDC.
+    pub async fn vdc_create_as(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+        zone: &str,
+        id: Option<uuid::Uuid>,
+    ) -> Result<VdcRow, Error> {
         self.audited(
             ctx,
             "vdc.create",
             &format!("{name} in {zone}"),
-            self.vdc_create_unaudited(ctx, name, zone),
+            self.vdc_create_unaudited(ctx, name, zone, id),
         )
         .await
     }
 
-    async fn vdc_create_unaudited(&self, ctx: &OpContext, name: &str, zone: &str) -> Result<VdcRow, Error> {
+    async fn vdc_create_unaudited(
+        &self,
+        ctx: &OpContext,
+        name: &str,
+        zone: &str,
+        id: Option<uuid::Uuid>,
+    ) -> Result<VdcRow, Error> {
         let tenant = ctx.tenant_for_mutation()?;
         self.tenant_active(&tenant).await?;
         let mut errors = FieldErrors::default();
@@ -36,7 +54,7 @@ impl Control {
             Error::Invalid(errors)
         })?;
         let vdc = VdcRow {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
             tenant_id: tenant.clone(),
             name: name.as_str().to_owned(),
             zone: zone.as_str().to_owned(),

@@ -33,10 +33,22 @@ impl Control {
     /// Accepts a VM for creation in one of the tenant's VDCs: validates it, reserves its quota and
     /// queues the create job, all in one transaction. Refused requests change nothing.
     pub async fn vm_create(&self, ctx: &OpContext, vdc_id: &str, create: VmCreate) -> Result<Started, Error> {
+        self.vm_create_as(ctx, vdc_id, create, None).await
+    }
+
+    /// [`Control::vm_create`] with the VM's id chosen by the caller (an idempotency key's): a
+    /// second create with the same id makes nothing.
+    async fn vm_create_as(
+        &self,
+        ctx: &OpContext,
+        vdc_id: &str,
+        create: VmCreate,
+        id: Option<Uuid>,
+    ) -> Result<Started, Error> {
         let target = create.name.as_str().to_owned();
         let batch = vec![(vdc_id.to_owned(), create)];
         let started = self
-            .audited(ctx, "vm.create", &target, self.vm_accept(ctx, batch, None))
+            .audited(ctx, "vm.create", &target, self.vm_accept(ctx, batch, None, id))
             .await?;
         started
             .into_iter()
@@ -56,17 +68,24 @@ impl Control {
             [(_, only)] => only.name.as_str().to_owned(),
             many => format!("{} VMs", many.len()),
         };
-        self.audited(ctx, "vm.create", &target, self.vm_accept(ctx, creates, None))
-            .await
+        self.audited(
+            ctx,
+            "vm.create",
+            &target,
+            self.vm_accept(ctx, creates, None, None),
+        )
+        .await
     }
 
     /// Validates and accepts VMs; with a stack, the stack row and the VDCs it makes are written
     /// in the same transaction, and the VMs belong to the stack.
+    /// `id`, for a single VM, is the id it gets (else a new one).
     pub(crate) async fn vm_accept(
         &self,
         ctx: &OpContext,
         creates: Vec<(String, VmCreate)>,
         stack: Option<&StackPlan>,
+        id: Option<Uuid>,
     ) -> Result<Vec<Started>, Error> {
         let tenant = ctx.tenant_for_mutation()?;
         self.tenant_active(&tenant).await?;
@@ -161,7 +180,7 @@ impl Control {
             );
             let now = now_ms();
             vms.push(VmRow {
-                id: Uuid::new_v4().to_string(),
+                id: id.filter(|_| single).unwrap_or_else(Uuid::new_v4).to_string(),
                 tenant_id: tenant.clone(),
                 vdc_id: vdc.id.clone(),
                 name: create.name.as_str().to_owned(),
@@ -542,6 +561,18 @@ impl Control {
         vdc_id: &str,
         form: meridian_core::resource::VmCreateForm,
     ) -> Result<Started, Error> {
+        self.vm_create_from_form_as(ctx, vdc_id, form, None).await
+    }
+
+    /// [`Control::vm_create_from_form`] giving the VM the id `id` (see
+    /// [`Control::idempotency_resource_id`]); creating the same id twice makes one VM.
+    pub async fn vm_create_from_form_as(
+        &self,
+        ctx: &OpContext,
+        vdc_id: &str,
+        form: meridian_core::resource::VmCreateForm,
+        id: Option<Uuid>,
+    ) -> Result<Started, Error> {
         let tenant = ctx.tenant()?;
         let vdc = self
             .store
@@ -557,7 +588,7 @@ impl Control {
             ..form
         };
         match VmCreate::parse(&form) {
-            Ok(create) => self.vm_create(ctx, &vdc.id, create).await,
+            Ok(create) => self.vm_create_as(ctx, &vdc.id, create, id).await,
             Err(fields) => {
                 self.audited(ctx, "vm.create", &form.name, async {
                     Err(Error::Invalid(fields))
@@ -569,6 +600,25 @@ impl Control {
 }
 
 impl Control {
+    /// The create of one of the tenant's VMs, by the VM's id: what an idempotent create answered.
+    /// None when there is no such VM.
+    pub async fn vm_create_started(&self, ctx: &OpContext, vm_id: Uuid) -> Result<Option<Started>, Error> {
+        let tenant = ctx.tenant()?.to_string();
+        let Some(vm) = self.store.vm_get(&tenant, &vm_id.to_string()).await? else {
+            return Ok(None);
+        };
+        let jobs = self.store.job_list_for_target(&tenant, vm_id, 1_000).await?;
+        let create = jobs
+            .iter()
+            .filter(|job| job.position.kind == JobKind::VmCreate)
+            .min_by_key(|job| job.created_at)
+            .ok_or_else(|| Error::internal(format_args!("vm {} has no create job", vm.id)))?;
+        Ok(Some(Started {
+            vm_id,
+            job_id: create.id,
+        }))
+    }
+
     /// Destroys a VM once the caller has typed its name, so a slip of the mouse destroys nothing.
     pub async fn vm_destroy_confirmed(
         &self,

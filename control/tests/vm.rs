@@ -1151,3 +1151,80 @@ async fn an_undo_that_keeps_failing_ends_the_job_with_the_vm_failed_instead_of_l
     drain_or_fail(&w).await;
     w.assert_invariants().await;
 }
+
+#[tokio::test]
+async fn the_same_firewall_rule_twice_is_refused_for_icmp_as_for_tcp() {
+    let w = world().await;
+    for (protocol, ports) in [("icmp", ""), ("tcp", "443")] {
+        w.control
+            .firewall_rule_create(&w.ctx, "lon1", protocol, ports, ports, "0.0.0.0/0")
+            .await
+            .unwrap();
+        let again = w
+            .control
+            .firewall_rule_create(&w.ctx, "lon1", protocol, ports, ports, "0.0.0.0/0")
+            .await;
+        assert!(
+            matches!(again, Err(Error::Conflict { .. })),
+            "{protocol}: {again:?}"
+        );
+    }
+    // The same ICMP rule from another source, or in another zone, is another rule.
+    for (zone, source) in [("lon1", "192.0.2.0/24"), ("fra1", "0.0.0.0/0")] {
+        w.control
+            .firewall_rule_create(&w.ctx, zone, "icmp", "", "", source)
+            .await
+            .unwrap();
+    }
+    assert_eq!(w.control.firewall_rule_list(&w.ctx).await.unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_change_and_its_audit_entry_are_written_together_or_not_at_all() {
+    let w = world().await;
+    let vdc = w.vdc("lon1").await;
+    let entries = w.control.audit_list(&w.ctx, 100).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "vdc.create" && e.result == "ok"),
+        "{entries:?}"
+    );
+    // The audit log can no longer be written (standing in for a crash between the change and
+    // its entry): every change must then fail whole, through a transaction (a VDC, a VM) or a
+    // single statement (a firewall rule).
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&w.db.url).await.unwrap();
+    sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_gone")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert!(w.control.vdc_create(&w.ctx, "vdc-fra1", "fra1").await.is_err());
+    assert!(
+        w.control
+            .vm_create(&w.ctx, &vdc, vm("web-1", "lon1", "s", false))
+            .await
+            .is_err()
+    );
+    assert!(
+        w.control
+            .firewall_rule_create(&w.ctx, "lon1", "tcp", "22", "22", "0.0.0.0/0")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        w.control.vdc_list(&w.ctx).await.unwrap().len(),
+        1,
+        "no VDC without its entry"
+    );
+    assert!(
+        w.control.vm_list(&w.ctx).await.unwrap().is_empty(),
+        "no VM without its entry"
+    );
+    assert!(w.control.firewall_rule_list(&w.ctx).await.unwrap().is_empty());
+    assert!(
+        w.db.store.job_list_live().await.unwrap().is_empty(),
+        "no job either"
+    );
+}

@@ -48,6 +48,11 @@ pub fn secret_hash(secret: &str) -> String {
     sha256_hex(secret.as_bytes())
 }
 
+/// SHA-256 of `bytes` (also what an idempotent create's resource id is derived from).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
 /// SHA-256 of `bytes`, in lower-case hex (also what an idempotent request is recognised by).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)

@@ -2266,3 +2266,73 @@ async fn the_rest_api_creates_once_per_idempotency_key_pages_lists_and_explains_
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     assert_eq!(answer["error"]["code"], "tenant_suspended");
 }
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_in_a_crash_is_answered_on_retry_and_never_made_twice() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Crashy Co", "ops@crashy.example").await;
+    let (_, secret) = server.api_key(&owner, "retry").await;
+    let post = |path: &'static str, body: String, key: &'static str| {
+        let (server, secret) = (&server, secret.clone());
+        async move {
+            server
+                .rest(Some(&secret), "POST", path, &body, &[("Idempotency-Key", key)])
+                .await
+        }
+    };
+    // What a server killed after the create committed, before it kept the answer, leaves behind:
+    // the key claimed with no answer (and, after five minutes, a claim that looks abandoned).
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&server._db.url).await.unwrap();
+    let lose_answers = |age_ms: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = NULL, body = NULL, created_at = created_at - $1",
+            )
+            .bind(age_ms)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+
+    let vdc_body = r#"{"name":"eu","zone":"fra1"}"#.to_owned();
+    let (status, vdc) = post("/api/v1/vdcs", vdc_body.clone(), "vdc-eu").await;
+    assert_eq!(status, StatusCode::CREATED, "{vdc}");
+    lose_answers(0).await;
+    let (status, again) = post("/api/v1/vdcs", vdc_body, "vdc-eu").await;
+    assert_eq!(
+        (status, &again["id"]),
+        (StatusCode::CREATED, &vdc["id"]),
+        "{again}"
+    );
+
+    let vdc_id = vdc["id"].as_str().unwrap();
+    let vm_body = format!(r#"{{"vdc_id":"{vdc_id}","name":"web-1","template":"coreos-docker","size":"xs"}}"#);
+    let (status, first) = post("/api/v1/vms", vm_body.clone(), "vm-web-1").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    for age_ms in [0, 10 * 60 * 1000] {
+        lose_answers(age_ms).await;
+        let (status, retry) = post("/api/v1/vms", vm_body.clone(), "vm-web-1").await;
+        assert_eq!(status, StatusCode::ACCEPTED, "a retry {age_ms} ms on: {retry}");
+        assert_eq!(retry["vm"]["id"], first["vm"]["id"], "the same VM, not a second");
+        assert_eq!(retry["job"]["id"], first["job"]["id"], "the job it made");
+    }
+    // Two retries racing each other with a fresh key make one VM between them.
+    let twin = vm_body.replace("web-1", "web-2");
+    let (a, b) = tokio::join!(
+        post("/api/v1/vms", twin.clone(), "vm-web-2"),
+        post("/api/v1/vms", twin, "vm-web-2")
+    );
+    assert_eq!(
+        (a.0, b.0),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED),
+        "{a:?} {b:?}"
+    );
+    assert_eq!(a.1["vm"]["id"], b.1["vm"]["id"]);
+    let (_, vms) = server.rest(Some(&secret), "GET", "/api/v1/vms", "", &[]).await;
+    assert_eq!(vms["total"], 2, "one VM per key: {vms}");
+    pool.close().await;
+}

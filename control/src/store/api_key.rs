@@ -1,6 +1,7 @@
 //! API key rows: who a key acts for, and its secret's hash.
 
 use super::Store;
+use super::audit::WriteExt;
 use sqlx::Row;
 
 /// A stored key, without anything secret.
@@ -52,7 +53,7 @@ impl Store {
         .bind(&key.api_key)
         .bind(secret_hash)
         .bind(key.created_at)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -96,7 +97,7 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(now - 60_000)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -106,7 +107,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .execute(&mut *self.writer().await?)
+            .execute_write(self)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,5 +1,6 @@
 //! Bandwidth rate caps and allowance alerts.
 
+use super::audit::WriteExt;
 use super::{Store, Tx};
 use sqlx::Row;
 
@@ -64,7 +65,7 @@ impl Store {
         .bind(&cap.target)
         .bind(cap.mbps)
         .bind(now)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -76,7 +77,7 @@ impl Store {
                 .bind(tenant_id)
                 .bind(scope)
                 .bind(target)
-                .execute(&mut *self.writer().await?)
+                .execute_write(self)
                 .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -111,13 +112,13 @@ impl Store {
                 )
                 .bind(tenant_id)
                 .bind(pct)
-                .execute(&mut *self.writer().await?)
+                .execute_write(self)
                 .await?;
             }
             None => {
                 sqlx::query("DELETE FROM bandwidth_alerts WHERE tenant_id = $1")
                     .bind(tenant_id)
-                    .execute(&mut *self.writer().await?)
+                    .execute_write(self)
                     .await?;
             }
         }
@@ -146,7 +147,7 @@ impl Store {
         .bind(month)
         .bind(at)
         .bind(tenant_id)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }

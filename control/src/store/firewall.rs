@@ -1,6 +1,7 @@
 //! Firewall rule rows.
 
 use super::Store;
+use super::audit::WriteExt;
 use sqlx::Row;
 
 /// A stored rule.
@@ -40,7 +41,7 @@ impl Store {
         .bind(rule.port_to)
         .bind(&rule.source)
         .bind(now)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -73,7 +74,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM firewall_rules WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(tenant_id)
-            .execute(&mut *self.writer().await?)
+            .execute_write(self)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -22,7 +22,8 @@ pub enum IdempotencyClaim {
         /// Its body.
         body: String,
     },
-    /// The first request with this key is still running.
+    /// The first request with this key is still running, or stopped before its answer was kept
+    /// (a crash): whatever it made is found by its id.
     InFlight,
     /// The key was used for a different request.
     Mismatch,

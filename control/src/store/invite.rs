@@ -1,5 +1,6 @@
 //! Invitation rows.
 
+use super::audit::WriteExt;
 use super::{Store, Tx};
 use meridian_core::Role;
 use sqlx::Row;
@@ -34,7 +35,7 @@ impl Store {
         .bind(invite.role.as_str())
         .bind(now)
         .bind(invite.expires_at)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -87,7 +88,7 @@ impl Store {
             .bind(role.as_str())
             .bind(user_id)
             .bind(tenant_id)
-            .execute(&mut *self.writer().await?)
+            .execute_write(self)
             .await?;
         self.auth.changed();
         Ok(done.rows_affected() == 1)
@@ -98,7 +99,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM users WHERE id = $1 AND tenant_id = $2")
             .bind(user_id)
             .bind(tenant_id)
-            .execute(&mut *self.writer().await?)
+            .execute_write(self)
             .await?;
         self.auth.changed();
         Ok(done.rows_affected() == 1)

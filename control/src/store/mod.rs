@@ -103,7 +103,14 @@ pub struct Store {
 
 /// A transaction: on SQLite's writer (holding the turn to write until it ends) or from the pool.
 /// Dereferences to the connection, so statements run on `&mut **tx` like on any transaction.
-pub struct Tx(TxKind);
+pub struct Tx(TxKind, TxUse);
+
+/// What a transaction is for: only one that writes carries a waiting audit entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TxUse {
+    Write,
+    Read,
+}
 
 enum TxKind {
     /// A pooled transaction (every PostgreSQL transaction, and SQLite's read-only ones).
@@ -115,6 +122,19 @@ enum TxKind {
 impl Tx {
     /// Commits. If committing fails (or is abandoned half-way), the transaction is rolled back.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        // An audited mutation's entry rides on its first write transaction.
+        let audit = match self.1 {
+            TxUse::Write => audit::write_pending(&mut self).await?,
+            TxUse::Read => None,
+        };
+        self.commit_inner().await?;
+        if let Some(pending) = audit {
+            audit::mark_written(&pending);
+        }
+        Ok(())
+    }
+
+    async fn commit_inner(&mut self) -> Result<(), sqlx::Error> {
         match &mut self.0 {
             TxKind::Pooled(tx) => match tx.take() {
                 Some(tx) => tx.commit().await,
@@ -282,15 +302,15 @@ impl Store {
             Some(writer) => {
                 let mut conn = Self::writer_turn(writer).await?;
                 conn.execute("BEGIN IMMEDIATE").await?;
-                Ok(Tx(TxKind::Writer(Some(conn))))
+                Ok(Tx(TxKind::Writer(Some(conn)), TxUse::Write))
             }
-            None => Ok(Tx(TxKind::Pooled(Some(self.pool.begin().await?)))),
+            None => Ok(Tx(TxKind::Pooled(Some(self.pool.begin().await?)), TxUse::Write)),
         }
     }
 
     /// Starts a transaction that only reads: one consistent view, from the pool.
     pub(crate) async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
-        Ok(Tx(TxKind::Pooled(Some(self.pool.begin().await?))))
+        Ok(Tx(TxKind::Pooled(Some(self.pool.begin().await?)), TxUse::Read))
     }
 
     /// Checks the database answers; used by `/healthz`.

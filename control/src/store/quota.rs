@@ -1,5 +1,6 @@
 //! Quota rows: limits and reservations, reserved with one conditional UPDATE.
 
+use super::audit::WriteExt;
 use super::{Store, Tx};
 use meridian_core::resource::{Quota, QuotaUsage};
 use sqlx::Row;
@@ -137,7 +138,7 @@ impl Store {
         .bind(to_i64(quota.max_memory_mib))
         .bind(i64::from(quota.max_public_ips))
         .bind(tenant_id)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,6 +1,7 @@
 //! SSH key rows.
 
 use super::Store;
+use super::audit::WriteExt;
 use sqlx::Row;
 
 /// A stored key.
@@ -33,7 +34,7 @@ impl Store {
         .bind(&key.public_key)
         .bind(&key.fingerprint)
         .bind(now)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -63,7 +64,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM ssh_keys WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(tenant_id)
-            .execute(&mut *self.writer().await?)
+            .execute_write(self)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,5 +1,6 @@
 //! Stack rows.
 
+use super::audit::WriteExt;
 use super::{Store, Tx};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -99,7 +100,7 @@ impl Store {
         .bind(ready_at)
         .bind(id)
         .bind(from)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }

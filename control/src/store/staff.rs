@@ -2,6 +2,7 @@
 //! summaries, suspension, zone capacity and the job queue.
 
 use super::Store;
+use super::audit::WriteExt;
 use crate::store::job::JobRow;
 use meridian_core::id::StaffId;
 use meridian_core::staff::StaffRole;
@@ -111,7 +112,7 @@ impl Store {
         .bind(&staff.password_hash)
         .bind(staff.role.as_str())
         .bind(now)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -286,7 +287,7 @@ impl Store {
         .bind(now)
         .bind(reason)
         .bind(id.to_string())
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,6 +1,7 @@
 //! Tenant template rows.
 
 use super::Store;
+use super::audit::WriteExt;
 use sqlx::Row;
 
 /// A stored tenant template.
@@ -33,7 +34,7 @@ impl Store {
         .bind(&t.base)
         .bind(&t.user_data)
         .bind(now)
-        .execute(&mut *self.writer().await?)
+        .execute_write(self)
         .await?;
         Ok(())
     }
@@ -62,7 +63,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM templates WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(tenant_id)
-            .execute(&mut *self.writer().await?)
+            .execute_write(self)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,5 +1,6 @@
 //! Tenant rows.
 
+use super::audit::WriteExt;
 use super::{Store, Tx};
 use meridian_core::{TenantId, TenantName};
 use sqlx::Row;
@@ -76,7 +77,7 @@ impl Store {
         let done = sqlx::query("UPDATE tenants SET residency = $1 WHERE id = $2")
             .bind(residency)
             .bind(id)
-            .execute(&mut *self.writer().await?)
+            .execute_write(self)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -1,5 +1,6 @@
 //! User rows. Every lookup by id is scoped to the tenant the caller already knows.
 
+use super::audit::WriteExt;
 use super::{Store, Tx};
 use meridian_core::{Email, Role, TenantId, UserId};
 use sqlx::Row;
@@ -113,7 +114,7 @@ impl Store {
             .bind(password_hash)
             .bind(id.to_string())
             .bind(tenant_id.to_string())
-            .execute(&mut *self.writer().await?)
+            .execute_write(self)
             .await?;
         Ok(done.rows_affected() == 1)
     }

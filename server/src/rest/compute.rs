@@ -285,14 +285,35 @@ pub async fn vdc_create(
 ) -> Response {
     let control = state.control.clone();
     let parsed: Result<VdcCreate, ApiError> = body_json(&headers, &body);
-    let run_ctx = ctx.clone();
-    let run_control = control.clone();
-    let create = async move {
+    let (run_ctx, run_control) = (ctx.clone(), control.clone());
+    let create = move |id| async move {
         let input = parsed?;
-        let vdc = run_control.vdc_create(&run_ctx, &input.name, &input.zone).await?;
+        let vdc = run_control
+            .vdc_create_as(&run_ctx, &input.name, &input.zone, id)
+            .await?;
         to_json(StatusCode::CREATED, &Vdc::from(vdc))
     };
-    idempotent(&control, ctx, &headers, "POST /api/v1/vdcs", &body, create).await
+    let (find_ctx, find_control) = (ctx.clone(), control.clone());
+    let existing = move |id: uuid::Uuid| {
+        let (ctx, control) = (find_ctx.clone(), find_control.clone());
+        async move {
+            match control.vdc_view(&ctx, &id.to_string()).await {
+                Ok(vdc) => to_json(StatusCode::CREATED, &Vdc::from(vdc)).map(Some),
+                Err(meridian_control::Error::NotFound) => Ok(None),
+                Err(error) => Err(error.into()),
+            }
+        }
+    };
+    idempotent(
+        &control,
+        ctx,
+        &headers,
+        "POST /api/v1/vdcs",
+        &body,
+        create,
+        existing,
+    )
+    .await
 }
 
 /// One of your VDCs, with its VMs and subnet.
@@ -336,7 +357,7 @@ pub async fn vm_create(
     let parsed: Result<VmCreate, ApiError> = body_json(&headers, &body);
     let run_ctx = ctx.clone();
     let run_control = control.clone();
-    let create = async move {
+    let create = move |id| async move {
         let input = parsed?;
         let form = VmCreateForm {
             name: input.name,
@@ -358,14 +379,35 @@ pub async fn vm_create(
             },
         };
         let started = run_control
-            .vm_create_from_form(&run_ctx, &input.vdc_id, form)
+            .vm_create_from_form_as(&run_ctx, &input.vdc_id, form, id)
             .await?;
         to_json(
             StatusCode::ACCEPTED,
             &accepted(&run_control, &run_ctx, started).await?,
         )
     };
-    idempotent(&control, ctx, &headers, "POST /api/v1/vms", &body, create).await
+    let (find_ctx, find_control) = (ctx.clone(), control.clone());
+    let existing = move |id: uuid::Uuid| {
+        let (ctx, control) = (find_ctx.clone(), find_control.clone());
+        async move {
+            match control.vm_create_started(&ctx, id).await? {
+                Some(started) => {
+                    to_json(StatusCode::ACCEPTED, &accepted(&control, &ctx, started).await?).map(Some)
+                }
+                None => Ok(None),
+            }
+        }
+    };
+    idempotent(
+        &control,
+        ctx,
+        &headers,
+        "POST /api/v1/vms",
+        &body,
+        create,
+        existing,
+    )
+    .await
 }
 
 /// One of your VMs.

@@ -204,7 +204,7 @@ pub struct ApiErrorBody {
 pub struct ApiErrorDetail {
     /// Stable, machine-readable: `invalid_input`, `unauthenticated`, `forbidden`,
     /// `tenant_suspended`, `not_found`, `conflict`, `try_again`, `bad_request`, `idempotency_key_reused`,
-    /// `idempotency_key_in_use`, `operation_in_progress`, `no_such_route`, `too_many_attempts`,
+    /// `operation_in_progress`, `no_such_route`, `too_many_attempts`,
     /// `internal`.
     pub code: String,
     /// For people.
@@ -458,24 +458,36 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
 
 /// Runs a create once per `Idempotency-Key`: the first request runs and its success is kept for
 /// a day; a retry with the same key and the same request gets that answer again (with
-/// `Idempotency-Replayed: true`); the same key with another request is refused; a failure lets the
-/// key go, so a corrected retry runs. Without the header the create simply runs.
+/// `Idempotency-Replayed: true`); the same key with another request is refused; a refusal lets
+/// the key go, so a corrected retry runs. Without the header the create simply runs.
+///
+/// With a key, the resource gets an id derived from the user, the key and the request
+/// ([`Control::idempotency_resource_id`]). A retry whose key holds no answer (the first request is
+/// still running, or its server died after the create committed and before the answer was kept)
+/// first looks for a resource with that id and answers for it (`existing`); only if there is none
+/// does it run the create, and the id, a primary key, lets at most one of two racing creates
+/// through. So a crash at any moment never makes a second resource, and never leaves the key
+/// stuck.
 ///
 /// The create runs in a task of its own, so a client hanging up mid-way cannot leave the key
 /// claimed with no answer.
-async fn idempotent<F>(
+async fn idempotent<C, F, E, G>(
     control: &Control,
     ctx: OpContext,
     headers: &HeaderMap,
     route: &str,
     body: &Bytes,
-    create: F,
+    create: C,
+    existing: E,
 ) -> Response
 where
+    C: FnOnce(Option<uuid::Uuid>) -> F + Send + 'static,
     F: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>> + Send + 'static,
+    E: Fn(uuid::Uuid) -> G + Send + 'static,
+    G: Future<Output = Result<Option<(StatusCode, serde_json::Value)>, ApiError>> + Send + 'static,
 {
     let Some(key) = headers.get("idempotency-key") else {
-        return json_answer(create.await);
+        return json_answer(create(None).await);
     };
     let Ok(key) = key.to_str().map(str::to_owned) else {
         let mut errors = meridian_core::FieldErrors::default();
@@ -490,34 +502,64 @@ where
         Ok(claim) => claim,
         Err(error) => return ApiError::from(error).into_response(),
     };
+    let id = match control.idempotency_resource_id(&ctx, &key, &fingerprint) {
+        Ok(id) => id,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
     match claim {
-        IdempotencyClaim::Fresh => {
+        IdempotencyClaim::Fresh | IdempotencyClaim::InFlight => {
             let control = control.clone();
             let task = tokio::spawn(async move {
-                let result = create.await;
-                let finished = match &result {
-                    Ok((status, value)) => {
-                        let body = value.to_string();
-                        control
-                            .idempotency_finish(&ctx, &key, Some((status.as_u16(), &body)))
+                let keep = |answer: (StatusCode, serde_json::Value)| {
+                    let (control, ctx, key) = (control.clone(), ctx.clone(), key.clone());
+                    async move {
+                        let body = answer.1.to_string();
+                        if let Err(error) = control
+                            .idempotency_finish(&ctx, &key, Some((answer.0.as_u16(), &body)))
                             .await
+                        {
+                            tracing::warn!(error = ?error, "idempotency key's answer not kept");
+                        }
+                        answer
                     }
-                    // Refused (bad input, not allowed, a clash): nothing was made, so a corrected
-                    // retry may use the key.
-                    Err(error) if error.status.is_client_error() => {
-                        control.idempotency_finish(&ctx, &key, None).await
-                    }
-                    // A failure on our side may have made something: the claim stays until it is
-                    // abandoned (minutes), so a quick retry cannot make a second one.
-                    Err(_) => Ok(()),
                 };
-                if let Err(error) = finished {
-                    tracing::warn!(error = ?error, "idempotency key's answer not kept");
+                // Made already, by this key's first request.
+                if let Some(answer) = existing(id).await? {
+                    return Ok((keep(answer).await, true));
                 }
-                result
+                match create(Some(id)).await {
+                    Ok(answer) => Ok((keep(answer).await, false)),
+                    // A twin request with the same key won the race for the id.
+                    Err(error) if error.status == StatusCode::CONFLICT => match existing(id).await? {
+                        Some(answer) => Ok((keep(answer).await, true)),
+                        None => {
+                            release(&control, &ctx, &key).await;
+                            Err(error)
+                        }
+                    },
+                    // Refused (bad input, not allowed): nothing was made, so a corrected retry
+                    // may use the key.
+                    Err(error) if error.status.is_client_error() => {
+                        release(&control, &ctx, &key).await;
+                        Err(error)
+                    }
+                    // A failure on our side: the claim stays; a retry finds what was made, if
+                    // anything, by its id.
+                    Err(error) => Err(error),
+                }
             });
             match task.await {
-                Ok(result) => json_answer(result),
+                Ok(Ok(((status, value), replayed))) => {
+                    let mut response = (status, axum::Json(value)).into_response();
+                    if replayed {
+                        response.headers_mut().insert(
+                            header::HeaderName::from_static("idempotency-replayed"),
+                            http::HeaderValue::from_static("true"),
+                        );
+                    }
+                    response
+                }
+                Ok(Err(error)) => error.into_response(),
                 Err(error) => ApiError::from(Error::internal(error)).into_response(),
             }
         }
@@ -533,14 +575,6 @@ where
             )
                 .into_response()
         }
-        IdempotencyClaim::InFlight => ApiError {
-            status: StatusCode::CONFLICT,
-            code: "idempotency_key_in_use",
-            message: "A request with this Idempotency-Key is still running; retry in a moment.".into(),
-            fields: BTreeMap::new(),
-            job_id: None,
-        }
-        .into_response(),
         IdempotencyClaim::Mismatch => ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "idempotency_key_reused",
@@ -551,6 +585,13 @@ where
             job_id: None,
         }
         .into_response(),
+    }
+}
+
+/// Lets a key go after a refusal.
+async fn release(control: &Control, ctx: &OpContext, key: &str) {
+    if let Err(error) = control.idempotency_finish(ctx, key, None).await {
+        tracing::warn!(error = ?error, "idempotency key not released");
     }
 }
 
