@@ -34,6 +34,7 @@ pub mod testing;
 pub mod user;
 pub mod vdc;
 pub mod vm;
+pub mod worker_identity;
 
 pub use context::{Actor, OpContext};
 pub use error::Error;

@@ -183,13 +183,23 @@ pub fn spawn_workers(
     control: &Control,
     count: u16,
 ) -> (tokio::sync::watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>) {
+    spawn_workers_named(control, count, &uuid::Uuid::new_v4().to_string())
+}
+
+/// [`spawn_workers`] under a worker identity (see `Control::worker_identity_take`): lease owners
+/// are `NAME/n#cohort#`.
+pub fn spawn_workers_named(
+    control: &Control,
+    count: u16,
+    process: &str,
+) -> (tokio::sync::watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let process = uuid::Uuid::new_v4();
     let handles = (0..count)
         .map(|n| {
             let control = control.clone();
             let stopped = stopped.clone();
-            tokio::spawn(async move { control.worker_run(format!("{process}/{n}"), stopped).await })
+            let owner = format!("{process}/{n}");
+            tokio::spawn(async move { control.worker_run(owner, stopped).await })
         })
         .collect();
     (stop, handles)

@@ -112,6 +112,28 @@ fn api_master_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// This server's worker identity, kept in `DATA_DIR/worker-id` (made on first start, written whole
+/// under a temporary name and linked into place so that two servers starting at once agree).
+fn worker_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let path = data_dir.join("worker-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Ok(id.to_owned());
+        }
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let draft = data_dir.join(format!("worker-id.{}.tmp", std::process::id()));
+    std::fs::write(&draft, uuid::Uuid::new_v4().to_string())
+        .with_context(|| format!("cannot write {}", draft.display()))?;
+    // A concurrent first start may have linked its own already: then that one is the identity.
+    let _ = std::fs::hard_link(&draft, &path);
+    let _ = std::fs::remove_file(&draft);
+    let id = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(id.trim().to_owned())
+}
+
 /// On SQLite, the one server a database file may have: an exclusive lock on `<file>.lock`, held
 /// while the process lives (the system lets go when it ends, also on a crash). This process writes
 /// the file alone (its writes take turns on one connection, and what it remembers of sessions is
@@ -169,7 +191,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     meridian::spawn_session_sweeper(control.clone());
     meridian::spawn_meter(control.clone());
     meridian::spawn_prober(control.clone());
-    let (stop_workers, workers) = meridian::spawn_workers(&control, config.workers);
+    // A stable worker identity: a restart takes back its predecessor's jobs at once.
+    let identity = control
+        .worker_identity_take(&worker_id(&config.data_dir)?)
+        .await
+        .context("cannot take the job workers' identity")?;
+    tracing::info!(worker.identity = %identity.name, jobs.released = identity.released, "job workers ready");
+    let (stop_workers, workers) = meridian::spawn_workers_named(&control, config.workers, &identity.name);
     let app = meridian::router(&config, control);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
