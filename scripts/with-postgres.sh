@@ -28,5 +28,7 @@ trap cleanup EXIT
   || { cat "$dir/server.log"; exit 1; }
 
 export MERIDIAN_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+# Its log, for commands that look for what the database complained about (scripts/soak.sh).
+export MERIDIAN_TEST_PG_LOG="$dir/server.log"
 echo "PostgreSQL test cluster on 127.0.0.1:$port"
 "$@"

@@ -43,11 +43,11 @@ impl Control {
         match (&result, written) {
             (Ok(_), true) => {}
             // Nothing went through a write transaction (or the mutation wrote nothing).
-            (Ok(_), false) => self.audit_write(ctx, tenant_id, action, target, None).await,
+            (Ok(_), false) => self.audit_record(ctx, tenant_id, action, target, None).await,
             // Refused before anything changed; or changed, then failed later on: that failure
             // gets an entry of its own after the change's.
             (Err(error), _) => {
-                self.audit_write(ctx, tenant_id, action, target, Some(error))
+                self.audit_record(ctx, tenant_id, action, target, Some(error))
                     .await;
             }
         }
@@ -57,17 +57,6 @@ impl Control {
     /// Appends one entry for `tenant` on its own. Failing to audit is logged, not hidden, but
     /// does not undo what was done.
     pub(crate) async fn audit_record(
-        &self,
-        ctx: &OpContext,
-        tenant: TenantId,
-        action: &str,
-        target: &str,
-        error: Option<&Error>,
-    ) {
-        self.audit_write(ctx, tenant, action, target, error).await;
-    }
-
-    async fn audit_write(
         &self,
         ctx: &OpContext,
         tenant: TenantId,

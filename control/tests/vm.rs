@@ -60,6 +60,18 @@ impl World {
             .id
     }
 
+    /// A VM created in a new VDC of `zone` and built: its id.
+    async fn vm_built(&self, name: &str, zone: &str, breakout: bool) -> String {
+        let vdc = self.vdc(zone).await;
+        let started = self
+            .control
+            .vm_create(&self.ctx, &vdc, vm(name, zone, "s", breakout))
+            .await
+            .unwrap();
+        self.drain().await;
+        started.vm_id.to_string()
+    }
+
     async fn drain(&self) {
         self.control.job_drain("test-worker").await.unwrap();
     }
@@ -1039,15 +1051,7 @@ async fn a_group_member_created_later_avoids_the_hosts_of_earlier_members() {
 #[tokio::test]
 async fn two_operations_racing_on_one_vm_start_one_job_and_the_other_names_it() {
     let w = world().await;
-    let vdc = w.vdc("lon1").await;
-    let id = w
-        .control
-        .vm_create(&w.ctx, &vdc, vm("web-1", "lon1", "s", false))
-        .await
-        .unwrap()
-        .vm_id
-        .to_string();
-    w.drain().await;
+    let id = w.vm_built("web-1", "lon1", false).await;
     // Both requests pass "does this VM have a live job?" before either inserts its job (on
     // PostgreSQL; SQLite's single writer lets only one into the check at a time).
     w.control.hooks().hold_before_job_insert(2);
@@ -1114,15 +1118,7 @@ async fn a_failed_vm_whose_destroy_fails_half_way_is_put_back_as_it_was_and_the_
 #[tokio::test]
 async fn an_undo_that_keeps_failing_ends_the_job_with_the_vm_failed_instead_of_looping() {
     let w = world().await;
-    let vdc = w.vdc("fra1").await;
-    let id = w
-        .control
-        .vm_create(&w.ctx, &vdc, vm("db-1", "fra1", "s", false))
-        .await
-        .unwrap()
-        .vm_id
-        .to_string();
-    drain_or_fail(&w).await;
+    let id = w.vm_built("db-1", "fra1", false).await;
     // The stop powers off, fails to record it, and then cannot power the VM back on, ever.
     w.driver.set_faults(SimFaults {
         fail_step: Some(meridian_core::job::Step::MarkStopped),

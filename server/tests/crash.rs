@@ -24,8 +24,10 @@ fn start_server(db_url: &str, port: u16) -> Child {
     start_server_paced(db_url, port, "150ms")
 }
 
-/// A server whose simulated steps each take `step` (e.g. "150ms").
+/// A server whose simulated steps each take `step` (e.g. "150ms"). Job leases last 400 ms, or
+/// `MERIDIAN_CRASH_LEASE_MS` (docs/BENCHMARKS.md measures restarts with the default 5000).
 fn start_server_paced(db_url: &str, port: u16, step: &str) -> Child {
+    let lease = std::env::var("MERIDIAN_CRASH_LEASE_MS").unwrap_or_else(|_| "400".into());
     Command::new(env!("CARGO_BIN_EXE_meridian"))
         .args([
             "serve",
@@ -38,7 +40,7 @@ fn start_server_paced(db_url: &str, port: u16, step: &str) -> Child {
             "--sim-timing",
             step,
             "--job-lease-ms",
-            "400",
+            &lease,
             "--workers",
             "2",
             "--log",
@@ -146,6 +148,80 @@ impl Scene {
             .vm_create(&self.ctx, &self.vdc, create)
             .await
             .unwrap()
+    }
+
+    /// An API key's secret, made by the server on `port` (so that every server sharing its data
+    /// directory knows it) after signing in there as the tenant's owner.
+    async fn api_secret(&self, port: u16) -> String {
+        let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let call = |name: &str, form: &[(&str, &str)]| {
+            browser
+                .post(format!("http://127.0.0.1:{port}/fn/{name}"))
+                .header("Origin", format!("http://127.0.0.1:{port}"))
+                .form(form)
+                .send()
+        };
+        let login = call(
+            "account_login",
+            &[
+                ("email", "ops@crash.example"),
+                ("password", "a long enough secret"),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(login.status(), reqwest::StatusCode::OK);
+        let key: serde_json::Value = call("api_key_create", &[("name", "racer")])
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        key["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// A Meridian admin, to cancel jobs.
+    async fn admin(&self) -> OpContext {
+        let staff = self
+            .control
+            .staff_create("ada@meridian.example", "staff secret phrase", "admin")
+            .await
+            .unwrap();
+        let auth = meridian_control::session_store::StaffAuth {
+            staff_id: staff.id,
+            signed_in_at: 0,
+            inspecting: None,
+        };
+        OpContext::new(
+            self.control.actor_for_staff_session(&auth).await.unwrap(),
+            "admin",
+        )
+    }
+
+    /// `count` VMs named `prefix-N`, built by the running servers: their ids.
+    async fn vms_built(&self, prefix: &str, count: usize) -> Vec<String> {
+        let mut vms = Vec::with_capacity(count);
+        for i in 0..count {
+            vms.push(self.vm_create(&format!("{prefix}-{i}")).await.vm_id.to_string());
+        }
+        self.drained(Duration::from_secs(120)).await;
+        vms
+    }
+
+    /// Cancels (as `admin`) the oldest live job every `pause_ms` until `deadline`; how many
+    /// cancels were accepted.
+    async fn cancel_jobs_until(&self, admin: &OpContext, deadline: Instant, pause_ms: u64) -> usize {
+        let mut cancelled = 0;
+        while Instant::now() < deadline {
+            if let Some(job) = self.db.store.job_list_live().await.unwrap().first() {
+                let job = job.id.to_string();
+                if self.control.staff_job_cancel(admin, &job).await.is_ok() {
+                    cancelled += 1;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        }
+        cancelled
     }
 
     /// Waits until no job is queued or running, at most `limit`; returns how long it took.
@@ -485,54 +561,10 @@ async fn racing_operations_on_the_same_vms_keep_one_job_per_vm_and_every_invaria
     for &port in &ports {
         wait_healthy(port).await;
     }
-    let mut vms = Vec::new();
-    for i in 0..6 {
-        vms.push(scene.vm_create(&format!("race-{i}")).await.vm_id.to_string());
-    }
-    scene.drained(Duration::from_secs(60)).await;
+    let vms = scene.vms_built("race", 6).await;
 
-    // An API key, made by a server (so that both servers know its secret).
-    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let call = |name: &str, form: &[(&str, &str)]| {
-        browser
-            .post(format!("http://127.0.0.1:{}/fn/{name}", ports[0]))
-            .header("Origin", format!("http://127.0.0.1:{}", ports[0]))
-            .form(form)
-            .send()
-    };
-    let login = call(
-        "account_login",
-        &[
-            ("email", "ops@crash.example"),
-            ("password", "a long enough secret"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(login.status(), reqwest::StatusCode::OK);
-    let key: serde_json::Value = call("api_key_create", &[("name", "racer")])
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = key["secret"].as_str().unwrap().to_owned();
-    let admin = {
-        let staff = scene
-            .control
-            .staff_create("ada@meridian.example", "staff secret phrase", "admin")
-            .await
-            .unwrap();
-        let auth = meridian_control::session_store::StaffAuth {
-            staff_id: staff.id,
-            signed_in_at: 0,
-            inspecting: None,
-        };
-        OpContext::new(
-            scene.control.actor_for_staff_session(&auth).await.unwrap(),
-            "admin",
-        )
-    };
+    let secret = scene.api_secret(ports[0]).await;
+    let admin = scene.admin().await;
 
     // One REST operation; the answer must be a success or a refusal that says why, never a 500.
     let client = reqwest::Client::new();
@@ -600,23 +632,7 @@ async fn racing_operations_on_the_same_vms_keep_one_job_per_vm_and_every_invaria
         }
     });
     // Meanwhile an admin cancels jobs as they appear.
-    let cancels = async {
-        let mut cancelled = 0;
-        for _ in 0..60 {
-            for job in scene.db.store.job_list_live().await.unwrap().into_iter().take(1) {
-                if scene
-                    .control
-                    .staff_job_cancel(&admin, &job.id.to_string())
-                    .await
-                    .is_ok()
-                {
-                    cancelled += 1;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-        cancelled
-    };
+    let cancels = scene.cancel_jobs_until(&admin, Instant::now() + Duration::from_secs(8), 150);
     let (_, cancelled) = tokio::join!(futures_util::future::join_all(racers), cancels);
     // Last, two VMs are destroyed while their breakout closes, each on another server.
     for vm in &vms[vms.len() - 2..] {
@@ -630,6 +646,163 @@ async fn racing_operations_on_the_same_vms_keep_one_job_per_vm_and_every_invaria
     eprintln!(
         "seed {seed}: {} refusals named the running job; {cancelled} jobs cancelled by the admin",
         busy.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    let broken = race_rules_broken(&pool).await;
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+    let broken = scene.control.invariants_check(true).await.unwrap();
+    assert!(broken.is_empty(), "{}", broken.join("; "));
+    pool.close().await;
+}
+
+/// The long soak (not part of the test command: `scripts/soak.sh MINUTES` runs it on PostgreSQL
+/// and records what it found). Two servers share one database; clients race operations on the
+/// same VMs through both; an admin cancels fresh jobs; every 3–15 s one server is SIGKILLed and
+/// started again at once. At the end the servers finish every job and the SQL rules and the
+/// invariant checker must hold. The servers' logs go to `MERIDIAN_SOAK_LOG`.
+#[tokio::test]
+#[ignore = "minutes long: run by scripts/soak.sh"]
+async fn soak_racing_operations_while_servers_are_killed() {
+    use rand::{Rng, SeedableRng};
+    let scene = Scene::new().await;
+    let seconds: u64 = std::env::var("MERIDIAN_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let log_path = std::env::var("MERIDIAN_SOAK_LOG").unwrap_or_else(|_| {
+        std::env::temp_dir()
+            .join("meridian-soak.log")
+            .display()
+            .to_string()
+    });
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .unwrap();
+    // Each server has a data directory of its own (its own worker identity, as in production),
+    // holding the same API key master secret.
+    let master: [u8; 32] = rand::random();
+    let data_dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    for dir in &data_dirs {
+        std::fs::write(dir.path().join("api-master.key"), master).unwrap();
+    }
+    let start = |which: usize, port: u16| {
+        Command::new(env!("CARGO_BIN_EXE_meridian"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                &scene.db.url,
+            ])
+            .args([
+                "--sim-timing",
+                "60ms",
+                "--job-lease-ms",
+                "2000",
+                "--workers",
+                "2",
+                "--log",
+                "info",
+            ])
+            .args(["--site-root", "/nonexistent"])
+            .args(["--data-dir", data_dirs[which].path().to_str().unwrap()])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log.try_clone().unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start meridian")
+    };
+    let ports = [free_port(), free_port()];
+    let mut servers = [start(0, ports[0]), start(1, ports[1])];
+    for port in ports {
+        wait_healthy(port).await;
+    }
+    let vms = scene.vms_built("soak", 12).await;
+    let secret = scene.api_secret(ports[0]).await;
+    let admin = scene.admin().await;
+
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let answered = std::sync::atomic::AtomicUsize::new(0);
+    let racers = (0..6u64).map(|racer| {
+        let (vms, client, secret, answered) = (&vms, &client, &secret, &answered);
+        async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(racer);
+            while Instant::now() < deadline {
+                let vm = &vms[rng.random_range(0..vms.len())];
+                let what = ["stop", "start", "reboot", "resize", "open", "close", "rule"];
+                let send = |port: u16, what: &str| {
+                    let (method, path, body) = match what {
+                        "open" => ("PUT", format!("/api/v1/vms/{vm}/breakout"), String::new()),
+                        "close" => ("DELETE", format!("/api/v1/vms/{vm}/breakout"), String::new()),
+                        "resize" => (
+                            "POST",
+                            format!("/api/v1/vms/{vm}/resize"),
+                            r#"{"size":"m"}"#.to_owned(),
+                        ),
+                        "rule" => (
+                            "POST",
+                            "/api/v1/firewall-rules".to_owned(),
+                            r#"{"zone":"lon1","protocol":"icmp","source":"0.0.0.0/0"}"#.to_owned(),
+                        ),
+                        verb => ("POST", format!("/api/v1/vms/{vm}/{verb}"), String::new()),
+                    };
+                    client
+                        .request(
+                            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                            format!("http://127.0.0.1:{port}{path}"),
+                        )
+                        .bearer_auth(secret)
+                        .header("Content-Type", "application/json")
+                        .body(body)
+                        .send()
+                };
+                let (a, b) = tokio::join!(
+                    send(ports[0], what[rng.random_range(0..what.len())]),
+                    send(ports[1], what[rng.random_range(0..what.len())])
+                );
+                // A server being killed drops its connections; any answer must not be a 500.
+                for response in [a, b].into_iter().flatten() {
+                    assert_ne!(response.status().as_u16(), 500, "{:?}", response.text().await);
+                    answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(rng.random_range(0..60))).await;
+            }
+        }
+    });
+    let cancels = scene.cancel_jobs_until(&admin, deadline, 700);
+    let kills = async {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(99);
+        let mut kills = 0;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(3_000..15_000))).await;
+            let which = rng.random_range(0..2);
+            servers[which].kill().await.unwrap();
+            servers[which] = start(which, ports[which]);
+            wait_healthy(ports[which]).await;
+            kills += 1;
+        }
+        kills
+    };
+    let (_, cancelled, kills) = tokio::join!(futures_util::future::join_all(racers), cancels, kills);
+    scene.drained(Duration::from_secs(180)).await;
+    for server in &mut servers {
+        server.kill().await.unwrap();
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&scene.db.url).await.unwrap();
+    let jobs: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    eprintln!(
+        "soak: {seconds} s, {kills} kills, {} answers, {} jobs, {cancelled} cancelled by the admin; log {log_path}",
+        answered.load(std::sync::atomic::Ordering::Relaxed),
+        jobs.0
     );
     let broken = race_rules_broken(&pool).await;
     assert!(broken.is_empty(), "{}", broken.join("\n"));

@@ -2336,3 +2336,63 @@ async fn a_create_whose_answer_was_lost_in_a_crash_is_answered_on_retry_and_neve
     assert_eq!(vms["total"], 2, "one VM per key: {vms}");
     pool.close().await;
 }
+
+#[tokio::test]
+async fn a_second_operation_on_a_busy_vm_is_refused_naming_the_running_job_in_rest_and_cloudstack() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Busy Co", "ops@busy.example").await;
+    let (api_key, secret) = server.api_key(&owner, "busy").await;
+    let rest = |method: &'static str, path: String, body: &'static str| {
+        let (server, secret) = (&server, secret.clone());
+        async move { server.rest(Some(&secret), method, &path, body, &[]).await }
+    };
+    let (_, vdc) = rest("POST", "/api/v1/vdcs".into(), r#"{"name":"eu","zone":"fra1"}"#).await;
+    let body = format!(
+        r#"{{"vdc_id":"{}","name":"web-1","template":"coreos-docker","size":"xs"}}"#,
+        vdc["id"].as_str().unwrap()
+    );
+    let (_, created) = server
+        .rest(Some(&secret), "POST", "/api/v1/vms", &body, &[])
+        .await;
+    let vm = created["vm"]["id"].as_str().unwrap().to_owned();
+    // Workers build the VM, then stop, so that the next job stays queued.
+    let (stop_workers, workers) = meridian::spawn_workers(&server.control, 1);
+    for _ in 0..400 {
+        if rest("GET", format!("/api/v1/vms/{vm}"), "").await.1["state"] == "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    stop_workers.send(true).unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let (status, stopping) = rest("POST", format!("/api/v1/vms/{vm}/stop"), "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{stopping}");
+    let running_job = stopping["job"]["id"].as_str().unwrap();
+
+    let (status, refused) = rest("POST", format!("/api/v1/vms/{vm}/reboot"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "operation_in_progress");
+    assert_eq!(refused["error"]["job_id"], running_job, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(running_job)
+    );
+
+    let (_, answer) = server
+        .cloudstack(
+            Some((&api_key, &secret)),
+            "rebootVirtualMachine",
+            &[("id".to_owned(), vm.clone())],
+        )
+        .await;
+    assert_eq!(answer["errorcode"], 536, "CloudStack's RESOURCE_IN_USE: {answer}");
+    assert!(
+        answer["errortext"].as_str().unwrap().contains(running_job),
+        "{answer}"
+    );
+}

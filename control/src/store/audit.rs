@@ -89,22 +89,17 @@ pub(crate) trait WriteExt<'q>: Sized {
 }
 
 impl<'q> WriteExt<'q> for sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>> {
-    fn execute_write<'s>(
-        self,
-        store: &'s Store,
-    ) -> impl std::future::Future<Output = Result<AnyQueryResult, sqlx::Error>> + Send + 's
+    async fn execute_write<'s>(self, store: &'s Store) -> Result<AnyQueryResult, sqlx::Error>
     where
         'q: 's,
     {
-        async move {
-            if !waiting() {
-                return self.execute(&mut *store.writer().await?).await;
-            }
-            let mut tx = store.begin_write().await?;
-            let done = self.execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(done)
+        if !waiting() {
+            return self.execute(&mut *store.writer().await?).await;
         }
+        let mut tx = store.begin_write().await?;
+        let done = self.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 }
 
