@@ -8,6 +8,25 @@ use crate::{Control, Error};
 use meridian_core::TenantId;
 use std::future::Future;
 
+/// The most characters an entry keeps of each field a caller can choose.
+const TARGET_MAX: usize = 200;
+const RESULT_MAX: usize = 400;
+const ACTOR_MAX: usize = 200;
+const CLIENT_MAX: usize = 64;
+
+/// `text` cut to `max` characters (an ellipsis says it was cut), control characters as spaces.
+fn bounded(text: &str, max: usize) -> String {
+    let mut kept: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        kept.push('…');
+    }
+    kept
+}
+
 impl Control {
     /// Runs a mutation and records it in the actor's tenant's audit log, whatever the outcome.
     /// A change's entry is written in the change's own transaction (see `store::audit`): both
@@ -93,14 +112,19 @@ impl Control {
             Some(via) => format!("{actor} ({via})"),
             None => actor,
         };
+        // What a caller sent (a name, a reason) is kept only in part: a refused 1.5 MB name must not
+        // grow the log by 1.5 MB.
         AuditRow {
             at: now_ms(),
-            actor,
+            actor: bounded(&actor, ACTOR_MAX),
             action: action.to_owned(),
-            target: target.to_owned(),
-            result: error.map_or_else(|| "ok".to_owned(), |e| format!("{}: {e}", e.code())),
-            client: ctx.client.clone().unwrap_or_else(|| "-".to_owned()),
-            request_id: ctx.request_id.clone(),
+            target: bounded(target, TARGET_MAX),
+            result: bounded(
+                &error.map_or_else(|| "ok".to_owned(), |e| format!("{}: {e}", e.code())),
+                RESULT_MAX,
+            ),
+            client: bounded(ctx.client.as_deref().unwrap_or("-"), CLIENT_MAX),
+            request_id: bounded(&ctx.request_id, CLIENT_MAX),
         }
     }
 
@@ -108,5 +132,18 @@ impl Control {
     pub async fn audit_list(&self, ctx: &OpContext, limit: i64) -> Result<Vec<AuditRow>, Error> {
         let tenant = ctx.tenant()?;
         Ok(self.store.audit_list(&tenant.to_string(), limit).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn what_a_caller_sent_is_kept_in_part_and_on_one_line() {
+        assert_eq!(bounded("web-1", 200), "web-1");
+        assert_eq!(bounded("abcdef", 3), "abc…");
+        assert_eq!(bounded("a\nb\u{7}c", 10), "a b c");
+        assert_eq!(bounded(&"é".repeat(500), 200).chars().count(), 201);
     }
 }

@@ -268,6 +268,8 @@ impl Control {
     /// Suspends a tenant (admins): its users' sessions end at once, they can log in only to a
     /// notice, nothing new is created for it; its VMs keep running. Returns the sessions ended.
     pub async fn tenant_suspend(&self, ctx: &OpContext, tenant: &str, reason: &str) -> Result<u64, Error> {
+        // Only staff reach the tenant's audit log: anyone else's attempt is not its history.
+        ctx.staff()?;
         let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let work = async {
             ctx.staff_admin()?;
@@ -286,6 +288,8 @@ impl Control {
 
     /// Lifts a suspension (admins).
     pub async fn tenant_unsuspend(&self, ctx: &OpContext, tenant: &str) -> Result<(), Error> {
+        // Only staff reach the tenant's audit log: anyone else's attempt is not its history.
+        ctx.staff()?;
         let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let work = async {
             ctx.staff_admin()?;
@@ -306,6 +310,7 @@ impl Control {
         tenant: &str,
         form: &QuotaForm,
     ) -> Result<(), Error> {
+        ctx.staff()?;
         let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let work = async {
             ctx.staff_admin()?;

@@ -484,3 +484,29 @@ async fn a_destroy_cannot_be_cancelled_and_destroying_a_cancelled_create_ends() 
     }
     assert!(w.control.invariants_check(true).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn staff_actions_by_anyone_else_leave_nothing_in_the_tenants_audit_log() {
+    let w = world().await;
+    let before = w.audit().await.len();
+    let stranger = {
+        let signup = Signup::parse("Mallory Ltd", "m@mallory.example", "a long enough secret").unwrap();
+        let account = w
+            .control
+            .account_signup(&OpContext::anonymous("t"), signup)
+            .await
+            .unwrap();
+        as_user(&account)
+    };
+    let fake = "Call support on +1 555 0100 ".repeat(800);
+    for ctx in [&stranger, &OpContext::anonymous("anon")] {
+        assert!(w.control.tenant_suspend(ctx, &w.tenant, &fake).await.is_err());
+        assert!(w.control.tenant_unsuspend(ctx, &w.tenant).await.is_err());
+        let quota = QuotaForm {
+            max_vms: fake.clone(),
+            ..QuotaForm::default()
+        };
+        assert!(w.control.staff_quota_set(ctx, &w.tenant, &quota).await.is_err());
+    }
+    assert_eq!(w.audit().await.len(), before, "not the tenant's history");
+}

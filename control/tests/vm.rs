@@ -1224,3 +1224,17 @@ async fn a_change_and_its_audit_entry_are_written_together_or_not_at_all() {
         "no job either"
     );
 }
+
+#[tokio::test]
+async fn a_refused_huge_name_is_recorded_in_part() {
+    let w = world().await;
+    let huge = "x".repeat(1_500_000);
+    assert!(matches!(
+        w.control.vdc_create(&w.ctx, &huge, "lon1").await,
+        Err(Error::Invalid(_))
+    ));
+    let entry = w.control.audit_list(&w.ctx, 1).await.unwrap().remove(0);
+    assert_eq!(entry.action, "vdc.create");
+    assert!(entry.result.starts_with("invalid_input"), "{}", entry.result);
+    assert!(entry.target.chars().count() <= 201, "kept {} characters", entry.target.len());
+}
