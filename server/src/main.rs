@@ -181,13 +181,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "Meridian is serving on http://{}",
         listener.local_addr()?
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server failed")?;
+    meridian::serve(listener, app, config.header_timeout, shutdown_signal()).await;
     let _ = stop_workers.send(true);
     for worker in workers {
         let _ = worker.await;
