@@ -299,9 +299,17 @@ pub async fn refuse_oversized_head(request: Request, next: Next) -> Response {
 }
 
 /// Server functions take forms only (`application/x-www-form-urlencoded`, what the dashboard
-/// sends); a POST with another body type is `415` before any decoding is tried.
+/// sends); a POST whose body is of another type is `415` before any decoding is tried. A POST
+/// without a body (a function without arguments) needs no type.
 pub async fn server_fn_body_type(request: Request, next: Next) -> Response {
-    let is_fn_post = request.uri().path().starts_with("/fn/") && request.method() == http::Method::POST;
+    let headers = request.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|length| length != "0");
+    let is_fn_post = request.uri().path().starts_with("/fn/")
+        && request.method() == http::Method::POST
+        && (has_body || headers.contains_key(header::CONTENT_TYPE));
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -1011,6 +1011,7 @@ const REST: &[(&str, &str, Access, &str, &str)] = &[
 /// Every plain HTTP route (pages aside), with who may call it.
 const HTTP_ROUTES: &[(&str, Access)] = &[
     ("/healthz", Public),
+    ("/readyz", Public),
     ("/events/vms/{id}", Read),
     ("/billing/invoice.csv", Read),
     ("/billing/usage.csv", Read),
