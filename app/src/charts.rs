@@ -227,6 +227,24 @@ mod tests {
     }
 
     #[test]
+    fn labels_with_markup_stay_text_in_the_svg() {
+        // The SVG goes into the page with inner_html: a label must never become an element.
+        let label = "<script>alert(1)</script><meta http-equiv=\"refresh\">".to_owned();
+        let svg = traffic_by_link_svg(&[(label.clone(), 5_000_000)]).expect("a chart");
+        assert!(!svg.contains("<script") && !svg.contains("<meta"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;"), "{svg}");
+        let hourly = [(1_800_000_000_000, label.clone(), 1_000_000)];
+        let svg = traffic_by_zone_svg(&hourly).expect("a chart");
+        assert!(!svg.contains("<script") && !svg.contains("<meta"), "{svg}");
+        let samples: Vec<(i64, Option<f64>)> = (0..60)
+            .map(|i| (1_800_000_000_000 + i * 60_000, Some(5.0)))
+            .collect();
+        let figure = latency_chart(label, &samples, 1_800_000_000_000, 1_800_003_600_000, 60_000);
+        let svg = figure.svg.expect("a chart");
+        assert!(!svg.contains("<script") && !svg.contains("<meta"), "{svg}");
+    }
+
+    #[test]
     fn unknown_windows_and_edges_are_refused() {
         assert!(window("week").is_err());
         assert_eq!(edge_title("lon1-nyc1").as_deref(), Some("London – New York"));
