@@ -2367,8 +2367,8 @@ async fn slow_senders_hold_no_slot_and_are_cut_off_at_their_deadline() {
         (Duration::from_millis(500), Duration::from_millis(1500)),
     )
     .await;
-    // More connections than there are load-shedding slots, each announcing a large body and
-    // sending two bytes of it.
+    // More connections than there are load-shedding slots, each announcing a large body to a
+    // route that reads the body first (a server function) and sending two bytes of it.
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let count = meridian::guard::IN_FLIGHT_PER_CORE * cores + 16;
     let mut slow = Vec::with_capacity(count);
@@ -2376,8 +2376,8 @@ async fn slow_senders_hold_no_slot_and_are_cut_off_at_their_deadline() {
         slow.push(
             raw_connection(
                 &server,
-                "POST /api/v1/vdcs HTTP/1.1\r\nHost: meridian\r\nContent-Type: application/json\r\n\
-                 Content-Length: 100000\r\n\r\n{\"",
+                "POST /fn/account_login HTTP/1.1\r\nHost: meridian\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nem",
             )
             .await,
         );
