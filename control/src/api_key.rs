@@ -138,6 +138,10 @@ impl Control {
                 return Err(Error::Unauthenticated);
             }
         };
+        if self.cloudstack_require_expires && verified.expires_ms.is_none() {
+            tracing::info!(api_key.id = %key.id, "API request refused: no signatureVersion=3 and expires");
+            return Err(Error::Unauthenticated);
+        }
         let caller = self.api_caller(key).await?;
         if mutates {
             let until = verified

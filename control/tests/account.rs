@@ -394,6 +394,23 @@ async fn a_signed_request_that_changes_something_is_run_once_and_forgotten_when_
         control.api_caller_signed(&far, false).await,
         Err(Error::Unauthenticated)
     ));
+    // A server that requires expires refuses a signature without it, and takes one with it.
+    let strict = control.with_cloudstack_require_expires(true);
+    assert!(matches!(
+        strict.api_caller_signed(&list, false).await,
+        Err(Error::Unauthenticated)
+    ));
+    let soon = meridian_core::calendar::format_iso(now + 60_000);
+    let versioned = signed(
+        &[
+            ("apiKey", key),
+            ("command", "listZones"),
+            ("expires", &soon),
+            ("signatureVersion", "3"),
+        ],
+        &made.secret,
+    );
+    assert!(strict.api_caller_signed(&versioned, false).await.is_ok());
 }
 
 #[tokio::test]

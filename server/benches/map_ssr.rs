@@ -53,6 +53,7 @@ async fn main() {
         trusted_proxies: std::sync::Arc::from([]),
         header_timeout: Duration::from_secs(10),
         body_timeout: Duration::from_secs(30),
+        cloudstack_require_expires: false,
     };
     let app = meridian::router(&config, control.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

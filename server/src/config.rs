@@ -126,6 +126,10 @@ pub struct Settings {
     /// before it is answered 408 and the connection closed.
     #[arg(long, env = "MERIDIAN_BODY_TIMEOUT_SECS", default_value_t = 30, global = true)]
     pub body_timeout_secs: u64,
+    /// Refuse signed CloudStack requests without `signatureVersion=3` and `expires` (such a
+    /// signature never expires; Apache libcloud signs so, the `cs` client does not).
+    #[arg(long, env = "MERIDIAN_CLOUDSTACK_REQUIRE_EXPIRES", global = true)]
+    pub cloudstack_require_expires: bool,
 }
 
 /// The simulated driver's pace.
@@ -187,6 +191,8 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Time to send a request's body.
     pub body_timeout: Duration,
+    /// Whether signed CloudStack requests must carry an expiry.
+    pub cloudstack_require_expires: bool,
 }
 
 impl Settings {
@@ -242,6 +248,7 @@ impl Settings {
             trusted_proxies: self.trusted_proxies.into(),
             header_timeout: Duration::from_secs(self.header_timeout_secs),
             body_timeout: Duration::from_secs(self.body_timeout_secs),
+            cloudstack_require_expires: self.cloudstack_require_expires,
         })
     }
 }

@@ -162,6 +162,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("cannot start the control plane")?
         .with_job_lease_ms(i64::from(config.job_lease_ms))
         .with_demo(config.demo)
+        .with_cloudstack_require_expires(config.cloudstack_require_expires)
         .with_api_master_secret(&api_master_secret(&config.data_dir)?);
     if config.demo {
         meridian::spawn_demo_seed(control.clone());

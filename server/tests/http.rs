@@ -64,6 +64,7 @@ impl TestServer {
             trusted_proxies: trusted_proxies.iter().map(|p| p.parse().unwrap()).collect(),
             header_timeout: timeouts.0,
             body_timeout: timeouts.1,
+            cloudstack_require_expires: false,
         };
         let app = meridian::router(&config, control.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
