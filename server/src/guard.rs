@@ -88,6 +88,7 @@ pub const IN_FLIGHT_PER_CORE: usize = 64;
 /// last time that was logged.
 #[derive(Clone)]
 pub struct InFlight {
+    limit: usize,
     permits: Arc<tokio::sync::Semaphore>,
     refused: Arc<std::sync::atomic::AtomicU64>,
     logged_at_ms: Arc<std::sync::atomic::AtomicI64>,
@@ -103,10 +104,16 @@ impl InFlight {
     /// At most `limit` requests in flight.
     pub fn with_limit(limit: usize) -> Self {
         Self {
+            limit,
             permits: Arc::new(tokio::sync::Semaphore::new(limit)),
             refused: Arc::default(),
             logged_at_ms: Arc::default(),
         }
+    }
+
+    /// How many requests may be in flight at once.
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     /// Whether a request arriving now would be refused: every slot is taken. The readiness
@@ -150,20 +157,23 @@ pub async fn shed_load(State(in_flight): State<InFlight>, request: Request, next
         Ok(_permit) => next.run(request).await,
         Err(_) => {
             in_flight.refused();
-            let body = serde_json::json!({
-                "error": {
-                    "code": "overloaded",
-                    "message": "Meridian is busy right now. Please try again in a moment.",
-                }
-            });
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "1")],
-                axum::Json(body),
-            )
-                .into_response()
+            overloaded()
         }
     }
+}
+
+/// 503 with `Retry-After`: busy, try again in a moment.
+fn overloaded() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "Meridian is busy right now. Please try again in a moment.",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// The largest body a server function takes: its inputs are form fields, the largest a 16 KiB
@@ -182,13 +192,38 @@ pub fn body_limit(path: &str) -> usize {
     }
 }
 
-/// Receives a request's whole body before the request goes further, within `timeout` from its
-/// first byte to its last and within [`body_limit`] bytes; too slow is `408` (and the connection
-/// is closed: what remains of the body is never read), too large `413`, announced too large in
-/// `Content-Length` is refused before a byte of it is read. This runs outside load shedding, so a
-/// client trickling a body never holds one of the slots real work needs, and however slowly it
-/// sends, it is cut off at `timeout`.
-pub async fn receive_body(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+/// Bodies being received at once, per load-shedding slot: enough for every slot's next request
+/// and clients on slow links, while bounding the memory bodies in flight take
+/// ([`BODY_MAX`] each at most).
+pub const RECEIVING_PER_SLOT: usize = 4;
+
+/// How long a body may take to arrive, and the bound on bodies being received at once.
+#[derive(Clone)]
+pub struct BodyGuard {
+    timeout: Duration,
+    receiving: Arc<tokio::sync::Semaphore>,
+}
+
+impl BodyGuard {
+    /// Bodies get `timeout` each, and at most `receiving` are received at once.
+    pub fn new(timeout: Duration, receiving: usize) -> Self {
+        Self {
+            timeout,
+            receiving: Arc::new(tokio::sync::Semaphore::new(receiving)),
+        }
+    }
+}
+
+/// Receives a request's whole body before the request goes further, within the guard's timeout
+/// from its first byte to its last and within [`body_limit`] bytes; too slow is `408` (and the
+/// connection is closed: what remains of the body is never read), too large `413`, announced too
+/// large in `Content-Length` is refused before a byte of it is read. This runs outside load
+/// shedding, so a client trickling a body never holds one of the slots real work needs, and
+/// however slowly it sends, it is cut off at the timeout. Bodies received at once are bounded
+/// too (their memory): past the bound a request with a body is `503`, while requests without one
+/// (pages, reads) are not affected.
+pub async fn receive_body(State(guard): State<BodyGuard>, request: Request, next: Next) -> Response {
+    let timeout = guard.timeout;
     let limit = body_limit(request.uri().path());
     let announced = request
         .headers()
@@ -202,8 +237,13 @@ pub async fn receive_body(State(timeout): State<Duration>, request: Request, nex
     if !chunked && announced.is_none_or(|length| length == 0) {
         return next.run(request).await;
     }
+    let Ok(receiving) = guard.receiving.clone().try_acquire_owned() else {
+        return overloaded();
+    };
     let (parts, body) = request.into_parts();
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+    let received = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await;
+    drop(receiving);
+    match received {
         Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
                 .await
@@ -490,6 +530,59 @@ mod tests {
             router.oneshot(get("/fast")).await.unwrap().status(),
             StatusCode::OK
         );
+    }
+
+    #[tokio::test]
+    async fn bodies_received_at_once_are_bounded_and_requests_without_one_pass() {
+        use tower::ServiceExt;
+        let router = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async { "read" }).post(|body: String| async move { body }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                BodyGuard::new(Duration::from_secs(30), 1),
+                receive_body,
+            ));
+        // One body arrives slowly and holds the only reception place.
+        let (sender, stalled) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+        sender.send(Ok("a".into())).await.unwrap();
+        let slow = Request::post("/")
+            .header(header::CONTENT_LENGTH, "100")
+            .body(axum::body::Body::from_stream(tokio_stream_of(stalled)))
+            .unwrap();
+        let slow = tokio::spawn(router.clone().oneshot(slow));
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let another = Request::post("/")
+            .header(header::CONTENT_LENGTH, "2")
+            .body(axum::body::Body::from("hi"))
+            .unwrap();
+        let refused = router.clone().oneshot(another).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        let read = Request::get("/").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(
+            router.clone().oneshot(read).await.unwrap().status(),
+            StatusCode::OK
+        );
+        drop(sender);
+        // The slow one ends (its sender gone: the body is short) and frees its place.
+        let _ = slow.await.unwrap();
+        let again = Request::post("/")
+            .header(header::CONTENT_LENGTH, "2")
+            .body(axum::body::Body::from("hi"))
+            .unwrap();
+        assert_eq!(router.oneshot(again).await.unwrap().status(), StatusCode::OK);
+    }
+
+    /// A stream of the chunks `receiver` gets, ending when its sender is dropped.
+    fn tokio_stream_of(
+        receiver: tokio::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
+    ) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
+        futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        })
     }
 
     #[tokio::test]

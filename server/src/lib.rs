@@ -113,7 +113,7 @@ pub fn router(config: &Config, control: Control) -> Router {
                 // The body arrives whole (or the request is refused) before the request takes a
                 // slot below: a slow sender holds no slot, and is cut off at the body timeout.
                 .layer(axum::middleware::from_fn_with_state(
-                    config.body_timeout,
+                    guard::BodyGuard::new(config.body_timeout, in_flight.limit() * guard::RECEIVING_PER_SLOT),
                     guard::receive_body,
                 ))
                 // Past capacity a request is refused before anything else is spent on it.
