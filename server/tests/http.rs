@@ -2701,3 +2701,56 @@ async fn an_oversized_address_or_header_block_is_refused_with_the_security_heade
     assert_eq!(many.headers()["x-content-type-options"], "nosniff");
     assert_eq!(many.headers()["x-frame-options"], "DENY");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_change_revokes_api_keys_when_the_box_is_ticked() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Keys Co", "ops@keys.example").await;
+    let (_, secret) = server.api_key(&owner, "script").await;
+    // The form offers it, ticked.
+    let settings = owner
+        .get(server.url("/settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let checkbox = settings
+        .split("<input")
+        .find(|input| input.contains(r#"name="revoke_api_keys""#))
+        .expect("a revoke_api_keys checkbox on the settings page");
+    assert!(checkbox.contains("checked"), "{checkbox}");
+    let works = |secret: String| {
+        let server = &server;
+        async move { server.rest(Some(&secret), "GET", "/api/v1/vdcs", "", &[]).await.0 }
+    };
+    // Unticked (the field absent): the key keeps working.
+    let kept = server
+        .call(
+            &owner,
+            "account_password_change",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a second long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(kept.status(), StatusCode::OK);
+    assert_eq!(works(secret.clone()).await, StatusCode::OK);
+    // Ticked, as the form is by default: the key stops at once.
+    let revoked = server
+        .call(
+            &owner,
+            "account_password_change",
+            &[
+                ("current_password", "a second long secret"),
+                ("new_password", "a third long secret!"),
+                ("revoke_api_keys", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(works(secret).await, StatusCode::UNAUTHORIZED);
+}
