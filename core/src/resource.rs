@@ -28,7 +28,7 @@ fn parse_whole(raw: &str) -> Option<u64> {
 
 /// Memory as people read it: whole GiB when it is, MiB otherwise.
 fn mib_text(mib: u64) -> String {
-    if mib % 1024 == 0 {
+    if mib.is_multiple_of(1024) {
         format!("{} GiB", mib / 1024)
     } else {
         format!("{mib} MiB")
@@ -226,7 +226,7 @@ impl MemoryMib {
     pub fn new(mib: u32) -> Result<Self, MemoryMibError> {
         if !(Self::MIN..=Self::MAX).contains(&mib) {
             Err(MemoryMibError::OutOfRange)
-        } else if mib % Self::STEP != 0 {
+        } else if !mib.is_multiple_of(Self::STEP) {
             Err(MemoryMibError::NotMultiple)
         } else {
             Ok(Self(mib))
