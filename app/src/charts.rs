@@ -184,56 +184,6 @@ fn draw(buckets: &[LatencyBucket], from: i64, to: i64) -> Result<String, Box<dyn
     Ok(svg)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_hour_of_probes_draws_a_chart_whose_text_says_what_it_shows() {
-        let start = 1_800_000_000_000;
-        let samples: Vec<(i64, Option<f64>)> = (0..360)
-            .map(|i| {
-                (
-                    start + i * 10_000,
-                    if i % 100 == 7 {
-                        None
-                    } else {
-                        Some(58.0 + f64::from(i32::try_from(i % 5).unwrap_or(0)))
-                    },
-                )
-            })
-            .collect();
-        let figure = latency_chart(
-            "London – New York".into(),
-            &samples,
-            start,
-            start + 3_600_000,
-            60_000,
-        );
-        let svg = figure.svg.expect("enough probes for a chart");
-        assert!(
-            svg.starts_with("<svg") && svg.contains("median (P50)"),
-            "{svg:.200}"
-        );
-        assert_eq!(figure.rows.len(), 60);
-        assert!(
-            figure.summary.contains("median 60.0 ms")
-                && figure.summary.contains("loss 1.1 % over 360 probes"),
-            "{}",
-            figure.summary
-        );
-        let empty = latency_chart("Quiet".into(), &[], start, start + 3_600_000, 60_000);
-        assert!(empty.svg.is_none() && empty.summary.contains("no probes yet"));
-    }
-
-    #[test]
-    fn unknown_windows_and_edges_are_refused() {
-        assert!(window("week").is_err());
-        assert_eq!(edge_title("lon1-nyc1").as_deref(), Some("London – New York"));
-        assert_eq!(edge_title("lon1-hkg1"), None, "no direct link");
-    }
-}
-
 /// Decimal byte units for an axis: the divisor and its name for values up to `max` bytes.
 fn byte_unit(max: u64) -> (f64, &'static str) {
     match max {
@@ -401,4 +351,72 @@ fn draw_traffic_by_link(links: &[(String, u64)]) -> Result<Option<String>, Box<d
         root.present()?;
     }
     Ok(Some(svg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hour_of_probes_draws_a_chart_whose_text_says_what_it_shows() {
+        let start = 1_800_000_000_000;
+        let samples: Vec<(i64, Option<f64>)> = (0..360)
+            .map(|i| {
+                (
+                    start + i * 10_000,
+                    if i % 100 == 7 {
+                        None
+                    } else {
+                        Some(58.0 + f64::from(i32::try_from(i % 5).unwrap_or(0)))
+                    },
+                )
+            })
+            .collect();
+        let figure = latency_chart(
+            "London – New York".into(),
+            &samples,
+            start,
+            start + 3_600_000,
+            60_000,
+        );
+        let svg = figure.svg.expect("enough probes for a chart");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("median (P50)"),
+            "{svg:.200}"
+        );
+        assert_eq!(figure.rows.len(), 60);
+        assert!(
+            figure.summary.contains("median 60.0 ms")
+                && figure.summary.contains("loss 1.1 % over 360 probes"),
+            "{}",
+            figure.summary
+        );
+        let empty = latency_chart("Quiet".into(), &[], start, start + 3_600_000, 60_000);
+        assert!(empty.svg.is_none() && empty.summary.contains("no probes yet"));
+    }
+
+    #[test]
+    fn labels_with_markup_stay_text_in_the_svg() {
+        // The SVG goes into the page with inner_html: a label must never become an element.
+        let label = "<script>alert(1)</script><meta http-equiv=\"refresh\">".to_owned();
+        let svg = traffic_by_link_svg(&[(label.clone(), 5_000_000)]).expect("a chart");
+        assert!(!svg.contains("<script") && !svg.contains("<meta"), "{svg}");
+        assert!(svg.contains("&lt;script&gt;"), "{svg}");
+        let hourly = [(1_800_000_000_000, label.clone(), 1_000_000)];
+        let svg = traffic_by_zone_svg(&hourly).expect("a chart");
+        assert!(!svg.contains("<script") && !svg.contains("<meta"), "{svg}");
+        let samples: Vec<(i64, Option<f64>)> = (0..60)
+            .map(|i| (1_800_000_000_000 + i * 60_000, Some(5.0)))
+            .collect();
+        let figure = latency_chart(label, &samples, 1_800_000_000_000, 1_800_003_600_000, 60_000);
+        let svg = figure.svg.expect("a chart");
+        assert!(!svg.contains("<script") && !svg.contains("<meta"), "{svg}");
+    }
+
+    #[test]
+    fn unknown_windows_and_edges_are_refused() {
+        assert!(window("week").is_err());
+        assert_eq!(edge_title("lon1-nyc1").as_deref(), Some("London – New York"));
+        assert_eq!(edge_title("lon1-hkg1"), None, "no direct link");
+    }
 }

@@ -50,6 +50,16 @@ pub enum AppError {
     /// The request never reached the action (network, encoding).
     #[error("Could not reach Meridian: {0}")]
     Transport(String),
+    /// The call itself was malformed (a missing or repeated argument, one that does not parse):
+    /// HTTP 400, in the REST API's shape, `{"error": {"code": "bad_request", "message": …}}`.
+    #[serde(rename = "error")]
+    #[error("{message}")]
+    Malformed {
+        /// Stable, machine-readable: `bad_request`.
+        code: String,
+        /// For people.
+        message: String,
+    },
 }
 
 impl AppError {
@@ -77,8 +87,23 @@ impl AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// On the server, arguments that do not decode are the caller's mistake: 400 with the
+    /// reason, never 500. Everything else here (the browser's transport failures, a response
+    /// that does not decode) stays a transport error.
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                #[cfg(feature = "ssr")]
+                if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                    response.set_status(http::StatusCode::BAD_REQUEST);
+                }
+                AppError::Malformed {
+                    code: "bad_request".into(),
+                    message: format!("The call's arguments do not fit: {value}."),
+                }
+            }
+            other => AppError::Transport(other.to_string()),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod api;
 pub mod charts;
 pub mod components;
 pub mod error;
+pub mod html;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
@@ -108,7 +109,7 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="meridian" href="/pkg/meridian.css" />
-        <Title formatter=|page: String| if page.is_empty() { "Meridian".to_owned() } else { format!("{page} · Meridian") } />
+        <Title formatter=html::page_title />
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />

@@ -210,15 +210,17 @@ impl Control {
     }
 
     /// Changes the signed-in user's password after checking the current one, and ends the user's
-    /// other sessions (`keep_session` is the caller's own).
+    /// other sessions (`keep_session` is the caller's own); with `revoke_api_keys`, also revokes
+    /// every API key the user made (they act without the password, so they survive otherwise).
     pub async fn account_password_change(
         &self,
         ctx: &OpContext,
         current: &str,
         new: &str,
         keep_session: Option<&str>,
+        revoke_api_keys: bool,
     ) -> Result<(), Error> {
-        let work = self.account_password_change_unaudited(ctx, current, new, keep_session);
+        let work = self.account_password_change_unaudited(ctx, current, new, keep_session, revoke_api_keys);
         self.audited(ctx, "account.password_change", "own password", work)
             .await
     }
@@ -229,6 +231,7 @@ impl Control {
         current: &str,
         new: &str,
         keep_session: Option<&str>,
+        revoke_api_keys: bool,
     ) -> Result<(), Error> {
         let (user_id, tenant_id, _) = ctx.user()?;
         let user = self
@@ -252,7 +255,14 @@ impl Control {
             return Err(Error::Unauthenticated);
         }
         let ended = self.store.session_delete_for_user(user_id, keep_session).await?;
-        tracing::info!(user.id = %user_id, sessions.ended = ended, request.id = %ctx.request_id, "password changed");
+        // A key works without the password; whoever changes it because it leaked wants the keys
+        // made with it gone too (the dashboard asks, ticked by default).
+        let revoked = if revoke_api_keys {
+            self.store.api_key_delete_for_user(&user_id.to_string()).await?
+        } else {
+            0
+        };
+        tracing::info!(user.id = %user_id, sessions.ended = ended, api_keys.revoked = revoked, request.id = %ctx.request_id, "password changed");
         Ok(())
     }
 

@@ -8,6 +8,16 @@ use meridian_core::FieldErrors;
 use meridian_core::api_key::{cloudstack_verify, is_key, key_from_bytes, secret_derive, secret_hash};
 use meridian_core::resource::Name;
 
+/// How long a signature without `signatureVersion=3` (it carries no time) is remembered after a
+/// request that changed something: a day. Within it the same signed request is refused; after it,
+/// the signature is forgotten and could be used again, which is why clients should sign with
+/// `signatureVersion=3` and `expires` (the `cs` client does).
+pub const UNVERSIONED_REPLAY_MS: i64 = 24 * 3600 * 1000;
+
+/// What a replayed signed request is told.
+pub const REPLAY_MESSAGE: &str = "This signed request has already been run: sign each request anew \
+     (with signatureVersion=3 and expires, a request differs by its time).";
+
 /// A key just made: the only time its secret is seen.
 #[derive(Clone, Debug)]
 pub struct NewApiKey {
@@ -92,9 +102,19 @@ impl Control {
     }
 
     /// Who a CloudStack request acts as: `params` are all its parameters, `apiKey` and
-    /// `signature` among them. Anything wrong (no such key, a bad or expired signature, a
-    /// removed user, a suspended tenant) is [`Error::Unauthenticated`], with the reason logged.
-    pub async fn api_caller_signed(&self, params: &[(String, String)]) -> Result<ApiCaller, Error> {
+    /// `signature` among them. Anything wrong (no such key, a bad or expired signature or one
+    /// whose `expires` is too far ahead, a removed user, a suspended tenant) is
+    /// [`Error::Unauthenticated`], with the reason logged.
+    ///
+    /// A request that `mutates` is run once: its signature is remembered (in the database, so
+    /// every server sees it) until it expires, and the same signed request again is
+    /// [`Error::Forbidden`] with the reason. A signature without `signatureVersion=3` carries no
+    /// time, so it is remembered for [`UNVERSIONED_REPLAY_MS`].
+    pub async fn api_caller_signed(
+        &self,
+        params: &[(String, String)],
+        mutates: bool,
+    ) -> Result<ApiCaller, Error> {
         let api_key = params
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case("apikey"))
@@ -110,11 +130,33 @@ impl Control {
             tracing::warn!(api_key.id = %key.id, "API key made under another master secret: refused");
             return Err(Error::Unauthenticated);
         }
-        if let Err(reason) = cloudstack_verify(params, &secret, now_ms()) {
-            tracing::info!(api_key.id = %key.id, reason = %reason, "API request refused");
+        let now = now_ms();
+        let verified = match cloudstack_verify(params, &secret, now) {
+            Ok(verified) => verified,
+            Err(reason) => {
+                tracing::info!(api_key.id = %key.id, reason = %reason, "API request refused");
+                return Err(Error::Unauthenticated);
+            }
+        };
+        if self.cloudstack_require_expires && verified.expires_ms.is_none() {
+            tracing::info!(api_key.id = %key.id, "API request refused: no signatureVersion=3 and expires");
             return Err(Error::Unauthenticated);
         }
-        self.api_caller(key).await
+        let caller = self.api_caller(key).await?;
+        if mutates {
+            let until = verified
+                .expires_ms
+                .unwrap_or(now.saturating_add(UNVERSIONED_REPLAY_MS));
+            let first = self
+                .store
+                .cloudstack_signature_claim(&caller.key.id, &verified.digest, until)
+                .await?;
+            if !first {
+                tracing::warn!(api_key.id = %caller.key.id, "signed API request replayed: refused");
+                return Err(Error::Forbidden(REPLAY_MESSAGE.into()));
+            }
+        }
+        Ok(caller)
     }
 
     /// Who a REST request acts as: `secret` is its bearer token, a key's secret. Anything wrong

@@ -65,6 +65,8 @@ pub struct Control {
     api_master: Arc<[u8]>,
     /// Points where tests hold operations to force races.
     hooks: Arc<hooks::Hooks>,
+    /// Whether signed CloudStack requests must carry `signatureVersion=3` and `expires`.
+    cloudstack_require_expires: bool,
 }
 
 impl Control {
@@ -87,7 +89,16 @@ impl Control {
             // working when this process ends.
             api_master: Arc::from(rand::random::<[u8; 32]>().as_slice()),
             hooks: Arc::default(),
+            cloudstack_require_expires: false,
         })
+    }
+
+    /// Refuses signed CloudStack requests without `signatureVersion=3` and `expires` (CloudStack's
+    /// own `enforce.post.requests.and.timestamps`): such a signature carries no time, so a leaked
+    /// one would work for ever. Off by default, since Apache libcloud signs so.
+    pub fn with_cloudstack_require_expires(mut self, require: bool) -> Self {
+        self.cloudstack_require_expires = require;
+        self
     }
 
     /// Sets the master secret API key secrets are derived from; keys made under another one are

@@ -108,7 +108,7 @@ async fn password_change_checks_the_current_password_and_ends_other_sessions() {
     db.store.session_upsert("laptop", uid, "{}", far).await.unwrap();
 
     let error = control
-        .account_password_change(&ctx, "wrong current pw", "short", Some("mine"))
+        .account_password_change(&ctx, "wrong current pw", "short", Some("mine"), true)
         .await
         .unwrap_err();
     let Error::Invalid(fields) = error else {
@@ -128,6 +128,7 @@ async fn password_change_checks_the_current_password_and_ends_other_sessions() {
             "a long enough secret",
             "an even longer new secret",
             Some("mine"),
+            false,
         )
         .await
         .unwrap();
@@ -317,4 +318,122 @@ async fn who_acts_follows_every_change_at_once_though_it_is_remembered_between_r
         Actor::Anonymous,
         "a suspended tenant's users act as no one"
     );
+}
+
+/// `params` signed with `secret` the way CloudStack clients do.
+fn signed(params: &[(&str, &str)], secret: &str) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let signature = meridian_core::api_key::cloudstack_sign(&all, secret);
+    all.push(("signature".into(), signature));
+    all
+}
+
+#[tokio::test]
+async fn a_signed_request_that_changes_something_is_run_once_and_forgotten_when_expired() {
+    let (db, control) = setup().await;
+    let account = control
+        .account_signup(&anon(), signup("Acme", "ops@acme.io"))
+        .await
+        .unwrap();
+    let made = control
+        .api_key_create(&as_user(&account), "script")
+        .await
+        .unwrap();
+    let key = made.key.api_key.as_str();
+    let stop = signed(
+        &[("apiKey", key), ("command", "stopVirtualMachine"), ("id", "1")],
+        &made.secret,
+    );
+    assert!(control.api_caller_signed(&stop, true).await.is_ok());
+    assert!(matches!(
+        control.api_caller_signed(&stop, true).await,
+        Err(Error::Forbidden(_))
+    ));
+    // Listings may be repeated as they are.
+    let list = signed(&[("apiKey", key), ("command", "listZones")], &made.secret);
+    for _ in 0..2 {
+        assert!(control.api_caller_signed(&list, false).await.is_ok());
+    }
+    // A version 3 signature is remembered until its expires time, then forgotten.
+    let now = meridian_control::store::now_ms();
+    let expires = meridian_core::calendar::format_iso(now + 60_000);
+    let start = signed(
+        &[
+            ("apiKey", key),
+            ("command", "startVirtualMachine"),
+            ("expires", &expires),
+            ("id", "1"),
+            ("signatureVersion", "3"),
+        ],
+        &made.secret,
+    );
+    assert!(control.api_caller_signed(&start, true).await.is_ok());
+    assert!(control.api_caller_signed(&start, true).await.is_err());
+    assert_eq!(
+        db.store
+            .cloudstack_signature_delete_expired(now + 120_000)
+            .await
+            .unwrap(),
+        1,
+        "the version 3 signature expired; the unversioned one is kept for a day"
+    );
+    // Too far ahead is refused like a bad signature.
+    let far = signed(
+        &[
+            ("apiKey", key),
+            ("command", "listZones"),
+            ("expires", &meridian_core::calendar::format_iso(now + 3_600_000)),
+            ("signatureVersion", "3"),
+        ],
+        &made.secret,
+    );
+    assert!(matches!(
+        control.api_caller_signed(&far, false).await,
+        Err(Error::Unauthenticated)
+    ));
+    // A server that requires expires refuses a signature without it, and takes one with it.
+    let strict = control.with_cloudstack_require_expires(true);
+    assert!(matches!(
+        strict.api_caller_signed(&list, false).await,
+        Err(Error::Unauthenticated)
+    ));
+    let soon = meridian_core::calendar::format_iso(now + 60_000);
+    let versioned = signed(
+        &[
+            ("apiKey", key),
+            ("command", "listZones"),
+            ("expires", &soon),
+            ("signatureVersion", "3"),
+        ],
+        &made.secret,
+    );
+    assert!(strict.api_caller_signed(&versioned, false).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_the_users_api_keys_when_asked() {
+    let (_db, control) = setup().await;
+    let account = control
+        .account_signup(&anon(), signup("Acme", "ops@acme.io"))
+        .await
+        .unwrap();
+    let ctx = as_user(&account);
+    let kept = control.api_key_create(&ctx, "kept").await.unwrap();
+    control
+        .account_password_change(&ctx, "a long enough secret", "a second long secret", None, false)
+        .await
+        .unwrap();
+    assert!(control.api_caller_bearer(&kept.secret).await.is_ok());
+    control
+        .account_password_change(&ctx, "a second long secret", "a third long secret!", None, true)
+        .await
+        .unwrap();
+    assert!(matches!(
+        control.api_caller_bearer(&kept.secret).await,
+        Err(Error::Unauthenticated)
+    ));
+    assert!(control.api_key_list(&ctx).await.unwrap().is_empty());
 }

@@ -131,8 +131,11 @@ pub enum TenantNameError {
     /// More than 64 characters.
     #[error("Use at most 64 characters.")]
     TooLong,
-    /// Contains control characters such as newlines or tabs.
-    #[error("Use letters, digits, spaces and punctuation only.")]
+    /// Contains control characters such as newlines or tabs, or invisible or bidirectional
+    /// formatting characters (see [`crate::text::is_hidden`]).
+    #[error(
+        "Use letters, digits, spaces and punctuation only (no invisible or direction-changing characters)."
+    )]
     BadCharacter,
 }
 
@@ -145,7 +148,7 @@ impl TenantName {
             Err(TenantNameError::TooShort)
         } else if chars > 64 {
             Err(TenantNameError::TooLong)
-        } else if name.chars().any(char::is_control) {
+        } else if crate::text::has_hidden(name) {
             Err(TenantNameError::BadCharacter)
         } else {
             Ok(Self(name.to_owned()))
@@ -291,6 +294,15 @@ mod tests {
         assert_eq!(TenantName::parse("A"), Err(TenantNameError::TooShort));
         assert_eq!(TenantName::parse(&"x".repeat(65)), Err(TenantNameError::TooLong));
         assert_eq!(TenantName::parse("Acme\nLtd"), Err(TenantNameError::BadCharacter));
+        for hidden in [
+            "\u{202E}", "\u{200B}", "\u{200F}", "\u{2066}", "\u{2069}", "\u{FEFF}", "\u{85}",
+        ] {
+            assert_eq!(
+                TenantName::parse(&format!("Acme{hidden}Ltd")),
+                Err(TenantNameError::BadCharacter),
+                "{hidden:?}"
+            );
+        }
     }
 
     #[test]

@@ -78,6 +78,27 @@ pub enum SignatureError {
     /// `signatureVersion=3` without a readable `expires` time.
     #[error("signatureVersion=3 needs expires as an ISO 8601 time, like 2026-11-27T10:00:00+0000.")]
     BadExpires,
+    /// `signatureVersion=3` with an `expires` time more than [`EXPIRES_MAX_MS`] ahead.
+    #[error(
+        "The request's expires time is more than 15 minutes ahead: sign each request shortly before sending it."
+    )]
+    ExpiresTooFar,
+}
+
+/// How far ahead a signed request's `expires` may be: 15 minutes, the bound CloudStack itself
+/// applies when it enforces timestamps (`enforce.post.requests.and.timestamps`). A signed URL
+/// that leaks is good for that long at most.
+pub const EXPIRES_MAX_MS: i64 = 15 * 60 * 1000;
+
+/// A request whose signature checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedSignature {
+    /// SHA-256 of the signature's bytes, in hex: what identifies this signed request (to refuse
+    /// it a second time).
+    pub digest: String,
+    /// Until when it is good (Unix ms), for `signatureVersion=3`; `None` for a signature that
+    /// carries no time.
+    pub expires_ms: Option<i64>,
 }
 
 /// Characters CloudStack clients leave unencoded when they build the string they sign. Clients
@@ -129,12 +150,12 @@ pub fn cloudstack_sign(params: &[(String, String)], secret: &str) -> String {
 /// The string signed is every parameter but `signature`, sorted by name, as `name=value`
 /// joined with `&`, values percent-encoded, the whole lower-cased; the signature is its
 /// HMAC-SHA1 under the secret, base64. With `signatureVersion=3` the signed `expires` time must
-/// not have passed.
+/// not have passed, nor be more than [`EXPIRES_MAX_MS`] ahead.
 pub fn cloudstack_verify(
     params: &[(String, String)],
     secret: &str,
     now_ms: i64,
-) -> Result<(), SignatureError> {
+) -> Result<VerifiedSignature, SignatureError> {
     let value = |name: &str| {
         params
             .iter()
@@ -172,6 +193,7 @@ pub fn cloudstack_verify(
     if !matches {
         return Err(SignatureError::Mismatch);
     }
+    let mut expires_ms = None;
     if value("signatureVersion") == Some("3") {
         let expires = value("expires")
             .and_then(crate::calendar::parse_iso)
@@ -179,8 +201,15 @@ pub fn cloudstack_verify(
         if expires < now_ms {
             return Err(SignatureError::Expired);
         }
+        if expires > now_ms.saturating_add(EXPIRES_MAX_MS) {
+            return Err(SignatureError::ExpiresTooFar);
+        }
+        expires_ms = Some(expires);
     }
-    Ok(())
+    Ok(VerifiedSignature {
+        digest: sha256_hex(&signature),
+        expires_ms,
+    })
 }
 
 #[cfg(test)]
@@ -212,6 +241,10 @@ mod tests {
 
     const NOW: i64 = 1_795_700_991_000;
 
+    fn check(params: &[(String, String)], secret: &str, now_ms: i64) -> Result<(), SignatureError> {
+        cloudstack_verify(params, secret, now_ms).map(|_| ())
+    }
+
     #[test]
     fn a_request_signed_with_the_secret_passes_and_any_change_fails() {
         let params = [
@@ -222,32 +255,23 @@ mod tests {
             ("zoneid", "fra"),
         ];
         let good = sign_like_cs(&params, "s3cret");
+        assert_eq!(check(&with_signature(&params, &good), "s3cret", NOW), Ok(()));
         assert_eq!(
-            cloudstack_verify(&with_signature(&params, &good), "s3cret", NOW),
-            Ok(())
-        );
-        assert_eq!(
-            cloudstack_verify(&with_signature(&params, &good), "another", NOW),
+            check(&with_signature(&params, &good), "another", NOW),
             Err(SignatureError::Mismatch)
         );
         let mut tampered = with_signature(&params, &good);
         tampered[4].1 = "lax".into();
+        assert_eq!(check(&tampered, "s3cret", NOW), Err(SignatureError::Mismatch));
         assert_eq!(
-            cloudstack_verify(&tampered, "s3cret", NOW),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            cloudstack_verify(&with_signature(&params, "not base64!"), "s3cret", NOW),
+            check(&with_signature(&params, "not base64!"), "s3cret", NOW),
             Err(SignatureError::Mismatch)
         );
         let unsigned: Vec<(String, String)> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        assert_eq!(
-            cloudstack_verify(&unsigned, "s3cret", NOW),
-            Err(SignatureError::Missing)
-        );
+        assert_eq!(check(&unsigned, "s3cret", NOW), Err(SignatureError::Missing));
     }
 
     #[test]
@@ -269,7 +293,7 @@ mod tests {
             mac.update(text.as_bytes());
             let signature = STANDARD.encode(mac.finalize().into_bytes());
             assert_eq!(
-                cloudstack_verify(&with_signature(&params, &signature), "s", NOW),
+                check(&with_signature(&params, &signature), "s", NOW),
                 Ok(()),
                 "{safe}"
             );
@@ -285,7 +309,7 @@ mod tests {
             .cloned()
             .chain([("signature".to_owned(), cloudstack_sign(&params, "s"))])
             .collect();
-        assert_eq!(cloudstack_verify(&signed, "s", NOW), Ok(()));
+        assert_eq!(check(&signed, "s", NOW), Ok(()));
     }
 
     #[test]
@@ -306,15 +330,43 @@ mod tests {
             ("signatureVersion", "3"),
         ];
         let sign = |p: &[(&str, &str)]| with_signature(p, &sign_like_cs(p, "s"));
-        assert_eq!(cloudstack_verify(&sign(&fresh), "s", NOW), Ok(()));
+        assert_eq!(check(&sign(&fresh), "s", NOW), Ok(()));
+        assert_eq!(check(&sign(&stale), "s", NOW), Err(SignatureError::Expired));
         assert_eq!(
-            cloudstack_verify(&sign(&stale), "s", NOW),
-            Err(SignatureError::Expired)
-        );
-        assert_eq!(
-            cloudstack_verify(&sign(&unreadable), "s", NOW),
+            check(&sign(&unreadable), "s", NOW),
             Err(SignatureError::BadExpires)
         );
+        // The time a signed request is good until is what it says, and at most 15 minutes on.
+        let verified = cloudstack_verify(&sign(&fresh), "s", NOW).unwrap();
+        assert_eq!(
+            verified.expires_ms,
+            crate::calendar::parse_iso("2026-11-26T14:00:00+0000")
+        );
+        let far = [
+            ("command", "listZones"),
+            ("expires", "2026-11-26T14:05:00+0000"),
+            ("signatureVersion", "3"),
+        ];
+        assert_eq!(check(&sign(&far), "s", NOW), Err(SignatureError::ExpiresTooFar));
+        let year = [
+            ("command", "listZones"),
+            ("expires", "2027-11-26T14:00:00+0000"),
+            ("signatureVersion", "3"),
+        ];
+        assert_eq!(check(&sign(&year), "s", NOW), Err(SignatureError::ExpiresTooFar));
+    }
+
+    #[test]
+    fn a_signature_is_known_by_its_bytes_and_an_unversioned_one_has_no_time() {
+        let params = [("apiKey", "k"), ("command", "stopVirtualMachine"), ("id", "1")];
+        let signature = sign_like_cs(&params, "s");
+        let verified = cloudstack_verify(&with_signature(&params, &signature), "s", NOW).unwrap();
+        assert_eq!(verified.expires_ms, None);
+        // The same bytes, written with surrounding spaces, are the same signature.
+        let spaced =
+            cloudstack_verify(&with_signature(&params, &format!(" {signature} ")), "s", NOW).unwrap();
+        assert_eq!(spaced.digest, verified.digest);
+        assert_eq!(verified.digest.len(), 64);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod stack;
 pub mod staff;
 #[cfg(test)]
 mod test_rng;
+pub mod text;
 pub mod throttle;
 pub mod zone;
 

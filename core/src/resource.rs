@@ -28,7 +28,7 @@ fn parse_whole(raw: &str) -> Option<u64> {
 
 /// Memory as people read it: whole GiB when it is, MiB otherwise.
 fn mib_text(mib: u64) -> String {
-    if mib % 1024 == 0 {
+    if mib.is_multiple_of(1024) {
         format!("{} GiB", mib / 1024)
     } else {
         format!("{mib} MiB")
@@ -226,7 +226,7 @@ impl MemoryMib {
     pub fn new(mib: u32) -> Result<Self, MemoryMibError> {
         if !(Self::MIN..=Self::MAX).contains(&mib) {
             Err(MemoryMibError::OutOfRange)
-        } else if mib % Self::STEP != 0 {
+        } else if !mib.is_multiple_of(Self::STEP) {
             Err(MemoryMibError::NotMultiple)
         } else {
             Ok(Self(mib))
@@ -1144,7 +1144,7 @@ impl SshPublicKey {
             .into_iter()
             .find(|t| t.as_str() == type_name)
             .ok_or_else(|| SshKeyError::UnsupportedType(type_name.chars().take(40).collect()))?;
-        if comment.chars().any(char::is_control) {
+        if crate::text::has_hidden(comment) {
             return Err(SshKeyError::Malformed);
         }
         let blob = STANDARD.decode(data).map_err(|_| SshKeyError::BadBase64)?;
@@ -1937,6 +1937,17 @@ mod tests {
         assert_eq!(Name::parse("1web"), Err(NameError::BadStart));
         assert_eq!(Name::parse("-web"), Err(NameError::BadStart));
         assert_eq!(Name::parse("web-"), Err(NameError::EndsWithHyphen));
+        // Names of VDCs, VMs, templates, stacks, API keys and SSH keys: ASCII only, so nothing
+        // invisible or direction-changing gets in.
+        for hidden in [
+            "web\u{202E}1",
+            "web\u{200B}1",
+            "web\u{2066}",
+            "\u{FEFF}web",
+            "web\u{85}1",
+        ] {
+            assert_eq!(Name::parse(hidden), Err(NameError::BadCharacter), "{hidden:?}");
+        }
         assert!(
             NameError::BadCharacter
                 .to_string()
@@ -2341,6 +2352,14 @@ mod tests {
         );
         let no_comment = ed25519_line("");
         assert_eq!(SshPublicKey::parse(&no_comment).unwrap().comment(), None);
+        // The comment is shown as the key's label: nothing in it may hide or reverse text.
+        for hidden in ["ada\u{202E}pot", "ada\u{200B}", "\u{2066}ada", "ada\u{FEFF}"] {
+            assert_eq!(
+                SshPublicKey::parse(&ed25519_line(hidden)),
+                Err(SshKeyError::Malformed),
+                "{hidden:?}"
+            );
+        }
 
         let rsa = SshPublicKey::parse(&rsa_line(256)).unwrap();
         assert_eq!(rsa.key_type(), SshKeyType::Rsa);

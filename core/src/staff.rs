@@ -80,7 +80,7 @@ pub enum ReasonError {
     /// More than [`REASON_MAX_CHARS`] characters.
     #[error("Keep it under {REASON_MAX_CHARS} characters.")]
     TooLong,
-    /// Contains a control character (a line break, a tab).
+    /// Contains a control character (a line break, a tab) or an invisible or bidirectional one.
     #[error("Use a single line of plain text.")]
     BadCharacter,
 }
@@ -94,7 +94,7 @@ impl Reason {
             Err(ReasonError::TooShort)
         } else if chars > REASON_MAX_CHARS {
             Err(ReasonError::TooLong)
-        } else if reason.chars().any(char::is_control) {
+        } else if crate::text::has_hidden(reason) {
             Err(ReasonError::BadCharacter)
         } else {
             Ok(Self(reason.to_owned()))
@@ -131,6 +131,10 @@ mod tests {
         assert_eq!(Reason::parse(&"x".repeat(301)), Err(ReasonError::TooLong));
         assert_eq!(
             Reason::parse("ticket 1\nand more"),
+            Err(ReasonError::BadCharacter)
+        );
+        assert_eq!(
+            Reason::parse("ticket 4411 \u{202E}kcuts MV"),
             Err(ReasonError::BadCharacter)
         );
     }

@@ -7,15 +7,19 @@
 set -euo pipefail
 
 # The zones, and a private network (a VDC) in Berlin.
-cs listZones | grep '"name": "Berlin"' >/dev/null
+# (Each answer is read whole before it is searched: `cs … | grep -q` can end cs with a broken pipe.)
+zones=$(cs listZones)
+grep -q '"name": "Berlin"' <<<"$zones"
 cs createNetwork name=quickstart zoneid=ber1 displaytext=quickstart networkofferingid=private
 
 # A VM on it, waiting until it runs (the client polls queryAsyncJobResult).
 vm=$(cs deployVirtualMachine zoneid=ber1 serviceofferingid=s templateid=coreos-docker name=quickstart-1 \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["virtualmachine"]["id"])')
-cs listVirtualMachines id="$vm" | grep '"state": "Running"' >/dev/null
+listed=$(cs listVirtualMachines id="$vm")
+grep -q '"state": "Running"' <<<"$listed"
 
 # Stop it, then destroy it.
-cs stopVirtualMachine id="$vm" | grep '"state": "Stopped"' >/dev/null
+stopped=$(cs stopVirtualMachine id="$vm")
+grep -q '"state": "Stopped"' <<<"$stopped"
 cs destroyVirtualMachine id="$vm" >/dev/null
 echo "quickstart: VM $vm created, stopped and destroyed"

@@ -51,11 +51,19 @@ async fn main() {
         job_lease_ms: 5000,
         demo: false,
         trusted_proxies: std::sync::Arc::from([]),
+        header_timeout: Duration::from_secs(10),
+        body_timeout: Duration::from_secs(30),
+        cloudstack_require_expires: false,
     };
     let app = meridian::router(&config, control.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    tokio::spawn(meridian::serve(
+        listener,
+        app,
+        config.header_timeout,
+        std::future::pending(),
+    ));
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .build()

@@ -270,6 +270,21 @@ pub static COMMANDS: &[Command] = &[
     },
 ];
 
+impl Command {
+    /// Whether the command changes something. Only listings and job queries do not; anything
+    /// else counts as a change (a new command is refused a replay until it is listed here).
+    pub fn mutates(&self) -> bool {
+        !(self.name.starts_with("list") || self.name == "queryAsyncJobResult")
+    }
+}
+
+/// Whether an answer with this HTTP status is the client's doing although it is 5xx: CloudStack
+/// answers a refusal (no right, suspended account) with 531, which the request log must not
+/// report as a server failure (ERROR); a 530 is a real failure.
+pub fn is_refusal_status(status: StatusCode) -> bool {
+    status.as_u16() == ACCOUNT_ERROR
+}
+
 /// A CloudStack error. Its HTTP status is its `errorcode`, as CloudStack answers.
 #[derive(Debug)]
 struct CsError {
@@ -411,9 +426,17 @@ pub async fn client_api(
             )),
         );
     }
-    let caller = match state.control.api_caller_signed(&params.0).await {
+    let caller = match state.control.api_caller_signed(&params.0, spec.mutates()).await {
         Ok(caller) => caller,
         Err(Error::Suspended) => return answer(&key, Err(CsError::from(Error::Suspended))),
+        // A replayed request: refused like a bad signature, saying why.
+        Err(Error::Forbidden(reason)) => {
+            let error = CsError {
+                code: UNAUTHORIZED,
+                text: reason,
+            };
+            return answer(&key, Err(error));
+        }
         Err(_) => {
             let error = CsError {
                 code: UNAUTHORIZED,
@@ -982,4 +1005,39 @@ async fn job_json(
         };
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_listings_and_job_queries_are_read_only() {
+        let read_only: Vec<&str> = COMMANDS.iter().filter(|c| !c.mutates()).map(|c| c.name).collect();
+        assert!(
+            read_only
+                .iter()
+                .all(|name| name.starts_with("list") || *name == "queryAsyncJobResult")
+        );
+        for name in [
+            "createNetwork",
+            "deployVirtualMachine",
+            "stopVirtualMachine",
+            "destroyVirtualMachine",
+            "associateIpAddress",
+            "createFirewallRule",
+            "registerSSHKeyPair",
+            "deleteSSHKeyPair",
+        ] {
+            let command = COMMANDS.iter().find(|c| c.name == name).unwrap();
+            assert!(command.mutates(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_is_not_a_server_failure_in_the_log() {
+        assert!(is_refusal_status(StatusCode::from_u16(ACCOUNT_ERROR).unwrap()));
+        assert!(!is_refusal_status(StatusCode::from_u16(INTERNAL).unwrap()));
+        assert!(!is_refusal_status(StatusCode::INTERNAL_SERVER_ERROR));
+    }
 }

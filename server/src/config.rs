@@ -113,6 +113,23 @@ pub struct Settings {
         global = true
     )]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Seconds a client has to send a request's line and headers (and an idle connection to
+    /// start its next request) before the connection is closed.
+    #[arg(
+        long,
+        env = "MERIDIAN_HEADER_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body, from its first byte to its last,
+    /// before it is answered 408 and the connection closed.
+    #[arg(long, env = "MERIDIAN_BODY_TIMEOUT_SECS", default_value_t = 30, global = true)]
+    pub body_timeout_secs: u64,
+    /// Refuse signed CloudStack requests without `signatureVersion=3` and `expires` (such a
+    /// signature never expires; Apache libcloud signs so, the `cs` client does not).
+    #[arg(long, env = "MERIDIAN_CLOUDSTACK_REQUIRE_EXPIRES", global = true)]
+    pub cloudstack_require_expires: bool,
 }
 
 /// The simulated driver's pace.
@@ -170,6 +187,12 @@ pub struct Config {
     pub demo: bool,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: std::sync::Arc<[std::net::IpAddr]>,
+    /// Time to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time to send a request's body.
+    pub body_timeout: Duration,
+    /// Whether signed CloudStack requests must carry an expiry.
+    pub cloudstack_require_expires: bool,
 }
 
 impl Settings {
@@ -197,6 +220,12 @@ impl Settings {
         if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
             bail!("session timeouts must be at least one minute and one hour");
         }
+        if self.header_timeout_secs == 0 || self.body_timeout_secs == 0 {
+            bail!(
+                "--header-timeout-secs and --body-timeout-secs (MERIDIAN_HEADER_TIMEOUT_SECS, \
+                 MERIDIAN_BODY_TIMEOUT_SECS) must be at least 1"
+            );
+        }
         let public_url = self
             .public_url
             .unwrap_or_else(|| format!("http://{}", self.listen));
@@ -217,6 +246,9 @@ impl Settings {
             job_lease_ms: self.job_lease_ms,
             demo: self.demo,
             trusted_proxies: self.trusted_proxies.into(),
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            cloudstack_require_expires: self.cloudstack_require_expires,
         })
     }
 }

@@ -1,4 +1,5 @@
-//! Request guards applied to every route: cross-site mutation refusal and security headers.
+//! Request guards applied to every route: cross-site mutation refusal, security and caching
+//! headers, load shedding, and bounds on how long and how large a request body may be.
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -7,6 +8,9 @@ use http::{HeaderValue, StatusCode, header};
 use meridian_app::server::ClientAddress;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::rest::ApiError;
 
 /// Refuses any state-changing request (not GET/HEAD/OPTIONS) that a browser says came from another
 /// site: `Sec-Fetch-Site` other than `same-origin`/`none`, or an `Origin` whose host is not this
@@ -29,10 +33,11 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
 
 fn is_same_origin(request: &Request) -> bool {
     let headers = request.headers();
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if site != "same-origin" && site != "none" {
-            return false;
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
@@ -83,6 +88,7 @@ pub const IN_FLIGHT_PER_CORE: usize = 64;
 /// last time that was logged.
 #[derive(Clone)]
 pub struct InFlight {
+    limit: usize,
     permits: Arc<tokio::sync::Semaphore>,
     refused: Arc<std::sync::atomic::AtomicU64>,
     logged_at_ms: Arc<std::sync::atomic::AtomicI64>,
@@ -98,10 +104,22 @@ impl InFlight {
     /// At most `limit` requests in flight.
     pub fn with_limit(limit: usize) -> Self {
         Self {
+            limit,
             permits: Arc::new(tokio::sync::Semaphore::new(limit)),
             refused: Arc::default(),
             logged_at_ms: Arc::default(),
         }
+    }
+
+    /// How many requests may be in flight at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Whether a request arriving now would be refused: every slot is taken. The readiness
+    /// check says so, so a load balancer sends new work elsewhere while this server catches up.
+    pub fn is_full(&self) -> bool {
+        self.permits.available_permits() == 0
     }
 
     /// Counts a refusal, and logs the count at most once a second: an overloaded server must not
@@ -132,27 +150,261 @@ impl InFlight {
 /// health check are not counted: a stream lasts as long as its page is open.
 pub async fn shed_load(State(in_flight): State<InFlight>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    if path.starts_with("/events/") || path == "/healthz" {
+    if path.starts_with("/events/") || path == "/healthz" || path == "/readyz" {
         return next.run(request).await;
     }
     match in_flight.permits.try_acquire() {
         Ok(_permit) => next.run(request).await,
         Err(_) => {
             in_flight.refused();
-            let body = serde_json::json!({
-                "error": {
-                    "code": "overloaded",
-                    "message": "Meridian is busy right now. Please try again in a moment.",
-                }
-            });
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "1")],
-                axum::Json(body),
-            )
-                .into_response()
+            overloaded()
         }
     }
+}
+
+/// 503 with `Retry-After`: busy, try again in a moment.
+fn overloaded() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "Meridian is busy right now. Please try again in a moment.",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// The largest body a server function takes: its inputs are form fields, the largest a 16 KiB
+/// cloud-config; a quarter of a MiB leaves room for URL encoding and more.
+pub const SERVER_FN_BODY_MAX: usize = 256 * 1024;
+
+/// The largest body any other route takes (the REST and CloudStack APIs): axum's own default.
+pub const BODY_MAX: usize = 2 * 1024 * 1024;
+
+/// The largest body a request to `path` may carry.
+pub fn body_limit(path: &str) -> usize {
+    if path.starts_with("/fn/") {
+        SERVER_FN_BODY_MAX
+    } else {
+        BODY_MAX
+    }
+}
+
+/// Bodies being received at once, per load-shedding slot: enough for every slot's next request
+/// and clients on slow links, while bounding the memory bodies in flight take
+/// ([`BODY_MAX`] each at most).
+pub const RECEIVING_PER_SLOT: usize = 4;
+
+/// How long a body may take to arrive, and the bound on bodies being received at once.
+#[derive(Clone)]
+pub struct BodyGuard {
+    timeout: Duration,
+    receiving: Arc<tokio::sync::Semaphore>,
+}
+
+impl BodyGuard {
+    /// Bodies get `timeout` each, and at most `receiving` are received at once.
+    pub fn new(timeout: Duration, receiving: usize) -> Self {
+        Self {
+            timeout,
+            receiving: Arc::new(tokio::sync::Semaphore::new(receiving)),
+        }
+    }
+}
+
+/// Receives a request's whole body before the request goes further, within the guard's timeout
+/// from its first byte to its last and within [`body_limit`] bytes; too slow is `408` (and the
+/// connection is closed: what remains of the body is never read), too large `413`, announced too
+/// large in `Content-Length` is refused before a byte of it is read. This runs outside load
+/// shedding, so a client trickling a body never holds one of the slots real work needs, and
+/// however slowly it sends, it is cut off at the timeout. Bodies received at once are bounded
+/// too (their memory): past the bound a request with a body is `503`, while requests without one
+/// (pages, reads) are not affected.
+pub async fn receive_body(State(guard): State<BodyGuard>, request: Request, next: Next) -> Response {
+    let timeout = guard.timeout;
+    let limit = body_limit(request.uri().path());
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return too_large(limit);
+    }
+    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+    if !chunked && announced.is_none_or(|length| length == 0) {
+        return next.run(request).await;
+    }
+    let Ok(receiving) = guard.receiving.clone().try_acquire_owned() else {
+        return overloaded();
+    };
+    let (parts, body) = request.into_parts();
+    let received = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await;
+    drop(receiving);
+    match received {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Ok(Err(error)) => {
+            let is_limit = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if is_limit {
+                too_large(limit)
+            } else {
+                tracing::info!(error.detail = %error, "request body not received");
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "The request's body could not be read.",
+                )
+                .into_response()
+            }
+        }
+        Err(_) => {
+            tracing::info!(
+                path = %parts.uri.path(),
+                timeout_ms = timeout.as_millis() as u64,
+                "request body too slow: refused with 408"
+            );
+            let mut response = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "The request's body did not arrive in time.",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
+fn too_large(limit: usize) -> Response {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!(
+            "The request's body is larger than this route takes ({} KiB).",
+            limit / 1024
+        ),
+    )
+    .into_response()
+}
+
+/// The longest request target (path and query) the router takes: far beyond any real link.
+pub const URI_MAX: usize = 8 * 1024;
+/// The most header bytes (names and values) the router takes.
+pub const HEADER_BYTES_MAX: usize = 64 * 1024;
+/// The most header lines the router takes.
+pub const HEADERS_MAX: usize = 128;
+
+/// Refuses a request whose target is longer than [`URI_MAX`] (`414`) or whose headers exceed
+/// [`HEADERS_MAX`] lines or [`HEADER_BYTES_MAX`] bytes (`431`). hyper has limits of its own, set
+/// above these (see `serve`), and answers them itself without the security headers; these answer
+/// first, through every guard, in the API's JSON shape.
+pub async fn refuse_oversized_head(request: Request, next: Next) -> Response {
+    let uri_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if uri_len > URI_MAX {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("The request's address is longer than {} KiB.", URI_MAX / 1024),
+        )
+        .into_response();
+    }
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers.len() > HEADERS_MAX || bytes > HEADER_BYTES_MAX {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "The request's headers are too large (at most {HEADERS_MAX} lines and {} KiB).",
+                HEADER_BYTES_MAX / 1024
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Server functions take forms only (`application/x-www-form-urlencoded`, what the dashboard
+/// sends); a POST whose body is of another type is `415` before any decoding is tried. A POST
+/// without a body (a function without arguments) needs no type.
+pub async fn server_fn_body_type(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|length| length != "0");
+    let is_fn_post = request.uri().path().starts_with("/fn/")
+        && request.method() == http::Method::POST
+        && (has_body || headers.contains_key(header::CONTENT_TYPE));
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        });
+    if is_fn_post && !is_form {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send server function arguments as a form (Content-Type: application/x-www-form-urlencoded).",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// What a response that shows tenant or staff data carries: no cache on the way, shared or the
+/// browser's own, may keep it (a shared computer's back button, a proxy's disk).
+pub const NO_STORE: &str = "private, no-store";
+
+/// Marks every answer `Cache-Control: private, no-store`, pages, server functions, REST, CloudStack
+/// and CSV exports alike, except the static assets: the built bundle under `/pkg/` and the
+/// public files (images and styles), whose caching is set where they are served. An answer that
+/// sets its own `Cache-Control` keeps it.
+pub async fn no_store(request: Request, next: Next) -> Response {
+    let under_pkg = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    let is_asset = under_pkg
+        || response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_asset_type);
+    if !is_asset {
+        response
+            .headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static(NO_STORE));
+    }
+    response
+}
+
+/// Content types only static files have: images, styles, scripts, WebAssembly, fonts.
+fn is_asset_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.starts_with("image/")
+        || essence.starts_with("font/")
+        || matches!(
+            essence,
+            "text/css" | "text/javascript" | "application/javascript" | "application/wasm" | "text/markdown"
+        )
 }
 
 /// Works out who the client is and records it on the request as [`ClientAddress`]: the connection's
@@ -247,14 +499,13 @@ mod tests {
                 "done"
             }
         };
+        let in_flight = InFlight::with_limit(1);
         let router = axum::Router::new()
             .route("/slow", axum::routing::get(slow.clone()))
             .route("/events/vms/1", axum::routing::get(slow))
             .route("/fast", axum::routing::get(|| async { "fast" }))
-            .layer(axum::middleware::from_fn_with_state(
-                InFlight::with_limit(1),
-                shed_load,
-            ));
+            .layer(axum::middleware::from_fn_with_state(in_flight.clone(), shed_load));
+        assert!(!in_flight.is_full());
         let get = |path: &str| {
             Request::builder()
                 .uri(path)
@@ -268,6 +519,8 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let refused = router.clone().oneshot(get("/fast")).await.unwrap();
         assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // The readiness check sees it.
+        assert!(in_flight.is_full());
         assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
         release.send(true).unwrap();
         assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
@@ -277,6 +530,98 @@ mod tests {
             router.oneshot(get("/fast")).await.unwrap().status(),
             StatusCode::OK
         );
+    }
+
+    #[tokio::test]
+    async fn bodies_received_at_once_are_bounded_and_requests_without_one_pass() {
+        use tower::ServiceExt;
+        let router = axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async { "read" }).post(|body: String| async move { body }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                BodyGuard::new(Duration::from_secs(30), 1),
+                receive_body,
+            ));
+        // One body arrives slowly and holds the only reception place.
+        let (sender, stalled) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+        sender.send(Ok("a".into())).await.unwrap();
+        let slow = Request::post("/")
+            .header(header::CONTENT_LENGTH, "100")
+            .body(axum::body::Body::from_stream(tokio_stream_of(stalled)))
+            .unwrap();
+        let slow = tokio::spawn(router.clone().oneshot(slow));
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let another = Request::post("/")
+            .header(header::CONTENT_LENGTH, "2")
+            .body(axum::body::Body::from("hi"))
+            .unwrap();
+        let refused = router.clone().oneshot(another).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()[header::RETRY_AFTER], "1");
+        let read = Request::get("/").body(axum::body::Body::empty()).unwrap();
+        assert_eq!(
+            router.clone().oneshot(read).await.unwrap().status(),
+            StatusCode::OK
+        );
+        drop(sender);
+        // The slow one ends (its sender gone: the body is short) and frees its place.
+        let _ = slow.await.unwrap();
+        let again = Request::post("/")
+            .header(header::CONTENT_LENGTH, "2")
+            .body(axum::body::Body::from("hi"))
+            .unwrap();
+        assert_eq!(router.oneshot(again).await.unwrap().status(), StatusCode::OK);
+    }
+
+    /// A stream of the chunks `receiver` gets, ending when its sender is dropped.
+    fn tokio_stream_of(
+        receiver: tokio::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
+    ) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> {
+        futures_util::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        })
+    }
+
+    #[tokio::test]
+    async fn data_is_marked_no_store_and_static_assets_are_not() {
+        use tower::ServiceExt;
+        let router = axum::Router::new()
+            .route(
+                "/page",
+                axum::routing::get(|| async { axum::response::Html("<p>tenant</p>") }),
+            )
+            .route(
+                "/data.csv",
+                axum::routing::get(|| async { ([(header::CONTENT_TYPE, "text/csv")], "a,b") }),
+            )
+            .route(
+                "/favicon.svg",
+                axum::routing::get(|| async { ([(header::CONTENT_TYPE, "image/svg+xml")], "<svg/>") }),
+            )
+            .route("/pkg/meridian.js", axum::routing::get(|| async { "js" }))
+            .layer(axum::middleware::from_fn(no_store));
+        let cache_control = |path: &'static str| {
+            let router = router.clone();
+            async move {
+                let request = Request::builder()
+                    .uri(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                let response = router.oneshot(request).await.unwrap();
+                response
+                    .headers()
+                    .get(header::CACHE_CONTROL)
+                    .map(|v| v.to_str().unwrap().to_owned())
+            }
+        };
+        assert_eq!(cache_control("/page").await.as_deref(), Some(NO_STORE));
+        assert_eq!(cache_control("/data.csv").await.as_deref(), Some(NO_STORE));
+        assert_eq!(cache_control("/nowhere").await.as_deref(), Some(NO_STORE));
+        assert_eq!(cache_control("/favicon.svg").await, None);
+        assert_eq!(cache_control("/pkg/meridian.js").await, None);
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct AppState {
     pub control: Control,
     /// Sessions older than this are ended.
     pub session_max: std::time::Duration,
+    /// The bound on requests in flight, which the readiness check reads.
+    pub in_flight: guard::InFlight,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -56,10 +58,12 @@ pub fn router(config: &Config, control: Control) -> Router {
         .site_addr(config.listen)
         .env(leptos::config::Env::PROD)
         .build();
+    let in_flight = guard::InFlight::per_core();
     let state = AppState {
         leptos_options: leptos_options.clone(),
         control: control.clone(),
         session_max: config.session_max,
+        in_flight: in_flight.clone(),
     };
     let policy = SessionPolicy {
         idle: config.session_idle,
@@ -104,20 +108,26 @@ pub fn router(config: &Config, control: Control) -> Router {
                     config.secure_cookies,
                     guard::security_headers,
                 ))
-                // Past capacity a request is refused before anything else is spent on it.
+                .layer(axum::middleware::from_fn(guard::no_store))
+                .layer(axum::middleware::from_fn(guard::refuse_oversized_head))
+                // The body arrives whole (or the request is refused) before the request takes a
+                // slot below: a slow sender holds no slot, and is cut off at the body timeout.
                 .layer(axum::middleware::from_fn_with_state(
-                    guard::InFlight::per_core(),
-                    guard::shed_load,
+                    guard::BodyGuard::new(config.body_timeout, in_flight.limit() * guard::RECEIVING_PER_SLOT),
+                    guard::receive_body,
                 ))
+                // Past capacity a request is refused before anything else is spent on it.
+                .layer(axum::middleware::from_fn_with_state(in_flight, guard::shed_load))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
                     let request_id =
                         request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
                     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request.id = %request_id)
-                }))
+                }).on_failure(log_failure))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CompressionLayer::new())
                 .layer(axum::middleware::from_fn(guard::refuse_cross_site))
+                .layer(axum::middleware::from_fn(guard::server_fn_body_type))
                 .layer(axum::middleware::from_fn_with_state(
                     config.trusted_proxies.clone(),
                     guard::client_address,
@@ -127,12 +137,30 @@ pub fn router(config: &Config, control: Control) -> Router {
         )
 }
 
+/// Logs a 5xx answer or a failed response: at ERROR, except CloudStack's refusals (531, a
+/// client's mistake), which are WARN.
+fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass;
+    let latency_ms = latency.as_millis() as u64;
+    match class {
+        ServerErrorsFailureClass::StatusCode(status) if cloudstack::is_refusal_status(status) => {
+            tracing::warn!(status = status.as_u16(), latency_ms, "request refused");
+        }
+        other => tracing::error!(classification = %other, latency_ms, "response failed"),
+    }
+}
+
 /// The HTTP routes besides the pages, the server functions (which Leptos lists itself) and the
 /// REST API ([`rest::routes`]). The router is built from these lists, so the
 /// authorization-coverage test sees every route there is.
 pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>)> {
     vec![
         ("/healthz", get(healthz)),
+        ("/readyz", get(readyz)),
         ("/events/vms/{id}", get(events::vm_events)),
         ("/billing/invoice.csv", get(exports::invoice_csv)),
         ("/billing/usage.csv", get(exports::usage_csv)),
@@ -145,7 +173,32 @@ pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>
     ]
 }
 
-/// Liveness and readiness: answers 200 when the database does.
+/// Readiness: 200 when this server takes new work, 503 while it refuses it (every load-shedding
+/// slot is taken) or its database does not answer. A load balancer stops sending requests here
+/// while it says 503; liveness (`/healthz`) stays 200, since the process is well and will catch up.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let refusing = state.in_flight.is_full();
+    let database = state.control.store().ping().await;
+    let status = match (refusing, database) {
+        (false, Ok(())) => {
+            return (
+                StatusCode::OK,
+                axum::Json(serde_json::json!({ "status": "ready" })),
+            );
+        }
+        (true, _) => "overloaded",
+        (false, Err(error)) => {
+            tracing::warn!(error.detail = %error, "readiness check: database unreachable");
+            "database unreachable"
+        }
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(serde_json::json!({ "status": status })),
+    )
+}
+
+/// Liveness: answers 200 when the database does.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match state.control.store().ping().await {
         Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))),
@@ -158,6 +211,69 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         }
     }
 }
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets the requests in flight finish.
+///
+/// Like `axum::serve`, with the time limit it lacks: a client has `header_timeout` to send a
+/// request's line and headers (and an idle kept-alive connection as long to start the next one),
+/// or the connection is closed. The body's own limit is [`guard::receive_body`]'s.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, usually: wait a moment rather than spin.
+                    tracing::warn!(error.detail = %error, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = app
+            .clone()
+            .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                request.map(axum::body::Body::new)
+            });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            // Room for more than the router's own limits ([`guard::refuse_oversized_head`]), so
+            // that it, not hyper, answers those, with the security headers.
+            .max_buf_size(HYPER_MAX_BUF)
+            .max_headers(HYPER_MAX_HEADERS)
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error.detail = %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// hyper's read buffer, and so the largest request head it takes at all.
+const HYPER_MAX_BUF: usize = 512 * 1024;
+/// The most header lines hyper parses at all.
+const HYPER_MAX_HEADERS: usize = 256;
 
 /// The driver the configuration asks for: today, the simulated zones, kept in the database.
 pub fn driver(
@@ -259,8 +375,8 @@ pub fn spawn_prober(control: Control) {
     });
 }
 
-/// Deletes expired sessions and day-old idempotency keys every ten minutes, for as long as the
-/// server runs.
+/// Deletes expired sessions, day-old idempotency keys and expired CloudStack signatures every ten
+/// minutes, for as long as the server runs.
 pub fn spawn_session_sweeper(control: Control) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -283,6 +399,18 @@ pub fn spawn_session_sweeper(control: Control) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(idempotency_keys.deleted = n, "day-old idempotency keys forgotten"),
                 Err(error) => tracing::warn!(error.detail = %error, "idempotency-key sweep failed"),
+            }
+            match control
+                .store()
+                .cloudstack_signature_delete_expired(meridian_control::store::now_ms())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    cloudstack_signatures.deleted = n,
+                    "expired CloudStack signatures forgotten"
+                ),
+                Err(error) => tracing::warn!(error.detail = %error, "CloudStack signature sweep failed"),
             }
         }
     });

@@ -184,6 +184,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("cannot start the control plane")?
         .with_job_lease_ms(i64::from(config.job_lease_ms))
         .with_demo(config.demo)
+        .with_cloudstack_require_expires(config.cloudstack_require_expires)
         .with_api_master_secret(&api_master_secret(&config.data_dir)?);
     if config.demo {
         meridian::spawn_demo_seed(control.clone());
@@ -209,13 +210,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "Meridian is serving on http://{}",
         listener.local_addr()?
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server failed")?;
+    meridian::serve(listener, app, config.header_timeout, shutdown_signal()).await;
     let _ = stop_workers.send(true);
     for worker in workers {
         let _ = worker.await;

@@ -25,6 +25,23 @@ impl TestServer {
 
     /// A server with these session timeouts, believing `X-Forwarded-For` from `trusted_proxies`.
     async fn start_with(session_idle: Duration, session_max: Duration, trusted_proxies: &[&str]) -> Self {
+        Self::start_configured(
+            session_idle,
+            session_max,
+            trusted_proxies,
+            (Duration::from_secs(10), Duration::from_secs(30)),
+        )
+        .await
+    }
+
+    /// A server as [`Self::start_with`], which gives clients `timeouts` (headers, body) to send a
+    /// request.
+    async fn start_configured(
+        session_idle: Duration,
+        session_max: Duration,
+        trusted_proxies: &[&str],
+        timeouts: (Duration, Duration),
+    ) -> Self {
         let db = TestDb::fresh().await;
         let driver = std::sync::Arc::new(meridian_control::driver::simulated::SimulatedDriver::new(
             meridian_control::driver::simulated::SimTiming::instant(),
@@ -45,12 +62,19 @@ impl TestServer {
             job_lease_ms: 5000,
             demo: false,
             trusted_proxies: trusted_proxies.iter().map(|p| p.parse().unwrap()).collect(),
+            header_timeout: timeouts.0,
+            body_timeout: timeouts.1,
+            cloudstack_require_expires: false,
         };
         let app = meridian::router(&config, control.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        tokio::spawn(meridian::serve(
+            listener,
+            app,
+            config.header_timeout,
+            std::future::pending(),
+        ));
         Self {
             base,
             client: Self::client(),
@@ -988,6 +1012,7 @@ const REST: &[(&str, &str, Access, &str, &str)] = &[
 /// Every plain HTTP route (pages aside), with who may call it.
 const HTTP_ROUTES: &[(&str, Access)] = &[
     ("/healthz", Public),
+    ("/readyz", Public),
     ("/events/vms/{id}", Read),
     ("/billing/invoice.csv", Read),
     ("/billing/usage.csv", Read),
@@ -2395,4 +2420,468 @@ async fn a_second_operation_on_a_busy_vm_is_refused_naming_the_running_job_in_re
         answer["errortext"].as_str().unwrap().contains(running_job),
         "{answer}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security and robustness, second round (#18)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn text_with_a_direction_override_is_refused_with_the_field_named() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Bidi Co", "ops@bidi.example").await;
+    let (_, secret) = server.api_key(&owner, "bidi").await;
+    // A key's comment is its label in the dashboard: U+202E would show "ada@laptop" reversed.
+    let body = serde_json::json!({
+        "name": "laptop",
+        "public_key": KEY.replace("x@y", "ada\u{202E}potpal@"),
+    });
+    let (status, answer) = server
+        .rest(Some(&secret), "POST", "/api/v1/ssh-keys", &body.to_string(), &[])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_input");
+    assert!(answer["error"]["fields"]["public_key"].is_string(), "{answer}");
+    let (_, keys) = server
+        .rest(Some(&secret), "GET", "/api/v1/ssh-keys", "", &[])
+        .await;
+    assert!(!keys.to_string().contains("laptop"), "{keys}");
+    // A tenant name with a zero-width space is refused at sign-up, naming the field.
+    let response = server
+        .call(
+            &TestServer::client(),
+            "account_signup",
+            &[
+                ("tenant_name", "Acme\u{200B} Ltd"),
+                ("email", "z@acme.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["Invalid"]["fields"][0][0], "tenant_name", "{body}");
+}
+
+/// Sends `head` (and whatever body bytes it ends with) on a fresh connection to `server` and
+/// leaves the connection open.
+async fn raw_connection(server: &TestServer, head: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Everything the server sends on `stream` until it closes it (at most 20 s: a bound for a broken
+/// server, not a timing assertion).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "the server kept the connection open: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_senders_hold_no_slot_and_are_cut_off_at_their_deadline() {
+    let hour = Duration::from_secs(3600);
+    let server = TestServer::start_configured(
+        hour,
+        hour,
+        &[],
+        (Duration::from_millis(500), Duration::from_millis(1500)),
+    )
+    .await;
+    // More connections than there are load-shedding slots, each announcing a large body to a
+    // route that reads the body first (a server function) and sending two bytes of it.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // (At most 300: client and server ends together stay under the usual 1024 open files.)
+    let count = (meridian::guard::IN_FLIGHT_PER_CORE * cores + 16).min(300);
+    let mut slow = Vec::with_capacity(count);
+    for _ in 0..count {
+        slow.push(
+            raw_connection(
+                &server,
+                "POST /fn/account_login HTTP/1.1\r\nHost: meridian\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nem",
+            )
+            .await,
+        );
+    }
+    // One that never finishes its headers.
+    let mut stalled = raw_connection(&server, "GET /healthz HTTP/1.1\r\nHost: mer").await;
+    // Everyone else is still served, and the server says it is ready for more.
+    let ready = server.client.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let normal = server
+        .client
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(normal.status(), StatusCode::OK);
+    // The slow senders are answered 408 once their time is up, and their connections closed.
+    for stream in &mut slow {
+        let answer = read_until_closed(stream).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"request_timeout\""), "{answer}");
+        assert!(answer.contains("x-content-type-options: nosniff"), "{answer}");
+    }
+    // The stalled head is closed too.
+    let answer = read_until_closed(&mut stalled).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn liveness_and_readiness_are_apart() {
+    let server = TestServer::start().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    let ready: serde_json::Value = server
+        .client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+}
+
+/// A server function's malformed call: (status, JSON answer).
+async fn malformed_call(
+    server: &TestServer,
+    content_type: &str,
+    body: &str,
+) -> (StatusCode, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(server.url("/fn/account_login"))
+        .header("Content-Type", content_type)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_server_function_calls_are_client_errors_in_the_api_shape() {
+    let server = TestServer::start().await;
+    let form = "application/x-www-form-urlencoded";
+    // A missing argument.
+    let (status, answer) = malformed_call(&server, form, "email=a%40b.example").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], "bad_request", "{answer}");
+    assert!(answer["error"]["message"].is_string(), "{answer}");
+    // A duplicated key.
+    let (status, answer) = malformed_call(
+        &server,
+        form,
+        "email=a%40b.example&email=c%40d.example&password=x",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], "bad_request", "{answer}");
+    // A JSON body.
+    let (status, answer) = malformed_call(
+        &server,
+        "application/json",
+        r#"{"email":"a@b.example","password":"x"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{answer}");
+    assert_eq!(answer["error"]["code"], "unsupported_media_type", "{answer}");
+    // A 20 MB body: refused on its announced length, before it is read.
+    let mut big = raw_connection(
+        &server,
+        "POST /fn/account_login HTTP/1.1\r\nHost: meridian\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 20000000\r\n\r\nemail=",
+    )
+    .await;
+    let answer = read_until_closed_or_answered(&mut big).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("\"body_too_large\""), "{answer}");
+    // The same over the limit without a length announced (chunked) is refused once the limit
+    // is passed.
+    let chunk = "a".repeat(64 * 1024);
+    let mut head = String::from(
+        "POST /fn/account_login HTTP/1.1\r\nHost: meridian\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    for _ in 0..5 {
+        head.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+    }
+    let mut chunked = raw_connection(&server, &head).await;
+    let answer = read_until_closed_or_answered(&mut chunked).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // A well-formed call still works as before.
+    let (status, _) = malformed_call(&server, form, "email=a%40b.example&password=x").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// What the server answers on `stream`: up to the end of the first response's JSON body.
+async fn read_until_closed_or_answered(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let read = tokio::time::timeout_at(deadline, stream.read(&mut buffer))
+            .await
+            .expect("no answer in 20 s");
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+        }
+        if answer.ends_with(b"}}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tenant_and_staff_data_is_never_stored_by_a_cache() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Cache Co", "ops@cache.example").await;
+    let (_, secret) = server.api_key(&owner, "cache").await;
+    let no_store = |response: &reqwest::Response, what: &str| {
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .as_deref(),
+            Some("private, no-store"),
+            "{what}"
+        );
+    };
+    for path in [
+        "/",
+        "/vdcs",
+        "/settings",
+        "/billing/usage.csv",
+        "/residency/evidence.csv",
+    ] {
+        let response = owner.get(server.url(path)).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        no_store(&response, path);
+    }
+    let answer = server.call(&owner, "account_view", &[]).await;
+    no_store(&answer, "a server function");
+    let rest = reqwest::Client::new()
+        .get(server.url("/api/v1/vdcs"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), StatusCode::OK);
+    no_store(&rest, "REST");
+    let cloudstack = reqwest::Client::new()
+        .get(server.url("/client/api?command=listZones&response=json"))
+        .send()
+        .await
+        .unwrap();
+    no_store(&cloudstack, "CloudStack");
+    let staff = server.staff_client("ana@meridian.example", "support").await;
+    let console = staff.get(server.url("/staff")).send().await.unwrap();
+    assert!(console.status().is_success(), "{}", console.status());
+    no_store(&console, "the staff console");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tenant_name_full_of_markup_stays_text_in_the_staff_console() {
+    let server = TestServer::start().await;
+    let name = "</title><meta http-equiv=refresh content=0;url=//evil.example>";
+    let tenant = TestServer::client();
+    assert_eq!(
+        server.signup(&tenant, name, "ops@evil.example").await.status(),
+        StatusCode::OK
+    );
+    let tenant_id = server.control.store().tenant_search("evil", 1).await.unwrap()[0]
+        .id
+        .clone();
+    let staff = server.staff_client("ana@meridian.example", "support").await;
+    let page = staff
+        .get(server.url(&format!("/staff/tenants/{tenant_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("<meta http-equiv"), "{html}");
+    assert!(
+        html.contains("<title>Tenant &lt;/title&gt;&lt;meta http-equiv=refresh"),
+        "{html}"
+    );
+    // The tenant's own pages carry it in their titles as text too.
+    let overview = tenant
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!overview.contains("<meta http-equiv"), "{overview}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_signed_cloudstack_request_runs_once_and_expires_soon() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Replay Co", "ops@replay.example").await;
+    let (api_key, secret) = server.api_key(&owner, "replay").await;
+    let signed_url = |params: &[(&str, &str)]| {
+        let mut all: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain([
+                ("apiKey".to_owned(), api_key.clone()),
+                ("response".to_owned(), "json".to_owned()),
+            ])
+            .collect();
+        let signature = meridian_core::api_key::cloudstack_sign(&all, &secret);
+        all.push(("signature".into(), signature));
+        let query: String = form_urlencoded_pairs(&all);
+        server.url(&format!("/client/api?{query}"))
+    };
+    let get = |url: String| async move {
+        let response = reqwest::get(url).await.unwrap();
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        (status, body)
+    };
+    // The same signed createNetwork twice (a captured URL, replayed): one VDC.
+    let create = signed_url(&[("command", "createNetwork"), ("name", "once"), ("zoneid", "fra1")]);
+    let (status, first) = get(create.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, replay) = get(create).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{replay}");
+    assert!(replay.to_string().contains("already been run"), "{replay}");
+    let vdcs = server.json(&owner, "vdc_list", &[]).await;
+    assert_eq!(vdcs.as_array().map(Vec::len), Some(1), "{vdcs}");
+    // A listing signed once may be sent again.
+    let list = signed_url(&[("command", "listNetworks")]);
+    assert_eq!(get(list.clone()).await.0, StatusCode::OK);
+    assert_eq!(get(list).await.0, StatusCode::OK);
+    // expires more than 15 minutes ahead is refused.
+    let later = meridian_core::calendar::format_iso(meridian_control::store::now_ms() + 3_600_000);
+    let far = signed_url(&[
+        ("command", "listNetworks"),
+        ("expires", &later),
+        ("signatureVersion", "3"),
+    ]);
+    assert_eq!(get(far).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// `pairs` as a URL query string.
+fn form_urlencoded_pairs(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let encode = |s: &str| {
+                s.bytes()
+                    .map(|b| {
+                        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                            char::from(b).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        }
+                    })
+                    .collect::<String>()
+            };
+            format!("{}={}", encode(k), encode(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_oversized_address_or_header_block_is_refused_with_the_security_headers() {
+    let server = TestServer::start().await;
+    let long = server
+        .client
+        .get(server.url(&format!("/healthz?{}", "a".repeat(10 * 1024))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(long.status(), StatusCode::URI_TOO_LONG);
+    assert_eq!(long.headers()["x-content-type-options"], "nosniff");
+    let body: serde_json::Value = long.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "uri_too_long");
+    let mut request = server.client.get(server.url("/healthz"));
+    for n in 0..150 {
+        request = request.header(format!("x-filler-{n}"), "x");
+    }
+    let many = request.send().await.unwrap();
+    assert_eq!(many.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(many.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(many.headers()["x-frame-options"], "DENY");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_change_revokes_api_keys_when_the_box_is_ticked() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Keys Co", "ops@keys.example").await;
+    let (_, secret) = server.api_key(&owner, "script").await;
+    // The form offers it, ticked.
+    let settings = owner
+        .get(server.url("/settings"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let checkbox = settings
+        .split("<input")
+        .find(|input| input.contains(r#"name="revoke_api_keys""#))
+        .expect("a revoke_api_keys checkbox on the settings page");
+    assert!(checkbox.contains("checked"), "{checkbox}");
+    let works = |secret: String| {
+        let server = &server;
+        async move { server.rest(Some(&secret), "GET", "/api/v1/vdcs", "", &[]).await.0 }
+    };
+    // Unticked (the field absent): the key keeps working.
+    let kept = server
+        .call(
+            &owner,
+            "account_password_change",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a second long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(kept.status(), StatusCode::OK);
+    assert_eq!(works(secret.clone()).await, StatusCode::OK);
+    // Ticked, as the form is by default: the key stops at once.
+    let revoked = server
+        .call(
+            &owner,
+            "account_password_change",
+            &[
+                ("current_password", "a second long secret"),
+                ("new_password", "a third long secret!"),
+                ("revoke_api_keys", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert_eq!(works(secret).await, StatusCode::UNAUTHORIZED);
 }

@@ -116,12 +116,18 @@ pub async fn demo_reset() -> Result<(), AppError> {
     crate::server::session_sign_in(&session, account.user_id).await
 }
 
-/// Changes the caller's password; their other sessions end.
+/// Changes the caller's password; their other sessions end, and with `revoke_api_keys` (a
+/// ticked checkbox: present) their API keys are revoked too.
 #[server(prefix = "/fn", endpoint = "account_password_change")]
-pub async fn account_password_change(current_password: String, new_password: String) -> Result<(), AppError> {
+pub async fn account_password_change(
+    current_password: String,
+    new_password: String,
+    #[server(default)] revoke_api_keys: Option<String>,
+) -> Result<(), AppError> {
     let (control, session, ctx) = crate::server::op_context().await?;
     let keep = session.id().map(|id| id.to_string());
+    let revoke = revoke_api_keys.is_some_and(|ticked| ticked != "false" && ticked != "off");
     Ok(control
-        .account_password_change(&ctx, &current_password, &new_password, keep.as_deref())
+        .account_password_change(&ctx, &current_password, &new_password, keep.as_deref(), revoke)
         .await?)
 }

@@ -59,7 +59,7 @@ pub fn Settings() -> impl IntoView {
         </Transition>
         <section class="card" aria-labelledby="password-heading">
             <h2 id="password-heading">"Change password"</h2>
-            <p>"Changing your password logs you out everywhere else."</p>
+            <p>"Changing your password logs you out everywhere else. Your API keys keep working unless you revoke them here."</p>
             <ActionForm action=change attr:aria-label="Change password" attr:class="form-narrow">
                 <FormAlert server />
                 <Show when=done>
@@ -69,6 +69,10 @@ pub fn Settings() -> impl IntoView {
                     autocomplete="current-password" server />
                 <TextField label="New password" name="new_password" input_type="password" autocomplete="new-password"
                     hint="At least 12 characters." validate=check_new_password server />
+                <label class="choice">
+                    <input type="checkbox" name="revoke_api_keys" value="on" checked />
+                    <span>"Also revoke all my API keys (scripts using them stop working)"</span>
+                </label>
                 <button type="submit" class="button button-primary" disabled=move || change.pending().get()>
                     "Change password"
                 </button>

@@ -111,4 +111,14 @@ impl Store {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    /// Removes every key of a user (when they change their password and ask for it); returns
+    /// how many there were.
+    pub async fn api_key_delete_for_user(&self, user_id: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *self.writer().await?)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }

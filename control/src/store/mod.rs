@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod audit;
 mod auth_cache;
 pub mod bandwidth;
+pub mod cloudstack_signature;
 pub mod firewall;
 pub mod host;
 pub mod idempotency;

@@ -203,9 +203,11 @@ pub struct ApiErrorBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiErrorDetail {
     /// Stable, machine-readable: `invalid_input`, `unauthenticated`, `forbidden`,
-    /// `tenant_suspended`, `not_found`, `conflict`, `try_again`, `bad_request`, `idempotency_key_reused`,
-    /// `operation_in_progress`, `no_such_route`, `too_many_attempts`,
-    /// `internal`.
+    /// `tenant_suspended`, `not_found`, `conflict`, `try_again`, `bad_request`,
+    /// `idempotency_key_reused`, `operation_in_progress`, `no_such_route`, `too_many_attempts`,
+    /// `internal`; and from the guards in front of every route: `body_too_large`,
+    /// `request_timeout`, `unsupported_media_type`, `uri_too_long`, `headers_too_large`,
+    /// `overloaded`.
     pub code: String,
     /// For people.
     pub message: String,
@@ -228,6 +230,17 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error with no field detail: for the guards in front of every route (body too large,
+    /// too slow, of the wrong type), which answer in this API's shape everywhere.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            fields: BTreeMap::new(),
+        }
+    }
+
     fn bad_request(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
