@@ -12,20 +12,31 @@ const HOLD_AT_MOST: Duration = Duration::from_secs(2);
 /// Test hooks; see [`crate::Control::hooks`].
 #[derive(Debug, Default)]
 pub struct Hooks {
-    /// Held between "does this VM have a live job?" and the insert of the new one.
-    before_job_insert: Mutex<Option<Arc<Barrier>>>,
+    /// Held between "does this VM have a live job?" and the insert of the new one: the barrier
+    /// and how many operations are still to pass it (then the hook clears itself).
+    before_job_insert: Mutex<Option<(Arc<Barrier>, usize)>>,
 }
 
 impl Hooks {
     /// Makes the next `parties` operations on VMs wait for each other between their live-job
-    /// check and their job insert (each waits at most [`HOLD_AT_MOST`]).
+    /// check and their job insert (each waits at most [`HOLD_AT_MOST`]); later ones pass freely.
     pub fn hold_before_job_insert(&self, parties: usize) {
-        *lock(&self.before_job_insert) = Some(Arc::new(Barrier::new(parties)));
+        *lock(&self.before_job_insert) = Some((Arc::new(Barrier::new(parties)), parties));
     }
 
     /// Where an operation on a VM passes between its check and its insert.
     pub(crate) async fn before_job_insert(&self) {
-        let barrier = lock(&self.before_job_insert).clone();
+        let barrier = {
+            let mut held = lock(&self.before_job_insert);
+            let barrier = held.as_ref().map(|(barrier, _)| barrier.clone());
+            if let Some((_, remaining)) = held.as_mut() {
+                *remaining = remaining.saturating_sub(1);
+                if *remaining == 0 {
+                    *held = None;
+                }
+            }
+            barrier
+        };
         if let Some(barrier) = barrier {
             // A timeout is not a failure: see HOLD_AT_MOST.
             let _ = tokio::time::timeout(HOLD_AT_MOST, barrier.wait()).await;
