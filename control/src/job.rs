@@ -80,6 +80,8 @@ impl From<Error> for StepError {
 
 impl From<DriverError> for StepError {
     fn from(error: DriverError) -> Self {
+        metrics::counter!("meridian_driver_errors_total", "transient" => if error.transient { "true" } else { "false" })
+            .increment(1);
         if error.transient {
             StepError::Retry(error.message)
         } else {
@@ -321,6 +323,7 @@ impl Control {
         let event = Store::job_event_insert(&mut tx, job.id, step.as_str(), "failed", &error).await?;
         tx.commit().await?;
         self.publish(event);
+        job_finished_metrics(job, JobState::Failed, now_ms());
         tracing::error!(job.id = %job.id, job.step = %step, error = %message, "undo failed for good; job ended with its VM failed");
         Ok(())
     }
@@ -407,6 +410,14 @@ impl Control {
         };
         let (cancelled, ended): (Vec<Uuid>, Vec<Uuid>) = ids.iter().partition(|id| cancelled.contains(id));
         let mut events = Vec::new();
+        let outcome_of = |id: &Uuid| {
+            if cancelled.contains(id) {
+                JobState::Cancelled
+            } else {
+                state
+            }
+        };
+        let outcomes: Vec<JobState> = jobs.iter().map(|job| outcome_of(&job.id)).collect();
         for (ids, state) in [(ended, state), (cancelled, JobState::Cancelled)] {
             if ids.is_empty() {
                 continue;
@@ -432,6 +443,10 @@ impl Control {
         }
         tx.commit().await?;
         events.into_iter().for_each(|event| self.publish(event));
+        let now = now_ms();
+        for (job, outcome) in jobs.iter().zip(outcomes) {
+            job_finished_metrics(job, outcome, now);
+        }
         Ok(true)
     }
 
@@ -971,6 +986,19 @@ impl Control {
             "Could not reserve a public address in {zone}; try again."
         )))
     }
+}
+
+/// Counts a finished job by kind and outcome, with how long it took from being queued.
+fn job_finished_metrics(job: &JobRow, outcome: JobState, now: i64) {
+    let kind = job.position.kind.as_str();
+    metrics::counter!("meridian_jobs_finished_total", "kind" => kind, "outcome" => outcome.as_str())
+        .increment(1);
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds of a job's life fit an f64 exactly"
+    )]
+    let seconds = (now - job.created_at).max(0) as f64 / 1000.0;
+    metrics::histogram!("meridian_job_duration_seconds", "kind" => kind).record(seconds);
 }
 
 /// A size as stored in jobs and `pending_size`: "vcpus/memory_mib/disk_gib".

@@ -28,6 +28,7 @@ pub mod ssh_key;
 pub mod stack;
 pub mod staff;
 pub mod store;
+pub mod telemetry;
 pub mod template;
 #[doc(hidden)]
 pub mod testing;

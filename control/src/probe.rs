@@ -20,6 +20,15 @@ impl Control {
                 // and no floats in the store.
                 #[expect(clippy::cast_possible_truncation, reason = "an RTT in µs fits an i64 by far")]
                 let rtt_us = (!sample.lost).then(|| (sample.rtt_ms * 1000.0).round() as i64);
+                // Simulated readings are labelled so: a dashboard must not mistake them for the
+                // network's.
+                let source = if self.driver.is_simulated() { "simulated" } else { "measured" };
+                if sample.lost {
+                    metrics::counter!("meridian_backbone_probes_lost_total", "edge" => edge.key(), "source" => source).increment(1);
+                } else {
+                    metrics::histogram!("meridian_backbone_probe_rtt_seconds", "edge" => edge.key(), "source" => source)
+                        .record(sample.rtt_ms / 1000.0);
+                }
                 #[expect(clippy::cast_possible_truncation, reason = "a fraction times a million")]
                 let load_ppm = (self.driver.edge_load(edge, now).clamp(0.0, 1.0) * 1e6).round() as i64;
                 ProbeRow {

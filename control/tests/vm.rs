@@ -1236,5 +1236,9 @@ async fn a_refused_huge_name_is_recorded_in_part() {
     let entry = w.control.audit_list(&w.ctx, 1).await.unwrap().remove(0);
     assert_eq!(entry.action, "vdc.create");
     assert!(entry.result.starts_with("invalid_input"), "{}", entry.result);
-    assert!(entry.target.chars().count() <= 201, "kept {} characters", entry.target.len());
+    assert!(
+        entry.target.chars().count() <= 201,
+        "kept {} characters",
+        entry.target.len()
+    );
 }

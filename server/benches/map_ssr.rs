@@ -54,6 +54,8 @@ async fn main() {
         header_timeout: Duration::from_secs(10),
         body_timeout: Duration::from_secs(30),
         cloudstack_require_expires: false,
+        metrics_listen: None,
+        log_format: meridian::config::LogFormat::Text,
     };
     let app = meridian::router(&config, control.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

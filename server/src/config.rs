@@ -130,6 +130,23 @@ pub struct Settings {
     /// signature never expires; Apache libcloud signs so, the `cs` client does not).
     #[arg(long, env = "MERIDIAN_CLOUDSTACK_REQUIRE_EXPIRES", global = true)]
     pub cloudstack_require_expires: bool,
+    /// Where to serve Prometheus metrics at `/metrics`, e.g. `127.0.0.1:9300`. Off unless set;
+    /// keep it off the public network (it has no authentication of its own).
+    #[arg(long, env = "MERIDIAN_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Log lines as `text` (for a terminal) or `json` (one object a line, with the request's
+    /// span fields: request id, method, path).
+    #[arg(long, env = "MERIDIAN_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// The simulated driver's pace.
@@ -193,6 +210,10 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Whether signed CloudStack requests must carry an expiry.
     pub cloudstack_require_expires: bool,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
 }
 
 impl Settings {
@@ -249,6 +270,8 @@ impl Settings {
             header_timeout: Duration::from_secs(self.header_timeout_secs),
             body_timeout: Duration::from_secs(self.body_timeout_secs),
             cloudstack_require_expires: self.cloudstack_require_expires,
+            metrics_listen: self.metrics_listen,
+            log_format: self.log_format,
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod events;
 pub mod exports;
 pub mod guard;
 pub mod hedge;
+pub mod metrics;
 pub mod rest;
 
 use axum::Router;
@@ -100,10 +101,14 @@ pub fn router(config: &Config, control: Control) -> Router {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
+        // Every route above is counted by its template; what falls through, below, as `other`.
+        .route_layer(axum::middleware::from_fn(metrics::matched))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                // Outermost: every request is counted, refused ones included.
+                .layer(axum::middleware::from_fn(metrics::all))
                 .layer(axum::middleware::from_fn_with_state(
                     config.secure_cookies,
                     guard::security_headers,

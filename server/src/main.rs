@@ -1,7 +1,7 @@
 //! The `meridian` binary: parse configuration, set up logging, migrate, serve.
 
 use clap::Parser;
-use meridian::config::{Cli, Command, Config, StaffCommand};
+use meridian::config::{Cli, Command, Config, LogFormat, StaffCommand};
 use meridian_control::{Control, Store};
 use std::process::ExitCode;
 
@@ -15,9 +15,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(&config.log));
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).with_span_list(false).init(),
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(&config).await.map(|_| ()),
@@ -188,6 +190,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_api_master_secret(&api_master_secret(&config.data_dir)?);
     if config.demo {
         meridian::spawn_demo_seed(control.clone());
+    }
+    if let Some(address) = config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} for metrics"))?;
+        let metrics = meridian::metrics::router(meridian::metrics::install());
+        meridian::metrics::spawn_sampler(control.clone());
+        tracing::info!(address = %address, "Prometheus metrics at /metrics");
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, metrics).await {
+                tracing::error!(error.detail = %error, "metrics listener stopped");
+            }
+        });
     }
     meridian::spawn_session_sweeper(control.clone());
     meridian::spawn_meter(control.clone());

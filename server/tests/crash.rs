@@ -810,3 +810,61 @@ async fn soak_racing_operations_while_servers_are_killed() {
     assert!(broken.is_empty(), "{}", broken.join("; "));
     pool.close().await;
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_with_the_request_in_its_span() {
+    let db = TestDb::fresh().await;
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &db.url,
+        ])
+        .args(["--log-format", "json", "--log", "info,tower_http=debug"])
+        .args([
+            "--site-root",
+            "/nonexistent",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start meridian");
+    wait_healthy(port).await;
+    let answered = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/vms"))
+        .header("x-request-id", "req-json-log-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), reqwest::StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.start_kill().unwrap();
+    let output = server.wait_with_output().await.unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["timestamp"].is_string() && l["level"].is_string()),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Meridian is serving"))),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l["span"]["request.id"] == "req-json-log-1"),
+        "a request's lines carry its id: {text}"
+    );
+}

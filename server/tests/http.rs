@@ -65,6 +65,8 @@ impl TestServer {
             header_timeout: timeouts.0,
             body_timeout: timeouts.1,
             cloudstack_require_expires: false,
+            metrics_listen: None,
+            log_format: meridian::config::LogFormat::Text,
         };
         let app = meridian::router(&config, control.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -2884,4 +2886,118 @@ async fn a_password_change_revokes_api_keys_when_the_box_is_ticked() {
         .await;
     assert_eq!(revoked.status(), StatusCode::OK);
     assert_eq!(works(secret).await, StatusCode::UNAUTHORIZED);
+}
+
+/// Prometheus' text format, read as a scraper would: each sample's name with its labels, and its
+/// value. Comment lines (`# HELP`, `# TYPE`) are kept apart, by metric name.
+fn prometheus_parse(
+    text: &str,
+) -> (
+    std::collections::BTreeMap<String, f64>,
+    std::collections::BTreeMap<String, String>,
+) {
+    let mut samples = std::collections::BTreeMap::new();
+    let mut types = std::collections::BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            types.insert(name.to_owned(), kind.to_owned());
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("not a sample: {line}"));
+        samples.insert(
+            series.to_owned(),
+            value.parse().unwrap_or_else(|_| panic!("not a number: {line}")),
+        );
+    }
+    (samples, types)
+}
+
+#[tokio::test]
+async fn prometheus_metrics_count_requests_and_jobs_with_bounded_labels() {
+    let handle = meridian::metrics::install();
+    let server = TestServer::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, meridian::metrics::router(handle))
+            .await
+            .unwrap()
+    });
+    let scrape = || async {
+        let response = reqwest::get(&metrics_url).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        prometheus_parse(&response.text().await.unwrap())
+    };
+    let value = |samples: &std::collections::BTreeMap<String, f64>, series: &str| {
+        samples.get(series).copied().unwrap_or(0.0)
+    };
+    let (before, _) = scrape().await;
+
+    for _ in 0..3 {
+        assert_eq!(
+            server
+                .client
+                .get(server.url("/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let owner = TestServer::client();
+    server.signup(&owner, "Metered Co", "ops@metered.example").await;
+    let (_, secret) = server.api_key(&owner, "metrics").await;
+    let (_, vdc) = server
+        .rest(
+            Some(&secret),
+            "POST",
+            "/api/v1/vdcs",
+            r#"{"name":"eu","zone":"fra1"}"#,
+            &[],
+        )
+        .await;
+    let body = format!(
+        r#"{{"vdc_id":"{}","name":"web-1","template":"coreos-docker","size":"xs"}}"#,
+        vdc["id"].as_str().unwrap()
+    );
+    let (status, _) = server
+        .rest(Some(&secret), "POST", "/api/v1/vms", &body, &[])
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    server.control.job_drain("metrics-test").await.unwrap();
+    meridian::metrics::sample(&server.control).await.unwrap();
+    let (after, types) = scrape().await;
+
+    let healthz = r#"meridian_http_requests_total{route="/healthz",method="GET",status="200"}"#;
+    assert!(
+        value(&after, healthz) - value(&before, healthz) >= 3.0,
+        "{healthz}"
+    );
+    let creates = r#"meridian_http_request_duration_seconds_count{route="/api/v1/vms",method="POST"}"#;
+    assert!(
+        value(&after, creates) - value(&before, creates) >= 1.0,
+        "{creates}"
+    );
+    let built = r#"meridian_jobs_finished_total{kind="vm_create",outcome="succeeded"}"#;
+    assert!(value(&after, built) - value(&before, built) >= 1.0, "{built}");
+    assert!(
+        value(&after, "meridian_sessions") >= 1.0,
+        "the owner's session is live"
+    );
+    assert!(after.contains_key(r#"meridian_jobs{state="queued"}"#));
+    // Conventions: counters end in _total, durations are seconds, and no label is an id.
+    assert_eq!(types["meridian_http_requests_total"], "counter");
+    assert_eq!(types["meridian_http_request_duration_seconds"], "histogram");
+    assert_eq!(types["meridian_sessions"], "gauge");
+    let uuid_like = |s: &str| s.len() >= 36 && s.chars().filter(|c| *c == '-').count() >= 4;
+    for series in after.keys() {
+        assert!(!series.split('"').any(uuid_like), "an id as a label: {series}");
+    }
 }

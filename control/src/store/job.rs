@@ -450,6 +450,15 @@ impl Store {
             .collect()
     }
 
+    /// How many live jobs there are in each live state (states with none are left out).
+    pub async fn job_count_live_by_state(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT state, COUNT(*) FROM jobs WHERE state IN ('queued', 'running', 'unwinding') GROUP BY state",
+        )
+        .fetch_all(self.pool())
+        .await
+    }
+
     /// The live job on a target, if one is queued, running or unwinding.
     pub async fn job_live_on(&self, target: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
         let id: Option<String> = sqlx::query_scalar(

@@ -5,6 +5,16 @@ use meridian_core::UserId;
 use sqlx::Row;
 
 impl Store {
+    /// How many sessions have not expired at `now`.
+    pub async fn session_count_live(&self, now: i64) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires_at > $1")
+            .bind(now)
+            .fetch_one(self.pool())
+            .await
+    }
+}
+
+impl Store {
     /// Inserts or replaces a session record.
     pub async fn session_upsert(
         &self,
