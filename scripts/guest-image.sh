@@ -8,6 +8,9 @@
 # Usage: scripts/guest-image.sh OUTDIR
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+for tool in apt-get apt-cache dpkg-deb readelf gzip flock sha256sum; do
+  command -v "$tool" >/dev/null || { echo "$tool is missing (scripts/setup.sh test installs what this needs)" >&2; exit 1; }
+done
 repo=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
