@@ -198,17 +198,21 @@ async fn a_vm_boots_to_its_ready_line_is_adopted_and_destroyed_without_a_trace()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_the_guest_writes_to_its_disk_survives_power_off_and_start() {
+async fn what_the_guest_writes_to_its_disk_survives_power_off_start_and_reboot() {
     let lab = Lab::new();
     let qemu = lab.qemu();
     let spec = spec(Some(
-        "#!/bin/sh\necho boot >> /data/boots\necho \"boots on disk: $(wc -l < /data/boots)\"\n",
+        "#!/bin/sh\n\
+         netstat -ltn | grep -q ':22 ' && echo 'ssh: listening'\n\
+         echo boot >> /data/boots\n\
+         echo \"boots on disk: $(wc -l < /data/boots)\"\n",
     ));
     let paths = qemu.paths(spec.id);
 
     let first = qemu.ensure_running(&spec).await.expect("first start");
     let took = wait_for_console(&paths.console, 0, "boots on disk: 1").await;
     eprintln!("first boot to user data: {} ms", took.as_millis());
+    wait_for_console(&paths.console, 0, "ssh: listening").await;
 
     // ACPI power-down through QMP: the guest powers itself off within the wait.
     let t = Instant::now();
@@ -228,8 +232,18 @@ async fn what_the_guest_writes_to_its_disk_survives_power_off_and_start() {
     let took = wait_for_console(&paths.console, from, "boots on disk: 2").await;
     eprintln!("second boot to user data: {} ms", took.as_millis());
 
+    // A reboot is cold (power off, start): a new QEMU, the same disk.
+    let from = console_len(&paths.console);
+    let third = qemu.reboot(&spec, POWER_OFF_WAIT).await.expect("reboot");
+    assert!(
+        !runs_with(second, &paths.pid),
+        "the old QEMU is gone after a reboot"
+    );
+    wait_for_console(&paths.console, from, "boots on disk: 3").await;
+
     qemu.destroy(spec.id, POWER_OFF_WAIT).await.expect("destroy");
-    assert!(!runs_with(second, &paths.pid));
+    assert!(!runs_with(third, &paths.pid));
+    assert!(!paths.dir.exists());
 }
 
 #[tokio::test]
