@@ -215,15 +215,22 @@ poweroff_now() {
   umount /data 2>/dev/null || mount -o remount,ro /data 2>/dev/null
   poweroff -f
 }
-# The ACPI power button (QMP system_powerdown): any event on its input device powers off.
-watched=
+# The ACPI power button (QMP system_powerdown): any event on its input device powers off. The
+# device is opened here, before the ready line, so that a press right after it is not lost (evdev
+# only queues events for readers that have it open).
+power_dev=
 for ev in /sys/class/input/event*; do
-  [ -e "$ev" ] || continue
   case "$(cat "$ev/device/name" 2>/dev/null)" in
-    *Power*) watched=1; (head -c 1 "/dev/input/${ev##*/}" >/dev/null && poweroff_now) & ;;
+    *Power*) power_dev=/dev/input/${ev##*/}; break ;;
   esac
 done
-[ -n "$watched" ] || log "no power button: system_powerdown will not be heard"
+if [ -c "$power_dev" ]; then
+  exec 3<"$power_dev"
+  (head -c 1 <&3 >/dev/null && poweroff_now) &
+  exec 3<&-
+else
+  log "no power button: system_powerdown will not be heard"
+fi
 
 echo "meridian-ready $vm_id"
 

@@ -26,6 +26,8 @@ pub const QMP_TIMEOUT: Duration = Duration::from_secs(2);
 pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a `quit`, then a SIGKILL, may take to end the process.
 const HARD_STOP_WAIT: Duration = Duration::from_secs(3);
+/// How often a power-off presses the ACPI power button again while it waits.
+const POWERDOWN_REPEAT: Duration = Duration::from_secs(1);
 /// How often a stop checks whether the process is gone.
 const POLL: Duration = Duration::from_millis(50);
 /// A unix socket path must fit in `sockaddr_un.sun_path` (108 bytes with its NUL).
@@ -495,14 +497,26 @@ impl Qemu {
         paths: &VmPaths,
         wait: Duration,
     ) -> Result<PowerOff, Error> {
-        match qmp_once(&paths.qmp, "system_powerdown").await {
-            Ok(()) => {
-                if wait_gone(pid, &paths.pid, wait).await {
+        // The button is pressed again every second of the wait: a guest still booting has nobody
+        // listening to it yet, and an ACPI press nobody hears is lost.
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Err(e) = qmp_once(&paths.qmp, "system_powerdown").await {
+                // QEMU closes its socket as it exits after the guest powered off.
+                if !is_our_qemu(pid, &paths.pid).await {
                     return Ok(PowerOff::Clean);
                 }
-                tracing::warn!(vm.id = %id, pid, wait_ms = wait.as_millis() as u64, "guest did not power off; quitting QEMU");
+                tracing::warn!(vm.id = %id, pid, error = %e, "system_powerdown failed; quitting QEMU");
+                break;
             }
-            Err(e) => tracing::warn!(vm.id = %id, pid, error = %e, "system_powerdown failed; quitting QEMU"),
+            let left = deadline.saturating_duration_since(Instant::now());
+            if wait_gone(pid, &paths.pid, left.min(POWERDOWN_REPEAT)).await {
+                return Ok(PowerOff::Clean);
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(vm.id = %id, pid, wait_ms = wait.as_millis() as u64, "guest did not power off; quitting QEMU");
+                break;
+            }
         }
         match qmp_once(&paths.qmp, "quit").await {
             // QEMU may close the socket before answering `quit`.
@@ -511,7 +525,12 @@ impl Qemu {
                     return Ok(PowerOff::Quit);
                 }
             }
-            Err(e) => tracing::warn!(vm.id = %id, pid, error = %e, "quit failed; killing QEMU"),
+            Err(e) => {
+                if !is_our_qemu(pid, &paths.pid).await {
+                    return Ok(PowerOff::Quit);
+                }
+                tracing::warn!(vm.id = %id, pid, error = %e, "quit failed; killing QEMU");
+            }
         }
         // Checked again right before the signal: never kill a pid that is no longer our QEMU.
         if is_our_qemu(pid, &paths.pid).await {

@@ -184,9 +184,15 @@ async fn a_vm_boots_to_its_ready_line_is_adopted_and_destroyed_without_a_trace()
         }]
     );
 
+    // Right after the ready line the guest already hears the power button.
     let t = Instant::now();
+    let outcome = adopted
+        .power_off(spec.id, POWER_OFF_WAIT)
+        .await
+        .expect("power off");
+    eprintln!("power off right after ready: {} ms", t.elapsed().as_millis());
+    assert_eq!(outcome, PowerOff::Clean, "the guest powered itself off");
     adopted.destroy(spec.id, POWER_OFF_WAIT).await.expect("destroy");
-    eprintln!("destroy: {} ms", t.elapsed().as_millis());
     assert!(!runs_with(pid, &paths.pid), "no QEMU left after destroy");
     assert!(!paths.dir.exists(), "no VM directory left after destroy");
     assert_eq!(adopted.list().await.expect("list"), vec![]);
@@ -241,8 +247,11 @@ async fn what_the_guest_writes_to_its_disk_survives_power_off_start_and_reboot()
     );
     wait_for_console(&paths.console, from, "boots on disk: 3").await;
 
-    qemu.destroy(spec.id, POWER_OFF_WAIT).await.expect("destroy");
+    // Given no time to power off, the VM is stopped by QMP quit.
+    let outcome = qemu.power_off(spec.id, Duration::ZERO).await.expect("hard stop");
+    assert_eq!(outcome, PowerOff::Quit);
     assert!(!runs_with(third, &paths.pid));
+    qemu.destroy(spec.id, POWER_OFF_WAIT).await.expect("destroy");
     assert!(!paths.dir.exists());
 }
 
