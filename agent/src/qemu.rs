@@ -10,11 +10,14 @@ pub mod qmp;
 
 use meridian_core::id::VmId;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::process::Command;
+use tokio::sync::OwnedMutexGuard;
 
 pub use qmp::{Qmp, QmpError};
 
@@ -280,17 +283,35 @@ pub struct QemuConfig {
     pub accelerator: Accelerator,
 }
 
-/// The QEMU subsystem of one agent. Holds no per-VM state: everything is read from the state
-/// directory and `/proc`, so any number of instances (or a restarted agent) see the same VMs.
+/// The QEMU subsystem of one agent. Holds no VM state: everything is read from the state
+/// directory and `/proc`, so any instance (or a restarted agent) sees the same VMs. It only holds a
+/// lock per VM (shared by its clones) so that operations on one VM that overlap — a retried call,
+/// a reconciler — run one after the other instead of racing over its pidfile and socket.
 #[derive(Clone, Debug)]
 pub struct Qemu {
     config: QemuConfig,
+    locks: Arc<std::sync::Mutex<HashMap<VmId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Qemu {
     /// A QEMU subsystem over `config.state_dir`.
     pub fn new(config: QemuConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            locks: Arc::default(),
+        }
+    }
+
+    /// Waits for VM `id`'s lock. (Entries stay in the map: a few bytes per VM id ever seen.)
+    async fn lock(&self, id: VmId) -> OwnedMutexGuard<()> {
+        let lock = self
+            .locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(id)
+            .or_default()
+            .clone();
+        lock.lock_owned().await
     }
 
     /// The files of VM `id`.
@@ -312,6 +333,11 @@ impl Qemu {
     /// Makes the VM's disk a sparse file of at least `spec.disk_bytes`: creates it, grows it, or
     /// leaves it as it is; never shrinks it.
     pub async fn ensure_disk(&self, spec: &VmSpec) -> Result<(), Error> {
+        let _lock = self.lock(spec.id).await;
+        self.ensure_disk_locked(spec).await
+    }
+
+    async fn ensure_disk_locked(&self, spec: &VmSpec) -> Result<(), Error> {
         let paths = self.paths(spec.id);
         tokio::fs::create_dir_all(&paths.dir)
             .await
@@ -339,6 +365,11 @@ impl Qemu {
 
     /// Starts the VM unless its QEMU already runs (then returns that pid and changes nothing).
     pub async fn ensure_running(&self, spec: &VmSpec) -> Result<u32, Error> {
+        let _lock = self.lock(spec.id).await;
+        self.ensure_running_locked(spec).await
+    }
+
+    async fn ensure_running_locked(&self, spec: &VmSpec) -> Result<u32, Error> {
         if let VmState::Running { pid } = self.state(spec.id).await {
             return Ok(pid);
         }
@@ -355,7 +386,7 @@ impl Qemu {
             ));
         }
         let meta = spec.meta_file()?;
-        self.ensure_disk(spec).await?;
+        self.ensure_disk_locked(spec).await?;
         write(&paths.meta, meta.as_bytes()).await?;
         write(
             &paths.user_data,
@@ -477,6 +508,11 @@ impl Qemu {
     /// Powers the VM off: ACPI power button through QMP and up to `wait` for the guest to power
     /// off, then QMP `quit`, then SIGKILL. Succeeds when it was not running.
     pub async fn power_off(&self, id: VmId, wait: Duration) -> Result<PowerOff, Error> {
+        let _lock = self.lock(id).await;
+        self.power_off_locked(id, wait).await
+    }
+
+    async fn power_off_locked(&self, id: VmId, wait: Duration) -> Result<PowerOff, Error> {
         let VmState::Running { pid } = self.state(id).await else {
             return Ok(PowerOff::AlreadyStopped);
         };
@@ -550,13 +586,15 @@ impl Qemu {
 
     /// A cold reboot: power off (as [`Qemu::power_off`]) and start again, so a changed size applies.
     pub async fn reboot(&self, spec: &VmSpec, wait: Duration) -> Result<u32, Error> {
-        self.power_off(spec.id, wait).await?;
-        self.ensure_running(spec).await
+        let _lock = self.lock(spec.id).await;
+        self.power_off_locked(spec.id, wait).await?;
+        self.ensure_running_locked(spec).await
     }
 
     /// Stops the VM and removes its directory (disk included). Succeeds when it is already gone.
     pub async fn destroy(&self, id: VmId, wait: Duration) -> Result<(), Error> {
-        self.power_off(id, wait).await?;
+        let _lock = self.lock(id).await;
+        self.power_off_locked(id, wait).await?;
         let dir = self.paths(id).dir;
         match tokio::fs::remove_dir_all(&dir).await {
             Ok(()) => {

@@ -153,7 +153,11 @@ async fn a_vm_boots_to_its_ready_line_is_adopted_and_destroyed_without_a_trace()
     let paths = qemu.paths(spec.id);
 
     let started = Instant::now();
-    let pid = qemu.ensure_running(&spec).await.expect("QEMU starts");
+    // Two starts at once (a retried call, a reconciler) start one QEMU.
+    let twin = qemu.clone();
+    let (a, b) = tokio::join!(qemu.ensure_running(&spec), twin.ensure_running(&spec));
+    let pid = a.expect("QEMU starts");
+    assert_eq!(b.expect("QEMU runs"), pid, "one QEMU for two starts at once");
     wait_for_console(&paths.console, 0, &format!("meridian-ready {}", spec.id)).await;
     eprintln!(
         "boot to ready line: {} ms; QEMU resident: {} MiB",
