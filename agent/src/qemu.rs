@@ -21,7 +21,8 @@ use tokio::sync::OwnedMutexGuard;
 
 pub use qmp::{Qmp, QmpError};
 
-/// The console log is rotated (to `console.log.1`) at a start when it is larger than this.
+/// The console log is rotated (to `console.log.1`) at a start, or by [`Qemu::rotate_console`],
+/// when it is larger than this.
 pub const CONSOLE_LOG_MAX_BYTES: u64 = 1024 * 1024;
 /// How long one QMP call may take.
 pub const QMP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -606,6 +607,13 @@ impl Qemu {
         }
     }
 
+    /// Bounds VM `id`'s console log, also while it runs (every start does it too): past
+    /// [`CONSOLE_LOG_MAX_BYTES`] the log moves to `console.log.1`. Returns whether it rotated.
+    /// Meant to be called periodically by the agent.
+    pub async fn rotate_console(&self, id: VmId) -> Result<bool, Error> {
+        rotate_console(&self.paths(id)).await
+    }
+
     /// Every VM directory under the state directory with its state, sorted by id, for
     /// reconciliation. Entries whose name is not a VM id are skipped (and logged).
     pub async fn list(&self) -> Result<Vec<VmEntry>, Error> {
@@ -684,16 +692,25 @@ async fn remove_if_present(path: &Path) -> Result<(), Error> {
     }
 }
 
-/// Keeps the console log bounded across starts: past [`CONSOLE_LOG_MAX_BYTES`] it becomes
-/// `console.log.1` (replacing the previous one) and the new start writes a fresh log.
-async fn rotate_console(paths: &VmPaths) -> Result<(), Error> {
+/// Keeps the console log bounded: past [`CONSOLE_LOG_MAX_BYTES`] it is copied to `console.log.1`
+/// (replacing the previous one) and emptied. QEMU appends to it (`append=on`, so `O_APPEND`), so
+/// emptying it under a running QEMU is safe: its next write lands at the new end. Bytes written
+/// between the copy and the truncation are lost.
+async fn rotate_console(paths: &VmPaths) -> Result<bool, Error> {
     match tokio::fs::metadata(&paths.console).await {
         Ok(meta) if meta.len() > CONSOLE_LOG_MAX_BYTES => {
-            tokio::fs::rename(&paths.console, &paths.console_old)
+            tokio::fs::copy(&paths.console, &paths.console_old)
                 .await
-                .map_err(io_at(&paths.console))
+                .map_err(io_at(&paths.console_old))?;
+            let log = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&paths.console)
+                .await
+                .map_err(io_at(&paths.console))?;
+            log.set_len(0).await.map_err(io_at(&paths.console))?;
+            Ok(true)
         }
-        _ => Ok(()),
+        _ => Ok(false),
     }
 }
 

@@ -3,7 +3,8 @@
 //! test` installs it) and fails, rather than skips, without it.
 
 use meridian_agent::qemu::{
-    GuestImage, PowerOff, Qemu, QemuConfig, VmEntry, VmMeta, VmSpec, VmState, probe_accelerator,
+    CONSOLE_LOG_MAX_BYTES, GuestImage, PowerOff, Qemu, QemuConfig, VmEntry, VmMeta, VmSpec, VmState,
+    probe_accelerator,
 };
 use meridian_core::id::VmId;
 use std::os::unix::fs::MetadataExt;
@@ -279,4 +280,24 @@ async fn a_disk_is_sparse_grows_and_never_shrinks() {
     spec.disk_bytes = 64 << 20;
     assert!(qemu.ensure_disk(&spec).await.is_err(), "a disk never shrinks");
     assert_eq!(std::fs::metadata(&disk).expect("disk").len(), 128 << 20);
+}
+
+#[tokio::test]
+async fn the_console_log_stays_bounded() {
+    let lab = Lab::new();
+    let qemu = lab.qemu();
+    let spec = spec(None);
+    let paths = qemu.paths(spec.id);
+    qemu.ensure_disk(&spec).await.expect("VM directory");
+
+    std::fs::write(&paths.console, vec![b'x'; 1024]).expect("small log");
+    assert!(
+        !qemu.rotate_console(spec.id).await.expect("rotate"),
+        "a small log stays"
+    );
+    let big = CONSOLE_LOG_MAX_BYTES as usize + 1;
+    std::fs::write(&paths.console, vec![b'y'; big]).expect("big log");
+    assert!(qemu.rotate_console(spec.id).await.expect("rotate"));
+    assert_eq!(console_len(&paths.console), 0);
+    assert_eq!(console_len(&paths.console_old), big);
 }
