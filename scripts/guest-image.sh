@@ -5,6 +5,11 @@
 # OUTDIR/manifest (the package versions; the agent reports which image booted).
 # Idempotent: when OUTDIR/manifest already names the packages apt would fetch now and this recipe,
 # it does nothing. Downloads are cached in .cache/guest/debs (git-ignored).
+# What the guest's /init reads (fw_cfg, from the agent): opt/meridian/meta, key=value lines vm_id,
+# hostname, address (a.b.c.d/prefix), gateway and ssh_authorized_key (repeatable); and
+# opt/meridian/user-data, run as a script when it starts with #!. What it says on ttyS0:
+# "meridian-ready <vm-id>" once SSH runs, "meridian-user-data <vm-id> exit=<status>" when the user
+# data ends, "meridian-poweroff <vm-id>" on the ACPI power button, "meridian-init: …" on trouble.
 # Usage: scripts/guest-image.sh OUTDIR
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
