@@ -29,8 +29,19 @@ flock 9
 
 say() { printf '==> %s\n' "$*" >&2; }
 
+# apt's package lists can be mid-update (another apt-get update on this machine): retry a query.
+apt_query() {
+  local try out
+  for try in 1 2 3 4 5; do
+    if out=$(apt-cache "$@" 2>/dev/null); then printf '%s\n' "$out"; return 0; fi
+    sleep 2
+  done
+  echo "apt-cache $* keeps failing" >&2
+  return 1
+}
+
 # The kernel: whatever the cloud meta-package points at today.
-kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
+kernel_pkg=$(apt_query depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ && !found { print $2; found = 1 }')
 [ -n "$kernel_pkg" ] || { echo "apt-cache does not know linux-image-cloud-amd64 (run apt-get update)" >&2; exit 1; }
 # dropbear-bin's run-time libraries are listed here and checked against its ELF NEEDED entries below.
 packages=("$kernel_pkg" busybox-static dropbear-bin libc6 libcrypt1 libtomcrypt1 libtommath1 libgmp10 zlib1g)
@@ -38,7 +49,8 @@ packages=("$kernel_pkg" busybox-static dropbear-bin libc6 libcrypt1 libtomcrypt1
 recipe=$(sha256sum "$0" | cut -c1-16)
 # The version apt would fetch of each package (one apt-cache call: each call takes about a second).
 declare -A version
-while read -r p v; do version[$p]=$v; done < <(apt-cache policy "${packages[@]}" \
+policy=$(apt_query policy "${packages[@]}")
+while read -r p v; do version[$p]=$v; done < <(printf '%s\n' "$policy" \
   | awk '/^[^ ].*:$/ { sub(/:$/, ""); p = $0 } /^  Candidate:/ { print p, $2 }')
 manifest="image=meridian-initramfs
 recipe=$recipe"
@@ -124,7 +136,7 @@ ordered=()
 add_module() {
   local name=$1 file dep
   for m in "${ordered[@]}"; do [ "$m" = "$name" ] && return 0; done
-  file=$(find "$modroot" -name "$name.ko" -o -name "${name//_/-}.ko" | head -n1)
+  file=$(find "$modroot" -name "$name.ko" -o -name "${name//_/-}.ko" | sed -n 1p)
   [ -n "$file" ] || { echo "module $name not found in $kernel_pkg" >&2; return 1; }
   for dep in $(tr '\0' '\n' < "$file" | sed -n 's/^depends=//p' | tr ',' ' '); do
     add_module "$dep"

@@ -24,14 +24,15 @@ fn guest_image() -> GuestImage {
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = repo.join(".cache/guest/image");
-    let status = Command::new(repo.join("scripts/guest-image.sh"))
+    let out = Command::new(repo.join("scripts/guest-image.sh"))
         .arg(&dir)
-        .status()
+        .output()
         .expect("scripts/guest-image.sh runs");
     assert!(
-        status.success(),
-        "scripts/guest-image.sh {} failed",
-        dir.display()
+        out.status.success(),
+        "scripts/guest-image.sh {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
     );
     GuestImage::load(&dir).expect("the guest image is complete")
 }
