@@ -364,7 +364,8 @@ impl Qemu {
         Ok(())
     }
 
-    /// Starts the VM unless its QEMU already runs (then returns that pid and changes nothing).
+    /// Starts the VM unless its QEMU already runs (then returns that pid and changes nothing: a
+    /// changed size, metadata or user data applies at the next start).
     pub async fn ensure_running(&self, spec: &VmSpec) -> Result<u32, Error> {
         let _lock = self.lock(spec.id).await;
         self.ensure_running_locked(spec).await
