@@ -2,7 +2,8 @@
 # Installs what Meridian needs and skips what is already there. Nothing here downloads a prebuilt
 # binary: Rust tools build from crates.io, system packages come from Debian, JS tools from npm.
 # Usage: scripts/setup.sh run    (toolchain to build and run)
-#        scripts/setup.sh test   (the above, plus Chromium, PostgreSQL and the browser-test packages)
+#        scripts/setup.sh test   (the above, plus Chromium, PostgreSQL, the browser-test packages,
+#                                 QEMU and the guest image the agent's tests boot)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-run}
@@ -50,6 +51,17 @@ if [ "$what" = test ]; then
   python3 -c 'import ensurepip' 2>/dev/null || { say "installing Python's venv module"; apt_install python3-venv; }
   say "the CloudStack clients the API tests drive Meridian with (cs, libcloud: a throw-away venv)"
   scripts/api-clients.sh >/dev/null
+  if ! command -v qemu-system-x86_64 >/dev/null; then
+    say "installing Debian's QEMU for the agent's tests (they boot real VMs)"
+    apt_install qemu-system-x86
+  fi
+  # The guest image is built from Debian packages: dpkg-deb and readelf take them apart.
+  command -v readelf >/dev/null || apt_install binutils
+  if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then
+    as_root apt-get update -qq; apt_updated=1
+  fi
+  say "the guest image the agent's tests boot (.cache/guest/image; skipped when current)"
+  scripts/guest-image.sh .cache/guest/image
   if [ ! -d end2end/node_modules/@playwright/test ]; then
     say "installing the browser-test packages (Playwright, without its browser download)"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent)

@@ -14,8 +14,9 @@ rust_tests=(cargo test --workspace --exclude meridian-frontend --locked)
 echo "==> Rust tests on SQLite"
 MERIDIAN_TEST_DATABASE_URL=sqlite: "${rust_tests[@]}"
 
+# The agent's tests boot real VMs and touch no database: they run once, in the pass above.
 echo "==> Rust tests on PostgreSQL"
-scripts/with-postgres.sh "${rust_tests[@]}"
+scripts/with-postgres.sh "${rust_tests[@]}" --exclude meridian-agent
 
 echo "==> core builds for the browser and pulls in no I/O crate"
 cargo check -p meridian-core --target wasm32-unknown-unknown --locked

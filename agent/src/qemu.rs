@@ -1,0 +1,753 @@
+//! QEMU VMs: one detached QEMU process per VM, everything named from the VM's id.
+//!
+//! A VM lives in `<state>/vms/<vm-id>/`: `disk.img` (sparse, only grows), `meta` and `user-data`
+//! (handed to the guest through fw_cfg), `image` (the manifest of the guest image it last booted),
+//! `qemu.pid`, `qmp.sock` and `console.log` (the serial console). QEMU is started with `-daemonize`,
+//! so VMs outlive the agent; the agent keeps no state in memory, and a new agent process adopts the
+//! running VMs simply by reading their pidfiles ([`Qemu::state`], [`Qemu::list`]).
+
+pub mod qmp;
+
+use meridian_core::id::VmId;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::process::Command;
+use tokio::sync::OwnedMutexGuard;
+
+pub use qmp::{Qmp, QmpError};
+
+/// The console log is rotated (to `console.log.1`) at a start, or by [`Qemu::rotate_console`],
+/// when it is larger than this.
+pub const CONSOLE_LOG_MAX_BYTES: u64 = 1024 * 1024;
+/// How long one QMP call may take.
+pub const QMP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `qemu-system-x86_64 -daemonize` may take to set the VM up and return.
+pub const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a `quit`, then a SIGKILL, may take to end the process.
+const HARD_STOP_WAIT: Duration = Duration::from_secs(3);
+/// How often a power-off presses the ACPI power button again while it waits.
+const POWERDOWN_REPEAT: Duration = Duration::from_secs(1);
+/// How often a stop checks whether the process is gone.
+const POLL: Duration = Duration::from_millis(50);
+/// A unix socket path must fit in `sockaddr_un.sun_path` (108 bytes with its NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// What went wrong managing a VM.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The spec cannot be turned into a VM (a value the guest's metadata format cannot carry, …).
+    #[error("invalid VM spec: {0}")]
+    InvalidSpec(String),
+    /// A file or directory under the state directory could not be read or written.
+    #[error("I/O on {path}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The failure.
+        #[source]
+        source: io::Error,
+    },
+    /// The guest image directory lacks a file `scripts/guest-image.sh` writes.
+    #[error("guest image in {0} is incomplete (build it with scripts/guest-image.sh)")]
+    ImageIncomplete(PathBuf),
+    /// Disks only grow: shrinking would cut the guest's filesystem.
+    #[error("disk is {current} bytes; it cannot shrink to {requested}")]
+    DiskShrink {
+        /// Its size now.
+        current: u64,
+        /// The size asked for.
+        requested: u64,
+    },
+    /// The QEMU binary could not be run.
+    #[error("could not run {0}")]
+    Spawn(PathBuf, #[source] io::Error),
+    /// QEMU exited with an error before the VM ran.
+    #[error("QEMU refused to start the VM: {0}")]
+    Start(String),
+    /// QEMU did not daemonize in time.
+    #[error("QEMU did not start within {0:?}")]
+    StartTimeout(Duration),
+    /// A QMP call failed.
+    #[error("QMP {0} failed")]
+    Qmp(&'static str, #[source] QmpError),
+    /// The process survived SIGKILL (uninterruptible sleep, …).
+    #[error("QEMU process {0} survived SIGKILL")]
+    Unkillable(u32),
+}
+
+/// Where an I/O error happened.
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The hardware accelerator QEMU runs guests with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accelerator {
+    /// Hardware virtualisation.
+    Kvm,
+    /// QEMU's software emulation (Tiny Code Generator).
+    Tcg,
+}
+
+/// The accelerator chosen at agent start and why, for the agent's log and the capacity page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceleratorChoice {
+    /// The accelerator every VM of this agent uses.
+    pub accelerator: Accelerator,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Chooses the accelerator. Today always TCG, and it says why: the presence of `/dev/kvm` proves
+/// nothing (on PVM-backed hosts it exists and a stock kernel does not boot under it); the honest
+/// probe — boot the guest image under KVM with a short timeout and cache the answer — is not
+/// written yet.
+pub fn probe_accelerator() -> AcceleratorChoice {
+    let reason = if Path::new("/dev/kvm").exists() {
+        "KVM not probed yet (/dev/kvm alone does not prove a guest boots under it); using TCG"
+    } else {
+        "no /dev/kvm; using TCG"
+    };
+    AcceleratorChoice {
+        accelerator: Accelerator::Tcg,
+        reason: reason.to_owned(),
+    }
+}
+
+/// A guest image as `scripts/guest-image.sh` writes it: a kernel, an initramfs and a manifest.
+#[derive(Clone, Debug)]
+pub struct GuestImage {
+    /// The kernel (`vmlinuz`).
+    pub kernel: PathBuf,
+    /// The initramfs (`initramfs.cpio.gz`).
+    pub initrd: PathBuf,
+    /// The manifest: which packages, at which versions, made this image.
+    pub manifest: String,
+}
+
+impl GuestImage {
+    /// Reads the image in `dir`; incomplete until its manifest, written last, is there.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let kernel = dir.join("vmlinuz");
+        let initrd = dir.join("initramfs.cpio.gz");
+        let manifest = std::fs::read_to_string(dir.join("manifest"));
+        match manifest {
+            Ok(manifest) if kernel.is_file() && initrd.is_file() => Ok(Self {
+                kernel,
+                initrd,
+                manifest,
+            }),
+            _ => Err(Error::ImageIncomplete(dir.to_owned())),
+        }
+    }
+}
+
+/// The guest's metadata, read by its `/init` from fw_cfg (`opt/meridian/meta`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmMeta {
+    /// The guest's hostname.
+    pub hostname: String,
+    /// The address of `eth0` with its prefix, e.g. `10.0.0.5/24`.
+    pub address: Option<String>,
+    /// The default gateway.
+    pub gateway: Option<String>,
+    /// OpenSSH public key lines root may log in with.
+    pub ssh_authorized_keys: Vec<String>,
+}
+
+/// What one VM should be. The same spec may be applied any number of times.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmSpec {
+    /// The VM; every file and the process are named from it.
+    pub id: VmId,
+    /// Virtual CPUs (applied at the next start).
+    pub vcpus: u32,
+    /// Memory in MiB (applied at the next start).
+    pub memory_mib: u32,
+    /// Size of the disk in bytes; it only grows.
+    pub disk_bytes: u64,
+    /// Metadata for the guest's `/init`.
+    pub meta: VmMeta,
+    /// User data; the guest runs it as a script when it starts with `#!`.
+    pub user_data: Option<String>,
+}
+
+impl VmSpec {
+    /// The `meta` file: `key=value` lines. A value with a line break would smuggle in another key,
+    /// so it is refused.
+    fn meta_file(&self) -> Result<String, Error> {
+        let mut lines = vec![
+            ("vm_id", self.id.to_string()),
+            ("hostname", self.meta.hostname.clone()),
+        ];
+        if let Some(address) = &self.meta.address {
+            lines.push(("address", address.clone()));
+        }
+        if let Some(gateway) = &self.meta.gateway {
+            lines.push(("gateway", gateway.clone()));
+        }
+        for key in &self.meta.ssh_authorized_keys {
+            lines.push(("ssh_authorized_key", key.trim_end().to_owned()));
+        }
+        let mut file = String::new();
+        for (key, value) in lines {
+            if value.contains(['\n', '\r', '\0']) {
+                return Err(Error::InvalidSpec(format!("{key} contains a line break")));
+            }
+            file.push_str(key);
+            file.push('=');
+            file.push_str(&value);
+            file.push('\n');
+        }
+        Ok(file)
+    }
+}
+
+/// Whether a VM's QEMU process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "state")]
+pub enum VmState {
+    /// Its QEMU runs, with this pid.
+    Running {
+        /// The QEMU process.
+        pid: u32,
+    },
+    /// No QEMU runs for it (its directory may still hold its disk).
+    Stopped,
+}
+
+/// How a power-off ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerOff {
+    /// It was not running.
+    AlreadyStopped,
+    /// The guest powered off on the ACPI power button.
+    Clean,
+    /// The guest did not within the wait; QMP `quit` ended QEMU.
+    Quit,
+    /// QEMU did not quit; SIGKILL ended it.
+    Killed,
+}
+
+/// One VM directory found under the state directory, for reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmEntry {
+    /// The VM.
+    pub id: VmId,
+    /// Whether its QEMU runs.
+    pub state: VmState,
+}
+
+/// The files of one VM, all derived from its id.
+#[derive(Clone, Debug)]
+pub struct VmPaths {
+    /// `<state>/vms/<vm-id>`.
+    pub dir: PathBuf,
+    /// The virtio-blk disk.
+    pub disk: PathBuf,
+    /// QEMU's QMP socket.
+    pub qmp: PathBuf,
+    /// QEMU's pidfile.
+    pub pid: PathBuf,
+    /// The serial console (ttyS0), appended to across starts.
+    pub console: PathBuf,
+    /// The console log before the last rotation.
+    pub console_old: PathBuf,
+    /// The metadata handed to the guest.
+    pub meta: PathBuf,
+    /// The user data handed to the guest.
+    pub user_data: PathBuf,
+    /// The manifest of the image the VM last booted.
+    pub image: PathBuf,
+}
+
+/// How this agent runs QEMU.
+#[derive(Clone, Debug)]
+pub struct QemuConfig {
+    /// Root of everything the agent makes (VMs under `vms/`).
+    pub state_dir: PathBuf,
+    /// The `qemu-system-x86_64` binary.
+    pub binary: PathBuf,
+    /// The image every VM boots.
+    pub image: GuestImage,
+    /// The accelerator chosen at start ([`probe_accelerator`]).
+    pub accelerator: Accelerator,
+}
+
+/// The QEMU subsystem of one agent. Holds no VM state: everything is read from the state
+/// directory and `/proc`, so any instance (or a restarted agent) sees the same VMs. It only holds a
+/// lock per VM (shared by its clones) so that operations on one VM that overlap — a retried call,
+/// a reconciler — run one after the other instead of racing over its pidfile and socket.
+#[derive(Clone, Debug)]
+pub struct Qemu {
+    config: QemuConfig,
+    locks: Arc<std::sync::Mutex<HashMap<VmId, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Qemu {
+    /// A QEMU subsystem over `config.state_dir`.
+    pub fn new(config: QemuConfig) -> Self {
+        Self {
+            config,
+            locks: Arc::default(),
+        }
+    }
+
+    /// Waits for VM `id`'s lock. (Entries stay in the map: a few bytes per VM id ever seen.)
+    async fn lock(&self, id: VmId) -> OwnedMutexGuard<()> {
+        let lock = self
+            .locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(id)
+            .or_default()
+            .clone();
+        lock.lock_owned().await
+    }
+
+    /// The files of VM `id`.
+    pub fn paths(&self, id: VmId) -> VmPaths {
+        let dir = self.config.state_dir.join("vms").join(id.to_string());
+        VmPaths {
+            disk: dir.join("disk.img"),
+            qmp: dir.join("qmp.sock"),
+            pid: dir.join("qemu.pid"),
+            console: dir.join("console.log"),
+            console_old: dir.join("console.log.1"),
+            meta: dir.join("meta"),
+            user_data: dir.join("user-data"),
+            image: dir.join("image"),
+            dir,
+        }
+    }
+
+    /// Makes the VM's disk a sparse file of at least `spec.disk_bytes`: creates it, grows it, or
+    /// leaves it as it is; never shrinks it.
+    pub async fn ensure_disk(&self, spec: &VmSpec) -> Result<(), Error> {
+        let _lock = self.lock(spec.id).await;
+        self.ensure_disk_locked(spec).await
+    }
+
+    async fn ensure_disk_locked(&self, spec: &VmSpec) -> Result<(), Error> {
+        let paths = self.paths(spec.id);
+        tokio::fs::create_dir_all(&paths.dir)
+            .await
+            .map_err(io_at(&paths.dir))?;
+        let disk = tokio::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&paths.disk)
+            .await
+            .map_err(io_at(&paths.disk))?;
+        let current = disk.metadata().await.map_err(io_at(&paths.disk))?.len();
+        if current > spec.disk_bytes {
+            return Err(Error::DiskShrink {
+                current,
+                requested: spec.disk_bytes,
+            });
+        }
+        if current < spec.disk_bytes {
+            disk.set_len(spec.disk_bytes).await.map_err(io_at(&paths.disk))?;
+            tracing::info!(vm.id = %spec.id, disk.from_bytes = current, disk.bytes = spec.disk_bytes, "disk grown");
+        }
+        Ok(())
+    }
+
+    /// Starts the VM unless its QEMU already runs (then returns that pid and changes nothing: a
+    /// changed size, metadata or user data applies at the next start).
+    pub async fn ensure_running(&self, spec: &VmSpec) -> Result<u32, Error> {
+        let _lock = self.lock(spec.id).await;
+        self.ensure_running_locked(spec).await
+    }
+
+    async fn ensure_running_locked(&self, spec: &VmSpec) -> Result<u32, Error> {
+        if let VmState::Running { pid } = self.state(spec.id).await {
+            return Ok(pid);
+        }
+        let paths = self.paths(spec.id);
+        if paths.qmp.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(Error::InvalidSpec(format!(
+                "the QMP socket path {} is too long for a unix socket",
+                paths.qmp.display()
+            )));
+        }
+        if spec.vcpus == 0 || spec.memory_mib < 64 {
+            return Err(Error::InvalidSpec(
+                "at least 1 vCPU and 64 MiB are needed".to_owned(),
+            ));
+        }
+        let meta = spec.meta_file()?;
+        self.ensure_disk_locked(spec).await?;
+        write(&paths.meta, meta.as_bytes()).await?;
+        write(
+            &paths.user_data,
+            spec.user_data.as_deref().unwrap_or("").as_bytes(),
+        )
+        .await?;
+        write(&paths.image, self.config.image.manifest.as_bytes()).await?;
+        rotate_console(&paths).await?;
+        // Left over from a QEMU that was killed: QEMU would refuse to bind the socket.
+        remove_if_present(&paths.qmp).await?;
+        remove_if_present(&paths.pid).await?;
+
+        let args = self.args(spec, &paths);
+        tracing::info!(vm.id = %spec.id, command = %format!("{} {}", self.config.binary.display(), args.join(" ")), "starting QEMU");
+        let started = Instant::now();
+        let run = Command::new(&self.config.binary)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(START_TIMEOUT, run)
+            .await
+            .map_err(|_| Error::StartTimeout(START_TIMEOUT))?
+            .map_err(|e| Error::Spawn(self.config.binary.clone(), e))?;
+        if !output.status.success() {
+            return Err(Error::Start(
+                String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            ));
+        }
+        match self.state(spec.id).await {
+            VmState::Running { pid } => {
+                tracing::info!(vm.id = %spec.id, pid, duration_ms = started.elapsed().as_millis() as u64, "QEMU started");
+                Ok(pid)
+            }
+            VmState::Stopped => Err(Error::Start(format!(
+                "QEMU exited at once; see {}",
+                paths.console.display()
+            ))),
+        }
+    }
+
+    /// QEMU's arguments for `spec`.
+    fn args(&self, spec: &VmSpec, paths: &VmPaths) -> Vec<String> {
+        let path = |p: &Path| p.display().to_string();
+        let (accel, mut append) = match self.config.accelerator {
+            Accelerator::Kvm => ("kvm".to_owned(), String::new()),
+            // microvm under TCG hangs at "Marking TSC unstable" without a given TSC frequency.
+            Accelerator::Tcg => ("tcg,tb-size=32".to_owned(), "tsc_early_khz=2000000 ".to_owned()),
+        };
+        append.push_str("console=ttyS0 quiet");
+        // Commas in a path would be read as option separators; QEMU escapes them by doubling.
+        let esc = |p: &Path| path(p).replace(',', ",,");
+        vec![
+            "-name".into(),
+            format!("meridian-{},process=meridian-{}", spec.id, spec.id),
+            "-M".into(),
+            "microvm".into(),
+            "-cpu".into(),
+            "max".into(),
+            "-accel".into(),
+            accel,
+            "-smp".into(),
+            spec.vcpus.to_string(),
+            "-m".into(),
+            spec.memory_mib.to_string(),
+            "-nodefaults".into(),
+            "-no-user-config".into(),
+            "-display".into(),
+            "none".into(),
+            "-kernel".into(),
+            esc(&self.config.image.kernel),
+            "-initrd".into(),
+            esc(&self.config.image.initrd),
+            "-append".into(),
+            append,
+            "-drive".into(),
+            format!(
+                "id=disk0,file={},format=raw,if=none,cache=writeback",
+                esc(&paths.disk)
+            ),
+            "-device".into(),
+            "virtio-blk-device,drive=disk0".into(),
+            "-fw_cfg".into(),
+            format!("name=opt/meridian/meta,file={}", esc(&paths.meta)),
+            "-fw_cfg".into(),
+            format!("name=opt/meridian/user-data,file={}", esc(&paths.user_data)),
+            // Appended to, not truncated, across starts; rotated by `ensure_running`.
+            "-chardev".into(),
+            format!("file,id=serial0,path={},append=on", esc(&paths.console)),
+            "-serial".into(),
+            "chardev:serial0".into(),
+            "-qmp".into(),
+            format!("unix:{},server=on,wait=off", esc(&paths.qmp)),
+            "-pidfile".into(),
+            path(&paths.pid),
+            "-daemonize".into(),
+        ]
+    }
+
+    /// Whether VM `id`'s QEMU runs: its pidfile names a live process whose command line is our
+    /// QEMU for this VM (a reused pid or a stale pidfile reads as stopped).
+    pub async fn state(&self, id: VmId) -> VmState {
+        let paths = self.paths(id);
+        let Ok(text) = tokio::fs::read_to_string(&paths.pid).await else {
+            return VmState::Stopped;
+        };
+        let Ok(pid) = text.trim().parse::<u32>() else {
+            return VmState::Stopped;
+        };
+        if is_our_qemu(pid, &paths.pid).await {
+            VmState::Running { pid }
+        } else {
+            VmState::Stopped
+        }
+    }
+
+    /// Powers the VM off: ACPI power button through QMP and up to `wait` for the guest to power
+    /// off, then QMP `quit`, then SIGKILL. Succeeds when it was not running.
+    pub async fn power_off(&self, id: VmId, wait: Duration) -> Result<PowerOff, Error> {
+        let _lock = self.lock(id).await;
+        self.power_off_locked(id, wait).await
+    }
+
+    async fn power_off_locked(&self, id: VmId, wait: Duration) -> Result<PowerOff, Error> {
+        let VmState::Running { pid } = self.state(id).await else {
+            return Ok(PowerOff::AlreadyStopped);
+        };
+        let paths = self.paths(id);
+        let started = Instant::now();
+        let outcome = self.stop_process(id, pid, &paths, wait).await?;
+        tracing::info!(vm.id = %id, pid, outcome = ?outcome, duration_ms = started.elapsed().as_millis() as u64, "VM powered off");
+        // QEMU removes its pidfile when it exits cleanly, but not when killed.
+        remove_if_present(&paths.pid).await?;
+        remove_if_present(&paths.qmp).await?;
+        Ok(outcome)
+    }
+
+    async fn stop_process(
+        &self,
+        id: VmId,
+        pid: u32,
+        paths: &VmPaths,
+        wait: Duration,
+    ) -> Result<PowerOff, Error> {
+        // The button is pressed again every second of the wait: a guest still booting has nobody
+        // listening to it yet, and an ACPI press nobody hears is lost.
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Err(e) = qmp_once(&paths.qmp, "system_powerdown").await {
+                // QEMU closes its socket as it exits after the guest powered off.
+                if !is_our_qemu(pid, &paths.pid).await {
+                    return Ok(PowerOff::Clean);
+                }
+                tracing::warn!(vm.id = %id, pid, error = %e, "system_powerdown failed; quitting QEMU");
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if wait_gone(pid, &paths.pid, left.min(POWERDOWN_REPEAT)).await {
+                return Ok(PowerOff::Clean);
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(vm.id = %id, pid, wait_ms = wait.as_millis() as u64, "guest did not power off; quitting QEMU");
+                break;
+            }
+        }
+        match qmp_once(&paths.qmp, "quit").await {
+            // QEMU may close the socket before answering `quit`.
+            Ok(()) | Err(Error::Qmp(_, QmpError::Closed)) => {
+                if wait_gone(pid, &paths.pid, HARD_STOP_WAIT).await {
+                    return Ok(PowerOff::Quit);
+                }
+            }
+            Err(e) => {
+                if !is_our_qemu(pid, &paths.pid).await {
+                    return Ok(PowerOff::Quit);
+                }
+                tracing::warn!(vm.id = %id, pid, error = %e, "quit failed; killing QEMU");
+            }
+        }
+        // Checked again right before the signal: never kill a pid that is no longer our QEMU.
+        if is_our_qemu(pid, &paths.pid).await {
+            tracing::warn!(vm.id = %id, pid, "sending SIGKILL to QEMU");
+            let target = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw);
+            if let Some(target) = target {
+                // ESRCH: it ended meanwhile, which is what we want.
+                let _ = rustix::process::kill_process(target, rustix::process::Signal::KILL);
+            }
+        }
+        if wait_gone(pid, &paths.pid, HARD_STOP_WAIT).await {
+            Ok(PowerOff::Killed)
+        } else {
+            Err(Error::Unkillable(pid))
+        }
+    }
+
+    /// A cold reboot: power off (as [`Qemu::power_off`]) and start again, so a changed size applies.
+    pub async fn reboot(&self, spec: &VmSpec, wait: Duration) -> Result<u32, Error> {
+        let _lock = self.lock(spec.id).await;
+        self.power_off_locked(spec.id, wait).await?;
+        self.ensure_running_locked(spec).await
+    }
+
+    /// Stops the VM and removes its directory (disk included). Succeeds when it is already gone.
+    pub async fn destroy(&self, id: VmId, wait: Duration) -> Result<(), Error> {
+        let _lock = self.lock(id).await;
+        self.power_off_locked(id, wait).await?;
+        let dir = self.paths(id).dir;
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {
+                tracing::info!(vm.id = %id, "VM destroyed");
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_at(&dir)(e)),
+        }
+    }
+
+    /// Bounds VM `id`'s console log, also while it runs (every start does it too): past
+    /// [`CONSOLE_LOG_MAX_BYTES`] the log moves to `console.log.1`. Returns whether it rotated.
+    /// Meant to be called periodically by the agent.
+    pub async fn rotate_console(&self, id: VmId) -> Result<bool, Error> {
+        rotate_console(&self.paths(id)).await
+    }
+
+    /// Every VM directory under the state directory with its state, sorted by id, for
+    /// reconciliation. Entries whose name is not a VM id are skipped (and logged).
+    pub async fn list(&self) -> Result<Vec<VmEntry>, Error> {
+        let root = self.config.state_dir.join("vms");
+        let mut dir = match tokio::fs::read_dir(&root).await {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_at(&root)(e)),
+        };
+        let mut entries = Vec::new();
+        while let Some(entry) = dir.next_entry().await.map_err(io_at(&root))? {
+            let name = entry.file_name();
+            match name.to_str().and_then(|n| n.parse::<VmId>().ok()) {
+                Some(id) => entries.push(VmEntry {
+                    id,
+                    state: self.state(id).await,
+                }),
+                None => tracing::warn!(path = %entry.path().display(), "not a VM directory; ignored"),
+            }
+        }
+        entries.sort_by_key(|e| e.id);
+        Ok(entries)
+    }
+}
+
+/// Whether `pid` is a QEMU started with this pidfile (`/proc/<pid>/cmdline`; a zombie has none).
+async fn is_our_qemu(pid: u32, pidfile: &Path) -> bool {
+    let Ok(cmdline) = tokio::fs::read(format!("/proc/{pid}/cmdline")).await else {
+        return false;
+    };
+    let is_qemu = cmdline
+        .split(|b| *b == 0)
+        .next()
+        .and_then(|argv0| std::str::from_utf8(argv0).ok())
+        .is_some_and(|argv0| {
+            argv0
+                .rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with("qemu-system"))
+        });
+    let pidfile = pidfile.as_os_str().as_encoded_bytes();
+    is_qemu && cmdline.split(|b| *b == 0).any(|arg| arg == pidfile)
+}
+
+/// Polls until `pid` is no longer our QEMU, for at most `wait`.
+async fn wait_gone(pid: u32, pidfile: &Path, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        if !is_our_qemu(pid, pidfile).await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// One QMP command on a fresh connection.
+async fn qmp_once(socket: &Path, command: &'static str) -> Result<(), Error> {
+    let mut qmp = Qmp::connect(socket, QMP_TIMEOUT)
+        .await
+        .map_err(|e| Error::Qmp(command, e))?;
+    qmp.execute(command).await.map_err(|e| Error::Qmp(command, e))?;
+    Ok(())
+}
+
+async fn write(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    tokio::fs::write(path, contents).await.map_err(io_at(path))
+}
+
+async fn remove_if_present(path: &Path) -> Result<(), Error> {
+    match tokio::fs::remove_file(path).await {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_at(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Keeps the console log bounded: past [`CONSOLE_LOG_MAX_BYTES`] it is copied to `console.log.1`
+/// (replacing the previous one) and emptied. QEMU appends to it (`append=on`, so `O_APPEND`), so
+/// emptying it under a running QEMU is safe: its next write lands at the new end. Bytes written
+/// between the copy and the truncation are lost.
+async fn rotate_console(paths: &VmPaths) -> Result<bool, Error> {
+    match tokio::fs::metadata(&paths.console).await {
+        Ok(meta) if meta.len() > CONSOLE_LOG_MAX_BYTES => {
+            tokio::fs::copy(&paths.console, &paths.console_old)
+                .await
+                .map_err(io_at(&paths.console_old))?;
+            let log = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&paths.console)
+                .await
+                .map_err(io_at(&paths.console))?;
+            log.set_len(0).await.map_err(io_at(&paths.console))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> VmSpec {
+        VmSpec {
+            id: VmId(uuid::Uuid::nil()),
+            vcpus: 1,
+            memory_mib: 128,
+            disk_bytes: 1 << 20,
+            meta: VmMeta {
+                hostname: "web-1".into(),
+                address: Some("10.0.0.5/24".into()),
+                gateway: Some("10.0.0.1".into()),
+                ssh_authorized_keys: vec!["ssh-ed25519 AAAA a@b".into(), "ssh-ed25519 BBBB c@d\n".into()],
+            },
+            user_data: None,
+        }
+    }
+
+    #[test]
+    fn meta_is_one_key_per_line() {
+        assert_eq!(
+            spec().meta_file().expect("valid"),
+            "vm_id=00000000-0000-0000-0000-000000000000\nhostname=web-1\naddress=10.0.0.5/24\n\
+             gateway=10.0.0.1\nssh_authorized_key=ssh-ed25519 AAAA a@b\nssh_authorized_key=ssh-ed25519 BBBB c@d\n"
+        );
+    }
+
+    #[test]
+    fn a_line_break_cannot_smuggle_in_another_key() {
+        let mut spec = spec();
+        spec.meta.hostname = "web\nssh_authorized_key=ssh-ed25519 EVIL".into();
+        assert!(matches!(spec.meta_file(), Err(Error::InvalidSpec(_))));
+    }
+}
