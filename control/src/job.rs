@@ -72,6 +72,24 @@ const STEP_RETRIES: u32 = 8;
 /// back what the job took away) would otherwise be retried every lease, forever.
 const UNDO_ATTEMPTS: i64 = 3;
 
+/// How many times a job may be claimed before it is ended for good. A healthy job is claimed once,
+/// and again after each crash or lost lease; a fault on our side that recurs at every try (a
+/// database constraint a step keeps breaking) would otherwise be retried for ever.
+const MAX_CLAIMS: i64 = 25;
+
+/// Whether a job, standing at `position`, only goes forward: a destroy whose disk is deleted
+/// cannot be put back (undoing would boot a VM with a blank disk), so a failure from there on is
+/// tried again rather than unwound (and [`MAX_CLAIMS`] still ends it).
+pub(crate) fn rolls_forward_only(position: JobPosition) -> bool {
+    position.kind == JobKind::VmDestroy
+        && position.state == JobState::Running
+        && JobKind::VmDestroy
+            .steps()
+            .iter()
+            .position(|step| *step == Step::DeleteDisk)
+            .is_some_and(|disk| position.step > disk)
+}
+
 impl From<Error> for StepError {
     fn from(error: Error) -> Self {
         StepError::Internal(error)
@@ -244,6 +262,10 @@ impl Control {
                     self.job_undo_failed(job, owner, position, &message).await?;
                     return Ok(None);
                 };
+                if rolls_forward_only(position) {
+                    tracing::warn!(job.id = %job.id, job.step = %step, error = %message, "teardown step failed; tried again at the next claim");
+                    return Ok(None);
+                }
                 Ok(Some(self.job_fail(job, owner, position, step, &message).await?))
             }
             Err(StepError::Internal(error)) => Err(error),
@@ -309,23 +331,69 @@ impl Control {
             "Could not undo \u{201c}{}\u{201d}: {message} The VM is marked failed; destroying it releases what it still holds.",
             step.label()
         );
+        self.job_end_for_good(tx, job, owner, position, step.as_str(), &error)
+            .await
+    }
+
+    /// Ends a job that cannot go on, in `tx`: failed, naming `step` and `error`, its VM marked
+    /// failed (and no longer metered) where staff see it in the job queue. What the VM still
+    /// holds is released by destroying it.
+    async fn job_end_for_good(
+        &self,
+        mut tx: crate::store::Tx,
+        job: &JobRow,
+        owner: &str,
+        position: JobPosition,
+        step: &str,
+        error: &str,
+    ) -> Result<(), Error> {
         let ended = JobPosition {
             state: JobState::Failed,
             ..position
         };
-        if !Store::job_advance(&mut tx, job.id, owner, ended, Some((step.as_str(), &error))).await? {
+        if !Store::job_advance(&mut tx, job.id, owner, ended, Some((step, error))).await? {
             return Ok(());
         }
         if let Some(vm) = Store::vm_by_id_tx(&mut tx, &job.target_id.to_string()).await? {
             self.meter_stop(&mut tx, &vm).await?;
             Store::vm_set_state(&mut tx, &vm.id, VmState::Failed.as_str()).await?;
         }
-        let event = Store::job_event_insert(&mut tx, job.id, step.as_str(), "failed", &error).await?;
+        let event = Store::job_event_insert(&mut tx, job.id, step, "failed", error).await?;
         tx.commit().await?;
         self.publish(event);
         job_finished_metrics(job, JobState::Failed, now_ms());
-        tracing::error!(job.id = %job.id, job.step = %step, error = %message, "undo failed for good; job ended with its VM failed");
+        tracing::error!(job.id = %job.id, job.step = step, error, "job ended for good with its VM failed");
         Ok(())
+    }
+
+    /// Ends the jobs among `claimed` that were claimed more than [`MAX_CLAIMS`] times (a fault
+    /// on our side that keeps recurring: each claim after a lapsed lease or a stopped cohort
+    /// counts) and returns the others to run.
+    pub(crate) async fn jobs_past_their_claims(
+        &self,
+        claimed: Vec<JobRow>,
+        owner: &str,
+    ) -> Result<Vec<JobRow>, Error> {
+        let mut runnable = Vec::with_capacity(claimed.len());
+        for job in claimed {
+            if job.attempts <= MAX_CLAIMS {
+                runnable.push(job);
+                continue;
+            }
+            let step = match job.position.next() {
+                NextAction::Do(step) | NextAction::Undo(step) => step.as_str(),
+                NextAction::Finish(_) => "job",
+            };
+            let error = format!(
+                "Stopped after {} tries that failed on Meridian's side; Meridian staff have been alerted. \
+                 The VM is marked failed; destroying it releases what it still holds.",
+                job.attempts - 1
+            );
+            let tx = self.store.begin_write().await?;
+            self.job_end_for_good(tx, &job, owner, job.position, step, &error)
+                .await?;
+        }
+        Ok(runnable)
     }
 
     async fn job_fail(
@@ -530,11 +598,10 @@ impl Control {
         if !undo || job.position.kind != JobKind::VmDestroy {
             return Ok(false);
         }
-        let before = self
-            .store
-            .job_params(job.id)
-            .await?
-            .and_then(|state| VmState::parse(&state).ok())
+        let before = job
+            .params
+            .as_deref()
+            .and_then(|state| VmState::parse(state).ok())
             .unwrap_or(VmState::Stopped);
         let held = matches!(before, VmState::Running | VmState::Stopped);
         Ok(match step {
@@ -703,10 +770,9 @@ impl Control {
                 Store::vm_set_state(tx, &vm.id, set_state(VmState::Destroying)).await?
             }
             (Step::MarkDestroying, true) => {
-                let previous = self
-                    .store
-                    .job_params(job.id)
-                    .await?
+                let previous = job
+                    .params
+                    .clone()
                     .unwrap_or_else(|| VmState::Stopped.as_str().to_owned());
                 Store::vm_set_state(tx, &vm.id, &previous).await?;
                 // Billing resumes only for a VM that holds something again.
@@ -1069,7 +1135,7 @@ impl Control {
 impl Control {
     /// The sizes of a resize job: `(old, new)` from its parameter "old|new".
     async fn resize_sizes(&self, job: &JobRow) -> Result<((i64, i64, i64), (i64, i64, i64)), StepError> {
-        let params = self.store.job_params(job.id).await?.unwrap_or_default();
+        let params = job.params.clone().unwrap_or_default();
         let (old, new) = params.split_once('|').unwrap_or_default();
         match (parse_size_key(old), parse_size_key(new)) {
             (Some(old), Some(new)) => Ok((old, new)),

@@ -9,7 +9,7 @@ use crate::{Control, Error};
 /// holds the connection whose session lock guards the name.
 #[derive(Debug)]
 pub struct WorkerIdentity {
-    /// What lease owners of this server start with (`NAME/worker#cohort#`).
+    /// What lease owners of this server start with (`NAME/BOOT/worker#cohort#`).
     pub name: String,
     /// How many live jobs of a predecessor were handed back to the queue at start.
     pub released: u64,

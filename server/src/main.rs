@@ -133,7 +133,13 @@ fn worker_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
     let _ = std::fs::hard_link(&draft, &path);
     let _ = std::fs::remove_file(&draft);
     let id = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(id.trim().to_owned())
+    let id = id.trim();
+    anyhow::ensure!(
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+        "{} holds no valid worker identity: remove it to make a new one",
+        path.display()
+    );
+    Ok(id.to_owned())
 }
 
 /// On SQLite, the one server a database file may have: an exclusive lock on `<file>.lock`, held
@@ -213,7 +219,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot take the job workers' identity")?;
     tracing::info!(worker.identity = %identity.name, jobs.released = identity.released, "job workers ready");
-    let (stop_workers, workers) = meridian::spawn_workers_named(&control, config.workers, &identity.name);
+    // Owners are IDENTITY/BOOT/n#cohort#: this start's own, so that even a process that lost its
+    // guard (a database failover) never shares a lease owner with its successor.
+    let owner = format!("{}/{}", identity.name, uuid::Uuid::new_v4().simple());
+    let (stop_workers, workers) = meridian::spawn_workers_named(&control, config.workers, &owner);
     let app = meridian::router(&config, control);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -77,13 +77,17 @@ impl Control {
                 running.spawn(async move {
                     let count = claimed.len();
                     if let Err(error) = control.cohorts_run(claimed, &name).await {
-                        tracing::warn!(error.detail = ?error, worker = %name, "job worker error; its jobs go back to the queue");
+                        tracing::warn!(error.detail = ?error, worker = %name, "job worker error");
                         // A database hiccup (a deadlock on PostgreSQL, a write turn that timed
                         // out) must not strand the cohort's jobs until their leases lapse: hand
                         // them back now. Every step is idempotent, so whoever takes them resumes.
-                        match control.store.job_leases_release(&name).await {
-                            Ok(_) => control.jobs_queued.notify_one(),
-                            Err(error) => tracing::warn!(error.detail = %error, worker = %name, "leases not released; they lapse instead"),
+                        // Only a transient one, though: a fault that recurs would be retried at once,
+                        // in a tight loop; its jobs wait for their leases to lapse instead.
+                        if error.is_transient() {
+                            match control.store.job_leases_release(&name).await {
+                                Ok(_) => control.jobs_queued.notify_one(),
+                                Err(error) => tracing::warn!(error.detail = %error, worker = %name, "leases not released; they lapse instead"),
+                            }
                         }
                     }
                     count
@@ -124,6 +128,7 @@ impl Control {
 
     /// Runs claimed jobs to their end: one cohort per position, side by side.
     async fn cohorts_run(&self, claimed: Vec<JobRow>, owner: &str) -> Result<(), Error> {
+        let claimed = self.jobs_past_their_claims(claimed, owner).await?;
         let runs = by_position(claimed)
             .into_iter()
             .map(|(position, jobs)| self.cohort_run(jobs, owner, position));
@@ -241,7 +246,7 @@ impl Control {
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
             match outcome {
                 Ok(()) => together.push(job),
-                Err(StepError::Failed(message)) if !undo => {
+                Err(StepError::Failed(message)) if !undo && !super::rolls_forward_only(position) => {
                     let next = self.job_fail(&job, owner, position, step, &message).await?;
                     alone.push((job, next));
                 }
@@ -258,7 +263,6 @@ impl Control {
                 events.into_iter().for_each(|event| self.publish(event));
                 Ok((together, alone))
             }
-            Err(StepError::Internal(error)) => Err(error),
             Err(reason) => {
                 tracing::debug!(job.step = %step, reason = ?reason, "cohort step rolled back; members go on alone");
                 alone.extend(together.into_iter().map(|job| (job, position)));

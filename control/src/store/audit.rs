@@ -98,7 +98,11 @@ impl<'q> WriteExt<'q> for sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>> {
         }
         let mut tx = store.begin_write().await?;
         let done = self.execute(&mut *tx).await?;
-        tx.commit().await?;
+        // A statement that changed nothing (a delete of what is not there) carries no entry: the
+        // mutation reports its refusal, which is recorded on its own.
+        if done.rows_affected() > 0 {
+            tx.commit().await?;
+        }
         Ok(done)
     }
 }

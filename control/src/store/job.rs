@@ -28,6 +28,9 @@ pub struct JobRow {
     pub created_at: i64,
     /// Finished (Unix ms).
     pub finished_at: Option<i64>,
+    /// Its parameter (a destroy: the VM's state before; a resize: "old|new"), if any. Carried on
+    /// the row so that a step never reads it from the pool while holding a transaction.
+    pub params: Option<String>,
 }
 
 /// One line of a job's progress.
@@ -60,8 +63,7 @@ pub(crate) struct NewJob {
     pub target: Uuid,
 }
 
-pub(crate) const JOB_COLUMNS: &str =
-    "id, tenant_id, kind, target_id, state, step, failed_step, error, attempts, created_at, finished_at";
+pub(crate) const JOB_COLUMNS: &str = "id, tenant_id, kind, target_id, state, step, failed_step, error, attempts, created_at, finished_at, params";
 
 fn decode(e: impl std::fmt::Display) -> sqlx::Error {
     sqlx::Error::Decode(e.to_string().into())
@@ -87,6 +89,9 @@ pub(crate) fn job_from_row(row: &AnyRow) -> Result<JobRow, sqlx::Error> {
         attempts: row.try_get("attempts")?,
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
+        params: row
+            .try_get::<Option<String>, _>("params")?
+            .filter(|p| !p.is_empty() && p != "{}"),
     })
 }
 

@@ -137,11 +137,16 @@ impl Store {
     }
 
     /// How far a VM's usage is metered.
+    /// On PostgreSQL the VM's row is locked until the transaction ends: two servers' ticks (or a
+    /// tick and a job step) metering one VM at once would both bill the interval since this time.
+    /// SQLite's single writer needs no lock.
     pub(crate) async fn vm_metered_until(tx: &mut Tx, id: &str) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT metered_until FROM vms WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut **tx)
-            .await
+        let sql = if tx.backend_name() == "PostgreSQL" {
+            "SELECT metered_until FROM vms WHERE id = $1 FOR UPDATE"
+        } else {
+            "SELECT metered_until FROM vms WHERE id = $1"
+        };
+        sqlx::query_scalar(sql).bind(id).fetch_one(&mut **tx).await
     }
 
     /// Ids of VMs whose usage is being metered.

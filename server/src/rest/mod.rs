@@ -522,6 +522,9 @@ where
     };
     match claim {
         IdempotencyClaim::Fresh | IdempotencyClaim::InFlight => {
+            // Only the request that claimed the key may let it go; a retry of one in flight
+            // never does (the first may yet succeed).
+            let claimed_here = claim == IdempotencyClaim::Fresh;
             let control = control.clone();
             let task = tokio::spawn(async move {
                 let keep = |answer: (StatusCode, serde_json::Value)| {
@@ -543,20 +546,18 @@ where
                 }
                 match create(Some(id)).await {
                     Ok(answer) => Ok((keep(answer).await, false)),
-                    // A twin request with the same key won the race for the id.
-                    Err(error) if error.status == StatusCode::CONFLICT => match existing(id).await? {
+                    // Refused: a twin request with the same key may have won the race for the id
+                    // (the refusal is then its conflict, or a quota it filled); else nothing was
+                    // made, and a corrected retry may use the key.
+                    Err(error) if error.status.is_client_error() => match existing(id).await? {
                         Some(answer) => Ok((keep(answer).await, true)),
                         None => {
-                            release(&control, &ctx, &key).await;
+                            if claimed_here {
+                                release(&control, &ctx, &key).await;
+                            }
                             Err(error)
                         }
                     },
-                    // Refused (bad input, not allowed): nothing was made, so a corrected retry
-                    // may use the key.
-                    Err(error) if error.status.is_client_error() => {
-                        release(&control, &ctx, &key).await;
-                        Err(error)
-                    }
                     // A failure on our side: the claim stays; a retry finds what was made, if
                     // anything, by its id.
                     Err(error) => Err(error),
