@@ -238,6 +238,7 @@ impl ApiError {
             code,
             message: message.into(),
             fields: BTreeMap::new(),
+            job_id: None,
         }
     }
 
