@@ -31,6 +31,7 @@ pub mod store;
 pub mod template;
 #[doc(hidden)]
 pub mod testing;
+pub mod throttle;
 pub mod user;
 pub mod vdc;
 pub mod vm;
@@ -59,8 +60,6 @@ pub struct Control {
     lease_ms: i64,
     /// Sales demo mode: the demo tenant and its one-click log-in exist.
     demo: bool,
-    /// Log-in attempts per client address and per account, in this process.
-    login_throttle: Arc<std::sync::Mutex<meridian_core::throttle::LoginThrottle>>,
     /// The master secret API key secrets are derived from (see `meridian_core::api_key`).
     api_master: Arc<[u8]>,
     /// Points where tests hold operations to force races.
@@ -84,7 +83,6 @@ impl Control {
             job_events,
             lease_ms: job::LEASE_MS,
             demo: false,
-            login_throttle: Arc::default(),
             // A fresh master secret unless the server sets its own: keys made under it stop
             // working when this process ends.
             api_master: Arc::from(rand::random::<[u8; 32]>().as_slice()),

@@ -108,7 +108,8 @@ impl Control {
         password: &str,
     ) -> Result<StaffAccount, Error> {
         let throttle_key = format!("staff:{}", email.trim().to_lowercase());
-        self.login_admit(ctx, &throttle_key)?;
+        let budgets = meridian_core::throttle::login_budgets(&throttle_key, ctx.client.as_deref(), None);
+        let attempt = self.throttle_admit(ctx, "staff_login", budgets).await?;
         let staff = match Email::parse(email) {
             Ok(email) => self.store.staff_by_email(email.as_str()).await?,
             Err(_) => None,
@@ -119,7 +120,7 @@ impl Control {
             .await?;
         match staff {
             Some(staff) if verified => {
-                self.login_succeeded(ctx, &throttle_key);
+                self.throttle_succeeded(attempt).await?;
                 tracing::info!(staff.id = %staff.id, request.id = %ctx.request_id, "staff member logged in");
                 Ok(staff.into())
             }

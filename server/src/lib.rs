@@ -68,6 +68,7 @@ pub fn router(config: &Config, control: Control) -> Router {
     let policy = SessionPolicy {
         idle: config.session_idle,
         absolute: config.session_max,
+        secure_cookies: config.secure_cookies,
     };
     let context = {
         let control = control.clone();
@@ -375,8 +376,8 @@ pub fn spawn_prober(control: Control) {
     });
 }
 
-/// Deletes expired sessions, day-old idempotency keys and expired CloudStack signatures every ten
-/// minutes, for as long as the server runs.
+/// Deletes expired sessions, day-old idempotency keys, expired CloudStack signatures and throttled
+/// attempts older than every window every ten minutes, for as long as the server runs.
 pub fn spawn_session_sweeper(control: Control) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -411,6 +412,15 @@ pub fn spawn_session_sweeper(control: Control) {
                     "expired CloudStack signatures forgotten"
                 ),
                 Err(error) => tracing::warn!(error.detail = %error, "CloudStack signature sweep failed"),
+            }
+            let before = meridian_control::store::now_ms() - meridian_core::throttle::LONGEST_WINDOW_MS;
+            match control.store().login_attempt_delete_expired(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    login_attempts.deleted = n,
+                    "throttled attempts past every window forgotten"
+                ),
+                Err(error) => tracing::warn!(error.detail = %error, "throttled-attempt sweep failed"),
             }
         }
     });

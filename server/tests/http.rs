@@ -424,7 +424,7 @@ async fn guessing_one_accounts_password_is_stopped_with_429_and_retry_after() {
     server
         .signup(&TestServer::client(), "Bravo", "dev@bravo.io")
         .await;
-    let limit = meridian_core::throttle::PER_ACCOUNT.limit;
+    let limit = meridian_core::throttle::PER_PAIR.limit;
     // A client rotating made-up forwarded addresses is still one address: the header is not trusted.
     for i in 0..limit {
         let wrong = login_attempt(
@@ -446,7 +446,7 @@ async fn guessing_one_accounts_password_is_stopped_with_429_and_retry_after() {
     let body: serde_json::Value = refused.json().await.unwrap();
     assert!(
         body.to_string()
-            .contains("Too many log-in attempts. Try again in 15 minutes."),
+            .contains("Too many attempts. Try again in 15 minutes."),
         "{body}"
     );
     // Another account from the same address is not locked out by it.
@@ -491,6 +491,64 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
         StatusCode::OK,
         "another client behind the proxy is not blocked"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guessers_cannot_lock_the_owner_out_of_a_browser_that_logged_in_before() {
+    let server = TestServer::start_with(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+        &["127.0.0.1"],
+    )
+    .await;
+    server.signup(&TestServer::client(), "Acme", "ops@acme.io").await;
+    // The owner's browser logs in once and is given a known-device cookie.
+    let browser = TestServer::client();
+    let first = server
+        .call(
+            &browser,
+            "account_login",
+            &[("email", "ops@acme.io"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let device = first
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("meridian.device="))
+        .expect("a known-device cookie")
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/fn"] {
+        assert!(device.contains(attribute), "{device}");
+    }
+    server.call(&browser, "account_logout", &[]).await;
+    // Guessers on many addresses spend the account's whole budget, and the pair's at one of them.
+    for i in 0..meridian_core::throttle::PER_ACCOUNT.limit {
+        let wrong = login_attempt(
+            &server,
+            "ops@acme.io",
+            "a wrong guess",
+            &format!("203.0.113.{}", i % 5),
+        )
+        .await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    let stranger = login_attempt(&server, "ops@acme.io", PASSWORD, "198.51.100.7").await;
+    assert_eq!(stranger.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&stranger) >= 1);
+    // The owner's browser, even at an address the guessers used, logs in.
+    let again = browser
+        .post(server.url("/fn/account_login"))
+        .header("Origin", &server.base)
+        .header("X-Forwarded-For", "203.0.113.0")
+        .form(&[("email", "ops@acme.io"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(server.whoami(&browser).await.as_deref(), Some("ops@acme.io"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -14,6 +14,7 @@ pub mod host;
 pub mod idempotency;
 pub mod invite;
 pub mod job;
+pub mod login_attempt;
 pub mod probe;
 pub mod quota;
 pub mod session;

@@ -1,0 +1,81 @@
+//! Throttled attempts (log-in, password change, sign-up): one row per budget each one spent.
+
+use super::Store;
+use sqlx::Row;
+
+impl Store {
+    /// How many attempts `budget` holds made after `since` (Unix ms), and when the oldest of them
+    /// was made.
+    pub(crate) async fn login_attempt_count(
+        &self,
+        budget: &str,
+        since: i64,
+    ) -> Result<(u64, i64), sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(MIN(at), 0) AS oldest FROM login_attempts \
+             WHERE budget = $1 AND at > $2",
+        )
+        .bind(budget)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        Ok((u64::try_from(n).unwrap_or(0), row.try_get("oldest")?))
+    }
+
+    /// Records attempt `attempt_id` at `at` against every one of `budgets`, in one statement.
+    /// Not through the audit scope: an attempt is counted whatever becomes of the mutation.
+    pub(crate) async fn login_attempt_insert(
+        &self,
+        attempt_id: &str,
+        budgets: &[&str],
+        at: i64,
+    ) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO login_attempts (budget, at, attempt_id) VALUES {}",
+            super::values_list(budgets.len(), 3)
+        );
+        let mut query = sqlx::query(&sql);
+        for budget in budgets {
+            query = query.bind(*budget).bind(at).bind(attempt_id);
+        }
+        query.execute(&mut *self.writer().await?).await?;
+        Ok(())
+    }
+
+    /// Takes attempt `attempt_id` back from `budgets` (it was refused, or it succeeded).
+    pub(crate) async fn login_attempt_delete(
+        &self,
+        attempt_id: &str,
+        budgets: &[&str],
+    ) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "DELETE FROM login_attempts WHERE attempt_id = $1 AND budget IN ({})",
+            super::in_list(2, budgets.len())
+        );
+        let mut query = sqlx::query(&sql).bind(attempt_id);
+        for budget in budgets {
+            query = query.bind(*budget);
+        }
+        query.execute(&mut *self.writer().await?).await?;
+        Ok(())
+    }
+
+    /// Forgets every attempt against `budget` (its owner proved who they are).
+    pub(crate) async fn login_attempt_clear(&self, budget: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM login_attempts WHERE budget = $1")
+            .bind(budget)
+            .execute(&mut *self.writer().await?)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets attempts made before `before` (Unix ms); returns how many.
+    pub async fn login_attempt_delete_expired(&self, before: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM login_attempts WHERE at < $1")
+            .bind(before)
+            .execute(&mut *self.writer().await?)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
