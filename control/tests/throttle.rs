@@ -13,7 +13,7 @@ async fn control_on(store: meridian_control::Store) -> Control {
         meridian_control::driver::simulated::SimTiming::instant(),
         1,
     ));
-    Control::new(store, driver).await.unwrap()
+    Control::new(store, driver).await.expect("a control plane")
 }
 
 /// An anonymous request from `address`.
@@ -30,10 +30,10 @@ async fn setup() -> (TestDb, Control) {
     control
         .account_signup(
             &OpContext::anonymous("test"),
-            Signup::parse("Acme", "ops@acme.io", SECRET).unwrap(),
+            Signup::parse("Acme", "ops@acme.io", SECRET).expect("a valid sign-up"),
         )
         .await
-        .unwrap();
+        .expect("the owner signs up");
     (db, control)
 }
 

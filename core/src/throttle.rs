@@ -45,6 +45,9 @@ pub const PER_ACCOUNT: Limit = Limit {
     window_ms: FIFTEEN_MINUTES,
 };
 
+// No one address can spend an account's budget alone.
+const _: () = assert!(PER_ACCOUNT.limit >= 5 * PER_PAIR.limit);
+
 /// Per (account, known device): the owner's own budget on a browser that logged in before.
 pub const PER_DEVICE: Limit = Limit {
     limit: 10,
@@ -261,7 +264,6 @@ mod tests {
         assert_ne!(attacker[0], owner[0], "pairs apart");
         assert_ne!(attacker[1], owner[1], "addresses apart");
         assert_eq!(attacker[2], owner[2], "the account's own budget is shared");
-        assert!(PER_ACCOUNT.limit >= 5 * PER_PAIR.limit);
         let known = login_budgets("user:a@x", Some("203.0.113.9"), Some("d"));
         assert_eq!(known, vec![Budget::device("user:a@x", "d")], "only the device's");
         assert!(!attacker[0].key.contains("a@x"), "keys are hashed");
