@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod idempotency;
 pub mod invariants;
 pub mod job;
+pub mod live;
 pub mod map;
 pub mod metering;
 pub mod overview;
@@ -66,6 +67,8 @@ pub struct Control {
     hooks: Arc<hooks::Hooks>,
     /// Whether signed CloudStack requests must carry `signatureVersion=3` and `expires`.
     cloudstack_require_expires: bool,
+    /// VM changes for live streams, from this process and the others on the database.
+    live: Arc<live::Live>,
 }
 
 impl Control {
@@ -88,6 +91,7 @@ impl Control {
             api_master: Arc::from(rand::random::<[u8; 32]>().as_slice()),
             hooks: Arc::default(),
             cloudstack_require_expires: false,
+            live: Arc::default(),
         })
     }
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub session_max: std::time::Duration,
     /// The bound on requests in flight, which the readiness check reads.
     pub in_flight: guard::InFlight,
+    /// The live-progress streams open, per user.
+    pub streams: events::Streams,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -59,11 +61,14 @@ pub fn router(config: &Config, control: Control) -> Router {
         .env(leptos::config::Env::PROD)
         .build();
     let in_flight = guard::InFlight::per_core();
+    // Live streams here hear every server's VM changes, and the others hear this one's.
+    control.live_start();
     let state = AppState {
         leptos_options: leptos_options.clone(),
         control: control.clone(),
         session_max: config.session_max,
         in_flight: in_flight.clone(),
+        streams: events::Streams::default(),
     };
     let policy = SessionPolicy {
         idle: config.session_idle,
@@ -310,6 +315,8 @@ pub fn spawn_workers_named(
     count: u16,
     process: &str,
 ) -> (tokio::sync::watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>) {
+    // The jobs' progress reaches live streams on every server.
+    control.live_start();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let handles = (0..count)
         .map(|n| {
