@@ -50,12 +50,13 @@ impl Control {
         now: i64,
         adding: u64,
     ) -> Result<(), Error> {
+        let asked: Vec<(&str, i64)> = budgets
+            .iter()
+            .map(|b| (b.key.as_str(), now - b.limit.window_ms))
+            .collect();
+        let counts = self.store.login_attempt_counts(&asked).await?;
         let mut wait: Option<RetryAfter> = None;
-        for budget in budgets {
-            let (count, oldest) = self
-                .store
-                .login_attempt_count(&budget.key, now - budget.limit.window_ms)
-                .await?;
+        for (budget, (count, oldest)) in budgets.iter().zip(counts) {
             if let Err(this) = throttle::over_limit(budget.limit, count + adding, oldest, now) {
                 wait = Some(throttle::longest(wait, this));
             }

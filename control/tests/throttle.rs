@@ -201,3 +201,32 @@ async fn sign_ups_from_one_address_are_throttled() {
         .await
         .expect("another address signs up");
 }
+
+#[tokio::test]
+async fn a_staff_members_known_device_logs_in_past_guessers_too() {
+    let (_db, control) = setup().await;
+    control
+        .staff_create("ana@meridian.example", SECRET, "admin")
+        .await
+        .unwrap();
+    let (_, token) = control
+        .staff_login_on_device(&from("198.51.100.7"), "ana@meridian.example", SECRET, None)
+        .await
+        .unwrap();
+    for i in 0..PER_ACCOUNT.limit {
+        let address = format!("203.0.{}.{}", i / 200, i % 200 + 1);
+        let guess = control
+            .staff_login(&from(&address), "ana@meridian.example", "a wrong guess")
+            .await;
+        assert!(matches!(guess, Err(Error::BadCredentials)), "{guess:?}");
+    }
+    throttled(
+        control
+            .staff_login(&from("192.0.2.50"), "ana@meridian.example", SECRET)
+            .await,
+    );
+    control
+        .staff_login_on_device(&from("192.0.2.50"), "ana@meridian.example", SECRET, Some(&token))
+        .await
+        .expect("the staff member's browser logs in");
+}

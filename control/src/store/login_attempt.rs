@@ -4,23 +4,44 @@ use super::Store;
 use sqlx::Row;
 
 impl Store {
-    /// How many attempts `budget` holds made after `since` (Unix ms), and when the oldest of them
-    /// was made.
-    pub(crate) async fn login_attempt_count(
+    /// For each `(budget, since)`, how many attempts the budget holds made after `since` (Unix
+    /// ms) and when the oldest of them was made; in one statement, in the order asked.
+    pub(crate) async fn login_attempt_counts(
         &self,
-        budget: &str,
-        since: i64,
-    ) -> Result<(u64, i64), sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n, COALESCE(MIN(at), 0) AS oldest FROM login_attempts \
-             WHERE budget = $1 AND at > $2",
-        )
-        .bind(budget)
-        .bind(since)
-        .fetch_one(self.pool())
-        .await?;
-        let n: i64 = row.try_get("n")?;
-        Ok((u64::try_from(n).unwrap_or(0), row.try_get("oldest")?))
+        budgets: &[(&str, i64)],
+    ) -> Result<Vec<(u64, i64)>, sqlx::Error> {
+        if budgets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = (0..budgets.len())
+            .map(|i| {
+                format!(
+                    "SELECT budget, COUNT(*) AS n, COALESCE(MIN(at), 0) AS oldest FROM login_attempts \
+                     WHERE budget = ${} AND at > ${} GROUP BY budget",
+                    2 * i + 1,
+                    2 * i + 2
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let mut query = sqlx::query(&sql);
+        for (budget, since) in budgets {
+            query = query.bind(*budget).bind(*since);
+        }
+        let mut found = std::collections::HashMap::new();
+        for row in query.fetch_all(self.pool()).await? {
+            let budget: String = row.try_get("budget")?;
+            let n: i64 = row.try_get("n")?;
+            found.insert(
+                budget,
+                (u64::try_from(n).unwrap_or(0), row.try_get::<i64, _>("oldest")?),
+            );
+        }
+        // A budget with no attempt has no row.
+        Ok(budgets
+            .iter()
+            .map(|(budget, _)| found.get(*budget).copied().unwrap_or((0, 0)))
+            .collect())
     }
 
     /// Records attempt `attempt_id` at `at` against every one of `budgets`, in one statement.
