@@ -166,9 +166,7 @@ impl Follow {
                         return Some(now.unwrap_or_else(|| "gone".to_owned()));
                     }
                 }
-                if now.is_none() {
-                    return None;
-                }
+                now.as_ref()?;
             }
             look = tokio::select! {
                 change = self.changes.recv() => match change {

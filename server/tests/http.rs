@@ -2952,7 +2952,7 @@ async fn tenant_with_a_vm(server: &TestServer) -> (reqwest::Client, reqwest::Cli
     let vdc = server
         .json(&owner, "vdc_create", &[("name", "web"), ("zone", "ber1")])
         .await;
-    let vdc = vdc["id"].as_str().unwrap().to_owned();
+    let vdc = vdc["id"].as_str().expect("the VDC's id").to_owned();
     let created = server
         .call(
             &owner,
@@ -2998,7 +2998,7 @@ async fn live_stream(server: &TestServer, client: &reqwest::Client, vm: &str) ->
         .get(server.url(&format!("/events/vms/{vm}")))
         .send()
         .await
-        .unwrap()
+        .expect("an answer")
 }
 
 /// Reads an open stream's next message (its `data:` line), within `bound`.
