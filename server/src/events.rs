@@ -29,7 +29,7 @@ use tower_sessions::Session;
 pub const STREAMS_PER_ACTOR: usize = 8;
 
 /// How often a stream checks that its session and right still stand.
-pub const RECHECK: Duration = Duration::from_secs(3);
+pub const RECHECK: Duration = Duration::from_secs(5);
 
 /// What a refused stream is told to wait before asking again.
 const RETRY_AFTER_S: u64 = 10;
