@@ -35,7 +35,7 @@ impl Control {
         let keys: Vec<&str> = budgets.iter().map(|b| b.key.as_str()).collect();
         self.store.login_attempt_insert(&id, &keys, now).await?;
         if let Err(refused) = self.throttle_check(ctx, what, &budgets, now, 0).await {
-            self.store.login_attempt_delete(&id, &keys).await?;
+            self.store.login_attempt_delete(&id, &keys, None).await?;
             return Err(refused);
         }
         Ok(Attempt { id, budgets })
@@ -76,10 +76,9 @@ impl Control {
     /// one only this client spends) starts afresh, and the others get this attempt back.
     pub(crate) async fn throttle_succeeded(&self, attempt: Attempt) -> Result<(), Error> {
         let keys: Vec<&str> = attempt.budgets.iter().map(|b| b.key.as_str()).collect();
-        self.store.login_attempt_delete(&attempt.id, &keys).await?;
-        if let Some(own) = keys.first() {
-            self.store.login_attempt_clear(own).await?;
-        }
+        self.store
+            .login_attempt_delete(&attempt.id, &keys, keys.first().copied())
+            .await?;
         Ok(())
     }
 

@@ -64,30 +64,25 @@ impl Store {
         Ok(())
     }
 
-    /// Takes attempt `attempt_id` back from `budgets` (it was refused, or it succeeded).
+    /// Takes attempt `attempt_id` back from `budgets` (it was refused, or it succeeded), and
+    /// with `clear`, forgets every attempt against that budget too (its owner proved who they
+    /// are); in one statement.
     pub(crate) async fn login_attempt_delete(
         &self,
         attempt_id: &str,
         budgets: &[&str],
+        clear: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let sql = format!(
-            "DELETE FROM login_attempts WHERE attempt_id = $1 AND budget IN ({})",
-            super::in_list(2, budgets.len())
+            "DELETE FROM login_attempts WHERE (attempt_id = $1 AND budget IN ({})) OR budget = $2",
+            super::in_list(3, budgets.len())
         );
-        let mut query = sqlx::query(&sql).bind(attempt_id);
+        // No budget is the empty string (they are SHA-256 hex), so '' clears nothing.
+        let mut query = sqlx::query(&sql).bind(attempt_id).bind(clear.unwrap_or(""));
         for budget in budgets {
             query = query.bind(*budget);
         }
         query.execute(&mut *self.writer().await?).await?;
-        Ok(())
-    }
-
-    /// Forgets every attempt against `budget` (its owner proved who they are).
-    pub(crate) async fn login_attempt_clear(&self, budget: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM login_attempts WHERE budget = $1")
-            .bind(budget)
-            .execute(&mut *self.writer().await?)
-            .await?;
         Ok(())
     }
 
