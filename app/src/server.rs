@@ -17,6 +17,8 @@ pub struct SessionPolicy {
     pub idle: Duration,
     /// A session ends this long after log-in, however active.
     pub absolute: Duration,
+    /// Whether cookies are `Secure` (not on plain HTTP on loopback).
+    pub secure_cookies: bool,
 }
 
 /// The control plane, provided by the server to every render and server function.
@@ -28,7 +30,39 @@ fn policy() -> SessionPolicy {
     use_context::<SessionPolicy>().unwrap_or(SessionPolicy {
         idle: Duration::from_secs(4 * 3600),
         absolute: Duration::from_secs(24 * 3600),
+        secure_cookies: true,
     })
+}
+
+/// The cookie that holds a browser's known-device token (see `meridian_core::throttle`).
+pub const DEVICE_COOKIE: &str = "meridian.device";
+
+/// The known-device token the browser sent, if any.
+pub async fn device_token() -> Option<String> {
+    let headers = leptos_axum::extract::<http::HeaderMap>().await.ok()?;
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == DEVICE_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Keeps `token` in the browser for 180 days; sent only with server-function calls from this
+/// site, never readable by scripts.
+pub fn device_token_keep(token: &str) {
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let secure = if policy().secure_cookies { "; Secure" } else { "" };
+    let max_age_s = meridian_core::throttle::DEVICE_TOKEN_MAX_AGE_MS / 1000;
+    let cookie =
+        format!("{DEVICE_COOKIE}={token}; Path=/fn; Max-Age={max_age_s}; HttpOnly; SameSite=Strict{secure}");
+    if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
 }
 
 /// The current request's session.

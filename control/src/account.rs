@@ -7,6 +7,16 @@ use crate::{Control, Error};
 use meridian_core::{Email, FieldErrors, Password, Role, Signup, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 
+/// A successful log-in: the account, and the known-device token to keep in the browser (it lets
+/// this browser log in to the account however many guesses others made).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedIn {
+    /// The account logged in to.
+    pub account: Account,
+    /// The browser's new known-device token for it.
+    pub device_token: String,
+}
+
 /// The signed-in user and their tenant, as the dashboard shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -29,6 +39,11 @@ impl Control {
             return Err(Error::Forbidden(
                 "Log out before creating another account.".into(),
             ));
+        }
+        // Per address, before the password is hashed; every sign-up counts, made or refused.
+        if let Some(address) = ctx.client.as_deref() {
+            let budgets = vec![meridian_core::throttle::Budget::signup(address)];
+            let _counted = self.throttle_admit(ctx, "signup", budgets).await?;
         }
         let password_hash = self.passwords.hash(&signup.password).await?;
         let tenant_id = TenantId(uuid::Uuid::new_v4());
@@ -85,8 +100,27 @@ impl Control {
         email: &str,
         password: &str,
     ) -> Result<Account, Error> {
+        Ok(self
+            .account_login_on_device(ctx, email, password, None)
+            .await?
+            .account)
+    }
+
+    /// [`Control::account_login`] from a browser that may hold a known-device token: with one
+    /// issued for this account, the attempt spends only that device's budget, not the ones
+    /// attackers elsewhere can spend. A success answers with a fresh token for the browser.
+    pub async fn account_login_on_device(
+        &self,
+        ctx: &OpContext,
+        email: &str,
+        password: &str,
+        device_token: Option<&str>,
+    ) -> Result<LoggedIn, Error> {
         let throttle_key = format!("user:{}", email.trim().to_lowercase());
-        self.login_admit(ctx, &throttle_key)?;
+        let device = self.device_known(&throttle_key, device_token);
+        let budgets =
+            meridian_core::throttle::login_budgets(&throttle_key, ctx.client.as_deref(), device.as_deref());
+        let attempt = self.throttle_admit(ctx, "login", budgets).await?;
         let user = match Email::parse(email) {
             Ok(email) => self.store.user_by_email(&email).await?,
             Err(_) => None,
@@ -97,7 +131,7 @@ impl Control {
             .await?;
         match user {
             Some(user) if verified => {
-                self.login_succeeded(ctx, &throttle_key);
+                self.throttle_succeeded(attempt).await?;
                 if self.tenant_is_suspended(user.tenant_id).await? {
                     tracing::info!(user.id = %user.id, request.id = %ctx.request_id, "log-in refused: tenant suspended");
                     self.audit_record(
@@ -110,7 +144,7 @@ impl Control {
                     .await;
                     return Err(Error::Suspended);
                 }
-                tracing::info!(user.id = %user.id, request.id = %ctx.request_id, "user logged in");
+                tracing::info!(user.id = %user.id, request.id = %ctx.request_id, known_device = device.is_some(), "user logged in");
                 let as_user = OpContext {
                     actor: Actor::User {
                         user_id: user.id,
@@ -121,7 +155,10 @@ impl Control {
                 };
                 self.audit_record(&as_user, user.tenant_id, "account.login", &user.email, None)
                     .await;
-                self.account_of(user).await
+                Ok(LoggedIn {
+                    account: self.account_of(user).await?,
+                    device_token: self.device_token(&throttle_key, device),
+                })
             }
             Some(user) => {
                 // The account's owner should see attempts on it, so a refused log-in on a known
@@ -142,31 +179,6 @@ impl Control {
                 Err(Error::BadCredentials)
             }
         }
-    }
-
-    /// Admits a log-in attempt on `account` (a throttle key) from the request's client address, or
-    /// refuses it, before any password is checked: a flood of guesses costs no hashing.
-    pub(crate) fn login_admit(&self, ctx: &OpContext, account: &str) -> Result<(), Error> {
-        let mut throttle = self
-            .login_throttle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        throttle
-            .attempt(ctx.client.as_deref(), account, crate::store::now_ms())
-            .map_err(|wait| {
-                tracing::warn!(request.id = %ctx.request_id, client = ctx.client.as_deref().unwrap_or("unknown"), retry_after_s = wait.seconds, "log-in throttled");
-                Error::Throttled {
-                    retry_after_s: wait.seconds,
-                }
-            })
-    }
-
-    /// The password was right: the account's failed attempts are forgotten.
-    pub(crate) fn login_succeeded(&self, ctx: &OpContext, account: &str) {
-        self.login_throttle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .succeeded(ctx.client.as_deref(), account);
     }
 
     /// The actor a session's user id stands for now: role and tenant are read fresh on every
@@ -244,7 +256,14 @@ impl Control {
         };
         let mut errors = FieldErrors::default();
         let new = errors.check("new_password", Password::parse(new));
-        if !self.passwords.verify(current, Some(&user.password_hash)).await? {
+        // A stolen session must not become a way to guess the password: the checks are counted.
+        let budgets = vec![meridian_core::throttle::Budget::password_change(
+            &user_id.to_string(),
+        )];
+        let attempt = self.throttle_admit(ctx, "password_change", budgets).await?;
+        if self.passwords.verify(current, Some(&user.password_hash)).await? {
+            self.throttle_succeeded(attempt).await?;
+        } else {
             errors.push("current_password", "This is not your current password.");
         }
         let Some(new) = new.filter(|_| errors.is_empty()) else {

@@ -24,8 +24,9 @@ pub enum Error {
         "This organisation's Meridian account is suspended. Its VMs keep running; contact Meridian support to restore access."
     )]
     Suspended,
-    /// Too many log-in attempts from this address or on this account; wait `retry_after_s`.
-    #[error("Too many log-in attempts. Try again in {}.", wait_words(*retry_after_s))]
+    /// Too many attempts (log-ins, password checks, sign-ups) from this address or on this
+    /// account, or the password hashers are too busy; wait `retry_after_s`.
+    #[error("Too many attempts. Try again in {}.", wait_words(*retry_after_s))]
     Throttled {
         /// Seconds until one more attempt is allowed.
         retry_after_s: u64,

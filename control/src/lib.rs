@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod idempotency;
 pub mod invariants;
 pub mod job;
+pub mod live;
 pub mod map;
 pub mod metering;
 pub mod overview;
@@ -32,6 +33,7 @@ pub mod telemetry;
 pub mod template;
 #[doc(hidden)]
 pub mod testing;
+pub mod throttle;
 pub mod user;
 pub mod vdc;
 pub mod vm;
@@ -60,14 +62,14 @@ pub struct Control {
     lease_ms: i64,
     /// Sales demo mode: the demo tenant and its one-click log-in exist.
     demo: bool,
-    /// Log-in attempts per client address and per account, in this process.
-    login_throttle: Arc<std::sync::Mutex<meridian_core::throttle::LoginThrottle>>,
     /// The master secret API key secrets are derived from (see `meridian_core::api_key`).
     api_master: Arc<[u8]>,
     /// Points where tests hold operations to force races.
     hooks: Arc<hooks::Hooks>,
     /// Whether signed CloudStack requests must carry `signatureVersion=3` and `expires`.
     cloudstack_require_expires: bool,
+    /// VM changes for live streams, from this process and the others on the database.
+    live: Arc<live::Live>,
 }
 
 impl Control {
@@ -85,12 +87,12 @@ impl Control {
             job_events,
             lease_ms: job::LEASE_MS,
             demo: false,
-            login_throttle: Arc::default(),
             // A fresh master secret unless the server sets its own: keys made under it stop
             // working when this process ends.
             api_master: Arc::from(rand::random::<[u8; 32]>().as_slice()),
             hooks: Arc::default(),
             cloudstack_require_expires: false,
+            live: Arc::default(),
         })
     }
 

@@ -89,10 +89,11 @@ impl DbSessionStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let slack = refresh_slack_ms(expires_at, crate::store::now_ms());
-        if let Some(&(previous, stored_expiry)) = written.get(id) {
-            if previous == hash && expires_at - stored_expiry < slack {
-                return true;
-            }
+        if let Some(&(previous, stored_expiry)) = written.get(id)
+            && previous == hash
+            && expires_at - stored_expiry < slack
+        {
+            return true;
         }
         if written.len() >= WRITTEN_MAX {
             written.clear();
@@ -217,6 +218,37 @@ impl crate::Control {
             }
             Some(staff) => self.actor_for_staff_session(&staff).await,
             None => Ok(crate::Actor::Anonymous),
+        }
+    }
+
+    /// Who the session `session_id` stands for now, read from the store rather than from a
+    /// request (for a long-lived stream re-checking its session): anonymous once the session is
+    /// ended (logout, password change, suspension), expired, or past `max_age` since log-in, or
+    /// once its user or staff member is removed. Cheap on SQLite, where sessions and users are
+    /// remembered in the process until something changes.
+    pub async fn session_actor(
+        &self,
+        session_id: &str,
+        max_age: std::time::Duration,
+    ) -> Result<crate::Actor, crate::Error> {
+        let now = crate::store::now_ms();
+        let Some((data, _)) = self.store.session_load(session_id, now).await? else {
+            return Ok(crate::Actor::Anonymous);
+        };
+        let data: HashMap<String, serde_json::Value> =
+            serde_json::from_str(&data).map_err(crate::Error::internal)?;
+        let field = |key: &str| data.get(key).cloned();
+        let max_age_ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+        let fresh = |signed_in_at: i64| now - signed_in_at <= max_age_ms;
+        if let Some(auth) = field(AUTH_KEY).and_then(|v| serde_json::from_value::<SessionAuth>(v).ok()) {
+            if !fresh(auth.signed_in_at) {
+                return Ok(crate::Actor::Anonymous);
+            }
+            return self.actor_for_session(auth.user_id).await;
+        }
+        match field(STAFF_KEY).and_then(|v| serde_json::from_value::<StaffAuth>(v).ok()) {
+            Some(staff) if fresh(staff.signed_in_at) => self.actor_for_staff_session(&staff).await,
+            _ => Ok(crate::Actor::Anonymous),
         }
     }
 }

@@ -107,8 +107,24 @@ impl Control {
         email: &str,
         password: &str,
     ) -> Result<StaffAccount, Error> {
+        Ok(self.staff_login_on_device(ctx, email, password, None).await?.0)
+    }
+
+    /// [`Control::staff_login`] from a browser that may hold a known-device token for this staff
+    /// account (then only the device's budget is spent, as for tenant users); a success answers
+    /// with the browser's fresh token.
+    pub async fn staff_login_on_device(
+        &self,
+        ctx: &OpContext,
+        email: &str,
+        password: &str,
+        device_token: Option<&str>,
+    ) -> Result<(StaffAccount, String), Error> {
         let throttle_key = format!("staff:{}", email.trim().to_lowercase());
-        self.login_admit(ctx, &throttle_key)?;
+        let device = self.device_known(&throttle_key, device_token);
+        let budgets =
+            meridian_core::throttle::login_budgets(&throttle_key, ctx.client.as_deref(), device.as_deref());
+        let attempt = self.throttle_admit(ctx, "staff_login", budgets).await?;
         let staff = match Email::parse(email) {
             Ok(email) => self.store.staff_by_email(email.as_str()).await?,
             Err(_) => None,
@@ -119,9 +135,9 @@ impl Control {
             .await?;
         match staff {
             Some(staff) if verified => {
-                self.login_succeeded(ctx, &throttle_key);
-                tracing::info!(staff.id = %staff.id, request.id = %ctx.request_id, "staff member logged in");
-                Ok(staff.into())
+                self.throttle_succeeded(attempt).await?;
+                tracing::info!(staff.id = %staff.id, request.id = %ctx.request_id, known_device = device.is_some(), "staff member logged in");
+                Ok((staff.into(), self.device_token(&throttle_key, device)))
             }
             _ => {
                 tracing::info!(request.id = %ctx.request_id, "staff log-in refused");

@@ -85,6 +85,11 @@ impl Control {
             errors.push("password", e.to_string());
             Error::Invalid(errors)
         })?;
+        // A made-up token costs a read, not a password hash: hashing is what anonymous callers
+        // could otherwise make the server do without limit.
+        if !self.store.invite_open(&token_hash(token), now_ms()).await? {
+            return Err(Error::NotFound);
+        }
         let hash = self.passwords.hash(&password).await?;
         let mut tx = self.store.begin_write().await?;
         let Some(invite) = Store::invite_take(&mut tx, &token_hash(token), now_ms()).await? else {

@@ -41,6 +41,8 @@ pub struct AppState {
     pub session_max: std::time::Duration,
     /// The bound on requests in flight, which the readiness check reads.
     pub in_flight: guard::InFlight,
+    /// The live-progress streams open, per user.
+    pub streams: events::Streams,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -60,15 +62,19 @@ pub fn router(config: &Config, control: Control) -> Router {
         .env(leptos::config::Env::PROD)
         .build();
     let in_flight = guard::InFlight::per_core();
+    // Live streams here hear every server's VM changes, and the others hear this one's.
+    control.live_start();
     let state = AppState {
         leptos_options: leptos_options.clone(),
         control: control.clone(),
         session_max: config.session_max,
         in_flight: in_flight.clone(),
+        streams: events::Streams::default(),
     };
     let policy = SessionPolicy {
         idle: config.session_idle,
         absolute: config.session_max,
+        secure_cookies: config.secure_cookies,
     };
     let context = {
         let control = control.clone();
@@ -314,6 +320,8 @@ pub fn spawn_workers_named(
     count: u16,
     process: &str,
 ) -> (tokio::sync::watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>) {
+    // The jobs' progress reaches live streams on every server.
+    control.live_start();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let handles = (0..count)
         .map(|n| {
@@ -380,8 +388,8 @@ pub fn spawn_prober(control: Control) {
     });
 }
 
-/// Deletes expired sessions, day-old idempotency keys and expired CloudStack signatures every ten
-/// minutes, for as long as the server runs.
+/// Deletes expired sessions, day-old idempotency keys, expired CloudStack signatures and throttled
+/// attempts older than every window every ten minutes, for as long as the server runs.
 pub fn spawn_session_sweeper(control: Control) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
@@ -416,6 +424,15 @@ pub fn spawn_session_sweeper(control: Control) {
                     "expired CloudStack signatures forgotten"
                 ),
                 Err(error) => tracing::warn!(error.detail = %error, "CloudStack signature sweep failed"),
+            }
+            let before = meridian_control::store::now_ms() - meridian_core::throttle::LONGEST_WINDOW_MS;
+            match control.store().login_attempt_delete_expired(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    login_attempts.deleted = n,
+                    "throttled attempts past every window forgotten"
+                ),
+                Err(error) => tracing::warn!(error.detail = %error, "throttled-attempt sweep failed"),
             }
         }
     });

@@ -426,7 +426,7 @@ async fn guessing_one_accounts_password_is_stopped_with_429_and_retry_after() {
     server
         .signup(&TestServer::client(), "Bravo", "dev@bravo.io")
         .await;
-    let limit = meridian_core::throttle::PER_ACCOUNT.limit;
+    let limit = meridian_core::throttle::PER_PAIR.limit;
     // A client rotating made-up forwarded addresses is still one address: the header is not trusted.
     for i in 0..limit {
         let wrong = login_attempt(
@@ -448,7 +448,7 @@ async fn guessing_one_accounts_password_is_stopped_with_429_and_retry_after() {
     let body: serde_json::Value = refused.json().await.unwrap();
     assert!(
         body.to_string()
-            .contains("Too many log-in attempts. Try again in 15 minutes."),
+            .contains("Too many attempts. Try again in 15 minutes."),
         "{body}"
     );
     // Another account from the same address is not locked out by it.
@@ -493,6 +493,64 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
         StatusCode::OK,
         "another client behind the proxy is not blocked"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guessers_cannot_lock_the_owner_out_of_a_browser_that_logged_in_before() {
+    let server = TestServer::start_with(
+        Duration::from_secs(3600),
+        Duration::from_secs(3600),
+        &["127.0.0.1"],
+    )
+    .await;
+    server.signup(&TestServer::client(), "Acme", "ops@acme.io").await;
+    // The owner's browser logs in once and is given a known-device cookie.
+    let browser = TestServer::client();
+    let first = server
+        .call(
+            &browser,
+            "account_login",
+            &[("email", "ops@acme.io"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let device = first
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("meridian.device="))
+        .expect("a known-device cookie")
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/fn"] {
+        assert!(device.contains(attribute), "{device}");
+    }
+    server.call(&browser, "account_logout", &[]).await;
+    // Guessers on many addresses spend the account's whole budget, and the pair's at one of them.
+    for i in 0..meridian_core::throttle::PER_ACCOUNT.limit {
+        let wrong = login_attempt(
+            &server,
+            "ops@acme.io",
+            "a wrong guess",
+            &format!("203.0.113.{}", i % 5),
+        )
+        .await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    let stranger = login_attempt(&server, "ops@acme.io", PASSWORD, "198.51.100.7").await;
+    assert_eq!(stranger.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&stranger) >= 1);
+    // The owner's browser, even at an address the guessers used, logs in.
+    let again = browser
+        .post(server.url("/fn/account_login"))
+        .header("Origin", &server.base)
+        .header("X-Forwarded-For", "203.0.113.0")
+        .form(&[("email", "ops@acme.io"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(server.whoami(&browser).await.as_deref(), Some("ops@acme.io"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -3000,4 +3058,201 @@ async fn prometheus_metrics_count_requests_and_jobs_with_bounded_labels() {
     for series in after.keys() {
         assert!(!series.split('"').any(uuid_like), "an id as a label: {series}");
     }
+}
+
+/// A tenant whose owner has a VM and has invited a member: (owner, member, the VM's id, the
+/// member's user id).
+async fn tenant_with_a_vm(server: &TestServer) -> (reqwest::Client, reqwest::Client, String, String) {
+    let owner = TestServer::client();
+    server.signup(&owner, "Acme", "ops@acme.io").await;
+    let vdc = server
+        .json(&owner, "vdc_create", &[("name", "web"), ("zone", "ber1")])
+        .await;
+    let vdc = vdc["id"].as_str().expect("the VDC's id").to_owned();
+    let created = server
+        .call(
+            &owner,
+            "vm_create",
+            &[
+                ("vdc_id", &vdc),
+                ("name", "web-1"),
+                ("template", "debian-12"),
+                ("size", "xs"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let vm = json_id(&server.json(&owner, "vm_list", &[]).await, "web-1");
+    let invited = server
+        .json(
+            &owner,
+            "user_invite",
+            &[("email", "dev@acme.io"), ("role", "member")],
+        )
+        .await;
+    let token = invited
+        .as_str()
+        .and_then(|link| link.strip_prefix("/invite/"))
+        .unwrap_or_else(|| panic!("no invitation link in {invited}"))
+        .to_owned();
+    let member = TestServer::client();
+    let joined = server
+        .call(
+            &member,
+            "invite_accept",
+            &[("token", &token), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(joined.status(), StatusCode::OK);
+    let member_id = json_id(&server.json(&owner, "user_list", &[]).await, "dev@acme.io");
+    (owner, member, vm, member_id)
+}
+
+/// Opens `vm`'s live stream as `client`.
+async fn live_stream(server: &TestServer, client: &reqwest::Client, vm: &str) -> reqwest::Response {
+    client
+        .get(server.url(&format!("/events/vms/{vm}")))
+        .send()
+        .await
+        .expect("an answer")
+}
+
+/// Reads an open stream's next message (its `data:` line), within `bound`.
+async fn next_message(stream: &mut reqwest::Response, bound: Duration) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + bound;
+    let mut text = String::new();
+    loop {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                if let Some(data) = text.lines().find_map(|line| line.strip_prefix("data:")) {
+                    return Some(data.trim().to_owned());
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Whether an open stream ends within `bound` (whatever it sends until then).
+async fn ends_within(stream: &mut reqwest::Response, bound: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.chunk()).await {
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None) | Err(_)) => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// How long a stream may go on after its session or right ended: a few of its re-checks.
+const STREAM_END_BOUND: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_live_stream_ends_soon_after_its_session_ends_or_its_user_is_removed() {
+    let server = TestServer::start().await;
+    let (owner, member, vm, member_id) = tenant_with_a_vm(&server).await;
+
+    let mut owners = live_stream(&server, &owner, &vm).await;
+    assert_eq!(owners.status(), StatusCode::OK);
+    assert!(
+        next_message(&mut owners, Duration::from_secs(10)).await.is_some(),
+        "the VM as it is"
+    );
+    let mut members = live_stream(&server, &member, &vm).await;
+    assert_eq!(members.status(), StatusCode::OK);
+    assert!(
+        next_message(&mut members, Duration::from_secs(10))
+            .await
+            .is_some()
+    );
+
+    // The owner logs out: their stream ends.
+    assert_eq!(
+        server.call(&owner, "account_logout", &[]).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        ends_within(&mut owners, STREAM_END_BOUND).await,
+        "the stream outlived its session"
+    );
+
+    // The member is removed from the tenant (by the owner, signed in again): theirs ends too.
+    let owner_again = TestServer::client();
+    let login = server
+        .call(
+            &owner_again,
+            "account_login",
+            &[("email", "ops@acme.io"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let removed = server
+        .call(&owner_again, "user_remove", &[("id", &member_id)])
+        .await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    assert!(
+        ends_within(&mut members, STREAM_END_BOUND).await,
+        "the stream outlived the user's right"
+    );
+    // And no new one opens.
+    assert_eq!(
+        live_stream(&server, &member, &vm).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_user_holds_at_most_eight_live_streams() {
+    let server = TestServer::start().await;
+    let (owner, member, vm, _) = tenant_with_a_vm(&server).await;
+    let mut open = Vec::new();
+    for _ in 0..meridian::events::STREAMS_PER_ACTOR {
+        let stream = live_stream(&server, &owner, &vm).await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        open.push(stream);
+    }
+    let refused = live_stream(&server, &owner, &vm).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&refused) >= 1);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
+    // Someone else in the tenant is not held by it.
+    let members = live_stream(&server, &member, &vm).await;
+    assert_eq!(members.status(), StatusCode::OK);
+    drop(open);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_live_stream_hears_progress_made_by_another_server_on_the_database() {
+    let server = TestServer::start().await;
+    let (owner, _, vm, _) = tenant_with_a_vm(&server).await;
+    let mut stream = live_stream(&server, &owner, &vm).await;
+    let first = next_message(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("the VM as it is");
+    assert!(!first.starts_with("running"), "{first}");
+    // The job runs elsewhere: on PostgreSQL in another control plane (another server), whose
+    // progress arrives by notification; on SQLite, where one server owns the file, in this one.
+    let worker = match server.control.store().backend() {
+        meridian_control::store::Backend::Postgres => {
+            let store = meridian_control::Store::connect(&server._db.url).await.unwrap();
+            let driver = std::sync::Arc::new(meridian_control::driver::simulated::SimulatedDriver::new(
+                meridian_control::driver::simulated::SimTiming::instant(),
+                2,
+            ));
+            Control::new(store, driver).await.unwrap()
+        }
+        meridian_control::store::Backend::Sqlite => server.control.clone(),
+    };
+    let (stop, _workers) = meridian::spawn_workers(&worker, 1);
+    let mut seen = vec![first];
+    while !seen.last().is_some_and(|m| m.starts_with("running")) {
+        match next_message(&mut stream, Duration::from_secs(30)).await {
+            Some(message) => seen.push(message),
+            None => panic!("the stream heard no more after {seen:?}"),
+        }
+    }
+    let _ = stop.send(true);
 }

@@ -49,8 +49,12 @@ pub async fn account_signup(tenant_name: String, email: String, password: String
 #[server(prefix = "/fn", endpoint = "account_login")]
 pub async fn account_login(email: String, password: String) -> Result<(), AppError> {
     let (control, session, ctx) = crate::server::op_context().await?;
-    let account = control.account_login(&ctx, &email, &password).await?;
-    crate::server::session_sign_in(&session, account.user_id).await
+    let device = crate::server::device_token().await;
+    let logged_in = control
+        .account_login_on_device(&ctx, &email, &password, device.as_deref())
+        .await?;
+    crate::server::device_token_keep(&logged_in.device_token);
+    crate::server::session_sign_in(&session, logged_in.account.user_id).await
 }
 
 /// Ends the caller's session.

@@ -114,7 +114,11 @@ pub struct JobLine {
 #[server(prefix = "/fn", endpoint = "staff_login")]
 pub async fn staff_login(email: String, password: String) -> Result<(), AppError> {
     let (control, session, ctx) = crate::server::op_context().await?;
-    let staff = control.staff_login(&ctx, &email, &password).await?;
+    let device = crate::server::device_token().await;
+    let (staff, device_token) = control
+        .staff_login_on_device(&ctx, &email, &password, device.as_deref())
+        .await?;
+    crate::server::device_token_keep(&device_token);
     crate::server::session_staff_set(&session, staff.id, None).await
 }
 

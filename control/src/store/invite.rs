@@ -40,6 +40,19 @@ impl Store {
         Ok(())
     }
 
+    /// Whether an unexpired, unused invitation has this token hash (a look before the expensive
+    /// part of accepting one; [`Store::invite_take`] decides).
+    pub(crate) async fn invite_open(&self, token_hash: &str, now: i64) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT 1 AS found FROM invites WHERE token_hash = $1 AND accepted_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Takes an unexpired, unused invitation (marking it used) inside the caller's transaction.
     pub(crate) async fn invite_take(
         tx: &mut Tx,

@@ -14,6 +14,7 @@ pub mod host;
 pub mod idempotency;
 pub mod invite;
 pub mod job;
+pub mod login_attempt;
 pub mod probe;
 pub mod quota;
 pub mod session;
@@ -27,6 +28,7 @@ pub mod usage;
 pub mod user;
 pub mod vdc;
 pub mod vm;
+pub mod vm_change;
 
 use sqlx::Executor;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -100,6 +102,8 @@ pub struct Store {
     backend: Backend,
     /// Sessions and acting users remembered while nothing they depend on changes (SQLite only).
     auth: Arc<auth_cache::AuthCache>,
+    /// The URL it was opened with, for connections of their own (PostgreSQL's LISTEN).
+    url: Arc<str>,
 }
 
 /// A transaction: on SQLite's writer (holding the turn to write until it ends) or from the pool.
@@ -256,6 +260,7 @@ impl Store {
             backend,
             // One process writes SQLite; PostgreSQL is shared by several.
             auth: Arc::new(auth_cache::AuthCache::new(backend == Backend::Sqlite)),
+            url: Arc::from(url),
         })
     }
 

@@ -207,7 +207,7 @@ pub struct ApiErrorDetail {
     /// `idempotency_key_reused`, `operation_in_progress`, `no_such_route`, `too_many_attempts`,
     /// `internal`; and from the guards in front of every route: `body_too_large`,
     /// `request_timeout`, `unsupported_media_type`, `uri_too_long`, `headers_too_large`,
-    /// `overloaded`.
+    /// `overloaded`; from the live-progress stream (`/events/vms/{id}`): `too_many_streams`.
     pub code: String,
     /// For people.
     pub message: String,
