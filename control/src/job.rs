@@ -356,6 +356,18 @@ impl Control {
         }
         if let Some(vm) = Store::vm_by_id_tx(&mut tx, &job.target_id.to_string()).await? {
             self.meter_stop(&mut tx, &vm).await?;
+            // A resize that stopped half-way holds room for the larger size: give the growth
+            // back, so that what the VM holds is its size alone and a destroy releases it all.
+            if let Some(new) = vm.pending_size.as_deref().and_then(parse_size_key) {
+                let current = (vm.vcpus, vm.memory_mib, vm.disk_gib);
+                let grow = growth(current, new);
+                Store::quota_release(&mut tx, &vm.tenant_id, &as_quota(grow)).await?;
+                if let Some(host) = vm.host_id.as_deref() {
+                    let host = host.parse().map_err(Error::internal)?;
+                    Store::host_release(&mut tx, host, as_reservation(grow)).await?;
+                }
+                Store::vm_set_size(&mut tx, &vm.id, current, None).await?;
+            }
             Store::vm_set_state(&mut tx, &vm.id, VmState::Failed.as_str()).await?;
         }
         let event = Store::job_event_insert(&mut tx, job.id, step, "failed", error).await?;

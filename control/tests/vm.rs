@@ -1286,3 +1286,30 @@ async fn a_refused_delete_is_recorded_once_and_not_as_done() {
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].result.starts_with("not_found"), "{entries:?}");
 }
+
+#[tokio::test]
+async fn a_resize_that_ends_for_good_gives_back_the_room_it_reserved() {
+    let w = world().await;
+    let id = w.vm_built("db-1", "fra1", false).await;
+    w.control.vm_stop(&w.ctx, &id).await.unwrap();
+    drain_or_fail(&w).await;
+    // Room for the larger size is reserved, the disk grown, then recording the new size fails
+    // and growing the disk cannot be undone: the job ends with the VM failed.
+    w.driver.set_faults(SimFaults {
+        fail_step: Some(meridian_core::job::Step::ResizeApply),
+        fail_times: Some(1),
+        fail_undo_of: Some(meridian_core::job::Step::ResizeDisk),
+        ..SimFaults::default()
+    });
+    let job = w.control.vm_resize(&w.ctx, &id, "l").await.unwrap().job_id;
+    drain_or_fail(&w).await;
+    assert_eq!(w.job_state(job).await.0, JobState::Failed);
+    let row = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    assert_eq!((row.state.as_str(), row.pending_size), ("failed", None));
+    // Destroyed, it leaves nothing held: not the growth either.
+    w.driver.set_faults(SimFaults::default());
+    w.control.vm_destroy(&w.ctx, &id).await.unwrap();
+    drain_or_fail(&w).await;
+    w.assert_invariants().await;
+    assert_eq!(w.control.quota_view(&w.ctx).await.unwrap().1.vcpus, 0);
+}
