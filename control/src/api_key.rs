@@ -34,6 +34,9 @@ pub struct ApiCaller {
     pub actor: Actor,
     /// The key.
     pub key: ApiKeyRow,
+    /// The signature this request claimed (a signed request that changes something), so that a
+    /// refusal can give it back.
+    pub claimed_signature: Option<String>,
 }
 
 impl ApiCaller {
@@ -155,8 +158,28 @@ impl Control {
                 tracing::warn!(api_key.id = %caller.key.id, "signed API request replayed: refused");
                 return Err(Error::Forbidden(REPLAY_MESSAGE.into()));
             }
+            return Ok(ApiCaller {
+                claimed_signature: Some(verified.digest),
+                ..caller
+            });
         }
         Ok(caller)
+    }
+
+    /// Gives back the signature a refused request claimed: it changed nothing, so the same signed
+    /// request sent again (as a client does after "in progress" or "try again") is run, not
+    /// refused as a replay. Control actions are transactions: a refusal leaves nothing done.
+    pub async fn api_signature_release(&self, caller: &ApiCaller) {
+        let Some(digest) = &caller.claimed_signature else {
+            return;
+        };
+        if let Err(error) = self
+            .store
+            .cloudstack_signature_release(&caller.key.id, digest)
+            .await
+        {
+            tracing::warn!(error.detail = %error, api_key.id = %caller.key.id, "signature not released; the same request is refused until it expires");
+        }
     }
 
     /// Who a REST request acts as: `secret` is its bearer token, a key's secret. Anything wrong
@@ -196,6 +219,10 @@ impl Control {
         {
             tracing::warn!(error.detail = %error, "API key use not recorded");
         }
-        Ok(ApiCaller { actor, key })
+        Ok(ApiCaller {
+            actor,
+            key,
+            claimed_signature: None,
+        })
     }
 }

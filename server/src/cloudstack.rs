@@ -451,6 +451,9 @@ pub async fn client_api(
         .unwrap_or_default();
     let ctx = caller.context(request_id, client.map(|c| c.0.0.to_string()));
     let result = run(&state.control, &ctx, spec, &params).await;
+    if result.is_err() {
+        state.control.api_signature_release(&caller).await;
+    }
     answer(&key, result)
 }
 

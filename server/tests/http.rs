@@ -2834,6 +2834,17 @@ async fn a_signed_cloudstack_request_runs_once_and_expires_soon() {
     assert!(replay.to_string().contains("already been run"), "{replay}");
     let vdcs = server.json(&owner, "vdc_list", &[]).await;
     assert_eq!(vdcs.as_array().map(Vec::len), Some(1), "{vdcs}");
+    // A refused command changed nothing: the same signed request sent again (as a client does after
+    // "in progress" or "try again") is run again, and refused for its own reason, not as a replay.
+    let refused = signed_url(&[
+        ("command", "stopVirtualMachine"),
+        ("id", "00000000-0000-0000-0000-000000000000"),
+    ]);
+    let (status, first) = get(refused.clone()).await;
+    assert_ne!(status, StatusCode::OK, "{first}");
+    let (again, second) = get(refused).await;
+    assert_eq!((again, &second), (status, &first), "the same refusal again");
+    assert!(!second.to_string().contains("already been run"), "{second}");
     // A listing signed once may be sent again.
     let list = signed_url(&[("command", "listNetworks")]);
     assert_eq!(get(list.clone()).await.0, StatusCode::OK);

@@ -24,6 +24,20 @@ impl Store {
         Ok(inserted.rows_affected() == 1)
     }
 
+    /// Forgets one signature (its request was refused and changed nothing).
+    pub async fn cloudstack_signature_release(
+        &self,
+        api_key_id: &str,
+        digest: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM cloudstack_signatures WHERE api_key_id = $1 AND signature = $2")
+            .bind(api_key_id)
+            .bind(digest)
+            .execute(&mut *self.writer().await?)
+            .await?;
+        Ok(())
+    }
+
     /// Forgets the signatures that expired before `now` (Unix ms): past its `expires`, a request
     /// is refused anyway. Returns how many were forgotten.
     pub async fn cloudstack_signature_delete_expired(&self, now: i64) -> Result<u64, sqlx::Error> {
