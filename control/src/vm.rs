@@ -479,7 +479,11 @@ impl Control {
 
     /// The refusal for a VM another operation holds: its live job, read after the race was lost.
     async fn vm_busy(&self, vm: Uuid) -> Error {
-        match self.store.job_live_on(vm).await {
+        let live = async {
+            let mut tx = self.store.begin_read().await?;
+            Store::vm_live_job(&mut tx, &vm.to_string()).await
+        };
+        match live.await {
             Ok(Some(job_id)) => Error::Busy { job_id },
             // It finished meanwhile.
             Ok(None) => Error::Conflict {

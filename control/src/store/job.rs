@@ -464,17 +464,6 @@ impl Store {
         .await
     }
 
-    /// The live job on a target, if one is queued, running or unwinding.
-    pub async fn job_live_on(&self, target: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-        let id: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE target_id = $1 AND state IN ('queued', 'running', 'unwinding')",
-        )
-        .bind(target.to_string())
-        .fetch_optional(self.pool())
-        .await?;
-        id.map(|id| id.parse().map_err(decode)).transpose()
-    }
-
     /// The events of a job after `after_seq`, in order.
     pub async fn job_events(&self, job_id: Uuid, after_seq: i64) -> Result<Vec<JobEvent>, sqlx::Error> {
         let rows = sqlx::query(
