@@ -4,7 +4,7 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 use meridian_control::session_store::{AUTH_KEY, Inspecting, STAFF_KEY, SessionAuth, StaffAuth};
-use meridian_control::{Control, OpContext, store::now_ms};
+use meridian_control::{Control, OpContext, now_ms};
 use meridian_core::UserId;
 use meridian_core::id::StaffId;
 use std::time::Duration;

@@ -97,7 +97,7 @@ async fn run(batch: usize) {
             let request: Vec<_> = creates.by_ref().take(batch).collect();
             if let [(vdc, create)] = request.as_slice() {
                 control
-                    .vm_create(ctx, vdc, create.clone())
+                    .vm_create(ctx, *vdc, create.clone())
                     .await
                     .expect("accepted");
             } else {

@@ -37,7 +37,7 @@ async fn spin_up(timing: SimTiming, label: &str) {
         .await
         .expect("stack");
     loop {
-        let view = control.stack_view(&ctx, &stack.id).await.expect("view");
+        let view = control.stack_view(&ctx, stack.id).await.expect("view");
         if view.stack.state != "deploying" {
             assert_eq!(view.stack.state, "ready");
             let measured = view.stack.ready_at.expect("ready") - view.stack.created_at;

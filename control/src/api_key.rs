@@ -86,16 +86,22 @@ impl Control {
     }
 
     /// The signed-in user's keys (never their secrets).
-    pub async fn api_key_list(&self, ctx: &OpContext) -> Result<Vec<ApiKeyRow>, Error> {
+    pub async fn api_key_list(&self, ctx: &OpContext) -> Result<Vec<meridian_core::view::ApiKey>, Error> {
         let (user_id, _, _) = ctx.user()?;
-        Ok(self.store.api_key_list(&user_id.to_string()).await?)
+        let rows = self.store.api_key_list(&user_id.to_string()).await?;
+        Ok(rows.into_iter().map(meridian_core::view::ApiKey::from).collect())
     }
 
     /// Revokes one of the signed-in user's keys: the next request made with it is refused.
-    pub async fn api_key_revoke(&self, ctx: &OpContext, id: &str) -> Result<(), Error> {
-        self.audited(ctx, "api_key.revoke", id, async {
+    pub async fn api_key_revoke(
+        &self,
+        ctx: &OpContext,
+        id: meridian_core::id::ApiKeyId,
+    ) -> Result<(), Error> {
+        let id = id.to_string();
+        self.audited(ctx, "api_key.revoke", &id, async {
             let (user_id, _, _) = ctx.user()?;
-            if self.store.api_key_delete(&user_id.to_string(), id).await? {
+            if self.store.api_key_delete(&user_id.to_string(), &id).await? {
                 Ok(())
             } else {
                 Err(Error::NotFound)

@@ -129,9 +129,17 @@ impl Control {
     }
 
     /// The tenant's audit log, newest first.
-    pub async fn audit_list(&self, ctx: &OpContext, limit: i64) -> Result<Vec<AuditRow>, Error> {
+    pub async fn audit_list(
+        &self,
+        ctx: &OpContext,
+        limit: i64,
+    ) -> Result<Vec<meridian_core::view::AuditEntry>, Error> {
         let tenant = ctx.tenant()?;
-        Ok(self.store.audit_list(&tenant.to_string(), limit).await?)
+        let rows = self.store.audit_list(&tenant.to_string(), limit).await?;
+        Ok(rows
+            .into_iter()
+            .map(meridian_core::view::AuditEntry::from)
+            .collect())
     }
 }
 

@@ -2,17 +2,15 @@
 //! allowance, rate caps, allowance alerts, and what the traffic would cost elsewhere.
 
 use crate::context::OpContext;
-use crate::store::bandwidth::{AlertRow, CapRow};
 use crate::store::now_ms;
 use crate::{Control, Error};
+use meridian_core::TenantId;
 use meridian_core::bandwidth::{
-    CapScope, EGRESS_MODELS, EgressModel, FAIR_USE_BYTES_PER_MONTH, MonthTraffic, allowance_used_pct,
-    cap_pair, parse_cap_mbps, parse_threshold_pct,
+    Alert, Cap, CapScope, EGRESS_MODELS, EgressModel, FAIR_USE_BYTES_PER_MONTH, MonthTraffic,
+    allowance_used_pct,
 };
 use meridian_core::calendar::{month_bounds, month_label};
 use meridian_core::pricing::Money;
-use meridian_core::zone::ZoneId;
-use meridian_core::{FieldErrors, TenantId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One VM's traffic this month.
@@ -50,11 +48,11 @@ pub struct BandwidthView {
     /// Per VM, busiest first.
     pub vms: Vec<VmTraffic>,
     /// The tenant's rate caps.
-    pub caps: Vec<CapRow>,
+    pub caps: Vec<Cap>,
     /// Names of the tenant's VMs by id (for caps on VMs without traffic yet).
     pub vm_names: BTreeMap<String, String>,
     /// The tenant's alert, if set.
-    pub alert: Option<AlertRow>,
+    pub alert: Option<Alert>,
     /// The same traffic priced by other clouds' published models.
     pub elsewhere: Vec<(EgressModel, Money)>,
 }
@@ -145,7 +143,7 @@ impl Control {
             if let CapScope::Vm(id) = &scope {
                 self.store.vm_get(&tenant, id).await?.ok_or(Error::NotFound)?;
             }
-            let cap = CapRow {
+            let cap = Cap {
                 scope: kind.to_owned(),
                 target: target.clone(),
                 mbps: i64::from(mbps),
@@ -159,58 +157,6 @@ impl Control {
             work,
         )
         .await
-    }
-
-    /// Sets a rate cap from the page's form: `scope` "vm" with `vm_id`, or "pair" with two zones;
-    /// each problem is reported against its field and nothing changes.
-    pub async fn bandwidth_cap_set_from_form(
-        &self,
-        ctx: &OpContext,
-        scope: &str,
-        vm_id: &str,
-        zone_a: &str,
-        zone_b: &str,
-        mbps: &str,
-    ) -> Result<(), Error> {
-        let mut fields = FieldErrors::default();
-        let rate = fields.check("mbps", parse_cap_mbps(mbps));
-        let target = match scope {
-            "vm" if vm_id.is_empty() => {
-                fields.push("vm_id", "Choose one of your VMs.");
-                None
-            }
-            "vm" => Some(CapScope::Vm(vm_id.to_owned())),
-            "pair" => {
-                let a = fields.check("zone_a", ZoneId::parse(zone_a));
-                let b = fields.check("zone_b", ZoneId::parse(zone_b));
-                match (a, b) {
-                    (Some(a), Some(b)) => fields.check("zone_b", cap_pair(a, b)),
-                    _ => None,
-                }
-            }
-            _ => {
-                fields.push("scope", "Cap a VM or a zone pair.");
-                None
-            }
-        };
-        match (target, rate) {
-            (Some(target), Some(rate)) if fields.is_empty() => {
-                self.bandwidth_cap_set(ctx, target, rate).await
-            }
-            _ => Err(Error::Invalid(fields)),
-        }
-    }
-
-    /// Sets the allowance alert from the page's form: a share in percent, or "off".
-    pub async fn bandwidth_alert_set_from_form(&self, ctx: &OpContext, threshold: &str) -> Result<(), Error> {
-        if threshold == "off" {
-            return self.bandwidth_alert_set(ctx, None).await;
-        }
-        let mut fields = FieldErrors::default();
-        match fields.check("threshold", parse_threshold_pct(threshold)) {
-            Some(pct) => self.bandwidth_alert_set(ctx, Some(pct)).await,
-            None => Err(Error::Invalid(fields)),
-        }
     }
 
     /// Removes a rate cap.

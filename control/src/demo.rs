@@ -100,8 +100,10 @@ impl Control {
             creates.push((vdc.id.clone(), VmCreate::parse(&form).map_err(Error::Invalid)?));
         }
         self.vm_create_many(&ctx, creates).await?;
-        self.firewall_rule_create(&ctx, "lon1", "tcp", "443", "443", "0.0.0.0/0")
-            .await?;
+        let https =
+            meridian_core::resource::FirewallRuleCreate::parse("lon1", "tcp", "443", "443", "0.0.0.0/0")
+                .map_err(Error::Invalid)?;
+        self.firewall_rule_create(&ctx, https).await?;
         self.bandwidth_alert_set(&ctx, Some(80)).await?;
         tracing::info!(tenant.id = %account.tenant_id, "demo tenant seeded");
         Ok(true)

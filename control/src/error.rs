@@ -66,6 +66,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// A refusal of one form field, with the sentence shown next to it.
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        let mut errors = meridian_core::FieldErrors::default();
+        errors.push(name, message);
+        Error::Invalid(errors)
+    }
+
+    /// An id as a request carries it, typed. One that does not parse names nothing, so it is not
+    /// found (404), exactly like the id of something the actor may not see.
+    pub fn id<T: std::str::FromStr>(raw: &str) -> Result<T, Error> {
+        raw.trim().parse().map_err(|_| Error::NotFound)
+    }
+
     /// An internal error with `detail` for the log.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Error::Internal {

@@ -5,36 +5,26 @@ use crate::store::firewall::FirewallRow;
 use crate::store::{is_unique_violation, now_ms};
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
-use meridian_core::resource::FirewallRule;
-use meridian_core::zone::ZoneId;
+use meridian_core::id::FirewallRuleId;
+use meridian_core::resource::FirewallRuleCreate;
+use meridian_core::view;
 
 impl Control {
     /// Adds an inbound rule to a zone's breakout, in a zone the residency policy allows.
     pub async fn firewall_rule_create(
         &self,
         ctx: &OpContext,
-        zone: &str,
-        protocol: &str,
-        port_from: &str,
-        port_to: &str,
-        source: &str,
-    ) -> Result<FirewallRow, Error> {
-        let target = format!("{zone}: {protocol} {port_from}-{port_to} from {source}");
+        create: FirewallRuleCreate,
+    ) -> Result<view::FirewallRule, Error> {
+        let FirewallRuleCreate { zone, rule } = create;
+        let ports = rule
+            .ports
+            .map_or_else(String::new, |p| format!(" {}-{}", p.start(), p.end()));
+        let target = format!("{zone}: {}{ports} from {}", rule.protocol.as_str(), rule.source);
         self.audited(ctx, "firewall.rule_create", &target, async {
             let tenant = ctx.tenant_for_mutation()?;
-            let mut errors = FieldErrors::default();
-            let zone = errors.check("zone", ZoneId::parse(zone));
-            let rule = match FirewallRule::parse(protocol, port_from, port_to, source) {
-                Ok(rule) => Some(rule),
-                Err(fields) => {
-                    errors.0.extend(fields.0);
-                    None
-                }
-            };
-            let (Some(zone), Some(rule)) = (zone, rule) else {
-                return Err(Error::Invalid(errors));
-            };
             if let Err(violation) = self.residency(&tenant).await?.check(zone) {
+                let mut errors = FieldErrors::default();
                 errors.push("zone", violation.to_string());
                 return Err(Error::Invalid(errors));
             }
@@ -51,23 +41,25 @@ impl Control {
                     field: None,
                     message: "This zone already has exactly this rule.".into(),
                 }),
-                other => other.map(|()| row).map_err(Error::from),
+                other => other.map(|()| row.into()).map_err(Error::from),
             }
         })
         .await
     }
 
     /// The tenant's firewall rules.
-    pub async fn firewall_rule_list(&self, ctx: &OpContext) -> Result<Vec<FirewallRow>, Error> {
+    pub async fn firewall_rule_list(&self, ctx: &OpContext) -> Result<Vec<view::FirewallRule>, Error> {
         let tenant = ctx.tenant()?;
-        Ok(self.store.firewall_list(&tenant.to_string()).await?)
+        let rows = self.store.firewall_list(&tenant.to_string()).await?;
+        Ok(rows.into_iter().map(view::FirewallRule::from).collect())
     }
 
     /// Removes one of the tenant's rules.
-    pub async fn firewall_rule_delete(&self, ctx: &OpContext, id: &str) -> Result<(), Error> {
-        self.audited(ctx, "firewall.rule_delete", id, async {
+    pub async fn firewall_rule_delete(&self, ctx: &OpContext, id: FirewallRuleId) -> Result<(), Error> {
+        let id = id.to_string();
+        self.audited(ctx, "firewall.rule_delete", &id, async {
             let tenant = ctx.tenant_for_mutation()?;
-            if self.store.firewall_delete(&tenant, id).await? {
+            if self.store.firewall_delete(&tenant, &id).await? {
                 Ok(())
             } else {
                 Err(Error::NotFound)

@@ -2,7 +2,7 @@
 //! answer again instead of a second resource. Keys are each user's own.
 
 use crate::context::OpContext;
-use crate::store::idempotency::IdempotencyClaim;
+pub use crate::store::idempotency::IdempotencyClaim;
 use crate::store::now_ms;
 use crate::{Control, Error};
 use meridian_core::FieldErrors;

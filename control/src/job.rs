@@ -5,11 +5,12 @@
 //! happen just before), so a worker killed at any instant leaves a job that the next worker
 //! resumes exactly where it stopped: re-running a step whose effect is already there is a no-op.
 
+mod view;
+pub(crate) use view::job_with_steps;
 mod wave;
 
 pub use wave::COHORT_LIMIT;
 
-use crate::context::OpContext;
 use crate::driver::{DriverError, VmSpec};
 use crate::store::host::Reservation;
 use crate::store::job::{JobEvent, JobRow};
@@ -1116,31 +1117,6 @@ fn as_reservation(delta: (i64, i64, i64)) -> Reservation {
         vcpus: delta.0,
         memory_mib: delta.1,
         disk_gib: delta.2,
-    }
-}
-
-impl Control {
-    /// One of the tenant's jobs (for API clients polling it); another tenant's is not found.
-    pub async fn job_view(&self, ctx: &OpContext, id: &str) -> Result<JobRow, Error> {
-        let tenant = ctx.tenant()?;
-        let id: Uuid = id.trim().parse().map_err(|_| Error::NotFound)?;
-        self.store
-            .job_get(&tenant.to_string(), id)
-            .await?
-            .ok_or(Error::NotFound)
-    }
-
-    /// One of the tenant's jobs with its progress events, oldest first.
-    pub async fn job_progress(&self, ctx: &OpContext, id: &str) -> Result<(JobRow, Vec<JobEvent>), Error> {
-        let job = self.job_view(ctx, id).await?;
-        let events = self.store.job_events(job.id, 0).await?;
-        Ok((job, events))
-    }
-
-    /// The tenant's most recent jobs, newest first.
-    pub async fn job_list(&self, ctx: &OpContext, limit: i64) -> Result<Vec<JobRow>, Error> {
-        let tenant = ctx.tenant()?;
-        Ok(self.store.job_list_tenant(&tenant.to_string(), limit).await?)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod driver;
 pub mod error;
 pub mod firewall;
 pub mod hooks;
+mod housekeeping;
 pub mod idempotency;
 pub mod invariants;
 pub mod job;
@@ -28,7 +29,12 @@ pub mod session_store;
 pub mod ssh_key;
 pub mod stack;
 pub mod staff;
+/// The database: private to the control plane; front doors see views, never rows. Tests reach it
+/// through the `testing` feature (the test-only door).
+#[cfg(feature = "testing")]
 pub mod store;
+#[cfg(not(feature = "testing"))]
+mod store;
 pub mod telemetry;
 pub mod template;
 #[doc(hidden)]
@@ -41,7 +47,7 @@ pub mod worker_identity;
 
 pub use context::{Actor, OpContext};
 pub use error::Error;
-pub use store::Store;
+pub use store::{Backend, Store, now_ms};
 
 use driver::Driver;
 use password::Passwords;
@@ -132,7 +138,8 @@ impl Control {
         &self.hooks
     }
 
-    /// The store, for wiring (sessions, health checks) and tests.
+    /// The store: the test-only door (with the `testing` feature) to what no view shows.
+    #[cfg(feature = "testing")]
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -48,7 +48,7 @@ pub struct MapView {
 impl Control {
     /// The map's live data for the signed-in tenant.
     pub async fn map_view(&self, ctx: &OpContext) -> Result<MapView, Error> {
-        let vms = self.vm_list(ctx).await?;
+        let vms = self.vm_rows(ctx).await?;
         let subnets = self.network_subnets(ctx).await?;
         let mut zones: BTreeMap<String, ZoneFootprint> = BTreeMap::new();
         let mut entry = |zone: &str| {

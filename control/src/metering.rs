@@ -8,7 +8,6 @@
 use crate::context::OpContext;
 use crate::driver::TrafficCaps;
 use crate::job::{parse_size_key, size_key, vm_spec};
-use crate::store::usage::UsageRow;
 use crate::store::vm::VmRow;
 use crate::store::{Store, now_ms};
 use crate::{Control, Error};
@@ -16,6 +15,7 @@ use meridian_core::backbone::{BACKBONE, Cut};
 use meridian_core::bandwidth::{CapScope, cap_bytes};
 use meridian_core::pricing::{Invoice, UsageKind, UsagePeriod, UsageRecord};
 use meridian_core::resource::{DiskGib, MemoryMib, Vcpus, VmSize, VmState};
+use meridian_core::view::MeteredHour;
 use meridian_core::zone::ZoneId;
 
 /// One hour in milliseconds: the roll-up period.
@@ -107,14 +107,14 @@ impl Control {
         // Every row of every hour, summed by key and written in key order: transactions that meter
         // VMs of one tenant share rows (a backbone edge's bytes), and on PostgreSQL two that take
         // those rows in different orders deadlock.
-        let mut due: std::collections::BTreeMap<(i64, String, String, String), UsageRow> =
+        let mut due: std::collections::BTreeMap<(i64, String, String, String), MeteredHour> =
             std::collections::BTreeMap::new();
         let mut start = from;
         while start < until {
             let hour_start = start - start.rem_euclid(HOUR_MS);
             let end = until.min(hour_start + HOUR_MS);
             let seconds = (end - start) / 1000;
-            let add = |kind: &str, resource: &str, size: &str, quantity: i64| UsageRow {
+            let add = |kind: &str, resource: &str, size: &str, quantity: i64| MeteredHour {
                 hour_start,
                 kind: kind.to_owned(),
                 resource_id: resource.to_owned(),
@@ -209,13 +209,13 @@ impl Control {
 
     /// The tenant's usage for hours starting in `[from, to)`, one row per kind and size
     /// ([`Store::usage_totals`](crate::store::Store::usage_totals)).
-    pub async fn usage_totals(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Vec<UsageRow>, Error> {
+    pub async fn usage_totals(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Vec<MeteredHour>, Error> {
         let tenant = ctx.tenant()?;
         Ok(self.store.usage_totals(&tenant.to_string(), from, to).await?)
     }
 
     /// The tenant's raw usage rows for hours starting in `[from, to)`.
-    pub async fn usage_list(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Vec<UsageRow>, Error> {
+    pub async fn usage_list(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Vec<MeteredHour>, Error> {
         let tenant = ctx.tenant()?;
         Ok(self.store.usage_list(&tenant.to_string(), from, to).await?)
     }
@@ -223,7 +223,7 @@ impl Control {
 
 /// The pricing records for stored usage rows (edge traffic is a view of backbone traffic already
 /// counted per VM, so it is not rated again).
-pub fn usage_records(rows: &[UsageRow]) -> Result<Vec<UsageRecord>, Error> {
+pub fn usage_records(rows: &[MeteredHour]) -> Result<Vec<UsageRecord>, Error> {
     let mut records = Vec::new();
     for row in rows {
         let kind = match row.kind.as_str() {
@@ -252,13 +252,13 @@ pub fn usage_records(rows: &[UsageRow]) -> Result<Vec<UsageRecord>, Error> {
 /// The limits on what `vm` may send over `seconds`: its own cap, and for each zone pair it is in,
 /// its share of the pair's cap (split evenly among the tenant's running VMs in the pair's zones).
 fn traffic_caps(
-    caps: &[crate::store::bandwidth::CapRow],
+    caps: &[meridian_core::bandwidth::Cap],
     running: &[(String, i64)],
     vm: &VmRow,
     zone: ZoneId,
     seconds: u64,
 ) -> TrafficCaps {
-    let mbps = |cap: &crate::store::bandwidth::CapRow| u32::try_from(cap.mbps).unwrap_or(u32::MAX);
+    let mbps = |cap: &meridian_core::bandwidth::Cap| u32::try_from(cap.mbps).unwrap_or(u32::MAX);
     let running_in = |z: ZoneId| {
         running
             .iter()

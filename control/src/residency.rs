@@ -8,7 +8,7 @@ use meridian_core::zone::ZoneId;
 
 /// One resource and where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EvidenceRow {
+pub struct ResidencyItem {
     /// "VDC", "VM", "Subnet" or "Public IP".
     pub kind: &'static str,
     /// Its name (or address).
@@ -31,7 +31,7 @@ pub struct ResidencyEvidence {
     /// When it was drawn up (Unix ms).
     pub at: i64,
     /// Every resource.
-    pub rows: Vec<EvidenceRow>,
+    pub rows: Vec<ResidencyItem>,
 }
 
 impl Control {
@@ -51,7 +51,7 @@ impl Control {
                     )
                 },
             );
-            rows.push(EvidenceRow {
+            rows.push(ResidencyItem {
                 kind,
                 name,
                 zone: zone.to_owned(),
@@ -63,7 +63,7 @@ impl Control {
         for vdc in self.vdc_list(ctx).await? {
             add("VDC", vdc.name, &vdc.zone);
         }
-        let vms = self.vm_list(ctx).await?;
+        let vms = self.vm_rows(ctx).await?;
         for vm in vms.iter().filter(|vm| vm.state != "destroyed") {
             add("VM", vm.name.clone(), &vm.zone);
         }

@@ -5,7 +5,9 @@ use crate::store::ssh_key::SshKeyRow;
 use crate::store::{is_unique_violation, now_ms};
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
+use meridian_core::id::SshKeyId;
 use meridian_core::resource::{Name, SshPublicKey};
+use meridian_core::view;
 
 impl Control {
     /// Adds a public key after checking it is a well-formed OpenSSH key.
@@ -14,7 +16,7 @@ impl Control {
         ctx: &OpContext,
         name: &str,
         public_key: &str,
-    ) -> Result<SshKeyRow, Error> {
+    ) -> Result<view::SshKey, Error> {
         self.audited(ctx, "ssh_key.create", name, async {
             let tenant = ctx.tenant_for_mutation()?;
             let mut errors = FieldErrors::default();
@@ -34,23 +36,25 @@ impl Control {
                     field: Some("public_key"),
                     message: "You already have this key, or a key with this name.".into(),
                 }),
-                other => other.map(|()| row).map_err(Error::from),
+                other => other.map(|()| row.into()).map_err(Error::from),
             }
         })
         .await
     }
 
     /// The tenant's keys.
-    pub async fn ssh_key_list(&self, ctx: &OpContext) -> Result<Vec<SshKeyRow>, Error> {
+    pub async fn ssh_key_list(&self, ctx: &OpContext) -> Result<Vec<view::SshKey>, Error> {
         let tenant = ctx.tenant()?;
-        Ok(self.store.ssh_key_list(&tenant.to_string()).await?)
+        let rows = self.store.ssh_key_list(&tenant.to_string()).await?;
+        Ok(rows.into_iter().map(view::SshKey::from).collect())
     }
 
     /// Removes a key (VMs that have it keep it: it is already installed in them).
-    pub async fn ssh_key_delete(&self, ctx: &OpContext, id: &str) -> Result<(), Error> {
-        self.audited(ctx, "ssh_key.delete", id, async {
+    pub async fn ssh_key_delete(&self, ctx: &OpContext, id: SshKeyId) -> Result<(), Error> {
+        let id = id.to_string();
+        self.audited(ctx, "ssh_key.delete", &id, async {
             let tenant = ctx.tenant_for_mutation()?;
-            if self.store.ssh_key_delete(&tenant, id).await? {
+            if self.store.ssh_key_delete(&tenant, &id).await? {
                 Ok(())
             } else {
                 Err(Error::NotFound)

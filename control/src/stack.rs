@@ -3,7 +3,7 @@
 
 use crate::context::OpContext;
 use crate::job::vm_spec;
-use crate::store::job::{JobEvent, JobRow};
+use crate::store::job::JobRow;
 use crate::store::now_ms;
 use crate::store::stack::StackRow;
 use crate::store::vdc::VdcRow;
@@ -11,35 +11,31 @@ use crate::store::vm::VmRow;
 use crate::vm::StackPlan;
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
+use meridian_core::id::StackId;
 use meridian_core::job::{JobKind, JobState};
 use meridian_core::resource::{VmCreate, VmCreateForm};
-use meridian_core::stack::{Container, StackTemplate, plan};
+use meridian_core::stack::{StackTemplate, plan};
+use meridian_core::view;
 use uuid::Uuid;
-
-/// One VM of a stack with its provisioning and its containers.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StackMemberView {
-    /// The VM.
-    pub vm: VmRow,
-    /// Its create job's events, in order (the timeline).
-    pub events: Vec<JobEvent>,
-    /// What runs in it.
-    pub containers: Vec<Container>,
-}
 
 /// A stack with its members.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StackView {
     /// The stack.
-    pub stack: StackRow,
+    pub stack: view::Stack,
     /// Its VMs.
-    pub members: Vec<StackMemberView>,
+    pub members: Vec<view::StackMember>,
 }
 
 impl Control {
     /// Creates a stack from a template: the VDCs it needs, every VM (one anti-affinity group, so
     /// no two share a host), in one transaction; the VMs' jobs then run side by side.
-    pub async fn stack_create(&self, ctx: &OpContext, template: &str, name: &str) -> Result<StackRow, Error> {
+    pub async fn stack_create(
+        &self,
+        ctx: &OpContext,
+        template: &str,
+        name: &str,
+    ) -> Result<view::Stack, Error> {
         self.audited(
             ctx,
             "stack.create",
@@ -47,6 +43,7 @@ impl Control {
             self.stack_create_unaudited(ctx, template, name),
         )
         .await
+        .map(view::Stack::from)
     }
 
     async fn stack_create_unaudited(
@@ -133,18 +130,19 @@ impl Control {
     }
 
     /// The tenant's stacks (not deleted), their states brought up to date.
-    pub async fn stack_list(&self, ctx: &OpContext) -> Result<Vec<StackRow>, Error> {
+    pub async fn stack_list(&self, ctx: &OpContext) -> Result<Vec<view::Stack>, Error> {
         let tenant = ctx.tenant()?;
         let mut stacks = Vec::new();
         for stack in self.store.stack_list(&tenant.to_string()).await? {
             stacks.push(self.stack_reconcile(stack).await?);
         }
         stacks.retain(|s| s.state != "deleted");
-        Ok(stacks)
+        Ok(stacks.into_iter().map(view::Stack::from).collect())
     }
 
     /// One of the tenant's stacks with each VM's timeline and containers.
-    pub async fn stack_view(&self, ctx: &OpContext, id: &str) -> Result<StackView, Error> {
+    pub async fn stack_view(&self, ctx: &OpContext, id: StackId) -> Result<StackView, Error> {
+        let id = &id.to_string();
         let tenant = ctx.tenant()?;
         let stack = self
             .store
@@ -159,20 +157,24 @@ impl Control {
                 None => Vec::new(),
             };
             let containers = self.driver.containers(&vm_spec(&vm)?);
-            members.push(StackMemberView {
-                vm,
-                events,
+            members.push(view::StackMember {
+                vm: vm.into(),
+                events: events.into_iter().map(view::JobEvent::from).collect(),
                 containers,
             });
         }
-        Ok(StackView { stack, members })
+        Ok(StackView {
+            stack: stack.into(),
+            members,
+        })
     }
 
     /// Deletes a stack: destroys every VM it made, then (once they are gone) the VDCs it made.
     /// A stack still deploying is refused: wait for it, then delete it. Deleting again re-issues
     /// the destroys that could not start (a VM busy with another operation), so a stack never
     /// stays half-deleted.
-    pub async fn stack_delete(&self, ctx: &OpContext, id: &str) -> Result<(), Error> {
+    pub async fn stack_delete(&self, ctx: &OpContext, id: StackId) -> Result<(), Error> {
+        let id = &id.to_string();
         let tenant = ctx.tenant()?;
         let stack = self.store.stack_get(&tenant.to_string(), id).await?;
         let target = stack.as_ref().map_or_else(|| id.to_owned(), |s| s.name.clone());
@@ -204,7 +206,7 @@ impl Control {
             let mut busy = Vec::new();
             for vm in self.store.stack_vms(&stack.id).await? {
                 if matches!(vm.state.as_str(), "running" | "stopped" | "failed") {
-                    if let Err(error) = self.vm_destroy(ctx, &vm.id).await {
+                    if let Err(error) = self.vm_destroy(ctx, crate::store::id_of(&vm.id)).await {
                         busy.push(format!("{} ({error})", vm.name));
                     }
                 }

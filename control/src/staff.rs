@@ -11,11 +11,12 @@ use crate::store::now_ms;
 use crate::store::staff::{StaffJobRow, StaffRow, TenantSummaryRow, ZoneCapacityRow};
 use crate::{Control, Error};
 use meridian_core::calendar::{month_label, parse_month};
-use meridian_core::id::StaffId;
+use meridian_core::id::{JobId, StaffId};
 use meridian_core::job::{JobKind, JobState};
 use meridian_core::pricing::{Invoice, Money};
 use meridian_core::resource::{Quota, QuotaUsage, VmAction, VmState};
 use meridian_core::staff::{Reason, StaffRole};
+use meridian_core::view;
 use meridian_core::{Email, FieldErrors, Password, TenantId};
 use uuid::Uuid;
 
@@ -40,26 +41,17 @@ impl From<StaffRow> for StaffAccount {
     }
 }
 
-/// One tenant in the staff list, with its totals.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TenantSummary {
-    /// Name, owner, VM and zone counts, suspension.
-    pub row: TenantSummaryRow,
-    /// What it has spent this month so far (bandwidth is free, so compute, disk and IPs).
-    pub spend_this_month: Money,
-}
-
 /// One tenant in detail, for staff.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantDetail {
     /// The summary.
-    pub summary: TenantSummary,
+    pub summary: view::TenantSummary,
     /// Its users as `(id, e-mail, role)`.
     pub users: Vec<(String, String, String)>,
     /// Its quota and what is reserved against it.
     pub quota: (Quota, QuotaUsage),
     /// Its latest audit entries, newest first.
-    pub audit: Vec<crate::store::audit::AuditRow>,
+    pub audit: Vec<meridian_core::view::AuditEntry>,
 }
 
 /// How many tenants or jobs one console page lists.
@@ -169,17 +161,20 @@ impl Control {
             .into())
     }
 
-    /// The signed-in staff member and the tenant they inspect, if any.
+    /// The signed-in staff member and the tenant they inspect, if any, as `(id, name)`.
     pub async fn staff_inspection_view(
         &self,
         ctx: &OpContext,
-    ) -> Result<(StaffAccount, Option<crate::store::tenant::TenantRow>), Error> {
+    ) -> Result<(StaffAccount, Option<(TenantId, String)>), Error> {
         let staff = self.staff_view(ctx).await?;
         let tenant = match ctx.actor {
             Actor::Staff {
                 inspecting: Some(tenant),
                 ..
-            } => Some(self.store.tenant_get(tenant).await?.ok_or(Error::NotFound)?),
+            } => {
+                let row = self.store.tenant_get(tenant).await?.ok_or(Error::NotFound)?;
+                Some((row.id, row.name))
+            }
             _ => None,
         };
         Ok((staff, tenant))
@@ -191,16 +186,13 @@ impl Control {
         ctx: &OpContext,
         query: &str,
         now: i64,
-    ) -> Result<Vec<TenantSummary>, Error> {
+    ) -> Result<Vec<view::TenantSummary>, Error> {
         ctx.staff()?;
         let rows = self.store.tenant_search(query, PAGE).await?;
         let mut tenants = Vec::with_capacity(rows.len());
         for row in rows {
-            let spend_this_month = self.tenant_spend(&row.id, now).await?;
-            tenants.push(TenantSummary {
-                row,
-                spend_this_month,
-            });
+            let spend = self.tenant_spend(&row.id, now).await?;
+            tenants.push(tenant_summary(row, spend));
         }
         Ok(tenants)
     }
@@ -217,11 +209,10 @@ impl Control {
     pub async fn staff_tenant_view(
         &self,
         ctx: &OpContext,
-        tenant: &str,
+        id: TenantId,
         now: i64,
     ) -> Result<TenantDetail, Error> {
         ctx.staff()?;
-        let id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let row = self
             .store
             .tenant_search(&id.to_string(), 1)
@@ -229,20 +220,20 @@ impl Control {
             .into_iter()
             .find(|t| t.id == id.to_string())
             .ok_or(Error::NotFound)?;
-        let spend_this_month = self.tenant_spend(&row.id, now).await?;
+        let spend = self.tenant_spend(&row.id, now).await?;
         let tenant = row.id.clone();
         Ok(TenantDetail {
-            summary: TenantSummary {
-                row,
-                spend_this_month,
-            },
+            summary: tenant_summary(row, spend),
             users: self.store.user_list(&tenant).await?,
             quota: self
                 .store
                 .quota_get(&tenant)
                 .await?
                 .ok_or_else(|| Error::internal(format_args!("tenant {tenant} has no quota")))?,
-            audit: self.store.audit_list(&tenant, 20).await?,
+            audit: (self.store.audit_list(&tenant, 20).await?)
+                .into_iter()
+                .map(meridian_core::view::AuditEntry::from)
+                .collect(),
         })
     }
 
@@ -252,12 +243,11 @@ impl Control {
     pub async fn staff_inspect_start(
         &self,
         ctx: &OpContext,
-        tenant: &str,
+        tenant_id: TenantId,
         reason: &str,
     ) -> Result<Inspecting, Error> {
         ctx.staff()?;
         let reason = reason_field(reason, "reason")?;
-        let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         if self.store.tenant_get(tenant_id).await?.is_none() {
             return Err(Error::NotFound);
         }
@@ -283,10 +273,14 @@ impl Control {
 
     /// Suspends a tenant (admins): its users' sessions end at once, they can log in only to a
     /// notice, nothing new is created for it; its VMs keep running. Returns the sessions ended.
-    pub async fn tenant_suspend(&self, ctx: &OpContext, tenant: &str, reason: &str) -> Result<u64, Error> {
+    pub async fn tenant_suspend(
+        &self,
+        ctx: &OpContext,
+        tenant_id: TenantId,
+        reason: &str,
+    ) -> Result<u64, Error> {
         // Only staff reach the tenant's audit log: anyone else's attempt is not its history.
         ctx.staff()?;
-        let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let work = async {
             ctx.staff_admin()?;
             let reason = reason_field(reason, "suspend_reason")?;
@@ -303,10 +297,9 @@ impl Control {
     }
 
     /// Lifts a suspension (admins).
-    pub async fn tenant_unsuspend(&self, ctx: &OpContext, tenant: &str) -> Result<(), Error> {
+    pub async fn tenant_unsuspend(&self, ctx: &OpContext, tenant_id: TenantId) -> Result<(), Error> {
         // Only staff reach the tenant's audit log: anyone else's attempt is not its history.
         ctx.staff()?;
-        let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let work = async {
             ctx.staff_admin()?;
             self.store
@@ -323,11 +316,10 @@ impl Control {
     pub async fn staff_quota_set(
         &self,
         ctx: &OpContext,
-        tenant: &str,
-        form: &QuotaForm,
+        tenant_id: TenantId,
+        quota: Quota,
     ) -> Result<(), Error> {
         ctx.staff()?;
-        let tenant_id: TenantId = tenant.parse().map_err(|_| Error::NotFound)?;
         let work = async {
             ctx.staff_admin()?;
             let (_, used) = self
@@ -335,7 +327,7 @@ impl Control {
                 .quota_get(&tenant_id.to_string())
                 .await?
                 .ok_or(Error::NotFound)?;
-            let quota = form.parse(&used)?;
+            quota.check_covers(&used).map_err(Error::Invalid)?;
             self.store
                 .quota_set_limits(&tenant_id.to_string(), &quota)
                 .await?;
@@ -343,19 +335,20 @@ impl Control {
         };
         let target = format!(
             "{} VMs, {} vCPUs, {} MiB, {} public IPs",
-            form.max_vms, form.max_vcpus, form.max_memory_mib, form.max_public_ips
+            quota.max_vms, quota.max_vcpus, quota.max_memory_mib, quota.max_public_ips
         );
         self.audited_for(ctx, tenant_id, "quota.set", &target, work).await
     }
 
     /// Every zone's capacity: hosts, vCPU/RAM/disk in use and free, VMs, dedicated hosts.
-    pub async fn capacity_view(&self, ctx: &OpContext) -> Result<Vec<ZoneCapacityRow>, Error> {
+    pub async fn capacity_view(&self, ctx: &OpContext) -> Result<Vec<view::ZoneCapacity>, Error> {
         ctx.staff()?;
-        Ok(self.store.capacity_by_zone().await?)
+        let rows = self.store.capacity_by_zone().await?;
+        Ok(rows.into_iter().map(view::ZoneCapacity::from).collect())
     }
 
     /// The job queue across tenants for one of [`meridian_core::staff::JOB_LISTS`], newest first.
-    pub async fn staff_jobs(&self, ctx: &OpContext, filter: &str) -> Result<Vec<StaffJobRow>, Error> {
+    pub async fn staff_jobs(&self, ctx: &OpContext, filter: &str) -> Result<Vec<view::StaffJob>, Error> {
         ctx.staff()?;
         let states: &[&str] = match filter {
             "live" => &["queued", "running", "unwinding"],
@@ -375,12 +368,13 @@ impl Control {
                 return Err(Error::Invalid(fields));
             }
         };
-        Ok(self.store.job_list_staff(states, PAGE).await?)
+        let rows = self.store.job_list_staff(states, PAGE).await?;
+        Ok(rows.into_iter().map(staff_job).collect())
     }
 
     /// Asks for a live job to be cancelled (admins). The worker stops it at the next step
     /// boundary and undoes everything it did; the job then ends cancelled.
-    pub async fn staff_job_cancel(&self, ctx: &OpContext, job_id: &str) -> Result<(), Error> {
+    pub async fn staff_job_cancel(&self, ctx: &OpContext, job_id: JobId) -> Result<(), Error> {
         ctx.staff()?;
         let job = self.staff_job(job_id).await?;
         let work = async {
@@ -419,12 +413,12 @@ impl Control {
     /// Runs a failed or cancelled job again from its first step, as a new job (admins): a failed
     /// create goes back to pending; another operation needs its VM in a state that allows it and
     /// no other operation in progress. Returns the new job's id.
-    pub async fn staff_job_retry(&self, ctx: &OpContext, job_id: &str) -> Result<Uuid, Error> {
+    pub async fn staff_job_retry(&self, ctx: &OpContext, job_id: JobId) -> Result<JobId, Error> {
         ctx.staff()?;
         let job = self.staff_job(job_id).await?;
         let work = async {
             ctx.staff_admin()?;
-            self.job_retry(&job).await
+            self.job_retry(&job).await.map(JobId::from)
         };
         match job_tenant(&job) {
             Some(tenant) => {
@@ -497,9 +491,11 @@ impl Control {
         Ok(new_job)
     }
 
-    async fn staff_job(&self, job_id: &str) -> Result<JobRow, Error> {
-        let id: Uuid = job_id.parse().map_err(|_| Error::NotFound)?;
-        self.store.job_get_any(id).await?.ok_or(Error::NotFound)
+    async fn staff_job(&self, job_id: JobId) -> Result<JobRow, Error> {
+        self.store
+            .job_get_any(job_id.uuid())
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     async fn staff_by_id_email(&self, id: StaffId) -> Result<String, Error> {
@@ -508,6 +504,59 @@ impl Control {
             .staff_by_id(id)
             .await?
             .map_or_else(|| id.to_string(), |s| s.email))
+    }
+}
+
+/// A tenant's summary from its row and its spend this month.
+fn tenant_summary(row: TenantSummaryRow, spend: Money) -> view::TenantSummary {
+    view::TenantSummary {
+        id: crate::store::id_of(&row.id),
+        name: row.name,
+        owner_email: row.owner_email,
+        created_at: row.created_at,
+        vms: row.vms,
+        zones: row.zones,
+        spend,
+        suspended: row.suspended_at.map(|_| row.suspended_reason.unwrap_or_default()),
+    }
+}
+
+/// A job as the staff queue shows it: the step it is at while live, the failed one after.
+fn staff_job(row: StaffJobRow) -> view::StaffJob {
+    let job = row.job;
+    let step = match job.position.state {
+        JobState::Queued | JobState::Running => job
+            .position
+            .kind
+            .steps()
+            .get(job.position.step)
+            .map(|s| s.as_str().to_owned()),
+        _ => job.failed_step.clone(),
+    };
+    view::StaffJob {
+        id: job.id.into(),
+        created_at: job.created_at,
+        tenant: row.tenant_name.unwrap_or_default(),
+        vm: (job.target_id.into(), row.vm_name.unwrap_or_default()),
+        kind: job.position.kind.as_str().to_owned(),
+        state: job.position.state.as_str().to_owned(),
+        step,
+        error: job.error,
+        cancel_requested: row.cancel_requested_at.is_some() && !job.position.state.is_terminal(),
+    }
+}
+
+impl From<ZoneCapacityRow> for view::ZoneCapacity {
+    fn from(z: ZoneCapacityRow) -> Self {
+        Self {
+            zone: z.zone,
+            hosts: z.hosts,
+            dedicated_hosts: z.dedicated_hosts,
+            vcpus: z.vcpus,
+            memory_mib: z.memory_mib,
+            disk_gib: z.disk_gib,
+            vms: z.vms,
+        }
     }
 }
 
@@ -522,66 +571,4 @@ fn job_label(job: &JobRow) -> String {
         job.id,
         job.target_id
     )
-}
-
-/// An admin's quota change as typed: whole numbers, checked against what is in use.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct QuotaForm {
-    /// VMs.
-    pub max_vms: String,
-    /// vCPUs.
-    pub max_vcpus: String,
-    /// Memory (MiB).
-    pub max_memory_mib: String,
-    /// Public IPs.
-    pub max_public_ips: String,
-}
-
-/// The largest limit an admin may set for any one quota, against typos.
-const QUOTA_CEILING: u64 = 1_000_000_000;
-
-impl QuotaForm {
-    /// The quota, or every field's problem (not a number, above the ceiling, below the usage).
-    pub fn parse(&self, used: &QuotaUsage) -> Result<Quota, Error> {
-        let mut errors = FieldErrors::default();
-        let mut number = |name: &'static str, raw: &str, in_use: u64, unit: &str| -> u64 {
-            match raw.trim().parse::<u64>() {
-                Ok(n) if n > QUOTA_CEILING => {
-                    errors.push(name, format!("At most {QUOTA_CEILING}."));
-                    0
-                }
-                Ok(n) if n < in_use => {
-                    errors.push(
-                        name,
-                        format!("{in_use} {unit} are in use; set at least {in_use}."),
-                    );
-                    0
-                }
-                Ok(n) => n,
-                Err(_) => {
-                    errors.push(name, "Enter a whole number.");
-                    0
-                }
-            }
-        };
-        let vms = number("max_vms", &self.max_vms, u64::from(used.vms), "VMs");
-        let vcpus = number("max_vcpus", &self.max_vcpus, u64::from(used.vcpus), "vCPUs");
-        let memory = number("max_memory_mib", &self.max_memory_mib, used.memory_mib, "MiB");
-        let ips = number(
-            "max_public_ips",
-            &self.max_public_ips,
-            u64::from(used.public_ips),
-            "public IPs",
-        );
-        if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
-        }
-        let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
-        Ok(Quota {
-            max_vms: small(vms),
-            max_vcpus: small(vcpus),
-            max_memory_mib: memory,
-            max_public_ips: small(ips),
-        })
-    }
 }

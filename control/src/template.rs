@@ -4,7 +4,9 @@ use crate::context::OpContext;
 use crate::store::template::TemplateRow;
 use crate::store::{is_unique_violation, now_ms};
 use crate::{Control, Error};
+use meridian_core::id::TemplateId;
 use meridian_core::resource::TemplateCreate;
+use meridian_core::view;
 
 impl Control {
     /// Creates a tenant template from a built-in base and cloud-config.
@@ -14,7 +16,7 @@ impl Control {
         name: &str,
         base: &str,
         user_data: &str,
-    ) -> Result<TemplateRow, Error> {
+    ) -> Result<view::Template, Error> {
         self.audited(ctx, "template.create", name, async {
             let tenant = ctx.tenant_for_mutation()?;
             let create = TemplateCreate::parse(name, base, user_data).map_err(Error::Invalid)?;
@@ -29,23 +31,25 @@ impl Control {
                     field: Some("name"),
                     message: "You already have a template with this name.".into(),
                 }),
-                other => other.map(|()| row).map_err(Error::from),
+                other => other.map(|()| row.into()).map_err(Error::from),
             }
         })
         .await
     }
 
     /// The tenant's own templates.
-    pub async fn template_list(&self, ctx: &OpContext) -> Result<Vec<TemplateRow>, Error> {
+    pub async fn template_list(&self, ctx: &OpContext) -> Result<Vec<view::Template>, Error> {
         let tenant = ctx.tenant()?;
-        Ok(self.store.template_list(&tenant.to_string()).await?)
+        let rows = self.store.template_list(&tenant.to_string()).await?;
+        Ok(rows.into_iter().map(view::Template::from).collect())
     }
 
     /// Removes a tenant template (VMs created from it keep running what they were created from).
-    pub async fn template_delete(&self, ctx: &OpContext, id: &str) -> Result<(), Error> {
-        self.audited(ctx, "template.delete", id, async {
+    pub async fn template_delete(&self, ctx: &OpContext, id: TemplateId) -> Result<(), Error> {
+        let id = id.to_string();
+        self.audited(ctx, "template.delete", &id, async {
             let tenant = ctx.tenant_for_mutation()?;
-            if self.store.template_delete(&tenant, id).await? {
+            if self.store.template_delete(&tenant, &id).await? {
                 Ok(())
             } else {
                 Err(Error::NotFound)

@@ -93,3 +93,36 @@ impl TestDb {
             .expect("usage forgotten");
     }
 }
+
+/// A VM's stored row, whoever's it is: what tests check that no view shows (its host, its
+/// image, a resize's pending size).
+///
+/// # Panics
+/// When the database fails or there is no such VM.
+#[cfg(feature = "testing")]
+pub async fn vm_row(control: &crate::Control, vm_id: impl std::fmt::Display) -> crate::store::vm::VmRow {
+    let mut rows = control
+        .store()
+        .vm_by_ids(&[vm_id.to_string()])
+        .await
+        .expect("read the VM row");
+    rows.pop().expect("the VM row exists")
+}
+
+/// A stack's stored row in its tenant: the VDCs it made, which no view shows.
+///
+/// # Panics
+/// When the database fails or there is no such stack.
+#[cfg(feature = "testing")]
+pub async fn stack_row(
+    control: &crate::Control,
+    tenant: impl std::fmt::Display,
+    stack_id: impl std::fmt::Display,
+) -> crate::store::stack::StackRow {
+    control
+        .store()
+        .stack_get(&tenant.to_string(), &stack_id.to_string())
+        .await
+        .expect("read the stack row")
+        .expect("the stack row exists")
+}

@@ -131,7 +131,8 @@ impl Control {
     }
 
     /// Changes a user's role. The tenant always keeps at least one owner.
-    pub async fn user_role_set(&self, ctx: &OpContext, user_id: &str, role: &str) -> Result<(), Error> {
+    pub async fn user_role_set(&self, ctx: &OpContext, user_id: UserId, role: &str) -> Result<(), Error> {
+        let user_id = &user_id.to_string();
         self.audited(ctx, "user.role_set", &format!("{user_id} → {role}"), async {
             let tenant = owner_only(ctx, "change roles")?;
             let role = Role::parse(role).map_err(|e| {
@@ -149,7 +150,8 @@ impl Control {
     }
 
     /// Removes a user from the tenant; their sessions end with them. The last owner stays.
-    pub async fn user_remove(&self, ctx: &OpContext, user_id: &str) -> Result<(), Error> {
+    pub async fn user_remove(&self, ctx: &OpContext, user_id: UserId) -> Result<(), Error> {
+        let user_id = &user_id.to_string();
         self.audited(ctx, "user.remove", user_id, async {
             let tenant = owner_only(ctx, "remove users")?;
             self.keep_an_owner(&tenant, user_id, true).await?;

@@ -5,13 +5,15 @@ use crate::store::vdc::VdcRow;
 use crate::store::{is_unique_violation, now_ms};
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
+use meridian_core::id::VdcId;
 use meridian_core::residency::ResidencyPolicy;
 use meridian_core::resource::Name;
+use meridian_core::view;
 use meridian_core::zone::ZoneId;
 
 impl Control {
     /// Creates a VDC in a zone the tenant's residency policy allows.
-    pub async fn vdc_create(&self, ctx: &OpContext, name: &str, zone: &str) -> Result<VdcRow, Error> {
+    pub async fn vdc_create(&self, ctx: &OpContext, name: &str, zone: &str) -> Result<view::Vdc, Error> {
         self.vdc_create_as(ctx, name, zone, None).await
     }
 
@@ -23,7 +25,7 @@ impl Control {
         name: &str,
         zone: &str,
         id: Option<uuid::Uuid>,
-    ) -> Result<VdcRow, Error> {
+    ) -> Result<view::Vdc, Error> {
         self.audited(
             ctx,
             "vdc.create",
@@ -31,6 +33,7 @@ impl Control {
             self.vdc_create_unaudited(ctx, name, zone, id),
         )
         .await
+        .map(view::Vdc::from)
     }
 
     async fn vdc_create_unaudited(
@@ -75,9 +78,10 @@ impl Control {
     }
 
     /// The tenant's VDCs.
-    pub async fn vdc_list(&self, ctx: &OpContext) -> Result<Vec<VdcRow>, Error> {
+    pub async fn vdc_list(&self, ctx: &OpContext) -> Result<Vec<view::Vdc>, Error> {
         let tenant = ctx.tenant()?;
-        Ok(self.store.vdc_list(&tenant.to_string()).await?)
+        let rows = self.store.vdc_list(&tenant.to_string()).await?;
+        Ok(rows.into_iter().map(view::Vdc::from).collect())
     }
 
     /// The tenant's residency policy.
@@ -110,24 +114,14 @@ fn residency_parse(stored: &str) -> Result<ResidencyPolicy, Error> {
 
 impl Control {
     /// One of the tenant's VDCs; another tenant's is not found.
-    pub async fn vdc_view(&self, ctx: &OpContext, vdc_id: &str) -> Result<VdcRow, Error> {
+    pub async fn vdc_view(&self, ctx: &OpContext, vdc_id: VdcId) -> Result<view::Vdc, Error> {
         let tenant = ctx.tenant()?;
         self.store
-            .vdc_get(&tenant.to_string(), vdc_id)
+            .vdc_get(&tenant.to_string(), &vdc_id.to_string())
             .await?
+            .map(view::Vdc::from)
             .ok_or(Error::NotFound)
     }
-}
-
-/// A VDC with its VMs and its zone's subnet.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VdcContents {
-    /// The VDC.
-    pub vdc: VdcRow,
-    /// Its VMs (not destroyed).
-    pub vms: Vec<crate::store::vm::VmRow>,
-    /// The tenant's subnet in the VDC's zone, once it has one.
-    pub subnet: Option<String>,
 }
 
 /// One zone of the tenant's private network: its subnet and the VMs holding addresses in it.
@@ -143,7 +137,7 @@ pub struct ZoneNetwork {
 
 impl Control {
     /// One of the tenant's VDCs with its VMs and subnet.
-    pub async fn vdc_contents(&self, ctx: &OpContext, vdc_id: &str) -> Result<VdcContents, Error> {
+    pub async fn vdc_contents(&self, ctx: &OpContext, vdc_id: VdcId) -> Result<view::VdcDetail, Error> {
         let vdc = self.vdc_view(ctx, vdc_id).await?;
         let vms = self
             .vm_list(ctx)
@@ -157,12 +151,12 @@ impl Control {
             .into_iter()
             .find(|(zone, _)| *zone == vdc.zone)
             .map(|(_, c)| c);
-        Ok(VdcContents { vdc, vms, subnet })
+        Ok(view::VdcDetail { vdc, subnet, vms })
     }
 
     /// The tenant's private network, zone by zone.
     pub async fn network_view(&self, ctx: &OpContext) -> Result<Vec<ZoneNetwork>, Error> {
-        let vms = self.vm_list(ctx).await?;
+        let vms = self.vm_rows(ctx).await?;
         Ok(self
             .network_subnets(ctx)
             .await?

@@ -7,8 +7,10 @@ use crate::store::vm::VmRow;
 use crate::store::{Store, is_unique_violation, now_ms};
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
+use meridian_core::id::{VdcId, VmId};
 use meridian_core::job::{JobKind, Step};
 use meridian_core::resource::{BuiltinTemplate, QuotaUsage, VmAction, VmCreate, VmState};
+use meridian_core::view;
 use uuid::Uuid;
 
 /// A stack about to be created with its VMs: its row and the VDCs it makes.
@@ -32,21 +34,26 @@ pub struct Started {
 impl Control {
     /// Accepts a VM for creation in one of the tenant's VDCs: validates it, reserves its quota and
     /// queues the create job, all in one transaction. Refused requests change nothing.
-    pub async fn vm_create(&self, ctx: &OpContext, vdc_id: &str, create: VmCreate) -> Result<Started, Error> {
+    pub async fn vm_create(
+        &self,
+        ctx: &OpContext,
+        vdc_id: VdcId,
+        create: VmCreate,
+    ) -> Result<Started, Error> {
         self.vm_create_as(ctx, vdc_id, create, None).await
     }
 
-    /// [`Control::vm_create`] with the VM's id chosen by the caller (an idempotency key's): a
-    /// second create with the same id makes nothing.
-    async fn vm_create_as(
+    /// [`Control::vm_create`] with the VM's id chosen by the caller (see
+    /// [`Control::idempotency_resource_id`]): a second create with the same id makes nothing.
+    pub async fn vm_create_as(
         &self,
         ctx: &OpContext,
-        vdc_id: &str,
+        vdc_id: VdcId,
         create: VmCreate,
         id: Option<Uuid>,
     ) -> Result<Started, Error> {
         let target = create.name.as_str().to_owned();
-        let batch = vec![(vdc_id.to_owned(), create)];
+        let batch = vec![(vdc_id.to_string(), create)];
         let started = self
             .audited(ctx, "vm.create", &target, self.vm_accept(ctx, batch, None, id))
             .await?;
@@ -60,6 +67,19 @@ impl Control {
     /// Each entry names the VDC the VM goes in. One transaction reserves the quota for all of them
     /// and queues one create job each; the workers then run the jobs side by side.
     pub async fn vm_create_many(
+        &self,
+        ctx: &OpContext,
+        creates: Vec<(VdcId, VmCreate)>,
+    ) -> Result<Vec<Started>, Error> {
+        let creates = creates
+            .into_iter()
+            .map(|(vdc, create)| (vdc.to_string(), create))
+            .collect();
+        self.vm_create_many_in(ctx, creates).await
+    }
+
+    /// [`Control::vm_create_many`] with the VDCs' ids as the store keeps them.
+    pub(crate) async fn vm_create_many_in(
         &self,
         ctx: &OpContext,
         creates: Vec<(String, VmCreate)>,
@@ -303,13 +323,23 @@ impl Control {
     }
 
     /// The tenant's VMs.
-    pub async fn vm_list(&self, ctx: &OpContext) -> Result<Vec<VmRow>, Error> {
+    pub async fn vm_list(&self, ctx: &OpContext) -> Result<Vec<view::Vm>, Error> {
+        Ok(self.vm_rows(ctx).await?.into_iter().map(view::Vm::from).collect())
+    }
+
+    /// One of the tenant's VMs; another tenant's is not found.
+    pub async fn vm_view(&self, ctx: &OpContext, vm_id: VmId) -> Result<view::Vm, Error> {
+        Ok(self.vm_row(ctx, &vm_id.to_string()).await?.into())
+    }
+
+    /// The tenant's VM rows.
+    pub(crate) async fn vm_rows(&self, ctx: &OpContext) -> Result<Vec<VmRow>, Error> {
         let tenant = ctx.tenant()?;
         Ok(self.store.vm_list(&tenant.to_string()).await?)
     }
 
-    /// One of the tenant's VMs; another tenant's is not found.
-    pub async fn vm_view(&self, ctx: &OpContext, vm_id: &str) -> Result<VmRow, Error> {
+    /// One of the tenant's VM rows; another tenant's is not found.
+    pub(crate) async fn vm_row(&self, ctx: &OpContext, vm_id: &str) -> Result<VmRow, Error> {
         let tenant = ctx.tenant()?;
         self.store
             .vm_get(&tenant.to_string(), vm_id)
@@ -318,45 +348,56 @@ impl Control {
     }
 
     /// The VM's console output (from the driver).
-    pub async fn vm_console(&self, ctx: &OpContext, vm_id: &str) -> Result<Vec<String>, Error> {
-        let vm = self.vm_view(ctx, vm_id).await?;
+    pub async fn vm_console(&self, ctx: &OpContext, vm_id: VmId) -> Result<Vec<String>, Error> {
+        let vm = self.vm_row(ctx, &vm_id.to_string()).await?;
         Ok(self.driver.console(&vm_spec(&vm)?))
     }
 
     /// Stops a running VM.
-    pub async fn vm_stop(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
-        self.vm_operate(ctx, vm_id, VmAction::Stop, JobKind::VmStop).await
+    pub async fn vm_stop(&self, ctx: &OpContext, vm_id: VmId) -> Result<Started, Error> {
+        self.vm_operate(ctx, &vm_id.to_string(), VmAction::Stop, JobKind::VmStop)
+            .await
     }
 
     /// Starts a stopped VM.
-    pub async fn vm_start(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
-        self.vm_operate(ctx, vm_id, VmAction::Start, JobKind::VmStart)
+    pub async fn vm_start(&self, ctx: &OpContext, vm_id: VmId) -> Result<Started, Error> {
+        self.vm_operate(ctx, &vm_id.to_string(), VmAction::Start, JobKind::VmStart)
             .await
     }
 
     /// Reboots a running VM.
-    pub async fn vm_reboot(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
-        self.vm_operate(ctx, vm_id, VmAction::Reboot, JobKind::VmReboot)
+    pub async fn vm_reboot(&self, ctx: &OpContext, vm_id: VmId) -> Result<Started, Error> {
+        self.vm_operate(ctx, &vm_id.to_string(), VmAction::Reboot, JobKind::VmReboot)
             .await
     }
 
     /// Destroys a VM and releases everything it holds.
-    pub async fn vm_destroy(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
-        self.vm_operate(ctx, vm_id, VmAction::Destroy, JobKind::VmDestroy)
+    pub async fn vm_destroy(&self, ctx: &OpContext, vm_id: VmId) -> Result<Started, Error> {
+        self.vm_operate(ctx, &vm_id.to_string(), VmAction::Destroy, JobKind::VmDestroy)
             .await
     }
 
     /// Gives a running or stopped VM a public address in its zone (internet breakout), in a zone
     /// the residency policy allows.
-    pub async fn vm_breakout_open(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
-        self.vm_operate(ctx, vm_id, VmAction::OpenBreakout, JobKind::VmBreakoutOpen)
-            .await
+    pub async fn vm_breakout_open(&self, ctx: &OpContext, vm_id: VmId) -> Result<Started, Error> {
+        self.vm_operate(
+            ctx,
+            &vm_id.to_string(),
+            VmAction::OpenBreakout,
+            JobKind::VmBreakoutOpen,
+        )
+        .await
     }
 
     /// Takes a VM's public address away; it stays on the private network.
-    pub async fn vm_breakout_close(&self, ctx: &OpContext, vm_id: &str) -> Result<Started, Error> {
-        self.vm_operate(ctx, vm_id, VmAction::CloseBreakout, JobKind::VmBreakoutClose)
-            .await
+    pub async fn vm_breakout_close(&self, ctx: &OpContext, vm_id: VmId) -> Result<Started, Error> {
+        self.vm_operate(
+            ctx,
+            &vm_id.to_string(),
+            VmAction::CloseBreakout,
+            JobKind::VmBreakoutClose,
+        )
+        .await
     }
 
     async fn vm_operate(
@@ -377,19 +418,19 @@ impl Control {
     }
 
     /// Resizes a stopped VM to a size from the catalogue (disks only grow).
-    pub async fn vm_resize(&self, ctx: &OpContext, vm_id: &str, size: &str) -> Result<Started, Error> {
+    pub async fn vm_resize(&self, ctx: &OpContext, vm_id: VmId, size: &str) -> Result<Started, Error> {
         self.audited(
             ctx,
             "vm.resize",
             &format!("{vm_id} → {size}"),
-            self.vm_resize_unaudited(ctx, vm_id, size),
+            self.vm_resize_unaudited(ctx, &vm_id.to_string(), size),
         )
         .await
     }
 
     async fn vm_resize_unaudited(&self, ctx: &OpContext, vm_id: &str, size: &str) -> Result<Started, Error> {
         use meridian_core::resource::{DiskGib, MemoryMib, Vcpus, VmSize};
-        let vm = self.vm_view(ctx, vm_id).await?;
+        let vm = self.vm_row(ctx, vm_id).await?;
         let field = |message: String| {
             let mut errors = FieldErrors::default();
             errors.push("size", message);
@@ -512,36 +553,39 @@ impl Control {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VmActivity {
     /// The VM as it is now.
-    pub vm: VmRow,
-    /// Its most recent job, if any.
-    pub job: Option<crate::store::job::JobRow>,
+    pub vm: view::Vm,
+    /// Its most recent job with how far each step got, if any.
+    pub job: Option<view::Job>,
     /// That job's events, oldest first.
-    pub events: Vec<crate::store::job::JobEvent>,
+    pub events: Vec<view::JobEvent>,
     /// The VM's recent jobs, newest first (its history).
-    pub history: Vec<crate::store::job::JobRow>,
+    pub history: Vec<view::Job>,
 }
 
 impl Control {
     /// The VM with its latest job and that job's progress (for the live VM page).
-    pub async fn vm_activity(&self, ctx: &OpContext, vm_id: &str) -> Result<VmActivity, Error> {
-        let vm = self.vm_view(ctx, vm_id).await?;
+    pub async fn vm_activity(&self, ctx: &OpContext, vm_id: VmId) -> Result<VmActivity, Error> {
+        let vm = self.vm_row(ctx, &vm_id.to_string()).await?;
         let id: Uuid = vm.id.parse().map_err(Error::internal)?;
         let history = self.store.job_list_for_target(&vm.tenant_id, id, 20).await?;
-        let job = history.first().cloned();
-        let events = match &job {
+        let events = match history.first() {
             Some(job) => self.store.job_events(job.id, 0).await?,
             None => Vec::new(),
         };
+        let job = history
+            .first()
+            .cloned()
+            .map(|job| crate::job::job_with_steps(job, &events));
         Ok(VmActivity {
-            vm,
+            vm: vm.into(),
             job,
-            events,
-            history,
+            events: events.into_iter().map(view::JobEvent::from).collect(),
+            history: history.into_iter().map(view::Job::from).collect(),
         })
     }
 
     /// The tenant's recent job events, newest first.
-    pub async fn events_recent(
+    pub(crate) async fn events_recent(
         &self,
         ctx: &OpContext,
         limit: i64,
@@ -557,49 +601,21 @@ impl Control {
     }
 }
 
-impl Control {
-    /// Creates a VM from a browser form in one of the tenant's VDCs: the zone is the VDC's.
-    pub async fn vm_create_from_form(
-        &self,
-        ctx: &OpContext,
-        vdc_id: &str,
-        form: meridian_core::resource::VmCreateForm,
-    ) -> Result<Started, Error> {
-        self.vm_create_from_form_as(ctx, vdc_id, form, None).await
-    }
+/// What a create naming a VDC the tenant does not have is told, next to the VDC field.
+pub const UNKNOWN_VDC: &str = "Choose one of your VDCs.";
 
-    /// [`Control::vm_create_from_form`] giving the VM the id `id` (see
-    /// [`Control::idempotency_resource_id`]); creating the same id twice makes one VM.
-    pub async fn vm_create_from_form_as(
-        &self,
-        ctx: &OpContext,
-        vdc_id: &str,
-        form: meridian_core::resource::VmCreateForm,
-        id: Option<Uuid>,
-    ) -> Result<Started, Error> {
+impl Control {
+    /// The zone a VM created in one of the tenant's VDCs runs in (a create form names the VDC, and
+    /// its zone is parsed with the rest of the form). A VDC the tenant does not have is reported
+    /// on the form's `vdc_id` field.
+    pub async fn vm_create_zone(&self, ctx: &OpContext, vdc_id: VdcId) -> Result<String, Error> {
         let tenant = ctx.tenant()?;
         let vdc = self
             .store
-            .vdc_get(&tenant.to_string(), vdc_id)
-            .await?
-            .ok_or_else(|| {
-                let mut errors = FieldErrors::default();
-                errors.push("vdc_id", "Choose one of your VDCs.");
-                Error::Invalid(errors)
-            })?;
-        let form = meridian_core::resource::VmCreateForm {
-            zone: vdc.zone.clone(),
-            ..form
-        };
-        match VmCreate::parse(&form) {
-            Ok(create) => self.vm_create_as(ctx, &vdc.id, create, id).await,
-            Err(fields) => {
-                self.audited(ctx, "vm.create", &form.name, async {
-                    Err(Error::Invalid(fields))
-                })
-                .await
-            }
-        }
+            .vdc_get(&tenant.to_string(), &vdc_id.to_string())
+            .await?;
+        vdc.map(|vdc| vdc.zone)
+            .ok_or_else(|| Error::field("vdc_id", UNKNOWN_VDC))
     }
 }
 
@@ -627,10 +643,10 @@ impl Control {
     pub async fn vm_destroy_confirmed(
         &self,
         ctx: &OpContext,
-        vm_id: &str,
+        vm_id: VmId,
         confirm_name: &str,
     ) -> Result<Started, Error> {
-        let vm = self.vm_view(ctx, vm_id).await?;
+        let vm = self.vm_row(ctx, &vm_id.to_string()).await?;
         if confirm_name.trim() != vm.name {
             let mut errors = FieldErrors::default();
             errors.push("confirm_name", format!("Type {} to confirm.", vm.name));

@@ -278,7 +278,11 @@ async fn who_acts_follows_every_change_at_once_though_it_is_remembered_between_r
         assert_eq!(role(actor), Some(meridian_core::Role::Member));
     }
     control
-        .user_role_set(&as_user(&owner), &member.user_id.to_string(), "viewer")
+        .user_role_set(
+            &as_user(&owner),
+            member.user_id.to_string().parse().unwrap(),
+            "viewer",
+        )
         .await
         .unwrap();
     let actor = control.actor_for_session(member.user_id).await.unwrap();
@@ -300,7 +304,7 @@ async fn who_acts_follows_every_change_at_once_though_it_is_remembered_between_r
     assert_eq!(store.session_load("s-member", 0).await.unwrap(), None);
 
     control
-        .user_remove(&as_user(&owner), &member.user_id.to_string())
+        .user_remove(&as_user(&owner), member.user_id.to_string().parse().unwrap())
         .await
         .unwrap();
     assert_eq!(

@@ -39,7 +39,7 @@ async fn the_demo_is_seeded_with_history_and_reset_without_touching_anyone_else(
         ..Default::default()
     };
     control
-        .vm_create(&other, &vdc, VmCreate::parse(&form).unwrap())
+        .vm_create(&other, vdc, VmCreate::parse(&form).unwrap())
         .await
         .unwrap();
 
@@ -85,7 +85,7 @@ async fn the_demo_is_seeded_with_history_and_reset_without_touching_anyone_else(
 
     // The demo user changes things; the reset puts the seeded state back.
     let web = vms.iter().find(|vm| vm.name == "web-lon-1").unwrap();
-    control.vm_destroy(&ctx, &web.id).await.unwrap();
+    control.vm_destroy(&ctx, web.id).await.unwrap();
     control.job_drain("w").await.unwrap();
     let fresh = control.demo_reset(&ctx).await.unwrap();
     assert_ne!(fresh.tenant_id, demo.tenant_id, "a new demo tenant");

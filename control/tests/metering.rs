@@ -40,7 +40,7 @@ async fn running_vm(breakout: bool) -> (TestDb, Control, OpContext, String) {
             ..VmCreateForm::default()
         })
         .unwrap();
-        control.vm_create(&ctx, &vdc, create).await.unwrap();
+        control.vm_create(&ctx, vdc, create).await.unwrap();
     }
     control.job_drain("m").await.unwrap();
     let vm = control
@@ -50,7 +50,7 @@ async fn running_vm(breakout: bool) -> (TestDb, Control, OpContext, String) {
         .into_iter()
         .find(|v| v.zone == "fra1")
         .unwrap();
-    (db, control, ctx, vm.id)
+    (db, control, ctx, vm.id.to_string())
 }
 
 /// A whole hour a few hours ago: realistic, and anything metered later up to now is short.
@@ -134,7 +134,7 @@ async fn ninety_minutes_of_running_are_metered_per_hour_and_rated_exactly() {
 #[tokio::test]
 async fn a_stopped_vm_pays_for_its_disk_only_and_metering_stops_at_destroy() {
     let (db, control, ctx, vm) = running_vm(false).await;
-    control.vm_stop(&ctx, &vm).await.unwrap();
+    control.vm_stop(&ctx, vm.parse().unwrap()).await.unwrap();
     control.job_drain("m").await.unwrap();
     let hour = recent_hour();
     db.meter_from(Some(&vm), hour).await;
@@ -143,7 +143,7 @@ async fn a_stopped_vm_pays_for_its_disk_only_and_metering_stops_at_destroy() {
     assert!(rows.iter().all(|r| r.kind == "disk_gib_seconds"), "{rows:?}");
     assert_eq!(rows.iter().map(|r| r.quantity).sum::<i64>(), 50 * 3_600);
 
-    control.vm_destroy(&ctx, &vm).await.unwrap();
+    control.vm_destroy(&ctx, vm.parse().unwrap()).await.unwrap();
     control.job_drain("m").await.unwrap();
     assert_eq!(
         control.meter_tick(hour + 5 * HOUR_MS).await.unwrap(),

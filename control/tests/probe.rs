@@ -94,7 +94,7 @@ async fn the_map_shows_the_latest_round_and_only_the_tenants_own_footprint() {
         ..Default::default()
     })
     .unwrap();
-    control.vm_create(ctx, &vdc, create).await.unwrap();
+    control.vm_create(ctx, vdc, create).await.unwrap();
     control.job_drain("t").await.unwrap();
     let start = 20_000_000_000;
     for round in 0..3 {

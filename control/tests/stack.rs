@@ -30,14 +30,18 @@ async fn world() -> (TestDb, Control, OpContext) {
 async fn the_mongodb_stack_runs_nine_nodes_on_nine_hosts_and_deleting_it_removes_everything() {
     let (_db, control, ctx) = world().await;
     let stack = control.stack_create(&ctx, "mongodb-9", "rs0").await.unwrap();
-    assert_eq!(stack.made_vdcs.len(), 3, "a VDC in each of the three zones");
-    let deploying = control.stack_view(&ctx, &stack.id).await.unwrap();
+    let tenant = ctx.tenant().unwrap();
+    let made = meridian_control::testing::stack_row(&control, tenant, stack.id)
+        .await
+        .made_vdcs;
+    assert_eq!(made.len(), 3, "a VDC in each of the three zones");
+    let deploying = control.stack_view(&ctx, stack.id).await.unwrap();
     assert_eq!(deploying.stack.state, "deploying");
-    let refused = control.stack_delete(&ctx, &stack.id).await.unwrap_err();
+    let refused = control.stack_delete(&ctx, stack.id).await.unwrap_err();
     assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
     control.job_drain("w").await.unwrap();
 
-    let view = control.stack_view(&ctx, &stack.id).await.unwrap();
+    let view = control.stack_view(&ctx, stack.id).await.unwrap();
     assert_eq!(view.stack.state, "ready");
     assert!(
         view.stack.ready_at.unwrap() >= view.stack.created_at,
@@ -48,11 +52,11 @@ async fn the_mongodb_stack_runs_nine_nodes_on_nine_hosts_and_deleting_it_removes
     for zone in ["lax1", "lon1", "ber1"] {
         assert_eq!(zones.iter().filter(|z| **z == zone).count(), 3);
     }
-    let hosts: BTreeSet<_> = view
-        .members
-        .iter()
-        .map(|m| m.vm.host_id.clone().unwrap())
-        .collect();
+    let mut hosts = BTreeSet::new();
+    for member in &view.members {
+        let row = meridian_control::testing::vm_row(&control, member.vm.id).await;
+        hosts.insert(row.host_id.unwrap());
+    }
     assert_eq!(hosts.len(), 9, "anti-affinity: nine hosts");
     let ips: BTreeSet<_> = view
         .members
@@ -62,7 +66,8 @@ async fn the_mongodb_stack_runs_nine_nodes_on_nine_hosts_and_deleting_it_removes
     assert_eq!(ips.len(), 9);
     for member in &view.members {
         assert_eq!(member.vm.state, "running");
-        assert_eq!(member.vm.image, "coreos-docker");
+        let row = meridian_control::testing::vm_row(&control, member.vm.id).await;
+        assert_eq!(row.image, "coreos-docker");
         assert!(
             member
                 .events
@@ -83,7 +88,7 @@ async fn the_mongodb_stack_runs_nine_nodes_on_nine_hosts_and_deleting_it_removes
     }
     assert_eq!(control.stack_list(&ctx).await.unwrap().len(), 1);
 
-    control.stack_delete(&ctx, &stack.id).await.unwrap();
+    control.stack_delete(&ctx, stack.id).await.unwrap();
     control.job_drain("w").await.unwrap();
     assert!(
         control.stack_list(&ctx).await.unwrap().is_empty(),
@@ -156,7 +161,7 @@ async fn deleting_a_stack_with_a_busy_member_can_be_repeated_and_keeps_what_is_n
     let (_db, control, ctx) = world().await;
     let stack = control.stack_create(&ctx, "web-3", "web").await.unwrap();
     control.job_drain("w").await.unwrap();
-    let view = control.stack_view(&ctx, &stack.id).await.unwrap();
+    let view = control.stack_view(&ctx, stack.id).await.unwrap();
     // The user puts a VM of their own in the London VDC the stack made.
     let london = view
         .members
@@ -176,7 +181,7 @@ async fn deleting_a_stack_with_a_busy_member_can_be_repeated_and_keeps_what_is_n
     control
         .vm_create(
             &ctx,
-            &london,
+            london,
             meridian_core::resource::VmCreate::parse(&form).unwrap(),
         )
         .await
@@ -190,18 +195,18 @@ async fn deleting_a_stack_with_a_busy_member_can_be_repeated_and_keeps_what_is_n
         .vm
         .id
         .clone();
-    control.vm_reboot(&ctx, &busy).await.unwrap();
-    let refused = control.stack_delete(&ctx, &stack.id).await.unwrap_err();
+    control.vm_reboot(&ctx, busy).await.unwrap();
+    let refused = control.stack_delete(&ctx, stack.id).await.unwrap_err();
     assert!(
         matches!(&refused, Error::Conflict { message, .. } if message.contains("web-sin1-1")),
         "{refused:?}"
     );
     control.job_drain("w").await.unwrap();
     assert_eq!(
-        control.stack_view(&ctx, &stack.id).await.unwrap().stack.state,
+        control.stack_view(&ctx, stack.id).await.unwrap().stack.state,
         "deleting"
     );
-    control.stack_delete(&ctx, &stack.id).await.unwrap();
+    control.stack_delete(&ctx, stack.id).await.unwrap();
     control.job_drain("w").await.unwrap();
     assert!(control.stack_list(&ctx).await.unwrap().is_empty());
     let vms = control.vm_list(&ctx).await.unwrap();

@@ -58,6 +58,7 @@ impl World {
             .await
             .unwrap()
             .id
+            .to_string()
     }
 
     /// A VM created in a new VDC of `zone` and built: its id.
@@ -65,7 +66,7 @@ impl World {
         let vdc = self.vdc(zone).await;
         let started = self
             .control
-            .vm_create(&self.ctx, &vdc, vm(name, zone, "s", breakout))
+            .vm_create(&self.ctx, vdc.parse().unwrap(), vm(name, zone, "s", breakout))
             .await
             .unwrap();
         self.drain().await;
@@ -112,14 +113,14 @@ async fn a_vm_is_created_runs_with_a_private_ip_and_is_destroyed_without_leftove
     let vdc = w.vdc("hkg1").await;
     let started = w
         .control
-        .vm_create(&w.ctx, &vdc, vm("web-1", "hkg1", "s", true))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("web-1", "hkg1", "s", true))
         .await
         .unwrap();
     w.drain().await;
     assert_eq!(w.job_state(started.job_id).await.0, JobState::Succeeded);
     let row = w
         .control
-        .vm_view(&w.ctx, &started.vm_id.to_string())
+        .vm_view(&w.ctx, started.vm_id.to_string().parse().unwrap())
         .await
         .unwrap();
     assert_eq!(row.state, "running");
@@ -130,7 +131,7 @@ async fn a_vm_is_created_runs_with_a_private_ip_and_is_destroyed_without_leftove
     );
     assert!(
         w.control
-            .vm_console(&w.ctx, &row.id)
+            .vm_console(&w.ctx, row.id)
             .await
             .unwrap()
             .iter()
@@ -150,21 +151,21 @@ async fn a_vm_is_created_runs_with_a_private_ip_and_is_destroyed_without_leftove
         "every step reported progress: {steps:?}"
     );
 
-    let stop = w.control.vm_stop(&w.ctx, &row.id).await.unwrap();
+    let stop = w.control.vm_stop(&w.ctx, row.id).await.unwrap();
     w.drain().await;
     assert_eq!(w.job_state(stop.job_id).await.0, JobState::Succeeded);
-    assert_eq!(w.control.vm_view(&w.ctx, &row.id).await.unwrap().state, "stopped");
+    assert_eq!(w.control.vm_view(&w.ctx, row.id).await.unwrap().state, "stopped");
     w.assert_invariants().await;
-    w.control.vm_start(&w.ctx, &row.id).await.unwrap();
+    w.control.vm_start(&w.ctx, row.id).await.unwrap();
     w.drain().await;
-    w.control.vm_reboot(&w.ctx, &row.id).await.unwrap();
+    w.control.vm_reboot(&w.ctx, row.id).await.unwrap();
     w.drain().await;
-    assert_eq!(w.control.vm_view(&w.ctx, &row.id).await.unwrap().state, "running");
+    assert_eq!(w.control.vm_view(&w.ctx, row.id).await.unwrap().state, "running");
 
-    w.control.vm_destroy(&w.ctx, &row.id).await.unwrap();
+    w.control.vm_destroy(&w.ctx, row.id).await.unwrap();
     w.drain().await;
     assert_eq!(
-        w.control.vm_view(&w.ctx, &row.id).await.unwrap().state,
+        w.control.vm_view(&w.ctx, row.id).await.unwrap().state,
         "destroyed"
     );
     assert!(w.control.vm_list(&w.ctx).await.unwrap().is_empty());
@@ -182,11 +183,19 @@ async fn addresses_are_unique_and_subnets_are_per_zone() {
     let fra = w.vdc("fra1").await;
     for n in 0..4 {
         w.control
-            .vm_create(&w.ctx, &lon, vm(&format!("l{n}"), "lon1", "xs", false))
+            .vm_create(
+                &w.ctx,
+                lon.parse().unwrap(),
+                vm(&format!("l{n}"), "lon1", "xs", false),
+            )
             .await
             .unwrap();
         w.control
-            .vm_create(&w.ctx, &fra, vm(&format!("f{n}"), "fra1", "xs", false))
+            .vm_create(
+                &w.ctx,
+                fra.parse().unwrap(),
+                vm(&format!("f{n}"), "fra1", "xs", false),
+            )
             .await
             .unwrap();
     }
@@ -220,7 +229,7 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 });
                 let refused = w
                     .control
-                    .vm_create(&w.ctx, &vdc, vm("db-1", "fra1", "m", true))
+                    .vm_create(&w.ctx, vdc.parse().unwrap(), vm("db-1", "fra1", "m", true))
                     .await
                     .unwrap_err();
                 assert!(refused.to_string().contains("Simulated failure"), "{refused}");
@@ -232,7 +241,7 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
             let breakout = kind != JobKind::VmBreakoutOpen;
             let created = w
                 .control
-                .vm_create(&w.ctx, &vdc, vm("db-1", "fra1", "m", breakout))
+                .vm_create(&w.ctx, vdc.parse().unwrap(), vm("db-1", "fra1", "m", breakout))
                 .await
                 .unwrap();
             let id = created.vm_id.to_string();
@@ -240,10 +249,10 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 w.drain().await;
             }
             if matches!(kind, JobKind::VmStart | JobKind::VmResize) {
-                w.control.vm_stop(&w.ctx, &id).await.unwrap();
+                w.control.vm_stop(&w.ctx, id.parse().unwrap()).await.unwrap();
                 w.drain().await;
             }
-            let before_vm = w.control.vm_view(&w.ctx, &id).await.unwrap();
+            let before_vm = w.control.vm_view(&w.ctx, id.parse().unwrap()).await.unwrap();
             let before = before_vm.state.clone();
             w.driver.set_faults(SimFaults {
                 fail_step: Some(step),
@@ -253,13 +262,55 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
             });
             let job = match kind {
                 JobKind::VmCreate => created.job_id,
-                JobKind::VmStop => w.control.vm_stop(&w.ctx, &id).await.unwrap().job_id,
-                JobKind::VmStart => w.control.vm_start(&w.ctx, &id).await.unwrap().job_id,
-                JobKind::VmReboot => w.control.vm_reboot(&w.ctx, &id).await.unwrap().job_id,
-                JobKind::VmDestroy => w.control.vm_destroy(&w.ctx, &id).await.unwrap().job_id,
-                JobKind::VmResize => w.control.vm_resize(&w.ctx, &id, "l").await.unwrap().job_id,
-                JobKind::VmBreakoutOpen => w.control.vm_breakout_open(&w.ctx, &id).await.unwrap().job_id,
-                JobKind::VmBreakoutClose => w.control.vm_breakout_close(&w.ctx, &id).await.unwrap().job_id,
+                JobKind::VmStop => {
+                    w.control
+                        .vm_stop(&w.ctx, id.parse().unwrap())
+                        .await
+                        .unwrap()
+                        .job_id
+                }
+                JobKind::VmStart => {
+                    w.control
+                        .vm_start(&w.ctx, id.parse().unwrap())
+                        .await
+                        .unwrap()
+                        .job_id
+                }
+                JobKind::VmReboot => {
+                    w.control
+                        .vm_reboot(&w.ctx, id.parse().unwrap())
+                        .await
+                        .unwrap()
+                        .job_id
+                }
+                JobKind::VmDestroy => {
+                    w.control
+                        .vm_destroy(&w.ctx, id.parse().unwrap())
+                        .await
+                        .unwrap()
+                        .job_id
+                }
+                JobKind::VmResize => {
+                    w.control
+                        .vm_resize(&w.ctx, id.parse().unwrap(), "l")
+                        .await
+                        .unwrap()
+                        .job_id
+                }
+                JobKind::VmBreakoutOpen => {
+                    w.control
+                        .vm_breakout_open(&w.ctx, id.parse().unwrap())
+                        .await
+                        .unwrap()
+                        .job_id
+                }
+                JobKind::VmBreakoutClose => {
+                    w.control
+                        .vm_breakout_close(&w.ctx, id.parse().unwrap())
+                        .await
+                        .unwrap()
+                        .job_id
+                }
             };
             w.drain().await;
             let (state, failed_step, error) = w.job_state(job).await;
@@ -275,9 +326,16 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 // finishes the teardown.
                 assert_eq!(failed_step.as_deref(), Some(step.as_str()), "{kind:?} at {step}");
                 assert!(error.unwrap().contains("Stopped after"), "{kind:?} at {step}");
-                assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "failed");
+                assert_eq!(
+                    w.control
+                        .vm_view(&w.ctx, id.parse().unwrap())
+                        .await
+                        .unwrap()
+                        .state,
+                    "failed"
+                );
                 w.driver.set_faults(SimFaults::default());
-                w.control.vm_destroy(&w.ctx, &id).await.unwrap();
+                w.control.vm_destroy(&w.ctx, id.parse().unwrap()).await.unwrap();
                 w.drain().await;
                 w.assert_invariants().await;
                 continue;
@@ -288,7 +346,12 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 "{kind:?} names the failed step"
             );
             assert!(error.unwrap().contains("Simulated failure"));
-            let after = w.control.vm_view(&w.ctx, &id).await.unwrap().state;
+            let after = w
+                .control
+                .vm_view(&w.ctx, id.parse().unwrap())
+                .await
+                .unwrap()
+                .state;
             let expected = if kind == JobKind::VmCreate {
                 "failed".to_owned()
             } else {
@@ -299,7 +362,7 @@ async fn a_failure_at_every_step_of_every_job_unwinds_cleanly_and_names_the_step
                 "{kind:?} failing at {step} leaves the VM as it was"
             );
             if kind != JobKind::VmCreate {
-                let after_vm = w.control.vm_view(&w.ctx, &id).await.unwrap();
+                let after_vm = w.control.vm_view(&w.ctx, id.parse().unwrap()).await.unwrap();
                 assert_eq!(
                     (after_vm.breakout, after_vm.public_ip.is_some()),
                     (before_vm.breakout, before_vm.public_ip.is_some()),
@@ -354,7 +417,7 @@ async fn every_step_and_every_undo_run_twice_give_the_same_result() {
     // Forward: create, with every step replayed as if the worker died right after it.
     let created = w
         .control
-        .vm_create(&w.ctx, &vdc, vm("app-1", "ams1", "s", true))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("app-1", "ams1", "s", true))
         .await
         .unwrap();
     let id = created.vm_id.to_string();
@@ -367,7 +430,14 @@ async fn every_step_and_every_undo_run_twice_give_the_same_result() {
         assert_eq!(snapshot(&w).await, once);
     }
     w.control.job_drain("replayer").await.unwrap();
-    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
+    assert_eq!(
+        w.control
+            .vm_view(&w.ctx, id.parse().unwrap())
+            .await
+            .unwrap()
+            .state,
+        "running"
+    );
 
     // Backward: a destroy that fails at its power-off (the last step it may unwind from: past
     // deleting the disk it only goes forward) unwinds; every undo is replayed.
@@ -378,7 +448,7 @@ async fn every_step_and_every_undo_run_twice_give_the_same_result() {
         probability: 0.0,
         ..SimFaults::default()
     });
-    let destroy = w.control.vm_destroy(&w.ctx, &id).await.unwrap();
+    let destroy = w.control.vm_destroy(&w.ctx, id.parse().unwrap()).await.unwrap();
     let done = JobKind::VmDestroy
         .steps()
         .iter()
@@ -397,7 +467,14 @@ async fn every_step_and_every_undo_run_twice_give_the_same_result() {
     }
     w.control.job_drain("replayer").await.unwrap();
     assert_eq!(w.job_state(destroy.job_id).await.0, JobState::Failed);
-    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
+    assert_eq!(
+        w.control
+            .vm_view(&w.ctx, id.parse().unwrap())
+            .await
+            .unwrap()
+            .state,
+        "running"
+    );
     w.assert_invariants().await;
 }
 
@@ -412,7 +489,11 @@ async fn fifty_concurrent_creates_at_the_quota_boundary_create_exactly_the_allow
         let vdc = vdc.clone();
         tokio::spawn(async move {
             control
-                .vm_create(&ctx, &vdc, vm(&format!("n{n}"), "lax1", "s", false))
+                .vm_create(
+                    &ctx,
+                    vdc.parse().unwrap(),
+                    vm(&format!("n{n}"), "lax1", "s", false),
+                )
                 .await
         })
     });
@@ -444,7 +525,7 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
     let vdc = w.vdc("sin1").await;
     let started = w
         .control
-        .vm_create(&w.ctx, &vdc, vm("s-1", "sin1", "xs", false))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("s-1", "sin1", "xs", false))
         .await
         .unwrap();
     w.drain().await;
@@ -458,11 +539,11 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
     };
     let other_control = Control::new(w.db.store.clone(), w.driver.clone()).await.unwrap();
     assert!(matches!(
-        other_control.vm_view(&stranger, &id).await,
+        other_control.vm_view(&stranger, id.parse().unwrap()).await,
         Err(Error::NotFound)
     ));
     assert!(matches!(
-        other_control.vm_destroy(&stranger, &id).await,
+        other_control.vm_destroy(&stranger, id.parse().unwrap()).await,
         Err(Error::NotFound)
     ));
     let viewer = match &w.ctx.actor {
@@ -481,11 +562,18 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
         Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
     };
     assert!(matches!(
-        w.control.vm_stop(&viewer, &id).await,
+        w.control.vm_stop(&viewer, id.parse().unwrap()).await,
         Err(Error::Forbidden(_))
     ));
-    assert!(w.control.vm_view(&viewer, &id).await.is_ok());
-    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
+    assert!(w.control.vm_view(&viewer, id.parse().unwrap()).await.is_ok());
+    assert_eq!(
+        w.control
+            .vm_view(&w.ctx, id.parse().unwrap())
+            .await
+            .unwrap()
+            .state,
+        "running"
+    );
 }
 
 #[tokio::test]
@@ -518,7 +606,11 @@ async fn several_workers_share_the_queue_and_run_each_step_exactly_once() {
     for n in 0..12 {
         jobs.push(
             w.control
-                .vm_create(&w.ctx, &vdc, vm(&format!("c{n}"), "chi1", "xs", n % 3 == 0))
+                .vm_create(
+                    &w.ctx,
+                    vdc.parse().unwrap(),
+                    vm(&format!("c{n}"), "chi1", "xs", n % 3 == 0),
+                )
                 .await
                 .unwrap()
                 .job_id,
@@ -566,17 +658,20 @@ async fn every_mutation_and_every_refusal_is_in_the_audit_log() {
     let vdc = w.vdc("par1").await;
     let started = w
         .control
-        .vm_create(&w.ctx, &vdc, vm("audit-1", "par1", "xs", false))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("audit-1", "par1", "xs", false))
         .await
         .unwrap();
     w.drain().await;
     let id = started.vm_id.to_string();
-    w.control.vm_stop(&w.ctx, &id).await.unwrap();
+    w.control.vm_stop(&w.ctx, id.parse().unwrap()).await.unwrap();
     w.drain().await;
-    assert!(w.control.vm_stop(&w.ctx, &id).await.is_err(), "already stopped");
+    assert!(
+        w.control.vm_stop(&w.ctx, id.parse().unwrap()).await.is_err(),
+        "already stopped"
+    );
     assert!(
         w.control
-            .vm_destroy_confirmed(&w.ctx, &id, "wrong-name")
+            .vm_destroy_confirmed(&w.ctx, id.parse().unwrap(), "wrong-name")
             .await
             .is_err()
     );
@@ -606,35 +701,54 @@ async fn a_stopped_vm_is_resized_and_its_host_and_quota_follow() {
     let vdc = w.vdc("mil1").await;
     let id = w
         .control
-        .vm_create(&w.ctx, &vdc, vm("grow-1", "mil1", "s", false))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("grow-1", "mil1", "s", false))
         .await
         .unwrap()
         .vm_id
         .to_string();
     w.drain().await;
-    let refused = w.control.vm_resize(&w.ctx, &id, "m").await.unwrap_err();
+    let refused = w
+        .control
+        .vm_resize(&w.ctx, id.parse().unwrap(), "m")
+        .await
+        .unwrap_err();
     assert!(
         matches!(&refused, Error::Forbidden(m) if m.contains("Stop the VM")),
         "{refused:?}"
     );
-    w.control.vm_stop(&w.ctx, &id).await.unwrap();
+    w.control.vm_stop(&w.ctx, id.parse().unwrap()).await.unwrap();
     w.drain().await;
-    let Error::Invalid(fields) = w.control.vm_resize(&w.ctx, &id, "xs").await.unwrap_err() else {
+    let Error::Invalid(fields) = w
+        .control
+        .vm_resize(&w.ctx, id.parse().unwrap(), "xs")
+        .await
+        .unwrap_err()
+    else {
         panic!()
     };
     assert!(fields.get("size").is_some(), "disks never shrink");
 
-    w.control.vm_resize(&w.ctx, &id, "m").await.unwrap();
+    w.control
+        .vm_resize(&w.ctx, id.parse().unwrap(), "m")
+        .await
+        .unwrap();
     w.drain().await;
-    let row = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    let row = w.control.vm_view(&w.ctx, id.parse().unwrap()).await.unwrap();
     assert_eq!((row.vcpus, row.memory_mib, row.disk_gib), (4, 16 * 1024, 100));
     assert_eq!(row.state, "stopped");
     w.assert_invariants().await;
     let (_, usage) = w.control.quota_view(&w.ctx).await.unwrap();
     assert_eq!(usage.vcpus, 4);
-    w.control.vm_start(&w.ctx, &id).await.unwrap();
+    w.control.vm_start(&w.ctx, id.parse().unwrap()).await.unwrap();
     w.drain().await;
-    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "running");
+    assert_eq!(
+        w.control
+            .vm_view(&w.ctx, id.parse().unwrap())
+            .await
+            .unwrap()
+            .state,
+        "running"
+    );
     w.assert_invariants().await;
 }
 
@@ -644,44 +758,66 @@ async fn breakout_opens_and_closes_on_an_existing_vm_with_its_address_and_quota(
     let vdc = w.vdc("lon1").await;
     let id = w
         .control
-        .vm_create(&w.ctx, &vdc, vm("web-1", "lon1", "s", false))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("web-1", "lon1", "s", false))
         .await
         .unwrap()
         .vm_id
         .to_string();
-    let early = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
+    let early = w
+        .control
+        .vm_breakout_open(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&early, Error::Forbidden(m) if m.contains("provisioning")),
         "{early:?}"
     );
     w.drain().await;
-    let closed = w.control.vm_breakout_close(&w.ctx, &id).await.unwrap_err();
+    let closed = w
+        .control
+        .vm_breakout_close(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&closed, Error::Forbidden(m) if m.contains("no internet breakout")),
         "{closed:?}"
     );
 
-    w.control.vm_breakout_open(&w.ctx, &id).await.unwrap();
-    let during = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
+    w.control
+        .vm_breakout_open(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap();
+    let during = w
+        .control
+        .vm_breakout_open(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap_err();
     assert!(matches!(&during, Error::Busy { .. }), "{during:?}");
     w.drain().await;
-    let twice = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
+    let twice = w
+        .control
+        .vm_breakout_open(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&twice, Error::Forbidden(m) if m.contains("already has")),
         "{twice:?}"
     );
-    let open = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    let open = w.control.vm_view(&w.ctx, id.parse().unwrap()).await.unwrap();
     assert!(open.breakout && open.public_ip.is_some(), "{open:?}");
     assert_eq!(open.state, "running");
     assert_eq!(w.control.quota_view(&w.ctx).await.unwrap().1.public_ips, 1);
     w.assert_invariants().await;
 
     // A stopped VM closes too; the address goes back and the quota with it.
-    w.control.vm_stop(&w.ctx, &id).await.unwrap();
+    w.control.vm_stop(&w.ctx, id.parse().unwrap()).await.unwrap();
     w.drain().await;
-    w.control.vm_breakout_close(&w.ctx, &id).await.unwrap();
+    w.control
+        .vm_breakout_close(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap();
     w.drain().await;
-    let closed = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    let closed = w.control.vm_view(&w.ctx, id.parse().unwrap()).await.unwrap();
     assert!(!closed.breakout && closed.public_ip.is_none(), "{closed:?}");
     assert_eq!(closed.state, "stopped");
     assert_eq!(w.control.quota_view(&w.ctx).await.unwrap().1.public_ips, 0);
@@ -696,12 +832,22 @@ async fn breakout_opens_and_closes_on_an_existing_vm_with_its_address_and_quota(
         .tenant_set_residency(&tenant, "countries:DE")
         .await
         .unwrap();
-    let outside = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap_err();
+    let outside = w
+        .control
+        .vm_breakout_open(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&outside, Error::Forbidden(m) if m.contains("residency")),
         "{outside:?}"
     );
-    assert!(!w.control.vm_view(&w.ctx, &id).await.unwrap().breakout);
+    assert!(
+        !w.control
+            .vm_view(&w.ctx, id.parse().unwrap())
+            .await
+            .unwrap()
+            .breakout
+    );
     let audit = w.control.audit_list(&w.ctx, 50).await.unwrap();
     assert!(
         audit
@@ -717,7 +863,7 @@ async fn a_breakout_that_fails_half_way_gives_its_address_back_when_it_unwinds()
     let vdc = w.vdc("par1").await;
     let id = w
         .control
-        .vm_create(&w.ctx, &vdc, vm("edge-1", "par1", "s", false))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("edge-1", "par1", "s", false))
         .await
         .unwrap()
         .vm_id
@@ -725,37 +871,52 @@ async fn a_breakout_that_fails_half_way_gives_its_address_back_when_it_unwinds()
     w.drain().await;
     // The address is taken, then the attach itself fails: the job must not keep the address.
     w.driver.set_breakout_attach_fails(true);
-    let job = w.control.vm_breakout_open(&w.ctx, &id).await.unwrap().job_id;
+    let job = w
+        .control
+        .vm_breakout_open(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap()
+        .job_id;
     w.drain().await;
     let (state, failed_step, _) = w.job_state(job).await;
     assert_eq!(
         (state, failed_step.as_deref()),
         (JobState::Failed, Some("breakout"))
     );
-    let after = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    let after = w.control.vm_view(&w.ctx, id.parse().unwrap()).await.unwrap();
     assert!(!after.breakout && after.public_ip.is_none(), "{after:?}");
     assert_eq!(w.control.quota_view(&w.ctx).await.unwrap().1.public_ips, 0);
     w.assert_invariants().await;
     // A create whose breakout fails unwinds whole, address included.
     let created = w
         .control
-        .vm_create(&w.ctx, &vdc, vm("edge-2", "par1", "s", true))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("edge-2", "par1", "s", true))
         .await
         .unwrap();
     w.drain().await;
     assert_eq!(w.job_state(created.job_id).await.0, JobState::Failed);
     let failed = w
         .control
-        .vm_view(&w.ctx, &created.vm_id.to_string())
+        .vm_view(&w.ctx, created.vm_id.to_string().parse().unwrap())
         .await
         .unwrap();
     assert!(failed.public_ip.is_none(), "{failed:?}");
     w.assert_invariants().await;
     // Once the attach works again, so does opening breakout.
     w.driver.set_breakout_attach_fails(false);
-    w.control.vm_breakout_open(&w.ctx, &id).await.unwrap();
+    w.control
+        .vm_breakout_open(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap();
     w.drain().await;
-    assert!(w.control.vm_view(&w.ctx, &id).await.unwrap().public_ip.is_some());
+    assert!(
+        w.control
+            .vm_view(&w.ctx, id.parse().unwrap())
+            .await
+            .unwrap()
+            .public_ip
+            .is_some()
+    );
     w.assert_invariants().await;
 }
 
@@ -787,7 +948,7 @@ async fn steps_longer_than_the_lease_keep_it_and_run_once() {
     let (db, driver, control, ctx) = slow_world("Slow Co", "ops@slow.example").await;
     let vdc = control.vdc_create(&ctx, "slow", "gva1").await.unwrap().id;
     let job = control
-        .vm_create(&ctx, &vdc, vm("slow-1", "gva1", "xs", false))
+        .vm_create(&ctx, vdc, vm("slow-1", "gva1", "xs", false))
         .await
         .unwrap()
         .job_id;
@@ -844,7 +1005,7 @@ async fn a_batch_of_creates_runs_as_one_cohort_with_distinct_hosts_for_its_anti_
             if zone == "fra1" {
                 create.anti_affinity_group = Some(meridian_core::resource::Name::parse("db").unwrap());
             }
-            creates.push((vdc.clone(), create));
+            creates.push((vdc.parse().unwrap(), create));
         }
     }
     let started = w.control.vm_create_many(&w.ctx, creates).await.unwrap();
@@ -866,11 +1027,15 @@ async fn a_batch_of_creates_runs_as_one_cohort_with_distinct_hosts_for_its_anti_
     ips.sort();
     ips.dedup();
     assert_eq!(ips.len(), 15, "one address each");
-    let mut db_hosts: Vec<_> = vms
-        .iter()
-        .filter(|v| v.zone == "fra1")
-        .map(|v| v.host_id.clone().unwrap())
-        .collect();
+    let mut db_hosts = Vec::new();
+    for v in vms.iter().filter(|v| v.zone == "fra1") {
+        db_hosts.push(
+            meridian_control::testing::vm_row(&w.control, v.id)
+                .await
+                .host_id
+                .unwrap(),
+        );
+    }
     db_hosts.sort();
     db_hosts.dedup();
     assert_eq!(db_hosts.len(), 5, "anti-affinity: five hosts for five members");
@@ -884,7 +1049,12 @@ async fn members_of_a_cohort_failing_at_any_step_unwind_alone_and_the_rest_run()
         let w = world().await;
         let vdc = w.vdc("ams1").await;
         let creates = (0..6)
-            .map(|n| (vdc.clone(), vm(&format!("m{n}"), "ams1", "xs", n % 2 == 0)))
+            .map(|n| {
+                (
+                    vdc.parse().unwrap(),
+                    vm(&format!("m{n}"), "ams1", "xs", n % 2 == 0),
+                )
+            })
             .collect();
         let started = w.control.vm_create_many(&w.ctx, creates).await.unwrap();
         // The first two members to reach the step fail there; the other four go on.
@@ -898,14 +1068,19 @@ async fn members_of_a_cohort_failing_at_any_step_unwind_alone_and_the_rest_run()
         let mut failed = 0;
         for s in &started {
             let (state, failed_step, _) = w.job_state(s.job_id).await;
-            let vm = w.control.vm_view(&w.ctx, &s.vm_id.to_string()).await.unwrap();
+            let vm = w
+                .control
+                .vm_view(&w.ctx, s.vm_id.to_string().parse().unwrap())
+                .await
+                .unwrap();
             match state {
                 JobState::Succeeded => assert_eq!(vm.state, "running", "at {step}"),
                 JobState::Failed => {
                     failed += 1;
                     assert_eq!(failed_step.as_deref(), Some(step.as_str()));
                     assert_eq!(vm.state, "failed");
-                    assert!(vm.host_id.is_none() && vm.private_ip.is_none() && vm.public_ip.is_none());
+                    let row = meridian_control::testing::vm_row(&w.control, vm.id).await;
+                    assert!(row.host_id.is_none() && vm.private_ip.is_none() && vm.public_ip.is_none());
                 }
                 other => panic!("job left {other:?} at {step}"),
             }
@@ -922,7 +1097,7 @@ async fn a_batch_create_is_all_or_nothing() {
     let vdc = w.vdc("par1").await;
     // The default quota allows 20 VMs: a batch of 21 is refused whole.
     let too_many = (0..21)
-        .map(|n| (vdc.clone(), vm(&format!("q{n}"), "par1", "xs", false)))
+        .map(|n| (vdc.parse().unwrap(), vm(&format!("q{n}"), "par1", "xs", false)))
         .collect();
     let refused = w.control.vm_create_many(&w.ctx, too_many).await.unwrap_err();
     assert!(
@@ -931,8 +1106,8 @@ async fn a_batch_create_is_all_or_nothing() {
     );
     // Two VMs of one request with one name: a field error naming the VM.
     let twins = vec![
-        (vdc.clone(), vm("twin", "par1", "xs", false)),
-        (vdc.clone(), vm("twin", "par1", "xs", false)),
+        (vdc.parse().unwrap(), vm("twin", "par1", "xs", false)),
+        (vdc.parse().unwrap(), vm("twin", "par1", "xs", false)),
     ];
     let Error::Invalid(errors) = w.control.vm_create_many(&w.ctx, twins).await.unwrap_err() else {
         panic!("expected a field error");
@@ -943,12 +1118,12 @@ async fn a_batch_create_is_all_or_nothing() {
     );
     // A name the tenant already uses: refused, and the batch's other VM is not created either.
     w.control
-        .vm_create(&w.ctx, &vdc, vm("taken", "par1", "xs", false))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("taken", "par1", "xs", false))
         .await
         .unwrap();
     let clash = vec![
-        (vdc.clone(), vm("fresh", "par1", "xs", false)),
-        (vdc.clone(), vm("taken", "par1", "xs", false)),
+        (vdc.parse().unwrap(), vm("fresh", "par1", "xs", false)),
+        (vdc.parse().unwrap(), vm("taken", "par1", "xs", false)),
     ];
     let refused = w.control.vm_create_many(&w.ctx, clash).await.unwrap_err();
     assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
@@ -982,7 +1157,7 @@ async fn workers_keep_cohort_leases_and_take_new_jobs_while_a_cohort_is_mid_way(
         })
         .collect();
     let batch = (0..3)
-        .map(|n| (vdc.clone(), vm(&format!("b{n}"), "zrh1", "xs", false)))
+        .map(|n| (vdc, vm(&format!("b{n}"), "zrh1", "xs", false)))
         .collect();
     let cohort = control.vm_create_many(&ctx, batch).await.unwrap();
     // Wait until the cohort is working, then ask for one more VM.
@@ -990,7 +1165,7 @@ async fn workers_keep_cohort_leases_and_take_new_jobs_while_a_cohort_is_mid_way(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let late = control
-        .vm_create(&ctx, &vdc, vm("late", "zrh1", "xs", false))
+        .vm_create(&ctx, vdc, vm("late", "zrh1", "xs", false))
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -1040,26 +1215,35 @@ async fn a_group_member_created_later_avoids_the_hosts_of_earlier_members() {
         create.anti_affinity_group = Some(meridian_core::resource::Name::parse("db").unwrap());
         create
     };
-    let first = w.control.vm_create(&w.ctx, &vdc, member("db-1")).await.unwrap();
+    let first = w
+        .control
+        .vm_create(&w.ctx, vdc.parse().unwrap(), member("db-1"))
+        .await
+        .unwrap();
     w.drain().await;
     // Milan has ten hosts: fill the nine others so the first member's host is the least loaded.
     for n in 0..9 {
         w.control
-            .vm_create(&w.ctx, &vdc, vm(&format!("big-{n}"), "mil1", "xl", false))
+            .vm_create(
+                &w.ctx,
+                vdc.parse().unwrap(),
+                vm(&format!("big-{n}"), "mil1", "xl", false),
+            )
             .await
             .unwrap();
         w.drain().await;
     }
-    let second = w.control.vm_create(&w.ctx, &vdc, member("db-2")).await.unwrap();
+    let second = w
+        .control
+        .vm_create(&w.ctx, vdc.parse().unwrap(), member("db-2"))
+        .await
+        .unwrap();
     w.drain().await;
     let host = |id: uuid::Uuid| {
         let control = w.control.clone();
-        let ctx = w.ctx.clone();
         async move {
-            control
-                .vm_view(&ctx, &id.to_string())
+            meridian_control::testing::vm_row(&control, id)
                 .await
-                .unwrap()
                 .host_id
                 .unwrap()
         }
@@ -1079,7 +1263,10 @@ async fn two_operations_racing_on_one_vm_start_one_job_and_the_other_names_it() 
     // Both requests pass "does this VM have a live job?" before either inserts its job (on
     // PostgreSQL; SQLite's single writer lets only one into the check at a time).
     w.control.hooks().hold_before_job_insert(2);
-    let (stop, reboot) = tokio::join!(w.control.vm_stop(&w.ctx, &id), w.control.vm_reboot(&w.ctx, &id));
+    let (stop, reboot) = tokio::join!(
+        w.control.vm_stop(&w.ctx, id.parse().unwrap()),
+        w.control.vm_reboot(&w.ctx, id.parse().unwrap())
+    );
     let (won, lost) = match (stop, reboot) {
         (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
         other => panic!("exactly one operation must start: {other:?}"),
@@ -1111,13 +1298,20 @@ async fn a_failed_vm_whose_destroy_fails_half_way_is_put_back_as_it_was_and_the_
     });
     let id = w
         .control
-        .vm_create(&w.ctx, &vdc, vm("web-1", "lon1", "s", true))
+        .vm_create(&w.ctx, vdc.parse().unwrap(), vm("web-1", "lon1", "s", true))
         .await
         .unwrap()
         .vm_id
         .to_string();
     drain_or_fail(&w).await;
-    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "failed");
+    assert_eq!(
+        w.control
+            .vm_view(&w.ctx, id.parse().unwrap())
+            .await
+            .unwrap()
+            .state,
+        "failed"
+    );
     // The destroy gets past detaching the network and releasing breakout, then fails: undoing
     // must not re-attach a VM that has no address, nor hand it a public one.
     w.driver.set_faults(SimFaults {
@@ -1125,15 +1319,25 @@ async fn a_failed_vm_whose_destroy_fails_half_way_is_put_back_as_it_was_and_the_
         fail_times: Some(1),
         ..SimFaults::default()
     });
-    let job = w.control.vm_destroy(&w.ctx, &id).await.unwrap().job_id;
+    let job = w
+        .control
+        .vm_destroy(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap()
+        .job_id;
     drain_or_fail(&w).await;
     assert_eq!(w.job_state(job).await.0, JobState::Failed);
-    let row = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    let row = meridian_control::testing::vm_row(&w.control, &id).await;
     assert_eq!(row.state, "failed");
     assert_eq!((row.host_id, row.private_ip, row.public_ip), (None, None, None));
     w.assert_invariants().await;
     // And destroyed again, it goes.
-    let job = w.control.vm_destroy(&w.ctx, &id).await.unwrap().job_id;
+    let job = w
+        .control
+        .vm_destroy(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap()
+        .job_id;
     drain_or_fail(&w).await;
     assert_eq!(w.job_state(job).await.0, JobState::Succeeded);
     w.assert_invariants().await;
@@ -1150,7 +1354,12 @@ async fn an_undo_that_keeps_failing_ends_the_job_with_the_vm_failed_instead_of_l
         fail_undo_of: Some(meridian_core::job::Step::PowerOff),
         ..SimFaults::default()
     });
-    let job = w.control.vm_stop(&w.ctx, &id).await.unwrap().job_id;
+    let job = w
+        .control
+        .vm_stop(&w.ctx, id.parse().unwrap())
+        .await
+        .unwrap()
+        .job_id;
     drain_or_fail(&w).await;
     let (state, failed_step, error) = w.job_state(job).await;
     assert_eq!(state, JobState::Failed);
@@ -1164,10 +1373,17 @@ async fn an_undo_that_keeps_failing_ends_the_job_with_the_vm_failed_instead_of_l
         error.contains("Could not undo") && error.contains("Power off"),
         "{error}"
     );
-    assert_eq!(w.control.vm_view(&w.ctx, &id).await.unwrap().state, "failed");
+    assert_eq!(
+        w.control
+            .vm_view(&w.ctx, id.parse().unwrap())
+            .await
+            .unwrap()
+            .state,
+        "failed"
+    );
     // What staff (or the customer) can do next: destroy it, which releases everything.
     w.driver.set_faults(SimFaults::default());
-    w.control.vm_destroy(&w.ctx, &id).await.unwrap();
+    w.control.vm_destroy(&w.ctx, id.parse().unwrap()).await.unwrap();
     drain_or_fail(&w).await;
     w.assert_invariants().await;
 }
@@ -1177,12 +1393,12 @@ async fn the_same_firewall_rule_twice_is_refused_for_icmp_as_for_tcp() {
     let w = world().await;
     for (protocol, ports) in [("icmp", ""), ("tcp", "443")] {
         w.control
-            .firewall_rule_create(&w.ctx, "lon1", protocol, ports, ports, "0.0.0.0/0")
+            .firewall_rule_create(&w.ctx, rule("lon1", protocol, ports, ports, "0.0.0.0/0"))
             .await
             .unwrap();
         let again = w
             .control
-            .firewall_rule_create(&w.ctx, "lon1", protocol, ports, ports, "0.0.0.0/0")
+            .firewall_rule_create(&w.ctx, rule("lon1", protocol, ports, ports, "0.0.0.0/0"))
             .await;
         assert!(
             matches!(again, Err(Error::Conflict { .. })),
@@ -1192,7 +1408,7 @@ async fn the_same_firewall_rule_twice_is_refused_for_icmp_as_for_tcp() {
     // The same ICMP rule from another source, or in another zone, is another rule.
     for (zone, source) in [("lon1", "192.0.2.0/24"), ("fra1", "0.0.0.0/0")] {
         w.control
-            .firewall_rule_create(&w.ctx, zone, "icmp", "", "", source)
+            .firewall_rule_create(&w.ctx, rule(zone, "icmp", "", "", source))
             .await
             .unwrap();
     }
@@ -1223,13 +1439,13 @@ async fn a_change_and_its_audit_entry_are_written_together_or_not_at_all() {
     assert!(w.control.vdc_create(&w.ctx, "vdc-fra1", "fra1").await.is_err());
     assert!(
         w.control
-            .vm_create(&w.ctx, &vdc, vm("web-1", "lon1", "s", false))
+            .vm_create(&w.ctx, vdc.parse().unwrap(), vm("web-1", "lon1", "s", false))
             .await
             .is_err()
     );
     assert!(
         w.control
-            .firewall_rule_create(&w.ctx, "lon1", "tcp", "22", "22", "0.0.0.0/0")
+            .firewall_rule_create(&w.ctx, rule("lon1", "tcp", "22", "22", "0.0.0.0/0"))
             .await
             .is_err()
     );
@@ -1272,7 +1488,9 @@ async fn a_refused_delete_is_recorded_once_and_not_as_done() {
     let w = world().await;
     let missing = uuid::Uuid::new_v4().to_string();
     assert!(matches!(
-        w.control.firewall_rule_delete(&w.ctx, &missing).await,
+        w.control
+            .firewall_rule_delete(&w.ctx, missing.parse().unwrap())
+            .await,
         Err(Error::NotFound)
     ));
     let entries: Vec<_> = w
@@ -1291,7 +1509,7 @@ async fn a_refused_delete_is_recorded_once_and_not_as_done() {
 async fn a_resize_that_ends_for_good_gives_back_the_room_it_reserved() {
     let w = world().await;
     let id = w.vm_built("db-1", "fra1", false).await;
-    w.control.vm_stop(&w.ctx, &id).await.unwrap();
+    w.control.vm_stop(&w.ctx, id.parse().unwrap()).await.unwrap();
     drain_or_fail(&w).await;
     // Room for the larger size is reserved, the disk grown, then recording the new size fails
     // and growing the disk cannot be undone: the job ends with the VM failed.
@@ -1301,15 +1519,31 @@ async fn a_resize_that_ends_for_good_gives_back_the_room_it_reserved() {
         fail_undo_of: Some(meridian_core::job::Step::ResizeDisk),
         ..SimFaults::default()
     });
-    let job = w.control.vm_resize(&w.ctx, &id, "l").await.unwrap().job_id;
+    let job = w
+        .control
+        .vm_resize(&w.ctx, id.parse().unwrap(), "l")
+        .await
+        .unwrap()
+        .job_id;
     drain_or_fail(&w).await;
     assert_eq!(w.job_state(job).await.0, JobState::Failed);
-    let row = w.control.vm_view(&w.ctx, &id).await.unwrap();
+    let row = meridian_control::testing::vm_row(&w.control, &id).await;
     assert_eq!((row.state.as_str(), row.pending_size), ("failed", None));
     // Destroyed, it leaves nothing held: not the growth either.
     w.driver.set_faults(SimFaults::default());
-    w.control.vm_destroy(&w.ctx, &id).await.unwrap();
+    w.control.vm_destroy(&w.ctx, id.parse().unwrap()).await.unwrap();
     drain_or_fail(&w).await;
     w.assert_invariants().await;
     assert_eq!(w.control.quota_view(&w.ctx).await.unwrap().1.vcpus, 0);
+}
+
+/// A firewall rule for a zone, parsed as every front door parses one.
+fn rule(
+    zone: &str,
+    protocol: &str,
+    from: &str,
+    to: &str,
+    source: &str,
+) -> meridian_core::resource::FirewallRuleCreate {
+    meridian_core::resource::FirewallRuleCreate::parse(zone, protocol, from, to, source).unwrap()
 }

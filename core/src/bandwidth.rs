@@ -5,6 +5,7 @@
 //! an alert at a share of the allowance. This module holds those rules and, for the page that
 //! shows what the same traffic would cost elsewhere, two published egress price models.
 
+use crate::field::FieldErrors;
 use crate::pricing::Money;
 use crate::zone::ZoneId;
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,28 @@ pub enum CapScope {
     Vm(String),
     /// Everything the tenant sends between two zones over the backbone (in either direction).
     Pair(ZoneId, ZoneId),
+}
+
+/// A rate cap as stored: what it applies to, by its stored key (see [`CapScope::key`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cap {
+    /// "vm" or "pair".
+    pub scope: String,
+    /// The VM id, or the zone pair "ams1-lon1".
+    pub target: String,
+    /// The cap in Mb/s.
+    pub mbps: i64,
+}
+
+/// A tenant's allowance alert.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    /// The share of the allowance that fires it, in percent.
+    pub threshold_pct: i64,
+    /// The month it last fired, "2026-11".
+    pub fired_month: Option<String>,
+    /// When it last fired (Unix ms).
+    pub fired_at: Option<i64>,
 }
 
 impl CapScope {
@@ -86,6 +109,54 @@ pub fn parse_threshold_pct(raw: &str) -> Result<u8, BandwidthError> {
     match raw.trim().trim_end_matches('%').trim().parse::<u8>() {
         Ok(pct) if (1..=100).contains(&pct) => Ok(pct),
         _ => Err(BandwidthError::Threshold),
+    }
+}
+
+/// Reads the rate-cap form: `scope` "vm" with `vm_id`, or "pair" with two zones, and the rate.
+/// Every problem is reported against its field.
+pub fn parse_cap_form(
+    scope: &str,
+    vm_id: &str,
+    zone_a: &str,
+    zone_b: &str,
+    mbps: &str,
+) -> Result<(CapScope, u32), FieldErrors> {
+    let mut fields = FieldErrors::default();
+    let rate = fields.check("mbps", parse_cap_mbps(mbps));
+    let target = match scope {
+        "vm" if vm_id.is_empty() => {
+            fields.push("vm_id", "Choose one of your VMs.");
+            None
+        }
+        "vm" => Some(CapScope::Vm(vm_id.to_owned())),
+        "pair" => {
+            let a = fields.check("zone_a", ZoneId::parse(zone_a));
+            let b = fields.check("zone_b", ZoneId::parse(zone_b));
+            match (a, b) {
+                (Some(a), Some(b)) => fields.check("zone_b", cap_pair(a, b)),
+                _ => None,
+            }
+        }
+        _ => {
+            fields.push("scope", "Cap a VM or a zone pair.");
+            None
+        }
+    };
+    match (target, rate) {
+        (Some(target), Some(rate)) if fields.is_empty() => Ok((target, rate)),
+        _ => Err(fields),
+    }
+}
+
+/// Reads the allowance-alert form: a share in percent, or "off" (None).
+pub fn parse_alert_form(threshold: &str) -> Result<Option<u8>, FieldErrors> {
+    if threshold == "off" {
+        return Ok(None);
+    }
+    let mut fields = FieldErrors::default();
+    match fields.check("threshold", parse_threshold_pct(threshold)) {
+        Some(pct) => Ok(Some(pct)),
+        None => Err(fields),
     }
 }
 

@@ -11,12 +11,19 @@ macro_rules! typed_id {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = "uuid"))]
         pub struct $name(pub Uuid);
 
         impl $name {
             /// The underlying UUID.
             pub fn uuid(self) -> Uuid {
                 self.0
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
             }
         }
 
@@ -82,6 +89,14 @@ typed_id!(
 typed_id!(
     /// A physical host in a zone: the unit of capacity that placement fills.
     HostId
+);
+typed_id!(
+    /// An API key (its id, never its secret).
+    ApiKeyId
+);
+typed_id!(
+    /// A stack: many VMs over several zones made in one action.
+    StackId
 );
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod staff;
 mod test_rng;
 pub mod text;
 pub mod throttle;
+pub mod view;
 pub mod zone;
 
 pub use account::{Email, Password, Role, Signup, TenantName};

@@ -1,7 +1,7 @@
 //! Command line and `MERIDIAN_*` environment configuration, validated before anything starts.
 
 use clap::{Parser, Subcommand};
-use meridian_control::store::Backend;
+use meridian_control::Backend;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -92,7 +92,10 @@ pub async fn vm_events(State(state): State<AppState>, session: Session, Path(id)
         Ok(ctx) => ctx,
         Err(status) => return status.into_response(),
     };
-    let vm = match state.control.vm_activity(&ctx, &id).await {
+    let Ok(vm_id) = meridian_control::Error::id(&id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let vm = match state.control.vm_activity(&ctx, vm_id).await {
         Ok(activity) => activity.vm.id,
         Err(meridian_control::Error::Unauthenticated) => return StatusCode::UNAUTHORIZED.into_response(),
         Err(_) => return StatusCode::NOT_FOUND.into_response(),
@@ -120,7 +123,7 @@ pub async fn vm_events(State(state): State<AppState>, session: Session, Path(id)
         session_id: session_id.to_string(),
         session_max: state.session_max,
         vm_id: id,
-        vm: vm.parse().ok(),
+        vm: Some(vm.uuid()),
         last: None,
         check: tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK),
         _slot: slot,
@@ -198,10 +201,12 @@ impl Follow {
 
 /// What the page shows that can change: state, addresses, and the latest job's progress.
 async fn fingerprint(control: &Control, ctx: &OpContext, id: &str) -> Option<String> {
-    let activity = control.vm_activity(ctx, id).await.ok()?;
-    let job = activity
-        .job
-        .map(|job| format!("{}:{}:{}", job.id, job.position.state.as_str(), job.position.step));
+    let activity = control
+        .vm_activity(ctx, meridian_control::Error::id(id).ok()?)
+        .await
+        .ok()?;
+    // The job's events count its steps as they go, so id and state with them mark every change.
+    let job = activity.job.map(|job| format!("{}:{}", job.id, job.state));
     Some(format!(
         "{}|{:?}|{:?}|{:?}|{}",
         activity.vm.state,

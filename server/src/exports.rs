@@ -75,7 +75,7 @@ pub async fn invoice_csv(
     session: Session,
     Query(query): Query<MonthQuery>,
 ) -> Response {
-    let now = meridian_control::store::now_ms();
+    let now = meridian_control::now_ms();
     let month = query.month(now);
     let name = format!("meridian-invoice-{month}.csv");
     export(&state, &session, &name, |control, ctx| async move {
@@ -90,7 +90,7 @@ pub async fn usage_csv(
     session: Session,
     Query(query): Query<MonthQuery>,
 ) -> Response {
-    let now = meridian_control::store::now_ms();
+    let now = meridian_control::now_ms();
     let month = query.month(now);
     let name = format!("meridian-usage-{month}.csv");
     export(&state, &session, &name, |control, ctx| async move {
@@ -101,7 +101,7 @@ pub async fn usage_csv(
 
 /// `GET /residency/evidence.csv`: every resource with its zone and country, against the policy.
 pub async fn residency_csv(State(state): State<AppState>, session: Session) -> Response {
-    let now = meridian_control::store::now_ms();
+    let now = meridian_control::now_ms();
     export(
         &state,
         &session,

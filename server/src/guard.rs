@@ -128,7 +128,7 @@ impl InFlight {
         use std::sync::atomic::Ordering;
         self.refused.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("meridian_http_requests_shed_total").increment(1);
-        let now = meridian_control::store::now_ms();
+        let now = meridian_control::now_ms();
         let last = self.logged_at_ms.load(Ordering::Relaxed);
         if now - last >= 1000
             && self

@@ -22,7 +22,6 @@ use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use meridian_app::{App, server::SessionPolicy, shell};
 use meridian_control::Control;
-use meridian_control::session_store::DbSessionStore;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -84,7 +83,7 @@ pub fn router(config: &Config, control: Control) -> Router {
         }
     };
     let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::hours(4));
-    let sessions = SessionManagerLayer::new(DbSessionStore::new(control.store().clone()))
+    let sessions = SessionManagerLayer::new(control.session_store())
         .with_name("meridian.sid")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -189,7 +188,7 @@ pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>
 /// while it says 503; liveness (`/healthz`) stays 200, since the process is well and will catch up.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let refusing = state.in_flight.is_full();
-    let database = state.control.store().ping().await;
+    let database = state.control.database_ping().await;
     let status = match (refusing, database) {
         (false, Ok(())) => {
             return (
@@ -211,7 +210,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Liveness: answers 200 when the database does.
 async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.control.store().ping().await {
+    match state.control.database_ping().await {
         Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))),
         Err(error) => {
             tracing::error!(error.detail = %error, "health check: database unreachable");
@@ -341,7 +340,7 @@ pub fn spawn_meter(control: Control) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
-            let now = meridian_control::store::now_ms();
+            let now = meridian_control::now_ms();
             if let Err(error) = control.meter_tick(now).await {
                 tracing::warn!(error = ?error, "metering tick failed");
             }
@@ -366,10 +365,7 @@ pub fn spawn_demo_seed(control: Control) {
                 return;
             }
         }
-        if let Err(error) = control
-            .demo_history(meridian_control::store::now_ms, 600_000)
-            .await
-        {
+        if let Err(error) = control.demo_history(meridian_control::now_ms, 600_000).await {
             tracing::warn!(error = ?error, "demo history not written");
         }
     });
@@ -381,7 +377,7 @@ pub fn spawn_prober(control: Control) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
         loop {
             tick.tick().await;
-            if let Err(error) = control.probe_tick(meridian_control::store::now_ms()).await {
+            if let Err(error) = control.probe_tick(meridian_control::now_ms()).await {
                 tracing::warn!(error = ?error, "latency probe round failed");
             }
         }
@@ -395,45 +391,7 @@ pub fn spawn_session_sweeper(control: Control) {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match control
-                .store()
-                .session_delete_expired(meridian_control::store::now_ms())
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(sessions.deleted = n, "expired sessions deleted"),
-                Err(error) => tracing::warn!(error.detail = %error, "expired-session sweep failed"),
-            }
-            match control
-                .store()
-                .idempotency_delete_expired(meridian_control::store::now_ms())
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(idempotency_keys.deleted = n, "day-old idempotency keys forgotten"),
-                Err(error) => tracing::warn!(error.detail = %error, "idempotency-key sweep failed"),
-            }
-            match control
-                .store()
-                .cloudstack_signature_delete_expired(meridian_control::store::now_ms())
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    cloudstack_signatures.deleted = n,
-                    "expired CloudStack signatures forgotten"
-                ),
-                Err(error) => tracing::warn!(error.detail = %error, "CloudStack signature sweep failed"),
-            }
-            let before = meridian_control::store::now_ms() - meridian_core::throttle::LONGEST_WINDOW_MS;
-            match control.store().login_attempt_delete_expired(before).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    login_attempts.deleted = n,
-                    "throttled attempts past every window forgotten"
-                ),
-                Err(error) => tracing::warn!(error.detail = %error, "throttled-attempt sweep failed"),
-            }
+            control.expired_sweep().await;
         }
     });
 }

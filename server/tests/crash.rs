@@ -123,7 +123,12 @@ impl Scene {
             client: None,
             via: None,
         };
-        let vdc = control.vdc_create(&ctx, "main", "lon1").await.unwrap().id;
+        let vdc = control
+            .vdc_create(&ctx, "main", "lon1")
+            .await
+            .unwrap()
+            .id
+            .to_string();
         Self {
             db,
             control,
@@ -145,7 +150,7 @@ impl Scene {
         })
         .unwrap();
         self.control
-            .vm_create(&self.ctx, &self.vdc, create)
+            .vm_create(&self.ctx, self.vdc.parse().unwrap(), create)
             .await
             .unwrap()
     }
@@ -215,7 +220,12 @@ impl Scene {
         while Instant::now() < deadline {
             if let Some(job) = self.db.store.job_list_live().await.unwrap().first() {
                 let job = job.id.to_string();
-                if self.control.staff_job_cancel(admin, &job).await.is_ok() {
+                if self
+                    .control
+                    .staff_job_cancel(admin, job.parse().unwrap())
+                    .await
+                    .is_ok()
+                {
                     cancelled += 1;
                 }
             }
@@ -249,7 +259,7 @@ impl Scene {
                 .unwrap();
             assert_eq!(vm.state, "running", "{}: {vm:?}; its jobs: {jobs:?}", vm.name);
             assert_eq!(
-                self.db.store.sim_hardware_get(&vm.id).await.unwrap(),
+                self.db.store.sim_hardware_get(&vm.id.to_string()).await.unwrap(),
                 (true, true, true, true),
                 "{} built exactly once",
                 vm.name
@@ -316,9 +326,12 @@ async fn a_server_killed_at_each_step_of_a_vm_create_resumes_it_after_restart() 
             JobState::Succeeded,
             "killed at step {kill_at}: {job:?}"
         );
-        let vm = control.vm_view(ctx, &started.vm_id.to_string()).await.unwrap();
+        let vm = control
+            .vm_view(ctx, started.vm_id.to_string().parse().unwrap())
+            .await
+            .unwrap();
         assert_eq!(vm.state, "running");
-        let hardware = db.store.sim_hardware_get(&vm.id).await.unwrap();
+        let hardware = db.store.sim_hardware_get(&vm.id.to_string()).await.unwrap();
         assert_eq!(
             hardware,
             (true, true, true, true),

@@ -76,7 +76,7 @@ pub async fn account_view() -> Result<Option<Me>, AppError> {
         return Ok(Some(Me {
             email: staff.email.clone(),
             role: Role::Viewer,
-            tenant_name: tenant.name,
+            tenant_name: tenant.1,
             demo: false,
             inspection: Some(Inspection {
                 staff_email: staff.email,

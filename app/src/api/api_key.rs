@@ -8,20 +8,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// A key as Settings lists it; its secret is never shown again.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiKey {
-    /// Id (for revoking).
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// The public key, `mk_…`.
-    pub api_key: String,
-    /// When it was made (Unix ms).
-    pub created_at: i64,
-    /// When it was last used (Unix ms), to the minute.
-    pub last_used_at: Option<i64>,
-}
+pub use meridian_core::view::ApiKey;
 
 /// A key just made, with its secret: the only time the secret is seen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,29 +21,11 @@ pub struct ApiKeyCreated {
     pub secret: String,
 }
 
-#[cfg(feature = "ssr")]
-impl From<meridian_control::store::api_key::ApiKeyRow> for ApiKey {
-    fn from(row: meridian_control::store::api_key::ApiKeyRow) -> Self {
-        Self {
-            id: row.id,
-            name: row.name,
-            api_key: row.api_key,
-            created_at: row.created_at,
-            last_used_at: row.last_used_at,
-        }
-    }
-}
-
 /// The signed-in user's keys.
 #[server(prefix = "/fn", endpoint = "api_key_list")]
 pub async fn api_key_list() -> Result<Vec<ApiKey>, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control
-        .api_key_list(&ctx)
-        .await?
-        .into_iter()
-        .map(ApiKey::from)
-        .collect())
+    Ok(control.api_key_list(&ctx).await?)
 }
 
 /// Makes a key acting as the signed-in user.
@@ -75,5 +44,7 @@ pub async fn api_key_create(name: String) -> Result<ApiKeyCreated, AppError> {
 #[server(prefix = "/fn", endpoint = "api_key_revoke")]
 pub async fn api_key_revoke(id: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.api_key_revoke(&ctx, &id).await?)
+    Ok(control
+        .api_key_revoke(&ctx, meridian_control::Error::id(&id)?)
+        .await?)
 }

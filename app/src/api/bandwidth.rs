@@ -90,9 +90,7 @@ pub struct BandwidthData {
 #[server(prefix = "/fn", endpoint = "bandwidth_view")]
 pub async fn bandwidth_view() -> Result<BandwidthData, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let view = control
-        .bandwidth_view(&ctx, meridian_control::store::now_ms())
-        .await?;
+    let view = control.bandwidth_view(&ctx, meridian_control::now_ms()).await?;
     Ok(data_from(view))
 }
 
@@ -107,9 +105,9 @@ pub async fn bandwidth_cap_set(
     mbps: String,
 ) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control
-        .bandwidth_cap_set_from_form(&ctx, &scope, &vm_id, &zone_a, &zone_b, &mbps)
-        .await?)
+    let (scope, mbps) = meridian_core::bandwidth::parse_cap_form(&scope, &vm_id, &zone_a, &zone_b, &mbps)
+        .map_err(meridian_control::Error::Invalid)?;
+    Ok(control.bandwidth_cap_set(&ctx, scope, mbps).await?)
 }
 
 /// Removes a rate cap.
@@ -126,7 +124,9 @@ pub async fn bandwidth_cap_remove(scope: String, target: String) -> Result<(), A
 #[server(prefix = "/fn", endpoint = "bandwidth_alert_set")]
 pub async fn bandwidth_alert_set(threshold: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.bandwidth_alert_set_from_form(&ctx, &threshold).await?)
+    let threshold =
+        meridian_core::bandwidth::parse_alert_form(&threshold).map_err(meridian_control::Error::Invalid)?;
+    Ok(control.bandwidth_alert_set(&ctx, threshold).await?)
 }
 
 /// The page's view of the control plane's figures, charts drawn.

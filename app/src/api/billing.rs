@@ -42,7 +42,7 @@ pub struct Bill {
 #[server(prefix = "/fn", endpoint = "billing_view")]
 pub async fn billing_view(#[server(default)] month: String) -> Result<Bill, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let now = meridian_control::store::now_ms();
+    let now = meridian_control::now_ms();
     let (bill, months) = control
         .billing_view(&ctx, Some(month.as_str()).filter(|m| !m.is_empty()), now)
         .await?;

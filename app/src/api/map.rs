@@ -52,7 +52,7 @@ pub struct MapData {
 pub async fn map_view() -> Result<MapData, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let map = control.map_view(&ctx).await?;
-    let now = meridian_control::store::now_ms();
+    let now = meridian_control::now_ms();
     Ok(MapData {
         driver: map.driver.to_owned(),
         simulated: map.simulated,
@@ -110,7 +110,7 @@ pub struct LatencyFigure {
 #[server(prefix = "/fn", endpoint = "latency_chart")]
 pub async fn latency_chart(target: String, window: String) -> Result<LatencyFigure, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let now = meridian_control::store::now_ms();
+    let now = meridian_control::now_ms();
     let (span, bucket) = crate::charts::window(&window)?;
     let since = now - span;
     let (title, samples) = match target.split_once(':') {

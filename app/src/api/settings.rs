@@ -26,36 +26,7 @@ pub struct QuotaLines {
     pub lines: Vec<(String, u64, u64)>,
 }
 
-/// One audit entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// When (Unix ms).
-    pub at: i64,
-    /// Who.
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// On what.
-    pub target: String,
-    /// Result.
-    pub result: String,
-    /// From where.
-    pub client: String,
-}
-
-#[cfg(feature = "ssr")]
-impl From<meridian_control::store::audit::AuditRow> for AuditEntry {
-    fn from(e: meridian_control::store::audit::AuditRow) -> Self {
-        Self {
-            at: e.at,
-            actor: e.actor,
-            action: e.action,
-            target: e.target,
-            result: e.result,
-            client: e.client,
-        }
-    }
-}
+pub use meridian_core::view::AuditEntry;
 
 /// The tenant's users.
 #[server(prefix = "/fn", endpoint = "user_list")]
@@ -91,14 +62,18 @@ pub async fn invite_accept(token: String, password: String) -> Result<(), AppErr
 #[server(prefix = "/fn", endpoint = "user_role_set")]
 pub async fn user_role_set(id: String, role: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.user_role_set(&ctx, &id, &role).await?)
+    Ok(control
+        .user_role_set(&ctx, meridian_control::Error::id(&id)?, &role)
+        .await?)
 }
 
 /// Removes a user.
 #[server(prefix = "/fn", endpoint = "user_remove")]
 pub async fn user_remove(id: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.user_remove(&ctx, &id).await?)
+    Ok(control
+        .user_remove(&ctx, meridian_control::Error::id(&id)?)
+        .await?)
 }
 
 /// Quotas in use against their limits.
@@ -143,12 +118,7 @@ pub async fn residency_set(policy: String) -> Result<String, AppError> {
 #[server(prefix = "/fn", endpoint = "audit_list")]
 pub async fn audit_list() -> Result<Vec<AuditEntry>, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control
-        .audit_list(&ctx, 100)
-        .await?
-        .into_iter()
-        .map(AuditEntry::from)
-        .collect())
+    Ok(control.audit_list(&ctx, 100).await?)
 }
 
 /// One resource on the residency evidence page.
@@ -169,7 +139,7 @@ pub struct EvidenceRow {
 pub async fn residency_evidence() -> Result<(String, String, Vec<EvidenceRow>), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let evidence = control
-        .residency_evidence(&ctx, meridian_control::store::now_ms())
+        .residency_evidence(&ctx, meridian_control::now_ms())
         .await?;
     Ok((
         evidence.policy,

@@ -6,33 +6,14 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// A key as the dashboard shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SshKey {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// `SHA256:…`.
-    pub fingerprint: String,
-}
+pub use meridian_core::view::SshKey;
 
 /// The tenant's keys.
 #[server(prefix = "/fn", endpoint = "ssh_key_list")]
 pub async fn ssh_key_list() -> Result<Vec<SshKey>, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control
-        .ssh_key_list(&ctx)
-        .await?
-        .into_iter()
-        .map(|k| SshKey {
-            id: k.id,
-            name: k.name,
-            fingerprint: k.fingerprint,
-        })
-        .collect())
+    Ok(control.ssh_key_list(&ctx).await?)
 }
 
 /// Adds a key.
@@ -47,5 +28,7 @@ pub async fn ssh_key_create(name: String, public_key: String) -> Result<(), AppE
 #[server(prefix = "/fn", endpoint = "ssh_key_delete")]
 pub async fn ssh_key_delete(id: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.ssh_key_delete(&ctx, &id).await?)
+    Ok(control
+        .ssh_key_delete(&ctx, meridian_control::Error::id(&id)?)
+        .await?)
 }

@@ -94,22 +94,26 @@ pub async fn stack_list() -> Result<Vec<StackSummary>, AppError> {
 #[server(prefix = "/fn", endpoint = "stack_create")]
 pub async fn stack_create(template: String, name: String) -> Result<String, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.stack_create(&ctx, &template, &name).await?.id)
+    Ok(control.stack_create(&ctx, &template, &name).await?.id.to_string())
 }
 
 /// One stack with its timeline and containers.
 #[server(prefix = "/fn", endpoint = "stack_view")]
 pub async fn stack_view(id: String) -> Result<StackDetail, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let view = control.stack_view(&ctx, &id).await?;
-    Ok(detail(view, meridian_control::store::now_ms()))
+    let view = control
+        .stack_view(&ctx, meridian_control::Error::id(&id)?)
+        .await?;
+    Ok(detail(view, meridian_control::now_ms()))
 }
 
 /// Deletes a stack and everything it made.
 #[server(prefix = "/fn", endpoint = "stack_delete")]
 pub async fn stack_delete(id: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.stack_delete(&ctx, &id).await?)
+    Ok(control
+        .stack_delete(&ctx, meridian_control::Error::id(&id)?)
+        .await?)
 }
 
 #[cfg(feature = "ssr")]
@@ -125,12 +129,12 @@ fn template_name(slug: &str) -> String {
 }
 
 #[cfg(feature = "ssr")]
-fn summary(stack: meridian_control::store::stack::StackRow) -> StackSummary {
+fn summary(stack: meridian_core::view::Stack) -> StackSummary {
     StackSummary {
         spin_up: stack
             .ready_at
             .map(|at| format!("{:.1} s", seconds(at - stack.created_at))),
-        id: stack.id,
+        id: stack.id.to_string(),
         name: stack.name,
         template: template_name(&stack.template),
         state: stack.state,
@@ -165,7 +169,7 @@ fn detail(view: meridian_control::stack::StackView, now: i64) -> StackDetail {
                 }
             }
             MemberRow {
-                id: member.vm.id,
+                id: member.vm.id.to_string(),
                 name: member.vm.name,
                 zone: member.vm.zone,
                 state: member.vm.state,
@@ -186,7 +190,7 @@ fn detail(view: meridian_control::stack::StackView, now: i64) -> StackDetail {
     StackDetail {
         elapsed_s: seconds(stack.ready_at.unwrap_or(now) - started),
         spin_up_s: stack.ready_at.map(|at| seconds(at - started)),
-        id: stack.id,
+        id: stack.id.to_string(),
         name: stack.name,
         template: template_name(&stack.template),
         state: stack.state,

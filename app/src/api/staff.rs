@@ -8,7 +8,6 @@
 use crate::api::settings::AuditEntry;
 use crate::error::AppError;
 use leptos::prelude::*;
-use meridian_core::pricing::Money;
 use meridian_core::staff::StaffRole;
 use serde::{Deserialize, Serialize};
 
@@ -23,26 +22,7 @@ pub struct StaffMe {
     pub inspecting: Option<(String, String)>,
 }
 
-/// A tenant in the staff list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantLine {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// The first owner's address.
-    pub owner_email: Option<String>,
-    /// Signed up (Unix ms).
-    pub created_at: i64,
-    /// VMs not destroyed.
-    pub vms: i64,
-    /// Zones with a VDC.
-    pub zones: i64,
-    /// Spend this month so far.
-    pub spend: Money,
-    /// Why it is suspended, if it is.
-    pub suspended: Option<String>,
-}
+pub use meridian_core::view::TenantSummary as TenantLine;
 
 /// A tenant in detail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,47 +48,7 @@ pub struct JobQueue {
     pub admin: bool,
 }
 
-/// One zone's capacity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ZoneCapacity {
-    /// Zone id.
-    pub zone: String,
-    /// Hosts.
-    pub hosts: i64,
-    /// Hosts dedicated to one tenant.
-    pub dedicated_hosts: i64,
-    /// `(total, used)` vCPUs.
-    pub vcpus: (i64, i64),
-    /// `(total, used)` MiB.
-    pub memory_mib: (i64, i64),
-    /// `(total, used)` GiB.
-    pub disk_gib: (i64, i64),
-    /// VMs on its hosts.
-    pub vms: i64,
-}
-
-/// A job in the staff queue view.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobLine {
-    /// Job id.
-    pub id: String,
-    /// Created (Unix ms).
-    pub created_at: i64,
-    /// The tenant's name.
-    pub tenant: String,
-    /// The VM's id and name.
-    pub vm: (String, String),
-    /// Kind, e.g. `vm_create`.
-    pub kind: String,
-    /// State.
-    pub state: String,
-    /// The step it is at (live) or failed at.
-    pub step: Option<String>,
-    /// What went wrong.
-    pub error: Option<String>,
-    /// An admin asked for it to be cancelled; the worker has yet to stop it.
-    pub cancel_requested: bool,
-}
+pub use meridian_core::view::{StaffJob as JobLine, ZoneCapacity};
 
 /// Signs a staff member in on a fresh session id (a tenant log-in on this browser ends).
 #[server(prefix = "/fn", endpoint = "staff_login")]
@@ -133,7 +73,7 @@ pub async fn staff_view() -> Result<Option<StaffMe>, AppError> {
     Ok(Some(StaffMe {
         email: staff.email,
         role: staff.role,
-        inspecting: tenant.map(|t| (t.id.to_string(), t.name)),
+        inspecting: tenant.map(|(id, name)| (id.to_string(), name)),
     }))
 }
 
@@ -141,30 +81,8 @@ pub async fn staff_view() -> Result<Option<StaffMe>, AppError> {
 #[server(prefix = "/fn", endpoint = "staff_tenants")]
 pub async fn staff_tenants(q: String) -> Result<Vec<TenantLine>, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let now = meridian_control::store::now_ms();
-    Ok(control
-        .staff_tenants(&ctx, &q, now)
-        .await?
-        .into_iter()
-        .map(tenant_line)
-        .collect())
-}
-
-#[cfg(feature = "ssr")]
-fn tenant_line(t: meridian_control::staff::TenantSummary) -> TenantLine {
-    TenantLine {
-        id: t.row.id,
-        name: t.row.name,
-        owner_email: t.row.owner_email,
-        created_at: t.row.created_at,
-        vms: t.row.vms,
-        zones: t.row.zones,
-        spend: t.spend_this_month,
-        suspended: t
-            .row
-            .suspended_at
-            .map(|_| t.row.suspended_reason.unwrap_or_default()),
-    }
+    let now = meridian_control::now_ms();
+    Ok(control.staff_tenants(&ctx, &q, now).await?)
 }
 
 /// One tenant in detail.
@@ -172,13 +90,17 @@ fn tenant_line(t: meridian_control::staff::TenantSummary) -> TenantLine {
 pub async fn staff_tenant(id: String) -> Result<TenantInfo, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let detail = control
-        .staff_tenant_view(&ctx, &id, meridian_control::store::now_ms())
+        .staff_tenant_view(
+            &ctx,
+            meridian_control::Error::id(&id)?,
+            meridian_control::now_ms(),
+        )
         .await?;
     let (quota, used) = detail.quota;
     let admin = ctx.staff()?.1.can_administer();
     Ok(TenantInfo {
         admin,
-        line: tenant_line(detail.summary),
+        line: detail.summary,
         users: detail
             .users
             .into_iter()
@@ -210,7 +132,7 @@ pub async fn staff_tenant(id: String) -> Result<TenantInfo, AppError> {
                 u64::from(quota.max_public_ips),
             ),
         ],
-        audit: detail.audit.into_iter().map(AuditEntry::from).collect(),
+        audit: detail.audit,
     })
 }
 
@@ -219,7 +141,9 @@ pub async fn staff_tenant(id: String) -> Result<TenantInfo, AppError> {
 pub async fn staff_inspect_start(tenant_id: String, reason: String) -> Result<(), AppError> {
     let (control, session, ctx) = crate::server::op_context().await?;
     let (staff, _) = ctx.staff()?;
-    let inspecting = control.staff_inspect_start(&ctx, &tenant_id, &reason).await?;
+    let inspecting = control
+        .staff_inspect_start(&ctx, meridian_control::Error::id(&tenant_id)?, &reason)
+        .await?;
     crate::server::session_staff_set(&session, staff, Some(inspecting)).await
 }
 
@@ -240,14 +164,18 @@ pub async fn staff_inspect_end() -> Result<String, AppError> {
 #[server(prefix = "/fn", endpoint = "tenant_suspend")]
 pub async fn tenant_suspend(tenant_id: String, suspend_reason: String) -> Result<u64, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.tenant_suspend(&ctx, &tenant_id, &suspend_reason).await?)
+    Ok(control
+        .tenant_suspend(&ctx, meridian_control::Error::id(&tenant_id)?, &suspend_reason)
+        .await?)
 }
 
 /// Lifts a tenant's suspension (admins).
 #[server(prefix = "/fn", endpoint = "tenant_unsuspend")]
 pub async fn tenant_unsuspend(tenant_id: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.tenant_unsuspend(&ctx, &tenant_id).await?)
+    Ok(control
+        .tenant_unsuspend(&ctx, meridian_control::Error::id(&tenant_id)?)
+        .await?)
 }
 
 /// Changes a tenant's quota (admins).
@@ -260,67 +188,32 @@ pub async fn staff_quota_set(
     max_public_ips: String,
 ) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let form = meridian_control::staff::QuotaForm {
+    // Who may not use the console learns nothing about its forms: staff first, then the input.
+    ctx.staff()?;
+    let tenant_id = meridian_control::Error::id(&tenant_id)?;
+    let quota = meridian_core::resource::QuotaForm {
         max_vms,
         max_vcpus,
         max_memory_mib,
         max_public_ips,
-    };
-    Ok(control.staff_quota_set(&ctx, &tenant_id, &form).await?)
+    }
+    .parse()
+    .map_err(meridian_control::Error::Invalid)?;
+    Ok(control.staff_quota_set(&ctx, tenant_id, quota).await?)
 }
 
 /// Every zone's capacity.
 #[server(prefix = "/fn", endpoint = "capacity_view")]
 pub async fn capacity_view() -> Result<Vec<ZoneCapacity>, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control
-        .capacity_view(&ctx)
-        .await?
-        .into_iter()
-        .map(|z| ZoneCapacity {
-            zone: z.zone,
-            hosts: z.hosts,
-            dedicated_hosts: z.dedicated_hosts,
-            vcpus: z.vcpus,
-            memory_mib: z.memory_mib,
-            disk_gib: z.disk_gib,
-            vms: z.vms,
-        })
-        .collect())
+    Ok(control.capacity_view(&ctx).await?)
 }
 
 /// The job queue for one filter (`live`, `failed`, `cancelled`, `all`).
 #[server(prefix = "/fn", endpoint = "staff_jobs")]
 pub async fn staff_jobs(state: String) -> Result<JobQueue, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let jobs = control
-        .staff_jobs(&ctx, &state)
-        .await?
-        .into_iter()
-        .map(|row| {
-            let job = row.job;
-            let step = match job.position.state {
-                meridian_core::job::JobState::Queued | meridian_core::job::JobState::Running => job
-                    .position
-                    .kind
-                    .steps()
-                    .get(job.position.step)
-                    .map(|s| s.as_str().to_owned()),
-                _ => job.failed_step.clone(),
-            };
-            JobLine {
-                id: job.id.to_string(),
-                created_at: job.created_at,
-                tenant: row.tenant_name.unwrap_or_default(),
-                vm: (job.target_id.to_string(), row.vm_name.unwrap_or_default()),
-                kind: job.position.kind.as_str().to_owned(),
-                state: job.position.state.as_str().to_owned(),
-                step,
-                error: job.error,
-                cancel_requested: row.cancel_requested_at.is_some() && !job.position.state.is_terminal(),
-            }
-        })
-        .collect();
+    let jobs = control.staff_jobs(&ctx, &state).await?;
     Ok(JobQueue {
         jobs,
         admin: ctx.staff()?.1.can_administer(),
@@ -331,14 +224,18 @@ pub async fn staff_jobs(state: String) -> Result<JobQueue, AppError> {
 #[server(prefix = "/fn", endpoint = "staff_job_cancel")]
 pub async fn staff_job_cancel(id: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.staff_job_cancel(&ctx, &id).await?)
+    Ok(control
+        .staff_job_cancel(&ctx, meridian_control::Error::id(&id)?)
+        .await?)
 }
 
 /// Runs a failed or cancelled job again (admins).
 #[server(prefix = "/fn", endpoint = "staff_job_retry")]
 pub async fn staff_job_retry(id: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    control.staff_job_retry(&ctx, &id).await?;
+    control
+        .staff_job_retry(&ctx, meridian_control::Error::id(&id)?)
+        .await?;
     Ok(())
 }
 

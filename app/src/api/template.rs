@@ -6,41 +6,14 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-/// A tenant template as the dashboard shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Template {
-    /// Id (what the VM form submits).
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// The built-in template's name it is based on.
-    pub base: String,
-    /// Its cloud-config.
-    pub user_data: String,
-}
+pub use meridian_core::view::Template;
 
 /// The tenant's own templates.
 #[server(prefix = "/fn", endpoint = "template_list")]
 pub async fn template_list() -> Result<Vec<Template>, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control
-        .template_list(&ctx)
-        .await?
-        .into_iter()
-        .map(|t| Template {
-            base: t
-                .base
-                .parse()
-                .ok()
-                .and_then(meridian_core::resource::BuiltinTemplate::find)
-                .map_or_else(|| t.base.clone(), |b| b.name.to_owned()),
-            id: t.id,
-            name: t.name,
-            user_data: t.user_data,
-        })
-        .collect())
+    Ok(control.template_list(&ctx).await?)
 }
 
 /// Creates a tenant template.
@@ -55,5 +28,7 @@ pub async fn template_create(name: String, base: String, user_data: String) -> R
 #[server(prefix = "/fn", endpoint = "template_delete")]
 pub async fn template_delete(id: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.template_delete(&ctx, &id).await?)
+    Ok(control
+        .template_delete(&ctx, meridian_control::Error::id(&id)?)
+        .await?)
 }

@@ -8,97 +8,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// A VM as the dashboard shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Vm {
-    /// Id.
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// Its VDC.
-    pub vdc_id: String,
-    /// Zone id.
-    pub zone: String,
-    /// State name (`running`, `stopped`, …).
-    pub state: String,
-    /// Template name.
-    pub template: String,
-    /// vCPUs.
-    pub vcpus: i64,
-    /// Memory.
-    pub memory_mib: i64,
-    /// Disk.
-    pub disk_gib: i64,
-    /// Private address.
-    pub private_ip: Option<String>,
-    /// Public address.
-    pub public_ip: Option<String>,
-    /// Breakout requested.
-    pub breakout: bool,
-    /// Dedicated host requested.
-    pub dedicated: bool,
-    /// Anti-affinity group.
-    pub affinity_group: Option<String>,
-}
-
-#[cfg(feature = "ssr")]
-impl From<meridian_control::store::vm::VmRow> for Vm {
-    fn from(row: meridian_control::store::vm::VmRow) -> Self {
-        let template = if row.template_name.is_empty() {
-            row.template.clone()
-        } else {
-            row.template_name.clone()
-        };
-        Self {
-            id: row.id,
-            name: row.name,
-            vdc_id: row.vdc_id,
-            zone: row.zone,
-            state: row.state,
-            template,
-            vcpus: row.vcpus,
-            memory_mib: row.memory_mib,
-            disk_gib: row.disk_gib,
-            private_ip: row.private_ip,
-            public_ip: row.public_ip,
-            breakout: row.breakout,
-            dedicated: row.dedicated,
-            affinity_group: row.affinity_group,
-        }
-    }
-}
-
-/// One line of a job's progress.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobEvent {
-    /// Order within the job.
-    pub seq: i64,
-    /// When (Unix ms).
-    pub at: i64,
-    /// Step name.
-    pub step: String,
-    /// `started`, `done`, `failed`, `undone`, `succeeded`, …
-    pub status: String,
-    /// What happened.
-    pub message: String,
-}
-
-/// A job as the VM page shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Job {
-    /// Id.
-    pub id: String,
-    /// Kind (`vm_create`, …).
-    pub kind: String,
-    /// State (`running`, `succeeded`, …).
-    pub state: String,
-    /// Every step of the kind, in order, with its label.
-    pub steps: Vec<(String, String)>,
-    /// The failed step, if it failed.
-    pub failed_step: Option<String>,
-    /// What went wrong.
-    pub error: Option<String>,
-}
+pub use meridian_core::view::{Job, JobEvent, Vm};
 
 /// A VM with its latest job, the job's progress, and its console.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,50 +33,21 @@ pub(crate) fn vm_detail_from(
     console: Vec<String>,
     simulated: bool,
 ) -> VmDetail {
-    let job = activity.job.map(|job| Job {
-        id: job.id.to_string(),
-        kind: job.position.kind.as_str().to_owned(),
-        state: job.position.state.as_str().to_owned(),
-        steps: job
-            .position
-            .kind
-            .steps()
-            .iter()
-            .map(|s| (s.as_str().to_owned(), s.label().to_owned()))
-            .collect(),
-        failed_step: job.failed_step,
-        error: job.error,
-    });
-    let events = activity
-        .events
-        .into_iter()
-        .map(|e| JobEvent {
-            seq: e.seq,
-            at: e.at,
-            step: e.step,
-            status: e.status,
-            message: e.message,
-        })
-        .collect();
     let history = activity
         .history
         .iter()
         .map(|job| {
             let outcome = match (&job.failed_step, &job.error) {
-                (Some(step), Some(error)) => format!("{} at {step}: {error}", job.position.state.as_str()),
-                _ => job.position.state.as_str().to_owned(),
+                (Some(step), Some(error)) => format!("{} at {step}: {error}", job.state),
+                _ => job.state.clone(),
             };
-            (
-                job.created_at,
-                job.position.kind.as_str().replace('_', " "),
-                outcome,
-            )
+            (job.created_at, job.kind.replace('_', " "), outcome)
         })
         .collect();
     VmDetail {
-        vm: Vm::from(activity.vm),
-        job,
-        events,
+        vm: activity.vm,
+        job: activity.job,
+        events: activity.events,
         console,
         simulated,
         history,
@@ -177,7 +58,7 @@ pub(crate) fn vm_detail_from(
 #[server(prefix = "/fn", endpoint = "vm_list")]
 pub async fn vm_list() -> Result<Vec<Vm>, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.vm_list(&ctx).await?.into_iter().map(Vm::from).collect())
+    Ok(control.vm_list(&ctx).await?)
 }
 
 /// Creates a VM in a VDC; returns its id (the page then follows its progress).
@@ -194,8 +75,11 @@ pub async fn vm_create(
     #[server(default)] ssh_key_ids: Vec<String>,
 ) -> Result<String, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
+    let vdc_id = meridian_control::Error::id(&vdc_id)
+        .map_err(|_| meridian_control::Error::field("vdc_id", meridian_control::vm::UNKNOWN_VDC))?;
     let form = meridian_core::resource::VmCreateForm {
         name,
+        zone: control.vm_create_zone(&ctx, vdc_id).await?,
         template,
         size,
         breakout,
@@ -203,21 +87,18 @@ pub async fn vm_create(
         anti_affinity_group,
         dedicated,
         ssh_key_ids,
-        ..Default::default()
     };
-    Ok(control
-        .vm_create_from_form(&ctx, &vdc_id, form)
-        .await?
-        .vm_id
-        .to_string())
+    let create = meridian_core::resource::VmCreate::parse(&form).map_err(meridian_control::Error::Invalid)?;
+    Ok(control.vm_create(&ctx, vdc_id, create).await?.vm_id.to_string())
 }
 
 /// A VM with its progress and console.
 #[server(prefix = "/fn", endpoint = "vm_view")]
 pub async fn vm_view(id: String) -> Result<VmDetail, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let activity = control.vm_activity(&ctx, &id).await?;
-    let console = control.vm_console(&ctx, &id).await?;
+    let id = meridian_control::Error::id(&id)?;
+    let activity = control.vm_activity(&ctx, id).await?;
+    let console = control.vm_console(&ctx, id).await?;
     Ok(vm_detail_from(activity, console, control.driver().is_simulated()))
 }
 
@@ -225,12 +106,13 @@ pub async fn vm_view(id: String) -> Result<VmDetail, AppError> {
 #[server(prefix = "/fn", endpoint = "vm_operate")]
 pub async fn vm_operate(id: String, action: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
+    let id = meridian_control::Error::id(&id)?;
     match action.as_str() {
-        "start" => control.vm_start(&ctx, &id).await?,
-        "stop" => control.vm_stop(&ctx, &id).await?,
-        "reboot" => control.vm_reboot(&ctx, &id).await?,
-        "open_breakout" => control.vm_breakout_open(&ctx, &id).await?,
-        "close_breakout" => control.vm_breakout_close(&ctx, &id).await?,
+        "start" => control.vm_start(&ctx, id).await?,
+        "stop" => control.vm_stop(&ctx, id).await?,
+        "reboot" => control.vm_reboot(&ctx, id).await?,
+        "open_breakout" => control.vm_breakout_open(&ctx, id).await?,
+        "close_breakout" => control.vm_breakout_close(&ctx, id).await?,
         _ => {
             let mut fields = meridian_core::FieldErrors::default();
             fields.push(
@@ -247,7 +129,9 @@ pub async fn vm_operate(id: String, action: String) -> Result<(), AppError> {
 #[server(prefix = "/fn", endpoint = "vm_resize")]
 pub async fn vm_resize(id: String, size: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    control.vm_resize(&ctx, &id, &size).await?;
+    control
+        .vm_resize(&ctx, meridian_control::Error::id(&id)?, &size)
+        .await?;
     Ok(())
 }
 
@@ -255,7 +139,9 @@ pub async fn vm_resize(id: String, size: String) -> Result<(), AppError> {
 #[server(prefix = "/fn", endpoint = "vm_destroy")]
 pub async fn vm_destroy(id: String, confirm_name: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    control.vm_destroy_confirmed(&ctx, &id, &confirm_name).await?;
+    control
+        .vm_destroy_confirmed(&ctx, meridian_control::Error::id(&id)?, &confirm_name)
+        .await?;
     Ok(())
 }
 
@@ -286,38 +172,13 @@ pub async fn network_view() -> Result<Vec<Subnet>, AppError> {
         .collect())
 }
 
-/// An inbound firewall rule of a zone's breakout.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rule {
-    /// Id.
-    pub id: String,
-    /// Zone id.
-    pub zone: String,
-    /// What it allows, e.g. "TCP 443 from 0.0.0.0/0".
-    pub text: String,
-}
+pub use meridian_core::view::FirewallRule as Rule;
 
 /// The tenant's firewall rules.
 #[server(prefix = "/fn", endpoint = "firewall_rule_list")]
 pub async fn firewall_rule_list() -> Result<Vec<Rule>, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control
-        .firewall_rule_list(&ctx)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let ports = match (r.port_from, r.port_to) {
-                (Some(a), Some(b)) if a == b => format!(" {a}"),
-                (Some(a), Some(b)) => format!(" {a}–{b}"),
-                _ => String::new(),
-            };
-            Rule {
-                id: r.id,
-                zone: r.zone,
-                text: format!("{}{ports} from {}", r.protocol.to_uppercase(), r.source),
-            }
-        })
-        .collect())
+    Ok(control.firewall_rule_list(&ctx).await?)
 }
 
 /// Adds an inbound rule to a zone's breakout.
@@ -330,9 +191,10 @@ pub async fn firewall_rule_create(
     source: String,
 ) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    control
-        .firewall_rule_create(&ctx, &zone, &protocol, &port_from, &port_to, &source)
-        .await?;
+    let create =
+        meridian_core::resource::FirewallRuleCreate::parse(&zone, &protocol, &port_from, &port_to, &source)
+            .map_err(meridian_control::Error::Invalid)?;
+    control.firewall_rule_create(&ctx, create).await?;
     Ok(())
 }
 
@@ -340,5 +202,7 @@ pub async fn firewall_rule_create(
 #[server(prefix = "/fn", endpoint = "firewall_rule_delete")]
 pub async fn firewall_rule_delete(id: String) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.firewall_rule_delete(&ctx, &id).await?)
+    Ok(control
+        .firewall_rule_delete(&ctx, meridian_control::Error::id(&id)?)
+        .await?)
 }

@@ -246,7 +246,7 @@ fn CapForm(
                         <option value="">"Choose a VM…"</option>
                         <Transition fallback=|| ()>
                             {move || vms.get().and_then(Result::ok).map(|list| list.into_iter().map(|vm| view! {
-                                <option value=vm.id.clone()>{format!("{} ({})", vm.name, vm.zone)}</option>
+                                <option value=vm.id.to_string()>{format!("{} ({})", vm.name, vm.zone)}</option>
                             }).collect_view())}
                         </Transition>
                     </select>

@@ -35,7 +35,7 @@ pub fn KeysPage() -> impl IntoView {
                                     <td><code>{key.fingerprint.clone()}</code></td>
                                     <td>
                                         <ActionForm action=delete attr:class="inline-form">
-                                            <input type="hidden" name="id" value=key.id.clone() />
+                                            <input type="hidden" name="id" value=key.id.to_string() />
                                             <button type="submit" class="button button-secondary" aria-label=format!("Remove key {}", key.name)>"Remove"</button>
                                         </ActionForm>
                                     </td>

@@ -97,10 +97,10 @@ fn ZoneNetwork(
                             <ul class="rules" aria-label=format!("Firewall rules in {}", zone_rules)>
                                 {here.into_iter().map(|rule| view! {
                                     <li>
-                                        <span>{rule.text.clone()}</span>
+                                        <span>{rule.describe()}</span>
                                         <ActionForm action=delete attr:class="inline-form">
-                                            <input type="hidden" name="id" value=rule.id.clone() />
-                                            <button type="submit" class="button button-secondary" aria-label=format!("Delete rule {}", rule.text)>"Delete"</button>
+                                            <input type="hidden" name="id" value=rule.id.to_string() />
+                                            <button type="submit" class="button button-secondary" aria-label=format!("Delete rule {}", rule.describe())>"Delete"</button>
                                         </ActionForm>
                                     </li>
                                 }).collect_view()}

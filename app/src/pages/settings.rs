@@ -131,7 +131,7 @@ fn ApiKeys(create: ServerAction<ApiKeyCreate>, revoke: ServerAction<ApiKeyRevoke
                                             <td>{key.last_used_at.map_or_else(|| "never".to_owned(), format_utc)}</td>
                                             <td>
                                                 <ActionForm action=revoke attr:class="inline-form">
-                                                    <input type="hidden" name="id" value=key.id.clone() />
+                                                    <input type="hidden" name="id" value=key.id.to_string() />
                                                     <button type="submit" class="button button-secondary" aria-label=label>"Revoke"</button>
                                                 </ActionForm>
                                             </td>

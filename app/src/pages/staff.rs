@@ -198,7 +198,7 @@ fn tenant_body(
     let unsuspend_error = action_error(unsuspend);
     let quota_error = action_error(quota);
     let line = info.line.clone();
-    let id = line.id.clone();
+    let id = line.id.to_string();
     let (id_suspend, id_quota) = (id.clone(), id.clone());
     let quota_limits = info.quota.clone();
     let status = match &line.suspended {
@@ -210,7 +210,7 @@ fn tenant_body(
         <leptos_meta::Title text=format!("Tenant {}", line.name) />
         <header class="page-header"><h1>"Tenant " {line.name.clone()}</h1></header>
         <Properties label="Tenant" rows=vec![
-            ("Id", line.id.clone()),
+            ("Id", line.id.to_string()),
             ("Owner", line.owner_email.clone().unwrap_or_else(|| "—".to_owned())),
             ("Signed up", format_utc(line.created_at)),
             ("VMs", line.vms.to_string()),
@@ -427,11 +427,11 @@ fn job_row(
         job.state.clone()
     };
     let vm_label = if job.vm.1.is_empty() {
-        job.vm.0.clone()
+        job.vm.0.to_string()
     } else {
         job.vm.1.clone()
     };
-    let id = job.id.clone();
+    let id = job.id.to_string();
     let (cancel_id, retry_id) = (id.clone(), id.clone());
     let cancel_label = format!("Cancel {} of {}", job.kind, vm_label);
     let retry_label = format!("Retry {} of {}", job.kind, vm_label);

@@ -42,11 +42,11 @@ pub fn TemplatesPage() -> impl IntoView {
                                 {list.into_iter().map(|t| view! {
                                     <tr>
                                         <td>{t.name.clone()}</td>
-                                        <td>{t.base.clone()}</td>
+                                        <td>{t.base_name.clone()}</td>
                                         <td><pre class="snippet">{t.user_data.clone()}</pre></td>
                                         <td>
                                             <ActionForm action=delete attr:class="inline-form">
-                                                <input type="hidden" name="id" value=t.id.clone() />
+                                                <input type="hidden" name="id" value=t.id.to_string() />
                                                 <button type="submit" class="button button-secondary" aria-label=format!("Delete template {}", t.name)>"Delete"</button>
                                             </ActionForm>
                                         </td>

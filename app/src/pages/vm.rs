@@ -87,7 +87,7 @@ fn VmBody(
     let operate_error = action_error(operate);
     let destroy_error = action_error(destroy);
     let action_button = move |action: VmAction, label: &'static str| {
-        let vm_id = vm.id.clone();
+        let vm_id = vm.id.to_string();
         let allowed = state.map_or(Err("Unknown state.".to_owned()), |s| {
             action.allowed_for(s, vm.breakout)
         });
@@ -114,13 +114,14 @@ fn VmBody(
         let done: Vec<String> = detail.events.iter().filter(|e| e.status == "done").map(|e| e.step.clone()).collect();
         let undone: Vec<String> = detail.events.iter().filter(|e| e.status == "undone").map(|e| e.step.clone()).collect();
         // The step a running job is working on: the first one not yet done.
-        let current = job.steps.iter().map(|(step, _)| step).find(|step| !done.contains(step)).cloned();
+        let current = job.steps.iter().flatten().map(|s| &s.step).find(|step| !done.contains(step)).cloned();
         let title = format!("{} — {}", job.kind.replace('_', " "), job.state);
         view! {
             <section class="card" aria-label="Progress">
                 <h2>"Progress: " {title}</h2>
                 <ol class="steps">
-                    {job.steps.iter().map(|(step, label)| {
+                    {job.steps.iter().flatten().map(|s| {
+                        let (step, label) = (&s.step, &s.label);
                         let status = if job.failed_step.as_deref() == Some(step.as_str()) {
                             "failed"
                         } else if undone.contains(step) {
@@ -168,7 +169,7 @@ fn VmBody(
     };
     let resize_disabled = resize_reason.clone();
     let history = detail.history.clone();
-    let (resize_vm, destroy_vm) = (detail.vm.id.clone(), detail.vm.id.clone());
+    let (resize_vm, destroy_vm) = (detail.vm.id.to_string(), detail.vm.id.to_string());
     view! {
         <leptos_meta::Title text=format!("VM {}", detail.vm.name) />
         <header class="page-header page-header-actions">

@@ -23,7 +23,7 @@ pub fn VmsPage() -> impl IntoView {
         all.into_iter()
             .filter(|vm| zone.get().is_empty() || vm.zone == zone.get())
             .filter(|vm| state.get().is_empty() || vm.state == state.get())
-            .filter(|vm| vdc.get().is_empty() || vm.vdc_id == vdc.get())
+            .filter(|vm| vdc.get().is_empty() || vm.vdc_id.to_string() == vdc.get())
             .collect()
     };
     view! {
@@ -56,7 +56,7 @@ pub fn VmsPage() -> impl IntoView {
                                 <select on:change=move |ev| set_vdc.set(event_target_value(&ev))>
                                     <option value="">"All VDCs"</option>
                                     {vdcs.get().and_then(Result::ok).unwrap_or_default().into_iter()
-                                        .map(|v| view! { <option value=v.id.clone()>{v.name.clone()}</option> }).collect_view()}
+                                        .map(|v| view! { <option value=v.id.to_string()>{v.name.clone()}</option> }).collect_view()}
                                 </select>
                             </label>
                             <label>"State "
@@ -128,8 +128,8 @@ pub fn VmNewPage() -> impl IntoView {
                                 <label for="vm-vdc">"VDC"</label>
                                 <select id="vm-vdc" name="vdc_id">
                                     {list.into_iter().map(|vdc| {
-                                        let selected = vdc.id == preselected;
-                                        view! { <option value=vdc.id.clone() selected=selected>{format!("{} — {}", vdc.name, zone_label(&vdc.zone))}</option> }
+                                        let selected = vdc.id.to_string() == preselected;
+                                        view! { <option value=vdc.id.to_string() selected=selected>{format!("{} — {}", vdc.name, zone_label(&vdc.zone))}</option> }
                                     }).collect_view()}
                                 </select>
                                 <p class="field-error" aria-live="polite">{error_of("vdc_id")}</p>
@@ -154,8 +154,8 @@ pub fn VmNewPage() -> impl IntoView {
                                 }).collect_view()}
                                 {move || own_templates.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|t| view! {
                                     <label class="choice">
-                                        <input type="radio" name="template" value=t.id.clone() />
-                                        <span>{format!("{} (yours, on {})", t.name, t.base)}</span>
+                                        <input type="radio" name="template" value=t.id.to_string() />
+                                        <span>{format!("{} (yours, on {})", t.name, t.base_name)}</span>
                                     </label>
                                 }).collect_view()}
                             </div>
@@ -196,7 +196,7 @@ pub fn VmNewPage() -> impl IntoView {
                                     <div class="choices">
                                         {list.into_iter().enumerate().map(|(i, key)| view! {
                                             <label class="choice">
-                                                <input type="checkbox" name=format!("ssh_key_ids[{i}]") value=key.id.clone() />
+                                                <input type="checkbox" name=format!("ssh_key_ids[{i}]") value=key.id.to_string() />
                                                 <span>{format!("SSH key {} ({})", key.name, key.fingerprint)}</span>
                                             </label>
                                         }).collect_view()}

@@ -122,3 +122,15 @@ impl Store {
         Ok(done.rows_affected())
     }
 }
+
+impl From<ApiKeyRow> for meridian_core::view::ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        Self {
+            id: super::id_of(&row.id),
+            name: row.name,
+            api_key: row.api_key,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+        }
+    }
+}

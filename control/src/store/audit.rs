@@ -179,3 +179,17 @@ impl Store {
             .collect()
     }
 }
+
+impl From<AuditRow> for meridian_core::view::AuditEntry {
+    fn from(row: AuditRow) -> Self {
+        Self {
+            at: row.at,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            result: row.result,
+            client: row.client,
+            request_id: row.request_id,
+        }
+    }
+}

@@ -2,33 +2,12 @@
 
 use super::audit::WriteExt;
 use super::{Store, Tx};
+use meridian_core::bandwidth::{Alert, Cap};
 use sqlx::Row;
-
-/// A rate cap as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CapRow {
-    /// "vm" or "pair".
-    pub scope: String,
-    /// The VM id, or the zone pair "ams1-lon1".
-    pub target: String,
-    /// The cap in Mb/s.
-    pub mbps: i64,
-}
-
-/// A tenant's allowance alert.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AlertRow {
-    /// The share of the allowance that fires it, in percent.
-    pub threshold_pct: i64,
-    /// The month it last fired, "2026-11".
-    pub fired_month: Option<String>,
-    /// When it last fired (Unix ms).
-    pub fired_at: Option<i64>,
-}
 
 impl Store {
     /// The tenant's caps.
-    pub async fn cap_list(&self, tenant_id: &str) -> Result<Vec<CapRow>, sqlx::Error> {
+    pub async fn cap_list(&self, tenant_id: &str) -> Result<Vec<Cap>, sqlx::Error> {
         let mut tx = self.begin_read().await?;
         let caps = Self::cap_list_tx(&mut tx, tenant_id).await?;
         tx.commit().await?;
@@ -36,7 +15,7 @@ impl Store {
     }
 
     /// The tenant's caps, inside a transaction (metering reads them while it meters).
-    pub(crate) async fn cap_list_tx(tx: &mut Tx, tenant_id: &str) -> Result<Vec<CapRow>, sqlx::Error> {
+    pub(crate) async fn cap_list_tx(tx: &mut Tx, tenant_id: &str) -> Result<Vec<Cap>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT scope, target, mbps FROM bandwidth_caps WHERE tenant_id = $1 ORDER BY scope, target",
         )
@@ -45,7 +24,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok(CapRow {
+                Ok(Cap {
                     scope: row.try_get("scope")?,
                     target: row.try_get("target")?,
                     mbps: row.try_get("mbps")?,
@@ -55,7 +34,7 @@ impl Store {
     }
 
     /// Sets (or replaces) a cap.
-    pub async fn cap_set(&self, tenant_id: &str, cap: &CapRow, now: i64) -> Result<(), sqlx::Error> {
+    pub async fn cap_set(&self, tenant_id: &str, cap: &Cap, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO bandwidth_caps (tenant_id, scope, target, mbps, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, scope, target) DO UPDATE SET mbps = excluded.mbps",
@@ -83,7 +62,7 @@ impl Store {
     }
 
     /// The tenant's alert, if set.
-    pub async fn alert_get(&self, tenant_id: &str) -> Result<Option<AlertRow>, sqlx::Error> {
+    pub async fn alert_get(&self, tenant_id: &str) -> Result<Option<Alert>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT threshold_pct, fired_month, fired_at FROM bandwidth_alerts WHERE tenant_id = $1",
         )
@@ -91,7 +70,7 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         row.map(|row| {
-            Ok(AlertRow {
+            Ok(Alert {
                 threshold_pct: row.try_get("threshold_pct")?,
                 fired_month: row.try_get("fired_month")?,
                 fired_at: row.try_get("fired_at")?,

@@ -79,3 +79,16 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+impl From<FirewallRow> for meridian_core::view::FirewallRule {
+    fn from(row: FirewallRow) -> Self {
+        Self {
+            id: super::id_of(&row.id),
+            zone: row.zone,
+            protocol: row.protocol,
+            port_from: row.port_from,
+            port_to: row.port_to,
+            source: row.source,
+        }
+    }
+}

@@ -587,3 +587,34 @@ pub struct RecentEvent {
     /// That VM's name, while its row exists.
     pub vm_name: Option<String>,
 }
+
+impl From<JobRow> for meridian_core::view::Job {
+    /// The job as lists show it: without its steps.
+    fn from(job: JobRow) -> Self {
+        Self {
+            id: job.id.into(),
+            kind: job.position.kind.as_str().to_owned(),
+            state: job.position.state.as_str().to_owned(),
+            finished: job.position.state.is_terminal(),
+            vm_id: job.target_id.into(),
+            steps: None,
+            failed_step: job.failed_step,
+            error: job.error,
+            created_at: job.created_at,
+            finished_at: job.finished_at,
+        }
+    }
+}
+
+impl From<JobEvent> for meridian_core::view::JobEvent {
+    fn from(event: JobEvent) -> Self {
+        Self {
+            job_id: event.job_id.into(),
+            seq: event.seq,
+            at: event.at,
+            step: event.step,
+            status: event.status,
+            message: event.message,
+        }
+    }
+}

@@ -403,3 +403,13 @@ mod tests {
         assert_eq!(in_list(3, 3), "$3, $4, $5");
     }
 }
+
+/// A stored id as its typed id. Ids are written by the control plane from typed ids, so a stored
+/// one that does not parse is a corrupted row: it reads as the nil id (which matches nothing),
+/// and the corruption is logged rather than failing the whole list it is in.
+pub(crate) fn id_of<T: std::str::FromStr + From<uuid::Uuid>>(stored: &str) -> T {
+    stored.parse().unwrap_or_else(|_| {
+        tracing::error!(id = %stored.chars().take(64).collect::<String>(), "stored id is not a uuid");
+        T::from(uuid::Uuid::nil())
+    })
+}

@@ -69,3 +69,14 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+impl From<SshKeyRow> for meridian_core::view::SshKey {
+    fn from(row: SshKeyRow) -> Self {
+        Self {
+            id: super::id_of(&row.id),
+            name: row.name,
+            fingerprint: row.fingerprint,
+            public_key: row.public_key,
+        }
+    }
+}

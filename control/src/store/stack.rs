@@ -161,3 +161,16 @@ impl Store {
         Ok(true)
     }
 }
+
+impl From<StackRow> for meridian_core::view::Stack {
+    fn from(row: StackRow) -> Self {
+        Self {
+            id: super::id_of(&row.id),
+            name: row.name,
+            template: row.template,
+            state: row.state,
+            created_at: row.created_at,
+            ready_at: row.ready_at,
+        }
+    }
+}

@@ -68,3 +68,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+impl From<TemplateRow> for meridian_core::view::Template {
+    fn from(row: TemplateRow) -> Self {
+        let base_name = row
+            .base
+            .parse()
+            .ok()
+            .and_then(meridian_core::resource::BuiltinTemplate::find)
+            .map_or_else(|| row.base.clone(), |b| b.name.to_owned());
+        Self {
+            id: super::id_of(&row.id),
+            name: row.name,
+            base: row.base,
+            base_name,
+            user_data: row.user_data,
+        }
+    }
+}

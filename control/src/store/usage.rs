@@ -1,28 +1,16 @@
 //! Usage records: metered quantities rolled up per hour.
 
 use super::{Store, Tx};
+use meridian_core::view::MeteredHour;
 use sqlx::Row;
-
-/// One rolled-up usage row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UsageRow {
-    /// Start of the UTC hour (Unix ms).
-    pub hour_start: i64,
-    /// `vm_seconds`, `disk_gib_seconds`, `public_ip_seconds`, `bytes_backbone`, `bytes_internet`, `bytes_edge`.
-    pub kind: String,
-    /// The VM, or the backbone edge for `bytes_edge`.
-    pub resource_id: String,
-    /// "vcpus/memory_mib/disk_gib" for `vm_seconds`.
-    pub size: String,
-    /// The zone.
-    pub zone: String,
-    /// Seconds, GiB-seconds or bytes.
-    pub quantity: i64,
-}
 
 impl Store {
     /// Adds `quantity` to the hour's row, creating it if needed.
-    pub(crate) async fn usage_add(tx: &mut Tx, tenant_id: &str, row: &UsageRow) -> Result<(), sqlx::Error> {
+    pub(crate) async fn usage_add(
+        tx: &mut Tx,
+        tenant_id: &str,
+        row: &MeteredHour,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO usage_records (tenant_id, hour_start, kind, resource_id, size, zone, quantity) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, hour_start, kind, resource_id, size) \
@@ -48,7 +36,7 @@ impl Store {
         tenant_id: &str,
         from: i64,
         to: i64,
-    ) -> Result<Vec<UsageRow>, sqlx::Error> {
+    ) -> Result<Vec<MeteredHour>, sqlx::Error> {
         self.usage_query(
             "SELECT MIN(hour_start) AS hour_start, kind, '' AS resource_id, size, '' AS zone, \
              CAST(SUM(quantity) AS BIGINT) AS quantity FROM usage_records \
@@ -66,7 +54,7 @@ impl Store {
         tenant_id: &str,
         from: i64,
         to: i64,
-    ) -> Result<Vec<UsageRow>, sqlx::Error> {
+    ) -> Result<Vec<MeteredHour>, sqlx::Error> {
         self.usage_query(
             "SELECT hour_start, kind, resource_id, size, zone, quantity FROM usage_records \
              WHERE tenant_id = $1 AND hour_start >= $2 AND hour_start < $3 ORDER BY hour_start, kind, resource_id",
@@ -83,7 +71,7 @@ impl Store {
         tenant_id: &str,
         from: i64,
         to: i64,
-    ) -> Result<Vec<UsageRow>, sqlx::Error> {
+    ) -> Result<Vec<MeteredHour>, sqlx::Error> {
         let rows = sqlx::query(sql)
             .bind(tenant_id)
             .bind(from)
@@ -92,7 +80,7 @@ impl Store {
             .await?;
         rows.iter()
             .map(|row| {
-                Ok(UsageRow {
+                Ok(MeteredHour {
                     hour_start: row.try_get("hour_start")?,
                     kind: row.try_get("kind")?,
                     resource_id: row.try_get("resource_id")?,

@@ -107,3 +107,14 @@ impl Store {
         Ok(())
     }
 }
+
+impl From<VdcRow> for meridian_core::view::Vdc {
+    fn from(row: VdcRow) -> Self {
+        Self {
+            id: super::id_of(&row.id),
+            name: row.name,
+            zone: row.zone,
+            created_at: row.created_at,
+        }
+    }
+}

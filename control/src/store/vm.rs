@@ -569,3 +569,31 @@ impl Store {
         Ok(())
     }
 }
+
+impl From<VmRow> for meridian_core::view::Vm {
+    fn from(row: VmRow) -> Self {
+        let template = if row.template_name.is_empty() {
+            row.template.clone()
+        } else {
+            row.template_name
+        };
+        Self {
+            id: super::id_of(&row.id),
+            name: row.name,
+            vdc_id: super::id_of(&row.vdc_id),
+            zone: row.zone,
+            state: row.state,
+            template,
+            template_id: row.template,
+            vcpus: row.vcpus,
+            memory_mib: row.memory_mib,
+            disk_gib: row.disk_gib,
+            private_ip: row.private_ip,
+            public_ip: row.public_ip,
+            breakout: row.breakout,
+            dedicated: row.dedicated,
+            anti_affinity_group: row.affinity_group,
+            created_at: row.created_at,
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use super::parse_whole;
 use crate::field::FieldErrors;
+use crate::zone::ZoneId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -319,6 +320,40 @@ impl FirewallRule {
             (Some(_), None) => false,
         };
         self.protocol == protocol && port_ok && self.source.contains(from)
+    }
+}
+
+/// A new rule for one zone's breakout, validated: the zone and the rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FirewallRuleCreate {
+    /// The zone whose breakout it guards.
+    pub zone: ZoneId,
+    /// What it lets in.
+    pub rule: FirewallRule,
+}
+
+impl FirewallRuleCreate {
+    /// Validates the whole form at once. Field names: `zone` and those of [`FirewallRule::parse`].
+    pub fn parse(
+        zone: &str,
+        protocol: &str,
+        port_from: &str,
+        port_to: &str,
+        source: &str,
+    ) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let zone = errors.check("zone", ZoneId::parse(zone));
+        let rule = match FirewallRule::parse(protocol, port_from, port_to, source) {
+            Ok(rule) => Some(rule),
+            Err(fields) => {
+                errors.0.extend(fields.0);
+                None
+            }
+        };
+        match (zone, rule) {
+            (Some(zone), Some(rule)) => Ok(Self { zone, rule }),
+            _ => Err(errors),
+        }
     }
 }
 

@@ -16,10 +16,11 @@ mod vm_state;
 
 pub use anti_affinity::AntiAffinityGroup;
 pub use firewall::{
-    FirewallRule, PortError, PortRange, Protocol, ProtocolError, SourceCidr, SourceCidrError,
+    FirewallRule, FirewallRuleCreate, PortError, PortRange, Protocol, ProtocolError, SourceCidr,
+    SourceCidrError,
 };
 pub use name::{NAME_MAX_CHARS, Name, NameError};
-pub use quota::{Quota, QuotaExceeded, QuotaResource, QuotaUsage};
+pub use quota::{QUOTA_CEILING, Quota, QuotaExceeded, QuotaForm, QuotaResource, QuotaUsage};
 pub use size::{
     DiskGib, DiskGibError, MemoryMib, MemoryMibError, NamedSize, ResizeError, SIZES, SizeError, Vcpus,
     VcpusError, VmSize,
@@ -29,7 +30,9 @@ pub use template::{
     BUILTIN_TEMPLATES, BuiltinTemplate, CLOUD_CONFIG_HEADER, DiskTooSmall, OsFamily, TemplateChoiceError,
     TemplateCreate, TenantTemplate, USER_DATA_MAX_BYTES, UserData, UserDataError, parse_template_choice,
 };
-pub use vm_create::{CheckboxError, SshKeyChoiceError, VmCreate, VmCreateForm, ZoneChoiceError};
+pub use vm_create::{
+    CheckboxError, SshKeyChoiceError, VmCreate, VmCreateForm, VmCreateInput, ZoneChoiceError,
+};
 pub use vm_state::{IllegalTransition, UnknownVmState, VmAction, VmState};
 
 /// Reads a whole number typed into a form: `None` if it is not one, `u64::MAX` if it is too long to

@@ -1,6 +1,7 @@
 //! Quotas: a tenant's limits, its usage and the refusal that says by how much.
 
 use super::{VmSize, mib_text};
+use crate::field::FieldErrors;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -156,6 +157,90 @@ impl Quota {
             }
         }
         Ok(())
+    }
+}
+
+/// An admin's quota change as typed: every limit text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuotaForm {
+    /// VMs.
+    pub max_vms: String,
+    /// vCPUs.
+    pub max_vcpus: String,
+    /// Memory (MiB).
+    pub max_memory_mib: String,
+    /// Public IPs.
+    pub max_public_ips: String,
+}
+
+/// The largest limit an admin may set for any one quota, against typos.
+pub const QUOTA_CEILING: u64 = 1_000_000_000;
+
+impl QuotaForm {
+    /// The quota, or every field's problem (not a whole number, above [`QUOTA_CEILING`]). Field
+    /// names are the form's.
+    pub fn parse(&self) -> Result<Quota, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let mut number = |name: &'static str, raw: &str| -> u64 {
+            match raw.trim().parse::<u64>() {
+                Ok(n) if n > QUOTA_CEILING => {
+                    errors.push(name, format!("At most {QUOTA_CEILING}."));
+                    0
+                }
+                Ok(n) => n,
+                Err(_) => {
+                    errors.push(name, "Enter a whole number.");
+                    0
+                }
+            }
+        };
+        let vms = number("max_vms", &self.max_vms);
+        let vcpus = number("max_vcpus", &self.max_vcpus);
+        let memory = number("max_memory_mib", &self.max_memory_mib);
+        let ips = number("max_public_ips", &self.max_public_ips);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(Quota {
+            max_vms: small(vms),
+            max_vcpus: small(vcpus),
+            max_memory_mib: memory,
+            max_public_ips: small(ips),
+        })
+    }
+}
+
+impl Quota {
+    /// Checks that no limit is below what is already in use: each one that is gets its field
+    /// (named as [`QuotaForm`]'s) and a sentence saying the least it may be.
+    pub fn check_covers(&self, used: &QuotaUsage) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let limits = [
+            ("max_vms", u64::from(self.max_vms), u64::from(used.vms), "VMs"),
+            (
+                "max_vcpus",
+                u64::from(self.max_vcpus),
+                u64::from(used.vcpus),
+                "vCPUs",
+            ),
+            ("max_memory_mib", self.max_memory_mib, used.memory_mib, "MiB"),
+            (
+                "max_public_ips",
+                u64::from(self.max_public_ips),
+                u64::from(used.public_ips),
+                "public IPs",
+            ),
+        ];
+        for (name, limit, in_use, unit) in limits {
+            if limit < in_use {
+                errors.push(
+                    name,
+                    format!("{in_use} {unit} are in use; set at least {in_use}."),
+                );
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 }
 

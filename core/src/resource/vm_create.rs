@@ -31,6 +31,30 @@ pub struct VmCreateForm {
     pub dedicated: String,
 }
 
+/// A VM create as an API sends it: text where a person types, flags as booleans. It is checked
+/// by [`VmCreate::parse_input`], so no front door turns typed values back into form text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VmCreateInput {
+    /// The VM's name.
+    pub name: String,
+    /// A zone id such as `lon1`.
+    pub zone: String,
+    /// A built-in template slug or a template id.
+    pub template: String,
+    /// A size code (`m`) or name (`Kestrel`).
+    pub size: String,
+    /// Give the VM a public IPv4 address (internet breakout).
+    pub breakout: bool,
+    /// SSH key ids.
+    pub ssh_key_ids: Vec<String>,
+    /// Cloud-config for first boot.
+    pub user_data: Option<String>,
+    /// An anti-affinity group name; the group is created on first use.
+    pub anti_affinity_group: Option<String>,
+    /// Place the VM on a host that runs no other tenant's VMs.
+    pub dedicated: bool,
+}
+
 /// A validated request to create a VM.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmCreate {
@@ -122,19 +146,43 @@ impl VmCreate {
     /// returned [`FieldErrors`] are the [`VmCreateForm`] field names; a template whose image does not
     /// fit the size's disk is reported on `size`.
     pub fn parse(raw: &VmCreateForm) -> Result<VmCreate, FieldErrors> {
+        Self::parse_parts(raw, parse_checkbox(&raw.breakout), parse_checkbox(&raw.dedicated))
+    }
+
+    /// Validates a create whose flags arrived typed (an API's JSON booleans); the text fields are
+    /// checked exactly as [`VmCreate::parse`] checks them, with the same field names.
+    pub fn parse_input(input: &VmCreateInput) -> Result<VmCreate, FieldErrors> {
+        let text = VmCreateForm {
+            name: input.name.clone(),
+            zone: input.zone.clone(),
+            template: input.template.clone(),
+            size: input.size.clone(),
+            ssh_key_ids: input.ssh_key_ids.clone(),
+            user_data: input.user_data.clone().unwrap_or_default(),
+            anti_affinity_group: input.anti_affinity_group.clone().unwrap_or_default(),
+            ..VmCreateForm::default()
+        };
+        Self::parse_parts(&text, Ok(input.breakout), Ok(input.dedicated))
+    }
+
+    fn parse_parts(
+        raw: &VmCreateForm,
+        breakout: Result<bool, CheckboxError>,
+        dedicated: Result<bool, CheckboxError>,
+    ) -> Result<VmCreate, FieldErrors> {
         let mut errors = FieldErrors::default();
         let name = errors.check("name", Name::parse(&raw.name));
         let zone = errors.check("zone", parse_zone_choice(&raw.zone));
         let template = errors.check("template", parse_template_choice(&raw.template));
         let size = errors.check("size", VmSize::named(&raw.size));
-        let breakout = errors.check("breakout", parse_checkbox(&raw.breakout));
+        let breakout = errors.check("breakout", breakout);
         let ssh_key_ids = errors.check("ssh_key_ids", parse_ssh_key_ids(&raw.ssh_key_ids));
         let user_data = errors.check("user_data", optional(&raw.user_data, UserData::parse));
         let anti_affinity_group = errors.check(
             "anti_affinity_group",
             optional(&raw.anti_affinity_group, Name::parse),
         );
-        let dedicated = errors.check("dedicated", parse_checkbox(&raw.dedicated));
+        let dedicated = errors.check("dedicated", dedicated);
         if let (Some(template), Some(size)) = (template, size)
             && let Some(builtin) = BuiltinTemplate::find(template)
         {

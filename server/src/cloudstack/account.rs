@@ -40,7 +40,7 @@ pub(super) async fn run(
                 .into_iter()
                 .find(|key| key.name == name)
                 .ok_or_else(|| CsError::param("name: you have no SSH key pair with this name."))?;
-            control.ssh_key_delete(ctx, &key.id).await?;
+            control.ssh_key_delete(ctx, key.id).await?;
             Ok(json!({ "success": "true" }))
         }
         other => Err(unanswered(other)),

@@ -6,12 +6,11 @@ use super::catalog::zone_name;
 use super::commands::Command;
 use super::envelope::{CsError, INTERNAL, job, list, unanswered};
 use super::network::{firewall_json, ip_json};
-use meridian_control::store::job::JobRow;
-use meridian_control::store::vm::VmRow;
 use meridian_control::{Control, Error, OpContext};
 use meridian_core::calendar::format_iso;
 use meridian_core::job::{JobKind, JobState};
-use meridian_core::resource::{SIZES, VmCreateForm};
+use meridian_core::resource::{SIZES, VmCreate, VmCreateForm};
+use meridian_core::view::{Job, Vm};
 use serde_json::{Value, json};
 
 /// Runs one of this group's commands.
@@ -29,10 +28,14 @@ pub(super) async fn run(
                 .vm_list(ctx)
                 .await?
                 .into_iter()
-                .filter(|vm| params.get("id").is_none_or(|id| id == vm.id))
+                .filter(|vm| params.get("id").is_none_or(|id| id == vm.id.to_string()))
                 .filter(|vm| params.get("name").is_none_or(|name| name == vm.name))
                 .filter(|vm| params.get("zoneid").is_none_or(|zone| zone == vm.zone))
-                .filter(|vm| params.get("networkid").is_none_or(|vdc| vdc == vm.vdc_id))
+                .filter(|vm| {
+                    params
+                        .get("networkid")
+                        .is_none_or(|vdc| vdc == vm.vdc_id.to_string())
+                })
                 .filter(|vm| match wanted_state {
                     Some(state) => vm_state(&vm.state).eq_ignore_ascii_case(state),
                     None => vm.state != "destroyed",
@@ -41,13 +44,25 @@ pub(super) async fn run(
                 .collect();
             list("virtualmachine", vms, params)
         }
-        "startVirtualMachine" => job(control.vm_start(ctx, params.required("id")?).await?.job_id),
-        "stopVirtualMachine" => job(control.vm_stop(ctx, params.required("id")?).await?.job_id),
-        "rebootVirtualMachine" => job(control.vm_reboot(ctx, params.required("id")?).await?.job_id),
-        "destroyVirtualMachine" => job(control.vm_destroy(ctx, params.required("id")?).await?.job_id),
+        "startVirtualMachine" => job(control
+            .vm_start(ctx, Error::id(params.required("id")?)?)
+            .await?
+            .job_id),
+        "stopVirtualMachine" => job(control
+            .vm_stop(ctx, Error::id(params.required("id")?)?)
+            .await?
+            .job_id),
+        "rebootVirtualMachine" => job(control
+            .vm_reboot(ctx, Error::id(params.required("id")?)?)
+            .await?
+            .job_id),
+        "destroyVirtualMachine" => job(control
+            .vm_destroy(ctx, Error::id(params.required("id")?)?)
+            .await?
+            .job_id),
         "queryAsyncJobResult" => {
             let id = params.required("jobid")?;
-            match control.job_view(ctx, id).await {
+            match control.job_view(ctx, Error::id(id)?).await {
                 Ok(job) => job_json(control, ctx, &job, true).await,
                 // A firewall rule is applied at once: its id is its own finished job.
                 Err(Error::NotFound) => {
@@ -55,7 +70,7 @@ pub(super) async fn run(
                         .firewall_rule_list(ctx)
                         .await?
                         .into_iter()
-                        .find(|rule| rule.id == id)
+                        .find(|rule| rule.id.to_string() == id)
                         .ok_or(Error::NotFound)?;
                     Ok(json!({
                         "jobid": rule.id, "jobstatus": 1, "jobprocstatus": 0, "jobresultcode": 0,
@@ -88,7 +103,7 @@ async fn deploy(control: &Control, ctx: &OpContext, params: &Params) -> Result<V
     {
         Some(id) => vdcs
             .iter()
-            .find(|vdc| vdc.id == id)
+            .find(|vdc| vdc.id.to_string() == id)
             .ok_or_else(|| CsError::param("networkids: you have no such network."))?,
         None => vdcs.iter().find(|vdc| vdc.zone == zone).ok_or_else(|| {
             CsError::param(format!(
@@ -128,7 +143,7 @@ async fn deploy(control: &Control, ctx: &OpContext, params: &Params) -> Result<V
             let key = keys.iter().find(|key| key.name == name).ok_or_else(|| {
                 CsError::param(format!("keypairs: you have no SSH key pair named {name:?}."))
             })?;
-            ssh_key_ids.push(key.id.clone());
+            ssh_key_ids.push(key.id.to_string());
         }
     }
     let name = match params.get("name").or(params.get("displayname")) {
@@ -144,7 +159,8 @@ async fn deploy(control: &Control, ctx: &OpContext, params: &Params) -> Result<V
         user_data,
         ..VmCreateForm::default()
     };
-    let started = control.vm_create_from_form(ctx, &vdc.id, form).await?;
+    let create = VmCreate::parse(&form).map_err(Error::Invalid)?;
+    let started = control.vm_create(ctx, vdc.id, create).await?;
     Ok(json!({ "id": started.vm_id.to_string(), "jobid": started.job_id.to_string() }))
 }
 
@@ -160,7 +176,7 @@ fn vm_state(state: &str) -> &'static str {
     }
 }
 
-fn vm_json(vm: &VmRow) -> Value {
+fn vm_json(vm: &Vm) -> Value {
     let size = SIZES.iter().find(|s| {
         i64::from(s.size.vcpus.get()) == vm.vcpus
             && i64::from(s.size.memory_mib.get()) == vm.memory_mib
@@ -173,15 +189,11 @@ fn vm_json(vm: &VmRow) -> Value {
     if let Some(ip) = &vm.private_ip {
         nic["ipaddress"] = json!(ip);
     }
-    let template = if vm.template_name.is_empty() {
-        &vm.template
-    } else {
-        &vm.template_name
-    };
+    let template = &vm.template;
     let mut value = json!({
         "id": vm.id, "name": vm.name, "displayname": vm.name, "state": vm_state(&vm.state),
         "zoneid": vm.zone, "zonename": zone_name(&vm.zone),
-        "templateid": vm.template, "templatename": template, "templatedisplaytext": template,
+        "templateid": vm.template_id, "templatename": template, "templatedisplaytext": template,
         "serviceofferingid": size.map_or("custom", |s| s.code),
         "serviceofferingname": size.map_or("custom", |s| s.name),
         "cpunumber": vm.vcpus, "memory": vm.memory_mib, "rootdisksize": vm.disk_gib,
@@ -200,10 +212,13 @@ fn vm_json(vm: &VmRow) -> Value {
 async fn job_json(
     control: &Control,
     ctx: &OpContext,
-    job: &JobRow,
+    job: &Job,
     with_result: bool,
 ) -> Result<Value, CsError> {
-    let state = job.position.state;
+    let state = JobState::parse(&job.state)
+        .ok_or_else(|| Error::internal(format_args!("job state {}", job.state)))?;
+    let kind =
+        JobKind::parse(&job.kind).ok_or_else(|| Error::internal(format_args!("job kind {}", job.kind)))?;
     let status = match state {
         JobState::Queued | JobState::Running | JobState::Unwinding => 0,
         JobState::Succeeded => 1,
@@ -212,8 +227,8 @@ async fn job_json(
     let mut value = json!({
         "jobid": job.id.to_string(), "jobstatus": status, "jobprocstatus": 0,
         "jobresultcode": if status == 2 { INTERNAL } else { 0 },
-        "cmd": job.position.kind.as_str(), "created": format_iso(job.created_at),
-        "jobinstancetype": "VirtualMachine", "jobinstanceid": job.target_id.to_string(),
+        "cmd": job.kind, "created": format_iso(job.created_at),
+        "jobinstancetype": "VirtualMachine", "jobinstanceid": job.vm_id.to_string(),
     });
     if status == 2 {
         let text = job
@@ -223,9 +238,9 @@ async fn job_json(
         value["jobresulttype"] = json!("object");
         value["jobresult"] = json!({ "errorcode": INTERNAL, "errortext": text });
     } else if status == 1 && with_result {
-        let vm = control.vm_view(ctx, &job.target_id.to_string()).await?;
+        let vm = control.vm_view(ctx, job.vm_id).await?;
         value["jobresulttype"] = json!("object");
-        value["jobresult"] = match job.position.kind {
+        value["jobresult"] = match kind {
             JobKind::VmBreakoutOpen => {
                 value["jobinstancetype"] = json!("IpAddress");
                 json!({ "ipaddress": ip_json(&vm).unwrap_or_default() })

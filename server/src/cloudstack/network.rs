@@ -5,8 +5,9 @@ use super::Params;
 use super::catalog::zone_name;
 use super::commands::Command;
 use super::envelope::{CsError, job, list, unanswered};
-use meridian_control::store::vm::VmRow;
-use meridian_control::{Control, OpContext};
+use meridian_control::{Control, Error, OpContext};
+use meridian_core::resource::FirewallRuleCreate;
+use meridian_core::view::{FirewallRule, Vdc, Vm};
 use serde_json::{Value, json};
 
 /// Runs one of this group's commands.
@@ -31,7 +32,7 @@ pub(super) async fn run(
                 .await?
                 .iter()
                 .filter(|vm| params.get("zoneid").is_none_or(|zone| zone == vm.zone))
-                .filter(|vm| params.get("id").is_none_or(|id| id == vm.id))
+                .filter(|vm| params.get("id").is_none_or(|id| id == vm.id.to_string()))
                 .filter(|vm| {
                     params
                         .get("ipaddress")
@@ -42,52 +43,53 @@ pub(super) async fn run(
             list("publicipaddress", addresses, params)
         }
         "associateIpAddress" => {
-            let vm = control.vm_view(ctx, params.required("virtualmachineid")?).await?;
+            let vm = control
+                .vm_view(ctx, Error::id(params.required("virtualmachineid")?)?)
+                .await?;
             if params.get("zoneid").is_some_and(|zone| zone != vm.zone) {
                 return Err(CsError::param(format!("zoneid: the VM is in zone {}.", vm.zone)));
             }
-            if params.get("networkid").is_some_and(|vdc| vdc != vm.vdc_id) {
+            if params
+                .get("networkid")
+                .is_some_and(|vdc| vdc != vm.vdc_id.to_string())
+            {
                 return Err(CsError::param(format!(
                     "networkid: the VM is in network {}.",
                     vm.vdc_id
                 )));
             }
-            let started = control.vm_breakout_open(ctx, &vm.id).await?;
+            let started = control.vm_breakout_open(ctx, vm.id).await?;
             Ok(json!({ "id": vm.id, "jobid": started.job_id.to_string() }))
         }
         "disassociateIpAddress" => job(control
-            .vm_breakout_close(ctx, params.required("id")?)
+            .vm_breakout_close(ctx, Error::id(params.required("id")?)?)
             .await?
             .job_id),
         "createFirewallRule" => {
             // The rule is the zone's: it holds for the address's VM whether or not its address
             // has arrived yet.
-            let address = control.vm_view(ctx, params.required("ipaddressid")?).await?;
+            let address = control
+                .vm_view(ctx, Error::id(params.required("ipaddressid")?)?)
+                .await?;
             let start = params.get("startport").unwrap_or_default();
             let end = params.get("endport").unwrap_or(start);
             let source = params.get("cidrlist").unwrap_or("0.0.0.0/0");
-            let rule = control
-                .firewall_rule_create(
-                    ctx,
-                    &address.zone,
-                    params.required("protocol")?,
-                    start,
-                    end,
-                    source,
-                )
-                .await?;
+            let create =
+                FirewallRuleCreate::parse(&address.zone, params.required("protocol")?, start, end, source)
+                    .map_err(Error::Invalid)?;
+            let rule = control.firewall_rule_create(ctx, create).await?;
             Ok(json!({ "id": rule.id, "jobid": rule.id }))
         }
         "listFirewallRules" => {
             let zone = match params.get("ipaddressid") {
-                Some(id) => Some(control.vm_view(ctx, id).await?.zone),
+                Some(id) => Some(control.vm_view(ctx, Error::id(id)?).await?.zone),
                 None => None,
             };
             let rules = control
                 .firewall_rule_list(ctx)
                 .await?
                 .iter()
-                .filter(|rule| params.get("id").is_none_or(|id| id == rule.id))
+                .filter(|rule| params.get("id").is_none_or(|id| id == rule.id.to_string()))
                 .filter(|rule| zone.as_ref().is_none_or(|zone| *zone == rule.zone))
                 .map(firewall_json)
                 .collect();
@@ -99,7 +101,7 @@ pub(super) async fn run(
     }
 }
 
-fn network_json(vdc: &meridian_control::store::vdc::VdcRow, subnets: &[(String, String)]) -> Value {
+fn network_json(vdc: &Vdc, subnets: &[(String, String)]) -> Value {
     let cidr = subnets
         .iter()
         .find(|(zone, _)| *zone == vdc.zone)
@@ -118,7 +120,7 @@ async fn networks(control: &Control, ctx: &OpContext, params: &Params) -> Result
         .vdc_list(ctx)
         .await?
         .iter()
-        .filter(|vdc| params.get("id").is_none_or(|id| id == vdc.id))
+        .filter(|vdc| params.get("id").is_none_or(|id| id == vdc.id.to_string()))
         .filter(|vdc| params.get("zoneid").is_none_or(|zone| zone == vdc.zone))
         .map(|vdc| network_json(vdc, &subnets))
         .collect();
@@ -126,7 +128,7 @@ async fn networks(control: &Control, ctx: &OpContext, params: &Params) -> Result
 }
 
 /// A VM's public address as CloudStack shows one (its id is the VM's); none without one.
-pub(super) fn ip_json(vm: &VmRow) -> Option<Value> {
+pub(super) fn ip_json(vm: &Vm) -> Option<Value> {
     let ip = vm.public_ip.as_ref()?;
     Some(json!({
         "id": vm.id, "ipaddress": ip, "state": "Allocated",
@@ -138,7 +140,7 @@ pub(super) fn ip_json(vm: &VmRow) -> Option<Value> {
     }))
 }
 
-pub(super) fn firewall_json(rule: &meridian_control::store::firewall::FirewallRow) -> Value {
+pub(super) fn firewall_json(rule: &FirewallRule) -> Value {
     let mut value = json!({
         "id": rule.id, "protocol": rule.protocol, "cidrlist": rule.source, "state": "Active",
         "zoneid": rule.zone, "zonename": zone_name(&rule.zone), "traffictype": "Ingress",

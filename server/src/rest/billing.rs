@@ -4,7 +4,7 @@ use super::{ApiResult, Caller, Page, Paging, ok};
 use crate::AppState;
 use axum::extract::{Path, State};
 use meridian_control::billing::MonthBill;
-use meridian_control::store::now_ms;
+use meridian_control::now_ms;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -5,8 +5,6 @@ use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use http::{HeaderMap, StatusCode};
-use meridian_control::store::ssh_key::SshKeyRow;
-use meridian_control::store::template::TemplateRow;
 use meridian_core::pricing::hourly_rate;
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
 use serde::{Deserialize, Serialize};
@@ -62,14 +60,15 @@ pub struct Template {
     pub user_data: Option<String>,
 }
 
-impl From<TemplateRow> for Template {
-    fn from(row: TemplateRow) -> Self {
+impl From<meridian_core::view::Template> for Template {
+    /// One of the tenant's templates as a catalogue entry.
+    fn from(own: meridian_core::view::Template) -> Self {
         Self {
-            id: row.id,
-            name: row.name,
+            id: own.id.to_string(),
+            name: own.name,
             kind: "own".into(),
-            base: Some(row.base),
-            user_data: Some(row.user_data),
+            base: Some(own.base),
+            user_data: Some(own.user_data),
         }
     }
 }
@@ -141,33 +140,14 @@ pub async fn template_delete(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.control.template_delete(&ctx, &id).await?;
+    state
+        .control
+        .template_delete(&ctx, meridian_control::Error::id(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// An SSH public key to install on VMs.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SshKey {
-    /// Id (to name it when creating a VM).
-    pub id: String,
-    /// Name.
-    pub name: String,
-    /// `SHA256:…`, as `ssh-keygen -l` prints it.
-    pub fingerprint: String,
-    /// The key in OpenSSH format.
-    pub public_key: String,
-}
-
-impl From<SshKeyRow> for SshKey {
-    fn from(row: SshKeyRow) -> Self {
-        Self {
-            id: row.id,
-            name: row.name,
-            fingerprint: row.fingerprint,
-            public_key: row.public_key,
-        }
-    }
-}
+pub use meridian_core::view::SshKey;
 
 /// A new SSH key.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -188,7 +168,7 @@ pub async fn ssh_key_list(
     paging: Paging,
 ) -> ApiResult<Page<SshKey>> {
     let keys = state.control.ssh_key_list(&ctx).await?;
-    ok(paging.page(keys.into_iter().map(SshKey::from).collect())?)
+    ok(paging.page(keys)?)
 }
 
 /// Adds an SSH key.
@@ -206,7 +186,7 @@ pub async fn ssh_key_create(
         .control
         .ssh_key_create(&ctx, &input.name, &input.public_key)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(SshKey::from(row))))
+    Ok((StatusCode::CREATED, axum::Json(row)))
 }
 
 /// Removes an SSH key (VMs that have it keep it).
@@ -217,6 +197,9 @@ pub async fn ssh_key_delete(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.control.ssh_key_delete(&ctx, &id).await?;
+    state
+        .control
+        .ssh_key_delete(&ctx, meridian_control::Error::id(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,7 +19,7 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, header};
 use meridian_app::server::ClientAddress;
-use meridian_control::store::idempotency::IdempotencyClaim;
+use meridian_control::idempotency::IdempotencyClaim;
 use meridian_control::{Control, Error, OpContext};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

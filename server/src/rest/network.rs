@@ -6,8 +6,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use http::{HeaderMap, StatusCode};
 use meridian_control::Error;
-use meridian_control::store::firewall::FirewallRow;
 use meridian_core::backbone::{Backbone, Cut};
+use meridian_core::resource::FirewallRuleCreate;
 use meridian_core::zone::{ZONES, ZoneId, ZoneStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -189,40 +189,12 @@ pub async fn network_list(
     ok(paging.page(networks)?)
 }
 
-/// An inbound rule of a zone's breakout: what may reach your public addresses there.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct FirewallRule {
-    /// Id.
-    pub id: String,
-    /// Zone id.
-    pub zone: String,
-    /// `tcp`, `udp` or `icmp`.
-    pub protocol: String,
-    /// First port (none for ICMP).
-    pub port_from: Option<i64>,
-    /// Last port.
-    pub port_to: Option<i64>,
-    /// Source CIDR, e.g. `0.0.0.0/0`.
-    pub source: String,
-}
-
-impl From<FirewallRow> for FirewallRule {
-    fn from(row: FirewallRow) -> Self {
-        Self {
-            id: row.id,
-            zone: row.zone,
-            protocol: row.protocol,
-            port_from: row.port_from,
-            port_to: row.port_to,
-            source: row.source,
-        }
-    }
-}
+pub use meridian_core::view::FirewallRule;
 
 /// A new inbound rule.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FirewallRuleCreate {
+pub struct FirewallRuleNew {
     /// Zone id.
     pub zone: String,
     /// `tcp`, `udp` or `icmp`.
@@ -246,11 +218,11 @@ pub async fn firewall_rule_list(
     paging: Paging,
 ) -> ApiResult<Page<FirewallRule>> {
     let rules = state.control.firewall_rule_list(&ctx).await?;
-    ok(paging.page(rules.into_iter().map(FirewallRule::from).collect())?)
+    ok(paging.page(rules)?)
 }
 
 /// Adds an inbound rule to a zone's breakout.
-#[utoipa::path(post, path = "/api/v1/firewall-rules", tag = "network", request_body = FirewallRuleCreate,
+#[utoipa::path(post, path = "/api/v1/firewall-rules", tag = "network", request_body = FirewallRuleNew,
     responses((status = 201, body = FirewallRule), (status = 422, body = super::ApiErrorBody), (status = 409, body = super::ApiErrorBody),
         (status = 403, body = super::ApiErrorBody)))]
 pub async fn firewall_rule_create(
@@ -259,21 +231,19 @@ pub async fn firewall_rule_create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<FirewallRule> {
-    let input: FirewallRuleCreate = body_json(&headers, &body)?;
+    let input: FirewallRuleNew = body_json(&headers, &body)?;
     let port = |p: Option<u32>| p.map(|p| p.to_string()).unwrap_or_default();
     let port_to = input.port_to.or(input.port_from);
-    let row = state
-        .control
-        .firewall_rule_create(
-            &ctx,
-            &input.zone,
-            &input.protocol,
-            &port(input.port_from),
-            &port(port_to),
-            &input.source,
-        )
-        .await?;
-    Ok((StatusCode::CREATED, axum::Json(FirewallRule::from(row))))
+    let create = FirewallRuleCreate::parse(
+        &input.zone,
+        &input.protocol,
+        &port(input.port_from),
+        &port(port_to),
+        &input.source,
+    )
+    .map_err(meridian_control::Error::Invalid)?;
+    let rule = state.control.firewall_rule_create(&ctx, create).await?;
+    Ok((StatusCode::CREATED, axum::Json(rule)))
 }
 
 /// Removes a firewall rule.
@@ -284,6 +254,9 @@ pub async fn firewall_rule_delete(
     Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, super::ApiError> {
-    state.control.firewall_rule_delete(&ctx, &id).await?;
+    state
+        .control
+        .firewall_rule_delete(&ctx, meridian_control::Error::id(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

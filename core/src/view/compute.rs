@@ -1,0 +1,135 @@
+//! Views of compute: VDCs, VMs and the jobs that change them.
+
+use crate::id::{JobId, VdcId, VmId};
+use serde::{Deserialize, Serialize};
+
+/// A VDC: the tenant's presence in one zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Vdc {
+    /// Id.
+    pub id: VdcId,
+    /// Name.
+    pub name: String,
+    /// Zone id, e.g. `lon1`.
+    pub zone: String,
+    /// Created (Unix ms).
+    pub created_at: i64,
+}
+
+/// A VDC with its VMs and its subnet of the private network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VdcDetail {
+    /// The VDC.
+    pub vdc: Vdc,
+    /// The tenant's subnet in the VDC's zone, once a VM has an address there.
+    pub subnet: Option<String>,
+    /// Its VMs (not destroyed).
+    pub vms: Vec<Vm>,
+}
+
+/// A VM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Vm {
+    /// Id.
+    pub id: VmId,
+    /// Name, also its hostname.
+    pub name: String,
+    /// Its VDC.
+    pub vdc_id: VdcId,
+    /// Zone id.
+    pub zone: String,
+    /// `pending`, `provisioning`, `running`, `stopped`, `destroying`, `destroyed` or `failed`.
+    pub state: String,
+    /// Template name.
+    pub template: String,
+    /// What it was created from: a built-in's slug or the tenant template's id. Only the
+    /// CloudStack API shows it (as `templateid`); REST and the dashboard name the template.
+    #[serde(skip)]
+    pub template_id: String,
+    /// vCPUs.
+    pub vcpus: i64,
+    /// Memory in MiB.
+    pub memory_mib: i64,
+    /// Disk in GiB.
+    pub disk_gib: i64,
+    /// Address on the tenant's private network.
+    pub private_ip: Option<String>,
+    /// Public address, with internet breakout.
+    pub public_ip: Option<String>,
+    /// Internet breakout chosen (the public address may still be on its way).
+    pub breakout: bool,
+    /// On a host that runs no other tenant's VMs.
+    pub dedicated: bool,
+    /// Anti-affinity group.
+    pub anti_affinity_group: Option<String>,
+    /// Created (Unix ms).
+    pub created_at: i64,
+}
+
+/// One step of a job and how far it got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JobStep {
+    /// Stored name, e.g. `boot`.
+    pub step: String,
+    /// What people read, e.g. `Boot`.
+    pub label: String,
+    /// `waiting`, `done`, `undone` or `failed`.
+    pub status: String,
+}
+
+/// A job: the persisted progress of a change to a VM. Poll it until `state` is final.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Job {
+    /// Id.
+    pub id: JobId,
+    /// `vm_create`, `vm_stop`, `vm_start`, `vm_reboot`, `vm_destroy`, `vm_resize`,
+    /// `vm_breakout_open` or `vm_breakout_close`.
+    pub kind: String,
+    /// `queued`, `running`, `unwinding`, then finally `succeeded`, `failed` or `cancelled`.
+    pub state: String,
+    /// Whether the state is final.
+    pub finished: bool,
+    /// The VM it acts on.
+    pub vm_id: VmId,
+    /// Every step of its kind, in order, with how far it got (not in lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<JobStep>>,
+    /// The step that failed.
+    pub failed_step: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Finished (Unix ms).
+    pub finished_at: Option<i64>,
+}
+
+impl Job {
+    /// The same job without its steps, as lists show it.
+    #[must_use]
+    pub fn summary(self) -> Self {
+        Self { steps: None, ..self }
+    }
+}
+
+/// One line of a job's progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// The job.
+    pub job_id: JobId,
+    /// Order within the job, from 1.
+    pub seq: i64,
+    /// When (Unix ms).
+    pub at: i64,
+    /// Step name (or `job`).
+    pub step: String,
+    /// `started`, `done`, `failed`, `undoing`, `undone`, `succeeded`, …
+    pub status: String,
+    /// What happened.
+    pub message: String,
+}

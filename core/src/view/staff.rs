@@ -1,0 +1,68 @@
+//! Views for Meridian's staff: tenants with their totals, zones' capacity, the job queue.
+
+use crate::id::{JobId, TenantId, VmId};
+use crate::pricing::Money;
+use serde::{Deserialize, Serialize};
+
+/// A tenant in the staff list, with its totals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSummary {
+    /// Id.
+    pub id: TenantId,
+    /// Name.
+    pub name: String,
+    /// The first owner's address.
+    pub owner_email: Option<String>,
+    /// Signed up (Unix ms).
+    pub created_at: i64,
+    /// VMs not destroyed.
+    pub vms: i64,
+    /// Zones with a VDC.
+    pub zones: i64,
+    /// What it has spent this month so far (bandwidth is free: compute, disk and IPs).
+    pub spend: Money,
+    /// Why it is suspended, if it is.
+    pub suspended: Option<String>,
+}
+
+/// One zone's capacity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneCapacity {
+    /// Zone id.
+    pub zone: String,
+    /// Hosts.
+    pub hosts: i64,
+    /// Hosts dedicated to one tenant.
+    pub dedicated_hosts: i64,
+    /// `(total, used)` vCPUs.
+    pub vcpus: (i64, i64),
+    /// `(total, used)` MiB.
+    pub memory_mib: (i64, i64),
+    /// `(total, used)` GiB.
+    pub disk_gib: (i64, i64),
+    /// VMs on its hosts.
+    pub vms: i64,
+}
+
+/// A job in the staff queue, across tenants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffJob {
+    /// Job id.
+    pub id: JobId,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// The tenant's name.
+    pub tenant: String,
+    /// The VM's id and name.
+    pub vm: (VmId, String),
+    /// Kind, e.g. `vm_create`.
+    pub kind: String,
+    /// State.
+    pub state: String,
+    /// The step it is at (live) or failed at.
+    pub step: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// An admin asked for it to be cancelled; the worker has yet to stop it.
+    pub cancel_requested: bool,
+}
