@@ -5,8 +5,10 @@
 
 use super::StepError;
 use super::spec::vm_spec;
-use crate::store::job::{JobEvent, JobRow};
-use crate::store::{Store, now_ms};
+use super::step::{Backend, step_database_accept, step_def};
+use crate::store::job::{JobEvent, JobRow, NewJob};
+use crate::store::vm::VmRow;
+use crate::store::{Store, Tx, now_ms};
 use crate::{Control, Error};
 use meridian_core::job::{JobKind, JobPosition, JobState, NextAction, Step};
 use meridian_core::resource::VmState;
@@ -473,4 +475,72 @@ fn job_finished_metrics(job: &JobRow, outcome: JobState, now: i64) {
     )]
     let seconds = (now - job.created_at).max(0) as f64 / 1000.0;
     metrics::histogram!("meridian_job_duration_seconds", "kind" => kind).record(seconds);
+}
+
+impl Control {
+    /// Before new jobs of `kind` are accepted, one for each of `vms`: their first step's backend
+    /// hook, as for any step. That step runs inside the accepting transaction
+    /// ([`Control::jobs_first_step_run`]): a refusal refuses the request itself and leaves
+    /// nothing behind, which is what makes concurrent creates at the quota boundary exact. So it
+    /// must have no backend part (a driver call must not hold the request up).
+    pub(crate) async fn jobs_first_step_prepare(&self, kind: JobKind, vms: &[VmRow]) -> Result<(), Error> {
+        let Some(&step) = kind.steps().first() else {
+            return Ok(());
+        };
+        if step_def(step).run.backend != Backend::Nothing {
+            return Err(Error::internal(format_args!(
+                "step {step} has a backend part: it cannot run while its job is accepted"
+            )));
+        }
+        for vm in vms {
+            self.driver
+                .before_step(step, false, &vm_spec(vm)?)
+                .await
+                .map_err(|e| Error::Forbidden(format!("Could not {}: {e}", step.label().to_lowercase())))?;
+        }
+        Ok(())
+    }
+
+    /// Runs the first step of new jobs of `kind` for `vms` in `tx`, the transaction that
+    /// accepts them, before their rows are written (it marks the rows in hand).
+    pub(crate) async fn jobs_first_step_run(
+        &self,
+        tx: &mut Tx,
+        kind: JobKind,
+        vms: &mut [VmRow],
+    ) -> Result<(), Error> {
+        match kind.steps().first() {
+            Some(&step) => step_database_accept(tx, step, vms).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Queues new jobs in `tx` past their first step, which [`Control::jobs_first_step_run`]
+    /// did in the same transaction, recording it as done. Workers are woken once `tx` commits
+    /// (the caller nudges them).
+    pub(crate) async fn jobs_queue_past_first_step(&self, tx: &mut Tx, jobs: &[NewJob]) -> Result<(), Error> {
+        let mut kinds: Vec<JobKind> = Vec::new();
+        for job in jobs {
+            if !kinds.contains(&job.kind) {
+                kinds.push(job.kind);
+            }
+        }
+        for kind in kinds {
+            let Some(&step) = kind.steps().first() else {
+                continue;
+            };
+            let of_kind: Vec<NewJob> = jobs.iter().filter(|job| job.kind == kind).cloned().collect();
+            Store::job_insert_many(tx, &of_kind, 1).await?;
+            let ids: Vec<Uuid> = of_kind.iter().map(|job| job.id).collect();
+            Store::job_event_insert_many(
+                tx,
+                &ids,
+                step.as_str(),
+                "done",
+                &format!("Done: {}", step.label()),
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }

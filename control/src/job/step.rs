@@ -16,6 +16,7 @@ use crate::store::{Store, Tx, now_ms};
 use crate::{Control, Error};
 use meridian_core::job::{JobKind, Step};
 use meridian_core::resource::{QuotaUsage, VmState};
+use std::collections::BTreeMap;
 
 /// Why a step did not complete.
 #[derive(Debug)]
@@ -441,4 +442,40 @@ impl Control {
         }
         Ok(())
     }
+}
+
+/// The database part of a job's first step for VMs being accepted: inside the transaction that
+/// accepts them, before their rows are written (the rows in hand are marked instead). Only a
+/// quota reservation without a backend part has this form: it reserves each tenant's VMs at once,
+/// so concurrent creates at the quota boundary are exact, and a refusal refuses the whole request.
+pub(crate) async fn step_database_accept(tx: &mut Tx, step: Step, vms: &mut [VmRow]) -> Result<(), Error> {
+    let Effect {
+        backend: Backend::Nothing,
+        database: Database::QuotaReserve { enforce },
+    } = effect(step, false)
+    else {
+        return Err(Error::internal(format_args!(
+            "step {step} cannot run while its job is accepted"
+        )));
+    };
+    let mut need: BTreeMap<&str, QuotaUsage> = BTreeMap::new();
+    for vm in vms.iter().filter(|vm| !vm.quota_reserved) {
+        let sum = need.entry(vm.tenant_id.as_str()).or_default();
+        *sum = sum.plus(&vm_quota(vm));
+    }
+    for (tenant, need) in &need {
+        if !Store::quota_reserve(tx, tenant, need, enforce).await? {
+            let (quota, usage) = Store::quota_get_tx(tx, tenant).await?.ok_or(Error::NotFound)?;
+            let refusal = quota.check(&usage, need).err().map_or_else(
+                || "Your quota has no room for this VM.".to_owned(),
+                |exceeded| exceeded.to_string(),
+            );
+            return Err(Error::Forbidden(refusal));
+        }
+    }
+    drop(need);
+    for vm in vms.iter_mut() {
+        vm.quota_reserved = true;
+    }
+    Ok(())
 }
