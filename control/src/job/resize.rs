@@ -58,14 +58,20 @@ fn resize_sizes(job: &JobRow) -> Result<(Size, Size), StepError> {
 pub(super) async fn resize_abandon(tx: &mut Tx, vm: &VmRow) -> Result<(), Error> {
     if let Some(new) = vm.pending_size.as_deref().and_then(parse_size_key) {
         let current = (vm.vcpus, vm.memory_mib, vm.disk_gib);
-        let grow = growth(current, new);
-        Store::quota_release(tx, &vm.tenant_id, &as_quota(grow)).await?;
-        if let Some(host) = vm.host_id.as_deref() {
-            let host = host.parse().map_err(Error::internal)?;
-            Store::host_release(tx, host, as_reservation(grow)).await?;
-        }
-        Store::vm_set_size(tx, &vm.id, current, None).await?;
+        growth_release(tx, vm, growth(current, new)).await?;
     }
+    Ok(())
+}
+
+/// Gives `grow` back to the VM's quota and host, and forgets its pending size.
+async fn growth_release(tx: &mut Tx, vm: &VmRow, grow: Size) -> Result<(), Error> {
+    Store::quota_release(tx, &vm.tenant_id, &as_quota(grow)).await?;
+    if let Some(host) = vm.host_id.as_deref() {
+        let host = host.parse().map_err(Error::internal)?;
+        Store::host_release(tx, host, as_reservation(grow)).await?;
+    }
+    let current = (vm.vcpus, vm.memory_mib, vm.disk_gib);
+    Store::vm_set_size(tx, &vm.id, current, None).await?;
     Ok(())
 }
 
@@ -99,13 +105,7 @@ pub(super) async fn resize_unreserve(tx: &mut Tx, job: &JobRow, vm: &VmRow) -> R
         return Ok(());
     }
     let (old, new) = resize_sizes(job)?;
-    let current = (vm.vcpus, vm.memory_mib, vm.disk_gib);
-    let grow = growth(old, new);
-    Store::quota_release(tx, &vm.tenant_id, &as_quota(grow)).await?;
-    if let Some(host) = vm.host_id.as_deref().map(parse_uuid).transpose()? {
-        Store::host_release(tx, host, as_reservation(grow)).await?;
-    }
-    Store::vm_set_size(tx, &vm.id, current, None).await?;
+    growth_release(tx, vm, growth(old, new)).await?;
     Ok(())
 }
 

@@ -436,32 +436,41 @@ impl Control {
             .await?
             .ok_or_else(|| StepError::Failed("The VM no longer exists.".into()))?;
         self.step_database(&mut tx, job, step, undo, &vm).await?;
-        let next = if undo {
-            position.undo_done()
-        } else {
-            position.step_done()
-        }
-        .map_err(|e| StepError::Internal(Error::internal(e)))?;
-        if !Store::job_advance(&mut tx, job.id, owner, next, None).await? {
-            return Err(StepError::LeaseLost);
-        }
-        let (status, verb) = if undo {
-            ("undone", "Undid")
-        } else {
-            ("done", "Done")
-        };
-        let event = Store::job_event_insert(
-            &mut tx,
-            job.id,
-            step.as_str(),
-            status,
-            &format!("{verb}: {}", step.label()),
-        )
-        .await?;
+        let (next, events) = steps_record(&mut tx, &[job.id], owner, position, step, undo).await?;
         tx.commit().await?;
-        self.publish(event);
+        events.into_iter().for_each(|event| self.publish(event));
         Ok(next)
     }
+}
+
+/// Records in `tx` that `step` (or its undo) is done for jobs all at `position`: their new
+/// position and a progress event each. [`StepError::LeaseLost`] if `owner` no longer holds
+/// every one of them (the caller rolls back).
+pub(super) async fn steps_record(
+    tx: &mut Tx,
+    ids: &[Uuid],
+    owner: &str,
+    position: JobPosition,
+    step: Step,
+    undo: bool,
+) -> Result<(JobPosition, Vec<JobEvent>), StepError> {
+    let next = if undo {
+        position.undo_done()
+    } else {
+        position.step_done()
+    }
+    .map_err(|e| StepError::Internal(Error::internal(e)))?;
+    if !Store::job_advance_many(tx, ids, owner, next, None).await? {
+        return Err(StepError::LeaseLost);
+    }
+    let (status, verb) = if undo {
+        ("undone", "Undid")
+    } else {
+        ("done", "Done")
+    };
+    let message = format!("{verb}: {}", step.label());
+    let events = Store::job_event_insert_many(tx, ids, step.as_str(), status, &message).await?;
+    Ok((next, events))
 }
 
 /// Counts a finished job by kind and outcome, with how long it took from being queued.

@@ -317,29 +317,8 @@ impl Control {
                 }
             }
         }
-        let next = if undo {
-            position.undo_done()
-        } else {
-            position.step_done()
-        }
-        .map_err(|e| StepError::Internal(Error::internal(e)))?;
         let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
-        if !Store::job_advance_many(&mut tx, &ids, owner, next, None).await? {
-            return Err(StepError::LeaseLost);
-        }
-        let (status, verb) = if undo {
-            ("undone", "Undid")
-        } else {
-            ("done", "Done")
-        };
-        let events = Store::job_event_insert_many(
-            &mut tx,
-            &ids,
-            step.as_str(),
-            status,
-            &format!("{verb}: {}", step.label()),
-        )
-        .await?;
+        let (_, events) = super::runner::steps_record(&mut tx, &ids, owner, position, step, undo).await?;
         tx.commit().await?;
         Ok(events)
     }
