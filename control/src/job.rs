@@ -5,7 +5,7 @@
 //! happen just before), so a worker killed at any instant leaves a job that the next worker
 //! resumes exactly where it stopped: re-running a step whose effect is already there is a no-op.
 //!
-//! - [`step`]: what each step does (on the backend, in the database, and the undo of each);
+//! - `step`: what each step does (on the backend, in the database, and the undo of each);
 //! - `runner` (one job) and `wave` (cohorts of jobs at one step): claiming, leases, running and
 //!   unwinding, retries; they only run steps;
 //! - `allocate` and `resize`: the larger database effects the steps use;
@@ -15,7 +15,7 @@ mod allocate;
 mod resize;
 mod runner;
 mod spec;
-pub(crate) mod step;
+mod step;
 mod wave;
 
 pub(crate) use spec::{parse_size_key, size_key, vm_quota, vm_spec};

@@ -88,12 +88,12 @@ pub(super) async fn resize_reserve(tx: &mut Tx, job: &JobRow, vm: &VmRow) -> Res
             "Your quota has no room for the larger size.".into(),
         ));
     }
-    if let Some(host) = vm.host_id.as_deref().map(parse_uuid).transpose()? {
-        if !Store::host_reserve(tx, host, as_reservation(grow)).await? {
-            return Err(StepError::Failed(
-                "The VM's host has no room for the larger size.".into(),
-            ));
-        }
+    if let Some(host) = vm.host_id.as_deref().map(parse_uuid).transpose()?
+        && !Store::host_reserve(tx, host, as_reservation(grow)).await?
+    {
+        return Err(StepError::Failed(
+            "The VM's host has no room for the larger size.".into(),
+        ));
     }
     Store::vm_set_size(tx, &vm.id, current, Some(&size_key(new))).await?;
     Ok(())

@@ -2,7 +2,8 @@
 //! database, and the undo of each. [`step_def`] gives every step as one [`StepDef`]; adding a step
 //! is adding one arm there (and, for an effect no step had before, one [`Backend`] or
 //! [`Database`] variant with its arm below). The runner and the cohorts run steps only through
-//! [`Control::step_backend`] and [`Control::step_database`].
+//! [`Control::step_backend`] and [`Control::step_database`] (and a create's first step, run while
+//! the create is accepted, through [`step_database_accept`]).
 //!
 //! Every effect is idempotent: it first looks at what the VM row (or the backend) already holds,
 //! and doing it again changes nothing.
@@ -173,11 +174,10 @@ pub(crate) enum GivesBack {
     Holdings,
 }
 
-/// One step: its effect, its undo, and when a destroy's undo may give back.
+/// One step (its stored name and label are core's [`Step`]): its effect, its undo, and when a
+/// destroy's undo may give back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct StepDef {
-    /// The step (its stored name and label are core's).
-    pub step: Step,
     /// What running it does.
     pub run: Effect,
     /// What undoing it does.
@@ -186,14 +186,8 @@ pub(crate) struct StepDef {
     pub gives_back: GivesBack,
 }
 
-const fn def(
-    step: Step,
-    run: (Backend, Database),
-    undo: (Backend, Database),
-    gives_back: GivesBack,
-) -> StepDef {
+const fn def(run: (Backend, Database), undo: (Backend, Database), gives_back: GivesBack) -> StepDef {
     StepDef {
-        step,
         run: Effect {
             backend: run.0,
             database: run.1,
@@ -241,7 +235,7 @@ pub(crate) fn step_def(step: Step) -> StepDef {
         Step::ResizeApply     => ((B::Nothing, D::ResizeApply),                    (B::Nothing, D::ResizeUnapply),                   Always),
         Step::SetBreakout     => ((B::Nothing, D::BreakoutRecord { undo: false }), (B::Nothing, D::BreakoutRecord { undo: true }),   Always),
     };
-    def(step, run, undo, gives_back)
+    def(run, undo, gives_back)
 }
 
 /// What running (or undoing) `step` does.
