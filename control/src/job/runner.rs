@@ -5,13 +5,14 @@
 
 use super::StepError;
 use super::spec::vm_spec;
-use super::step::{Backend, step_database_accept, step_def};
+use super::step::{
+    Backend, jobs_ended_effect, jobs_started_effect, rolls_forward_only, step_database_accept, step_def,
+};
 use crate::store::job::{JobEvent, JobRow, NewJob};
 use crate::store::vm::VmRow;
 use crate::store::{Store, Tx, now_ms};
 use crate::{Control, Error};
 use meridian_core::job::{JobKind, JobPosition, JobState, NextAction, Step};
-use meridian_core::resource::VmState;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -26,19 +27,6 @@ const UNDO_ATTEMPTS: i64 = 3;
 /// and again after each crash or lost lease; a fault on our side that recurs at every try (a
 /// database constraint a step keeps breaking) would otherwise be retried for ever.
 const MAX_CLAIMS: i64 = 25;
-
-/// Whether a job, standing at `position`, only goes forward: a destroy whose disk is deleted
-/// cannot be put back (undoing would boot a VM with a blank disk), so a failure from there on is
-/// tried again rather than unwound (and [`MAX_CLAIMS`] still ends it).
-pub(crate) fn rolls_forward_only(position: JobPosition) -> bool {
-    position.kind == JobKind::VmDestroy
-        && position.state == JobState::Running
-        && JobKind::VmDestroy
-            .steps()
-            .iter()
-            .position(|step| *step == Step::DeleteDisk)
-            .is_some_and(|disk| position.step > disk)
-}
 
 impl Control {
     /// Claims and runs one job. Returns false when there was nothing to run.
@@ -164,10 +152,8 @@ impl Control {
         if !Store::job_advance_many(&mut tx, &ids, owner, running, None).await? {
             return Ok(false);
         }
-        if position.kind == JobKind::VmCreate {
-            let vms: Vec<String> = jobs.iter().map(|job| job.target_id.to_string()).collect();
-            Store::vm_set_state_many(&mut tx, &vms, VmState::Provisioning.as_str()).await?;
-        }
+        let vms: Vec<String> = jobs.iter().map(|job| job.target_id.to_string()).collect();
+        jobs_started_effect(&mut tx, position.kind, &vms).await?;
         let events = Store::job_event_insert_many(&mut tx, &ids, "job", "started", "Started").await?;
         tx.commit().await?;
         events.into_iter().for_each(|event| self.publish(event));
@@ -224,11 +210,7 @@ impl Control {
             return Ok(());
         }
         if let Some(vm) = Store::vm_by_id_tx(&mut tx, &job.target_id.to_string()).await? {
-            self.meter_stop(&mut tx, &vm).await?;
-            // A resize that stopped half-way holds room for the larger size: give the growth
-            // back, so that what the VM holds is its size alone and a destroy releases it all.
-            super::resize::resize_abandon(&mut tx, &vm).await?;
-            Store::vm_set_state(&mut tx, &vm.id, VmState::Failed.as_str()).await?;
+            self.job_abandoned_effect(&mut tx, &vm).await?;
         }
         let event = Store::job_event_insert(&mut tx, job.id, step, "failed", error).await?;
         tx.commit().await?;
@@ -366,14 +348,12 @@ impl Control {
             if !Store::job_advance_many(&mut tx, &ids, owner, done, None).await? {
                 return Ok(false);
             }
-            if state != JobState::Succeeded && position.kind == JobKind::VmCreate {
-                let vms: Vec<String> = jobs
-                    .iter()
-                    .filter(|job| ids.contains(&job.id))
-                    .map(|job| job.target_id.to_string())
-                    .collect();
-                Store::vm_set_state_many(&mut tx, &vms, VmState::Failed.as_str()).await?;
-            }
+            let vms: Vec<String> = jobs
+                .iter()
+                .filter(|job| ids.contains(&job.id))
+                .map(|job| job.target_id.to_string())
+                .collect();
+            jobs_ended_effect(&mut tx, position.kind, state, &vms).await?;
             let message = match state {
                 JobState::Succeeded => "Finished",
                 JobState::Failed => "Failed; everything it did has been undone",

@@ -15,7 +15,7 @@ use crate::store::job::JobRow;
 use crate::store::vm::VmRow;
 use crate::store::{Store, Tx, now_ms};
 use crate::{Control, Error};
-use meridian_core::job::{JobKind, Step};
+use meridian_core::job::{JobKind, JobPosition, JobState, Step};
 use meridian_core::resource::{QuotaUsage, VmState};
 use std::collections::BTreeMap;
 
@@ -242,6 +242,19 @@ pub(crate) fn step_def(step: Step) -> StepDef {
 pub(crate) fn effect(step: Step, undo: bool) -> Effect {
     let def = step_def(step);
     if undo { def.undo } else { def.run }
+}
+
+/// Whether a job, standing at `position`, only goes forward: a destroy whose disk is deleted
+/// cannot be put back (undoing would boot a VM with a blank disk), so a failure from there on is
+/// tried again rather than unwound (and the runner's limit on claims still ends it).
+pub(crate) fn rolls_forward_only(position: JobPosition) -> bool {
+    position.kind == JobKind::VmDestroy
+        && position.state == JobState::Running
+        && JobKind::VmDestroy
+            .steps()
+            .iter()
+            .position(|step| *step == Step::DeleteDisk)
+            .is_some_and(|disk| position.step > disk)
 }
 
 /// Whether undoing `step` of `job` would give the VM something it did not have before the job
@@ -472,4 +485,77 @@ pub(crate) async fn step_database_accept(tx: &mut Tx, step: Step, vms: &mut [VmR
         vm.quota_reserved = true;
     }
     Ok(())
+}
+
+/// What starting jobs of `kind` does to their VMs (`vms`, by id), in the transaction that starts
+/// them: a create's VMs are provisioning from then on.
+pub(crate) async fn jobs_started_effect(tx: &mut Tx, kind: JobKind, vms: &[String]) -> Result<(), Error> {
+    if kind == JobKind::VmCreate {
+        Store::vm_set_state_many(tx, vms, VmState::Provisioning.as_str()).await?;
+    }
+    Ok(())
+}
+
+/// What jobs of `kind` ending as `outcome` do to their VMs, in the transaction that ends them:
+/// a create that did not succeed (unwound, or cancelled) leaves its VM failed.
+pub(crate) async fn jobs_ended_effect(
+    tx: &mut Tx,
+    kind: JobKind,
+    outcome: JobState,
+    vms: &[String],
+) -> Result<(), Error> {
+    if outcome != JobState::Succeeded && kind == JobKind::VmCreate {
+        Store::vm_set_state_many(tx, vms, VmState::Failed.as_str()).await?;
+    }
+    Ok(())
+}
+
+impl Control {
+    /// What a job ended for good (it could neither go on nor unwind) does to its VM: no longer
+    /// metered, and failed, where staff see it; destroying it releases what it still holds.
+    pub(crate) async fn job_abandoned_effect(&self, tx: &mut Tx, vm: &VmRow) -> Result<(), Error> {
+        self.meter_stop(tx, vm).await?;
+        // A resize that stopped half-way holds room for the larger size: give the growth back,
+        // so that what the VM holds is its size alone and a destroy releases it all.
+        resize::resize_abandon(tx, vm).await?;
+        Store::vm_set_state(tx, &vm.id, VmState::Failed.as_str()).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Database, Effect, GivesBack, step_def};
+    use meridian_core::job::Step;
+
+    /// A teardown step gives back exactly what its build step takes, and its undo takes it
+    /// again: an unwound destroy leaves the VM holding what a create gave it.
+    #[test]
+    fn teardown_steps_mirror_the_build_steps() {
+        let pairs = [
+            (Step::ReleaseBreakout, Step::Breakout),
+            (Step::DetachNetwork, Step::AttachNetwork),
+            (Step::DeleteDisk, Step::CreateDisk),
+            (Step::ReleaseIp, Step::AllocateIp),
+            (Step::ReleaseHost, Step::Place),
+            (Step::PowerOff, Step::PowerOn),
+        ];
+        for (teardown, build) in pairs {
+            let (teardown, build) = (step_def(teardown), step_def(build));
+            assert_eq!(teardown.run, build.undo, "{teardown:?} / {build:?}");
+            assert_eq!(teardown.undo, build.run, "{teardown:?} / {build:?}");
+            assert_ne!(teardown.gives_back, GivesBack::Always);
+        }
+        // Giving quota back on an unwound destroy puts back what the VM held, limits or not.
+        let release = step_def(Step::ReleaseQuota);
+        assert_eq!(release.run, step_def(Step::ReserveQuota).undo);
+        assert_eq!(release.undo.database, Database::QuotaReserve { enforce: false });
+        assert_eq!(
+            step_def(Step::ReserveQuota).run,
+            Effect {
+                backend: super::Backend::Nothing,
+                database: Database::QuotaReserve { enforce: true },
+            }
+        );
+    }
 }

@@ -247,7 +247,7 @@ impl Control {
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
             match outcome {
                 Ok(()) => together.push(job),
-                Err(StepError::Failed(message)) if !undo && !super::runner::rolls_forward_only(position) => {
+                Err(StepError::Failed(message)) if !undo && !super::step::rolls_forward_only(position) => {
                     let next = self.job_fail(&job, owner, position, step, &message).await?;
                     alone.push((job, next));
                 }
