@@ -233,10 +233,9 @@ impl Control {
         &self,
         ctx: &OpContext,
         tenant: &str,
-        vms: Vec<VmRow>,
+        mut vms: Vec<VmRow>,
         stack: Option<&StackPlan>,
     ) -> Result<Vec<Started>, Error> {
-        let mut vms = vms;
         let mut jobs = Vec::with_capacity(vms.len());
         for vm in &vms {
             jobs.push(NewJob {
