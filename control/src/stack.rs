@@ -125,7 +125,8 @@ impl Control {
             stack: stack.clone(),
             new_vdcs,
         };
-        self.vm_accept(ctx, creates, Some(&plan), None).await?;
+        self.vm_accept(ctx, creates, Some(&plan), None, Some(existing))
+            .await?;
         Ok(stack)
     }
 

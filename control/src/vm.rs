@@ -1,15 +1,16 @@
 //! Virtual machines: create, list, view, and the operations that run as jobs.
 
 use crate::context::OpContext;
-use crate::job::{vm_quota, vm_spec};
+use crate::job::vm_spec;
 use crate::store::job::NewJob;
+use crate::store::vdc::VdcRow;
 use crate::store::vm::VmRow;
 use crate::store::{Store, is_unique_violation, now_ms};
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
 use meridian_core::id::{VdcId, VmId};
-use meridian_core::job::{JobKind, Step};
-use meridian_core::resource::{BuiltinTemplate, QuotaUsage, VmAction, VmCreate, VmState};
+use meridian_core::job::JobKind;
+use meridian_core::resource::{BuiltinTemplate, VmAction, VmCreate, VmState};
 use meridian_core::view;
 use uuid::Uuid;
 
@@ -55,7 +56,12 @@ impl Control {
         let target = create.name.as_str().to_owned();
         let batch = vec![(vdc_id.to_string(), create)];
         let started = self
-            .audited(ctx, "vm.create", &target, self.vm_accept(ctx, batch, None, id))
+            .audited(
+                ctx,
+                "vm.create",
+                &target,
+                self.vm_accept(ctx, batch, None, id, None),
+            )
             .await?;
         started
             .into_iter()
@@ -92,20 +98,22 @@ impl Control {
             ctx,
             "vm.create",
             &target,
-            self.vm_accept(ctx, creates, None, None),
+            self.vm_accept(ctx, creates, None, None, None),
         )
         .await
     }
 
     /// Validates and accepts VMs; with a stack, the stack row and the VDCs it makes are written
     /// in the same transaction, and the VMs belong to the stack.
-    /// `id`, for a single VM, is the id it gets (else a new one).
+    /// `id`, for a single VM, is the id it gets (else a new one). `vdcs`: the tenant's VDCs the
+    /// VMs go in, when the caller has read them already (else they are read here, once).
     pub(crate) async fn vm_accept(
         &self,
         ctx: &OpContext,
         creates: Vec<(String, VmCreate)>,
         stack: Option<&StackPlan>,
         id: Option<Uuid>,
+        vdcs: Option<Vec<VdcRow>>,
     ) -> Result<Vec<Started>, Error> {
         let tenant = ctx.tenant_for_mutation()?;
         self.tenant_active(&tenant).await?;
@@ -113,7 +121,10 @@ impl Control {
             return Ok(Vec::new());
         }
         // What every VM is checked against, read once for the whole batch.
-        let mut vdcs = self.store.vdc_list(&tenant).await?;
+        let mut vdcs = match vdcs {
+            Some(vdcs) => vdcs,
+            None => self.store.vdc_list(&tenant).await?,
+        };
         if let Some(plan) = stack {
             vdcs.extend(plan.new_vdcs.iter().cloned());
         }
@@ -219,7 +230,8 @@ impl Control {
                 user_data,
                 template_name,
                 image: base.slug.to_owned(),
-                quota_reserved: true,
+                // The create's first step reserves it ([`Control::jobs_first_step_run`]).
+                quota_reserved: false,
                 ssh_keys: fingerprints.join(" "),
                 pending_size: None,
                 stack_id: stack.map(|plan| plan.stack.id.clone()),
@@ -233,32 +245,28 @@ impl Control {
         self.vm_accept_valid(ctx, &tenant, vms, stack).await
     }
 
-    /// Reserves quota for valid VMs and queues their create jobs, in one transaction.
+    /// Queues the create jobs of valid VMs, their first step (the quota) done, in one transaction.
     async fn vm_accept_valid(
         &self,
         ctx: &OpContext,
         tenant: &str,
-        vms: Vec<VmRow>,
+        mut vms: Vec<VmRow>,
         stack: Option<&StackPlan>,
     ) -> Result<Vec<Started>, Error> {
-        let mut need = QuotaUsage::default();
         let mut jobs = Vec::with_capacity(vms.len());
         for vm in &vms {
-            need = need.plus(&vm_quota(vm));
             jobs.push(NewJob {
                 id: Uuid::new_v4(),
                 tenant_id: tenant.to_owned(),
                 kind: JobKind::VmCreate,
                 target: vm.id.parse().map_err(Error::internal)?,
             });
-            // The create job's first step, reserving quota, runs here, in the transaction that
-            // accepts the VM: that is what makes concurrent creates at the quota boundary exact,
-            // and a refusal leaves nothing behind. The job then starts at its second step.
-            self.driver
-                .before_step(Step::ReserveQuota, false, &vm_spec(vm)?)
-                .await
-                .map_err(|e| Error::Forbidden(format!("Could not reserve quota: {e}")))?;
         }
+        // The create job's first step, reserving quota, runs in the transaction that accepts the
+        // VMs (the runner runs it there, as it runs every step): that is what makes concurrent
+        // creates at the quota boundary exact, and a refusal leaves nothing behind. The jobs then
+        // start at their second step.
+        self.jobs_first_step_prepare(JobKind::VmCreate, &vms).await?;
         let mut tx = self.store.begin_write().await?;
         // A stack's name clash is the first thing to tell; then its quota.
         if let Some(plan) = stack {
@@ -275,16 +283,8 @@ impl Control {
                 other => other?,
             }
         }
-        if !Store::quota_reserve(&mut tx, tenant, &need, true).await? {
-            let (quota, usage) = Store::quota_get_tx(&mut tx, tenant)
-                .await?
-                .ok_or(Error::NotFound)?;
-            let refusal = quota.check(&usage, &need).err().map_or_else(
-                || "Your quota has no room for this VM.".to_owned(),
-                |exceeded| exceeded.to_string(),
-            );
-            return Err(Error::Forbidden(refusal));
-        }
+        self.jobs_first_step_run(&mut tx, JobKind::VmCreate, &mut vms)
+            .await?;
         match Store::vm_insert_many(&mut tx, &vms).await {
             Err(error) if is_unique_violation(&error) => {
                 return Err(Error::Conflict {
@@ -298,17 +298,7 @@ impl Control {
             }
             other => other?,
         }
-        Store::job_insert_many(&mut tx, &jobs, 1).await?;
-        let step = Step::ReserveQuota;
-        let job_ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
-        Store::job_event_insert_many(
-            &mut tx,
-            &job_ids,
-            step.as_str(),
-            "done",
-            &format!("Done: {}", step.label()),
-        )
-        .await?;
+        self.jobs_queue_past_first_step(&mut tx, &jobs).await?;
         tx.commit().await?;
         self.jobs_queued.notify_one();
         let started: Vec<Started> = jobs

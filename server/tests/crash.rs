@@ -2,7 +2,7 @@
 //! moments while VMs and a stack are being built, then restarted, they must finish every job with
 //! every invariant intact; and two servers on one database share the job queue and the sessions.
 
-use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
+use meridian_control::driver::simulated::{SimHardware, SimTiming, SimulatedDriver};
 use meridian_control::testing::TestDb;
 use meridian_control::{Actor, Control, OpContext};
 use meridian_core::Signup;
@@ -259,7 +259,10 @@ impl Scene {
                 .unwrap();
             assert_eq!(vm.state, "running", "{}: {vm:?}; its jobs: {jobs:?}", vm.name);
             assert_eq!(
-                self.db.store.sim_hardware_get(&vm.id.to_string()).await.unwrap(),
+                SimHardware::new(self.db.store.clone())
+                    .get(&vm.id.to_string())
+                    .await
+                    .unwrap(),
                 (true, true, true, true),
                 "{} built exactly once",
                 vm.name
@@ -331,7 +334,10 @@ async fn a_server_killed_at_each_step_of_a_vm_create_resumes_it_after_restart() 
             .await
             .unwrap();
         assert_eq!(vm.state, "running");
-        let hardware = db.store.sim_hardware_get(&vm.id.to_string()).await.unwrap();
+        let hardware = SimHardware::new(db.store.clone())
+            .get(&vm.id.to_string())
+            .await
+            .unwrap();
         assert_eq!(
             hardware,
             (true, true, true, true),

@@ -14,22 +14,7 @@ use std::net::Ipv4Addr;
 use thiserror::Error;
 use uuid::Uuid;
 
-/// A host as the backend reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostSpec {
-    /// Stable id.
-    pub id: Uuid,
-    /// Human name, e.g. `lon1-h07`.
-    pub name: String,
-    /// The zone it is in.
-    pub zone: ZoneId,
-    /// Physical cores offered as vCPUs.
-    pub vcpus: u32,
-    /// Memory offered to VMs.
-    pub memory_mib: u64,
-    /// Local disk offered to VMs.
-    pub disk_gib: u64,
-}
+pub use meridian_core::host::HostSpec;
 
 /// What the backend needs to know about a VM.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,6 +5,10 @@
 //! in) so that idempotency is real, and so tests can check that the control plane's records and the
 //! "hardware" agree.
 
+mod hardware;
+
+pub use hardware::{SimFlags, SimHardware};
+
 use super::{Driver, DriverError, HostSpec, Traffic, TrafficCaps, VmSpec};
 use crate::store::Store;
 use async_trait::async_trait;
@@ -124,7 +128,7 @@ pub struct SimulatedDriver {
     rng: Mutex<StdRng>,
     vms: Mutex<HashMap<Uuid, SimVmState>>,
     /// Where the hardware state is kept across restarts, if anywhere.
-    store: Option<Store>,
+    hardware: Option<SimHardware>,
     /// How many hardware operations were carried out (tests check nothing ran twice).
     operations: std::sync::atomic::AtomicU64,
     /// Opening breakout fails inside the operation, after the step has taken its address.
@@ -139,7 +143,7 @@ impl SimulatedDriver {
             faults: Mutex::new(SimFaults::default()),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
             vms: Mutex::new(HashMap::new()),
-            store: None,
+            hardware: None,
             operations: std::sync::atomic::AtomicU64::new(0),
             breakout_attach_fails: std::sync::atomic::AtomicBool::new(false),
         }
@@ -150,19 +154,17 @@ impl SimulatedDriver {
     /// hosts. The server uses this one.
     pub fn persistent(store: Store, timing: SimTiming, seed: u64) -> Self {
         let mut driver = Self::new(timing, seed);
-        driver.store = Some(store);
+        driver.hardware = Some(SimHardware::new(store));
         driver
     }
 
     /// The hardware state of a VM, from the database when the simulation is persistent.
     async fn current(&self, vm: Uuid) -> Result<SimVmState, DriverError> {
-        match &self.store {
+        match &self.hardware {
             None => Ok(self.vm_state(vm)),
-            Some(store) => {
-                let (disk, powered, network, breakout) = store
-                    .sim_hardware_get(&vm.to_string())
-                    .await
-                    .map_err(unreachable_host)?;
+            Some(hardware) => {
+                let (disk, powered, network, breakout) =
+                    hardware.get(&vm.to_string()).await.map_err(unreachable_host)?;
                 Ok(SimVmState {
                     disk,
                     powered,
@@ -218,10 +220,10 @@ impl SimulatedDriver {
         let mut state = self.current(vm.id).await?;
         change(&mut state);
         lock(&self.vms).insert(vm.id, state);
-        if let Some(store) = &self.store {
+        if let Some(hardware) = &self.hardware {
             let flags = (state.disk, state.powered, state.network, state.breakout);
-            store
-                .sim_hardware_set(&vm.id.to_string(), flags)
+            hardware
+                .set(&vm.id.to_string(), flags)
                 .await
                 .map_err(unreachable_host)?;
         }

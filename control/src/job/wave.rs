@@ -9,6 +9,7 @@
 //! leaves the cohort and carries on alone through that path.
 
 use super::StepError;
+use super::step::{Database, effect};
 use crate::store::Store;
 use crate::store::job::{JobEvent, JobRow};
 use crate::store::vm::VmRow;
@@ -225,7 +226,7 @@ impl Control {
                 .ok_or_else(|| StepError::Failed("The VM no longer exists.".into()))?;
             let spec = super::vm_spec(vm)?;
             self.driver.before_step(step, undo, &spec).await?;
-            self.step_external(job, step, undo, vm, &spec).await
+            self.step_backend(job, step, undo, vm, &spec).await
         }));
         let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
         let heartbeat = async {
@@ -246,7 +247,7 @@ impl Control {
         for (job, outcome) in jobs.into_iter().zip(outcomes) {
             match outcome {
                 Ok(()) => together.push(job),
-                Err(StepError::Failed(message)) if !undo && !super::rolls_forward_only(position) => {
+                Err(StepError::Failed(message)) if !undo && !super::step::rolls_forward_only(position) => {
                     let next = self.job_fail(&job, owner, position, step, &message).await?;
                     alone.push((job, next));
                 }
@@ -294,16 +295,17 @@ impl Control {
                 .ok_or_else(|| StepError::Failed("The VM no longer exists.".into()))?;
             ordered.push(vm);
         }
-        // The steps of a create that touch the database have forms for many VMs at once; any
-        // other step runs member by member inside this transaction.
-        match (step, undo) {
-            (Step::Place, false) if ordered.iter().all(|vm| vm.host_id.is_none()) => {
+        // The database effects of a create's steps have forms for many VMs at once; any other
+        // runs member by member inside this transaction (so does every undo: a destroy's undo
+        // may be a no-op for some members, which the one-member form decides).
+        match effect(step, undo).database {
+            Database::HostPlace if !undo && ordered.iter().all(|vm| vm.host_id.is_none()) => {
                 self.place_many(&mut tx, &ordered).await?;
             }
-            (Step::AllocateIp, false) if ordered.iter().all(|vm| vm.private_ip.is_none()) => {
+            Database::IpAllocate if !undo && ordered.iter().all(|vm| vm.private_ip.is_none()) => {
                 self.private_ips_allocate(&mut tx, &ordered).await?;
             }
-            (Step::MarkRunning, false) if position.kind == JobKind::VmCreate => {
+            Database::MarkRunning if !undo && position.kind == JobKind::VmCreate => {
                 let since = crate::metering::whole_second(crate::store::now_ms());
                 if !Store::vm_mark_running_fresh(&mut tx, &targets, since).await? {
                     return Err(StepError::Retry("a VM was metered already".into()));
@@ -315,29 +317,8 @@ impl Control {
                 }
             }
         }
-        let next = if undo {
-            position.undo_done()
-        } else {
-            position.step_done()
-        }
-        .map_err(|e| StepError::Internal(Error::internal(e)))?;
         let ids: Vec<Uuid> = jobs.iter().map(|job| job.id).collect();
-        if !Store::job_advance_many(&mut tx, &ids, owner, next, None).await? {
-            return Err(StepError::LeaseLost);
-        }
-        let (status, verb) = if undo {
-            ("undone", "Undid")
-        } else {
-            ("done", "Done")
-        };
-        let events = Store::job_event_insert_many(
-            &mut tx,
-            &ids,
-            step.as_str(),
-            status,
-            &format!("{verb}: {}", step.label()),
-        )
-        .await?;
+        let (_, events) = super::runner::steps_record(&mut tx, &ids, owner, position, step, undo).await?;
         tx.commit().await?;
         Ok(events)
     }

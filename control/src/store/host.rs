@@ -1,7 +1,7 @@
 //! Host rows: the inventory placement chooses from, and the capacity counters it reserves.
 
 use super::{Store, Tx};
-use crate::driver::HostSpec;
+use meridian_core::host::HostSpec;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;

@@ -18,7 +18,6 @@ pub mod login_attempt;
 pub mod probe;
 pub mod quota;
 pub mod session;
-pub mod sim;
 pub mod ssh_key;
 pub mod stack;
 pub mod staff;

@@ -1,16 +1,31 @@
-//! The simulated driver's hardware rows.
+//! The simulated hardware's own table (`sim_hardware`): what each simulated host holds for a VM.
+//!
+//! The simulation keeps this state itself, as a real backend keeps it on its hosts; it shares
+//! the control plane's database only so that it survives a crash of the control plane and every
+//! server process sees the same hardware. The control plane's store never reads it.
 
-use super::Store;
+use crate::store::Store;
 use sqlx::Row;
 
 /// Flags of one simulated VM: disk, powered, network, breakout.
 pub type SimFlags = (bool, bool, bool, bool);
 
-impl Store {
+/// The simulated hardware's rows, in the database behind `store`.
+#[derive(Clone)]
+pub struct SimHardware {
+    store: Store,
+}
+
+impl SimHardware {
+    /// The simulated hardware kept in `store`'s database.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
     /// Every simulated VM's flags.
-    pub async fn sim_hardware_list(&self) -> Result<Vec<(String, SimFlags)>, sqlx::Error> {
+    pub async fn list(&self) -> Result<Vec<(String, SimFlags)>, sqlx::Error> {
         let rows = sqlx::query("SELECT vm_id, disk, powered, network, breakout FROM sim_hardware")
-            .fetch_all(self.pool())
+            .fetch_all(self.store.pool())
             .await?;
         rows.iter()
             .map(|row| {
@@ -29,11 +44,11 @@ impl Store {
     }
 
     /// Records a simulated VM's flags (all false deletes the row).
-    pub async fn sim_hardware_set(&self, vm_id: &str, flags: SimFlags) -> Result<(), sqlx::Error> {
+    pub async fn set(&self, vm_id: &str, flags: SimFlags) -> Result<(), sqlx::Error> {
         if flags == (false, false, false, false) {
             sqlx::query("DELETE FROM sim_hardware WHERE vm_id = $1")
                 .bind(vm_id)
-                .execute(&mut *self.writer().await?)
+                .execute(&mut *self.store.writer().await?)
                 .await?;
             return Ok(());
         }
@@ -47,18 +62,16 @@ impl Store {
         .bind(i64::from(flags.1))
         .bind(i64::from(flags.2))
         .bind(i64::from(flags.3))
-        .execute(&mut *self.writer().await?)
+        .execute(&mut *self.store.writer().await?)
         .await?;
         Ok(())
     }
-}
 
-impl Store {
     /// One simulated VM's flags (all false if the hardware holds nothing for it).
-    pub async fn sim_hardware_get(&self, vm_id: &str) -> Result<SimFlags, sqlx::Error> {
+    pub async fn get(&self, vm_id: &str) -> Result<SimFlags, sqlx::Error> {
         let row = sqlx::query("SELECT disk, powered, network, breakout FROM sim_hardware WHERE vm_id = $1")
             .bind(vm_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.store.pool())
             .await?;
         let Some(row) = row else {
             return Ok((false, false, false, false));

@@ -1,0 +1,227 @@
+//! What a VM is made of: its spec and guest metadata, the guest image, the accelerator, and the
+//! files derived from its id.
+
+use super::Error;
+use meridian_core::id::VmId;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The hardware accelerator QEMU runs guests with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accelerator {
+    /// Hardware virtualisation.
+    Kvm,
+    /// QEMU's software emulation (Tiny Code Generator).
+    Tcg,
+}
+
+/// The accelerator chosen at agent start and why, for the agent's log and the capacity page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceleratorChoice {
+    /// The accelerator every VM of this agent uses.
+    pub accelerator: Accelerator,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Chooses the accelerator. Today always TCG, and it says why: the presence of `/dev/kvm` proves
+/// nothing (on PVM-backed hosts it exists and a stock kernel does not boot under it); the honest
+/// probe — boot the guest image under KVM with a short timeout and cache the answer — is not
+/// written yet.
+pub fn probe_accelerator() -> AcceleratorChoice {
+    let reason = if Path::new("/dev/kvm").exists() {
+        "KVM not probed yet (/dev/kvm alone does not prove a guest boots under it); using TCG"
+    } else {
+        "no /dev/kvm; using TCG"
+    };
+    AcceleratorChoice {
+        accelerator: Accelerator::Tcg,
+        reason: reason.to_owned(),
+    }
+}
+
+/// A guest image as `scripts/guest-image.sh` writes it: a kernel, an initramfs and a manifest.
+#[derive(Clone, Debug)]
+pub struct GuestImage {
+    /// The kernel (`vmlinuz`).
+    pub kernel: PathBuf,
+    /// The initramfs (`initramfs.cpio.gz`).
+    pub initrd: PathBuf,
+    /// The manifest: which packages, at which versions, made this image.
+    pub manifest: String,
+}
+
+impl GuestImage {
+    /// Reads the image in `dir`; incomplete until its manifest, written last, is there.
+    pub fn load(dir: &Path) -> Result<Self, Error> {
+        let kernel = dir.join("vmlinuz");
+        let initrd = dir.join("initramfs.cpio.gz");
+        let manifest = std::fs::read_to_string(dir.join("manifest"));
+        match manifest {
+            Ok(manifest) if kernel.is_file() && initrd.is_file() => Ok(Self {
+                kernel,
+                initrd,
+                manifest,
+            }),
+            _ => Err(Error::ImageIncomplete(dir.to_owned())),
+        }
+    }
+}
+
+/// The guest's metadata, read by its `/init` from fw_cfg (`opt/meridian/meta`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmMeta {
+    /// The guest's hostname.
+    pub hostname: String,
+    /// The address of `eth0` with its prefix, e.g. `10.0.0.5/24`.
+    pub address: Option<String>,
+    /// The default gateway.
+    pub gateway: Option<String>,
+    /// OpenSSH public key lines root may log in with.
+    pub ssh_authorized_keys: Vec<String>,
+}
+
+/// What one VM should be. The same spec may be applied any number of times.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmSpec {
+    /// The VM; every file and the process are named from it.
+    pub id: VmId,
+    /// Virtual CPUs (applied at the next start).
+    pub vcpus: u32,
+    /// Memory in MiB (applied at the next start).
+    pub memory_mib: u32,
+    /// Size of the disk in bytes; it only grows.
+    pub disk_bytes: u64,
+    /// Metadata for the guest's `/init`.
+    pub meta: VmMeta,
+    /// User data; the guest runs it as a script when it starts with `#!`.
+    pub user_data: Option<String>,
+}
+
+impl VmSpec {
+    /// The `meta` file: `key=value` lines. A value with a line break would smuggle in another key,
+    /// so it is refused.
+    pub(super) fn meta_file(&self) -> Result<String, Error> {
+        let mut lines = vec![
+            ("vm_id", self.id.to_string()),
+            ("hostname", self.meta.hostname.clone()),
+        ];
+        if let Some(address) = &self.meta.address {
+            lines.push(("address", address.clone()));
+        }
+        if let Some(gateway) = &self.meta.gateway {
+            lines.push(("gateway", gateway.clone()));
+        }
+        for key in &self.meta.ssh_authorized_keys {
+            lines.push(("ssh_authorized_key", key.trim_end().to_owned()));
+        }
+        let mut file = String::new();
+        for (key, value) in lines {
+            if value.contains(['\n', '\r', '\0']) {
+                return Err(Error::InvalidSpec(format!("{key} contains a line break")));
+            }
+            file.push_str(key);
+            file.push('=');
+            file.push_str(&value);
+            file.push('\n');
+        }
+        Ok(file)
+    }
+}
+
+/// Whether a VM's QEMU process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "state")]
+pub enum VmState {
+    /// Its QEMU runs, with this pid.
+    Running {
+        /// The QEMU process.
+        pid: u32,
+    },
+    /// No QEMU runs for it (its directory may still hold its disk).
+    Stopped,
+}
+
+/// How a power-off ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerOff {
+    /// It was not running.
+    AlreadyStopped,
+    /// The guest powered off on the ACPI power button.
+    Clean,
+    /// The guest did not within the wait; QMP `quit` ended QEMU.
+    Quit,
+    /// QEMU did not quit; SIGKILL ended it.
+    Killed,
+}
+
+/// One VM directory found under the state directory, for reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmEntry {
+    /// The VM.
+    pub id: VmId,
+    /// Whether its QEMU runs.
+    pub state: VmState,
+}
+
+/// The files of one VM, all derived from its id.
+#[derive(Clone, Debug)]
+pub struct VmPaths {
+    /// `<state>/vms/<vm-id>`.
+    pub dir: PathBuf,
+    /// The virtio-blk disk.
+    pub disk: PathBuf,
+    /// QEMU's QMP socket.
+    pub qmp: PathBuf,
+    /// QEMU's pidfile.
+    pub pid: PathBuf,
+    /// The serial console (ttyS0), appended to across starts.
+    pub console: PathBuf,
+    /// The console log before the last rotation.
+    pub console_old: PathBuf,
+    /// The metadata handed to the guest.
+    pub meta: PathBuf,
+    /// The user data handed to the guest.
+    pub user_data: PathBuf,
+    /// The manifest of the image the VM last booted.
+    pub image: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> VmSpec {
+        VmSpec {
+            id: VmId(uuid::Uuid::nil()),
+            vcpus: 1,
+            memory_mib: 128,
+            disk_bytes: 1 << 20,
+            meta: VmMeta {
+                hostname: "web-1".into(),
+                address: Some("10.0.0.5/24".into()),
+                gateway: Some("10.0.0.1".into()),
+                ssh_authorized_keys: vec!["ssh-ed25519 AAAA a@b".into(), "ssh-ed25519 BBBB c@d\n".into()],
+            },
+            user_data: None,
+        }
+    }
+
+    #[test]
+    fn meta_is_one_key_per_line() {
+        assert_eq!(
+            spec().meta_file().expect("valid"),
+            "vm_id=00000000-0000-0000-0000-000000000000\nhostname=web-1\naddress=10.0.0.5/24\n\
+             gateway=10.0.0.1\nssh_authorized_key=ssh-ed25519 AAAA a@b\nssh_authorized_key=ssh-ed25519 BBBB c@d\n"
+        );
+    }
+
+    #[test]
+    fn a_line_break_cannot_smuggle_in_another_key() {
+        let mut spec = spec();
+        spec.meta.hostname = "web\nssh_authorized_key=ssh-ed25519 EVIL".into();
+        assert!(matches!(spec.meta_file(), Err(Error::InvalidSpec(_))));
+    }
+}
