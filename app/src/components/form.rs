@@ -6,6 +6,67 @@ use leptos::prelude::*;
 /// A validator shared with the server, returning the message to show, if any.
 pub type Validator = fn(&str) -> Option<String>;
 
+/// The message a field shows: the browser-side check once the field has been visited, otherwise
+/// the server's error for `name` (or for `also`, or the form's own error when `with_form_errors`)
+/// until the field is edited again.
+struct FieldErrorState {
+    error: Memo<Option<String>>,
+    set_value: WriteSignal<String>,
+    set_touched: WriteSignal<bool>,
+    set_edited: WriteSignal<bool>,
+}
+
+impl FieldErrorState {
+    fn new(
+        name: &'static str,
+        also: Option<&'static str>,
+        with_form_errors: bool,
+        validate: Option<Validator>,
+        server: Signal<Option<AppError>>,
+    ) -> Self {
+        let (value, set_value) = signal(String::new());
+        let (touched, set_touched) = signal(false);
+        let (edited_since_submit, set_edited) = signal(false);
+        Effect::new(move |_| {
+            server.track();
+            set_edited.set(false);
+        });
+        let error = Memo::new(move |_| {
+            let local = validate
+                .filter(|_| touched.get())
+                .and_then(|check| check(&value.get()));
+            let remote = server.get().filter(|_| !edited_since_submit.get()).and_then(|e| {
+                e.field(name)
+                    .or_else(|| also.and_then(|also| e.field(also)))
+                    .or_else(|| with_form_errors.then(|| e.form_message()).flatten())
+            });
+            local.or(remote)
+        });
+        Self {
+            error,
+            set_value,
+            set_touched,
+            set_edited,
+        }
+    }
+}
+
+/// The ids a field's control points at: its hint (if it has one) and its error (while it has one).
+fn described_by(
+    hint_id: Option<String>,
+    error_id: String,
+    error: Memo<Option<String>>,
+) -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static {
+    move || {
+        let ids: Vec<&str> = hint_id
+            .as_deref()
+            .into_iter()
+            .chain(error.get().is_some().then_some(error_id.as_str()))
+            .collect();
+        (!ids.is_empty()).then(|| ids.join(" "))
+    }
+}
+
 /// A labelled input. Once the user leaves the field, `validate` runs in the browser (the same
 /// core rule the server applies); otherwise the server's error for `name` is shown.
 #[component]
@@ -14,12 +75,22 @@ pub fn TextField(
     label: &'static str,
     /// The form field name the server function expects.
     name: &'static str,
+    /// The input's id (its hint and error ids derive from it); `field-<name>` by default. Give one
+    /// when a page has two forms with a field of the same name.
+    #[prop(optional, into)]
+    id: Option<String>,
     /// The input type.
     #[prop(default = "text")]
     input_type: &'static str,
     /// The browser's autocomplete hint.
     #[prop(default = "off")]
     autocomplete: &'static str,
+    /// The virtual keyboard to offer, e.g. `numeric`.
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
+    /// An example value shown while the field is empty.
+    #[prop(optional, into)]
+    placeholder: Option<String>,
     /// Help text under the label.
     #[prop(optional)]
     hint: Option<&'static str>,
@@ -29,43 +100,24 @@ pub fn TextField(
     /// The value the field starts with (e.g. the current setting).
     #[prop(optional, into)]
     initial: Option<String>,
+    /// Also show the errors that belong to no field here, for a small form with no alert of its own.
+    #[prop(optional)]
+    with_form_errors: bool,
     /// The last server response, whose error for `name` is shown.
     #[prop(into)]
     server: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let (value, set_value) = signal(String::new());
-    let (touched, set_touched) = signal(false);
-    let (edited_since_submit, set_edited) = signal(false);
-    Effect::new(move |_| {
-        server.track();
-        set_edited.set(false);
-    });
-    let error = Memo::new(move |_| {
-        let local = validate
-            .filter(|_| touched.get())
-            .and_then(|check| check(&value.get()));
-        let remote = server
-            .get()
-            .filter(|_| !edited_since_submit.get())
-            .and_then(|e| e.field(name));
-        local.or(remote)
-    });
-    let id = format!("field-{name}");
+    let state = FieldErrorState::new(name, None, with_form_errors, validate, server);
+    let FieldErrorState {
+        error,
+        set_value,
+        set_touched,
+        set_edited,
+    } = state;
+    let id = id.unwrap_or_else(|| format!("field-{name}"));
     let hint_id = format!("{id}-hint");
     let error_id = format!("{id}-error");
-    let described_by = {
-        let (hint_id, error_id) = (hint_id.clone(), error_id.clone());
-        move || {
-            let mut ids = Vec::new();
-            if hint.is_some() {
-                ids.push(hint_id.clone());
-            }
-            if error.get().is_some() {
-                ids.push(error_id.clone());
-            }
-            (!ids.is_empty()).then(|| ids.join(" "))
-        }
-    };
+    let described_by = described_by(hint.map(|_| hint_id.clone()), error_id.clone(), error);
     view! {
         <div class="field" class:field-invalid=move || error.get().is_some()>
             <label for=id.clone()>{label}</label>
@@ -75,6 +127,8 @@ pub fn TextField(
                 name=name
                 type=input_type
                 autocomplete=autocomplete
+                inputmode=inputmode
+                placeholder=placeholder
                 value=initial
                 aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
                 aria-describedby=described_by
@@ -87,10 +141,157 @@ pub fn TextField(
                     set_touched.set(true);
                 }
             />
-            <p class="field-error" id=error_id.clone() aria-live="polite">
+            <p class="field-error" id=error_id aria-live="polite">
                 {move || error.get()}
             </p>
         </div>
+    }
+}
+
+/// A labelled multi-line text field, with its hint and error like [`TextField`].
+#[component]
+pub fn TextAreaField(
+    /// The visible label, also the accessible name.
+    label: &'static str,
+    /// The form field name the server function expects.
+    name: &'static str,
+    /// The textarea's id; `field-<name>` by default.
+    #[prop(optional, into)]
+    id: Option<String>,
+    /// Visible lines.
+    #[prop(default = 4)]
+    rows: u32,
+    /// An example value shown while the field is empty.
+    #[prop(optional)]
+    placeholder: Option<&'static str>,
+    /// Help text under the label.
+    #[prop(optional)]
+    hint: Option<&'static str>,
+    /// The text the field starts with.
+    #[prop(optional)]
+    initial: &'static str,
+    /// The last server response, whose error for `name` is shown.
+    #[prop(into)]
+    server: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let FieldErrorState {
+        error,
+        set_value: _,
+        set_touched: _,
+        set_edited,
+    } = FieldErrorState::new(name, None, false, None, server);
+    let id = id.unwrap_or_else(|| format!("field-{name}"));
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let described_by = described_by(hint.map(|_| hint_id.clone()), error_id.clone(), error);
+    view! {
+        <div class="field" class:field-invalid=move || error.get().is_some()>
+            <label for=id.clone()>{label}</label>
+            {hint.map(|hint| view! { <p class="field-hint" id=hint_id.clone()>{hint}</p> })}
+            <textarea
+                id=id.clone()
+                name=name
+                rows=rows
+                placeholder=placeholder
+                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                aria-describedby=described_by
+                on:input=move |_| set_edited.set(true)
+            >
+                {initial}
+            </textarea>
+            <p class="field-error" id=error_id aria-live="polite">
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+/// A labelled drop-down whose options are its children, with its hint and error like [`TextField`].
+#[component]
+pub fn SelectField(
+    /// The visible label, also the accessible name.
+    label: &'static str,
+    /// The form field name the server function expects.
+    name: &'static str,
+    /// The select's id; `field-<name>` by default.
+    #[prop(optional, into)]
+    id: Option<String>,
+    /// Help text under the select (it may change, e.g. with the choice).
+    #[prop(optional, into)]
+    hint: Option<ViewFn>,
+    /// Another field whose error belongs next to this one (e.g. the zone, chosen through the VDC).
+    #[prop(optional)]
+    also: Option<&'static str>,
+    /// Also show the errors that belong to no field here, for a small form with no alert of its own.
+    #[prop(optional)]
+    with_form_errors: bool,
+    /// Called with the new value whenever the choice changes.
+    #[prop(optional, into)]
+    on_change: Option<Callback<String>>,
+    /// The last server response, whose error for `name` is shown.
+    #[prop(into)]
+    server: Signal<Option<AppError>>,
+    /// The options.
+    children: Children,
+) -> impl IntoView {
+    let FieldErrorState {
+        error,
+        set_value: _,
+        set_touched: _,
+        set_edited,
+    } = FieldErrorState::new(name, also, with_form_errors, None, server);
+    let id = id.unwrap_or_else(|| format!("field-{name}"));
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("{id}-error");
+    let described_by = described_by(hint.as_ref().map(|_| hint_id.clone()), error_id.clone(), error);
+    view! {
+        <div class="field" class:field-invalid=move || error.get().is_some()>
+            <label for=id.clone()>{label}</label>
+            <select
+                id=id.clone()
+                name=name
+                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
+                aria-describedby=described_by
+                on:change=move |ev| {
+                    set_edited.set(true);
+                    if let Some(on_change) = on_change {
+                        on_change.run(event_target_value(&ev));
+                    }
+                }
+            >
+                {children()}
+            </select>
+            {hint.map(|hint| view! { <p class="field-hint" id=hint_id.clone()>{hint.run()}</p> })}
+            <p class="field-error" id=error_id aria-live="polite">
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+/// The server's error for a group of choices (radio buttons, checkboxes) that is not one control.
+#[component]
+pub fn ChoiceError(
+    /// The form field name the server function expects.
+    name: &'static str,
+    /// Another field whose error belongs here too.
+    #[prop(optional)]
+    also: Option<&'static str>,
+    /// The paragraph's id, for the group's `aria-describedby`.
+    #[prop(optional)]
+    id: Option<&'static str>,
+    /// The last server response.
+    #[prop(into)]
+    server: Signal<Option<AppError>>,
+) -> impl IntoView {
+    view! {
+        <p class="field-error" id=id aria-live="polite">
+            {move || {
+                server
+                    .get()
+                    .and_then(|e| e.field(name).or_else(|| also.and_then(|also| e.field(also))))
+            }}
+        </p>
     }
 }
 

@@ -1,5 +1,6 @@
-//! Page scaffolding: the header every page starts with, property lists and empty states.
+//! Page scaffolding: the header every page starts with, property lists, list states and empty states.
 
+use crate::error::AppError;
 use leptos::prelude::*;
 
 /// A page's title (its `h1` and the document title) with an optional one-line description.
@@ -52,5 +53,47 @@ pub fn EmptyState(
             <h2>{title}</h2>
             {children()}
         </section>
+    }
+}
+
+/// The states every loaded list goes through: loading, failed, empty (with what to do next) and
+/// the items. A page's own list says "Loading…" and shows a failure in an alert; a `quiet` part of
+/// a page shows nothing until it has data (its failure shows elsewhere on the page).
+#[component]
+pub fn ListState<T, L, I, IV>(
+    /// Reads the data, `None` while it loads. Read the resource here (narrowed if need be), so
+    /// the transition waits for it.
+    load: L,
+    /// Renders data that is not empty.
+    items: I,
+    /// When the data counts as empty, e.g. `Vec::is_empty`; without it the data is never empty.
+    #[prop(optional)]
+    is_empty: Option<fn(&T) -> bool>,
+    /// What empty data shows: what is missing and what to do next.
+    #[prop(optional, into)]
+    empty: ViewFn,
+    /// Show nothing while loading or after a failure.
+    #[prop(optional)]
+    quiet: bool,
+    /// What shows while loading, unless `quiet`.
+    #[prop(default = "Loading…")]
+    loading: &'static str,
+) -> impl IntoView
+where
+    T: Send + Sync + 'static,
+    L: Fn() -> Option<Result<T, AppError>> + Send + Sync + 'static,
+    I: Fn(T) -> IV + Send + Sync + 'static,
+    IV: IntoView + 'static,
+{
+    let fallback = move || (!quiet).then(|| view! { <p>{loading}</p> });
+    view! {
+        <Transition fallback>
+            {move || load().map(|result| match result {
+                Err(_) if quiet => ().into_any(),
+                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                Ok(data) if is_empty.is_some_and(|is_empty| is_empty(&data)) => empty.run(),
+                Ok(data) => items(data).into_any(),
+            })}
+        </Transition>
     }
 }

@@ -8,9 +8,8 @@ use crate::api::vm::vm_list;
 use crate::components::form::{FormAlert, action_error};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::pages::overview::format_bytes;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
-use meridian_core::zone::ZONES;
+use meridian_core::zone::{ZONES, zone_label};
 
 /// The bandwidth page.
 #[component]

@@ -2,8 +2,8 @@
 
 use crate::api::overview::overview_view;
 use crate::components::page::{EmptyState, PageHeader};
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
+use meridian_core::zone::zone_label;
 
 /// Bytes for people: "1.2 GiB".
 pub fn format_bytes(bytes: u64) -> String {

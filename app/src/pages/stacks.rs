@@ -4,10 +4,10 @@ use crate::api::stack::{StackCreate, StackDelete, StackDetail, stack_list, stack
 use crate::components::form::{FormAlert, action_error};
 use crate::components::page::{EmptyState, PageHeader};
 use crate::components::vm_table::StateBadge;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use meridian_core::stack::STACK_TEMPLATES;
+use meridian_core::zone::zone_label;
 use std::time::Duration;
 
 /// The platform's published spin-up time for the nine-node MongoDB demo, for comparison.

@@ -12,11 +12,11 @@ use crate::components::load_page;
 use crate::components::page::{EmptyState, PageHeader, Properties};
 use crate::error::AppError;
 use crate::pages::login::AuthCard;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::{use_params_map, use_query_map};
 use meridian_core::calendar::format_utc;
+use meridian_core::zone::zone_label;
 use std::time::Duration;
 
 /// The signed-in staff member, for the console's pages.

@@ -5,10 +5,10 @@ use crate::api::vm::{VmDestroy, VmDetail, VmOperate, VmResize, vm_view};
 use crate::components::form::action_error;
 use crate::components::page::Properties;
 use crate::components::vm_table::StateBadge;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use meridian_core::resource::{VmAction, VmState};
+use meridian_core::zone::zone_label;
 
 /// The VM page. It follows the server's push channel for the VM and refreshes when told.
 #[component]

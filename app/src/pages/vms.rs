@@ -5,11 +5,11 @@ use crate::api::vm::{Vm, VmCreate, vm_list};
 use crate::components::form::{FormAlert, action_error};
 use crate::components::page::PageHeader;
 use crate::components::vm_table::VmTable;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use meridian_core::pricing::{PUBLIC_IPV4_HOUR, hourly_rate};
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
+use meridian_core::zone::zone_label;
 
 /// All the tenant's VMs, filterable by zone, state and VDC.
 #[component]
