@@ -228,6 +228,9 @@ pub fn SelectField(
     /// Called with the new value whenever the choice changes.
     #[prop(optional, into)]
     on_change: Option<Callback<String>>,
+    /// Hides the field while it does not apply (e.g. the other branch of a radio choice).
+    #[prop(optional, into)]
+    hidden: Signal<bool>,
     /// The last server response, whose error for `name` is shown.
     #[prop(into)]
     server: Signal<Option<AppError>>,
@@ -245,7 +248,7 @@ pub fn SelectField(
     let error_id = format!("{id}-error");
     let described_by = described_by(hint.as_ref().map(|_| hint_id.clone()), error_id.clone(), error);
     view! {
-        <div class="field" class:field-invalid=move || error.get().is_some()>
+        <div class="field" class:field-invalid=move || error.get().is_some() class:hidden=move || hidden.get()>
             <label for=id.clone()>{label}</label>
             <select
                 id=id.clone()
