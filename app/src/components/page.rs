@@ -1,4 +1,5 @@
-//! Page scaffolding: the header every page starts with, property lists, list states and empty states.
+//! Page scaffolding: the header every page starts with, property lists, list states, empty states
+//! and "not found".
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -75,6 +76,10 @@ pub fn ListState<T, L, I, IV>(
     /// Show nothing while loading or after a failure.
     #[prop(optional)]
     quiet: bool,
+    /// A failure reads "Not found" (a detail page: what the visitor may not see is answered like
+    /// what does not exist).
+    #[prop(optional)]
+    not_found: bool,
     /// What shows while loading, unless `quiet`.
     #[prop(default = "Loading…")]
     loading: &'static str,
@@ -90,10 +95,27 @@ where
         <Transition fallback>
             {move || load().map(|result| match result {
                 Err(_) if quiet => ().into_any(),
+                Err(_) if not_found => view! { <NotFoundPanel /> }.into_any(),
                 Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
                 Ok(data) if is_empty.is_some_and(|is_empty| is_empty(&data)) => empty.run(),
                 Ok(data) => items(data).into_any(),
             })}
         </Transition>
+    }
+}
+
+/// The same answer inside the signed-in layout: for a resource that does not exist or is not yours.
+#[component]
+pub fn NotFoundPanel() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <leptos_meta::Title text="Not found" />
+        <section class="empty-state" aria-label="Not found">
+            <h1>"Not found"</h1>
+            <p>"There is nothing here, or you do not have access to it."</p>
+        </section>
     }
 }

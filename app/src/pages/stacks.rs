@@ -105,12 +105,8 @@ pub fn StackPage() -> impl IntoView {
         }
     });
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || detail.get().map(|result| match result {
-                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
-                Ok(detail) => stack_body(detail, delete).into_any(),
-            })}
-        </Transition>
+        <ListState not_found=true load=move || detail.get()
+            items={move |detail: StackDetail| stack_body(detail, delete)} />
     }
 }
 

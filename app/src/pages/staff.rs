@@ -167,12 +167,8 @@ pub fn StaffTenantPage() -> impl IntoView {
         |(id, ..)| staff_tenant(id),
     );
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || tenant.get().map(|result| match result {
-                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
-                Ok(info) => tenant_body(info, suspend, unsuspend, quota).into_any(),
-            })}
-        </Transition>
+        <ListState not_found=true load=move || tenant.get()
+            items={move |info: TenantInfo| tenant_body(info, suspend, unsuspend, quota)} />
     }
 }
 

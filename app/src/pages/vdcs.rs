@@ -1,6 +1,6 @@
 //! VDCs: the list, the create form (with a latency hint to the tenant's other zones), and one VDC.
 
-use crate::api::vdc::{Vdc, VdcCreate, vdc_list, vdc_view};
+use crate::api::vdc::{Vdc, VdcCreate, VdcDetail, vdc_list, vdc_view};
 use crate::components::form::{FormAlert, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader, Properties};
 use crate::components::vm_table::VmTable;
@@ -115,29 +115,25 @@ pub fn VdcPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let detail = Resource::new(id, vdc_view);
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || detail.get().map(|result| match result {
-                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
-                Ok(detail) => {
-                    let new_vm = format!("/vms/new?vdc={}", detail.vdc.id);
-                    view! {
-                        <leptos_meta::Title text=format!("VDC {}", detail.vdc.name) />
-                        <header class="page-header page-header-actions">
-                            <h1>"VDC " {detail.vdc.name.clone()}</h1>
-                            <a class="button button-primary" href=new_vm>"Create VM here"</a>
-                        </header>
-                        <section class="card" aria-label="VDC properties">
-                            <Properties label="VDC properties" rows=vec![
-                                ("Zone", zone_label(&detail.vdc.zone)),
-                                ("Private subnet", detail.subnet.clone().unwrap_or_else(|| "Assigned with the first VM".to_owned())),
-                                ("Internet breakout", "Per VM, opt-in".to_owned()),
-                            ] />
-                        </section>
-                        <h2>"VMs"</h2>
-                        <VmTable vms=detail.vms.clone() empty="No VMs in this VDC yet: create one here." />
-                    }.into_any()
+        <ListState not_found=true load=move || detail.get()
+            items={|detail: VdcDetail| {
+                let new_vm = format!("/vms/new?vdc={}", detail.vdc.id);
+                view! {
+                    <leptos_meta::Title text=format!("VDC {}", detail.vdc.name) />
+                    <header class="page-header page-header-actions">
+                        <h1>"VDC " {detail.vdc.name.clone()}</h1>
+                        <a class="button button-primary" href=new_vm>"Create VM here"</a>
+                    </header>
+                    <section class="card" aria-label="VDC properties">
+                        <Properties label="VDC properties" rows=vec![
+                            ("Zone", zone_label(&detail.vdc.zone)),
+                            ("Private subnet", detail.subnet.clone().unwrap_or_else(|| "Assigned with the first VM".to_owned())),
+                            ("Internet breakout", "Per VM, opt-in".to_owned()),
+                        ] />
+                    </section>
+                    <h2>"VMs"</h2>
+                    <VmTable vms=detail.vms.clone() empty="No VMs in this VDC yet: create one here." />
                 }
-            })}
-        </Transition>
+            }} />
     }
 }
