@@ -327,3 +327,93 @@ where
 {
     Signal::derive(move || action.value().get().and_then(Result::err))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meridian_core::FieldErrors;
+
+    fn rendered(view: impl FnOnce(Signal<Option<AppError>>) -> AnyView, error: Option<AppError>) -> String {
+        let owner = Owner::new();
+        owner.set();
+        view(Signal::derive(move || error.clone())).to_html()
+    }
+
+    fn invalid(field: &str, message: &str) -> Option<AppError> {
+        let mut fields = FieldErrors::default();
+        fields.push(field, message);
+        Some(AppError::Invalid { fields })
+    }
+
+    #[test]
+    fn a_server_error_shows_next_to_its_field_and_marks_it_invalid() {
+        let html = rendered(
+            |server| {
+                view! { <TextField label="Port" name="port_from" id="fw-lon1-from" server /> }.into_any()
+            },
+            invalid("port_from", "Enter a port between 1 and 65535."),
+        );
+        assert!(
+            html.contains(r#"<label for="fw-lon1-from">Port</label>"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"aria-invalid="true""#), "{html}");
+        assert!(
+            html.contains(r#"aria-describedby="fw-lon1-from-error""#),
+            "{html}"
+        );
+        assert!(html.contains("Enter a port between 1 and 65535."), "{html}");
+
+        let html = rendered(
+            |server| view! { <TextField label="Port" name="port_from" server /> }.into_any(),
+            invalid("port_to", "Enter a port between 1 and 65535."),
+        );
+        assert!(html.contains(r#"aria-invalid="false""#), "{html}");
+        assert!(!html.contains("Enter a port"), "{html}");
+    }
+
+    #[test]
+    fn a_select_shows_its_own_error_a_related_one_and_form_errors_when_asked() {
+        let vdc = |server| {
+            view! { <SelectField label="VDC" name="vdc_id" also="zone" server><option value="a">"a"</option></SelectField> }
+                .into_any()
+        };
+        assert!(rendered(vdc, invalid("zone", "Choose a zone.")).contains("Choose a zone."));
+
+        let policy = |server| {
+            view! { <SelectField label="Policy" name="policy" with_form_errors=true server><option value="eu">"EU only"</option></SelectField> }
+                .into_any()
+        };
+        let refused = Some(AppError::Forbidden(
+            "Only an owner can change the residency policy.".to_owned(),
+        ));
+        assert!(rendered(policy, refused.clone()).contains("Only an owner can change"));
+        let quiet = |server| {
+            view! { <SelectField label="Policy" name="policy" server><option value="eu">"EU only"</option></SelectField> }
+                .into_any()
+        };
+        assert!(!rendered(quiet, refused).contains("Only an owner can change"));
+    }
+
+    #[test]
+    fn a_text_area_keeps_its_initial_text_and_hint() {
+        let html = rendered(
+            |server| {
+                view! {
+                    <TextAreaField label="Cloud-config" name="user_data" rows=6 hint="Starts with #cloud-config."
+                        initial="#cloud-config\npackages: []\n" server />
+                }
+                .into_any()
+            },
+            None,
+        );
+        assert!(
+            html.contains("#cloud-config\npackages: []\n</textarea>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"aria-describedby="field-user_data-hint""#),
+            "{html}"
+        );
+    }
+}

@@ -91,16 +91,49 @@ where
     IV: IntoView + 'static,
 {
     let fallback = move || (!quiet).then(|| view! { <p>{loading}</p> });
+    let shown = Shown {
+        quiet,
+        not_found,
+        is_empty,
+    };
     view! {
         <Transition fallback>
-            {move || load().map(|result| match result {
-                Err(_) if quiet => ().into_any(),
-                Err(_) if not_found => view! { <NotFoundPanel /> }.into_any(),
-                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                Ok(data) if is_empty.is_some_and(|is_empty| is_empty(&data)) => empty.run(),
-                Ok(data) => items(data).into_any(),
-            })}
+            {move || load().map(|result| shown.view(result, &empty, &items))}
         </Transition>
+    }
+}
+
+/// How a [`ListState`] shows data once it has arrived.
+struct Shown<T> {
+    quiet: bool,
+    not_found: bool,
+    is_empty: Option<fn(&T) -> bool>,
+}
+
+impl<T> Clone for Shown<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Shown<T> {}
+
+impl<T> Shown<T> {
+    fn view<IV: IntoView + 'static>(
+        self,
+        result: Result<T, AppError>,
+        empty: &ViewFn,
+        items: &impl Fn(T) -> IV,
+    ) -> AnyView {
+        match result {
+            Err(_) if self.quiet => ().into_any(),
+            Err(_) if self.not_found => view! { <NotFoundPanel /> }.into_any(),
+            Err(error) => {
+                view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any()
+            }
+            Ok(data) if self.is_empty.is_some_and(|is_empty| is_empty(&data)) => empty.run(),
+            Ok(data) => items(data).into_any(),
+        }
     }
 }
 
@@ -117,5 +150,57 @@ pub fn NotFoundPanel() -> impl IntoView {
             <h1>"Not found"</h1>
             <p>"There is nothing here, or you do not have access to it."</p>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a settled list shows (the transition around it waits for data, which a test has at once).
+    fn rendered(result: Result<Vec<&'static str>, AppError>, quiet: bool, not_found: bool) -> String {
+        let owner = Owner::new();
+        owner.set();
+        let shown = Shown {
+            quiet,
+            not_found,
+            is_empty: Some(Vec::is_empty),
+        };
+        let empty = ViewFn::from(|| {
+            view! { <EmptyState title="No VDCs yet".to_owned()><p>"Create your first VDC above."</p></EmptyState> }
+        });
+        let items = |list: Vec<&'static str>| {
+            view! { <ul>{list.into_iter().map(|i| view! { <li>{i}</li> }).collect_view()}</ul> }
+        };
+        shown.view(result, &empty, &items).to_html()
+    }
+
+    #[test]
+    fn a_list_shows_its_items_or_what_to_do_next() {
+        let html = rendered(Ok(vec!["fra", "lon"]), false, false);
+        assert!(
+            html.contains("<li>fra</li>") && html.contains("<li>lon</li>"),
+            "{html}"
+        );
+        let html = rendered(Ok(Vec::new()), false, false);
+        assert!(html.contains(r#"aria-label="No VDCs yet""#), "{html}");
+        assert!(html.contains("Create your first VDC above."), "{html}");
+    }
+
+    #[test]
+    fn a_failure_is_an_alert_nothing_when_quiet_or_not_found_on_a_detail_page() {
+        let failed = || Err(AppError::Internal("The database is unavailable.".to_owned()));
+        let html = rendered(failed(), false, false);
+        assert!(
+            html.contains(r#"role="alert""#) && html.contains("The database is unavailable."),
+            "{html}"
+        );
+        let html = rendered(failed(), true, false);
+        assert!(
+            !html.contains("unavailable") && !html.contains("No VDCs yet"),
+            "{html}"
+        );
+        let html = rendered(Err(AppError::NotFound), false, true);
+        assert!(html.contains(r#"aria-label="Not found""#), "{html}");
     }
 }
