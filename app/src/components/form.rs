@@ -2,25 +2,43 @@
 
 use crate::error::AppError;
 use leptos::prelude::*;
+use leptos::server_fn::client::Client;
+use leptos::server_fn::codec::PostUrl;
+use leptos::server_fn::request::ClientReq;
+use leptos::server_fn::{Http, ServerFn};
+use leptos::web_sys::FormData;
+use serde::de::DeserializeOwned;
 
 /// A validator shared with the server, returning the message to show, if any.
 pub type Validator = fn(&str) -> Option<String>;
 
-/// The message a field shows: the browser-side check once the field has been visited, otherwise
-/// the server's error for `name` (or for `also`, or the form's own error when `with_form_errors`)
-/// until the field is edited again.
-struct FieldErrorState {
+/// What every kind of field shares: its ids, and the message it shows — the browser-side check
+/// once the field has been visited, otherwise the server's error for `name` (or for `also`, or the
+/// form's own error when `with_form_errors`) until the field is edited again.
+#[derive(Clone)]
+struct FieldParts {
+    id: String,
+    hint_id: Option<String>,
+    error_id: String,
     error: Memo<Option<String>>,
     set_value: WriteSignal<String>,
     set_touched: WriteSignal<bool>,
     set_edited: WriteSignal<bool>,
 }
 
-impl FieldErrorState {
+/// Which server errors a field shows, besides its own.
+#[derive(Clone, Copy, Default)]
+struct Shows {
+    also: Option<&'static str>,
+    form_errors: bool,
+}
+
+impl FieldParts {
     fn new(
         name: &'static str,
-        also: Option<&'static str>,
-        with_form_errors: bool,
+        id: Option<String>,
+        has_hint: bool,
+        shows: Shows,
         validate: Option<Validator>,
         server: Signal<Option<AppError>>,
     ) -> Self {
@@ -37,33 +55,65 @@ impl FieldErrorState {
                 .and_then(|check| check(&value.get()));
             let remote = server.get().filter(|_| !edited_since_submit.get()).and_then(|e| {
                 e.field(name)
-                    .or_else(|| also.and_then(|also| e.field(also)))
-                    .or_else(|| with_form_errors.then(|| e.form_message()).flatten())
+                    .or_else(|| shows.also.and_then(|also| e.field(also)))
+                    .or_else(|| shows.form_errors.then(|| e.form_message()).flatten())
             });
             local.or(remote)
         });
+        let id = id.unwrap_or_else(|| format!("field-{name}"));
         Self {
+            hint_id: has_hint.then(|| format!("{id}-hint")),
+            error_id: format!("{id}-error"),
+            id,
             error,
             set_value,
             set_touched,
             set_edited,
         }
     }
-}
 
-/// The ids a field's control points at: its hint (if it has one) and its error (while it has one).
-fn described_by(
-    hint_id: Option<String>,
-    error_id: String,
-    error: Memo<Option<String>>,
-) -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static {
-    move || {
-        let ids: Vec<&str> = hint_id
-            .as_deref()
-            .into_iter()
-            .chain(error.get().is_some().then_some(error_id.as_str()))
-            .collect();
-        (!ids.is_empty()).then(|| ids.join(" "))
+    /// `aria-invalid` for the control.
+    fn invalid(&self) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+        let error = self.error;
+        move || if error.get().is_some() { "true" } else { "false" }
+    }
+
+    /// `aria-describedby` for the control: its hint, and its error while it has one.
+    fn described_by(&self) -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static {
+        let (hint_id, error_id, error) = (self.hint_id.clone(), self.error_id.clone(), self.error);
+        move || {
+            let ids: Vec<&str> = hint_id
+                .as_deref()
+                .into_iter()
+                .chain(error.get().is_some().then_some(error_id.as_str()))
+                .collect();
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    }
+
+    /// The field around its control: label, hint (before the control, or after it), the error.
+    fn frame(
+        self,
+        label: &'static str,
+        hint: Option<AnyView>,
+        hint_after: bool,
+        hidden: Signal<bool>,
+        control: AnyView,
+    ) -> impl IntoView {
+        let error = self.error;
+        let hint = hint.map(|hint| view! { <p class="field-hint" id=self.hint_id.clone()>{hint}</p> });
+        let (before, after) = if hint_after { (None, hint) } else { (hint, None) };
+        view! {
+            <div class="field" class:field-invalid=move || error.get().is_some() class:hidden=move || hidden.get()>
+                <label for=self.id>{label}</label>
+                {before}
+                {control}
+                {after}
+                <p class="field-error" id=self.error_id aria-live="polite">
+                    {move || error.get()}
+                </p>
+            </div>
+        }
     }
 }
 
@@ -107,45 +157,40 @@ pub fn TextField(
     #[prop(into)]
     server: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let state = FieldErrorState::new(name, None, with_form_errors, validate, server);
-    let FieldErrorState {
-        error,
-        set_value,
-        set_touched,
-        set_edited,
-    } = state;
-    let id = id.unwrap_or_else(|| format!("field-{name}"));
-    let hint_id = format!("{id}-hint");
-    let error_id = format!("{id}-error");
-    let described_by = described_by(hint.map(|_| hint_id.clone()), error_id.clone(), error);
-    view! {
-        <div class="field" class:field-invalid=move || error.get().is_some()>
-            <label for=id.clone()>{label}</label>
-            {hint.map(|hint| view! { <p class="field-hint" id=hint_id.clone()>{hint}</p> })}
-            <input
-                id=id.clone()
-                name=name
-                type=input_type
-                autocomplete=autocomplete
-                inputmode=inputmode
-                placeholder=placeholder
-                value=initial
-                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
-                aria-describedby=described_by
-                on:input=move |ev| {
-                    set_value.set(event_target_value(&ev));
-                    set_edited.set(true);
-                }
-                on:blur=move |ev| {
-                    set_value.set(event_target_value(&ev));
-                    set_touched.set(true);
-                }
-            />
-            <p class="field-error" id=error_id aria-live="polite">
-                {move || error.get()}
-            </p>
-        </div>
-    }
+    let shows = Shows {
+        also: None,
+        form_errors: with_form_errors,
+    };
+    let parts = FieldParts::new(name, id, hint.is_some(), shows, validate, server);
+    let (set_value, set_touched, set_edited) = (parts.set_value, parts.set_touched, parts.set_edited);
+    let control = view! {
+        <input
+            id=parts.id.clone()
+            name=name
+            type=input_type
+            autocomplete=autocomplete
+            inputmode=inputmode
+            placeholder=placeholder
+            value=initial
+            aria-invalid=parts.invalid()
+            aria-describedby=parts.described_by()
+            on:input=move |ev| {
+                set_value.set(event_target_value(&ev));
+                set_edited.set(true);
+            }
+            on:blur=move |ev| {
+                set_value.set(event_target_value(&ev));
+                set_touched.set(true);
+            }
+        />
+    };
+    parts.frame(
+        label,
+        hint.map(IntoAny::into_any),
+        false,
+        Signal::default(),
+        control.into_any(),
+    )
 }
 
 /// A labelled multi-line text field, with its hint and error like [`TextField`].
@@ -174,36 +219,28 @@ pub fn TextAreaField(
     #[prop(into)]
     server: Signal<Option<AppError>>,
 ) -> impl IntoView {
-    let FieldErrorState {
-        error,
-        set_value: _,
-        set_touched: _,
-        set_edited,
-    } = FieldErrorState::new(name, None, false, None, server);
-    let id = id.unwrap_or_else(|| format!("field-{name}"));
-    let hint_id = format!("{id}-hint");
-    let error_id = format!("{id}-error");
-    let described_by = described_by(hint.map(|_| hint_id.clone()), error_id.clone(), error);
-    view! {
-        <div class="field" class:field-invalid=move || error.get().is_some()>
-            <label for=id.clone()>{label}</label>
-            {hint.map(|hint| view! { <p class="field-hint" id=hint_id.clone()>{hint}</p> })}
-            <textarea
-                id=id.clone()
-                name=name
-                rows=rows
-                placeholder=placeholder
-                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
-                aria-describedby=described_by
-                on:input=move |_| set_edited.set(true)
-            >
-                {initial}
-            </textarea>
-            <p class="field-error" id=error_id aria-live="polite">
-                {move || error.get()}
-            </p>
-        </div>
-    }
+    let parts = FieldParts::new(name, id, hint.is_some(), Shows::default(), None, server);
+    let set_edited = parts.set_edited;
+    let control = view! {
+        <textarea
+            id=parts.id.clone()
+            name=name
+            rows=rows
+            placeholder=placeholder
+            aria-invalid=parts.invalid()
+            aria-describedby=parts.described_by()
+            on:input=move |_| set_edited.set(true)
+        >
+            {initial}
+        </textarea>
+    };
+    parts.frame(
+        label,
+        hint.map(IntoAny::into_any),
+        false,
+        Signal::default(),
+        control.into_any(),
+    )
 }
 
 /// A labelled drop-down whose options are its children, with its hint and error like [`TextField`].
@@ -237,39 +274,35 @@ pub fn SelectField(
     /// The options.
     children: Children,
 ) -> impl IntoView {
-    let FieldErrorState {
-        error,
-        set_value: _,
-        set_touched: _,
-        set_edited,
-    } = FieldErrorState::new(name, also, with_form_errors, None, server);
-    let id = id.unwrap_or_else(|| format!("field-{name}"));
-    let hint_id = format!("{id}-hint");
-    let error_id = format!("{id}-error");
-    let described_by = described_by(hint.as_ref().map(|_| hint_id.clone()), error_id.clone(), error);
-    view! {
-        <div class="field" class:field-invalid=move || error.get().is_some() class:hidden=move || hidden.get()>
-            <label for=id.clone()>{label}</label>
-            <select
-                id=id.clone()
-                name=name
-                aria-invalid=move || if error.get().is_some() { "true" } else { "false" }
-                aria-describedby=described_by
-                on:change=move |ev| {
-                    set_edited.set(true);
-                    if let Some(on_change) = on_change {
-                        on_change.run(event_target_value(&ev));
-                    }
+    let shows = Shows {
+        also,
+        form_errors: with_form_errors,
+    };
+    let parts = FieldParts::new(name, id, hint.is_some(), shows, None, server);
+    let set_edited = parts.set_edited;
+    let control = view! {
+        <select
+            id=parts.id.clone()
+            name=name
+            aria-invalid=parts.invalid()
+            aria-describedby=parts.described_by()
+            on:change=move |ev| {
+                set_edited.set(true);
+                if let Some(on_change) = on_change {
+                    on_change.run(event_target_value(&ev));
                 }
-            >
-                {children()}
-            </select>
-            {hint.map(|hint| view! { <p class="field-hint" id=hint_id.clone()>{hint.run()}</p> })}
-            <p class="field-error" id=error_id aria-live="polite">
-                {move || error.get()}
-            </p>
-        </div>
-    }
+            }
+        >
+            {children()}
+        </select>
+    };
+    parts.frame(
+        label,
+        hint.map(|hint| hint.run()),
+        true,
+        hidden,
+        control.into_any(),
+    )
 }
 
 /// The server's error for a group of choices (radio buttons, checkboxes) that is not one control.
@@ -295,6 +328,37 @@ pub fn ChoiceError(
                     .and_then(|e| e.field(name).or_else(|| also.and_then(|also| e.field(also))))
             }}
         </p>
+    }
+}
+
+/// A one-button form on a row of a list (remove, revoke, delete): hidden inputs say which thing,
+/// the button's accessible name says it in words ("Remove key laptop").
+#[component]
+pub fn RowAction<ServFn, OutputProtocol>(
+    /// The action the button runs.
+    action: ServerAction<ServFn>,
+    /// Hidden `(name, value)` inputs, e.g. `[("id", key.id)]`.
+    hidden: Vec<(&'static str, String)>,
+    /// The button's text.
+    text: &'static str,
+    /// The button's accessible name.
+    #[prop(into)]
+    label: String,
+) -> impl IntoView
+where
+    ServFn:
+        DeserializeOwned + ServerFn<Protocol = Http<PostUrl, OutputProtocol>> + Clone + Send + Sync + 'static,
+    <<ServFn::Client as Client<ServFn::Error>>::Request as ClientReq<ServFn::Error>>::FormData:
+        From<FormData>,
+    ServFn::Output: Send + Sync + 'static,
+    ServFn::Error: Send + Sync + 'static,
+    <ServFn as ServerFn>::Client: Client<<ServFn as ServerFn>::Error>,
+{
+    view! {
+        <ActionForm action attr:class="inline-form">
+            {hidden.into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value /> }).collect_view()}
+            <button type="submit" class="button button-secondary" aria-label=label>{text}</button>
+        </ActionForm>
     }
 }
 

@@ -5,7 +5,7 @@ use crate::api::bandwidth::{
     BandwidthAlertSet, BandwidthCapRemove, BandwidthCapSet, BandwidthData, CapView, bandwidth_view,
 };
 use crate::api::vm::vm_list;
-use crate::components::form::{FormAlert, SelectField, TextField, action_error};
+use crate::components::form::{FormAlert, RowAction, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::pages::overview::format_bytes;
 use leptos::prelude::*;
@@ -267,11 +267,8 @@ fn CapForm(
                                         <td>{cap.applies_to.clone()}</td>
                                         <td>{cap.rate.clone()}</td>
                                         <td>
-                                            <ActionForm action=remove attr:class="inline-form">
-                                                <input type="hidden" name="scope" value=cap.scope.clone() />
-                                                <input type="hidden" name="target" value=cap.target.clone() />
-                                                <button type="submit" class="button button-secondary" aria-label=label>"Remove"</button>
-                                            </ActionForm>
+                                            <RowAction action=remove text="Remove" label
+                                                hidden=vec![("scope", cap.scope.clone()), ("target", cap.target.clone())] />
                                         </td>
                                     </tr>
                                 }

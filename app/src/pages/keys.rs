@@ -1,7 +1,7 @@
 //! SSH keys: add (validated as OpenSSH public keys), list with fingerprints, remove.
 
 use crate::api::ssh_key::{SshKey, SshKeyCreate, SshKeyDelete, ssh_key_list};
-use crate::components::form::{FormAlert, TextAreaField, TextField, action_error};
+use crate::components::form::{FormAlert, RowAction, TextAreaField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use leptos::prelude::*;
 
@@ -32,10 +32,8 @@ pub fn KeysPage() -> impl IntoView {
                                 <td>{key.name.clone()}</td>
                                 <td><code>{key.fingerprint.clone()}</code></td>
                                 <td>
-                                    <ActionForm action=delete attr:class="inline-form">
-                                        <input type="hidden" name="id" value=key.id.clone() />
-                                        <button type="submit" class="button button-secondary" aria-label=format!("Remove key {}", key.name)>"Remove"</button>
-                                    </ActionForm>
+                                    <RowAction action=delete hidden=vec![("id", key.id.clone())] text="Remove"
+                                        label=format!("Remove key {}", key.name) />
                                 </td>
                             </tr>
                         }).collect_view()}

@@ -3,7 +3,7 @@
 use crate::api::vm::{
     FirewallRuleCreate, FirewallRuleDelete, Rule, Subnet, Vm, firewall_rule_list, network_view, vm_list,
 };
-use crate::components::form::{SelectField, TextField, action_error};
+use crate::components::form::{RowAction, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -95,10 +95,8 @@ fn ZoneNetwork(
                         {here.into_iter().map(|rule| view! {
                             <li>
                                 <span>{rule.text.clone()}</span>
-                                <ActionForm action=delete attr:class="inline-form">
-                                    <input type="hidden" name="id" value=rule.id.clone() />
-                                    <button type="submit" class="button button-secondary" aria-label=format!("Delete rule {}", rule.text)>"Delete"</button>
-                                </ActionForm>
+                                <RowAction action=delete hidden=vec![("id", rule.id.clone())] text="Delete"
+                                    label=format!("Delete rule {}", rule.text) />
                             </li>
                         }).collect_view()}
                     </ul>

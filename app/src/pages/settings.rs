@@ -8,7 +8,7 @@ use crate::api::settings::{
     AuditEntry, Member, QuotaLines, ResidencySet, UserInvite, UserRemove, UserRoleSet, audit_list,
     quota_view, residency_view, user_list,
 };
-use crate::components::form::{FormAlert, SelectField, TextField, action_error};
+use crate::components::form::{FormAlert, RowAction, SelectField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader, Properties};
 use leptos::prelude::*;
 use meridian_core::Password;
@@ -129,10 +129,7 @@ fn ApiKeys(create: ServerAction<ApiKeyCreate>, revoke: ServerAction<ApiKeyRevoke
                                         <td>{format_utc(key.created_at)}</td>
                                         <td>{key.last_used_at.map_or_else(|| "never".to_owned(), format_utc)}</td>
                                         <td>
-                                            <ActionForm action=revoke attr:class="inline-form">
-                                                <input type="hidden" name="id" value=key.id.clone() />
-                                                <button type="submit" class="button button-secondary" aria-label=label>"Revoke"</button>
-                                            </ActionForm>
+                                            <RowAction action=revoke hidden=vec![("id", key.id.clone())] text="Revoke" label />
                                         </td>
                                     </tr>
                                 }

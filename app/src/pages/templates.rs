@@ -1,7 +1,7 @@
 //! Templates: the built-in images and the tenant's own, with the creator for cloud-config templates.
 
 use crate::api::template::{Template, TemplateCreate, TemplateDelete, template_list};
-use crate::components::form::{FormAlert, SelectField, TextAreaField, TextField, action_error};
+use crate::components::form::{FormAlert, RowAction, SelectField, TextAreaField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader};
 use leptos::prelude::*;
 use meridian_core::resource::BUILTIN_TEMPLATES;
@@ -43,10 +43,8 @@ pub fn TemplatesPage() -> impl IntoView {
                                     <td>{t.base.clone()}</td>
                                     <td><pre class="snippet">{t.user_data.clone()}</pre></td>
                                     <td>
-                                        <ActionForm action=delete attr:class="inline-form">
-                                            <input type="hidden" name="id" value=t.id.clone() />
-                                            <button type="submit" class="button button-secondary" aria-label=format!("Delete template {}", t.name)>"Delete"</button>
-                                        </ActionForm>
+                                        <RowAction action=delete hidden=vec![("id", t.id.clone())] text="Delete"
+                                            label=format!("Delete template {}", t.name) />
                                     </td>
                                 </tr>
                             }).collect_view()}
