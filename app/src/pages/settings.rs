@@ -137,7 +137,7 @@ fn ApiKeys(create: ServerAction<ApiKeyCreate>, revoke: ServerAction<ApiKeyRevoke
                         </tbody>
                     </table>
                 }} />
-            {move || revoke_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            <FormAlert server=revoke_error />
             <ActionForm action=create attr:aria-label="Make an API key" attr:class="form-narrow">
                 <FormAlert server=create_error />
                 <TextField label="Key name" name="name" hint="Like deploy-bot: lowercase letters, digits and hyphens."
@@ -219,7 +219,7 @@ fn Users(
                         </tbody>
                     </table>
                 }} />
-            {move || change_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            <FormAlert server=change_error />
             <h3>"Invite someone"</h3>
             <p>"Meridian shows you an invitation link to send them yourself; it works once, for 7 days."</p>
             <ActionForm action=invite attr:aria-label="Invite user" attr:class="form-grid">

@@ -2,7 +2,7 @@
 
 use crate::MeResource;
 use crate::api::vm::{VmDestroy, VmDetail, VmOperate, VmResize, vm_view};
-use crate::components::form::{SelectField, TextField, action_error};
+use crate::components::form::{FormAlert, SelectField, TextField, action_error};
 use crate::components::page::{ListState, Properties};
 use crate::components::vm_table::StateBadge;
 use leptos::prelude::*;
@@ -194,7 +194,7 @@ fn VmBody(
                     action_button(VmAction::OpenBreakout, "Add public IP")
                 }}
             </div>
-            {move || operate_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            <FormAlert server=operate_error />
             <ActionForm action=resize attr:class="resize-form" attr:aria-label="Resize VM">
                 <input type="hidden" name="id" value=resize_vm />
                 <SelectField label="New size" name="size" id="resize-size" with_form_errors=true server=resize_error>
