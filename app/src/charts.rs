@@ -1,10 +1,9 @@
 //! Charts drawn on the server with plotters, as SVG, with the figures behind them as text.
 
-use crate::api::map::{LatencyFigure, LatencyRow};
 use crate::error::AppError;
 use meridian_core::FieldErrors;
 use meridian_core::backbone::BACKBONE;
-use meridian_core::map::{LatencyBucket, latency_buckets};
+use meridian_core::map::{LatencyBucket, LatencyFigure, LatencyRow, latency_buckets};
 use meridian_core::zone::ZoneId;
 use plotters::prelude::*;
 

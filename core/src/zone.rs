@@ -133,6 +133,14 @@ pub static ZONES: [Zone; 16] = [
 /// Countries of the European Union among the zones' countries (for "EU only" residency).
 pub const EU_COUNTRIES: &[&str] = &["ES", "IT", "DE", "FR", "NL"];
 
+/// A zone as people read it, e.g. "Hong Kong (hkg1), HK"; text that is not a zone id is shown as it is.
+pub fn zone_label(zone: &str) -> String {
+    ZoneId::parse(zone).map_or_else(
+        |_| zone.to_owned(),
+        |id| format!("{} ({id}), {}", id.zone().city, id.zone().country),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,31 +79,7 @@ pub async fn map_view() -> Result<MapData, AppError> {
     })
 }
 
-/// One period of a latency chart, as text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LatencyRow {
-    /// Start of the period, "14:05 UTC".
-    pub period: String,
-    /// Median, "58.9 ms" or "—".
-    pub p50: String,
-    /// 95th percentile.
-    pub p95: String,
-    /// Loss, "0.0 %".
-    pub loss: String,
-}
-
-/// A latency history chart and its text alternative.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LatencyFigure {
-    /// What is charted, e.g. "London → Hong Kong".
-    pub title: String,
-    /// The chart as an SVG document (rendered on the server), or None while too few probes exist.
-    pub svg: Option<String>,
-    /// One sentence for screen readers and for a glance.
-    pub summary: String,
-    /// The charted figures, period by period.
-    pub rows: Vec<LatencyRow>,
-}
+pub use meridian_core::map::{LatencyFigure, LatencyRow};
 
 /// Latency history of an edge (`target` = "edge:lon1-nyc1") or a zone pair over its shortest
 /// path (`target` = "pair:lon1-hkg1"), over the last `window` ("hour" or "day").

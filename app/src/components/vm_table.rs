@@ -2,8 +2,8 @@
 
 use crate::api::vm::Vm;
 use crate::components::page::EmptyState;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
+use meridian_core::zone::zone_label;
 
 /// A VM's state as a badge people can tell apart at a glance.
 #[component]

@@ -2,15 +2,14 @@
 //! alert; rate caps; and what the same traffic would cost on other clouds.
 
 use crate::api::bandwidth::{
-    BandwidthAlertSet, BandwidthCapRemove, BandwidthCapSet, BandwidthData, bandwidth_view,
+    BandwidthAlertSet, BandwidthCapRemove, BandwidthCapSet, BandwidthData, CapView, bandwidth_view,
 };
 use crate::api::vm::vm_list;
-use crate::components::form::{FormAlert, action_error};
-use crate::components::page::{EmptyState, PageHeader};
+use crate::components::form::{FormAlert, RowAction, SelectField, TextField, action_error};
+use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::pages::overview::format_bytes;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
-use meridian_core::zone::ZONES;
+use meridian_core::zone::{ZONES, zone_label};
 
 /// The bandwidth page.
 #[component]
@@ -30,17 +29,13 @@ pub fn BandwidthPage() -> impl IntoView {
     );
     view! {
         <PageHeader title="Bandwidth" description="Every byte metered, none charged: traffic between your zones and to the internet is free." />
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || data.get().map(|result| match result {
-                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                Ok(data) => view! {
-                    {summary(&data)}
-                    {charts(&data)}
-                    {per_vm(&data)}
-                    {elsewhere(&data)}
-                }.into_any(),
-            })}
-        </Transition>
+        <ListState load=move || data.get()
+            items={move |data: BandwidthData| view! {
+                {summary(&data)}
+                {charts(&data)}
+                {per_vm(&data)}
+                {elsewhere(&data)}
+            }} />
         <div class="map-tools">
             <CapForm action=cap_set remove=cap_remove data=data />
             <AlertForm action=alert_set data=data />
@@ -228,7 +223,6 @@ fn CapForm(
     let server = action_error(action);
     let scope = RwSignal::new("vm".to_owned());
     let vms = Resource::new(|| (), |_| vm_list());
-    let field_error = move |name: &'static str| move || server.get().and_then(|e| e.field(name));
     view! {
         <section class="card" aria-labelledby="caps-heading">
             <h2 id="caps-heading">"Rate caps"</h2>
@@ -240,65 +234,48 @@ fn CapForm(
                     <label class="choice"><input type="radio" name="scope" value="vm" checked on:change=move |_| scope.set("vm".into()) />"A VM"</label>
                     <label class="choice"><input type="radio" name="scope" value="pair" on:change=move |_| scope.set("pair".into()) />"A zone pair"</label>
                 </fieldset>
-                <div class="field" class:hidden=move || scope.get() != "vm">
-                    <label for="cap-vm">"VM"</label>
-                    <select id="cap-vm" name="vm_id" aria-describedby="cap-vm-error">
-                        <option value="">"Choose a VM…"</option>
-                        <Transition fallback=|| ()>
-                            {move || vms.get().and_then(Result::ok).map(|list| list.into_iter().map(|vm| view! {
-                                <option value=vm.id.to_string()>{format!("{} ({})", vm.name, vm.zone)}</option>
-                            }).collect_view())}
-                        </Transition>
-                    </select>
-                    <p class="field-error" id="cap-vm-error" aria-live="polite">{field_error("vm_id")}</p>
-                </div>
-                <div class="field" class:hidden=move || scope.get() != "pair">
-                    <label for="cap-zone-a">"Between"</label>
-                    <select id="cap-zone-a" name="zone_a">{zone_options()}</select>
-                </div>
-                <div class="field" class:hidden=move || scope.get() != "pair">
-                    <label for="cap-zone-b">"And"</label>
-                    <select id="cap-zone-b" name="zone_b" aria-describedby="cap-zone-b-error">{zone_options()}</select>
-                    <p class="field-error" id="cap-zone-b-error" aria-live="polite">{field_error("zone_b")}</p>
-                </div>
-                <div class="field" class:field-invalid=move || server.get().and_then(|e| e.field("mbps")).is_some()>
-                    <label for="cap-mbps">"Rate (Mb/s)"</label>
-                    <input id="cap-mbps" name="mbps" inputmode="numeric" aria-describedby="cap-mbps-error" />
-                    <p class="field-error" id="cap-mbps-error" aria-live="polite">{field_error("mbps")}</p>
-                </div>
+                <SelectField label="VM" name="vm_id" id="cap-vm" hidden=Signal::derive(move || scope.get() != "vm") server>
+                    <option value="">"Choose a VM…"</option>
+                    <Transition fallback=|| ()>
+                        {move || vms.get().and_then(Result::ok).map(|list| list.into_iter().map(|vm| view! {
+                            <option value=vm.id.to_string()>{format!("{} ({})", vm.name, vm.zone)}</option>
+                        }).collect_view())}
+                    </Transition>
+                </SelectField>
+                <SelectField label="Between" name="zone_a" id="cap-zone-a" hidden=Signal::derive(move || scope.get() != "pair") server>
+                    {zone_options()}
+                </SelectField>
+                <SelectField label="And" name="zone_b" id="cap-zone-b" hidden=Signal::derive(move || scope.get() != "pair") server>
+                    {zone_options()}
+                </SelectField>
+                <TextField label="Rate (Mb/s)" name="mbps" id="cap-mbps" inputmode="numeric" server />
                 <div class="form-actions">
                     <button type="submit" class="button button-primary" disabled=move || action.pending().get()>"Set cap"</button>
                 </div>
             </ActionForm>
-            <Transition fallback=|| ()>
-                {move || data.get().and_then(Result::ok).map(|data| if data.caps.is_empty() {
-                    view! { <p>"No caps: your VMs send as fast as they need."</p> }.into_any()
-                } else {
-                    view! {
-                        <table class="table" aria-label="Rate caps in force">
-                            <thead><tr><th scope="col">"Applies to"</th><th scope="col">"Rate"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                            <tbody>
-                                {data.caps.into_iter().map(|cap| {
-                                    let label = format!("Remove the cap on {}", cap.applies_to);
-                                    view! {
-                                        <tr>
-                                            <td>{cap.applies_to.clone()}</td>
-                                            <td>{cap.rate.clone()}</td>
-                                            <td>
-                                                <ActionForm action=remove attr:class="inline-form">
-                                                    <input type="hidden" name="scope" value=cap.scope.clone() />
-                                                    <input type="hidden" name="target" value=cap.target.clone() />
-                                                    <button type="submit" class="button button-secondary" aria-label=label>"Remove"</button>
-                                                </ActionForm>
-                                            </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any()
-                })}
-            </Transition>
+            <ListState quiet=true is_empty=Vec::is_empty
+                load=move || data.get().map(|data| data.map(|data| data.caps))
+                empty=|| view! { <p>"No caps: your VMs send as fast as they need."</p> }
+                items={move |caps: Vec<CapView>| view! {
+                    <table class="table" aria-label="Rate caps in force">
+                        <thead><tr><th scope="col">"Applies to"</th><th scope="col">"Rate"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                        <tbody>
+                            {caps.into_iter().map(|cap| {
+                                let label = format!("Remove the cap on {}", cap.applies_to);
+                                view! {
+                                    <tr>
+                                        <td>{cap.applies_to.clone()}</td>
+                                        <td>{cap.rate.clone()}</td>
+                                        <td>
+                                            <RowAction action=remove text="Remove" label
+                                                hidden=vec![("scope", cap.scope.clone()), ("target", cap.target.clone())] />
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }} />
         </section>
     }
 }
@@ -325,11 +302,7 @@ fn AlertForm(
             </Transition>
             <ActionForm action=action attr:aria-label="Set the allowance alert" attr:class="form-grid">
                 <FormAlert server />
-                <div class="field" class:field-invalid=move || server.get().and_then(|e| e.field("threshold")).is_some()>
-                    <label for="alert-threshold">"Alert at (% of the allowance)"</label>
-                    <input id="alert-threshold" name="threshold" inputmode="numeric" aria-describedby="alert-threshold-error" />
-                    <p class="field-error" id="alert-threshold-error" aria-live="polite">{move || server.get().and_then(|e| e.field("threshold"))}</p>
-                </div>
+                <TextField label="Alert at (% of the allowance)" name="threshold" id="alert-threshold" inputmode="numeric" server />
                 <div class="form-actions">
                     <button type="submit" class="button button-primary" disabled=move || action.pending().get()>"Set alert"</button>
                 </div>

@@ -2,7 +2,7 @@
 //! invoices, and CSV downloads of each.
 
 use crate::api::billing::{Bill, billing_view};
-use crate::components::page::PageHeader;
+use crate::components::page::{ListState, PageHeader};
 use leptos::prelude::*;
 
 /// The billing page.
@@ -13,22 +13,18 @@ pub fn BillingPage() -> impl IntoView {
     let bill = Resource::new(move || month.get(), billing_view);
     view! {
         <PageHeader title="Billing" description="Pay as you go, by the hour. Bandwidth is never charged." />
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || bill.get().map(|result| match result {
-                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                Ok(bill) => view! {
-                    <div class="field month-picker">
-                        <label for="billing-month">"Month"</label>
-                        <select id="billing-month" prop:value=bill.month.clone() on:change=move |ev| month.set(event_target_value(&ev))>
-                            {bill.months.iter().enumerate().map(|(i, m)| view! {
-                                <option value=m.clone()>{if i == 0 { format!("{m} (this month)") } else { m.clone() }}</option>
-                            }).collect_view()}
-                        </select>
-                    </div>
-                    {bill_view(bill)}
-                }.into_any(),
-            })}
-        </Transition>
+        <ListState load=move || bill.get()
+            items={move |bill: Bill| view! {
+                <div class="field month-picker">
+                    <label for="billing-month">"Month"</label>
+                    <select id="billing-month" prop:value=bill.month.clone() on:change=move |ev| month.set(event_target_value(&ev))>
+                        {bill.months.iter().enumerate().map(|(i, m)| view! {
+                            <option value=m.clone()>{if i == 0 { format!("{m} (this month)") } else { m.clone() }}</option>
+                        }).collect_view()}
+                    </select>
+                </div>
+                {bill_view(bill)}
+            }} />
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::api::map::{LatencyFigure, MapData, latency_chart, map_view};
 use crate::components::backbone_map::{BackboneMap, Region, edge_name, load_band, load_of, probe_of};
-use crate::components::page::{PageHeader, Properties};
+use crate::components::page::{ListState, PageHeader, Properties};
 use leptos::prelude::*;
 use meridian_core::backbone::{
     BACKBONE, Cut, Path, RouteKind, budget_is_physically_possible, pair_fibre_limit_ms,
@@ -97,16 +97,12 @@ pub fn MapPage() -> impl IntoView {
 
     view! {
         <PageHeader title="Backbone map" description="Meridian's private MPLS backbone: every zone, every link, live latency. Your network spans all of it." />
-        <Transition fallback=|| view! { <p>"Loading the map…"</p> }>
-            {move || map.get().map(|result| match result {
-                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                Ok(data) => view! {
-                    {map_status(&data)}
-                    {map_card(data.clone(), route_edges, cut_value)}
-                    <LinksTable data=data />
-                }.into_any(),
-            })}
-        </Transition>
+        <ListState load=move || map.get() loading="Loading the map…"
+            items={move |data: MapData| view! {
+                {map_status(&data)}
+                {map_card(data.clone(), route_edges, cut_value)}
+                <LinksTable data=data />
+            }} />
         <div class="map-tools">
             <section class="card" aria-labelledby="path-finder-heading">
                 <h2 id="path-finder-heading">"Path finder"</h2>
@@ -413,12 +409,7 @@ fn LatencyHistory(
                     </select>
                 </div>
             </div>
-            <Transition fallback=|| view! { <p>"Loading the chart…"</p> }>
-                {move || chart.get().map(|result| match result {
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                    Ok(figure) => latency_figure(figure).into_any(),
-                })}
-            </Transition>
+            <ListState load=move || chart.get() loading="Loading the chart…" items=latency_figure />
         </section>
     }
 }

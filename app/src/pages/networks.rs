@@ -1,12 +1,13 @@
 //! The tenant's private network across zones, and each zone's internet breakout.
 
 use crate::api::vm::{
-    FirewallRuleCreate, FirewallRuleDelete, Subnet, firewall_rule_list, network_view, vm_list,
+    FirewallRuleCreate, FirewallRuleDelete, Rule, Subnet, Vm, firewall_rule_list, network_view, vm_list,
 };
-use crate::components::form::action_error;
-use crate::components::page::{EmptyState, PageHeader};
-use crate::pages::vdcs::zone_label;
+use crate::components::form::{RowAction, SelectField, TextField, action_error};
+use crate::components::page::{EmptyState, ListState, PageHeader};
+use crate::error::AppError;
 use leptos::prelude::*;
+use meridian_core::zone::zone_label;
 
 /// Subnets per zone and who holds which address, with the promise in plain words; per zone, the
 /// public addresses and the firewall rules that let traffic in.
@@ -27,27 +28,24 @@ pub fn NetworksPage() -> impl IntoView {
                 "your VMs in every zone reach each other over the backbone; nothing is reachable from the internet unless you open breakout."</p>
             <p>"There is nothing to configure: each zone you use gets its own subnet of your private range, and routing between zones is already done."</p>
         </section>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || network.get().map(|result| match result {
-                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                Ok(subnets) if subnets.is_empty() => view! {
-                    <EmptyState title="No subnets yet".to_owned()>
-                        <p>"A zone gets its subnet when your first VM there is created. "
-                            <a href="/vdcs">"Create a VDC"</a> " to begin."</p>
-                    </EmptyState>
-                }.into_any(),
-                Ok(subnets) => subnets.into_iter().map(|subnet| view! { <ZoneNetwork subnet rules vms create delete /> })
-                    .collect_view().into_any(),
-            })}
-        </Transition>
+        <ListState load=move || network.get() is_empty=Vec::is_empty
+            empty=|| view! {
+                <EmptyState title="No subnets yet".to_owned()>
+                    <p>"A zone gets its subnet when your first VM there is created. "
+                        <a href="/vdcs">"Create a VDC"</a> " to begin."</p>
+                </EmptyState>
+            }
+            items={move |subnets: Vec<Subnet>| subnets.into_iter()
+                .map(|subnet| view! { <ZoneNetwork subnet rules vms create delete /> })
+                .collect_view()} />
     }
 }
 
 #[component]
 fn ZoneNetwork(
     subnet: Subnet,
-    rules: Resource<Result<Vec<crate::api::vm::Rule>, crate::error::AppError>>,
-    vms: Resource<Result<Vec<crate::api::vm::Vm>, crate::error::AppError>>,
+    rules: Resource<Result<Vec<Rule>, AppError>>,
+    vms: Resource<Result<Vec<Vm>, AppError>>,
     create: ServerAction<FirewallRuleCreate>,
     delete: ServerAction<FirewallRuleDelete>,
 ) -> impl IntoView {
@@ -57,7 +55,7 @@ fn ZoneNetwork(
     let form_label = format!("Add a firewall rule in {}", subnet.zone);
     let id_zone = subnet.zone.clone();
     let id = move |name: &str| format!("fw-{id_zone}-{name}");
-    let (zone_rules, zone_public) = (zone.clone(), zone.clone());
+    let (zone_rules, zone_public, rules_zone) = (zone.clone(), zone.clone(), zone.clone());
     view! {
         <section class="card" aria-label=heading.clone()>
             <h2>{heading.clone()}</h2>
@@ -87,51 +85,30 @@ fn ZoneNetwork(
                     format!("Public addresses: {}.", public.join(", "))
                 }
             }}</p>
-            <Transition fallback=|| ()>
-                {move || rules.get().and_then(Result::ok).map(|all| {
-                    let here: Vec<_> = all.into_iter().filter(|r| r.zone == zone_rules).collect();
-                    if here.is_empty() {
-                        view! { <p>"No inbound rules: the internet cannot reach any VM here, even with a public address."</p> }.into_any()
-                    } else {
-                        view! {
-                            <ul class="rules" aria-label=format!("Firewall rules in {}", zone_rules)>
-                                {here.into_iter().map(|rule| view! {
-                                    <li>
-                                        <span>{rule.describe()}</span>
-                                        <ActionForm action=delete attr:class="inline-form">
-                                            <input type="hidden" name="id" value=rule.id.to_string() />
-                                            <button type="submit" class="button button-secondary" aria-label=format!("Delete rule {}", rule.describe())>"Delete"</button>
-                                        </ActionForm>
-                                    </li>
-                                }).collect_view()}
-                            </ul>
-                        }.into_any()
-                    }
-                })}
-            </Transition>
+            <ListState quiet=true is_empty=Vec::is_empty
+                load=move || rules.get().map(|all| all.map(|all| {
+                    all.into_iter().filter(|r| r.zone == zone_rules).collect::<Vec<_>>()
+                }))
+                empty=|| view! { <p>"No inbound rules: the internet cannot reach any VM here, even with a public address."</p> }
+                items={move |here: Vec<Rule>| view! {
+                    <ul class="rules" aria-label=format!("Firewall rules in {}", rules_zone)>
+                        {here.into_iter().map(|rule| view! {
+                            <li>
+                                <span>{rule.describe()}</span>
+                                <RowAction action=delete hidden=vec![("id", rule.id.to_string())] text="Delete"
+                                    label=format!("Delete rule {}", rule.describe()) />
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }} />
             <ActionForm action=create attr:aria-label=form_label attr:class="rule-form">
                 <input type="hidden" name="zone" value=zone />
-                <div class="field">
-                    <label for=id("protocol")>"Protocol"</label>
-                    <select id=id("protocol") name="protocol">
-                        <option value="tcp">"TCP"</option><option value="udp">"UDP"</option><option value="icmp">"ICMP"</option>
-                    </select>
-                </div>
-                <div class="field">
-                    <label for=id("from")>"Port"</label>
-                    <input id=id("from") name="port_from" inputmode="numeric" placeholder="443" />
-                    <p class="field-error" aria-live="polite">{move || error.get().and_then(|e| e.field("port_from"))}</p>
-                </div>
-                <div class="field">
-                    <label for=id("to")>"To port (optional)"</label>
-                    <input id=id("to") name="port_to" inputmode="numeric" />
-                    <p class="field-error" aria-live="polite">{move || error.get().and_then(|e| e.field("port_to"))}</p>
-                </div>
-                <div class="field">
-                    <label for=id("source")>"Source CIDR"</label>
-                    <input id=id("source") name="source" value="0.0.0.0/0" />
-                    <p class="field-error" aria-live="polite">{move || error.get().and_then(|e| e.field("source").or_else(|| e.form_message()))}</p>
-                </div>
+                <SelectField label="Protocol" name="protocol" id=id("protocol") server=error>
+                    <option value="tcp">"TCP"</option><option value="udp">"UDP"</option><option value="icmp">"ICMP"</option>
+                </SelectField>
+                <TextField label="Port" name="port_from" id=id("from") inputmode="numeric" placeholder="443" server=error />
+                <TextField label="To port (optional)" name="port_to" id=id("to") inputmode="numeric" server=error />
+                <TextField label="Source CIDR" name="source" id=id("source") initial="0.0.0.0/0" with_form_errors=true server=error />
                 <button type="submit" class="button button-primary">"Add rule"</button>
             </ActionForm>
         </section>

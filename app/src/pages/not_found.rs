@@ -20,19 +20,3 @@ pub fn NotFound() -> impl IntoView {
         </main>
     }
 }
-
-/// The same answer inside the signed-in layout: for a resource that does not exist or is not yours.
-#[component]
-pub fn NotFoundPanel() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::NOT_FOUND);
-    }
-    view! {
-        <leptos_meta::Title text="Not found" />
-        <section class="empty-state" aria-label="Not found">
-            <h1>"Not found"</h1>
-            <p>"There is nothing here, or you do not have access to it."</p>
-        </section>
-    }
-}

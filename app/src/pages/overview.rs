@@ -1,9 +1,9 @@
 //! The overview: the tenant at a glance.
 
-use crate::api::overview::overview_view;
-use crate::components::page::{EmptyState, PageHeader};
-use crate::pages::vdcs::zone_label;
+use crate::api::overview::{OverviewData, overview_view};
+use crate::components::page::{EmptyState, ListState, PageHeader};
 use leptos::prelude::*;
+use meridian_core::zone::zone_label;
 
 /// Bytes for people: "1.2 GiB".
 pub fn format_bytes(bytes: u64) -> String {
@@ -27,59 +27,55 @@ pub fn Overview() -> impl IntoView {
     let data = Resource::new(|| (), |_| overview_view());
     view! {
         <PageHeader title="Overview" description="Your tenant at a glance." />
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || data.get().map(|result| match result {
-                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                Ok(data) if data.zones.is_empty() => view! {
-                    <EmptyState title="Your resources will appear here".to_owned()>
-                        <p>"You have no VDCs yet. A VDC is your data centre in one zone; your private network already spans all 16 zones."</p>
-                        <p><a class="button button-primary" href="/vdcs">"Create your first VDC"</a></p>
-                    </EmptyState>
-                }.into_any(),
-                Ok(data) => view! {
-                    <div class="tiles">
-                        <section class="card tile" aria-label="Spend this month">
-                            <h2>"Spend this month"</h2>
-                            <p class="tile-figure">{data.spend_month_to_date.clone()}</p>
-                            <p>"Projected for the month: " {data.spend_projected.clone()}</p>
-                        </section>
-                        <section class="card tile" aria-label="Bandwidth this month">
-                            <h2>"Bandwidth this month"</h2>
-                            <p class="tile-figure">{format_bytes(data.backbone_bytes + data.internet_bytes)}</p>
-                            <p>"Backbone " {format_bytes(data.backbone_bytes)} ", internet " {format_bytes(data.internet_bytes)}
-                                " — " <strong>"$0.00 charged"</strong></p>
-                        </section>
-                        <section class="card tile" aria-label="Quick actions">
-                            <h2>"Quick actions"</h2>
-                            <p><a class="button button-primary" href="/vms/new">"Create VM"</a>" "<a class="button button-secondary" href="/vdcs">"Create VDC"</a></p>
-                        </section>
-                    </div>
-                    <section class="card" aria-label="Resources by zone">
-                        <h2>"Resources by zone"</h2>
-                        <table class="table" aria-label="Resources by zone">
-                            <thead><tr><th scope="col">"Zone"</th><th scope="col">"VDCs"</th><th scope="col">"VMs"</th></tr></thead>
-                            <tbody>
-                                {data.zones.iter().map(|zone| {
-                                    let states = if zone.states.is_empty() {
-                                        "none".to_owned()
-                                    } else {
-                                        zone.states.iter().map(|(state, n)| format!("{n} {state}")).collect::<Vec<_>>().join(", ")
-                                    };
-                                    view! { <tr><td>{zone_label(&zone.zone)}</td><td>{zone.vdcs}</td><td>{states}</td></tr> }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+        <ListState load=move || data.get() is_empty={|data: &OverviewData| data.zones.is_empty()}
+            empty=|| view! {
+                <EmptyState title="Your resources will appear here".to_owned()>
+                    <p>"You have no VDCs yet. A VDC is your data centre in one zone; your private network already spans all 16 zones."</p>
+                    <p><a class="button button-primary" href="/vdcs">"Create your first VDC"</a></p>
+                </EmptyState>
+            }
+            items={move |data: OverviewData| view! {
+                <div class="tiles">
+                    <section class="card tile" aria-label="Spend this month">
+                        <h2>"Spend this month"</h2>
+                        <p class="tile-figure">{data.spend_month_to_date.clone()}</p>
+                        <p>"Projected for the month: " {data.spend_projected.clone()}</p>
                     </section>
-                    <section class="card" aria-label="Recent activity">
-                        <h2>"Recent activity"</h2>
-                        {if data.activity.is_empty() {
-                            view! { <p>"Nothing yet."</p> }.into_any()
-                        } else {
-                            view! { <ul class="activity">{data.activity.iter().map(|a| view! { <li>{a.text.clone()}</li> }).collect_view()}</ul> }.into_any()
-                        }}
+                    <section class="card tile" aria-label="Bandwidth this month">
+                        <h2>"Bandwidth this month"</h2>
+                        <p class="tile-figure">{format_bytes(data.backbone_bytes + data.internet_bytes)}</p>
+                        <p>"Backbone " {format_bytes(data.backbone_bytes)} ", internet " {format_bytes(data.internet_bytes)}
+                            " — " <strong>"$0.00 charged"</strong></p>
                     </section>
-                }.into_any(),
-            })}
-        </Transition>
+                    <section class="card tile" aria-label="Quick actions">
+                        <h2>"Quick actions"</h2>
+                        <p><a class="button button-primary" href="/vms/new">"Create VM"</a>" "<a class="button button-secondary" href="/vdcs">"Create VDC"</a></p>
+                    </section>
+                </div>
+                <section class="card" aria-label="Resources by zone">
+                    <h2>"Resources by zone"</h2>
+                    <table class="table" aria-label="Resources by zone">
+                        <thead><tr><th scope="col">"Zone"</th><th scope="col">"VDCs"</th><th scope="col">"VMs"</th></tr></thead>
+                        <tbody>
+                            {data.zones.iter().map(|zone| {
+                                let states = if zone.states.is_empty() {
+                                    "none".to_owned()
+                                } else {
+                                    zone.states.iter().map(|(state, n)| format!("{n} {state}")).collect::<Vec<_>>().join(", ")
+                                };
+                                view! { <tr><td>{zone_label(&zone.zone)}</td><td>{zone.vdcs}</td><td>{states}</td></tr> }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </section>
+                <section class="card" aria-label="Recent activity">
+                    <h2>"Recent activity"</h2>
+                    {if data.activity.is_empty() {
+                        view! { <p>"Nothing yet."</p> }.into_any()
+                    } else {
+                        view! { <ul class="activity">{data.activity.iter().map(|a| view! { <li>{a.text.clone()}</li> }).collect_view()}</ul> }.into_any()
+                    }}
+                </section>
+            }} />
     }
 }

@@ -3,12 +3,13 @@
 
 use crate::MeResource;
 use crate::api::account::AccountPasswordChange;
-use crate::api::api_key::{ApiKeyCreate, ApiKeyRevoke, api_key_list};
+use crate::api::api_key::{ApiKey, ApiKeyCreate, ApiKeyRevoke, api_key_list};
 use crate::api::settings::{
-    ResidencySet, UserInvite, UserRemove, UserRoleSet, audit_list, quota_view, residency_view, user_list,
+    AuditEntry, Member, QuotaLines, ResidencySet, UserInvite, UserRemove, UserRoleSet, audit_list,
+    quota_view, residency_view, user_list,
 };
-use crate::components::form::{FormAlert, TextField, action_error};
-use crate::components::page::{PageHeader, Properties};
+use crate::components::form::{FormAlert, RowAction, SelectField, TextField, action_error};
+use crate::components::page::{ListState, PageHeader, Properties};
 use leptos::prelude::*;
 use meridian_core::Password;
 use meridian_core::calendar::format_utc;
@@ -110,40 +111,33 @@ fn ApiKeys(create: ServerAction<ApiKeyCreate>, revoke: ServerAction<ApiKeyRevoke
                 "(cloudmonkey, libcloud, cs, Terraform's CloudStack provider) sign requests to "
                 <code>"/client/api"</code>" with the key and its secret."
             </p>
-            <Transition fallback=|| ()>
-                {move || keys.get().and_then(Result::ok).map(|list| if list.is_empty() {
-                    view! { <p class="empty-state">"No API keys yet. Make one below to automate Meridian."</p> }.into_any()
-                } else {
-                    view! {
-                        <table class="table" aria-label="API keys">
-                            <thead><tr>
-                                <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Made"</th>
-                                <th scope="col">"Last used"</th><th scope="col">"Revoke"</th>
-                            </tr></thead>
-                            <tbody>
-                                {list.into_iter().map(|key| {
-                                    let label = format!("Revoke {}", key.name);
-                                    view! {
-                                        <tr>
-                                            <td>{key.name.clone()}</td>
-                                            <td><code>{key.api_key.clone()}</code></td>
-                                            <td>{format_utc(key.created_at)}</td>
-                                            <td>{key.last_used_at.map_or_else(|| "never".to_owned(), format_utc)}</td>
-                                            <td>
-                                                <ActionForm action=revoke attr:class="inline-form">
-                                                    <input type="hidden" name="id" value=key.id.to_string() />
-                                                    <button type="submit" class="button button-secondary" aria-label=label>"Revoke"</button>
-                                                </ActionForm>
-                                            </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any()
-                })}
-            </Transition>
-            {move || revoke_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            <ListState quiet=true load=move || keys.get() is_empty=Vec::is_empty
+                empty=|| view! { <p class="empty-state">"No API keys yet. Make one below to automate Meridian."</p> }
+                items={move |list: Vec<ApiKey>| view! {
+                    <table class="table" aria-label="API keys">
+                        <thead><tr>
+                            <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Made"</th>
+                            <th scope="col">"Last used"</th><th scope="col">"Revoke"</th>
+                        </tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|key| {
+                                let label = format!("Revoke {}", key.name);
+                                view! {
+                                    <tr>
+                                        <td>{key.name.clone()}</td>
+                                        <td><code>{key.api_key.clone()}</code></td>
+                                        <td>{format_utc(key.created_at)}</td>
+                                        <td>{key.last_used_at.map_or_else(|| "never".to_owned(), format_utc)}</td>
+                                        <td>
+                                            <RowAction action=revoke hidden=vec![("id", key.id.to_string())] text="Revoke" label />
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }} />
+            <FormAlert server=revoke_error />
             <ActionForm action=create attr:aria-label="Make an API key" attr:class="form-narrow">
                 <FormAlert server=create_error />
                 <TextField label="Key name" name="name" hint="Like deploy-bot: lowercase letters, digits and hyphens."
@@ -190,8 +184,8 @@ fn Users(
     view! {
         <section class="card" aria-labelledby="users-heading">
             <h2 id="users-heading">"Users"</h2>
-            <Transition fallback=|| ()>
-                {move || users.get().and_then(Result::ok).map(|list| view! {
+            <ListState quiet=true load=move || users.get()
+                items={move |list: Vec<Member>| view! {
                     <table class="table" aria-label="Users">
                         <thead><tr><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Change"</th></tr></thead>
                         <tbody>
@@ -224,26 +218,18 @@ fn Users(
                             }).collect_view()}
                         </tbody>
                     </table>
-                })}
-            </Transition>
-            {move || change_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+                }} />
+            <FormAlert server=change_error />
             <h3>"Invite someone"</h3>
             <p>"Meridian shows you an invitation link to send them yourself; it works once, for 7 days."</p>
             <ActionForm action=invite attr:aria-label="Invite user" attr:class="form-grid">
                 <FormAlert server=invite_error />
-                <div class="field">
-                    <label for="invite-email">"Their e-mail"</label>
-                    <input id="invite-email" name="email" type="email" aria-describedby="invite-email-error" />
-                    <p class="field-error" id="invite-email-error" aria-live="polite">{move || invite_error.get().and_then(|e| e.field("email"))}</p>
-                </div>
-                <div class="field">
-                    <label for="invite-role">"Role"</label>
-                    <select id="invite-role" name="role">
-                        <option value="member">"member — creates and operates resources"</option>
-                        <option value="viewer">"viewer — reads everything, changes nothing"</option>
-                        <option value="owner">"owner — everything, including users and residency"</option>
-                    </select>
-                </div>
+                <TextField label="Their e-mail" name="email" id="invite-email" input_type="email" server=invite_error />
+                <SelectField label="Role" name="role" id="invite-role" server=invite_error>
+                    <option value="member">"member — creates and operates resources"</option>
+                    <option value="viewer">"viewer — reads everything, changes nothing"</option>
+                    <option value="owner">"owner — everything, including users and residency"</option>
+                </SelectField>
                 <div class="form-actions">
                     <button type="submit" class="button button-primary" disabled=move || owner_reason().is_some()>"Create invitation"</button>
                     <span class="disabled-reason">{owner_reason}</span>
@@ -265,8 +251,8 @@ fn Quotas() -> impl IntoView {
         <section class="card" aria-labelledby="quota-heading">
             <h2 id="quota-heading">"Quotas"</h2>
             <p>"What your tenant may use at once. To raise a limit, ask support."</p>
-            <Transition fallback=|| ()>
-                {move || quotas.get().and_then(Result::ok).map(|q| view! {
+            <ListState quiet=true load=move || quotas.get()
+                items={move |q: QuotaLines| view! {
                     <table class="table" aria-label="Quotas">
                         <thead><tr><th scope="col">"Resource"</th><th scope="col">"In use"</th><th scope="col">"Limit"</th></tr></thead>
                         <tbody>
@@ -275,8 +261,7 @@ fn Quotas() -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                })}
-            </Transition>
+                }} />
         </section>
     }
 }
@@ -297,18 +282,14 @@ fn Residency(
                 {move || current.get().and_then(Result::ok).map(|(stored, label)| view! {
                     <p>"Current policy: " <strong data-testid="residency-label">{label}</strong></p>
                     <ActionForm action=set attr:aria-label="Residency policy" attr:class="form-narrow">
-                        <div class="field">
-                            <label for="residency-policy">"Policy"</label>
-                            <select id="residency-policy" name="policy">
-                                {[("anywhere", "Anywhere"), ("eu", "EU only"), ("countries:DE", "Germany only"),
-                                  ("countries:GB", "United Kingdom only"), ("countries:US", "United States only"),
-                                  ("countries:CH", "Switzerland only")].into_iter().map(|(value, text)| {
-                                    let selected = ResidencyMatch::new(value) == ResidencyMatch::new(&stored);
-                                    view! { <option value=value selected=selected>{text}</option> }
-                                }).collect_view()}
-                            </select>
-                            <p class="field-error" aria-live="polite">{move || error.get().and_then(|e| e.field("policy").or_else(|| e.form_message()))}</p>
-                        </div>
+                        <SelectField label="Policy" name="policy" id="residency-policy" with_form_errors=true server=error>
+                            {[("anywhere", "Anywhere"), ("eu", "EU only"), ("countries:DE", "Germany only"),
+                              ("countries:GB", "United Kingdom only"), ("countries:US", "United States only"),
+                              ("countries:CH", "Switzerland only")].into_iter().map(|(value, text)| {
+                                let selected = ResidencyMatch::new(value) == ResidencyMatch::new(&stored);
+                                view! { <option value=value selected=selected>{text}</option> }
+                            }).collect_view()}
+                        </SelectField>
                         <button type="submit" class="button button-primary" disabled=move || !is_owner()>"Save policy"</button>
                         <span class="disabled-reason">{move || (!is_owner()).then_some("Only an owner can change the residency policy.")}</span>
                     </ActionForm>
@@ -335,8 +316,8 @@ fn AuditLog(refresh: Signal<usize>) -> impl IntoView {
         <section class="card" aria-labelledby="audit-heading">
             <h2 id="audit-heading">"Audit log"</h2>
             <p>"Who did what in your tenant, when, from where, and with what result (newest first)."</p>
-            <Transition fallback=|| ()>
-                {move || entries.get().and_then(Result::ok).map(|list| view! {
+            <ListState quiet=true load=move || entries.get()
+                items={move |list: Vec<AuditEntry>| view! {
                     <table class="table" aria-label="Audit log">
                         <thead><tr>
                             <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th>
@@ -351,8 +332,7 @@ fn AuditLog(refresh: Signal<usize>) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                })}
-            </Transition>
+                }} />
         </section>
     }
 }

@@ -1,13 +1,13 @@
 //! Stacks: one-click multi-zone clusters, and one stack's live per-VM timeline with its stopwatch.
 
-use crate::api::stack::{StackCreate, StackDelete, StackDetail, stack_list, stack_view};
-use crate::components::form::{FormAlert, action_error};
-use crate::components::page::{EmptyState, PageHeader};
+use crate::api::stack::{StackCreate, StackDelete, StackDetail, StackSummary, stack_list, stack_view};
+use crate::components::form::{ChoiceError, FormAlert, TextField, action_error};
+use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::components::vm_table::StateBadge;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use meridian_core::stack::STACK_TEMPLATES;
+use meridian_core::zone::zone_label;
 use std::time::Duration;
 
 /// The platform's published spin-up time for the nine-node MongoDB demo, for comparison.
@@ -40,44 +40,36 @@ pub fn StacksPage() -> impl IntoView {
                                 <br /><span class="muted">{format!("{} VMs, size {}", t.size_in_vms(), t.size)}</span></span>
                         </label>
                     }).collect_view()}
-                    <p class="field-error" id="stack-template-error" aria-live="polite">{move || server.get().and_then(|e| e.field("template"))}</p>
+                    <ChoiceError name="template" id="stack-template-error" server />
                 </fieldset>
-                <div class="field" class:field-invalid=move || server.get().and_then(|e| e.field("name")).is_some()>
-                    <label for="stack-name">"Name"</label>
-                    <p class="field-hint" id="stack-name-hint">"Lowercase letters, digits and hyphens; members are called name-zone-n."</p>
-                    <input id="stack-name" name="name" aria-describedby="stack-name-hint stack-name-error" />
-                    <p class="field-error" id="stack-name-error" aria-live="polite">{move || server.get().and_then(|e| e.field("name"))}</p>
-                </div>
+                <TextField label="Name" name="name" id="stack-name"
+                    hint="Lowercase letters, digits and hyphens; members are called name-zone-n." server />
                 <div class="form-actions">
                     <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create stack"</button>
                 </div>
             </ActionForm>
         </section>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || stacks.get().map(|result| match result {
-                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                Ok(list) if list.is_empty() => view! {
-                    <EmptyState title="No stacks yet".to_owned()>
-                        <p>"Pick a stack above: the MongoDB replica set spans Los Angeles, London and Berlin in one click."</p>
-                    </EmptyState>
-                }.into_any(),
-                Ok(list) => view! {
-                    <table class="table" aria-label="Your stacks">
-                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Stack"</th><th scope="col">"State"</th><th scope="col">"Spin-up"</th></tr></thead>
-                        <tbody>
-                            {list.into_iter().map(|s| view! {
-                                <tr>
-                                    <td><a href=format!("/stacks/{}", s.id)>{s.name.clone()}</a></td>
-                                    <td>{s.template.clone()}</td>
-                                    <td>{s.state.clone()}</td>
-                                    <td>{s.spin_up.clone().unwrap_or_else(|| "—".to_owned())}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }.into_any(),
-            })}
-        </Transition>
+        <ListState load=move || stacks.get() is_empty=Vec::is_empty
+            empty=|| view! {
+                <EmptyState title="No stacks yet".to_owned()>
+                    <p>"Pick a stack above: the MongoDB replica set spans Los Angeles, London and Berlin in one click."</p>
+                </EmptyState>
+            }
+            items={|list: Vec<StackSummary>| view! {
+                <table class="table" aria-label="Your stacks">
+                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Stack"</th><th scope="col">"State"</th><th scope="col">"Spin-up"</th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|s| view! {
+                            <tr>
+                                <td><a href=format!("/stacks/{}", s.id)>{s.name.clone()}</a></td>
+                                <td>{s.template.clone()}</td>
+                                <td>{s.state.clone()}</td>
+                                <td>{s.spin_up.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }} />
     }
 }
 
@@ -113,12 +105,8 @@ pub fn StackPage() -> impl IntoView {
         }
     });
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || detail.get().map(|result| match result {
-                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
-                Ok(detail) => stack_body(detail, delete).into_any(),
-            })}
-        </Transition>
+        <ListState not_found=true load=move || detail.get()
+            items={move |detail: StackDetail| stack_body(detail, delete)} />
     }
 }
 

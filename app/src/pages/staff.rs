@@ -3,20 +3,20 @@
 //! job queue.
 
 use crate::api::staff::{
-    JobLine, StaffInspectStart, StaffJobCancel, StaffJobRetry, StaffLogin, StaffLogout, StaffMe,
-    StaffQuotaSet, TenantInfo, TenantSuspend, TenantUnsuspend, capacity_view, staff_jobs, staff_tenant,
-    staff_tenants, staff_view,
+    JobLine, JobQueue, StaffInspectStart, StaffJobCancel, StaffJobRetry, StaffLogin, StaffLogout, StaffMe,
+    StaffQuotaSet, TenantInfo, TenantLine, TenantSuspend, TenantUnsuspend, ZoneCapacity, capacity_view,
+    staff_jobs, staff_tenant, staff_tenants, staff_view,
 };
 use crate::components::form::{FormAlert, TextField, action_error};
 use crate::components::load_page;
-use crate::components::page::{EmptyState, PageHeader, Properties};
+use crate::components::page::{EmptyState, ListState, PageHeader, Properties};
 use crate::error::AppError;
 use crate::pages::login::AuthCard;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::{use_params_map, use_query_map};
 use meridian_core::calendar::format_utc;
+use meridian_core::zone::zone_label;
 use std::time::Duration;
 
 /// The signed-in staff member, for the console's pages.
@@ -115,39 +115,35 @@ pub fn StaffTenantsPage() -> impl IntoView {
             <input id="tenant-search" type="search" name="q" value=q placeholder="Name, e-mail or id" />
             <button type="submit" class="button button-secondary">"Search"</button>
         </form>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || tenants.get().map(|result| match result {
-                Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
-                Ok(list) if list.is_empty() => view! {
-                    <EmptyState title="No tenants match".to_owned()>
-                        <p>"Search by part of the organisation's name, a user's e-mail address, or the tenant id."</p>
-                    </EmptyState>
-                }.into_any(),
-                Ok(list) => view! {
-                    <table class="table" aria-label="Tenants">
-                        <thead><tr>
-                            <th scope="col">"Tenant"</th><th scope="col">"Owner"</th><th scope="col">"VMs"</th>
-                            <th scope="col">"Zones"</th><th scope="col">"Spend this month"</th><th scope="col">"Status"</th>
-                        </tr></thead>
-                        <tbody>
-                            {list.into_iter().map(|t| view! {
-                                <tr>
-                                    <td><a href=format!("/staff/tenants/{}", t.id)>{t.name.clone()}</a></td>
-                                    <td>{t.owner_email.clone().unwrap_or_else(|| "—".to_owned())}</td>
-                                    <td>{t.vms}</td>
-                                    <td>{t.zones}</td>
-                                    <td>{t.spend.format_cents()}</td>
-                                    <td>{match &t.suspended {
-                                        Some(_) => view! { <span class="badge badge-danger">"Suspended"</span> }.into_any(),
-                                        None => view! { <span class="badge badge-success">"Active"</span> }.into_any(),
-                                    }}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }.into_any(),
-            })}
-        </Transition>
+        <ListState load=move || tenants.get() is_empty=Vec::is_empty
+            empty=|| view! {
+                <EmptyState title="No tenants match".to_owned()>
+                    <p>"Search by part of the organisation's name, a user's e-mail address, or the tenant id."</p>
+                </EmptyState>
+            }
+            items={move |list: Vec<TenantLine>| view! {
+                <table class="table" aria-label="Tenants">
+                    <thead><tr>
+                        <th scope="col">"Tenant"</th><th scope="col">"Owner"</th><th scope="col">"VMs"</th>
+                        <th scope="col">"Zones"</th><th scope="col">"Spend this month"</th><th scope="col">"Status"</th>
+                    </tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|t| view! {
+                            <tr>
+                                <td><a href=format!("/staff/tenants/{}", t.id)>{t.name.clone()}</a></td>
+                                <td>{t.owner_email.clone().unwrap_or_else(|| "—".to_owned())}</td>
+                                <td>{t.vms}</td>
+                                <td>{t.zones}</td>
+                                <td>{t.spend.format_cents()}</td>
+                                <td>{match &t.suspended {
+                                    Some(_) => view! { <span class="badge badge-danger">"Suspended"</span> }.into_any(),
+                                    None => view! { <span class="badge badge-success">"Active"</span> }.into_any(),
+                                }}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }} />
     }
 }
 
@@ -171,12 +167,8 @@ pub fn StaffTenantPage() -> impl IntoView {
         |(id, ..)| staff_tenant(id),
     );
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || tenant.get().map(|result| match result {
-                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
-                Ok(info) => tenant_body(info, suspend, unsuspend, quota).into_any(),
-            })}
-        </Transition>
+        <ListState not_found=true load=move || tenant.get()
+            items={move |info: TenantInfo| tenant_body(info, suspend, unsuspend, quota)} />
     }
 }
 
@@ -316,37 +308,33 @@ pub fn StaffCapacityPage() -> impl IntoView {
     let capacity = Resource::new(|| (), |_| capacity_view());
     view! {
         <PageHeader title="Capacity" description="Hosts of every zone (simulated zones): what is reserved by VMs and what is free." />
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || capacity.get().map(|result| match result {
-                Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
-                Ok(zones) if zones.is_empty() => view! {
-                    <EmptyState title="No hosts".to_owned()><p>"The driver reported no hosts; check the server's log."</p></EmptyState>
-                }.into_any(),
-                Ok(zones) => view! {
-                    <div class="table-scroll">
-                        <table class="table" aria-label="Capacity by zone">
-                            <thead><tr>
-                                <th scope="col">"Zone"</th><th scope="col">"Hosts"</th><th scope="col">"Dedicated"</th>
-                                <th scope="col">"vCPUs used"</th><th scope="col">"Memory used"</th><th scope="col">"Disk used"</th><th scope="col">"VMs"</th>
-                            </tr></thead>
-                            <tbody>
-                                {zones.into_iter().map(|z| view! {
-                                    <tr>
-                                        <th scope="row">{zone_label(&z.zone)}</th>
-                                        <td>{z.hosts}</td>
-                                        <td>{z.dedicated_hosts}</td>
-                                        <td>{used_free(z.vcpus.0, z.vcpus.1, "")}</td>
-                                        <td>{used_free(z.memory_mib.0 / 1024, z.memory_mib.1 / 1024, "GiB")}</td>
-                                        <td>{used_free(z.disk_gib.0, z.disk_gib.1, "GiB")}</td>
-                                        <td>{z.vms}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any(),
-            })}
-        </Transition>
+        <ListState load=move || capacity.get() is_empty=Vec::is_empty
+            empty=|| view! {
+                <EmptyState title="No hosts".to_owned()><p>"The driver reported no hosts; check the server's log."</p></EmptyState>
+            }
+            items={move |zones: Vec<ZoneCapacity>| view! {
+                <div class="table-scroll">
+                    <table class="table" aria-label="Capacity by zone">
+                        <thead><tr>
+                            <th scope="col">"Zone"</th><th scope="col">"Hosts"</th><th scope="col">"Dedicated"</th>
+                            <th scope="col">"vCPUs used"</th><th scope="col">"Memory used"</th><th scope="col">"Disk used"</th><th scope="col">"VMs"</th>
+                        </tr></thead>
+                        <tbody>
+                            {zones.into_iter().map(|z| view! {
+                                <tr>
+                                    <th scope="row">{zone_label(&z.zone)}</th>
+                                    <td>{z.hosts}</td>
+                                    <td>{z.dedicated_hosts}</td>
+                                    <td>{used_free(z.vcpus.0, z.vcpus.1, "")}</td>
+                                    <td>{used_free(z.memory_mib.0 / 1024, z.memory_mib.1 / 1024, "GiB")}</td>
+                                    <td>{used_free(z.disk_gib.0, z.disk_gib.1, "GiB")}</td>
+                                    <td>{z.vms}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }} />
     }
 }
 
@@ -386,30 +374,26 @@ pub fn StaffJobsPage() -> impl IntoView {
         </nav>
         <FormAlert server=cancel_error />
         <FormAlert server=retry_error />
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || jobs.get().map(|result| match result {
-                Err(e) => view! { <div class="alert alert-error" role="alert">{e.to_string()}</div> }.into_any(),
-                Ok(queue) if queue.jobs.is_empty() => view! {
-                    <EmptyState title="No jobs in this list".to_owned()>
-                        <p>"Jobs appear here as tenants create and operate VMs. Try another list above."</p>
-                    </EmptyState>
-                }.into_any(),
-                Ok(queue) => view! {
-                    {(!queue.admin).then(|| view! { <p class="field-hint">"Support staff see the queue; only admins can cancel or retry jobs."</p> })}
-                    <div class="table-scroll">
-                        <table class="table" aria-label="Jobs">
-                            <thead><tr>
-                                <th scope="col">"Created (UTC)"</th><th scope="col">"Tenant"</th><th scope="col">"VM"</th><th scope="col">"Job"</th>
-                                <th scope="col">"State"</th><th scope="col">"Step"</th><th scope="col">"Error"</th><th scope="col">"Actions"</th>
-                            </tr></thead>
-                            <tbody>
-                                {queue.jobs.into_iter().map(|job| job_row(job, queue.admin, cancel, retry)).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }.into_any(),
-            })}
-        </Transition>
+        <ListState load=move || jobs.get() is_empty={|queue: &JobQueue| queue.jobs.is_empty()}
+            empty=|| view! {
+                <EmptyState title="No jobs in this list".to_owned()>
+                    <p>"Jobs appear here as tenants create and operate VMs. Try another list above."</p>
+                </EmptyState>
+            }
+            items={move |queue: JobQueue| view! {
+                {(!queue.admin).then(|| view! { <p class="field-hint">"Support staff see the queue; only admins can cancel or retry jobs."</p> })}
+                <div class="table-scroll">
+                    <table class="table" aria-label="Jobs">
+                        <thead><tr>
+                            <th scope="col">"Created (UTC)"</th><th scope="col">"Tenant"</th><th scope="col">"VM"</th><th scope="col">"Job"</th>
+                            <th scope="col">"State"</th><th scope="col">"Step"</th><th scope="col">"Error"</th><th scope="col">"Actions"</th>
+                        </tr></thead>
+                        <tbody>
+                            {queue.jobs.into_iter().map(|job| job_row(job, queue.admin, cancel, retry)).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }} />
     }
 }
 

@@ -1,22 +1,14 @@
 //! VDCs: the list, the create form (with a latency hint to the tenant's other zones), and one VDC.
 
-use crate::api::vdc::{Vdc, VdcCreate, vdc_list, vdc_view};
-use crate::components::form::{FormAlert, action_error};
-use crate::components::page::{EmptyState, PageHeader, Properties};
+use crate::api::vdc::{Vdc, VdcCreate, VdcDetail, vdc_list, vdc_view};
+use crate::components::form::{FormAlert, SelectField, TextField, action_error};
+use crate::components::page::{EmptyState, ListState, PageHeader, Properties};
 use crate::components::vm_table::VmTable;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use meridian_core::backbone::{BACKBONE, Cut};
 use meridian_core::residency::ResidencyPolicy;
-use meridian_core::zone::{ZONES, ZoneId};
-
-/// A zone as people read it: "Hong Kong (hkg1), HK".
-pub fn zone_label(zone: &str) -> String {
-    ZoneId::parse(zone).map_or_else(
-        |_| zone.to_owned(),
-        |id| format!("{} ({id}), {}", id.zone().city, id.zone().country),
-    )
-}
+use meridian_core::zone::{ZONES, ZoneId, zone_label};
 
 /// "12 ms to London, 25 ms to Frankfurt" from `zone` to the tenant's other VDC zones, over the backbone.
 fn latency_hint(zone: &str, others: &[Vdc]) -> Option<String> {
@@ -59,72 +51,60 @@ pub fn VdcsPage() -> impl IntoView {
             <h2 id="vdc-create-heading">"Create a VDC"</h2>
             <ActionForm action=create attr:aria-label="Create VDC" attr:class="form-grid">
                 <FormAlert server />
-                <div class="field" class:field-invalid=move || server.get().and_then(|e| e.field("name")).is_some()>
-                    <label for="vdc-name">"Name"</label>
-                    <p class="field-hint" id="vdc-name-hint">"Lowercase letters, digits and hyphens, e.g. hk-prod."</p>
-                    <input id="vdc-name" name="name" aria-describedby="vdc-name-hint vdc-name-error" />
-                    <p class="field-error" id="vdc-name-error" aria-live="polite">{move || server.get().and_then(|e| e.field("name"))}</p>
-                </div>
-                <div class="field" class:field-invalid=move || server.get().and_then(|e| e.field("zone")).is_some()>
-                    <label for="vdc-zone">"Zone"</label>
-                    <select id="vdc-zone" name="zone" aria-describedby="vdc-zone-hint vdc-zone-error"
-                        on:change=move |ev| set_zone.set(event_target_value(&ev))>
-                        <option value="">"Choose a zone…"</option>
-                        <Transition fallback=|| ()>
-                        {move || {
-                            // Zones outside the residency policy stay listed, greyed out, with the reason.
-                            let policy = residency.get().and_then(Result::ok).and_then(|(stored, label)| {
-                                ResidencyPolicy::parse(&stored).ok().map(|p| (p, label))
-                            });
-                            ZONES.iter().map(|z| {
-                                let outside = policy.as_ref().filter(|(p, _)| !p.allows(z.id)).map(|(_, label)| label.clone());
-                                let text = match &outside {
-                                    Some(label) => format!("{} ({}), {} — outside your residency policy ({label})", z.city, z.id, z.country),
-                                    None => format!("{} ({}), {}", z.city, z.id, z.country),
-                                };
-                                view! { <option value=z.id.as_str() disabled=outside.is_some()>{text}</option> }
-                            }).collect_view()
-                        }}
-                        </Transition>
-                    </select>
-                    <p class="field-hint" id="vdc-zone-hint">
+                <TextField label="Name" name="name" id="vdc-name"
+                    hint="Lowercase letters, digits and hyphens, e.g. hk-prod." server />
+                <SelectField label="Zone" name="zone" id="vdc-zone" server
+                    on_change=move |value: String| set_zone.set(value)
+                    hint=move || view! {
                         <Transition fallback=|| ()>
                         {move || {
                             let others = vdcs.get().and_then(Result::ok).unwrap_or_default();
                             latency_hint(&zone.get(), &others).unwrap_or_else(|| "Your private network reaches every zone; no set-up needed.".to_owned())
                         }}
                         </Transition>
-                    </p>
-                    <p class="field-error" id="vdc-zone-error" aria-live="polite">{move || server.get().and_then(|e| e.field("zone"))}</p>
-                </div>
+                    }>
+                    <option value="">"Choose a zone…"</option>
+                    <Transition fallback=|| ()>
+                    {move || {
+                        // Zones outside the residency policy stay listed, greyed out, with the reason.
+                        let policy = residency.get().and_then(Result::ok).and_then(|(stored, label)| {
+                            ResidencyPolicy::parse(&stored).ok().map(|p| (p, label))
+                        });
+                        ZONES.iter().map(|z| {
+                            let outside = policy.as_ref().filter(|(p, _)| !p.allows(z.id)).map(|(_, label)| label.clone());
+                            let text = match &outside {
+                                Some(label) => format!("{} ({}), {} — outside your residency policy ({label})", z.city, z.id, z.country),
+                                None => format!("{} ({}), {}", z.city, z.id, z.country),
+                            };
+                            view! { <option value=z.id.as_str() disabled=outside.is_some()>{text}</option> }
+                        }).collect_view()
+                    }}
+                    </Transition>
+                </SelectField>
                 <div class="form-actions">
                     <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create VDC"</button>
                 </div>
             </ActionForm>
         </section>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || vdcs.get().map(|result| match result {
-                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                Ok(list) if list.is_empty() => view! {
-                    <EmptyState title="No VDCs yet".to_owned()>
-                        <p>"Create your first VDC above: pick any of the 16 zones. Your private network spans all of them already."</p>
-                    </EmptyState>
-                }.into_any(),
-                Ok(list) => view! {
-                    <table class="table" aria-label="Your VDCs">
-                        <thead><tr><th scope="col">"Name"</th><th scope="col">"Zone"</th></tr></thead>
-                        <tbody>
-                            {list.into_iter().map(|vdc| view! {
-                                <tr>
-                                    <td><a href=format!("/vdcs/{}", vdc.id)>{vdc.name.clone()}</a></td>
-                                    <td>{zone_label(&vdc.zone)}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }.into_any(),
-            })}
-        </Transition>
+        <ListState load=move || vdcs.get() is_empty=Vec::is_empty
+            empty=|| view! {
+                <EmptyState title="No VDCs yet".to_owned()>
+                    <p>"Create your first VDC above: pick any of the 16 zones. Your private network spans all of them already."</p>
+                </EmptyState>
+            }
+            items={|list: Vec<Vdc>| view! {
+                <table class="table" aria-label="Your VDCs">
+                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Zone"</th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|vdc| view! {
+                            <tr>
+                                <td><a href=format!("/vdcs/{}", vdc.id)>{vdc.name.clone()}</a></td>
+                                <td>{zone_label(&vdc.zone)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }} />
     }
 }
 
@@ -135,29 +115,25 @@ pub fn VdcPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let detail = Resource::new(id, vdc_view);
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || detail.get().map(|result| match result {
-                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
-                Ok(detail) => {
-                    let new_vm = format!("/vms/new?vdc={}", detail.vdc.id);
-                    view! {
-                        <leptos_meta::Title text=format!("VDC {}", detail.vdc.name) />
-                        <header class="page-header page-header-actions">
-                            <h1>"VDC " {detail.vdc.name.clone()}</h1>
-                            <a class="button button-primary" href=new_vm>"Create VM here"</a>
-                        </header>
-                        <section class="card" aria-label="VDC properties">
-                            <Properties label="VDC properties" rows=vec![
-                                ("Zone", zone_label(&detail.vdc.zone)),
-                                ("Private subnet", detail.subnet.clone().unwrap_or_else(|| "Assigned with the first VM".to_owned())),
-                                ("Internet breakout", "Per VM, opt-in".to_owned()),
-                            ] />
-                        </section>
-                        <h2>"VMs"</h2>
-                        <VmTable vms=detail.vms.clone() empty="No VMs in this VDC yet: create one here." />
-                    }.into_any()
+        <ListState not_found=true load=move || detail.get()
+            items={|detail: VdcDetail| {
+                let new_vm = format!("/vms/new?vdc={}", detail.vdc.id);
+                view! {
+                    <leptos_meta::Title text=format!("VDC {}", detail.vdc.name) />
+                    <header class="page-header page-header-actions">
+                        <h1>"VDC " {detail.vdc.name.clone()}</h1>
+                        <a class="button button-primary" href=new_vm>"Create VM here"</a>
+                    </header>
+                    <section class="card" aria-label="VDC properties">
+                        <Properties label="VDC properties" rows=vec![
+                            ("Zone", zone_label(&detail.vdc.zone)),
+                            ("Private subnet", detail.subnet.clone().unwrap_or_else(|| "Assigned with the first VM".to_owned())),
+                            ("Internet breakout", "Per VM, opt-in".to_owned()),
+                        ] />
+                    </section>
+                    <h2>"VMs"</h2>
+                    <VmTable vms=detail.vms.clone() empty="No VMs in this VDC yet: create one here." />
                 }
-            })}
-        </Transition>
+            }} />
     }
 }

@@ -2,13 +2,13 @@
 
 use crate::MeResource;
 use crate::api::vm::{VmDestroy, VmDetail, VmOperate, VmResize, vm_view};
-use crate::components::form::action_error;
-use crate::components::page::Properties;
+use crate::components::form::{FormAlert, SelectField, TextField, action_error};
+use crate::components::page::{ListState, Properties};
 use crate::components::vm_table::StateBadge;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use meridian_core::resource::{VmAction, VmState};
+use meridian_core::zone::zone_label;
 
 /// The VM page. It follows the server's push channel for the VM and refreshes when told.
 #[component]
@@ -33,12 +33,8 @@ pub fn VmPage() -> impl IntoView {
     );
     live_updates(id, set_pushed);
     view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || detail.get().map(|result| match result {
-                Err(_) => view! { <crate::pages::not_found::NotFoundPanel /> }.into_any(),
-                Ok(detail) => view! { <VmBody detail operate destroy resize /> }.into_any(),
-            })}
-        </Transition>
+        <ListState not_found=true load=move || detail.get()
+            items={move |detail: VmDetail| view! { <VmBody detail operate destroy resize /> }} />
     }
 }
 
@@ -199,29 +195,22 @@ fn VmBody(
                     action_button(VmAction::OpenBreakout, "Add public IP")
                 }}
             </div>
-            {move || operate_error.get().and_then(|e| e.form_message()).map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+            <FormAlert server=operate_error />
             <ActionForm action=resize attr:class="resize-form" attr:aria-label="Resize VM">
                 <input type="hidden" name="id" value=resize_vm />
-                <div class="field">
-                    <label for="resize-size">"New size"</label>
-                    <select id="resize-size" name="size">
-                        {meridian_core::resource::SIZES.iter().map(|s| view! {
-                            <option value=s.code>{format!("{} ({}) — {} vCPU, {} GiB RAM, {} GiB disk", s.code, s.name,
-                                s.size.vcpus.get(), s.size.memory_mib.get() / 1024, s.size.disk_gib.get())}</option>
-                        }).collect_view()}
-                    </select>
-                    <p class="field-error" aria-live="polite">{move || resize_error.get().and_then(|e| e.field("size").or_else(|| e.form_message()))}</p>
-                </div>
+                <SelectField label="New size" name="size" id="resize-size" with_form_errors=true server=resize_error>
+                    {meridian_core::resource::SIZES.iter().map(|s| view! {
+                        <option value=s.code>{format!("{} ({}) — {} vCPU, {} GiB RAM, {} GiB disk", s.code, s.name,
+                            s.size.vcpus.get(), s.size.memory_mib.get() / 1024, s.size.disk_gib.get())}</option>
+                    }).collect_view()}
+                </SelectField>
                 <button type="submit" class="button button-secondary" disabled=move || resize_disabled().is_some()>"Resize"</button>
                 <span class="disabled-reason">{resize_reason}</span>
             </ActionForm>
             <ActionForm action=destroy attr:class="destroy-form" attr:aria-label="Destroy VM">
                 <input type="hidden" name="id" value=destroy_vm />
-                <div class="field">
-                    <label for="confirm-name">"Type the VM's name to destroy it"</label>
-                    <input id="confirm-name" name="confirm_name" autocomplete="off" placeholder=name.clone() />
-                    <p class="field-error" aria-live="polite">{move || destroy_error.get().and_then(|e| e.field("confirm_name").or_else(|| e.form_message()))}</p>
-                </div>
+                <TextField label="Type the VM's name to destroy it" name="confirm_name" id="confirm-name"
+                    placeholder=name.clone() with_form_errors=true server=destroy_error />
                 <button type="submit" class="button button-danger" disabled=move || destroy_disabled().is_some()>"Destroy VM"</button>
                 <span class="disabled-reason">{destroy_reason}</span>
             </ActionForm>

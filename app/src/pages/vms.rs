@@ -1,15 +1,15 @@
 //! The VM list (with filters) and the create form.
 
-use crate::api::vdc::vdc_list;
+use crate::api::vdc::{Vdc, vdc_list};
 use crate::api::vm::{Vm, VmCreate, vm_list};
-use crate::components::form::{FormAlert, action_error};
-use crate::components::page::PageHeader;
+use crate::components::form::{ChoiceError, FormAlert, SelectField, TextAreaField, TextField, action_error};
+use crate::components::page::{ListState, PageHeader};
 use crate::components::vm_table::VmTable;
-use crate::pages::vdcs::zone_label;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use meridian_core::pricing::{PUBLIC_IPV4_HOUR, hourly_rate};
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
+use meridian_core::zone::zone_label;
 
 /// All the tenant's VMs, filterable by zone, state and VDC.
 #[component]
@@ -32,46 +32,42 @@ pub fn VmsPage() -> impl IntoView {
             <h1>"Virtual machines"</h1>
             <a class="button button-primary" href="/vms/new">"Create VM"</a>
         </header>
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || vms.get().map(|result| match result {
-                Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                Ok(all) => {
-                    let mut zones: Vec<String> = all.iter().map(|vm| vm.zone.clone()).collect();
-                    zones.sort();
-                    zones.dedup();
-                    let empty = if all.is_empty() {
-                        "You have no VMs yet. Create one: pick a VDC, a template and a size."
-                    } else {
-                        "No VM matches these filters."
-                    };
-                    view! {
-                        <div class="filters" role="group" aria-label="Filter VMs">
-                            <label>"Zone "
-                                <select on:change=move |ev| set_zone.set(event_target_value(&ev))>
-                                    <option value="">"All zones"</option>
-                                    {zones.into_iter().map(|z| view! { <option value=z.clone()>{zone_label(&z)}</option> }).collect_view()}
-                                </select>
-                            </label>
-                            <label>"VDC "
-                                <select on:change=move |ev| set_vdc.set(event_target_value(&ev))>
-                                    <option value="">"All VDCs"</option>
-                                    {vdcs.get().and_then(Result::ok).unwrap_or_default().into_iter()
-                                        .map(|v| view! { <option value=v.id.to_string()>{v.name.clone()}</option> }).collect_view()}
-                                </select>
-                            </label>
-                            <label>"State "
-                                <select on:change=move |ev| set_state.set(event_target_value(&ev))>
-                                    <option value="">"All states"</option>
-                                    {["running", "stopped", "provisioning", "pending", "failed", "destroying"].into_iter()
-                                        .map(|s| view! { <option value=s>{s}</option> }).collect_view()}
-                                </select>
-                            </label>
-                        </div>
-                        {move || view! { <VmTable vms=shown(all.clone()) empty=empty /> }}
-                    }.into_any()
+        <ListState load=move || vms.get()
+            items={move |all: Vec<Vm>| {
+                let mut zones: Vec<String> = all.iter().map(|vm| vm.zone.clone()).collect();
+                zones.sort();
+                zones.dedup();
+                let empty = if all.is_empty() {
+                    "You have no VMs yet. Create one: pick a VDC, a template and a size."
+                } else {
+                    "No VM matches these filters."
+                };
+                view! {
+                    <div class="filters" role="group" aria-label="Filter VMs">
+                        <label>"Zone "
+                            <select on:change=move |ev| set_zone.set(event_target_value(&ev))>
+                                <option value="">"All zones"</option>
+                                {zones.into_iter().map(|z| view! { <option value=z.clone()>{zone_label(&z)}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label>"VDC "
+                            <select on:change=move |ev| set_vdc.set(event_target_value(&ev))>
+                                <option value="">"All VDCs"</option>
+                                {vdcs.get().and_then(Result::ok).unwrap_or_default().into_iter()
+                                    .map(|v| view! { <option value=v.id.to_string()>{v.name.clone()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label>"State "
+                            <select on:change=move |ev| set_state.set(event_target_value(&ev))>
+                                <option value="">"All states"</option>
+                                {["running", "stopped", "provisioning", "pending", "failed", "destroying"].into_iter()
+                                    .map(|s| view! { <option value=s>{s}</option> }).collect_view()}
+                            </select>
+                        </label>
+                    </div>
+                    {move || view! { <VmTable vms=shown(all.clone()) empty=empty /> }}
                 }
-            })}
-        </Transition>
+            }} />
     }
 }
 
@@ -93,7 +89,6 @@ pub fn VmNewPage() -> impl IntoView {
             navigate(&format!("/vms/{id}"), Default::default());
         }
     });
-    let error_of = move |field: &'static str| move || server.get().and_then(|e| e.field(field));
     let price = move || {
         let named = SIZES.iter().find(|s| s.code == size.get())?;
         let mut rate = hourly_rate(&named.size);
@@ -107,41 +102,30 @@ pub fn VmNewPage() -> impl IntoView {
     };
     view! {
         <PageHeader title="Create a VM" description="Pick where it runs, what it runs, and how big it is." />
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || vdcs.get().map(|result| {
-                let list = result.unwrap_or_default();
-                if list.is_empty() {
-                    return view! {
-                        <section class="empty-state" aria-label="No VDC yet">
-                            <h2>"Create a VDC first"</h2>
-                            <p>"A VM lives in one of your VDCs, and a VDC is in one zone. "<a href="/vdcs">"Create a VDC"</a>"."</p>
-                        </section>
-                    }.into_any();
-                }
+        // A failure to read the VDCs reads as having none: the page offers to create one.
+        <ListState is_empty=Vec::is_empty
+            load=move || vdcs.get().map(|result| Ok(result.unwrap_or_default()))
+            empty=|| view! {
+                <section class="empty-state" aria-label="No VDC yet">
+                    <h2>"Create a VDC first"</h2>
+                    <p>"A VM lives in one of your VDCs, and a VDC is in one zone. "<a href="/vdcs">"Create a VDC"</a>"."</p>
+                </section>
+            }
+            items={move |list: Vec<Vdc>| {
                 let preselected = preselected.clone();
                 view! {
                     <ActionForm action=create attr:aria-label="Create VM" attr:class="wizard">
                         <FormAlert server />
                         <fieldset class="card">
                             <legend>"1. Where"</legend>
-                            <div class="field">
-                                <label for="vm-vdc">"VDC"</label>
-                                <select id="vm-vdc" name="vdc_id">
-                                    {list.into_iter().map(|vdc| {
-                                        let selected = vdc.id.to_string() == preselected;
-                                        view! { <option value=vdc.id.to_string() selected=selected>{format!("{} — {}", vdc.name, zone_label(&vdc.zone))}</option> }
-                                    }).collect_view()}
-                                </select>
-                                <p class="field-error" aria-live="polite">{error_of("vdc_id")}</p>
-                                <p class="field-error" aria-live="polite">{error_of("zone")}</p>
-                            </div>
-                            <div class="field">
-                                <label for="vm-name">"Name"</label>
-                                <p class="field-hint" id="vm-name-hint">"Also its hostname: lowercase letters, digits and hyphens."</p>
-                                <input id="vm-name" name="name" aria-describedby="vm-name-hint vm-name-error"
-                                    aria-invalid=move || if error_of("name")().is_some() { "true" } else { "false" } />
-                                <p class="field-error" id="vm-name-error" aria-live="polite">{error_of("name")}</p>
-                            </div>
+                            <SelectField label="VDC" name="vdc_id" id="vm-vdc" also="zone" server>
+                                {list.into_iter().map(|vdc| {
+                                    let selected = vdc.id.to_string() == preselected;
+                                    view! { <option value=vdc.id.to_string() selected=selected>{format!("{} — {}", vdc.name, zone_label(&vdc.zone))}</option> }
+                                }).collect_view()}
+                            </SelectField>
+                            <TextField label="Name" name="name" id="vm-name"
+                                hint="Also its hostname: lowercase letters, digits and hyphens." server />
                         </fieldset>
                         <fieldset class="card">
                             <legend>"2. Template"</legend>
@@ -159,7 +143,7 @@ pub fn VmNewPage() -> impl IntoView {
                                     </label>
                                 }).collect_view()}
                             </div>
-                            <p class="field-error" aria-live="polite">{error_of("template")}</p>
+                            <ChoiceError name="template" server />
                         </fieldset>
                         <fieldset class="card">
                             <legend>"3. Size"</legend>
@@ -176,8 +160,7 @@ pub fn VmNewPage() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </div>
-                            <p class="field-error" aria-live="polite">{error_of("size")}</p>
-                            <p class="field-error" aria-live="polite">{error_of("disk_gib")}</p>
+                            <ChoiceError name="size" also="disk_gib" server />
                         </fieldset>
                         <fieldset class="card">
                             <legend>"4. Network"</legend>
@@ -203,21 +186,14 @@ pub fn VmNewPage() -> impl IntoView {
                                     </div>
                                 }.into_any()
                             })}
-                            <p class="field-error" aria-live="polite">{error_of("ssh_key_ids")}</p>
+                            <ChoiceError name="ssh_key_ids" server />
                         </fieldset>
                         <fieldset class="card">
                             <legend>"6. Extras"</legend>
-                            <div class="field">
-                                <label for="vm-user-data">"Cloud-config user data (optional)"</label>
-                                <textarea id="vm-user-data" name="user_data" rows="4" placeholder="#cloud-config"></textarea>
-                                <p class="field-error" aria-live="polite">{error_of("user_data")}</p>
-                            </div>
-                            <div class="field">
-                                <label for="vm-group">"Anti-affinity group (optional)"</label>
-                                <p class="field-hint">"VMs in the same group run on different hosts."</p>
-                                <input id="vm-group" name="anti_affinity_group" />
-                                <p class="field-error" aria-live="polite">{error_of("anti_affinity_group")}</p>
-                            </div>
+                            <TextAreaField label="Cloud-config user data (optional)" name="user_data" id="vm-user-data"
+                                rows=4 placeholder="#cloud-config" server />
+                            <TextField label="Anti-affinity group (optional)" name="anti_affinity_group" id="vm-group"
+                                hint="VMs in the same group run on different hosts." server />
                             <label class="choice">
                                 <input type="checkbox" name="dedicated" />
                                 <span>"Dedicated host: no other tenant's VMs on the same host"</span>
@@ -228,8 +204,7 @@ pub fn VmNewPage() -> impl IntoView {
                             <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create VM"</button>
                         </section>
                     </ActionForm>
-                }.into_any()
-            })}
-        </Transition>
+                }
+            }} />
     }
 }

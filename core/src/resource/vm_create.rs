@@ -224,7 +224,7 @@ impl VmCreate {
         }
     }
 
-    /// What the new VM adds to the tenant's usage, for [`Quota::check`].
+    /// What the new VM adds to the tenant's usage, for [`Quota::check`](super::Quota::check).
     pub fn quota_request(&self) -> QuotaUsage {
         QuotaUsage::for_vm(&self.size, self.breakout)
     }
