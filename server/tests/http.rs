@@ -3324,6 +3324,7 @@ fn control_errors() -> Vec<(&'static str, meridian_control::Error, u16, u16)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_front_door_answers_each_control_error_with_the_same_status() {
+    // Server function, REST, CSV, live stream, page: the edge's status; CloudStack: its code.
     let server = TestServer::start().await;
     let (owner, _, vm, _) = tenant_with_a_vm(&server).await;
     let (api_key, secret) = server.api_key(&owner, "edge").await;
@@ -3338,7 +3339,8 @@ async fn every_front_door_answers_each_control_error_with_the_same_status() {
         let status = StatusCode::from_u16(status).unwrap();
         let hooks = server.control.hooks();
 
-        // Each front door, failing with the error where it asks who is acting.
+        // Each front door (a page renders through server functions), failing with the error
+        // where it asks who is acting.
         hooks.fail_next_acting(again());
         let answer = server.call(&owner, "vm_list", &[]).await;
         assert_eq!(answer.status(), status, "{kind}: server function");
@@ -3355,6 +3357,10 @@ async fn every_front_door_answers_each_control_error_with_the_same_status() {
         hooks.fail_next_acting(again());
         let answer = live_stream(&server, &owner, &vm).await;
         assert_eq!(answer.status(), status, "{kind}: live stream");
+
+        hooks.fail_next_acting(again());
+        let answer = owner.get(server.url("/vms")).send().await.unwrap();
+        assert_eq!(answer.status(), status, "{kind}: page");
 
         hooks.fail_next_acting(again());
         let (answered, body) = server.cloudstack(key, "listVirtualMachines", &[]).await;
