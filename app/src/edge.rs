@@ -135,6 +135,14 @@ pub fn status(error: &Error) -> StatusCode {
     }
 }
 
+/// A refusal with the error's status and no body, for routes whose clients read none (CSV
+/// downloads, live streams); internal details are logged, once.
+pub fn refusal(error: &Error) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    log(error);
+    status(error).into_response()
+}
+
 /// Logs what only operators may see of an error, once, where a front door answers it: an internal
 /// fault's detail as an error, a lost database conflict's as a warning; nothing for the rest.
 pub fn log(error: &Error) {

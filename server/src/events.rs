@@ -11,7 +11,6 @@
 //! [`STREAMS_PER_ACTOR`] streams in this process; the next is refused with 429.
 
 use crate::AppState;
-use crate::exports::refusal;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -97,11 +96,11 @@ pub async fn vm_events(
 ) -> Response {
     let ctx = match edge::signed_in_context(&state.control, &session, state.session_max, request).await {
         Ok(ctx) => ctx,
-        Err(error) => return refusal(&error),
+        Err(error) => return edge::refusal(&error),
     };
     let vm = match state.control.vm_activity(&ctx, &id).await {
         Ok(activity) => activity.vm.id,
-        Err(error) => return refusal(&error),
+        Err(error) => return edge::refusal(&error),
     };
     let (Some(session_id), Some(actor)) = (session.id(), actor_key(&ctx.actor)) else {
         return StatusCode::UNAUTHORIZED.into_response();

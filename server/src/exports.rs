@@ -21,7 +21,7 @@ fn csv(name: &str, body: Result<String, meridian_control::Error>) -> Response {
             body,
         )
             .into_response(),
-        Err(error) => refusal(&error),
+        Err(error) => edge::refusal(&error),
     }
 }
 
@@ -39,13 +39,6 @@ impl MonthQuery {
     }
 }
 
-/// A refusal of a session route (a download or a live stream): the edge's status for the error,
-/// with no body; internal details are logged by the edge, once.
-pub(crate) fn refusal(error: &meridian_control::Error) -> Response {
-    edge::log(error);
-    edge::status(error).into_response()
-}
-
 /// Answers with the CSV `make` draws up for the signed-in user, or with the session's refusal.
 async fn export<F, Fut>(
     state: &AppState,
@@ -60,7 +53,7 @@ where
 {
     match edge::signed_in_context(&state.control, session, state.session_max, request).await {
         Ok(ctx) => csv(name, make(state.control.clone(), ctx).await),
-        Err(error) => refusal(&error),
+        Err(error) => edge::refusal(&error),
     }
 }
 
