@@ -118,62 +118,39 @@ impl AppError {
 
 #[cfg(feature = "ssr")]
 impl From<meridian_control::Error> for AppError {
-    /// The one place a control-plane error becomes an HTTP status; internal details are logged
-    /// here, once, and replaced by a generic message.
+    /// A control-plane error as the browser sees it, with the status the edge maps it to
+    /// (`crate::edge::status`) set on the response; internal details are logged there, once, and
+    /// replaced by a generic message.
     fn from(error: meridian_control::Error) -> Self {
-        use http::StatusCode;
         use meridian_control::Error as E;
-        let (status, app) = match error {
-            E::Invalid(fields) => (StatusCode::UNPROCESSABLE_ENTITY, AppError::Invalid { fields }),
-            E::Unauthenticated => (StatusCode::UNAUTHORIZED, AppError::Unauthenticated),
-            E::BadCredentials => (StatusCode::UNAUTHORIZED, AppError::BadCredentials),
-            E::Forbidden(message) => (StatusCode::FORBIDDEN, AppError::Forbidden(message)),
-            suspended @ E::Suspended => (StatusCode::FORBIDDEN, AppError::Forbidden(suspended.to_string())),
-            throttled @ E::Throttled { retry_after_s } => {
-                if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-                    response.insert_header(http::header::RETRY_AFTER, retry_after_s.into());
-                }
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    AppError::TooManyAttempts {
-                        message: throttled.to_string(),
-                        retry_after_s,
-                    },
-                )
-            }
-            E::NotFound => (StatusCode::NOT_FOUND, AppError::NotFound),
-            E::Conflict { field, message } => (
-                StatusCode::CONFLICT,
-                AppError::Conflict {
-                    field: field.map(str::to_owned),
-                    message,
-                },
-            ),
-            busy @ E::Busy { .. } => (
-                StatusCode::CONFLICT,
-                AppError::Conflict {
-                    field: None,
-                    message: busy.to_string(),
-                },
-            ),
-            ref transient @ E::Transient { ref detail } => {
-                tracing::warn!(error.detail = %detail, "request lost a database conflict");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    AppError::Internal(transient.to_string()),
-                )
-            }
-            ref internal @ E::Internal { ref detail } => {
-                tracing::error!(error.detail = %detail, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    AppError::Internal(internal.to_string()),
-                )
-            }
-        };
+        crate::edge::log(&error);
         if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status);
+            response.set_status(crate::edge::status(&error));
+            if let E::Throttled { retry_after_s } = error {
+                response.insert_header(http::header::RETRY_AFTER, retry_after_s.into());
+            }
         }
-        app
+        match error {
+            E::Invalid(fields) => AppError::Invalid { fields },
+            E::Unauthenticated => AppError::Unauthenticated,
+            E::BadCredentials => AppError::BadCredentials,
+            E::Forbidden(message) => AppError::Forbidden(message),
+            suspended @ E::Suspended => AppError::Forbidden(suspended.to_string()),
+            throttled @ E::Throttled { retry_after_s } => AppError::TooManyAttempts {
+                message: throttled.to_string(),
+                retry_after_s,
+            },
+            E::NotFound => AppError::NotFound,
+            E::Conflict { field, message } => AppError::Conflict {
+                field: field.map(str::to_owned),
+                message,
+            },
+            busy @ E::Busy { .. } => AppError::Conflict {
+                field: None,
+                message: busy.to_string(),
+            },
+            transient @ E::Transient { .. } => AppError::Internal(transient.to_string()),
+            internal @ E::Internal { .. } => AppError::Internal(internal.to_string()),
+        }
     }
 }

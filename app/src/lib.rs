@@ -7,6 +7,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod charts;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod edge;
 pub mod error;
 pub mod html;
 pub mod pages;

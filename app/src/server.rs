@@ -1,6 +1,7 @@
 //! Server-only glue for server functions: the control plane from context, the session, and the
 //! `OpContext` built from them. No business rules live here.
 
+use crate::edge::{self, RequestMeta};
 use crate::error::AppError;
 use leptos::prelude::*;
 use meridian_control::session_store::{AUTH_KEY, Inspecting, STAFF_KEY, SessionAuth, StaffAuth};
@@ -72,51 +73,20 @@ pub async fn session() -> Result<Session, AppError> {
         .map_err(|e| AppError::Internal(format!("no session layer: {e}")))
 }
 
-/// Who the client is, as the server's `client_address` guard worked it out (the connection's peer,
-/// or what a trusted proxy forwarded).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddress(pub std::net::IpAddr);
-
-/// The client's address, for the audit log and log-in throttling.
-pub async fn client_address() -> Option<String> {
-    let axum::Extension(ClientAddress(address)) = leptos_axum::extract::<axum::Extension<ClientAddress>>()
-        .await
-        .ok()?;
-    Some(address.to_string())
-}
-
-/// The request id the server assigned (`x-request-id`), for logs.
-pub async fn request_id() -> String {
-    leptos_axum::extract::<http::HeaderMap>()
-        .await
-        .ok()
-        .and_then(|headers| headers.get("x-request-id")?.to_str().ok().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 fn session_error(error: tower_sessions::session::Error) -> AppError {
     tracing::error!(error.detail = %error, "session store failed");
     AppError::Internal("Something went wrong on our side. It has been logged; please try again.".into())
 }
 
-/// Everything a server function needs: the control plane, the session, and who is acting.
-/// A session past its absolute lifetime is ended here and the actor is anonymous.
+/// Everything a server function needs: the control plane, the session, and who is acting (built
+/// by the edge, as for every front door). A session past its absolute lifetime is ended here and
+/// the actor is anonymous.
 pub async fn op_context() -> Result<(Control, Session, OpContext), AppError> {
     let control = control()?;
     let session = session().await?;
-    let request_id = request_id().await;
-    let actor = control.actor_from_session(&session, policy().absolute).await?;
-    let client = client_address().await;
-    Ok((
-        control,
-        session,
-        OpContext {
-            actor,
-            request_id,
-            client,
-            via: None,
-        },
-    ))
+    let request = leptos_axum::extract::<RequestMeta>().await.unwrap_or_default();
+    let ctx = edge::session_context(&control, &session, policy().absolute, request).await?;
+    Ok((control, session, ctx))
 }
 
 /// Signs `user_id` in on this session, with a new session id so a planted id is worthless.

@@ -15,6 +15,8 @@ pub struct Hooks {
     /// Held between "does this VM have a live job?" and the insert of the new one: the barrier
     /// and how many operations are still to pass it (then the hook clears itself).
     before_job_insert: Mutex<Option<(Arc<Barrier>, usize)>>,
+    /// The error the next request's acting context fails with (then the hook clears itself).
+    acting_failure: Mutex<Option<crate::Error>>,
 }
 
 impl Hooks {
@@ -22,6 +24,18 @@ impl Hooks {
     /// check and their job insert (each waits at most [`HOLD_AT_MOST`]); later ones pass freely.
     pub fn hold_before_job_insert(&self, parties: usize) {
         *lock(&self.before_job_insert) = Some((Arc::new(Barrier::new(parties)), parties));
+    }
+
+    /// Makes the next request that asks who is acting (at the edge every front door shares) fail
+    /// with `error`, as though the control plane had answered with it: a test sees how each front
+    /// door answers each kind of error.
+    pub fn fail_next_acting(&self, error: crate::Error) {
+        *lock(&self.acting_failure) = Some(error);
+    }
+
+    /// The error set by [`Self::fail_next_acting`], once; None when none is set.
+    pub fn acting_failure(&self) -> Option<crate::Error> {
+        lock(&self.acting_failure).take()
     }
 
     /// Where an operation on a VM passes between its check and its insert.

@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use meridian_app::edge::{self, RequestMeta};
 use meridian_control::live::VmChange;
 use meridian_control::{Actor, Control, OpContext};
 use std::collections::HashMap;
@@ -87,18 +88,22 @@ fn actor_key(actor: &Actor) -> Option<String> {
 }
 
 /// `GET /events/vms/{id}`: a stream of "changed" messages for one of the caller's VMs.
-pub async fn vm_events(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Response {
-    let ctx = match crate::exports::session_context(&state, &session).await {
+pub async fn vm_events(
+    State(state): State<AppState>,
+    session: Session,
+    request: RequestMeta,
+    Path(id): Path<String>,
+) -> Response {
+    let ctx = match edge::signed_in_context(&state.control, &session, state.session_max, request).await {
         Ok(ctx) => ctx,
-        Err(status) => return status.into_response(),
+        Err(error) => return edge::refusal(&error),
     };
     let Ok(vm_id) = meridian_control::Error::id(&id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let vm = match state.control.vm_activity(&ctx, vm_id).await {
         Ok(activity) => activity.vm.id,
-        Err(meridian_control::Error::Unauthenticated) => return StatusCode::UNAUTHORIZED.into_response(),
-        Err(_) => return StatusCode::NOT_FOUND.into_response(),
+        Err(error) => return edge::refusal(&error),
     };
     let (Some(session_id), Some(actor)) = (session.id(), actor_key(&ctx.actor)) else {
         return StatusCode::UNAUTHORIZED.into_response();

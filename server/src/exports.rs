@@ -3,22 +3,10 @@
 use crate::AppState;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use http::{StatusCode, header};
+use http::header;
+use meridian_app::edge::{self, RequestMeta};
 use meridian_control::OpContext;
 use tower_sessions::Session;
-
-/// The signed-in user's context for a plain axum handler, or the status to answer with.
-pub(crate) async fn session_context(state: &AppState, session: &Session) -> Result<OpContext, StatusCode> {
-    let actor = state
-        .control
-        .actor_from_session(session, state.session_max)
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
-    if actor == meridian_control::Actor::Anonymous {
-        return Err(StatusCode::UNAUTHORIZED);
-    }
-    Ok(OpContext::new(actor, String::new()))
-}
 
 fn csv(name: &str, body: Result<String, meridian_control::Error>) -> Response {
     match body {
@@ -33,13 +21,7 @@ fn csv(name: &str, body: Result<String, meridian_control::Error>) -> Response {
             body,
         )
             .into_response(),
-        Err(meridian_control::Error::NotFound | meridian_control::Error::Invalid(_)) => {
-            StatusCode::NOT_FOUND.into_response()
-        }
-        Err(error) => {
-            tracing::error!(error = ?error, "CSV export failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+        Err(error) => edge::refusal(&error),
     }
 }
 
@@ -58,14 +40,20 @@ impl MonthQuery {
 }
 
 /// Answers with the CSV `make` draws up for the signed-in user, or with the session's refusal.
-async fn export<F, Fut>(state: &AppState, session: &Session, name: &str, make: F) -> Response
+async fn export<F, Fut>(
+    state: &AppState,
+    session: &Session,
+    request: RequestMeta,
+    name: &str,
+    make: F,
+) -> Response
 where
     F: FnOnce(meridian_control::Control, OpContext) -> Fut,
     Fut: std::future::Future<Output = Result<String, meridian_control::Error>>,
 {
-    match session_context(state, session).await {
+    match edge::signed_in_context(&state.control, session, state.session_max, request).await {
         Ok(ctx) => csv(name, make(state.control.clone(), ctx).await),
-        Err(status) => status.into_response(),
+        Err(error) => edge::refusal(&error),
     }
 }
 
@@ -73,12 +61,13 @@ where
 pub async fn invoice_csv(
     State(state): State<AppState>,
     session: Session,
+    request: RequestMeta,
     Query(query): Query<MonthQuery>,
 ) -> Response {
     let now = meridian_control::now_ms();
     let month = query.month(now);
     let name = format!("meridian-invoice-{month}.csv");
-    export(&state, &session, &name, |control, ctx| async move {
+    export(&state, &session, request, &name, |control, ctx| async move {
         control.billing_invoice_csv(&ctx, &month, now).await
     })
     .await
@@ -88,23 +77,29 @@ pub async fn invoice_csv(
 pub async fn usage_csv(
     State(state): State<AppState>,
     session: Session,
+    request: RequestMeta,
     Query(query): Query<MonthQuery>,
 ) -> Response {
     let now = meridian_control::now_ms();
     let month = query.month(now);
     let name = format!("meridian-usage-{month}.csv");
-    export(&state, &session, &name, |control, ctx| async move {
+    export(&state, &session, request, &name, |control, ctx| async move {
         control.billing_usage_csv(&ctx, &month, now).await
     })
     .await
 }
 
 /// `GET /residency/evidence.csv`: every resource with its zone and country, against the policy.
-pub async fn residency_csv(State(state): State<AppState>, session: Session) -> Response {
+pub async fn residency_csv(
+    State(state): State<AppState>,
+    session: Session,
+    request: RequestMeta,
+) -> Response {
     let now = meridian_control::now_ms();
     export(
         &state,
         &session,
+        request,
         "meridian-residency-evidence.csv",
         |control, ctx| async move { control.residency_evidence_csv(&ctx, now).await },
     )

@@ -3267,3 +3267,132 @@ async fn a_live_stream_hears_progress_made_by_another_server_on_the_database() {
     }
     let _ = stop.send(true);
 }
+
+/// One control-plane error of each kind; (what it is, the status every front door answers it
+/// with, the code the CloudStack API answers it with, which is also that answer's HTTP status).
+fn control_errors() -> Vec<(&'static str, meridian_control::Error, u16, u16)> {
+    use meridian_control::Error;
+    let mut fields = meridian_core::FieldErrors::default();
+    fields.push("name", "Use 1 to 63 letters, digits or dashes.");
+    vec![
+        ("not found", Error::NotFound, 404, 431),
+        ("invalid", Error::Invalid(fields), 422, 431),
+        ("unauthenticated", Error::Unauthenticated, 401, 401),
+        ("bad credentials", Error::BadCredentials, 401, 401),
+        (
+            "forbidden",
+            Error::Forbidden("Viewers cannot change anything.".into()),
+            403,
+            531,
+        ),
+        (
+            "quota (forbidden)",
+            Error::Forbidden("Could not reserve quota: 8 vCPUs are in use of 8.".into()),
+            403,
+            531,
+        ),
+        ("suspended", Error::Suspended, 403, 531),
+        ("throttled", Error::Throttled { retry_after_s: 30 }, 429, 429),
+        (
+            "conflict",
+            Error::Conflict {
+                field: Some("name"),
+                message: "That name is taken.".into(),
+            },
+            409,
+            431,
+        ),
+        (
+            "busy",
+            Error::Busy {
+                job_id: uuid::Uuid::new_v4(),
+            },
+            409,
+            536,
+        ),
+        (
+            "transient",
+            Error::Transient {
+                detail: "deadlock".into(),
+            },
+            503,
+            530,
+        ),
+        ("internal", Error::internal("disk on fire"), 500, 530),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_front_door_answers_each_control_error_with_the_same_status() {
+    // Server function, REST, CSV, live stream, page: the edge's status; CloudStack: its code.
+    let server = TestServer::start().await;
+    let (owner, _, vm, _) = tenant_with_a_vm(&server).await;
+    let (api_key, secret) = server.api_key(&owner, "edge").await;
+    let key = Some((api_key.as_str(), secret.as_str()));
+    for (i, (kind, error, status, cs_code)) in control_errors().into_iter().enumerate() {
+        // The same error again, for the next front door (it is not `Clone`).
+        let again = || control_errors().swap_remove(i).1;
+        // The tables the front doors read agree with this one.
+        assert_eq!(meridian_app::edge::status(&error).as_u16(), status, "{kind}");
+        assert_eq!(meridian::cloudstack::error_code(&error), cs_code, "{kind}");
+        let code = error.code();
+        let status = StatusCode::from_u16(status).unwrap();
+        let hooks = server.control.hooks();
+
+        // Each front door (a page renders through server functions), failing with the error
+        // where it asks who is acting.
+        hooks.fail_next_acting(again());
+        let answer = server.call(&owner, "vm_list", &[]).await;
+        assert_eq!(answer.status(), status, "{kind}: server function");
+
+        hooks.fail_next_acting(again());
+        let (answered, body) = server.rest(Some(&secret), "GET", "/api/v1/vms", "", &[]).await;
+        assert_eq!(answered, status, "{kind}: REST");
+        assert_eq!(body["error"]["code"], code, "{kind}: REST keeps its stable code");
+
+        hooks.fail_next_acting(again());
+        let answer = owner.get(server.url("/billing/usage.csv")).send().await.unwrap();
+        assert_eq!(answer.status(), status, "{kind}: CSV");
+
+        hooks.fail_next_acting(again());
+        let answer = live_stream(&server, &owner, &vm).await;
+        assert_eq!(answer.status(), status, "{kind}: live stream");
+
+        hooks.fail_next_acting(again());
+        let answer = owner.get(server.url("/vms")).send().await.unwrap();
+        assert_eq!(answer.status(), status, "{kind}: page");
+
+        hooks.fail_next_acting(again());
+        let (answered, body) = server.cloudstack(key, "listVirtualMachines", &[]).await;
+        assert_eq!(answered.as_u16(), cs_code, "{kind}: CloudStack");
+        assert_eq!(body["errorcode"], cs_code, "{kind}: CloudStack");
+    }
+    assert!(
+        server.control.hooks().acting_failure().is_none(),
+        "every failure set was met"
+    );
+
+    // And the same for errors the control plane gives of its own accord: a VM nobody has.
+    let nobody = uuid::Uuid::new_v4().to_string();
+    let answer = server.call(&owner, "vm_view", &[("id", &nobody)]).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND, "server function");
+    let (answered, _) = server
+        .rest(Some(&secret), "GET", &format!("/api/v1/vms/{nobody}"), "", &[])
+        .await;
+    assert_eq!(answered, StatusCode::NOT_FOUND, "REST");
+    let answer = owner
+        .get(server.url("/billing/usage.csv?month=not-a-month"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND, "CSV");
+    assert_eq!(
+        live_stream(&server, &owner, &nobody).await.status(),
+        StatusCode::NOT_FOUND,
+        "live stream"
+    );
+    let (answered, _) = server
+        .cloudstack(key, "startVirtualMachine", &[("id".into(), nobody.clone())])
+        .await;
+    assert_eq!(answered.as_u16(), 431, "CloudStack");
+}

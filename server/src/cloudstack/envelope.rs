@@ -55,17 +55,26 @@ impl CsError {
     }
 }
 
+/// CloudStack's code (and HTTP status) for a control-plane error: this API's own table, by the
+/// same error kinds as the status every other front door answers with
+/// ([`meridian_app::edge::status`]).
+pub fn error_code(error: &Error) -> u16 {
+    match error {
+        Error::Invalid(_) | Error::NotFound | Error::Conflict { .. } => PARAM_ERROR,
+        Error::Unauthenticated | Error::BadCredentials => UNAUTHORIZED,
+        Error::Forbidden(_) | Error::Suspended => ACCOUNT_ERROR,
+        Error::Throttled { .. } => TOO_MANY,
+        Error::Busy { .. } => RESOURCE_IN_USE,
+        Error::Internal { .. } | Error::Transient { .. } => INTERNAL,
+    }
+}
+
 /// The control plane's error in CloudStack's terms; field errors are named by their parameter.
+/// Internal details are logged by the edge, once.
 impl From<Error> for CsError {
     fn from(error: Error) -> Self {
-        let code = match &error {
-            Error::Invalid(_) | Error::NotFound | Error::Conflict { .. } => PARAM_ERROR,
-            Error::Unauthenticated | Error::BadCredentials => UNAUTHORIZED,
-            Error::Forbidden(_) | Error::Suspended => ACCOUNT_ERROR,
-            Error::Throttled { .. } => TOO_MANY,
-            Error::Busy { .. } => RESOURCE_IN_USE,
-            Error::Internal { .. } | Error::Transient { .. } => INTERNAL,
-        };
+        meridian_app::edge::log(&error);
+        let code = error_code(&error);
         let text = match &error {
             Error::Invalid(fields) => fields
                 .0
@@ -73,10 +82,6 @@ impl From<Error> for CsError {
                 .map(|(field, message)| format!("{}: {message}", param_name(field)))
                 .collect::<Vec<_>>()
                 .join(" "),
-            Error::Internal { detail } => {
-                tracing::error!(error.detail = %detail, "CloudStack API command failed");
-                error.to_string()
-            }
             _ => error.to_string(),
         };
         Self { code, text }

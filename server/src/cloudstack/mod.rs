@@ -20,7 +20,7 @@ mod network;
 mod signing;
 
 pub use commands::{COMMANDS, Command, Group};
-pub use envelope::is_refusal_status;
+pub use envelope::{error_code, is_refusal_status};
 
 use crate::AppState;
 use axum::body::Bytes;
@@ -28,7 +28,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use envelope::{CsError, UNSUPPORTED, answer};
 use http::{HeaderMap, header};
-use meridian_app::server::ClientAddress;
+use meridian_app::edge::{self, RequestMeta};
 use meridian_control::{Control, OpContext};
 use serde_json::Value;
 
@@ -58,7 +58,7 @@ impl Params {
 /// `/client/api`: checks the signature, runs the command, answers in CloudStack's JSON shape.
 pub async fn client_api(
     State(state): State<AppState>,
-    client: Option<axum::Extension<ClientAddress>>,
+    request: RequestMeta,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
@@ -98,12 +98,10 @@ pub async fn client_api(
         Ok(caller) => caller,
         Err(error) => return answer(&key, Err(error)),
     };
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let ctx = caller.context(request_id, client.map(|c| c.0.0.to_string()));
-    let result = run(&state.control, &ctx, spec, &params).await;
+    let result = match edge::api_caller_context(&state.control, &caller, request) {
+        Ok(ctx) => run(&state.control, &ctx, spec, &params).await,
+        Err(error) => Err(error.into()),
+    };
     if result.is_err() {
         signing::release(&state.control, &caller).await;
     }

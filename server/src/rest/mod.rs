@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post, put};
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, header};
-use meridian_app::server::ClientAddress;
+use meridian_app::edge::{self, RequestMeta};
 use meridian_control::idempotency::IdempotencyClaim;
 use meridian_control::{Control, Error, OpContext};
 use serde::de::DeserializeOwned;
@@ -253,19 +253,12 @@ impl ApiError {
     }
 }
 
-/// The control plane's error in HTTP terms: the one place its statuses are chosen for this API.
+/// The control plane's error in this API's shape, with the status the edge maps it to
+/// ([`meridian_app::edge::status`]); internal details are logged there, once.
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        let status = match &error {
-            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::Unauthenticated | Error::BadCredentials => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) | Error::Suspended => StatusCode::FORBIDDEN,
-            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } | Error::Busy { .. } => StatusCode::CONFLICT,
-            Error::Transient { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = edge::status(&error);
+        edge::log(&error);
         let mut fields = BTreeMap::new();
         match &error {
             Error::Invalid(errors) => {
@@ -278,12 +271,6 @@ impl From<Error> for ApiError {
                 message,
             } => {
                 fields.insert(field.to_string(), message.clone());
-            }
-            Error::Internal { detail } => {
-                tracing::error!(error.detail = %detail, "REST API request failed");
-            }
-            Error::Transient { detail } => {
-                tracing::warn!(error.detail = %detail, "REST API request lost a database conflict");
             }
             _ => {}
         }
@@ -369,14 +356,10 @@ impl FromRequestParts<AppState> for Caller {
                     "Send an API key's secret as a bearer token: Authorization: Bearer <secret>.".into();
                 error
             })?;
-        let caller = state.control.api_caller_bearer(token).await?;
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let client = parts.extensions.get::<ClientAddress>().map(|c| c.0.to_string());
-        Ok(Caller(caller.context(request_id, client)))
+        let request = RequestMeta::from_parts(parts);
+        Ok(Caller(
+            edge::bearer_context(&state.control, token, request).await?,
+        ))
     }
 }
 
