@@ -1,4 +1,4 @@
-//! The sixteen zones (Virtual Data Centres) Meridian runs in, from `shared/ZONES.md`.
+//! The sixteen zones (Virtual Data Centres) Meridian runs in, from `docs/ZONES.md`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -31,7 +31,7 @@ pub struct Zone {
     pub lon: f64,
     /// Whether it takes new resources.
     pub status: ZoneStatus,
-    /// Installed RAM across the zone's hosts, in TiB (ZONES.md: 5–10 TB per 20–40 Gb/s of backbone).
+    /// Installed RAM across the zone's hosts, in TiB (docs/ZONES.md: 5–10 TB per 20–40 Gb/s of backbone).
     pub ram_tib: u32,
 }
 
@@ -110,7 +110,7 @@ const fn zone(
     }
 }
 
-/// Every zone, in the order of `shared/ZONES.md`.
+/// Every zone, in the order of `docs/ZONES.md`.
 pub static ZONES: [Zone; 16] = [
     zone("mad1", "Madrid", "ES", 40.4168, -3.7038, 5),
     zone("mil1", "Milan", "IT", 45.4642, 9.1900, 5),

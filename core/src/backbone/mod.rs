@@ -1,6 +1,6 @@
 //! The private backbone between zones: latency physics, the edge list, shortest paths and a probe model.
 //!
-//! Everything here is derived from `shared/ZONES.md`: zone coordinates give great-circle distances, the speed
+//! Everything here is derived from `docs/ZONES.md`: zone coordinates give great-circle distances, the speed
 //! of light in fibre turns those into a hard lower bound on round-trip time, and each backbone edge adds a
 //! route-length factor on top. Zone-to-zone latency is the shortest path over the edges, so the model can
 //! never promise a round trip faster than physics allows. The "what-if" view cuts edges or zones with a
@@ -21,10 +21,10 @@ pub use probe::{
     probe_sample, simulated_edge_load,
 };
 
-/// Mean Earth radius in km, the sphere the haversine formula runs on (ZONES.md, "Physics").
+/// Mean Earth radius in km, the sphere the haversine formula runs on (docs/ZONES.md, "Physics").
 pub const EARTH_RADIUS_KM: f64 = 6_371.0;
 
-/// Speed of light in single-mode fibre in km/s, group index ≈ 1.468 (ZONES.md, "Physics").
+/// Speed of light in single-mode fibre in km/s, group index ≈ 1.468 (docs/ZONES.md, "Physics").
 pub const FIBRE_KM_PER_S: f64 = 204_190.0;
 
 /// Time each backbone hop adds for switching and serialisation, in ms.
@@ -78,7 +78,7 @@ pub enum RouteKind {
 }
 
 impl RouteKind {
-    /// Route length divided by great-circle distance (ZONES.md: good routes run 1.2–1.5×).
+    /// Route length divided by great-circle distance (docs/ZONES.md: good routes run 1.2–1.5×).
     pub fn route_factor(self) -> f64 {
         match self {
             RouteKind::Metro => 1.5,
@@ -134,7 +134,7 @@ impl Edge {
     }
 }
 
-/// The edges of ZONES.md "A plausible backbone", with our choice of route kind and capacity.
+/// The edges of docs/ZONES.md, "The backbone", with our choice of route kind and capacity.
 ///
 /// Capacities follow traffic: the London metro ring and the London–Amsterdam–Frankfurt–Paris core carry the
 /// most, as does the main transatlantic cable; long-haul Asian routes and secondary paths carry less.
@@ -253,7 +253,7 @@ struct Tree {
 }
 
 impl Backbone {
-    /// Builds the backbone of ZONES.md from the zone catalogue. Pure and cheap; [`BACKBONE`] caches it.
+    /// Builds the backbone of docs/ZONES.md from the zone catalogue. Pure and cheap; [`BACKBONE`] caches it.
     pub fn new() -> Self {
         // Every id in EDGE_TABLE is in the catalogue (a test checks that no row is lost), so `filter_map`
         // only guards against a typo without a panic path in production code.

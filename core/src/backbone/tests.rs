@@ -166,7 +166,7 @@ fn a_zone_to_itself_is_a_zero_hop_path() {
 
 #[test]
 fn modelled_latency_sits_between_physics_and_measured_p95() {
-    // Upper bounds are the top of the measured monthly-P95 ranges in ZONES.md. Measured figures include
+    // Upper bounds are the top of the measured monthly-P95 ranges in docs/ZONES.md. Measured figures include
     // queueing, indirect routing and regions away from city centres, so the model should land below them;
     // no slack above the measured figure was needed.
     let measured_p95 = [
