@@ -51,6 +51,25 @@ pub async fn device_token() -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
+/// The form token of the session the request's cookie names (empty without one): what the page
+/// puts in its forms (`components::form::FormToken`).
+pub fn form_token() -> String {
+    let (Some(parts), Some(control)) = (use_context::<http::request::Parts>(), use_context::<Control>())
+    else {
+        return String::new();
+    };
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == meridian_core::form_token::SESSION_COOKIE)
+        .map(|(_, session)| control.form_token(session))
+        .unwrap_or_default()
+}
+
 /// Keeps `token` in the browser for 180 days; sent only with server-function calls from this
 /// site, never readable by scripts.
 pub fn device_token_keep(token: &str) {

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod driver;
 pub mod error;
 pub mod firewall;
+mod form_token;
 pub mod hooks;
 mod housekeeping;
 pub mod idempotency;

@@ -9,6 +9,7 @@ pub mod backbone;
 pub mod bandwidth;
 pub mod calendar;
 pub mod field;
+pub mod form_token;
 pub mod host;
 pub mod id;
 pub mod ipam;

@@ -48,7 +48,9 @@ test('a viewer sees VMs but cannot change them, in the UI or by calling the serv
   await viewer.screenshot({ path: 'screenshots/viewer-vm-page.png', fullPage: true });
 
   // Calling the server function directly is refused too, and nothing changes.
-  const direct = await viewer.request.post('/fn/vm_operate', { form: { id: vmId, action: 'stop' } });
+  // (with the page's Origin, as the page itself would send it: the role is what refuses it)
+  const origin = new URL(viewer.url()).origin;
+  const direct = await viewer.request.post('/fn/vm_operate', { form: { id: vmId, action: 'stop' }, headers: { Origin: origin } });
   expect(direct.status()).toBe(403);
   await viewer.reload();
   await expect(viewer.locator('.badge-running')).toBeVisible();

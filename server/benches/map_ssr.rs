@@ -44,6 +44,7 @@ async fn main() {
         log: "warn".into(),
         site_root: "target/site".into(),
         secure_cookies: false,
+        public_origin: None,
         session_idle: Duration::from_secs(3600),
         session_max: Duration::from_secs(3600),
         sim_timing: SimTimingChoice::Fast,

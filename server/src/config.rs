@@ -190,6 +190,9 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Whether session cookies carry `Secure`.
     pub secure_cookies: bool,
+    /// The origin (`scheme://host[:port]`) of `--public-url` when it is set: the only `Origin` a
+    /// state-changing request may come from. Unset, it is `http://` and the request's `Host`.
+    pub public_origin: Option<String>,
     /// Session idle timeout.
     pub session_idle: Duration,
     /// Session absolute lifetime.
@@ -247,6 +250,12 @@ impl Settings {
                  MERIDIAN_BODY_TIMEOUT_SECS) must be at least 1"
             );
         }
+        let public_origin = match &self.public_url {
+            Some(url) => Some(crate::same_origin::origin_of(url).with_context(|| {
+                format!("--public-url / MERIDIAN_PUBLIC_URL: {url:?} is not an http(s) URL")
+            })?),
+            None => None,
+        };
         let public_url = self
             .public_url
             .unwrap_or_else(|| format!("http://{}", self.listen));
@@ -260,6 +269,7 @@ impl Settings {
             log: self.log,
             site_root: self.site_root,
             secure_cookies,
+            public_origin,
             session_idle: Duration::from_secs(self.session_idle_minutes * 60),
             session_max: Duration::from_secs(self.session_max_hours * 3600),
             sim_timing: self.sim_timing,

@@ -1,5 +1,5 @@
-//! Request guards applied to every route: cross-site mutation refusal, security and caching
-//! headers, load shedding, and bounds on how long and how large a request body may be.
+//! Request guards applied to every route: security and caching headers, load shedding, and
+//! bounds on how long and how large a request body may be (cross-site refusal: `same_origin`).
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -11,45 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::rest::ApiError;
-
-/// Refuses any state-changing request (not GET/HEAD/OPTIONS) that a browser says came from another
-/// site: `Sec-Fetch-Site` other than `same-origin`/`none`, or an `Origin` whose host is not this
-/// request's `Host`. Clients that send neither header (curl, API tools) are not browsers and carry
-/// no ambient cookie risk of this kind, so they pass.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    if request.method().is_safe() || is_same_origin(&request) {
-        next.run(request).await
-    } else {
-        tracing::warn!(method = %request.method(), path = %request.uri().path(), "cross-site request refused");
-        let body = serde_json::json!({
-            "error": {
-                "code": "cross_site_request",
-                "message": "This request came from another site and was refused.",
-            }
-        });
-        (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
-    }
-}
-
-fn is_same_origin(request: &Request) -> bool {
-    let headers = request.headers();
-    if let Some(site) = headers.get("sec-fetch-site")
-        && site != "same-origin"
-        && site != "none"
-    {
-        return false;
-    }
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, authority)| authority);
-    matches!((origin_host, host), (Some(origin_host), Some(host)) if origin_host.eq_ignore_ascii_case(host))
-}
 
 /// The Content-Security-Policy of every response that does not set its own. Pages set theirs with
 /// the render's nonce (see `meridian_app::shell`); this one allows no inline script at all.

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod hedge;
 pub mod metrics;
 pub mod rest;
+pub mod same_origin;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
@@ -84,7 +85,7 @@ pub fn router(config: &Config, control: Control) -> Router {
     };
     let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::hours(4));
     let sessions = SessionManagerLayer::new(control.session_store())
-        .with_name("meridian.sid")
+        .with_name(meridian_core::form_token::SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies)
@@ -136,7 +137,13 @@ pub fn router(config: &Config, control: Control) -> Router {
                 }).on_failure(log_failure))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CompressionLayer::new())
-                .layer(axum::middleware::from_fn(guard::refuse_cross_site))
+                .layer(axum::middleware::from_fn_with_state(
+                    same_origin::SameOrigin {
+                        public_origin: config.public_origin.clone(),
+                        control: control.clone(),
+                    },
+                    same_origin::refuse_cross_site,
+                ))
                 .layer(axum::middleware::from_fn(guard::server_fn_body_type))
                 .layer(axum::middleware::from_fn_with_state(
                     config.trusted_proxies.clone(),

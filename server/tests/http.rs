@@ -55,6 +55,7 @@ impl TestServer {
             log: "warn".into(),
             site_root: "target/site".into(),
             secure_cookies: false,
+            public_origin: None,
             session_idle,
             session_max,
             sim_timing: meridian::config::SimTimingChoice::Fast,
@@ -237,6 +238,7 @@ async fn login_renews_the_session_id_and_logout_destroys_the_session() {
     assert_ne!(first_cookie, second_cookie);
     let stale = TestServer::client()
         .post(server.url("/fn/account_view"))
+        .header("Origin", &server.base)
         .header("Cookie", &first_cookie)
         .send()
         .await
@@ -251,6 +253,7 @@ async fn login_renews_the_session_id_and_logout_destroys_the_session() {
     // Replaying the cookie from before logout does not bring the session back.
     let replay = TestServer::client()
         .post(server.url("/fn/account_view"))
+        .header("Origin", &server.base)
         .header("Cookie", &second_cookie)
         .send()
         .await
@@ -280,6 +283,72 @@ async fn wrong_password_is_401_and_sets_no_cookie() {
             serde_json::json!("BadCredentials")
         );
     }
+}
+
+/// A browser that sends neither `Origin` nor `Sec-Fetch-Site` (older ones, or a form posted by a
+/// page of another site in one) gets in only with the form token its own pages carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cookie_mutation_without_origin_headers_needs_the_pages_form_token() {
+    let server = TestServer::start().await;
+    server.signup(&server.client, "Acme", "ops@acme.io").await;
+    let bare = |form: &[(&str, &str)]| {
+        server
+            .client
+            .post(server.url("/fn/vdc_create"))
+            .form(form)
+            .send()
+    };
+    // No headers and no token: refused, and nothing is made.
+    let refused = bare(&[("name", "forged"), ("zone", "lon1")]).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "form_token_missing");
+    // The same as text/plain (which a form of another site can send) is refused as well.
+    let plain = server
+        .client
+        .post(server.url("/fn/vdc_create"))
+        .header("Content-Type", "text/plain")
+        .body("name=forged&zone=lon1")
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.status().is_client_error(), "{}", plain.status());
+    // Another session's token is no proof for this one.
+    let other = TestServer::client();
+    server.signup(&other, "Other", "ops@other.io").await;
+    let page_token = |client: reqwest::Client| {
+        let url = server.url("/vdcs");
+        async move {
+            let html = client.get(url).send().await.unwrap().text().await.unwrap();
+            let start = html.find("name=\"meridian-form-token\" content=\"").expect("the page carries its token")
+                + "name=\"meridian-form-token\" content=\"".len();
+            html[start..start + html[start..].find('"').unwrap()].to_owned()
+        }
+    };
+    let others = page_token(other.clone()).await;
+    assert!(!others.is_empty());
+    let stolen = bare(&[("name", "forged"), ("zone", "lon1"), ("form_token", &others)]).await.unwrap();
+    assert_eq!(stolen.status(), StatusCode::FORBIDDEN);
+    assert!(
+        server.json(&server.client, "vdc_list", &[]).await.as_array().unwrap().is_empty(),
+        "nothing was created"
+    );
+    // The token of its own page lets the form in, as a form posted before the script loads.
+    let own = page_token(server.client.clone()).await;
+    let created = bare(&[("name", "main"), ("zone", "lon1"), ("form_token", &own)]).await.unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    assert_eq!(server.json(&server.client, "vdc_list", &[]).await.as_array().unwrap().len(), 1);
+    // An Origin of this host but another scheme is another site.
+    let https = server.base.replacen("http://", "https://", 1);
+    let wrong_scheme = server
+        .client
+        .post(server.url("/fn/vdc_create"))
+        .header("Origin", https)
+        .form(&[("name", "other"), ("zone", "lon1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_scheme.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -643,6 +712,7 @@ async fn without_demo_mode_there_is_no_demo_to_enter() {
 async fn is_signed_out(server: &TestServer, cookie: &str) -> bool {
     let staff = TestServer::client()
         .post(server.url("/fn/staff_view"))
+        .header("Origin", &server.base)
         .header("Cookie", cookie)
         .send()
         .await

@@ -9,6 +9,32 @@ use leptos::server_fn::{Http, ServerFn};
 use leptos::web_sys::FormData;
 use serde::de::DeserializeOwned;
 
+/// The session's form token as a hidden field: the same-origin proof that a form posted by a
+/// browser sending neither `Origin` nor `Sec-Fetch-Site` carries (the server refuses such a
+/// change without it). Every form that changes something holds one.
+#[component]
+pub fn FormToken() -> impl IntoView {
+    view! { <input type="hidden" name=meridian_core::form_token::FORM_FIELD value=form_token() /> }
+}
+
+/// This page's form token: on the server made from the request's session cookie, in the browser
+/// read from the `<meta name="meridian-form-token">` the server put in the page.
+pub fn form_token() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        crate::server::form_token()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        leptos::prelude::document()
+            .query_selector("meta[name=meridian-form-token]")
+            .ok()
+            .flatten()
+            .and_then(|meta| meta.get_attribute("content"))
+            .unwrap_or_default()
+    }
+}
+
 /// A validator shared with the server, returning the message to show, if any.
 pub type Validator = fn(&str) -> Option<String>;
 
@@ -355,7 +381,7 @@ where
     <ServFn as ServerFn>::Client: Client<<ServFn as ServerFn>::Error>,
 {
     view! {
-        <ActionForm action attr:class="inline-form">
+        <ActionForm action attr:class="inline-form"><FormToken />
             {hidden.into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value /> }).collect_view()}
             <button type="submit" class="button button-secondary" aria-label=label>{text}</button>
         </ActionForm>

@@ -1,5 +1,6 @@
 //! The signed-in layout: navigation, the tenant and user, and log out.
 
+use crate::components::form::FormToken;
 use crate::{AuthActions, MeResource};
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
@@ -56,7 +57,7 @@ pub fn Shell() -> impl IntoView {
                             <div class="topbar-user">
                                 <span>{me.email.clone()}</span>
                                 <span class="badge">{me.role.as_str()}</span>
-                                <ActionForm action=auth.logout attr:class="inline-form">
+                                <ActionForm action=auth.logout attr:class="inline-form"><FormToken />
                                     <button type="submit" class="button button-secondary">"Log out"</button>
                                 </ActionForm>
                             </div>
@@ -92,7 +93,7 @@ fn InspectionBanner(inspection: crate::api::account::Inspection) -> impl IntoVie
                 " by " {inspection.staff_email} " since " {meridian_core::calendar::format_utc(inspection.since)} ". "
                 "Reason: " <q>{inspection.reason}</q> ". Every change is refused, and this visit is in the tenant's audit log."
             </p>
-            <ActionForm action=end attr:class="inline-form">
+            <ActionForm action=end attr:class="inline-form"><FormToken />
                 <button type="submit" class="button button-secondary">"End inspection"</button>
             </ActionForm>
         </section>

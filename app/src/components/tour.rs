@@ -2,6 +2,7 @@
 //! a few highlighted steps through the pitch, each on its page, skippable and restartable.
 
 use crate::AuthActions;
+use crate::components::form::FormToken;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
@@ -58,7 +59,7 @@ pub fn DemoBar() -> impl IntoView {
             <p><strong>"Demo tenant."</strong>" The zones are simulated: change anything, then reset it."</p>
             <div class="demo-actions">
                 <a class="button button-secondary" href="/?tour=1">"Guided tour"</a>
-                <ActionForm action=auth.demo_reset attr:class="inline-form">
+                <ActionForm action=auth.demo_reset attr:class="inline-form"><FormToken />
                     <button type="submit" class="button button-secondary" disabled=move || auth.demo_reset.pending().get()>
                         {move || if auth.demo_reset.pending().get() { "Resetting…" } else { "Reset demo" }}
                     </button>

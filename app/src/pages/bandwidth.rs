@@ -5,6 +5,7 @@ use crate::api::bandwidth::{
     BandwidthAlertSet, BandwidthCapRemove, BandwidthCapSet, BandwidthData, CapView, bandwidth_view,
 };
 use crate::api::vm::vm_list;
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, RowAction, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::pages::overview::format_bytes;
@@ -227,7 +228,7 @@ fn CapForm(
         <section class="card" aria-labelledby="caps-heading">
             <h2 id="caps-heading">"Rate caps"</h2>
             <p>"Cap what a VM sends, or what your VMs send between two zones. The network holds traffic to the cap."</p>
-            <ActionForm action=action attr:aria-label="Set a rate cap" attr:class="form-grid">
+            <ActionForm action=action attr:aria-label="Set a rate cap" attr:class="form-grid"><FormToken />
                 <FormAlert server />
                 <fieldset class="field">
                     <legend>"Cap"</legend>
@@ -300,14 +301,14 @@ fn AlertForm(
                     }}</p>
                 })}
             </Transition>
-            <ActionForm action=action attr:aria-label="Set the allowance alert" attr:class="form-grid">
+            <ActionForm action=action attr:aria-label="Set the allowance alert" attr:class="form-grid"><FormToken />
                 <FormAlert server />
                 <TextField label="Alert at (% of the allowance)" name="threshold" id="alert-threshold" inputmode="numeric" server />
                 <div class="form-actions">
                     <button type="submit" class="button button-primary" disabled=move || action.pending().get()>"Set alert"</button>
                 </div>
             </ActionForm>
-            <ActionForm action=action attr:class="inline-form">
+            <ActionForm action=action attr:class="inline-form"><FormToken />
                 <input type="hidden" name="threshold" value="off" />
                 <button type="submit" class="button button-secondary">"Turn the alert off"</button>
             </ActionForm>

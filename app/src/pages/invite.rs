@@ -2,6 +2,7 @@
 
 use crate::MeResource;
 use crate::api::settings::InviteAccept;
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, TextField, action_error};
 use crate::pages::login::AuthCard;
 use leptos::prelude::*;
@@ -33,7 +34,7 @@ pub fn InvitePage() -> impl IntoView {
         <leptos_meta::Title text="Join your team" />
         <Show when=joined fallback=move || view! {
             <AuthCard title="Join your team on Meridian">
-                <ActionForm action=accept attr:aria-label="Accept invitation">
+                <ActionForm action=accept attr:aria-label="Accept invitation"><FormToken />
                     <FormAlert server />
                     <input type="hidden" name="token" value=token() />
                     <TextField label="Choose a password" name="password" input_type="password" autocomplete="new-password"

@@ -1,6 +1,7 @@
 //! SSH keys: add (validated as OpenSSH public keys), list with fingerprints, remove.
 
 use crate::api::ssh_key::{SshKey, SshKeyCreate, SshKeyDelete, ssh_key_list};
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, RowAction, TextAreaField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use leptos::prelude::*;
@@ -42,7 +43,7 @@ pub fn KeysPage() -> impl IntoView {
             }} />
         <section class="card" aria-labelledby="key-add-heading">
             <h2 id="key-add-heading">"Add a key"</h2>
-            <ActionForm action=create attr:aria-label="Add SSH key" attr:class="form-narrow">
+            <ActionForm action=create attr:aria-label="Add SSH key" attr:class="form-narrow"><FormToken />
                 <FormAlert server=error />
                 <TextField label="Name" name="name" id="key-name" placeholder="laptop" server=error />
                 <TextAreaField label="Public key" name="public_key" id="key-public" rows=4

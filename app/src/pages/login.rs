@@ -1,5 +1,6 @@
 //! The log-in page.
 
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, TextField, action_error};
 use crate::{AuthActions, MeResource};
 use leptos::prelude::*;
@@ -18,7 +19,7 @@ pub fn LoginPage() -> impl IntoView {
         <Transition fallback=|| ()>
             <Show when=signed_in fallback=move || view! {
                 <AuthCard title="Log in to Meridian">
-                    <ActionForm action=auth.login attr:aria-label="Log in">
+                    <ActionForm action=auth.login attr:aria-label="Log in"><FormToken />
                         <FormAlert server />
                         <TextField label="E-mail" name="email" input_type="email" autocomplete="username" server />
                         <TextField label="Password" name="password" input_type="password" autocomplete="current-password" server />
@@ -31,7 +32,7 @@ pub fn LoginPage() -> impl IntoView {
                         {move || demo.get().and_then(Result::ok).filter(|on| *on).map(|_| view! {
                             <div class="demo-entry">
                                 <p>"Or look around a demo company's cloud, with simulated zones:"</p>
-                                <ActionForm action=auth.demo attr:aria-label="Demo">
+                                <ActionForm action=auth.demo attr:aria-label="Demo"><FormToken />
                                     <button type="submit" class="button button-secondary button-block" disabled=move || auth.demo.pending().get()>"Try the demo"</button>
                                 </ActionForm>
                             </div>

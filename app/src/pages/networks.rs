@@ -3,6 +3,7 @@
 use crate::api::vm::{
     FirewallRuleCreate, FirewallRuleDelete, Rule, Subnet, Vm, firewall_rule_list, network_view, vm_list,
 };
+use crate::components::form::FormToken;
 use crate::components::form::{RowAction, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::error::AppError;
@@ -101,7 +102,7 @@ fn ZoneNetwork(
                         }).collect_view()}
                     </ul>
                 }} />
-            <ActionForm action=create attr:aria-label=form_label attr:class="rule-form">
+            <ActionForm action=create attr:aria-label=form_label attr:class="rule-form"><FormToken />
                 <input type="hidden" name="zone" value=zone />
                 <SelectField label="Protocol" name="protocol" id=id("protocol") server=error>
                     <option value="tcp">"TCP"</option><option value="udp">"UDP"</option><option value="icmp">"ICMP"</option>

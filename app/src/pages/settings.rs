@@ -8,6 +8,7 @@ use crate::api::settings::{
     AuditEntry, Member, QuotaLines, ResidencySet, UserInvite, UserRemove, UserRoleSet, audit_list,
     quota_view, residency_view, user_list,
 };
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, RowAction, SelectField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader, Properties};
 use leptos::prelude::*;
@@ -61,7 +62,7 @@ pub fn Settings() -> impl IntoView {
         <section class="card" aria-labelledby="password-heading">
             <h2 id="password-heading">"Change password"</h2>
             <p>"Changing your password logs you out everywhere else. Your API keys keep working unless you revoke them here."</p>
-            <ActionForm action=change attr:aria-label="Change password" attr:class="form-narrow">
+            <ActionForm action=change attr:aria-label="Change password" attr:class="form-narrow"><FormToken />
                 <FormAlert server />
                 <Show when=done>
                     <div class="alert alert-success" role="status">"Password changed. Your other sessions have ended."</div>
@@ -138,7 +139,7 @@ fn ApiKeys(create: ServerAction<ApiKeyCreate>, revoke: ServerAction<ApiKeyRevoke
                     </table>
                 }} />
             <FormAlert server=revoke_error />
-            <ActionForm action=create attr:aria-label="Make an API key" attr:class="form-narrow">
+            <ActionForm action=create attr:aria-label="Make an API key" attr:class="form-narrow"><FormToken />
                 <FormAlert server=create_error />
                 <TextField label="Key name" name="name" hint="Like deploy-bot: lowercase letters, digits and hyphens."
                     validate=check_key_name server=create_error />
@@ -198,7 +199,7 @@ fn Users(
                                         <td>{user.email.clone()}</td>
                                         <td>{user.role.clone()}</td>
                                         <td>
-                                            <ActionForm action=role_set attr:class="inline-form">
+                                            <ActionForm action=role_set attr:class="inline-form"><FormToken />
                                                 <input type="hidden" name="id" value=id />
                                                 <select name="role" aria-label=label>
                                                     {["owner", "member", "viewer"].into_iter().map(|r| view! {
@@ -207,7 +208,7 @@ fn Users(
                                                 </select>
                                                 <button type="submit" class="button button-secondary" disabled=move || owner_reason().is_some()>"Set role"</button>
                                             </ActionForm>
-                                            <ActionForm action=remove attr:class="inline-form">
+                                            <ActionForm action=remove attr:class="inline-form"><FormToken />
                                                 <input type="hidden" name="id" value=remove_id />
                                                 <button type="submit" class="button button-secondary" disabled=move || owner_reason().is_some()>"Remove"</button>
                                             </ActionForm>
@@ -222,7 +223,7 @@ fn Users(
             <FormAlert server=change_error />
             <h3>"Invite someone"</h3>
             <p>"Meridian shows you an invitation link to send them yourself; it works once, for 7 days."</p>
-            <ActionForm action=invite attr:aria-label="Invite user" attr:class="form-grid">
+            <ActionForm action=invite attr:aria-label="Invite user" attr:class="form-grid"><FormToken />
                 <FormAlert server=invite_error />
                 <TextField label="Their e-mail" name="email" id="invite-email" input_type="email" server=invite_error />
                 <SelectField label="Role" name="role" id="invite-role" server=invite_error>
@@ -281,7 +282,7 @@ fn Residency(
             <Transition fallback=|| ()>
                 {move || current.get().and_then(Result::ok).map(|(stored, label)| view! {
                     <p>"Current policy: " <strong data-testid="residency-label">{label}</strong></p>
-                    <ActionForm action=set attr:aria-label="Residency policy" attr:class="form-narrow">
+                    <ActionForm action=set attr:aria-label="Residency policy" attr:class="form-narrow"><FormToken />
                         <SelectField label="Policy" name="policy" id="residency-policy" with_form_errors=true server=error>
                             {[("anywhere", "Anywhere"), ("eu", "EU only"), ("countries:DE", "Germany only"),
                               ("countries:GB", "United Kingdom only"), ("countries:US", "United States only"),

@@ -1,5 +1,6 @@
 //! The sign-up page: a new tenant and its owner.
 
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, TextField, action_error};
 use crate::pages::login::AuthCard;
 use crate::{AuthActions, MeResource};
@@ -31,7 +32,7 @@ pub fn SignupPage() -> impl IntoView {
         <Transition fallback=|| ()>
             <Show when=signed_in fallback=move || view! {
                 <AuthCard title="Create your Meridian account">
-                    <ActionForm action=auth.signup attr:aria-label="Create account">
+                    <ActionForm action=auth.signup attr:aria-label="Create account"><FormToken />
                         <FormAlert server />
                         <TextField label="Organisation name" name="tenant_name" autocomplete="organization"
                             hint="Your company or team; you can invite colleagues later." validate=check_tenant_name server />

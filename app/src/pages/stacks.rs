@@ -1,6 +1,7 @@
 //! Stacks: one-click multi-zone clusters, and one stack's live per-VM timeline with its stopwatch.
 
 use crate::api::stack::{StackCreate, StackDelete, StackDetail, StackSummary, stack_list, stack_view};
+use crate::components::form::FormToken;
 use crate::components::form::{ChoiceError, FormAlert, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::components::vm_table::StateBadge;
@@ -29,7 +30,7 @@ pub fn StacksPage() -> impl IntoView {
         <PageHeader title="Stacks" description="Multi-zone clusters in one action, on your private network, one VM per host." />
         <section class="card" aria-labelledby="stack-create-heading">
             <h2 id="stack-create-heading">"Create a stack"</h2>
-            <ActionForm action=create attr:aria-label="Create stack" attr:class="form-grid">
+            <ActionForm action=create attr:aria-label="Create stack" attr:class="form-grid"><FormToken />
                 <FormAlert server />
                 <fieldset class="field stack-templates" aria-describedby="stack-template-error">
                     <legend>"Stack"</legend>
@@ -127,7 +128,7 @@ fn stack_body(detail: StackDetail, delete: ServerAction<StackDelete>) -> impl In
         <leptos_meta::Title text=format!("Stack {}", detail.name) />
         <header class="page-header page-header-actions">
             <h1>"Stack " {detail.name.clone()}</h1>
-            <ActionForm action=delete attr:class="inline-form">
+            <ActionForm action=delete attr:class="inline-form"><FormToken />
                 <input type="hidden" name="id" value=id />
                 <button type="submit" class="button button-danger" disabled=!can_delete
                     title=if can_delete { "Destroys every VM of the stack and the VDCs it made" } else { "Wait until the stack has finished deploying" }>

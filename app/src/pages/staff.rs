@@ -7,6 +7,7 @@ use crate::api::staff::{
     StaffQuotaSet, TenantInfo, TenantLine, TenantSuspend, TenantUnsuspend, ZoneCapacity, capacity_view,
     staff_jobs, staff_tenant, staff_tenants, staff_view,
 };
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, TextField, action_error};
 use crate::components::load_page;
 use crate::components::page::{EmptyState, ListState, PageHeader, Properties};
@@ -36,7 +37,7 @@ pub fn StaffLoginPage() -> impl IntoView {
         <leptos_meta::Title text="Staff log-in" />
         <AuthCard title="Meridian staff console">
             <p class="muted">"For Meridian's support and admin staff. Customers log in at " <a href="/login">"the dashboard"</a> "."</p>
-            <ActionForm action=login attr:aria-label="Staff log-in">
+            <ActionForm action=login attr:aria-label="Staff log-in"><FormToken />
                 <FormAlert server />
                 <TextField label="E-mail" name="email" input_type="email" autocomplete="username" server />
                 <TextField label="Password" name="password" input_type="password" autocomplete="current-password" server />
@@ -79,7 +80,7 @@ pub fn StaffShell() -> impl IntoView {
                                 <div class="topbar-user">
                                     <span>{me.email.clone()}</span>
                                     <span class="badge">{me.role.as_str()}</span>
-                                    <ActionForm action=logout attr:class="inline-form">
+                                    <ActionForm action=logout attr:class="inline-form"><FormToken />
                                         <button type="submit" class="button button-secondary">"Log out"</button>
                                     </ActionForm>
                                 </div>
@@ -213,7 +214,7 @@ fn tenant_body(
         <section class="card" aria-labelledby="inspect-heading">
             <h2 id="inspect-heading">"Inspect read-only"</h2>
             <p class="muted">"You will see this tenant's dashboard as a viewer does; every change is refused. Your name, the time and the reason go into the tenant's audit log, which its owners read."</p>
-            <ActionForm action=inspect attr:aria-label="Inspect tenant" attr:class="form-grid">
+            <ActionForm action=inspect attr:aria-label="Inspect tenant" attr:class="form-grid"><FormToken />
                 <input type="hidden" name="tenant_id" value=id />
                 <FormAlert server=inspect_error />
                 <TextField label="Reason" name="reason" hint="e.g. the ticket number and what you will look at" server=inspect_error />
@@ -226,7 +227,7 @@ fn tenant_body(
             {(!admin).then(|| view! { <p class="field-hint">"Only admins can suspend or unsuspend a tenant."</p> })}
             {if suspended {
                 view! {
-                    <ActionForm action=unsuspend attr:aria-label="Unsuspend tenant">
+                    <ActionForm action=unsuspend attr:aria-label="Unsuspend tenant"><FormToken />
                         <input type="hidden" name="tenant_id" value=id_suspend.clone() />
                         <FormAlert server=unsuspend_error />
                         <button type="submit" class="button button-primary" disabled=!admin>"Unsuspend"</button>
@@ -234,7 +235,7 @@ fn tenant_body(
                 }.into_any()
             } else {
                 view! {
-                    <ActionForm action=suspend attr:aria-label="Suspend tenant" attr:class="form-grid">
+                    <ActionForm action=suspend attr:aria-label="Suspend tenant" attr:class="form-grid"><FormToken />
                         <input type="hidden" name="tenant_id" value=id_suspend.clone() />
                         <FormAlert server=suspend_error />
                         <TextField label="Reason for suspension" name="suspend_reason" hint="The tenant's owners read it in their audit log." server=suspend_error />
@@ -253,7 +254,7 @@ fn tenant_body(
                     }).collect_view()}
                 </tbody>
             </table>
-            <ActionForm action=quota attr:aria-label="Quota" attr:class="form-grid">
+            <ActionForm action=quota attr:aria-label="Quota" attr:class="form-grid"><FormToken />
                 <input type="hidden" name="tenant_id" value=id_quota />
                 <FormAlert server=quota_error />
                 {admin.then(|| quota_limits.iter().map(|(field, _, _, limit)| {
@@ -431,14 +432,14 @@ fn job_row(
             <td>{job.error.clone().unwrap_or_else(|| "—".to_owned())}</td>
             <td>
                 {live.then(|| view! {
-                    <ActionForm action=cancel attr:class="inline-form">
+                    <ActionForm action=cancel attr:class="inline-form"><FormToken />
                         <input type="hidden" name="id" value=cancel_id.clone() />
                         <button type="submit" class="button button-danger" aria-label=cancel_label.clone()
                             disabled=!admin || job.cancel_requested title=admin_reason>"Cancel"</button>
                     </ActionForm>
                 })}
                 {ended.then(|| view! {
-                    <ActionForm action=retry attr:class="inline-form">
+                    <ActionForm action=retry attr:class="inline-form"><FormToken />
                         <input type="hidden" name="id" value=retry_id.clone() />
                         <button type="submit" class="button button-secondary" aria-label=retry_label.clone()
                             disabled=!admin title=admin_reason>"Retry"</button>

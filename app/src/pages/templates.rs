@@ -1,6 +1,7 @@
 //! Templates: the built-in images and the tenant's own, with the creator for cloud-config templates.
 
 use crate::api::template::{Template, TemplateCreate, TemplateDelete, template_list};
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, RowAction, SelectField, TextAreaField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader};
 use leptos::prelude::*;
@@ -52,7 +53,7 @@ pub fn TemplatesPage() -> impl IntoView {
                     </table>
                 }} />
             <h3>"Create a template"</h3>
-            <ActionForm action=create attr:aria-label="Create template" attr:class="form-narrow">
+            <ActionForm action=create attr:aria-label="Create template" attr:class="form-narrow"><FormToken />
                 <FormAlert server=error />
                 <TextField label="Name" name="name" id="template-name" placeholder="web-base" server=error />
                 <SelectField label="Base image" name="base" id="template-base" server=error>

@@ -1,6 +1,7 @@
 //! VDCs: the list, the create form (with a latency hint to the tenant's other zones), and one VDC.
 
 use crate::api::vdc::{Vdc, VdcCreate, VdcDetail, vdc_list, vdc_view};
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader, Properties};
 use crate::components::vm_table::VmTable;
@@ -49,7 +50,7 @@ pub fn VdcsPage() -> impl IntoView {
         <PageHeader title="VDCs" description="Your virtual data centres: one per zone you run in, all on your private network." />
         <section class="card" aria-labelledby="vdc-create-heading">
             <h2 id="vdc-create-heading">"Create a VDC"</h2>
-            <ActionForm action=create attr:aria-label="Create VDC" attr:class="form-grid">
+            <ActionForm action=create attr:aria-label="Create VDC" attr:class="form-grid"><FormToken />
                 <FormAlert server />
                 <TextField label="Name" name="name" id="vdc-name"
                     hint="Lowercase letters, digits and hyphens, e.g. hk-prod." server />

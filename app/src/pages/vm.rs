@@ -2,6 +2,7 @@
 
 use crate::MeResource;
 use crate::api::vm::{VmDestroy, VmDetail, VmOperate, VmResize, vm_view};
+use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, SelectField, TextField, action_error};
 use crate::components::page::{ListState, Properties};
 use crate::components::vm_table::StateBadge;
@@ -97,7 +98,7 @@ fn VmBody(
         let reason_id = format!("reason-{}", action.as_str());
         let disabled = reason.clone();
         view! {
-            <ActionForm action=operate attr:class="inline-form">
+            <ActionForm action=operate attr:class="inline-form"><FormToken />
                 <input type="hidden" name="id" value=vm_id />
                 <input type="hidden" name="action" value=action.as_str() />
                 <button type="submit" class="button button-secondary" disabled=move || disabled().is_some()
@@ -196,7 +197,7 @@ fn VmBody(
                 }}
             </div>
             <FormAlert server=operate_error />
-            <ActionForm action=resize attr:class="resize-form" attr:aria-label="Resize VM">
+            <ActionForm action=resize attr:class="resize-form" attr:aria-label="Resize VM"><FormToken />
                 <input type="hidden" name="id" value=resize_vm />
                 <SelectField label="New size" name="size" id="resize-size" with_form_errors=true server=resize_error>
                     {meridian_core::resource::SIZES.iter().map(|s| view! {
@@ -207,7 +208,7 @@ fn VmBody(
                 <button type="submit" class="button button-secondary" disabled=move || resize_disabled().is_some()>"Resize"</button>
                 <span class="disabled-reason">{resize_reason}</span>
             </ActionForm>
-            <ActionForm action=destroy attr:class="destroy-form" attr:aria-label="Destroy VM">
+            <ActionForm action=destroy attr:class="destroy-form" attr:aria-label="Destroy VM"><FormToken />
                 <input type="hidden" name="id" value=destroy_vm />
                 <TextField label="Type the VM's name to destroy it" name="confirm_name" id="confirm-name"
                     placeholder=name.clone() with_form_errors=true server=destroy_error />

@@ -2,6 +2,7 @@
 
 use crate::api::vdc::{Vdc, vdc_list};
 use crate::api::vm::{Vm, VmCreate, vm_list};
+use crate::components::form::FormToken;
 use crate::components::form::{ChoiceError, FormAlert, SelectField, TextAreaField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader};
 use crate::components::vm_table::VmTable;
@@ -114,7 +115,7 @@ pub fn VmNewPage() -> impl IntoView {
             items={move |list: Vec<Vdc>| {
                 let preselected = preselected.clone();
                 view! {
-                    <ActionForm action=create attr:aria-label="Create VM" attr:class="wizard">
+                    <ActionForm action=create attr:aria-label="Create VM" attr:class="wizard"><FormToken />
                         <FormAlert server />
                         <fieldset class="card">
                             <legend>"1. Where"</legend>
