@@ -2,10 +2,11 @@
 
 use crate::context::{Actor, OpContext};
 use crate::store;
-use crate::store::audit::{AuditRow, PendingAudit};
+use crate::store::audit::PendingAudit;
 use crate::store::now_ms;
 use crate::{Control, Error};
 use meridian_core::TenantId;
+use meridian_core::view::AuditEntry;
 use std::future::Future;
 
 /// The most characters an entry keeps of each field a caller can choose.
@@ -96,7 +97,7 @@ impl Control {
         action: &str,
         target: &str,
         error: Option<&Error>,
-    ) -> AuditRow {
+    ) -> AuditEntry {
         let actor = match ctx.actor {
             Actor::User { user_id, .. } => match self.store.user_by_id(user_id).await {
                 Ok(Some(user)) => user.email,
@@ -114,7 +115,7 @@ impl Control {
         };
         // What a caller sent (a name, a reason) is kept only in part: a refused 1.5 MB name must not
         // grow the log by 1.5 MB.
-        AuditRow {
+        AuditEntry {
             at: now_ms(),
             actor: bounded(&actor, ACTOR_MAX),
             action: action.to_owned(),
@@ -129,17 +130,9 @@ impl Control {
     }
 
     /// The tenant's audit log, newest first.
-    pub async fn audit_list(
-        &self,
-        ctx: &OpContext,
-        limit: i64,
-    ) -> Result<Vec<meridian_core::view::AuditEntry>, Error> {
+    pub async fn audit_list(&self, ctx: &OpContext, limit: i64) -> Result<Vec<AuditEntry>, Error> {
         let tenant = ctx.tenant()?;
-        let rows = self.store.audit_list(&tenant.to_string(), limit).await?;
-        Ok(rows
-            .into_iter()
-            .map(meridian_core::view::AuditEntry::from)
-            .collect())
+        Ok(self.store.audit_list(&tenant.to_string(), limit).await?)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::metering::{HOUR_MS, usage_records};
 use crate::session_store::{Inspecting, StaffAuth};
 use crate::store::job::JobRow;
 use crate::store::now_ms;
-use crate::store::staff::{StaffJobRow, StaffRow, TenantSummaryRow, ZoneCapacityRow};
+use crate::store::staff::{StaffJobRow, StaffRow, TenantSummaryRow};
 use crate::{Control, Error};
 use meridian_core::calendar::{month_label, parse_month};
 use meridian_core::id::{JobId, StaffId};
@@ -230,10 +230,7 @@ impl Control {
                 .quota_get(&tenant)
                 .await?
                 .ok_or_else(|| Error::internal(format_args!("tenant {tenant} has no quota")))?,
-            audit: (self.store.audit_list(&tenant, 20).await?)
-                .into_iter()
-                .map(meridian_core::view::AuditEntry::from)
-                .collect(),
+            audit: self.store.audit_list(&tenant, 20).await?,
         })
     }
 
@@ -343,8 +340,7 @@ impl Control {
     /// Every zone's capacity: hosts, vCPU/RAM/disk in use and free, VMs, dedicated hosts.
     pub async fn capacity_view(&self, ctx: &OpContext) -> Result<Vec<view::ZoneCapacity>, Error> {
         ctx.staff()?;
-        let rows = self.store.capacity_by_zone().await?;
-        Ok(rows.into_iter().map(view::ZoneCapacity::from).collect())
+        Ok(self.store.capacity_by_zone().await?)
     }
 
     /// The job queue across tenants for one of [`meridian_core::staff::JOB_LISTS`], newest first.
@@ -543,20 +539,6 @@ fn staff_job(row: StaffJobRow) -> view::StaffJob {
         step,
         error: job.error,
         cancel_requested: row.cancel_requested_at.is_some() && !job.position.state.is_terminal(),
-    }
-}
-
-impl From<ZoneCapacityRow> for view::ZoneCapacity {
-    fn from(z: ZoneCapacityRow) -> Self {
-        Self {
-            zone: z.zone,
-            hosts: z.hosts,
-            dedicated_hosts: z.dedicated_hosts,
-            vcpus: z.vcpus,
-            memory_mib: z.memory_mib,
-            disk_gib: z.disk_gib,
-            vms: z.vms,
-        }
     }
 }
 

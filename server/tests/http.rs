@@ -291,13 +291,7 @@ async fn wrong_password_is_401_and_sets_no_cookie() {
 async fn a_cookie_mutation_without_origin_headers_needs_the_pages_form_token() {
     let server = TestServer::start().await;
     server.signup(&server.client, "Acme", "ops@acme.io").await;
-    let bare = |form: &[(&str, &str)]| {
-        server
-            .client
-            .post(server.url("/fn/vdc_create"))
-            .form(form)
-            .send()
-    };
+    let bare = |form: &[(&str, &str)]| server.client.post(server.url("/fn/vdc_create")).form(form).send();
     // No headers and no token: refused, and nothing is made.
     let refused = bare(&[("name", "forged"), ("zone", "lon1")]).await.unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
@@ -320,24 +314,43 @@ async fn a_cookie_mutation_without_origin_headers_needs_the_pages_form_token() {
         let url = server.url("/vdcs");
         async move {
             let html = client.get(url).send().await.unwrap().text().await.unwrap();
-            let start = html.find("name=\"meridian-form-token\" content=\"").expect("the page carries its token")
+            let start = html
+                .find("name=\"meridian-form-token\" content=\"")
+                .expect("the page carries its token")
                 + "name=\"meridian-form-token\" content=\"".len();
             html[start..start + html[start..].find('"').unwrap()].to_owned()
         }
     };
     let others = page_token(other.clone()).await;
     assert!(!others.is_empty());
-    let stolen = bare(&[("name", "forged"), ("zone", "lon1"), ("form_token", &others)]).await.unwrap();
+    let stolen = bare(&[("name", "forged"), ("zone", "lon1"), ("form_token", &others)])
+        .await
+        .unwrap();
     assert_eq!(stolen.status(), StatusCode::FORBIDDEN);
     assert!(
-        server.json(&server.client, "vdc_list", &[]).await.as_array().unwrap().is_empty(),
+        server
+            .json(&server.client, "vdc_list", &[])
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty(),
         "nothing was created"
     );
     // The token of its own page lets the form in, as a form posted before the script loads.
     let own = page_token(server.client.clone()).await;
-    let created = bare(&[("name", "main"), ("zone", "lon1"), ("form_token", &own)]).await.unwrap();
+    let created = bare(&[("name", "main"), ("zone", "lon1"), ("form_token", &own)])
+        .await
+        .unwrap();
     assert_eq!(created.status(), StatusCode::OK);
-    assert_eq!(server.json(&server.client, "vdc_list", &[]).await.as_array().unwrap().len(), 1);
+    assert_eq!(
+        server
+            .json(&server.client, "vdc_list", &[])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // An Origin of this host but another scheme is another site.
     let https = server.base.replacen("http://", "https://", 1);
     let wrong_scheme = server

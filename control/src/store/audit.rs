@@ -6,6 +6,7 @@
 //! written with [`WriteExt::execute_write`] inside the scope becomes such a transaction.
 
 use super::{Store, Tx};
+use meridian_core::view::AuditEntry;
 use sqlx::Row;
 use sqlx::any::{AnyArguments, AnyQueryResult};
 use std::sync::{Arc, Mutex};
@@ -14,13 +15,13 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub(crate) struct PendingAudit {
     tenant_id: String,
-    row: AuditRow,
+    row: AuditEntry,
     written: bool,
 }
 
 impl PendingAudit {
     /// An entry for `tenant_id`, not yet written.
-    pub(crate) fn new(tenant_id: String, row: AuditRow) -> Arc<Mutex<Self>> {
+    pub(crate) fn new(tenant_id: String, row: AuditEntry) -> Arc<Mutex<Self>> {
         Arc::new(Mutex::new(Self {
             tenant_id,
             row,
@@ -109,7 +110,7 @@ impl<'q> WriteExt<'q> for sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>> {
 
 fn audit_insert_query<'q>(
     tenant_id: &'q str,
-    row: &'q AuditRow,
+    row: &'q AuditEntry,
 ) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>> {
     sqlx::query(
         "INSERT INTO audit_log (id, tenant_id, seq, at, actor, action, target, result, client, request_id) \
@@ -126,28 +127,9 @@ fn audit_insert_query<'q>(
     .bind(&row.request_id)
 }
 
-/// One audit entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuditRow {
-    /// When (Unix ms).
-    pub at: i64,
-    /// Who (an e-mail address, or "anonymous").
-    pub actor: String,
-    /// What, e.g. `vm.stop`.
-    pub action: String,
-    /// On what (a name or id).
-    pub target: String,
-    /// `ok`, or why it was refused or failed.
-    pub result: String,
-    /// The client's address.
-    pub client: String,
-    /// The request id, to find the request in the logs.
-    pub request_id: String,
-}
-
 impl Store {
     /// Appends an entry on its own (a refusal, which changed nothing, or a sign-in).
-    pub async fn audit_insert(&self, tenant_id: &str, row: &AuditRow) -> Result<(), sqlx::Error> {
+    pub async fn audit_insert(&self, tenant_id: &str, row: &AuditEntry) -> Result<(), sqlx::Error> {
         audit_insert_query(tenant_id, row)
             .execute(&mut *self.writer().await?)
             .await?;
@@ -155,7 +137,7 @@ impl Store {
     }
 
     /// The tenant's newest entries first.
-    pub async fn audit_list(&self, tenant_id: &str, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
+    pub async fn audit_list(&self, tenant_id: &str, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT at, actor, action, target, result, client, request_id FROM audit_log \
              WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2",
@@ -166,7 +148,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok(AuditRow {
+                Ok(AuditEntry {
                     at: row.try_get("at")?,
                     actor: row.try_get("actor")?,
                     action: row.try_get("action")?,
@@ -177,19 +159,5 @@ impl Store {
                 })
             })
             .collect()
-    }
-}
-
-impl From<AuditRow> for meridian_core::view::AuditEntry {
-    fn from(row: AuditRow) -> Self {
-        Self {
-            at: row.at,
-            actor: row.actor,
-            action: row.action,
-            target: row.target,
-            result: row.result,
-            client: row.client,
-            request_id: row.request_id,
-        }
     }
 }

@@ -6,6 +6,7 @@ use super::audit::WriteExt;
 use crate::store::job::JobRow;
 use meridian_core::id::StaffId;
 use meridian_core::staff::StaffRole;
+use meridian_core::view::ZoneCapacity;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -53,25 +54,6 @@ pub struct TenantSummaryRow {
     pub suspended_at: Option<i64>,
     /// Why it was suspended.
     pub suspended_reason: Option<String>,
-}
-
-/// One zone's hosts, summed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ZoneCapacityRow {
-    /// Zone id.
-    pub zone: String,
-    /// Hosts in it.
-    pub hosts: i64,
-    /// Hosts dedicated to one tenant.
-    pub dedicated_hosts: i64,
-    /// vCPUs in all / reserved.
-    pub vcpus: (i64, i64),
-    /// Memory in all / reserved (MiB).
-    pub memory_mib: (i64, i64),
-    /// Disk in all / reserved (GiB).
-    pub disk_gib: (i64, i64),
-    /// VMs placed on its hosts.
-    pub vms: i64,
 }
 
 /// A job with the names staff need to read it.
@@ -204,7 +186,7 @@ impl Store {
     }
 
     /// Every zone's hosts, summed, with the VMs placed on them.
-    pub async fn capacity_by_zone(&self) -> Result<Vec<ZoneCapacityRow>, sqlx::Error> {
+    pub async fn capacity_by_zone(&self) -> Result<Vec<ZoneCapacity>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT h.zone, COUNT(*) AS hosts, \
                CAST(SUM(CASE WHEN h.dedicated_tenant_id IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS dedicated, \
@@ -218,7 +200,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok(ZoneCapacityRow {
+                Ok(ZoneCapacity {
                     zone: row.try_get("zone")?,
                     hosts: row.try_get("hosts")?,
                     dedicated_hosts: row.try_get("dedicated")?,

@@ -30,9 +30,7 @@ pub use template::{
     BUILTIN_TEMPLATES, BuiltinTemplate, CLOUD_CONFIG_HEADER, DiskTooSmall, OsFamily, TemplateChoiceError,
     TemplateCreate, TenantTemplate, USER_DATA_MAX_BYTES, UserData, UserDataError, parse_template_choice,
 };
-pub use vm_create::{
-    CheckboxError, SshKeyChoiceError, VmCreate, VmCreateForm, VmCreateInput, ZoneChoiceError,
-};
+pub use vm_create::{CheckboxError, SshKeyChoiceError, VmCreate, VmCreateForm, ZoneChoiceError};
 pub use vm_state::{IllegalTransition, UnknownVmState, VmAction, VmState};
 
 /// Reads a whole number typed into a form: `None` if it is not one, `u64::MAX` if it is too long to

@@ -31,30 +31,6 @@ pub struct VmCreateForm {
     pub dedicated: String,
 }
 
-/// A VM create as an API sends it: text where a person types, flags as booleans. It is checked
-/// by [`VmCreate::parse_input`], so no front door turns typed values back into form text.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct VmCreateInput {
-    /// The VM's name.
-    pub name: String,
-    /// A zone id such as `lon1`.
-    pub zone: String,
-    /// A built-in template slug or a template id.
-    pub template: String,
-    /// A size code (`m`) or name (`Kestrel`).
-    pub size: String,
-    /// Give the VM a public IPv4 address (internet breakout).
-    pub breakout: bool,
-    /// SSH key ids.
-    pub ssh_key_ids: Vec<String>,
-    /// Cloud-config for first boot.
-    pub user_data: Option<String>,
-    /// An anti-affinity group name; the group is created on first use.
-    pub anti_affinity_group: Option<String>,
-    /// Place the VM on a host that runs no other tenant's VMs.
-    pub dedicated: bool,
-}
-
 /// A validated request to create a VM.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmCreate {
@@ -149,20 +125,14 @@ impl VmCreate {
         Self::parse_parts(raw, parse_checkbox(&raw.breakout), parse_checkbox(&raw.dedicated))
     }
 
-    /// Validates a create whose flags arrived typed (an API's JSON booleans); the text fields are
-    /// checked exactly as [`VmCreate::parse`] checks them, with the same field names.
-    pub fn parse_input(input: &VmCreateInput) -> Result<VmCreate, FieldErrors> {
-        let text = VmCreateForm {
-            name: input.name.clone(),
-            zone: input.zone.clone(),
-            template: input.template.clone(),
-            size: input.size.clone(),
-            ssh_key_ids: input.ssh_key_ids.clone(),
-            user_data: input.user_data.clone().unwrap_or_default(),
-            anti_affinity_group: input.anti_affinity_group.clone().unwrap_or_default(),
-            ..VmCreateForm::default()
-        };
-        Self::parse_parts(&text, Ok(input.breakout), Ok(input.dedicated))
+    /// Validates a create whose flags arrived typed (an API's JSON booleans): the form's text
+    /// fields are checked exactly as [`VmCreate::parse`] checks them, its two checkboxes ignored.
+    pub fn parse_with_flags(
+        text: &VmCreateForm,
+        breakout: bool,
+        dedicated: bool,
+    ) -> Result<VmCreate, FieldErrors> {
+        Self::parse_parts(text, Ok(breakout), Ok(dedicated))
     }
 
     fn parse_parts(

@@ -8,7 +8,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use meridian_control::vm::{Started, UNKNOWN_VDC};
 use meridian_control::{Control, Error, OpContext};
-use meridian_core::resource::VmCreateInput;
+use meridian_core::resource::VmCreateForm;
 pub use meridian_core::view::{Job, Vdc, VdcDetail, Vm};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -167,18 +167,19 @@ pub async fn vm_create(
     let create = move |id| async move {
         let input = parsed?;
         let vdc_id = Error::id(&input.vdc_id).map_err(|_| Error::field("vdc_id", UNKNOWN_VDC))?;
-        let create = meridian_core::resource::VmCreate::parse_input(&VmCreateInput {
+        let text = VmCreateForm {
             name: input.name,
             zone: run_control.vm_create_zone(&run_ctx, vdc_id).await?,
             template: input.template,
             size: input.size,
-            breakout: input.breakout,
             ssh_key_ids: input.ssh_key_ids,
-            user_data: input.user_data,
-            anti_affinity_group: input.anti_affinity_group,
-            dedicated: input.dedicated,
-        })
-        .map_err(Error::Invalid)?;
+            user_data: input.user_data.unwrap_or_default(),
+            anti_affinity_group: input.anti_affinity_group.unwrap_or_default(),
+            ..VmCreateForm::default()
+        };
+        let create =
+            meridian_core::resource::VmCreate::parse_with_flags(&text, input.breakout, input.dedicated)
+                .map_err(Error::Invalid)?;
         let started = run_control.vm_create_as(&run_ctx, vdc_id, create, id).await?;
         to_json(
             StatusCode::ACCEPTED,
