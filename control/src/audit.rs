@@ -32,6 +32,27 @@ impl Control {
     /// Runs a mutation and records it in the actor's tenant's audit log, whatever the outcome.
     /// A change's entry is written in the change's own transaction (see `store::audit`): both
     /// land or neither does. A refusal, which changed nothing, is recorded on its own after.
+    /// Records a change refused for its input before it reached its action (a form that did not
+    /// parse at the edge) in the actor's tenant's audit log, as the action's own refusals are, and
+    /// hands the refusal back to answer with.
+    pub async fn audit_invalid(
+        &self,
+        ctx: &OpContext,
+        action: &str,
+        target: &str,
+        errors: meridian_core::FieldErrors,
+    ) -> Error {
+        match self
+            .audited(ctx, action, target, async {
+                Err::<(), _>(Error::Invalid(errors))
+            })
+            .await
+        {
+            Err(error) => error,
+            Ok(()) => Error::internal("a refusal was recorded as a success"),
+        }
+    }
+
     pub(crate) async fn audited<T>(
         &self,
         ctx: &OpContext,

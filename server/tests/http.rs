@@ -285,6 +285,69 @@ async fn wrong_password_is_401_and_sets_no_cookie() {
     }
 }
 
+/// A create refused for its input (parsed at the edge, before any action) is still in the tenant's
+/// audit log, as every refused change is, whichever door it came through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_create_refused_for_its_input_is_audited_from_the_dashboard() {
+    let server = TestServer::start().await;
+    server.signup(&server.client, "Acme", "ops@acme.io").await;
+    let vdc = server
+        .json(
+            &server.client,
+            "vdc_create",
+            &[("name", "main"), ("zone", "lon1")],
+        )
+        .await;
+    let vdc = vdc["id"].as_str().unwrap().to_owned();
+    let refused = server
+        .call(
+            &server.client,
+            "vm_create",
+            &[
+                ("vdc_id", &vdc),
+                ("name", "Web 1"),
+                ("template", "debian-12"),
+                ("size", "xs"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let rule = server
+        .call(
+            &server.client,
+            "firewall_rule_create",
+            &[
+                ("zone", "lon1"),
+                ("protocol", "tcp"),
+                ("port_from", "99999"),
+                ("source", "0.0.0.0/0"),
+            ],
+        )
+        .await;
+    assert_eq!(rule.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let audit = server.json(&server.client, "audit_list", &[]).await;
+    let entries = audit.as_array().unwrap();
+    for (action, target) in [
+        ("vm.create", "Web 1"),
+        ("firewall.rule_create", "lon1: tcp 99999- from 0.0.0.0/0"),
+    ] {
+        assert!(
+            entries.iter().any(|e| e["action"] == action
+                && e["target"] == target
+                && e["result"].as_str().is_some_and(|r| r != "ok")),
+            "{action} refused is recorded: {entries:?}"
+        );
+    }
+    assert!(
+        server
+            .json(&server.client, "vm_list", &[])
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// A browser that sends neither `Origin` nor `Sec-Fetch-Site` (older ones, or a form posted by a
 /// page of another site in one) gets in only with the form token its own pages carry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -88,7 +88,15 @@ pub async fn vm_create(
         dedicated,
         ssh_key_ids,
     };
-    let create = meridian_core::resource::VmCreate::parse(&form).map_err(meridian_control::Error::Invalid)?;
+    let create = match meridian_core::resource::VmCreate::parse(&form) {
+        Ok(create) => create,
+        Err(errors) => {
+            return Err(control
+                .audit_invalid(&ctx, "vm.create", &form.name, errors)
+                .await
+                .into());
+        }
+    };
     Ok(control.vm_create(&ctx, vdc_id, create).await?.vm_id.to_string())
 }
 
@@ -191,9 +199,17 @@ pub async fn firewall_rule_create(
     source: String,
 ) -> Result<(), AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let create =
-        meridian_core::resource::FirewallRuleCreate::parse(&zone, &protocol, &port_from, &port_to, &source)
-            .map_err(meridian_control::Error::Invalid)?;
+    use meridian_core::resource::FirewallRuleCreate;
+    let create = match FirewallRuleCreate::parse(&zone, &protocol, &port_from, &port_to, &source) {
+        Ok(create) => create,
+        Err(errors) => {
+            let target = FirewallRuleCreate::typed_text(&zone, &protocol, &port_from, &port_to, &source);
+            return Err(control
+                .audit_invalid(&ctx, "firewall.rule_create", &target, errors)
+                .await
+                .into());
+        }
+    };
     control.firewall_rule_create(&ctx, create).await?;
     Ok(())
 }

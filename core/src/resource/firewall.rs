@@ -333,6 +333,11 @@ pub struct FirewallRuleCreate {
 }
 
 impl FirewallRuleCreate {
+    /// How a rule is named as it was typed, parsed or not (the audit log's target).
+    pub fn typed_text(zone: &str, protocol: &str, port_from: &str, port_to: &str, source: &str) -> String {
+        format!("{zone}: {protocol} {port_from}-{port_to} from {source}")
+    }
+
     /// Validates the whole form at once. Field names: `zone` and those of [`FirewallRule::parse`].
     pub fn parse(
         zone: &str,

@@ -159,7 +159,15 @@ async fn deploy(control: &Control, ctx: &OpContext, params: &Params) -> Result<V
         user_data,
         ..VmCreateForm::default()
     };
-    let create = VmCreate::parse(&form).map_err(Error::Invalid)?;
+    let create = match VmCreate::parse(&form) {
+        Ok(create) => create,
+        Err(errors) => {
+            return Err(control
+                .audit_invalid(ctx, "vm.create", &form.name, errors)
+                .await
+                .into());
+        }
+    };
     let started = control.vm_create(ctx, vdc.id, create).await?;
     Ok(json!({ "id": started.vm_id.to_string(), "jobid": started.job_id.to_string() }))
 }

@@ -74,9 +74,15 @@ pub(super) async fn run(
             let start = params.get("startport").unwrap_or_default();
             let end = params.get("endport").unwrap_or(start);
             let source = params.get("cidrlist").unwrap_or("0.0.0.0/0");
-            let create =
-                FirewallRuleCreate::parse(&address.zone, params.required("protocol")?, start, end, source)
-                    .map_err(Error::Invalid)?;
+            let protocol = params.required("protocol")?;
+            let create = match FirewallRuleCreate::parse(&address.zone, protocol, start, end, source) {
+                Ok(create) => create,
+                Err(errors) => {
+                    let target = FirewallRuleCreate::typed_text(&address.zone, protocol, start, end, source);
+                    let refusal = control.audit_invalid(ctx, "firewall.rule_create", &target, errors);
+                    return Err(refusal.await.into());
+                }
+            };
             let rule = control.firewall_rule_create(ctx, create).await?;
             Ok(json!({ "id": rule.id, "jobid": rule.id }))
         }

@@ -178,8 +178,16 @@ pub async fn vm_create(
             ..VmCreateForm::default()
         };
         let create =
-            meridian_core::resource::VmCreate::parse_with_flags(&text, input.breakout, input.dedicated)
-                .map_err(Error::Invalid)?;
+            match meridian_core::resource::VmCreate::parse_with_flags(&text, input.breakout, input.dedicated)
+            {
+                Ok(create) => create,
+                Err(errors) => {
+                    return Err(run_control
+                        .audit_invalid(&run_ctx, "vm.create", &text.name, errors)
+                        .await
+                        .into());
+                }
+            };
         let started = run_control.vm_create_as(&run_ctx, vdc_id, create, id).await?;
         to_json(
             StatusCode::ACCEPTED,

@@ -234,14 +234,19 @@ pub async fn firewall_rule_create(
     let input: FirewallRuleNew = body_json(&headers, &body)?;
     let port = |p: Option<u32>| p.map(|p| p.to_string()).unwrap_or_default();
     let port_to = input.port_to.or(input.port_from);
-    let create = FirewallRuleCreate::parse(
-        &input.zone,
-        &input.protocol,
-        &port(input.port_from),
-        &port(port_to),
-        &input.source,
-    )
-    .map_err(meridian_control::Error::Invalid)?;
+    let (from, to) = (port(input.port_from), port(port_to));
+    let create = match FirewallRuleCreate::parse(&input.zone, &input.protocol, &from, &to, &input.source) {
+        Ok(create) => create,
+        Err(errors) => {
+            let target =
+                FirewallRuleCreate::typed_text(&input.zone, &input.protocol, &from, &to, &input.source);
+            let refusal = state
+                .control
+                .audit_invalid(&ctx, "firewall.rule_create", &target, errors)
+                .await;
+            return Err(refusal.into());
+        }
+    };
     let rule = state.control.firewall_rule_create(&ctx, create).await?;
     Ok((StatusCode::CREATED, axum::Json(rule)))
 }
