@@ -21,8 +21,8 @@ pub const REPLAY_MESSAGE: &str = "This signed request has already been run: sign
 /// A key just made: the only time its secret is seen.
 #[derive(Clone, Debug)]
 pub struct NewApiKey {
-    /// The stored key.
-    pub key: ApiKeyRow,
+    /// The key.
+    pub key: meridian_core::view::ApiKey,
     /// Its secret, shown once.
     pub secret: String,
 }
@@ -32,8 +32,8 @@ pub struct NewApiKey {
 pub struct ApiCaller {
     /// The key's user, with their role and tenant as they are now.
     pub actor: Actor,
-    /// The key.
-    pub key: ApiKeyRow,
+    /// The key (its row: the front doors see only the context it makes).
+    pub(crate) key: ApiKeyRow,
     /// The signature this request claimed (a signed request that changes something), so that a
     /// refusal can give it back.
     pub claimed_signature: Option<String>,
@@ -79,7 +79,12 @@ impl Control {
                     field: Some("name"),
                     message: "You already have a key with this name.".into(),
                 }),
-                other => other.map(|()| NewApiKey { key, secret }).map_err(Error::from),
+                other => other
+                    .map(|()| NewApiKey {
+                        key: key.into(),
+                        secret,
+                    })
+                    .map_err(Error::from),
             }
         })
         .await
