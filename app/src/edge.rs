@@ -19,6 +19,19 @@ use tower_sessions::Session;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddress(pub std::net::IpAddr);
 
+/// The value of the cookie `name` among a request's `Cookie` headers (none when it is empty).
+pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
 /// What every acting context takes from its request: the id the server gave the request
 /// (`x-request-id`, for logs) and the client's address (for the audit log and throttling).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

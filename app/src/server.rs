@@ -41,14 +41,7 @@ pub const DEVICE_COOKIE: &str = "meridian.device";
 /// The known-device token the browser sent, if any.
 pub async fn device_token() -> Option<String> {
     let headers = leptos_axum::extract::<http::HeaderMap>().await.ok()?;
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == DEVICE_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    edge::cookie(&headers, DEVICE_COOKIE).map(str::to_owned)
 }
 
 /// The form token of the session the request's cookie names (empty without one): what the page
@@ -58,15 +51,8 @@ pub fn form_token() -> String {
     else {
         return String::new();
     };
-    parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == meridian_core::form_token::SESSION_COOKIE)
-        .map(|(_, session)| control.form_token(session))
+    edge::cookie(&parts.headers, meridian_core::form_token::SESSION_COOKIE)
+        .map(|session| control.form_token(session))
         .unwrap_or_default()
 }
 

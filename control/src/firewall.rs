@@ -6,7 +6,7 @@ use crate::store::{is_unique_violation, now_ms};
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
 use meridian_core::id::FirewallRuleId;
-use meridian_core::resource::FirewallRuleCreate;
+use meridian_core::resource::{FirewallRuleCreate, PortRange};
 use meridian_core::view;
 
 impl Control {
@@ -17,10 +17,14 @@ impl Control {
         create: FirewallRuleCreate,
     ) -> Result<view::FirewallRule, Error> {
         let FirewallRuleCreate { zone, rule } = create;
-        let ports = rule
-            .ports
-            .map_or_else(String::new, |p| format!(" {}-{}", p.start(), p.end()));
-        let target = format!("{zone}: {}{ports} from {}", rule.protocol.as_str(), rule.source);
+        let port = |end: fn(PortRange) -> u16| rule.ports.map(|p| end(p).to_string()).unwrap_or_default();
+        let target = FirewallRuleCreate::typed_text(
+            zone.as_str(),
+            rule.protocol.as_str(),
+            &port(PortRange::start),
+            &port(PortRange::end),
+            &rule.source.to_string(),
+        );
         self.audited(ctx, "firewall.rule_create", &target, async {
             let tenant = ctx.tenant_for_mutation()?;
             if let Err(violation) = self.residency(&tenant).await?.check(zone) {

@@ -12,6 +12,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
+use meridian_app::edge::cookie;
 use meridian_control::Control;
 use meridian_core::form_token;
 
@@ -50,7 +51,7 @@ pub async fn refuse_cross_site(State(guard): State<SameOrigin>, request: Request
             "This request came from another site and was refused.",
         ),
         Verdict::Unsaid => {
-            let Some(session) = session_cookie(request.headers()) else {
+            let Some(session) = cookie(request.headers(), SESSION_COOKIE).map(str::to_owned) else {
                 return next.run(request).await;
             };
             // The body is already received whole (`guard::receive_body`), so reading it is cheap.
@@ -110,19 +111,6 @@ fn verdict(request: &Request, public_origin: Option<&str>) -> Verdict {
         (Ok(origin), Some(expected)) if origin.eq_ignore_ascii_case(&expected) => Verdict::Same,
         _ => Verdict::Cross,
     }
-}
-
-/// The session id the request's cookie carries, if any.
-fn session_cookie(headers: &http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|cookies| cookies.split(';'))
-        .filter_map(|cookie| cookie.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|value| !value.is_empty())
 }
 
 /// A field of a form-encoded body.
@@ -209,7 +197,7 @@ mod tests {
     fn the_session_cookie_and_a_form_field_are_found_among_others() {
         let mut headers = http::HeaderMap::new();
         headers.insert(header::COOKIE, "a=1; meridian.sid=abc; b=2".parse().unwrap());
-        assert_eq!(session_cookie(&headers).as_deref(), Some("abc"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
         headers.insert(
             header::CONTENT_TYPE,
             "application/x-www-form-urlencoded".parse().unwrap(),

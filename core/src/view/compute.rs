@@ -109,14 +109,6 @@ pub struct Job {
     pub finished_at: Option<i64>,
 }
 
-impl Job {
-    /// The same job without its steps, as lists show it.
-    #[must_use]
-    pub fn summary(self) -> Self {
-        Self { steps: None, ..self }
-    }
-}
-
 /// One line of a job's progress.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobEvent {
