@@ -4,6 +4,7 @@
 //! `wasm32-unknown-unknown` so the browser runs the very same validators as the server.
 
 pub mod account;
+pub mod agent_api;
 pub mod api_key;
 pub mod backbone;
 pub mod bandwidth;

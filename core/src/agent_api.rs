@@ -1,0 +1,200 @@
+//! The host agent's API: what the control plane and a host agent say to each other, and the token
+//! that proves each side to the other.
+//!
+//! The agent registers its host with the control plane (`POST /agent/v1/register`) and the control
+//! plane calls the agent's routes under `/v1/` (listed on [`Route`]). Both directions carry
+//! `Authorization: Bearer <token>` with the host's token ([`host_token`]: an HMAC of the host's id
+//! under the control plane's agent secret, so one host's token opens no other host) and the
+//! [`VERSION_HEADER`]: a side that speaks another version answers `409` with the code
+//! [`ERROR_API_VERSION`] instead of misreading the request.
+
+use crate::id::VmId;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use uuid::Uuid;
+
+/// The version of this API. Raised when a request or answer changes incompatibly.
+pub const API_VERSION: u32 = 1;
+
+/// The header both sides send their [`API_VERSION`] in.
+pub const VERSION_HEADER: &str = "meridian-agent-api";
+
+/// The error code of a request made in another API version.
+pub const ERROR_API_VERSION: &str = "api_version";
+/// The error code of a request without the host's token.
+pub const ERROR_UNAUTHORIZED: &str = "unauthorized";
+/// The error code of a request the agent refuses for what it asks (bad spec, disk shrink, …).
+pub const ERROR_INVALID: &str = "invalid";
+/// The error code of a failure on the host (QEMU would not start, I/O, …).
+pub const ERROR_HOST: &str = "host";
+
+/// The control plane's route an agent registers (and heartbeats) at.
+pub const REGISTER_PATH: &str = "/agent/v1/register";
+
+/// How often an agent registers again; a host not heard from for [`HOST_SILENT_AFTER_MS`] shows as
+/// not answering and gets no new VMs.
+pub const HEARTBEAT_MS: i64 = 5_000;
+/// See [`HEARTBEAT_MS`].
+pub const HOST_SILENT_AFTER_MS: i64 = 20_000;
+
+/// The token of host `host_id` under the control plane's agent `secret`.
+pub fn host_token(secret: &[u8], host_id: Uuid) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(b"meridian host agent\0");
+    mac.update(host_id.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `presented` is host `host_id`'s token (compared in constant time).
+pub fn host_token_valid(secret: &[u8], host_id: Uuid, presented: &str) -> bool {
+    let Ok(presented) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(presented.trim()) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
+    mac.update(b"meridian host agent\0");
+    mac.update(host_id.as_bytes());
+    mac.verify_slice(&presented).is_ok()
+}
+
+/// What an agent tells the control plane about its host, at start and every [`HEARTBEAT_MS`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// The API version the agent speaks.
+    pub api_version: u32,
+    /// The host's stable id (kept in the agent's state directory).
+    pub host_id: Uuid,
+    /// The host's name, e.g. `lon1-lab1`.
+    pub name: String,
+    /// The zone the host is in (a catalogue id such as `lon1`).
+    pub zone: String,
+    /// vCPUs offered to VMs.
+    pub vcpus: u32,
+    /// Memory offered to VMs.
+    pub memory_mib: u64,
+    /// Disk offered to VMs.
+    pub disk_gib: u64,
+    /// The accelerator the agent's probe chose (`kvm` or `tcg`) and why.
+    pub accelerator: String,
+    /// Why that accelerator, in words.
+    pub accelerator_reason: String,
+    /// Where the control plane reaches the agent, e.g. `http://10.254.0.11:7100`.
+    pub endpoint: String,
+    /// The guest image the host boots (its manifest's first line).
+    pub image: String,
+}
+
+/// A VM as the control plane asks the agent to run it. Every operation is keyed by the id and
+/// idempotent: the same request twice leaves the host as once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmRequest {
+    /// The VM.
+    pub id: VmId,
+    /// The guest's hostname.
+    pub name: String,
+    /// vCPUs (applied at the next start).
+    pub vcpus: u32,
+    /// Memory in MiB (applied at the next start).
+    pub memory_mib: u32,
+    /// Disk size in GiB; disks only grow.
+    pub disk_gib: u64,
+    /// The guest's private address with its prefix, e.g. `10.16.0.5/24`.
+    pub address: Option<String>,
+    /// The guest's default gateway.
+    pub gateway: Option<String>,
+    /// OpenSSH public key lines root may log in with.
+    pub ssh_authorized_keys: Vec<String>,
+    /// User data (run as a script by the guest when it starts with `#!`).
+    pub user_data: Option<String>,
+}
+
+/// A VM's state on its host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmStatus {
+    /// The VM.
+    pub id: VmId,
+    /// Whether its QEMU runs.
+    pub running: bool,
+    /// The QEMU process, when running.
+    pub pid: Option<u32>,
+    /// Whether it has a disk on this host.
+    pub disk: bool,
+    /// The guest image it last booted (the manifest's first line).
+    pub image: Option<String>,
+}
+
+/// The last lines of a VM's serial console.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Console {
+    /// Oldest first.
+    pub lines: Vec<String>,
+}
+
+/// An error answer from either side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// A stable code ([`ERROR_API_VERSION`], [`ERROR_UNAUTHORIZED`], [`ERROR_INVALID`], [`ERROR_HOST`], …).
+    pub code: String,
+    /// What went wrong, in words.
+    pub message: String,
+}
+
+/// The agent's routes, for both sides to name them the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /v1/host`: the host's [`Registration`].
+    Host,
+    /// `GET /v1/vms`: every VM on the host ([`VmStatus`] list), for reconciliation.
+    Vms,
+    /// `GET /v1/vms/{id}`: one VM's [`VmStatus`] (also for a VM it does not have: not running, no
+    /// disk). `DELETE`: destroy it — process, port and disk — leaving nothing behind.
+    Vm(VmId),
+    /// `PUT /v1/vms/{id}/disk` with a [`VmRequest`]: the disk exists at least that big.
+    Disk(VmId),
+    /// `PUT /v1/vms/{id}/nic` with a [`VmRequest`]: its network port (a tap on the host's bridge)
+    /// exists. `DELETE`: it does not.
+    Nic(VmId),
+    /// `PUT /v1/vms/{id}/running` with a [`VmRequest`]: it runs.
+    Running(VmId),
+    /// `POST /v1/vms/{id}/power-off`: ACPI power-down with a bounded wait, then a hard stop.
+    PowerOff(VmId),
+    /// `POST /v1/vms/{id}/reboot` with a [`VmRequest`]: power off and start (a new size applies).
+    Reboot(VmId),
+    /// `GET /v1/vms/{id}/console`: the last lines of its serial console ([`Console`]).
+    Console(VmId),
+}
+
+impl Route {
+    /// The path of this route.
+    pub fn path(self) -> String {
+        match self {
+            Route::Host => "/v1/host".to_owned(),
+            Route::Vms => "/v1/vms".to_owned(),
+            Route::Vm(id) => format!("/v1/vms/{id}"),
+            Route::Disk(id) => format!("/v1/vms/{id}/disk"),
+            Route::Nic(id) => format!("/v1/vms/{id}/nic"),
+            Route::Running(id) => format!("/v1/vms/{id}/running"),
+            Route::PowerOff(id) => format!("/v1/vms/{id}/power-off"),
+            Route::Reboot(id) => format!("/v1/vms/{id}/reboot"),
+            Route::Console(id) => format!("/v1/vms/{id}/console"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_token_opens_only_its_host() {
+        let secret = b"lab secret";
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let token = host_token(secret, a);
+        assert!(host_token_valid(secret, a, &token));
+        assert!(!host_token_valid(secret, b, &token), "another host's token");
+        assert!(!host_token_valid(b"other secret", a, &token), "another control plane");
+        assert!(!host_token_valid(secret, a, ""));
+        assert!(!host_token_valid(secret, a, "not base64 !"));
+    }
+}
