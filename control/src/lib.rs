@@ -15,6 +15,7 @@ pub mod error;
 pub mod firewall;
 mod form_token;
 pub mod hooks;
+pub mod host;
 mod housekeeping;
 pub mod idempotency;
 pub mod invariants;
@@ -25,6 +26,7 @@ pub mod metering;
 pub mod overview;
 pub mod password;
 pub mod probe;
+pub mod reconcile;
 pub mod residency;
 pub mod session_store;
 pub mod ssh_key;
@@ -77,6 +79,8 @@ pub struct Control {
     cloudstack_require_expires: bool,
     /// VM changes for live streams, from this process and the others on the database.
     live: Arc<live::Live>,
+    /// The secret host agents' tokens derive from; None when no agents are taken.
+    agent_secret: Option<Arc<[u8]>>,
 }
 
 impl Control {
@@ -84,7 +88,7 @@ impl Control {
     /// driver's hosts in the inventory.
     pub async fn new(store: Store, driver: Arc<dyn Driver>) -> Result<Self, Error> {
         let passwords = Passwords::new().await?;
-        store.host_sync(&driver.hosts()).await?;
+        store.host_sync(&driver.hosts().await).await?;
         let (job_events, _) = tokio::sync::broadcast::channel(1024);
         Ok(Self {
             store,
@@ -100,6 +104,7 @@ impl Control {
             hooks: Arc::default(),
             cloudstack_require_expires: false,
             live: Arc::default(),
+            agent_secret: None,
         })
     }
 

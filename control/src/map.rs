@@ -95,7 +95,7 @@ impl Control {
             .unwrap_or_default();
         Ok(MapView {
             driver: self.driver.name(),
-            simulated: self.driver.is_simulated(),
+            simulated: self.driver.network_is_simulated(),
             probed_at: latest.map(|(at, _)| at),
             edges,
             zones: zones.into_values().collect(),

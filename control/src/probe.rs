@@ -22,7 +22,7 @@ impl Control {
                 let rtt_us = (!sample.lost).then(|| (sample.rtt_ms * 1000.0).round() as i64);
                 // Simulated readings are labelled so: a dashboard must not mistake them for the
                 // network's.
-                let source = if self.driver.is_simulated() { "simulated" } else { "measured" };
+                let source = if self.driver.network_is_simulated() { "simulated" } else { "measured" };
                 if sample.lost {
                     metrics::counter!("meridian_backbone_probes_lost_total", "edge" => edge.key(), "source" => source).increment(1);
                 } else {

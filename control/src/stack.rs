@@ -157,7 +157,11 @@ impl Control {
                 Some(job) => self.store.job_events(job.id, 0).await?,
                 None => Vec::new(),
             };
-            let containers = self.driver.containers(&vm_spec(&vm)?);
+            // A host that does not answer leaves the list empty for now, not the page broken.
+            let containers = self.driver.containers(&vm_spec(&vm)?).await.unwrap_or_else(|error| {
+                tracing::warn!(vm.id = %vm.id, error = %error, "containers unavailable");
+                Vec::new()
+            });
             members.push(view::StackMember {
                 vm: vm.into(),
                 events: events.into_iter().map(view::JobEvent::from).collect(),

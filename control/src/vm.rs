@@ -337,10 +337,13 @@ impl Control {
             .ok_or(Error::NotFound)
     }
 
-    /// The VM's console output (from the driver).
+    /// The VM's console output (from the driver). When its host cannot say, one line says why.
     pub async fn vm_console(&self, ctx: &OpContext, vm_id: VmId) -> Result<Vec<String>, Error> {
         let vm = self.vm_row(ctx, &vm_id.to_string()).await?;
-        Ok(self.driver.console(&vm_spec(&vm)?))
+        Ok(match self.driver.console(&vm_spec(&vm)?).await {
+            Ok(lines) => lines,
+            Err(error) => vec![format!("[console unavailable: {}]", error.message)],
+        })
     }
 
     /// Stops a running VM.

@@ -58,6 +58,11 @@ pub fn host_token_valid(secret: &[u8], host_id: Uuid, presented: &str) -> bool {
     mac.verify_slice(&presented).is_ok()
 }
 
+/// The line the guest prints on its serial console once it is up (SSH listening).
+pub fn ready_line(id: VmId) -> String {
+    format!("meridian-ready {id}")
+}
+
 /// What an agent tells the control plane about its host, at start and every [`HEARTBEAT_MS`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
@@ -120,6 +125,8 @@ pub struct VmStatus {
     pub pid: Option<u32>,
     /// Whether it has a disk on this host.
     pub disk: bool,
+    /// Whether the guest printed its ready line ([`ready_line`]) since its QEMU started.
+    pub ready: bool,
     /// The guest image it last booted (the manifest's first line).
     pub image: Option<String>,
 }
@@ -161,7 +168,7 @@ pub enum Route {
     PowerOff(VmId),
     /// `POST /v1/vms/{id}/reboot` with a [`VmRequest`]: power off and start (a new size applies).
     Reboot(VmId),
-    /// `GET /v1/vms/{id}/console`: the last lines of its serial console ([`Console`]).
+    /// `GET /v1/vms/{id}/console?lines=N`: the last lines of its serial console ([`Console`]).
     Console(VmId),
 }
 

@@ -48,6 +48,7 @@ async fn main() {
         session_idle: Duration::from_secs(3600),
         session_max: Duration::from_secs(3600),
         sim_timing: SimTimingChoice::Fast,
+        driver: meridian::config::DriverChoice::Simulated,
         workers: 1,
         job_lease_ms: 5000,
         demo: false,

@@ -28,6 +28,13 @@ pub enum Command {
     /// Manage Meridian's own staff accounts (there is no sign-up for staff).
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Print the token of a host agent's host (from `agent.key` in the data directory, made if
+    /// absent): what `meridian-agent --token-file` reads.
+    AgentToken {
+        /// The host's id (its agent keeps it in `STATE_DIR/host-id`).
+        #[arg(long)]
+        host_id: uuid::Uuid,
+    },
 }
 
 /// Staff account commands.
@@ -93,6 +100,10 @@ pub struct Settings {
     /// `<n>ms` for every operation.
     #[arg(long, env = "MERIDIAN_SIM_TIMING", default_value = "realistic", global = true)]
     pub sim_timing: SimTimingChoice,
+    /// What runs the VMs: `simulated` zones (the default), or `agents`: real VMs on hosts whose
+    /// `meridian-agent` registers with this server (tokens from `meridian agent-token`).
+    #[arg(long, env = "MERIDIAN_DRIVER", default_value = "simulated", global = true)]
+    pub driver: DriverChoice,
     /// How long a job worker's claim lasts without renewal: after a crash, another worker takes
     /// the job over this long after.
     #[arg(long, env = "MERIDIAN_JOB_LEASE_MS", default_value_t = 5000, global = true)]
@@ -149,6 +160,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// What runs the VMs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DriverChoice {
+    /// Sixteen zones of simulated hosts, kept in the database.
+    Simulated,
+    /// Real VMs on hosts run by host agents (`meridian-agent`).
+    Agents,
+}
+
 /// The simulated driver's pace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SimTimingChoice {
@@ -199,6 +219,8 @@ pub struct Config {
     pub session_max: Duration,
     /// The simulated driver's pace.
     pub sim_timing: SimTimingChoice,
+    /// What runs the VMs.
+    pub driver: DriverChoice,
     /// Job workers in this process.
     pub workers: u16,
     /// Job lease length.
@@ -273,6 +295,7 @@ impl Settings {
             session_idle: Duration::from_secs(self.session_idle_minutes * 60),
             session_max: Duration::from_secs(self.session_max_hours * 3600),
             sim_timing: self.sim_timing,
+            driver: self.driver,
             workers: self.workers,
             job_lease_ms: self.job_lease_ms,
             demo: self.demo,

@@ -9,6 +9,7 @@ pub mod events;
 pub mod exports;
 pub mod guard;
 pub mod hedge;
+pub mod host_agent;
 pub mod metrics;
 pub mod rest;
 pub mod same_origin;
@@ -187,6 +188,10 @@ pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>
             get(cloudstack::client_api).post(cloudstack::client_api),
         ),
         ("/api/{*path}", axum::routing::any(rest::no_such_route)),
+        (
+            meridian_core::agent_api::REGISTER_PATH,
+            axum::routing::post(host_agent::register),
+        ),
     ]
 }
 
@@ -292,12 +297,20 @@ const HYPER_MAX_BUF: usize = 512 * 1024;
 /// The most header lines hyper parses at all.
 const HYPER_MAX_HEADERS: usize = 256;
 
-/// The driver the configuration asks for: today, the simulated zones, kept in the database.
+/// The driver the configuration asks for: the simulated zones, kept in the database, or host
+/// agents (whose tokens derive from `agent_secret`).
 pub fn driver(
     config: &Config,
     store: &meridian_control::Store,
+    agent_secret: &[u8],
 ) -> std::sync::Arc<dyn meridian_control::driver::Driver> {
     use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
+    if config.driver == config::DriverChoice::Agents {
+        return std::sync::Arc::new(meridian_control::driver::agent::AgentDriver::new(
+            store.clone(),
+            agent_secret.into(),
+        ));
+    }
     let timing = match config.sim_timing {
         config::SimTimingChoice::Realistic => SimTiming::realistic(),
         config::SimTimingChoice::Fast => SimTiming::fast(),
@@ -386,6 +399,25 @@ pub fn spawn_prober(control: Control) {
             tick.tick().await;
             if let Err(error) = control.probe_tick(meridian_control::now_ms()).await {
                 tracing::warn!(error = ?error, "latency probe round failed");
+            }
+        }
+    });
+}
+
+/// Reconciles host agents' hosts with the database every `RECONCILE_EVERY`, for as long as the
+/// server runs (see `meridian_control::reconcile`).
+pub fn spawn_reconciler(control: Control) {
+    tokio::spawn(async move {
+        let mut reconciler = meridian_control::reconcile::Reconciler::default();
+        let mut tick = tokio::time::interval(meridian_control::reconcile::RECONCILE_EVERY);
+        loop {
+            tick.tick().await;
+            match control.reconcile(&mut reconciler).await {
+                Ok(report) if report != Default::default() => {
+                    tracing::info!(report = ?report, "reconciled host agents' hosts");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = ?error, "reconciliation round failed"),
             }
         }
     });

@@ -24,6 +24,9 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(&config).await.map(|_| ()),
         Command::Staff(StaffCommand::Create { email, role }) => staff_create(&config, &email, &role).await,
+        Command::AgentToken { host_id } => secret_file(&config.data_dir, "agent.key").map(|secret| {
+            println!("{}", meridian_core::agent_api::host_token(&secret, host_id));
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,7 +57,7 @@ async fn staff_create(config: &Config, email: &str, role: &str) -> anyhow::Resul
         .context("cannot read the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']);
     let store = migrate(config).await?;
-    let control = Control::new(store.clone(), meridian::driver(config, &store))
+    let control = Control::new(store.clone(), meridian::driver(config, &store, &[]))
         .await
         .context("cannot start the control plane")?;
     let staff = control.staff_create(email, password, role).await?;
@@ -66,19 +69,20 @@ async fn staff_create(config: &Config, email: &str, role: &str) -> anyhow::Resul
     Ok(())
 }
 
-/// The master secret API key secrets derive from: `api-master.key` in the data directory, made
-/// (random, readable by this user only) on first start. Servers sharing a database must share it.
-/// Two servers starting at once on a fresh directory agree on one: the file is written whole
-/// under a temporary name and linked into place, which fails if the other got there first.
-fn api_master_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+/// A secret kept in the data directory as `name` (`api-master.key`: API key secrets derive from
+/// it; `agent.key`: host agents' tokens do), made (random, readable by this user only) on first
+/// use. Servers sharing a database must share them. Two servers starting at once on a fresh
+/// directory agree on one: the file is written whole under a temporary name and linked into place,
+/// which fails if the other got there first.
+fn secret_file(data_dir: &std::path::Path, name: &str) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context;
     use std::io::Write as _;
-    let path = data_dir.join("api-master.key");
+    let path = data_dir.join(name);
     let read = |path: &std::path::Path| -> anyhow::Result<Option<Vec<u8>>> {
         match std::fs::read(path) {
             Ok(secret) if secret.len() >= 32 => Ok(Some(secret)),
             Ok(_) => anyhow::bail!(
-                "{} is shorter than 32 bytes: remove it to make a new one (existing API keys stop working)",
+                "{} is shorter than 32 bytes: remove it to make a new one (what was derived from it stops working)",
                 path.display()
             ),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -90,7 +94,7 @@ fn api_master_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     }
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let secret: [u8; 32] = rand::random();
-    let draft = data_dir.join(format!("api-master.key.{}.tmp", std::process::id()));
+    let draft = data_dir.join(format!("{name}.{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -103,7 +107,7 @@ fn api_master_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     let _ = std::fs::remove_file(&draft);
     match linked {
         Ok(()) => {
-            tracing::info!(path = %path.display(), "made the API key master secret");
+            tracing::info!(path = %path.display(), "made a new secret");
             Ok(secret.to_vec())
         }
         // Another server made it a moment ago: use theirs.
@@ -187,13 +191,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let _sole_server = sqlite_server_lock(&config.database_url)?;
     let store = migrate(&config).await?;
-    let control = Control::new(store.clone(), meridian::driver(&config, &store))
+    let agent_secret = secret_file(&config.data_dir, "agent.key")?;
+    let control = Control::new(store.clone(), meridian::driver(&config, &store, &agent_secret))
         .await
         .context("cannot start the control plane")?
         .with_job_lease_ms(i64::from(config.job_lease_ms))
         .with_demo(config.demo)
         .with_cloudstack_require_expires(config.cloudstack_require_expires)
-        .with_api_master_secret(&api_master_secret(&config.data_dir)?);
+        .with_api_master_secret(&secret_file(&config.data_dir, "api-master.key")?)
+        .with_agent_secret(agent_secret.into());
     if config.demo {
         meridian::spawn_demo_seed(control.clone());
     }
@@ -213,6 +219,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     meridian::spawn_session_sweeper(control.clone());
     meridian::spawn_meter(control.clone());
     meridian::spawn_prober(control.clone());
+    if config.driver == meridian::config::DriverChoice::Agents {
+        meridian::spawn_reconciler(control.clone());
+    }
     // A stable worker identity: a restart takes back its predecessor's jobs at once.
     let identity = control
         .worker_identity_take(&worker_id(&config.data_dir)?)

@@ -59,6 +59,7 @@ impl TestServer {
             session_idle,
             session_max,
             sim_timing: meridian::config::SimTimingChoice::Fast,
+            driver: meridian::config::DriverChoice::Simulated,
             workers: 1,
             job_lease_ms: 5000,
             demo: false,

@@ -5,6 +5,7 @@
 //! real driver would talk to hypervisors and the MPLS network instead. Every operation must be
 //! idempotent: a job step may run twice after a crash, and asking for what is already so succeeds.
 
+pub mod agent;
 pub mod simulated;
 
 use async_trait::async_trait;
@@ -92,17 +93,34 @@ pub struct TrafficCaps {
     pub per_peer: Vec<(ZoneId, u64)>,
 }
 
+/// A VM that exists on a host, as the backend lists it for reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Presence {
+    /// The VM.
+    pub id: Uuid,
+    /// Whether it runs.
+    pub running: bool,
+}
+
 /// The operations a backend provides.
 #[async_trait]
 pub trait Driver: Send + Sync + 'static {
     /// What to call this backend in the UI, e.g. "Simulated zones".
     fn name(&self) -> &'static str;
 
-    /// True when nothing real is behind it; the UI labels simulated data as such.
+    /// True when its VMs are not real (no guest runs); the UI labels their consoles and
+    /// containers as simulated.
     fn is_simulated(&self) -> bool;
 
-    /// Every host of every zone.
-    fn hosts(&self) -> Vec<HostSpec>;
+    /// True when its network figures (latency probes, edge load, traffic) are a model rather than
+    /// measured; the map labels them so.
+    fn network_is_simulated(&self) -> bool {
+        self.is_simulated()
+    }
+
+    /// The hosts the backend knows of when the control plane starts (the simulator's). A host
+    /// agent's host is not among them: the agent registers it, whenever it starts.
+    async fn hosts(&self) -> Vec<HostSpec>;
 
     /// The public addresses a zone's internet breakout can hand out.
     fn public_addresses(&self, zone: ZoneId) -> Vec<Ipv4Addr>;
@@ -134,11 +152,19 @@ pub trait Driver: Send + Sync + 'static {
     /// Withdraws the public address.
     async fn breakout_detach(&self, vm: &VmSpec) -> Result<(), DriverError>;
 
-    /// The guest's console output so far.
-    fn console(&self, vm: &VmSpec) -> Vec<String>;
+    /// The guest's console output so far (its last lines).
+    async fn console(&self, vm: &VmSpec) -> Result<Vec<String>, DriverError>;
 
     /// The containers running in the guest, as its container engine reports them.
-    fn containers(&self, vm: &VmSpec) -> Vec<meridian_core::stack::Container>;
+    async fn containers(&self, vm: &VmSpec) -> Result<Vec<meridian_core::stack::Container>, DriverError>;
+
+    /// Every VM that exists on `host` (a process, a port or a disk), for reconciliation. A
+    /// backend whose hardware cannot drift from the database lists nothing.
+    async fn present(&self, host: Uuid) -> Result<Vec<Presence>, DriverError>;
+
+    /// Removes VM `id` from `host` entirely (process, port, disk) though the database no longer
+    /// knows it: the reconciler's way to clear an orphan. No-op if nothing is there.
+    async fn discard(&self, host: Uuid, id: Uuid) -> Result<(), DriverError>;
 
     /// One latency probe over a backbone edge.
     fn probe(&self, edge: &meridian_core::backbone::Edge) -> meridian_core::backbone::ProbeSample;

@@ -270,8 +270,19 @@ impl Driver for SimulatedDriver {
         true
     }
 
-    fn hosts(&self) -> Vec<HostSpec> {
+    async fn hosts(&self) -> Vec<HostSpec> {
         simulated_hosts()
+    }
+
+    /// The simulated hardware lives in the database beside the VMs, written in the same
+    /// transactions' aftermath by the same steps: there is no host to drift from it.
+    async fn present(&self, _host: Uuid) -> Result<Vec<super::Presence>, DriverError> {
+        Ok(Vec::new())
+    }
+
+    /// Nothing is ever present (see [`SimulatedDriver::present`]), so nothing is discarded.
+    async fn discard(&self, _host: Uuid, _id: Uuid) -> Result<(), DriverError> {
+        Ok(())
     }
 
     /// 198.18.0.0/15 is reserved for benchmarking (RFC 2544), so simulated public addresses can
@@ -450,16 +461,17 @@ impl Driver for SimulatedDriver {
     }
 
     /// A CoreOS guest runs what its cloud-config starts with `docker run`, while it is powered.
-    fn containers(&self, vm: &VmSpec) -> Vec<meridian_core::stack::Container> {
+    async fn containers(&self, vm: &VmSpec) -> Result<Vec<meridian_core::stack::Container>, DriverError> {
         if !vm.template.contains("coreos") {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let state = if self.vm_state(vm.id).powered {
             "running"
         } else {
             "exited"
         };
-        vm.user_data
+        Ok(vm
+            .user_data
             .as_deref()
             .map(meridian_core::stack::containers_in_cloud_config)
             .unwrap_or_default()
@@ -469,13 +481,13 @@ impl Driver for SimulatedDriver {
                 image,
                 state: state.to_owned(),
             })
-            .collect()
+            .collect())
     }
 
-    fn console(&self, vm: &VmSpec) -> Vec<String> {
+    async fn console(&self, vm: &VmSpec) -> Result<Vec<String>, DriverError> {
         let state = self.vm_state(vm.id);
         if !state.powered {
-            return vec!["[simulated] The VM is powered off.".to_owned()];
+            return Ok(vec!["[simulated] The VM is powered off.".to_owned()]);
         }
         let os = if vm.template.contains("coreos") {
             "Fedora CoreOS 40 (with Docker)"
@@ -513,7 +525,7 @@ impl Driver for SimulatedDriver {
         }
         lines.push(format!("{os} {} ttyS0", vm.name));
         lines.push(format!("{} login:", vm.name));
-        lines
+        Ok(lines)
     }
 }
 
@@ -568,7 +580,7 @@ mod tests {
                 breakout: false
             }
         );
-        assert!(driver.console(&vm).iter().any(|l| l.contains("10.0.0.2")));
+        assert!(driver.console(&vm).await.unwrap().iter().any(|l| l.contains("10.0.0.2")));
         driver.vm_power_off(&vm).await.unwrap();
         driver.disk_delete(&vm).await.unwrap();
         driver.disk_delete(&vm).await.unwrap();

@@ -136,7 +136,8 @@ impl Control {
     /// hosts are read (and, on PostgreSQL, locked) first, so the tenancy read after is current.
     async fn zone_hosts(&self, tx: &mut crate::store::Tx, zone_id: &str) -> Result<Vec<Host>, StepError> {
         let zone = ZoneId::parse(zone_id).map_err(|e| StepError::Internal(Error::internal(e)))?;
-        let host_rows = self.store.host_list_zone(tx, zone_id).await?;
+        let heard_since = crate::store::now_ms() - meridian_core::agent_api::HOST_SILENT_AFTER_MS;
+        let host_rows = self.store.host_list_zone(tx, zone_id, heard_since).await?;
         let mut tenancy: BTreeMap<String, (BTreeMap<TenantId, u32>, u32)> = BTreeMap::new();
         for (host, tenant_id, count, dedicated) in Store::vm_host_tenancy(tx, zone_id).await? {
             let entry = tenancy.entry(host).or_default();

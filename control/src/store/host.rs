@@ -99,15 +99,26 @@ impl Store {
     /// until the transaction ends so that concurrent placements in a zone take turns: otherwise two
     /// members of an anti-affinity group could both pick the same free host. SQLite's write
     /// transactions are already serialised (`BEGIN IMMEDIATE`) and have no `FOR UPDATE`.
-    pub(crate) async fn host_list_zone(&self, tx: &mut Tx, zone: &str) -> Result<Vec<HostRow>, sqlx::Error> {
+    /// Only hosts that may take new VMs: not drained, and, for a host agent's host, heard from
+    /// since `heard_since` (Unix ms).
+    pub(crate) async fn host_list_zone(
+        &self,
+        tx: &mut Tx,
+        zone: &str,
+        heard_since: i64,
+    ) -> Result<Vec<HostRow>, sqlx::Error> {
         let lock = if self.backend() == super::Backend::Postgres {
             " FOR UPDATE"
         } else {
             ""
         };
-        let sql = format!("SELECT {HOST_COLUMNS} FROM hosts WHERE zone = $1 ORDER BY name{lock}");
+        let sql = format!(
+            "SELECT {HOST_COLUMNS} FROM hosts WHERE zone = $1 AND draining = 0 \
+             AND (agent_endpoint IS NULL OR last_seen_ms >= $2) ORDER BY name{lock}"
+        );
         sqlx::query(&sql)
             .bind(zone)
+            .bind(heard_since)
             .fetch_all(&mut **tx)
             .await?
             .iter()
@@ -163,5 +174,171 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         Ok(())
+    }
+}
+
+/// A host run by a host agent, as its last registration left it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentHostRow {
+    /// The host with its capacity.
+    pub host: HostRow,
+    /// Where the control plane reaches its agent.
+    pub endpoint: String,
+    /// The accelerator its agent chose (`kvm`, `tcg`).
+    pub accelerator: String,
+    /// Why.
+    pub accelerator_reason: String,
+    /// The guest image it boots.
+    pub image: String,
+    /// The last registration (Unix ms).
+    pub last_seen_ms: i64,
+    /// Whether staff drained it.
+    pub draining: bool,
+}
+
+const AGENT_COLUMNS: &str = "agent_endpoint, accelerator, accelerator_reason, image, last_seen_ms, draining";
+
+fn agent_host_from_row(row: &AnyRow) -> Result<AgentHostRow, sqlx::Error> {
+    Ok(AgentHostRow {
+        host: host_from_row(row)?,
+        endpoint: row.try_get("agent_endpoint")?,
+        accelerator: row.try_get::<Option<String>, _>("accelerator")?.unwrap_or_default(),
+        accelerator_reason: row.try_get::<Option<String>, _>("accelerator_reason")?.unwrap_or_default(),
+        image: row.try_get::<Option<String>, _>("image")?.unwrap_or_default(),
+        last_seen_ms: row.try_get::<Option<i64>, _>("last_seen_ms")?.unwrap_or_default(),
+        draining: row.try_get::<i64, _>("draining")? != 0,
+    })
+}
+
+/// A registration the store refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// Another host has the name.
+    #[error("another host is named {0}")]
+    NameTaken(String),
+    /// The host is recorded in another zone (a host does not move).
+    #[error("host {0} is recorded in zone {1}")]
+    ZoneChanged(Uuid, String),
+    /// The database failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl Store {
+    /// Records a host agent's registration at `now`: a new host, or the same host's new endpoint,
+    /// capacity (never below what is reserved on it), accelerator and image.
+    pub async fn host_register(
+        &self,
+        host: &HostSpec,
+        endpoint: &str,
+        accelerator: (&str, &str),
+        image: &str,
+        now: i64,
+    ) -> Result<(), RegisterError> {
+        let mut tx = self.begin_write().await?;
+        let existing = sqlx::query("SELECT zone FROM hosts WHERE id = $1")
+            .bind(host.id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            let zone: String = row.try_get("zone")?;
+            if zone != host.zone.as_str() {
+                return Err(RegisterError::ZoneChanged(host.id, zone));
+            }
+        }
+        let taken = sqlx::query("SELECT id FROM hosts WHERE name = $1 AND id <> $2")
+            .bind(&host.name)
+            .bind(host.id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(RegisterError::NameTaken(host.name.clone()));
+        }
+        sqlx::query(
+            "INSERT INTO hosts (id, zone, name, vcpus_total, memory_mib_total, disk_gib_total, \
+               agent_endpoint, accelerator, accelerator_reason, image, last_seen_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+               vcpus_total = CASE WHEN excluded.vcpus_total >= hosts.vcpus_used THEN excluded.vcpus_total ELSE hosts.vcpus_used END, \
+               memory_mib_total = CASE WHEN excluded.memory_mib_total >= hosts.memory_mib_used THEN excluded.memory_mib_total ELSE hosts.memory_mib_used END, \
+               disk_gib_total = CASE WHEN excluded.disk_gib_total >= hosts.disk_gib_used THEN excluded.disk_gib_total ELSE hosts.disk_gib_used END, \
+               agent_endpoint = excluded.agent_endpoint, accelerator = excluded.accelerator, \
+               accelerator_reason = excluded.accelerator_reason, image = excluded.image, \
+               last_seen_ms = excluded.last_seen_ms",
+        )
+        .bind(host.id.to_string())
+        .bind(host.zone.as_str())
+        .bind(&host.name)
+        .bind(i64::from(host.vcpus))
+        .bind(i64::try_from(host.memory_mib).unwrap_or(i64::MAX))
+        .bind(i64::try_from(host.disk_gib).unwrap_or(i64::MAX))
+        .bind(endpoint)
+        .bind(accelerator.0)
+        .bind(accelerator.1)
+        .bind(image)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every host run by a host agent, by name.
+    pub async fn host_agent_list(&self) -> Result<Vec<AgentHostRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {HOST_COLUMNS}, {AGENT_COLUMNS} FROM hosts WHERE agent_endpoint IS NOT NULL ORDER BY name"
+        );
+        sqlx::query(&sql)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(agent_host_from_row)
+            .collect()
+    }
+
+    /// One host agent's host; None for an unknown or simulated host.
+    pub async fn host_agent(&self, id: Uuid) -> Result<Option<AgentHostRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {HOST_COLUMNS}, {AGENT_COLUMNS} FROM hosts WHERE id = $1 AND agent_endpoint IS NOT NULL"
+        );
+        sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(agent_host_from_row)
+            .transpose()
+    }
+
+    /// Drains a host (no new VMs are placed on it) or undrains it; false when there is no such host.
+    pub async fn host_set_draining(&self, id: Uuid, draining: bool) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE hosts SET draining = $1 WHERE id = $2")
+            .bind(i64::from(draining))
+            .bind(id.to_string())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The OpenSSH public key lines of the keys with these fingerprints (a key's fingerprint
+    /// names its key material, whichever tenant added it).
+    pub async fn ssh_public_keys(&self, fingerprints: &[String]) -> Result<Vec<String>, sqlx::Error> {
+        if fingerprints.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT public_key FROM ssh_keys WHERE fingerprint IN ({}) ORDER BY public_key",
+            super::in_list(1, fingerprints.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for fingerprint in fingerprints {
+            query = query.bind(fingerprint);
+        }
+        query
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| row.try_get("public_key"))
+            .collect()
     }
 }

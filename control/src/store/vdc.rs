@@ -89,6 +89,19 @@ impl Store {
             .collect()
     }
 
+    /// The subnet VM `vm_id`'s address is in: its tenant's in its zone.
+    pub async fn vm_subnet(&self, vm_id: uuid::Uuid) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query(
+            "SELECT s.cidr FROM vms v JOIN subnets s ON s.tenant_id = v.tenant_id AND s.zone = v.zone \
+             WHERE v.id = $1",
+        )
+        .bind(vm_id.to_string())
+        .fetch_optional(self.pool())
+        .await?
+        .map(|row| row.try_get("cidr"))
+        .transpose()
+    }
+
     /// Records a zone's subnet.
     pub(crate) async fn subnet_insert(
         tx: &mut Tx,

@@ -1,6 +1,6 @@
 //! Views for Meridian's staff: tenants with their totals, zones' capacity, the job queue.
 
-use crate::id::{JobId, TenantId, VmId};
+use crate::id::{HostId, JobId, TenantId, VmId};
 use crate::pricing::Money;
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,35 @@ pub struct ZoneCapacity {
     pub disk_gib: (i64, i64),
     /// VMs on its hosts.
     pub vms: i64,
+}
+
+/// A host run by a host agent, as staff see it on the capacity page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentHost {
+    /// Id.
+    pub id: HostId,
+    /// Name, e.g. `lon1-lab`.
+    pub name: String,
+    /// Zone id.
+    pub zone: String,
+    /// The accelerator its agent chose (`kvm`, `tcg`).
+    pub accelerator: String,
+    /// Why, in the agent's words.
+    pub accelerator_reason: String,
+    /// The guest image it boots.
+    pub image: String,
+    /// Its agent's last registration (Unix ms).
+    pub last_seen: i64,
+    /// Whether its agent registered recently enough to take VMs; a silent host is shown as gone.
+    pub answering: bool,
+    /// Whether staff drained it: no new VMs are placed there.
+    pub draining: bool,
+    /// `(total, used)` vCPUs.
+    pub vcpus: (i64, i64),
+    /// `(total, used)` MiB.
+    pub memory_mib: (i64, i64),
+    /// `(total, used)` GiB.
+    pub disk_gib: (i64, i64),
 }
 
 /// A job in the staff queue, across tenants.

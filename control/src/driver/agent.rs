@@ -1,0 +1,373 @@
+//! The agent driver: real VMs, run by a host agent (`meridian-agent`) on each hypervisor host.
+//!
+//! Hosts are not listed here: each agent registers its host with the control plane (see
+//! [`crate::Control::host_register`]), whenever it starts, and the store keeps where it is reached.
+//! Every VM operation is one idempotent call to the agent of the VM's host, keyed by the VM's id
+//! and authenticated with that host's token (`meridian_core::agent_api`). An agent that does not
+//! answer is retried within the step for [`UNREACHABLE_FOR`]; then the step fails and the job
+//! unwinds (its undo steps meet the same bound, and a failed undo is tried again at the job's next
+//! claim).
+//!
+//! The network is not real yet (issue #16): the backbone's latency and load come from the same
+//! model as the simulator's and are labelled simulated, and no VM traffic is metered (no counters
+//! are read yet, so none is reported rather than made up).
+
+use super::{Driver, DriverError, HostSpec, Presence, Traffic, TrafficCaps, VmSpec};
+use crate::store::Store;
+use async_trait::async_trait;
+use meridian_core::agent_api::{
+    self, API_VERSION, ApiError, Console, Route, VERSION_HEADER, VmRequest, VmStatus,
+};
+use meridian_core::id::VmId;
+use meridian_core::ipam::Cidr;
+use meridian_core::job::Step;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// How long a host agent that does not answer (no connection, a timeout) is retried within a step.
+pub const UNREACHABLE_FOR: Duration = Duration::from_secs(30);
+/// How long one call may take; a power-off waits up to half a minute for the guest.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a boot may take to reach the guest's ready line (TCG boots take 3–4 s unloaded).
+const BOOT_READY_WITHIN: Duration = Duration::from_secs(120);
+/// How many console lines the VM page shows.
+const CONSOLE_LINES: u32 = 400;
+
+/// The driver that calls host agents.
+pub struct AgentDriver {
+    store: Store,
+    secret: Arc<[u8]>,
+    client: reqwest::Client,
+    /// For the backbone model's jitter (see the module's note on the network).
+    rng: Mutex<StdRng>,
+}
+
+impl AgentDriver {
+    /// A driver over `store`'s registered hosts; `secret` is the agent secret host tokens derive
+    /// from.
+    pub fn new(store: Store, secret: Arc<[u8]>) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .expect("a client without TLS or a proxy always builds");
+        Self {
+            store,
+            secret,
+            client,
+            rng: Mutex::new(StdRng::from_os_rng()),
+        }
+    }
+
+    /// Calls `route` on `host`'s agent; `None` for an answer without a body. Retries what did not
+    /// reach the agent for [`UNREACHABLE_FOR`].
+    async fn call<T: DeserializeOwned>(
+        &self,
+        host: Uuid,
+        method: Method,
+        path: &str,
+        body: Option<&VmRequest>,
+    ) -> Result<Option<T>, DriverError> {
+        let agent = self
+            .store
+            .host_agent(host)
+            .await
+            .map_err(|e| DriverError::unreachable(format!("The host list could not be read: {e}")))?
+            .ok_or_else(|| DriverError::refused(format!("Host {host} has no host agent.")))?;
+        let url = format!("{}{path}", agent.endpoint.trim_end_matches('/'));
+        let token = agent_api::host_token(&self.secret, host);
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let mut request = self
+                .client
+                .request(method.clone(), &url)
+                .bearer_auth(&token)
+                .header(VERSION_HEADER, API_VERSION.to_string());
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            match request.send().await {
+                Ok(answer) => return read_answer(&agent.host.name, answer).await,
+                Err(error) if started.elapsed() + pause < UNREACHABLE_FOR => {
+                    tracing::debug!(host = %agent.host.name, %url, error = %error, "host agent did not answer; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(4));
+                }
+                Err(error) => {
+                    tracing::warn!(host = %agent.host.name, %url, error = %error, "host agent did not answer");
+                    return Err(DriverError::refused(format!(
+                        "The host agent of {} did not answer for {} s.",
+                        agent.host.name,
+                        UNREACHABLE_FOR.as_secs()
+                    )));
+                }
+            }
+        }
+    }
+
+    /// The call for an operation on a placed VM.
+    async fn vm_call<T: DeserializeOwned>(
+        &self,
+        vm: &VmSpec,
+        method: Method,
+        path: String,
+        with_request: bool,
+    ) -> Result<Option<T>, DriverError> {
+        let host = vm
+            .host
+            .ok_or_else(|| DriverError::refused("The VM is not placed on a host."))?;
+        let request = if with_request {
+            Some(self.request(vm).await?)
+        } else {
+            None
+        };
+        self.call(host, method, &path, request.as_ref()).await
+    }
+
+    /// What the agent needs to run `vm`: the SSH keys' public lines and the address within its
+    /// subnet.
+    async fn request(&self, vm: &VmSpec) -> Result<VmRequest, DriverError> {
+        let keys = self
+            .store
+            .ssh_public_keys(&vm.ssh_keys)
+            .await
+            .map_err(|e| DriverError::unreachable(format!("The VM's SSH keys could not be read: {e}")))?;
+        let (address, gateway) = match vm.private_ip {
+            Some(ip) => {
+                let subnet = self
+                    .store
+                    .vm_subnet(vm.id)
+                    .await
+                    .map_err(|e| DriverError::unreachable(format!("The VM's subnet could not be read: {e}")))?
+                    .and_then(|cidr| Cidr::parse(&cidr).ok());
+                match subnet {
+                    Some(subnet) => (
+                        Some(format!("{ip}/{}", subnet.prefix_len())),
+                        Some(subnet.plan().gateway().to_string()),
+                    ),
+                    None => (Some(format!("{ip}/32")), None),
+                }
+            }
+            None => (None, None),
+        };
+        Ok(VmRequest {
+            id: VmId(vm.id),
+            name: vm.name.clone(),
+            vcpus: vm.vcpus,
+            memory_mib: u32::try_from(vm.memory_mib).unwrap_or(u32::MAX),
+            disk_gib: vm.disk_gib,
+            address,
+            gateway,
+            ssh_authorized_keys: keys,
+            user_data: vm.user_data.clone(),
+        })
+    }
+
+    /// Waits until the VM's guest printed its ready line in its current run.
+    async fn wait_ready(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        let started = Instant::now();
+        loop {
+            let status: Option<VmStatus> = self.vm_call(vm, Method::GET, Route::Vm(VmId(vm.id)).path(), false).await?;
+            match status {
+                Some(status) if status.ready => return Ok(()),
+                Some(status) if !status.running => {
+                    return Err(DriverError::refused(
+                        "The VM stopped while booting; its console says why.",
+                    ));
+                }
+                _ => {}
+            }
+            if started.elapsed() > BOOT_READY_WITHIN {
+                return Err(DriverError::refused(format!(
+                    "The guest did not report ready within {} s; its console says why.",
+                    BOOT_READY_WITHIN.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// An agent's answer: its body for a success, a driver error (with the agent's message) otherwise.
+async fn read_answer<T: DeserializeOwned>(host: &str, answer: reqwest::Response) -> Result<Option<T>, DriverError> {
+    let status = answer.status();
+    if status.is_success() {
+        if status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let bytes = answer
+            .bytes()
+            .await
+            .map_err(|e| DriverError::unreachable(format!("The host agent of {host} broke off its answer: {e}")))?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        return serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| DriverError::refused(format!("The host agent of {host} answered in an unknown form: {e}")));
+    }
+    let error: Option<ApiError> = answer.json().await.ok();
+    let message = error.map_or_else(|| status.to_string(), |e| format!("{} ({})", e.message, e.code));
+    tracing::warn!(host, %status, message, "host agent refused");
+    Err(if status.is_server_error() {
+        DriverError::refused(format!("The host {host} failed: {message}"))
+    } else {
+        DriverError::refused(format!("The host agent of {host} refused: {message}"))
+    })
+}
+
+/// The answer of a call made for its effect.
+fn done(_: Option<serde_json::Value>) {}
+
+#[async_trait]
+impl Driver for AgentDriver {
+    fn name(&self) -> &'static str {
+        "Host agents"
+    }
+
+    fn is_simulated(&self) -> bool {
+        false
+    }
+
+    /// The backbone is still the model (issue #16).
+    fn network_is_simulated(&self) -> bool {
+        true
+    }
+
+    async fn hosts(&self) -> Vec<HostSpec> {
+        Vec::new()
+    }
+
+    /// No public addresses until the zones' internet edges are real (issue #16).
+    fn public_addresses(&self, _zone: meridian_core::zone::ZoneId) -> Vec<std::net::Ipv4Addr> {
+        Vec::new()
+    }
+
+    async fn before_step(&self, _step: Step, _undo: bool, _vm: &VmSpec) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    async fn disk_create(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.vm_call(vm, Method::PUT, Route::Disk(VmId(vm.id)).path(), true).await.map(done)
+    }
+
+    async fn disk_resize(&self, vm: &VmSpec, disk_gib: u64) -> Result<(), DriverError> {
+        let host = vm
+            .host
+            .ok_or_else(|| DriverError::refused("The VM is not placed on a host."))?;
+        let mut request = self.request(vm).await?;
+        request.disk_gib = disk_gib;
+        self.call(host, Method::PUT, &Route::Disk(VmId(vm.id)).path(), Some(&request))
+            .await
+            .map(done)
+    }
+
+    /// The disk goes with the VM's directory: the whole VM is destroyed on its host.
+    async fn disk_delete(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        let Some(host) = vm.host else {
+            return Ok(());
+        };
+        self.discard(host, vm.id).await
+    }
+
+    async fn vm_boot(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.vm_call(vm, Method::PUT, Route::Running(VmId(vm.id)).path(), true)
+            .await
+            .map(done)?;
+        self.wait_ready(vm).await
+    }
+
+    async fn vm_power_off(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        if vm.host.is_none() {
+            return Ok(());
+        }
+        self.vm_call(vm, Method::POST, Route::PowerOff(VmId(vm.id)).path(), false)
+            .await
+            .map(done)
+    }
+
+    async fn vm_reboot(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.vm_call(vm, Method::POST, Route::Reboot(VmId(vm.id)).path(), true)
+            .await
+            .map(done)?;
+        self.wait_ready(vm).await
+    }
+
+    async fn network_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.vm_call(vm, Method::PUT, Route::Nic(VmId(vm.id)).path(), true).await.map(done)
+    }
+
+    async fn network_detach(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        if vm.host.is_none() {
+            return Ok(());
+        }
+        self.vm_call(vm, Method::DELETE, Route::Nic(VmId(vm.id)).path(), false)
+            .await
+            .map(done)
+    }
+
+    /// Agent hosts hand out no public addresses yet, so allocation never asks for breakout.
+    async fn breakout_attach(&self, _vm: &VmSpec) -> Result<(), DriverError> {
+        Err(DriverError::refused(
+            "Internet breakout is not available on host-agent zones yet.",
+        ))
+    }
+
+    async fn breakout_detach(&self, _vm: &VmSpec) -> Result<(), DriverError> {
+        Ok(())
+    }
+
+    async fn console(&self, vm: &VmSpec) -> Result<Vec<String>, DriverError> {
+        if vm.host.is_none() {
+            return Ok(vec!["The VM is not placed on a host yet.".to_owned()]);
+        }
+        let console: Option<Console> = self
+            .vm_call(vm, Method::GET, format!("{}?lines={CONSOLE_LINES}", Route::Console(VmId(vm.id)).path()), false)
+            .await?;
+        Ok(console.unwrap_or_default().lines)
+    }
+
+    /// The guest image runs no container engine.
+    async fn containers(&self, _vm: &VmSpec) -> Result<Vec<meridian_core::stack::Container>, DriverError> {
+        Ok(Vec::new())
+    }
+
+    async fn present(&self, host: Uuid) -> Result<Vec<Presence>, DriverError> {
+        let vms: Option<Vec<VmStatus>> = self.call(host, Method::GET, &Route::Vms.path(), None).await?;
+        Ok(vms
+            .unwrap_or_default()
+            .into_iter()
+            .map(|vm| Presence {
+                id: vm.id.0,
+                running: vm.running,
+            })
+            .collect())
+    }
+
+    async fn discard(&self, host: Uuid, id: Uuid) -> Result<(), DriverError> {
+        self.call(host, Method::DELETE, &Route::Vm(VmId(id)).path(), None).await.map(done)
+    }
+
+    fn probe(&self, edge: &meridian_core::backbone::Edge) -> meridian_core::backbone::ProbeSample {
+        meridian_core::backbone::probe_sample(edge, &mut *self.rng.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn edge_load(&self, edge: &meridian_core::backbone::Edge, utc_ms: i64) -> f64 {
+        meridian_core::backbone::simulated_edge_load(
+            edge,
+            utc_ms,
+            &mut *self.rng.lock().unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// No counters are read yet (issue #16): nothing is reported rather than a made-up figure.
+    fn traffic(&self, _vm: &VmSpec, _peers: &[meridian_core::zone::ZoneId], _seconds: u64, _caps: &TrafficCaps) -> Traffic {
+        Traffic::default()
+    }
+}
