@@ -80,7 +80,15 @@ impl Control {
             disk_gib: registration.disk_gib,
         };
         let accelerator = (registration.accelerator.as_str(), registration.accelerator_reason.as_str());
-        match self
+        let before = self.store.host_agent(host.id).await.map_err(Error::from)?;
+        let silent_since = now_ms() - HOST_SILENT_AFTER_MS;
+        let news = match &before {
+            None => Some("new host"),
+            Some(row) if row.endpoint != registration.endpoint => Some("new endpoint"),
+            Some(row) if row.last_seen_ms < silent_since => Some("answering again"),
+            Some(_) => None,
+        };
+        let recorded = match self
             .store
             .host_register(&host, &registration.endpoint, accelerator, &registration.image, now_ms())
             .await
@@ -88,7 +96,12 @@ impl Control {
             Ok(()) => Ok(()),
             Err(RegisterError::Database(e)) => Err(RegisterRefusal::Internal(e.into())),
             Err(refused) => Err(RegisterRefusal::Invalid(refused.to_string())),
+        };
+        if let (Ok(()), Some(news)) = (&recorded, news) {
+            tracing::info!(host.id = %host.id, host.name = %host.name, zone = %host.zone.as_str(),
+                endpoint = %registration.endpoint, accelerator = %registration.accelerator, news, "host agent registered");
         }
+        recorded
     }
 
     /// Every host run by a host agent, for staff.

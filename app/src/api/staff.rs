@@ -48,7 +48,20 @@ pub struct JobQueue {
     pub admin: bool,
 }
 
-pub use meridian_core::view::{StaffJob as JobLine, ZoneCapacity};
+pub use meridian_core::view::{AgentHost, StaffJob as JobLine, ZoneCapacity};
+
+/// The capacity page: every zone's totals and the hosts run by host agents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Per zone.
+    pub zones: Vec<ZoneCapacity>,
+    /// The hosts host agents registered (none with the simulated zones).
+    pub hosts: Vec<AgentHost>,
+    /// Whether the VMs are simulated.
+    pub simulated: bool,
+    /// Whether the viewer is an admin (may drain hosts).
+    pub admin: bool,
+}
 
 /// Signs a staff member in on a fresh session id (a tenant log-in on this browser ends).
 #[server(prefix = "/fn", endpoint = "staff_login")]
@@ -202,11 +215,25 @@ pub async fn staff_quota_set(
     Ok(control.staff_quota_set(&ctx, tenant_id, quota).await?)
 }
 
-/// Every zone's capacity.
+/// Every zone's capacity, and the hosts of host agents.
 #[server(prefix = "/fn", endpoint = "capacity_view")]
-pub async fn capacity_view() -> Result<Vec<ZoneCapacity>, AppError> {
+pub async fn capacity_view() -> Result<Capacity, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.capacity_view(&ctx).await?)
+    Ok(Capacity {
+        zones: control.capacity_view(&ctx).await?,
+        hosts: control.agent_hosts_view(&ctx).await?,
+        simulated: control.driver().is_simulated(),
+        admin: ctx.staff()?.1.can_administer(),
+    })
+}
+
+/// Drains a host (`draining` = "true": no new VMs there) or returns it to service (admins).
+#[server(prefix = "/fn", endpoint = "staff_host_drain")]
+pub async fn staff_host_drain(id: String, draining: String) -> Result<(), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control
+        .host_drain(&ctx, meridian_control::Error::id(&id)?, draining == "true")
+        .await?)
 }
 
 /// The job queue for one filter (`live`, `failed`, `cancelled`, `all`).

@@ -4,7 +4,8 @@
 
 use crate::api::staff::{
     JobLine, JobQueue, StaffInspectStart, StaffJobCancel, StaffJobRetry, StaffLogin, StaffLogout, StaffMe,
-    StaffQuotaSet, TenantInfo, TenantLine, TenantSuspend, TenantUnsuspend, ZoneCapacity, capacity_view,
+    AgentHost, Capacity, StaffHostDrain, StaffQuotaSet, TenantInfo, TenantLine, TenantSuspend, TenantUnsuspend,
+    ZoneCapacity, capacity_view,
     staff_jobs, staff_tenant, staff_tenants, staff_view,
 };
 use crate::components::form::FormToken;
@@ -303,17 +304,27 @@ fn used_free(total: i64, used: i64, unit: &str) -> String {
     format!("{used} / {total} {unit} ({percent}%), {} free", total - used)
 }
 
-/// Capacity per zone.
+/// Capacity per zone, and the hosts host agents run, with their drain switch.
 #[component]
 pub fn StaffCapacityPage() -> impl IntoView {
-    let capacity = Resource::new(|| (), |_| capacity_view());
+    let drain = ServerAction::<StaffHostDrain>::new();
+    let capacity = Resource::new(move || drain.version().get(), |_| capacity_view());
+    let drain_error = action_error(drain);
     view! {
-        <PageHeader title="Capacity" description="Hosts of every zone (simulated zones): what is reserved by VMs and what is free." />
-        <ListState load=move || capacity.get() is_empty=Vec::is_empty
+        <PageHeader title="Capacity" description="Hosts of every zone: what is reserved by VMs and what is free." />
+        <FormAlert server=drain_error />
+        <ListState load=move || capacity.get() is_empty={|c: &Capacity| c.zones.is_empty()}
             empty=|| view! {
-                <EmptyState title="No hosts".to_owned()><p>"The driver reported no hosts; check the server's log."</p></EmptyState>
+                <EmptyState title="No hosts".to_owned()>
+                    <p>"No host is known yet. With host agents, a host appears when its agent registers; check the agents' and the server's logs."</p>
+                </EmptyState>
             }
-            items={move |zones: Vec<ZoneCapacity>| view! {
+            items={move |capacity: Capacity| view! {
+                <p class="field-hint">{if capacity.simulated {
+                    "These zones are simulated: their hosts exist only in the control plane."
+                } else {
+                    "These hosts are real: each runs a host agent that registered it."
+                }}</p>
                 <div class="table-scroll">
                     <table class="table" aria-label="Capacity by zone">
                         <thead><tr>
@@ -321,7 +332,7 @@ pub fn StaffCapacityPage() -> impl IntoView {
                             <th scope="col">"vCPUs used"</th><th scope="col">"Memory used"</th><th scope="col">"Disk used"</th><th scope="col">"VMs"</th>
                         </tr></thead>
                         <tbody>
-                            {zones.into_iter().map(|z| view! {
+                            {capacity.zones.into_iter().map(|z: ZoneCapacity| view! {
                                 <tr>
                                     <th scope="row">{zone_label(&z.zone)}</th>
                                     <td>{z.hosts}</td>
@@ -335,7 +346,58 @@ pub fn StaffCapacityPage() -> impl IntoView {
                         </tbody>
                     </table>
                 </div>
+                {(!capacity.hosts.is_empty()).then(|| view! {
+                    <h2>"Host agents"</h2>
+                    {(!capacity.admin).then(|| view! { <p class="field-hint">"Only admins can drain a host."</p> })}
+                    <div class="table-scroll">
+                        <table class="table" aria-label="Host agents">
+                            <thead><tr>
+                                <th scope="col">"Host"</th><th scope="col">"Zone"</th><th scope="col">"Status"</th>
+                                <th scope="col">"Accelerator"</th><th scope="col">"Image"</th><th scope="col">"Last heard (UTC)"</th>
+                                <th scope="col">"vCPUs used"</th><th scope="col">"Memory used"</th><th scope="col">"Actions"</th>
+                            </tr></thead>
+                            <tbody>
+                                {capacity.hosts.into_iter().map(|host| host_row(host, capacity.admin, drain)).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                })}
             }} />
+    }
+}
+
+fn host_row(host: AgentHost, admin: bool, drain: ServerAction<StaffHostDrain>) -> impl IntoView {
+    let status = match (host.answering, host.draining) {
+        (false, _) => "Gone: its agent has not registered lately",
+        (true, true) => "Draining: no new VMs",
+        (true, false) => "In service",
+    };
+    let (label, next) = if host.draining {
+        (format!("Return {} to service", host.name), "false")
+    } else {
+        (format!("Drain {}", host.name), "true")
+    };
+    let admin_reason = (!admin).then_some("Only admins can drain a host");
+    view! {
+        <tr>
+            <th scope="row">{host.name.clone()}</th>
+            <td>{zone_label(&host.zone)}</td>
+            <td>{status}</td>
+            <td title=host.accelerator_reason.clone()><code>{host.accelerator.clone()}</code>" "{host.accelerator_reason.clone()}</td>
+            <td>{host.image.clone()}</td>
+            <td>{format_utc(host.last_seen)}</td>
+            <td>{used_free(host.vcpus.0, host.vcpus.1, "")}</td>
+            <td>{used_free(host.memory_mib.0 / 1024, host.memory_mib.1 / 1024, "GiB")}</td>
+            <td>
+                <ActionForm action=drain attr:class="inline-form"><FormToken />
+                    <input type="hidden" name="id" value=host.id.to_string() />
+                    <input type="hidden" name="draining" value=next />
+                    <button type="submit" class="button" aria-label=label.clone() disabled=!admin title=admin_reason>
+                        {if host.draining { "Return to service" } else { "Drain" }}
+                    </button>
+                </ActionForm>
+            </td>
+        </tr>
     }
 }
 

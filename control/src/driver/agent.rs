@@ -276,7 +276,12 @@ impl Driver for AgentDriver {
         self.discard(host, vm.id).await
     }
 
+    /// The VM's port is made first when it has an address: QEMU opens the tap as it starts (a
+    /// create attaches the network after the boot, which then finds the port there already).
     async fn vm_boot(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        if vm.private_ip.is_some() {
+            self.network_attach(vm).await?;
+        }
         self.vm_call(vm, Method::PUT, Route::Running(VmId(vm.id)).path(), true)
             .await
             .map(done)?;

@@ -225,6 +225,30 @@ pub async fn vm_view(state: State<AppState>, Caller(ctx): Caller, Path(id): Path
     ok(state.control.vm_view(&ctx, Error::id(&id)?).await?)
 }
 
+/// A VM's serial console: its last lines, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConsoleOutput {
+    /// The lines.
+    pub lines: Vec<String>,
+    /// True when the VM is simulated (its console is made up), false for a real guest's.
+    pub simulated: bool,
+}
+
+/// One of your VMs' serial console output.
+#[utoipa::path(get, path = "/api/v1/vms/{id}/console", tag = "vms", params(("id" = String, Path, description = "VM id")),
+    responses((status = 200, body = ConsoleOutput), (status = 404, body = super::ApiErrorBody)))]
+pub async fn vm_console(
+    state: State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<ConsoleOutput> {
+    let lines = state.control.vm_console(&ctx, Error::id(&id)?).await?;
+    ok(ConsoleOutput {
+        lines,
+        simulated: state.control.driver().is_simulated(),
+    })
+}
+
 /// Answers 202 with the job `started` runs.
 async fn started_answer(control: &Control, ctx: &OpContext, started: Started) -> ApiResult<Accepted> {
     Ok((

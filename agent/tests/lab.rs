@@ -1,0 +1,325 @@
+//! The lab, end to end (issue #15): `scripts/lab.sh up` with two zones (a namespace and a host agent
+//! each, one control plane with `--driver agents`), then everything through the REST API as two
+//! tenants would: real VMs boot to their ready line on the real serial console, take SSH with
+//! their tenant's key (and refuse another), keep what was written to their disk across stop and
+//! start, stop / start / reboot / resize / destroy, and leave nothing behind; `lab.sh down` leaves
+//! no namespace, bridge or process.
+//!
+//! Needs root, QEMU, iproute2 and OpenSSH's client (`scripts/setup.sh test` installs them) and the
+//! server binary: `cargo test --workspace` builds it (the server's own tests need it).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const JOB_LIMIT: Duration = Duration::from_secs(240);
+const PASSWORD: &str = "correct horse battery staple";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(command: &mut Command) -> std::process::Output {
+    let output = command.output().unwrap_or_else(|e| panic!("{command:?} runs: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A lab brought up by `scripts/lab.sh`; taken down on drop, even after a failed assertion.
+struct Lab {
+    dir: PathBuf,
+    base: String,
+    down: bool,
+}
+
+impl Lab {
+    fn up(zones: &str, port: u16) -> Self {
+        let agent = PathBuf::from(env!("CARGO_BIN_EXE_meridian-agent"));
+        let server = agent.with_file_name("meridian");
+        assert!(
+            server.exists(),
+            "{} is missing: build the server first (cargo build -p meridian)",
+            server.display()
+        );
+        let dir = PathBuf::from(format!("/tmp/mlt{}", std::process::id()));
+        let lab = Lab {
+            dir: dir.clone(),
+            base: format!("http://127.0.0.1:{port}"),
+            down: false,
+        };
+        // A lab left by an earlier run that was killed would refuse `up`.
+        lab.script("down", &[]);
+        lab.script("up", &["--zones", zones, "--port", &port.to_string(), "--no-build"]);
+        lab
+    }
+
+    fn script(&self, command: &str, args: &[&str]) -> std::process::Output {
+        let agent = PathBuf::from(env!("CARGO_BIN_EXE_meridian-agent"));
+        run(Command::new(repo().join("scripts/lab.sh"))
+            .arg(command)
+            .args(["--dir", self.dir.to_str().expect("a UTF-8 path")])
+            .args(args)
+            .env("MERIDIAN_AGENT_BIN", &agent)
+            .env("MERIDIAN_BIN", agent.with_file_name("meridian")))
+    }
+
+    fn down(&mut self) {
+        self.script("down", &[]);
+        self.down = true;
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if !self.down {
+            let server_log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+            let tail: Vec<&str> = server_log.lines().rev().take(40).collect();
+            eprintln!("server log (last lines, newest first):\n{}", tail.join("\n"));
+            self.script("down", &[]);
+        }
+    }
+}
+
+/// A tenant signed up through the dashboard's sign-up, calling REST with an API key.
+struct Tenant {
+    base: String,
+    client: reqwest::Client,
+    secret: String,
+}
+
+impl Tenant {
+    async fn sign_up(lab: &Lab, name: &str, email: &str) -> Self {
+        let browser = reqwest::Client::builder().cookie_store(true).build().expect("client");
+        let call = |function: &str, form: Vec<(&str, &str)>| {
+            browser
+                .post(format!("{}/fn/{function}", lab.base))
+                .header("Origin", &lab.base)
+                .form(&form)
+                .send()
+        };
+        let signed_up = call(
+            "account_signup",
+            vec![("tenant_name", name), ("email", email), ("password", PASSWORD)],
+        )
+        .await
+        .expect("sign-up answers");
+        assert!(signed_up.status().is_success(), "sign-up: {}", signed_up.status());
+        let key: Value = call("api_key_create", vec![("name", "lab-test")])
+            .await
+            .expect("API key answers")
+            .json()
+            .await
+            .expect("an API key");
+        Tenant {
+            base: lab.base.clone(),
+            client: reqwest::Client::new(),
+            secret: key["secret"].as_str().expect("the key's secret").to_owned(),
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(&self.secret);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request.send().await.expect("the server answers");
+        let status = answer.status();
+        (status, answer.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = self.send(reqwest::Method::POST, path, Some(body)).await;
+        assert!(status.is_success(), "POST {path}: {status} {answer}");
+        answer
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, answer) = self.send(reqwest::Method::GET, path, None).await;
+        assert!(status.is_success(), "GET {path}: {status} {answer}");
+        answer
+    }
+
+    /// Waits for the job in a 202 answer to succeed.
+    async fn job_done(&self, accepted: &Value) {
+        let id = accepted["job"]["id"].as_str().expect("a job id");
+        let started = Instant::now();
+        loop {
+            let job = self.get(&format!("/jobs/{id}")).await;
+            match job["state"].as_str() {
+                Some("succeeded") => return,
+                Some("failed" | "cancelled") => panic!("job {id} ended badly: {job}"),
+                _ => {}
+            }
+            assert!(started.elapsed() < JOB_LIMIT, "job {id} did not finish: {job}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    async fn console(&self, vm: &str) -> Vec<String> {
+        let console = self.get(&format!("/vms/{vm}/console")).await;
+        assert_eq!(console["simulated"], false, "a real VM's console is not called simulated");
+        console["lines"]
+            .as_array()
+            .expect("console lines")
+            .iter()
+            .filter_map(|l| l.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    async fn ready_lines(&self, vm: &str) -> usize {
+        let ready = format!("meridian-ready {vm}");
+        self.console(vm).await.iter().filter(|l| l.contains(&ready)).count()
+    }
+}
+
+/// A fresh ed25519 key pair: (private key file, public key line).
+fn key_pair(dir: &Path, name: &str) -> (PathBuf, String) {
+    let path = dir.join(name);
+    run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&path));
+    let public = std::fs::read_to_string(path.with_extension("pub")).expect("the public key");
+    (path, public.trim().to_owned())
+}
+
+/// Runs `command` as root on the VM at `ip` over SSH from inside zone `zone`'s namespace.
+fn ssh(zone: &str, key: &Path, ip: &str, command: &str) -> std::process::Output {
+    Command::new("ip")
+        .args(["netns", "exec", &format!("mlab-{zone}"), "ssh", "-i"])
+        .arg(key)
+        .args([
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+        ])
+        .arg(format!("root@{ip}"))
+        .arg(command)
+        .output()
+        .expect("ssh runs")
+}
+
+fn ssh_ok(zone: &str, key: &Path, ip: &str, command: &str) -> String {
+    let out = ssh(zone, key, ip, command);
+    assert!(
+        out.status.success(),
+        "ssh root@{ip} {command:?} in {zone}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// What a VM leaves on its zone's host: QEMU processes, taps, its directory.
+fn traces(lab: &Lab, zone: &str, vm: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let pgrep = Command::new("pgrep").args(["-f", &format!("meridian-{vm}")]).output().expect("pgrep runs");
+    if pgrep.status.success() {
+        found.push(format!("QEMU process {}", String::from_utf8_lossy(&pgrep.stdout).trim()));
+    }
+    let tap = format!("mt{}", &vm.replace('-', "")[..13]);
+    let links = run(Command::new("ip").args(["-n", &format!("mlab-{zone}"), "-o", "link", "show"]));
+    if String::from_utf8_lossy(&links.stdout).contains(&tap) {
+        found.push(format!("tap {tap}"));
+    }
+    let dir = lab.dir.join(zone).join("vms").join(vm);
+    if dir.exists() {
+        found.push(format!("directory {}", dir.display()));
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
+    let keys = tempfile::tempdir().expect("a key directory");
+    let mut lab = Lab::up("lon1,hkg1", 3931);
+    let (a_key, a_public) = key_pair(keys.path(), "acme");
+    let (b_key, b_public) = key_pair(keys.path(), "bravo");
+    let acme = Tenant::sign_up(&lab, "Acme", "ops@acme.example").await;
+    let bravo = Tenant::sign_up(&lab, "Bravo", "ops@bravo.example").await;
+
+    // One VM each, in two zones, booted from scratch.
+    let mut vms = Vec::new();
+    for (tenant, zone, public) in [(&acme, "lon1", &a_public), (&bravo, "hkg1", &b_public)] {
+        let key = tenant.post("/ssh-keys", json!({ "name": "laptop", "public_key": public })).await;
+        let vdc = tenant.post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone })).await;
+        let started = Instant::now();
+        let accepted = tenant
+            .post(
+                "/vms",
+                json!({
+                    "vdc_id": vdc["id"], "name": format!("web-{zone}"), "template": "debian-12", "size": "xs",
+                    "ssh_key_ids": [key["id"]],
+                }),
+            )
+            .await;
+        vms.push((tenant, zone, accepted));
+        eprintln!("{zone}: create accepted in {} ms", started.elapsed().as_millis());
+    }
+    let mut ids = Vec::new();
+    for (tenant, zone, accepted) in &vms {
+        let started = Instant::now();
+        tenant.job_done(accepted).await;
+        let id = accepted["vm"]["id"].as_str().expect("a VM id").to_owned();
+        eprintln!("{zone}: VM {id} created and ready in {} ms", started.elapsed().as_millis());
+        assert_eq!(tenant.ready_lines(&id).await, 1, "the console shows the boot's ready line");
+        let vm = tenant.get(&format!("/vms/{id}")).await;
+        assert_eq!(vm["state"], "running", "{vm}");
+        let ip = vm["private_ip"].as_str().expect("a private address").to_owned();
+        ids.push((*tenant, *zone, id, ip));
+    }
+
+    // SSH with the tenant's key, not with another's; a file written to the disk.
+    let (a, a_zone, a_id, a_ip) = &ids[0];
+    let (b, b_zone, b_id, b_ip) = &ids[1];
+    assert_eq!(ssh_ok(a_zone, &a_key, a_ip, "hostname"), "web-lon1");
+    assert_eq!(ssh_ok(b_zone, &b_key, b_ip, "hostname"), "web-hkg1");
+    assert!(!ssh(a_zone, &b_key, a_ip, "true").status.success(), "another tenant's key is refused");
+    ssh_ok(a_zone, &a_key, a_ip, "echo kept > /data/note && sync");
+
+    // Stop, resize (CPU and memory at the next start), start: the file is still there.
+    let stopped = a.post(&format!("/vms/{a_id}/stop"), json!({})).await;
+    a.job_done(&stopped).await;
+    assert_eq!(a.get(&format!("/vms/{a_id}")).await["state"], "stopped");
+    assert!(!traces(&lab, a_zone, a_id).iter().any(|t| t.starts_with("QEMU")), "a stopped VM runs no QEMU");
+    let resized = a.post(&format!("/vms/{a_id}/resize"), json!({ "size": "s" })).await;
+    a.job_done(&resized).await;
+    let started = a.post(&format!("/vms/{a_id}/start"), json!({})).await;
+    a.job_done(&started).await;
+    assert_eq!(ssh_ok(a_zone, &a_key, a_ip, "cat /data/note"), "kept");
+    assert_eq!(ssh_ok(a_zone, &a_key, a_ip, "nproc"), "2", "the new size's vCPUs");
+    let mem_kib: u64 = ssh_ok(a_zone, &a_key, a_ip, "awk '/MemTotal/ {print $2}' /proc/meminfo")
+        .parse()
+        .expect("MemTotal");
+    assert!(mem_kib > 3 * 1024 * 1024, "the new size's 4 GiB of memory, saw {mem_kib} KiB");
+
+    // Reboot: a new boot reaches its ready line.
+    let before = b.ready_lines(b_id).await;
+    let rebooted = b.post(&format!("/vms/{b_id}/reboot"), json!({})).await;
+    b.job_done(&rebooted).await;
+    assert_eq!(b.ready_lines(b_id).await, before + 1, "the reboot's ready line");
+    assert_eq!(ssh_ok(b_zone, &b_key, b_ip, "hostname"), "web-hkg1");
+
+    // Destroy: nothing left on the hosts.
+    for (tenant, zone, id, _) in &ids {
+        let (status, destroyed) = tenant.send(reqwest::Method::DELETE, &format!("/vms/{id}"), None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{destroyed}");
+        tenant.job_done(&destroyed).await;
+        assert_eq!(traces(&lab, zone, id), Vec::<String>::new(), "VM {id} left traces");
+    }
+
+    // Down: no namespace, bridge or process left.
+    let dir = lab.dir.clone();
+    lab.down();
+    let namespaces = run(Command::new("ip").args(["netns", "list"]));
+    assert!(!String::from_utf8_lossy(&namespaces.stdout).contains("mlab-"), "namespaces left");
+    assert!(!Command::new("ip").args(["link", "show", "mlab0"]).output().expect("ip runs").status.success());
+    let left = Command::new("pgrep").args(["-f", dir.to_str().expect("UTF-8")]).output().expect("pgrep runs");
+    assert!(!left.status.success(), "processes left: {}", String::from_utf8_lossy(&left.stdout));
+    assert!(!dir.exists(), "{} left", dir.display());
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The lab: Meridian with real VMs on this machine. One network namespace per zone stands in for a
+# hypervisor host of that zone, with a host agent (meridian-agent) in it; one control plane on the
+# host runs with `--driver agents`; the agents reach it, and it reaches them, over a bridge.
+#
+#   scripts/lab.sh up [--zones lon1,hkg1] [--port 3000] [--dir /tmp/mlab] [--no-build]
+#   scripts/lab.sh down [--dir /tmp/mlab]
+#   scripts/lab.sh status [--dir /tmp/mlab]
+#
+# Run as root (namespaces, bridges, taps). `up` builds the server and the agent (debug) unless
+# --no-build (then MERIDIAN_BIN and MERIDIAN_AGENT_BIN, or target/debug, must hold them) and the
+# guest image (.cache/guest/image, from Debian packages). Everything it makes is named mlab*, or
+# lives under --dir; `down` removes all of it: processes (server, agents, QEMUs), namespaces
+# (with the VMs' taps and bridges), the host bridge and the directory.
+#
+# Addresses: the host bridge mlab0 is 10.254.0.1/24; zone n's namespace mlab-<zone> is
+# 10.254.0.(10+n) on it, its agent listening on port 7100. The server listens on 0.0.0.0:PORT (the
+# agents reach it at 10.254.0.1; a browser on this machine at http://127.0.0.1:PORT).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command=${1:-}
+shift || true
+zones=lon1,hkg1
+port=3000
+dir=/tmp/mlab
+build=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --zones) zones=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --no-build) build=0; shift ;;
+    *) echo "lab.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf 'lab: %s\n' "$*" >&2; }
+server_bin=${MERIDIAN_BIN:-$PWD/target/debug/meridian}
+agent_bin=${MERIDIAN_AGENT_BIN:-$PWD/target/debug/meridian-agent}
+image=${MERIDIAN_GUEST_IMAGE:-$PWD/.cache/guest/image}
+
+# Kills the process in pidfile $1 (TERM, then KILL after $2 seconds), if it still runs.
+stop_pid() {
+  local file=$1 grace=$2 pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq $((grace * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
+down() {
+  # The lab's namespaces: every mlab-* one (a lab whose directory is gone leaves them too).
+  for ns in $(ip netns list | awk '{print $1}' | grep '^mlab-' || true); do
+    # Every process in it: the agent and its QEMUs (started detached, so not the agent's children).
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$ns"
+    say "removed namespace $ns"
+  done
+  if [ -d "$dir" ]; then
+    stop_pid "$dir/server.pid" 10
+    rm -rf "$dir"
+    say "removed $dir"
+  fi
+  ip link del mlab0 2>/dev/null && say "removed bridge mlab0" || true
+}
+
+status() {
+  [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null \
+    && echo "server: running (pid $(cat "$dir/server.pid")), http://127.0.0.1:$(cat "$dir/port")" \
+    || echo "server: not running"
+  for ns in $(ip netns list | awk '{print $1}' | grep '^mlab-' || true); do
+    echo "$ns: $(ip netns pids "$ns" | wc -l) processes"
+  done
+}
+
+up() {
+  [ "$(id -u)" = 0 ] || { echo "lab.sh up: run as root (namespaces, bridges, taps)" >&2; exit 1; }
+  if ip link show mlab0 >/dev/null 2>&1 || [ -e "$dir" ]; then
+    echo "lab.sh up: a lab exists already (scripts/lab.sh down removes it)" >&2
+    exit 1
+  fi
+  if [ "$build" = 1 ]; then
+    say "building the server and the agent"
+    cargo build --quiet -p meridian --bin meridian -p meridian-agent --bin meridian-agent
+  fi
+  for bin in "$server_bin" "$agent_bin"; do
+    [ -x "$bin" ] || { echo "lab.sh up: $bin is missing (build it, or drop --no-build)" >&2; exit 1; }
+  done
+  scripts/guest-image.sh "$image" >&2
+
+  mkdir -p "$dir/server"
+  echo "$port" > "$dir/port"
+  ip link add mlab0 type bridge
+  ip addr add 10.254.0.1/24 dev mlab0
+  ip link set mlab0 up
+
+  local n=0 zone ns address
+  IFS=, read -ra zone_list <<< "$zones"
+  for zone in "${zone_list[@]}"; do
+    n=$((n + 1))
+    ns=mlab-$zone
+    address=10.254.0.$((10 + n))
+    mkdir -p "$dir/$zone"
+    [ -f "$dir/$zone/host-id" ] || cat /proc/sys/kernel/random/uuid > "$dir/$zone/host-id"
+    (umask 077; "$server_bin" agent-token --data-dir "$dir/server" --log warn \
+      --host-id "$(cat "$dir/$zone/host-id")" > "$dir/$zone/token")
+    ip netns add "$ns"
+    ip link add "mlv-$zone" type veth peer name uplink netns "$ns"
+    ip link set "mlv-$zone" master mlab0 up
+    ip -n "$ns" addr add "$address/24" dev uplink
+    ip -n "$ns" link set uplink up
+    ip -n "$ns" link set lo up
+    # Started detached (setsid): the agent outlives this script; `down` finds it by namespace.
+    setsid ip netns exec "$ns" "$agent_bin" \
+      --zone "$zone" --name "$zone-lab" --state-dir "$dir/$zone" --image-dir "$image" \
+      --listen "$address:7100" --control "http://10.254.0.1:$port" --token-file "$dir/$zone/token" \
+      --vcpus 4 --memory-mib 2048 --disk-gib 20 --accelerator-cache "$dir/accelerator.json" \
+      > "$dir/$zone/agent.log" 2>&1 < /dev/null &
+    say "zone $zone: namespace $ns, agent at http://$address:7100 (log $dir/$zone/agent.log)"
+  done
+
+  setsid "$server_bin" --driver agents --listen "0.0.0.0:$port" --public-url "http://127.0.0.1:$port" \
+    --data-dir "$dir/server" > "$dir/server.log" 2>&1 < /dev/null &
+  echo $! > "$dir/server.pid"
+  say "server: http://127.0.0.1:$port (log $dir/server.log)"
+
+  # Up when every agent's host registered with the server.
+  local deadline=$((SECONDS + 120)) id
+  for zone in "${zone_list[@]}"; do
+    id=$(cat "$dir/$zone/host-id")
+    until grep -q "host agent registered.*$id" "$dir/server.log" 2>/dev/null; do
+      if [ $SECONDS -gt $deadline ]; then
+        echo "lab.sh up: the agent of $zone did not register within 120 s; see $dir/$zone/agent.log" >&2
+        exit 1
+      fi
+      sleep 0.5
+    done
+    say "zone $zone: host $id registered"
+  done
+  say "up: zones $zones"
+}
+
+case $command in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
