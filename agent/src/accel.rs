@@ -114,7 +114,7 @@ fn tcg(reason: &str) -> AcceleratorChoice {
     }
 }
 
-/// Boots `image` under KVM (microvm, no disk, 128 MiB, its console in a file under `scratch`) and
+/// Boots `image` under KVM (microvm and `-cpu max` as VMs run, no disk, 128 MiB, its console in a file under `scratch`) and
 /// chooses KVM only if the guest printed its ready line within [`PROBE_TIMEOUT`]; the VM is killed
 /// either way. Uncached: see [`choose_accelerator`].
 pub async fn probe_accelerator(binary: &Path, image: &GuestImage, scratch: &Path) -> AcceleratorChoice {
@@ -132,7 +132,7 @@ pub async fn probe_accelerator(binary: &Path, image: &GuestImage, scratch: &Path
     let started = Instant::now();
     let child = Command::new(binary)
         .args([
-            "-M", "microvm", "-accel", "kvm", "-cpu", "host", "-smp", "1", "-m", "128",
+            "-M", "microvm", "-accel", "kvm", "-cpu", "max", "-smp", "1", "-m", "128",
         ])
         .args(["-nodefaults", "-no-user-config", "-display", "none"])
         .arg("-kernel")

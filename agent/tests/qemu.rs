@@ -16,11 +16,16 @@ const QEMU: &str = "qemu-system-x86_64";
 const BOOT_LIMIT: Duration = Duration::from_secs(60);
 const POWER_OFF_WAIT: Duration = Duration::from_secs(30);
 
-/// The guest image, built (or found current) in the repository's git-ignored cache.
+/// The guest image: the one in `$MERIDIAN_GUEST_IMAGE` when set (e.g. another worktree's cache),
+/// else built (or found current) in the repository's git-ignored cache.
 fn guest_image() -> GuestImage {
     match Command::new(QEMU).arg("--version").output() {
         Ok(out) if out.status.success() => {}
         _ => panic!("{QEMU} is missing: install Debian's qemu-system-x86 (scripts/setup.sh test does)"),
+    }
+    if let Some(dir) = std::env::var_os("MERIDIAN_GUEST_IMAGE") {
+        return GuestImage::load(Path::new(&dir))
+            .expect("the guest image in $MERIDIAN_GUEST_IMAGE is complete");
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = repo.join(".cache/guest/image");
