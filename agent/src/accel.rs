@@ -114,8 +114,8 @@ fn tcg(reason: &str) -> AcceleratorChoice {
     }
 }
 
-/// Boots `image` under KVM (microvm and `-cpu max` as VMs run, no disk, 128 MiB, its console in a file under `scratch`) and
-/// chooses KVM only if the guest printed its ready line within [`PROBE_TIMEOUT`]; the VM is killed
+/// Boots `image` under KVM (microvm and `-cpu max` as VMs run, no disk, 128 MiB, its console in a
+/// file under `scratch`) and chooses KVM only if the guest printed its ready line within [`PROBE_TIMEOUT`]; the VM is killed
 /// either way. Uncached: see [`choose_accelerator`].
 pub async fn probe_accelerator(binary: &Path, image: &GuestImage, scratch: &Path) -> AcceleratorChoice {
     if !Path::new("/dev/kvm").exists() {

@@ -6,6 +6,7 @@ use crate::nic::{self, Network};
 use crate::qemu::{self, Qemu, VmSpec, VmState};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -117,6 +118,8 @@ enum Failure {
     NotFound,
     /// Refused for what it asks; the message is the user's.
     Invalid(String),
+    /// The body is larger than [`BODY_LIMIT`].
+    TooLarge,
     /// Failed on the host; `action` is shown, the error only logged.
     Host {
         action: &'static str,
@@ -171,6 +174,11 @@ impl IntoResponse for Failure {
             ),
             Failure::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such route".to_owned()),
             Failure::Invalid(message) => (StatusCode::UNPROCESSABLE_ENTITY, ERROR_INVALID, message),
+            Failure::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ERROR_INVALID,
+                format!("the body is larger than {} KiB", BODY_LIMIT / 1024),
+            ),
             Failure::Host { action, error } => {
                 tracing::error!(action, error = format!("{error:#}"), "host failure");
                 (
@@ -196,8 +204,15 @@ fn vm_id(raw: &str) -> Answer<VmId> {
 }
 
 /// The body as a [`VmRequest`] for VM `id`.
-fn vm_request(id: VmId, body: &[u8]) -> Answer<VmRequest> {
-    let request: VmRequest = serde_json::from_slice(body)
+fn vm_request(id: VmId, body: Result<Bytes, BytesRejection>) -> Answer<VmRequest> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Failure::TooLarge
+        } else {
+            Failure::Invalid(rejection.body_text())
+        }
+    })?;
+    let request: VmRequest = serde_json::from_slice(&body)
         .map_err(|e| Failure::Invalid(format!("the body is not a VM request: {e}")))?;
     if request.id != id {
         return Err(Failure::Invalid(format!(
@@ -299,10 +314,10 @@ async fn vm_destroy(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> 
 async fn disk_ensure(
     State(agent): State<Arc<Agent>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer<axum::Json<VmStatus>> {
     let id = vm_id(&id)?;
-    let spec = vm_spec(&agent, vm_request(id, &body)?)?;
+    let spec = vm_spec(&agent, vm_request(id, body)?)?;
     agent
         .qemu
         .ensure_disk(&spec)
@@ -314,10 +329,10 @@ async fn disk_ensure(
 async fn nic_ensure(
     State(agent): State<Arc<Agent>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer<axum::Json<VmStatus>> {
     let id = vm_id(&id)?;
-    let request = vm_request(id, &body)?;
+    let request = vm_request(id, body)?;
     agent
         .network
         .ensure_port(id, request.address.as_deref(), request.gateway.as_deref())
@@ -339,10 +354,10 @@ async fn nic_remove(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> 
 async fn vm_start(
     State(agent): State<Arc<Agent>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer<axum::Json<VmStatus>> {
     let id = vm_id(&id)?;
-    let spec = vm_spec(&agent, vm_request(id, &body)?)?;
+    let spec = vm_spec(&agent, vm_request(id, body)?)?;
     agent
         .qemu
         .ensure_running(&spec)
@@ -367,10 +382,10 @@ async fn vm_power_off(
 async fn vm_reboot(
     State(agent): State<Arc<Agent>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer<axum::Json<VmStatus>> {
     let id = vm_id(&id)?;
-    let spec = vm_spec(&agent, vm_request(id, &body)?)?;
+    let spec = vm_spec(&agent, vm_request(id, body)?)?;
     agent
         .qemu
         .reboot(&spec, POWER_OFF_WAIT)
@@ -388,9 +403,10 @@ struct ConsoleQuery {
 async fn console_view(
     State(agent): State<Arc<Agent>>,
     Path(id): Path<String>,
-    Query(query): Query<ConsoleQuery>,
+    query: Result<Query<ConsoleQuery>, QueryRejection>,
 ) -> Answer<axum::Json<Console>> {
     let id = vm_id(&id)?;
+    let Query(query) = query.map_err(|e| Failure::Invalid(e.body_text()))?;
     let lines = query
         .lines
         .unwrap_or(CONSOLE_LINES_DEFAULT)

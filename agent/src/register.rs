@@ -35,8 +35,8 @@ pub enum Error {
     },
 }
 
-/// Registers with the control plane at `control` (its base URL).
-#[derive(Clone, Debug)]
+/// Registers with the control plane at `control` (its base URL). No `Debug`: it holds the token.
+#[derive(Clone)]
 pub struct Registrar {
     client: reqwest::Client,
     url: String,

@@ -315,6 +315,16 @@ fn strangers_are_refused_and_the_host_registers_with_the_control_plane() {
         let request = agent.request(Method::PUT, Route::Disk(id)).body("{}");
         let error = api_error(agent.expect(request, StatusCode::UNPROCESSABLE_ENTITY).await).await;
         assert_eq!(error.code, "invalid");
+        let request = agent
+            .request(Method::PUT, Route::Disk(id))
+            .body(vec![b' '; 300 * 1024]);
+        let error = api_error(agent.expect(request, StatusCode::PAYLOAD_TOO_LARGE).await).await;
+        assert_eq!(error.code, "invalid", "bodies are bounded");
+        let request = agent
+            .client
+            .get(format!("http://{AGENT}/v1/nothing"))
+            .header(VERSION_HEADER, "1");
+        agent.expect(request, StatusCode::UNAUTHORIZED).await;
 
         // The control plane hears the host, with its token and the version.
         let (headers, body) = tokio::time::timeout(Duration::from_secs(15), received.recv())
@@ -523,4 +533,42 @@ fn a_vm_runs_on_the_bridge_through_the_api_and_is_destroyed_without_a_trace() {
         assert!(!gone.running && !gone.disk);
     });
     drop(ns);
+}
+
+#[tokio::test]
+async fn a_control_plane_of_another_version_is_named_in_the_error() {
+    let control = axum::Router::new().route(
+        REGISTER_PATH,
+        axum::routing::post(|| async {
+            let error = ApiError {
+                code: ERROR_API_VERSION.to_owned(),
+                message: "this control plane speaks API 2".to_owned(),
+            };
+            (StatusCode::CONFLICT, [(VERSION_HEADER, "2")], axum::Json(error))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, control).await });
+    let registrar = meridian_agent::register::Registrar::new(&url, "token").expect("client");
+    let registration = Registration {
+        api_version: API_VERSION,
+        host_id: Uuid::new_v4(),
+        name: "lon1-test".into(),
+        zone: "lon1".into(),
+        vcpus: 1,
+        memory_mib: 1024,
+        disk_gib: 1,
+        accelerator: "tcg".into(),
+        accelerator_reason: "test".into(),
+        endpoint: "http://127.0.0.1:7100".into(),
+        image: "image=test".into(),
+    };
+    let error = registrar.register(&registration).await.expect_err("refused");
+    assert_eq!(
+        error.to_string(),
+        "the control plane speaks API 2; this agent speaks API 1"
+    );
 }
