@@ -50,7 +50,7 @@ pub async fn choose_accelerator(
     if !Path::new("/dev/kvm").exists() {
         // Not cached: a KVM module loaded later should be found at the next start.
         let choice = tcg("no /dev/kvm; using TCG");
-        tracing::info!(accelerator = ?choice.accelerator, reason = %choice.reason, cached = false, "accelerator chosen");
+        tracing::info!(accelerator = choice.accelerator.name(), reason = %choice.reason, cached = false, "accelerator chosen");
         return choice;
     }
     let key = probe_key(binary, image).await;
@@ -61,17 +61,22 @@ pub async fn choose_accelerator(
     if let Some(cached) = cached
         && cached.key == key
     {
-        tracing::info!(accelerator = ?cached.choice.accelerator, reason = %cached.choice.reason, cached = true, cache = %cache.display(), "accelerator chosen");
+        tracing::info!(accelerator = cached.choice.accelerator.name(), reason = %cached.choice.reason, cached = true, cache = %cache.display(), "accelerator chosen");
         return cached.choice;
     }
     let choice = probe_accelerator(binary, image, scratch).await;
-    tracing::info!(accelerator = ?choice.accelerator, reason = %choice.reason, cached = false, "accelerator chosen");
+    tracing::info!(accelerator = choice.accelerator.name(), reason = %choice.reason, cached = false, "accelerator chosen");
     let entry = Cached {
         key,
         choice: choice.clone(),
     };
+    // Written aside and renamed: an agent starting meanwhile reads the old answer or the new one.
+    let aside = cache.with_extension("json.new");
     let written = match serde_json::to_vec_pretty(&entry) {
-        Ok(json) => tokio::fs::write(cache, json).await,
+        Ok(json) => match tokio::fs::write(&aside, json).await {
+            Ok(()) => tokio::fs::rename(&aside, cache).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e.into()),
     };
     if let Err(e) = written {
@@ -177,6 +182,7 @@ pub async fn probe_accelerator(binary: &Path, image: &GuestImage, scratch: &Path
         Err(_) => String::new(),
     };
     let _ = tokio::fs::remove_file(&console).await;
+    let _ = tokio::fs::remove_dir(scratch).await;
     match outcome {
         Ok(()) => AcceleratorChoice {
             accelerator: Accelerator::Kvm,
@@ -189,5 +195,60 @@ pub async fn probe_accelerator(binary: &Path, image: &GuestImage, scratch: &Path
             tracing::warn!(qemu.stderr = %stderr, "KVM probe failed: {why}");
             tcg(&format!("KVM present but {why}; using TCG"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_cached_answer_is_used_only_for_the_same_kernel_qemu_and_image() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cache = dir.path().join("accelerator.json");
+        let scratch = dir.path().join("probe");
+        // `echo` stands in for QEMU: it has a version line and exits at once, as a QEMU that
+        // cannot use KVM does.
+        let qemu = Path::new("/bin/echo");
+        let image = GuestImage {
+            kernel: dir.path().join("vmlinuz"),
+            initrd: dir.path().join("initramfs.cpio.gz"),
+            manifest: "image=test\n".to_owned(),
+        };
+        if !Path::new("/dev/kvm").exists() {
+            let choice = choose_accelerator(qemu, &image, &cache, &scratch).await;
+            assert_eq!(choice.reason, "no /dev/kvm; using TCG");
+            return;
+        }
+        let cached = AcceleratorChoice {
+            accelerator: Accelerator::Kvm,
+            reason: "from the cache".to_owned(),
+        };
+        let key = probe_key(qemu, &image).await;
+        let entry = Cached {
+            key: key.clone(),
+            choice: cached.clone(),
+        };
+        std::fs::write(&cache, serde_json::to_vec(&entry).expect("json")).expect("cache");
+        assert_eq!(choose_accelerator(qemu, &image, &cache, &scratch).await, cached);
+
+        // Another kernel: probed again (and `echo` boots nothing), and the new answer cached.
+        let stale = Cached {
+            key: ProbeKey {
+                kernel: "0.0.0-other".to_owned(),
+                ..key.clone()
+            },
+            choice: cached.clone(),
+        };
+        std::fs::write(&cache, serde_json::to_vec(&stale).expect("json")).expect("cache");
+        let probed = choose_accelerator(qemu, &image, &cache, &scratch).await;
+        assert_eq!(probed.accelerator, Accelerator::Tcg);
+        assert!(
+            probed.reason.starts_with("KVM present but QEMU exited"),
+            "{}",
+            probed.reason
+        );
+        let written: Cached = serde_json::from_slice(&std::fs::read(&cache).expect("cache")).expect("json");
+        assert_eq!((written.key, written.choice), (key, probed));
     }
 }

@@ -126,15 +126,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Some(gib) => gib,
             None => host::default_disk_gib(&args.state_dir).context("disk offered")?,
         },
-        accelerator: serde_json::to_value(accelerator.accelerator)?
-            .as_str()
-            .unwrap_or("tcg")
-            .to_owned(),
+        accelerator: accelerator.accelerator.name().to_owned(),
         accelerator_reason: accelerator.reason.clone(),
-        endpoint: args
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", args.listen)),
+        endpoint: args.endpoint.clone().unwrap_or_else(|| {
+            if args.listen.ip().is_unspecified() {
+                tracing::warn!(listen = %args.listen, "no --endpoint: the control plane is told an unspecified address");
+            }
+            format!("http://{}", args.listen)
+        }),
         image: image_name,
     };
 

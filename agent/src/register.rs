@@ -17,8 +17,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The control plane was not reached or did not answer.
-    #[error("the control plane at {0} did not answer")]
-    Unreachable(String, #[source] reqwest::Error),
+    #[error("the control plane did not answer")]
+    Unreachable(#[source] reqwest::Error),
     /// It speaks another API version.
     #[error("the control plane speaks API {theirs}; this agent speaks API {API_VERSION}")]
     Version {
@@ -65,7 +65,7 @@ impl Registrar {
             .json(registration)
             .send()
             .await
-            .map_err(|e| Error::Unreachable(self.url.clone(), e))?;
+            .map_err(Error::Unreachable)?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

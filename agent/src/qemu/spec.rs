@@ -16,6 +16,16 @@ pub enum Accelerator {
     Tcg,
 }
 
+impl Accelerator {
+    /// Its name as QEMU's `-accel` and the agent API spell it: `kvm` or `tcg`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accelerator::Kvm => "kvm",
+            Accelerator::Tcg => "tcg",
+        }
+    }
+}
+
 /// The accelerator chosen at agent start and why, for the agent's log and the capacity page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceleratorChoice {
