@@ -24,8 +24,7 @@ use tokio::sync::OwnedMutexGuard;
 use process::{is_our_qemu, qmp_once, remove_if_present, rotate_console, wait_gone, write};
 pub use qmp::{Qmp, QmpError};
 pub use spec::{
-    Accelerator, AcceleratorChoice, GuestImage, PowerOff, VmEntry, VmMeta, VmPaths, VmSpec, VmState,
-    probe_accelerator,
+    Accelerator, AcceleratorChoice, GuestImage, PowerOff, VmEntry, VmMeta, VmNic, VmPaths, VmSpec, VmState,
 };
 
 /// The console log is rotated (to `console.log.1`) at a start, or by [`Qemu::rotate_console`],
@@ -104,7 +103,7 @@ pub struct QemuConfig {
     pub binary: PathBuf,
     /// The image every VM boots.
     pub image: GuestImage,
-    /// The accelerator chosen at start ([`probe_accelerator`]).
+    /// The accelerator chosen at start ([`crate::accel::choose_accelerator`]).
     pub accelerator: Accelerator,
 }
 
@@ -234,7 +233,7 @@ impl Qemu {
         append.push_str("console=ttyS0 quiet");
         // Commas in a path would be read as option separators; QEMU escapes them by doubling.
         let esc = |p: &Path| path(p).replace(',', ",,");
-        vec![
+        let mut args: Vec<String> = vec![
             "-name".into(),
             format!("meridian-{},process=meridian-{}", spec.id, spec.id),
             "-M".into(),
@@ -278,7 +277,16 @@ impl Qemu {
             "-pidfile".into(),
             path(&paths.pid),
             "-daemonize".into(),
-        ]
+        ];
+        if let Some(nic) = &spec.nic {
+            args.extend([
+                "-netdev".into(),
+                format!("tap,id=net0,ifname={},script=no,downscript=no", nic.tap),
+                "-device".into(),
+                format!("virtio-net-device,netdev=net0,mac={}", nic.mac),
+            ]);
+        }
+        args
     }
 
     /// Whether VM `id`'s QEMU runs: its pidfile names a live process whose command line is our
@@ -404,6 +412,27 @@ impl Qemu {
     /// Meant to be called periodically by the agent.
     pub async fn rotate_console(&self, id: VmId) -> Result<bool, Error> {
         rotate_console(&self.paths(id)).await
+    }
+
+    /// Rotates every VM's console log ([`Qemu::rotate_console`]) every `every`, forever.
+    pub async fn rotate_consoles(&self, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let vms = match self.list().await {
+                Ok(vms) => vms,
+                Err(e) => {
+                    tracing::warn!(error = %e, "console rotation: VMs not listed");
+                    continue;
+                }
+            };
+            for vm in vms {
+                if let Err(e) = self.rotate_console(vm.id).await {
+                    tracing::warn!(vm.id = %vm.id, error = %e, "console not rotated");
+                }
+            }
+        }
     }
 
     /// Every VM directory under the state directory with its state, sorted by id, for

@@ -2,9 +2,9 @@
 //! drives it through the agent's `qemu` module. Needs Debian's `qemu-system-x86` (`scripts/setup.sh
 //! test` installs it) and fails, rather than skips, without it.
 
+use meridian_agent::accel::choose_accelerator;
 use meridian_agent::qemu::{
     CONSOLE_LOG_MAX_BYTES, GuestImage, PowerOff, Qemu, QemuConfig, VmEntry, VmMeta, VmSpec, VmState,
-    probe_accelerator,
 };
 use meridian_core::id::VmId;
 use std::os::unix::fs::MetadataExt;
@@ -16,11 +16,16 @@ const QEMU: &str = "qemu-system-x86_64";
 const BOOT_LIMIT: Duration = Duration::from_secs(60);
 const POWER_OFF_WAIT: Duration = Duration::from_secs(30);
 
-/// The guest image, built (or found current) in the repository's git-ignored cache.
+/// The guest image: the one in `$MERIDIAN_GUEST_IMAGE` when set (e.g. another worktree's cache),
+/// else built (or found current) in the repository's git-ignored cache.
 fn guest_image() -> GuestImage {
     match Command::new(QEMU).arg("--version").output() {
         Ok(out) if out.status.success() => {}
         _ => panic!("{QEMU} is missing: install Debian's qemu-system-x86 (scripts/setup.sh test does)"),
+    }
+    if let Some(dir) = std::env::var_os("MERIDIAN_GUEST_IMAGE") {
+        return GuestImage::load(Path::new(&dir))
+            .expect("the guest image in $MERIDIAN_GUEST_IMAGE is complete");
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = repo.join(".cache/guest/image");
@@ -45,16 +50,27 @@ struct Lab {
 }
 
 impl Lab {
-    fn new() -> Self {
+    async fn new() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("mag")
             .tempdir_in("/tmp")
             .expect("temporary state directory");
+        let image = guest_image();
+        // Cached in the target directory: only the first test run on a host boots the KVM probe.
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let accelerator = choose_accelerator(
+            Path::new(QEMU),
+            &image,
+            &tmp.join("accelerator.json"),
+            &dir.path().join("probe"),
+        )
+        .await
+        .accelerator;
         let config = QemuConfig {
             state_dir: dir.path().to_owned(),
             binary: QEMU.into(),
-            image: guest_image(),
-            accelerator: probe_accelerator().accelerator,
+            image,
+            accelerator,
         };
         Self { dir, config }
     }
@@ -108,6 +124,7 @@ fn spec(user_data: Option<&str>) -> VmSpec {
             ssh_authorized_keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKd0test test@meridian".into()],
         },
         user_data: user_data.map(str::to_owned),
+        nic: None,
     }
 }
 
@@ -149,7 +166,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vm_boots_to_its_ready_line_is_adopted_and_destroyed_without_a_trace() {
-    let lab = Lab::new();
+    let lab = Lab::new().await;
     let qemu = lab.qemu();
     let spec = spec(None);
     let paths = qemu.paths(spec.id);
@@ -211,7 +228,7 @@ async fn a_vm_boots_to_its_ready_line_is_adopted_and_destroyed_without_a_trace()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_guest_writes_to_its_disk_survives_power_off_start_and_reboot() {
-    let lab = Lab::new();
+    let lab = Lab::new().await;
     let qemu = lab.qemu();
     let spec = spec(Some(
         "#!/bin/sh\n\
@@ -263,7 +280,7 @@ async fn what_the_guest_writes_to_its_disk_survives_power_off_start_and_reboot()
 
 #[tokio::test]
 async fn a_disk_is_sparse_grows_and_never_shrinks() {
-    let lab = Lab::new();
+    let lab = Lab::new().await;
     let qemu = lab.qemu();
     let mut spec = spec(None);
     let disk: PathBuf = qemu.paths(spec.id).disk;
@@ -285,7 +302,7 @@ async fn a_disk_is_sparse_grows_and_never_shrinks() {
 
 #[tokio::test]
 async fn the_console_log_stays_bounded() {
-    let lab = Lab::new();
+    let lab = Lab::new().await;
     let qemu = lab.qemu();
     let spec = spec(None);
     let paths = qemu.paths(spec.id);

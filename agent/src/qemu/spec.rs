@@ -16,6 +16,16 @@ pub enum Accelerator {
     Tcg,
 }
 
+impl Accelerator {
+    /// Its name as QEMU's `-accel` and the agent API spell it: `kvm` or `tcg`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accelerator::Kvm => "kvm",
+            Accelerator::Tcg => "tcg",
+        }
+    }
+}
+
 /// The accelerator chosen at agent start and why, for the agent's log and the capacity page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceleratorChoice {
@@ -23,22 +33,6 @@ pub struct AcceleratorChoice {
     pub accelerator: Accelerator,
     /// Why, in words.
     pub reason: String,
-}
-
-/// Chooses the accelerator. Today always TCG, and it says why: the presence of `/dev/kvm` proves
-/// nothing (on PVM-backed hosts it exists and a stock kernel does not boot under it); the honest
-/// probe — boot the guest image under KVM with a short timeout and cache the answer — is not
-/// written yet.
-pub fn probe_accelerator() -> AcceleratorChoice {
-    let reason = if Path::new("/dev/kvm").exists() {
-        "KVM not probed yet (/dev/kvm alone does not prove a guest boots under it); using TCG"
-    } else {
-        "no /dev/kvm; using TCG"
-    };
-    AcceleratorChoice {
-        accelerator: Accelerator::Tcg,
-        reason: reason.to_owned(),
-    }
 }
 
 /// A guest image as `scripts/guest-image.sh` writes it: a kernel, an initramfs and a manifest.
@@ -97,6 +91,17 @@ pub struct VmSpec {
     pub meta: VmMeta,
     /// User data; the guest runs it as a script when it starts with `#!`.
     pub user_data: Option<String>,
+    /// The network port: a tap QEMU attaches its virtio-net device to (none: no network device).
+    pub nic: Option<VmNic>,
+}
+
+/// A VM's network port on the host, named from its id (see [`crate::nic`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmNic {
+    /// The tap device, which must exist when QEMU starts.
+    pub tap: String,
+    /// The guest's MAC address, `52:54:00:xx:xx:xx`.
+    pub mac: String,
 }
 
 impl VmSpec {
@@ -206,6 +211,7 @@ mod tests {
                 ssh_authorized_keys: vec!["ssh-ed25519 AAAA a@b".into(), "ssh-ed25519 BBBB c@d\n".into()],
             },
             user_data: None,
+            nic: None,
         }
     }
 
