@@ -13,6 +13,9 @@
 # lives under --dir; `down` removes all of it: processes (server, agents, QEMUs), namespaces
 # (with the VMs' taps and bridges), the host bridge and the directory.
 #
+# Each lab host offers 8 vCPUs, 16 GiB and 200 GiB whatever the machine has: guests touch little of
+# their memory and disks are sparse, so a few VMs of the small sizes fit one machine's real means.
+#
 # Addresses: the host bridge mlab0 is 10.254.0.1/24; zone n's namespace mlab-<zone> is
 # 10.254.0.(10+n) on it, its agent listening on port 7100. The server listens on 0.0.0.0:PORT (the
 # agents reach it at 10.254.0.1; a browser on this machine at http://127.0.0.1:PORT).
@@ -119,7 +122,7 @@ up() {
     setsid ip netns exec "$ns" "$agent_bin" \
       --zone "$zone" --name "$zone-lab" --state-dir "$dir/$zone" --image-dir "$image" \
       --listen "$address:7100" --control "http://10.254.0.1:$port" --token-file "$dir/$zone/token" \
-      --vcpus 4 --memory-mib 2048 --disk-gib 20 --accelerator-cache "$dir/accelerator.json" \
+      --vcpus 8 --memory-mib 16384 --disk-gib 200 --accelerator-cache "$dir/accelerator.json" \
       > "$dir/$zone/agent.log" 2>&1 < /dev/null &
     say "zone $zone: namespace $ns, agent at http://$address:7100 (log $dir/$zone/agent.log)"
   done
@@ -149,5 +152,5 @@ case $command in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -257,6 +257,13 @@ async fn vm_status(agent: &Agent, id: VmId) -> VmStatus {
         VmState::Running { pid } => Some(pid),
         VmState::Stopped => None,
     };
+    let ready = match pid {
+        Some(_) => {
+            let console = paths.console.clone();
+            tokio::task::spawn_blocking(move || booted(&console, id)).await.unwrap_or(false)
+        }
+        None => false,
+    };
     let image = tokio::fs::read_to_string(&paths.image)
         .await
         .ok()
@@ -266,7 +273,25 @@ async fn vm_status(agent: &Agent, id: VmId) -> VmStatus {
         running: pid.is_some(),
         pid,
         disk: tokio::fs::try_exists(&paths.disk).await.unwrap_or(false),
+        ready,
         image,
+    }
+}
+
+/// Whether the console log at `path` shows VM `id`'s ready line after the agent's last start of
+/// its QEMU ([`qemu::START_MARKER`]). A chatty guest may have pushed the marker out of the lines
+/// read: a ready line alone then counts.
+fn booted(path: &std::path::Path, id: VmId) -> bool {
+    let Ok(lines) = console_tail(path, CONSOLE_LINES_MAX) else {
+        return false;
+    };
+    let ready = meridian_core::agent_api::ready_line(id);
+    let last_start = lines.iter().rposition(|l| l.starts_with(qemu::START_MARKER));
+    let last_ready = lines.iter().rposition(|l| l.contains(&ready));
+    match (last_start, last_ready) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(start), Some(ready)) => ready > start,
     }
 }
 

@@ -30,6 +30,10 @@ pub use spec::{
 /// The console log is rotated (to `console.log.1`) at a start, or by [`Qemu::rotate_console`],
 /// when it is larger than this.
 pub const CONSOLE_LOG_MAX_BYTES: u64 = 1024 * 1024;
+/// The line the agent writes to a VM's console log as it starts QEMU: the guest's output after it
+/// belongs to this run (a ready line before it is an earlier boot's).
+pub const START_MARKER: &str = "[meridian-agent] starting QEMU";
+
 /// How long one QMP call may take.
 pub const QMP_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `qemu-system-x86_64 -daemonize` may take to set the VM up and return.
@@ -84,6 +88,18 @@ pub enum Error {
     /// The process survived SIGKILL (uninterruptible sleep, …).
     #[error("QEMU process {0} survived SIGKILL")]
     Unkillable(u32),
+}
+
+/// Appends `line` and a line break to the file at `path` (made if absent).
+async fn append_line(path: &Path, line: &str) -> Result<(), Error> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+        .map_err(io_at(path))?;
+    file.write_all(format!("{line}\n").as_bytes()).await.map_err(io_at(path))
 }
 
 /// Where an I/O error happened.
@@ -187,6 +203,7 @@ impl Qemu {
         .await?;
         write(&paths.image, self.config.image.manifest.as_bytes()).await?;
         rotate_console(&paths).await?;
+        append_line(&paths.console, START_MARKER).await?;
         // Left over from a QEMU that was killed: QEMU would refuse to bind the socket.
         remove_if_present(&paths.qmp).await?;
         remove_if_present(&paths.pid).await?;
