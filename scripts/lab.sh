@@ -3,22 +3,27 @@
 # hypervisor host of that zone, with a host agent (meridian-agent) in it; one control plane on the
 # host runs with `--driver agents`; the agents reach it, and it reaches them, over a bridge.
 #
-#   scripts/lab.sh up [--zones lon1,hkg1] [--port 3000] [--dir /tmp/mlab] [--no-build]
-#   scripts/lab.sh down [--dir /tmp/mlab]
-#   scripts/lab.sh status [--dir /tmp/mlab]
+#   scripts/lab.sh up [--zones lon1,hkg1] [--port 3000] [--no-build]
+#   scripts/lab.sh down
+#   scripts/lab.sh status
+#   scripts/lab.sh start-agent ZONE | start-server    (again, after a crash or a kill)
+# Every command also takes --dir DIR (default /tmp/mlab), --name NAME (default mlab) and --net
+# A.B.C (default 10.254.0): two labs with other names, directories and nets do not meet (the
+# tests run theirs so, beside yours).
 #
 # Run as root (namespaces, bridges, taps). `up` builds the server and the agent (debug) unless
 # --no-build (then MERIDIAN_BIN and MERIDIAN_AGENT_BIN, or target/debug, must hold them) and the
-# guest image (.cache/guest/image, from Debian packages). Everything it makes is named mlab*, or
-# lives under --dir; `down` removes all of it: processes (server, agents, QEMUs), namespaces
-# (with the VMs' taps and bridges), the host bridge and the directory.
+# guest image (.cache/guest/image, from Debian packages). Everything it makes is named NAME*, or
+# lives under DIR; `down` removes all of it: processes (server, agents, QEMUs), namespaces (with
+# the VMs' taps and bridges), the host bridge and the directory. The server takes its other
+# settings from MERIDIAN_* variables (e.g. MERIDIAN_RECONCILE_SECS).
 #
 # Each lab host offers 8 vCPUs, 16 GiB and 200 GiB whatever the machine has: guests touch little of
 # their memory and disks are sparse, so a few VMs of the small sizes fit one machine's real means.
 #
-# Addresses: the host bridge mlab0 is 10.254.0.1/24; zone n's namespace mlab-<zone> is
-# 10.254.0.(10+n) on it, its agent listening on port 7100. The server listens on 0.0.0.0:PORT (the
-# agents reach it at 10.254.0.1; a browser on this machine at http://127.0.0.1:PORT).
+# Addresses: the host bridge NAME0 is NET.1/24; zone n's namespace NAME-<zone> is NET.(10+n) on
+# it, its agent listening on port 7100. The server listens on 0.0.0.0:PORT (the agents reach it at
+# NET.1; a browser on this machine at http://127.0.0.1:PORT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,10 +32,16 @@ shift || true
 zones=lon1,hkg1
 port=3000
 dir=/tmp/mlab
+name=mlab
+net=10.254.0
 build=1
+zone_arg=
+if [ "$command" = start-agent ]; then zone_arg=${1:?start-agent needs a zone}; shift; fi
 while [ $# -gt 0 ]; do
   case $1 in
     --zones) zones=$2; shift 2 ;;
+    --name) name=$2; shift 2 ;;
+    --net) net=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --no-build) build=0; shift ;;
@@ -43,22 +54,29 @@ server_bin=${MERIDIAN_BIN:-$PWD/target/debug/meridian}
 agent_bin=${MERIDIAN_AGENT_BIN:-$PWD/target/debug/meridian-agent}
 image=${MERIDIAN_GUEST_IMAGE:-$PWD/.cache/guest/image}
 
+# Whether process $1 runs (a zombie does not: where nothing reaps orphans, as in some containers,
+# a killed server stays one).
+alive() {
+  local state
+  state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) && [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # Kills the process in pidfile $1 (TERM, then KILL after $2 seconds), if it still runs.
 stop_pid() {
   local file=$1 grace=$2 pid
   [ -f "$file" ] || return 0
   pid=$(cat "$file")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq $((grace * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq $((grace * 10))); do alive "$pid" || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$file"
 }
 
 down() {
-  # The lab's namespaces: every mlab-* one (a lab whose directory is gone leaves them too).
-  for ns in $(ip netns list | awk '{print $1}' | grep '^mlab-' || true); do
+  # The lab's namespaces: every NAME-* one (a lab whose directory is gone leaves them too).
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$name-" || true); do
     # Every process in it: the agent and its QEMUs (started detached, so not the agent's children).
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$ns"
@@ -69,22 +87,66 @@ down() {
     rm -rf "$dir"
     say "removed $dir"
   fi
-  ip link del mlab0 2>/dev/null && say "removed bridge mlab0" || true
+  ip link del "${name}0" 2>/dev/null && say "removed bridge ${name}0" || true
 }
 
 status() {
-  [ -f "$dir/server.pid" ] && kill -0 "$(cat "$dir/server.pid")" 2>/dev/null \
+  [ -f "$dir/server.pid" ] && alive "$(cat "$dir/server.pid")" \
     && echo "server: running (pid $(cat "$dir/server.pid")), http://127.0.0.1:$(cat "$dir/port")" \
     || echo "server: not running"
-  for ns in $(ip netns list | awk '{print $1}' | grep '^mlab-' || true); do
+  for ns in $(ip netns list | awk '{print $1}' | grep "^$name-" || true); do
     echo "$ns: $(ip netns pids "$ns" | wc -l) processes"
   done
 }
 
+# The address of zone $1's namespace (its place in the lab's zone list, kept in DIR/zones).
+zone_address() {
+  local n=0 zone
+  while read -r zone; do
+    n=$((n + 1))
+    [ "$zone" = "$1" ] && { echo "$net.$((10 + n))"; return; }
+  done < "$dir/zones"
+  echo "lab.sh: $1 is not one of this lab's zones ($(paste -sd, "$dir/zones"))" >&2
+  exit 1
+}
+
+# Starts zone $1's agent in its namespace, unless it runs. Detached (setsid): it outlives this
+# script; `down` finds it by its namespace.
+start_agent() {
+  local zone=$1 ns=$name-$1 address
+  address=$(zone_address "$zone")
+  for pid in $(ip netns pids "$ns"); do
+    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--state-dir $dir/$zone "; then
+      say "zone $zone: agent runs already (pid $pid)"
+      return
+    fi
+  done
+  setsid ip netns exec "$ns" "$agent_bin" \
+    --zone "$zone" --name "$zone-lab" --state-dir "$dir/$zone" --image-dir "$image" \
+    --listen "$address:7100" --control "http://$net.1:$(cat "$dir/port")" --token-file "$dir/$zone/token" \
+    --vcpus 8 --memory-mib 16384 --disk-gib 200 --accelerator-cache "$dir/accelerator.json" \
+    >> "$dir/$zone/agent.log" 2>&1 < /dev/null &
+  say "zone $zone: namespace $ns, agent at http://$address:7100 (log $dir/$zone/agent.log)"
+}
+
+# Starts the server, unless it runs.
+start_server() {
+  local port
+  port=$(cat "$dir/port")
+  if [ -f "$dir/server.pid" ] && alive "$(cat "$dir/server.pid")"; then
+    say "server runs already (pid $(cat "$dir/server.pid"))"
+    return
+  fi
+  setsid "$server_bin" --driver agents --listen "0.0.0.0:$port" --public-url "http://127.0.0.1:$port" \
+    --data-dir "$dir/server" >> "$dir/server.log" 2>&1 < /dev/null &
+  echo $! > "$dir/server.pid"
+  say "server: http://127.0.0.1:$port (log $dir/server.log)"
+}
+
 up() {
   [ "$(id -u)" = 0 ] || { echo "lab.sh up: run as root (namespaces, bridges, taps)" >&2; exit 1; }
-  if ip link show mlab0 >/dev/null 2>&1 || [ -e "$dir" ]; then
-    echo "lab.sh up: a lab exists already (scripts/lab.sh down removes it)" >&2
+  if ip link show "${name}0" >/dev/null 2>&1 || [ -e "$dir" ]; then
+    echo "lab.sh up: a lab named $name or in $dir exists already (scripts/lab.sh down removes it)" >&2
     exit 1
   fi
   if [ "$build" = 1 ]; then
@@ -98,39 +160,28 @@ up() {
 
   mkdir -p "$dir/server"
   echo "$port" > "$dir/port"
-  ip link add mlab0 type bridge
-  ip addr add 10.254.0.1/24 dev mlab0
-  ip link set mlab0 up
+  tr , '\n' <<< "$zones" > "$dir/zones"
+  ip link add "${name}0" type bridge
+  ip addr add "$net.1/24" dev "${name}0"
+  ip link set "${name}0" up
 
-  local n=0 zone ns address
+  local zone ns
   IFS=, read -ra zone_list <<< "$zones"
   for zone in "${zone_list[@]}"; do
-    n=$((n + 1))
-    ns=mlab-$zone
-    address=10.254.0.$((10 + n))
+    ns=$name-$zone
     mkdir -p "$dir/$zone"
     [ -f "$dir/$zone/host-id" ] || cat /proc/sys/kernel/random/uuid > "$dir/$zone/host-id"
     (umask 077; "$server_bin" agent-token --data-dir "$dir/server" --log warn \
       --host-id "$(cat "$dir/$zone/host-id")" > "$dir/$zone/token")
     ip netns add "$ns"
-    ip link add "mlv-$zone" type veth peer name uplink netns "$ns"
-    ip link set "mlv-$zone" master mlab0 up
-    ip -n "$ns" addr add "$address/24" dev uplink
+    ip link add "${name}v-$zone" type veth peer name uplink netns "$ns"
+    ip link set "${name}v-$zone" master "${name}0" up
+    ip -n "$ns" addr add "$(zone_address "$zone")/24" dev uplink
     ip -n "$ns" link set uplink up
     ip -n "$ns" link set lo up
-    # Started detached (setsid): the agent outlives this script; `down` finds it by namespace.
-    setsid ip netns exec "$ns" "$agent_bin" \
-      --zone "$zone" --name "$zone-lab" --state-dir "$dir/$zone" --image-dir "$image" \
-      --listen "$address:7100" --control "http://10.254.0.1:$port" --token-file "$dir/$zone/token" \
-      --vcpus 8 --memory-mib 16384 --disk-gib 200 --accelerator-cache "$dir/accelerator.json" \
-      > "$dir/$zone/agent.log" 2>&1 < /dev/null &
-    say "zone $zone: namespace $ns, agent at http://$address:7100 (log $dir/$zone/agent.log)"
+    start_agent "$zone"
   done
-
-  setsid "$server_bin" --driver agents --listen "0.0.0.0:$port" --public-url "http://127.0.0.1:$port" \
-    --data-dir "$dir/server" > "$dir/server.log" 2>&1 < /dev/null &
-  echo $! > "$dir/server.pid"
-  say "server: http://127.0.0.1:$port (log $dir/server.log)"
+  start_server
 
   # Up when every agent's host registered with the server.
   local deadline=$((SECONDS + 120)) id
@@ -152,5 +203,7 @@ case $command in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  start-agent) start_agent "$zone_arg" ;;
+  start-server) start_server ;;
+  *) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

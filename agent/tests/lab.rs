@@ -16,6 +16,16 @@ use std::time::{Duration, Instant};
 
 const JOB_LIMIT: Duration = Duration::from_secs(240);
 const PASSWORD: &str = "correct horse battery staple";
+/// The tests' labs are named apart from a lab of yours (`scripts/lab.sh`'s default `mlab`).
+const NAME: &str = "mlt";
+const NET: &str = "10.253.0";
+
+/// One lab at a time: the tests' labs share their name, bridge and net.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -37,10 +47,12 @@ struct Lab {
     dir: PathBuf,
     base: String,
     down: bool,
+    env: Vec<(String, String)>,
 }
 
 impl Lab {
-    fn up(zones: &str, port: u16) -> Self {
+    /// Brings a lab up; `env` are settings for its server (`MERIDIAN_*`).
+    fn up(zones: &str, port: u16, env: &[(&str, &str)]) -> Self {
         let agent = PathBuf::from(env!("CARGO_BIN_EXE_meridian-agent"));
         let server = agent.with_file_name("meridian");
         assert!(
@@ -48,13 +60,14 @@ impl Lab {
             "{} is missing: build the server first (cargo build -p meridian)",
             server.display()
         );
-        let dir = PathBuf::from(format!("/tmp/mlt{}", std::process::id()));
+        let dir = PathBuf::from(format!("/tmp/{NAME}{}", std::process::id()));
         let lab = Lab {
             dir: dir.clone(),
             base: format!("http://127.0.0.1:{port}"),
             down: false,
+            env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         };
-        // A lab left by an earlier run that was killed would refuse `up`.
+        // A test lab left by an earlier run that was killed would refuse `up`.
         lab.script("down", &[]);
         lab.script("up", &["--zones", zones, "--port", &port.to_string(), "--no-build"]);
         lab
@@ -64,10 +77,45 @@ impl Lab {
         let agent = PathBuf::from(env!("CARGO_BIN_EXE_meridian-agent"));
         run(Command::new(repo().join("scripts/lab.sh"))
             .arg(command)
-            .args(["--dir", self.dir.to_str().expect("a UTF-8 path")])
             .args(args)
+            .args(["--dir", self.dir.to_str().expect("a UTF-8 path"), "--name", NAME, "--net", NET])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("MERIDIAN_AGENT_BIN", &agent)
             .env("MERIDIAN_BIN", agent.with_file_name("meridian")))
+    }
+
+    /// The server binary, for its other commands.
+    fn server_command(&self) -> Command {
+        let mut command = Command::new(PathBuf::from(env!("CARGO_BIN_EXE_meridian-agent")).with_file_name("meridian"));
+        command.args(["--driver", "agents", "--log", "warn", "--data-dir"]).arg(self.dir.join("server"));
+        command
+    }
+
+    /// Fails the test with what is broken unless every invariant holds.
+    fn invariants_hold(&self) {
+        let out = self.server_command().arg("invariants").output().expect("meridian invariants runs");
+        assert!(
+            out.status.success(),
+            "invariants broken:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits until the server answers again.
+    async fn server_answers(&self) {
+        let started = Instant::now();
+        while reqwest::get(format!("{}/healthz", self.base)).await.is_err() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the server did not come back");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The pid of zone `zone`'s agent.
+    fn agent_pid(&self, zone: &str) -> String {
+        let pattern = format!("--state-dir {} ", self.dir.join(zone).display());
+        let out = run(Command::new("pgrep").args(["-f", "--", &pattern]));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     fn down(&mut self) {
@@ -193,7 +241,7 @@ fn key_pair(dir: &Path, name: &str) -> (PathBuf, String) {
 /// Runs `command` as root on the VM at `ip` over SSH from inside zone `zone`'s namespace.
 fn ssh(zone: &str, key: &Path, ip: &str, command: &str) -> std::process::Output {
     Command::new("ip")
-        .args(["netns", "exec", &format!("mlab-{zone}"), "ssh", "-i"])
+        .args(["netns", "exec", &format!("{NAME}-{zone}"), "ssh", "-i"])
         .arg(key)
         .args([
             "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
@@ -223,7 +271,7 @@ fn traces(lab: &Lab, zone: &str, vm: &str) -> Vec<String> {
         found.push(format!("QEMU process {}", String::from_utf8_lossy(&pgrep.stdout).trim()));
     }
     let tap = format!("mt{}", &vm.replace('-', "")[..13]);
-    let links = run(Command::new("ip").args(["-n", &format!("mlab-{zone}"), "-o", "link", "show"]));
+    let links = run(Command::new("ip").args(["-n", &format!("{NAME}-{zone}"), "-o", "link", "show"]));
     if String::from_utf8_lossy(&links.stdout).contains(&tap) {
         found.push(format!("tap {tap}"));
     }
@@ -236,8 +284,9 @@ fn traces(lab: &Lab, zone: &str, vm: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
+    let _serial = serial();
     let keys = tempfile::tempdir().expect("a key directory");
-    let mut lab = Lab::up("lon1,hkg1", 3931);
+    let mut lab = Lab::up("lon1,hkg1", 3931, &[]);
     let (a_key, a_public) = key_pair(keys.path(), "acme");
     let (b_key, b_public) = key_pair(keys.path(), "bravo");
     let acme = Tenant::sign_up(&lab, "Acme", "ops@acme.example").await;
@@ -317,9 +366,110 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
     let dir = lab.dir.clone();
     lab.down();
     let namespaces = run(Command::new("ip").args(["netns", "list"]));
-    assert!(!String::from_utf8_lossy(&namespaces.stdout).contains("mlab-"), "namespaces left");
-    assert!(!Command::new("ip").args(["link", "show", "mlab0"]).output().expect("ip runs").status.success());
+    assert!(!String::from_utf8_lossy(&namespaces.stdout).contains(&format!("{NAME}-")), "namespaces left");
+    let bridge = format!("{NAME}0");
+    assert!(!Command::new("ip").args(["link", "show", &bridge]).output().expect("ip runs").status.success());
     let left = Command::new("pgrep").args(["-f", dir.to_str().expect("UTF-8")]).output().expect("pgrep runs");
     assert!(!left.status.success(), "processes left: {}", String::from_utf8_lossy(&left.stdout));
     assert!(!dir.exists(), "{} left", dir.display());
+}
+
+/// The pids of VM `vm`'s QEMU processes.
+fn qemu_pids(vm: &str) -> Vec<String> {
+    let out = Command::new("pgrep").args(["-f", &format!("process=meridian-{vm}")]).output().expect("pgrep runs");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect()
+}
+
+/// Waits until VM `vm`'s QEMU runs (its create reached the boot step).
+async fn qemu_started(vm: &str) {
+    let started = Instant::now();
+    while qemu_pids(vm).is_empty() {
+        assert!(started.elapsed() < JOB_LIMIT, "VM {vm} never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn kill9(pid: &str) {
+    run(Command::new("kill").args(["-KILL", pid]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_of_the_agent_or_the_control_plane_mid_create_converge() {
+    let _serial = serial();
+    // Reconciliation every second, orphans discarded after three.
+    let mut lab = Lab::up("lon1", 3932, &[("MERIDIAN_RECONCILE_SECS", "1"), ("MERIDIAN_ORPHAN_GRACE_SECS", "3")]);
+    let tenant = Tenant::sign_up(&lab, "Acme", "ops@acme.example").await;
+    let vdc = tenant.post("/vdcs", json!({ "name": "crash", "zone": "lon1" })).await;
+    let create = |name: &str| {
+        json!({ "vdc_id": vdc["id"], "name": name, "template": "debian-12", "size": "xs" })
+    };
+
+    // The agent is killed (SIGKILL) while the VM boots, and started again: the job goes on and
+    // the new agent adopts the VM's QEMU.
+    let first = tenant.post("/vms", create("first")).await;
+    let first_id = first["vm"]["id"].as_str().expect("a VM id").to_owned();
+    qemu_started(&first_id).await;
+    kill9(&lab.agent_pid("lon1"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    lab.script("start-agent", &["lon1"]);
+    tenant.job_done(&first).await;
+    assert_eq!(tenant.get(&format!("/vms/{first_id}")).await["state"], "running");
+    assert_eq!(qemu_pids(&first_id).len(), 1, "one QEMU for the VM");
+
+    // The control plane is killed while the next VM boots, and started again: its job resumes.
+    let second = tenant.post("/vms", create("second")).await;
+    let second_id = second["vm"]["id"].as_str().expect("a VM id").to_owned();
+    qemu_started(&second_id).await;
+    kill9(std::fs::read_to_string(lab.dir.join("server.pid")).expect("the server's pid").trim());
+    lab.script("start-server", &[]);
+    lab.server_answers().await;
+    tenant.job_done(&second).await;
+    assert_eq!(tenant.get(&format!("/vms/{second_id}")).await["state"], "running");
+    assert_eq!(qemu_pids(&second_id).len(), 1, "one QEMU for the VM");
+    lab.invariants_hold();
+
+    // The host loses a running VM (its QEMU killed): the reconciler starts it again.
+    let before = tenant.ready_lines(&first_id).await;
+    for pid in qemu_pids(&first_id) {
+        kill9(&pid);
+    }
+    let started = Instant::now();
+    while tenant.ready_lines(&first_id).await <= before {
+        assert!(started.elapsed() < Duration::from_secs(60), "the lost VM was not restarted");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(qemu_pids(&first_id).len(), 1);
+
+    // A VM the database does not know (as a create whose record was lost would leave): discarded
+    // after its grace, with nothing left.
+    let orphan = "0badc0de-0000-4000-8000-000000000001";
+    let token = std::fs::read_to_string(lab.dir.join("lon1/token")).expect("the host's token");
+    let agent = reqwest::Client::new();
+    let request = json!({ "id": orphan, "name": "orphan", "vcpus": 1, "memory_mib": 128, "disk_gib": 1,
+        "address": null, "gateway": null, "ssh_authorized_keys": [], "user_data": null });
+    for route in ["disk", "running"] {
+        let answer = agent
+            .put(format!("http://{NET}.11:7100/v1/vms/{orphan}/{route}"))
+            .bearer_auth(token.trim())
+            .header("meridian-agent-api", "1")
+            .json(&request)
+            .send()
+            .await
+            .expect("the agent answers");
+        assert!(answer.status().is_success(), "PUT {route}: {}", answer.status());
+    }
+    let started = Instant::now();
+    while !traces(&lab, "lon1", orphan).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the orphan stayed: {:?}", traces(&lab, "lon1", orphan));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    for id in [&first_id, &second_id] {
+        let (status, destroyed) = tenant.send(reqwest::Method::DELETE, &format!("/vms/{id}"), None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{destroyed}");
+        tenant.job_done(&destroyed).await;
+        assert_eq!(traces(&lab, "lon1", id), Vec::<String>::new());
+    }
+    lab.invariants_hold();
+    lab.down();
 }

@@ -1,6 +1,7 @@
 //! Reconciliation: after a crash of the control plane or of a host agent, the hosts converge on
-//! what the database says. Run every [`RECONCILE_EVERY`] by each server (every operation it uses is
-//! idempotent, so two servers doing it at once do no harm).
+//! what the database says. Run every [`RECONCILE_EVERY`] by each server (the server's
+//! `--reconcile-secs`; every operation it uses is idempotent, so two servers doing it at once do no
+//! harm).
 //!
 //! For each host agent that answers, with the VMs no job is working on:
 //! - a VM on the host that the database does not place there (unknown, destroyed, or elsewhere) is
@@ -16,10 +17,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// How often servers reconcile.
+/// How often servers reconcile, by default.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(15);
-/// How long a VM the database does not know stays on its host before it is discarded: long
-/// enough for any create whose database write is in flight.
+/// How long a VM the database does not know stays on its host before it is discarded, by default
+/// (the server's `--orphan-grace-secs`): long enough for any create whose database write is in
+/// flight.
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(60);
 
 /// What one round did.

@@ -49,6 +49,8 @@ async fn main() {
         session_max: Duration::from_secs(3600),
         sim_timing: SimTimingChoice::Fast,
         driver: meridian::config::DriverChoice::Simulated,
+        reconcile_every: std::time::Duration::from_secs(15),
+        orphan_grace: std::time::Duration::from_secs(60),
         workers: 1,
         job_lease_ms: 5000,
         demo: false,

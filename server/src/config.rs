@@ -28,6 +28,9 @@ pub enum Command {
     /// Manage Meridian's own staff accounts (there is no sign-up for staff).
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Check the invariants between the database's records (VMs, hosts, quotas, addresses, jobs)
+    /// and print what is broken; exits 1 if anything is.
+    Invariants,
     /// Print the token of a host agent's host (from `agent.key` in the data directory, made if
     /// absent): what `meridian-agent --token-file` reads.
     AgentToken {
@@ -104,6 +107,14 @@ pub struct Settings {
     /// `meridian-agent` registers with this server (tokens from `meridian agent-token`).
     #[arg(long, env = "MERIDIAN_DRIVER", default_value = "simulated", global = true)]
     pub driver: DriverChoice,
+    /// With host agents: seconds between reconciliation rounds (hosts brought back to what the
+    /// database says).
+    #[arg(long, env = "MERIDIAN_RECONCILE_SECS", default_value_t = 15, global = true)]
+    pub reconcile_secs: u64,
+    /// With host agents: seconds a VM the database does not know stays on its host before the
+    /// reconciler discards it.
+    #[arg(long, env = "MERIDIAN_ORPHAN_GRACE_SECS", default_value_t = 60, global = true)]
+    pub orphan_grace_secs: u64,
     /// How long a job worker's claim lasts without renewal: after a crash, another worker takes
     /// the job over this long after.
     #[arg(long, env = "MERIDIAN_JOB_LEASE_MS", default_value_t = 5000, global = true)]
@@ -221,6 +232,10 @@ pub struct Config {
     pub sim_timing: SimTimingChoice,
     /// What runs the VMs.
     pub driver: DriverChoice,
+    /// Time between reconciliation rounds.
+    pub reconcile_every: Duration,
+    /// How long an orphan VM is left before it is discarded.
+    pub orphan_grace: Duration,
     /// Job workers in this process.
     pub workers: u16,
     /// Job lease length.
@@ -296,6 +311,8 @@ impl Settings {
             session_max: Duration::from_secs(self.session_max_hours * 3600),
             sim_timing: self.sim_timing,
             driver: self.driver,
+            reconcile_every: Duration::from_secs(self.reconcile_secs.max(1)),
+            orphan_grace: Duration::from_secs(self.orphan_grace_secs),
             workers: self.workers,
             job_lease_ms: self.job_lease_ms,
             demo: self.demo,

@@ -404,15 +404,15 @@ pub fn spawn_prober(control: Control) {
     });
 }
 
-/// Reconciles host agents' hosts with the database every `RECONCILE_EVERY`, for as long as the
-/// server runs (see `meridian_control::reconcile`).
-pub fn spawn_reconciler(control: Control) {
+/// Reconciles host agents' hosts with the database `every` so often, discarding orphans after
+/// `grace`, for as long as the server runs (see `meridian_control::reconcile`).
+pub fn spawn_reconciler(control: Control, every: std::time::Duration, grace: std::time::Duration) {
     tokio::spawn(async move {
         let mut reconciler = meridian_control::reconcile::Reconciler::default();
-        let mut tick = tokio::time::interval(meridian_control::reconcile::RECONCILE_EVERY);
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            match control.reconcile(&mut reconciler).await {
+            match control.reconcile_with_grace(&mut reconciler, grace).await {
                 Ok(report) if report != Default::default() => {
                     tracing::info!(report = ?report, "reconciled host agents' hosts");
                 }

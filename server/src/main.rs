@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(&config).await.map(|_| ()),
         Command::Staff(StaffCommand::Create { email, role }) => staff_create(&config, &email, &role).await,
+        Command::Invariants => invariants(&config).await,
         Command::AgentToken { host_id } => secret_file(&config.data_dir, "agent.key").map(|secret| {
             println!("{}", meridian_core::agent_api::host_token(&secret, host_id));
         }),
@@ -69,6 +70,24 @@ async fn staff_create(config: &Config, email: &str, role: &str) -> anyhow::Resul
         "Created {} staff member {} ({}).",
         staff.role, staff.email, staff.id
     );
+    Ok(())
+}
+
+/// `meridian invariants`: the invariant checker over the database, for operators and the lab's
+/// crash tests.
+async fn invariants(config: &Config) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let store = migrate(config).await?;
+    let control = Control::new(store.clone(), meridian::driver(config, &store, &[]))
+        .await
+        .context("cannot start the control plane")?;
+    let broken = control.invariants_check(false).await?;
+    store.close().await;
+    for line in &broken {
+        println!("{line}");
+    }
+    anyhow::ensure!(broken.is_empty(), "{} invariants broken", broken.len());
+    println!("All invariants hold.");
     Ok(())
 }
 
@@ -223,7 +242,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     meridian::spawn_meter(control.clone());
     meridian::spawn_prober(control.clone());
     if config.driver == meridian::config::DriverChoice::Agents {
-        meridian::spawn_reconciler(control.clone());
+        meridian::spawn_reconciler(control.clone(), config.reconcile_every, config.orphan_grace);
     }
     // A stable worker identity: a restart takes back its predecessor's jobs at once.
     let identity = control

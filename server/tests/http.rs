@@ -60,6 +60,8 @@ impl TestServer {
             session_max,
             sim_timing: meridian::config::SimTimingChoice::Fast,
             driver: meridian::config::DriverChoice::Simulated,
+            reconcile_every: std::time::Duration::from_secs(15),
+            orphan_grace: std::time::Duration::from_secs(60),
             workers: 1,
             job_lease_ms: 5000,
             demo: false,
