@@ -3,10 +3,11 @@
 # hypervisor host of that zone, with a host agent (meridian-agent) in it; one control plane on the
 # host runs with `--driver agents`; the agents reach it, and it reaches them, over a bridge.
 #
-#   scripts/lab.sh up [--zones lon1,hkg1] [--port 3000] [--no-build]
+#   scripts/lab.sh up [--zones lon1,hkg1] [--hosts 1] [--port 3000] [--no-build]
 #   scripts/lab.sh down
 #   scripts/lab.sh status
-#   scripts/lab.sh start-agent ZONE | start-server    (again, after a crash or a kill)
+#   scripts/lab.sh start-agent HOST | start-server    (again, after a crash or a kill)
+# --hosts is per zone; a zone's first host is named by the zone (lon1), the others ZONE.N (lon1.2).
 # Every command also takes --dir DIR (default /tmp/mlab), --name NAME (default mlab) and --net
 # A.B.C (default 10.254.0): two labs with other names, directories and nets do not meet (the
 # tests run theirs so, beside yours).
@@ -21,8 +22,8 @@
 # Each lab host offers 8 vCPUs, 16 GiB and 200 GiB whatever the machine has: guests touch little of
 # their memory and disks are sparse, so a few VMs of the small sizes fit one machine's real means.
 #
-# Addresses: the host bridge NAME0 is NET.1/24; zone n's namespace NAME-<zone> is NET.(10+n) on
-# it, its agent listening on port 7100. The server listens on 0.0.0.0:PORT (the agents reach it at
+# Addresses: the host bridge NAME0 is NET.1/24; the nth host's namespace NAME-<host> is NET.(10+n)
+# on it, its agent listening on port 7100. The server listens on 0.0.0.0:PORT (the agents reach it at
 # NET.1; a browser on this machine at http://127.0.0.1:PORT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,11 +36,13 @@ dir=/tmp/mlab
 name=mlab
 net=10.254.0
 build=1
-zone_arg=
-if [ "$command" = start-agent ]; then zone_arg=${1:?start-agent needs a zone}; shift; fi
+hosts=1
+host_arg=
+if [ "$command" = start-agent ]; then host_arg=${1:?start-agent needs a host}; shift; fi
 while [ $# -gt 0 ]; do
   case $1 in
     --zones) zones=$2; shift 2 ;;
+    --hosts) hosts=$2; shift 2 ;;
     --name) name=$2; shift 2 ;;
     --net) net=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
@@ -99,34 +102,35 @@ status() {
   done
 }
 
-# The address of zone $1's namespace (its place in the lab's zone list, kept in DIR/zones).
-zone_address() {
-  local n=0 zone
-  while read -r zone; do
+# The address of host $1's namespace (its place in the lab's host list, kept in DIR/hosts).
+host_address() {
+  local n=0 host
+  while read -r host; do
     n=$((n + 1))
-    [ "$zone" = "$1" ] && { echo "$net.$((10 + n))"; return; }
-  done < "$dir/zones"
-  echo "lab.sh: $1 is not one of this lab's zones ($(paste -sd, "$dir/zones"))" >&2
+    [ "$host" = "$1" ] && { echo "$net.$((10 + n))"; return; }
+  done < "$dir/hosts"
+  echo "lab.sh: $1 is not one of this lab's hosts ($(paste -sd, "$dir/hosts"))" >&2
   exit 1
 }
 
-# Starts zone $1's agent in its namespace, unless it runs. Detached (setsid): it outlives this
-# script; `down` finds it by its namespace.
+# Starts host $1's agent in its namespace, unless it runs. A host is named by its zone (the zone's
+# first host) or ZONE.N (its Nth). Detached (setsid): it outlives this script; `down` finds it by
+# its namespace.
 start_agent() {
-  local zone=$1 ns=$name-$1 address
-  address=$(zone_address "$zone")
+  local host=$1 zone=${1%%.*} ns=$name-$1 address
+  address=$(host_address "$host")
   for pid in $(ip netns pids "$ns"); do
-    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--state-dir $dir/$zone "; then
-      say "zone $zone: agent runs already (pid $pid)"
+    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--state-dir $dir/$host "; then
+      say "host $host: agent runs already (pid $pid)"
       return
     fi
   done
   setsid ip netns exec "$ns" "$agent_bin" \
-    --zone "$zone" --name "$zone-lab" --state-dir "$dir/$zone" --image-dir "$image" \
-    --listen "$address:7100" --control "http://$net.1:$(cat "$dir/port")" --token-file "$dir/$zone/token" \
+    --zone "$zone" --name "$host-lab" --state-dir "$dir/$host" --image-dir "$image" \
+    --listen "$address:7100" --control "http://$net.1:$(cat "$dir/port")" --token-file "$dir/$host/token" \
     --vcpus 8 --memory-mib 16384 --disk-gib 200 --accelerator-cache "$dir/accelerator.json" \
-    >> "$dir/$zone/agent.log" 2>&1 < /dev/null &
-  say "zone $zone: namespace $ns, agent at http://$address:7100 (log $dir/$zone/agent.log)"
+    >> "$dir/$host/agent.log" 2>&1 < /dev/null &
+  say "host $host: namespace $ns, agent at http://$address:7100 (log $dir/$host/agent.log)"
 }
 
 # Starts the server, unless it runs.
@@ -160,42 +164,46 @@ up() {
 
   mkdir -p "$dir/server"
   echo "$port" > "$dir/port"
-  tr , '\n' <<< "$zones" > "$dir/zones"
+  local zone host n
+  IFS=, read -ra zone_list <<< "$zones"
+  for zone in "${zone_list[@]}"; do
+    echo "$zone"
+    for n in $(seq 2 "$hosts"); do echo "$zone.$n"; done
+  done > "$dir/hosts"
   ip link add "${name}0" type bridge
   ip addr add "$net.1/24" dev "${name}0"
   ip link set "${name}0" up
 
-  local zone ns
-  IFS=, read -ra zone_list <<< "$zones"
-  for zone in "${zone_list[@]}"; do
-    ns=$name-$zone
-    mkdir -p "$dir/$zone"
-    [ -f "$dir/$zone/host-id" ] || cat /proc/sys/kernel/random/uuid > "$dir/$zone/host-id"
+  # The loop reads its list on fd 3: nothing inside can eat it from standard input.
+  while read -r host <&3; do
+    ns=$name-$host
+    mkdir -p "$dir/$host"
+    [ -f "$dir/$host/host-id" ] || cat /proc/sys/kernel/random/uuid > "$dir/$host/host-id"
     (umask 077; "$server_bin" agent-token --data-dir "$dir/server" --log warn \
-      --host-id "$(cat "$dir/$zone/host-id")" > "$dir/$zone/token")
+      --host-id "$(cat "$dir/$host/host-id")" > "$dir/$host/token")
     ip netns add "$ns"
-    ip link add "${name}v-$zone" type veth peer name uplink netns "$ns"
-    ip link set "${name}v-$zone" master "${name}0" up
-    ip -n "$ns" addr add "$(zone_address "$zone")/24" dev uplink
+    ip link add "${name}v-$host" type veth peer name uplink netns "$ns"
+    ip link set "${name}v-$host" master "${name}0" up
+    ip -n "$ns" addr add "$(host_address "$host")/24" dev uplink
     ip -n "$ns" link set uplink up
     ip -n "$ns" link set lo up
-    start_agent "$zone"
-  done
+    start_agent "$host"
+  done 3< "$dir/hosts"
   start_server
 
   # Up when every agent's host registered with the server.
   local deadline=$((SECONDS + 120)) id
-  for zone in "${zone_list[@]}"; do
-    id=$(cat "$dir/$zone/host-id")
+  while read -r host; do
+    id=$(cat "$dir/$host/host-id")
     until grep -q "host agent registered.*$id" "$dir/server.log" 2>/dev/null; do
       if [ $SECONDS -gt $deadline ]; then
-        echo "lab.sh up: the agent of $zone did not register within 120 s; see $dir/$zone/agent.log" >&2
+        echo "lab.sh up: the agent of $host did not register within 120 s; see $dir/$host/agent.log" >&2
         exit 1
       fi
       sleep 0.5
     done
-    say "zone $zone: host $id registered"
-  done
+    say "host $host: $id registered"
+  done < "$dir/hosts"
   say "up: zones $zones"
 }
 
@@ -203,7 +211,7 @@ case $command in
   up) up ;;
   down) down ;;
   status) status ;;
-  start-agent) start_agent "$zone_arg" ;;
+  start-agent) start_agent "$host_arg" ;;
   start-server) start_server ;;
-  *) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
