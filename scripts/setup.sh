@@ -55,6 +55,11 @@ if [ "$what" = test ]; then
     say "installing Debian's QEMU for the agent's tests (they boot real VMs)"
     apt_install qemu-system-x86
   fi
+  # The lab tests: namespaces and taps (iproute2), SSH into the guests (OpenSSH's client), finding
+  # processes (procps).
+  command -v ip >/dev/null || apt_install iproute2
+  command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || apt_install openssh-client
+  command -v pgrep >/dev/null || apt_install procps
   # The guest image is built from Debian packages: dpkg-deb and readelf take them apart.
   command -v readelf >/dev/null || apt_install binutils
   if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then

@@ -20,12 +20,9 @@ const PASSWORD: &str = "correct horse battery staple";
 const NAME: &str = "mlt";
 const NET: &str = "10.253.0";
 
-/// One lab at a time: the tests' labs share their name, bridge and net.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+/// One lab at a time: the tests' labs share their name, bridge and net. (A test that failed holding
+/// it does not poison a tokio mutex.)
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -284,7 +281,7 @@ fn traces(lab: &Lab, zone: &str, vm: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let keys = tempfile::tempdir().expect("a key directory");
     let mut lab = Lab::up("lon1,hkg1", 3931, &[]);
     let (a_key, a_public) = key_pair(keys.path(), "acme");
@@ -395,7 +392,7 @@ fn kill9(pid: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashes_of_the_agent_or_the_control_plane_mid_create_converge() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     // Reconciliation every second, orphans discarded after three.
     let mut lab = Lab::up("lon1", 3932, &[("MERIDIAN_RECONCILE_SECS", "1"), ("MERIDIAN_ORPHAN_GRACE_SECS", "3")]);
     let tenant = Tenant::sign_up(&lab, "Acme", "ops@acme.example").await;
