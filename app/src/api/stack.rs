@@ -81,6 +81,8 @@ pub struct StackDetail {
     pub steps: Vec<String>,
     /// Its VMs.
     pub members: Vec<MemberRow>,
+    /// Whether its VMs are simulated (else real VMs on host agents' hosts).
+    pub simulated: bool,
 }
 
 /// The tenant's stacks.
@@ -104,7 +106,7 @@ pub async fn stack_view(id: String) -> Result<StackDetail, AppError> {
     let view = control
         .stack_view(&ctx, meridian_control::Error::id(&id)?)
         .await?;
-    Ok(detail(view, meridian_control::now_ms()))
+    Ok(detail(view, meridian_control::now_ms(), control.driver().is_simulated()))
 }
 
 /// Deletes a stack and everything it made.
@@ -142,7 +144,7 @@ fn summary(stack: meridian_core::view::Stack) -> StackSummary {
 }
 
 #[cfg(feature = "ssr")]
-fn detail(view: meridian_control::stack::StackView, now: i64) -> StackDetail {
+fn detail(view: meridian_control::stack::StackView, now: i64, simulated: bool) -> StackDetail {
     use meridian_core::job::JobKind;
     let stack = view.stack;
     let started = stack.created_at;
@@ -196,5 +198,6 @@ fn detail(view: meridian_control::stack::StackView, now: i64) -> StackDetail {
         state: stack.state,
         steps: steps.iter().map(|s| s.label().to_owned()).collect(),
         members,
+        simulated,
     }
 }

@@ -118,8 +118,9 @@ fn stack_body(detail: StackDetail, delete: ServerAction<StackDelete>) -> impl In
         None if detail.state == "deploying" => format!("{:.1} s", detail.elapsed_s),
         None => "—".to_owned(),
     };
+    let zones = if detail.simulated { "simulated zones" } else { "real VMs" };
     let compare = detail.spin_up_s.filter(|_| detail.template.starts_with("MongoDB")).map(|s| {
-        format!("The platform's original demo of this stack took about {PAPER_SPIN_UP_S} s; this one took {s:.1} s (simulated zones).")
+        format!("The platform's original demo of this stack took about {PAPER_SPIN_UP_S} s; this one took {s:.1} s ({zones}).")
     });
     // Deleting again is offered while deleting: it re-issues destroys that could not start.
     let can_delete = matches!(detail.state.as_str(), "ready" | "failed" | "deleting");
