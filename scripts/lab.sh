@@ -7,6 +7,7 @@
 #   scripts/lab.sh down
 #   scripts/lab.sh status
 #   scripts/lab.sh start-agent HOST | start-server    (again, after a crash or a kill)
+#   scripts/lab.sh cut ZONE ZONE | heal ZONE ZONE      (a backbone edge: its links down / up)
 # --hosts is per zone; a zone's first host is named by the zone (lon1), the others ZONE.N (lon1.2).
 # Every command also takes --dir DIR (default /tmp/mlab), --name NAME (default mlab) and --net
 # A.B.C (default 10.254.0): two labs with other names, directories and nets do not meet (the
@@ -21,6 +22,9 @@
 #
 # Each lab host offers 8 vCPUs, 16 GiB and 200 GiB whatever the machine has: guests touch little of
 # their memory and disks are sparse, so a few VMs of the small sizes fit one machine's real means.
+#
+# The backbone (see backbone_up below): a router per catalogue zone, OSPF over delayed edges; lab
+# hosts reach each other over it at 10.200.<zone index>.(10+k). The host bridge is management only.
 #
 # Addresses: the host bridge NAME0 is NET.1/24; the nth host's namespace NAME-<host> is NET.(10+n)
 # on it, its agent listening on port 7100. The server listens on 0.0.0.0:PORT (the agents reach it at
@@ -38,7 +42,11 @@ net=10.254.0
 build=1
 hosts=1
 host_arg=
+edge_arg=()
 if [ "$command" = start-agent ]; then host_arg=${1:?start-agent needs a host}; shift; fi
+if [ "$command" = cut ] || [ "$command" = heal ]; then
+  edge_arg=("${1:?$command needs two zones}" "${2:?$command needs two zones}"); shift 2
+fi
 while [ $# -gt 0 ]; do
   case $1 in
     --zones) zones=$2; shift 2 ;;
@@ -55,6 +63,7 @@ done
 say() { printf 'lab: %s\n' "$*" >&2; }
 server_bin=${MERIDIAN_BIN:-$PWD/target/debug/meridian}
 agent_bin=${MERIDIAN_AGENT_BIN:-$PWD/target/debug/meridian-agent}
+lab_bin=${MERIDIAN_LAB_BIN:-$(dirname "$agent_bin")/meridian-lab}
 image=${MERIDIAN_GUEST_IMAGE:-$PWD/.cache/guest/image}
 
 # Whether process $1 runs (a zombie does not: where nothing reaps orphans, as in some containers,
@@ -86,6 +95,7 @@ down() {
     say "removed namespace $ns"
   done
   if [ -d "$dir" ]; then
+    stop_pid "$dir/backbone.pid" 5
     stop_pid "$dir/server.pid" 10
     rm -rf "$dir"
     say "removed $dir"
@@ -147,6 +157,108 @@ start_server() {
   say "server: http://127.0.0.1:$port (log $dir/server.log)"
 }
 
+# The lab's backbone: a router namespace NAME-bb-<zone> for every zone of the catalogue, joined
+# along the catalogue's backbone edges by `meridian-lab delay` (a pair of taps per edge carrying
+# frames after the edge's modelled one-way delay: this kernel has no netem). Each router runs
+# bird2's OSPF, an edge's cost its delay, so the network itself chooses and changes its paths. Zone
+# n's routers serve 10.200.n.0/24 on a bridge `zone`; a lab host's namespace reaches it over a veth
+# `backbone` at 10.200.n.(10+k). Edge i's ends are 172.31.i.1 and .2 (/30).
+zone_index() { awk -v z="$1" '$2 == z {print $1}' "$dir/catalogue"; }
+
+backbone_up() {
+  command -v bird >/dev/null || { echo "lab.sh: bird2 is missing (apt-get install bird2)" >&2; exit 1; }
+  "$lab_bin" zones > "$dir/catalogue"
+  "$lab_bin" edges > "$dir/edges"
+  local index zone
+  while read -r index zone <&3; do
+    ns=$name-bb-$zone
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+    ip -n "$ns" link add zone type bridge
+    ip -n "$ns" addr add "10.200.$index.1/24" dev zone
+    ip -n "$ns" link set zone up
+  done 3< "$dir/catalogue"
+  local i a b us cost
+  while read -r i a b us cost <&3; do
+    echo "${name}e${i}a $name-bb-$a ${name}e${i}b $name-bb-$b $us"
+  done 3< "$dir/edges" > "$dir/backbone.spec"
+  rm -f "$dir/backbone.ready"
+  setsid "$lab_bin" delay "$dir/backbone.spec" "$dir/backbone.ready" > "$dir/backbone.log" 2>&1 < /dev/null &
+  echo $! > "$dir/backbone.pid"
+  for _ in $(seq 100); do [ -f "$dir/backbone.ready" ] && break; sleep 0.1; done
+  [ -f "$dir/backbone.ready" ] || { echo "lab.sh: the backbone's delay did not start; see $dir/backbone.log" >&2; exit 1; }
+  while read -r i a b us cost <&3; do
+    ip -n "$name-bb-$a" addr add "172.31.$i.1/30" dev "${name}e${i}a"
+    ip -n "$name-bb-$b" addr add "172.31.$i.2/30" dev "${name}e${i}b"
+  done 3< "$dir/edges"
+  while read -r index zone <&3; do
+    {
+      echo "router id 10.200.$index.1;"
+      echo "log \"$dir/bird-$zone.log\" all;"
+      echo "protocol device { scan time 1; }"
+      echo "protocol kernel { ipv4 { export where source = RTS_OSPF; }; }"
+      echo "protocol ospf v2 backbone {"
+      echo "  ipv4 { import all; export none; };"
+      echo "  area 0 {"
+      echo "    interface \"zone\" { stub yes; };"
+      while read -r i a b us cost; do
+        if [ "$a" = "$zone" ]; then tap=${name}e${i}a; elif [ "$b" = "$zone" ]; then tap=${name}e${i}b; else continue; fi
+        echo "    interface \"$tap\" { type ptp; cost $cost; hello 1; dead count 3; };"
+      done < "$dir/edges"
+      echo "  };"
+      echo "}"
+    } > "$dir/bird-$zone.conf"
+    ip netns exec "$name-bb-$zone" bird -c "$dir/bird-$zone.conf" -s "$dir/bird-$zone.ctl" -P "$dir/bird-$zone.pid"
+  done 3< "$dir/catalogue"
+  say "backbone: $(wc -l < "$dir/catalogue") routers, $(wc -l < "$dir/edges") edges (OSPF; delays in $dir/edges)"
+}
+
+# Joins host $1's namespace to its zone's router.
+backbone_attach() {
+  local host=$1 zone=${1%%.*} k=1 index
+  [ "$host" != "$zone" ] && k=${host#*.}
+  index=$(zone_index "$zone")
+  ip link add "${name}b-$host" type veth peer name backbone netns "$name-$host"
+  ip link set "${name}b-$host" netns "$name-bb-$zone"
+  ip -n "$name-bb-$zone" link set "${name}b-$host" master zone up
+  ip -n "$name-$host" addr add "10.200.$index.$((10 + k))/24" dev backbone
+  ip -n "$name-$host" link set backbone up
+  ip -n "$name-$host" route add 10.200.0.0/16 via "10.200.$index.1"
+}
+
+# Waits until every lab zone's router has a route to every other lab zone's.
+backbone_converged() {
+  local deadline=$((SECONDS + 90)) from to
+  for from in "${zone_list[@]}"; do
+    for to in "${zone_list[@]}"; do
+      [ "$from" = "$to" ] && continue
+      until ip -n "$name-bb-$from" route show "10.200.$(zone_index "$to").0/24" | grep -q via; do
+        if [ $SECONDS -gt $deadline ]; then
+          echo "lab.sh: OSPF found no route from $from to $to within 90 s; see $dir/bird-$from.log" >&2
+          exit 1
+        fi
+        sleep 0.5
+      done
+    done
+  done
+  say "backbone: OSPF routes between ${zones//,/, }"
+}
+
+# Cuts (link down at both ends) or heals the backbone edge between zones $2 and $3.
+edge_set() {
+  local state=$1 i a b us cost found=
+  while read -r i a b us cost; do
+    if { [ "$a" = "$2" ] && [ "$b" = "$3" ]; } || { [ "$a" = "$3" ] && [ "$b" = "$2" ]; }; then
+      ip -n "$name-bb-$a" link set "${name}e${i}a" "$state"
+      ip -n "$name-bb-$b" link set "${name}e${i}b" "$state"
+      found=1
+    fi
+  done < "$dir/edges"
+  [ -n "$found" ] || { echo "lab.sh: no backbone edge joins $2 and $3" >&2; exit 1; }
+  say "edge $2-$3: link $state"
+}
+
 up() {
   [ "$(id -u)" = 0 ] || { echo "lab.sh up: run as root (namespaces, bridges, taps)" >&2; exit 1; }
   if ip link show "${name}0" >/dev/null 2>&1 || [ -e "$dir" ]; then
@@ -155,9 +267,9 @@ up() {
   fi
   if [ "$build" = 1 ]; then
     say "building the server and the agent"
-    cargo build --quiet -p meridian --bin meridian -p meridian-agent --bin meridian-agent
+    cargo build --quiet -p meridian --bin meridian -p meridian-agent --bin meridian-agent --bin meridian-lab
   fi
-  for bin in "$server_bin" "$agent_bin"; do
+  for bin in "$server_bin" "$agent_bin" "$lab_bin"; do
     [ -x "$bin" ] || { echo "lab.sh up: $bin is missing (build it, or drop --no-build)" >&2; exit 1; }
   done
   scripts/guest-image.sh "$image" >&2
@@ -173,6 +285,7 @@ up() {
   ip link add "${name}0" type bridge
   ip addr add "$net.1/24" dev "${name}0"
   ip link set "${name}0" up
+  backbone_up
 
   # The loop reads its list on fd 3: nothing inside can eat it from standard input.
   while read -r host <&3; do
@@ -187,6 +300,7 @@ up() {
     ip -n "$ns" addr add "$(host_address "$host")/24" dev uplink
     ip -n "$ns" link set uplink up
     ip -n "$ns" link set lo up
+    backbone_attach "$host"
     start_agent "$host"
   done 3< "$dir/hosts"
   start_server
@@ -204,6 +318,7 @@ up() {
     done
     say "host $host: $id registered"
   done < "$dir/hosts"
+  backbone_converged
   say "up: zones $zones"
 }
 
@@ -212,6 +327,8 @@ case $command in
   down) down ;;
   status) status ;;
   start-agent) start_agent "$host_arg" ;;
+  cut) edge_set down "${edge_arg[@]}" ;;
+  heal) edge_set up "${edge_arg[@]}" ;;
   start-server) start_server ;;
-  *) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

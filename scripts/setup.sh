@@ -60,6 +60,9 @@ if [ "$what" = test ]; then
   command -v ip >/dev/null || apt_install iproute2
   command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || apt_install openssh-client
   command -v pgrep >/dev/null || apt_install procps
+  # The lab's backbone: bird2's OSPF in every router namespace; ping measures its round trips.
+  command -v bird >/dev/null || { say "installing bird2 for the lab's backbone routers"; apt_install bird2; }
+  command -v ping >/dev/null || apt_install iputils-ping
   # The guest image is built from Debian packages: dpkg-deb and readelf take them apart.
   command -v readelf >/dev/null || apt_install binutils
   if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then

@@ -3,11 +3,14 @@
 //! tenants would: real VMs boot to their ready line on the real serial console, take SSH with
 //! their tenant's key (and refuse another), keep what was written to their disk across stop and
 //! start, stop / start / reboot / resize / destroy, and leave nothing behind; `lab.sh down` leaves
-//! no namespace, bridge or process.
+//! no namespace, bridge or process. The lab's backbone routes by OSPF along the path finder's paths,
+//! at the modelled delays, and around a cut edge.
 //!
 //! Needs root, QEMU, iproute2 and OpenSSH's client (`scripts/setup.sh test` installs them) and the
 //! server binary: `cargo test --workspace` builds it (the server's own tests need it).
 
+use meridian_core::backbone::{BACKBONE, Cut};
+use meridian_core::zone::{ZONES, ZoneId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -78,6 +81,7 @@ impl Lab {
             .args(["--dir", self.dir.to_str().expect("a UTF-8 path"), "--name", NAME, "--net", NET])
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("MERIDIAN_AGENT_BIN", &agent)
+            .env("MERIDIAN_LAB_BIN", env!("CARGO_BIN_EXE_meridian-lab"))
             .env("MERIDIAN_BIN", agent.with_file_name("meridian")))
     }
 
@@ -468,5 +472,121 @@ async fn crashes_of_the_agent_or_the_control_plane_mid_create_converge() {
         assert_eq!(traces(&lab, "lon1", id), Vec::<String>::new());
     }
     lab.invariants_hold();
+    lab.down();
+}
+
+/// The zones a packet from `from`'s router to `to`'s first lab host crosses, as the routers' tables
+/// (filled by OSPF) send it: one `ip route get` per router along the way. None while a router on
+/// the way has no route (OSPF converging).
+fn routed_path(from: ZoneId, to: ZoneId) -> Option<Vec<ZoneId>> {
+    let destination = host_backbone_address(to);
+    let mut path = vec![from];
+    let mut at = from;
+    while at != to {
+        let out = Command::new("ip")
+            .args(["-n", &format!("{NAME}-bb-{at}"), "route", "get", &destination])
+            .output()
+            .expect("ip runs");
+        if !out.status.success() {
+            return None;
+        }
+        let route = String::from_utf8_lossy(&out.stdout).into_owned();
+        let device = route
+            .split_whitespace()
+            .skip_while(|word| *word != "dev")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no device in {route:?}"))
+            .to_owned();
+        let edge = device
+            .strip_prefix(&format!("{NAME}e"))
+            .and_then(|rest| rest[..rest.len() - 1].parse::<usize>().ok())
+            .and_then(|index| BACKBONE.edges().get(index))
+            .unwrap_or_else(|| panic!("{at} sends to {destination} out of {device}, not a backbone edge"));
+        at = if edge.a == at { edge.b } else { edge.a };
+        path.push(at);
+        if path.len() > ZONES.len() {
+            return None; // a transient loop while routers disagree
+        }
+    }
+    Some(path)
+}
+
+/// The backbone address of zone `zone`'s first lab host.
+fn host_backbone_address(zone: ZoneId) -> String {
+    format!("10.200.{}.11", zone.index())
+}
+
+/// The median round trip of pings from `from`'s first host to `to`'s, in ms (after two that warm
+/// the neighbour caches along the way).
+fn measured_rtt_ms(from: ZoneId, to: ZoneId) -> f64 {
+    let out = run(Command::new("ip").args([
+        "netns", "exec", &format!("{NAME}-{from}"), "ping", "-c", "12", "-i", "0.2", "-n",
+        &host_backbone_address(to),
+    ]));
+    let mut rtts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split("time=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .skip(2)
+        .collect();
+    assert!(rtts.len() >= 8, "pings answered: {rtts:?}");
+    rtts.sort_by(f64::total_cmp);
+    rtts[rtts.len() / 2]
+}
+
+/// Waits until the routers send `from` → `to` along `expected`.
+async fn routes_become(from: ZoneId, to: ZoneId, expected: &[ZoneId]) {
+    let started = Instant::now();
+    loop {
+        let path = routed_path(from, to);
+        if path.as_deref() == Some(expected) {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(45), "routed {path:?}, the path finder says {expected:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
+    let _serial = SERIAL.lock().await;
+    let mut lab = Lab::up("lon1,hkg1,nyc1", 3933, &[]);
+    let zone = |id: &str| ZoneId::parse(id).expect("a catalogue zone");
+    let (lon, hkg, nyc) = (zone("lon1"), zone("hkg1"), zone("nyc1"));
+
+    let mut normal_rtt = 0.0;
+    for (from, to) in [(lon, nyc), (lon, hkg), (nyc, hkg)] {
+        let model = BACKBONE.path(from, to, &Cut::none()).expect("a path");
+        assert_eq!(routed_path(from, to), Some(model.zones.clone()), "OSPF's path {from}→{to} is the path finder's");
+        let rtt = measured_rtt_ms(from, to);
+        eprintln!("{from}→{to}: measured {rtt:.1} ms, modelled {:.1} ms over {:?}", model.modelled_rtt_ms, model.zones);
+        assert!(rtt >= model.fibre_limit_ms, "{from}→{to}: {rtt} ms beats the fibre limit {}", model.fibre_limit_ms);
+        assert!(
+            (rtt - model.modelled_rtt_ms).abs() <= 0.15 * model.modelled_rtt_ms,
+            "{from}→{to}: {rtt:.1} ms is not within 15 % of the modelled {:.1} ms",
+            model.modelled_rtt_ms
+        );
+        if (from, to) == (lon, nyc) {
+            normal_rtt = rtt;
+        }
+    }
+
+    // Cut London–New York: the network reroutes by itself, where the path finder says, and slower.
+    let edge = BACKBONE.edge_between(lon, nyc).expect("the transatlantic edge").id;
+    let detour = BACKBONE.path(lon, nyc, &Cut::none().with_edge(edge)).expect("a detour");
+    lab.script("cut", &["lon1", "nyc1"]);
+    routes_become(lon, nyc, &detour.zones).await;
+    let rtt = measured_rtt_ms(lon, nyc);
+    eprintln!("lon1→nyc1 with the edge cut: measured {rtt:.1} ms, modelled {:.1} ms over {:?}", detour.modelled_rtt_ms, detour.zones);
+    assert!(rtt > normal_rtt, "the detour is slower: {rtt:.1} ms vs {normal_rtt:.1} ms");
+    assert!(
+        (rtt - detour.modelled_rtt_ms).abs() <= 0.15 * detour.modelled_rtt_ms,
+        "the detour's {rtt:.1} ms is not within 15 % of the modelled {:.1} ms",
+        detour.modelled_rtt_ms
+    );
+
+    // Healed, the edge carries London–New York again.
+    lab.script("heal", &["lon1", "nyc1"]);
+    routes_become(lon, nyc, &BACKBONE.path(lon, nyc, &Cut::none()).expect("a path").zones).await;
     lab.down();
 }
