@@ -6,7 +6,7 @@
 # Idempotent: when OUTDIR/manifest already names the packages apt would fetch now and this recipe,
 # it does nothing. Downloads are cached in .cache/guest/debs (git-ignored).
 # What the guest's /init reads (fw_cfg, from the agent): opt/meridian/meta, key=value lines vm_id,
-# hostname, address (a.b.c.d/prefix), gateway and ssh_authorized_key (repeatable); and
+# hostname, address (a.b.c.d/prefix), gateway, mtu and ssh_authorized_key (repeatable); and
 # opt/meridian/user-data, run as a script when it starts with #!. What it says on ttyS0:
 # "meridian-ready <vm-id>" once SSH runs, "meridian-user-data <vm-id> exit=<status>" when the user
 # data ends, "meridian-poweroff <vm-id>" on the ACPI power button, "meridian-init: …" on trouble.
@@ -173,7 +173,7 @@ log() { echo "meridian-init: $*"; }
 while read -r m; do insmod "/lib/modules/$m.ko" || log "module $m did not load"; done < /lib/modules/order
 
 fwcfg=/sys/firmware/qemu_fw_cfg/by_name/opt/meridian
-vm_id=unknown hostname=meridian address= gateway=
+vm_id=unknown hostname=meridian address= gateway= mtu=
 : > /run/authorized_keys
 if [ -r "$fwcfg/meta/raw" ]; then
   # key=value lines; values are taken literally, never evaluated.
@@ -183,6 +183,7 @@ if [ -r "$fwcfg/meta/raw" ]; then
       hostname=*) hostname=${line#hostname=} ;;
       address=*) address=${line#address=} ;;
       gateway=*) gateway=${line#gateway=} ;;
+      mtu=*) mtu=${line#mtu=} ;;
       ssh_authorized_key=*) printf '%s\n' "${line#ssh_authorized_key=}" >> /run/authorized_keys ;;
     esac
   done < "$fwcfg/meta/raw"
@@ -194,6 +195,7 @@ hostname "$hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$hostname" > /etc/hosts
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
+  [ -n "$mtu" ] && { ip link set eth0 mtu "$mtu" || log "MTU $mtu refused"; }
   ip link set eth0 up
   if [ -n "$address" ]; then
     ip addr add "$address" dev eth0 || log "address $address refused"

@@ -87,6 +87,14 @@ stop_pid() {
 }
 
 down() {
+  # Tenant routers the agents made (named m<first 8 hex of the host id>-<network>).
+  local id
+  for id in $(cat "$dir"/*/host-id 2>/dev/null); do
+    for ns in $(ip netns list | awk '{print $1}' | grep "^m${id:0:8}-" || true); do
+      ip netns del "$ns"
+      say "removed tenant router $ns"
+    done
+  done
   # The lab's namespaces: every NAME-* one (a lab whose directory is gone leaves them too).
   for ns in $(ip netns list | awk '{print $1}' | grep "^$name-" || true); do
     # Every process in it: the agent and its QEMUs (started detached, so not the agent's children).
@@ -129,17 +137,21 @@ host_address() {
 start_agent() {
   local host=$1 zone=${1%%.*} ns=$name-$1 address
   address=$(host_address "$host")
+  local underlay
+  underlay=$(backbone_address "$host")
   for pid in $(ip netns pids "$ns"); do
     if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--state-dir $dir/$host "; then
       say "host $host: agent runs already (pid $pid)"
       return
     fi
   done
-  setsid ip netns exec "$ns" "$agent_bin" \
+  # nsenter, not `ip netns exec`: the agent keeps the machine's mount namespace, so the tenant
+  # router namespaces it names (ip netns add) are seen by everyone, `lab.sh down` included.
+  setsid nsenter --net="/run/netns/$ns" "$agent_bin" \
     --zone "$zone" --name "$host-lab" --state-dir "$dir/$host" --image-dir "$image" \
     --listen "$address:7100" --control "http://$net.1:$(cat "$dir/port")" --token-file "$dir/$host/token" \
     --vcpus 8 --memory-mib 16384 --disk-gib 200 --accelerator-cache "$dir/accelerator.json" \
-    >> "$dir/$host/agent.log" 2>&1 < /dev/null &
+    --underlay "$underlay" >> "$dir/$host/agent.log" 2>&1 < /dev/null &
   say "host $host: namespace $ns, agent at http://$address:7100 (log $dir/$host/agent.log)"
 }
 
@@ -214,15 +226,21 @@ backbone_up() {
   say "backbone: $(wc -l < "$dir/catalogue") routers, $(wc -l < "$dir/edges") edges (OSPF; delays in $dir/edges)"
 }
 
+# Host $1's address on the backbone: 10.200.<zone index>.(10+k) for the zone's kth host.
+backbone_address() {
+  local host=$1 zone=${1%%.*} k=1
+  [ "$host" != "$zone" ] && k=${host#*.}
+  echo "10.200.$(zone_index "$zone").$((10 + k))"
+}
+
 # Joins host $1's namespace to its zone's router.
 backbone_attach() {
-  local host=$1 zone=${1%%.*} k=1 index
-  [ "$host" != "$zone" ] && k=${host#*.}
+  local host=$1 zone=${1%%.*} index
   index=$(zone_index "$zone")
   ip link add "${name}b-$host" type veth peer name backbone netns "$name-$host"
   ip link set "${name}b-$host" netns "$name-bb-$zone"
   ip -n "$name-bb-$zone" link set "${name}b-$host" master zone up
-  ip -n "$name-$host" addr add "10.200.$index.$((10 + k))/24" dev backbone
+  ip -n "$name-$host" addr add "$(backbone_address "$host")/24" dev backbone
   ip -n "$name-$host" link set backbone up
   ip -n "$name-$host" route add 10.200.0.0/16 via "10.200.$index.1"
 }

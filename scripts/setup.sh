@@ -63,6 +63,9 @@ if [ "$what" = test ]; then
   # The lab's backbone: bird2's OSPF in every router namespace; ping measures its round trips.
   command -v bird >/dev/null || { say "installing bird2 for the lab's backbone routers"; apt_install bird2; }
   command -v ping >/dev/null || apt_install iputils-ping
+  # Tenant networks: nftables for the ports' anti-spoofing rules, nsenter (util-linux) to start agents.
+  command -v nft >/dev/null || apt_install nftables
+  command -v nsenter >/dev/null || apt_install util-linux
   # The guest image is built from Debian packages: dpkg-deb and readelf take them apart.
   command -v readelf >/dev/null || apt_install binutils
   if ! apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 //! [`ApiError`] JSON. Every operation is idempotent.
 
 use crate::nic::{self, Network};
+use crate::tenant_net::{self, Port, TenantNets};
 use crate::qemu::{self, Qemu, VmSpec, VmState};
 use axum::Router;
 use axum::body::Bytes;
@@ -14,8 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use meridian_core::agent_api::{
     API_VERSION, ApiError, Console, ERROR_API_VERSION, ERROR_HOST, ERROR_INVALID, ERROR_UNAUTHORIZED,
-    Registration, VERSION_HEADER, VmRequest, VmStatus,
-};
+    Registration, VERSION_HEADER, VmRequest, VmStatus, TENANT_MTU, TenantNetwork};
 use meridian_core::id::VmId;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -42,6 +42,8 @@ pub struct Agent {
     pub qemu: Qemu,
     /// Their ports.
     pub network: Network,
+    /// The tenant networks this host carries.
+    pub nets: TenantNets,
     /// What `GET /v1/host` answers (and what the agent registers).
     pub registration: Registration,
     /// SHA-256 of the host token; compared in constant time with the presented token's.
@@ -50,10 +52,11 @@ pub struct Agent {
 
 impl Agent {
     /// The handlers' state; `token` is this host's token.
-    pub fn new(qemu: Qemu, network: Network, registration: Registration, token: &str) -> Self {
+    pub fn new(qemu: Qemu, network: Network, nets: TenantNets, registration: Registration, token: &str) -> Self {
         Self {
             qemu,
             network,
+            nets,
             registration,
             token_digest: Sha256::digest(token.as_bytes()).into(),
         }
@@ -80,6 +83,7 @@ pub fn router(agent: Agent) -> Router {
         .route("/v1/vms/{id}/power-off", post(vm_power_off))
         .route("/v1/vms/{id}/reboot", post(vm_reboot))
         .route("/v1/vms/{id}/console", get(console_view))
+        .route("/v1/networks/{id}", put(network_ensure))
         .fallback(|| async { Failure::NotFound })
         .layer(middleware::from_fn_with_state(agent.clone(), guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -245,6 +249,7 @@ fn vm_spec(agent: &Agent, request: VmRequest) -> Answer<VmSpec> {
             address: request.address,
             gateway: request.gateway,
             ssh_authorized_keys: request.ssh_authorized_keys,
+            mtu: request.network.map(|_| TENANT_MTU),
         },
         user_data: request.user_data,
         nic,
@@ -335,6 +340,7 @@ async fn vm_destroy(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> 
         .destroy(id, POWER_OFF_WAIT)
         .await
         .map_err(|e| Failure::from(("destroy the VM", e)))?;
+    filter_ports(&agent).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -360,12 +366,84 @@ async fn nic_ensure(
 ) -> Answer<axum::Json<VmStatus>> {
     let id = vm_id(&id)?;
     let request = vm_request(id, body)?;
-    agent
-        .network
-        .ensure_port(id, request.address.as_deref(), request.gateway.as_deref())
-        .await
-        .map_err(|e| Failure::from(("make the VM's port", e)))?;
+    match request.network {
+        Some(network) => {
+            let address = request
+                .address
+                .as_deref()
+                .and_then(|a| a.split('/').next())
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| Failure::Invalid("a port on a tenant network needs the VM's address".to_owned()))?;
+            let nic = agent
+                .network
+                .ensure_tenant_port(id, &tenant_net::bridge(network), TENANT_MTU)
+                .await
+                .map_err(|e| Failure::from(("make the VM's port", e)))?;
+            let port = Port {
+                vm: id,
+                tap: nic.tap,
+                mac: nic.mac,
+                address,
+                network,
+            };
+            let file = agent.qemu.paths(id).dir.join("port");
+            let text = serde_json::to_vec(&port).map_err(|e| Failure::host("record the VM's port", e))?;
+            tokio::fs::create_dir_all(agent.qemu.paths(id).dir)
+                .await
+                .map_err(|e| Failure::host("record the VM's port", e))?;
+            tokio::fs::write(&file, text)
+                .await
+                .map_err(|e| Failure::host("record the VM's port", e))?;
+        }
+        None => {
+            agent
+                .network
+                .ensure_port(id, request.address.as_deref(), request.gateway.as_deref())
+                .await
+                .map_err(|e| Failure::from(("make the VM's port", e)))?;
+        }
+    }
+    filter_ports(&agent).await?;
     Ok(axum::Json(vm_status(&agent, id).await))
+}
+
+/// Rewrites the anti-spoofing rules for every tenant port of this host (those whose tap exists).
+async fn filter_ports(agent: &Agent) -> Answer<()> {
+    let entries = agent.qemu.list().await.map_err(|e| Failure::from(("list the VMs", e)))?;
+    let mut ports = Vec::new();
+    for entry in entries {
+        let file = agent.qemu.paths(entry.id).dir.join("port");
+        let Ok(text) = tokio::fs::read(&file).await else { continue };
+        match serde_json::from_slice::<Port>(&text) {
+            Ok(port) if agent.network.tap_exists(entry.id) => ports.push(port),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(path = %file.display(), error = %e, "unreadable port record; ignored"),
+        }
+    }
+    agent
+        .nets
+        .filter_ports(&ports)
+        .await
+        .map_err(|e| Failure::host("apply the ports' anti-spoofing rules", e))
+}
+
+async fn network_ensure(
+    State(agent): State<Arc<Agent>>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<StatusCode> {
+    let id: u32 = id.parse().map_err(|_| Failure::NotFound)?;
+    let body = body.map_err(|e| Failure::Invalid(e.body_text()))?;
+    let net: TenantNetwork =
+        serde_json::from_slice(&body).map_err(|e| Failure::Invalid(format!("not a tenant network: {e}")))?;
+    if net.id != id {
+        return Err(Failure::Invalid(format!("the body is network {}, the path {id}", net.id)));
+    }
+    agent.nets.ensure(&net).await.map_err(|e| match e {
+        tenant_net::Error::Invalid(message) => Failure::Invalid(message),
+        other => Failure::host("set up the tenant network", other),
+    })?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn nic_remove(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> Answer<StatusCode> {
@@ -375,6 +453,7 @@ async fn nic_remove(State(agent): State<Arc<Agent>>, Path(id): Path<String>) -> 
         .remove_port(id)
         .await
         .map_err(|e| Failure::from(("remove the VM's port", e)))?;
+    filter_ports(&agent).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -521,9 +600,16 @@ mod tests {
             accelerator_reason: "test".into(),
             endpoint: "http://127.0.0.1:7100".into(),
             image: "image=test".into(),
+            underlay: None,
         };
         // A bridge name no host has: nothing here may touch the host's network.
-        let agent = Agent::new(qemu, Network::new("mer-none-test"), registration, "token");
+        let agent = Agent::new(
+            qemu,
+            Network::new("mer-none-test"),
+            TenantNets::new(uuid::Uuid::nil(), None),
+            registration,
+            "token",
+        );
         let router = router(agent);
         let id = VmId(uuid::Uuid::new_v4());
         let routes = [

@@ -3,7 +3,8 @@
 //! Every OS resource is named from a VM's id (its directory under the agent's state directory, its
 //! tap), so a restarted agent finds (adopts) what an earlier one made and a reconciler can list it.
 //! One module per subsystem: [`qemu`] (the VM processes), [`nic`] (their ports on the host's
-//! bridge), [`accel`] (KVM or TCG, probed by booting the guest image). The control plane drives the
+//! bridge), [`tenant_net`] (tenant networks: a router, bridge and VXLAN per tenant, anti-spoofing),
+//! [`accel`] (KVM or TCG, probed by booting the guest image). The control plane drives the
 //! agent through its authenticated, versioned HTTP API ([`api`], the routes of
 //! [`meridian_core::agent_api::Route`]), and the agent registers its host with the control plane
 //! ([`register`]). The binary (`src/main.rs`) only wires these together.
@@ -14,3 +15,4 @@ pub mod host;
 pub mod nic;
 pub mod qemu;
 pub mod register;
+pub mod tenant_net;

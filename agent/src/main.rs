@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use meridian_agent::accel::choose_accelerator;
 use meridian_agent::api::{self, Agent};
+use meridian_agent::tenant_net::TenantNets;
 use meridian_agent::host;
 use meridian_agent::nic::Network;
 use meridian_agent::qemu::{GuestImage, Qemu, QemuConfig};
@@ -64,6 +65,10 @@ struct Args {
     /// Where the accelerator probe's answer is cached [default: <state>/accelerator.json].
     #[arg(long)]
     accelerator_cache: Option<PathBuf>,
+    /// This host's address on the backbone, which its tenant networks' VXLAN runs over (the lab
+    /// gives 10.200.<zone>.<host>); without it, the host carries no tenant network.
+    #[arg(long, env = "MERIDIAN_AGENT_UNDERLAY")]
+    underlay: Option<std::net::Ipv4Addr>,
 }
 
 #[tokio::main]
@@ -137,6 +142,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             format!("http://{}", args.listen)
         }),
         image: image_name,
+        underlay: args.underlay.map(|a| a.to_string()),
     };
 
     let qemu = Qemu::new(QemuConfig {
@@ -165,7 +171,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     axum::serve(
         listener,
-        api::router(Agent::new(qemu, network, registration, &token)),
+        api::router(Agent::new(
+            qemu,
+            network,
+            TenantNets::new(host_id, args.underlay),
+            registration,
+            &token,
+        )),
     )
     .with_graceful_shutdown(shutdown())
     .await

@@ -1,14 +1,13 @@
 //! VM network ports: the host's bridge and one tap per VM on it, named from the VM's id, made with
 //! `ip` (iproute2).
 //!
-//! Today every VM's tap sits on the one host bridge, and the bridge holds each VM subnet's gateway
-//! address so the host reaches its VMs. Tenant networks proper (a bridge and VXLAN per network,
-//! nftables isolation) come in a later issue.
+//! A VM on a tenant network has its tap on that network's bridge (see [`crate::tenant_net`]); a VM
+//! without one (the agent's own tests) sits on the host's bridge, which then holds its subnet's
+//! gateway so the host reaches it.
 
 use crate::qemu::VmNic;
 use meridian_core::id::VmId;
 use std::net::IpAddr;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::Command;
@@ -106,21 +105,42 @@ impl Network {
             (Some(address), Some(gateway)) => Some(gateway_on_bridge(address, gateway)?),
             _ => None,
         };
-        let nic = vm_nic(id);
-        if !link_exists(&nic.tap) {
-            ip(&["tuntap", "add", "dev", &nic.tap, "mode", "tap"]).await?;
-        }
-        if master(&nic.tap).as_deref() != Some(self.bridge.as_str()) {
-            ip(&["link", "set", &nic.tap, "master", &self.bridge]).await?;
-        }
-        if !link_up(&nic.tap) {
-            ip(&["link", "set", &nic.tap, "up"]).await?;
-        }
+        let nic = self.ensure_tap(id, &self.bridge, None).await?;
         if let Some(gateway) = gateway {
             let held = ip(&["-o", "addr", "show", "dev", &self.bridge]).await?;
             if !held.split_whitespace().any(|word| word == gateway) {
                 ip(&["addr", "replace", &gateway, "dev", &self.bridge]).await?;
             }
+        }
+        Ok(nic)
+    }
+
+    /// Makes VM `id`'s tap exist on tenant network bridge `bridge` (made if absent), up, at `mtu`.
+    pub async fn ensure_tenant_port(&self, id: VmId, bridge: &str, mtu: u32) -> Result<VmNic, Error> {
+        let mtu = mtu.to_string();
+        if !link_exists(bridge) {
+            ip(&["link", "add", bridge, "mtu", &mtu, "type", "bridge"]).await?;
+        }
+        if !link_up(bridge) {
+            ip(&["link", "set", bridge, "up"]).await?;
+        }
+        self.ensure_tap(id, bridge, Some(&mtu)).await
+    }
+
+    /// VM `id`'s tap, on `bridge` and up.
+    async fn ensure_tap(&self, id: VmId, bridge: &str, mtu: Option<&str>) -> Result<VmNic, Error> {
+        let nic = vm_nic(id);
+        if !link_exists(&nic.tap) {
+            ip(&["tuntap", "add", "dev", &nic.tap, "mode", "tap"]).await?;
+        }
+        if let Some(mtu) = mtu {
+            ip(&["link", "set", &nic.tap, "mtu", mtu]).await?;
+        }
+        if master(&nic.tap).as_deref() != Some(bridge) {
+            ip(&["link", "set", &nic.tap, "master", bridge]).await?;
+        }
+        if !link_up(&nic.tap) {
+            ip(&["link", "set", &nic.tap, "up"]).await?;
         }
         Ok(nic)
     }
@@ -160,23 +180,39 @@ fn gateway_on_bridge(address: &str, gateway: &str) -> Result<String, Error> {
     Ok(format!("{gateway}/{prefix}"))
 }
 
-// Link state is read from sysfs, which `ip netns exec` remounts for the namespace it enters.
-fn link_exists(name: &str) -> bool {
-    Path::new("/sys/class/net").join(name).exists()
+// Link state is asked of the kernel over netlink (`ip -o link show`), not read from sysfs: an
+// agent that entered its network namespace without a mount namespace of its own (as the lab starts
+// it, so that the tenant routers it names are seen by everyone) sees the machine's sysfs.
+fn link(name: &str) -> Option<String> {
+    let out = std::process::Command::new("ip")
+        .args(["-o", "link", "show", "dev", name])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Whether link `name` exists in this network namespace.
+pub(crate) fn link_exists(name: &str) -> bool {
+    link(name).is_some()
 }
 
 fn link_up(name: &str) -> bool {
-    // IFF_UP is bit 0 of the flags.
-    std::fs::read_to_string(Path::new("/sys/class/net").join(name).join("flags"))
-        .ok()
-        .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
-        .is_some_and(|flags| flags & 1 == 1)
+    // The administrative flags, e.g. `<BROADCAST,MULTICAST,UP,LOWER_UP>`.
+    link(name).is_some_and(|line| {
+        line.split(['<', '>'])
+            .nth(1)
+            .is_some_and(|flags| flags.split(',').any(|flag| flag == "UP"))
+    })
 }
 
 fn master(name: &str) -> Option<String> {
-    std::fs::read_link(Path::new("/sys/class/net").join(name).join("master"))
-        .ok()
-        .and_then(|target| target.file_name().map(|n| n.to_string_lossy().into_owned()))
+    link(name)?
+        .split_whitespace()
+        .skip_while(|word| *word != "master")
+        .nth(1)
+        .map(str::to_owned)
 }
 
 /// Runs `ip args`, logged; its stdout.

@@ -398,6 +398,7 @@ fn a_vm_runs_on_the_bridge_through_the_api_and_is_destroyed_without_a_trace() {
             gateway: Some("10.77.0.1".into()),
             ssh_authorized_keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKd0test test@meridian".into()],
             user_data: None,
+            network: None,
         };
         let put = |route| agent.request(Method::PUT, route).json(&vm);
 
@@ -565,6 +566,7 @@ async fn a_control_plane_of_another_version_is_named_in_the_error() {
         accelerator_reason: "test".into(),
         endpoint: "http://127.0.0.1:7100".into(),
         image: "image=test".into(),
+        underlay: None,
     };
     let error = registrar.register(&registration).await.expect_err("refused");
     assert_eq!(

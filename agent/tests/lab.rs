@@ -239,10 +239,27 @@ fn key_pair(dir: &Path, name: &str) -> (PathBuf, String) {
     (path, public.trim().to_owned())
 }
 
-/// Runs `command` as root on the VM at `ip` over SSH from inside zone `zone`'s namespace.
-fn ssh(zone: &str, key: &Path, ip: &str, command: &str) -> std::process::Output {
+/// The namespace of the tenant router that serves VM `vm` on zone `zone`'s first host: the one
+/// place on the host that reaches the VM (its tap's bridge names the network).
+fn router_ns(lab: &Lab, zone: &str, vm: &str) -> String {
+    let tap = format!("mt{}", &vm.replace('-', "")[..13]);
+    let link = run(Command::new("ip").args(["-n", &format!("{NAME}-{zone}"), "-o", "link", "show", &tap]));
+    let link = String::from_utf8_lossy(&link.stdout).into_owned();
+    let network = link
+        .split_whitespace()
+        .skip_while(|word| *word != "master")
+        .nth(1)
+        .and_then(|bridge| bridge.strip_prefix("mb"))
+        .unwrap_or_else(|| panic!("VM {vm}'s tap is on no tenant bridge: {link}"))
+        .to_owned();
+    let host = std::fs::read_to_string(lab.dir.join(zone).join("host-id")).expect("the host's id");
+    format!("m{}-{network}", &host.trim()[..8])
+}
+
+/// Runs `command` as root on the VM at `ip` over SSH from its tenant router's namespace `ns`.
+fn ssh(ns: &str, key: &Path, ip: &str, command: &str) -> std::process::Output {
     Command::new("ip")
-        .args(["netns", "exec", &format!("{NAME}-{zone}"), "ssh", "-i"])
+        .args(["netns", "exec", ns, "ssh", "-i"])
         .arg(key)
         .args([
             "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
@@ -254,11 +271,11 @@ fn ssh(zone: &str, key: &Path, ip: &str, command: &str) -> std::process::Output 
         .expect("ssh runs")
 }
 
-fn ssh_ok(zone: &str, key: &Path, ip: &str, command: &str) -> String {
-    let out = ssh(zone, key, ip, command);
+fn ssh_ok(ns: &str, key: &Path, ip: &str, command: &str) -> String {
+    let out = ssh(ns, key, ip, command);
     assert!(
         out.status.success(),
-        "ssh root@{ip} {command:?} in {zone}: {}",
+        "ssh root@{ip} {command:?} from {ns}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -281,6 +298,18 @@ fn traces(lab: &Lab, zone: &str, vm: &str) -> Vec<String> {
         found.push(format!("directory {}", dir.display()));
     }
     found
+}
+
+/// The tenant routers on zone `zone`'s first host (none once its tenants' VMs there are gone).
+fn tenant_routers(lab: &Lab, zone: &str) -> Vec<String> {
+    let host = std::fs::read_to_string(lab.dir.join(zone).join("host-id")).expect("the host's id");
+    let namespaces = run(Command::new("ip").args(["netns", "list"]));
+    String::from_utf8_lossy(&namespaces.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|ns| ns.starts_with(&format!("m{}-", &host.trim()[..8])))
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,10 +356,11 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
     // SSH with the tenant's key, not with another's; a file written to the disk.
     let (a, a_zone, a_id, a_ip) = &ids[0];
     let (b, b_zone, b_id, b_ip) = &ids[1];
-    assert_eq!(ssh_ok(a_zone, &a_key, a_ip, "hostname"), "web-lon1");
-    assert_eq!(ssh_ok(b_zone, &b_key, b_ip, "hostname"), "web-hkg1");
-    assert!(!ssh(a_zone, &b_key, a_ip, "true").status.success(), "another tenant's key is refused");
-    ssh_ok(a_zone, &a_key, a_ip, "echo kept > /data/note && sync");
+    let (a_ns, b_ns) = (router_ns(&lab, a_zone, a_id), router_ns(&lab, b_zone, b_id));
+    assert_eq!(ssh_ok(&a_ns, &a_key, a_ip, "hostname"), "web-lon1");
+    assert_eq!(ssh_ok(&b_ns, &b_key, b_ip, "hostname"), "web-hkg1");
+    assert!(!ssh(&a_ns, &b_key, a_ip, "true").status.success(), "another tenant's key is refused");
+    ssh_ok(&a_ns, &a_key, a_ip, "echo kept > /data/note && sync");
 
     // Stop, resize (CPU and memory at the next start), start: the file is still there.
     let stopped = a.post(&format!("/vms/{a_id}/stop"), json!({})).await;
@@ -341,9 +371,9 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
     a.job_done(&resized).await;
     let started = a.post(&format!("/vms/{a_id}/start"), json!({})).await;
     a.job_done(&started).await;
-    assert_eq!(ssh_ok(a_zone, &a_key, a_ip, "cat /data/note"), "kept");
-    assert_eq!(ssh_ok(a_zone, &a_key, a_ip, "nproc"), "2", "the new size's vCPUs");
-    let mem_kib: u64 = ssh_ok(a_zone, &a_key, a_ip, "awk '/MemTotal/ {print $2}' /proc/meminfo")
+    assert_eq!(ssh_ok(&a_ns, &a_key, a_ip, "cat /data/note"), "kept");
+    assert_eq!(ssh_ok(&a_ns, &a_key, a_ip, "nproc"), "2", "the new size's vCPUs");
+    let mem_kib: u64 = ssh_ok(&a_ns, &a_key, a_ip, "awk '/MemTotal/ {print $2}' /proc/meminfo")
         .parse()
         .expect("MemTotal");
     assert!(mem_kib > 3 * 1024 * 1024, "the new size's 4 GiB of memory, saw {mem_kib} KiB");
@@ -353,7 +383,7 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
     let rebooted = b.post(&format!("/vms/{b_id}/reboot"), json!({})).await;
     b.job_done(&rebooted).await;
     assert_eq!(b.ready_lines(b_id).await, before + 1, "the reboot's ready line");
-    assert_eq!(ssh_ok(b_zone, &b_key, b_ip, "hostname"), "web-hkg1");
+    assert_eq!(ssh_ok(&b_ns, &b_key, b_ip, "hostname"), "web-hkg1");
 
     // Destroy: nothing left on the hosts.
     for (tenant, zone, id, _) in &ids {
@@ -361,6 +391,7 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
         assert_eq!(status, StatusCode::ACCEPTED, "{destroyed}");
         tenant.job_done(&destroyed).await;
         assert_eq!(traces(&lab, zone, id), Vec::<String>::new(), "VM {id} left traces");
+        assert_eq!(tenant_routers(&lab, zone), Vec::<String>::new(), "the last VM's tenant router stays");
     }
 
     // Down: no namespace, bridge or process left.
@@ -471,6 +502,7 @@ async fn crashes_of_the_agent_or_the_control_plane_mid_create_converge() {
         tenant.job_done(&destroyed).await;
         assert_eq!(traces(&lab, "lon1", id), Vec::<String>::new());
     }
+    assert_eq!(tenant_routers(&lab, "lon1"), Vec::<String>::new(), "the tenant's router stays");
     lab.invariants_hold();
     lab.down();
 }

@@ -122,6 +122,7 @@ fn spec(user_data: Option<&str>) -> VmSpec {
             address: None,
             gateway: None,
             ssh_authorized_keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKd0test test@meridian".into()],
+            mtu: None,
         },
         user_data: user_data.map(str::to_owned),
         nic: None,

@@ -53,6 +53,11 @@ impl Control {
         }
         let zone = ZoneId::parse(&registration.zone)
             .map_err(|_| RegisterRefusal::Invalid(format!("{:?} is not a zone", short(&registration.zone))))?;
+        if let Some(underlay) = &registration.underlay
+            && underlay.parse::<std::net::Ipv4Addr>().is_err()
+        {
+            return Err(RegisterRefusal::Invalid("the underlay must be an IPv4 address".to_owned()));
+        }
         let texts = [
             &registration.name,
             &registration.endpoint,
@@ -90,7 +95,14 @@ impl Control {
         };
         let recorded = match self
             .store
-            .host_register(&host, &registration.endpoint, accelerator, &registration.image, now_ms())
+            .host_register(
+                &host,
+                &registration.endpoint,
+                accelerator,
+                &registration.image,
+                registration.underlay.as_deref(),
+                now_ms(),
+            )
             .await
         {
             Ok(()) => Ok(()),

@@ -88,6 +88,10 @@ pub struct Registration {
     pub endpoint: String,
     /// The guest image the host boots (its manifest's first line).
     pub image: String,
+    /// The host's address on the backbone (the underlay its tenant networks' VXLAN runs over), if it
+    /// has one.
+    #[serde(default)]
+    pub underlay: Option<String>,
 }
 
 /// A VM as the control plane asks the agent to run it. Every operation is keyed by the id and
@@ -112,6 +116,37 @@ pub struct VmRequest {
     pub ssh_authorized_keys: Vec<String>,
     /// User data (run as a script by the guest when it starts with `#!`).
     pub user_data: Option<String>,
+    /// The tenant network its port joins ([`TenantNetwork::id`]); none: the host's own bridge.
+    #[serde(default)]
+    pub network: Option<u32>,
+}
+
+/// The MTU of a tenant network's ports: the backbone's 1500 less VXLAN's 50 bytes of headers.
+pub const TENANT_MTU: u32 = 1450;
+
+/// A tenant's private network as one host must carry it: `PUT /v1/networks/{id}`. The host keeps a
+/// router of its own for the network (its gateway for the zone's subnet on the VMs' segment) joined
+/// to the network's other hosts by VXLAN (VNI = `id`); VMs on other hosts are routed to over it. A
+/// host with no member of the network drops it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantNetwork {
+    /// The network: one per tenant, its VXLAN VNI (1 to 2^24 - 1).
+    pub id: u32,
+    /// This host's zone subnet's gateway with its prefix, e.g. `10.0.0.1/24`.
+    pub gateway: String,
+    /// Every VM of the network with an address, wherever it runs.
+    pub members: Vec<NetworkMember>,
+}
+
+/// A VM of a tenant network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkMember {
+    /// The VM.
+    pub vm: VmId,
+    /// Its private address (no prefix).
+    pub address: String,
+    /// Its host's underlay address ([`Registration::underlay`]).
+    pub host: String,
 }
 
 /// A VM's state on its host.
@@ -170,6 +205,9 @@ pub enum Route {
     Reboot(VmId),
     /// `GET /v1/vms/{id}/console?lines=N`: the last lines of its serial console ([`Console`]).
     Console(VmId),
+    /// `PUT /v1/networks/{id}` with a [`TenantNetwork`]: the host carries it as described (or
+    /// drops it when no member is on this host).
+    Network(u32),
 }
 
 impl Route {
@@ -185,6 +223,7 @@ impl Route {
             Route::PowerOff(id) => format!("/v1/vms/{id}/power-off"),
             Route::Reboot(id) => format!("/v1/vms/{id}/reboot"),
             Route::Console(id) => format!("/v1/vms/{id}/console"),
+            Route::Network(id) => format!("/v1/networks/{id}"),
         }
     }
 }

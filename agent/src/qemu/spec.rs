@@ -74,6 +74,9 @@ pub struct VmMeta {
     pub gateway: Option<String>,
     /// OpenSSH public key lines root may log in with.
     pub ssh_authorized_keys: Vec<String>,
+    /// The MTU of `eth0` (a tenant network's, below the backbone's for VXLAN's headers).
+    #[serde(default)]
+    pub mtu: Option<u32>,
 }
 
 /// What one VM should be. The same spec may be applied any number of times.
@@ -117,6 +120,9 @@ impl VmSpec {
         }
         if let Some(gateway) = &self.meta.gateway {
             lines.push(("gateway", gateway.clone()));
+        }
+        if let Some(mtu) = self.meta.mtu {
+            lines.push(("mtu", mtu.to_string()));
         }
         for key in &self.meta.ssh_authorized_keys {
             lines.push(("ssh_authorized_key", key.trim_end().to_owned()));
@@ -209,6 +215,7 @@ mod tests {
                 address: Some("10.0.0.5/24".into()),
                 gateway: Some("10.0.0.1".into()),
                 ssh_authorized_keys: vec!["ssh-ed25519 AAAA a@b".into(), "ssh-ed25519 BBBB c@d\n".into()],
+                mtu: None,
             },
             user_data: None,
             nic: None,

@@ -8,15 +8,18 @@
 //! unwinds (its undo steps meet the same bound, and a failed undo is tried again at the job's next
 //! claim).
 //!
-//! The network is not real yet (issue #16): the backbone's latency and load come from the same
-//! model as the simulator's and are labelled simulated, and no VM traffic is metered (no counters
-//! are read yet, so none is reported rather than made up).
+//! Tenant networks are real where hosts have an underlay address (the lab's backbone): each VM's
+//! port joins its tenant's network, and every host with a member of that network is told the whole
+//! member list (see `agent/src/tenant_net.rs`). The rest of the network is not real yet (issue
+//! #16): the backbone's latency and load come from the same model as the simulator's and are
+//! labelled simulated, and no VM traffic is metered (no counters are read yet, so none is reported
+//! rather than made up).
 
 use super::{Driver, DriverError, HostSpec, Presence, Traffic, TrafficCaps, VmSpec};
 use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::agent_api::{
-    self, API_VERSION, ApiError, Console, Route, VERSION_HEADER, VmRequest, VmStatus,
+    self, API_VERSION, ApiError, Console, NetworkMember, Route, TenantNetwork, VERSION_HEADER, VmRequest, VmStatus,
 };
 use meridian_core::id::VmId;
 use meridian_core::ipam::Cidr;
@@ -71,7 +74,7 @@ impl AgentDriver {
         host: Uuid,
         method: Method,
         path: &str,
-        body: Option<&VmRequest>,
+        body: Option<&Body<'_>>,
     ) -> Result<Option<T>, DriverError> {
         let agent = self
             .store
@@ -89,9 +92,11 @@ impl AgentDriver {
                 .request(method.clone(), &url)
                 .bearer_auth(&token)
                 .header(VERSION_HEADER, API_VERSION.to_string());
-            if let Some(body) = body {
-                request = request.json(body);
-            }
+            request = match body {
+                Some(Body::Vm(vm)) => request.json(vm),
+                Some(Body::Network(net)) => request.json(net),
+                None => request,
+            };
             match request.send().await {
                 Ok(answer) => return read_answer(&agent.host.name, answer).await,
                 Err(error) if started.elapsed() + pause < UNREACHABLE_FOR => {
@@ -127,7 +132,7 @@ impl AgentDriver {
         } else {
             None
         };
-        self.call(host, method, &path, request.as_ref()).await
+        self.call(host, method, &path, request.as_ref().map(Body::Vm).as_ref()).await
     }
 
     /// What the agent needs to run `vm`: the SSH keys' public lines and the address within its
@@ -156,7 +161,14 @@ impl AgentDriver {
             }
             None => (None, None),
         };
+        let network = match (vm.private_ip, vm.host) {
+            (Some(_), Some(host)) if self.host_underlay(host).await?.is_some() => {
+                Some(self.network_id(vm.id).await?)
+            }
+            _ => None,
+        };
         Ok(VmRequest {
+            network,
             id: VmId(vm.id),
             name: vm.name.clone(),
             vcpus: vm.vcpus,
@@ -167,6 +179,88 @@ impl AgentDriver {
             ssh_authorized_keys: keys,
             user_data: vm.user_data.clone(),
         })
+    }
+
+    /// Host `host`'s underlay address, if it is an agent's host with one.
+    async fn host_underlay(&self, host: Uuid) -> Result<Option<String>, DriverError> {
+        Ok(self
+            .store
+            .host_agent(host)
+            .await
+            .map_err(|e| DriverError::unreachable(format!("The host list could not be read: {e}")))?
+            .and_then(|row| row.underlay))
+    }
+
+    /// The network id of VM `vm`'s tenant.
+    async fn network_id(&self, vm: Uuid) -> Result<u32, DriverError> {
+        let read = |e: sqlx::Error| DriverError::unreachable(format!("The tenant's network could not be read: {e}"));
+        let tenant = self
+            .store
+            .vm_tenant(vm)
+            .await
+            .map_err(read)?
+            .ok_or_else(|| DriverError::refused("The VM no longer exists."))?;
+        let id = self.store.tenant_network_id(&tenant).await.map_err(read)?;
+        u32::try_from(id)
+            .ok()
+            .filter(|id| *id < 1 << 24)
+            .ok_or_else(|| DriverError::refused("The tenant's network id is beyond VXLAN's 24 bits."))
+    }
+
+    /// Brings every host of VM `vm`'s tenant network to its current members (less `leaving`, a VM
+    /// being detached): each host gets the whole member list and its zone's gateway; a host left
+    /// without members drops the network.
+    async fn network_sync(&self, vm: &VmSpec, leaving: Option<Uuid>) -> Result<(), DriverError> {
+        let Some(own_host) = vm.host else {
+            return Ok(());
+        };
+        if self.host_underlay(own_host).await?.is_none() {
+            return Ok(());
+        }
+        let read = |e: sqlx::Error| DriverError::unreachable(format!("The tenant's network could not be read: {e}"));
+        let tenant = self
+            .store
+            .vm_tenant(vm.id)
+            .await
+            .map_err(read)?
+            .ok_or_else(|| DriverError::refused("The VM no longer exists."))?;
+        let id = self.network_id(vm.id).await?;
+        let rows: Vec<_> = self
+            .store
+            .tenant_network_members(&tenant)
+            .await
+            .map_err(read)?
+            .into_iter()
+            .filter(|row| Some(row.vm_id.as_str()) != leaving.map(|l| l.to_string()).as_deref())
+            .collect();
+        let subnets: std::collections::BTreeMap<String, String> =
+            self.store.subnet_list(&tenant).await.map_err(read)?.into_iter().collect();
+        let members: Vec<NetworkMember> = rows
+            .iter()
+            .filter_map(|row| {
+                Some(NetworkMember {
+                    vm: VmId(row.vm_id.parse().ok()?),
+                    address: row.private_ip.clone(),
+                    host: row.underlay.clone(),
+                })
+            })
+            .collect();
+        let mut hosts: std::collections::BTreeMap<Uuid, String> =
+            rows.iter().map(|row| (row.host_id, row.zone.clone())).collect();
+        hosts.entry(own_host).or_insert_with(|| vm.zone.as_str().to_owned());
+        for (host, zone) in hosts {
+            let Some(subnet) = subnets.get(&zone).and_then(|cidr| Cidr::parse(cidr).ok()) else {
+                continue;
+            };
+            let net = TenantNetwork {
+                id,
+                gateway: format!("{}/{}", subnet.plan().gateway(), subnet.prefix_len()),
+                members: members.clone(),
+            };
+            self.call::<serde_json::Value>(host, Method::PUT, &Route::Network(id).path(), Some(&Body::Network(&net)))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Waits until the VM's guest printed its ready line in its current run.
@@ -192,6 +286,14 @@ impl AgentDriver {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// What a call sends.
+enum Body<'a> {
+    /// A VM's request.
+    Vm(&'a VmRequest),
+    /// A tenant network.
+    Network(&'a TenantNetwork),
 }
 
 /// An agent's answer: its body for a success, a driver error (with the agent's message) otherwise.
@@ -263,7 +365,7 @@ impl Driver for AgentDriver {
             .ok_or_else(|| DriverError::refused("The VM is not placed on a host."))?;
         let mut request = self.request(vm).await?;
         request.disk_gib = disk_gib;
-        self.call(host, Method::PUT, &Route::Disk(VmId(vm.id)).path(), Some(&request))
+        self.call(host, Method::PUT, &Route::Disk(VmId(vm.id)).path(), Some(&Body::Vm(&request)))
             .await
             .map(done)
     }
@@ -304,17 +406,23 @@ impl Driver for AgentDriver {
         self.wait_ready(vm).await
     }
 
+    /// The VM's port on its tenant network's bridge, then the network brought up to date on every
+    /// host that has a member (routes to the new VM everywhere, the network made here if new).
     async fn network_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
-        self.vm_call(vm, Method::PUT, Route::Nic(VmId(vm.id)).path(), true).await.map(done)
+        self.vm_call(vm, Method::PUT, Route::Nic(VmId(vm.id)).path(), true).await.map(done)?;
+        self.network_sync(vm, None).await
     }
 
+    /// The VM's port goes; every host of the network forgets the VM (and its host drops the
+    /// network if it was the last member there).
     async fn network_detach(&self, vm: &VmSpec) -> Result<(), DriverError> {
         if vm.host.is_none() {
             return Ok(());
         }
         self.vm_call(vm, Method::DELETE, Route::Nic(VmId(vm.id)).path(), false)
             .await
-            .map(done)
+            .map(done)?;
+        self.network_sync(vm, Some(vm.id)).await
     }
 
     /// Agent hosts hand out no public addresses yet, so allocation never asks for breakout.

@@ -194,9 +194,11 @@ pub struct AgentHostRow {
     pub last_seen_ms: i64,
     /// Whether staff drained it.
     pub draining: bool,
+    /// Its underlay (backbone) address, if it has one.
+    pub underlay: Option<String>,
 }
 
-const AGENT_COLUMNS: &str = "agent_endpoint, accelerator, accelerator_reason, image, last_seen_ms, draining";
+const AGENT_COLUMNS: &str = "agent_endpoint, accelerator, accelerator_reason, image, last_seen_ms, draining, underlay";
 
 fn agent_host_from_row(row: &AnyRow) -> Result<AgentHostRow, sqlx::Error> {
     Ok(AgentHostRow {
@@ -207,6 +209,7 @@ fn agent_host_from_row(row: &AnyRow) -> Result<AgentHostRow, sqlx::Error> {
         image: row.try_get::<Option<String>, _>("image")?.unwrap_or_default(),
         last_seen_ms: row.try_get::<Option<i64>, _>("last_seen_ms")?.unwrap_or_default(),
         draining: row.try_get::<i64, _>("draining")? != 0,
+        underlay: row.try_get("underlay")?,
     })
 }
 
@@ -233,6 +236,7 @@ impl Store {
         endpoint: &str,
         accelerator: (&str, &str),
         image: &str,
+        underlay: Option<&str>,
         now: i64,
     ) -> Result<(), RegisterError> {
         let mut tx = self.begin_write().await?;
@@ -256,15 +260,15 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO hosts (id, zone, name, vcpus_total, memory_mib_total, disk_gib_total, \
-               agent_endpoint, accelerator, accelerator_reason, image, last_seen_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+               agent_endpoint, accelerator, accelerator_reason, image, last_seen_ms, underlay) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
                vcpus_total = CASE WHEN excluded.vcpus_total >= hosts.vcpus_used THEN excluded.vcpus_total ELSE hosts.vcpus_used END, \
                memory_mib_total = CASE WHEN excluded.memory_mib_total >= hosts.memory_mib_used THEN excluded.memory_mib_total ELSE hosts.memory_mib_used END, \
                disk_gib_total = CASE WHEN excluded.disk_gib_total >= hosts.disk_gib_used THEN excluded.disk_gib_total ELSE hosts.disk_gib_used END, \
                agent_endpoint = excluded.agent_endpoint, accelerator = excluded.accelerator, \
                accelerator_reason = excluded.accelerator_reason, image = excluded.image, \
-               last_seen_ms = excluded.last_seen_ms",
+               last_seen_ms = excluded.last_seen_ms, underlay = excluded.underlay",
         )
         .bind(host.id.to_string())
         .bind(host.zone.as_str())
@@ -277,6 +281,7 @@ impl Store {
         .bind(accelerator.1)
         .bind(image)
         .bind(now)
+        .bind(underlay)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -340,5 +345,85 @@ impl Store {
             .iter()
             .map(|row| row.try_get("public_key"))
             .collect()
+    }
+}
+
+/// A VM of a tenant network on a host agent's host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkMemberRow {
+    /// The VM.
+    pub vm_id: String,
+    /// Its private address.
+    pub private_ip: String,
+    /// Its zone.
+    pub zone: String,
+    /// Its host.
+    pub host_id: Uuid,
+    /// Its host's underlay address.
+    pub underlay: String,
+}
+
+impl Store {
+    /// Tenant `tenant_id`'s network id, given now if it has none (the next free one).
+    pub async fn tenant_network_id(&self, tenant_id: &str) -> Result<i64, sqlx::Error> {
+        for _ in 0..5 {
+            let current: Option<i64> = sqlx::query("SELECT network_id FROM tenants WHERE id = $1")
+                .bind(tenant_id)
+                .fetch_one(self.pool())
+                .await?
+                .try_get("network_id")?;
+            if let Some(id) = current {
+                return Ok(id);
+            }
+            let given = sqlx::query(
+                "UPDATE tenants SET network_id = (SELECT COALESCE(MAX(network_id), 0) + 1 FROM tenants) \
+                 WHERE id = $1 AND network_id IS NULL",
+            )
+            .bind(tenant_id)
+            .execute(self.pool())
+            .await;
+            match given {
+                Ok(_) => {}
+                // Another tenant took that number at the same moment: read and try again.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(sqlx::Error::Protocol("no network id could be given after five tries".into()))
+    }
+
+    /// Every VM of tenant `tenant_id` with a private address on a host with an underlay, not being
+    /// or already destroyed, by address.
+    pub async fn tenant_network_members(&self, tenant_id: &str) -> Result<Vec<NetworkMemberRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT v.id, v.private_ip, v.zone, h.id AS host_id, h.underlay FROM vms v JOIN hosts h ON h.id = v.host_id \
+             WHERE v.tenant_id = $1 AND v.private_ip IS NOT NULL AND v.state NOT IN ('destroying', 'destroyed') \
+             AND h.underlay IS NOT NULL ORDER BY v.private_ip",
+        )
+        .bind(tenant_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let host: String = row.try_get("host_id")?;
+                Ok(NetworkMemberRow {
+                    vm_id: row.try_get("id")?,
+                    private_ip: row.try_get("private_ip")?,
+                    zone: row.try_get("zone")?,
+                    host_id: host.parse().map_err(|e: uuid::Error| sqlx::Error::Decode(e.into()))?,
+                    underlay: row.try_get("underlay")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The tenant of VM `vm_id`.
+    pub async fn vm_tenant(&self, vm_id: Uuid) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query("SELECT tenant_id FROM vms WHERE id = $1")
+            .bind(vm_id.to_string())
+            .fetch_optional(self.pool())
+            .await?
+            .map(|row| row.try_get("tenant_id"))
+            .transpose()
     }
 }
