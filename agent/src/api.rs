@@ -48,6 +48,9 @@ pub struct Agent {
     pub registration: Registration,
     /// SHA-256 of the host token; compared in constant time with the presented token's.
     token_digest: [u8; 32],
+    /// Held while the anti-spoofing rules are read and rewritten, so that two ports changing at
+    /// once cannot leave one of them out.
+    ports_changing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Agent {
@@ -59,6 +62,7 @@ impl Agent {
             nets,
             registration,
             token_digest: Sha256::digest(token.as_bytes()).into(),
+            ports_changing: Arc::default(),
         }
     }
 
@@ -409,6 +413,7 @@ async fn nic_ensure(
 
 /// Rewrites the anti-spoofing rules for every tenant port of this host (those whose tap exists).
 async fn filter_ports(agent: &Agent) -> Answer<()> {
+    let _one_at_a_time = agent.ports_changing.lock().await;
     let entries = agent.qemu.list().await.map_err(|e| Failure::from(("list the VMs", e)))?;
     let mut ports = Vec::new();
     for entry in entries {

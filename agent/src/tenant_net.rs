@@ -73,6 +73,9 @@ pub struct TenantNets {
     host: String,
     /// The host's underlay (backbone) address.
     underlay: Option<Ipv4Addr>,
+    /// One change at a time: two VMs of a network joining at once both bring it up to date, and
+    /// the anti-spoofing rules are rewritten whole.
+    changing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The bridge of network `id`.
@@ -93,6 +96,7 @@ impl TenantNets {
         Self {
             host: host_id.simple().to_string()[..8].to_owned(),
             underlay,
+            changing: std::sync::Arc::default(),
         }
     }
 
@@ -103,6 +107,7 @@ impl TenantNets {
 
     /// Makes this host carry `net` as described; drops it when none of its members is here.
     pub async fn ensure(&self, net: &TenantNetwork) -> Result<(), Error> {
+        let _one_at_a_time = self.changing.lock().await;
         let underlay = self
             .underlay
             .ok_or_else(|| Error::Invalid("this host has no underlay address (--underlay)".to_owned()))?;
@@ -128,7 +133,7 @@ impl TenantNets {
             }
         }
         if local.is_empty() {
-            return self.remove(net.id).await;
+            return self.remove_locked(net.id).await;
         }
         let (router, bridge, veth, vxlan) = (self.router(net.id), bridge(net.id), format!("mv{}", net.id), format!("mx{}", net.id));
         let mtu = TENANT_MTU.to_string();
@@ -207,6 +212,11 @@ impl TenantNets {
     /// Drops network `id` from this host: its router namespace (with `lan` and the VXLAN, and so
     /// the veth's other end) and its bridge. Succeeds when it is not here.
     pub async fn remove(&self, id: u32) -> Result<(), Error> {
+        let _one_at_a_time = self.changing.lock().await;
+        self.remove_locked(id).await
+    }
+
+    async fn remove_locked(&self, id: u32) -> Result<(), Error> {
         let router = self.router(id);
         if Path::new("/run/netns").join(&router).exists() {
             run("ip", &["netns", "del", &router]).await?;
@@ -222,6 +232,7 @@ impl TenantNets {
     /// Replaces the anti-spoofing rules with ones for `ports` (every port of this host), in one
     /// nftables transaction.
     pub async fn filter_ports(&self, ports: &[Port]) -> Result<(), Error> {
+        let _one_at_a_time = self.changing.lock().await;
         let mut script = String::from("table bridge meridian {}\ndelete table bridge meridian\ntable bridge meridian {\n  chain ports {\n    type filter hook forward priority 0; policy accept;\n");
         for port in ports {
             let (tap, mac, address) = (&port.tap, &port.mac, port.address);

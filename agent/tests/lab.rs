@@ -131,6 +131,12 @@ impl Drop for Lab {
             let server_log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
             let tail: Vec<&str> = server_log.lines().rev().take(40).collect();
             eprintln!("server log (last lines, newest first):\n{}", tail.join("\n"));
+            for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+                let Ok(log) = std::fs::read_to_string(entry.path().join("agent.log")) else { continue };
+                let trouble: Vec<&str> = log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
+                let start = trouble.len().saturating_sub(10);
+                eprintln!("{} agent's warnings:\n{}", entry.path().display(), trouble[start..].join("\n"));
+            }
             self.script("down", &[]);
         }
     }
@@ -620,5 +626,98 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
     // Healed, the edge carries London–New York again.
     lab.script("heal", &["lon1", "nyc1"]);
     routes_become(lon, nyc, &BACKBONE.path(lon, nyc, &Cut::none()).expect("a path").zones).await;
+    lab.down();
+}
+
+/// The round trips `ping` printed (ms), the first two left out (neighbour caches warming).
+fn ping_times(output: &str) -> Vec<f64> {
+    output
+        .lines()
+        .filter_map(|line| line.split("time=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .skip(2)
+        .collect()
+}
+
+/// How many echo replies `ping` says it received.
+fn ping_received(output: &str) -> u32 {
+    output
+        .lines()
+        .find(|line| line.contains("packets transmitted"))
+        .and_then(|line| line.split(", ").nth(1)?.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_networks_span_zones_stay_apart_and_refuse_spoofing() {
+    let _serial = SERIAL.lock().await;
+    let keys = tempfile::tempdir().expect("a key directory");
+    let mut lab = Lab::up("lon1,hkg1", 3934, &[]);
+    let (a_key, a_public) = key_pair(keys.path(), "acme");
+    let (b_key, b_public) = key_pair(keys.path(), "bravo");
+    let acme = Tenant::sign_up(&lab, "Acme", "ops@acme.example").await;
+    let bravo = Tenant::sign_up(&lab, "Bravo", "ops@bravo.example").await;
+
+    // Acme in London and Hong Kong, Bravo in London on the same host as Acme's VM there.
+    let a_key_id = acme.post("/ssh-keys", json!({ "name": "laptop", "public_key": a_public })).await["id"].clone();
+    let b_key_id = bravo.post("/ssh-keys", json!({ "name": "laptop", "public_key": b_public })).await["id"].clone();
+    let mut made = Vec::new();
+    for (tenant, key, zone, name) in [
+        (&acme, &a_key_id, "lon1", "a-lon"),
+        (&acme, &a_key_id, "hkg1", "a-hkg"),
+        (&bravo, &b_key_id, "lon1", "b-lon"),
+    ] {
+        let vdcs = tenant.get("/vdcs").await;
+        let vdc = match vdcs["items"].as_array().and_then(|all| all.iter().find(|v| v["zone"] == zone)) {
+            Some(vdc) => vdc["id"].clone(),
+            None => tenant.post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone })).await["id"].clone(),
+        };
+        let accepted = tenant
+            .post("/vms", json!({ "vdc_id": vdc, "name": name, "template": "debian-12", "size": "xs", "ssh_key_ids": [key] }))
+            .await;
+        made.push((tenant, zone, accepted));
+    }
+    let mut vms = Vec::new();
+    for (tenant, zone, accepted) in &made {
+        tenant.job_done(accepted).await;
+        let id = accepted["vm"]["id"].as_str().expect("a VM id").to_owned();
+        let ip = tenant.get(&format!("/vms/{id}")).await["private_ip"].as_str().expect("an address").to_owned();
+        vms.push((*zone, router_ns(&lab, zone, &id), ip));
+    }
+    let (a_lon, a_hkg, b_lon) = (&vms[0], &vms[1], &vms[2]);
+    assert_ne!(a_lon.1, b_lon.1, "two tenants on one host have two routers");
+
+    // London to Hong Kong over Acme's private network: at or above the fibre limit, near the model.
+    let out = ssh_ok(&a_lon.1, &a_key, &a_lon.2, &format!("ping -c 12 -i 0.3 {}", a_hkg.2));
+    let mut times = ping_times(&out);
+    assert!(times.len() >= 8, "replies: {out}");
+    times.sort_by(f64::total_cmp);
+    let rtt = times[times.len() / 2];
+    let model = BACKBONE
+        .path(ZoneId::parse("lon1").expect("zone"), ZoneId::parse("hkg1").expect("zone"), &Cut::none())
+        .expect("a path");
+    eprintln!("Acme lon1→hkg1 VM to VM: {rtt:.1} ms, modelled {:.1} ms, fibre limit {:.1} ms", model.modelled_rtt_ms, model.fibre_limit_ms);
+    assert!(rtt >= model.fibre_limit_ms, "{rtt} ms beats physics");
+    assert!((rtt - model.modelled_rtt_ms).abs() <= 0.15 * model.modelled_rtt_ms, "{rtt:.1} ms vs {:.1} ms", model.modelled_rtt_ms);
+
+    // Bravo reaches nothing of Acme's, whatever address it tries, its own or a forged one.
+    let probe = |target: &str| format!("ping -c 3 -W 1 {target} || true");
+    for target in [&a_hkg.2, &a_lon.2] {
+        if *target == b_lon.2 {
+            continue; // the same address in Bravo's own network is Bravo's VM itself
+        }
+        let out = ssh_ok(&b_lon.1, &b_key, &b_lon.2, &probe(target));
+        assert_eq!(ping_received(&out), 0, "Bravo reached Acme's {target}: {out}");
+    }
+    ssh_ok(&b_lon.1, &b_key, &b_lon.2, "ip addr add 10.0.200.7/24 dev eth0");
+    let out = ssh_ok(&b_lon.1, &b_key, &b_lon.2, &format!("ping -c 3 -W 1 -I 10.0.200.7 {} || true", a_hkg.2));
+    assert_eq!(ping_received(&out), 0, "a forged source got through: {out}");
+
+    // Acme's own VM cannot send as an address that is not its own (anti-spoofing on its port).
+    ssh_ok(&a_lon.1, &a_key, &a_lon.2, "ip addr add 10.0.0.99/24 dev eth0");
+    let out = ssh_ok(&a_lon.1, &a_key, &a_lon.2, &format!("ping -c 3 -W 1 -I 10.0.0.99 {} || true", a_hkg.2));
+    assert_eq!(ping_received(&out), 0, "a spoofed source got through: {out}");
+    let out = ssh_ok(&a_lon.1, &a_key, &a_lon.2, &format!("ping -c 2 -W 2 {}", a_hkg.2));
+    assert_eq!(ping_received(&out), 2, "its own address still works: {out}");
     lab.down();
 }
