@@ -7,12 +7,13 @@
 //! [`accel`] (KVM or TCG, probed by booting the guest image). The control plane drives the
 //! agent through its authenticated, versioned HTTP API ([`api`], the routes of
 //! [`meridian_core::agent_api::Route`]), and the agent registers its host with the control plane
-//! ([`register`]). The binary (`src/main.rs`) only wires these together.
+//! ([`register`]), then probes its peers' latency over the backbone ([`probe`]). The binary (`src/main.rs`) only wires these together.
 
 pub mod accel;
 pub mod api;
 pub mod host;
 pub mod nic;
+pub mod probe;
 pub mod qemu;
 pub mod register;
 pub mod tenant_net;

@@ -152,7 +152,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         accelerator: accelerator.accelerator,
     });
     let registrar = Registrar::new(&args.control, &token).context("HTTP client")?;
-    tokio::spawn(registrar.run(registration.clone()));
+    let (peers, peers_seen) = tokio::sync::watch::channel(Vec::new());
+    tokio::spawn(registrar.run(registration.clone(), peers));
+    if args.underlay.is_some() {
+        tokio::spawn(meridian_agent::probe::run(
+            args.control.clone(),
+            token.clone(),
+            host_id,
+            registration.zone.clone(),
+            peers_seen,
+        ));
+    }
     let rotator = qemu.clone();
     tokio::spawn(async move { rotator.rotate_consoles(CONSOLE_ROTATE_EVERY).await });
 

@@ -3,7 +3,8 @@
 //! and logged sparingly.
 
 use meridian_core::agent_api::{
-    API_VERSION, ApiError, ERROR_API_VERSION, HEARTBEAT_MS, REGISTER_PATH, Registration, VERSION_HEADER,
+    API_VERSION, ApiError, ERROR_API_VERSION, HEARTBEAT_MS, Peer, REGISTER_PATH, Registration, RegistrationAnswer,
+    VERSION_HEADER,
 };
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
@@ -55,8 +56,8 @@ impl Registrar {
         })
     }
 
-    /// Posts `registration` once.
-    pub async fn register(&self, registration: &Registration) -> Result<(), Error> {
+    /// Posts `registration` once; the control plane answers with the peers to probe.
+    pub async fn register(&self, registration: &Registration) -> Result<RegistrationAnswer, Error> {
         let response = self
             .client
             .post(&self.url)
@@ -68,7 +69,9 @@ impl Registrar {
             .map_err(Error::Unreachable)?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            // An answer without a body (204) names no peers.
+            let body = response.bytes().await.map_err(Error::Unreachable)?;
+            return Ok(serde_json::from_slice(&body).unwrap_or_default());
         }
         let theirs = response
             .headers()
@@ -86,9 +89,10 @@ impl Registrar {
         })
     }
 
-    /// Registers now and every [`HEARTBEAT_MS`], forever. Logs the first success (and the first
-    /// after failures), a failure once and then once a minute while it lasts.
-    pub async fn run(self, registration: Registration) {
+    /// Registers now and every [`HEARTBEAT_MS`], forever, publishing the peers each answer names
+    /// on `peers`. Logs the first success (and the first after failures), a failure once and then
+    /// once a minute while it lasts.
+    pub async fn run(self, registration: Registration, peers: tokio::sync::watch::Sender<Vec<Peer>>) {
         let mut tick = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS.unsigned_abs()));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut registered = false;
@@ -96,7 +100,12 @@ impl Registrar {
         loop {
             tick.tick().await;
             match self.register(&registration).await {
-                Ok(()) => {
+                Ok(answer) => {
+                    peers.send_if_modified(|known| {
+                        let changed = *known != answer.peers;
+                        *known = answer.peers;
+                        changed
+                    });
                     if !registered {
                         tracing::info!(control = %self.url, host.id = %registration.host_id, "registered with the control plane");
                     }

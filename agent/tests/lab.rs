@@ -609,6 +609,46 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
         }
     }
 
+    // The agents measure what their hosts' zones are joined by directly: London–New York. The map
+    // shows it measured, near the model; the edges no agent measures stay the model's, so labelled.
+    let browser = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let signed_up = browser
+        .post(format!("{}/fn/account_signup", lab.base))
+        .header("Origin", &lab.base)
+        .form(&[("tenant_name", "Maps"), ("email", "ops@maps.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("sign-up answers");
+    assert!(signed_up.status().is_success());
+    let started = Instant::now();
+    let map = loop {
+        let map: Value = browser
+            .post(format!("{}/fn/map_view", lab.base))
+            .header("Origin", &lab.base)
+            .send()
+            .await
+            .expect("the map answers")
+            .json()
+            .await
+            .expect("map data");
+        let measured = map["edges"].as_array().is_some_and(|edges| {
+            edges.iter().any(|e| e["edge"] == "lon1-nyc1" && e["source"] == "measured")
+        });
+        if measured {
+            break map;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no measured London–New York edge: {map}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    let edges = map["edges"].as_array().expect("edges");
+    let lon_nyc = edges.iter().find(|e| e["edge"] == "lon1-nyc1").expect("the edge");
+    let rtt = lon_nyc["rtt_ms"].as_f64().expect("a round trip");
+    let edge = BACKBONE.edge_between(lon, nyc).expect("the transatlantic edge");
+    eprintln!("map: lon1-nyc1 measured {rtt:.1} ms (±{} ms), modelled {:.1} ms", lon_nyc["jitter_ms"], edge.modelled_rtt_ms);
+    assert!(rtt >= edge.fibre_limit_ms && (rtt - edge.modelled_rtt_ms).abs() <= 0.15 * edge.modelled_rtt_ms);
+    let unmeasured = edges.iter().find(|e| e["edge"] == "par1-mad1").expect("an edge no agent measures");
+    assert_eq!(unmeasured["source"], "simulated");
+
     // Cut London–New York: the network reroutes by itself, where the path finder says, and slower.
     let edge = BACKBONE.edge_between(lon, nyc).expect("the transatlantic edge").id;
     let detour = BACKBONE.path(lon, nyc, &Cut::none().with_edge(edge)).expect("a detour");

@@ -3,7 +3,7 @@
 use crate::store::host::{AgentHostRow, RegisterError};
 use crate::store::now_ms;
 use crate::{Control, Error, OpContext};
-use meridian_core::agent_api::{self, API_VERSION, HOST_SILENT_AFTER_MS, Registration};
+use meridian_core::agent_api::{self, API_VERSION, HOST_SILENT_AFTER_MS, Peer, Registration, RegistrationAnswer};
 use meridian_core::host::HostSpec;
 use meridian_core::id::HostId;
 use meridian_core::view;
@@ -43,7 +43,12 @@ impl Control {
 
     /// Records a host agent's registration (at its start and every heartbeat), presented with
     /// `token`.
-    pub async fn host_register(&self, token: &str, registration: &Registration) -> Result<(), RegisterRefusal> {
+    /// Answers with the other answering hosts to probe.
+    pub async fn host_register(
+        &self,
+        token: &str,
+        registration: &Registration,
+    ) -> Result<RegistrationAnswer, RegisterRefusal> {
         let secret = self.agent_secret.as_ref().ok_or(RegisterRefusal::NoAgents)?;
         if !agent_api::host_token_valid(secret, registration.host_id, token) {
             return Err(RegisterRefusal::Unauthorized);
@@ -113,7 +118,23 @@ impl Control {
             tracing::info!(host.id = %host.id, host.name = %host.name, zone = %host.zone.as_str(),
                 endpoint = %registration.endpoint, accelerator = %registration.accelerator, news, "host agent registered");
         }
-        recorded
+        recorded?;
+        let peers = self
+            .store
+            .host_agent_list()
+            .await
+            .map_err(Error::from)?
+            .into_iter()
+            .filter(|row| row.host.id != host.id && row.last_seen_ms >= silent_since)
+            .filter_map(|row| {
+                Some(Peer {
+                    host_id: row.host.id,
+                    zone: row.host.zone,
+                    underlay: row.underlay?,
+                })
+            })
+            .collect();
+        Ok(RegistrationAnswer { peers })
     }
 
     /// Every host run by a host agent, for staff.

@@ -15,6 +15,13 @@ pub struct EdgeLive {
     pub rtt_ms: Option<f64>,
     /// Share of the edge's capacity in use (0–1), when recorded.
     pub load: Option<f64>,
+    /// `simulated`, `measured` (by host agents over the lab's backbone) or `implausible` (measured
+    /// below the fibre limit: an error, its figure not to be drawn).
+    pub source: String,
+    /// Jitter in ms, when measured.
+    pub jitter_ms: Option<f64>,
+    /// Share of probes lost (0–1), when measured.
+    pub loss: Option<f64>,
 }
 
 /// What the tenant has in one zone.
@@ -89,6 +96,9 @@ impl Control {
                         edge: row.edge.clone(),
                         rtt_ms: row.rtt_us.map(|us| us as f64 / 1000.0),
                         load: row.load_ppm.map(|ppm| ppm as f64 / 1e6),
+                        source: row.source.clone(),
+                        jitter_ms: row.jitter_us.map(|us| us as f64 / 1000.0),
+                        loss: row.loss_ppm.map(|ppm| ppm as f64 / 1e6),
                     })
                     .collect()
             })

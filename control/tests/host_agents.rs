@@ -9,7 +9,7 @@ use meridian_control::session_store::StaffAuth;
 use meridian_control::testing::{TestDb, as_user};
 use meridian_control::{Control, Error, OpContext};
 use meridian_core::Signup;
-use meridian_core::agent_api::{API_VERSION, Registration, host_token};
+use meridian_core::agent_api::{API_VERSION, PeerSample, ProbeReport, Registration, RegistrationAnswer, host_token};
 use meridian_core::id::HostId;
 use meridian_core::resource::{VmCreate, VmCreateForm};
 use std::sync::Arc;
@@ -45,11 +45,12 @@ fn registration(host_id: Uuid, name: &str, zone: &str) -> Registration {
         accelerator_reason: "KVM present but the guest did not boot under it".to_owned(),
         endpoint: "http://10.254.0.11:7100".to_owned(),
         image: "image=meridian-initramfs".to_owned(),
+        underlay: None,
     }
 }
 
 impl World {
-    async fn register(&self, registration: &Registration) -> Result<(), RegisterRefusal> {
+    async fn register(&self, registration: &Registration) -> Result<RegistrationAnswer, RegisterRefusal> {
         let token = host_token(SECRET, registration.host_id);
         self.control.host_register(&token, registration).await
     }
@@ -188,4 +189,57 @@ async fn admins_drain_a_host_and_placement_skips_it() {
 
     w.control.host_drain(&admin, HostId(host), false).await.unwrap();
     assert!(!w.control.agent_hosts_view(&admin).await.unwrap()[0].draining);
+}
+
+#[tokio::test]
+async fn hosts_learn_their_peers_and_their_probes_label_the_edges_they_measure() {
+    let w = world().await;
+    let (lon, nyc, hkg) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let with_underlay = |id, name: &str, zone: &str, underlay: &str| Registration {
+        underlay: Some(underlay.to_owned()),
+        ..registration(id, name, zone)
+    };
+    assert!(w.register(&with_underlay(lon, "lon1-lab", "lon1", "10.200.4.11")).await.unwrap().peers.is_empty());
+    w.register(&with_underlay(hkg, "hkg1-lab", "hkg1", "10.200.14.11")).await.unwrap();
+    let answer = w.register(&with_underlay(nyc, "nyc1-lab", "nyc1", "10.200.11.11")).await.unwrap();
+    let mut peers: Vec<_> = answer.peers.iter().map(|p| (p.zone.as_str(), p.underlay.as_str())).collect();
+    peers.sort();
+    assert_eq!(peers, [("hkg1", "10.200.14.11"), ("lon1", "10.200.4.11")]);
+
+    let sample = |host_id, rtt_ms| PeerSample {
+        host_id,
+        rtt_ms: Some(rtt_ms),
+        jitter_ms: 0.4,
+        loss: 0.0,
+    };
+    // London–New York is one edge (its fibre limit is 54.6 ms); London–Hong Kong is a path of five.
+    let report = ProbeReport {
+        host_id: lon,
+        samples: vec![sample(nyc, 69.0), sample(hkg, 210.0)],
+    };
+    assert!(matches!(
+        w.control.host_probes(&host_token(SECRET, nyc), &report).await,
+        Err(RegisterRefusal::Unauthorized)
+    ));
+    assert_eq!(w.control.host_probes(&host_token(SECRET, lon), &report).await.unwrap(), 1);
+    w.control.probe_tick(meridian_control::now_ms()).await.unwrap();
+    let signup = Signup::parse("Globex", "ops@globex.example", "a long enough secret").unwrap();
+    let account = w.control.account_signup(&OpContext::anonymous("t"), signup).await.unwrap();
+    let owner = as_user(&account);
+    let map = w.control.map_view(&owner).await.unwrap();
+    let edge = |key: &str| map.edges.iter().find(|e| e.edge == key).cloned().unwrap();
+    let measured = edge("lon1-nyc1");
+    assert_eq!((measured.source.as_str(), measured.rtt_ms, measured.jitter_ms), ("measured", Some(69.0), Some(0.4)));
+    assert_eq!(edge("lax1-hkg1").source, "simulated", "an edge no agent measured stays the model's");
+
+    // Faster than light is an error, shown as such, never as the edge's latency.
+    let report = ProbeReport {
+        host_id: nyc,
+        samples: vec![sample(lon, 20.0)],
+    };
+    w.control.host_probes(&host_token(SECRET, nyc), &report).await.unwrap();
+    w.control.probe_tick(meridian_control::now_ms() + 1).await.unwrap();
+    let map = w.control.map_view(&owner).await.unwrap();
+    let flagged = map.edges.iter().find(|e| e.edge == "lon1-nyc1").unwrap();
+    assert_eq!(flagged.source, "implausible");
 }

@@ -33,6 +33,12 @@ pub const ERROR_HOST: &str = "host";
 /// The control plane's route an agent registers (and heartbeats) at.
 pub const REGISTER_PATH: &str = "/agent/v1/register";
 
+/// The control plane's route an agent reports its latency probes at.
+pub const PROBES_PATH: &str = "/agent/v1/probes";
+
+/// How often an agent probes its peers over the backbone.
+pub const PROBE_EVERY_MS: u64 = 10_000;
+
 /// How often an agent registers again; a host not heard from for [`HOST_SILENT_AFTER_MS`] shows as
 /// not answering and gets no new VMs.
 pub const HEARTBEAT_MS: i64 = 5_000;
@@ -92,6 +98,46 @@ pub struct Registration {
     /// has one.
     #[serde(default)]
     pub underlay: Option<String>,
+}
+
+/// The control plane's answer to a registration: the other hosts to probe over the backbone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationAnswer {
+    /// Every other answering host with an underlay address.
+    pub peers: Vec<Peer>,
+}
+
+/// Another host, as a probe target.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    /// Its id.
+    pub host_id: Uuid,
+    /// Its zone.
+    pub zone: String,
+    /// Its underlay address.
+    pub underlay: String,
+}
+
+/// An agent's probe round: one sample per peer (`POST /agent/v1/probes`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    /// The reporting host.
+    pub host_id: Uuid,
+    /// What it measured.
+    pub samples: Vec<PeerSample>,
+}
+
+/// Round trips to one peer in one round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerSample {
+    /// The peer.
+    pub host_id: Uuid,
+    /// Mean round trip of the answered probes in ms; None when none was answered.
+    pub rtt_ms: Option<f64>,
+    /// Their mean deviation in ms.
+    pub jitter_ms: f64,
+    /// The share of probes lost (0–1).
+    pub loss: f64,
 }
 
 /// A VM as the control plane asks the agent to run it. Every operation is keyed by the id and

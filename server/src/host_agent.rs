@@ -1,5 +1,6 @@
-//! The route host agents register their hosts at (`meridian_core::agent_api::REGISTER_PATH`):
-//! bearer token and API version checked, then `Control::host_register`.
+//! The routes host agents call: registration (`meridian_core::agent_api::REGISTER_PATH`) and probe
+//! reports (`PROBES_PATH`); bearer token and API version checked, then the control plane's
+//! `host_register` / `host_probes`.
 
 use crate::AppState;
 use axum::Json;
@@ -8,35 +9,69 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use meridian_control::host::RegisterRefusal;
 use meridian_core::agent_api::{
-    API_VERSION, ApiError, ERROR_API_VERSION, ERROR_INVALID, ERROR_UNAUTHORIZED, Registration, VERSION_HEADER,
+    API_VERSION, ApiError, ERROR_API_VERSION, ERROR_INVALID, ERROR_UNAUTHORIZED, ProbeReport, Registration,
+    VERSION_HEADER,
 };
 
-/// `POST /agent/v1/register`: a host agent's registration or heartbeat. 204 when recorded.
-pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+/// The version check every route makes; the bearer token when it passes.
+fn caller(headers: &HeaderMap) -> Result<&str, Response> {
     let version = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok());
     if version != Some(API_VERSION.to_string().as_str()) {
         let said = version.map_or_else(|| "none".to_owned(), |v| v.chars().take(16).collect());
-        return answer(
+        return Err(answer(
             StatusCode::CONFLICT,
             ERROR_API_VERSION,
             format!("this control plane speaks API {API_VERSION}; the request is for API {said}"),
-        );
+        ));
     }
-    let token = headers
+    Ok(headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .unwrap_or(""))
+}
+
+/// `POST /agent/v1/register`: a host agent's registration or heartbeat; 200 with the peers to
+/// probe (`RegistrationAnswer`) when recorded.
+pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let token = match caller(&headers) {
+        Ok(token) => token,
+        Err(refused) => return refused,
+    };
     let registration: Registration = match serde_json::from_slice(&body) {
         Ok(registration) => registration,
         Err(error) => return answer(StatusCode::UNPROCESSABLE_ENTITY, ERROR_INVALID, format!("not a registration: {error}")),
     };
-    match state.control.host_register(token, &registration).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+    let host = registration.host_id;
+    refusal_or(state.control.host_register(token, &registration).await, host, |answer| {
+        (StatusCode::OK, [(VERSION_HEADER, API_VERSION.to_string())], Json(answer)).into_response()
+    })
+}
+
+/// `POST /agent/v1/probes`: a host agent's probe round; 204 when recorded.
+pub async fn probes(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let token = match caller(&headers) {
+        Ok(token) => token,
+        Err(refused) => return refused,
+    };
+    let report: ProbeReport = match serde_json::from_slice(&body) {
+        Ok(report) => report,
+        Err(error) => return answer(StatusCode::UNPROCESSABLE_ENTITY, ERROR_INVALID, format!("not a probe report: {error}")),
+    };
+    let host = report.host_id;
+    refusal_or(state.control.host_probes(token, &report).await, host, |_| {
+        (StatusCode::NO_CONTENT, [(VERSION_HEADER, API_VERSION.to_string())]).into_response()
+    })
+}
+
+/// The answer to a host agent's call: `ok`'s for a success, the refusal's status and code otherwise.
+fn refusal_or<T>(result: Result<T, RegisterRefusal>, host: uuid::Uuid, ok: impl FnOnce(T) -> Response) -> Response {
+    match result {
+        Ok(value) => ok(value),
         // A server that takes no agents says nothing about itself to one.
         Err(RegisterRefusal::NoAgents) => StatusCode::NOT_FOUND.into_response(),
         Err(refusal @ RegisterRefusal::Unauthorized) => {
-            tracing::warn!(host.id = %registration.host_id, "host agent registration with a wrong token");
+            tracing::warn!(host.id = %host, "host agent call with a wrong token");
             answer(StatusCode::UNAUTHORIZED, ERROR_UNAUTHORIZED, refusal.to_string())
         }
         Err(refusal @ RegisterRefusal::Version(_)) => answer(StatusCode::CONFLICT, ERROR_API_VERSION, refusal.to_string()),

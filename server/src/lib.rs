@@ -192,6 +192,10 @@ pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>
             meridian_core::agent_api::REGISTER_PATH,
             axum::routing::post(host_agent::register),
         ),
+        (
+            meridian_core::agent_api::PROBES_PATH,
+            axum::routing::post(host_agent::probes),
+        ),
     ]
 }
 

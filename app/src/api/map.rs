@@ -17,6 +17,13 @@ pub struct EdgeProbe {
     pub rtt_ms: Option<f64>,
     /// Share of capacity in use (0–1).
     pub load: Option<f64>,
+    /// `simulated`, `measured` (by host agents over a real backbone) or `implausible` (measured
+    /// below the fibre limit: an error, whose figure is not drawn).
+    pub source: String,
+    /// Jitter in ms, when measured.
+    pub jitter_ms: Option<f64>,
+    /// Share of probes lost (0–1), when measured.
+    pub loss: Option<f64>,
 }
 
 /// What the tenant has in a zone.
@@ -64,6 +71,9 @@ pub async fn map_view() -> Result<MapData, AppError> {
                 edge: e.edge,
                 rtt_ms: e.rtt_ms,
                 load: e.load,
+                source: e.source,
+                jitter_ms: e.jitter_ms,
+                loss: e.loss,
             })
             .collect(),
         zones: map

@@ -71,10 +71,30 @@ pub fn edge_name(edge: &Edge) -> String {
     format!("{} – {}", edge.a.zone().city, edge.b.zone().city)
 }
 
-/// The latest probe of an edge, in ms.
+/// The latest probe of an edge, in ms; none for a measurement below the fibre limit (an error,
+/// never drawn as the edge's latency).
 pub fn probe_of(data: &MapData, edge: &Edge) -> Option<f64> {
     let key = edge.key();
-    data.edges.iter().find(|e| e.edge == key).and_then(|e| e.rtt_ms)
+    data.edges
+        .iter()
+        .find(|e| e.edge == key && e.source != "implausible")
+        .and_then(|e| e.rtt_ms)
+}
+
+/// How an edge's live figure came about, in words for its table cell: measured (with jitter and
+/// loss), a measurement error, or nothing to add for the model's.
+pub fn probe_note(data: &MapData, edge: &Edge) -> Option<String> {
+    let key = edge.key();
+    let probe = data.edges.iter().find(|e| e.edge == key)?;
+    match probe.source.as_str() {
+        "measured" => Some(format!(
+            "measured, ±{:.1} ms, {:.0} % lost",
+            probe.jitter_ms.unwrap_or(0.0),
+            probe.loss.unwrap_or(0.0) * 100.0
+        )),
+        "implausible" => Some("measurement error: below the fibre limit, not shown".to_owned()),
+        _ => None,
+    }
 }
 
 /// The load of an edge (0–1), as last recorded.

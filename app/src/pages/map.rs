@@ -2,7 +2,7 @@
 //! budgets, and latency history.
 
 use crate::api::map::{LatencyFigure, MapData, latency_chart, map_view};
-use crate::components::backbone_map::{BackboneMap, Region, edge_name, load_band, load_of, probe_of};
+use crate::components::backbone_map::{BackboneMap, Region, edge_name, load_band, load_of, probe_note, probe_of};
 use crate::components::page::{ListState, PageHeader, Properties};
 use leptos::prelude::*;
 use meridian_core::backbone::{
@@ -157,7 +157,15 @@ fn map_status(data: &MapData) -> AnyView {
     };
     view! {
         <p class="map-status" role="status" aria-live="polite">
-            {data.simulated.then(|| view! { <span class="badge badge-warning">"Simulated"</span> " " })}
+            {data.simulated.then(|| {
+                let measured = data.edges.iter().filter(|e| e.source == "measured").count();
+                let label = if measured == 0 {
+                    "Simulated".to_owned()
+                } else {
+                    format!("Simulated except {measured} measured links")
+                };
+                view! { <span class="badge badge-warning">{label}</span> " " }
+            })}
             {text}
         </p>
     }
@@ -352,7 +360,10 @@ fn LinksTable(
                                 <td>{edge_name(e)}</td>
                                 <td>{kind_text(e.kind)}</td>
                                 <td>{format!("{} Gb/s", e.capacity_gbps)}</td>
-                                <td>{format!("{:.1} ms", live_rtt_ms(e, probe_of(&data, e)))}</td>
+                                <td>
+                                    {format!("{:.1} ms", live_rtt_ms(e, probe_of(&data, e)))}
+                                    {probe_note(&data, e).map(|note| view! { " " <span class="probe-note">{format!("({note})")}</span> })}
+                                </td>
                                 <td>{format!("{:.1} ms", e.modelled_rtt_ms)}</td>
                                 <td>{format!("{:.1} ms", e.fibre_limit_ms)}</td>
                                 <td class=format!("load load-{}", load_band(load))>{load.map_or_else(|| "—".to_owned(), |l| format!("{:.0} %", l * 100.0))}</td>

@@ -12,17 +12,41 @@ pub struct ProbeRow {
     pub rtt_us: Option<i64>,
     /// Load in parts per million of the edge's capacity, when recorded.
     pub load_ppm: Option<i64>,
+    /// `simulated`, `measured` or `implausible` (measured below the fibre limit).
+    pub source: String,
+    /// Jitter in µs, when measured.
+    pub jitter_us: Option<i64>,
+    /// Loss in parts per million of the probes, when measured.
+    pub loss_ppm: Option<i64>,
+}
+
+/// Host agents' latest measurement of an edge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeMeasurement {
+    /// The edge, e.g. "lon1-nyc1".
+    pub edge: String,
+    /// When (Unix ms).
+    pub at: i64,
+    /// Mean round trip in µs; None when every probe was lost.
+    pub rtt_us: Option<i64>,
+    /// Jitter in µs.
+    pub jitter_us: i64,
+    /// Loss in parts per million.
+    pub loss_ppm: i64,
+    /// `measured`, or `implausible` when below the edge's fibre limit.
+    pub source: String,
 }
 
 impl Store {
     /// Records one round taken at `at`: per edge, the RTT in µs (None when lost) and the load in
     /// parts per million of its capacity.
     pub async fn probe_insert(&self, at: i64, samples: &[ProbeRow]) -> Result<(), sqlx::Error> {
-        const COLUMNS: usize = 5;
+        const COLUMNS: usize = 8;
         let mut tx = self.begin_write().await?;
         for chunk in samples.chunks(MAX_BINDS / COLUMNS) {
             let sql = format!(
-                "INSERT INTO probe_samples (edge, at, rtt_us, lost, load_ppm) VALUES {} ON CONFLICT (edge, at) DO NOTHING",
+                "INSERT INTO probe_samples (edge, at, rtt_us, lost, load_ppm, source, jitter_us, loss_ppm) VALUES {} \
+                 ON CONFLICT (edge, at) DO NOTHING",
                 values_list(chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(&sql);
@@ -32,7 +56,10 @@ impl Store {
                     .bind(at)
                     .bind(row.rtt_us)
                     .bind(i64::from(row.rtt_us.is_none()))
-                    .bind(row.load_ppm);
+                    .bind(row.load_ppm)
+                    .bind(&row.source)
+                    .bind(row.jitter_us)
+                    .bind(row.loss_ppm);
             }
             query.execute(&mut *tx).await?;
         }
@@ -42,7 +69,8 @@ impl Store {
     /// The latest round of samples, whatever its age: `(at, rows)`, or None before the first.
     pub async fn probe_latest(&self) -> Result<Option<(i64, Vec<ProbeRow>)>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT edge, at, rtt_us, load_ppm FROM probe_samples WHERE at = (SELECT MAX(at) FROM probe_samples)",
+            "SELECT edge, at, rtt_us, load_ppm, source, jitter_us, loss_ppm FROM probe_samples \
+             WHERE at = (SELECT MAX(at) FROM probe_samples)",
         )
         .fetch_all(self.pool())
         .await?;
@@ -57,6 +85,9 @@ impl Store {
                     edge: row.try_get("edge")?,
                     rtt_us: row.try_get("rtt_us")?,
                     load_ppm: row.try_get("load_ppm")?,
+                    source: row.try_get("source")?,
+                    jitter_us: row.try_get("jitter_us")?,
+                    loss_ppm: row.try_get("loss_ppm")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?;
@@ -73,6 +104,46 @@ impl Store {
                 .await?;
         rows.iter()
             .map(|row| Ok((row.try_get("at")?, row.try_get("rtt_us")?)))
+            .collect()
+    }
+
+    /// Records host agents' latest measurement of an edge (replacing the one before).
+    pub async fn edge_measurement_put(&self, m: &EdgeMeasurement) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO edge_measurements (edge, at, rtt_us, jitter_us, loss_ppm, source) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (edge) DO UPDATE SET at = excluded.at, rtt_us = excluded.rtt_us, \
+             jitter_us = excluded.jitter_us, loss_ppm = excluded.loss_ppm, source = excluded.source",
+        )
+        .bind(&m.edge)
+        .bind(m.at)
+        .bind(m.rtt_us)
+        .bind(m.jitter_us)
+        .bind(m.loss_ppm)
+        .bind(&m.source)
+        .execute(&mut *self.writer().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// The edges' measurements taken since `since`.
+    pub async fn edge_measurements_since(&self, since: i64) -> Result<Vec<EdgeMeasurement>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT edge, at, rtt_us, jitter_us, loss_ppm, source FROM edge_measurements WHERE at >= $1 ORDER BY edge",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(EdgeMeasurement {
+                    edge: row.try_get("edge")?,
+                    at: row.try_get("at")?,
+                    rtt_us: row.try_get("rtt_us")?,
+                    jitter_us: row.try_get("jitter_us")?,
+                    loss_ppm: row.try_get("loss_ppm")?,
+                    source: row.try_get("source")?,
+                })
+            })
             .collect()
     }
 
