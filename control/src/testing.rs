@@ -70,6 +70,28 @@ pub fn as_user(account: &crate::account::Account) -> crate::OpContext {
     )
 }
 
+/// A new staff member of `role` (`support`, `admin`), signed in: their session's auth and context.
+///
+/// # Panics
+/// When the control plane refuses: a test cannot go on.
+pub async fn as_new_staff(
+    control: &crate::Control,
+    email: &str,
+    role: &str,
+) -> (crate::session_store::StaffAuth, crate::OpContext) {
+    let staff = control
+        .staff_create(email, "staff secret phrase", role)
+        .await
+        .expect("staff account made");
+    let auth = crate::session_store::StaffAuth {
+        staff_id: staff.id,
+        signed_in_at: 0,
+        inspecting: None,
+    };
+    let actor = control.actor_for_staff_session(&auth).await.expect("staff actor");
+    (auth, crate::OpContext::new(actor, "s"))
+}
+
 impl TestDb {
     /// Starts metering `vm` (every VM, with None) at `at`, stops metering the others and forgets
     /// the usage recorded so far, so a test controls every metered second.

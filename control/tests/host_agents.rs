@@ -5,8 +5,7 @@
 
 use meridian_control::driver::agent::AgentDriver;
 use meridian_control::host::RegisterRefusal;
-use meridian_control::session_store::StaffAuth;
-use meridian_control::testing::{TestDb, as_user};
+use meridian_control::testing::{TestDb, as_new_staff, as_user};
 use meridian_control::{Control, Error, OpContext};
 use meridian_core::Signup;
 use meridian_core::agent_api::{API_VERSION, PeerSample, ProbeReport, Registration, RegistrationAnswer, host_token};
@@ -56,17 +55,7 @@ impl World {
     }
 
     async fn staff(&self, email: &str, role: &str) -> OpContext {
-        let staff = self
-            .control
-            .staff_create(email, "staff secret phrase", role)
-            .await
-            .unwrap();
-        let auth = StaffAuth {
-            staff_id: staff.id,
-            signed_in_at: 0,
-            inspecting: None,
-        };
-        OpContext::new(self.control.actor_for_staff_session(&auth).await.unwrap(), "s")
+        as_new_staff(&self.control, email, role).await.1
     }
 }
 

@@ -4,7 +4,7 @@
 
 use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
 use meridian_control::session_store::StaffAuth;
-use meridian_control::testing::{TestDb, as_user};
+use meridian_control::testing::{TestDb, as_new_staff, as_user};
 use meridian_control::{Actor, Control, Error, OpContext};
 use meridian_core::Signup;
 use meridian_core::resource::{Quota, QuotaForm};
@@ -38,17 +38,7 @@ async fn world() -> World {
 impl World {
     /// A staff member of `role`, signed in (optionally inspecting the tenant).
     async fn staff(&self, email: &str, role: &str, inspecting: bool) -> OpContext {
-        let staff = self
-            .control
-            .staff_create(email, "staff secret phrase", role)
-            .await
-            .unwrap();
-        let auth = StaffAuth {
-            staff_id: staff.id,
-            signed_in_at: 0,
-            inspecting: None,
-        };
-        let mut ctx = OpContext::new(self.control.actor_for_staff_session(&auth).await.unwrap(), "s");
+        let (auth, mut ctx) = as_new_staff(&self.control, email, role).await;
         if inspecting {
             let inspection = self
                 .control
