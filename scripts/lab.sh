@@ -25,6 +25,7 @@
 #
 # The backbone (see backbone_up below): a router per catalogue zone, OSPF over delayed edges; lab
 # hosts reach each other over it at 10.200.<zone index>.(10+k). The host bridge is management only.
+# The lab's internet (internet_up): namespace NAME-inet at 198.51.100.254, where breakout leads.
 #
 # Addresses: the host bridge NAME0 is NET.1/24; the nth host's namespace NAME-<host> is NET.(10+n)
 # on it, its agent listening on port 7100. The server listens on 0.0.0.0:PORT (the agents reach it at
@@ -151,7 +152,8 @@ start_agent() {
     --zone "$zone" --name "$host-lab" --state-dir "$dir/$host" --image-dir "$image" \
     --listen "$address:7100" --control "http://$net.1:$(cat "$dir/port")" --token-file "$dir/$host/token" \
     --vcpus 8 --memory-mib 16384 --disk-gib 200 --accelerator-cache "$dir/accelerator.json" \
-    --underlay "$underlay" >> "$dir/$host/agent.log" 2>&1 < /dev/null &
+    --underlay "$underlay" --public-bridge mext --public-gateway 198.51.100.254/24 \
+    >> "$dir/$host/agent.log" 2>&1 < /dev/null &
   say "host $host: namespace $ns, agent at http://$address:7100 (log $dir/$host/agent.log)"
 }
 
@@ -245,6 +247,27 @@ backbone_attach() {
   ip -n "$name-$host" route add 10.200.0.0/16 via "10.200.$index.1"
 }
 
+# The lab's internet: namespace NAME-inet, a bridge `world` with 198.51.100.254/24 (TEST-NET-2, a
+# documentation range: zone n's public addresses are .(15n+1)-(15n+14)). Every host joins it by a
+# veth `internet` on its bridge `mext`, where its tenant routers' `ext` ports plug in.
+internet_up() {
+  ip netns add "$name-inet"
+  ip -n "$name-inet" link set lo up
+  ip -n "$name-inet" link add world type bridge
+  ip -n "$name-inet" addr add 198.51.100.254/24 dev world
+  ip -n "$name-inet" link set world up
+}
+
+internet_attach() {
+  local host=$1
+  ip -n "$name-$host" link add mext type bridge
+  ip -n "$name-$host" link set mext up
+  ip link add "${name}i-$host" type veth peer name internet netns "$name-$host"
+  ip link set "${name}i-$host" netns "$name-inet"
+  ip -n "$name-inet" link set "${name}i-$host" master world up
+  ip -n "$name-$host" link set internet master mext up
+}
+
 # Waits until every lab zone's router has a route to every other lab zone's.
 backbone_converged() {
   local deadline=$((SECONDS + 90)) from to
@@ -304,6 +327,7 @@ up() {
   ip addr add "$net.1/24" dev "${name}0"
   ip link set "${name}0" up
   backbone_up
+  internet_up
 
   # The loop reads its list on fd 3: nothing inside can eat it from standard input.
   while read -r host <&3; do
@@ -319,6 +343,7 @@ up() {
     ip -n "$ns" link set uplink up
     ip -n "$ns" link set lo up
     backbone_attach "$host"
+    internet_attach "$host"
     start_agent "$host"
   done 3< "$dir/hosts"
   start_server
@@ -348,5 +373,5 @@ case $command in
   cut) edge_set down "${edge_arg[@]}" ;;
   heal) edge_set up "${edge_arg[@]}" ;;
   start-server) start_server ;;
-  *) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

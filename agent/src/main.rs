@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use meridian_agent::accel::choose_accelerator;
 use meridian_agent::api::{self, Agent};
-use meridian_agent::tenant_net::TenantNets;
+use meridian_agent::tenant_net::{PublicEdge, TenantNets};
 use meridian_agent::host;
 use meridian_agent::nic::Network;
 use meridian_agent::qemu::{GuestImage, Qemu, QemuConfig};
@@ -69,6 +69,15 @@ struct Args {
     /// gives 10.200.<zone>.<host>); without it, the host carries no tenant network.
     #[arg(long, env = "MERIDIAN_AGENT_UNDERLAY")]
     underlay: Option<std::net::Ipv4Addr>,
+
+    /// The bridge joining this host to its zone's internet edge (made if absent); with
+    /// `--public-gateway`, VMs here may have internet breakout.
+    #[arg(long, requires = "public_gateway")]
+    public_bridge: Option<String>,
+
+    /// The edge's gateway with the public subnet's prefix, e.g. `198.51.100.254/24`.
+    #[arg(long, requires = "public_bridge")]
+    public_gateway: Option<String>,
 }
 
 #[tokio::main]
@@ -109,6 +118,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let network = Network::new(&args.bridge);
     network.ensure_bridge().await.context("the bridge")?;
+    let mut nets = TenantNets::new(host_id, args.underlay);
+    if let (Some(bridge), Some(gateway)) = (&args.public_bridge, &args.public_gateway) {
+        let (address, prefix) = gateway
+            .split_once('/')
+            .and_then(|(a, p)| Some((a.parse().ok()?, p.parse().ok().filter(|p: &u8| *p <= 30)?)))
+            .context("--public-gateway is an IPv4 address with its prefix, e.g. 198.51.100.254/24")?;
+        Network::new(bridge).ensure_bridge().await.context("the public bridge")?;
+        nets = nets.with_public_edge(PublicEdge {
+            bridge: bridge.clone(),
+            gateway: address,
+            prefix,
+        });
+    }
 
     let cache = args
         .accelerator_cache
@@ -181,13 +203,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     axum::serve(
         listener,
-        api::router(Agent::new(
-            qemu,
-            network,
-            TenantNets::new(host_id, args.underlay),
-            registration,
-            &token,
-        )),
+        api::router(Agent::new(qemu, network, nets, registration, &token)),
     )
     .with_graceful_shutdown(shutdown())
     .await

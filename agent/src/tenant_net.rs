@@ -76,6 +76,20 @@ pub struct TenantNets {
     /// One change at a time: two VMs of a network joining at once both bring it up to date, and
     /// the anti-spoofing rules are rewritten whole.
     changing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The zone's internet edge as this host reaches it, if it does.
+    public: Option<PublicEdge>,
+}
+
+/// Where a host's tenant routers meet the internet: a bridge on the host joined to the zone's
+/// edge, and the edge's gateway in the public subnet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicEdge {
+    /// The host's bridge to the edge.
+    pub bridge: String,
+    /// The edge's gateway.
+    pub gateway: Ipv4Addr,
+    /// The public subnet's prefix length.
+    pub prefix: u8,
 }
 
 /// The bridge of network `id`.
@@ -97,7 +111,14 @@ impl TenantNets {
             host: host_id.simple().to_string()[..8].to_owned(),
             underlay,
             changing: std::sync::Arc::default(),
+            public: None,
         }
+    }
+
+    /// The same, whose tenant routers reach the internet through `edge`.
+    pub fn with_public_edge(mut self, edge: PublicEdge) -> Self {
+        self.public = Some(edge);
+        self
     }
 
     /// The router namespace of network `id` on this host.
@@ -206,7 +227,83 @@ impl TenantNets {
                 run("ip", &strs(&in_router(&["route", "del", destination, "proto", ROUTE_PROTO]))).await?;
             }
         }
-        Ok(())
+        self.ensure_breakout(net, &router, &local).await
+    }
+
+    /// The router's side of internet breakout: `ext` on the host's public bridge holding the
+    /// public addresses of this host's VMs with breakout, 1:1 NAT between each and its VM, and the
+    /// inbound firewall: established traffic and the tenant's rules in, nothing else; out, only
+    /// from VMs with breakout (the others have no way out). Without breakouts there is no `ext`.
+    async fn ensure_breakout(&self, net: &TenantNetwork, router: &str, local: &BTreeSet<Ipv4Addr>) -> Result<(), Error> {
+        let mut pairs = Vec::new();
+        for breakout in &net.breakouts {
+            let private: Ipv4Addr = breakout
+                .address
+                .parse()
+                .map_err(|_| Error::Invalid(format!("breakout address {:?}", breakout.address)))?;
+            let public: Ipv4Addr = breakout
+                .public
+                .parse()
+                .map_err(|_| Error::Invalid(format!("public address {:?}", breakout.public)))?;
+            if !local.contains(&private) {
+                return Err(Error::Invalid(format!("{private} has breakout but is not a VM of this host")));
+            }
+            pairs.push((private, public));
+        }
+        let outside = format!("mxe{}", net.id);
+        let in_router = |args: &[&str]| {
+            let mut all = vec!["-n", router];
+            all.extend_from_slice(args);
+            all.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        if pairs.is_empty() {
+            if link_exists(&outside) {
+                run("ip", &["link", "del", &outside]).await?;
+            }
+            return nft_in(router, "table ip meridian {}\ndelete table ip meridian\n").await;
+        }
+        let edge = self
+            .public
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("this host has no internet edge (--public-bridge)".to_owned()))?;
+        if !link_exists(&outside) {
+            run("ip", &["link", "add", &outside, "type", "veth", "peer", "name", "ext", "netns", router]).await?;
+        }
+        run("ip", &["link", "set", &outside, "master", &edge.bridge, "up"]).await?;
+        run("ip", &strs(&in_router(&["link", "set", "ext", "up"]))).await?;
+        let held = run("ip", &strs(&in_router(&["-o", "-4", "addr", "show", "dev", "ext"]))).await?;
+        let wanted: BTreeSet<String> = pairs.iter().map(|(_, public)| format!("{public}/{}", edge.prefix)).collect();
+        for address in &wanted {
+            if !held.split_whitespace().any(|word| word == address) {
+                run("ip", &strs(&in_router(&["addr", "add", address, "dev", "ext"]))).await?;
+            }
+        }
+        for word in held.split_whitespace().filter(|w| w.contains('/') && w.contains('.')) {
+            if !wanted.contains(word) {
+                run("ip", &strs(&in_router(&["addr", "del", word, "dev", "ext"]))).await?;
+            }
+        }
+        run("ip", &strs(&in_router(&["route", "replace", "default", "via", &edge.gateway.to_string(), "dev", "ext"]))).await?;
+
+        let mut script = String::from("table ip meridian {}\ndelete table ip meridian\ntable ip meridian {\n");
+        script.push_str("  chain pre {\n    type nat hook prerouting priority dstnat; policy accept;\n");
+        for (private, public) in &pairs {
+            script.push_str(&format!("    iifname \"ext\" ip daddr {public} dnat to {private}\n"));
+        }
+        script.push_str("  }\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n");
+        for (private, public) in &pairs {
+            script.push_str(&format!("    oifname \"ext\" ip saddr {private} snat to {public}\n"));
+        }
+        script.push_str("  }\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+        script.push_str("    ct state established,related accept\n");
+        for rule in &net.inbound {
+            script.push_str(&format!("    iifname \"ext\" {} accept\n", inbound_match(rule)?));
+        }
+        script.push_str("    iifname \"ext\" drop\n");
+        let senders: Vec<String> = pairs.iter().map(|(private, _)| private.to_string()).collect();
+        script.push_str(&format!("    oifname \"ext\" ip saddr != {{ {} }} drop\n", senders.join(", ")));
+        script.push_str("  }\n}\n");
+        nft_in(router, &script).await
     }
 
     /// Drops network `id` from this host: its router namespace (with `lan` and the VXLAN, and so
@@ -278,14 +375,70 @@ async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// What an inbound rule matches, in nftables' words. Every part was checked here: the rule text
+/// never carries anything the control plane sent verbatim.
+fn inbound_match(rule: &meridian_core::agent_api::InboundRule) -> Result<String, Error> {
+    let source: ipnet_like::Cidr = rule
+        .source
+        .parse()
+        .map_err(|_| Error::Invalid(format!("rule source {:?}", rule.source)))?;
+    let ports = match (rule.port_from, rule.port_to) {
+        (Some(a), Some(b)) if a <= b => Some(if a == b { a.to_string() } else { format!("{a}-{b}") }),
+        (None, None) => None,
+        _ => return Err(Error::Invalid("a rule's ports run from the first to the last".to_owned())),
+    };
+    match (rule.protocol.as_str(), ports) {
+        ("icmp", None) => Ok(format!("ip saddr {source} ip protocol icmp")),
+        (protocol @ ("tcp" | "udp"), Some(ports)) => Ok(format!("ip saddr {source} {protocol} dport {ports}")),
+        _ => Err(Error::Invalid(format!("rule {:?} with its ports", rule.protocol))),
+    }
+}
+
+/// An IPv4 network written `a.b.c.d/n`, parsed strictly.
+mod ipnet_like {
+    use std::net::Ipv4Addr;
+
+    /// An IPv4 CIDR.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Cidr(Ipv4Addr, u8);
+
+    impl std::str::FromStr for Cidr {
+        type Err = ();
+        fn from_str(s: &str) -> Result<Self, ()> {
+            let (address, prefix) = s.split_once('/').ok_or(())?;
+            let prefix: u8 = prefix.parse().map_err(|_| ())?;
+            if prefix > 32 {
+                return Err(());
+            }
+            Ok(Cidr(address.parse().map_err(|_| ())?, prefix))
+        }
+    }
+
+    impl std::fmt::Display for Cidr {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}/{}", self.0, self.1)
+        }
+    }
+}
+
+/// Applies an nftables script in router namespace `router`.
+async fn nft_in(router: &str, script: &str) -> Result<(), Error> {
+    nft_args(&["netns", "exec", router, "nft", "-f", "-"], "ip", script).await
+}
+
 /// Applies an nftables script in one transaction.
 async fn nft(script: &str) -> Result<(), Error> {
+    nft_args(&["-f", "-"], "nft", script).await
+}
+
+/// Runs `program args` with `script` on its standard input.
+async fn nft_args(args: &[&str], program: &str, script: &str) -> Result<(), Error> {
     let failed = |detail: String| Error::Command {
-        command: "nft -f -".to_owned(),
+        command: format!("{program} {}", args.join(" ")),
         detail,
     };
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
+    let mut child = Command::new(program)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -761,3 +761,78 @@ async fn tenant_networks_span_zones_stay_apart_and_refuse_spoofing() {
     assert_eq!(ping_received(&out), 2, "its own address still works: {out}");
     lab.down();
 }
+
+/// Whether a TCP connection from the lab's internet to `address:port` opens within two seconds.
+fn connects_from_internet(address: &str, port: u16) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", &format!("{NAME}-inet"), "timeout", "2", "bash", "-c"])
+        .arg(format!("exec 3<>/dev/tcp/{address}/{port}"))
+        .status()
+        .expect("bash runs")
+        .success()
+}
+
+/// Waits (up to 20 s) until a connection to `address:port` from the lab's internet opens or not;
+/// the rules of router namespace `ns` are shown if it does not.
+async fn internet_reach_becomes(ns: &str, address: &str, port: u16, open: bool) {
+    let started = Instant::now();
+    while connects_from_internet(address, port) != open {
+        if started.elapsed() > Duration::from_secs(20) {
+            let rules = Command::new("ip").args(["netns", "exec", ns, "nft", "list", "ruleset"]).output().expect("nft runs");
+            panic!("{address}:{port} open={open} never came; {ns}'s rules:\n{}", String::from_utf8_lossy(&rules.stdout));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breakout_and_its_firewall_hold_on_real_packets() {
+    let _serial = SERIAL.lock().await;
+    let keys = tempfile::tempdir().expect("a key directory");
+    let mut lab = Lab::up("lon1", 3935, &[]);
+    let (key, public) = key_pair(keys.path(), "acme");
+    let acme = Tenant::sign_up(&lab, "Acme", "ops@acme.example").await;
+    let key_id = acme.post("/ssh-keys", json!({ "name": "laptop", "public_key": public })).await["id"].clone();
+    let vdc = acme.post("/vdcs", json!({ "name": "lab-lon1", "zone": "lon1" })).await["id"].clone();
+    acme.post("/firewall-rules", json!({ "zone": "lon1", "protocol": "tcp", "port_from": 22, "source": "0.0.0.0/0" }))
+        .await;
+    let mut vms = Vec::new();
+    for (name, breakout) in [("web", true), ("db", false)] {
+        let accepted = acme
+            .post("/vms", json!({ "vdc_id": vdc, "name": name, "template": "debian-12", "size": "xs",
+                "ssh_key_ids": [key_id], "breakout": breakout }))
+            .await;
+        acme.job_done(&accepted).await;
+        let id = accepted["vm"]["id"].as_str().expect("a VM id").to_owned();
+        vms.push(acme.get(&format!("/vms/{id}")).await);
+    }
+    let (web, db) = (&vms[0], &vms[1]);
+    let public_ip = web["public_ip"].as_str().expect("web has a public address").to_owned();
+    assert!(public_ip.starts_with("198.51.100."), "a documentation address: {public_ip}");
+    assert!(db["public_ip"].is_null());
+    let ns = router_ns(&lab, "lon1", web["id"].as_str().expect("id"));
+    let (web_ip, db_ip) = (web["private_ip"].as_str().expect("ip"), db["private_ip"].as_str().expect("ip"));
+
+    // From the internet: the allowed port answers (the guest's SSH), another does not.
+    // A second SSH server in the guest, on 8080: something that answers there once allowed.
+    ssh_ok(&ns, &key, web_ip, "dropbear -R -s -p 8080 -P /run/dropbear-8080.pid");
+    internet_reach_becomes(&ns, &public_ip, 22, true).await;
+    assert!(!connects_from_internet(&public_ip, 8080), "port 8080 is not allowed");
+    // A rule for it opens it within seconds; taking the rule away closes it again.
+    let rule = acme
+        .post("/firewall-rules", json!({ "zone": "lon1", "protocol": "tcp", "port_from": 8080, "source": "0.0.0.0/0" }))
+        .await;
+    internet_reach_becomes(&ns, &public_ip, 8080, true).await;
+    let (status, _) = acme
+        .send(reqwest::Method::DELETE, &format!("/firewall-rules/{}", rule["id"].as_str().expect("id")), None)
+        .await;
+    assert!(status.is_success(), "{status}");
+    internet_reach_becomes(&ns, &public_ip, 8080, false).await;
+
+    // Out: the VM with breakout reaches the internet as its public address; the other has no way out.
+    let out = ssh_ok(&ns, &key, web_ip, "ping -c 2 -W 2 198.51.100.254 || true");
+    assert_eq!(ping_received(&out), 2, "web reaches the internet: {out}");
+    let out = ssh_ok(&ns, &key, db_ip, "ping -c 2 -W 1 198.51.100.254 || true");
+    assert_eq!(ping_received(&out), 0, "db has no breakout: {out}");
+    lab.down();
+}

@@ -49,6 +49,19 @@ impl Control {
             }
         })
         .await
+        .inspect(|_| self.firewall_apply(ctx))
+    }
+
+    /// Hands the tenant's changed rules to the backend, in the background: the rule is recorded,
+    /// and a host that cannot be reached now gets it at the next change of the network.
+    fn firewall_apply(&self, ctx: &OpContext) {
+        let Ok(tenant) = ctx.tenant() else { return };
+        let driver = self.driver.clone();
+        tokio::spawn(async move {
+            if let Err(error) = driver.network_refresh(tenant.0).await {
+                tracing::warn!(tenant.id = %tenant, error = %error, "firewall rules not applied on every host yet");
+            }
+        });
     }
 
     /// The tenant's firewall rules.
@@ -70,5 +83,6 @@ impl Control {
             }
         })
         .await
+        .inspect(|()| self.firewall_apply(ctx))
     }
 }

@@ -182,6 +182,36 @@ pub struct TenantNetwork {
     pub gateway: String,
     /// Every VM of the network with an address, wherever it runs.
     pub members: Vec<NetworkMember>,
+    /// This host's VMs of the network with internet breakout: each public address, translated 1:1
+    /// to its VM's private one at the network's router.
+    #[serde(default)]
+    pub breakouts: Vec<Breakout>,
+    /// What may reach those public addresses from the internet (the tenant's rules for this
+    /// host's zone); everything else inbound is dropped.
+    #[serde(default)]
+    pub inbound: Vec<InboundRule>,
+}
+
+/// A VM's public address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Breakout {
+    /// The VM's private address.
+    pub address: String,
+    /// Its public address.
+    pub public: String,
+}
+
+/// An inbound firewall rule: traffic it matches reaches the network's public addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundRule {
+    /// `tcp`, `udp` or `icmp`.
+    pub protocol: String,
+    /// The first port (none for ICMP).
+    pub port_from: Option<u16>,
+    /// The last port.
+    pub port_to: Option<u16>,
+    /// Where it may come from, e.g. `0.0.0.0/0`.
+    pub source: String,
 }
 
 /// A VM of a tenant network.

@@ -19,7 +19,8 @@ use super::{Driver, DriverError, HostSpec, Presence, Traffic, TrafficCaps, VmSpe
 use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::agent_api::{
-    self, API_VERSION, ApiError, Console, NetworkMember, Route, TenantNetwork, VERSION_HEADER, VmRequest, VmStatus,
+    self, API_VERSION, ApiError, Breakout, Console, InboundRule, NetworkMember, Route, TenantNetwork, VERSION_HEADER,
+    VmRequest, VmStatus,
 };
 use meridian_core::id::VmId;
 use meridian_core::ipam::Cidr;
@@ -193,48 +194,67 @@ impl AgentDriver {
 
     /// The network id of VM `vm`'s tenant.
     async fn network_id(&self, vm: Uuid) -> Result<u32, DriverError> {
-        let read = |e: sqlx::Error| DriverError::unreachable(format!("The tenant's network could not be read: {e}"));
         let tenant = self
             .store
             .vm_tenant(vm)
             .await
-            .map_err(read)?
+            .map_err(read_error)?
             .ok_or_else(|| DriverError::refused("The VM no longer exists."))?;
-        let id = self.store.tenant_network_id(&tenant).await.map_err(read)?;
+        self.tenant_network_id(&tenant).await
+    }
+
+    /// Tenant `tenant`'s network id (given now if it has none).
+    async fn tenant_network_id(&self, tenant: &str) -> Result<u32, DriverError> {
+        let id = self.store.tenant_network_id(tenant).await.map_err(read_error)?;
         u32::try_from(id)
             .ok()
             .filter(|id| *id < 1 << 24)
             .ok_or_else(|| DriverError::refused("The tenant's network id is beyond VXLAN's 24 bits."))
     }
 
-    /// Brings every host of VM `vm`'s tenant network to its current members (less `leaving`, a VM
-    /// being detached): each host gets the whole member list and its zone's gateway; a host left
-    /// without members drops the network.
-    async fn network_sync(&self, vm: &VmSpec, leaving: Option<Uuid>) -> Result<(), DriverError> {
+    /// Brings every host of VM `vm`'s tenant network up to date (see [`AgentDriver::tenant_sync`]),
+    /// `vm`'s host among them, with `vm` left out as a member (`Leaving::Network`) or as a
+    /// breakout (`Leaving::Breakout`) when it is on its way out of one.
+    async fn network_sync(&self, vm: &VmSpec, leaving: Leaving) -> Result<(), DriverError> {
         let Some(own_host) = vm.host else {
             return Ok(());
         };
         if self.host_underlay(own_host).await?.is_none() {
             return Ok(());
         }
-        let read = |e: sqlx::Error| DriverError::unreachable(format!("The tenant's network could not be read: {e}"));
         let tenant = self
             .store
             .vm_tenant(vm.id)
             .await
-            .map_err(read)?
+            .map_err(read_error)?
             .ok_or_else(|| DriverError::refused("The VM no longer exists."))?;
-        let id = self.network_id(vm.id).await?;
+        self.tenant_sync(&tenant, Some((own_host, vm.zone.as_str())), vm.id, leaving).await
+    }
+
+    /// Brings every host with a member of tenant `tenant`'s network (and `also`, a host and its
+    /// zone) to the network's current members: each gets the whole member list, its zone's
+    /// gateway, its own VMs' breakouts and the tenant's inbound rules for its zone; a host left
+    /// without members drops the network. `subject` is the VM `leaving` concerns.
+    async fn tenant_sync(
+        &self,
+        tenant: &str,
+        also: Option<(Uuid, &str)>,
+        subject: Uuid,
+        leaving: Leaving,
+    ) -> Result<(), DriverError> {
+        let id = self.tenant_network_id(tenant).await?;
+        let subject = subject.to_string();
         let rows: Vec<_> = self
             .store
-            .tenant_network_members(&tenant)
+            .tenant_network_members(tenant)
             .await
-            .map_err(read)?
+            .map_err(read_error)?
             .into_iter()
-            .filter(|row| Some(row.vm_id.as_str()) != leaving.map(|l| l.to_string()).as_deref())
+            .filter(|row| !(leaving == Leaving::Network && row.vm_id == subject))
             .collect();
         let subnets: std::collections::BTreeMap<String, String> =
-            self.store.subnet_list(&tenant).await.map_err(read)?.into_iter().collect();
+            self.store.subnet_list(tenant).await.map_err(read_error)?.into_iter().collect();
+        let rules = self.store.firewall_list(tenant).await.map_err(read_error)?;
         let members: Vec<NetworkMember> = rows
             .iter()
             .filter_map(|row| {
@@ -247,15 +267,40 @@ impl AgentDriver {
             .collect();
         let mut hosts: std::collections::BTreeMap<Uuid, String> =
             rows.iter().map(|row| (row.host_id, row.zone.clone())).collect();
-        hosts.entry(own_host).or_insert_with(|| vm.zone.as_str().to_owned());
+        if let Some((host, zone)) = also {
+            hosts.entry(host).or_insert_with(|| zone.to_owned());
+        }
         for (host, zone) in hosts {
             let Some(subnet) = subnets.get(&zone).and_then(|cidr| Cidr::parse(cidr).ok()) else {
                 continue;
             };
+            let breakouts = rows
+                .iter()
+                .filter(|row| row.host_id == host)
+                .filter(|row| !(leaving == Leaving::Breakout && row.vm_id == subject))
+                .filter_map(|row| {
+                    Some(Breakout {
+                        address: row.private_ip.clone(),
+                        public: row.public_ip.clone()?,
+                    })
+                })
+                .collect();
+            let inbound = rules
+                .iter()
+                .filter(|rule| rule.zone == zone)
+                .map(|rule| InboundRule {
+                    protocol: rule.protocol.clone(),
+                    port_from: rule.port_from.and_then(|p| u16::try_from(p).ok()),
+                    port_to: rule.port_to.and_then(|p| u16::try_from(p).ok()),
+                    source: rule.source.clone(),
+                })
+                .collect();
             let net = TenantNetwork {
                 id,
                 gateway: format!("{}/{}", subnet.plan().gateway(), subnet.prefix_len()),
                 members: members.clone(),
+                breakouts,
+                inbound,
             };
             self.call::<serde_json::Value>(host, Method::PUT, &Route::Network(id).path(), Some(&Body::Network(&net)))
                 .await?;
@@ -286,6 +331,22 @@ impl AgentDriver {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
+}
+
+/// Which way a VM is leaving its network while the network is brought up to date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leaving {
+    /// It is not.
+    Nothing,
+    /// It leaves the network (detach).
+    Network,
+    /// It keeps its place but gives up its public address (breakout detach).
+    Breakout,
+}
+
+/// A store read that failed, as a driver error (worth trying again).
+fn read_error(e: sqlx::Error) -> DriverError {
+    DriverError::unreachable(format!("The tenant's network could not be read: {e}"))
 }
 
 /// What a call sends.
@@ -346,9 +407,12 @@ impl Driver for AgentDriver {
         Vec::new()
     }
 
-    /// No public addresses until the zones' internet edges are real (issue #16).
-    fn public_addresses(&self, _zone: meridian_core::zone::ZoneId) -> Vec<std::net::Ipv4Addr> {
-        Vec::new()
+    /// Zone n's public addresses are 198.51.100.(15n+1)–(15n+14): TEST-NET-2 (RFC 5737), a
+    /// documentation range, so lab addresses are never mistaken for the internet's; .254 is the
+    /// lab internet's gateway.
+    fn public_addresses(&self, zone: meridian_core::zone::ZoneId) -> Vec<std::net::Ipv4Addr> {
+        let base = u8::try_from(zone.index() * 15).unwrap_or(u8::MAX - 15);
+        (1..=14).map(|i| std::net::Ipv4Addr::new(198, 51, 100, base + i)).collect()
     }
 
     async fn before_step(&self, _step: Step, _undo: bool, _vm: &VmSpec) -> Result<(), DriverError> {
@@ -410,7 +474,7 @@ impl Driver for AgentDriver {
     /// host that has a member (routes to the new VM everywhere, the network made here if new).
     async fn network_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
         self.vm_call(vm, Method::PUT, Route::Nic(VmId(vm.id)).path(), true).await.map(done)?;
-        self.network_sync(vm, None).await
+        self.network_sync(vm, Leaving::Nothing).await
     }
 
     /// The VM's port goes; every host of the network forgets the VM (and its host drops the
@@ -422,18 +486,23 @@ impl Driver for AgentDriver {
         self.vm_call(vm, Method::DELETE, Route::Nic(VmId(vm.id)).path(), false)
             .await
             .map(done)?;
-        self.network_sync(vm, Some(vm.id)).await
+        self.network_sync(vm, Leaving::Network).await
     }
 
-    /// Agent hosts hand out no public addresses yet, so allocation never asks for breakout.
-    async fn breakout_attach(&self, _vm: &VmSpec) -> Result<(), DriverError> {
-        Err(DriverError::refused(
-            "Internet breakout is not available on host-agent zones yet.",
-        ))
+    /// The VM's public address (recorded before this is called) is routed to it at its tenant's
+    /// router on its host: 1:1 NAT and the tenant's inbound rules.
+    async fn breakout_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.network_sync(vm, Leaving::Nothing).await
     }
 
-    async fn breakout_detach(&self, _vm: &VmSpec) -> Result<(), DriverError> {
-        Ok(())
+    /// The VM's public address is withdrawn from its router (the record goes after).
+    async fn breakout_detach(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.network_sync(vm, Leaving::Breakout).await
+    }
+
+    /// A tenant's firewall rules changed: every host of its network gets them.
+    async fn network_refresh(&self, tenant: Uuid) -> Result<(), DriverError> {
+        self.tenant_sync(&tenant.to_string(), None, Uuid::nil(), Leaving::Nothing).await
     }
 
     async fn console(&self, vm: &VmSpec) -> Result<Vec<String>, DriverError> {

@@ -162,6 +162,12 @@ pub trait Driver: Send + Sync + 'static {
     /// backend whose hardware cannot drift from the database lists nothing.
     async fn present(&self, host: Uuid) -> Result<Vec<Presence>, DriverError>;
 
+    /// Tenant `tenant`'s network settings changed (its firewall rules): the backend applies them.
+    /// A backend that reads them when it routes (the simulator) has nothing to do.
+    async fn network_refresh(&self, _tenant: Uuid) -> Result<(), DriverError> {
+        Ok(())
+    }
+
     /// Removes VM `id` from `host` entirely (process, port, disk) though the database no longer
     /// knows it: the reconciler's way to clear an orphan. No-op if nothing is there.
     async fn discard(&self, host: Uuid, id: Uuid) -> Result<(), DriverError>;

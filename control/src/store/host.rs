@@ -361,6 +361,8 @@ pub struct NetworkMemberRow {
     pub host_id: Uuid,
     /// Its host's underlay address.
     pub underlay: String,
+    /// Its public address, when it has breakout.
+    pub public_ip: Option<String>,
 }
 
 impl Store {
@@ -396,7 +398,7 @@ impl Store {
     /// or already destroyed, by address.
     pub async fn tenant_network_members(&self, tenant_id: &str) -> Result<Vec<NetworkMemberRow>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT v.id, v.private_ip, v.zone, h.id AS host_id, h.underlay FROM vms v JOIN hosts h ON h.id = v.host_id \
+            "SELECT v.id, v.private_ip, v.public_ip, v.zone, h.id AS host_id, h.underlay FROM vms v JOIN hosts h ON h.id = v.host_id \
              WHERE v.tenant_id = $1 AND v.private_ip IS NOT NULL AND v.state NOT IN ('destroying', 'destroyed') \
              AND h.underlay IS NOT NULL ORDER BY v.private_ip",
         )
@@ -412,6 +414,7 @@ impl Store {
                     zone: row.try_get("zone")?,
                     host_id: host.parse().map_err(|e: uuid::Error| sqlx::Error::Decode(e.into()))?,
                     underlay: row.try_get("underlay")?,
+                    public_ip: row.try_get("public_ip")?,
                 })
             })
             .collect()
