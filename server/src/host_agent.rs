@@ -13,31 +13,35 @@ use meridian_core::agent_api::{
     VERSION_HEADER,
 };
 
-/// The version check every route makes; the bearer token when it passes.
-fn caller(headers: &HeaderMap) -> Result<&str, Response> {
+/// The version check every route makes: the refusal when the caller speaks another version.
+fn version_refusal(headers: &HeaderMap) -> Option<Response> {
     let version = headers.get(VERSION_HEADER).and_then(|v| v.to_str().ok());
-    if version != Some(API_VERSION.to_string().as_str()) {
+    (version != Some(API_VERSION.to_string().as_str())).then(|| {
         let said = version.map_or_else(|| "none".to_owned(), |v| v.chars().take(16).collect());
-        return Err(answer(
+        answer(
             StatusCode::CONFLICT,
             ERROR_API_VERSION,
             format!("this control plane speaks API {API_VERSION}; the request is for API {said}"),
-        ));
-    }
-    Ok(headers
+        )
+    })
+}
+
+/// The bearer token presented (empty when none was).
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or(""))
+        .unwrap_or("")
 }
 
 /// `POST /agent/v1/register`: a host agent's registration or heartbeat; 200 with the peers to
 /// probe (`RegistrationAnswer`) when recorded.
 pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let token = match caller(&headers) {
-        Ok(token) => token,
-        Err(refused) => return refused,
-    };
+    if let Some(refused) = version_refusal(&headers) {
+        return refused;
+    }
+    let token = bearer(&headers);
     let registration: Registration = match serde_json::from_slice(&body) {
         Ok(registration) => registration,
         Err(error) => return answer(StatusCode::UNPROCESSABLE_ENTITY, ERROR_INVALID, format!("not a registration: {error}")),
@@ -50,10 +54,10 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: a
 
 /// `POST /agent/v1/probes`: a host agent's probe round; 204 when recorded.
 pub async fn probes(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let token = match caller(&headers) {
-        Ok(token) => token,
-        Err(refused) => return refused,
-    };
+    if let Some(refused) = version_refusal(&headers) {
+        return refused;
+    }
+    let token = bearer(&headers);
     let report: ProbeReport = match serde_json::from_slice(&body) {
         Ok(report) => report,
         Err(error) => return answer(StatusCode::UNPROCESSABLE_ENTITY, ERROR_INVALID, format!("not a probe report: {error}")),
