@@ -981,6 +981,8 @@ const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
     ("staff_jobs", StaffRead, &[("state", "all")]),
     ("staff_job_cancel", StaffAdmin, &[("id", "{job}")]),
     ("staff_job_retry", StaffAdmin, &[("id", "{job}")]),
+    // Refused before the host is looked up: any id will do.
+    ("staff_host_drain", StaffAdmin, &[("id", "{job}"), ("draining", "true")]),
     ("template_list", Read, &[]),
     (
         "template_create",
@@ -1140,6 +1142,7 @@ const REST: &[(&str, &str, Access, &str, &str)] = &[
         r#"{"vdc_id":"{vdc}","name":"another","template":"debian-12","size":"xs"}"#,
     ),
     ("GET", "/api/v1/vms/{id}", Read, "/api/v1/vms/{vm}", ""),
+    ("GET", "/api/v1/vms/{id}/console", Read, "/api/v1/vms/{vm}/console", ""),
     ("DELETE", "/api/v1/vms/{id}", Change, "/api/v1/vms/{vm}", ""),
     (
         "POST",
@@ -1230,6 +1233,9 @@ const HTTP_ROUTES: &[(&str, Access)] = &[
     ("/client/api", Signed),
     // Any other path under /api/: a JSON 404 for anyone.
     ("/api/{*path}", Public),
+    // Host agents, with their host's token: `host_agent_routes_refuse_anyone_else` below.
+    ("/agent/v1/register", Signed),
+    ("/agent/v1/probes", Signed),
 ];
 
 /// Text only tenant A's data contains: finding it in anyone else's answer is a leak.
@@ -3544,4 +3550,34 @@ async fn every_front_door_answers_each_control_error_with_the_same_status() {
         .cloudstack(key, "startVirtualMachine", &[("id".into(), nobody.clone())])
         .await;
     assert_eq!(answered.as_u16(), 431, "CloudStack");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn host_agent_routes_refuse_anyone_else() {
+    let server = TestServer::start().await;
+    server.signup(&server.client, "Acme", "ops@acme.io").await;
+    let stranger = TestServer::client();
+    for path in ["/agent/v1/register", "/agent/v1/probes"] {
+        // A browser's session cookie without proof of origin is refused as any cross-site POST…
+        let answer = server.client.post(server.url(path)).body("{}").send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{path}");
+        // …without the API version, 409…
+        let answer = stranger.post(server.url(path)).body("{}").send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::CONFLICT, "{path}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["code"], "api_version", "{path}");
+        // …and with it, a server that runs no host agents says nothing more than 404.
+        let registration = serde_json::json!({ "api_version": 1, "host_id": uuid::Uuid::new_v4(), "name": "x",
+            "zone": "lon1", "vcpus": 1, "memory_mib": 1, "disk_gib": 1, "accelerator": "tcg",
+            "accelerator_reason": "", "endpoint": "http://127.0.0.1:1", "image": "", "samples": [] });
+        let answer = stranger
+            .post(server.url(path))
+            .header("meridian-agent-api", "1")
+            .bearer_auth("forged")
+            .json(&registration)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+    }
 }
