@@ -6,7 +6,7 @@
 //! bridge), [`accel`] (KVM or TCG, probed by booting the guest image). The control plane drives the
 //! agent through its authenticated, versioned HTTP API ([`api`], the routes of
 //! [`meridian_core::agent_api::Route`]), and the agent registers its host with the control plane
-//! ([`register`]). The binary (`src/main.rs`) only wires these together.
+//! ([`register`]). A VM's serial console is interactive through a WebSocket ([`serial`]). The binary (`src/main.rs`) only wires these together.
 
 pub mod accel;
 pub mod api;
@@ -14,3 +14,4 @@ pub mod host;
 pub mod nic;
 pub mod qemu;
 pub mod register;
+pub mod serial;
