@@ -45,9 +45,11 @@ pub fn SerialTerminal(
             aria-describedby="terminal-status"></div>
         <p class="terminal-status" id="terminal-status" role="status" aria-live="polite">
             {status}
-            " "
-            <button type="button" class="button button-secondary" hidden=move || !closed.get()
-                on:click=reconnect>"Reconnect"</button>
+            // Rendered only once the console closed (`hidden` would lose to the button's display).
+            {move || closed.get().then(|| view! {
+                " "
+                <button type="button" class="button button-secondary" on:click=reconnect>"Reconnect"</button>
+            })}
         </p>
     }
 }
