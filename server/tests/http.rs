@@ -981,6 +981,11 @@ const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
     ("staff_jobs", StaffRead, &[("state", "all")]),
     ("staff_job_cancel", StaffAdmin, &[("id", "{job}")]),
     ("staff_job_retry", StaffAdmin, &[("id", "{job}")]),
+    (
+        "staff_host_drain",
+        StaffAdmin,
+        &[("id", "00000000-0000-4000-8000-000000000001"), ("draining", "true")],
+    ),
     ("template_list", Read, &[]),
     (
         "template_create",
@@ -1231,6 +1236,9 @@ const HTTP_ROUTES: &[(&str, Access)] = &[
     ("/client/api", Signed),
     // Any other path under /api/: a JSON 404 for anyone.
     ("/api/{*path}", Public),
+    // A host agent's registration: its host's token, not a session (the agent's and the lab's
+    // tests cover it).
+    ("/agent/v1/register", Public),
 ];
 
 /// Text only tenant A's data contains: finding it in anyone else's answer is a leak.
