@@ -1145,6 +1145,7 @@ const REST: &[(&str, &str, Access, &str, &str)] = &[
         r#"{"vdc_id":"{vdc}","name":"another","template":"debian-12","size":"xs"}"#,
     ),
     ("GET", "/api/v1/vms/{id}", Read, "/api/v1/vms/{vm}", ""),
+    ("GET", "/api/v1/vms/{id}/console", Read, "/api/v1/vms/{vm}/console", ""),
     ("DELETE", "/api/v1/vms/{id}", Change, "/api/v1/vms/{vm}", ""),
     (
         "POST",
