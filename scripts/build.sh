@@ -25,6 +25,14 @@ if [ "$mode" = release ] && [ -x .tools/node_modules/.bin/wasm-opt ]; then
     "$site/pkg/meridian_bg.wasm" -o "$site/pkg/meridian_bg.wasm"
 fi
 cat style/main.css > "$site/pkg/meridian.css"
+# xterm.js for the VM page's serial console, from npm (scripts/setup.sh installs .tools); never a CDN.
+xterm=.tools/node_modules/@xterm/xterm
+if [ -f "$xterm/lib/xterm.js" ]; then
+  mkdir -p "$site/pkg/xterm"
+  cp "$xterm/lib/xterm.js" "$xterm/css/xterm.css" "$site/pkg/xterm/"
+else
+  echo "warning: $xterm is missing (run scripts/setup.sh): the VM page's console will not be interactive" >&2
+fi
 cp -r public/. "$site/"
 
 echo "==> server ($mode)"

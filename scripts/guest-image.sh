@@ -10,6 +10,7 @@
 # opt/meridian/user-data, run as a script when it starts with #!. What it says on ttyS0:
 # "meridian-ready <vm-id>" once SSH runs, "meridian-user-data <vm-id> exit=<status>" when the user
 # data ends, "meridian-poweroff <vm-id>" on the ACPI power button, "meridian-init: …" on trouble.
+# After the ready line, ttyS0 runs a root shell (respawned): the interactive serial console.
 # Usage: scripts/guest-image.sh OUTDIR
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
@@ -260,6 +261,18 @@ if [ -r "$fwcfg/user-data/raw" ] && [ "$(head -c 2 "$fwcfg/user-data/raw")" = '#
   chmod 700 /run/user-data
   (cd /root && /run/user-data; echo "meridian-user-data $vm_id exit=$?") &
 fi
+
+# The serial console: a root shell, started again whenever it exits. Only the host agent's
+# authenticated serial route reaches ttyS0 (and through it the control plane's console, which lets
+# only a tenant's owners and members type). setsid + cttyhack make ttyS0 the shell's controlling
+# terminal, so Ctrl-C and job control work.
+(
+  cd /root
+  while :; do
+    setsid cttyhack sh -l
+    sleep 1
+  done
+) &
 
 # PID 1 must never exit.
 while :; do wait; sleep 3600; done

@@ -32,8 +32,10 @@ fi
 
 command -v npm >/dev/null || { say "installing Node.js and npm"; apt_install nodejs npm; }
 
-if [ "$what" = run ] && [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
-  say "installing binaryen (wasm-opt) from npm"
+# npm's build tools: binaryen (wasm-opt) for release builds, xterm.js for the VM console (both
+# kinds of setup build the site).
+if [ ! -x .tools/node_modules/.bin/wasm-opt ] || [ ! -f .tools/node_modules/@xterm/xterm/lib/xterm.js ]; then
+  say "installing the front-end tools from npm (binaryen, xterm.js)"
   (cd .tools && npm install --no-audit --no-fund --silent)
 fi
 

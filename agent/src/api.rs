@@ -5,17 +5,21 @@
 use crate::nic::{self, Network};
 use crate::tenant_net::{self, Port, TenantNets};
 use crate::qemu::{self, Qemu, VmSpec, VmState};
+use crate::serial;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use meridian_core::agent_api::{
-    API_VERSION, ApiError, Console, ERROR_API_VERSION, ERROR_HOST, ERROR_INVALID, ERROR_UNAUTHORIZED,
-    Registration, VERSION_HEADER, VmRequest, VmStatus, TENANT_MTU, TenantNetwork};
+    API_VERSION, ApiError, Console, ERROR_API_VERSION, ERROR_BUSY, ERROR_HOST, ERROR_INVALID,
+    ERROR_NOT_RUNNING, ERROR_UNAUTHORIZED, Registration, SERIAL_MESSAGE_MAX, TENANT_MTU, TenantNetwork,
+    VERSION_HEADER, VmRequest, VmStatus,
+};
 use meridian_core::id::VmId;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -51,6 +55,8 @@ pub struct Agent {
     /// Held while the anti-spoofing rules are read and rewritten, so that two ports changing at
     /// once cannot leave one of them out.
     ports_changing: Arc<tokio::sync::Mutex<()>>,
+    /// The serial consoles with a session open.
+    serial: serial::Sessions,
 }
 
 impl Agent {
@@ -63,6 +69,7 @@ impl Agent {
             registration,
             token_digest: Sha256::digest(token.as_bytes()).into(),
             ports_changing: Arc::default(),
+            serial: serial::Sessions::default(),
         }
     }
 
@@ -88,6 +95,7 @@ pub fn router(agent: Agent) -> Router {
         .route("/v1/vms/{id}/reboot", post(vm_reboot))
         .route("/v1/vms/{id}/console", get(console_view))
         .route("/v1/networks/{id}", put(network_ensure))
+        .route("/v1/vms/{id}/serial", get(serial_open))
         .fallback(|| async { Failure::NotFound })
         .layer(middleware::from_fn_with_state(agent.clone(), guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -130,6 +138,12 @@ enum Failure {
     Invalid(String),
     /// The body is larger than [`BODY_LIMIT`].
     TooLarge,
+    /// A WebSocket route asked for without a WebSocket upgrade; the message says what is missing.
+    NotWebSocket(String),
+    /// The serial console is in another session's hands.
+    Busy,
+    /// The serial console of a VM whose QEMU does not run.
+    NotRunning,
     /// Failed on the host; `action` is shown, the error only logged.
     Host {
         action: &'static str,
@@ -188,6 +202,17 @@ impl IntoResponse for Failure {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ERROR_INVALID,
                 format!("the body is larger than {} KiB", BODY_LIMIT / 1024),
+            ),
+            Failure::NotWebSocket(message) => (StatusCode::UPGRADE_REQUIRED, ERROR_INVALID, message),
+            Failure::Busy => (
+                StatusCode::CONFLICT,
+                ERROR_BUSY,
+                "another session has this VM's serial console open".to_owned(),
+            ),
+            Failure::NotRunning => (
+                StatusCode::CONFLICT,
+                ERROR_NOT_RUNNING,
+                "the VM is not running".to_owned(),
             ),
             Failure::Host { action, error } => {
                 tracing::error!(action, error = format!("{error:#}"), "host failure");
@@ -530,6 +555,29 @@ async fn console_view(
     Ok(axum::Json(Console { lines: tail }))
 }
 
+/// The interactive serial console: a WebSocket relayed to the VM's QEMU serial socket (see
+/// [`serial`]). Checked before the upgrade, so a refusal is a plain HTTP answer: the VM runs, no
+/// other session holds its console, its socket accepts.
+async fn serial_open(
+    State(agent): State<Arc<Agent>>,
+    Path(id): Path<String>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Answer<Response> {
+    let id = vm_id(&id)?;
+    let upgrade = upgrade.map_err(|rejection| Failure::NotWebSocket(rejection.body_text()))?;
+    if agent.qemu.state(id).await == VmState::Stopped {
+        return Err(Failure::NotRunning);
+    }
+    let session = agent.serial.take(id).ok_or(Failure::Busy)?;
+    let serial = tokio::net::UnixStream::connect(agent.qemu.paths(id).serial)
+        .await
+        .map_err(|e| Failure::host("open the serial console", e))?;
+    Ok(upgrade
+        .max_message_size(SERIAL_MESSAGE_MAX)
+        .max_frame_size(SERIAL_MESSAGE_MAX)
+        .on_upgrade(move |socket| serial::relay(socket, serial, session)))
+}
+
 /// The last `lines` lines of the log at `path` (none when it does not exist), read backwards from
 /// its end in blocks, at most [`CONSOLE_READ_MAX`] bytes; lossy UTF-8, control characters other
 /// than tab removed.
@@ -627,6 +675,7 @@ mod tests {
             (Route::PowerOff(id), vec!["POST"]),
             (Route::Reboot(id), vec!["POST"]),
             (Route::Console(id), vec!["GET"]),
+            (Route::Serial(id), vec!["GET"]),
         ];
         for (route, methods) in routes {
             for method in methods {

@@ -7,7 +7,9 @@
 //! [`accel`] (KVM or TCG, probed by booting the guest image). The control plane drives the
 //! agent through its authenticated, versioned HTTP API ([`api`], the routes of
 //! [`meridian_core::agent_api::Route`]), and the agent registers its host with the control plane
-//! ([`register`]), then probes its peers' latency over the backbone ([`probe`]). The binary (`src/main.rs`) only wires these together.
+//! ([`register`]), then probes its peers' latency over the backbone ([`probe`]). A VM's serial
+//! console is interactive through a WebSocket ([`serial`]). The binary (`src/main.rs`) only wires
+//! these together.
 
 pub mod accel;
 pub mod api;
@@ -16,4 +18,5 @@ pub mod nic;
 pub mod probe;
 pub mod qemu;
 pub mod register;
+pub mod serial;
 pub mod tenant_net;

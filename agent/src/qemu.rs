@@ -2,7 +2,8 @@
 //!
 //! A VM lives in `<state>/vms/<vm-id>/`: `disk.img` (sparse, only grows), `meta` and `user-data`
 //! (handed to the guest through fw_cfg), `image` (the manifest of the guest image it last booted),
-//! `qemu.pid`, `qmp.sock` and `console.log` (the serial console). QEMU is started with `-daemonize`,
+//! `qemu.pid`, `qmp.sock`, `serial.sock` (the serial console, for one interactive session at a
+//! time) and `console.log` (everything the serial console said). QEMU is started with `-daemonize`,
 //! so VMs outlive the agent; the agent keeps no state in memory, and a new agent process adopts the
 //! running VMs simply by reading their pidfiles ([`Qemu::state`], [`Qemu::list`]).
 
@@ -175,6 +176,7 @@ impl Qemu {
         VmPaths {
             disk: dir.join("disk.img"),
             qmp: dir.join("qmp.sock"),
+            serial: dir.join("serial.sock"),
             pid: dir.join("qemu.pid"),
             console: dir.join("console.log"),
             console_old: dir.join("console.log.1"),
@@ -197,11 +199,13 @@ impl Qemu {
             return Ok(pid);
         }
         let paths = self.paths(spec.id);
-        if paths.qmp.as_os_str().len() > MAX_SOCKET_PATH {
-            return Err(Error::InvalidSpec(format!(
-                "the QMP socket path {} is too long for a unix socket",
-                paths.qmp.display()
-            )));
+        for socket in [&paths.qmp, &paths.serial] {
+            if socket.as_os_str().len() > MAX_SOCKET_PATH {
+                return Err(Error::InvalidSpec(format!(
+                    "the socket path {} is too long for a unix socket",
+                    socket.display()
+                )));
+            }
         }
         if spec.vcpus == 0 || spec.memory_mib < 64 {
             return Err(Error::InvalidSpec(
@@ -219,8 +223,9 @@ impl Qemu {
         write(&paths.image, self.config.image.manifest.as_bytes()).await?;
         rotate_console(&paths).await?;
         append_line(&paths.console, START_MARKER).await?;
-        // Left over from a QEMU that was killed: QEMU would refuse to bind the socket.
+        // Left over from a QEMU that was killed: QEMU would refuse to bind the sockets.
         remove_if_present(&paths.qmp).await?;
+        remove_if_present(&paths.serial).await?;
         remove_if_present(&paths.pid).await?;
 
         let args = self.args(spec, &paths);
@@ -301,9 +306,16 @@ impl Qemu {
             format!("name=opt/meridian/meta,file={}", esc(&paths.meta)),
             "-fw_cfg".into(),
             format!("name=opt/meridian/user-data,file={}", esc(&paths.user_data)),
-            // Appended to, not truncated, across starts; rotated by `ensure_running`.
+            // The serial console is a socket for one interactive session at a time (the agent's
+            // serial route); QEMU logs everything the guest says to the console log whether or
+            // not a session is open (and drops what it says while none is). The log is appended
+            // to (O_APPEND), not truncated, across starts, so rotation may empty it under QEMU.
             "-chardev".into(),
-            format!("file,id=serial0,path={},append=on", esc(&paths.console)),
+            format!(
+                "socket,id=serial0,path={},server=on,wait=off,logfile={},logappend=on",
+                esc(&paths.serial),
+                esc(&paths.console)
+            ),
             "-serial".into(),
             "chardev:serial0".into(),
             "-qmp".into(),
@@ -358,6 +370,7 @@ impl Qemu {
         // QEMU removes its pidfile when it exits cleanly, but not when killed.
         remove_if_present(&paths.pid).await?;
         remove_if_present(&paths.qmp).await?;
+        remove_if_present(&paths.serial).await?;
         Ok(outcome)
     }
 

@@ -1,13 +1,17 @@
 //! The agent binary through its HTTP API, each test in a network namespace of its own (the bridge
 //! and taps it makes never touch the host's network): the token and version checks, one real VM
-//! from disk to destroy with its port on the bridge, and the registration with a control plane.
+//! from disk to destroy with its port on the bridge and its serial console typed into through its
+//! WebSocket, and the registration with a control plane.
 //! Needs root, iproute2, QEMU and the guest image (as `tests/qemu.rs`).
 
 use meridian_agent::qemu::GuestImage;
+use futures_util::{SinkExt as _, StreamExt as _};
 use meridian_core::agent_api::{
-    API_VERSION, ApiError, Console, ERROR_API_VERSION, ERROR_UNAUTHORIZED, REGISTER_PATH, Registration,
-    Route, VERSION_HEADER, VmRequest, VmStatus, host_token, host_token_valid,
+    API_VERSION, ApiError, Console, ERROR_API_VERSION, ERROR_BUSY, ERROR_UNAUTHORIZED, REGISTER_PATH,
+    Registration, Route, VERSION_HEADER, VmRequest, VmStatus, host_token, host_token_valid,
 };
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use meridian_core::id::VmId;
 use reqwest::{Method, StatusCode};
 use std::future::Future;
@@ -207,6 +211,49 @@ impl AgentProcess {
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("agent.log")).unwrap_or_default()
+    }
+
+    /// Opens VM `id`'s serial console WebSocket with the host's token and this API version.
+    async fn serial(&self, id: VmId) -> Result<Serial, tungstenite::Error> {
+        let mut request = format!("ws://{AGENT}{}", Route::Serial(id).path()).into_client_request()?;
+        let headers = request.headers_mut();
+        headers.insert("authorization", format!("Bearer {}", self.token).parse().expect("header"));
+        headers.insert(VERSION_HEADER, API_VERSION.to_string().parse().expect("header"));
+        tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
+    }
+}
+
+type Serial = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Reads the serial console until `expected` appears, typing `typed` every few seconds meanwhile
+/// (the guest's shell starts just after its ready line, so the first may come too early).
+async fn serial_type_until(serial: &mut Serial, typed: &str, expected: &str) {
+    let started = Instant::now();
+    let mut output = Vec::new();
+    let mut next_type = Instant::now();
+    loop {
+        if Instant::now() >= next_type {
+            serial
+                .send(tungstenite::Message::binary(typed.as_bytes().to_vec()))
+                .await
+                .expect("typed");
+            next_type = Instant::now() + Duration::from_secs(3);
+        }
+        match tokio::time::timeout(Duration::from_millis(500), serial.next()).await {
+            Ok(Some(Ok(tungstenite::Message::Binary(bytes)))) => output.extend_from_slice(&bytes),
+            Ok(Some(Ok(tungstenite::Message::Close(frame)))) => panic!("the serial console closed: {frame:?}"),
+            Ok(Some(Ok(_))) | Err(_) => {}
+            Ok(Some(Err(error))) => panic!("the serial console failed: {error}"),
+            Ok(None) => panic!("the serial console ended"),
+        }
+        let text = String::from_utf8_lossy(&output);
+        if text.contains(expected) {
+            return;
+        }
+        assert!(
+            started.elapsed() < BOOT_LIMIT,
+            "{expected:?} did not appear within {BOOT_LIMIT:?}; the console said:\n{text}"
+        );
     }
 }
 
@@ -488,6 +535,39 @@ fn a_vm_runs_on_the_bridge_through_the_api_and_is_destroyed_without_a_trace() {
         };
         drop(ssh);
 
+        // The serial console, interactive: a command typed into the guest's shell runs, and the
+        // console log goes on meanwhile.
+        let mut serial = agent.serial(id).await.expect("the serial console opens");
+        serial_type_until(&mut serial, "echo hi-$((6*7))\n", "hi-42").await;
+        // One session at a time: a second is refused, plainly.
+        match agent.serial(id).await {
+            Err(tungstenite::Error::Http(answer)) => {
+                assert_eq!(answer.status(), StatusCode::CONFLICT);
+                let error: ApiError =
+                    serde_json::from_slice(answer.body().as_deref().unwrap_or_default()).expect("an ApiError");
+                assert_eq!(error.code, ERROR_BUSY);
+            }
+            Ok(_) => panic!("a second serial session opened"),
+            Err(other) => panic!("the second serial session failed otherwise: {other}"),
+        }
+        serial.close(None).await.expect("closed");
+        drop(serial);
+        let log = std::fs::read_to_string(agent.state().join("vms").join(id.to_string()).join("console.log"))
+            .expect("the console log");
+        assert!(log.contains("hi-42"), "the log has what the session saw");
+        // Once closed, the console is free again.
+        let started_again = Instant::now();
+        let mut serial = loop {
+            match agent.serial(id).await {
+                Ok(serial) => break serial,
+                Err(_) if started_again.elapsed() < Duration::from_secs(10) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("the serial console stayed busy: {error}"),
+            }
+        };
+        serial_type_until(&mut serial, "echo again-$((7*7))\n", "again-49").await;
+
         let vms: Vec<VmStatus> = agent
             .expect(agent.request(Method::GET, Route::Vms), StatusCode::OK)
             .await
@@ -512,6 +592,24 @@ fn a_vm_runs_on_the_bridge_through_the_api_and_is_destroyed_without_a_trace() {
             !off.running && off.pid.is_none() && off.disk,
             "stopped, disk kept: {off:?}"
         );
+        // The open session ends with the VM, saying why; a stopped VM's console is refused.
+        let started_close = Instant::now();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), serial.next()).await {
+                Ok(Some(Ok(tungstenite::Message::Close(frame)))) => {
+                    let frame = frame.expect("a close frame");
+                    assert!(frame.reason.contains("VM stopped"), "{frame:?}");
+                    break;
+                }
+                Ok(Some(Ok(_))) if started_close.elapsed() < Duration::from_secs(10) => {}
+                other => panic!("the serial session did not close with the VM: {other:?}"),
+            }
+        }
+        match agent.serial(id).await {
+            Err(tungstenite::Error::Http(answer)) => assert_eq!(answer.status(), StatusCode::CONFLICT),
+            Ok(_) => panic!("a stopped VM's serial console opened"),
+            Err(other) => panic!("refused otherwise: {other}"),
+        }
 
         let dir = agent.state().join("vms").join(id.to_string());
         for _ in 0..2 {

@@ -23,6 +23,31 @@ pub(crate) struct StackPlan {
     pub new_vdcs: Vec<crate::store::vdc::VdcRow>,
 }
 
+/// How a caller may use a VM's serial console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleAccess {
+    /// What they type reaches the guest (owners and members).
+    Interactive,
+    /// They see the output; what they type is dropped (viewers, inspecting staff).
+    ReadOnly,
+}
+
+impl ConsoleAccess {
+    /// Whether what the caller types reaches the guest.
+    pub fn may_type(self) -> bool {
+        self == ConsoleAccess::Interactive
+    }
+}
+
+/// A VM's serial console as a caller may open it.
+#[derive(Clone, Debug)]
+pub struct SerialConsole {
+    /// What the caller may do with it.
+    pub access: ConsoleAccess,
+    /// Where the driver serves it; None when the driver has no interactive console.
+    pub endpoint: Option<crate::driver::SerialEndpoint>,
+}
+
 /// What a create or an operation started: the VM and the job doing the work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Started {
@@ -344,6 +369,47 @@ impl Control {
             Ok(lines) => lines,
             Err(error) => vec![format!("[console unavailable: {}]", error.message)],
         })
+    }
+
+    /// The guest image the VM last booted, as its host names it; None when the driver does not
+    /// say or its host does not answer now (logged: the VM page shows the rest all the same).
+    pub async fn vm_guest_image(&self, ctx: &OpContext, vm_id: VmId) -> Result<Option<String>, Error> {
+        let vm = self.vm_row(ctx, &vm_id.to_string()).await?;
+        Ok(match self.driver.guest_image(&vm_spec(&vm)?).await {
+            Ok(image) => image,
+            Err(error) => {
+                tracing::debug!(vm.id = %vm_id, error = %error, "guest image unknown");
+                None
+            }
+        })
+    }
+
+    /// How the caller may use the VM's serial console: owners and members type into it, viewers
+    /// and inspecting staff only watch. A VM the caller may not see is not found.
+    pub async fn vm_console_access(&self, ctx: &OpContext, vm_id: VmId) -> Result<ConsoleAccess, Error> {
+        self.vm_row(ctx, &vm_id.to_string()).await?;
+        Ok(if ctx.tenant_for_mutation().is_ok() {
+            ConsoleAccess::Interactive
+        } else {
+            ConsoleAccess::ReadOnly
+        })
+    }
+
+    /// The VM's serial console for the caller to open: their access ([`Control::vm_console_access`])
+    /// and where the driver serves it. None for a driver without an interactive console (the
+    /// simulator); a conflict when the VM has none now (not placed, its host unknown).
+    pub async fn vm_serial_open(&self, ctx: &OpContext, vm_id: VmId) -> Result<SerialConsole, Error> {
+        let access = self.vm_console_access(ctx, vm_id).await?;
+        let vm = self.vm_row(ctx, &vm_id.to_string()).await?;
+        let endpoint = self
+            .driver
+            .serial_endpoint(&vm_spec(&vm)?)
+            .await
+            .map_err(|error| Error::Conflict {
+                field: None,
+                message: error.message,
+            })?;
+        Ok(SerialConsole { access, endpoint })
     }
 
     /// Stops a running VM.

@@ -29,6 +29,15 @@ pub const ERROR_UNAUTHORIZED: &str = "unauthorized";
 pub const ERROR_INVALID: &str = "invalid";
 /// The error code of a failure on the host (QEMU would not start, I/O, …).
 pub const ERROR_HOST: &str = "host";
+/// The error code of a serial console asked for while another session holds it (QEMU's socket
+/// takes one client at a time).
+pub const ERROR_BUSY: &str = "busy";
+/// The error code of a serial console asked for while the VM's QEMU does not run.
+pub const ERROR_NOT_RUNNING: &str = "not_running";
+
+/// The largest WebSocket message either side of a serial console sends or takes (a paste, or the
+/// guest's output read at once; keystrokes are a few bytes).
+pub const SERIAL_MESSAGE_MAX: usize = 64 * 1024;
 
 /// The control plane's route an agent registers (and heartbeats) at.
 pub const REGISTER_PATH: &str = "/agent/v1/register";
@@ -284,6 +293,12 @@ pub enum Route {
     /// `PUT /v1/networks/{id}` with a [`TenantNetwork`]: the host carries it as described (or
     /// drops it when no member is on this host).
     Network(u32),
+    /// `GET /v1/vms/{id}/serial`, a WebSocket upgrade: the serial console, interactive. Binary
+    /// messages carry the guest's output one way and what is typed the other (at most
+    /// [`SERIAL_MESSAGE_MAX`] bytes each); the console log goes on being written meanwhile. One
+    /// session per VM at a time: another is refused with `409` [`ERROR_BUSY`], and a VM that does
+    /// not run with `409` [`ERROR_NOT_RUNNING`]. The socket closes when the VM stops.
+    Serial(VmId),
 }
 
 impl Route {
@@ -300,6 +315,7 @@ impl Route {
             Route::Reboot(id) => format!("/v1/vms/{id}/reboot"),
             Route::Console(id) => format!("/v1/vms/{id}/console"),
             Route::Network(id) => format!("/v1/networks/{id}"),
+            Route::Serial(id) => format!("/v1/vms/{id}/serial"),
         }
     }
 }

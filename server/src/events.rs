@@ -79,7 +79,7 @@ impl Drop for StreamSlot {
 }
 
 /// Whose streams these are: a user's or a staff member's (whatever tenant they inspect).
-fn actor_key(actor: &Actor) -> Option<String> {
+pub(crate) fn actor_key(actor: &Actor) -> Option<String> {
     match actor {
         Actor::User { user_id, .. } => Some(format!("user:{user_id}")),
         Actor::Staff { staff_id, .. } => Some(format!("staff:{staff_id}")),

@@ -22,13 +22,15 @@ pub const HEDGE_AFTER: Duration = Duration::from_secs(2);
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(20);
 
 /// Runs a GET or HEAD once more if it has not answered after [`HEDGE_AFTER`]; other methods pass
-/// through untouched (a change must never run twice), and so do the APIs: a CloudStack command
-/// such as `deployVirtualMachine` comes as a GET, and none of them renders a page.
+/// through untouched (a change must never run twice), and so do the APIs (a CloudStack command
+/// such as `deployVirtualMachine` comes as a GET, and none of them renders a page) and upgrades.
 pub async fn hedge_reads(request: Request, next: Next) -> Response {
     let path = request.uri().path();
+    // An upgrade (the console's WebSocket) is a connection, not a read: it must not be made twice.
     if !matches!(*request.method(), Method::GET | Method::HEAD)
         || path.starts_with("/client/")
         || path.starts_with("/api/")
+        || request.headers().contains_key(header::UPGRADE)
     {
         return next.run(request).await;
     }

@@ -5,6 +5,7 @@
 
 pub mod cloudstack;
 pub mod config;
+pub mod console;
 pub mod events;
 pub mod exports;
 pub mod guard;
@@ -42,8 +43,11 @@ pub struct AppState {
     pub session_max: std::time::Duration,
     /// The bound on requests in flight, which the readiness check reads.
     pub in_flight: guard::InFlight,
-    /// The live-progress streams open, per user.
+    /// The live-progress streams and consoles open, per user.
     pub streams: events::Streams,
+    /// `scheme://host[:port]` of `--public-url`, which a console's WebSocket must come from
+    /// (without one, `http://` and the request's `Host`).
+    pub public_origin: Option<String>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -71,6 +75,7 @@ pub fn router(config: &Config, control: Control) -> Router {
         session_max: config.session_max,
         in_flight: in_flight.clone(),
         streams: events::Streams::default(),
+        public_origin: config.public_origin.clone(),
     };
     let policy = SessionPolicy {
         idle: config.session_idle,
@@ -180,6 +185,7 @@ pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>
         ("/healthz", get(healthz)),
         ("/readyz", get(readyz)),
         ("/events/vms/{id}", get(events::vm_events)),
+        ("/vms/{id}/console/ws", get(console::vm_console_ws)),
         ("/billing/invoice.csv", get(exports::invoice_csv)),
         ("/billing/usage.csv", get(exports::usage_csv)),
         ("/residency/evidence.csv", get(exports::residency_csv)),
@@ -242,7 +248,9 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 ///
 /// Like `axum::serve`, with the time limit it lacks: a client has `header_timeout` to send a
 /// request's line and headers (and an idle kept-alive connection as long to start the next one),
-/// or the connection is closed. The body's own limit is [`guard::receive_body`]'s.
+/// or the connection is closed. The body's own limit is [`guard::receive_body`]'s. Connections
+/// may be upgraded (the console's WebSocket); an upgraded one is no longer an HTTP connection and
+/// is not waited for.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -251,7 +259,9 @@ pub async fn serve(
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt as _;
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Each connection holds a receiver: `closed()` on the sender resolves once all are gone.
+    // (hyper-util's `GracefulShutdown` does not take an upgradeable HTTP/1 connection.)
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
@@ -284,16 +294,30 @@ pub async fn serve(
             .serve_connection(
                 TokioIo::new(stream),
                 hyper_util::service::TowerToHyperService::new(service),
-            );
-        let connection = graceful.watch(connection);
+            )
+            .with_upgrades();
+        let mut stop = stop.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = async {
+                    // The borrowed value (not `Send`) is let go of here, inside.
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                } => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = ended {
                 tracing::debug!(error.detail = %error, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let _ = stopping.send(true);
+    drop(stop);
+    stopping.closed().await;
 }
 
 /// hyper's read buffer, and so the largest request head it takes at all.

@@ -87,8 +87,27 @@ fn refused(code: &str, message: &str) -> Response {
     (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
 }
 
+/// Whether a request came from one of Meridian's own pages by its headers alone, for a request
+/// that has no form token to show: a WebSocket upgrade (the serial console, `crate::console`).
+/// Stricter than [`refuse_cross_site`]: the `Origin` must be there, since browsers send it on
+/// every WebSocket request.
+pub fn from_own_page(headers: &http::HeaderMap, public_origin: Option<&str>) -> bool {
+    headers.contains_key(header::ORIGIN) && verdict_of(headers, public_origin) == Verdict::Same
+}
+
+/// The refusal of a request from another site.
+pub fn cross_site_refusal() -> Response {
+    refused(
+        "cross_site_request",
+        "This request came from another site and was refused.",
+    )
+}
+
 fn verdict(request: &Request, public_origin: Option<&str>) -> Verdict {
-    let headers = request.headers();
+    verdict_of(request.headers(), public_origin)
+}
+
+fn verdict_of(headers: &http::HeaderMap, public_origin: Option<&str>) -> Verdict {
     let site = headers.get("sec-fetch-site").map(|site| site.as_bytes());
     if site.is_some_and(|site| site != b"same-origin" && site != b"none") {
         return Verdict::Cross;
@@ -174,6 +193,36 @@ mod tests {
             Verdict::Same
         );
         assert_eq!(verdict(&request(&[]), None), Verdict::Unsaid);
+    }
+
+    #[test]
+    fn a_websocket_must_name_meridian_as_its_origin() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = http::HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, value.parse().unwrap());
+            }
+            map
+        };
+        let public = Some("https://cloud.example");
+        assert!(from_own_page(&headers(&[("origin", "https://cloud.example")]), public));
+        assert!(from_own_page(
+            &headers(&[("origin", "https://cloud.example"), ("sec-fetch-site", "same-origin")]),
+            public
+        ));
+        assert!(!from_own_page(&headers(&[("origin", "https://evil.example")]), public));
+        assert!(
+            !from_own_page(
+                &headers(&[("origin", "https://cloud.example"), ("sec-fetch-site", "cross-site")]),
+                public
+            ),
+            "the browser's word on the site counts too"
+        );
+        assert!(
+            !from_own_page(&headers(&[("sec-fetch-site", "same-origin")]), public),
+            "no Origin, no console"
+        );
+        assert!(!from_own_page(&headers(&[]), None));
     }
 
     #[test]

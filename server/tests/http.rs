@@ -1226,6 +1226,7 @@ const HTTP_ROUTES: &[(&str, Access)] = &[
     ("/healthz", Public),
     ("/readyz", Public),
     ("/events/vms/{id}", Read),
+    ("/vms/{id}/console/ws", Read),
     ("/billing/invoice.csv", Read),
     ("/billing/usage.csv", Read),
     ("/residency/evidence.csv", Read),

@@ -60,7 +60,7 @@ pub(super) async fn remove_if_present(path: &Path) -> Result<(), Error> {
 }
 
 /// Keeps the console log bounded: past [`CONSOLE_LOG_MAX_BYTES`] it is copied to `console.log.1`
-/// (replacing the previous one) and emptied. QEMU appends to it (`append=on`, so `O_APPEND`), so
+/// (replacing the previous one) and emptied. QEMU appends to it (`logappend=on`, so `O_APPEND`), so
 /// emptying it under a running QEMU is safe: its next write lands at the new end. Bytes written
 /// between the copy and the truncation are lost.
 pub(super) async fn rotate_console(paths: &VmPaths) -> Result<bool, Error> {

@@ -188,7 +188,9 @@ pub struct VmPaths {
     pub qmp: PathBuf,
     /// QEMU's pidfile.
     pub pid: PathBuf,
-    /// The serial console (ttyS0), appended to across starts.
+    /// QEMU's serial console socket (ttyS0), for one interactive session at a time.
+    pub serial: PathBuf,
+    /// The serial console's log (everything ttyS0 said, session or not), appended to across starts.
     pub console: PathBuf,
     /// The console log before the last rotation.
     pub console_old: PathBuf,

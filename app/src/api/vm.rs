@@ -21,18 +21,32 @@ pub struct VmDetail {
     pub events: Vec<JobEvent>,
     /// Console output (simulated by the simulated driver).
     pub console: Vec<String>,
-    /// Whether the zones are simulated.
+    /// Whether the zones are simulated (then the console is made up and cannot be typed into).
     pub simulated: bool,
+    /// The guest image the VM last booted, as its host names it (none for simulated VMs, or
+    /// while its host does not answer).
+    pub image: Option<String>,
+    /// Whether what the caller types into the console reaches the guest (owners and members).
+    pub may_type: bool,
     /// Past operations, newest first: `(when, what, outcome)`.
     pub history: Vec<(i64, String, String)>,
 }
 
+/// What the VM page shows of the guest besides its activity.
 #[cfg(feature = "ssr")]
-pub(crate) fn vm_detail_from(
-    activity: meridian_control::vm::VmActivity,
-    console: Vec<String>,
-    simulated: bool,
-) -> VmDetail {
+pub(crate) struct Guest {
+    /// The console's last lines.
+    pub console: Vec<String>,
+    /// Whether the driver is simulated.
+    pub simulated: bool,
+    /// The image it booted.
+    pub image: Option<String>,
+    /// Whether the caller may type into its console.
+    pub may_type: bool,
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn vm_detail_from(activity: meridian_control::vm::VmActivity, guest: Guest) -> VmDetail {
     let history = activity
         .history
         .iter()
@@ -48,8 +62,10 @@ pub(crate) fn vm_detail_from(
         vm: activity.vm,
         job: activity.job,
         events: activity.events,
-        console,
-        simulated,
+        console: guest.console,
+        simulated: guest.simulated,
+        image: guest.image,
+        may_type: guest.may_type,
         history,
     }
 }
@@ -106,8 +122,13 @@ pub async fn vm_view(id: String) -> Result<VmDetail, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let id = meridian_control::Error::id(&id)?;
     let activity = control.vm_activity(&ctx, id).await?;
-    let console = control.vm_console(&ctx, id).await?;
-    Ok(vm_detail_from(activity, console, control.driver().is_simulated()))
+    let guest = Guest {
+        console: control.vm_console(&ctx, id).await?,
+        simulated: control.driver().is_simulated(),
+        image: control.vm_guest_image(&ctx, id).await?,
+        may_type: control.vm_console_access(&ctx, id).await?.may_type(),
+    };
+    Ok(vm_detail_from(activity, guest))
 }
 
 /// Starts, stops or reboots a VM.

@@ -3,6 +3,7 @@
 pub mod backbone_map;
 pub mod form;
 pub mod page;
+pub mod serial_terminal;
 pub mod shell;
 pub mod tour;
 pub mod vm_table;

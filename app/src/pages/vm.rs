@@ -1,10 +1,12 @@
-//! One VM: properties, the live progress of its latest job, actions, and its console.
+//! One VM: properties, the live progress of its latest job, actions, and its console (live and
+//! interactive for a real VM).
 
 use crate::MeResource;
 use crate::api::vm::{VmDestroy, VmDetail, VmOperate, VmResize, vm_view};
 use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, SelectField, TextField, action_error};
 use crate::components::page::{ListState, Properties};
+use crate::components::serial_terminal::SerialTerminal;
 use crate::components::vm_table::StateBadge;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -166,6 +168,7 @@ fn VmBody(
     };
     let resize_disabled = resize_reason.clone();
     let history = detail.history.clone();
+    let (console_live, set_console_live) = signal(false);
     let (resize_vm, destroy_vm) = (detail.vm.id.to_string(), detail.vm.id.to_string());
     view! {
         <leptos_meta::Title text=format!("VM {}", detail.vm.name) />
@@ -182,6 +185,7 @@ fn VmBody(
                 ("Private IP", detail.vm.private_ip.clone().unwrap_or_else(|| "—".into())),
                 ("Public IP", detail.vm.public_ip.clone().unwrap_or_else(|| if detail.vm.breakout { "Being assigned".into() } else { "None (private only)".into() })),
                 ("Host", if detail.vm.dedicated { "Dedicated".into() } else { "Shared".into() }),
+                ("Guest image", guest_image(detail.simulated, detail.image.as_deref())),
             ] />
         </section>
         <section class="card" aria-label="Actions">
@@ -236,7 +240,24 @@ fn VmBody(
         </section>
         <section class="card" aria-label="Console">
             <h2>"Console" {detail.simulated.then_some(" (simulated)")}</h2>
-            <pre class="console">{detail.console.join("\n")}</pre>
+            {(!detail.simulated).then(|| view! {
+                <SerialTerminal vm_id=detail.vm.id.to_string() may_type=detail.may_type
+                    backlog=detail.console.clone() set_live=set_console_live />
+            })}
+            // The last lines as the server read them: all there is of a simulated console, and
+            // what a real one shows until its live terminal takes over.
+            <pre class="console" aria-label="Console output" hidden=move || console_live.get()>
+                {detail.console.join("\n")}
+            </pre>
         </section>
+    }
+}
+
+/// What the properties say of the guest image: the one the host booted, or why there is none.
+fn guest_image(simulated: bool, image: Option<&str>) -> String {
+    match (simulated, image) {
+        (true, _) => "None: this VM is simulated".to_owned(),
+        (false, Some(image)) => image.strip_prefix("image=").unwrap_or(image).to_owned(),
+        (false, None) => "Not known yet (its host has not said)".to_owned(),
     }
 }

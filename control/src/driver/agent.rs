@@ -15,7 +15,7 @@
 //! labelled simulated, and no VM traffic is metered (no counters are read yet, so none is reported
 //! rather than made up).
 
-use super::{Driver, DriverError, HostSpec, Presence, Traffic, TrafficCaps, VmSpec};
+use super::{Driver, DriverError, HostSpec, Presence, SerialEndpoint, Traffic, TrafficCaps, VmSpec};
 use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::agent_api::{
@@ -77,6 +77,18 @@ impl AgentDriver {
         path: &str,
         body: Option<&Body<'_>>,
     ) -> Result<Option<T>, DriverError> {
+        self.call_within(host, method, path, body, UNREACHABLE_FOR).await
+    }
+
+    /// [`AgentDriver::call`], retrying what did not reach the agent for `retry_for` (zero: once).
+    async fn call_within<T: DeserializeOwned>(
+        &self,
+        host: Uuid,
+        method: Method,
+        path: &str,
+        body: Option<&Body<'_>>,
+        retry_for: Duration,
+    ) -> Result<Option<T>, DriverError> {
         let agent = self
             .store
             .host_agent(host)
@@ -100,18 +112,22 @@ impl AgentDriver {
             };
             match request.send().await {
                 Ok(answer) => return read_answer(&agent.host.name, answer).await,
-                Err(error) if started.elapsed() + pause < UNREACHABLE_FOR => {
+                Err(error) if started.elapsed() + pause < retry_for => {
                     tracing::debug!(host = %agent.host.name, %url, error = %error, "host agent did not answer; retrying");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(4));
                 }
                 Err(error) => {
                     tracing::warn!(host = %agent.host.name, %url, error = %error, "host agent did not answer");
-                    return Err(DriverError::refused(format!(
-                        "The host agent of {} did not answer for {} s.",
-                        agent.host.name,
-                        UNREACHABLE_FOR.as_secs()
-                    )));
+                    return Err(DriverError::refused(if retry_for.is_zero() {
+                        format!("The host agent of {} did not answer.", agent.host.name)
+                    } else {
+                        format!(
+                            "The host agent of {} did not answer for {} s.",
+                            agent.host.name,
+                            retry_for.as_secs()
+                        )
+                    }));
                 }
             }
         }
@@ -513,6 +529,52 @@ impl Driver for AgentDriver {
             .vm_call(vm, Method::GET, format!("{}?lines={CONSOLE_LINES}", Route::Console(VmId(vm.id)).path()), false)
             .await?;
         Ok(console.unwrap_or_default().lines)
+    }
+
+    /// Asked once (no retries): it is shown on the VM page, which must not wait for a host that
+    /// does not answer.
+    async fn guest_image(&self, vm: &VmSpec) -> Result<Option<String>, DriverError> {
+        let Some(host) = vm.host else {
+            return Ok(None);
+        };
+        let status: Option<VmStatus> = self
+            .call_within(host, Method::GET, &Route::Vm(VmId(vm.id)).path(), None, Duration::ZERO)
+            .await?;
+        Ok(status.and_then(|status| status.image))
+    }
+
+    /// The agent's serial route (`Route::Serial`), with the host's token and the API version.
+    async fn serial_endpoint(&self, vm: &VmSpec) -> Result<Option<SerialEndpoint>, DriverError> {
+        let host = vm
+            .host
+            .ok_or_else(|| DriverError::refused("The VM is not placed on a host yet."))?;
+        let agent = self
+            .store
+            .host_agent(host)
+            .await
+            .map_err(|e| DriverError::unreachable(format!("The host list could not be read: {e}")))?
+            .ok_or_else(|| DriverError::refused(format!("Host {host} has no host agent.")))?;
+        let base = agent.endpoint.trim_end_matches('/');
+        let base = if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            return Err(DriverError::refused(format!(
+                "The host agent of {} has an endpoint that is not HTTP.",
+                agent.host.name
+            )));
+        };
+        Ok(Some(SerialEndpoint {
+            url: format!("{base}{}", Route::Serial(VmId(vm.id)).path()),
+            headers: vec![
+                (
+                    "authorization".to_owned(),
+                    format!("Bearer {}", agent_api::host_token(&self.secret, host)),
+                ),
+                (VERSION_HEADER.to_owned(), API_VERSION.to_string()),
+            ],
+        }))
     }
 
     /// The guest image runs no container engine.

@@ -102,6 +102,26 @@ pub struct Presence {
     pub running: bool,
 }
 
+/// Where the server opens a VM's interactive serial console: a WebSocket URL and the headers the
+/// request must carry (the host's token among them, so `Debug` shows only the headers' names).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SerialEndpoint {
+    /// `ws://…` of the console.
+    pub url: String,
+    /// Header name and value pairs to send with the upgrade request.
+    pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for SerialEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("SerialEndpoint")
+            .field("url", &self.url)
+            .field("headers", &names)
+            .finish()
+    }
+}
+
 /// The operations a backend provides.
 #[async_trait]
 pub trait Driver: Send + Sync + 'static {
@@ -154,6 +174,18 @@ pub trait Driver: Send + Sync + 'static {
 
     /// The guest's console output so far (its last lines).
     async fn console(&self, vm: &VmSpec) -> Result<Vec<String>, DriverError>;
+
+    /// The guest image the VM last booted, as its host names it; None when the backend does not
+    /// say (the simulator boots no image).
+    async fn guest_image(&self, _vm: &VmSpec) -> Result<Option<String>, DriverError> {
+        Ok(None)
+    }
+
+    /// Where the VM's serial console can be used interactively; None when the backend has no
+    /// such console (the simulator's is made up).
+    async fn serial_endpoint(&self, _vm: &VmSpec) -> Result<Option<SerialEndpoint>, DriverError> {
+        Ok(None)
+    }
 
     /// The containers running in the guest, as its container engine reports them.
     async fn containers(&self, vm: &VmSpec) -> Result<Vec<meridian_core::stack::Container>, DriverError>;
