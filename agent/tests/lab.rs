@@ -427,8 +427,23 @@ async fn qemu_started(vm: &str) {
     }
 }
 
+/// SIGKILLs `pid` and waits until it is dead (gone, or a zombie where nothing reaps it): a restart
+/// asked for at once would otherwise find it still running and leave it be.
 fn kill9(pid: &str) {
     run(Command::new("kill").args(["-KILL", pid]));
+    let started = Instant::now();
+    loop {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let running = state
+            .lines()
+            .find(|line| line.starts_with("State:"))
+            .is_some_and(|line| !line.contains("Z"));
+        if !running {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{pid} survived SIGKILL");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
