@@ -314,14 +314,22 @@ impl TenantNets {
     }
 
     async fn remove_locked(&self, id: u32) -> Result<(), Error> {
+        // The host's links first (deleting `mvN` takes `lan` with it): a namespace's deletion
+        // tears its devices down later, in the background, so a link checked after it may vanish
+        // between the check and the delete.
+        for link in [format!("mv{id}"), format!("mxe{id}"), bridge(id), format!("mx{id}")] {
+            if link_exists(&link) {
+                match run("ip", &["link", "del", &link]).await {
+                    Err(Error::Command { detail, .. }) if detail.contains("Cannot find device") => {}
+                    other => {
+                        other?;
+                    }
+                }
+            }
+        }
         let router = self.router(id);
         if Path::new("/run/netns").join(&router).exists() {
             run("ip", &["netns", "del", &router]).await?;
-        }
-        for link in [format!("mv{id}"), bridge(id), format!("mx{id}")] {
-            if link_exists(&link) {
-                run("ip", &["link", "del", &link]).await?;
-            }
         }
         Ok(())
     }
