@@ -4,6 +4,8 @@
 //! WebSocket, and the registration with a control plane.
 //! Needs root, iproute2, QEMU and the guest image (as `tests/qemu.rs`).
 
+mod common;
+
 use meridian_agent::qemu::GuestImage;
 use futures_util::{SinkExt as _, StreamExt as _};
 use meridian_core::agent_api::{
@@ -264,31 +266,10 @@ impl Drop for AgentProcess {
         if std::thread::panicking() {
             eprintln!("the agent's log:\n{}", self.log());
         }
-        let Ok(vms) = std::fs::read_dir(self.state().join("vms")) else {
-            return;
-        };
-        for vm in vms.flatten() {
-            let pidfile = vm.path().join("qemu.pid");
-            if let Some(pid) = std::fs::read_to_string(&pidfile)
-                .ok()
-                .and_then(|p| p.trim().parse::<u32>().ok())
-                && runs_with(pid, &pidfile)
-                && let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw)
-            {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
-        }
+        common::kill_qemus_under(&self.state());
     }
 }
 
-/// Whether process `pid` runs with `pidfile` on its command line (our QEMU, not a reused pid).
-fn runs_with(pid: u32, pidfile: &Path) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-        cmdline
-            .split(|b| *b == 0)
-            .any(|arg| arg == pidfile.as_os_str().as_encoded_bytes())
-    })
-}
 
 async fn api_error(response: reqwest::Response) -> ApiError {
     response.json().await.expect("an ApiError body")
@@ -620,7 +601,7 @@ fn a_vm_runs_on_the_bridge_through_the_api_and_is_destroyed_without_a_trace() {
                 )
                 .await;
         }
-        assert!(!runs_with(pid, &dir.join("qemu.pid")), "no QEMU left");
+        assert!(!common::runs_with(pid, &dir.join("qemu.pid")), "no QEMU left");
         assert!(!dir.exists(), "no VM directory left");
         assert!(!ns_ip(&["-o", "link", "show"]).contains(&tap), "no tap left");
         let gone: VmStatus = agent

@@ -7,6 +7,9 @@
 //! Needs root, QEMU and iproute2 (`scripts/setup.sh test`) and the server binary (`cargo build -p
 //! meridian`), like `tests/lab.rs`, whose lab this one is named apart from.
 
+mod common;
+use common::run;
+
 use futures_util::{SinkExt as _, StreamExt as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -33,18 +36,6 @@ fn base() -> String {
     format!("http://127.0.0.1:{PORT}")
 }
 
-fn run(command: &mut Command) -> std::process::Output {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?} runs: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// A one-zone lab brought up by `scripts/lab.sh`; taken down on drop, even after a failed assertion.
 struct Lab {

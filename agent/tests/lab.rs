@@ -9,6 +9,9 @@
 //! Needs root, QEMU, iproute2 and OpenSSH's client (`scripts/setup.sh test` installs them) and the
 //! server binary: `cargo test --workspace` builds it (the server's own tests need it).
 
+mod common;
+use common::run;
+
 use meridian_core::backbone::{BACKBONE, Cut};
 use meridian_core::zone::{ZONES, ZoneId};
 use reqwest::StatusCode;
@@ -31,16 +34,6 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn run(command: &mut Command) -> std::process::Output {
-    let output = command.output().unwrap_or_else(|e| panic!("{command:?} runs: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
 
 /// A lab brought up by `scripts/lab.sh`; taken down on drop, even after a failed assertion.
 struct Lab {

@@ -2,6 +2,9 @@
 //! drives it through the agent's `qemu` module. Needs Debian's `qemu-system-x86` (`scripts/setup.sh
 //! test` installs it) and fails, rather than skips, without it.
 
+mod common;
+use common::runs_with;
+
 use meridian_agent::accel::choose_accelerator;
 use meridian_agent::qemu::{
     CONSOLE_LOG_MAX_BYTES, GuestImage, PowerOff, Qemu, QemuConfig, VmEntry, VmMeta, VmSpec, VmState,
@@ -82,34 +85,10 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let Ok(vms) = std::fs::read_dir(self.dir.path().join("vms")) else {
-            return;
-        };
-        for vm in vms.flatten() {
-            let pidfile = vm.path().join("qemu.pid");
-            let Some(pid) = std::fs::read_to_string(&pidfile)
-                .ok()
-                .and_then(|p| p.trim().parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if runs_with(pid, &pidfile)
-                && let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw)
-            {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
-        }
+        common::kill_qemus_under(self.dir.path());
     }
 }
 
-/// Whether process `pid` runs with `pidfile` on its command line (our QEMU, not a reused pid).
-fn runs_with(pid: u32, pidfile: &Path) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-        cmdline
-            .split(|b| *b == 0)
-            .any(|arg| arg == pidfile.as_os_str().as_encoded_bytes())
-    })
-}
 
 fn spec(user_data: Option<&str>) -> VmSpec {
     VmSpec {
