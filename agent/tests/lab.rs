@@ -420,8 +420,9 @@ async fn qemu_started(vm: &str) {
     }
 }
 
-/// SIGKILLs `pid` and waits until it is dead (gone, or a zombie where nothing reaps it): a restart
-/// asked for at once would otherwise find it still running and leave it be.
+/// SIGKILLs `pid` and waits until it is dead with all its threads (gone, or a zombie where nothing
+/// reaps it, with no thread left: a zombie leader's other threads can still be exiting, its files —
+/// the server's SQLite lock — still open). A restart asked for sooner finds it running, or locked.
 fn kill9(pid: &str) {
     run(Command::new("kill").args(["-KILL", pid]));
     let started = Instant::now();
@@ -431,7 +432,8 @@ fn kill9(pid: &str) {
             .lines()
             .find(|line| line.starts_with("State:"))
             .is_some_and(|line| !line.contains("Z"));
-        if !running {
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task")).map_or(0, |tasks| tasks.count());
+        if !running && threads <= 1 {
             return;
         }
         assert!(started.elapsed() < Duration::from_secs(10), "{pid} survived SIGKILL");

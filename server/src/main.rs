@@ -168,6 +168,9 @@ fn worker_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
     Ok(id.to_owned())
 }
 
+/// How long a starting server waits for another's SQLite lock (see `sqlite_server_lock`).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// On SQLite, the one server a database file may have: an exclusive lock on `<file>.lock`, held
 /// while the process lives (the system lets go when it ends, also on a crash). This process writes
 /// the file alone (its writes take turns on one connection, and what it remembers of sessions is
@@ -190,7 +193,16 @@ fn sqlite_server_lock(database_url: &str) -> anyhow::Result<Option<std::fs::File
         .write(true)
         .open(&lock_path)
         .with_context(|| format!("cannot open {lock_path}"))?;
-    match file.try_lock() {
+    // A server killed a moment ago may still be exiting (its last threads closing its files): a
+    // restart right after a crash waits a few seconds for its lock before giving up.
+    let mut waited = std::time::Duration::ZERO;
+    let mut locked = file.try_lock();
+    while matches!(locked, Err(std::fs::TryLockError::WouldBlock)) && waited < LOCK_WAIT {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += std::time::Duration::from_millis(100);
+        locked = file.try_lock();
+    }
+    match locked {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
             "another Meridian server is already serving {path} (it holds {lock_path}); \
