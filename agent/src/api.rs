@@ -3,9 +3,9 @@
 //! [`ApiError`] JSON. Every operation is idempotent.
 
 use crate::nic::{self, Network};
-use crate::tenant_net::{self, Port, TenantNets};
 use crate::qemu::{self, Qemu, VmSpec, VmState};
 use crate::serial;
+use crate::tenant_net::{self, Port, TenantNets};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -61,7 +61,13 @@ pub struct Agent {
 
 impl Agent {
     /// The handlers' state; `token` is this host's token.
-    pub fn new(qemu: Qemu, network: Network, nets: TenantNets, registration: Registration, token: &str) -> Self {
+    pub fn new(
+        qemu: Qemu,
+        network: Network,
+        nets: TenantNets,
+        registration: Registration,
+        token: &str,
+    ) -> Self {
         Self {
             qemu,
             network,
@@ -294,7 +300,9 @@ async fn vm_status(agent: &Agent, id: VmId) -> VmStatus {
     let ready = match pid {
         Some(_) => {
             let console = paths.console.clone();
-            tokio::task::spawn_blocking(move || booted(&console, id)).await.unwrap_or(false)
+            tokio::task::spawn_blocking(move || booted(&console, id))
+                .await
+                .unwrap_or(false)
         }
         None => false,
     };
@@ -402,7 +410,9 @@ async fn nic_ensure(
                 .as_deref()
                 .and_then(|a| a.split('/').next())
                 .and_then(|a| a.parse().ok())
-                .ok_or_else(|| Failure::Invalid("a port on a tenant network needs the VM's address".to_owned()))?;
+                .ok_or_else(|| {
+                    Failure::Invalid("a port on a tenant network needs the VM's address".to_owned())
+                })?;
             let nic = agent
                 .network
                 .ensure_tenant_port(id, &tenant_net::bridge(network), TENANT_MTU)
@@ -439,11 +449,17 @@ async fn nic_ensure(
 /// Rewrites the anti-spoofing rules for every tenant port of this host (those whose tap exists).
 async fn filter_ports(agent: &Agent) -> Answer<()> {
     let _one_at_a_time = agent.ports_changing.lock().await;
-    let entries = agent.qemu.list().await.map_err(|e| Failure::from(("list the VMs", e)))?;
+    let entries = agent
+        .qemu
+        .list()
+        .await
+        .map_err(|e| Failure::from(("list the VMs", e)))?;
     let mut ports = Vec::new();
     for entry in entries {
         let file = agent.qemu.paths(entry.id).dir.join("port");
-        let Ok(text) = tokio::fs::read(&file).await else { continue };
+        let Ok(text) = tokio::fs::read(&file).await else {
+            continue;
+        };
         match serde_json::from_slice::<Port>(&text) {
             Ok(port) if agent.network.tap_exists(entry.id) => ports.push(port),
             Ok(_) => {}
@@ -467,7 +483,10 @@ async fn network_ensure(
     let net: TenantNetwork =
         serde_json::from_slice(&body).map_err(|e| Failure::Invalid(format!("not a tenant network: {e}")))?;
     if net.id != id {
-        return Err(Failure::Invalid(format!("the body is network {}, the path {id}", net.id)));
+        return Err(Failure::Invalid(format!(
+            "the body is network {}, the path {id}",
+            net.id
+        )));
     }
     agent.nets.ensure(&net).await.map_err(|e| match e {
         tenant_net::Error::Invalid(message) => Failure::Invalid(message),

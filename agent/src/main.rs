@@ -5,11 +5,11 @@ use anyhow::Context as _;
 use clap::Parser;
 use meridian_agent::accel::choose_accelerator;
 use meridian_agent::api::{self, Agent};
-use meridian_agent::tenant_net::{PublicEdge, TenantNets};
 use meridian_agent::host;
 use meridian_agent::nic::Network;
 use meridian_agent::qemu::{GuestImage, Qemu, QemuConfig};
 use meridian_agent::register::Registrar;
+use meridian_agent::tenant_net::{PublicEdge, TenantNets};
 use meridian_core::agent_api::{API_VERSION, Registration};
 use meridian_core::zone::ZoneId;
 use std::net::SocketAddr;
@@ -124,7 +124,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .split_once('/')
             .and_then(|(a, p)| Some((a.parse().ok()?, p.parse().ok().filter(|p: &u8| *p <= 30)?)))
             .context("--public-gateway is an IPv4 address with its prefix, e.g. 198.51.100.254/24")?;
-        Network::new(bridge).ensure_bridge().await.context("the public bridge")?;
+        Network::new(bridge)
+            .ensure_bridge()
+            .await
+            .context("the public bridge")?;
         nets = nets.with_public_edge(PublicEdge {
             bridge: bridge.clone(),
             gateway: address,

@@ -3,7 +3,9 @@
 //! reports the round trips, jitter and loss (`POST /agent/v1/probes`). The control plane keeps a
 //! sample as the latency of the backbone edge joining the two zones when that edge is their path.
 
-use meridian_core::agent_api::{API_VERSION, PROBE_EVERY_MS, PROBES_PATH, Peer, PeerSample, ProbeReport, VERSION_HEADER};
+use meridian_core::agent_api::{
+    API_VERSION, PROBE_EVERY_MS, PROBES_PATH, Peer, PeerSample, ProbeReport, VERSION_HEADER,
+};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::Command;
@@ -14,7 +16,13 @@ const PINGS: &str = "6";
 
 /// Probes the peers on `peers` (those outside `zone`) forever, reporting to `control` as host
 /// `host_id` with `token`.
-pub async fn run(control: String, token: String, host_id: Uuid, zone: String, peers: tokio::sync::watch::Receiver<Vec<Peer>>) {
+pub async fn run(
+    control: String,
+    token: String,
+    host_id: Uuid,
+    zone: String,
+    peers: tokio::sync::watch::Receiver<Vec<Peer>>,
+) {
     let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
         Ok(client) => client,
         Err(e) => {
@@ -28,7 +36,12 @@ pub async fn run(control: String, token: String, host_id: Uuid, zone: String, pe
     let mut failing = false;
     loop {
         tick.tick().await;
-        let targets: Vec<Peer> = peers.borrow().iter().filter(|p| p.zone != zone).cloned().collect();
+        let targets: Vec<Peer> = peers
+            .borrow()
+            .iter()
+            .filter(|p| p.zone != zone)
+            .cloned()
+            .collect();
         if targets.is_empty() {
             continue;
         }

@@ -115,7 +115,9 @@ async fn append_line(path: &Path, line: &str) -> Result<(), Error> {
         .open(path)
         .await
         .map_err(io_at(path))?;
-    file.write_all(format!("{line}\n").as_bytes()).await.map_err(io_at(path))
+    file.write_all(format!("{line}\n").as_bytes())
+        .await
+        .map_err(io_at(path))
 }
 
 /// Where an I/O error happened.
@@ -267,7 +269,10 @@ impl Qemu {
             // microvm under TCG hangs at "Marking TSC unstable" without a given TSC frequency. TCG's
             // TSC is the host's, so the host's frequency it must be: told 2 GHz on a 2.6 GHz host,
             // the guest's clock ran 30 % fast (a 206 ms round trip measured 272 ms in the guest).
-            Accelerator::Tcg => ("tcg,tb-size=32".to_owned(), format!("tsc_early_khz={} ", host_tsc_khz())),
+            Accelerator::Tcg => (
+                "tcg,tb-size=32".to_owned(),
+                format!("tsc_early_khz={} ", host_tsc_khz()),
+            ),
         };
         append.push_str("console=ttyS0 quiet");
         // Commas in a path would be read as option separators; QEMU escapes them by doubling.

@@ -3,8 +3,8 @@
 //! and logged sparingly.
 
 use meridian_core::agent_api::{
-    API_VERSION, ApiError, ERROR_API_VERSION, HEARTBEAT_MS, Peer, REGISTER_PATH, Registration, RegistrationAnswer,
-    VERSION_HEADER,
+    API_VERSION, ApiError, ERROR_API_VERSION, HEARTBEAT_MS, Peer, REGISTER_PATH, Registration,
+    RegistrationAnswer, VERSION_HEADER,
 };
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};

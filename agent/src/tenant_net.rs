@@ -133,7 +133,10 @@ impl TenantNets {
             .underlay
             .ok_or_else(|| Error::Invalid("this host has no underlay address (--underlay)".to_owned()))?;
         if net.id == 0 || net.id >= 1 << 24 {
-            return Err(Error::Invalid(format!("network id {} is not a VXLAN VNI", net.id)));
+            return Err(Error::Invalid(format!(
+                "network id {} is not a VXLAN VNI",
+                net.id
+            )));
         }
         let (gateway, prefix) = parse_gateway(&net.gateway)?;
         let mut local = BTreeSet::new();
@@ -156,7 +159,12 @@ impl TenantNets {
         if local.is_empty() {
             return self.remove_locked(net.id).await;
         }
-        let (router, bridge, veth, vxlan) = (self.router(net.id), bridge(net.id), format!("mv{}", net.id), format!("mx{}", net.id));
+        let (router, bridge, veth, vxlan) = (
+            self.router(net.id),
+            bridge(net.id),
+            format!("mv{}", net.id),
+            format!("mx{}", net.id),
+        );
         let mtu = TENANT_MTU.to_string();
         // The agent must share the machine's mount namespace for the name to be seen by others
         // (`ip netns exec` would give it one of its own: the lab starts agents with `nsenter`).
@@ -169,28 +177,96 @@ impl TenantNets {
             all.into_iter().map(str::to_owned).collect::<Vec<_>>()
         };
         run("ip", &strs(&in_router(&["link", "set", "lo", "up"]))).await?;
-        run("ip", &["netns", "exec", &router, "sysctl", "-qw", "net.ipv4.ip_forward=1"]).await?;
+        run(
+            "ip",
+            &["netns", "exec", &router, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+        )
+        .await?;
         if !link_exists(&bridge) {
             run("ip", &["link", "add", &bridge, "mtu", &mtu, "type", "bridge"]).await?;
         }
         run("ip", &["link", "set", &bridge, "up"]).await?;
         if !link_exists(&veth) {
-            run("ip", &["link", "add", &veth, "mtu", &mtu, "type", "veth", "peer", "name", "lan", "netns", &router]).await?;
+            run(
+                "ip",
+                &[
+                    "link", "add", &veth, "mtu", &mtu, "type", "veth", "peer", "name", "lan", "netns",
+                    &router,
+                ],
+            )
+            .await?;
         }
         run("ip", &["link", "set", &veth, "master", &bridge, "up"]).await?;
-        run("ip", &strs(&in_router(&["link", "set", "lan", "mtu", &mtu, "up"]))).await?;
-        run("ip", &["netns", "exec", &router, "sysctl", "-qw", "net.ipv4.conf.lan.proxy_arp=1"]).await?;
-        run("ip", &strs(&in_router(&["addr", "replace", &format!("{gateway}/{prefix}"), "dev", "lan"]))).await?;
+        run(
+            "ip",
+            &strs(&in_router(&["link", "set", "lan", "mtu", &mtu, "up"])),
+        )
+        .await?;
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &router,
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.lan.proxy_arp=1",
+            ],
+        )
+        .await?;
+        run(
+            "ip",
+            &strs(&in_router(&[
+                "addr",
+                "replace",
+                &format!("{gateway}/{prefix}"),
+                "dev",
+                "lan",
+            ])),
+        )
+        .await?;
         // The VXLAN is made in this (the underlay's) namespace and keeps sending from it once moved.
         let vni = net.id.to_string();
         // (Moved, it shows as `mxN@ifK`: asked for by name, it answers or fails.)
-        if run("ip", &strs(&in_router(&["link", "show", &vxlan]))).await.is_err() {
+        if run("ip", &strs(&in_router(&["link", "show", &vxlan])))
+            .await
+            .is_err()
+        {
             if !link_exists(&vxlan) {
-                run("ip", &["link", "add", &vxlan, "mtu", &mtu, "type", "vxlan", "id", &vni, "local", &underlay.to_string(), "dstport", "4789", "nolearning"]).await?;
+                run(
+                    "ip",
+                    &[
+                        "link",
+                        "add",
+                        &vxlan,
+                        "mtu",
+                        &mtu,
+                        "type",
+                        "vxlan",
+                        "id",
+                        &vni,
+                        "local",
+                        &underlay.to_string(),
+                        "dstport",
+                        "4789",
+                        "nolearning",
+                    ],
+                )
+                .await?;
             }
             run("ip", &["link", "set", &vxlan, "netns", &router]).await?;
         }
-        run("ip", &strs(&in_router(&["addr", "replace", &format!("{}/16", transit(underlay)), "dev", &vxlan]))).await?;
+        run(
+            "ip",
+            &strs(&in_router(&[
+                "addr",
+                "replace",
+                &format!("{}/16", transit(underlay)),
+                "dev",
+                &vxlan,
+            ])),
+        )
+        .await?;
         run("ip", &strs(&in_router(&["link", "set", &vxlan, "up"]))).await?;
 
         // Flood entries: one per other host of the network.
@@ -199,32 +275,98 @@ impl TenantNets {
         let flooded: BTreeSet<Ipv4Addr> = fdb
             .lines()
             .filter(|line| line.starts_with("00:00:00:00:00:00"))
-            .filter_map(|line| line.split_whitespace().skip_while(|w| *w != "dst").nth(1)?.parse().ok())
+            .filter_map(|line| {
+                line.split_whitespace()
+                    .skip_while(|w| *w != "dst")
+                    .nth(1)?
+                    .parse()
+                    .ok()
+            })
             .collect();
         for peer in peers.difference(&flooded) {
-            run("bridge", &["-n", &router, "fdb", "append", "00:00:00:00:00:00", "dev", &vxlan, "dst", &peer.to_string()]).await?;
+            run(
+                "bridge",
+                &[
+                    "-n",
+                    &router,
+                    "fdb",
+                    "append",
+                    "00:00:00:00:00:00",
+                    "dev",
+                    &vxlan,
+                    "dst",
+                    &peer.to_string(),
+                ],
+            )
+            .await?;
         }
         for gone in flooded.difference(&peers) {
-            run("bridge", &["-n", &router, "fdb", "del", "00:00:00:00:00:00", "dev", &vxlan, "dst", &gone.to_string()]).await?;
+            run(
+                "bridge",
+                &[
+                    "-n",
+                    &router,
+                    "fdb",
+                    "del",
+                    "00:00:00:00:00:00",
+                    "dev",
+                    &vxlan,
+                    "dst",
+                    &gone.to_string(),
+                ],
+            )
+            .await?;
         }
 
         // Routes: one per VM of the network; ours are tagged, and the stale ones go.
         let mut wanted = BTreeSet::new();
         for address in &local {
-            run("ip", &strs(&in_router(&["route", "replace", &format!("{address}/32"), "dev", "lan", "proto", ROUTE_PROTO]))).await?;
+            run(
+                "ip",
+                &strs(&in_router(&[
+                    "route",
+                    "replace",
+                    &format!("{address}/32"),
+                    "dev",
+                    "lan",
+                    "proto",
+                    ROUTE_PROTO,
+                ])),
+            )
+            .await?;
             wanted.insert(*address);
         }
         for (address, host) in &remote {
             let via = transit(*host).to_string();
-            run("ip", &strs(&in_router(&["route", "replace", &format!("{address}/32"), "via", &via, "dev", &vxlan, "proto", ROUTE_PROTO]))).await?;
+            run(
+                "ip",
+                &strs(&in_router(&[
+                    "route",
+                    "replace",
+                    &format!("{address}/32"),
+                    "via",
+                    &via,
+                    "dev",
+                    &vxlan,
+                    "proto",
+                    ROUTE_PROTO,
+                ])),
+            )
+            .await?;
             wanted.insert(*address);
         }
         let routes = run("ip", &strs(&in_router(&["route", "show", "proto", ROUTE_PROTO]))).await?;
         for line in routes.lines() {
-            let Some(destination) = line.split_whitespace().next() else { continue };
+            let Some(destination) = line.split_whitespace().next() else {
+                continue;
+            };
             let address = destination.trim_end_matches("/32").parse::<Ipv4Addr>().ok();
             if address.is_none_or(|a| !wanted.contains(&a)) {
-                run("ip", &strs(&in_router(&["route", "del", destination, "proto", ROUTE_PROTO]))).await?;
+                run(
+                    "ip",
+                    &strs(&in_router(&["route", "del", destination, "proto", ROUTE_PROTO])),
+                )
+                .await?;
             }
         }
         self.ensure_breakout(net, &router, &local).await
@@ -234,7 +376,12 @@ impl TenantNets {
     /// public addresses of this host's VMs with breakout, 1:1 NAT between each and its VM, and the
     /// inbound firewall: established traffic and the tenant's rules in, nothing else; out, only
     /// from VMs with breakout (the others have no way out). Without breakouts there is no `ext`.
-    async fn ensure_breakout(&self, net: &TenantNetwork, router: &str, local: &BTreeSet<Ipv4Addr>) -> Result<(), Error> {
+    async fn ensure_breakout(
+        &self,
+        net: &TenantNetwork,
+        router: &str,
+        local: &BTreeSet<Ipv4Addr>,
+    ) -> Result<(), Error> {
         let mut pairs = Vec::new();
         for breakout in &net.breakouts {
             let private: Ipv4Addr = breakout
@@ -246,7 +393,9 @@ impl TenantNets {
                 .parse()
                 .map_err(|_| Error::Invalid(format!("public address {:?}", breakout.public)))?;
             if !local.contains(&private) {
-                return Err(Error::Invalid(format!("{private} has breakout but is not a VM of this host")));
+                return Err(Error::Invalid(format!(
+                    "{private} has breakout but is not a VM of this host"
+                )));
             }
             pairs.push((private, public));
         }
@@ -267,41 +416,80 @@ impl TenantNets {
             .as_ref()
             .ok_or_else(|| Error::Invalid("this host has no internet edge (--public-bridge)".to_owned()))?;
         if !link_exists(&outside) {
-            run("ip", &["link", "add", &outside, "type", "veth", "peer", "name", "ext", "netns", router]).await?;
+            run(
+                "ip",
+                &[
+                    "link", "add", &outside, "type", "veth", "peer", "name", "ext", "netns", router,
+                ],
+            )
+            .await?;
         }
         run("ip", &["link", "set", &outside, "master", &edge.bridge, "up"]).await?;
         run("ip", &strs(&in_router(&["link", "set", "ext", "up"]))).await?;
-        let held = run("ip", &strs(&in_router(&["-o", "-4", "addr", "show", "dev", "ext"]))).await?;
-        let wanted: BTreeSet<String> = pairs.iter().map(|(_, public)| format!("{public}/{}", edge.prefix)).collect();
+        let held = run(
+            "ip",
+            &strs(&in_router(&["-o", "-4", "addr", "show", "dev", "ext"])),
+        )
+        .await?;
+        let wanted: BTreeSet<String> = pairs
+            .iter()
+            .map(|(_, public)| format!("{public}/{}", edge.prefix))
+            .collect();
         for address in &wanted {
             if !held.split_whitespace().any(|word| word == address) {
                 run("ip", &strs(&in_router(&["addr", "add", address, "dev", "ext"]))).await?;
             }
         }
-        for word in held.split_whitespace().filter(|w| w.contains('/') && w.contains('.')) {
+        for word in held
+            .split_whitespace()
+            .filter(|w| w.contains('/') && w.contains('.'))
+        {
             if !wanted.contains(word) {
                 run("ip", &strs(&in_router(&["addr", "del", word, "dev", "ext"]))).await?;
             }
         }
-        run("ip", &strs(&in_router(&["route", "replace", "default", "via", &edge.gateway.to_string(), "dev", "ext"]))).await?;
+        run(
+            "ip",
+            &strs(&in_router(&[
+                "route",
+                "replace",
+                "default",
+                "via",
+                &edge.gateway.to_string(),
+                "dev",
+                "ext",
+            ])),
+        )
+        .await?;
 
-        let mut script = String::from("table ip meridian {}\ndelete table ip meridian\ntable ip meridian {\n");
+        let mut script =
+            String::from("table ip meridian {}\ndelete table ip meridian\ntable ip meridian {\n");
         script.push_str("  chain pre {\n    type nat hook prerouting priority dstnat; policy accept;\n");
         for (private, public) in &pairs {
-            script.push_str(&format!("    iifname \"ext\" ip daddr {public} dnat to {private}\n"));
+            script.push_str(&format!(
+                "    iifname \"ext\" ip daddr {public} dnat to {private}\n"
+            ));
         }
-        script.push_str("  }\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n");
+        script
+            .push_str("  }\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n");
         for (private, public) in &pairs {
-            script.push_str(&format!("    oifname \"ext\" ip saddr {private} snat to {public}\n"));
+            script.push_str(&format!(
+                "    oifname \"ext\" ip saddr {private} snat to {public}\n"
+            ));
         }
-        script.push_str("  }\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n");
+        script.push_str(
+            "  }\n  chain forward {\n    type filter hook forward priority filter; policy accept;\n",
+        );
         script.push_str("    ct state established,related accept\n");
         for rule in &net.inbound {
             script.push_str(&format!("    iifname \"ext\" {} accept\n", inbound_match(rule)?));
         }
         script.push_str("    iifname \"ext\" drop\n");
         let senders: Vec<String> = pairs.iter().map(|(private, _)| private.to_string()).collect();
-        script.push_str(&format!("    oifname \"ext\" ip saddr != {{ {} }} drop\n", senders.join(", ")));
+        script.push_str(&format!(
+            "    oifname \"ext\" ip saddr != {{ {} }} drop\n",
+            senders.join(", ")
+        ));
         script.push_str("  }\n}\n");
         nft_in(router, &script).await
     }
@@ -317,7 +505,12 @@ impl TenantNets {
         // The host's links first (deleting `mvN` takes `lan` with it): a namespace's deletion
         // tears its devices down later, in the background, so a link checked after it may vanish
         // between the check and the delete.
-        for link in [format!("mv{id}"), format!("mxe{id}"), bridge(id), format!("mx{id}")] {
+        for link in [
+            format!("mv{id}"),
+            format!("mxe{id}"),
+            bridge(id),
+            format!("mx{id}"),
+        ] {
             if link_exists(&link) {
                 match run("ip", &["link", "del", &link]).await {
                     Err(Error::Command { detail, .. }) if detail.contains("Cannot find device") => {}
@@ -338,7 +531,9 @@ impl TenantNets {
     /// nftables transaction.
     pub async fn filter_ports(&self, ports: &[Port]) -> Result<(), Error> {
         let _one_at_a_time = self.changing.lock().await;
-        let mut script = String::from("table bridge meridian {}\ndelete table bridge meridian\ntable bridge meridian {\n  chain ports {\n    type filter hook forward priority 0; policy accept;\n");
+        let mut script = String::from(
+            "table bridge meridian {}\ndelete table bridge meridian\ntable bridge meridian {\n  chain ports {\n    type filter hook forward priority 0; policy accept;\n",
+        );
         for port in ports {
             let (tap, mac, address) = (&port.tap, &port.mac, port.address);
             script.push_str(&format!(
@@ -356,9 +551,17 @@ fn strs(args: &[String]) -> Vec<&str> {
 
 /// `10.0.0.1/24` into its address and prefix.
 fn parse_gateway(gateway: &str) -> Result<(Ipv4Addr, u8), Error> {
-    let invalid = || Error::Invalid(format!("gateway {gateway:?} is not an IPv4 address with a prefix"));
+    let invalid = || {
+        Error::Invalid(format!(
+            "gateway {gateway:?} is not an IPv4 address with a prefix"
+        ))
+    };
     let (address, prefix) = gateway.split_once('/').ok_or_else(invalid)?;
-    let prefix: u8 = prefix.parse().ok().filter(|p| (8..=30).contains(p)).ok_or_else(invalid)?;
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| (8..=30).contains(p))
+        .ok_or_else(invalid)?;
     Ok((address.parse().map_err(|_| invalid())?, prefix))
 }
 
@@ -368,7 +571,11 @@ use crate::nic::link_exists;
 async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
     let command = format!("{program} {}", args.join(" "));
     tracing::debug!(command = %command, "running");
-    let run = Command::new(program).args(args).stdin(Stdio::null()).kill_on_drop(true).output();
+    let run = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
     let failed = |detail: String| Error::Command {
         command: command.clone(),
         detail,
@@ -393,11 +600,17 @@ fn inbound_match(rule: &meridian_core::agent_api::InboundRule) -> Result<String,
     let ports = match (rule.port_from, rule.port_to) {
         (Some(a), Some(b)) if a <= b => Some(if a == b { a.to_string() } else { format!("{a}-{b}") }),
         (None, None) => None,
-        _ => return Err(Error::Invalid("a rule's ports run from the first to the last".to_owned())),
+        _ => {
+            return Err(Error::Invalid(
+                "a rule's ports run from the first to the last".to_owned(),
+            ));
+        }
     };
     match (rule.protocol.as_str(), ports) {
         ("icmp", None) => Ok(format!("ip saddr {source} ip protocol icmp")),
-        (protocol @ ("tcp" | "udp"), Some(ports)) => Ok(format!("ip saddr {source} {protocol} dport {ports}")),
+        (protocol @ ("tcp" | "udp"), Some(ports)) => {
+            Ok(format!("ip saddr {source} {protocol} dport {ports}"))
+        }
         _ => Err(Error::Invalid(format!("rule {:?} with its ports", rule.protocol))),
     }
 }
@@ -454,7 +667,10 @@ async fn nft_args(args: &[&str], program: &str, script: &str) -> Result<(), Erro
         .spawn()
         .map_err(|e| failed(e.to_string()))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(script.as_bytes()).await.map_err(|e| failed(e.to_string()))?;
+        stdin
+            .write_all(script.as_bytes())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
     }
     let out = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
         .await
@@ -472,12 +688,18 @@ mod tests {
 
     #[test]
     fn transit_addresses_follow_the_underlay() {
-        assert_eq!(transit(Ipv4Addr::new(10, 200, 4, 11)), Ipv4Addr::new(169, 254, 4, 11));
+        assert_eq!(
+            transit(Ipv4Addr::new(10, 200, 4, 11)),
+            Ipv4Addr::new(169, 254, 4, 11)
+        );
     }
 
     #[test]
     fn a_gateway_needs_its_prefix() {
-        assert_eq!(parse_gateway("10.0.0.1/24").expect("valid"), (Ipv4Addr::new(10, 0, 0, 1), 24));
+        assert_eq!(
+            parse_gateway("10.0.0.1/24").expect("valid"),
+            (Ipv4Addr::new(10, 0, 0, 1), 24)
+        );
         assert!(parse_gateway("10.0.0.1").is_err());
         assert!(parse_gateway("10.0.0.1/33").is_err());
         assert!(parse_gateway("10.0.0.1/24; reboot").is_err());

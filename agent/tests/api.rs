@@ -6,14 +6,12 @@
 
 mod common;
 
-use meridian_agent::qemu::GuestImage;
 use futures_util::{SinkExt as _, StreamExt as _};
+use meridian_agent::qemu::GuestImage;
 use meridian_core::agent_api::{
     API_VERSION, ApiError, Console, ERROR_API_VERSION, ERROR_BUSY, ERROR_UNAUTHORIZED, REGISTER_PATH,
     Registration, Route, VERSION_HEADER, VmRequest, VmStatus, host_token, host_token_valid,
 };
-use tokio_tungstenite::tungstenite;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use meridian_core::id::VmId;
 use reqwest::{Method, StatusCode};
 use std::future::Future;
@@ -21,6 +19,8 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use uuid::Uuid;
 
 const QEMU: &str = "qemu-system-x86_64";
@@ -219,9 +219,14 @@ impl AgentProcess {
     async fn serial(&self, id: VmId) -> Result<Serial, tungstenite::Error> {
         let mut request = format!("ws://{AGENT}{}", Route::Serial(id).path()).into_client_request()?;
         let headers = request.headers_mut();
-        headers.insert("authorization", format!("Bearer {}", self.token).parse().expect("header"));
+        headers.insert(
+            "authorization",
+            format!("Bearer {}", self.token).parse().expect("header"),
+        );
         headers.insert(VERSION_HEADER, API_VERSION.to_string().parse().expect("header"));
-        tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
+        tokio_tungstenite::connect_async(request)
+            .await
+            .map(|(socket, _)| socket)
     }
 }
 
@@ -243,7 +248,9 @@ async fn serial_type_until(serial: &mut Serial, typed: &str, expected: &str) {
         }
         match tokio::time::timeout(Duration::from_millis(500), serial.next()).await {
             Ok(Some(Ok(tungstenite::Message::Binary(bytes)))) => output.extend_from_slice(&bytes),
-            Ok(Some(Ok(tungstenite::Message::Close(frame)))) => panic!("the serial console closed: {frame:?}"),
+            Ok(Some(Ok(tungstenite::Message::Close(frame)))) => {
+                panic!("the serial console closed: {frame:?}")
+            }
             Ok(Some(Ok(_))) | Err(_) => {}
             Ok(Some(Err(error))) => panic!("the serial console failed: {error}"),
             Ok(None) => panic!("the serial console ended"),
@@ -269,7 +276,6 @@ impl Drop for AgentProcess {
         common::kill_qemus_under(&self.state());
     }
 }
-
 
 async fn api_error(response: reqwest::Response) -> ApiError {
     response.json().await.expect("an ApiError body")
@@ -524,8 +530,8 @@ fn a_vm_runs_on_the_bridge_through_the_api_and_is_destroyed_without_a_trace() {
         match agent.serial(id).await {
             Err(tungstenite::Error::Http(answer)) => {
                 assert_eq!(answer.status(), StatusCode::CONFLICT);
-                let error: ApiError =
-                    serde_json::from_slice(answer.body().as_deref().unwrap_or_default()).expect("an ApiError");
+                let error: ApiError = serde_json::from_slice(answer.body().as_deref().unwrap_or_default())
+                    .expect("an ApiError");
                 assert_eq!(error.code, ERROR_BUSY);
             }
             Ok(_) => panic!("a second serial session opened"),

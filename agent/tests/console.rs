@@ -36,7 +36,6 @@ fn base() -> String {
     format!("http://127.0.0.1:{PORT}")
 }
 
-
 /// A one-zone lab brought up by `scripts/lab.sh`; taken down on drop, even after a failed assertion.
 struct Lab {
     dir: PathBuf,

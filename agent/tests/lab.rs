@@ -34,7 +34,6 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-
 /// A lab brought up by `scripts/lab.sh`; taken down on drop, even after a failed assertion.
 struct Lab {
     dir: PathBuf,
@@ -58,11 +57,17 @@ impl Lab {
             dir: dir.clone(),
             base: format!("http://127.0.0.1:{port}"),
             down: false,
-            env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         // A test lab left by an earlier run that was killed would refuse `up`.
         lab.script("down", &[]);
-        lab.script("up", &["--zones", zones, "--port", &port.to_string(), "--no-build"]);
+        lab.script(
+            "up",
+            &["--zones", zones, "--port", &port.to_string(), "--no-build"],
+        );
         lab
     }
 
@@ -71,7 +76,14 @@ impl Lab {
         run(Command::new(repo().join("scripts/lab.sh"))
             .arg(command)
             .args(args)
-            .args(["--dir", self.dir.to_str().expect("a UTF-8 path"), "--name", NAME, "--net", NET])
+            .args([
+                "--dir",
+                self.dir.to_str().expect("a UTF-8 path"),
+                "--name",
+                NAME,
+                "--net",
+                NET,
+            ])
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("MERIDIAN_AGENT_BIN", &agent)
             .env("MERIDIAN_LAB_BIN", env!("CARGO_BIN_EXE_meridian-lab"))
@@ -80,14 +92,21 @@ impl Lab {
 
     /// The server binary, for its other commands.
     fn server_command(&self) -> Command {
-        let mut command = Command::new(PathBuf::from(env!("CARGO_BIN_EXE_meridian-agent")).with_file_name("meridian"));
-        command.args(["--driver", "agents", "--log", "warn", "--data-dir"]).arg(self.dir.join("server"));
+        let mut command =
+            Command::new(PathBuf::from(env!("CARGO_BIN_EXE_meridian-agent")).with_file_name("meridian"));
+        command
+            .args(["--driver", "agents", "--log", "warn", "--data-dir"])
+            .arg(self.dir.join("server"));
         command
     }
 
     /// Fails the test with what is broken unless every invariant holds.
     fn invariants_hold(&self) {
-        let out = self.server_command().arg("invariants").output().expect("meridian invariants runs");
+        let out = self
+            .server_command()
+            .arg("invariants")
+            .output()
+            .expect("meridian invariants runs");
         assert!(
             out.status.success(),
             "invariants broken:\n{}{}",
@@ -100,7 +119,10 @@ impl Lab {
     async fn server_answers(&self) {
         let started = Instant::now();
         while reqwest::get(format!("{}/healthz", self.base)).await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "the server did not come back");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the server did not come back"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -125,10 +147,19 @@ impl Drop for Lab {
             let tail: Vec<&str> = server_log.lines().rev().take(40).collect();
             eprintln!("server log (last lines, newest first):\n{}", tail.join("\n"));
             for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-                let Ok(log) = std::fs::read_to_string(entry.path().join("agent.log")) else { continue };
-                let trouble: Vec<&str> = log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
+                let Ok(log) = std::fs::read_to_string(entry.path().join("agent.log")) else {
+                    continue;
+                };
+                let trouble: Vec<&str> = log
+                    .lines()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                    .collect();
                 let start = trouble.len().saturating_sub(10);
-                eprintln!("{} agent's warnings:\n{}", entry.path().display(), trouble[start..].join("\n"));
+                eprintln!(
+                    "{} agent's warnings:\n{}",
+                    entry.path().display(),
+                    trouble[start..].join("\n")
+                );
             }
             self.script("down", &[]);
         }
@@ -144,7 +175,10 @@ struct Tenant {
 
 impl Tenant {
     async fn sign_up(lab: &Lab, name: &str, email: &str) -> Self {
-        let browser = reqwest::Client::builder().cookie_store(true).build().expect("client");
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
         let call = |function: &str, form: Vec<(&str, &str)>| {
             browser
                 .post(format!("{}/fn/{function}", lab.base))
@@ -215,7 +249,10 @@ impl Tenant {
 
     async fn console(&self, vm: &str) -> Vec<String> {
         let console = self.get(&format!("/vms/{vm}/console")).await;
-        assert_eq!(console["simulated"], false, "a real VM's console is not called simulated");
+        assert_eq!(
+            console["simulated"], false,
+            "a real VM's console is not called simulated"
+        );
         console["lines"]
             .as_array()
             .expect("console lines")
@@ -226,14 +263,20 @@ impl Tenant {
 
     async fn ready_lines(&self, vm: &str) -> usize {
         let ready = format!("meridian-ready {vm}");
-        self.console(vm).await.iter().filter(|l| l.contains(&ready)).count()
+        self.console(vm)
+            .await
+            .iter()
+            .filter(|l| l.contains(&ready))
+            .count()
     }
 }
 
 /// A fresh ed25519 key pair: (private key file, public key line).
 fn key_pair(dir: &Path, name: &str) -> (PathBuf, String) {
     let path = dir.join(name);
-    run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&path));
+    run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&path));
     let public = std::fs::read_to_string(path.with_extension("pub")).expect("the public key");
     (path, public.trim().to_owned())
 }
@@ -261,8 +304,16 @@ fn ssh(ns: &str, key: &Path, ip: &str, command: &str) -> std::process::Output {
         .args(["netns", "exec", ns, "ssh", "-i"])
         .arg(key)
         .args([
-            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "LogLevel=ERROR",
         ])
         .arg(format!("root@{ip}"))
         .arg(command)
@@ -283,9 +334,15 @@ fn ssh_ok(ns: &str, key: &Path, ip: &str, command: &str) -> String {
 /// What a VM leaves on its zone's host: QEMU processes, taps, its directory.
 fn traces(lab: &Lab, zone: &str, vm: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let pgrep = Command::new("pgrep").args(["-f", &format!("meridian-{vm}")]).output().expect("pgrep runs");
+    let pgrep = Command::new("pgrep")
+        .args(["-f", &format!("meridian-{vm}")])
+        .output()
+        .expect("pgrep runs");
     if pgrep.status.success() {
-        found.push(format!("QEMU process {}", String::from_utf8_lossy(&pgrep.stdout).trim()));
+        found.push(format!(
+            "QEMU process {}",
+            String::from_utf8_lossy(&pgrep.stdout).trim()
+        ));
     }
     let tap = format!("mt{}", &vm.replace('-', "")[..13]);
     let links = run(Command::new("ip").args(["-n", &format!("{NAME}-{zone}"), "-o", "link", "show"]));
@@ -324,8 +381,12 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
     // One VM each, in two zones, booted from scratch.
     let mut vms = Vec::new();
     for (tenant, zone, public) in [(&acme, "lon1", &a_public), (&bravo, "hkg1", &b_public)] {
-        let key = tenant.post("/ssh-keys", json!({ "name": "laptop", "public_key": public })).await;
-        let vdc = tenant.post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone })).await;
+        let key = tenant
+            .post("/ssh-keys", json!({ "name": "laptop", "public_key": public }))
+            .await;
+        let vdc = tenant
+            .post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone }))
+            .await;
         let started = Instant::now();
         let accepted = tenant
             .post(
@@ -344,8 +405,15 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
         let started = Instant::now();
         tenant.job_done(accepted).await;
         let id = accepted["vm"]["id"].as_str().expect("a VM id").to_owned();
-        eprintln!("{zone}: VM {id} created and ready in {} ms", started.elapsed().as_millis());
-        assert_eq!(tenant.ready_lines(&id).await, 1, "the console shows the boot's ready line");
+        eprintln!(
+            "{zone}: VM {id} created and ready in {} ms",
+            started.elapsed().as_millis()
+        );
+        assert_eq!(
+            tenant.ready_lines(&id).await,
+            1,
+            "the console shows the boot's ready line"
+        );
         let vm = tenant.get(&format!("/vms/{id}")).await;
         assert_eq!(vm["state"], "running", "{vm}");
         let ip = vm["private_ip"].as_str().expect("a private address").to_owned();
@@ -358,15 +426,23 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
     let (a_ns, b_ns) = (router_ns(&lab, a_zone, a_id), router_ns(&lab, b_zone, b_id));
     assert_eq!(ssh_ok(&a_ns, &a_key, a_ip, "hostname"), "web-lon1");
     assert_eq!(ssh_ok(&b_ns, &b_key, b_ip, "hostname"), "web-hkg1");
-    assert!(!ssh(&a_ns, &b_key, a_ip, "true").status.success(), "another tenant's key is refused");
+    assert!(
+        !ssh(&a_ns, &b_key, a_ip, "true").status.success(),
+        "another tenant's key is refused"
+    );
     ssh_ok(&a_ns, &a_key, a_ip, "echo kept > /data/note && sync");
 
     // Stop, resize (CPU and memory at the next start), start: the file is still there.
     let stopped = a.post(&format!("/vms/{a_id}/stop"), json!({})).await;
     a.job_done(&stopped).await;
     assert_eq!(a.get(&format!("/vms/{a_id}")).await["state"], "stopped");
-    assert!(!traces(&lab, a_zone, a_id).iter().any(|t| t.starts_with("QEMU")), "a stopped VM runs no QEMU");
-    let resized = a.post(&format!("/vms/{a_id}/resize"), json!({ "size": "s" })).await;
+    assert!(
+        !traces(&lab, a_zone, a_id).iter().any(|t| t.starts_with("QEMU")),
+        "a stopped VM runs no QEMU"
+    );
+    let resized = a
+        .post(&format!("/vms/{a_id}/resize"), json!({ "size": "s" }))
+        .await;
     a.job_done(&resized).await;
     let started = a.post(&format!("/vms/{a_id}/start"), json!({})).await;
     a.job_done(&started).await;
@@ -375,7 +451,10 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
     let mem_kib: u64 = ssh_ok(&a_ns, &a_key, a_ip, "awk '/MemTotal/ {print $2}' /proc/meminfo")
         .parse()
         .expect("MemTotal");
-    assert!(mem_kib > 3 * 1024 * 1024, "the new size's 4 GiB of memory, saw {mem_kib} KiB");
+    assert!(
+        mem_kib > 3 * 1024 * 1024,
+        "the new size's 4 GiB of memory, saw {mem_kib} KiB"
+    );
 
     // Reboot: a new boot reaches its ready line.
     let before = b.ready_lines(b_id).await;
@@ -386,29 +465,62 @@ async fn two_tenants_in_two_zones_run_real_vms_through_the_rest_api() {
 
     // Destroy: nothing left on the hosts.
     for (tenant, zone, id, _) in &ids {
-        let (status, destroyed) = tenant.send(reqwest::Method::DELETE, &format!("/vms/{id}"), None).await;
+        let (status, destroyed) = tenant
+            .send(reqwest::Method::DELETE, &format!("/vms/{id}"), None)
+            .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{destroyed}");
         tenant.job_done(&destroyed).await;
-        assert_eq!(traces(&lab, zone, id), Vec::<String>::new(), "VM {id} left traces");
-        assert_eq!(tenant_routers(&lab, zone), Vec::<String>::new(), "the last VM's tenant router stays");
+        assert_eq!(
+            traces(&lab, zone, id),
+            Vec::<String>::new(),
+            "VM {id} left traces"
+        );
+        assert_eq!(
+            tenant_routers(&lab, zone),
+            Vec::<String>::new(),
+            "the last VM's tenant router stays"
+        );
     }
 
     // Down: no namespace, bridge or process left.
     let dir = lab.dir.clone();
     lab.down();
     let namespaces = run(Command::new("ip").args(["netns", "list"]));
-    assert!(!String::from_utf8_lossy(&namespaces.stdout).contains(&format!("{NAME}-")), "namespaces left");
+    assert!(
+        !String::from_utf8_lossy(&namespaces.stdout).contains(&format!("{NAME}-")),
+        "namespaces left"
+    );
     let bridge = format!("{NAME}0");
-    assert!(!Command::new("ip").args(["link", "show", &bridge]).output().expect("ip runs").status.success());
-    let left = Command::new("pgrep").args(["-f", dir.to_str().expect("UTF-8")]).output().expect("pgrep runs");
-    assert!(!left.status.success(), "processes left: {}", String::from_utf8_lossy(&left.stdout));
+    assert!(
+        !Command::new("ip")
+            .args(["link", "show", &bridge])
+            .output()
+            .expect("ip runs")
+            .status
+            .success()
+    );
+    let left = Command::new("pgrep")
+        .args(["-f", dir.to_str().expect("UTF-8")])
+        .output()
+        .expect("pgrep runs");
+    assert!(
+        !left.status.success(),
+        "processes left: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
     assert!(!dir.exists(), "{} left", dir.display());
 }
 
 /// The pids of VM `vm`'s QEMU processes.
 fn qemu_pids(vm: &str) -> Vec<String> {
-    let out = Command::new("pgrep").args(["-f", &format!("process=meridian-{vm}")]).output().expect("pgrep runs");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect()
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("process=meridian-{vm}")])
+        .output()
+        .expect("pgrep runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Waits until VM `vm`'s QEMU runs (its create reached the boot step).
@@ -436,7 +548,10 @@ fn kill9(pid: &str) {
         if !running && threads <= 1 {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "{pid} survived SIGKILL");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{pid} survived SIGKILL"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -445,12 +560,20 @@ fn kill9(pid: &str) {
 async fn crashes_of_the_agent_or_the_control_plane_mid_create_converge() {
     let _serial = SERIAL.lock().await;
     // Reconciliation every second, orphans discarded after three.
-    let mut lab = Lab::up("lon1", 3932, &[("MERIDIAN_RECONCILE_SECS", "1"), ("MERIDIAN_ORPHAN_GRACE_SECS", "3")]);
+    let mut lab = Lab::up(
+        "lon1",
+        3932,
+        &[
+            ("MERIDIAN_RECONCILE_SECS", "1"),
+            ("MERIDIAN_ORPHAN_GRACE_SECS", "3"),
+        ],
+    );
     let tenant = Tenant::sign_up(&lab, "Acme", "ops@acme.example").await;
-    let vdc = tenant.post("/vdcs", json!({ "name": "crash", "zone": "lon1" })).await;
-    let create = |name: &str| {
-        json!({ "vdc_id": vdc["id"], "name": name, "template": "debian-12", "size": "xs" })
-    };
+    let vdc = tenant
+        .post("/vdcs", json!({ "name": "crash", "zone": "lon1" }))
+        .await;
+    let create =
+        |name: &str| json!({ "vdc_id": vdc["id"], "name": name, "template": "debian-12", "size": "xs" });
 
     // The agent is killed (SIGKILL) while the VM boots, and started again: the job goes on and
     // the new agent adopts the VM's QEMU.
@@ -468,7 +591,11 @@ async fn crashes_of_the_agent_or_the_control_plane_mid_create_converge() {
     let second = tenant.post("/vms", create("second")).await;
     let second_id = second["vm"]["id"].as_str().expect("a VM id").to_owned();
     qemu_started(&second_id).await;
-    kill9(std::fs::read_to_string(lab.dir.join("server.pid")).expect("the server's pid").trim());
+    kill9(
+        std::fs::read_to_string(lab.dir.join("server.pid"))
+            .expect("the server's pid")
+            .trim(),
+    );
     lab.script("start-server", &[]);
     lab.server_answers().await;
     tenant.job_done(&second).await;
@@ -483,7 +610,10 @@ async fn crashes_of_the_agent_or_the_control_plane_mid_create_converge() {
     }
     let started = Instant::now();
     while tenant.ready_lines(&first_id).await <= before {
-        assert!(started.elapsed() < Duration::from_secs(60), "the lost VM was not restarted");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the lost VM was not restarted"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(qemu_pids(&first_id).len(), 1);
@@ -508,17 +638,27 @@ async fn crashes_of_the_agent_or_the_control_plane_mid_create_converge() {
     }
     let started = Instant::now();
     while !traces(&lab, "lon1", orphan).is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(60), "the orphan stayed: {:?}", traces(&lab, "lon1", orphan));
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the orphan stayed: {:?}",
+            traces(&lab, "lon1", orphan)
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
     for id in [&first_id, &second_id] {
-        let (status, destroyed) = tenant.send(reqwest::Method::DELETE, &format!("/vms/{id}"), None).await;
+        let (status, destroyed) = tenant
+            .send(reqwest::Method::DELETE, &format!("/vms/{id}"), None)
+            .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{destroyed}");
         tenant.job_done(&destroyed).await;
         assert_eq!(traces(&lab, "lon1", id), Vec::<String>::new());
     }
-    assert_eq!(tenant_routers(&lab, "lon1"), Vec::<String>::new(), "the tenant's router stays");
+    assert_eq!(
+        tenant_routers(&lab, "lon1"),
+        Vec::<String>::new(),
+        "the tenant's router stays"
+    );
     lab.invariants_hold();
     lab.down();
 }
@@ -568,7 +708,15 @@ fn host_backbone_address(zone: ZoneId) -> String {
 /// the neighbour caches along the way).
 fn measured_rtt_ms(from: ZoneId, to: ZoneId) -> f64 {
     let out = run(Command::new("ip").args([
-        "netns", "exec", &format!("{NAME}-{from}"), "ping", "-c", "12", "-i", "0.2", "-n",
+        "netns",
+        "exec",
+        &format!("{NAME}-{from}"),
+        "ping",
+        "-c",
+        "12",
+        "-i",
+        "0.2",
+        "-n",
         &host_backbone_address(to),
     ]));
     let mut rtts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
@@ -590,7 +738,10 @@ async fn routes_become(from: ZoneId, to: ZoneId, expected: &[ZoneId]) {
         if path.as_deref() == Some(expected) {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(45), "routed {path:?}, the path finder says {expected:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(45),
+            "routed {path:?}, the path finder says {expected:?}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -605,10 +756,21 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
     let mut normal_rtt = 0.0;
     for (from, to) in [(lon, nyc), (lon, hkg), (nyc, hkg)] {
         let model = BACKBONE.path(from, to, &Cut::none()).expect("a path");
-        assert_eq!(routed_path(from, to), Some(model.zones.clone()), "OSPF's path {from}→{to} is the path finder's");
+        assert_eq!(
+            routed_path(from, to),
+            Some(model.zones.clone()),
+            "OSPF's path {from}→{to} is the path finder's"
+        );
         let rtt = measured_rtt_ms(from, to);
-        eprintln!("{from}→{to}: measured {rtt:.1} ms, modelled {:.1} ms over {:?}", model.modelled_rtt_ms, model.zones);
-        assert!(rtt >= model.fibre_limit_ms, "{from}→{to}: {rtt} ms beats the fibre limit {}", model.fibre_limit_ms);
+        eprintln!(
+            "{from}→{to}: measured {rtt:.1} ms, modelled {:.1} ms over {:?}",
+            model.modelled_rtt_ms, model.zones
+        );
+        assert!(
+            rtt >= model.fibre_limit_ms,
+            "{from}→{to}: {rtt} ms beats the fibre limit {}",
+            model.fibre_limit_ms
+        );
         assert!(
             (rtt - model.modelled_rtt_ms).abs() <= 0.15 * model.modelled_rtt_ms,
             "{from}→{to}: {rtt:.1} ms is not within 15 % of the modelled {:.1} ms",
@@ -621,11 +783,18 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
 
     // The agents measure what their hosts' zones are joined by directly: London–New York. The map
     // shows it measured, near the model; the edges no agent measures stay the model's, so labelled.
-    let browser = reqwest::Client::builder().cookie_store(true).build().expect("client");
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
     let signed_up = browser
         .post(format!("{}/fn/account_signup", lab.base))
         .header("Origin", &lab.base)
-        .form(&[("tenant_name", "Maps"), ("email", "ops@maps.example"), ("password", PASSWORD)])
+        .form(&[
+            ("tenant_name", "Maps"),
+            ("email", "ops@maps.example"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .expect("sign-up answers");
@@ -642,31 +811,53 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
             .await
             .expect("map data");
         let measured = map["edges"].as_array().is_some_and(|edges| {
-            edges.iter().any(|e| e["edge"] == "lon1-nyc1" && e["source"] == "measured")
+            edges
+                .iter()
+                .any(|e| e["edge"] == "lon1-nyc1" && e["source"] == "measured")
         });
         if measured {
             break map;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "no measured London–New York edge: {map}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no measured London–New York edge: {map}"
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     let edges = map["edges"].as_array().expect("edges");
     let lon_nyc = edges.iter().find(|e| e["edge"] == "lon1-nyc1").expect("the edge");
     let rtt = lon_nyc["rtt_ms"].as_f64().expect("a round trip");
     let edge = BACKBONE.edge_between(lon, nyc).expect("the transatlantic edge");
-    eprintln!("map: lon1-nyc1 measured {rtt:.1} ms (±{} ms), modelled {:.1} ms", lon_nyc["jitter_ms"], edge.modelled_rtt_ms);
+    eprintln!(
+        "map: lon1-nyc1 measured {rtt:.1} ms (±{} ms), modelled {:.1} ms",
+        lon_nyc["jitter_ms"], edge.modelled_rtt_ms
+    );
     assert!(rtt >= edge.fibre_limit_ms && (rtt - edge.modelled_rtt_ms).abs() <= 0.15 * edge.modelled_rtt_ms);
-    let unmeasured = edges.iter().find(|e| e["edge"] == "par1-mad1").expect("an edge no agent measures");
+    let unmeasured = edges
+        .iter()
+        .find(|e| e["edge"] == "par1-mad1")
+        .expect("an edge no agent measures");
     assert_eq!(unmeasured["source"], "simulated");
 
     // Cut London–New York: the network reroutes by itself, where the path finder says, and slower.
-    let edge = BACKBONE.edge_between(lon, nyc).expect("the transatlantic edge").id;
-    let detour = BACKBONE.path(lon, nyc, &Cut::none().with_edge(edge)).expect("a detour");
+    let edge = BACKBONE
+        .edge_between(lon, nyc)
+        .expect("the transatlantic edge")
+        .id;
+    let detour = BACKBONE
+        .path(lon, nyc, &Cut::none().with_edge(edge))
+        .expect("a detour");
     lab.script("cut", &["lon1", "nyc1"]);
     routes_become(lon, nyc, &detour.zones).await;
     let rtt = measured_rtt_ms(lon, nyc);
-    eprintln!("lon1→nyc1 with the edge cut: measured {rtt:.1} ms, modelled {:.1} ms over {:?}", detour.modelled_rtt_ms, detour.zones);
-    assert!(rtt > normal_rtt, "the detour is slower: {rtt:.1} ms vs {normal_rtt:.1} ms");
+    eprintln!(
+        "lon1→nyc1 with the edge cut: measured {rtt:.1} ms, modelled {:.1} ms over {:?}",
+        detour.modelled_rtt_ms, detour.zones
+    );
+    assert!(
+        rtt > normal_rtt,
+        "the detour is slower: {rtt:.1} ms vs {normal_rtt:.1} ms"
+    );
     assert!(
         (rtt - detour.modelled_rtt_ms).abs() <= 0.15 * detour.modelled_rtt_ms,
         "the detour's {rtt:.1} ms is not within 15 % of the modelled {:.1} ms",
@@ -675,7 +866,12 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
 
     // Healed, the edge carries London–New York again.
     lab.script("heal", &["lon1", "nyc1"]);
-    routes_become(lon, nyc, &BACKBONE.path(lon, nyc, &Cut::none()).expect("a path").zones).await;
+    routes_become(
+        lon,
+        nyc,
+        &BACKBONE.path(lon, nyc, &Cut::none()).expect("a path").zones,
+    )
+    .await;
     lab.down();
 }
 
@@ -709,8 +905,14 @@ async fn tenant_networks_span_zones_stay_apart_and_refuse_spoofing() {
     let bravo = Tenant::sign_up(&lab, "Bravo", "ops@bravo.example").await;
 
     // Acme in London and Hong Kong, Bravo in London on the same host as Acme's VM there.
-    let a_key_id = acme.post("/ssh-keys", json!({ "name": "laptop", "public_key": a_public })).await["id"].clone();
-    let b_key_id = bravo.post("/ssh-keys", json!({ "name": "laptop", "public_key": b_public })).await["id"].clone();
+    let a_key_id = acme
+        .post("/ssh-keys", json!({ "name": "laptop", "public_key": a_public }))
+        .await["id"]
+        .clone();
+    let b_key_id = bravo
+        .post("/ssh-keys", json!({ "name": "laptop", "public_key": b_public }))
+        .await["id"]
+        .clone();
     let mut made = Vec::new();
     for (tenant, key, zone, name) in [
         (&acme, &a_key_id, "lon1", "a-lon"),
@@ -718,9 +920,15 @@ async fn tenant_networks_span_zones_stay_apart_and_refuse_spoofing() {
         (&bravo, &b_key_id, "lon1", "b-lon"),
     ] {
         let vdcs = tenant.get("/vdcs").await;
-        let vdc = match vdcs["items"].as_array().and_then(|all| all.iter().find(|v| v["zone"] == zone)) {
+        let vdc = match vdcs["items"]
+            .as_array()
+            .and_then(|all| all.iter().find(|v| v["zone"] == zone))
+        {
             Some(vdc) => vdc["id"].clone(),
-            None => tenant.post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone })).await["id"].clone(),
+            None => tenant
+                .post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone }))
+                .await["id"]
+                .clone(),
         };
         let accepted = tenant
             .post("/vms", json!({ "vdc_id": vdc, "name": name, "template": "debian-12", "size": "xs", "ssh_key_ids": [key] }))
@@ -731,24 +939,43 @@ async fn tenant_networks_span_zones_stay_apart_and_refuse_spoofing() {
     for (tenant, zone, accepted) in &made {
         tenant.job_done(accepted).await;
         let id = accepted["vm"]["id"].as_str().expect("a VM id").to_owned();
-        let ip = tenant.get(&format!("/vms/{id}")).await["private_ip"].as_str().expect("an address").to_owned();
+        let ip = tenant.get(&format!("/vms/{id}")).await["private_ip"]
+            .as_str()
+            .expect("an address")
+            .to_owned();
         vms.push((*zone, router_ns(&lab, zone, &id), ip));
     }
     let (a_lon, a_hkg, b_lon) = (&vms[0], &vms[1], &vms[2]);
     assert_ne!(a_lon.1, b_lon.1, "two tenants on one host have two routers");
 
     // London to Hong Kong over Acme's private network: at or above the fibre limit, near the model.
-    let out = ssh_ok(&a_lon.1, &a_key, &a_lon.2, &format!("ping -c 12 -i 0.3 {}", a_hkg.2));
+    let out = ssh_ok(
+        &a_lon.1,
+        &a_key,
+        &a_lon.2,
+        &format!("ping -c 12 -i 0.3 {}", a_hkg.2),
+    );
     let mut times = ping_times(&out);
     assert!(times.len() >= 8, "replies: {out}");
     times.sort_by(f64::total_cmp);
     let rtt = times[times.len() / 2];
     let model = BACKBONE
-        .path(ZoneId::parse("lon1").expect("zone"), ZoneId::parse("hkg1").expect("zone"), &Cut::none())
+        .path(
+            ZoneId::parse("lon1").expect("zone"),
+            ZoneId::parse("hkg1").expect("zone"),
+            &Cut::none(),
+        )
         .expect("a path");
-    eprintln!("Acme lon1→hkg1 VM to VM: {rtt:.1} ms, modelled {:.1} ms, fibre limit {:.1} ms", model.modelled_rtt_ms, model.fibre_limit_ms);
+    eprintln!(
+        "Acme lon1→hkg1 VM to VM: {rtt:.1} ms, modelled {:.1} ms, fibre limit {:.1} ms",
+        model.modelled_rtt_ms, model.fibre_limit_ms
+    );
     assert!(rtt >= model.fibre_limit_ms, "{rtt} ms beats physics");
-    assert!((rtt - model.modelled_rtt_ms).abs() <= 0.15 * model.modelled_rtt_ms, "{rtt:.1} ms vs {:.1} ms", model.modelled_rtt_ms);
+    assert!(
+        (rtt - model.modelled_rtt_ms).abs() <= 0.15 * model.modelled_rtt_ms,
+        "{rtt:.1} ms vs {:.1} ms",
+        model.modelled_rtt_ms
+    );
 
     // Bravo reaches nothing of Acme's, whatever address it tries, its own or a forged one.
     let probe = |target: &str| format!("ping -c 3 -W 1 {target} || true");
@@ -760,12 +987,22 @@ async fn tenant_networks_span_zones_stay_apart_and_refuse_spoofing() {
         assert_eq!(ping_received(&out), 0, "Bravo reached Acme's {target}: {out}");
     }
     ssh_ok(&b_lon.1, &b_key, &b_lon.2, "ip addr add 10.0.200.7/24 dev eth0");
-    let out = ssh_ok(&b_lon.1, &b_key, &b_lon.2, &format!("ping -c 3 -W 1 -I 10.0.200.7 {} || true", a_hkg.2));
+    let out = ssh_ok(
+        &b_lon.1,
+        &b_key,
+        &b_lon.2,
+        &format!("ping -c 3 -W 1 -I 10.0.200.7 {} || true", a_hkg.2),
+    );
     assert_eq!(ping_received(&out), 0, "a forged source got through: {out}");
 
     // Acme's own VM cannot send as an address that is not its own (anti-spoofing on its port).
     ssh_ok(&a_lon.1, &a_key, &a_lon.2, "ip addr add 10.0.0.99/24 dev eth0");
-    let out = ssh_ok(&a_lon.1, &a_key, &a_lon.2, &format!("ping -c 3 -W 1 -I 10.0.0.99 {} || true", a_hkg.2));
+    let out = ssh_ok(
+        &a_lon.1,
+        &a_key,
+        &a_lon.2,
+        &format!("ping -c 3 -W 1 -I 10.0.0.99 {} || true", a_hkg.2),
+    );
     assert_eq!(ping_received(&out), 0, "a spoofed source got through: {out}");
     let out = ssh_ok(&a_lon.1, &a_key, &a_lon.2, &format!("ping -c 2 -W 2 {}", a_hkg.2));
     assert_eq!(ping_received(&out), 2, "its own address still works: {out}");
@@ -775,7 +1012,15 @@ async fn tenant_networks_span_zones_stay_apart_and_refuse_spoofing() {
 /// Whether a TCP connection from the lab's internet to `address:port` opens within two seconds.
 fn connects_from_internet(address: &str, port: u16) -> bool {
     Command::new("ip")
-        .args(["netns", "exec", &format!("{NAME}-inet"), "timeout", "2", "bash", "-c"])
+        .args([
+            "netns",
+            "exec",
+            &format!("{NAME}-inet"),
+            "timeout",
+            "2",
+            "bash",
+            "-c",
+        ])
         .arg(format!("exec 3<>/dev/tcp/{address}/{port}"))
         .status()
         .expect("bash runs")
@@ -788,8 +1033,14 @@ async fn internet_reach_becomes(ns: &str, address: &str, port: u16, open: bool) 
     let started = Instant::now();
     while connects_from_internet(address, port) != open {
         if started.elapsed() > Duration::from_secs(20) {
-            let rules = Command::new("ip").args(["netns", "exec", ns, "nft", "list", "ruleset"]).output().expect("nft runs");
-            panic!("{address}:{port} open={open} never came; {ns}'s rules:\n{}", String::from_utf8_lossy(&rules.stdout));
+            let rules = Command::new("ip")
+                .args(["netns", "exec", ns, "nft", "list", "ruleset"])
+                .output()
+                .expect("nft runs");
+            panic!(
+                "{address}:{port} open={open} never came; {ns}'s rules:\n{}",
+                String::from_utf8_lossy(&rules.stdout)
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -802,39 +1053,75 @@ async fn breakout_and_its_firewall_hold_on_real_packets() {
     let mut lab = Lab::up("lon1", 3935, &[]);
     let (key, public) = key_pair(keys.path(), "acme");
     let acme = Tenant::sign_up(&lab, "Acme", "ops@acme.example").await;
-    let key_id = acme.post("/ssh-keys", json!({ "name": "laptop", "public_key": public })).await["id"].clone();
-    let vdc = acme.post("/vdcs", json!({ "name": "lab-lon1", "zone": "lon1" })).await["id"].clone();
-    acme.post("/firewall-rules", json!({ "zone": "lon1", "protocol": "tcp", "port_from": 22, "source": "0.0.0.0/0" }))
-        .await;
+    let key_id = acme
+        .post("/ssh-keys", json!({ "name": "laptop", "public_key": public }))
+        .await["id"]
+        .clone();
+    let vdc = acme
+        .post("/vdcs", json!({ "name": "lab-lon1", "zone": "lon1" }))
+        .await["id"]
+        .clone();
+    acme.post(
+        "/firewall-rules",
+        json!({ "zone": "lon1", "protocol": "tcp", "port_from": 22, "source": "0.0.0.0/0" }),
+    )
+    .await;
     let mut vms = Vec::new();
     for (name, breakout) in [("web", true), ("db", false)] {
         let accepted = acme
-            .post("/vms", json!({ "vdc_id": vdc, "name": name, "template": "debian-12", "size": "xs",
-                "ssh_key_ids": [key_id], "breakout": breakout }))
+            .post(
+                "/vms",
+                json!({ "vdc_id": vdc, "name": name, "template": "debian-12", "size": "xs",
+                "ssh_key_ids": [key_id], "breakout": breakout }),
+            )
             .await;
         acme.job_done(&accepted).await;
         let id = accepted["vm"]["id"].as_str().expect("a VM id").to_owned();
         vms.push(acme.get(&format!("/vms/{id}")).await);
     }
     let (web, db) = (&vms[0], &vms[1]);
-    let public_ip = web["public_ip"].as_str().expect("web has a public address").to_owned();
-    assert!(public_ip.starts_with("198.51.100."), "a documentation address: {public_ip}");
+    let public_ip = web["public_ip"]
+        .as_str()
+        .expect("web has a public address")
+        .to_owned();
+    assert!(
+        public_ip.starts_with("198.51.100."),
+        "a documentation address: {public_ip}"
+    );
     assert!(db["public_ip"].is_null());
     let ns = router_ns(&lab, "lon1", web["id"].as_str().expect("id"));
-    let (web_ip, db_ip) = (web["private_ip"].as_str().expect("ip"), db["private_ip"].as_str().expect("ip"));
+    let (web_ip, db_ip) = (
+        web["private_ip"].as_str().expect("ip"),
+        db["private_ip"].as_str().expect("ip"),
+    );
 
     // From the internet: the allowed port answers (the guest's SSH), another does not.
     // A second SSH server in the guest, on 8080: something that answers there once allowed.
-    ssh_ok(&ns, &key, web_ip, "dropbear -R -s -p 8080 -P /run/dropbear-8080.pid");
+    ssh_ok(
+        &ns,
+        &key,
+        web_ip,
+        "dropbear -R -s -p 8080 -P /run/dropbear-8080.pid",
+    );
     internet_reach_becomes(&ns, &public_ip, 22, true).await;
-    assert!(!connects_from_internet(&public_ip, 8080), "port 8080 is not allowed");
+    assert!(
+        !connects_from_internet(&public_ip, 8080),
+        "port 8080 is not allowed"
+    );
     // A rule for it opens it within seconds; taking the rule away closes it again.
     let rule = acme
-        .post("/firewall-rules", json!({ "zone": "lon1", "protocol": "tcp", "port_from": 8080, "source": "0.0.0.0/0" }))
+        .post(
+            "/firewall-rules",
+            json!({ "zone": "lon1", "protocol": "tcp", "port_from": 8080, "source": "0.0.0.0/0" }),
+        )
         .await;
     internet_reach_becomes(&ns, &public_ip, 8080, true).await;
     let (status, _) = acme
-        .send(reqwest::Method::DELETE, &format!("/firewall-rules/{}", rule["id"].as_str().expect("id")), None)
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/firewall-rules/{}", rule["id"].as_str().expect("id")),
+            None,
+        )
         .await;
     assert!(status.is_success(), "{status}");
     internet_reach_becomes(&ns, &public_ip, 8080, false).await;

@@ -89,7 +89,6 @@ impl Drop for Lab {
     }
 }
 
-
 fn spec(user_data: Option<&str>) -> VmSpec {
     VmSpec {
         id: VmId(uuid::Uuid::new_v4()),

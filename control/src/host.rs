@@ -3,7 +3,9 @@
 use crate::store::host::{AgentHostRow, RegisterError};
 use crate::store::now_ms;
 use crate::{Control, Error, OpContext};
-use meridian_core::agent_api::{self, API_VERSION, HOST_SILENT_AFTER_MS, Peer, Registration, RegistrationAnswer};
+use meridian_core::agent_api::{
+    self, API_VERSION, HOST_SILENT_AFTER_MS, Peer, Registration, RegistrationAnswer,
+};
 use meridian_core::host::HostSpec;
 use meridian_core::id::HostId;
 use meridian_core::view;
@@ -56,12 +58,15 @@ impl Control {
         if registration.api_version != API_VERSION {
             return Err(RegisterRefusal::Version(registration.api_version));
         }
-        let zone = ZoneId::parse(&registration.zone)
-            .map_err(|_| RegisterRefusal::Invalid(format!("{:?} is not a zone", short(&registration.zone))))?;
+        let zone = ZoneId::parse(&registration.zone).map_err(|_| {
+            RegisterRefusal::Invalid(format!("{:?} is not a zone", short(&registration.zone)))
+        })?;
         if let Some(underlay) = &registration.underlay
             && underlay.parse::<std::net::Ipv4Addr>().is_err()
         {
-            return Err(RegisterRefusal::Invalid("the underlay must be an IPv4 address".to_owned()));
+            return Err(RegisterRefusal::Invalid(
+                "the underlay must be an IPv4 address".to_owned(),
+            ));
         }
         let texts = [
             &registration.name,
@@ -70,7 +75,10 @@ impl Control {
             &registration.accelerator_reason,
             &registration.image,
         ];
-        if texts.iter().any(|text| text.len() > MAX_TEXT || text.chars().any(char::is_control)) {
+        if texts
+            .iter()
+            .any(|text| text.len() > MAX_TEXT || text.chars().any(char::is_control))
+        {
             return Err(RegisterRefusal::Invalid(format!(
                 "names, endpoint and reasons must be single lines of at most {MAX_TEXT} bytes"
             )));
@@ -79,7 +87,9 @@ impl Control {
             return Err(RegisterRefusal::Invalid("the host needs a name".to_owned()));
         }
         if !(registration.endpoint.starts_with("http://") || registration.endpoint.starts_with("https://")) {
-            return Err(RegisterRefusal::Invalid("the endpoint must be an http(s) URL".to_owned()));
+            return Err(RegisterRefusal::Invalid(
+                "the endpoint must be an http(s) URL".to_owned(),
+            ));
         }
         let host = HostSpec {
             id: registration.host_id,
@@ -89,7 +99,10 @@ impl Control {
             memory_mib: registration.memory_mib,
             disk_gib: registration.disk_gib,
         };
-        let accelerator = (registration.accelerator.as_str(), registration.accelerator_reason.as_str());
+        let accelerator = (
+            registration.accelerator.as_str(),
+            registration.accelerator_reason.as_str(),
+        );
         let before = self.store.host_agent(host.id).await.map_err(Error::from)?;
         let silent_since = now_ms() - HOST_SILENT_AFTER_MS;
         let news = match &before {

@@ -94,11 +94,16 @@ impl Control {
         let from = hosts
             .get(&report.host_id)
             .and_then(|zone| ZoneId::parse(zone).ok())
-            .ok_or_else(|| RegisterRefusal::Invalid("register the host before reporting probes".to_owned()))?;
+            .ok_or_else(|| {
+                RegisterRefusal::Invalid("register the host before reporting probes".to_owned())
+            })?;
         let now = crate::store::now_ms();
         let mut recorded = 0;
         for sample in report.samples.iter().take(MAX_SAMPLES) {
-            let Some(to) = hosts.get(&sample.host_id).and_then(|zone| ZoneId::parse(zone).ok()) else {
+            let Some(to) = hosts
+                .get(&sample.host_id)
+                .and_then(|zone| ZoneId::parse(zone).ok())
+            else {
                 continue;
             };
             let Some(edge) = BACKBONE.edge_between(from, to) else {
@@ -115,9 +120,13 @@ impl Control {
             if implausible {
                 tracing::error!(edge = %edge.key(), rtt_ms = ?rtt_ms, fibre_limit_ms = edge.fibre_limit_ms,
                     "a measured round trip beats the fibre limit: a measurement error, not drawn as latency");
-                metrics::counter!("meridian_backbone_probes_implausible_total", "edge" => edge.key()).increment(1);
+                metrics::counter!("meridian_backbone_probes_implausible_total", "edge" => edge.key())
+                    .increment(1);
             }
-            #[expect(clippy::cast_possible_truncation, reason = "ms to µs and fractions to ppm fit i64 by far")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "ms to µs and fractions to ppm fit i64 by far"
+            )]
             let measurement = EdgeMeasurement {
                 edge: edge.key(),
                 at: now,
@@ -130,7 +139,10 @@ impl Control {
                 metrics::histogram!("meridian_backbone_probe_rtt_seconds", "edge" => edge.key(), "source" => "measured")
                     .record(ms / 1000.0);
             }
-            self.store.edge_measurement_put(&measurement).await.map_err(Error::from)?;
+            self.store
+                .edge_measurement_put(&measurement)
+                .await
+                .map_err(Error::from)?;
             recorded += 1;
         }
         Ok(recorded)

@@ -122,16 +122,21 @@ impl Control {
                             metrics::counter!("meridian_reconcile_total", "action" => "restart").increment(1);
                             report.restarted.push(*id);
                         }
-                        Err(error) => tracing::warn!(vm.id = %id, error = %error, "reconcile: restart failed"),
+                        Err(error) => {
+                            tracing::warn!(vm.id = %id, error = %error, "reconcile: restart failed")
+                        }
                     }
                 } else if state == VmState::Stopped && running {
                     tracing::warn!(host = %host.host.name, vm.id = %id, "reconcile: a stopped VM runs; powering it off");
                     match self.driver.vm_power_off(&spec).await {
                         Ok(()) => {
-                            metrics::counter!("meridian_reconcile_total", "action" => "power_off").increment(1);
+                            metrics::counter!("meridian_reconcile_total", "action" => "power_off")
+                                .increment(1);
                             report.powered_off.push(*id);
                         }
-                        Err(error) => tracing::warn!(vm.id = %id, error = %error, "reconcile: power-off failed"),
+                        Err(error) => {
+                            tracing::warn!(vm.id = %id, error = %error, "reconcile: power-off failed")
+                        }
                     }
                 }
             }

@@ -158,10 +158,14 @@ impl Control {
                 None => Vec::new(),
             };
             // A host that does not answer leaves the list empty for now, not the page broken.
-            let containers = self.driver.containers(&vm_spec(&vm)?).await.unwrap_or_else(|error| {
-                tracing::warn!(vm.id = %vm.id, error = %error, "containers unavailable");
-                Vec::new()
-            });
+            let containers = self
+                .driver
+                .containers(&vm_spec(&vm)?)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(vm.id = %vm.id, error = %error, "containers unavailable");
+                    Vec::new()
+                });
             members.push(view::StackMember {
                 vm: vm.into(),
                 events: events.into_iter().map(view::JobEvent::from).collect(),

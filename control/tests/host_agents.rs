@@ -8,7 +8,9 @@ use meridian_control::host::RegisterRefusal;
 use meridian_control::testing::{TestDb, as_new_staff, as_user};
 use meridian_control::{Control, Error, OpContext};
 use meridian_core::Signup;
-use meridian_core::agent_api::{API_VERSION, PeerSample, ProbeReport, Registration, RegistrationAnswer, host_token};
+use meridian_core::agent_api::{
+    API_VERSION, PeerSample, ProbeReport, Registration, RegistrationAnswer, host_token,
+};
 use meridian_core::id::HostId;
 use meridian_core::resource::{VmCreate, VmCreateForm};
 use std::sync::Arc;
@@ -79,12 +81,21 @@ async fn a_host_registers_with_its_own_token_and_version_only() {
     assert!(matches!(w.register(&newer).await, Err(RegisterRefusal::Version(v)) if v == API_VERSION + 1));
     let mut nowhere = lon.clone();
     nowhere.zone = "atlantis1".to_owned();
-    assert!(matches!(w.register(&nowhere).await, Err(RegisterRefusal::Invalid(_))));
+    assert!(matches!(
+        w.register(&nowhere).await,
+        Err(RegisterRefusal::Invalid(_))
+    ));
     let mut smuggled = lon.clone();
     smuggled.name = "lon1\nINFO forged log line".to_owned();
-    assert!(matches!(w.register(&smuggled).await, Err(RegisterRefusal::Invalid(_))));
+    assert!(matches!(
+        w.register(&smuggled).await,
+        Err(RegisterRefusal::Invalid(_))
+    ));
     let admin = w.staff("admin@meridian.example", "admin").await;
-    assert!(w.control.agent_hosts_view(&admin).await.unwrap().is_empty(), "refusals record nothing");
+    assert!(
+        w.control.agent_hosts_view(&admin).await.unwrap().is_empty(),
+        "refusals record nothing"
+    );
 
     w.register(&lon).await.unwrap();
     // A heartbeat is the same registration again: still one host.
@@ -92,7 +103,10 @@ async fn a_host_registers_with_its_own_token_and_version_only() {
     let hosts = w.control.agent_hosts_view(&admin).await.unwrap();
     assert_eq!(hosts.len(), 1);
     let host = &hosts[0];
-    assert_eq!((host.id, host.name.as_str(), host.zone.as_str()), (HostId(a), "lon1-lab", "lon1"));
+    assert_eq!(
+        (host.id, host.name.as_str(), host.zone.as_str()),
+        (HostId(a), "lon1-lab", "lon1")
+    );
     assert!(host.answering && !host.draining);
     assert_eq!(host.accelerator, "tcg");
     assert_eq!(host.vcpus, (8, 0));
@@ -100,16 +114,22 @@ async fn a_host_registers_with_its_own_token_and_version_only() {
     // A host does not move between zones, and two hosts do not share a name.
     let mut moved = lon.clone();
     moved.zone = "hkg1".to_owned();
-    assert!(matches!(w.register(&moved).await, Err(RegisterRefusal::Invalid(_))));
+    assert!(matches!(
+        w.register(&moved).await,
+        Err(RegisterRefusal::Invalid(_))
+    ));
     assert!(matches!(
         w.register(&registration(b, "lon1-lab", "lon1")).await,
         Err(RegisterRefusal::Invalid(_))
     ));
 
     // Without an agent secret, no agent registers at all.
-    let closed = Control::new(w.control_store(), Arc::new(AgentDriver::new(w.control_store(), SECRET.into())))
-        .await
-        .unwrap();
+    let closed = Control::new(
+        w.control_store(),
+        Arc::new(AgentDriver::new(w.control_store(), SECRET.into())),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         closed.host_register(&host_token(SECRET, a), &lon).await,
         Err(RegisterRefusal::NoAgents)
@@ -188,10 +208,25 @@ async fn hosts_learn_their_peers_and_their_probes_label_the_edges_they_measure()
         underlay: Some(underlay.to_owned()),
         ..registration(id, name, zone)
     };
-    assert!(w.register(&with_underlay(lon, "lon1-lab", "lon1", "10.200.4.11")).await.unwrap().peers.is_empty());
-    w.register(&with_underlay(hkg, "hkg1-lab", "hkg1", "10.200.14.11")).await.unwrap();
-    let answer = w.register(&with_underlay(nyc, "nyc1-lab", "nyc1", "10.200.11.11")).await.unwrap();
-    let mut peers: Vec<_> = answer.peers.iter().map(|p| (p.zone.as_str(), p.underlay.as_str())).collect();
+    assert!(
+        w.register(&with_underlay(lon, "lon1-lab", "lon1", "10.200.4.11"))
+            .await
+            .unwrap()
+            .peers
+            .is_empty()
+    );
+    w.register(&with_underlay(hkg, "hkg1-lab", "hkg1", "10.200.14.11"))
+        .await
+        .unwrap();
+    let answer = w
+        .register(&with_underlay(nyc, "nyc1-lab", "nyc1", "10.200.11.11"))
+        .await
+        .unwrap();
+    let mut peers: Vec<_> = answer
+        .peers
+        .iter()
+        .map(|p| (p.zone.as_str(), p.underlay.as_str()))
+        .collect();
     peers.sort();
     assert_eq!(peers, [("hkg1", "10.200.14.11"), ("lon1", "10.200.4.11")]);
 
@@ -210,24 +245,47 @@ async fn hosts_learn_their_peers_and_their_probes_label_the_edges_they_measure()
         w.control.host_probes(&host_token(SECRET, nyc), &report).await,
         Err(RegisterRefusal::Unauthorized)
     ));
-    assert_eq!(w.control.host_probes(&host_token(SECRET, lon), &report).await.unwrap(), 1);
+    assert_eq!(
+        w.control
+            .host_probes(&host_token(SECRET, lon), &report)
+            .await
+            .unwrap(),
+        1
+    );
     w.control.probe_tick(meridian_control::now_ms()).await.unwrap();
     let signup = Signup::parse("Globex", "ops@globex.example", "a long enough secret").unwrap();
-    let account = w.control.account_signup(&OpContext::anonymous("t"), signup).await.unwrap();
+    let account = w
+        .control
+        .account_signup(&OpContext::anonymous("t"), signup)
+        .await
+        .unwrap();
     let owner = as_user(&account);
     let map = w.control.map_view(&owner).await.unwrap();
     let edge = |key: &str| map.edges.iter().find(|e| e.edge == key).cloned().unwrap();
     let measured = edge("lon1-nyc1");
-    assert_eq!((measured.source.as_str(), measured.rtt_ms, measured.jitter_ms), ("measured", Some(69.0), Some(0.4)));
-    assert_eq!(edge("lax1-hkg1").source, "simulated", "an edge no agent measured stays the model's");
+    assert_eq!(
+        (measured.source.as_str(), measured.rtt_ms, measured.jitter_ms),
+        ("measured", Some(69.0), Some(0.4))
+    );
+    assert_eq!(
+        edge("lax1-hkg1").source,
+        "simulated",
+        "an edge no agent measured stays the model's"
+    );
 
     // Faster than light is an error, shown as such, never as the edge's latency.
     let report = ProbeReport {
         host_id: nyc,
         samples: vec![sample(lon, 20.0)],
     };
-    w.control.host_probes(&host_token(SECRET, nyc), &report).await.unwrap();
-    w.control.probe_tick(meridian_control::now_ms() + 1).await.unwrap();
+    w.control
+        .host_probes(&host_token(SECRET, nyc), &report)
+        .await
+        .unwrap();
+    w.control
+        .probe_tick(meridian_control::now_ms() + 1)
+        .await
+        .unwrap();
     let map = w.control.map_view(&owner).await.unwrap();
     let flagged = map.edges.iter().find(|e| e.edge == "lon1-nyc1").unwrap();
     assert_eq!(flagged.source, "implausible");

@@ -331,7 +331,10 @@ mod tests {
         let token = host_token(secret, a);
         assert!(host_token_valid(secret, a, &token));
         assert!(!host_token_valid(secret, b, &token), "another host's token");
-        assert!(!host_token_valid(b"other secret", a, &token), "another control plane");
+        assert!(
+            !host_token_valid(b"other secret", a, &token),
+            "another control plane"
+        );
         assert!(!host_token_valid(secret, a, ""));
         assert!(!host_token_valid(secret, a, "not base64 !"));
     }

@@ -37,19 +37,38 @@ fn bearer(headers: &HeaderMap) -> &str {
 
 /// `POST /agent/v1/register`: a host agent's registration or heartbeat; 200 with the peers to
 /// probe (`RegistrationAnswer`) when recorded.
-pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if let Some(refused) = version_refusal(&headers) {
         return refused;
     }
     let token = bearer(&headers);
     let registration: Registration = match serde_json::from_slice(&body) {
         Ok(registration) => registration,
-        Err(error) => return answer(StatusCode::UNPROCESSABLE_ENTITY, ERROR_INVALID, format!("not a registration: {error}")),
+        Err(error) => {
+            return answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ERROR_INVALID,
+                format!("not a registration: {error}"),
+            );
+        }
     };
     let host = registration.host_id;
-    refusal_or(state.control.host_register(token, &registration).await, host, |answer| {
-        (StatusCode::OK, [(VERSION_HEADER, API_VERSION.to_string())], Json(answer)).into_response()
-    })
+    refusal_or(
+        state.control.host_register(token, &registration).await,
+        host,
+        |answer| {
+            (
+                StatusCode::OK,
+                [(VERSION_HEADER, API_VERSION.to_string())],
+                Json(answer),
+            )
+                .into_response()
+        },
+    )
 }
 
 /// `POST /agent/v1/probes`: a host agent's probe round; 204 when recorded.
@@ -60,16 +79,30 @@ pub async fn probes(State(state): State<AppState>, headers: HeaderMap, body: axu
     let token = bearer(&headers);
     let report: ProbeReport = match serde_json::from_slice(&body) {
         Ok(report) => report,
-        Err(error) => return answer(StatusCode::UNPROCESSABLE_ENTITY, ERROR_INVALID, format!("not a probe report: {error}")),
+        Err(error) => {
+            return answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ERROR_INVALID,
+                format!("not a probe report: {error}"),
+            );
+        }
     };
     let host = report.host_id;
     refusal_or(state.control.host_probes(token, &report).await, host, |_| {
-        (StatusCode::NO_CONTENT, [(VERSION_HEADER, API_VERSION.to_string())]).into_response()
+        (
+            StatusCode::NO_CONTENT,
+            [(VERSION_HEADER, API_VERSION.to_string())],
+        )
+            .into_response()
     })
 }
 
 /// The answer to a host agent's call: `ok`'s for a success, the refusal's status and code otherwise.
-fn refusal_or<T>(result: Result<T, RegisterRefusal>, host: uuid::Uuid, ok: impl FnOnce(T) -> Response) -> Response {
+fn refusal_or<T>(
+    result: Result<T, RegisterRefusal>,
+    host: uuid::Uuid,
+    ok: impl FnOnce(T) -> Response,
+) -> Response {
     match result {
         Ok(value) => ok(value),
         // A server that takes no agents says nothing about itself to one.
@@ -78,10 +111,14 @@ fn refusal_or<T>(result: Result<T, RegisterRefusal>, host: uuid::Uuid, ok: impl 
             tracing::warn!(host.id = %host, "host agent call with a wrong token");
             answer(StatusCode::UNAUTHORIZED, ERROR_UNAUTHORIZED, refusal.to_string())
         }
-        Err(refusal @ RegisterRefusal::Version(_)) => answer(StatusCode::CONFLICT, ERROR_API_VERSION, refusal.to_string()),
-        Err(refusal @ RegisterRefusal::Invalid(_)) => {
-            answer(StatusCode::UNPROCESSABLE_ENTITY, ERROR_INVALID, refusal.to_string())
+        Err(refusal @ RegisterRefusal::Version(_)) => {
+            answer(StatusCode::CONFLICT, ERROR_API_VERSION, refusal.to_string())
         }
+        Err(refusal @ RegisterRefusal::Invalid(_)) => answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ERROR_INVALID,
+            refusal.to_string(),
+        ),
         Err(RegisterRefusal::Internal(error)) => meridian_app::edge::refusal(&error),
     }
 }

@@ -205,15 +205,27 @@ mod tests {
             map
         };
         let public = Some("https://cloud.example");
-        assert!(from_own_page(&headers(&[("origin", "https://cloud.example")]), public));
         assert!(from_own_page(
-            &headers(&[("origin", "https://cloud.example"), ("sec-fetch-site", "same-origin")]),
+            &headers(&[("origin", "https://cloud.example")]),
             public
         ));
-        assert!(!from_own_page(&headers(&[("origin", "https://evil.example")]), public));
+        assert!(from_own_page(
+            &headers(&[
+                ("origin", "https://cloud.example"),
+                ("sec-fetch-site", "same-origin")
+            ]),
+            public
+        ));
+        assert!(!from_own_page(
+            &headers(&[("origin", "https://evil.example")]),
+            public
+        ));
         assert!(
             !from_own_page(
-                &headers(&[("origin", "https://cloud.example"), ("sec-fetch-site", "cross-site")]),
+                &headers(&[
+                    ("origin", "https://cloud.example"),
+                    ("sec-fetch-site", "cross-site")
+                ]),
                 public
             ),
             "the browser's word on the site counts too"

@@ -982,7 +982,11 @@ const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
     ("staff_job_cancel", StaffAdmin, &[("id", "{job}")]),
     ("staff_job_retry", StaffAdmin, &[("id", "{job}")]),
     // Refused before the host is looked up: any id will do.
-    ("staff_host_drain", StaffAdmin, &[("id", "{job}"), ("draining", "true")]),
+    (
+        "staff_host_drain",
+        StaffAdmin,
+        &[("id", "{job}"), ("draining", "true")],
+    ),
     ("template_list", Read, &[]),
     (
         "template_create",
@@ -1142,7 +1146,13 @@ const REST: &[(&str, &str, Access, &str, &str)] = &[
         r#"{"vdc_id":"{vdc}","name":"another","template":"debian-12","size":"xs"}"#,
     ),
     ("GET", "/api/v1/vms/{id}", Read, "/api/v1/vms/{vm}", ""),
-    ("GET", "/api/v1/vms/{id}/console", Read, "/api/v1/vms/{vm}/console", ""),
+    (
+        "GET",
+        "/api/v1/vms/{id}/console",
+        Read,
+        "/api/v1/vms/{vm}/console",
+        "",
+    ),
     ("DELETE", "/api/v1/vms/{id}", Change, "/api/v1/vms/{vm}", ""),
     (
         "POST",
@@ -3560,7 +3570,13 @@ async fn host_agent_routes_refuse_anyone_else() {
     let stranger = TestServer::client();
     for path in ["/agent/v1/register", "/agent/v1/probes"] {
         // A browser's session cookie without proof of origin is refused as any cross-site POST…
-        let answer = server.client.post(server.url(path)).body("{}").send().await.unwrap();
+        let answer = server
+            .client
+            .post(server.url(path))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{path}");
         // …without the API version, 409…
         let answer = stranger.post(server.url(path)).body("{}").send().await.unwrap();

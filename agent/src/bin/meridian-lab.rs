@@ -58,23 +58,33 @@ struct Link {
 fn parse_spec(text: &str) -> Result<Vec<Link>> {
     text.lines()
         .filter(|line| !line.trim().is_empty())
-        .map(|line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
-            [tap_a, ns_a, tap_b, ns_b, us] => Ok(Link {
-                tap_a: (*tap_a).to_owned(),
-                ns_a: (*ns_a).to_owned(),
-                tap_b: (*tap_b).to_owned(),
-                ns_b: (*ns_b).to_owned(),
-                one_way: Duration::from_micros(us.parse().with_context(|| format!("delay in {line:?}"))?),
-            }),
-            _ => bail!("a spec line is `tap_a ns_a tap_b ns_b one_way_us`, not {line:?}"),
-        })
+        .map(
+            |line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                [tap_a, ns_a, tap_b, ns_b, us] => Ok(Link {
+                    tap_a: (*tap_a).to_owned(),
+                    ns_a: (*ns_a).to_owned(),
+                    tap_b: (*tap_b).to_owned(),
+                    ns_b: (*ns_b).to_owned(),
+                    one_way: Duration::from_micros(us.parse().with_context(|| format!("delay in {line:?}"))?),
+                }),
+                _ => bail!("a spec line is `tap_a ns_a tap_b ns_b one_way_us`, not {line:?}"),
+            },
+        )
         .collect()
 }
 
 async fn ip(args: &[&str]) -> Result<()> {
-    let out = tokio::process::Command::new("ip").args(args).output().await.context("running ip")?;
+    let out = tokio::process::Command::new("ip")
+        .args(args)
+        .output()
+        .await
+        .context("running ip")?;
     if !out.status.success() {
-        bail!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }

@@ -106,7 +106,11 @@ pub async fn stack_view(id: String) -> Result<StackDetail, AppError> {
     let view = control
         .stack_view(&ctx, meridian_control::Error::id(&id)?)
         .await?;
-    Ok(detail(view, meridian_control::now_ms(), control.driver().is_simulated()))
+    Ok(detail(
+        view,
+        meridian_control::now_ms(),
+        control.driver().is_simulated(),
+    ))
 }
 
 /// Deletes a stack and everything it made.

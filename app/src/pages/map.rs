@@ -2,7 +2,9 @@
 //! budgets, and latency history.
 
 use crate::api::map::{LatencyFigure, MapData, latency_chart, map_view};
-use crate::components::backbone_map::{BackboneMap, Region, edge_name, load_band, load_of, probe_note, probe_of};
+use crate::components::backbone_map::{
+    BackboneMap, Region, edge_name, load_band, load_of, probe_note, probe_of,
+};
 use crate::components::page::{ListState, PageHeader, Properties};
 use leptos::prelude::*;
 use meridian_core::backbone::{

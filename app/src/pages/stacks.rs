@@ -118,7 +118,11 @@ fn stack_body(detail: StackDetail, delete: ServerAction<StackDelete>) -> impl In
         None if detail.state == "deploying" => format!("{:.1} s", detail.elapsed_s),
         None => "—".to_owned(),
     };
-    let zones = if detail.simulated { "simulated zones" } else { "real VMs" };
+    let zones = if detail.simulated {
+        "simulated zones"
+    } else {
+        "real VMs"
+    };
     let compare = detail.spin_up_s.filter(|_| detail.template.starts_with("MongoDB")).map(|s| {
         format!("The platform's original demo of this stack took about {PAPER_SPIN_UP_S} s; this one took {s:.1} s ({zones}).")
     });

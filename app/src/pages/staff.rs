@@ -3,10 +3,9 @@
 //! job queue.
 
 use crate::api::staff::{
-    JobLine, JobQueue, StaffInspectStart, StaffJobCancel, StaffJobRetry, StaffLogin, StaffLogout, StaffMe,
-    AgentHost, Capacity, StaffHostDrain, StaffQuotaSet, TenantInfo, TenantLine, TenantSuspend, TenantUnsuspend,
-    ZoneCapacity, capacity_view,
-    staff_jobs, staff_tenant, staff_tenants, staff_view,
+    AgentHost, Capacity, JobLine, JobQueue, StaffHostDrain, StaffInspectStart, StaffJobCancel, StaffJobRetry,
+    StaffLogin, StaffLogout, StaffMe, StaffQuotaSet, TenantInfo, TenantLine, TenantSuspend, TenantUnsuspend,
+    ZoneCapacity, capacity_view, staff_jobs, staff_tenant, staff_tenants, staff_view,
 };
 use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, TextField, action_error};

@@ -19,8 +19,8 @@ use super::{Driver, DriverError, HostSpec, Presence, SerialEndpoint, Traffic, Tr
 use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::agent_api::{
-    self, API_VERSION, ApiError, Breakout, Console, InboundRule, NetworkMember, Route, TenantNetwork, VERSION_HEADER,
-    VmRequest, VmStatus,
+    self, API_VERSION, ApiError, Breakout, Console, InboundRule, NetworkMember, Route, TenantNetwork,
+    VERSION_HEADER, VmRequest, VmStatus,
 };
 use meridian_core::id::VmId;
 use meridian_core::ipam::Cidr;
@@ -149,7 +149,8 @@ impl AgentDriver {
         } else {
             None
         };
-        self.call(host, method, &path, request.as_ref().map(Body::Vm).as_ref()).await
+        self.call(host, method, &path, request.as_ref().map(Body::Vm).as_ref())
+            .await
     }
 
     /// What the agent needs to run `vm`: the SSH keys' public lines and the address within its
@@ -244,7 +245,8 @@ impl AgentDriver {
             .await
             .map_err(read_error)?
             .ok_or_else(|| DriverError::refused("The VM no longer exists."))?;
-        self.tenant_sync(&tenant, Some((own_host, vm.zone.as_str())), vm.id, leaving).await
+        self.tenant_sync(&tenant, Some((own_host, vm.zone.as_str())), vm.id, leaving)
+            .await
     }
 
     /// Brings every host with a member of tenant `tenant`'s network (and `also`, a host and its
@@ -268,8 +270,13 @@ impl AgentDriver {
             .into_iter()
             .filter(|row| !(leaving == Leaving::Network && row.vm_id == subject))
             .collect();
-        let subnets: std::collections::BTreeMap<String, String> =
-            self.store.subnet_list(tenant).await.map_err(read_error)?.into_iter().collect();
+        let subnets: std::collections::BTreeMap<String, String> = self
+            .store
+            .subnet_list(tenant)
+            .await
+            .map_err(read_error)?
+            .into_iter()
+            .collect();
         let rules = self.store.firewall_list(tenant).await.map_err(read_error)?;
         let members: Vec<NetworkMember> = rows
             .iter()
@@ -318,8 +325,13 @@ impl AgentDriver {
                 breakouts,
                 inbound,
             };
-            self.call::<serde_json::Value>(host, Method::PUT, &Route::Network(id).path(), Some(&Body::Network(&net)))
-                .await?;
+            self.call::<serde_json::Value>(
+                host,
+                Method::PUT,
+                &Route::Network(id).path(),
+                Some(&Body::Network(&net)),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -328,7 +340,9 @@ impl AgentDriver {
     async fn wait_ready(&self, vm: &VmSpec) -> Result<(), DriverError> {
         let started = Instant::now();
         loop {
-            let status: Option<VmStatus> = self.vm_call(vm, Method::GET, Route::Vm(VmId(vm.id)).path(), false).await?;
+            let status: Option<VmStatus> = self
+                .vm_call(vm, Method::GET, Route::Vm(VmId(vm.id)).path(), false)
+                .await?;
             match status {
                 Some(status) if status.ready => return Ok(()),
                 Some(status) if !status.running => {
@@ -374,22 +388,26 @@ enum Body<'a> {
 }
 
 /// An agent's answer: its body for a success, a driver error (with the agent's message) otherwise.
-async fn read_answer<T: DeserializeOwned>(host: &str, answer: reqwest::Response) -> Result<Option<T>, DriverError> {
+async fn read_answer<T: DeserializeOwned>(
+    host: &str,
+    answer: reqwest::Response,
+) -> Result<Option<T>, DriverError> {
     let status = answer.status();
     if status.is_success() {
         if status == StatusCode::NO_CONTENT {
             return Ok(None);
         }
-        let bytes = answer
-            .bytes()
-            .await
-            .map_err(|e| DriverError::unreachable(format!("The host agent of {host} broke off its answer: {e}")))?;
+        let bytes = answer.bytes().await.map_err(|e| {
+            DriverError::unreachable(format!("The host agent of {host} broke off its answer: {e}"))
+        })?;
         if bytes.is_empty() {
             return Ok(None);
         }
-        return serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| DriverError::refused(format!("The host agent of {host} answered in an unknown form: {e}")));
+        return serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            DriverError::refused(format!(
+                "The host agent of {host} answered in an unknown form: {e}"
+            ))
+        });
     }
     let error: Option<ApiError> = answer.json().await.ok();
     let message = error.map_or_else(|| status.to_string(), |e| format!("{} ({})", e.message, e.code));
@@ -428,7 +446,9 @@ impl Driver for AgentDriver {
     /// lab internet's gateway.
     fn public_addresses(&self, zone: meridian_core::zone::ZoneId) -> Vec<std::net::Ipv4Addr> {
         let base = u8::try_from(zone.index() * 15).unwrap_or(u8::MAX - 15);
-        (1..=14).map(|i| std::net::Ipv4Addr::new(198, 51, 100, base + i)).collect()
+        (1..=14)
+            .map(|i| std::net::Ipv4Addr::new(198, 51, 100, base + i))
+            .collect()
     }
 
     async fn before_step(&self, _step: Step, _undo: bool, _vm: &VmSpec) -> Result<(), DriverError> {
@@ -436,7 +456,9 @@ impl Driver for AgentDriver {
     }
 
     async fn disk_create(&self, vm: &VmSpec) -> Result<(), DriverError> {
-        self.vm_call(vm, Method::PUT, Route::Disk(VmId(vm.id)).path(), true).await.map(done)
+        self.vm_call(vm, Method::PUT, Route::Disk(VmId(vm.id)).path(), true)
+            .await
+            .map(done)
     }
 
     async fn disk_resize(&self, vm: &VmSpec, disk_gib: u64) -> Result<(), DriverError> {
@@ -445,9 +467,14 @@ impl Driver for AgentDriver {
             .ok_or_else(|| DriverError::refused("The VM is not placed on a host."))?;
         let mut request = self.request(vm).await?;
         request.disk_gib = disk_gib;
-        self.call(host, Method::PUT, &Route::Disk(VmId(vm.id)).path(), Some(&Body::Vm(&request)))
-            .await
-            .map(done)
+        self.call(
+            host,
+            Method::PUT,
+            &Route::Disk(VmId(vm.id)).path(),
+            Some(&Body::Vm(&request)),
+        )
+        .await
+        .map(done)
     }
 
     /// The disk goes with the VM's directory: the whole VM is destroyed on its host.
@@ -489,7 +516,9 @@ impl Driver for AgentDriver {
     /// The VM's port on its tenant network's bridge, then the network brought up to date on every
     /// host that has a member (routes to the new VM everywhere, the network made here if new).
     async fn network_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
-        self.vm_call(vm, Method::PUT, Route::Nic(VmId(vm.id)).path(), true).await.map(done)?;
+        self.vm_call(vm, Method::PUT, Route::Nic(VmId(vm.id)).path(), true)
+            .await
+            .map(done)?;
         self.network_sync(vm, Leaving::Nothing).await
     }
 
@@ -518,7 +547,8 @@ impl Driver for AgentDriver {
 
     /// A tenant's firewall rules changed: every host of its network gets them.
     async fn network_refresh(&self, tenant: Uuid) -> Result<(), DriverError> {
-        self.tenant_sync(&tenant.to_string(), None, Uuid::nil(), Leaving::Nothing).await
+        self.tenant_sync(&tenant.to_string(), None, Uuid::nil(), Leaving::Nothing)
+            .await
     }
 
     async fn console(&self, vm: &VmSpec) -> Result<Vec<String>, DriverError> {
@@ -526,7 +556,12 @@ impl Driver for AgentDriver {
             return Ok(vec!["The VM is not placed on a host yet.".to_owned()]);
         }
         let console: Option<Console> = self
-            .vm_call(vm, Method::GET, format!("{}?lines={CONSOLE_LINES}", Route::Console(VmId(vm.id)).path()), false)
+            .vm_call(
+                vm,
+                Method::GET,
+                format!("{}?lines={CONSOLE_LINES}", Route::Console(VmId(vm.id)).path()),
+                false,
+            )
             .await?;
         Ok(console.unwrap_or_default().lines)
     }
@@ -538,7 +573,13 @@ impl Driver for AgentDriver {
             return Ok(None);
         };
         let status: Option<VmStatus> = self
-            .call_within(host, Method::GET, &Route::Vm(VmId(vm.id)).path(), None, Duration::ZERO)
+            .call_within(
+                host,
+                Method::GET,
+                &Route::Vm(VmId(vm.id)).path(),
+                None,
+                Duration::ZERO,
+            )
             .await?;
         Ok(status.and_then(|status| status.image))
     }
@@ -595,11 +636,16 @@ impl Driver for AgentDriver {
     }
 
     async fn discard(&self, host: Uuid, id: Uuid) -> Result<(), DriverError> {
-        self.call(host, Method::DELETE, &Route::Vm(VmId(id)).path(), None).await.map(done)
+        self.call(host, Method::DELETE, &Route::Vm(VmId(id)).path(), None)
+            .await
+            .map(done)
     }
 
     fn probe(&self, edge: &meridian_core::backbone::Edge) -> meridian_core::backbone::ProbeSample {
-        meridian_core::backbone::probe_sample(edge, &mut *self.rng.lock().unwrap_or_else(PoisonError::into_inner))
+        meridian_core::backbone::probe_sample(
+            edge,
+            &mut *self.rng.lock().unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     fn edge_load(&self, edge: &meridian_core::backbone::Edge, utc_ms: i64) -> f64 {
@@ -611,7 +657,13 @@ impl Driver for AgentDriver {
     }
 
     /// No counters are read yet (issue #16): nothing is reported rather than a made-up figure.
-    fn traffic(&self, _vm: &VmSpec, _peers: &[meridian_core::zone::ZoneId], _seconds: u64, _caps: &TrafficCaps) -> Traffic {
+    fn traffic(
+        &self,
+        _vm: &VmSpec,
+        _peers: &[meridian_core::zone::ZoneId],
+        _seconds: u64,
+        _caps: &TrafficCaps,
+    ) -> Traffic {
         Traffic::default()
     }
 }

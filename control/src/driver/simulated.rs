@@ -580,7 +580,14 @@ mod tests {
                 breakout: false
             }
         );
-        assert!(driver.console(&vm).await.unwrap().iter().any(|l| l.contains("10.0.0.2")));
+        assert!(
+            driver
+                .console(&vm)
+                .await
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("10.0.0.2"))
+        );
         driver.vm_power_off(&vm).await.unwrap();
         driver.disk_delete(&vm).await.unwrap();
         driver.disk_delete(&vm).await.unwrap();

@@ -198,14 +198,19 @@ pub struct AgentHostRow {
     pub underlay: Option<String>,
 }
 
-const AGENT_COLUMNS: &str = "agent_endpoint, accelerator, accelerator_reason, image, last_seen_ms, draining, underlay";
+const AGENT_COLUMNS: &str =
+    "agent_endpoint, accelerator, accelerator_reason, image, last_seen_ms, draining, underlay";
 
 fn agent_host_from_row(row: &AnyRow) -> Result<AgentHostRow, sqlx::Error> {
     Ok(AgentHostRow {
         host: host_from_row(row)?,
         endpoint: row.try_get("agent_endpoint")?,
-        accelerator: row.try_get::<Option<String>, _>("accelerator")?.unwrap_or_default(),
-        accelerator_reason: row.try_get::<Option<String>, _>("accelerator_reason")?.unwrap_or_default(),
+        accelerator: row
+            .try_get::<Option<String>, _>("accelerator")?
+            .unwrap_or_default(),
+        accelerator_reason: row
+            .try_get::<Option<String>, _>("accelerator_reason")?
+            .unwrap_or_default(),
         image: row.try_get::<Option<String>, _>("image")?.unwrap_or_default(),
         last_seen_ms: row.try_get::<Option<i64>, _>("last_seen_ms")?.unwrap_or_default(),
         draining: row.try_get::<i64, _>("draining")? != 0,
@@ -391,12 +396,17 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        Err(sqlx::Error::Protocol("no network id could be given after five tries".into()))
+        Err(sqlx::Error::Protocol(
+            "no network id could be given after five tries".into(),
+        ))
     }
 
     /// Every VM of tenant `tenant_id` with a private address on a host with an underlay, not being
     /// or already destroyed, by address.
-    pub async fn tenant_network_members(&self, tenant_id: &str) -> Result<Vec<NetworkMemberRow>, sqlx::Error> {
+    pub async fn tenant_network_members(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<NetworkMemberRow>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT v.id, v.private_ip, v.public_ip, v.zone, h.id AS host_id, h.underlay FROM vms v JOIN hosts h ON h.id = v.host_id \
              WHERE v.tenant_id = $1 AND v.private_ip IS NOT NULL AND v.state NOT IN ('destroying', 'destroyed') \
@@ -412,7 +422,9 @@ impl Store {
                     vm_id: row.try_get("id")?,
                     private_ip: row.try_get("private_ip")?,
                     zone: row.try_get("zone")?,
-                    host_id: host.parse().map_err(|e: uuid::Error| sqlx::Error::Decode(e.into()))?,
+                    host_id: host
+                        .parse()
+                        .map_err(|e: uuid::Error| sqlx::Error::Decode(e.into()))?,
                     underlay: row.try_get("underlay")?,
                     public_ip: row.try_get("public_ip")?,
                 })
