@@ -309,7 +309,7 @@ async fn vm_status(agent: &Agent, id: VmId) -> VmStatus {
     let image = tokio::fs::read_to_string(&paths.image)
         .await
         .ok()
-        .and_then(|m| m.lines().next().map(str::to_owned));
+        .map(|m| qemu::image_name(&m));
     VmStatus {
         id,
         running: pid.is_some(),

@@ -114,7 +114,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.token_file.display()
     );
     let image = GuestImage::load(&args.image_dir)?;
-    let image_name = image.manifest.lines().next().unwrap_or("").to_owned();
+    let image_name = meridian_agent::qemu::image_name(&image.manifest);
 
     let network = Network::new(&args.bridge);
     network.ensure_bridge().await.context("the bridge")?;

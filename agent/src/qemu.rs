@@ -26,6 +26,7 @@ use process::{is_our_qemu, qmp_once, remove_if_present, rotate_console, wait_gon
 pub use qmp::{Qmp, QmpError};
 pub use spec::{
     Accelerator, AcceleratorChoice, GuestImage, PowerOff, VmEntry, VmMeta, VmNic, VmPaths, VmSpec, VmState,
+    image_name,
 };
 
 /// The console log is rotated (to `console.log.1`) at a start, or by [`Qemu::rotate_console`],

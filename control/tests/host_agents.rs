@@ -45,7 +45,7 @@ fn registration(host_id: Uuid, name: &str, zone: &str) -> Registration {
         accelerator: "tcg".to_owned(),
         accelerator_reason: "KVM present but the guest did not boot under it".to_owned(),
         endpoint: "http://10.254.0.11:7100".to_owned(),
-        image: "image=meridian-initramfs".to_owned(),
+        image: "meridian-initramfs".to_owned(),
         underlay: None,
     }
 }

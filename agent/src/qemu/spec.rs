@@ -46,6 +46,12 @@ pub struct GuestImage {
     pub manifest: String,
 }
 
+/// The name of the image a manifest describes: its first line, without the `image=` key.
+pub fn image_name(manifest: &str) -> String {
+    let first = manifest.lines().next().unwrap_or("");
+    first.strip_prefix("image=").unwrap_or(first).to_owned()
+}
+
 impl GuestImage {
     /// Reads the image in `dir`; incomplete until its manifest, written last, is there.
     pub fn load(dir: &Path) -> Result<Self, Error> {

@@ -164,7 +164,8 @@ fn map_status(data: &MapData) -> AnyView {
                 let label = if measured == 0 {
                     "Simulated".to_owned()
                 } else {
-                    format!("Simulated except {measured} measured links")
+                    let links = if measured == 1 { "link" } else { "links" };
+                    format!("Simulated except {measured} measured {links}")
                 };
                 view! { <span class="badge badge-warning">{label}</span> " " }
             })}

@@ -257,7 +257,7 @@ fn VmBody(
 fn guest_image(simulated: bool, image: Option<&str>) -> String {
     match (simulated, image) {
         (true, _) => "None: this VM is simulated".to_owned(),
-        (false, Some(image)) => image.strip_prefix("image=").unwrap_or(image).to_owned(),
+        (false, Some(image)) => image.to_owned(),
         (false, None) => "Not known yet (its host has not said)".to_owned(),
     }
 }
