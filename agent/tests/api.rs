@@ -393,7 +393,11 @@ fn strangers_are_refused_and_the_host_registers_with_the_control_plane() {
         assert!(["kvm", "tcg"].contains(&registration.accelerator.as_str()));
         assert!(!registration.accelerator_reason.is_empty());
         let image = GuestImage::load(&guest_image_dir()).expect("image");
-        assert_eq!(Some(registration.image.as_str()), image.manifest.lines().next());
+        assert_eq!(
+            registration.image,
+            meridian_agent::qemu::image_name(&image.manifest)
+        );
+        assert!(!registration.image.is_empty() && !registration.image.starts_with("image="));
         // GET /v1/host answers the same.
         let host: Registration = agent
             .expect(agent.request(Method::GET, Route::Host), StatusCode::OK)
@@ -567,7 +571,10 @@ fn a_vm_runs_on_the_bridge_through_the_api_and_is_destroyed_without_a_trace() {
             (id, true, Some(pid), true)
         );
         let image = GuestImage::load(&guest_image_dir()).expect("image");
-        assert_eq!(vms[0].image.as_deref(), image.manifest.lines().next());
+        assert_eq!(
+            vms[0].image,
+            Some(meridian_agent::qemu::image_name(&image.manifest))
+        );
 
         let off: VmStatus = agent
             .expect(agent.request(Method::POST, Route::PowerOff(id)), StatusCode::OK)
