@@ -24,7 +24,6 @@ use meridian_core::agent_api::{
 };
 use meridian_core::id::VmId;
 use meridian_core::ipam::Cidr;
-use meridian_core::job::Step;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use reqwest::{Method, StatusCode};
@@ -449,10 +448,6 @@ impl Driver for AgentDriver {
         (1..=14)
             .map(|i| std::net::Ipv4Addr::new(198, 51, 100, base + i))
             .collect()
-    }
-
-    async fn before_step(&self, _step: Step, _undo: bool, _vm: &VmSpec) -> Result<(), DriverError> {
-        Ok(())
     }
 
     async fn disk_create(&self, vm: &VmSpec) -> Result<(), DriverError> {
