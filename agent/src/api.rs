@@ -102,6 +102,7 @@ pub fn router(agent: Agent) -> Router {
         .route("/v1/vms/{id}/console", get(console_view))
         .route("/v1/networks/{id}", put(network_ensure))
         .route("/v1/vms/{id}/serial", get(serial_open))
+        .route("/v1/vms/{id}/traffic", get(traffic_view))
         .fallback(|| async { Failure::NotFound })
         .layer(middleware::from_fn_with_state(agent.clone(), guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -574,6 +575,26 @@ async fn console_view(
     Ok(axum::Json(Console { lines: tail }))
 }
 
+/// What the VM has sent, by destination, from its tenant router's counters (nothing for a VM
+/// without a port on a tenant network).
+async fn traffic_view(
+    State(agent): State<Arc<Agent>>,
+    Path(id): Path<String>,
+) -> Answer<axum::Json<meridian_core::agent_api::SentBytes>> {
+    let id = vm_id(&id)?;
+    let file = agent.qemu.paths(id).dir.join("port");
+    let Ok(text) = tokio::fs::read(&file).await else {
+        return Ok(axum::Json(Default::default()));
+    };
+    let port: Port = serde_json::from_slice(&text).map_err(|e| Failure::host("read the VM's port record", e))?;
+    let sent = agent
+        .nets
+        .sent(port.network, id)
+        .await
+        .map_err(|e| Failure::host("read the VM's traffic counters", e))?;
+    Ok(axum::Json(sent))
+}
+
 /// The interactive serial console: a WebSocket relayed to the VM's QEMU serial socket (see
 /// [`serial`]). Checked before the upgrade, so a refusal is a plain HTTP answer: the VM runs, no
 /// other session holds its console, its socket accepts.
@@ -695,6 +716,7 @@ mod tests {
             (Route::Reboot(id), vec!["POST"]),
             (Route::Console(id), vec!["GET"]),
             (Route::Serial(id), vec!["GET"]),
+            (Route::Traffic(id), vec!["GET"]),
         ];
         for (route, methods) in routes {
             for method in methods {

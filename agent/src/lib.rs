@@ -3,7 +3,8 @@
 //! Every OS resource is named from a VM's id (its directory under the agent's state directory, its
 //! tap), so a restarted agent finds (adopts) what an earlier one made and a reconciler can list it.
 //! One module per subsystem: [`qemu`] (the VM processes), [`nic`] (their ports on the host's
-//! bridge), [`tenant_net`] (tenant networks: a router, bridge and VXLAN per tenant, anti-spoofing),
+//! bridge), [`tenant_net`] (tenant networks: a router, bridge and VXLAN per tenant, anti-spoofing), [`traffic`]
+//! (what their VMs send, counted and shaped to caps),
 //! [`accel`] (KVM or TCG, probed by booting the guest image). The control plane drives the
 //! agent through its authenticated, versioned HTTP API ([`api`], the routes of
 //! [`meridian_core::agent_api::Route`]), and the agent registers its host with the control plane
@@ -20,3 +21,4 @@ pub mod qemu;
 pub mod register;
 pub mod serial;
 pub mod tenant_net;
+pub mod traffic;

@@ -78,6 +78,9 @@ pub struct TenantNets {
     changing: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// The zone's internet edge as this host reaches it, if it does.
     public: Option<PublicEdge>,
+    /// The shaper commands last applied to each device (`mvN`, `mxN`), so an unchanged one is
+    /// left alone (rebuilding a shaper drops what it queues).
+    shaped: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, Vec<Vec<String>>>>>,
 }
 
 /// Where a host's tenant routers meet the internet: a bridge on the host joined to the zone's
@@ -112,6 +115,7 @@ impl TenantNets {
             underlay,
             changing: std::sync::Arc::default(),
             public: None,
+            shaped: std::sync::Arc::default(),
         }
     }
 
@@ -140,7 +144,10 @@ impl TenantNets {
         }
         let (gateway, prefix) = parse_gateway(&net.gateway)?;
         let mut local = BTreeSet::new();
+        let mut local_vms = Vec::new();
         let mut remote = Vec::new();
+        let mut by_zone: std::collections::BTreeMap<String, Vec<Ipv4Addr>> =
+            std::collections::BTreeMap::new();
         for member in &net.members {
             let address: Ipv4Addr = member
                 .address
@@ -152,9 +159,27 @@ impl TenantNets {
                 .map_err(|_| Error::Invalid(format!("member host {:?}", member.host)))?;
             if host == underlay {
                 local.insert(address);
+                local_vms.push((member.vm, address));
             } else {
                 remote.push((address, host));
+                // (A member without a zone, from an older control plane, is neither counted
+                // nor capped by zone.)
+                if !member.zone.is_empty() {
+                    if !crate::traffic::valid_zone(&member.zone) {
+                        return Err(Error::Invalid(format!("member zone {:?}", member.zone)));
+                    }
+                    by_zone.entry(member.zone.clone()).or_default().push(address);
+                }
             }
+        }
+        // This host's own zone is not a destination over the backbone.
+        let own_zone: Option<String> = net
+            .members
+            .iter()
+            .find(|m| m.host == underlay.to_string())
+            .map(|m| m.zone.clone());
+        if let Some(zone) = own_zone {
+            by_zone.remove(&zone);
         }
         if local.is_empty() {
             return self.remove_locked(net.id).await;
@@ -369,7 +394,46 @@ impl TenantNets {
                 .await?;
             }
         }
-        self.ensure_breakout(net, &router, &local).await
+        self.ensure_breakout(net, &router, &local).await?;
+        crate::traffic::ensure_meter(&router, net.id, &local_vms, &by_zone).await?;
+        let (segment, backbone) = crate::traffic::classes(&net.caps, &local_vms, &by_zone)?;
+        self.shape(None, &veth, &segment).await?;
+        self.shape(Some(&router), &vxlan, &backbone).await
+    }
+
+    /// Shapes `dev` to `classes` unless it already is.
+    async fn shape(
+        &self,
+        netns: Option<&str>,
+        dev: &str,
+        classes: &[crate::traffic::Class],
+    ) -> Result<(), Error> {
+        let commands = crate::traffic::shaper_commands(dev, classes);
+        let applied = self
+            .shaped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(dev)
+            .cloned();
+        // After a restart nothing is known: a device is shaped (or cleared) once.
+        if applied.as_ref() == Some(&commands) {
+            return Ok(());
+        }
+        crate::traffic::shape(netns, dev, &commands).await?;
+        self.shaped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(dev.to_owned(), commands);
+        Ok(())
+    }
+
+    /// What VM `vm` of network `id` has sent ([`crate::traffic`]).
+    pub async fn sent(&self, id: u32, vm: VmId) -> Result<meridian_core::agent_api::SentBytes, Error> {
+        let router = self.router(id);
+        if !Path::new("/run/netns").join(&router).exists() {
+            return Ok(meridian_core::agent_api::SentBytes::default());
+        }
+        crate::traffic::sent(&router, vm).await
     }
 
     /// The router's side of internet breakout: `ext` on the host's public bridge holding the
@@ -502,6 +566,14 @@ impl TenantNets {
     }
 
     async fn remove_locked(&self, id: u32) -> Result<(), Error> {
+        {
+            let mut shaped = self
+                .shaped
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            shaped.remove(&format!("mv{id}"));
+            shaped.remove(&format!("mx{id}"));
+        }
         // The host's links first (deleting `mvN` takes `lan` with it): a namespace's deletion
         // tears its devices down later, in the background, so a link checked after it may vanish
         // between the check and the delete.
@@ -568,7 +640,7 @@ fn parse_gateway(gateway: &str) -> Result<(Ipv4Addr, u8), Error> {
 use crate::nic::link_exists;
 
 /// Runs `program args`, logged; its standard output.
-async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
+pub(crate) async fn run(program: &str, args: &[&str]) -> Result<String, Error> {
     let command = format!("{program} {}", args.join(" "));
     tracing::debug!(command = %command, "running");
     let run = Command::new(program)
@@ -643,7 +715,7 @@ mod ipnet_like {
 }
 
 /// Applies an nftables script in router namespace `router`.
-async fn nft_in(router: &str, script: &str) -> Result<(), Error> {
+pub(crate) async fn nft_in(router: &str, script: &str) -> Result<(), Error> {
     nft_args(&["netns", "exec", router, "nft", "-f", "-"], "ip", script).await
 }
 

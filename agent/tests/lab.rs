@@ -1133,3 +1133,309 @@ async fn breakout_and_its_firewall_hold_on_real_packets() {
     assert_eq!(ping_received(&out), 0, "db has no breakout: {out}");
     lab.down();
 }
+
+/// A TCP sink in the lab's internet (port 5001): it reads every connection to its end.
+struct Sink(std::process::Child);
+
+impl Sink {
+    fn start() -> Self {
+        const SINK: &str = "import socket, sys, threading\n\
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+s.bind(('0.0.0.0', 5001)); s.listen(8)\n\
+def drain(c):\n    while c.recv(65536): pass\n    c.close()\n\
+while True:\n    c, _ = s.accept(); threading.Thread(target=drain, args=(c,), daemon=True).start()\n";
+        let child = Command::new("ip")
+            .args(["netns", "exec", &format!("{NAME}-inet"), "python3", "-c", SINK])
+            .spawn()
+            .expect("python3 runs");
+        Sink(child)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The bytes the lab's internet has received (at its bridge, Ethernet headers included).
+fn internet_received() -> u64 {
+    let out = run(Command::new("ip").args([
+        "netns",
+        "exec",
+        &format!("{NAME}-inet"),
+        "cat",
+        "/sys/class/net/world/statistics/rx_bytes",
+    ]));
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a byte count")
+}
+
+/// The IP bytes that device `dev` of namespace `ns` has sent (its counter less Ethernet headers).
+fn ip_bytes_out(ns: &str, dev: &str) -> u64 {
+    let out = run(Command::new("ip").args(["-n", ns, "-j", "-s", "link", "show", dev]));
+    let links: Value = serde_json::from_slice(&out.stdout).expect("ip's JSON");
+    let tx = &links[0]["stats64"]["tx"];
+    let (bytes, packets) = (
+        tx["bytes"].as_u64().expect("bytes"),
+        tx["packets"].as_u64().expect("packets"),
+    );
+    bytes - 14 * packets
+}
+
+/// The same once it has not moved for two seconds (a shaper's queue drained).
+async fn settled_bytes_out(ns: &str, dev: &str) -> u64 {
+    let mut last = ip_bytes_out(ns, dev);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = ip_bytes_out(ns, dev);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Sends `mib` MiB of zeros over TCP from the VM at `ip` (through router `ns`) to `to` port
+/// `port`, in the background; the SSH client's process.
+fn send_from(ns: &str, key: &Path, ip: &str, mib: u32, to: &str, port: u16) -> std::process::Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ssh", "-i"])
+        .arg(key)
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .arg(format!("root@{ip}"))
+        .arg(format!(
+            "dd if=/dev/zero bs=64k count={} 2>/dev/null | nc {to} {port}",
+            mib * 16
+        ))
+        .spawn()
+        .expect("ssh runs")
+}
+
+/// Waits for a sender to finish, successfully.
+fn sent_ok(mut sender: std::process::Child, what: &str) {
+    let status = sender.wait().expect("ssh ends");
+    assert!(status.success(), "{what}: {status}");
+}
+
+/// This month's metered bytes of VM `vm` as the REST API reports them: (backbone, internet).
+async fn metered(tenant: &Tenant, vm: &str) -> (u64, u64) {
+    let bandwidth = tenant.get("/bandwidth").await;
+    assert_eq!(bandwidth["measured"], true, "real traffic is labelled measured: {bandwidth}");
+    bandwidth["vms"]
+        .as_array()
+        .expect("VMs")
+        .iter()
+        .find(|v| v["vm_id"] == vm)
+        .map_or((0, 0), |v| {
+            (
+                v["backbone_bytes"].as_u64().unwrap_or(0),
+                v["internet_bytes"].as_u64().unwrap_or(0),
+            )
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_and_metering_hold_on_real_packets() {
+    const MIB: u64 = 1 << 20;
+    let _serial = SERIAL.lock().await;
+    let keys = tempfile::tempdir().expect("a key directory");
+    let mut lab = Lab::up("lon1,ams1", 3936, &[("MERIDIAN_METER_SECS", "5")]);
+    let (key, public) = key_pair(keys.path(), "acme");
+    let acme = Tenant::sign_up(&lab, "Acme", "ops@acme.example").await;
+    let key_id = acme
+        .post("/ssh-keys", json!({ "name": "laptop", "public_key": public }))
+        .await["id"]
+        .clone();
+    let mut made = Vec::new();
+    for (zone, name, breakout) in [
+        ("lon1", "capped", true),
+        ("lon1", "free", true),
+        ("ams1", "peer", false),
+    ] {
+        let vdcs = acme.get("/vdcs").await;
+        let vdc = match vdcs["items"]
+            .as_array()
+            .and_then(|all| all.iter().find(|v| v["zone"] == zone))
+        {
+            Some(vdc) => vdc["id"].clone(),
+            None => acme
+                .post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone }))
+                .await["id"]
+                .clone(),
+        };
+        let accepted = acme
+            .post(
+                "/vms",
+                json!({ "vdc_id": vdc, "name": name, "template": "debian-12", "size": "xs",
+                "ssh_key_ids": [key_id], "breakout": breakout }),
+            )
+            .await;
+        made.push((zone, accepted));
+    }
+    let mut vms = Vec::new();
+    for (zone, accepted) in &made {
+        acme.job_done(accepted).await;
+        let id = accepted["vm"]["id"].as_str().expect("a VM id").to_owned();
+        let ip = acme.get(&format!("/vms/{id}")).await["private_ip"]
+            .as_str()
+            .expect("an address")
+            .to_owned();
+        vms.push((id.clone(), router_ns(&lab, zone, &id), ip));
+    }
+    let (capped, free, peer) = (&vms[0], &vms[1], &vms[2]);
+
+    // A cap of 10 Mb/s on one VM, through the REST API; its host shapes it within seconds.
+    let (status, answer) = acme
+        .send(
+            reqwest::Method::PUT,
+            "/bandwidth/caps",
+            Some(json!({ "scope": "vm", "vm_id": capped.0, "mbps": 10 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let network = capped.1.rsplit('-').next().expect("the network id").to_owned();
+    let started = Instant::now();
+    loop {
+        let classes = run(Command::new("ip").args([
+            "netns",
+            "exec",
+            &format!("{NAME}-lon1"),
+            "tc",
+            "class",
+            "show",
+            "dev",
+            &format!("mv{network}"),
+        ]));
+        if String::from_utf8_lossy(&classes.stdout).contains("rate 10Mbit") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the cap was not applied"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // The capped VM sends 20 MiB to the internet: measured where it arrives, over 10 s in the
+    // middle of the transfer, at most 10.5 Mb/s.
+    let _sink = Sink::start();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let router = capped.1.clone();
+    let before = ip_bytes_out(&router, "ext");
+    let sender = send_from(&capped.1, &key, &capped.2, 20, "198.51.100.254", 5001);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let received = internet_received();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let capped_mbps = (internet_received() - received) as f64 * 8.0 / 10.0 / 1e6;
+    sent_ok(sender, "the capped VM's transfer");
+    let capped_sent = settled_bytes_out(&router, "ext").await - before;
+    eprintln!("capped VM to the internet: {capped_mbps:.2} Mb/s over 10 s");
+    assert!(capped_mbps <= 10.5, "the cap let {capped_mbps:.2} Mb/s through");
+    assert!(capped_mbps >= 5.0, "the cap starved the VM: {capped_mbps:.2} Mb/s");
+
+    // The uncapped one sends the same faster.
+    let start = Instant::now();
+    let before = ip_bytes_out(&router, "ext");
+    sent_ok(
+        send_from(&free.1, &key, &free.2, 20, "198.51.100.254", 5001),
+        "the free VM's transfer",
+    );
+    let free_sent = settled_bytes_out(&router, "ext").await - before;
+    let free_mbps = (20 * MIB) as f64 * 8.0 / start.elapsed().as_secs_f64() / 1e6;
+    eprintln!("uncapped VM to the internet: {free_mbps:.2} Mb/s (whole transfer, SSH and settling included)");
+    assert!(free_mbps > 10.5, "the uncapped VM sent only {free_mbps:.2} Mb/s");
+
+    // And 8 MiB to its tenant's VM in Amsterdam, over the backbone.
+    let out = ssh(
+        &peer.1,
+        &key,
+        &peer.2,
+        "setsid sh -c 'sleep 600 | nc -l -p 5002 >/dev/null' </dev/null >/dev/null 2>&1 &",
+    );
+    assert!(out.status.success(), "listener: {out:?}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let vxlan = format!("mx{network}");
+    let before = ip_bytes_out(&router, &vxlan);
+    sent_ok(
+        send_from(&free.1, &key, &free.2, 8, &peer.2, 5002),
+        "the transfer to Amsterdam",
+    );
+    let backbone_sent = settled_bytes_out(&router, &vxlan).await - before;
+
+    // Metered from the counters at the VMs' ports: what the router's devices saw leave (IP
+    // bytes, TCP/IP headers included), within 5 %, and at least what the test's payload was.
+    let near = |metered: u64, sent: u64| (metered as f64 - sent as f64).abs() <= 0.05 * sent as f64;
+    let started = Instant::now();
+    loop {
+        let (free_backbone, free_internet) = metered(&acme, &free.0).await;
+        let (_, capped_internet) = metered(&acme, &capped.0).await;
+        eprintln!(
+            "metered: free {free_internet} B to the internet (left the router: {free_sent}), {free_backbone} B to ams1 ({backbone_sent}); capped {capped_internet} B ({capped_sent})"
+        );
+        if near(free_internet, free_sent) && near(free_backbone, backbone_sent) && near(capped_internet, capped_sent) {
+            assert!(free_internet >= 20 * MIB && capped_internet >= 20 * MIB && free_backbone >= 8 * MIB);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the metered bytes never matched what was sent"
+        );
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let (peer_backbone, peer_internet) = metered(&acme, &peer.0).await;
+    assert!(
+        peer_backbone < MIB && peer_internet == 0,
+        "the receiver sent only acknowledgements: {peer_backbone} / {peer_internet}"
+    );
+
+    // A cap on the zone pair: what London sends to Amsterdam is held to it, measured as it
+    // leaves London's router.
+    let (status, answer) = acme
+        .send(
+            reqwest::Method::PUT,
+            "/bandwidth/caps",
+            Some(json!({ "scope": "pair", "zone_a": "ams1", "zone_b": "lon1", "mbps": 10 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let started = Instant::now();
+    loop {
+        let classes = run(Command::new("tc").args(["-n", &router, "class", "show", "dev", &vxlan]));
+        if String::from_utf8_lossy(&classes.stdout).contains("rate 10Mbit") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the pair's cap was not applied");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let out = ssh(
+        &peer.1,
+        &key,
+        &peer.2,
+        "setsid sh -c 'sleep 600 | nc -l -p 5003 >/dev/null' </dev/null >/dev/null 2>&1 &",
+    );
+    assert!(out.status.success(), "listener: {out:?}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sender = send_from(&free.1, &key, &free.2, 20, &peer.2, 5003);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let before = ip_bytes_out(&router, &vxlan);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let pair_mbps = (ip_bytes_out(&router, &vxlan) - before) as f64 * 8.0 / 10.0 / 1e6;
+    sent_ok(sender, "the capped transfer to Amsterdam");
+    eprintln!("London to Amsterdam under the pair's cap: {pair_mbps:.2} Mb/s over 10 s");
+    assert!(pair_mbps <= 10.5, "the pair's cap let {pair_mbps:.2} Mb/s through");
+    assert!(pair_mbps >= 5.0, "the pair's cap starved it: {pair_mbps:.2} Mb/s");
+    lab.down();
+}

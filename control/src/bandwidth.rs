@@ -33,6 +33,8 @@ pub struct VmTraffic {
 pub struct BandwidthView {
     /// "2026-11".
     pub month: String,
+    /// Whether the traffic was counted on real packets (host agents) rather than simulated.
+    pub measured: bool,
     /// Backbone bytes this month.
     pub backbone: u64,
     /// Internet bytes this month.
@@ -118,6 +120,7 @@ impl Control {
         };
         Ok(BandwidthView {
             month: month_label(start),
+            measured: !self.driver.is_simulated(),
             backbone,
             internet,
             allowance: FAIR_USE_BYTES_PER_MONTH,
@@ -157,6 +160,7 @@ impl Control {
             work,
         )
         .await
+        .inspect(|()| self.network_apply(ctx))
     }
 
     /// Removes a rate cap.
@@ -172,6 +176,7 @@ impl Control {
         };
         self.audited(ctx, "bandwidth.cap_remove", &format!("{kind} {target}"), work)
             .await
+            .inspect(|()| self.network_apply(ctx))
     }
 
     /// Sets (or with None removes) the alert at a share of the allowance.

@@ -49,17 +49,18 @@ impl Control {
             }
         })
         .await
-        .inspect(|_| self.firewall_apply(ctx))
+        .inspect(|_| self.network_apply(ctx))
     }
 
-    /// Hands the tenant's changed rules to the backend, in the background: the rule is recorded,
-    /// and a host that cannot be reached now gets it at the next change of the network.
-    fn firewall_apply(&self, ctx: &OpContext) {
+    /// Hands the tenant's changed network settings (firewall rules, rate caps) to the backend, in
+    /// the background: the change is recorded, and a host that cannot be reached now gets it at
+    /// the next change of the network.
+    pub(crate) fn network_apply(&self, ctx: &OpContext) {
         let Ok(tenant) = ctx.tenant() else { return };
         let driver = self.driver.clone();
         tokio::spawn(async move {
             if let Err(error) = driver.network_refresh(tenant.0).await {
-                tracing::warn!(tenant.id = %tenant, error = %error, "firewall rules not applied on every host yet");
+                tracing::warn!(tenant.id = %tenant, error = %error, "network settings not applied on every host yet");
             }
         });
     }
@@ -83,6 +84,6 @@ impl Control {
             }
         })
         .await
-        .inspect(|()| self.firewall_apply(ctx))
+        .inspect(|()| self.network_apply(ctx))
     }
 }

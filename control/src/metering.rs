@@ -64,15 +64,38 @@ impl Control {
         Ok(metered)
     }
 
-    /// Meters one VM up to `now` in a transaction of its own; false if it is gone.
+    /// Meters one VM up to `now` in a transaction of its own; false if it is gone. Its traffic
+    /// counters (a real backend's) are read first, outside the transaction: a host's answer is not
+    /// waited for while holding the database.
     async fn meter_one(&self, id: &str, now: i64) -> Result<bool, Error> {
+        let reading = self.traffic_reading(id).await?;
         let mut tx = self.store.begin_write().await?;
         let Some(vm) = Store::vm_by_id_tx(&mut tx, id).await? else {
             return Ok(false);
         };
-        self.meter_vm(&mut tx, &vm, now).await?;
+        self.meter_vm_counted(&mut tx, &vm, now, reading.as_ref()).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// VM `id`'s traffic counters now, from a backend that counts; None from the simulation, for
+    /// a VM not on a host, or when the host does not answer (the next reading counts what this one
+    /// would have).
+    async fn traffic_reading(&self, id: &str) -> Result<Option<Reading>, Error> {
+        if self.driver.is_simulated() {
+            return Ok(None);
+        }
+        let Some(vm) = self.store.vm_by_id(id).await? else {
+            return Ok(None);
+        };
+        let spec = vm_spec(&vm)?;
+        match self.driver.sent(&spec).await {
+            Ok(sent) => Ok(sent.map(|sent| Reading { at: now_ms(), sent })),
+            Err(error) => {
+                tracing::info!(vm.id = %id, error = %error, "traffic counters not read; the next tick counts them");
+                Ok(None)
+            }
+        }
     }
 
     /// Meters one VM up to `now`, against its current state, in the caller's transaction.
@@ -81,6 +104,18 @@ impl Control {
         tx: &mut crate::store::Tx,
         vm: &VmRow,
         now: i64,
+    ) -> Result<(), Error> {
+        self.meter_vm_counted(tx, vm, now, None).await
+    }
+
+    /// The same, with the traffic `reading` counted since the last one metered (a real backend's;
+    /// the simulation's traffic is made up per period instead).
+    async fn meter_vm_counted(
+        &self,
+        tx: &mut crate::store::Tx,
+        vm: &VmRow,
+        now: i64,
+        reading: Option<&Reading>,
     ) -> Result<(), Error> {
         let Some(from) = Store::vm_metered_until(tx, &vm.id).await? else {
             return Ok(());
@@ -139,25 +174,17 @@ impl Control {
                 let seconds = u64::try_from(seconds).unwrap_or(0);
                 let caps = traffic_caps(&caps, &running, vm, zone, seconds);
                 let traffic = self.driver.traffic(&spec, &peers, seconds, &caps);
-                let to_i64 = |bytes: u64| i64::try_from(bytes).unwrap_or(i64::MAX);
-                let backbone: u64 = traffic.backbone.iter().map(|(_, bytes)| bytes).sum();
-                rows.push(add("bytes_backbone", &vm.id, "", to_i64(backbone)));
-                rows.push(add("bytes_internet", &vm.id, "", to_i64(traffic.internet)));
-                for (peer, bytes) in traffic.backbone {
-                    for edge in BACKBONE
-                        .path(zone, peer, &Cut::none())
-                        .map(|p| p.edges)
-                        .unwrap_or_default()
-                    {
-                        if let Some(edge) = BACKBONE.edge(edge) {
-                            rows.push(add(
-                                "bytes_edge",
-                                &format!("{}-{}", edge.a, edge.b),
-                                "",
-                                to_i64(bytes),
-                            ));
-                        }
-                    }
+                for (kind, resource, bytes) in traffic_rows(&vm.id, zone, &traffic) {
+                    rows.push(add(kind, &resource, "", bytes));
+                }
+            }
+            // Counted bytes say nothing of when in the period they were sent: the last hour has them.
+            if end == until
+                && let Some(reading) = reading
+            {
+                let counted = counted_traffic(tx, &vm.id, reading).await?;
+                for (kind, resource, bytes) in traffic_rows(&vm.id, zone, &counted) {
+                    rows.push(add(kind, &resource, "", bytes));
                 }
             }
             for row in rows.into_iter().filter(|row| row.quantity > 0) {
@@ -219,6 +246,93 @@ impl Control {
         let tenant = ctx.tenant()?;
         Ok(self.store.usage_list(&tenant.to_string(), from, to).await?)
     }
+}
+
+/// A reading of a VM's traffic counters ([`crate::driver::Driver::sent`]) and when it was taken.
+#[derive(Clone, Debug)]
+pub(crate) struct Reading {
+    /// When, Unix ms.
+    at: i64,
+    /// The counters: cumulative bytes by destination.
+    sent: crate::driver::Traffic,
+}
+
+/// What `reading` adds to VM `vm_id`'s counters since the reading last metered, which it replaces
+/// (in the caller's transaction). A counter below its last reading was reset (its host rebuilt
+/// the port): all of it is new. A reading older than the last metered one (another server's,
+/// late) adds nothing.
+async fn counted_traffic(
+    tx: &mut crate::store::Tx,
+    vm_id: &str,
+    reading: &Reading,
+) -> Result<crate::driver::Traffic, Error> {
+    let metered = Store::traffic_metered(tx, vm_id).await?;
+    let Some(counted) = counted_since(&metered, reading) else {
+        return Ok(crate::driver::Traffic::default());
+    };
+    for (class, bytes) in classes(&reading.sent) {
+        Store::traffic_metered_set(tx, vm_id, &class, to_i64(bytes), reading.at).await?;
+    }
+    Ok(counted)
+}
+
+/// The reading's counters by class: each zone by its id, and `internet`.
+fn classes(sent: &crate::driver::Traffic) -> Vec<(String, u64)> {
+    sent.backbone
+        .iter()
+        .map(|(zone, bytes)| (zone.to_string(), *bytes))
+        .chain(std::iter::once(("internet".to_owned(), sent.internet)))
+        .collect()
+}
+
+/// The difference between `reading` and `metered` (`(class, bytes, read at)` rows); None when the
+/// reading is not newer than them.
+fn counted_since(metered: &[(String, i64, i64)], reading: &Reading) -> Option<crate::driver::Traffic> {
+    if metered.iter().any(|(_, _, at)| *at >= reading.at) {
+        return None;
+    }
+    let since = |class: &str, now: u64| {
+        let last = metered
+            .iter()
+            .find(|(c, _, _)| c == class)
+            .map_or(0, |(_, bytes, _)| u64::try_from(*bytes).unwrap_or(0));
+        if now >= last { now - last } else { now }
+    };
+    Some(crate::driver::Traffic {
+        backbone: reading
+            .sent
+            .backbone
+            .iter()
+            .map(|(zone, bytes)| (*zone, since(zone.as_str(), *bytes)))
+            .collect(),
+        internet: since("internet", reading.sent.internet),
+    })
+}
+
+fn to_i64(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+/// The usage rows of `traffic` sent by VM `vm_id` in `zone`: `(kind, resource, bytes)` — its
+/// backbone and internet bytes, and the backbone bytes again on each edge of their paths.
+fn traffic_rows(vm_id: &str, zone: ZoneId, traffic: &crate::driver::Traffic) -> Vec<(&'static str, String, i64)> {
+    let backbone: u64 = traffic.backbone.iter().map(|(_, bytes)| bytes).sum();
+    let mut rows = vec![
+        ("bytes_backbone", vm_id.to_owned(), to_i64(backbone)),
+        ("bytes_internet", vm_id.to_owned(), to_i64(traffic.internet)),
+    ];
+    for (peer, bytes) in &traffic.backbone {
+        for edge in BACKBONE
+            .path(zone, *peer, &Cut::none())
+            .map(|p| p.edges)
+            .unwrap_or_default()
+        {
+            if let Some(edge) = BACKBONE.edge(edge) {
+                rows.push(("bytes_edge", format!("{}-{}", edge.a, edge.b), to_i64(*bytes)));
+            }
+        }
+    }
+    rows
 }
 
 /// The pricing records for stored usage rows (edge traffic is a view of backbone traffic already

@@ -199,6 +199,40 @@ pub struct TenantNetwork {
     /// host's zone); everything else inbound is dropped.
     #[serde(default)]
     pub inbound: Vec<InboundRule>,
+    /// The tenant's rate caps as this host holds them (see [`RateCap`]).
+    #[serde(default)]
+    pub caps: Vec<RateCap>,
+}
+
+/// A limit on what a host's VMs of a network send, held by the host's shaper.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum RateCap {
+    /// What this VM (by its private address) sends out of its zone's segment, every destination
+    /// together.
+    Vm {
+        /// The VM's private address.
+        address: String,
+        /// The rate, in kbit/s (1000 bit/s).
+        kbit: u64,
+    },
+    /// What this host's VMs of the network send together to the network's VMs in `zone`.
+    Zone {
+        /// The destination zone.
+        zone: String,
+        /// The rate, in kbit/s: this host's share of the zone pair's cap.
+        kbit: u64,
+    },
+}
+
+/// What a VM has sent since its port was made, as its host counts it at the VM's port: IP bytes
+/// (no overlay headers), by destination. `GET /v1/vms/{id}/traffic`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentBytes {
+    /// To the network's VMs in each other zone, by zone.
+    pub zones: std::collections::BTreeMap<String, u64>,
+    /// To the internet (through the VM's breakout).
+    pub internet: u64,
 }
 
 /// A VM's public address.
@@ -232,6 +266,9 @@ pub struct NetworkMember {
     pub address: String,
     /// Its host's underlay address ([`Registration::underlay`]).
     pub host: String,
+    /// Its zone (what its traffic is counted and capped by).
+    #[serde(default)]
+    pub zone: String,
 }
 
 /// A VM's state on its host.
@@ -299,6 +336,9 @@ pub enum Route {
     /// session per VM at a time: another is refused with `409` [`ERROR_BUSY`], and a VM that does
     /// not run with `409` [`ERROR_NOT_RUNNING`]. The socket closes when the VM stops.
     Serial(VmId),
+    /// `GET /v1/vms/{id}/traffic`: what the VM has sent ([`SentBytes`]); nothing for a VM without
+    /// a port on a tenant network.
+    Traffic(VmId),
 }
 
 impl Route {
@@ -316,6 +356,7 @@ impl Route {
             Route::Console(id) => format!("/v1/vms/{id}/console"),
             Route::Network(id) => format!("/v1/networks/{id}"),
             Route::Serial(id) => format!("/v1/vms/{id}/serial"),
+            Route::Traffic(id) => format!("/v1/vms/{id}/traffic"),
         }
     }
 }

@@ -51,6 +51,7 @@ async fn main() {
         driver: meridian::config::DriverChoice::Simulated,
         reconcile_every: std::time::Duration::from_secs(15),
         orphan_grace: std::time::Duration::from_secs(60),
+        meter_every: std::time::Duration::from_secs(60),
         workers: 1,
         job_lease_ms: 5000,
         demo: false,

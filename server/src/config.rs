@@ -115,6 +115,9 @@ pub struct Settings {
     /// reconciler discards it.
     #[arg(long, env = "MERIDIAN_ORPHAN_GRACE_SECS", default_value_t = 60, global = true)]
     pub orphan_grace_secs: u64,
+    /// Seconds between metering ticks (usage and traffic recorded up to now).
+    #[arg(long, env = "MERIDIAN_METER_SECS", default_value_t = 60, global = true)]
+    pub meter_secs: u64,
     /// How long a job worker's claim lasts without renewal: after a crash, another worker takes
     /// the job over this long after.
     #[arg(long, env = "MERIDIAN_JOB_LEASE_MS", default_value_t = 5000, global = true)]
@@ -236,6 +239,8 @@ pub struct Config {
     pub reconcile_every: Duration,
     /// How long an orphan VM is left before it is discarded.
     pub orphan_grace: Duration,
+    /// Time between metering ticks.
+    pub meter_every: Duration,
     /// Job workers in this process.
     pub workers: u16,
     /// Job lease length.
@@ -313,6 +318,7 @@ impl Settings {
             driver: self.driver,
             reconcile_every: Duration::from_secs(self.reconcile_secs.max(1)),
             orphan_grace: Duration::from_secs(self.orphan_grace_secs),
+            meter_every: Duration::from_secs(self.meter_secs.max(1)),
             workers: self.workers,
             job_lease_ms: self.job_lease_ms,
             demo: self.demo,

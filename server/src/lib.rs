@@ -381,11 +381,11 @@ pub fn spawn_workers_named(
     (stop, handles)
 }
 
-/// Meters usage every minute, for as long as the server runs (state changes meter in between),
-/// and fires the bandwidth alerts that the new usage makes due.
-pub fn spawn_meter(control: Control) {
+/// Meters usage every `every` (a minute by default), for as long as the server runs (state
+/// changes meter in between), and fires the bandwidth alerts that the new usage makes due.
+pub fn spawn_meter(control: Control, every: std::time::Duration) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             let now = meridian_control::now_ms();

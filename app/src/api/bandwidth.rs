@@ -58,6 +58,8 @@ pub struct ElsewhereRow {
 pub struct BandwidthData {
     /// "2026-11".
     pub month: String,
+    /// Whether the traffic was counted on real packets rather than simulated.
+    pub measured: bool,
     /// Backbone bytes this month.
     pub backbone: u64,
     /// Internet bytes this month.
@@ -172,6 +174,7 @@ fn data_from(view: meridian_control::bandwidth::BandwidthView) -> BandwidthData 
         .collect();
     BandwidthData {
         month: view.month.clone(),
+        measured: view.measured,
         backbone: view.backbone,
         internet: view.internet,
         allowance: view.allowance,

@@ -66,6 +66,11 @@ fn summary(data: &BandwidthData) -> AnyView {
                 <h2>"Traffic this month"</h2>
                 <p class="tile-figure">{format_bytes(used)}</p>
                 <p>{format!("Private backbone {}, internet {}", format_bytes(data.backbone), format_bytes(data.internet))}</p>
+                <p class="muted">{if data.measured {
+                    "Measured: counted at each VM's port on its host, the bytes your VMs sent."
+                } else {
+                    "Simulated: the simulated zones make this traffic up."
+                }}</p>
             </section>
             <section class="card tile" aria-label="Fair-use allowance">
                 <h2>"Fair-use allowance"</h2>

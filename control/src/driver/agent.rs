@@ -20,9 +20,11 @@ use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::agent_api::{
     self, API_VERSION, ApiError, Breakout, Console, InboundRule, NetworkMember, Route, TenantNetwork,
-    VERSION_HEADER, VmRequest, VmStatus,
+    VERSION_HEADER, VmRequest, VmStatus, RateCap, SentBytes,
 };
+use meridian_core::bandwidth::CapScope;
 use meridian_core::id::VmId;
+use meridian_core::zone::ZoneId;
 use meridian_core::ipam::Cidr;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -284,6 +286,7 @@ impl AgentDriver {
                     vm: VmId(row.vm_id.parse().ok()?),
                     address: row.private_ip.clone(),
                     host: row.underlay.clone(),
+                    zone: row.zone.clone(),
                 })
             })
             .collect();
@@ -292,6 +295,7 @@ impl AgentDriver {
         if let Some((host, zone)) = also {
             hosts.entry(host).or_insert_with(|| zone.to_owned());
         }
+        let caps = self.store.cap_list(tenant).await.map_err(read_error)?;
         for (host, zone) in hosts {
             let Some(subnet) = subnets.get(&zone).and_then(|cidr| Cidr::parse(cidr).ok()) else {
                 continue;
@@ -323,6 +327,7 @@ impl AgentDriver {
                 members: members.clone(),
                 breakouts,
                 inbound,
+                caps: rate_caps(&caps, &rows, host, &zone),
             };
             self.call::<serde_json::Value>(
                 host,
@@ -431,7 +436,8 @@ impl Driver for AgentDriver {
         false
     }
 
-    /// The backbone is still the model (issue #16).
+    /// Edge load is the model's, and so is the latency of an edge no agent measures (agents'
+    /// measurements come in through `edge_measurements`, labelled measured).
     fn network_is_simulated(&self) -> bool {
         true
     }
@@ -618,6 +624,32 @@ impl Driver for AgentDriver {
         Ok(Vec::new())
     }
 
+    /// Asked once (no retries): the meter reads it for every VM each minute and must not wait
+    /// for a host that does not answer (the next reading counts what this one missed).
+    async fn sent(&self, vm: &VmSpec) -> Result<Option<Traffic>, DriverError> {
+        let Some(host) = vm.host else {
+            return Ok(None);
+        };
+        let sent: Option<SentBytes> = self
+            .call_within(
+                host,
+                Method::GET,
+                &Route::Traffic(VmId(vm.id)).path(),
+                None,
+                Duration::ZERO,
+            )
+            .await?;
+        let sent = sent.unwrap_or_default();
+        Ok(Some(Traffic {
+            backbone: sent
+                .zones
+                .iter()
+                .filter_map(|(zone, bytes)| Some((ZoneId::parse(zone).ok()?, *bytes)))
+                .collect(),
+            internet: sent.internet,
+        }))
+    }
+
     async fn present(&self, host: Uuid) -> Result<Vec<Presence>, DriverError> {
         let vms: Option<Vec<VmStatus>> = self.call(host, Method::GET, &Route::Vms.path(), None).await?;
         Ok(vms
@@ -651,7 +683,7 @@ impl Driver for AgentDriver {
         )
     }
 
-    /// No counters are read yet (issue #16): nothing is reported rather than a made-up figure.
+    /// Nothing is made up: what VMs send is counted ([`Driver::sent`]).
     fn traffic(
         &self,
         _vm: &VmSpec,
@@ -661,4 +693,46 @@ impl Driver for AgentDriver {
     ) -> Traffic {
         Traffic::default()
     }
+}
+
+/// The caps host `host` (in `zone`) holds for its VMs among `rows` (the network's members): a VM's
+/// own cap, and for each zone pair with `zone` in it, an even share of the pair's cap per host of
+/// the tenant's in `zone` toward the other zone (each direction of a pair is held at the cap).
+fn rate_caps(
+    caps: &[meridian_core::bandwidth::Cap],
+    rows: &[crate::store::host::NetworkMemberRow],
+    host: Uuid,
+    zone: &str,
+) -> Vec<RateCap> {
+    let kbit = |cap: &meridian_core::bandwidth::Cap| u64::try_from(cap.mbps).unwrap_or(0) * 1000;
+    let hosts_in_zone = rows
+        .iter()
+        .filter(|row| row.zone == zone)
+        .map(|row| row.host_id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        .max(1);
+    let mut held = Vec::new();
+    for cap in caps {
+        match CapScope::from_key(&cap.scope, &cap.target) {
+            Some(CapScope::Vm(id)) => {
+                if let Some(row) = rows.iter().find(|row| row.vm_id == id && row.host_id == host) {
+                    held.push(RateCap::Vm {
+                        address: row.private_ip.clone(),
+                        kbit: kbit(cap),
+                    });
+                }
+            }
+            Some(CapScope::Pair(a, b)) if a.as_str() == zone || b.as_str() == zone => {
+                let other = if a.as_str() == zone { b } else { a };
+                held.push(RateCap::Zone {
+                    zone: other.to_string(),
+                    kbit: kbit(cap) / hosts_in_zone as u64,
+                });
+            }
+            _ => {}
+        }
+    }
+    held.sort();
+    held
 }

@@ -128,11 +128,11 @@ pub trait Driver: Send + Sync + 'static {
     /// What to call this backend in the UI, e.g. "Simulated zones".
     fn name(&self) -> &'static str;
 
-    /// True when its VMs are not real (no guest runs); the UI labels their consoles and
-    /// containers as simulated.
+    /// True when its VMs are not real (no guest runs); the UI labels their consoles, containers
+    /// and traffic as simulated. A real backend counts what its VMs send ([`Driver::sent`]).
     fn is_simulated(&self) -> bool;
 
-    /// True when its network figures (latency probes, edge load, traffic) are a model rather than
+    /// True when its backbone figures (latency probes, edge load) are a model rather than
     /// measured; the map labels them so.
     fn network_is_simulated(&self) -> bool {
         self.is_simulated()
@@ -210,10 +210,16 @@ pub trait Driver: Send + Sync + 'static {
     /// How much of a backbone edge's capacity is in use at `utc_ms` (0–1), all traffic counted.
     fn edge_load(&self, edge: &meridian_core::backbone::Edge, utc_ms: i64) -> f64;
 
-    /// What the VM sent in the last `seconds` to `peers` (the other zones of its tenant's network)
-    /// and to the internet, within `caps`: the limits the tenant set for this VM over this period.
-    /// A real backend enforces the caps with policers on the VM's port and reads interface
-    /// counters, so what it reports already respects them; the simulation makes the traffic up
-    /// and applies the caps to it.
+    /// The simulation's traffic: what the VM sent in the last `seconds` to `peers` (the other
+    /// zones of its tenant's network) and to the internet, made up and held within `caps` (the
+    /// limits the tenant set for this VM over this period). A real backend reports nothing here:
+    /// it counts what VMs really send ([`Driver::sent`]) and holds the caps on real packets.
     fn traffic(&self, vm: &VmSpec, peers: &[ZoneId], seconds: u64, caps: &TrafficCaps) -> Traffic;
+
+    /// What the VM has sent since its port was made, by destination, as the counters at its port
+    /// count it (cumulative: the meter takes the difference between readings); None from a
+    /// backend that counts nothing (the simulation, whose figures come from [`Driver::traffic`]).
+    async fn sent(&self, _vm: &VmSpec) -> Result<Option<Traffic>, DriverError> {
+        Ok(None)
+    }
 }

@@ -137,6 +137,35 @@ impl Store {
         sqlx::query_scalar(sql).bind(id).fetch_one(&mut **tx).await
     }
 
+    /// The VM's traffic counters as last metered: `(class, bytes, read at)`.
+    pub(crate) async fn traffic_metered(tx: &mut Tx, vm_id: &str) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+        sqlx::query_as("SELECT class, bytes, read_at FROM vm_traffic_counters WHERE vm_id = $1 ORDER BY class")
+            .bind(vm_id)
+            .fetch_all(&mut **tx)
+            .await
+    }
+
+    /// Records a counter reading as metered.
+    pub(crate) async fn traffic_metered_set(
+        tx: &mut Tx,
+        vm_id: &str,
+        class: &str,
+        bytes: i64,
+        read_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO vm_traffic_counters (vm_id, class, bytes, read_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (vm_id, class) DO UPDATE SET bytes = excluded.bytes, read_at = excluded.read_at",
+        )
+        .bind(vm_id)
+        .bind(class)
+        .bind(bytes)
+        .bind(read_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Ids of VMs whose usage is being metered.
     pub async fn vm_ids_metered(&self) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query_scalar("SELECT id FROM vms WHERE metered_until IS NOT NULL")

@@ -6,6 +6,7 @@
 //! lives here. [`routes`] is the one list of routes; the router, the OpenAPI test and the
 //! authorization-coverage test all read it.
 
+mod bandwidth;
 mod billing;
 mod catalog;
 mod compute;
@@ -91,6 +92,13 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/api/v1/firewall-rules/{id}",
             delete(network::firewall_rule_delete),
         ),
+        (Method::GET, "/api/v1/bandwidth", get(bandwidth::bandwidth_view)),
+        (Method::PUT, "/api/v1/bandwidth/caps", put(bandwidth::cap_set)),
+        (
+            Method::DELETE,
+            "/api/v1/bandwidth/caps/{scope}/{target}",
+            delete(bandwidth::cap_remove),
+        ),
         (Method::GET, "/api/v1/usage", get(billing::usage_view)),
         (Method::GET, "/api/v1/invoices", get(billing::invoice_list)),
         (
@@ -135,6 +143,7 @@ pub fn routes_by_path() -> BTreeMap<&'static str, MethodRouter<AppState>> {
         compute::job_list, compute::job_view,
         network::network_list,
         network::firewall_rule_list, network::firewall_rule_create, network::firewall_rule_delete,
+        bandwidth::bandwidth_view, bandwidth::cap_set, bandwidth::cap_remove,
         billing::usage_view, billing::invoice_list, billing::invoice_view,
     ),
     components(schemas(ApiErrorBody, ApiErrorDetail)),
