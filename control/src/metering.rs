@@ -397,3 +397,36 @@ fn traffic_caps(
     }
     limits
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::Traffic;
+
+    fn reading(at: i64, lon1: u64, internet: u64) -> Reading {
+        Reading {
+            at,
+            sent: Traffic {
+                backbone: vec![(ZoneId::parse("lon1").unwrap(), lon1)],
+                internet,
+            },
+        }
+    }
+
+    #[test]
+    fn a_reading_counts_what_its_counters_gained_and_a_late_one_nothing() {
+        let metered = [("internet".to_owned(), 100, 5_000), ("lon1".to_owned(), 900, 5_000)];
+        let counted = counted_since(&metered, &reading(6_000, 1_000, 100)).expect("newer");
+        assert_eq!(counted.backbone[0].1, 100);
+        assert_eq!(counted.internet, 0);
+        // Reset on its host: the counter restarted from zero.
+        let counted = counted_since(&metered, &reading(6_000, 40, 100)).expect("newer");
+        assert_eq!(counted.backbone[0].1, 40);
+        // Another server's reading taken before the one metered last: nothing, not a "reset".
+        assert!(counted_since(&metered, &reading(4_000, 800, 90)).is_none());
+        assert!(counted_since(&metered, &reading(5_000, 1_000, 100)).is_none());
+        // The first reading of a VM: all of it.
+        let counted = counted_since(&[], &reading(1, 7, 3)).expect("first");
+        assert_eq!((counted.backbone[0].1, counted.internet), (7, 3));
+    }
+}

@@ -1,6 +1,7 @@
 //! Metering and rating: usage is recorded exactly, rolled up per hour, and invoices reconcile.
 
 use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
+use meridian_control::driver::{Driver, DriverError, HostSpec, Presence, Traffic, TrafficCaps, VmSpec};
 use meridian_control::metering::{HOUR_MS, usage_records};
 use meridian_control::testing::TestDb;
 use meridian_control::{Actor, Control, OpContext};
@@ -228,4 +229,188 @@ async fn past_months_are_final_invoices_that_reconcile_and_future_months_do_not_
     assert!(matches!(future, meridian_control::Error::NotFound), "{future:?}");
     let bad = control.billing_invoice(&ctx, "2026-13", now).await.unwrap_err();
     assert!(matches!(bad, meridian_control::Error::Invalid(_)), "{bad:?}");
+}
+
+/// The simulator's VMs with a real backend's traffic: nothing made up, counters the test sets.
+struct Counting {
+    inner: SimulatedDriver,
+    counters: std::sync::Mutex<Traffic>,
+}
+
+impl Counting {
+    fn set(&self, nyc1: u64, internet: u64) {
+        *self.counters.lock().unwrap() = Traffic {
+            backbone: vec![(meridian_core::zone::ZoneId::parse("nyc1").unwrap(), nyc1)],
+            internet,
+        };
+    }
+}
+
+#[async_trait::async_trait]
+impl Driver for Counting {
+    fn name(&self) -> &'static str {
+        "Counting"
+    }
+    fn is_simulated(&self) -> bool {
+        false
+    }
+    async fn hosts(&self) -> Vec<HostSpec> {
+        self.inner.hosts().await
+    }
+    fn public_addresses(&self, zone: meridian_core::zone::ZoneId) -> Vec<std::net::Ipv4Addr> {
+        self.inner.public_addresses(zone)
+    }
+    async fn disk_create(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.inner.disk_create(vm).await
+    }
+    async fn disk_resize(&self, vm: &VmSpec, disk_gib: u64) -> Result<(), DriverError> {
+        self.inner.disk_resize(vm, disk_gib).await
+    }
+    async fn disk_delete(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.inner.disk_delete(vm).await
+    }
+    async fn vm_boot(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.inner.vm_boot(vm).await
+    }
+    async fn vm_power_off(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.inner.vm_power_off(vm).await
+    }
+    async fn vm_reboot(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.inner.vm_reboot(vm).await
+    }
+    async fn network_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.inner.network_attach(vm).await
+    }
+    async fn network_detach(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.inner.network_detach(vm).await
+    }
+    async fn breakout_attach(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.inner.breakout_attach(vm).await
+    }
+    async fn breakout_detach(&self, vm: &VmSpec) -> Result<(), DriverError> {
+        self.inner.breakout_detach(vm).await
+    }
+    async fn console(&self, vm: &VmSpec) -> Result<Vec<String>, DriverError> {
+        self.inner.console(vm).await
+    }
+    async fn containers(&self, vm: &VmSpec) -> Result<Vec<meridian_core::stack::Container>, DriverError> {
+        self.inner.containers(vm).await
+    }
+    async fn present(&self, host: uuid::Uuid) -> Result<Vec<Presence>, DriverError> {
+        self.inner.present(host).await
+    }
+    async fn discard(&self, host: uuid::Uuid, id: uuid::Uuid) -> Result<(), DriverError> {
+        self.inner.discard(host, id).await
+    }
+    fn probe(&self, edge: &meridian_core::backbone::Edge) -> meridian_core::backbone::ProbeSample {
+        self.inner.probe(edge)
+    }
+    fn edge_load(&self, edge: &meridian_core::backbone::Edge, utc_ms: i64) -> f64 {
+        self.inner.edge_load(edge, utc_ms)
+    }
+    fn traffic(&self, _: &VmSpec, _: &[meridian_core::zone::ZoneId], _: u64, _: &TrafficCaps) -> Traffic {
+        Traffic::default()
+    }
+    async fn sent(&self, _vm: &VmSpec) -> Result<Option<Traffic>, DriverError> {
+        Ok(Some(self.counters.lock().unwrap().clone()))
+    }
+}
+
+/// The tenant's metered bytes by kind over every hour: (backbone, internet, on each backbone
+/// edge of the path from fra1 to nyc1 — the same on every one).
+async fn metered_bytes(control: &Control, ctx: &OpContext) -> (i64, i64, i64) {
+    let rows = control.usage_list(ctx, 0, i64::MAX / 2).await.unwrap();
+    let sum = |kind: &str, resource: Option<&str>| -> i64 {
+        rows.iter()
+            .filter(|r| r.kind == kind && resource.is_none_or(|id| r.resource_id == id))
+            .map(|r| r.quantity)
+            .sum()
+    };
+    let path = meridian_core::backbone::BACKBONE
+        .path(
+            meridian_core::zone::ZoneId::parse("fra1").unwrap(),
+            meridian_core::zone::ZoneId::parse("nyc1").unwrap(),
+            &meridian_core::backbone::Cut::none(),
+        )
+        .unwrap();
+    let on_edges: std::collections::BTreeSet<i64> = path
+        .edges
+        .iter()
+        .map(|e| {
+            let edge = meridian_core::backbone::BACKBONE.edge(*e).unwrap();
+            sum("bytes_edge", Some(&format!("{}-{}", edge.a, edge.b)))
+        })
+        .collect();
+    assert_eq!(on_edges.len(), 1, "every edge of the path carries the bytes: {on_edges:?}");
+    (
+        sum("bytes_backbone", None),
+        sum("bytes_internet", None),
+        on_edges.into_iter().next().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_real_backends_counters_are_metered_by_their_difference_never_twice() {
+    let db = TestDb::fresh().await;
+    let driver = Arc::new(Counting {
+        inner: SimulatedDriver::new(SimTiming::instant(), 3),
+        counters: std::sync::Mutex::default(),
+    });
+    let control = Control::new(db.store.clone(), driver.clone()).await.unwrap();
+    let signup = Signup::parse("Count Co", "ops@count.example", "a long enough secret").unwrap();
+    let account = control
+        .account_signup(&OpContext::anonymous("t"), signup)
+        .await
+        .unwrap();
+    let ctx = meridian_control::testing::as_user(&account);
+    for zone in ["fra1", "nyc1"] {
+        let vdc = control.vdc_create(&ctx, zone, zone).await.unwrap().id;
+        let create = VmCreate::parse(&VmCreateForm {
+            name: format!("app-{zone}"),
+            zone: zone.into(),
+            template: "debian-12".into(),
+            size: "s".into(),
+            ..VmCreateForm::default()
+        })
+        .unwrap();
+        control.vm_create(&ctx, vdc, create).await.unwrap();
+    }
+    control.job_drain("m").await.unwrap();
+    let vm = control
+        .vm_list(&ctx)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.zone == "fra1")
+        .unwrap()
+        .id
+        .to_string();
+    let hour = recent_hour();
+    db.meter_from(Some(&vm), hour).await;
+
+    // The first reading: everything counted so far.
+    driver.set(10_000, 500);
+    control.meter_tick(hour + 60_000).await.unwrap();
+    assert_eq!(metered_bytes(&control, &ctx).await, (10_000, 500, 10_000));
+    // The next: only what was added (the internet counter did not move).
+    driver.set(15_000, 500);
+    control.meter_tick(hour + 120_000).await.unwrap();
+    assert_eq!(metered_bytes(&control, &ctx).await, (15_000, 500, 15_000));
+    // Nothing new: nothing metered, however many ticks.
+    control.meter_tick(hour + 180_000).await.unwrap();
+    assert_eq!(metered_bytes(&control, &ctx).await, (15_000, 500, 15_000));
+    // A counter below its last reading was reset on its host: all of it is new.
+    driver.set(2_000, 700);
+    control.meter_tick(hour + 240_000).await.unwrap();
+    assert_eq!(metered_bytes(&control, &ctx).await, (17_000, 700, 17_000));
+    // Still at $0.00.
+    let invoice = control.usage_invoice(&ctx, hour, hour + HOUR_MS).await.unwrap();
+    assert!(
+        invoice
+            .lines()
+            .iter()
+            .filter(|l| matches!(l.kind, UsageKind::BytesBackbone | UsageKind::BytesInternet))
+            .all(|l| l.amount == Money::ZERO),
+        "{invoice:?}"
+    );
 }
