@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: the Rust workspace on SQLite, again on a throw-away
 # PostgreSQL cluster, then the browser tests in real Chromium against a freshly built server on a
-# fresh database. Exits non-zero on any failure.
+# fresh database, and those that need real VMs against a lab. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +30,14 @@ echo "==> browser tests (Chromium)"
 scripts/build.sh debug
 mkdir -p end2end/screenshots
 (cd end2end && npx playwright test)
+
+# A lab (real host agents and VMs, its own name, net and port) for the browser tests that need one:
+# the interactive console of a real VM, the map's measured links.
+echo "==> browser tests against a lab (Chromium, zones lon1 and par1)"
+lab=(scripts/lab.sh --dir /tmp/meridian-e2e-lab --name mle --net 10.252.0)
+"${lab[0]}" down "${lab[@]:1}" >/dev/null 2>&1 || true
+trap '"${lab[0]}" down "${lab[@]:1}" >/dev/null 2>&1 || true' EXIT
+"${lab[0]}" up "${lab[@]:1}" --zones lon1,par1 --port 3950 --no-build
+(cd end2end && MERIDIAN_LAB_URL=http://127.0.0.1:3950 npx playwright test --config lab.config.ts)
+"${lab[0]}" down "${lab[@]:1}"
 echo "All tests passed. Screenshots: end2end/screenshots/"
