@@ -86,6 +86,7 @@ async fn ping(address: &str) -> PeerSample {
         rtt_ms: None,
         jitter_ms: 0.0,
         loss: 1.0,
+        routers: None,
     };
     let Ok(out) = Command::new("ping")
         .args(["-n", "-c", PINGS, "-i", "0.2", "-W", "2", address])
@@ -98,6 +99,12 @@ async fn ping(address: &str) -> PeerSample {
         return lost;
     };
     let text = String::from_utf8_lossy(&out.stdout);
+    let routers = text
+        .lines()
+        .filter_map(|line| line.split("ttl=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u32>().ok())
+        .min()
+        .map(|ttl| FIRST_TTL.saturating_sub(ttl));
     let mut times: Vec<f64> = text
         .lines()
         .filter_map(|line| line.split("time=").nth(1))
@@ -123,5 +130,9 @@ async fn ping(address: &str) -> PeerSample {
         rtt_ms: Some(sorted[sorted.len() / 2]),
         jitter_ms: jitter,
         loss: loss.clamp(0.0, 1.0),
+        routers,
     }
 }
+
+/// The TTL a Linux host's answers start with (`net.ipv4.ip_default_ttl`).
+const FIRST_TTL: u32 = 64;

@@ -115,6 +115,15 @@ impl Control {
             if !direct || !sample.loss.is_finite() || !sample.jitter_ms.is_finite() {
                 continue;
             }
+            // The answers crossed more routers than the edge's two ends: the network took another
+            // way (the edge is cut, or its routing changed) and the sample measured the detour,
+            // not the edge.
+            if let Some(routers) = sample.routers.filter(|routers| *routers != 2) {
+                tracing::info!(edge = %edge.key(), routers, rtt_ms = ?sample.rtt_ms,
+                    "a probe between the edge's zones took another way; not the edge's measurement");
+                metrics::counter!("meridian_backbone_probes_rerouted_total").increment(1);
+                continue;
+            }
             let rtt_ms = sample.rtt_ms.filter(|ms| ms.is_finite() && *ms >= 0.0);
             let implausible = rtt_ms.is_some_and(|ms| ms < edge.fibre_limit_ms);
             if implausible {

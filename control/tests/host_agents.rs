@@ -235,6 +235,7 @@ async fn hosts_learn_their_peers_and_their_probes_label_the_edges_they_measure()
         rtt_ms: Some(rtt_ms),
         jitter_ms: 0.4,
         loss: 0.0,
+        routers: Some(2),
     };
     // London–New York is one edge (its fibre limit is 54.6 ms); London–Hong Kong is a path of five.
     let report = ProbeReport {
@@ -289,4 +290,21 @@ async fn hosts_learn_their_peers_and_their_probes_label_the_edges_they_measure()
     let map = w.control.map_view(&owner).await.unwrap();
     let flagged = map.edges.iter().find(|e| e.edge == "lon1-nyc1").unwrap();
     assert_eq!(flagged.source, "implausible");
+
+    // Answers that crossed a third router went another way (the edge is cut): they measured the
+    // detour, not the edge, which keeps its last measurement.
+    let detour = ProbeReport {
+        host_id: nyc,
+        samples: vec![PeerSample {
+            routers: Some(5),
+            ..sample(lon, 140.0)
+        }],
+    };
+    assert_eq!(
+        w.control
+            .host_probes(&host_token(SECRET, nyc), &detour)
+            .await
+            .unwrap(),
+        0
+    );
 }

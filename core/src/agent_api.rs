@@ -147,6 +147,11 @@ pub struct PeerSample {
     pub jitter_ms: f64,
     /// The share of probes lost (0–1).
     pub loss: f64,
+    /// How many routers the answers crossed at most (64, a Linux host's first TTL, less the
+    /// lowest TTL they arrived with): the way the network took. None when nothing answered (or
+    /// from an agent that does not say).
+    #[serde(default)]
+    pub routers: Option<u32>,
 }
 
 /// A VM as the control plane asks the agent to run it. Every operation is keyed by the id and
