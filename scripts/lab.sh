@@ -8,6 +8,7 @@
 #   scripts/lab.sh status
 #   scripts/lab.sh start-agent HOST | start-server    (again, after a crash or a kill)
 #   scripts/lab.sh cut ZONE ZONE | heal ZONE ZONE      (a backbone edge: its links down / up)
+# Staff cut links too (the capacity page): the lab's controller (`meridian-lab links`) applies them.
 # --hosts is per zone; a zone's first host is named by the zone (lon1), the others ZONE.N (lon1.2).
 # Every command also takes --dir DIR (default /tmp/mlab), --name NAME (default mlab) and --net
 # A.B.C (default 10.254.0): two labs with other names, directories and nets do not meet (the
@@ -105,6 +106,7 @@ down() {
   done
   if [ -d "$dir" ]; then
     stop_pid "$dir/backbone.pid" 5
+    stop_pid "$dir/links.pid" 5
     stop_pid "$dir/server.pid" 10
     rm -rf "$dir"
     say "removed $dir"
@@ -169,6 +171,16 @@ start_server() {
     --data-dir "$dir/server" >> "$dir/server.log" 2>&1 < /dev/null &
   echo $! > "$dir/server.pid"
   say "server: http://127.0.0.1:$port (log $dir/server.log)"
+}
+
+# The backbone's controller: `meridian-lab links` takes down the links staff cut (the staff
+# capacity page) and brings them back when restored.
+start_links() {
+  if [ -f "$dir/links.pid" ] && alive "$(cat "$dir/links.pid")"; then return; fi
+  (umask 077; "$server_bin" agent-token --data-dir "$dir/server" --log warn --backbone > "$dir/backbone-token")
+  setsid "$lab_bin" links "http://127.0.0.1:$(cat "$dir/port")" "$dir/backbone-token" "$name" \
+    >> "$dir/links.log" 2>&1 < /dev/null &
+  echo $! > "$dir/links.pid"
 }
 
 # The lab's backbone: a router namespace NAME-bb-<zone> for every zone of the catalogue, joined
@@ -347,6 +359,7 @@ up() {
     start_agent "$host"
   done 3< "$dir/hosts"
   start_server
+  start_links
 
   # Up when every agent's host registered with the server.
   local deadline=$((SECONDS + 120)) id
@@ -373,5 +386,5 @@ case $command in
   cut) edge_set down "${edge_arg[@]}" ;;
   heal) edge_set up "${edge_arg[@]}" ;;
   start-server) start_server ;;
-  *) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

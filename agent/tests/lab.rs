@@ -833,6 +833,7 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
         lon_nyc["jitter_ms"], edge.modelled_rtt_ms
     );
     assert!(rtt >= edge.fibre_limit_ms && (rtt - edge.modelled_rtt_ms).abs() <= 0.15 * edge.modelled_rtt_ms);
+    let edge_rtt = rtt;
     let unmeasured = edges
         .iter()
         .find(|e| e["edge"] == "par1-mad1")
@@ -848,6 +849,7 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
         .path(lon, nyc, &Cut::none().with_edge(edge))
         .expect("a detour");
     lab.script("cut", &["lon1", "nyc1"]);
+    let cut_at = Instant::now();
     routes_become(lon, nyc, &detour.zones).await;
     let rtt = measured_rtt_ms(lon, nyc);
     eprintln!(
@@ -864,14 +866,80 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
         detour.modelled_rtt_ms
     );
 
+    // The agents' probes meanwhile went the detour's way: not the edge's measurement (their
+    // answers crossed more routers), so the map keeps the edge's last one, not the detour's.
+    tokio::time::sleep(Duration::from_secs(25).saturating_sub(cut_at.elapsed())).await;
+    let map: Value = browser
+        .post(format!("{}/fn/map_view", lab.base))
+        .header("Origin", &lab.base)
+        .send()
+        .await
+        .expect("the map answers")
+        .json()
+        .await
+        .expect("map data");
+    let during = map["edges"]
+        .as_array()
+        .and_then(|edges| edges.iter().find(|e| e["edge"] == "lon1-nyc1"))
+        .and_then(|e| e["rtt_ms"].as_f64())
+        .expect("the edge's round trip");
+    assert!(
+        (during - edge_rtt).abs() <= 0.15 * edge_rtt,
+        "the detour's {during:.1} ms was taken for the edge's ({edge_rtt:.1} ms)"
+    );
+
     // Healed, the edge carries London–New York again.
     lab.script("heal", &["lon1", "nyc1"]);
-    routes_become(
-        lon,
-        nyc,
-        &BACKBONE.path(lon, nyc, &Cut::none()).expect("a path").zones,
+    let direct = BACKBONE.path(lon, nyc, &Cut::none()).expect("a path").zones;
+    routes_become(lon, nyc, &direct).await;
+
+    // An admin cuts it for maintenance on the capacity page: the lab's backbone controller takes
+    // it down, the network routes around it; returned to service, it carries the traffic again.
+    let mut create = lab.server_command();
+    create
+        .args(["staff", "create", "--email", "noc@meridian.example", "--role", "admin"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = create.spawn().expect("meridian staff create runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{PASSWORD}").expect("the password is written");
+    }
+    assert!(child.wait().expect("it ends").success(), "staff create");
+    let staff = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let call = |function: &str, form: Vec<(&str, &str)>| {
+        staff
+            .post(format!("{}/fn/{function}", lab.base))
+            .header("Origin", &lab.base)
+            .form(&form)
+            .send()
+    };
+    let answer = call(
+        "staff_login",
+        vec![("email", "noc@meridian.example"), ("password", PASSWORD)],
     )
-    .await;
+    .await
+    .expect("log-in answers");
+    assert!(answer.status().is_success(), "staff log-in: {}", answer.status());
+    let answer = call(
+        "staff_backbone_link_set",
+        vec![("edge", "lon1-nyc1"), ("cut", "true")],
+    )
+    .await
+    .expect("the cut answers");
+    assert!(answer.status().is_success(), "cut: {}", answer.status());
+    routes_become(lon, nyc, &detour.zones).await;
+    let answer = call(
+        "staff_backbone_link_set",
+        vec![("edge", "lon1-nyc1"), ("cut", "false")],
+    )
+    .await
+    .expect("the restore answers");
+    assert!(answer.status().is_success(), "restore: {}", answer.status());
+    routes_become(lon, nyc, &direct).await;
     lab.down();
 }
 

@@ -20,6 +20,7 @@ mod housekeeping;
 pub mod idempotency;
 pub mod invariants;
 pub mod job;
+pub mod links;
 pub mod live;
 pub mod map;
 pub mod metering;

@@ -50,6 +50,8 @@ pub struct MapView {
     pub edges: Vec<EdgeLive>,
     /// The tenant's zones (those with VMs or a subnet).
     pub zones: Vec<ZoneFootprint>,
+    /// The links staff cut for maintenance, by edge key.
+    pub cut: Vec<String>,
 }
 
 impl Control {
@@ -109,6 +111,13 @@ impl Control {
             probed_at: latest.map(|(at, _)| at),
             edges,
             zones: zones.into_values().collect(),
+            cut: self
+                .store
+                .backbone_cuts()
+                .await?
+                .into_iter()
+                .map(|(edge, _)| edge)
+                .collect(),
         })
     }
 

@@ -308,3 +308,58 @@ async fn hosts_learn_their_peers_and_their_probes_label_the_edges_they_measure()
         0
     );
 }
+
+#[tokio::test]
+async fn admins_cut_a_backbone_link_and_only_the_backbone_controller_reads_it() {
+    let w = world().await;
+    let admin = w.staff("ops@meridian.example", "admin").await;
+    let support = w.staff("help@meridian.example", "support").await;
+    let controller = host_token(SECRET, meridian_core::agent_api::BACKBONE_CONTROLLER);
+    assert!(w.control.backbone_intent(&controller).await.unwrap().cut.is_empty());
+
+    assert!(matches!(
+        w.control.backbone_link_set(&support, "lon1-nyc1", true).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.control.backbone_link_set(&admin, "lon1-atlantis", true).await,
+        Err(Error::NotFound)
+    ));
+    w.control.backbone_link_set(&admin, "lon1-nyc1", true).await.unwrap();
+    // Again: still cut, once.
+    w.control.backbone_link_set(&admin, "lon1-nyc1", true).await.unwrap();
+    assert_eq!(
+        w.control.backbone_intent(&controller).await.unwrap().cut,
+        ["lon1-nyc1"]
+    );
+    let links = w.control.backbone_links_view(&support).await.unwrap();
+    assert_eq!(links.len(), 24);
+    let cut: Vec<_> = links.iter().filter(|l| l.cut_at.is_some()).map(|l| l.name.as_str()).collect();
+    assert_eq!(cut, ["London – New York"]);
+
+    // A host's token, or none, reads nothing.
+    for token in [host_token(SECRET, Uuid::new_v4()), String::new()] {
+        assert!(matches!(
+            w.control.backbone_intent(&token).await,
+            Err(RegisterRefusal::Unauthorized)
+        ));
+    }
+    // A tenant sees no staff view.
+    let signup = Signup::parse("Globex", "ops@globex.example", "a long enough secret").unwrap();
+    let account = w
+        .control
+        .account_signup(&OpContext::anonymous("t"), signup)
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.control.backbone_links_view(&as_user(&account)).await,
+        Err(Error::NotFound)
+    ));
+
+    w.control.backbone_link_set(&admin, "lon1-nyc1", false).await.unwrap();
+    assert!(w.control.backbone_intent(&controller).await.unwrap().cut.is_empty());
+    assert!(matches!(
+        w.control.backbone_link_set(&admin, "lon1-nyc1", false).await,
+        Err(Error::NotFound)
+    ));
+}

@@ -45,6 +45,21 @@ pub const REGISTER_PATH: &str = "/agent/v1/register";
 /// The control plane's route an agent reports its latency probes at.
 pub const PROBES_PATH: &str = "/agent/v1/probes";
 
+/// The control plane's route the backbone's controller reads the links staff cut at
+/// ([`BackboneIntent`]), with the token of [`BACKBONE_CONTROLLER`].
+pub const BACKBONE_PATH: &str = "/agent/v1/backbone";
+
+/// The id the backbone's controller authenticates as: its token is [`host_token`] of this id.
+pub const BACKBONE_CONTROLLER: Uuid = Uuid::from_u128(0x6d65_7269_6469_616e_2d62_6163_6b62_6f6e);
+
+/// What the backbone's controller makes true: the links staff cut for maintenance are down, the
+/// others as the network has them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackboneIntent {
+    /// The cut links, by edge key (`lon1-nyc1`).
+    pub cut: Vec<String>,
+}
+
 /// How often an agent probes its peers over the backbone.
 pub const PROBE_EVERY_MS: u64 = 10_000;
 

@@ -31,12 +31,16 @@ pub enum Command {
     /// Check the invariants between the database's records (VMs, hosts, quotas, addresses, jobs)
     /// and print what is broken; exits 1 if anything is.
     Invariants,
-    /// Print the token of a host agent's host (from `agent.key` in the data directory, made if
-    /// absent): what `meridian-agent --token-file` reads.
+    /// Print the token of a host agent's host, or with `--backbone` of the backbone's controller
+    /// (from `agent.key` in the data directory, made if absent): what `meridian-agent
+    /// --token-file` reads.
     AgentToken {
         /// The host's id (its agent keeps it in `STATE_DIR/host-id`).
+        #[arg(long, required_unless_present = "backbone", conflicts_with = "backbone")]
+        host_id: Option<uuid::Uuid>,
+        /// The token of the backbone's controller instead (it reads the links staff cut).
         #[arg(long)]
-        host_id: uuid::Uuid,
+        backbone: bool,
     },
 }
 

@@ -1,6 +1,7 @@
 //! The routes host agents call: registration (`meridian_core::agent_api::REGISTER_PATH`) and probe
 //! reports (`PROBES_PATH`); bearer token and API version checked, then the control plane's
-//! `host_register` / `host_probes`.
+//! `host_register` / `host_probes`. And the backbone controller's (`BACKBONE_PATH`): the links
+//! staff cut.
 
 use crate::AppState;
 use axum::Json;
@@ -95,6 +96,25 @@ pub async fn probes(State(state): State<AppState>, headers: HeaderMap, body: axu
         )
             .into_response()
     })
+}
+
+/// `GET /agent/v1/backbone`: the links staff cut, for the backbone's controller.
+pub async fn backbone(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = version_refusal(&headers) {
+        return refused;
+    }
+    refusal_or(
+        state.control.backbone_intent(bearer(&headers)).await,
+        meridian_core::agent_api::BACKBONE_CONTROLLER,
+        |intent| {
+            (
+                StatusCode::OK,
+                [(VERSION_HEADER, API_VERSION.to_string())],
+                Json(intent),
+            )
+                .into_response()
+        },
+    )
 }
 
 /// The answer to a host agent's call: `ok`'s for a success, the refusal's status and code otherwise.

@@ -988,6 +988,11 @@ const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
         StaffAdmin,
         &[("id", "{job}"), ("draining", "true")],
     ),
+    (
+        "staff_backbone_link_set",
+        StaffAdmin,
+        &[("edge", "lon1-nyc1"), ("cut", "true")],
+    ),
     ("template_list", Read, &[]),
     (
         "template_create",
@@ -1263,6 +1268,7 @@ const HTTP_ROUTES: &[(&str, Access)] = &[
     // Host agents, with their host's token: `host_agent_routes_refuse_anyone_else` below.
     ("/agent/v1/register", Signed),
     ("/agent/v1/probes", Signed),
+    ("/agent/v1/backbone", Signed),
 ];
 
 /// Text only tenant A's data contains: finding it in anyone else's answer is a leak.
@@ -3645,4 +3651,16 @@ async fn host_agent_routes_refuse_anyone_else() {
             .unwrap();
         assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
     }
+    // The backbone controller's route (a GET): no version, 409; a server with no agents, 404.
+    let path = "/agent/v1/backbone";
+    let answer = stranger.get(server.url(path)).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::CONFLICT, "{path}");
+    let answer = stranger
+        .get(server.url(path))
+        .header("meridian-agent-api", "1")
+        .bearer_auth("forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
 }

@@ -9,6 +9,11 @@
 //!   one_way_us`; the taps are made here, moved into their routers' namespaces and brought up there,
 //!   then `READY` is written. Cutting an edge is done to its taps (link down), as a cut fibre would
 //!   be seen by the routers; this process keeps carrying whatever still arrives.
+//! - `meridian-lab links URL TOKEN_FILE NAME` is the lab backbone's controller: every 2 s it reads
+//!   the links staff cut from the control plane at `URL` (`BACKBONE_PATH`, with the backbone
+//!   controller's token) and takes a newly cut link's taps down in lab `NAME`'s routers, or a
+//!   restored one's up. It changes only what staff changed: an edge cut by hand (`lab.sh cut`)
+//!   stays as it is.
 
 use anyhow::{Context, Result, bail};
 use meridian_core::backbone::BACKBONE;
@@ -42,7 +47,55 @@ async fn main() -> Result<()> {
             Ok(())
         }
         ["delay", spec, ready] => delay(spec, ready).await,
-        _ => bail!("usage: meridian-lab zones | meridian-lab edges | meridian-lab delay SPEC READY"),
+        ["links", url, token_file, name] => links(url, token_file, name).await,
+        _ => bail!(
+            "usage: meridian-lab zones | meridian-lab edges | meridian-lab delay SPEC READY | meridian-lab links URL TOKEN_FILE NAME"
+        ),
+    }
+}
+
+/// The lab backbone's controller (see the module's documentation).
+async fn links(url: &str, token_file: &str, name: &str) -> Result<()> {
+    use meridian_core::agent_api::{API_VERSION, BACKBONE_PATH, BackboneIntent, VERSION_HEADER};
+    let token = std::fs::read_to_string(token_file).with_context(|| format!("reading {token_file}"))?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    let mut applied: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    eprintln!("meridian-lab links: following {url}{BACKBONE_PATH}");
+    loop {
+        let intent = client
+            .get(format!("{}{BACKBONE_PATH}", url.trim_end_matches('/')))
+            .bearer_auth(token.trim())
+            .header(VERSION_HEADER, API_VERSION.to_string())
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status);
+        let intent: Option<BackboneIntent> = match intent {
+            Ok(answer) => answer.json().await.ok(),
+            Err(error) => {
+                eprintln!("meridian-lab links: the control plane did not answer: {error}");
+                None
+            }
+        };
+        if let Some(intent) = intent {
+            let wanted: std::collections::BTreeSet<String> = intent.cut.into_iter().collect();
+            for (key, state) in wanted
+                .difference(&applied)
+                .map(|key| (key, "down"))
+                .chain(applied.difference(&wanted).map(|key| (key, "up")))
+            {
+                let Some(edge) = BACKBONE.edges().iter().find(|e| e.key() == *key) else {
+                    continue;
+                };
+                let index = edge.id.index();
+                ip(&["-n", &format!("{name}-bb-{}", edge.a), "link", "set", &format!("{name}e{index}a"), state]).await?;
+                ip(&["-n", &format!("{name}-bb-{}", edge.b), "link", "set", &format!("{name}e{index}b"), state]).await?;
+                eprintln!("meridian-lab links: edge {key} {state} (staff)");
+            }
+            applied = wanted;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 

@@ -52,6 +52,8 @@ pub struct MapData {
     pub edges: Vec<EdgeProbe>,
     /// The tenant's zones.
     pub zones: Vec<ZoneUse>,
+    /// The links staff cut for maintenance, by edge key.
+    pub cut: Vec<String>,
 }
 
 /// The map's live data for the signed-in tenant.
@@ -86,6 +88,7 @@ pub async fn map_view() -> Result<MapData, AppError> {
                 subnet: z.subnet,
             })
             .collect(),
+        cut: map.cut,
     })
 }
 

@@ -57,6 +57,8 @@ pub struct Capacity {
     pub zones: Vec<ZoneCapacity>,
     /// The hosts host agents registered (none with the simulated zones).
     pub hosts: Vec<AgentHost>,
+    /// The backbone's links, with the ones staff cut.
+    pub links: Vec<meridian_core::view::BackboneLink>,
     /// Whether the VMs are simulated.
     pub simulated: bool,
     /// Whether the viewer is an admin (may drain hosts).
@@ -222,6 +224,7 @@ pub async fn capacity_view() -> Result<Capacity, AppError> {
     Ok(Capacity {
         zones: control.capacity_view(&ctx).await?,
         hosts: control.agent_hosts_view(&ctx).await?,
+        links: control.backbone_links_view(&ctx).await?,
         simulated: control.driver().is_simulated(),
         admin: ctx.staff()?.1.can_administer(),
     })
@@ -234,6 +237,13 @@ pub async fn staff_host_drain(id: String, draining: String) -> Result<(), AppErr
     Ok(control
         .host_drain(&ctx, meridian_control::Error::id(&id)?, draining == "true")
         .await?)
+}
+
+/// Cuts a backbone link for maintenance (`cut` = "true") or returns it to service (admins).
+#[server(prefix = "/fn", endpoint = "staff_backbone_link_set")]
+pub async fn staff_backbone_link_set(edge: String, cut: String) -> Result<(), AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    Ok(control.backbone_link_set(&ctx, &edge, cut == "true").await?)
 }
 
 /// The job queue for one filter (`live`, `failed`, `cancelled`, `all`).

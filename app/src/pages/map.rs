@@ -170,6 +170,15 @@ fn map_status(data: &MapData) -> AnyView {
                 view! { <span class="badge badge-warning">{label}</span> " " }
             })}
             {text}
+            {(!data.cut.is_empty()).then(|| {
+                let names: Vec<String> = data
+                    .cut
+                    .iter()
+                    .filter_map(|key| BACKBONE.edges().iter().find(|e| e.key() == *key))
+                    .map(edge_name)
+                    .collect();
+                format!(" Cut for maintenance: {}; traffic takes other links.", names.join(", "))
+            })}
         </p>
     }
     .into_any()
@@ -364,8 +373,13 @@ fn LinksTable(
                                 <td>{kind_text(e.kind)}</td>
                                 <td>{format!("{} Gb/s", e.capacity_gbps)}</td>
                                 <td>
-                                    {format!("{:.1} ms", live_rtt_ms(e, probe_of(&data, e)))}
-                                    {probe_note(&data, e).map(|note| view! { " " <span class="probe-note">{format!("({note})")}</span> })}
+                                    {if data.cut.contains(&e.key()) {
+                                        "cut for maintenance".to_owned()
+                                    } else {
+                                        format!("{:.1} ms", live_rtt_ms(e, probe_of(&data, e)))
+                                    }}
+                                    {probe_note(&data, e).filter(|_| !data.cut.contains(&e.key()))
+                                        .map(|note| view! { " " <span class="probe-note">{format!("({note})")}</span> })}
                                 </td>
                                 <td>{format!("{:.1} ms", e.modelled_rtt_ms)}</td>
                                 <td>{format!("{:.1} ms", e.fibre_limit_ms)}</td>

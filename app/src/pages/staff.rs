@@ -3,7 +3,7 @@
 //! job queue.
 
 use crate::api::staff::{
-    AgentHost, Capacity, JobLine, JobQueue, StaffHostDrain, StaffInspectStart, StaffJobCancel, StaffJobRetry,
+    AgentHost, Capacity, JobLine, JobQueue, StaffBackboneLinkSet, StaffHostDrain, StaffInspectStart, StaffJobCancel, StaffJobRetry,
     StaffLogin, StaffLogout, StaffMe, StaffQuotaSet, TenantInfo, TenantLine, TenantSuspend, TenantUnsuspend,
     ZoneCapacity, capacity_view, staff_jobs, staff_tenant, staff_tenants, staff_view,
 };
@@ -307,11 +307,17 @@ fn used_free(total: i64, used: i64, unit: &str) -> String {
 #[component]
 pub fn StaffCapacityPage() -> impl IntoView {
     let drain = ServerAction::<StaffHostDrain>::new();
-    let capacity = Resource::new(move || drain.version().get(), |_| capacity_view());
+    let cut = ServerAction::<StaffBackboneLinkSet>::new();
+    let capacity = Resource::new(
+        move || (drain.version().get(), cut.version().get()),
+        |_| capacity_view(),
+    );
     let drain_error = action_error(drain);
+    let cut_error = action_error(cut);
     view! {
         <PageHeader title="Capacity" description="Hosts of every zone: what is reserved by VMs and what is free." />
         <FormAlert server=drain_error />
+        <FormAlert server=cut_error />
         <ListState load=move || capacity.get() is_empty={|c: &Capacity| c.zones.is_empty()}
             empty=|| view! {
                 <EmptyState title="No hosts".to_owned()>
@@ -361,7 +367,56 @@ pub fn StaffCapacityPage() -> impl IntoView {
                         </table>
                     </div>
                 })}
+                <h2>"Backbone links"</h2>
+                <p class="field-hint">{if capacity.admin {
+                    "Cutting a link takes it out of service for maintenance: the backbone's controller takes it down and the network routes around it."
+                } else {
+                    "Only admins can cut a link for maintenance."
+                }}</p>
+                <div class="table-scroll">
+                    <table class="table" aria-label="Backbone links">
+                        <thead><tr>
+                            <th scope="col">"Link"</th><th scope="col">"Status"</th><th scope="col">"Actions"</th>
+                        </tr></thead>
+                        <tbody>
+                            {capacity.links.into_iter().map(|link| link_row(link, capacity.admin, cut)).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
             }} />
+    }
+}
+
+fn link_row(
+    link: meridian_core::view::BackboneLink,
+    admin: bool,
+    cut: ServerAction<StaffBackboneLinkSet>,
+) -> impl IntoView {
+    let is_cut = link.cut_at.is_some();
+    let status = link.cut_at.map_or_else(
+        || "In service".to_owned(),
+        |at| format!("Cut for maintenance since {}", format_utc(at)),
+    );
+    let label = if is_cut {
+        format!("Return the {} link to service", link.name)
+    } else {
+        format!("Cut the {} link", link.name)
+    };
+    let admin_reason = (!admin).then_some("Only admins can cut a link");
+    view! {
+        <tr>
+            <th scope="row">{link.name.clone()}</th>
+            <td>{status}</td>
+            <td>
+                <ActionForm action=cut attr:class="inline-form"><FormToken />
+                    <input type="hidden" name="edge" value=link.key.clone() />
+                    <input type="hidden" name="cut" value=if is_cut { "false" } else { "true" } />
+                    <button type="submit" class="button" aria-label=label disabled=!admin title=admin_reason>
+                        {if is_cut { "Return to service" } else { "Cut" }}
+                    </button>
+                </ActionForm>
+            </td>
+        </tr>
     }
 }
 

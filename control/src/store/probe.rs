@@ -107,6 +107,33 @@ impl Store {
             .collect()
     }
 
+    /// Marks backbone edge `edge` cut by staff member `by` at `at` (kept if it already is).
+    pub async fn backbone_cut_put(&self, edge: &str, at: i64, by: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO backbone_cuts (edge, cut_at, cut_by) VALUES ($1, $2, $3) ON CONFLICT (edge) DO NOTHING")
+            .bind(edge)
+            .bind(at)
+            .bind(by)
+            .execute(&mut *self.writer().await?)
+            .await?;
+        Ok(())
+    }
+
+    /// Restores a cut edge; false when it was not cut.
+    pub async fn backbone_cut_delete(&self, edge: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM backbone_cuts WHERE edge = $1")
+            .bind(edge)
+            .execute(&mut *self.writer().await?)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The edges staff cut, with when: `(edge, cut_at)`.
+    pub async fn backbone_cuts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as("SELECT edge, cut_at FROM backbone_cuts ORDER BY edge")
+            .fetch_all(self.pool())
+            .await
+    }
+
     /// Records host agents' latest measurement of an edge (replacing the one before).
     pub async fn edge_measurement_put(&self, m: &EdgeMeasurement) -> Result<(), sqlx::Error> {
         sqlx::query(

@@ -20,4 +20,4 @@ pub use catalog::{SshKey, Template};
 pub use compute::{Job, JobEvent, JobStep, Vdc, VdcDetail, Vm};
 pub use network::FirewallRule;
 pub use stack::{Stack, StackMember};
-pub use staff::{AgentHost, StaffJob, TenantSummary, ZoneCapacity};
+pub use staff::{AgentHost, BackboneLink, StaffJob, TenantSummary, ZoneCapacity};

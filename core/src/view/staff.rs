@@ -95,3 +95,14 @@ pub struct StaffJob {
     /// An admin asked for it to be cancelled; the worker has yet to stop it.
     pub cancel_requested: bool,
 }
+
+/// A backbone link as staff see it: cut for maintenance or in service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackboneLink {
+    /// Its edge key, `lon1-nyc1`.
+    pub key: String,
+    /// "London – New York".
+    pub name: String,
+    /// When staff cut it (Unix ms), while it is cut.
+    pub cut_at: Option<i64>,
+}
