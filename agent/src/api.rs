@@ -586,7 +586,8 @@ async fn traffic_view(
     let Ok(text) = tokio::fs::read(&file).await else {
         return Ok(axum::Json(Default::default()));
     };
-    let port: Port = serde_json::from_slice(&text).map_err(|e| Failure::host("read the VM's port record", e))?;
+    let port: Port =
+        serde_json::from_slice(&text).map_err(|e| Failure::host("read the VM's port record", e))?;
     let sent = agent
         .nets
         .sent(port.network, id)

@@ -39,10 +39,7 @@ fn counter(vm: VmId, class: &str) -> String {
 
 /// Whether `zone` can be part of a counter's name (a catalogue zone id is: `lon1`).
 pub fn valid_zone(zone: &str) -> bool {
-    (1..=16).contains(&zone.len())
-        && zone
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    (1..=16).contains(&zone.len()) && zone.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// The script that makes network `id`'s router count what each of `local` (this host's VMs)
@@ -81,7 +78,9 @@ pub fn meter_script(
 async fn counters(router: &str) -> Result<Vec<(String, u64)>, Error> {
     let listed = match run(
         "ip",
-        &["netns", "exec", router, "nft", "-j", "list", "counters", "table", "ip", TABLE],
+        &[
+            "netns", "exec", router, "nft", "-j", "list", "counters", "table", "ip", TABLE,
+        ],
     )
     .await
     {
@@ -281,10 +280,7 @@ mod tests {
         assert!(script.contains(&format!("add counter ip meridian_meter {name}\n")));
         assert!(script.contains("ip saddr 10.0.0.5 oifname \"ext\" counter name"));
         assert!(script.contains("delete counter ip meridian_meter v00000000000000000000000000000009_hkg1"));
-        assert!(
-            !script.contains("delete table"),
-            "counters outlive every rewrite"
-        );
+        assert!(!script.contains("delete table"), "counters outlive every rewrite");
     }
 
     #[test]
@@ -339,10 +335,12 @@ mod tests {
             .iter()
             .map(|c| c.join(" "))
             .collect();
-        assert!(lines.contains(
-            &"filter add dev mx7 parent 1: protocol ip prio 1 u32 match ip dst 10.1.0.5/32 flowid 1:1"
-                .to_owned()
-        ));
+        assert!(
+            lines.contains(
+                &"filter add dev mx7 parent 1: protocol ip prio 1 u32 match ip dst 10.1.0.5/32 flowid 1:1"
+                    .to_owned()
+            )
+        );
         assert!(shaper_commands("mv7", &[]).is_empty(), "no caps, no shaper");
         assert!(
             classes(

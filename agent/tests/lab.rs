@@ -166,6 +166,47 @@ impl Drop for Lab {
     }
 }
 
+/// A browser session on the lab's dashboard: its server functions, called from the same origin.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    fn new(lab: &Lab) -> Self {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            base: lab.base.clone(),
+        }
+    }
+
+    /// Calls server function `function` with `form`; its answer, which must be a success.
+    async fn call(&self, function: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let answer = self
+            .client
+            .post(format!("{}/fn/{function}", self.base))
+            .header("Origin", &self.base)
+            .form(form)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{function} answers: {e}"));
+        assert!(answer.status().is_success(), "{function}: {}", answer.status());
+        answer
+    }
+
+    /// The same, its JSON answer.
+    async fn json(&self, function: &str, form: &[(&str, &str)]) -> Value {
+        self.call(function, form)
+            .await
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{function}'s answer: {e}"))
+    }
+}
+
 /// A tenant signed up through the dashboard's sign-up, calling REST with an API key.
 struct Tenant {
     base: String,
@@ -175,30 +216,14 @@ struct Tenant {
 
 impl Tenant {
     async fn sign_up(lab: &Lab, name: &str, email: &str) -> Self {
-        let browser = reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .expect("client");
-        let call = |function: &str, form: Vec<(&str, &str)>| {
-            browser
-                .post(format!("{}/fn/{function}", lab.base))
-                .header("Origin", &lab.base)
-                .form(&form)
-                .send()
-        };
-        let signed_up = call(
-            "account_signup",
-            vec![("tenant_name", name), ("email", email), ("password", PASSWORD)],
-        )
-        .await
-        .expect("sign-up answers");
-        assert!(signed_up.status().is_success(), "sign-up: {}", signed_up.status());
-        let key: Value = call("api_key_create", vec![("name", "lab-test")])
-            .await
-            .expect("API key answers")
-            .json()
-            .await
-            .expect("an API key");
+        let browser = Browser::new(lab);
+        browser
+            .call(
+                "account_signup",
+                &[("tenant_name", name), ("email", email), ("password", PASSWORD)],
+            )
+            .await;
+        let key = browser.json("api_key_create", &[("name", "lab-test")]).await;
         Tenant {
             base: lab.base.clone(),
             client: reqwest::Client::new(),
@@ -229,6 +254,21 @@ impl Tenant {
         let (status, answer) = self.send(reqwest::Method::GET, path, None).await;
         assert!(status.is_success(), "GET {path}: {status} {answer}");
         answer
+    }
+
+    /// The id of the tenant's VDC in `zone`, made if there is none.
+    async fn vdc_in(&self, zone: &str) -> Value {
+        let vdcs = self.get("/vdcs").await;
+        match vdcs["items"]
+            .as_array()
+            .and_then(|all| all.iter().find(|v| v["zone"] == zone))
+        {
+            Some(vdc) => vdc["id"].clone(),
+            None => self
+                .post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone }))
+                .await["id"]
+                .clone(),
+        }
     }
 
     /// Waits for the job in a 202 answer to succeed.
@@ -298,10 +338,11 @@ fn router_ns(lab: &Lab, zone: &str, vm: &str) -> String {
     format!("m{}-{network}", &host.trim()[..8])
 }
 
-/// Runs `command` as root on the VM at `ip` over SSH from its tenant router's namespace `ns`.
-fn ssh(ns: &str, key: &Path, ip: &str, command: &str) -> std::process::Output {
-    Command::new("ip")
-        .args(["netns", "exec", ns, "ssh", "-i"])
+/// The SSH command that runs `command` as root on the VM at `ip` from its tenant router's
+/// namespace `ns`.
+fn ssh_command(ns: &str, key: &Path, ip: &str, command: &str) -> Command {
+    let mut ssh = Command::new("ip");
+    ssh.args(["netns", "exec", ns, "ssh", "-i"])
         .arg(key)
         .args([
             "-o",
@@ -316,9 +357,13 @@ fn ssh(ns: &str, key: &Path, ip: &str, command: &str) -> std::process::Output {
             "LogLevel=ERROR",
         ])
         .arg(format!("root@{ip}"))
-        .arg(command)
-        .output()
-        .expect("ssh runs")
+        .arg(command);
+    ssh
+}
+
+/// Runs `command` as root on the VM at `ip` over SSH from its tenant router's namespace `ns`.
+fn ssh(ns: &str, key: &Path, ip: &str, command: &str) -> std::process::Output {
+    ssh_command(ns, key, ip, command).output().expect("ssh runs")
 }
 
 fn ssh_ok(ns: &str, key: &Path, ip: &str, command: &str) -> String {
@@ -783,33 +828,20 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
 
     // The agents measure what their hosts' zones are joined by directly: London–New York. The map
     // shows it measured, near the model; the edges no agent measures stay the model's, so labelled.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
-    let signed_up = browser
-        .post(format!("{}/fn/account_signup", lab.base))
-        .header("Origin", &lab.base)
-        .form(&[
-            ("tenant_name", "Maps"),
-            ("email", "ops@maps.example"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("sign-up answers");
-    assert!(signed_up.status().is_success());
+    let browser = Browser::new(&lab);
+    browser
+        .call(
+            "account_signup",
+            &[
+                ("tenant_name", "Maps"),
+                ("email", "ops@maps.example"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
     let started = Instant::now();
     let map = loop {
-        let map: Value = browser
-            .post(format!("{}/fn/map_view", lab.base))
-            .header("Origin", &lab.base)
-            .send()
-            .await
-            .expect("the map answers")
-            .json()
-            .await
-            .expect("map data");
+        let map = browser.json("map_view", &[]).await;
         let measured = map["edges"].as_array().is_some_and(|edges| {
             edges
                 .iter()
@@ -869,15 +901,7 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
     // The agents' probes meanwhile went the detour's way: not the edge's measurement (their
     // answers crossed more routers), so the map keeps the edge's last one, not the detour's.
     tokio::time::sleep(Duration::from_secs(25).saturating_sub(cut_at.elapsed())).await;
-    let map: Value = browser
-        .post(format!("{}/fn/map_view", lab.base))
-        .header("Origin", &lab.base)
-        .send()
-        .await
-        .expect("the map answers")
-        .json()
-        .await
-        .expect("map data");
+    let map = browser.json("map_view", &[]).await;
     let during = map["edges"]
         .as_array()
         .and_then(|edges| edges.iter().find(|e| e["edge"] == "lon1-nyc1"))
@@ -897,7 +921,14 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
     // it down, the network routes around it; returned to service, it carries the traffic again.
     let mut create = lab.server_command();
     create
-        .args(["staff", "create", "--email", "noc@meridian.example", "--role", "admin"])
+        .args([
+            "staff",
+            "create",
+            "--email",
+            "noc@meridian.example",
+            "--role",
+            "admin",
+        ])
         .stdin(std::process::Stdio::piped());
     let mut child = create.spawn().expect("meridian staff create runs");
     {
@@ -906,39 +937,26 @@ async fn the_backbone_routes_by_ospf_at_the_modelled_delays_and_around_a_cut() {
         writeln!(stdin, "{PASSWORD}").expect("the password is written");
     }
     assert!(child.wait().expect("it ends").success(), "staff create");
-    let staff = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
-    let call = |function: &str, form: Vec<(&str, &str)>| {
-        staff
-            .post(format!("{}/fn/{function}", lab.base))
-            .header("Origin", &lab.base)
-            .form(&form)
-            .send()
-    };
-    let answer = call(
-        "staff_login",
-        vec![("email", "noc@meridian.example"), ("password", PASSWORD)],
-    )
-    .await
-    .expect("log-in answers");
-    assert!(answer.status().is_success(), "staff log-in: {}", answer.status());
-    let answer = call(
-        "staff_backbone_link_set",
-        vec![("edge", "lon1-nyc1"), ("cut", "true")],
-    )
-    .await
-    .expect("the cut answers");
-    assert!(answer.status().is_success(), "cut: {}", answer.status());
+    let staff = Browser::new(&lab);
+    staff
+        .call(
+            "staff_login",
+            &[("email", "noc@meridian.example"), ("password", PASSWORD)],
+        )
+        .await;
+    staff
+        .call(
+            "staff_backbone_link_set",
+            &[("edge", "lon1-nyc1"), ("cut", "true")],
+        )
+        .await;
     routes_become(lon, nyc, &detour.zones).await;
-    let answer = call(
-        "staff_backbone_link_set",
-        vec![("edge", "lon1-nyc1"), ("cut", "false")],
-    )
-    .await
-    .expect("the restore answers");
-    assert!(answer.status().is_success(), "restore: {}", answer.status());
+    staff
+        .call(
+            "staff_backbone_link_set",
+            &[("edge", "lon1-nyc1"), ("cut", "false")],
+        )
+        .await;
     routes_become(lon, nyc, &direct).await;
     lab.down();
 }
@@ -987,17 +1005,7 @@ async fn tenant_networks_span_zones_stay_apart_and_refuse_spoofing() {
         (&acme, &a_key_id, "hkg1", "a-hkg"),
         (&bravo, &b_key_id, "lon1", "b-lon"),
     ] {
-        let vdcs = tenant.get("/vdcs").await;
-        let vdc = match vdcs["items"]
-            .as_array()
-            .and_then(|all| all.iter().find(|v| v["zone"] == zone))
-        {
-            Some(vdc) => vdc["id"].clone(),
-            None => tenant
-                .post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone }))
-                .await["id"]
-                .clone(),
-        };
+        let vdc = tenant.vdc_in(zone).await;
         let accepted = tenant
             .post("/vms", json!({ "vdc_id": vdc, "name": name, "template": "debian-12", "size": "xs", "ssh_key_ids": [key] }))
             .await;
@@ -1270,26 +1278,54 @@ async fn settled_bytes_out(ns: &str, dev: &str) -> u64 {
 /// Sends `mib` MiB of zeros over TCP from the VM at `ip` (through router `ns`) to `to` port
 /// `port`, in the background; the SSH client's process.
 fn send_from(ns: &str, key: &Path, ip: &str, mib: u32, to: &str, port: u16) -> std::process::Child {
-    Command::new("ip")
-        .args(["netns", "exec", ns, "ssh", "-i"])
-        .arg(key)
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .arg(format!("root@{ip}"))
-        .arg(format!(
-            "dd if=/dev/zero bs=64k count={} 2>/dev/null | nc {to} {port}",
-            mib * 16
-        ))
-        .spawn()
-        .expect("ssh runs")
+    let command = format!(
+        "dd if=/dev/zero bs=64k count={} 2>/dev/null | nc {to} {port}",
+        mib * 16
+    );
+    ssh_command(ns, key, ip, &command).spawn().expect("ssh runs")
+}
+
+/// Sets a cap through the REST API and waits (up to 20 s) until device `dev` of namespace `ns`
+/// shapes at its 10 Mb/s.
+async fn cap_applied(tenant: &Tenant, cap: Value, ns: &str, dev: &str) {
+    let (status, answer) = tenant
+        .send(reqwest::Method::PUT, "/bandwidth/caps", Some(cap))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let started = Instant::now();
+    loop {
+        let classes = run(Command::new("tc").args(["-n", ns, "class", "show", "dev", dev]));
+        if String::from_utf8_lossy(&classes.stdout).contains("rate 10Mbit") {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the cap was not applied on {dev}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A TCP listener on `port` in the VM at `ip` that reads what it is sent (its standard input
+/// never ends: busybox's `nc` would close on it).
+async fn listen_on(ns: &str, key: &Path, ip: &str, port: u16) {
+    let out = ssh(
+        ns,
+        key,
+        ip,
+        &format!("setsid sh -c 'sleep 600 | nc -l -p {port} >/dev/null' </dev/null >/dev/null 2>&1 &"),
+    );
+    assert!(out.status.success(), "listener: {out:?}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// The rate a byte counter grows at over 10 s, starting 4 s from now (the middle of a transfer
+/// that has just started), in Mb/s.
+async fn mbps_over_10s(counter: impl Fn() -> u64) -> f64 {
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let before = counter();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    (counter() - before) as f64 * 8.0 / 10.0 / 1e6
 }
 
 /// Waits for a sender to finish, successfully.
@@ -1301,7 +1337,10 @@ fn sent_ok(mut sender: std::process::Child, what: &str) {
 /// This month's metered bytes of VM `vm` as the REST API reports them: (backbone, internet).
 async fn metered(tenant: &Tenant, vm: &str) -> (u64, u64) {
     let bandwidth = tenant.get("/bandwidth").await;
-    assert_eq!(bandwidth["measured"], true, "real traffic is labelled measured: {bandwidth}");
+    assert_eq!(
+        bandwidth["measured"], true,
+        "real traffic is labelled measured: {bandwidth}"
+    );
     bandwidth["vms"]
         .as_array()
         .expect("VMs")
@@ -1333,17 +1372,7 @@ async fn caps_and_metering_hold_on_real_packets() {
         ("lon1", "free", true),
         ("ams1", "peer", false),
     ] {
-        let vdcs = acme.get("/vdcs").await;
-        let vdc = match vdcs["items"]
-            .as_array()
-            .and_then(|all| all.iter().find(|v| v["zone"] == zone))
-        {
-            Some(vdc) => vdc["id"].clone(),
-            None => acme
-                .post("/vdcs", json!({ "name": format!("lab-{zone}"), "zone": zone }))
-                .await["id"]
-                .clone(),
-        };
+        let vdc = acme.vdc_in(zone).await;
         let accepted = acme
             .post(
                 "/vms",
@@ -1366,53 +1395,32 @@ async fn caps_and_metering_hold_on_real_packets() {
     let (capped, free, peer) = (&vms[0], &vms[1], &vms[2]);
 
     // A cap of 10 Mb/s on one VM, through the REST API; its host shapes it within seconds.
-    let (status, answer) = acme
-        .send(
-            reqwest::Method::PUT,
-            "/bandwidth/caps",
-            Some(json!({ "scope": "vm", "vm_id": capped.0, "mbps": 10 })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
     let network = capped.1.rsplit('-').next().expect("the network id").to_owned();
-    let started = Instant::now();
-    loop {
-        let classes = run(Command::new("ip").args([
-            "netns",
-            "exec",
-            &format!("{NAME}-lon1"),
-            "tc",
-            "class",
-            "show",
-            "dev",
-            &format!("mv{network}"),
-        ]));
-        if String::from_utf8_lossy(&classes.stdout).contains("rate 10Mbit") {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the cap was not applied"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let router = capped.1.clone();
+    let host = format!("{NAME}-lon1");
+    cap_applied(
+        &acme,
+        json!({ "scope": "vm", "vm_id": capped.0, "mbps": 10 }),
+        &host,
+        &format!("mv{network}"),
+    )
+    .await;
 
     // The capped VM sends 20 MiB to the internet: measured where it arrives, over 10 s in the
     // middle of the transfer, at most 10.5 Mb/s.
     let _sink = Sink::start();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let router = capped.1.clone();
     let before = ip_bytes_out(&router, "ext");
     let sender = send_from(&capped.1, &key, &capped.2, 20, "198.51.100.254", 5001);
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let received = internet_received();
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let capped_mbps = (internet_received() - received) as f64 * 8.0 / 10.0 / 1e6;
+    let capped_mbps = mbps_over_10s(internet_received).await;
     sent_ok(sender, "the capped VM's transfer");
     let capped_sent = settled_bytes_out(&router, "ext").await - before;
     eprintln!("capped VM to the internet: {capped_mbps:.2} Mb/s over 10 s");
     assert!(capped_mbps <= 10.5, "the cap let {capped_mbps:.2} Mb/s through");
-    assert!(capped_mbps >= 5.0, "the cap starved the VM: {capped_mbps:.2} Mb/s");
+    assert!(
+        capped_mbps >= 5.0,
+        "the cap starved the VM: {capped_mbps:.2} Mb/s"
+    );
 
     // The uncapped one sends the same faster.
     let start = Instant::now();
@@ -1427,14 +1435,7 @@ async fn caps_and_metering_hold_on_real_packets() {
     assert!(free_mbps > 10.5, "the uncapped VM sent only {free_mbps:.2} Mb/s");
 
     // And 8 MiB to its tenant's VM in Amsterdam, over the backbone.
-    let out = ssh(
-        &peer.1,
-        &key,
-        &peer.2,
-        "setsid sh -c 'sleep 600 | nc -l -p 5002 >/dev/null' </dev/null >/dev/null 2>&1 &",
-    );
-    assert!(out.status.success(), "listener: {out:?}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    listen_on(&peer.1, &key, &peer.2, 5002).await;
     let vxlan = format!("mx{network}");
     let before = ip_bytes_out(&router, &vxlan);
     sent_ok(
@@ -1453,7 +1454,10 @@ async fn caps_and_metering_hold_on_real_packets() {
         eprintln!(
             "metered: free {free_internet} B to the internet (left the router: {free_sent}), {free_backbone} B to ams1 ({backbone_sent}); capped {capped_internet} B ({capped_sent})"
         );
-        if near(free_internet, free_sent) && near(free_backbone, backbone_sent) && near(capped_internet, capped_sent) {
+        if near(free_internet, free_sent)
+            && near(free_backbone, backbone_sent)
+            && near(capped_internet, capped_sent)
+        {
             assert!(free_internet >= 20 * MIB && capped_internet >= 20 * MIB && free_backbone >= 8 * MIB);
             break;
         }
@@ -1471,39 +1475,22 @@ async fn caps_and_metering_hold_on_real_packets() {
 
     // A cap on the zone pair: what London sends to Amsterdam is held to it, measured as it
     // leaves London's router.
-    let (status, answer) = acme
-        .send(
-            reqwest::Method::PUT,
-            "/bandwidth/caps",
-            Some(json!({ "scope": "pair", "zone_a": "ams1", "zone_b": "lon1", "mbps": 10 })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    let started = Instant::now();
-    loop {
-        let classes = run(Command::new("tc").args(["-n", &router, "class", "show", "dev", &vxlan]));
-        if String::from_utf8_lossy(&classes.stdout).contains("rate 10Mbit") {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "the pair's cap was not applied");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let out = ssh(
-        &peer.1,
-        &key,
-        &peer.2,
-        "setsid sh -c 'sleep 600 | nc -l -p 5003 >/dev/null' </dev/null >/dev/null 2>&1 &",
-    );
-    assert!(out.status.success(), "listener: {out:?}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    cap_applied(
+        &acme,
+        json!({ "scope": "pair", "zone_a": "ams1", "zone_b": "lon1", "mbps": 10 }),
+        &router,
+        &vxlan,
+    )
+    .await;
+    listen_on(&peer.1, &key, &peer.2, 5003).await;
     let sender = send_from(&free.1, &key, &free.2, 20, &peer.2, 5003);
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let before = ip_bytes_out(&router, &vxlan);
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let pair_mbps = (ip_bytes_out(&router, &vxlan) - before) as f64 * 8.0 / 10.0 / 1e6;
+    let pair_mbps = mbps_over_10s(|| ip_bytes_out(&router, &vxlan)).await;
     sent_ok(sender, "the capped transfer to Amsterdam");
     eprintln!("London to Amsterdam under the pair's cap: {pair_mbps:.2} Mb/s over 10 s");
-    assert!(pair_mbps <= 10.5, "the pair's cap let {pair_mbps:.2} Mb/s through");
+    assert!(
+        pair_mbps <= 10.5,
+        "the pair's cap let {pair_mbps:.2} Mb/s through"
+    );
     assert!(pair_mbps >= 5.0, "the pair's cap starved it: {pair_mbps:.2} Mb/s");
     lab.down();
 }

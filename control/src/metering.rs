@@ -315,7 +315,11 @@ fn to_i64(bytes: u64) -> i64 {
 
 /// The usage rows of `traffic` sent by VM `vm_id` in `zone`: `(kind, resource, bytes)` — its
 /// backbone and internet bytes, and the backbone bytes again on each edge of their paths.
-fn traffic_rows(vm_id: &str, zone: ZoneId, traffic: &crate::driver::Traffic) -> Vec<(&'static str, String, i64)> {
+fn traffic_rows(
+    vm_id: &str,
+    zone: ZoneId,
+    traffic: &crate::driver::Traffic,
+) -> Vec<(&'static str, String, i64)> {
     let backbone: u64 = traffic.backbone.iter().map(|(_, bytes)| bytes).sum();
     let mut rows = vec![
         ("bytes_backbone", vm_id.to_owned(), to_i64(backbone)),
@@ -415,7 +419,10 @@ mod tests {
 
     #[test]
     fn a_reading_counts_what_its_counters_gained_and_a_late_one_nothing() {
-        let metered = [("internet".to_owned(), 100, 5_000), ("lon1".to_owned(), 900, 5_000)];
+        let metered = [
+            ("internet".to_owned(), 100, 5_000),
+            ("lon1".to_owned(), 900, 5_000),
+        ];
         let counted = counted_since(&metered, &reading(6_000, 1_000, 100)).expect("newer");
         assert_eq!(counted.backbone[0].1, 100);
         assert_eq!(counted.internet, 0);

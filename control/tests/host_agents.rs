@@ -56,6 +56,23 @@ impl World {
         self.control.host_register(&token, registration).await
     }
 
+    /// The owner of a new tenant, signed in.
+    async fn tenant(&self) -> OpContext {
+        let signup = Signup::parse("Globex", "ops@globex.example", "a long enough secret").unwrap();
+        let account = self
+            .control
+            .account_signup(&OpContext::anonymous("t"), signup)
+            .await
+            .unwrap();
+        as_user(&account)
+    }
+
+    /// The links the backbone's controller is told are cut.
+    async fn cut_links(&self) -> Vec<String> {
+        let controller = host_token(SECRET, meridian_core::agent_api::BACKBONE_CONTROLLER);
+        self.control.backbone_intent(&controller).await.unwrap().cut
+    }
+
     async fn staff(&self, email: &str, role: &str) -> OpContext {
         as_new_staff(&self.control, email, role).await.1
     }
@@ -158,13 +175,7 @@ async fn admins_drain_a_host_and_placement_skips_it() {
         w.control.host_drain(&admin, HostId(Uuid::new_v4()), true).await,
         Err(Error::NotFound)
     ));
-    let signup = Signup::parse("Globex", "ops@globex.example", "a long enough secret").unwrap();
-    let account = w
-        .control
-        .account_signup(&OpContext::anonymous("t"), signup)
-        .await
-        .unwrap();
-    let owner = as_user(&account);
+    let owner = w.tenant().await;
     assert!(matches!(
         w.control.host_drain(&owner, HostId(host), true).await,
         Err(Error::NotFound)
@@ -254,13 +265,7 @@ async fn hosts_learn_their_peers_and_their_probes_label_the_edges_they_measure()
         1
     );
     w.control.probe_tick(meridian_control::now_ms()).await.unwrap();
-    let signup = Signup::parse("Globex", "ops@globex.example", "a long enough secret").unwrap();
-    let account = w
-        .control
-        .account_signup(&OpContext::anonymous("t"), signup)
-        .await
-        .unwrap();
-    let owner = as_user(&account);
+    let owner = w.tenant().await;
     let map = w.control.map_view(&owner).await.unwrap();
     let edge = |key: &str| map.edges.iter().find(|e| e.edge == key).cloned().unwrap();
     let measured = edge("lon1-nyc1");
@@ -314,8 +319,7 @@ async fn admins_cut_a_backbone_link_and_only_the_backbone_controller_reads_it() 
     let w = world().await;
     let admin = w.staff("ops@meridian.example", "admin").await;
     let support = w.staff("help@meridian.example", "support").await;
-    let controller = host_token(SECRET, meridian_core::agent_api::BACKBONE_CONTROLLER);
-    assert!(w.control.backbone_intent(&controller).await.unwrap().cut.is_empty());
+    assert!(w.cut_links().await.is_empty());
 
     assert!(matches!(
         w.control.backbone_link_set(&support, "lon1-nyc1", true).await,
@@ -325,16 +329,23 @@ async fn admins_cut_a_backbone_link_and_only_the_backbone_controller_reads_it() 
         w.control.backbone_link_set(&admin, "lon1-atlantis", true).await,
         Err(Error::NotFound)
     ));
-    w.control.backbone_link_set(&admin, "lon1-nyc1", true).await.unwrap();
+    w.control
+        .backbone_link_set(&admin, "lon1-nyc1", true)
+        .await
+        .unwrap();
     // Again: still cut, once.
-    w.control.backbone_link_set(&admin, "lon1-nyc1", true).await.unwrap();
-    assert_eq!(
-        w.control.backbone_intent(&controller).await.unwrap().cut,
-        ["lon1-nyc1"]
-    );
+    w.control
+        .backbone_link_set(&admin, "lon1-nyc1", true)
+        .await
+        .unwrap();
+    assert_eq!(w.cut_links().await, ["lon1-nyc1"]);
     let links = w.control.backbone_links_view(&support).await.unwrap();
     assert_eq!(links.len(), 24);
-    let cut: Vec<_> = links.iter().filter(|l| l.cut_at.is_some()).map(|l| l.name.as_str()).collect();
+    let cut: Vec<_> = links
+        .iter()
+        .filter(|l| l.cut_at.is_some())
+        .map(|l| l.name.as_str())
+        .collect();
     assert_eq!(cut, ["London – New York"]);
 
     // A host's token, or none, reads nothing.
@@ -345,19 +356,17 @@ async fn admins_cut_a_backbone_link_and_only_the_backbone_controller_reads_it() 
         ));
     }
     // A tenant sees no staff view.
-    let signup = Signup::parse("Globex", "ops@globex.example", "a long enough secret").unwrap();
-    let account = w
-        .control
-        .account_signup(&OpContext::anonymous("t"), signup)
-        .await
-        .unwrap();
+    let owner = w.tenant().await;
     assert!(matches!(
-        w.control.backbone_links_view(&as_user(&account)).await,
+        w.control.backbone_links_view(&owner).await,
         Err(Error::NotFound)
     ));
 
-    w.control.backbone_link_set(&admin, "lon1-nyc1", false).await.unwrap();
-    assert!(w.control.backbone_intent(&controller).await.unwrap().cut.is_empty());
+    w.control
+        .backbone_link_set(&admin, "lon1-nyc1", false)
+        .await
+        .unwrap();
+    assert!(w.cut_links().await.is_empty());
     assert!(matches!(
         w.control.backbone_link_set(&admin, "lon1-nyc1", false).await,
         Err(Error::NotFound)

@@ -341,7 +341,11 @@ async fn metered_bytes(control: &Control, ctx: &OpContext) -> (i64, i64, i64) {
             sum("bytes_edge", Some(&format!("{}-{}", edge.a, edge.b)))
         })
         .collect();
-    assert_eq!(on_edges.len(), 1, "every edge of the path carries the bytes: {on_edges:?}");
+    assert_eq!(
+        on_edges.len(),
+        1,
+        "every edge of the path carries the bytes: {on_edges:?}"
+    );
     (
         sum("bytes_backbone", None),
         sum("bytes_internet", None),

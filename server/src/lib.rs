@@ -202,10 +202,7 @@ pub fn http_routes() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>
             meridian_core::agent_api::PROBES_PATH,
             axum::routing::post(host_agent::probes),
         ),
-        (
-            meridian_core::agent_api::BACKBONE_PATH,
-            get(host_agent::backbone),
-        ),
+        (meridian_core::agent_api::BACKBONE_PATH, get(host_agent::backbone)),
     ]
 }
 

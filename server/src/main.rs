@@ -28,13 +28,15 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(&config).await.map(|_| ()),
         Command::Staff(StaffCommand::Create { email, role }) => staff_create(&config, &email, &role).await,
         Command::Invariants => invariants(&config).await,
-        Command::AgentToken { host_id, backbone } => secret_file(&config.data_dir, "agent.key").map(|secret| {
-            let id = match host_id {
-                Some(id) if !backbone => id,
-                _ => meridian_core::agent_api::BACKBONE_CONTROLLER,
-            };
-            println!("{}", meridian_core::agent_api::host_token(&secret, id));
-        }),
+        Command::AgentToken { host_id, backbone } => {
+            secret_file(&config.data_dir, "agent.key").map(|secret| {
+                let id = match host_id {
+                    Some(id) if !backbone => id,
+                    _ => meridian_core::agent_api::BACKBONE_CONTROLLER,
+                };
+                println!("{}", meridian_core::agent_api::host_token(&secret, id));
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2621,19 +2621,44 @@ async fn rate_caps_are_set_listed_refused_with_their_field_and_removed_over_rest
         let secret = secret.clone();
         async move { server.rest(Some(&secret), method, path, body, &[]).await }
     };
-    let (status, answer) = call("PUT", "/api/v1/bandwidth/caps", r#"{"scope":"pair","zone_a":"lon1","zone_b":"lon1","mbps":10}"#).await;
+    let (status, answer) = call(
+        "PUT",
+        "/api/v1/bandwidth/caps",
+        r#"{"scope":"pair","zone_a":"lon1","zone_b":"lon1","mbps":10}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert!(answer["error"]["fields"]["zone_b"].as_str().is_some(), "{answer}");
-    let (status, answer) = call("PUT", "/api/v1/bandwidth/caps", r#"{"scope":"pair","zone_a":"lon1","zone_b":"ams1","mbps":0}"#).await;
+    let (status, answer) = call(
+        "PUT",
+        "/api/v1/bandwidth/caps",
+        r#"{"scope":"pair","zone_a":"lon1","zone_b":"ams1","mbps":0}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert!(answer["error"]["fields"]["mbps"].as_str().is_some(), "{answer}");
     let (_, bandwidth) = call("GET", "/api/v1/bandwidth", "").await;
-    assert_eq!(bandwidth["caps"], serde_json::json!([]), "nothing was set: {bandwidth}");
-    assert_eq!(bandwidth["measured"], false, "the simulated zones' traffic is not measured");
+    assert_eq!(
+        bandwidth["caps"],
+        serde_json::json!([]),
+        "nothing was set: {bandwidth}"
+    );
+    assert_eq!(
+        bandwidth["measured"], false,
+        "the simulated zones' traffic is not measured"
+    );
 
-    let (status, cap) = call("PUT", "/api/v1/bandwidth/caps", r#"{"scope":"pair","zone_a":"lon1","zone_b":"ams1","mbps":25}"#).await;
+    let (status, cap) = call(
+        "PUT",
+        "/api/v1/bandwidth/caps",
+        r#"{"scope":"pair","zone_a":"lon1","zone_b":"ams1","mbps":25}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{cap}");
-    assert_eq!((cap["target"].as_str(), cap["mbps"].as_i64()), (Some("ams1-lon1"), Some(25)));
+    assert_eq!(
+        (cap["target"].as_str(), cap["mbps"].as_i64()),
+        (Some("ams1-lon1"), Some(25))
+    );
     let (_, bandwidth) = call("GET", "/api/v1/bandwidth", "").await;
     assert_eq!(bandwidth["caps"][0]["target"], "ams1-lon1", "{bandwidth}");
     let (status, _) = call("DELETE", "/api/v1/bandwidth/caps/pair/ams1-lon1", "").await;

@@ -89,8 +89,24 @@ async fn links(url: &str, token_file: &str, name: &str) -> Result<()> {
                     continue;
                 };
                 let index = edge.id.index();
-                ip(&["-n", &format!("{name}-bb-{}", edge.a), "link", "set", &format!("{name}e{index}a"), state]).await?;
-                ip(&["-n", &format!("{name}-bb-{}", edge.b), "link", "set", &format!("{name}e{index}b"), state]).await?;
+                ip(&[
+                    "-n",
+                    &format!("{name}-bb-{}", edge.a),
+                    "link",
+                    "set",
+                    &format!("{name}e{index}a"),
+                    state,
+                ])
+                .await?;
+                ip(&[
+                    "-n",
+                    &format!("{name}-bb-{}", edge.b),
+                    "link",
+                    "set",
+                    &format!("{name}e{index}b"),
+                    state,
+                ])
+                .await?;
                 eprintln!("meridian-lab links: edge {key} {state} (staff)");
             }
             applied = wanted;

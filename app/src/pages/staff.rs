@@ -3,9 +3,10 @@
 //! job queue.
 
 use crate::api::staff::{
-    AgentHost, Capacity, JobLine, JobQueue, StaffBackboneLinkSet, StaffHostDrain, StaffInspectStart, StaffJobCancel, StaffJobRetry,
-    StaffLogin, StaffLogout, StaffMe, StaffQuotaSet, TenantInfo, TenantLine, TenantSuspend, TenantUnsuspend,
-    ZoneCapacity, capacity_view, staff_jobs, staff_tenant, staff_tenants, staff_view,
+    AgentHost, Capacity, JobLine, JobQueue, StaffBackboneLinkSet, StaffHostDrain, StaffInspectStart,
+    StaffJobCancel, StaffJobRetry, StaffLogin, StaffLogout, StaffMe, StaffQuotaSet, TenantInfo, TenantLine,
+    TenantSuspend, TenantUnsuspend, ZoneCapacity, capacity_view, staff_jobs, staff_tenant, staff_tenants,
+    staff_view,
 };
 use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, TextField, action_error};

@@ -19,13 +19,13 @@ use super::{Driver, DriverError, HostSpec, Presence, SerialEndpoint, Traffic, Tr
 use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::agent_api::{
-    self, API_VERSION, ApiError, Breakout, Console, InboundRule, NetworkMember, Route, TenantNetwork,
-    VERSION_HEADER, VmRequest, VmStatus, RateCap, SentBytes,
+    self, API_VERSION, ApiError, Breakout, Console, InboundRule, NetworkMember, RateCap, Route, SentBytes,
+    TenantNetwork, VERSION_HEADER, VmRequest, VmStatus,
 };
 use meridian_core::bandwidth::CapScope;
 use meridian_core::id::VmId;
-use meridian_core::zone::ZoneId;
 use meridian_core::ipam::Cidr;
+use meridian_core::zone::ZoneId;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use reqwest::{Method, StatusCode};

@@ -138,11 +138,16 @@ impl Store {
     }
 
     /// The VM's traffic counters as last metered: `(class, bytes, read at)`.
-    pub(crate) async fn traffic_metered(tx: &mut Tx, vm_id: &str) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
-        sqlx::query_as("SELECT class, bytes, read_at FROM vm_traffic_counters WHERE vm_id = $1 ORDER BY class")
-            .bind(vm_id)
-            .fetch_all(&mut **tx)
-            .await
+    pub(crate) async fn traffic_metered(
+        tx: &mut Tx,
+        vm_id: &str,
+    ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT class, bytes, read_at FROM vm_traffic_counters WHERE vm_id = $1 ORDER BY class",
+        )
+        .bind(vm_id)
+        .fetch_all(&mut **tx)
+        .await
     }
 
     /// Records a counter reading as metered.
