@@ -33,11 +33,11 @@ mkdir -p end2end/screenshots
 
 # A lab (real host agents and VMs, its own name, net and port) for the browser tests that need one:
 # the interactive console of a real VM, the map's measured links.
-echo "==> browser tests against a lab (Chromium, zones lon1 and par1)"
+echo "==> browser tests against a lab (Chromium, zones lon1 and nyc1)"
 lab=(scripts/lab.sh --dir /tmp/meridian-e2e-lab --name mle --net 10.252.0)
 "${lab[0]}" down "${lab[@]:1}" >/dev/null 2>&1 || true
 trap '"${lab[0]}" down "${lab[@]:1}" >/dev/null 2>&1 || true' EXIT
-"${lab[0]}" up "${lab[@]:1}" --zones lon1,par1 --port 3950 --no-build
+"${lab[0]}" up "${lab[@]:1}" --zones lon1,nyc1 --port 3950 --no-build
 (cd end2end && MERIDIAN_LAB_URL=http://127.0.0.1:3950 npx playwright test --config lab.config.ts)
 "${lab[0]}" down "${lab[@]:1}"
 echo "All tests passed. Screenshots: end2end/screenshots/"
