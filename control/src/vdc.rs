@@ -77,6 +77,46 @@ impl Control {
         Ok(vdc)
     }
 
+    /// The tenant's VDC in `zone`: its oldest there, or when it has none a new one named
+    /// `default-<zone>` (audited, and refused where the tenant's residency rules out the zone,
+    /// as any VDC is). Two requests at once make one.
+    pub async fn vdc_default(&self, ctx: &OpContext, zone: &str) -> Result<view::Vdc, Error> {
+        let zone = ZoneId::parse(zone).map_err(|e| Error::field("zone", e.to_string()))?;
+        let oldest = || async {
+            let mut in_zone: Vec<view::Vdc> = self
+                .vdc_list(ctx)
+                .await?
+                .into_iter()
+                .filter(|vdc| vdc.zone == zone.as_str())
+                .collect();
+            in_zone.sort_by_key(|vdc| (vdc.created_at, vdc.id.to_string()));
+            Ok::<_, Error>(in_zone.into_iter().next())
+        };
+        if let Some(vdc) = oldest().await? {
+            return Ok(vdc);
+        }
+        // A name the tenant may already use elsewhere: the next one.
+        for attempt in 1..=5 {
+            let name = match attempt {
+                1 => format!("default-{zone}"),
+                n => format!("default-{zone}-{n}"),
+            };
+            match self.vdc_create(ctx, &name, zone.as_str()).await {
+                Err(Error::Conflict { .. }) => {
+                    // Made by a request that raced this one, or the name is taken in another zone.
+                    if let Some(vdc) = oldest().await? {
+                        return Ok(vdc);
+                    }
+                }
+                other => return other,
+            }
+        }
+        Err(Error::Conflict {
+            field: Some("zone"),
+            message: "Your VDC names default-<zone> are taken: create a VDC in this zone first.".into(),
+        })
+    }
+
     /// The tenant's VDCs.
     pub async fn vdc_list(&self, ctx: &OpContext) -> Result<Vec<view::Vdc>, Error> {
         let tenant = ctx.tenant()?;

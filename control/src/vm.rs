@@ -676,6 +676,40 @@ impl Control {
         vdc.map(|vdc| vdc.zone)
             .ok_or_else(|| Error::field("vdc_id", UNKNOWN_VDC))
     }
+
+    /// Where a VM goes whose create names a VDC (`vdc`), a zone (`zone`) or both: the VDC, or
+    /// the tenant's VDC in the zone ([`Control::vdc_default`]), so a VM can be created in any zone
+    /// with no set-up. The VDC and its zone; a VDC in another zone than the one named is refused
+    /// on `zone`, neither on `vdc_id`.
+    pub async fn vm_create_place(
+        &self,
+        ctx: &OpContext,
+        vdc: Option<&str>,
+        zone: Option<&str>,
+    ) -> Result<(VdcId, String), Error> {
+        let (vdc, zone) = (vdc.filter(|v| !v.is_empty()), zone.filter(|z| !z.is_empty()));
+        match (vdc, zone) {
+            (Some(vdc), zone) => {
+                let vdc_id = Error::id(vdc).map_err(|_| Error::field("vdc_id", UNKNOWN_VDC))?;
+                let vdc_zone = self.vm_create_zone(ctx, vdc_id).await?;
+                match zone {
+                    Some(zone) if zone != vdc_zone => Err(Error::field(
+                        "zone",
+                        format!("That VDC is in {vdc_zone}, not {zone}: leave the zone out, or the VDC."),
+                    )),
+                    _ => Ok((vdc_id, vdc_zone)),
+                }
+            }
+            (None, Some(zone)) => {
+                let vdc = self.vdc_default(ctx, zone).await?;
+                Ok((vdc.id, vdc.zone))
+            }
+            (None, None) => Err(Error::field(
+                "vdc_id",
+                "Choose one of your VDCs, or a zone (its VDC is made for you).",
+            )),
+        }
+    }
 }
 
 impl Control {

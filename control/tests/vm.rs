@@ -1547,3 +1547,60 @@ fn rule(
 ) -> meridian_core::resource::FirewallRuleCreate {
     meridian_core::resource::FirewallRuleCreate::parse(zone, protocol, from, to, source).unwrap()
 }
+
+#[tokio::test]
+async fn a_vm_goes_into_any_zone_its_vdc_made_once_there_within_residency() {
+    let w = world().await;
+    // No VDC anywhere: a zone alone makes its VDC, named for it; the next VM there uses it.
+    let (vdc, zone) = w.control.vm_create_place(&w.ctx, None, Some("sin1")).await.unwrap();
+    assert_eq!(zone, "sin1");
+    let started = w.control.vm_create(&w.ctx, vdc, vm("edge-1", "sin1", "xs", false)).await.unwrap();
+    w.control.job_drain("t").await.unwrap();
+    let (again, _) = w.control.vm_create_place(&w.ctx, None, Some("sin1")).await.unwrap();
+    assert_eq!(again, vdc);
+    let vdcs = w.control.vdc_list(&w.ctx).await.unwrap();
+    assert_eq!(
+        vdcs.iter().map(|v| (v.name.as_str(), v.zone.as_str())).collect::<Vec<_>>(),
+        [("default-sin1", "sin1")]
+    );
+    let made = meridian_control::testing::vm_row(&w.control, started.vm_id).await;
+    assert_eq!((made.zone.as_str(), made.state.as_str()), ("sin1", "running"));
+
+    // Two at once make one VDC.
+    let (a, b) = tokio::join!(
+        w.control.vm_create_place(&w.ctx, None, Some("mad1")),
+        w.control.vm_create_place(&w.ctx, None, Some("mad1")),
+    );
+    assert_eq!(a.unwrap().0, b.unwrap().0);
+    assert_eq!(w.control.vdc_list(&w.ctx).await.unwrap().len(), 2);
+
+    // A VDC and a zone that disagree, neither, or an unknown zone: refused on the field, nothing made.
+    for (vdc_arg, zone_arg, field) in [
+        (Some(vdc.to_string()), Some("lon1"), "zone"),
+        (None, None, "vdc_id"),
+        (None, Some("atlantis"), "zone"),
+    ] {
+        let refused = w
+            .control
+            .vm_create_place(&w.ctx, vdc_arg.as_deref(), zone_arg)
+            .await
+            .unwrap_err();
+        let Error::Invalid(fields) = refused else {
+            panic!("expected a field error, not {refused:?}")
+        };
+        assert!(fields.get(field).is_some(), "{fields:?}");
+    }
+
+    // Residency rules out a zone here as everywhere: refused, no VDC made.
+    let tenant = match w.ctx.actor {
+        Actor::User { tenant_id, .. } => tenant_id.to_string(),
+        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
+    };
+    w.db.store.tenant_set_residency(&tenant, "eu").await.unwrap();
+    let refused = w.control.vm_create_place(&w.ctx, None, Some("nyc1")).await.unwrap_err();
+    let Error::Invalid(fields) = refused else {
+        panic!("expected a field error")
+    };
+    assert!(fields.get("zone").unwrap().contains("outside your residency policy"));
+    assert_eq!(w.control.vdc_list(&w.ctx).await.unwrap().len(), 2);
+}

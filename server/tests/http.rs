@@ -2085,10 +2085,8 @@ async fn the_cs_client_and_libcloud_from_pypi_drive_meridian() {
     let owner = TestServer::client();
     server.signup(&owner, "Clients Co", "ops@clients.example").await;
     let (api_key, secret) = server.api_key(&owner, "clients").await;
-    // libcloud's create_node uses the zone's first network: a VDC in London.
-    server
-        .json(&owner, "vdc_create", &[("name", "main"), ("zone", "lon1")])
-        .await;
+    // No VDC anywhere: libcloud's create_node (London) and cs (Madrid) deploy into zones the
+    // tenant never used, and their networks are made.
     let address = server.base.trim_start_matches("http://").to_owned();
     let (host, port) = address.split_once(':').unwrap();
     let env = [
@@ -2608,6 +2606,40 @@ async fn a_create_whose_answer_was_lost_in_a_crash_is_answered_on_retry_and_neve
     let (_, vms) = server.rest(Some(&secret), "GET", "/api/v1/vms", "", &[]).await;
     assert_eq!(vms["total"], 2, "one VM per key: {vms}");
     pool.close().await;
+}
+
+#[tokio::test]
+async fn a_vm_is_created_over_rest_in_a_zone_with_no_vdc_and_its_vdc_is_made() {
+    let server = TestServer::start().await;
+    let (_stop_workers, _workers) = meridian::spawn_workers(&server.control, 2);
+    let owner = TestServer::client();
+    server.signup(&owner, "Zone Co", "ops@zone.example").await;
+    let (_, secret) = server.api_key(&owner, "zones").await;
+    let call = |method: &'static str, path: &'static str, body: &'static str| {
+        let server = &server;
+        let secret = secret.clone();
+        async move { server.rest(Some(&secret), method, path, body, &[]).await }
+    };
+    let (status, answer) = call("POST", "/api/v1/vms", r#"{"name":"x","template":"debian-12","size":"xs"}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["error"]["fields"]["vdc_id"].as_str().is_some(), "{answer}");
+    let (status, answer) = call("POST", "/api/v1/vms", r#"{"zone":"atlantis","name":"x","template":"debian-12","size":"xs"}"#).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["error"]["fields"]["zone"].as_str().is_some(), "{answer}");
+
+    let (status, accepted) = call("POST", "/api/v1/vms", r#"{"zone":"sin1","name":"edge-1","template":"debian-12","size":"xs"}"#).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    assert_eq!(accepted["vm"]["zone"], "sin1", "{accepted}");
+    let (_, vdcs) = call("GET", "/api/v1/vdcs", "").await;
+    assert_eq!(vdcs["total"], 1, "{vdcs}");
+    assert_eq!((vdcs["items"][0]["name"].as_str(), vdcs["items"][0]["zone"].as_str()), (Some("default-sin1"), Some("sin1")));
+    assert_eq!(accepted["vm"]["vdc_id"], vdcs["items"][0]["id"], "{accepted}");
+    // The next one in the zone goes into the same VDC.
+    let (status, second) = call("POST", "/api/v1/vms", r#"{"zone":"sin1","name":"edge-2","template":"debian-12","size":"xs"}"#).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{second}");
+    assert_eq!(second["vm"]["vdc_id"], vdcs["items"][0]["id"]);
+    let (_, vdcs) = call("GET", "/api/v1/vdcs", "").await;
+    assert_eq!(vdcs["total"], 1, "{vdcs}");
 }
 
 #[tokio::test]

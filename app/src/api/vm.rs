@@ -91,11 +91,14 @@ pub async fn vm_create(
     #[server(default)] ssh_key_ids: Vec<String>,
 ) -> Result<String, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let vdc_id = meridian_control::Error::id(&vdc_id)
-        .map_err(|_| meridian_control::Error::field("vdc_id", meridian_control::vm::UNKNOWN_VDC))?;
+    // The form's "where" is a VDC's id, or `zone:<id>` for a zone where the tenant has none yet.
+    let (vdc_id, zone) = match vdc_id.strip_prefix("zone:") {
+        Some(zone) => control.vm_create_place(&ctx, None, Some(zone)).await?,
+        None => control.vm_create_place(&ctx, Some(&vdc_id), None).await?,
+    };
     let form = meridian_core::resource::VmCreateForm {
         name,
-        zone: control.vm_create_zone(&ctx, vdc_id).await?,
+        zone,
         template,
         size,
         breakout,

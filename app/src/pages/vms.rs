@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use meridian_core::pricing::{PUBLIC_IPV4_HOUR, hourly_rate};
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
-use meridian_core::zone::zone_label;
+use meridian_core::zone::{ZONES, zone_label};
 
 /// All the tenant's VMs, filterable by zone, state and VDC.
 #[component]
@@ -103,27 +103,39 @@ pub fn VmNewPage() -> impl IntoView {
     };
     view! {
         <PageHeader title="Create a VM" description="Pick where it runs, what it runs, and how big it is." />
-        // A failure to read the VDCs reads as having none: the page offers to create one.
-        <ListState is_empty=Vec::is_empty
+        // A failure to read the VDCs reads as having none: every zone is offered.
+        <ListState
             load=move || vdcs.get().map(|result| Ok(result.unwrap_or_default()))
-            empty=|| view! {
-                <section class="empty-state" aria-label="No VDC yet">
-                    <h2>"Create a VDC first"</h2>
-                    <p>"A VM lives in one of your VDCs, and a VDC is in one zone. "<a href="/vdcs">"Create a VDC"</a>"."</p>
-                </section>
-            }
             items={move |list: Vec<Vdc>| {
                 let preselected = preselected.clone();
+                // Zones with none of the tenant's VDCs: choosing one makes its VDC.
+                let new_zones: Vec<_> = ZONES
+                    .iter()
+                    .filter(|z| !list.iter().any(|vdc| vdc.zone == z.id.as_str()))
+                    .map(|z| z.id)
+                    .collect();
+                let has_vdcs = !list.is_empty();
                 view! {
                     <ActionForm action=create attr:aria-label="Create VM" attr:class="wizard"><FormToken />
                         <FormAlert server />
                         <fieldset class="card">
                             <legend>"1. Where"</legend>
-                            <SelectField label="VDC" name="vdc_id" id="vm-vdc" also="zone" server>
-                                {list.into_iter().map(|vdc| {
-                                    let selected = vdc.id.to_string() == preselected;
-                                    view! { <option value=vdc.id.to_string() selected=selected>{format!("{} — {}", vdc.name, zone_label(&vdc.zone))}</option> }
-                                }).collect_view()}
+                            <SelectField label="VDC or zone" name="vdc_id" id="vm-vdc" also="zone" server
+                                hint=|| "Your private network spans every zone: in a zone where you have no VDC, one named default-<zone> is made.">
+                                {has_vdcs.then(|| view! {
+                                    <optgroup label="Your VDCs">
+                                        {list.into_iter().map(|vdc| {
+                                            let selected = vdc.id.to_string() == preselected;
+                                            view! { <option value=vdc.id.to_string() selected=selected>{format!("{} — {}", vdc.name, zone_label(&vdc.zone))}</option> }
+                                        }).collect_view()}
+                                    </optgroup>
+                                })}
+                                <optgroup label="Other zones (a VDC is made)">
+                                    {new_zones.into_iter().map(|zone| {
+                                        let selected = format!("zone:{zone}") == preselected;
+                                        view! { <option value=format!("zone:{zone}") selected=selected>{zone_label(zone.as_str())}</option> }
+                                    }).collect_view()}
+                                </optgroup>
                             </SelectField>
                             <TextField label="Name" name="name" id="vm-name"
                                 hint="Also its hostname: lowercase letters, digits and hyphens." server />

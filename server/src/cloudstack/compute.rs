@@ -96,27 +96,28 @@ async fn deploy(control: &Control, ctx: &OpContext, params: &Params) -> Result<V
     let zone = params.required("zoneid")?;
     let size = params.required("serviceofferingid")?;
     let template = params.required("templateid")?;
-    let vdcs = control.vdc_list(ctx).await?;
+    // Without a network, the account's network in the zone, made if it has none (as CloudStack
+    // makes an account's default network).
     let vdc = match params
         .get("networkids")
         .map(|ids| ids.split(',').next().unwrap_or_default().trim())
     {
-        Some(id) => vdcs
-            .iter()
-            .find(|vdc| vdc.id.to_string() == id)
-            .ok_or_else(|| CsError::param("networkids: you have no such network."))?,
-        None => vdcs.iter().find(|vdc| vdc.zone == zone).ok_or_else(|| {
-            CsError::param(format!(
-                "You have no network in zone {zone}: make one with createNetwork (a VDC), then deploy."
-            ))
-        })?,
+        Some(id) => {
+            let vdcs = control.vdc_list(ctx).await?;
+            let vdc = vdcs
+                .into_iter()
+                .find(|vdc| vdc.id.to_string() == id)
+                .ok_or_else(|| CsError::param("networkids: you have no such network."))?;
+            if vdc.zone != zone {
+                return Err(CsError::param(format!(
+                    "networkids: network {} is in zone {}, not {zone}.",
+                    vdc.id, vdc.zone
+                )));
+            }
+            vdc
+        }
+        None => control.vdc_default(ctx, zone).await?,
     };
-    if vdc.zone != zone {
-        return Err(CsError::param(format!(
-            "networkids: network {} is in zone {}, not {zone}.",
-            vdc.id, vdc.zone
-        )));
-    }
     let user_data = match params.get("userdata") {
         Some(encoded) => {
             use base64::Engine as _;

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
-use meridian_control::vm::{Started, UNKNOWN_VDC};
+use meridian_control::vm::Started;
 use meridian_control::{Control, Error, OpContext};
 use meridian_core::resource::VmCreateForm;
 pub use meridian_core::view::{Job, Vdc, VdcDetail, Vm};
@@ -23,12 +23,17 @@ pub struct VdcCreate {
     pub zone: String,
 }
 
-/// A new VM. Its zone is its VDC's.
+/// A new VM, in one of your VDCs or in a zone (or both, if they agree). In a zone where you have
+/// no VDC, one named `default-<zone>` is made for it: your private network spans every zone.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VmCreate {
     /// The VDC it goes in.
-    pub vdc_id: String,
+    #[serde(default)]
+    pub vdc_id: Option<String>,
+    /// The zone it runs in, e.g. `nrt1`: your oldest VDC there, or a new one.
+    #[serde(default)]
+    pub zone: Option<String>,
     /// Name and hostname: lower-case letters, digits and hyphens.
     pub name: String,
     /// A built-in template's slug (e.g. `coreos-docker`) or one of your templates' ids.
@@ -166,10 +171,12 @@ pub async fn vm_create(
     let run_control = control.clone();
     let create = move |id| async move {
         let input = parsed?;
-        let vdc_id = Error::id(&input.vdc_id).map_err(|_| Error::field("vdc_id", UNKNOWN_VDC))?;
+        let (vdc_id, zone) = run_control
+            .vm_create_place(&run_ctx, input.vdc_id.as_deref(), input.zone.as_deref())
+            .await?;
         let text = VmCreateForm {
             name: input.name,
-            zone: run_control.vm_create_zone(&run_ctx, vdc_id).await?,
+            zone,
             template: input.template,
             size: input.size,
             ssh_key_ids: input.ssh_key_ids,

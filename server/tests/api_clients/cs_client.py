@@ -59,6 +59,19 @@ assert {j["jobstatus"] for j in jobs} == {1}, jobs
 api.destroyVirtualMachine(id=vm["id"], fetch_result=True)
 assert api.listVirtualMachines(id=vm["id"], fetch_list=True) == []
 
+# A zone the account never used: deploying with no network makes the zone's network (as
+# CloudStack makes an account's default network), on the same private network as the rest.
+madrid = next(z for z in zones if z["name"] == "Madrid")
+result = api.deployVirtualMachine(
+    zoneid=madrid["id"], serviceofferingid="xs", templateid=coreos["id"], name="cs-vm-mad", fetch_result=True
+)
+vm = result["virtualmachine"]
+assert vm["state"] == "Running" and vm["zonename"] == "Madrid", vm
+[made] = api.listNetworks(zoneid=madrid["id"], fetch_list=True)
+assert made["name"] == "default-mad1", made
+assert ipaddress.ip_address(vm["nic"][0]["ipaddress"]) in ipaddress.ip_network(made["cidr"]), made
+api.destroyVirtualMachine(id=vm["id"], fetch_result=True)
+
 # A bad request is refused with CloudStack's error shape and creates nothing.
 try:
     api.deployVirtualMachine(zoneid=la["id"], serviceofferingid="huge", templateid=coreos["id"], name="cs-vm-2")
@@ -80,4 +93,4 @@ try:
 except CloudStackApiException as error:
     assert error.error["errorcode"] == 401, error.error
 
-print("cs: zones, network, deploy, list, public address, firewall, stop, destroy, refusals: all as expected")
+print("cs: zones, network, deploy, deploy into a fresh zone, list, public address, firewall, stop, destroy, refusals: all as expected")

@@ -1,7 +1,7 @@
 """Drives Meridian's CloudStack API with Apache libcloud's CloudStack driver from PyPI.
 
 Run by server/tests/api_clients.rs with MERIDIAN_HOST, MERIDIAN_PORT, MERIDIAN_KEY and
-MERIDIAN_SECRET set, after the tenant has a VDC (network) in London.
+MERIDIAN_SECRET set. The tenant has never used London: create_node there makes its network.
 """
 import os
 
@@ -34,6 +34,7 @@ assert node.id in nodes, nodes
 assert nodes[node.id].state == NodeState.RUNNING, nodes[node.id].state
 assert nodes[node.id].private_ips and nodes[node.id].private_ips[0].startswith("10."), nodes[node.id]
 assert nodes[node.id].extra["zone_name"] == "London", nodes[node.id].extra
+assert [n.name for n in cloud.ex_list_networks() if n.zoneid == london.id] == ["default-lon1"]
 
 assert cloud.ex_stop(node) == "Stopped"
 assert cloud.destroy_node(node) is True
@@ -45,4 +46,4 @@ try:
 except InvalidCredsError:
     pass
 
-print("libcloud: locations, sizes, images, create, list, stop, destroy, wrong secret: all as expected")
+print("libcloud: locations, sizes, images, create in a fresh zone, list, stop, destroy, wrong secret: all as expected")
