@@ -1552,15 +1552,29 @@ fn rule(
 async fn a_vm_goes_into_any_zone_its_vdc_made_once_there_within_residency() {
     let w = world().await;
     // No VDC anywhere: a zone alone makes its VDC, named for it; the next VM there uses it.
-    let (vdc, zone) = w.control.vm_create_place(&w.ctx, None, Some("sin1")).await.unwrap();
+    let (vdc, zone) = w
+        .control
+        .vm_create_place(&w.ctx, None, Some("sin1"))
+        .await
+        .unwrap();
     assert_eq!(zone, "sin1");
-    let started = w.control.vm_create(&w.ctx, vdc, vm("edge-1", "sin1", "xs", false)).await.unwrap();
+    let started = w
+        .control
+        .vm_create(&w.ctx, vdc, vm("edge-1", "sin1", "xs", false))
+        .await
+        .unwrap();
     w.control.job_drain("t").await.unwrap();
-    let (again, _) = w.control.vm_create_place(&w.ctx, None, Some("sin1")).await.unwrap();
+    let (again, _) = w
+        .control
+        .vm_create_place(&w.ctx, None, Some("sin1"))
+        .await
+        .unwrap();
     assert_eq!(again, vdc);
     let vdcs = w.control.vdc_list(&w.ctx).await.unwrap();
     assert_eq!(
-        vdcs.iter().map(|v| (v.name.as_str(), v.zone.as_str())).collect::<Vec<_>>(),
+        vdcs.iter()
+            .map(|v| (v.name.as_str(), v.zone.as_str()))
+            .collect::<Vec<_>>(),
         [("default-sin1", "sin1")]
     );
     let made = meridian_control::testing::vm_row(&w.control, started.vm_id).await;
@@ -1597,10 +1611,19 @@ async fn a_vm_goes_into_any_zone_its_vdc_made_once_there_within_residency() {
         Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
     };
     w.db.store.tenant_set_residency(&tenant, "eu").await.unwrap();
-    let refused = w.control.vm_create_place(&w.ctx, None, Some("nyc1")).await.unwrap_err();
+    let refused = w
+        .control
+        .vm_create_place(&w.ctx, None, Some("nyc1"))
+        .await
+        .unwrap_err();
     let Error::Invalid(fields) = refused else {
         panic!("expected a field error")
     };
-    assert!(fields.get("zone").unwrap().contains("outside your residency policy"));
+    assert!(
+        fields
+            .get("zone")
+            .unwrap()
+            .contains("outside your residency policy")
+    );
     assert_eq!(w.control.vdc_list(&w.ctx).await.unwrap().len(), 2);
 }

@@ -2620,22 +2620,48 @@ async fn a_vm_is_created_over_rest_in_a_zone_with_no_vdc_and_its_vdc_is_made() {
         let secret = secret.clone();
         async move { server.rest(Some(&secret), method, path, body, &[]).await }
     };
-    let (status, answer) = call("POST", "/api/v1/vms", r#"{"name":"x","template":"debian-12","size":"xs"}"#).await;
+    let (status, answer) = call(
+        "POST",
+        "/api/v1/vms",
+        r#"{"name":"x","template":"debian-12","size":"xs"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert!(answer["error"]["fields"]["vdc_id"].as_str().is_some(), "{answer}");
-    let (status, answer) = call("POST", "/api/v1/vms", r#"{"zone":"atlantis","name":"x","template":"debian-12","size":"xs"}"#).await;
+    let (status, answer) = call(
+        "POST",
+        "/api/v1/vms",
+        r#"{"zone":"atlantis","name":"x","template":"debian-12","size":"xs"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert!(answer["error"]["fields"]["zone"].as_str().is_some(), "{answer}");
 
-    let (status, accepted) = call("POST", "/api/v1/vms", r#"{"zone":"sin1","name":"edge-1","template":"debian-12","size":"xs"}"#).await;
+    let (status, accepted) = call(
+        "POST",
+        "/api/v1/vms",
+        r#"{"zone":"sin1","name":"edge-1","template":"debian-12","size":"xs"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     assert_eq!(accepted["vm"]["zone"], "sin1", "{accepted}");
     let (_, vdcs) = call("GET", "/api/v1/vdcs", "").await;
     assert_eq!(vdcs["total"], 1, "{vdcs}");
-    assert_eq!((vdcs["items"][0]["name"].as_str(), vdcs["items"][0]["zone"].as_str()), (Some("default-sin1"), Some("sin1")));
+    assert_eq!(
+        (
+            vdcs["items"][0]["name"].as_str(),
+            vdcs["items"][0]["zone"].as_str()
+        ),
+        (Some("default-sin1"), Some("sin1"))
+    );
     assert_eq!(accepted["vm"]["vdc_id"], vdcs["items"][0]["id"], "{accepted}");
     // The next one in the zone goes into the same VDC.
-    let (status, second) = call("POST", "/api/v1/vms", r#"{"zone":"sin1","name":"edge-2","template":"debian-12","size":"xs"}"#).await;
+    let (status, second) = call(
+        "POST",
+        "/api/v1/vms",
+        r#"{"zone":"sin1","name":"edge-2","template":"debian-12","size":"xs"}"#,
+    )
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{second}");
     assert_eq!(second["vm"]["vdc_id"], vdcs["items"][0]["id"]);
     let (_, vdcs) = call("GET", "/api/v1/vdcs", "").await;
