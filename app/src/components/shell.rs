@@ -37,14 +37,16 @@ pub fn Shell() -> impl IntoView {
                     </svg>
                     <span>"Meridian"</span>
                 </a>
-                <nav aria-label="Main">
-                    <ul>
-                        {NAV
-                            .iter()
-                            .map(|(href, label)| view! { <li><A href=*href exact=true>{*label}</A></li> })
-                            .collect_view()}
-                    </ul>
-                </nav>
+                <NavToggle>
+                    <nav aria-label="Main">
+                        <ul>
+                            {NAV
+                                .iter()
+                                .map(|(href, label)| view! { <li><A href=*href exact=true>{*label}</A></li> })
+                                .collect_view()}
+                        </ul>
+                    </nav>
+                </NavToggle>
             </aside>
             <div class="main">
                 <header class="topbar">
@@ -55,7 +57,7 @@ pub fn Shell() -> impl IntoView {
                                 <strong data-testid="tenant-name">{me.tenant_name.clone()}</strong>
                             </div>
                             <div class="topbar-user">
-                                <span>{me.email.clone()}</span>
+                                <span class="topbar-email">{me.email.clone()}</span>
                                 <span class="badge">{me.role.as_str()}</span>
                                 <ActionForm action=auth.logout attr:class="inline-form"><FormToken />
                                     <button type="submit" class="button button-secondary">"Log out"</button>
@@ -73,6 +75,26 @@ pub fn Shell() -> impl IntoView {
                 </main>
             </div>
         </div>
+    }
+}
+
+/// The phone layout's menu switch around the navigation (`children`; on wider screens the switch
+/// is hidden and the navigation always shows): a checkbox, so it works before the page is
+/// interactive, whose label reads as a button; the navigation shows while it is ticked, and
+/// following one of its links closes it.
+#[component]
+pub fn NavToggle(children: Children) -> impl IntoView {
+    let toggle = NodeRef::<leptos::html::Input>::new();
+    let close = move |_| {
+        if let Some(toggle) = toggle.get() {
+            toggle.set_checked(false);
+        }
+    };
+    view! {
+        <input type="checkbox" id="nav-toggle" class="nav-toggle" node_ref=toggle
+            aria-controls="main-nav" aria-label="Menu" />
+        <label for="nav-toggle" class="nav-toggle-label button button-secondary" aria-hidden="true">"Menu"</label>
+        <div class="nav-fold" id="main-nav" on:click=close>{children()}</div>
     }
 }
 

@@ -67,19 +67,21 @@ pub fn StaffShell() -> impl IntoView {
                         <a class="skip-link" href="#content">"Skip to content"</a>
                         <aside class="sidebar">
                             <a class="brand" href="/staff" aria-label="Staff console home"><span>"Meridian staff"</span></a>
-                            <nav aria-label="Staff">
-                                <ul>
-                                    <li><A href="/staff" exact=true>"Tenants"</A></li>
-                                    <li><A href="/staff/capacity">"Capacity"</A></li>
-                                    <li><A href="/staff/jobs">"Jobs"</A></li>
-                                </ul>
-                            </nav>
+                            <crate::components::shell::NavToggle>
+                                <nav aria-label="Staff">
+                                    <ul>
+                                        <li><A href="/staff" exact=true>"Tenants"</A></li>
+                                        <li><A href="/staff/capacity">"Capacity"</A></li>
+                                        <li><A href="/staff/jobs">"Jobs"</A></li>
+                                    </ul>
+                                </nav>
+                            </crate::components::shell::NavToggle>
                         </aside>
                         <div class="main">
                             <header class="topbar">
                                 <div class="topbar-tenant"><span class="topbar-label">"Staff console"</span></div>
                                 <div class="topbar-user">
-                                    <span>{me.email.clone()}</span>
+                                    <span class="topbar-email">{me.email.clone()}</span>
                                     <span class="badge">{me.role.as_str()}</span>
                                     <ActionForm action=logout attr:class="inline-form"><FormToken />
                                         <button type="submit" class="button button-secondary">"Log out"</button>
