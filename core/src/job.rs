@@ -165,6 +165,20 @@ impl JobKind {
         JobKind::VmBreakoutClose,
     ];
 
+    /// What the VM is doing while a job of this kind runs, for its badge: "starting…".
+    pub fn in_progress(self) -> &'static str {
+        match self {
+            JobKind::VmCreate => "provisioning…",
+            JobKind::VmStop => "stopping…",
+            JobKind::VmStart => "starting…",
+            JobKind::VmReboot => "rebooting…",
+            JobKind::VmDestroy => "destroying…",
+            JobKind::VmResize => "resizing…",
+            JobKind::VmBreakoutOpen => "adding a public IP…",
+            JobKind::VmBreakoutClose => "removing its public IP…",
+        }
+    }
+
     /// The steps, in order.
     pub fn steps(self) -> &'static [Step] {
         use Step::*;
@@ -394,6 +408,15 @@ impl JobPosition {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_kind_says_what_the_vm_is_doing_while_it_runs() {
+        let words: std::collections::BTreeSet<&str> =
+            super::JobKind::ALL.iter().map(|k| k.in_progress()).collect();
+        assert_eq!(words.len(), super::JobKind::ALL.len(), "each kind its own words");
+        assert_eq!(super::JobKind::VmStart.in_progress(), "starting…");
+        assert!(words.iter().all(|w| w.ends_with('…')));
+    }
+
     use super::*;
 
     #[test]

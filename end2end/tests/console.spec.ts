@@ -33,7 +33,14 @@ test('create a VDC in Hong Kong and a VM in it, watch it reach Running live, the
   await expect(page.getByRole('heading', { level: 1, name: 'VM web-1' })).toBeVisible();
   const progress = page.getByRole('region', { name: 'Progress' });
   await expect(progress).toBeVisible();
+  // At once: what the VM is doing on its badge, the actions waiting for it, progress first.
+  await expect(page.getByRole('status').filter({ hasText: 'provisioning…' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Stop' })).toBeDisabled();
+  await expect(page.getByText('Wait until vm create finishes.').first()).toBeVisible();
+  const cards = await page.locator('main section.card').evaluateAll((all) => all.map((c) => c.getAttribute('aria-label')));
+  expect(cards.indexOf('Progress')).toBeLessThan(cards.indexOf('Actions'));
   await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole('button', { name: 'Stop' })).toBeEnabled();
   await expect(progress.getByText('vm create — succeeded')).toBeVisible();
   const properties = page.getByRole('region', { name: 'VM properties' });
   const privateIp = (await properties.locator('.property', { hasText: 'Private IP' }).locator('dd').innerText()).trim();

@@ -40,6 +40,11 @@ test('a customer uses Meridian on a phone: menu, overview, a VM, the map', async
   await page.getByLabel(/^xs \(Wren\)/).check();
   await page.getByRole('button', { name: 'Create VM' }).click();
   await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
+  // It has no breakout: its create says so rather than "Open internet breakout — done".
+  const progress = page.getByRole('region', { name: 'Progress' });
+  await expect(progress.getByRole('listitem').filter({ hasText: 'Internet breakout: none (private only)' }))
+    .toContainText('skipped');
+  await expect(progress).not.toContainText('Open internet breakout');
   await fitsTheScreen(page, 'the VM page');
   await page.screenshot({ path: 'screenshots/phone-vm.png', fullPage: true });
 

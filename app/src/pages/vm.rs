@@ -83,18 +83,33 @@ fn VmBody(
     };
     let vm = detail.vm.clone();
     let state = VmState::parse(&vm.state).ok();
+    // A job still at work on the VM: what it is doing shows on the badge at once, the actions
+    // that would conflict wait for it, and its progress comes first.
+    let busy: Option<(String, &'static str)> = detail
+        .job
+        .as_ref()
+        .filter(|job| !matches!(job.state.as_str(), "succeeded" | "failed" | "cancelled"))
+        .and_then(|job| {
+            let doing = meridian_core::job::JobKind::parse(&job.kind)?.in_progress();
+            Some((job.kind.replace('_', " "), doing))
+        });
+    let wait = busy
+        .as_ref()
+        .map(|(kind, _)| format!("Wait until {kind} finishes."));
     let operate_error = action_error(operate);
     let destroy_error = action_error(destroy);
+    let action_wait = wait.clone();
     let action_button = move |action: VmAction, label: &'static str| {
         let vm_id = vm.id.to_string();
         let allowed = state.map_or(Err("Unknown state.".to_owned()), |s| {
             action.allowed_for(s, vm.breakout)
         });
+        let wait = action_wait.clone();
         let reason = move || {
             if !can_mutate() {
                 Some("Viewers cannot change VMs.".to_owned())
             } else {
-                allowed.clone().err()
+                wait.clone().or_else(|| allowed.clone().err())
             }
         };
         let reason_id = format!("reason-{}", action.as_str());
@@ -109,6 +124,8 @@ fn VmBody(
             </ActionForm>
         }
     };
+    let breakout = detail.vm.breakout;
+    let progress_first = busy.is_some();
     let steps_view = detail.job.clone().map(|job| {
         let done: Vec<String> = detail.events.iter().filter(|e| e.status == "done").map(|e| e.step.clone()).collect();
         let undone: Vec<String> = detail.events.iter().filter(|e| e.status == "undone").map(|e| e.step.clone()).collect();
@@ -132,7 +149,13 @@ fn VmBody(
                         } else {
                             "waiting"
                         };
-                        view! { <li class=format!("step step-{}", status.replace(' ', "-"))><span>{label.clone()}</span><span class="step-status">{status}</span></li> }
+                        // A VM made without breakout passes its breakout step doing nothing.
+                        let (label, status) = if step == "breakout" && job.kind == "vm_create" && !breakout && status == "done" {
+                            ("Internet breakout: none (private only)".to_owned(), "skipped")
+                        } else {
+                            (label.clone(), status)
+                        };
+                        view! { <li class=format!("step step-{}", status.replace(' ', "-"))><span>{label}</span><span class="step-status">{status}</span></li> }
                     }).collect_view()}
                 </ol>
                 {job.error.clone().map(|error| view! { <div class="alert alert-error" role="alert">{error}</div> })}
@@ -144,11 +167,12 @@ fn VmBody(
         let allowed = state.map_or(Err("Unknown state.".to_owned()), |s| {
             VmAction::Destroy.allowed_in(s)
         });
+        let wait = wait.clone();
         move || {
             if !can_mutate() {
                 Some("Viewers cannot change VMs.".to_owned())
             } else {
-                allowed.clone().err()
+                wait.clone().or_else(|| allowed.clone().err())
             }
         }
     };
@@ -158,11 +182,12 @@ fn VmBody(
         let allowed = state.map_or(Err("Unknown state.".to_owned()), |s| {
             VmAction::Resize.allowed_in(s)
         });
+        let wait = wait.clone();
         move || {
             if !can_mutate() {
                 Some("Viewers cannot change VMs.".to_owned())
             } else {
-                allowed.clone().err()
+                wait.clone().or_else(|| allowed.clone().err())
             }
         }
     };
@@ -174,8 +199,12 @@ fn VmBody(
         <leptos_meta::Title text=format!("VM {}", detail.vm.name) />
         <header class="page-header page-header-actions">
             <h1>"VM " {detail.vm.name.clone()}</h1>
-            <StateBadge state=detail.vm.state.clone() />
+            {match busy {
+                Some((_, doing)) => view! { <span class="badge badge-state badge-pending" role="status">{doing}</span> }.into_any(),
+                None => view! { <StateBadge state=detail.vm.state.clone() /> }.into_any(),
+            }}
         </header>
+        {progress_first.then(|| steps_view.clone())}
         <section class="card" aria-label="VM properties">
             <Properties label="VM properties" rows=vec![
                 ("State", detail.vm.state.clone()),
@@ -220,7 +249,7 @@ fn VmBody(
                 <span class="disabled-reason">{destroy_reason}</span>
             </ActionForm>
         </section>
-        {steps_view}
+        {(!progress_first).then(|| steps_view.clone())}
         <section class="card" aria-label="Events">
             <h2>"Events"</h2>
             {if history.is_empty() {
