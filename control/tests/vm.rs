@@ -52,6 +52,14 @@ fn vm(name: &str, zone: &str, size: &str, breakout: bool) -> VmCreate {
 }
 
 impl World {
+    /// The signed-in user's tenant, as the store names it.
+    fn tenant_id(&self) -> String {
+        match self.ctx.actor {
+            Actor::User { tenant_id, .. } => tenant_id.to_string(),
+            Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
+        }
+    }
+
     async fn vdc(&self, zone: &str) -> String {
         self.control
             .vdc_create(&self.ctx, &format!("vdc-{zone}"), zone)
@@ -98,10 +106,7 @@ impl World {
     }
 
     async fn job_state(&self, job: uuid::Uuid) -> (JobState, Option<String>, Option<String>) {
-        let tenant = match self.ctx.actor {
-            Actor::User { tenant_id, .. } => tenant_id.to_string(),
-            Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
-        };
+        let tenant = self.tenant_id();
         let job = self.db.store.job_get(&tenant, job).await.unwrap().unwrap();
         (job.position.state, job.failed_step, job.error)
     }
@@ -579,10 +584,7 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
 #[tokio::test]
 async fn residency_refuses_a_zone_outside_the_policy_and_creates_nothing() {
     let w = world().await;
-    let tenant = match w.ctx.actor {
-        Actor::User { tenant_id, .. } => tenant_id.to_string(),
-        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
-    };
+    let tenant = w.tenant_id();
     w.db.store.tenant_set_residency(&tenant, "eu").await.unwrap();
     let refused = w.control.vdc_create(&w.ctx, "newyork", "nyc1").await.unwrap_err();
     let Error::Invalid(fields) = refused else {
@@ -824,10 +826,7 @@ async fn breakout_opens_and_closes_on_an_existing_vm_with_its_address_and_quota(
     w.assert_invariants().await;
 
     // The residency policy as it is now decides: a VM left outside it gets no new breakout.
-    let tenant = match w.ctx.actor {
-        Actor::User { tenant_id, .. } => tenant_id.to_string(),
-        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
-    };
+    let tenant = w.tenant_id();
     w.db.store
         .tenant_set_residency(&tenant, "countries:DE")
         .await
@@ -1198,10 +1197,7 @@ async fn workers_keep_cohort_leases_and_take_new_jobs_while_a_cohort_is_mid_way(
 #[tokio::test]
 async fn a_group_member_created_later_avoids_the_hosts_of_earlier_members() {
     let w = world().await;
-    let tenant = match w.ctx.actor {
-        Actor::User { tenant_id, .. } => tenant_id.to_string(),
-        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
-    };
+    let tenant = w.tenant_id();
     let big = meridian_core::resource::Quota {
         max_vms: 100,
         max_vcpus: 1_000,
@@ -1606,10 +1602,7 @@ async fn a_vm_goes_into_any_zone_its_vdc_made_once_there_within_residency() {
     }
 
     // Residency rules out a zone here as everywhere: refused, no VDC made.
-    let tenant = match w.ctx.actor {
-        Actor::User { tenant_id, .. } => tenant_id.to_string(),
-        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
-    };
+    let tenant = w.tenant_id();
     w.db.store.tenant_set_residency(&tenant, "eu").await.unwrap();
     let refused = w
         .control
