@@ -7,6 +7,7 @@ use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::components::vm_table::StateBadge;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use meridian_core::resource::SIZES;
 use meridian_core::stack::STACK_TEMPLATES;
 use meridian_core::zone::zone_label;
 use std::time::Duration;
@@ -38,7 +39,10 @@ pub fn StacksPage() -> impl IntoView {
                         <label class="choice stack-choice">
                             <input type="radio" name="template" value=t.slug checked=i == 0 />
                             <span><strong>{t.name}</strong><br />{t.description}
-                                <br /><span class="muted">{format!("{} VMs, size {}", t.size_in_vms(), t.size)}</span></span>
+                                <br /><span class="muted">{format!("{} VMs, size {}", t.size_in_vms(), t.size)}</span>
+                                <br /><span class="muted">{SIZES.iter().find(|s| s.code == t.size).map(|named| {
+                                    meridian_core::pricing::vm_price_text(t.size_in_vms(), &named.size, t.breakout)
+                                })}</span></span>
                         </label>
                     }).collect_view()}
                     <ChoiceError name="template" id="stack-template-error" server />

@@ -213,6 +213,7 @@ fn VmBody(
                 ("Size", format!("{} vCPU, {} GiB RAM, {} GiB disk", detail.vm.vcpus, detail.vm.memory_mib / 1024, detail.vm.disk_gib)),
                 ("Private IP", detail.vm.private_ip.clone().unwrap_or_else(|| "—".into())),
                 ("Public IP", detail.vm.public_ip.clone().unwrap_or_else(|| if detail.vm.breakout { "Being assigned".into() } else { "None (private only)".into() })),
+                ("Cost", vm_cost(&detail.vm)),
                 ("Host", if detail.vm.dedicated { "Dedicated".into() } else { "Shared".into() }),
                 ("Guest image", guest_image(detail.simulated, detail.image.as_deref())),
             ] />
@@ -290,3 +291,20 @@ fn guest_image(simulated: bool, image: Option<&str>) -> String {
         (false, None) => "Not known yet (its host has not said)".to_owned(),
     }
 }
+
+/// What the VM costs at its size, with its disk and public address: the create form's words.
+fn vm_cost(vm: &crate::api::vm::Vm) -> String {
+    match (
+        meridian_core::resource::Vcpus::new(u32::try_from(vm.vcpus).unwrap_or(0)),
+        meridian_core::resource::MemoryMib::new(u32::try_from(vm.memory_mib).unwrap_or(0)),
+        meridian_core::resource::DiskGib::new(u32::try_from(vm.disk_gib).unwrap_or(0)),
+    ) {
+        (Ok(vcpus), Ok(memory), Ok(disk)) => meridian_core::pricing::vm_price_text(
+            1,
+            &meridian_core::resource::VmSize::new(vcpus, memory, disk),
+            vm.public_ip.is_some(),
+        ),
+        _ => "—".to_owned(),
+    }
+}
+

@@ -8,7 +8,7 @@ use crate::components::page::{ListState, PageHeader};
 use crate::components::vm_table::VmTable;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use meridian_core::pricing::{PUBLIC_IPV4_HOUR, hourly_rate};
+use meridian_core::pricing::vm_price_text;
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
 use meridian_core::zone::{ZONES, zone_label};
 
@@ -92,14 +92,7 @@ pub fn VmNewPage() -> impl IntoView {
     });
     let price = move || {
         let named = SIZES.iter().find(|s| s.code == size.get())?;
-        let mut rate = hourly_rate(&named.size);
-        if breakout.get() {
-            rate = rate.checked_add(PUBLIC_IPV4_HOUR)?;
-        }
-        Some(format!(
-            "{} per hour while running. Bandwidth: always $0.00.",
-            rate.format_precise()
-        ))
+        Some(vm_price_text(1, &named.size, breakout.get()))
     };
     view! {
         <PageHeader title="Create a VM" description="Pick where it runs, what it runs, and how big it is." />

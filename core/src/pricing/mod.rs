@@ -18,7 +18,7 @@ pub use invoice::{
 pub use money::Money;
 pub use price_list::{
     BANDWIDTH_GIB, DISK_GIB_MONTH, HOURS_PER_MONTH, MEMORY_GIB_HOUR, PUBLIC_IPV4_HOUR, VCPU_HOUR,
-    hourly_rate, vm_monthly_estimate,
+    hourly_rate, vm_monthly_estimate, vm_price_text,
 };
 pub use usage::{Unit, UsageKind, UsagePeriod, UsageRecord};
 

@@ -43,3 +43,35 @@ pub fn vm_monthly_estimate(size: &VmSize, public_ip: bool) -> Money {
     };
     Money::from_micros(compute + disk + ip)
 }
+
+/// What `count` VMs of `size` cost, in words for the forms and pages that create or show them: per
+/// hour while they run (their public addresses included) and for a month running, with their
+/// disks, which are charged also while the VMs are stopped. Bandwidth is free. One projection
+/// everywhere: [`vm_monthly_estimate`].
+pub fn vm_price_text(count: u32, size: &VmSize, public_ip: bool) -> String {
+    let n = i64::from(count.max(1));
+    let mut hourly = hourly_rate(size);
+    if public_ip {
+        hourly = hourly.checked_add(PUBLIC_IPV4_HOUR).unwrap_or(hourly);
+    }
+    let times = |money: Money| money.checked_mul(n).unwrap_or(Money::MAX);
+    let disk_gib = size.disk_gib.get();
+    let disk = times(DISK_GIB_MONTH.checked_mul(i64::from(disk_gib)).unwrap_or(Money::MAX));
+    let month = times(vm_monthly_estimate(size, public_ip));
+    if count > 1 {
+        format!(
+            "{count} VMs: {} per hour while running, ≈ {} a month with their {count} × {disk_gib} GiB of disk ({} a month, also while stopped). Bandwidth: always $0.00.",
+            times(hourly).format_precise(),
+            month.format_cents(),
+            disk.format_cents()
+        )
+    } else {
+        format!(
+            "{} per hour while running, ≈ {} a month with its {disk_gib} GiB disk ({} a month, also while stopped). Bandwidth: always $0.00.",
+            hourly.format_precise(),
+            month.format_cents(),
+            disk.format_cents()
+        )
+    }
+}
+

@@ -83,6 +83,20 @@ fn hourly_rates_come_from_vcpus_and_memory_and_are_exact() {
 }
 
 #[test]
+fn the_price_in_words_is_the_projection_with_disk_and_address() {
+    // s: $0.045 an hour; 730 h = $32.85, with 50 GiB of disk at $0.10 = $5.00.
+    assert_eq!(
+        vm_price_text(1, &size("s"), false),
+        "$0.045 per hour while running, ≈ $37.85 a month with its 50 GiB disk ($5.00 a month, also while stopped). Bandwidth: always $0.00."
+    );
+    assert!(vm_price_text(1, &size("s"), true).starts_with("$0.05 per hour while running, ≈ $41.50 a month"));
+    assert_eq!(
+        vm_price_text(9, &size("s"), false),
+        "9 VMs: $0.405 per hour while running, ≈ $340.65 a month with their 9 × 50 GiB of disk ($45.00 a month, also while stopped). Bandwidth: always $0.00."
+    );
+}
+
+#[test]
 fn monthly_estimates() {
     // xs: 730 h × $0.0175 + 20 GiB × $0.10 = $12.775 + $2.00.
     assert_eq!(
