@@ -20,7 +20,8 @@ pub struct Overview {
     pub spend_projected: Money,
     /// Bytes sent this month: private backbone, internet.
     pub bandwidth_bytes: (u64, u64),
-    /// Recent job events with the job kind and the VM's name.
+    /// The outcomes of recent jobs (a last step done or a step failed) with the job kind and the
+    /// VM's name.
     pub events: Vec<(JobEvent, String, String)>,
 }
 
@@ -49,10 +50,19 @@ impl Control {
                 .map(|r| u64::try_from(r.quantity).unwrap_or(0))
                 .sum()
         };
+        // What people did and what came of it: each job's outcome (its last step done, or the
+        // step that failed), not every step along the way.
         let events = self
-            .events_recent(ctx, 8)
+            .events_recent(ctx, 64)
             .await?
             .into_iter()
+            .filter(|recent| {
+                recent.event.status == "failed"
+                    || meridian_core::job::JobKind::parse(&recent.kind)
+                        .and_then(|kind| kind.steps().last())
+                        .is_some_and(|last| recent.event.status == "done" && recent.event.step == last.as_str())
+            })
+            .take(8)
             .map(|recent| {
                 let name = recent.vm_name.unwrap_or_else(|| "a deleted VM".to_owned());
                 (recent.event, recent.kind, name)

@@ -179,8 +179,21 @@ impl JobKind {
         }
     }
 
+    /// What became of the VM once a job of this kind succeeded, after its name: "web-1 started".
+    pub fn done_phrase(self) -> &'static str {
+        match self {
+            JobKind::VmCreate => "was created",
+            JobKind::VmStop => "stopped",
+            JobKind::VmStart => "started",
+            JobKind::VmReboot => "rebooted",
+            JobKind::VmDestroy => "was destroyed",
+            JobKind::VmResize => "was resized",
+            JobKind::VmBreakoutOpen => "got a public IP",
+            JobKind::VmBreakoutClose => "lost its public IP",
+        }
+    }
+
     /// The steps, in order.
-    pub fn steps(self) -> &'static [Step] {
         use Step::*;
         match self {
             JobKind::VmCreate => &[
@@ -415,6 +428,9 @@ mod tests {
         assert_eq!(words.len(), super::JobKind::ALL.len(), "each kind its own words");
         assert_eq!(super::JobKind::VmStart.in_progress(), "starting…");
         assert!(words.iter().all(|w| w.ends_with('…')));
+        let done: std::collections::BTreeSet<&str> =
+            super::JobKind::ALL.iter().map(|k| k.done_phrase()).collect();
+        assert_eq!(done.len(), super::JobKind::ALL.len());
     }
 
     use super::*;

@@ -70,6 +70,10 @@ test('create a VDC in Hong Kong and a VM in it, watch it reach Running live, the
   const byZone = page.getByRole('table', { name: 'Resources by zone' });
   await expect(byZone.getByRole('row', { name: /Hong Kong \(hkg1\), HK\s+1\s+1 running/ })).toBeVisible();
   await expect(page.getByText('$0.00 charged')).toBeVisible();
+  // Recent activity says what happened, not every step on the way.
+  const activity = page.getByRole('region', { name: 'Recent activity' });
+  await expect(activity).toContainText('web-1 was created');
+  await expect(activity).not.toContainText('Done:');
   await page.screenshot({ path: 'screenshots/overview-with-resources.png', fullPage: true });
 
   // Stop and start, live; buttons not allowed in a state say why.

@@ -5,9 +5,13 @@ import { hydrated, signUp, uniqueEmail } from './helpers';
 
 test('a VM is created in a zone the tenant never used, its VDC made for it', async ({ page }) => {
   await signUp(page, 'Anywhere Ltd', uniqueEmail('zones'));
-  await page.getByRole('link', { name: 'VMs' }).click();
   await page.goto('/vms/new');
   await hydrated(page);
+  // The keyboard's first stop skips the navigation: the focus lands on the content.
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('main#content')).toBeFocused();
   const where = page.getByLabel('VDC or zone');
   await expect(where.locator('optgroup[label="Your VDCs"]')).toHaveCount(0);
   await where.selectOption({ label: 'Singapore (sin1), SG' });

@@ -20,7 +20,7 @@ pub struct ZoneSummary {
 pub struct Activity {
     /// When (Unix ms).
     pub at: i64,
-    /// What, e.g. "vm create web-1: Done: Boot".
+    /// What, e.g. "web-1 started" or "web-1: start failed: …".
     pub text: String,
 }
 
@@ -65,7 +65,14 @@ pub async fn overview_view() -> Result<OverviewData, AppError> {
             .into_iter()
             .map(|(event, kind, name)| Activity {
                 at: event.at,
-                text: format!("{} {name}: {}", kind.replace('_', " "), event.message),
+                text: match meridian_core::job::JobKind::parse(&kind) {
+                    Some(kind) if event.status != "failed" => format!("{name} {}", kind.done_phrase()),
+                    _ => format!(
+                        "{name}: {} failed: {}",
+                        kind.trim_start_matches("vm_").replace('_', " "),
+                        event.message
+                    ),
+                },
             })
             .collect(),
     })

@@ -28,7 +28,7 @@ pub fn Shell() -> impl IntoView {
     let who = move || me.get().and_then(Result::ok).flatten();
     view! {
         <div class="app">
-            <a class="skip-link" href="#content">"Skip to content"</a>
+            <SkipLink />
             <aside class="sidebar">
                 <a class="brand" href="/" aria-label="Meridian home">
                     <svg class="brand-mark" viewBox="0 0 24 24" aria-hidden="true">
@@ -76,6 +76,28 @@ pub fn Shell() -> impl IntoView {
             </div>
         </div>
     }
+}
+
+/// The first thing a keyboard reaches: it moves the focus to the page's content (a plain link to
+/// `#content` before hydration, where the browser does the same).
+#[component]
+pub fn SkipLink() -> impl IntoView {
+    let skip = move |event: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            if let Some(main) = document()
+                .get_element_by_id("content")
+                .and_then(|main| main.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                event.prevent_default();
+                let _ = main.focus();
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = event;
+    };
+    view! { <a class="skip-link" href="#content" on:click=skip>"Skip to content"</a> }
 }
 
 /// The phone layout's menu switch around the navigation (`children`; on wider screens the switch

@@ -64,7 +64,7 @@ pub fn StaffShell() -> impl IntoView {
             {move || staff.get().map(|me| match me {
                 Ok(Some(me)) => view! {
                     <div class="app app-staff">
-                        <a class="skip-link" href="#content">"Skip to content"</a>
+                        <crate::components::shell::SkipLink />
                         <aside class="sidebar">
                             <a class="brand" href="/staff" aria-label="Staff console home"><span>"Meridian staff"</span></a>
                             <crate::components::shell::NavToggle>

@@ -22,7 +22,7 @@ pub enum NameError {
     #[error("Use at most 63 characters.")]
     TooLong,
     /// Contains something other than `a-z`, `0-9` and `-`.
-    #[error("Use lowercase letters, digits and hyphens only, like web-1: the name is also the hostname.")]
+    #[error("Use lowercase letters, digits and hyphens only, like web-1.")]
     BadCharacter,
     /// Starts with a digit or a hyphen.
     #[error("Start the name with a lowercase letter.")]
