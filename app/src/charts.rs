@@ -68,10 +68,12 @@ pub fn latency_chart(
     let summary = if probes == 0 {
         format!("{title}: no probes yet in this window; probes run every 10 seconds.")
     } else {
+        let window: Vec<(i64, Option<f64>)> = samples.iter().filter(|(at, _)| *at >= from).copied().collect();
         format!(
-            "{title}: median {}, 95th percentile {}, loss {loss:.1} % over {probes} probes.",
+            "{title}: median {}, 95th percentile {}, jitter {}, loss {loss:.1} % over {probes} probes.",
             ms(meridian_core::map::quantile(&all, 0.5)),
             ms(meridian_core::map::quantile(&all, 0.95)),
+            meridian_core::map::jitter_ms(&window).map_or_else(|| "—".to_owned(), |j| format!("±{j:.1} ms")),
         )
     };
     let rows = buckets

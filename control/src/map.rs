@@ -18,9 +18,9 @@ pub struct EdgeLive {
     /// `simulated`, `measured` (by host agents over the lab's backbone) or `implausible` (measured
     /// below the fibre limit: an error, its figure not to be drawn).
     pub source: String,
-    /// Jitter in ms, when measured.
+    /// Jitter in ms: an agent's measurement, or over the last hour of probes.
     pub jitter_ms: Option<f64>,
-    /// Share of probes lost (0–1), when measured.
+    /// Share of probes lost (0–1): an agent's measurement, or over the last hour of probes.
     pub loss: Option<f64>,
 }
 
@@ -53,6 +53,10 @@ pub struct MapView {
     /// The links staff cut for maintenance, by edge key.
     pub cut: Vec<String>,
 }
+
+/// The window of probes an edge's jitter and loss are taken over when its latest round does
+/// not carry them: the last hour.
+const JITTER_WINDOW_MS: i64 = 3_600_000;
 
 impl Control {
     /// The map's live data for the signed-in tenant.
@@ -105,6 +109,22 @@ impl Control {
                     .collect()
             })
             .unwrap_or_default();
+        // Jitter and loss for every edge, over the last hour of probes, where a round's own
+        // figures (an agent's measurement) do not give them.
+        let mut edges = edges;
+        let stats = self.store.probe_stats_since(crate::store::now_ms() - JITTER_WINDOW_MS).await?;
+        for edge in &mut edges {
+            if let Some((_, probes, lost, jitter_us)) = stats.iter().find(|(key, ..)| *key == edge.edge) {
+                if edge.jitter_ms.is_none() {
+                    edge.jitter_ms = jitter_us.map(|us| us / 1000.0);
+                }
+                if edge.loss.is_none() && *probes > 0 {
+                    #[expect(clippy::cast_precision_loss, reason = "probe counts are small")]
+                    let loss = *lost as f64 / *probes as f64;
+                    edge.loss = Some(loss);
+                }
+            }
+        }
         Ok(MapView {
             driver: self.driver.name(),
             simulated: self.driver.network_is_simulated(),

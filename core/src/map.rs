@@ -140,6 +140,32 @@ pub fn path_live_rtt_ms(backbone: &Backbone, path: &Path, live: impl Fn(usize) -
     sum.max(path.fibre_limit_ms)
 }
 
+/// Jitter and loss along a path from its edges' (`(jitter ms, loss 0–1)`, None for an edge without
+/// figures): jitters add up (each edge's queues add their own variation) and a packet arrives
+/// only if no edge loses it. None when any edge has no figures.
+pub fn path_jitter_loss(edges: &[Option<(f64, f64)>]) -> Option<(f64, f64)> {
+    let mut jitter = 0.0;
+    let mut arrives = 1.0;
+    for (edge_jitter, edge_loss) in edges.iter().copied().collect::<Option<Vec<_>>>()? {
+        jitter += edge_jitter.max(0.0);
+        arrives *= 1.0 - edge_loss.clamp(0.0, 1.0);
+    }
+    Some((jitter, 1.0 - arrives))
+}
+
+/// Jitter of `(at, rtt or None when lost)` samples in time order: the mean change between
+/// consecutive answered round trips, in ms; None with fewer than two.
+pub fn jitter_ms(samples: &[(i64, Option<f64>)]) -> Option<f64> {
+    let answered: Vec<f64> = samples.iter().filter_map(|(_, rtt)| *rtt).collect();
+    if answered.len() < 2 {
+        return None;
+    }
+    let changes: f64 = answered.windows(2).map(|w| (w[1] - w[0]).abs()).sum();
+    #[expect(clippy::cast_precision_loss, reason = "probe counts are small")]
+    let mean = changes / (answered.len() - 1) as f64;
+    Some(mean)
+}
+
 /// The shortest path between two zones with and without a cut, for the what-if view.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reroute {
@@ -268,6 +294,19 @@ mod tests {
 
     fn zone(id: &str) -> &'static Zone {
         ZoneId::parse(id).unwrap().zone()
+    }
+
+    #[test]
+    fn jitter_adds_up_along_a_path_and_loss_compounds() {
+        let (jitter, loss) = path_jitter_loss(&[Some((0.5, 0.01)), Some((1.5, 0.02))]).unwrap();
+        assert!((jitter - 2.0).abs() < 1e-9);
+        assert!((loss - (1.0 - 0.99 * 0.98)).abs() < 1e-9);
+        assert_eq!(path_jitter_loss(&[Some((0.5, 0.0)), None]), None);
+        assert_eq!(
+            jitter_ms(&[(1, Some(10.0)), (2, None), (3, Some(12.0)), (4, Some(11.0))]),
+            Some(1.5)
+        );
+        assert_eq!(jitter_ms(&[(1, Some(10.0)), (2, None)]), None);
     }
 
     #[test]

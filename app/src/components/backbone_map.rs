@@ -81,20 +81,28 @@ pub fn probe_of(data: &MapData, edge: &Edge) -> Option<f64> {
         .and_then(|e| e.rtt_ms)
 }
 
-/// How an edge's live figure came about, in words for its table cell: measured (with jitter and
-/// loss), a measurement error, or nothing to add for the model's.
+/// How an edge's live figure came about, in words for its table cell: measured or simulated, with
+/// its jitter and loss, or a measurement error.
 pub fn probe_note(data: &MapData, edge: &Edge) -> Option<String> {
     let key = edge.key();
     let probe = data.edges.iter().find(|e| e.edge == key)?;
+    let jitter_loss = || match (probe.jitter_ms, probe.loss) {
+        (Some(jitter), Some(loss)) => format!(", ±{jitter:.1} ms, {:.0} % lost", loss * 100.0),
+        (None, Some(loss)) => format!(", {:.0} % lost", loss * 100.0),
+        _ => String::new(),
+    };
     match probe.source.as_str() {
-        "measured" => Some(format!(
-            "measured, ±{:.1} ms, {:.0} % lost",
-            probe.jitter_ms.unwrap_or(0.0),
-            probe.loss.unwrap_or(0.0) * 100.0
-        )),
+        "measured" => Some(format!("measured{}", jitter_loss())),
         "implausible" => Some("measurement error: below the fibre limit, not shown".to_owned()),
-        _ => None,
+        _ => Some(format!("simulated{}", jitter_loss())),
     }
+}
+
+/// An edge's jitter (ms) and loss (0–1), when known.
+pub fn jitter_loss_of(data: &MapData, edge: &Edge) -> Option<(f64, f64)> {
+    let key = edge.key();
+    let probe = data.edges.iter().find(|e| e.edge == key)?;
+    Some((probe.jitter_ms?, probe.loss?))
 }
 
 /// The load of an edge (0–1), as last recorded.

@@ -3,7 +3,7 @@
 
 use crate::api::map::{LatencyFigure, MapData, latency_chart, map_view};
 use crate::components::backbone_map::{
-    BackboneMap, Region, edge_name, load_band, load_of, probe_note, probe_of,
+    BackboneMap, Region, edge_name, jitter_loss_of, load_band, load_of, probe_note, probe_of,
 };
 use crate::components::page::{ListState, PageHeader, Properties};
 use leptos::prelude::*;
@@ -249,6 +249,19 @@ fn path_result(
     };
     let details = after.map(|path| {
         let live_text = live_ms(&path).map_or_else(|| "—".to_owned(), |ms| format!("{ms:.1} ms"));
+        let jitter_text = live
+            .and_then(|data| {
+                let edges: Vec<Option<(f64, f64)>> = path
+                    .edges
+                    .iter()
+                    .map(|id| BACKBONE.edge(*id).and_then(|e| jitter_loss_of(data, e)))
+                    .collect();
+                meridian_core::map::path_jitter_loss(&edges)
+            })
+            .map_or_else(
+                || "—".to_owned(),
+                |(jitter, loss)| format!("±{jitter:.1} ms, {:.1} % lost", loss * 100.0),
+            );
         let hops = path
             .zones
             .iter()
@@ -261,6 +274,7 @@ fn path_result(
                 ("Hops", path.hops.to_string()),
                 ("Modelled round trip", format!("{:.1} ms", path.modelled_rtt_ms)),
                 ("Live round trip", live_text),
+                ("Jitter and loss", jitter_text),
                 ("Fibre limit", format!("{:.1} ms", path.fibre_limit_ms)),
                 ("Ratio to the fibre limit", format!("{:.2}×", path.ratio)),
             ] />

@@ -107,6 +107,31 @@ impl Store {
             .collect()
     }
 
+    /// Every edge's probes since `since`: `(edge, probes, lost, jitter in µs)`, the jitter the
+    /// mean change between consecutive answered round trips (None with fewer than two).
+    pub async fn probe_stats_since(&self, since: i64) -> Result<Vec<(String, i64, i64, Option<f64>)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT edge, COUNT(*) AS probes, CAST(SUM(lost) AS BIGINT) AS lost, \
+             CAST(AVG(ABS(rtt_us - previous)) AS DOUBLE PRECISION) AS jitter_us FROM \
+             (SELECT edge, lost, rtt_us, LAG(rtt_us) OVER (PARTITION BY edge, lost ORDER BY at) AS previous \
+              FROM probe_samples WHERE at >= $1) answered \
+             GROUP BY edge ORDER BY edge",
+        )
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("edge")?,
+                    row.try_get("probes")?,
+                    row.try_get("lost")?,
+                    row.try_get("jitter_us")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Marks backbone edge `edge` cut by staff member `by` at `at` (kept if it already is).
     pub async fn backbone_cut_put(&self, edge: &str, at: i64, by: &str) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT INTO backbone_cuts (edge, cut_at, cut_by) VALUES ($1, $2, $3) ON CONFLICT (edge) DO NOTHING")
