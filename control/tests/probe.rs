@@ -107,6 +107,12 @@ async fn the_map_shows_the_latest_round_and_only_the_tenants_own_footprint() {
     for live in &map.edges {
         let load = live.load.unwrap();
         assert!((0.0..1.0).contains(&load), "{live:?}");
+        // Jitter and loss over the rounds so far, for every edge, simulated as the rest.
+        let loss = live.loss.expect("a loss share");
+        assert!((0.0..=1.0).contains(&loss), "{live:?}");
+        if loss == 0.0 {
+            assert!(live.jitter_ms.is_some_and(|j| j >= 0.0), "{live:?}");
+        }
     }
     assert_eq!(map.zones.len(), 1);
     assert_eq!((map.zones[0].zone.as_str(), map.zones[0].running), ("hkg1", 1));

@@ -62,6 +62,13 @@ test('the path finder, the latency budget and the what-if cut agree with physics
   await expect(route.getByRole('listitem').first()).toHaveText('London (lon1)');
   await expect(route.getByRole('listitem').last()).toHaveText('Hong Kong (hkg1)');
   expect(await figure(page, 'Modelled round trip')).toBeGreaterThan(await figure(page, 'Fibre limit'));
+  // Jitter and loss along the route, as with every link in the table.
+  await expect(page.getByRole('region', { name: 'Route figures' }).locator('div.property', { hasText: 'Jitter and loss' }))
+    .toContainText(/±[\d.]+ ms, [\d.]+ % lost/);
+  await page.getByText('All 24 backbone links').click();
+  await expect(page.getByRole('table', { name: 'Backbone links' }).getByRole('row').filter({ hasText: 'London – New York' }))
+    .toContainText(/simulated, ±[\d.]+ ms, \d+ % lost/);
+  await expect(page.getByRole('img', { name: /jitter (±[\d.]+ ms|—)/ }).or(page.getByText(/jitter (±[\d.]+ ms|—), loss/)).first()).toBeVisible();
 
   // A 5 ms budget from Frankfurt lists only zones physics allows, and says which it rules out.
   await page.locator('#budget-from').selectOption('fra1');
