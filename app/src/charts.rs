@@ -388,6 +388,7 @@ mod tests {
         assert_eq!(figure.rows.len(), 60);
         assert!(
             figure.summary.contains("median 60.0 ms")
+                && figure.summary.contains("jitter ±1.6 ms")
                 && figure.summary.contains("loss 1.1 % over 360 probes"),
             "{}",
             figure.summary
