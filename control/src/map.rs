@@ -111,10 +111,15 @@ impl Control {
             .unwrap_or_default();
         // Jitter and loss for every edge, over the last hour of probes, where a round's own
         // figures (an agent's measurement) do not give them.
-        let mut edges = edges;
-        let stats = self.store.probe_stats_since(crate::store::now_ms() - JITTER_WINDOW_MS).await?;
+        let mut edges: Vec<EdgeLive> = edges;
+        let stats = self
+            .store
+            .probe_stats_since(crate::store::now_ms() - JITTER_WINDOW_MS)
+            .await?;
         for edge in &mut edges {
-            if let Some((_, probes, lost, jitter_us)) = stats.iter().find(|(key, ..)| *key == edge.edge) {
+            if let Some((_, probes, lost, jitter_us)) =
+                stats.iter().find(|(key, ..)| key.as_str() == edge.edge)
+            {
                 if edge.jitter_ms.is_none() {
                     edge.jitter_ms = jitter_us.map(|us| us / 1000.0);
                 }

@@ -60,7 +60,9 @@ impl Control {
                 recent.event.status == "failed"
                     || meridian_core::job::JobKind::parse(&recent.kind)
                         .and_then(|kind| kind.steps().last())
-                        .is_some_and(|last| recent.event.status == "done" && recent.event.step == last.as_str())
+                        .is_some_and(|last| {
+                            recent.event.status == "done" && recent.event.step == last.as_str()
+                        })
             })
             .take(8)
             .map(|recent| {

@@ -194,6 +194,7 @@ impl JobKind {
     }
 
     /// The steps, in order.
+    pub fn steps(self) -> &'static [Step] {
         use Step::*;
         match self {
             JobKind::VmCreate => &[

@@ -307,4 +307,3 @@ fn vm_cost(vm: &crate::api::vm::Vm) -> String {
         _ => "—".to_owned(),
     }
 }
-

@@ -8,7 +8,7 @@ use crate::components::page::{ListState, PageHeader};
 use crate::components::vm_table::VmTable;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use meridian_core::pricing::vm_price_text;
+use meridian_core::pricing::{PUBLIC_IPV4_HOUR, hourly_rate, vm_price_text};
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
 use meridian_core::zone::{ZONES, zone_label};
 

@@ -109,7 +109,10 @@ impl Store {
 
     /// Every edge's probes since `since`: `(edge, probes, lost, jitter in µs)`, the jitter the
     /// mean change between consecutive answered round trips (None with fewer than two).
-    pub async fn probe_stats_since(&self, since: i64) -> Result<Vec<(String, i64, i64, Option<f64>)>, sqlx::Error> {
+    pub async fn probe_stats_since(
+        &self,
+        since: i64,
+    ) -> Result<Vec<(String, i64, i64, Option<f64>)>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT edge, COUNT(*) AS probes, CAST(SUM(lost) AS BIGINT) AS lost, \
              CAST(AVG(ABS(rtt_us - previous)) AS DOUBLE PRECISION) AS jitter_us FROM \

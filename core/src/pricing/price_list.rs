@@ -56,7 +56,11 @@ pub fn vm_price_text(count: u32, size: &VmSize, public_ip: bool) -> String {
     }
     let times = |money: Money| money.checked_mul(n).unwrap_or(Money::MAX);
     let disk_gib = size.disk_gib.get();
-    let disk = times(DISK_GIB_MONTH.checked_mul(i64::from(disk_gib)).unwrap_or(Money::MAX));
+    let disk = times(
+        DISK_GIB_MONTH
+            .checked_mul(i64::from(disk_gib))
+            .unwrap_or(Money::MAX),
+    );
     let month = times(vm_monthly_estimate(size, public_ip));
     if count > 1 {
         format!(
@@ -74,4 +78,3 @@ pub fn vm_price_text(count: u32, size: &VmSize, public_ip: bool) -> String {
         )
     }
 }
-
