@@ -8,6 +8,9 @@ test('the 9-node MongoDB stack deploys live over three zones and deletes cleanly
   await page.getByRole('link', { name: 'Stacks' }).click();
   await hydrated(page);
   await expect(page.getByRole('region', { name: 'No stacks yet' })).toBeVisible();
+  // Its price before it is made: nine VMs by the hour and by the month, their disks included.
+  await expect(page.getByText(/^9 VMs: \$[\d.]+ per hour while running, ≈ \$[\d,.]+ a month with their 9 × \d+ GiB of disk/))
+    .toBeVisible();
 
   // A bad name is refused next to the field, and nothing is made.
   await page.getByLabel('Name').fill('Replica Set');
