@@ -1,4 +1,5 @@
 // Shared steps for Meridian's browser tests.
+import { execFileSync } from 'node:child_process';
 import { expect, type Page } from '@playwright/test';
 
 export const PASSWORD = 'correct horse battery staple';
@@ -32,3 +33,25 @@ export async function logIn(page: Page, email: string, password = PASSWORD): Pro
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
 }
+
+const dataDir = process.env.MERIDIAN_E2E_DATA_DIR ?? '../target/e2e-data';
+
+/** Creates a staff account the only way there is: the `meridian staff create` command. */
+export function staffCreate(role: 'support' | 'admin'): string {
+  const email = uniqueEmail(role);
+  execFileSync('../target/debug/meridian',
+    ['staff', 'create', '--email', email, '--role', role, '--data-dir', dataDir, '--log', 'warn'],
+    { input: `${PASSWORD}\n` });
+  return email;
+}
+
+/** Signs a staff member in at the staff console. */
+export async function staffLogIn(page: Page, email: string): Promise<void> {
+  await page.goto('/staff/login');
+  await hydrated(page);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Tenants' })).toBeVisible();
+}
+

@@ -1,12 +1,9 @@
 // Meridian on a phone (390×844): the navigation folds under a Menu switch, and no page scrolls
 // sideways — tables and the world map scroll inside themselves. Screenshots at phone width.
 import { test, expect, type Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { PASSWORD, hydrated, signUp, uniqueEmail } from './helpers';
+import { hydrated, signUp, staffCreate, staffLogIn, uniqueEmail } from './helpers';
 
 test.use({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-
-const dataDir = process.env.MERIDIAN_E2E_DATA_DIR ?? '../target/e2e-data';
 
 /** Fails unless the page is no wider than the screen. */
 async function fitsTheScreen(page: Page, what: string): Promise<void> {
@@ -62,16 +59,7 @@ test('a customer uses Meridian on a phone: menu, overview, a VM, the map', async
 test('support staff read a tenant on a phone', async ({ page }) => {
   const tenant = `Pocket Staff ${Date.now()}`;
   await signUp(page, tenant, uniqueEmail('phone-tenant'));
-  const email = uniqueEmail('support');
-  execFileSync('../target/debug/meridian',
-    ['staff', 'create', '--email', email, '--role', 'support', '--data-dir', dataDir, '--log', 'warn'],
-    { input: `${PASSWORD}\n` });
-  await page.goto('/staff/login');
-  await hydrated(page);
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Tenants' })).toBeVisible();
+  await staffLogIn(page, staffCreate('support'));
   await fitsTheScreen(page, 'the staff tenant list');
   await page.getByLabel('Search tenants').fill(tenant);
   await page.getByRole('button', { name: 'Search' }).click();

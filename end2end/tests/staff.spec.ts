@@ -2,28 +2,7 @@
 // audit log, changes refused); an admin suspends a tenant, which ends its session and refuses
 // its creates, and unsuspends it.
 import { test, expect, type Page } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { PASSWORD, hydrated, logIn, signUp, uniqueEmail } from './helpers';
-
-const dataDir = process.env.MERIDIAN_E2E_DATA_DIR ?? '../target/e2e-data';
-
-/** Creates a staff account the only way there is: the `meridian staff create` command. */
-function staffCreate(role: 'support' | 'admin'): string {
-  const email = uniqueEmail(role);
-  execFileSync('../target/debug/meridian',
-    ['staff', 'create', '--email', email, '--role', role, '--data-dir', dataDir, '--log', 'warn'],
-    { input: `${PASSWORD}\n` });
-  return email;
-}
-
-async function staffLogIn(page: Page, email: string): Promise<void> {
-  await page.goto('/staff/login');
-  await hydrated(page);
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Tenants' })).toBeVisible();
-}
+import { PASSWORD, hydrated, logIn, signUp, staffCreate, staffLogIn, uniqueEmail } from './helpers';
 
 async function openTenant(page: Page, search: string, name: string): Promise<void> {
   await page.getByLabel('Search tenants').fill(search);
