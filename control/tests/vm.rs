@@ -1617,4 +1617,3 @@ fn outside_residency(refused: Error) {
         "{fields:?}"
     );
 }
-

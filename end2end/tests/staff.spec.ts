@@ -2,7 +2,7 @@
 // audit log, changes refused); an admin suspends a tenant, which ends its session and refuses
 // its creates, and unsuspends it.
 import { test, expect, type Page } from '@playwright/test';
-import { PASSWORD, hydrated, logIn, signUp, staffCreate, staffLogIn, uniqueEmail } from './helpers';
+import { hydrated, logIn, signUp, staffCreate, staffLogIn, uniqueEmail } from './helpers';
 
 async function openTenant(page: Page, search: string, name: string): Promise<void> {
   await page.getByLabel('Search tenants').fill(search);
