@@ -46,6 +46,8 @@ test('a support user inspects a tenant read-only, with the reason in its audit l
   await expect(banner).toContainText('Read-only support inspection');
   await expect(banner).toContainText('ticket 9001: VDC questions');
   await expect(staff.getByTestId('tenant-name')).toHaveText(tenant);
+  // The header names the inspection, not a role the staff member does not have.
+  await expect(staff.getByRole('banner').getByText('Support inspection, read-only')).toBeVisible();
   await staff.getByRole('link', { name: 'VDCs' }).click();
   await expect(staff.getByRole('table', { name: 'Your VDCs' })).toContainText('zurich');
   await expect(banner).toBeVisible();
@@ -96,6 +98,11 @@ test('an admin suspends a tenant: its session ends, its create is refused, and i
   await staffLogIn(admin, staffCreate('admin'));
   await openTenant(admin, ownerEmail, tenant);
   await admin.getByLabel('Reason for suspension').fill('unpaid invoices, ticket 4242');
+  // Suspending logs every user out: the admin types the tenant's name first.
+  await admin.getByRole('button', { name: 'Suspend tenant' }).click();
+  await expect(admin.getByText(`Type ${tenant} to confirm.`)).toBeVisible();
+  await expect(admin.getByLabel('Tenant', { exact: true })).toContainText('Active');
+  await admin.getByLabel("Type the tenant's name to suspend it").fill(tenant);
   await admin.getByRole('button', { name: 'Suspend tenant' }).click();
   await expect(admin.getByLabel('Tenant', { exact: true })).toContainText('Suspended: unpaid invoices, ticket 4242');
   await admin.screenshot({ path: 'screenshots/staff-tenant.png', fullPage: true });

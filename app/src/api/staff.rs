@@ -177,11 +177,24 @@ pub async fn staff_inspect_end() -> Result<String, AppError> {
 
 /// Suspends a tenant (admins).
 #[server(prefix = "/fn", endpoint = "tenant_suspend")]
-pub async fn tenant_suspend(tenant_id: String, suspend_reason: String) -> Result<u64, AppError> {
+pub async fn tenant_suspend(
+    tenant_id: String,
+    suspend_reason: String,
+    #[server(default)] confirm_name: String,
+) -> Result<u64, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control
-        .tenant_suspend(&ctx, meridian_control::Error::id(&tenant_id)?, &suspend_reason)
-        .await?)
+    let id = meridian_control::Error::id(&tenant_id)?;
+    // Every user of the tenant is logged out at once: the admin types its name to be sure.
+    ctx.staff_admin()?;
+    let name = control
+        .staff_tenant_view(&ctx, id, meridian_control::now_ms())
+        .await?
+        .summary
+        .name;
+    if confirm_name.trim() != name {
+        return Err(meridian_control::Error::field("confirm_name", format!("Type {name} to confirm.")).into());
+    }
+    Ok(control.tenant_suspend(&ctx, id, &suspend_reason).await?)
 }
 
 /// Lifts a tenant's suspension (admins).

@@ -58,7 +58,11 @@ pub fn Shell() -> impl IntoView {
                             </div>
                             <div class="topbar-user">
                                 <span class="topbar-email">{me.email.clone()}</span>
-                                <span class="badge">{me.role.as_str()}</span>
+                                {if me.inspection.is_some() {
+                                    view! { <span class="badge badge-warning">"Support inspection, read-only"</span> }.into_any()
+                                } else {
+                                    view! { <span class="badge">{me.role.as_str()}</span> }.into_any()
+                                }}
                                 <ActionForm action=auth.logout attr:class="inline-form"><FormToken />
                                     <button type="submit" class="button button-secondary">"Log out"</button>
                                 </ActionForm>

@@ -242,6 +242,8 @@ fn tenant_body(
                         <input type="hidden" name="tenant_id" value=id_suspend.clone() />
                         <FormAlert server=suspend_error />
                         <TextField label="Reason for suspension" name="suspend_reason" hint="The tenant's owners read it in their audit log." server=suspend_error />
+                        <TextField label="Type the tenant's name to suspend it" name="confirm_name" id="suspend-confirm"
+                            hint="Its users are logged out at once." server=suspend_error />
                         <button type="submit" class="button button-danger" disabled=!admin>"Suspend tenant"</button>
                     </ActionForm>
                 }.into_any()

@@ -81,6 +81,19 @@ fn VmBody(
             .flatten()
             .is_some_and(|me| me.role.can_mutate())
     };
+    // Why a change is not offered to this visitor: a support inspection says so, not "viewers".
+    let read_only = move || {
+        let inspecting = me
+            .get()
+            .and_then(Result::ok)
+            .flatten()
+            .is_some_and(|me| me.inspection.is_some());
+        if inspecting {
+            "Support inspection is read-only: nothing can be changed.".to_owned()
+        } else {
+            "Viewers cannot change VMs.".to_owned()
+        }
+    };
     let vm = detail.vm.clone();
     let state = VmState::parse(&vm.state).ok();
     // A job still at work on the VM: what it is doing shows on the badge at once, the actions
@@ -107,7 +120,7 @@ fn VmBody(
         let wait = action_wait.clone();
         let reason = move || {
             if !can_mutate() {
-                Some("Viewers cannot change VMs.".to_owned())
+                Some(read_only())
             } else {
                 wait.clone().or_else(|| allowed.clone().err())
             }
@@ -170,7 +183,7 @@ fn VmBody(
         let wait = wait.clone();
         move || {
             if !can_mutate() {
-                Some("Viewers cannot change VMs.".to_owned())
+                Some(read_only())
             } else {
                 wait.clone().or_else(|| allowed.clone().err())
             }
@@ -185,7 +198,7 @@ fn VmBody(
         let wait = wait.clone();
         move || {
             if !can_mutate() {
-                Some("Viewers cannot change VMs.".to_owned())
+                Some(read_only())
             } else {
                 wait.clone().or_else(|| allowed.clone().err())
             }
