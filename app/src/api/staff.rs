@@ -192,7 +192,9 @@ pub async fn tenant_suspend(
         .summary
         .name;
     if confirm_name.trim() != name {
-        return Err(meridian_control::Error::field("confirm_name", format!("Type {name} to confirm.")).into());
+        return Err(
+            meridian_control::Error::field("confirm_name", format!("Type {name} to confirm.")).into(),
+        );
     }
     Ok(control.tenant_suspend(&ctx, id, &suspend_reason).await?)
 }
