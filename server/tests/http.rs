@@ -2744,10 +2744,12 @@ async fn a_second_operation_on_a_busy_vm_is_refused_naming_the_running_job_in_re
         .rest(Some(&secret), "POST", "/api/v1/vms", &body, &[])
         .await;
     let vm = created["vm"]["id"].as_str().unwrap().to_owned();
-    // Workers build the VM, then stop, so that the next job stays queued.
+    let create_job = created["job"]["id"].as_str().unwrap().to_owned();
+    // Workers build the VM, then stop, so that the next job stays queued. The create's job is
+    // done a moment after the VM shows running (its last step): wait for the job itself.
     let (stop_workers, workers) = meridian::spawn_workers(&server.control, 1);
     for _ in 0..400 {
-        if rest("GET", format!("/api/v1/vms/{vm}"), "").await.1["state"] == "running" {
+        if rest("GET", format!("/api/v1/jobs/{create_job}"), "").await.1["state"] == "succeeded" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
