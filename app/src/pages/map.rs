@@ -131,13 +131,16 @@ pub fn MapPage() -> impl IntoView {
                         </select>
                     </div>
                 </div>
-                {move || {
-                    let live = map.get().and_then(Result::ok);
-                    match route.get() {
-                        None => view! { <p>"Choose two different zones."</p> }.into_any(),
-                        Some(r) => path_result(r.before, r.after, &cut.get(), live.as_ref()).into_any(),
-                    }
-                }}
+                // Inside a Transition: the live figures are a resource, read here as it loads.
+                <Transition fallback=|| ()>
+                    {move || {
+                        let live = map.get().and_then(Result::ok);
+                        match route.get() {
+                            None => view! { <p>"Choose two different zones."</p> }.into_any(),
+                            Some(r) => path_result(r.before, r.after, &cut.get(), live.as_ref()).into_any(),
+                        }
+                    }}
+                </Transition>
             </section>
             <BudgetFinder cut=cut_value />
         </div>
