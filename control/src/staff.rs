@@ -269,18 +269,29 @@ impl Control {
     }
 
     /// Suspends a tenant (admins): its users' sessions end at once, they can log in only to a
-    /// notice, nothing new is created for it; its VMs keep running. Returns the sessions ended.
+    /// notice, nothing new is created for it; its VMs keep running. Every user is logged out, so
+    /// the admin confirms by typing the tenant's name (`confirm_name`). Returns the sessions ended.
     pub async fn tenant_suspend(
         &self,
         ctx: &OpContext,
         tenant_id: TenantId,
         reason: &str,
+        confirm_name: &str,
     ) -> Result<u64, Error> {
         // Only staff reach the tenant's audit log: anyone else's attempt is not its history.
         ctx.staff()?;
         let work = async {
             ctx.staff_admin()?;
             let reason = reason_field(reason, "suspend_reason")?;
+            let name = self
+                .store
+                .tenant_get(tenant_id)
+                .await?
+                .ok_or(Error::NotFound)?
+                .name;
+            if confirm_name.trim() != name {
+                return Err(Error::field("confirm_name", format!("Type {name} to confirm.")));
+            }
             self.store
                 .tenant_suspension_set(&tenant_id.to_string(), Some((now_ms(), reason.as_str())))
                 .await?

@@ -249,14 +249,38 @@ async fn a_suspended_tenant_is_signed_out_refused_new_resources_and_keeps_its_vm
     let support = w.staff("sam@meridian.example", "support", false).await;
     assert!(matches!(
         w.control
-            .tenant_suspend(&support, w.tenant.parse().unwrap(), "unpaid invoices, ticket 77")
+            .tenant_suspend(
+                &support,
+                w.tenant.parse().unwrap(),
+                "unpaid invoices, ticket 77",
+                "Globex Health"
+            )
             .await,
         Err(Error::Forbidden(_))
     ));
     let admin = w.staff("ada@meridian.example", "admin", false).await;
+    // Every user is logged out: the tenant's name must be typed, or nothing happens.
+    let Err(Error::Invalid(fields)) = w
+        .control
+        .tenant_suspend(
+            &admin,
+            w.tenant.parse().unwrap(),
+            "unpaid invoices, ticket 77",
+            "Globex",
+        )
+        .await
+    else {
+        panic!("a wrong name is refused on its field")
+    };
+    assert_eq!(fields.get("confirm_name"), Some("Type Globex Health to confirm."));
     assert_eq!(
         w.control
-            .tenant_suspend(&admin, w.tenant.parse().unwrap(), "unpaid invoices, ticket 77")
+            .tenant_suspend(
+                &admin,
+                w.tenant.parse().unwrap(),
+                "unpaid invoices, ticket 77",
+                "Globex Health"
+            )
             .await
             .unwrap(),
         1
@@ -548,7 +572,7 @@ async fn staff_actions_by_anyone_else_leave_nothing_in_the_tenants_audit_log() {
     for ctx in [&stranger, &OpContext::anonymous("anon")] {
         assert!(
             w.control
-                .tenant_suspend(ctx, w.tenant.parse().unwrap(), &fake)
+                .tenant_suspend(ctx, w.tenant.parse().unwrap(), &fake, "Globex Health")
                 .await
                 .is_err()
         );

@@ -184,19 +184,9 @@ pub async fn tenant_suspend(
 ) -> Result<u64, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let id = meridian_control::Error::id(&tenant_id)?;
-    // Every user of the tenant is logged out at once: the admin types its name to be sure.
-    ctx.staff_admin()?;
-    let name = control
-        .staff_tenant_view(&ctx, id, meridian_control::now_ms())
-        .await?
-        .summary
-        .name;
-    if confirm_name.trim() != name {
-        return Err(
-            meridian_control::Error::field("confirm_name", format!("Type {name} to confirm.")).into(),
-        );
-    }
-    Ok(control.tenant_suspend(&ctx, id, &suspend_reason).await?)
+    Ok(control
+        .tenant_suspend(&ctx, id, &suspend_reason, &confirm_name)
+        .await?)
 }
 
 /// Lifts a tenant's suspension (admins).
