@@ -9,7 +9,7 @@ command -v brotli >/dev/null || { echo "install Debian's brotli package first" >
 echo "Release browser bundle (target/site/pkg):"
 printf '%-22s %10s %10s %10s\n' file raw gzip brotli
 total_raw=0 total_gz=0 total_br=0
-for f in target/site/pkg/meridian_bg.wasm target/site/pkg/meridian.js target/site/pkg/meridian.css; do
+for f in $(sed 's/^\([a-z]*\): *\(.*\)$/target\/site\/pkg\/meridian.\2.\1/' target/site/pkg/hash.txt); do
   raw=$(stat -c %s "$f"); gz=$(gzip -9 -c "$f" | wc -c); br=$(brotli -q 11 -c "$f" | wc -c)
   total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz)); total_br=$((total_br + br))
   printf '%-22s %10d %10d %10d\n' "$(basename "$f")" "$raw" "$gz" "$br"

@@ -1,30 +1,71 @@
 #!/usr/bin/env bash
 # Builds Meridian: the browser bundle (WASM + JS + CSS + public files) into target/site, and the
-# server binary. Usage: scripts/build.sh [debug|release]   (default: debug)
+# server binary. Usage: scripts/build.sh [debug|run|release]   (default: debug)
+#   debug:   fast to build, what the browser tests use (the bundle unoptimised, uncompressed)
+#   run:     what `make run` serves: the release bundle, the server built in minutes (profile `local`)
+#   release: releases and benchmarks: the release bundle and the fully optimised server
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-debug}
 case "$mode" in
   debug)   wasm_profile=dev;          wasm_dir=debug;        server_flags=() ;;
+  run)     wasm_profile=wasm-release; wasm_dir=wasm-release; server_flags=(--profile local) ;;
   release) wasm_profile=wasm-release; wasm_dir=wasm-release; server_flags=(--release) ;;
-  *) echo "usage: $0 [debug|release]" >&2; exit 2 ;;
+  *) echo "usage: $0 [debug|run|release]" >&2; exit 2 ;;
 esac
 
 site=target/site
 mkdir -p "$site/pkg"
 
+# The bundle from the compiled WASM: wasm-bindgen's glue, in release the size optimiser, then each
+# file named by a hash of its content, so browsers keep it for a year (the server marks it
+# immutable) and a new build is a new address; pkg/hash.txt lists the names for the server (and
+# Leptos). Optimised bundles are also compressed here, once, at the highest levels; the server sends
+# those files as they are instead of compressing on every request.
+make_bundle() {
+  local input=$1 stage
+  stage=$(mktemp -d)
+  wasm-bindgen --target web --no-typescript --out-dir "$stage" --out-name meridian "$input"
+  if [ "$mode" != debug ] && [ -x .tools/node_modules/.bin/wasm-opt ]; then
+    # npm's binaryen: Debian's binaryen 108 silently breaks hydration.
+    .tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      "$stage/meridian_bg.wasm" -o "$stage/meridian_bg.wasm"
+  fi
+  cp style/main.css "$stage/meridian.css"
+  rm -f "$site"/pkg/meridian.* "$site"/pkg/meridian_bg.wasm "$site/pkg/hash.txt"
+  local names='' kind file hash
+  for kind in js wasm css; do
+    file=$stage/meridian.$kind
+    [ "$kind" = wasm ] && file=$stage/meridian_bg.wasm
+    hash=$(sha256sum "$file" | cut -c1-16)
+    cp "$file" "$site/pkg/meridian.$hash.$kind"
+    if [ "$mode" != debug ]; then
+      brotli -q 11 -f -k "$site/pkg/meridian.$hash.$kind"
+      gzip -9 -f -k "$site/pkg/meridian.$hash.$kind"
+    fi
+    names+="$kind: $hash"$'\n'
+  done
+  rm -rf "$site/pkg/snippets"
+  if [ -d "$stage/snippets" ]; then cp -r "$stage/snippets" "$site/pkg/"; fi
+  rm -rf "$stage"
+  # Written last: a server never reads names of files not yet there.
+  printf '%s' "$names" > "$site/pkg/hash.txt"
+}
+
 echo "==> browser bundle ($mode)"
 cargo build -p meridian-frontend --lib --target wasm32-unknown-unknown --profile "$wasm_profile"
-wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name meridian \
-  "target/wasm32-unknown-unknown/$wasm_dir/meridian_frontend.wasm"
-if [ "$mode" = release ] && [ -x .tools/node_modules/.bin/wasm-opt ]; then
-  # npm's binaryen: Debian's binaryen 108 silently breaks hydration.
-  .tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$site/pkg/meridian_bg.wasm" -o "$site/pkg/meridian_bg.wasm"
+input=target/wasm32-unknown-unknown/$wasm_dir/meridian_frontend.wasm
+# When nothing the bundle is made from changed, the last one stands: a second `make run` starts in
+# seconds, not after another optimisation and compression pass.
+source_id="$(cat "$input" style/main.css | sha256sum | cut -c1-32) $wasm_profile"
+if [ "$(cat "$site/pkg/source.id" 2>/dev/null)" = "$source_id" ] && [ -f "$site/pkg/hash.txt" ]; then
+  echo "(bundle unchanged)"
+else
+  make_bundle "$input"
+  echo "$source_id" > "$site/pkg/source.id"
 fi
-cat style/main.css > "$site/pkg/meridian.css"
 # xterm.js for the VM page's serial console, from npm (scripts/setup.sh installs .tools); never a CDN.
 xterm=.tools/node_modules/@xterm/xterm
 if [ -f "$xterm/lib/xterm.js" ]; then

@@ -30,6 +30,9 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version
   cargo install wasm-bindgen-cli --version "$wbg_version"
 fi
 
+# Release builds compress the browser bundle once, at build time (gzip is in every Debian).
+command -v brotli >/dev/null || { say "installing brotli"; apt_install brotli; }
+
 command -v npm >/dev/null || { say "installing Node.js and npm"; apt_install nodejs npm; }
 
 # npm's build tools: binaryen (wasm-opt) for release builds, xterm.js for the VM console (both

@@ -19,7 +19,7 @@ use api::account::{AccountLogin, AccountLogout, AccountSignup, DemoLogin, DemoRe
 use components::shell::Shell;
 use error::AppError;
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
@@ -30,6 +30,28 @@ use pages::{
     staff::StaffTenantsPage, templates::TemplatesPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage,
     vms::VmNewPage, vms::VmsPage,
 };
+
+/// Where, under the site root, `scripts/build.sh` lists the bundle's file names, which carry a
+/// hash of their content (`js: …`, `wasm: …`, `css: …`): a browser keeps them for a year, and a
+/// new build is a new address.
+pub const ASSET_NAMES: &str = "pkg/hash.txt";
+
+/// The stylesheet's address: by its content hash when the build listed one.
+fn stylesheet_href(options: &LeptosOptions) -> String {
+    #[cfg(feature = "ssr")]
+    if options.hash_files {
+        let names = std::fs::read_to_string(&*options.hash_file).unwrap_or_default();
+        if let Some(hash) = names.lines().find_map(|line| line.trim().strip_prefix("css:")) {
+            return format!(
+                "/{}/{}.{}.css",
+                options.site_pkg_dir,
+                options.output_name,
+                hash.trim()
+            );
+        }
+    }
+    format!("/{}/{}.css", options.site_pkg_dir, options.output_name)
+}
 
 /// The HTML document around the app, rendered on the server only. Its Content-Security-Policy
 /// allows this page's own scripts and the inline ones Leptos writes with this render's nonce.
@@ -55,6 +77,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light" />
                 <meta name="meridian-form-token" content=components::form::form_token() />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href=stylesheet_href(&options) />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -83,10 +106,30 @@ pub struct AuthActions {
 /// Who is signed in: `None` inside while loading, `Ok(None)` for nobody.
 pub type MeResource = Resource<Result<Option<Me>, AppError>>;
 
+/// A form posted before the WASM loaded (or without it) comes back to its page with the refusal
+/// in the query (`__path`, `__err`). The router hands it to the actions the pages create; this
+/// hands it to the session-changing actions, which live above the router. Read from the same URL
+/// on both sides, so the hydrated page shows the same field errors as the server's.
+fn provide_form_error() {
+    #[cfg(feature = "ssr")]
+    let url = use_context::<leptos_router::location::RequestUrl>().and_then(|url| url.parse().ok());
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    let url = {
+        use leptos_router::location::LocationProvider;
+        leptos_router::location::BrowserUrl::current().ok()
+    };
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    let url: Option<leptos_router::location::Url> = None;
+    if let Some(url) = url {
+        url.provide_server_action_error();
+    }
+}
+
 /// The root component: routes, the signed-in user, and the auth guard.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_form_error();
     let auth = AuthActions {
         login: ServerAction::new(),
         signup: ServerAction::new(),
@@ -111,7 +154,6 @@ pub fn App() -> impl IntoView {
     let signed_in = move || me.get().map(|me| matches!(me, Ok(Some(_))));
 
     view! {
-        <Stylesheet id="meridian" href="/pkg/meridian.css" />
         <Title formatter=html::page_title />
         <Router>
             <Routes fallback=NotFound>

@@ -18,11 +18,24 @@ test('pages run under a nonce script policy, and assets and errors carry the str
   await expect(page.getByRole('button', { name: 'Log in' })).toBeEnabled();
   expect(refused, refused.join('\n')).toEqual([]);
 
-  for (const path of ['/pkg/meridian.js', '/pkg/meridian_bg.wasm', '/pkg/meridian.css', '/healthz', '/no/such/asset.png']) {
-    const asset = await request.get(path);
+  // The bundle as the page names it: by a hash of each file's content, so it is cached for a year.
+  const bundle = [
+    await page.locator('link[rel="modulepreload"]').getAttribute('href'),
+    await page.locator('link[rel="preload"][as="fetch"]').getAttribute('href'),
+    await page.locator('link[rel="stylesheet"]').first().getAttribute('href'),
+  ];
+  for (const path of bundle) {
+    expect(path).toMatch(/^\/pkg\/meridian\.[0-9a-f]{16}\.(js|wasm|css)$/);
+    const asset = await request.get(path!);
+    expect(asset.status(), path!).toBe(200);
+    expect(asset.headers()['cache-control'], path!).toBe('public, max-age=31536000, immutable');
+  }
+  expect(response?.headers()['cache-control']).toBe('private, no-store');
+  for (const path of [...bundle, '/healthz', '/no/such/asset.png']) {
+    const asset = await request.get(path!);
     const headers = asset.headers();
-    expect(headers['x-content-type-options'], path).toBe('nosniff');
-    expect(headers['referrer-policy'], path).toBe('strict-origin-when-cross-origin');
-    expect(headers['content-security-policy'], path).toContain("frame-ancestors 'none'");
+    expect(headers['x-content-type-options'], path!).toBe('nosniff');
+    expect(headers['referrer-policy'], path!).toBe('strict-origin-when-cross-origin');
+    expect(headers['content-security-policy'], path!).toContain("frame-ancestors 'none'");
   }
 });

@@ -332,16 +332,52 @@ pub async fn server_fn_body_type(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// A dashboard form posted by the browser itself (no WASM yet, or none at all) is answered with a
+/// redirect: back to the page, with the error in its query when it was refused (Leptos sets the
+/// `Location`; a refusal's status, e.g. 422, would otherwise leave the browser on a JSON body).
+/// `303 See Other`, so the page is fetched with GET and a reload does not post twice.
+pub async fn plain_form_redirect(request: Request, next: Next) -> Response {
+    let plain_form = request.method() == http::Method::POST
+        && request.uri().path().starts_with("/fn/")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+    let response = next.run(request).await;
+    if !plain_form || response.status().is_redirection() {
+        return response;
+    }
+    let Some(location) = response.headers().get(header::LOCATION).cloned() else {
+        return response;
+    };
+    let (mut parts, _body) = response.into_parts();
+    parts.status = StatusCode::SEE_OTHER;
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::LOCATION, location);
+    Response::from_parts(parts, axum::body::Body::empty())
+}
+
 /// What a response that shows tenant or staff data carries: no cache on the way, shared or the
 /// browser's own, may keep it (a shared computer's back button, a proxy's disk).
 pub const NO_STORE: &str = "private, no-store";
 
+/// What a file named by a hash of its content carries (`/pkg/meridian.<hash>.wasm`): any cache
+/// may keep it for a year without asking again, since a new build is a new name.
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// What the other static files carry (the icon, xterm.js): kept, but checked with the server
+/// (`If-Modified-Since`) before each use, so a new build is seen at once.
+pub const REVALIDATE: &str = "no-cache";
+
 /// Marks every answer `Cache-Control: private, no-store`, pages, server functions, REST, CloudStack
 /// and CSV exports alike, except the static assets: the built bundle under `/pkg/` and the
-/// public files (images and styles), whose caching is set where they are served. An answer that
-/// sets its own `Cache-Control` keeps it.
+/// public files (images and styles), which are [`IMMUTABLE`] when named by their content and
+/// [`REVALIDATE`] otherwise. An answer that sets its own `Cache-Control` keeps it.
 pub async fn no_store(request: Request, next: Next) -> Response {
-    let under_pkg = request.uri().path().starts_with("/pkg/");
+    let path = request.uri().path().to_owned();
+    let under_pkg = path.starts_with("/pkg/");
     let mut response = next.run(request).await;
     let is_asset = under_pkg
         || response
@@ -349,13 +385,30 @@ pub async fn no_store(request: Request, next: Next) -> Response {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(is_asset_type);
-    if !is_asset {
-        response
-            .headers_mut()
-            .entry(header::CACHE_CONTROL)
-            .or_insert(HeaderValue::from_static(NO_STORE));
-    }
+    let policy = match (is_asset, response.status().is_success()) {
+        (false, _) => NO_STORE,
+        (true, true) if under_pkg && is_content_named(&path) => IMMUTABLE,
+        (true, true) => REVALIDATE,
+        (true, false) => return response,
+    };
     response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static(policy));
+    response
+}
+
+/// Whether a file's name carries the hash of its content, as `scripts/build.sh` names the bundle:
+/// `name.<16 hex digits>.ext`.
+fn is_content_named(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let mut parts = name.split('.');
+    let (Some(_stem), Some(hash), Some(_ext), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Content types only static files have: images, styles, scripts, WebAssembly, fonts.
@@ -548,7 +601,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn data_is_marked_no_store_and_static_assets_are_not() {
+    async fn a_refused_plain_form_goes_back_to_its_page_and_a_script_call_keeps_its_status() {
+        use tower::ServiceExt;
+        let router = axum::Router::new()
+            .route(
+                "/fn/vdc_create",
+                axum::routing::post(|| async {
+                    (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        [(header::LOCATION, "/vdcs?__path=%2Ffn%2Fvdc_create&__err=x")],
+                        "{\"Invalid\":{}}",
+                    )
+                }),
+            )
+            .layer(axum::middleware::from_fn(plain_form_redirect));
+        let post = |accept: &'static str| {
+            let router = router.clone();
+            async move {
+                let request = Request::builder()
+                    .method("POST")
+                    .uri("/fn/vdc_create")
+                    .header(header::ACCEPT, accept)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                router.oneshot(request).await.unwrap()
+            }
+        };
+        let form = post("text/html,application/xhtml+xml,*/*;q=0.8").await;
+        assert_eq!(form.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            form.headers()[header::LOCATION],
+            "/vdcs?__path=%2Ffn%2Fvdc_create&__err=x"
+        );
+        let script = post("application/json").await;
+        assert_eq!(script.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[tokio::test]
+    async fn data_is_marked_no_store_and_assets_are_cached_by_how_they_are_named() {
         use tower::ServiceExt;
         let router = axum::Router::new()
             .route(
@@ -564,6 +654,14 @@ mod tests {
                 axum::routing::get(|| async { ([(header::CONTENT_TYPE, "image/svg+xml")], "<svg/>") }),
             )
             .route("/pkg/meridian.js", axum::routing::get(|| async { "js" }))
+            .route(
+                "/pkg/meridian.0123456789abcdef.wasm",
+                axum::routing::get(|| async { "wasm" }),
+            )
+            .route(
+                "/pkg/meridian.0123456789abcdef.wasm.br",
+                axum::routing::get(|| async { "a name that is not the build's" }),
+            )
             .layer(axum::middleware::from_fn(no_store));
         let cache_control = |path: &'static str| {
             let router = router.clone();
@@ -582,8 +680,25 @@ mod tests {
         assert_eq!(cache_control("/page").await.as_deref(), Some(NO_STORE));
         assert_eq!(cache_control("/data.csv").await.as_deref(), Some(NO_STORE));
         assert_eq!(cache_control("/nowhere").await.as_deref(), Some(NO_STORE));
-        assert_eq!(cache_control("/favicon.svg").await, None);
-        assert_eq!(cache_control("/pkg/meridian.js").await, None);
+        assert_eq!(cache_control("/favicon.svg").await.as_deref(), Some(REVALIDATE));
+        assert_eq!(
+            cache_control("/pkg/meridian.js").await.as_deref(),
+            Some(REVALIDATE)
+        );
+        assert_eq!(
+            cache_control("/pkg/meridian.0123456789abcdef.wasm")
+                .await
+                .as_deref(),
+            Some(IMMUTABLE)
+        );
+        assert_eq!(
+            cache_control("/pkg/meridian.0123456789abcdef.wasm.br")
+                .await
+                .as_deref(),
+            Some(REVALIDATE)
+        );
+        // A missing asset is not cached as if it existed.
+        assert_eq!(cache_control("/pkg/meridian.fedcba9876543210.js").await, None);
     }
 
     #[test]

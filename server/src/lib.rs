@@ -28,9 +28,14 @@ use meridian_control::Control;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// Where, under the site root, `scripts/build.sh` lists the bundle's content-hashed file names
+/// (`js: …`, `wasm: …`, `css: …`); Leptos reads it too.
+pub const ASSET_NAMES: &str = meridian_app::ASSET_NAMES;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -59,12 +64,18 @@ impl FromRef<AppState> for LeptosOptions {
 /// Builds the whole HTTP surface: pages, server functions, health, static assets, and the layers
 /// every request passes through.
 pub fn router(config: &Config, control: Control) -> Router {
+    // `scripts/build.sh` names the bundle's files by their content and lists the names here.
+    // Absolute: Leptos reads it relative to the server's executable.
+    let hash_file = config.site_root.join(ASSET_NAMES);
+    let hash_file = std::path::absolute(&hash_file).unwrap_or(hash_file);
     let leptos_options = LeptosOptions::builder()
         .output_name("meridian")
         .site_root(config.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .env(leptos::config::Env::PROD)
+        .hash_files(hash_file.exists())
+        .hash_file(std::sync::Arc::<str>::from(hash_file.display().to_string()))
         .build();
     let in_flight = guard::InFlight::per_core();
     // Live streams here hear every server's VM changes, and the others hear this one's.
@@ -115,6 +126,14 @@ pub fn router(config: &Config, control: Control) -> Router {
         })
         // Every route above is counted by its template; what falls through, below, as `other`.
         .route_layer(axum::middleware::from_fn(metrics::matched))
+        // The bundle, as `scripts/build.sh` compressed it (brotli 11, gzip 9) where it did; the
+        // compression layer below skips what is already compressed.
+        .nest_service(
+            "/pkg",
+            ServeDir::new(config.site_root.join("pkg"))
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .with_state(state)
         .layer(
@@ -151,6 +170,7 @@ pub fn router(config: &Config, control: Control) -> Router {
                     same_origin::refuse_cross_site,
                 ))
                 .layer(axum::middleware::from_fn(guard::server_fn_body_type))
+                .layer(axum::middleware::from_fn(guard::plain_form_redirect))
                 .layer(axum::middleware::from_fn_with_state(
                     config.trusted_proxies.clone(),
                     guard::client_address,

@@ -223,7 +223,7 @@ fn sqlite_server_lock(database_url: &str) -> anyhow::Result<Option<std::fs::File
 async fn serve(config: Config) -> anyhow::Result<()> {
     use anyhow::Context;
     let started = std::time::Instant::now();
-    if !config.site_root.join("pkg/meridian.js").exists() {
+    if !config.site_root.join(meridian::ASSET_NAMES).exists() {
         tracing::warn!(
             site_root = %config.site_root.display(),
             "browser assets not found: pages will render but not hydrate (build them with scripts/build.sh)"
