@@ -18,7 +18,7 @@ esac
 site=target/site
 mkdir -p "$site/pkg"
 
-# The bundle from the compiled WASM: wasm-bindgen's glue, in release the size optimiser, then each
+# The bundle from the compiled WASM: wasm-bindgen's glue, then each
 # file named by a hash of its content, so browsers keep it for a year (the server marks it
 # immutable) and a new build is a new address; pkg/hash.txt lists the names for the server (and
 # Leptos). Optimised bundles are also compressed here, once, at the highest levels; the server sends
@@ -27,12 +27,9 @@ make_bundle() {
   local input=$1 stage
   stage=$(mktemp -d)
   wasm-bindgen --target web --no-typescript --out-dir "$stage" --out-name meridian "$input"
-  if [ "$mode" != debug ] && [ -x .tools/node_modules/.bin/wasm-opt ]; then
-    # npm's binaryen: Debian's binaryen 108 silently breaks hydration.
-    .tools/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-      "$stage/meridian_bg.wasm" -o "$stage/meridian_bg.wasm"
-  fi
+  # No `wasm-opt` pass: measured on this bundle, `-Oz` made the file 16 % smaller raw but 10 %
+  # larger at brotli 11 (841 KB against 761 KB), and what travels is what a phone waits for; it
+  # also took two minutes of every optimised build (docs/BENCHMARKS.md).
   cp style/main.css "$stage/meridian.css"
   rm -f "$site"/pkg/meridian.* "$site"/pkg/meridian_bg.wasm "$site/pkg/hash.txt"
   local names='' kind file hash
@@ -59,7 +56,7 @@ cargo build -p meridian-frontend --lib --target wasm32-unknown-unknown --profile
 input=target/wasm32-unknown-unknown/$wasm_dir/meridian_frontend.wasm
 # When nothing the bundle is made from changed, the last one stands: a second `make run` starts in
 # seconds, not after another optimisation and compression pass.
-source_id="$(cat "$input" style/main.css | sha256sum | cut -c1-32) $wasm_profile"
+source_id="$(cat "$input" style/main.css scripts/build.sh | sha256sum | cut -c1-32) $wasm_profile"
 if [ "$(cat "$site/pkg/source.id" 2>/dev/null)" = "$source_id" ] && [ -f "$site/pkg/hash.txt" ]; then
   echo "(bundle unchanged)"
 else

@@ -35,10 +35,9 @@ command -v brotli >/dev/null || { say "installing brotli"; apt_install brotli; }
 
 command -v npm >/dev/null || { say "installing Node.js and npm"; apt_install nodejs npm; }
 
-# npm's build tools: binaryen (wasm-opt) for release builds, xterm.js for the VM console (both
-# kinds of setup build the site).
-if [ ! -x .tools/node_modules/.bin/wasm-opt ] || [ ! -f .tools/node_modules/@xterm/xterm/lib/xterm.js ]; then
-  say "installing the front-end tools from npm (binaryen, xterm.js)"
+# From npm: xterm.js for the VM page's console (both kinds of setup build the site).
+if [ ! -f .tools/node_modules/@xterm/xterm/lib/xterm.js ]; then
+  say "installing xterm.js from npm"
   (cd .tools && npm install --no-audit --no-fund --silent)
 fi
 

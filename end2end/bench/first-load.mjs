@@ -46,23 +46,42 @@ const PROBE = () => {
   }).observe(document, { attributes: true, subtree: true, attributeFilter: ['data-hydrated'], childList: true });
 };
 
-async function measure(browser, page, profile, warm) {
-  const context = await browser.newContext({ viewport: { width: 412, height: 860 } });
+// One log-in to the demo tenant; the signed-in pages reuse its cookie (log-ins are rate-limited).
+async function demoSession(browser) {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await tab.goto(`${base}/login`);
+  await tab.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
+  await tab.getByRole('button', { name: 'Try the demo' }).click();
+  await tab.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+  const state = await context.storageState();
+  await context.close();
+  return state;
+}
+
+async function measure(browser, session, page, profile, warm) {
+  const context = await browser.newContext({
+    viewport: { width: 412, height: 860 },
+    storageState: page.signedIn ? session : undefined,
+  });
   const tab = await context.newPage();
   await tab.addInitScript(PROBE);
-  if (page.signedIn) {
-    await tab.goto(`${base}/login`);
-    await tab.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
-    await tab.getByRole('button', { name: 'Try the demo' }).click();
-    await tab.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
-  }
+  const errors = [];
+  tab.on('pageerror', (e) => errors.push(String(e).slice(0, 500)));
+  const waitHydrated = async (timeout) => {
+    try {
+      await tab.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout });
+    } catch (e) {
+      throw new Error(`${page.path} did not hydrate: ${errors.join('; ') || e.message}`);
+    }
+  };
   const cdp = await context.newCDPSession(tab);
   await cdp.send('Network.enable');
   if (!warm) await cdp.send('Network.clearBrowserCache');
   else {
     // The warm visit: the page once, so the bundle is in the cache.
     await tab.goto(`${base}${page.path}`);
-    await tab.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
+    await waitHydrated(30_000);
   }
   if (profile) {
     await cdp.send('Network.emulateNetworkConditions', {
@@ -79,7 +98,7 @@ async function measure(browser, page, profile, warm) {
     if ((urls.get(e.requestId) ?? '').endsWith('.wasm')) wasm += e.encodedDataLength;
   });
   await tab.goto(`${base}${page.path}`, { waitUntil: 'commit' });
-  await tab.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 120_000 });
+  await waitHydrated(120_000);
   await tab.waitForLoadState('load');
   // LCP is final once the page is hydrated and idle for a moment.
   await tab.waitForTimeout(300);
@@ -95,13 +114,14 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
 });
+const session = await demoSession(browser);
 console.log(`${runs} runs each, against ${base}; times in ms, sizes in bytes as transferred`);
 console.log(['page', 'profile', 'cache', 'hydrated (median, range)', 'LCP (median, range)', 'bytes', 'of which WASM'].join(' | '));
 for (const page of PAGES) {
   for (const [profileName, profile] of Object.entries(PROFILES)) {
     for (const warm of [false, true]) {
       const results = [];
-      for (let i = 0; i < runs; i++) results.push(await measure(browser, page, profile, warm));
+      for (let i = 0; i < runs; i++) results.push(await measure(browser, session, page, profile, warm));
       const h = results.map((r) => r.hydrated);
       const l = results.map((r) => r.lcp);
       console.log([
