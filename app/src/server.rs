@@ -56,6 +56,26 @@ pub fn form_token() -> String {
         .unwrap_or_default()
 }
 
+/// Where a plain HTML form (posted before the WASM loaded, or without it) goes once it succeeded,
+/// instead of back to its own page: e.g. the VM it created. A call from the hydrated page is left
+/// alone; that page moves on by itself.
+pub fn plain_form_goes_to(path: &str) {
+    let accepts_html = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if let (true, Some(response), Ok(location)) = (
+        accepts_html,
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(path),
+    ) {
+        response.insert_header(http::header::LOCATION, location);
+    }
+}
+
 /// Keeps `token` in the browser for 180 days; sent only with server-function calls from this
 /// site, never readable by scripts.
 pub fn device_token_keep(token: &str) {

@@ -31,4 +31,11 @@ test('without JavaScript: sign up, see a field error, create a VDC', async ({ pa
   await page.getByLabel('Zone').selectOption({ label: 'London (lon1), GB' });
   await page.getByRole('button', { name: 'Create VDC' }).click();
   await expect(page.getByRole('link', { name: 'plain-form' })).toBeVisible();
+
+  // A VM from the plain form lands on its own page, its creation under way.
+  await page.goto('/vms/new');
+  await page.getByLabel('Name', { exact: true }).fill('no-script-vm');
+  await page.getByRole('button', { name: 'Create VM' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'no-script-vm' })).toBeVisible();
+  await expect(page).toHaveURL(/\/vms\/[0-9a-f-]{36}$/);
 });

@@ -116,7 +116,9 @@ pub async fn vm_create(
                 .into());
         }
     };
-    Ok(control.vm_create(&ctx, vdc_id, create).await?.vm_id.to_string())
+    let vm_id = control.vm_create(&ctx, vdc_id, create).await?.vm_id.to_string();
+    crate::server::plain_form_goes_to(&format!("/vms/{vm_id}"));
+    Ok(vm_id)
 }
 
 /// A VM with its progress and console.
