@@ -47,6 +47,12 @@ test('create a VDC in Hong Kong and a VM in it, watch it reach Running live, the
   expect(privateIp).toMatch(/^10\.0\.\d+\.\d+$/);
   await expect(properties.locator('.property', { hasText: 'Public IP' }).locator('dd')).toHaveText(/^198\.18\./);
   await expect(page.getByRole('region', { name: 'Console' })).toContainText('web-1 login:');
+  // What a customer needs next: how to connect (Ubuntu's user, the public address), its VDC,
+  // and a resize that starts from the size it has.
+  const publicAddress = (await properties.locator('.property', { hasText: 'Public IP' }).locator('dd').innerText()).trim();
+  await expect(page.getByRole('region', { name: 'Connect' }).getByLabel('SSH command')).toHaveText(`ssh ubuntu@${publicAddress}`);
+  await expect(page.getByRole('link', { name: 'hk-prod' })).toHaveAttribute('href', /^\/vdcs\/[0-9a-f-]{36}$/);
+  await expect(page.getByLabel('New size')).toHaveValue('s');
   await page.screenshot({ path: 'screenshots/vm-page.png', fullPage: true });
 
   // The private address is on the Networks page.

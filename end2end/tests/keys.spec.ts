@@ -29,7 +29,10 @@ test('an SSH key is checked, listed with its fingerprint, and installed into a n
   await page.getByRole('link', { name: 'Create VM here' }).click();
   await hydrated(page);
   await page.getByLabel('Name').fill('keyed-1');
+  // Until a key is chosen, the form says the console will be the only way in.
+  await expect(page.getByText('No key chosen: you will reach this VM only through its console.')).toBeVisible();
   await page.getByLabel(`SSH key laptop (${FINGERPRINT})`).check();
+  await expect(page.getByText('No key chosen: you will reach this VM only through its console.')).toBeHidden();
   await page.getByRole('button', { name: 'Create VM' }).click();
   await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
   await expect(page.getByRole('region', { name: 'Console' })).toContainText(`authorized key ${FINGERPRINT}`);

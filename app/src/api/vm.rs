@@ -30,6 +30,11 @@ pub struct VmDetail {
     pub may_type: bool,
     /// Past operations, newest first: `(when, what, outcome)`.
     pub history: Vec<(i64, String, String)>,
+    /// Its VDC's name.
+    pub vdc_name: String,
+    /// The user its template installs the SSH keys for (none for a tenant's own template, whose
+    /// cloud-config decides).
+    pub login_user: Option<String>,
 }
 
 /// What the VM page shows of the guest besides its activity.
@@ -37,6 +42,8 @@ pub struct VmDetail {
 pub(crate) struct Guest {
     /// The console's last lines.
     pub console: Vec<String>,
+    /// Its VDC's name.
+    pub vdc_name: String,
     /// Whether the driver is simulated.
     pub simulated: bool,
     /// The image it booted.
@@ -58,6 +65,8 @@ pub(crate) fn vm_detail_from(activity: meridian_control::vm::VmActivity, guest: 
             (job.created_at, job.kind.replace('_', " "), outcome)
         })
         .collect();
+    let login_user = meridian_core::resource::BuiltinTemplate::by_slug(&activity.vm.template_id)
+        .map(|t| t.default_user.to_owned());
     VmDetail {
         vm: activity.vm,
         job: activity.job,
@@ -67,6 +76,8 @@ pub(crate) fn vm_detail_from(activity: meridian_control::vm::VmActivity, guest: 
         image: guest.image,
         may_type: guest.may_type,
         history,
+        vdc_name: guest.vdc_name,
+        login_user,
     }
 }
 
@@ -127,8 +138,10 @@ pub async fn vm_view(id: String) -> Result<VmDetail, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let id = meridian_control::Error::id(&id)?;
     let activity = control.vm_activity(&ctx, id).await?;
+    let vdc_name = control.vdc_view(&ctx, activity.vm.vdc_id).await?.name;
     let guest = Guest {
         console: control.vm_console(&ctx, id).await?,
+        vdc_name,
         simulated: control.driver().is_simulated(),
         image: control.vm_guest_image(&ctx, id).await?,
         may_type: control.vm_console_access(&ctx, id).await?.may_type(),

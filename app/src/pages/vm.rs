@@ -208,6 +208,14 @@ fn VmBody(
     let history = detail.history.clone();
     let (console_live, set_console_live) = signal(false);
     let (resize_vm, destroy_vm) = (detail.vm.id.to_string(), detail.vm.id.to_string());
+    let current = (detail.vm.vcpus, detail.vm.memory_mib, detail.vm.disk_gib);
+    let is_current = move |size: &meridian_core::resource::VmSize| {
+        (
+            i64::from(size.vcpus.get()),
+            i64::from(size.memory_mib.get()),
+            i64::from(size.disk_gib.get()),
+        ) == current
+    };
     view! {
         <leptos_meta::Title text=format!("VM {}", detail.vm.name) />
         <header class="page-header page-header-actions">
@@ -230,6 +238,11 @@ fn VmBody(
                 ("Host", if detail.vm.dedicated { "Dedicated".into() } else { "Shared".into() }),
                 ("Guest image", guest_image(detail.simulated, detail.image.as_deref())),
             ] />
+            <p>"In VDC " <a href=format!("/vdcs/{}", detail.vm.vdc_id)>{detail.vdc_name.clone()}</a></p>
+        </section>
+        <section class="card" aria-labelledby="connect-heading">
+            <h2 id="connect-heading">"Connect"</h2>
+            {connect_view(&detail.vm, detail.login_user.as_deref())}
         </section>
         <section class="card" aria-label="Actions">
             <h2>"Actions"</h2>
@@ -248,7 +261,8 @@ fn VmBody(
                 <input type="hidden" name="id" value=resize_vm />
                 <SelectField label="New size" name="size" id="resize-size" with_form_errors=true server=resize_error>
                     {meridian_core::resource::SIZES.iter().map(|s| view! {
-                        <option value=s.code>{format!("{} ({}) — {} vCPU, {} GiB RAM, {} GiB disk", s.code, s.name,
+                        // The current size comes first selected: resizing starts from what it is.
+                        <option value=s.code selected=is_current(&s.size)>{format!("{} ({}) — {} vCPU, {} GiB RAM, {} GiB disk", s.code, s.name,
                             s.size.vcpus.get(), s.size.memory_mib.get() / 1024, s.size.disk_gib.get())}</option>
                     }).collect_view()}
                 </SelectField>
@@ -293,6 +307,28 @@ fn VmBody(
                 {detail.console.join("\n")}
             </pre>
         </section>
+    }
+}
+
+/// How to reach the VM over SSH: which address from where, as which user, with which key.
+fn connect_view(vm: &crate::api::vm::Vm, login_user: Option<&str>) -> impl IntoView + use<> {
+    let user = login_user.unwrap_or("<user>").to_owned();
+    let (address, from) = match (&vm.public_ip, &vm.private_ip) {
+        (Some(public), _) => (Some(public.clone()), "from anywhere (its public IP)"),
+        (None, Some(private)) => (Some(private.clone()), "from your other VMs, in any zone (its private IP; it has no public IP)"),
+        (None, None) => (None, ""),
+    };
+    let user_note = match login_user {
+        Some(user) => format!("The user {user} holds the SSH keys you chose when you created it; there is no password."),
+        None => "Its template's cloud-config decides the user and keys.".to_owned(),
+    };
+    match address {
+        Some(address) => view! {
+            <p>"Connect " {from} ":"</p>
+            <pre class="command" aria-label="SSH command"><code>{format!("ssh {user}@{address}")}</code></pre>
+            <p class="muted">{user_note}" Without a key, use the console below."</p>
+        }.into_any(),
+        None => view! { <p class="muted">"It has no address yet: one is assigned while it is created."</p> }.into_any(),
     }
 }
 

@@ -84,6 +84,7 @@ pub fn VmNewPage() -> impl IntoView {
     let server = action_error(create);
     let (size, set_size) = signal("s".to_owned());
     let (breakout, set_breakout) = signal(false);
+    let (keys_chosen, set_keys_chosen) = signal(0_usize);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = create.value().get() {
@@ -179,17 +180,27 @@ pub fn VmNewPage() -> impl IntoView {
                         <fieldset class="card">
                             <legend>"5. Access"</legend>
                             {move || keys.get().and_then(Result::ok).map(|list| if list.is_empty() {
-                                view! { <p>"No SSH keys yet: " <a href="/keys">"add one"</a> " to log in to your VMs."</p> }.into_any()
+                                // Adding a key opens in a new tab, so what is typed here stays.
+                                view! {
+                                    <p role="note">"No SSH keys yet: without one you reach this VM only through its console. "
+                                        <a href="/keys" target="_blank" rel="noopener">"Add a key (opens a new tab)"</a>", then "
+                                        <button type="button" class="button-link" on:click=move |_| keys.refetch()>"check again"</button>"."</p>
+                                }.into_any()
                             } else {
                                 view! {
                                     <div class="choices">
                                         {list.into_iter().enumerate().map(|(i, key)| view! {
                                             <label class="choice">
-                                                <input type="checkbox" name=format!("ssh_key_ids[{i}]") value=key.id.to_string() />
+                                                <input type="checkbox" name=format!("ssh_key_ids[{i}]") value=key.id.to_string()
+                                                    on:change=move |ev| set_keys_chosen.update(|n| {
+                                                        if event_target_checked(&ev) { *n += 1 } else { *n = n.saturating_sub(1) }
+                                                    }) />
                                                 <span>{format!("SSH key {} ({})", key.name, key.fingerprint)}</span>
                                             </label>
                                         }).collect_view()}
                                     </div>
+                                    <p class="field-hint" role="note" hidden=move || keys_chosen.get() > 0>
+                                        "No key chosen: you will reach this VM only through its console."</p>
                                 }.into_any()
                             })}
                             <ChoiceError name="ssh_key_ids" server />
