@@ -65,7 +65,12 @@ pub(crate) fn vm_detail_from(activity: meridian_control::vm::VmActivity, guest: 
             (job.created_at, job.kind.replace('_', " "), outcome)
         })
         .collect();
-    let login_user = meridian_core::resource::BuiltinTemplate::by_slug(&activity.vm.template_id)
+    let login_user = activity
+        .vm
+        .template_id
+        .parse()
+        .ok()
+        .and_then(meridian_core::resource::BuiltinTemplate::find)
         .map(|t| t.default_user.to_owned());
     VmDetail {
         vm: activity.vm,

@@ -315,11 +315,16 @@ fn connect_view(vm: &crate::api::vm::Vm, login_user: Option<&str>) -> impl IntoV
     let user = login_user.unwrap_or("<user>").to_owned();
     let (address, from) = match (&vm.public_ip, &vm.private_ip) {
         (Some(public), _) => (Some(public.clone()), "from anywhere (its public IP)"),
-        (None, Some(private)) => (Some(private.clone()), "from your other VMs, in any zone (its private IP; it has no public IP)"),
+        (None, Some(private)) => (
+            Some(private.clone()),
+            "from your other VMs, in any zone (its private IP; it has no public IP)",
+        ),
         (None, None) => (None, ""),
     };
     let user_note = match login_user {
-        Some(user) => format!("The user {user} holds the SSH keys you chose when you created it; there is no password."),
+        Some(user) => {
+            format!("The user {user} holds the SSH keys you chose when you created it; there is no password.")
+        }
         None => "Its template's cloud-config decides the user and keys.".to_owned(),
     };
     match address {
@@ -327,8 +332,10 @@ fn connect_view(vm: &crate::api::vm::Vm, login_user: Option<&str>) -> impl IntoV
             <p>"Connect " {from} ":"</p>
             <pre class="command" aria-label="SSH command"><code>{format!("ssh {user}@{address}")}</code></pre>
             <p class="muted">{user_note}" Without a key, use the console below."</p>
-        }.into_any(),
-        None => view! { <p class="muted">"It has no address yet: one is assigned while it is created."</p> }.into_any(),
+        }
+        .into_any(),
+        None => view! { <p class="muted">"It has no address yet: one is assigned while it is created."</p> }
+            .into_any(),
     }
 }
 

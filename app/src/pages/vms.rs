@@ -199,8 +199,9 @@ pub fn VmNewPage() -> impl IntoView {
                                             </label>
                                         }).collect_view()}
                                     </div>
-                                    <p class="field-hint" role="note" hidden=move || keys_chosen.get() > 0>
-                                        "No key chosen: you will reach this VM only through its console."</p>
+                                    {move || (keys_chosen.get() == 0).then(|| view! {
+                                        <p class="field-hint" role="note">"No key chosen: you will reach this VM only through its console."</p>
+                                    })}
                                 }.into_any()
                             })}
                             <ChoiceError name="ssh_key_ids" server />
