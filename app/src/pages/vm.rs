@@ -323,7 +323,7 @@ fn connect_view(vm: &crate::api::vm::Vm, login_user: Option<&str>) -> impl IntoV
     };
     let user_note = match login_user {
         Some(user) => {
-            format!("The user {user} holds the SSH keys you chose when you created it; there is no password.")
+            format!("Log in as {user} with an SSH key chosen when it was created; there is no password.")
         }
         None => "Its template's cloud-config decides the user and keys.".to_owned(),
     };
