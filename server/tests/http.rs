@@ -3749,3 +3749,46 @@ async fn host_agent_routes_refuse_anyone_else() {
         .unwrap();
     assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
 }
+
+/// A form posted by the browser itself (no WASM yet) and refused goes back to its page with the
+/// error in the address, sealed by the server; an error the server did not seal (a crafted link)
+/// never reaches the page, which is asked for again without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_plain_form_returns_to_its_page_and_a_crafted_error_never_shows() {
+    let server = TestServer::start().await;
+    let form = [("tenant_name", "Plain"), ("email", "plain@example.com"), ("password", "short")];
+    let refused = server
+        .client
+        .post(server.url("/fn/account_signup"))
+        .header("Origin", &server.base)
+        .header("Accept", "text/html,application/xhtml+xml")
+        .header("Referer", server.url("/signup"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+    let location = refused.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&server.url("/signup?")), "{location}");
+    assert!(location.contains("__err=") && location.contains("&__sig="), "{location}");
+    let page = server.client.get(&location).header("Accept", "text/html").send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Use at least 12 characters."));
+
+    // The WASM app's own call keeps the refusal's status and body.
+    let script = server.call(&server.client, "account_signup", &form).await;
+    assert_eq!(script.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Words of a link's own, with the real seal or none: the page comes back without them.
+    let (_, query) = location.split_once('?').unwrap();
+    let err = query.split('&').find_map(|p| p.strip_prefix("__err=")).unwrap();
+    // {"Forbidden":"Your account is locked: call +1 555 0100"}
+    let crafted_err = "eyJGb3JiaWRkZW4iOiJZb3VyIGFjY291bnQgaXMgbG9ja2VkOiBjYWxsICsxIDU1NSAwMTAwIn0";
+    let swapped = location.replace(err, crafted_err);
+    let unsealed: String = location.split("&__sig=").next().unwrap().to_owned();
+    for crafted in [swapped, unsealed] {
+        let answer = server.client.get(&crafted).header("Accept", "text/html").send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{crafted}");
+        assert_eq!(answer.headers()["location"], "/signup");
+    }
+}
