@@ -381,7 +381,11 @@ pub async fn plain_forms(State(control): State<Control>, request: Request, next:
         let seal = control.form_error_seal(now_s, path, error);
         query = format!("{query}&__sig={now_s}.{seal}");
     }
-    let location = if query.is_empty() { base.to_owned() } else { format!("{base}?{query}") };
+    let location = if query.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{query}")
+    };
     let Ok(location) = HeaderValue::from_str(&location) else {
         return response;
     };

@@ -3756,7 +3756,11 @@ async fn host_agent_routes_refuse_anyone_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refused_plain_form_returns_to_its_page_and_a_crafted_error_never_shows() {
     let server = TestServer::start().await;
-    let form = [("tenant_name", "Plain"), ("email", "plain@example.com"), ("password", "short")];
+    let form = [
+        ("tenant_name", "Plain"),
+        ("email", "plain@example.com"),
+        ("password", "short"),
+    ];
     let refused = server
         .client
         .post(server.url("/fn/account_signup"))
@@ -3770,8 +3774,17 @@ async fn a_refused_plain_form_returns_to_its_page_and_a_crafted_error_never_show
     assert_eq!(refused.status(), StatusCode::SEE_OTHER);
     let location = refused.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(&server.url("/signup?")), "{location}");
-    assert!(location.contains("__err=") && location.contains("&__sig="), "{location}");
-    let page = server.client.get(&location).header("Accept", "text/html").send().await.unwrap();
+    assert!(
+        location.contains("__err=") && location.contains("&__sig="),
+        "{location}"
+    );
+    let page = server
+        .client
+        .get(&location)
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("Use at least 12 characters."));
 
@@ -3787,7 +3800,13 @@ async fn a_refused_plain_form_returns_to_its_page_and_a_crafted_error_never_show
     let swapped = location.replace(err, crafted_err);
     let unsealed: String = location.split("&__sig=").next().unwrap().to_owned();
     for crafted in [swapped, unsealed] {
-        let answer = server.client.get(&crafted).header("Accept", "text/html").send().await.unwrap();
+        let answer = server
+            .client
+            .get(&crafted)
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{crafted}");
         assert_eq!(answer.headers()["location"], "/signup");
     }
