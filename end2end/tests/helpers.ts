@@ -11,7 +11,24 @@ export function uniqueEmail(prefix: string): string {
 
 /** Waits until the WASM bundle has hydrated the page, so client-side behaviour is live. */
 export async function hydrated(page: Page): Promise<void> {
-  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 30_000 });
+  try {
+    await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 30_000 });
+  } catch (error) {
+    // Say what the page got of the bundle: a rare timeout here is still unexplained.
+    const bundle = await page
+      .evaluate(() => ({
+        readyState: document.readyState,
+        bundle: performance
+          .getEntriesByType('resource')
+          .filter((r) => r.name.includes('/pkg/'))
+          .map((r) => {
+            const t = r as PerformanceResourceTiming;
+            return `${t.name} status ${t.responseStatus} transfer ${t.transferSize} B in ${Math.round(t.duration)} ms`;
+          }),
+      }))
+      .catch(() => null);
+    throw new Error(`the page did not hydrate in 30 s; what it loaded: ${JSON.stringify(bundle)}\n${error}`);
+  }
 }
 
 /** Signs up a new tenant through the form and waits for the overview. */
