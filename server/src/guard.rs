@@ -464,8 +464,9 @@ pub const REVALIDATE: &str = "no-cache";
 /// public files (images and styles), which are [`IMMUTABLE`] when named by their content and
 /// [`REVALIDATE`] otherwise. An answer that sets its own `Cache-Control` keeps it.
 pub async fn no_store(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
+    let path = request.uri().path();
     let under_pkg = path.starts_with("/pkg/");
+    let content_named = under_pkg && is_content_named(path);
     let mut response = next.run(request).await;
     let is_asset = under_pkg
         || response
@@ -475,7 +476,7 @@ pub async fn no_store(request: Request, next: Next) -> Response {
             .is_some_and(is_asset_type);
     let policy = match (is_asset, response.status().is_success()) {
         (false, _) => NO_STORE,
-        (true, true) if under_pkg && is_content_named(&path) => IMMUTABLE,
+        (true, true) if content_named => IMMUTABLE,
         (true, true) => REVALIDATE,
         (true, false) => return response,
     };
