@@ -64,6 +64,8 @@ if [ "$what" = test ]; then
   command -v ip >/dev/null || apt_install iproute2
   command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || apt_install openssh-client
   command -v pgrep >/dev/null || apt_install procps
+  # A test that hangs is shown thread by thread before it is stopped (scripts/test.sh).
+  command -v gdb >/dev/null || apt_install gdb
   # The lab's backbone: bird2's OSPF in every router namespace; ping measures its round trips.
   command -v bird >/dev/null || { say "installing bird2 for the lab's backbone routers"; apt_install bird2; }
   command -v ping >/dev/null || apt_install iputils-ping

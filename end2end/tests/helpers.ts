@@ -14,7 +14,7 @@ export async function hydrated(page: Page): Promise<void> {
   try {
     await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 30_000 });
   } catch (error) {
-    // Say what the page got of the bundle: a rare timeout here is still unexplained.
+    // Say what the page got of the bundle and what it logged: a rare timeout here is unexplained.
     const bundle = await page
       .evaluate(() => ({
         readyState: document.readyState,
@@ -27,7 +27,19 @@ export async function hydrated(page: Page): Promise<void> {
           }),
       }))
       .catch(() => null);
-    throw new Error(`the page did not hydrate in 30 s; what it loaded: ${JSON.stringify(bundle)}\n${error}`);
+    // And what it said: a panic during hydration shows in the console and as a page error.
+    const said = await page
+      .consoleMessages({ filter: 'since-navigation' })
+      .then((messages) => messages.map((m) => `${m.type()}: ${m.text().slice(0, 2000)}`))
+      .catch(() => []);
+    const errors = await page
+      .pageErrors({ filter: 'since-navigation' })
+      .then((list) => list.map((e) => String(e).slice(0, 2000)))
+      .catch(() => []);
+    throw new Error(
+      `the page did not hydrate in 30 s; what it loaded: ${JSON.stringify(bundle)}\n` +
+        `console: ${JSON.stringify(said)}\npage errors: ${JSON.stringify(errors)}\n${error}`,
+    );
   }
 }
 

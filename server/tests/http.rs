@@ -92,6 +92,9 @@ impl TestServer {
 
     fn client() -> reqwest::Client {
         reqwest::Client::builder()
+            // A request the server never answers fails the test, naming its URL, instead of
+            // holding the whole test run until CI's own limit.
+            .timeout(REQUEST_DEADLINE)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -132,6 +135,10 @@ impl TestServer {
 }
 
 const PASSWORD: &str = "correct horse battery staple";
+
+/// The longest any request in these tests may take, answer and body: a second is usual, this is
+/// generous for a loaded machine.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(90);
 
 fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
