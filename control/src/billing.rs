@@ -2,10 +2,11 @@
 
 use crate::context::OpContext;
 use crate::metering::HOUR_MS;
+use crate::metering::VmCharge;
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
 use meridian_core::calendar::{format_utc, month_bounds, month_label, parse_month};
-use meridian_core::pricing::{Invoice, Money, project_month};
+use meridian_core::pricing::{Invoice, Money};
 
 /// A month's bill so far.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,8 +15,11 @@ pub struct MonthBill {
     pub month: String,
     /// Rated usage of the month so far.
     pub invoice: Invoice,
-    /// The total projected to the month's end at the same pace.
+    /// The total at the month's end if the tenant's VMs stay as they are (a past month: its
+    /// total).
     pub projected: Money,
+    /// What each VM cost, largest first; their sum is the invoice's total less bandwidth (free).
+    pub by_vm: Vec<VmCharge>,
 }
 
 impl Control {
@@ -37,17 +41,14 @@ impl Control {
         }
         let (start, end) = month_bounds(start);
         let invoice = self.usage_invoice(ctx, start, end).await?;
-        let projected = if end <= now {
-            invoice.total()
-        } else {
-            let elapsed = u64::try_from((now - start) / 1000).unwrap_or(0);
-            let length = u64::try_from((end - start) / 1000).unwrap_or(1);
-            project_month(invoice.total(), elapsed, length)
-        };
+        let tenant = ctx.tenant()?.to_string();
+        let projected = self.projection(&tenant, invoice.total(), now, end).await?;
+        let by_vm = self.usage_by_vm(ctx, start, end).await?;
         Ok(MonthBill {
             month: month_label(start),
             invoice,
             projected,
+            by_vm,
         })
     }
 

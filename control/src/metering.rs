@@ -13,10 +13,29 @@ use crate::store::{Store, now_ms};
 use crate::{Control, Error};
 use meridian_core::backbone::{BACKBONE, Cut};
 use meridian_core::bandwidth::{CapScope, cap_bytes};
-use meridian_core::pricing::{Invoice, UsageKind, UsagePeriod, UsageRecord};
+use meridian_core::pricing::{
+    Invoice, Money, Standing, UsageKind, UsagePeriod, UsageRecord, project_unchanged,
+};
 use meridian_core::resource::{DiskGib, MemoryMib, Vcpus, VmSize, VmState};
 use meridian_core::view::MeteredHour;
 use meridian_core::zone::ZoneId;
+
+/// What one VM cost over a period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmCharge {
+    /// The VM.
+    pub vm_id: String,
+    /// Its name; None when its row is gone.
+    pub name: Option<String>,
+    /// Its zone.
+    pub zone: String,
+    /// It has been destroyed since.
+    pub destroyed: bool,
+    /// Seconds it ran in the period.
+    pub running_secs: u64,
+    /// Its compute, disk and public address, rated.
+    pub amount: Money,
+}
 
 /// One hour in milliseconds: the roll-up period.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -226,6 +245,77 @@ impl Control {
         self.meter_vm(tx, vm, now_ms()).await?;
         Store::vm_set_metered_until(tx, &vm.id, None).await?;
         Ok(())
+    }
+
+    /// The bill at `end` if the tenant's VMs stay as they are from `now` on: `so_far` plus the
+    /// rest of the period at what each VM costs in its state now ([`project_unchanged`]). A VM on
+    /// its way to running counts as running; one failed or being destroyed, as gone.
+    pub(crate) async fn projection(
+        &self,
+        tenant: &str,
+        so_far: Money,
+        now: i64,
+        end: i64,
+    ) -> Result<Money, Error> {
+        if now >= end {
+            return Ok(so_far);
+        }
+        let mut standing = Vec::new();
+        for vm in self.store.vm_list(tenant).await? {
+            let running = match VmState::parse(&vm.state).map_err(Error::internal)? {
+                VmState::Pending | VmState::Provisioning | VmState::Running => true,
+                VmState::Stopped => false,
+                VmState::Destroying | VmState::Destroyed | VmState::Failed => continue,
+            };
+            let size = parse_size(&size_key((vm.vcpus, vm.memory_mib, vm.disk_gib)))
+                .ok_or_else(|| Error::internal(format_args!("vm {} size", vm.id)))?;
+            standing.push(Standing {
+                size,
+                running,
+                public_ip: vm.public_ip.is_some() || vm.breakout,
+            });
+        }
+        let rest = UsagePeriod {
+            start_unix_ms: whole_second(now),
+            end_unix_ms: end,
+        };
+        project_unchanged(so_far, &standing, rest).map_err(Error::internal)
+    }
+
+    /// What each VM of the tenant cost in hours starting in `[from, to)`, largest first: its
+    /// compute, disk and public address, rated as the invoice rates them.
+    pub async fn usage_by_vm(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Vec<VmCharge>, Error> {
+        let tenant = ctx.tenant()?.to_string();
+        let rows = self.store.usage_by_resource(&tenant, from, to).await?;
+        let mut by_vm: std::collections::BTreeMap<String, Vec<MeteredHour>> =
+            std::collections::BTreeMap::new();
+        for row in rows {
+            by_vm.entry(row.resource_id.clone()).or_default().push(row);
+        }
+        let ids: Vec<String> = by_vm.keys().cloned().collect();
+        let vms = self.store.vm_by_ids(&ids).await?;
+        let mut charges = Vec::new();
+        for (id, rows) in by_vm {
+            // Only the tenant's own VMs: usage rows name nothing else, and a row must not make
+            // another tenant's VM name appear.
+            let vm = vms.iter().find(|vm| vm.id == id && vm.tenant_id == tenant);
+            let invoice = Invoice::from_records(&usage_records(&rows)?).map_err(Error::internal)?;
+            let running_secs = rows
+                .iter()
+                .filter(|row| row.kind == "vm_seconds")
+                .map(|row| u64::try_from(row.quantity).unwrap_or(0))
+                .sum();
+            charges.push(VmCharge {
+                vm_id: id,
+                name: vm.map(|vm| vm.name.clone()),
+                zone: rows.first().map(|row| row.zone.clone()).unwrap_or_default(),
+                destroyed: vm.is_none_or(|vm| vm.state == "destroyed"),
+                running_secs,
+                amount: invoice.total(),
+            });
+        }
+        charges.sort_by(|a, b| b.amount.cmp(&a.amount).then_with(|| a.name.cmp(&b.name)));
+        Ok(charges)
     }
 
     /// The tenant's usage for hours starting in `[from, to)`, rated into an invoice.

@@ -6,7 +6,7 @@ use crate::store::job::JobEvent;
 use crate::store::now_ms;
 use crate::{Control, Error};
 use meridian_core::calendar::month_bounds;
-use meridian_core::pricing::{Invoice, Money, project_month};
+use meridian_core::pricing::{Invoice, Money};
 use std::collections::BTreeMap;
 
 /// What the overview page shows.
@@ -16,7 +16,8 @@ pub struct Overview {
     pub zones: Vec<(String, usize, BTreeMap<String, usize>)>,
     /// Charges so far this month.
     pub spend_month_to_date: Money,
-    /// Month-to-date spend projected to the month's end at the same pace.
+    /// Month-to-date spend and the rest of the month as the tenant's VMs stand now (the billing
+    /// page's projection).
     pub spend_projected: Money,
     /// Bytes sent this month: private backbone, internet.
     pub bandwidth_bytes: (u64, u64),
@@ -42,8 +43,6 @@ impl Control {
         let (month_start, month_end) = month_bounds(now);
         let rows = self.usage_totals(ctx, month_start, month_end).await?;
         let invoice = Invoice::from_records(&usage_records(&rows)?).map_err(Error::internal)?;
-        let elapsed = u64::try_from((now - month_start) / 1000).unwrap_or(0);
-        let month = u64::try_from((month_end - month_start) / 1000).unwrap_or(1);
         let bytes = |kind: &str| {
             rows.iter()
                 .filter(|r| r.kind == kind)
@@ -76,7 +75,7 @@ impl Control {
                 .map(|(zone, (vdcs, states))| (zone, vdcs, states))
                 .collect(),
             spend_month_to_date: invoice.total(),
-            spend_projected: project_month(invoice.total(), elapsed, month),
+            spend_projected: self.projection(&tenant, invoice.total(), now, month_end).await?,
             bandwidth_bytes: (bytes("bytes_backbone"), bytes("bytes_internet")),
             events,
         })

@@ -191,6 +191,77 @@ async fn the_invoice_csv_reconciles_with_the_invoice() {
 }
 
 #[tokio::test]
+async fn one_projection_adds_the_rest_of_the_month_as_the_vms_stand_and_names_each_vms_charges() {
+    use meridian_core::calendar::month_bounds;
+    use meridian_core::pricing::{Standing, UsagePeriod, project_unchanged};
+    let (db, control, ctx, vm) = running_vm(true).await;
+    let now = meridian_control::store::now_ms();
+    // Only the fra1 VM was metered, for the last hour or so.
+    db.meter_from(Some(&vm), (now / HOUR_MS - 1) * HOUR_MS).await;
+    control.meter_tick(now).await.unwrap();
+    let bill = control.billing_month(&ctx, now).await.unwrap();
+    let so_far = bill.invoice.total();
+    assert!(so_far > Money::ZERO);
+
+    // The projection is the month so far plus both VMs, running with their addresses, for the
+    // rest of the month: not an hour's pace stretched over the days before they existed.
+    let standing = Standing {
+        size: VmSize::named("s").unwrap(),
+        running: true,
+        public_ip: true,
+    };
+    let rest = |from: i64| UsagePeriod {
+        start_unix_ms: from - from.rem_euclid(1000),
+        end_unix_ms: month_bounds(now).1,
+    };
+    let expected = project_unchanged(so_far, &[standing, standing], rest(now)).unwrap();
+    assert_eq!(bill.projected, expected);
+    // The overview, computed a moment later, agrees to the cent.
+    let overview = control.overview(&ctx).await.unwrap();
+    assert_eq!(overview.spend_month_to_date, so_far);
+    assert_eq!(
+        overview.spend_projected.format_cents(),
+        bill.projected.format_cents()
+    );
+
+    // A stopped VM projects its disk and address only.
+    let stopped_id = control
+        .vm_list(&ctx)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.zone == "nyc1")
+        .unwrap()
+        .id;
+    control.vm_stop(&ctx, stopped_id).await.unwrap();
+    control.job_drain("m").await.unwrap();
+    let later = meridian_control::store::now_ms();
+    let bill = control.billing_month(&ctx, later).await.unwrap();
+    let stopped = Standing {
+        running: false,
+        ..standing
+    };
+    assert_eq!(
+        bill.projected,
+        project_unchanged(bill.invoice.total(), &[standing, stopped], rest(later)).unwrap()
+    );
+
+    // Each VM's charges are named, and they add up to the invoice (bandwidth is free), give or
+    // take the rounding of each line to the micro-dollar.
+    let names: Vec<_> = bill.by_vm.iter().map(|c| c.name.clone().unwrap()).collect();
+    assert!(names.contains(&"app-fra1".to_owned()), "{names:?}");
+    let charged: i64 = bill.by_vm.iter().map(|c| c.amount.micros()).sum();
+    let lines = 3 * i64::try_from(bill.by_vm.len()).unwrap();
+    assert!(
+        (charged - bill.invoice.total().micros()).abs() <= lines,
+        "{charged} against {:?}",
+        bill.invoice.total()
+    );
+    let fra1 = bill.by_vm.iter().find(|c| c.vm_id == vm).unwrap();
+    assert!(fra1.running_secs >= 3600 && !fra1.destroyed, "{fra1:?}");
+}
+
+#[tokio::test]
 async fn past_months_are_final_invoices_that_reconcile_and_future_months_do_not_exist() {
     use meridian_core::calendar::{month_bounds, month_label};
     let (db, control, ctx, vm) = running_vm(false).await;

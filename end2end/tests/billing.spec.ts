@@ -1,4 +1,5 @@
-// Billing: the hours of a VM that ran are on the bill, bandwidth at $0.00, and the CSVs download.
+// Billing: the hours of a VM that ran are on the bill, named per VM, bandwidth at $0.00, one
+// projection on the billing page and the overview, and the CSVs download.
 import { test, expect } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
 import { hydrated, signUp, uniqueEmail } from './helpers';
@@ -26,6 +27,16 @@ test('the billing page lists the hours of a VM that ran, and the invoice CSV dow
   await expect(lines.getByRole('row').filter({ hasText: 'VM xs (Wren)' })).toHaveCount(1);
   await expect(lines.getByRole('row').filter({ hasText: 'Backbone traffic between zones (always free)' })).toContainText('$0.00');
   await expect(lines.getByRole('row').filter({ hasText: 'Internet traffic (always free)' })).toContainText('$0.00');
+  // Each VM's charges are named, with a link to it.
+  const byVm = page.getByRole('table', { name: 'Charges by VM' });
+  await expect(byVm.getByRole('link', { name: 'meter-1' })).toHaveAttribute('href', /^\/vms\//);
+  await expect(byVm.getByRole('row').filter({ hasText: 'meter-1' })).toContainText('sin1');
+  // The overview says the same projection.
+  const projected = (await page.getByRole('region', { name: 'Projected' }).locator('.tile-figure').textContent())!.trim();
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await expect(page.getByText(`Projected for the month: ${projected}`)).toBeVisible();
+  await page.getByRole('link', { name: 'Billing' }).click();
+  await expect(byVm).toBeVisible();
   await page.screenshot({ path: 'screenshots/billing.png', fullPage: true });
 
   const download = page.waitForEvent('download');

@@ -34,8 +34,27 @@ pub struct Bill {
     pub lines: Vec<Line>,
     /// Total so far (equals the sum of the lines).
     pub total: String,
-    /// Projected at month end at the same pace.
+    /// The month's end if the VMs stay as they are now (a past month: its total).
     pub projected: String,
+    /// What each VM cost, largest first.
+    pub by_vm: Vec<VmLine>,
+}
+
+/// What one VM cost in the month.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmLine {
+    /// Its id: its page, while it exists.
+    pub id: String,
+    /// Its name, or what became of it.
+    pub name: String,
+    /// Its zone.
+    pub zone: String,
+    /// Destroyed since: no page to link to.
+    pub destroyed: bool,
+    /// Hours it ran ("12.5 hours").
+    pub running: String,
+    /// Its compute, disk and public address, to the cent.
+    pub amount: String,
 }
 
 /// A month's charges: `month` ("2026-10"), or this month so far when empty.
@@ -63,5 +82,24 @@ pub async fn billing_view(#[server(default)] month: String) -> Result<Bill, AppE
             .collect(),
         total: bill.invoice.total().format_cents(),
         projected: bill.projected.format_cents(),
+        by_vm: bill
+            .by_vm
+            .into_iter()
+            .map(|vm| VmLine {
+                name: vm.name.unwrap_or_else(|| "a deleted VM".to_owned()),
+                running: hours(vm.running_secs),
+                amount: vm.amount.format_cents(),
+                id: vm.vm_id,
+                zone: vm.zone,
+                destroyed: vm.destroyed,
+            })
+            .collect(),
     })
+}
+
+/// Seconds as hours to a tenth, for people: "12.5 h".
+#[cfg(feature = "ssr")]
+fn hours(secs: u64) -> String {
+    let tenths = secs.saturating_add(180) / 360;
+    format!("{}.{} h", tenths / 10, tenths % 10)
 }

@@ -38,7 +38,7 @@ fn bill_view(bill: Bill) -> AnyView {
     } else {
         (
             format!("{} so far", bill.month),
-            "At the pace of the month so far.",
+            "So far, plus the rest of the month for your VMs as they are now: running ones by the hour, every disk and public address.",
         )
     };
     view! {
@@ -70,6 +70,32 @@ fn bill_view(bill: Bill) -> AnyView {
                 </tbody>
             </table>
             <p>"Usage is metered to the second and rolled up per hour; the usage CSV lists every hour."</p>
+        </section>
+        <section class="card" aria-label="Charges by VM">
+            <h2>"Charges by VM"</h2>
+            {if bill.by_vm.is_empty() {
+                view! { <p class="empty-state">"No VM has been charged this month."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-scroll">
+                    <table class="table" aria-label="Charges by VM">
+                        <thead><tr><th scope="col">"VM"</th><th scope="col">"Zone"</th><th scope="col">"Running"</th><th scope="col">"Compute, disk and address"</th></tr></thead>
+                        <tbody>
+                            {bill.by_vm.into_iter().map(|vm| view! {
+                                <tr>
+                                    <td>{if vm.destroyed {
+                                        view! { <span>{vm.name}" (destroyed)"</span> }.into_any()
+                                    } else {
+                                        view! { <a href=format!("/vms/{}", vm.id)>{vm.name}</a> }.into_any()
+                                    }}</td>
+                                    <td>{vm.zone}</td><td>{vm.running}</td><td>{vm.amount}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                }.into_any()
+            }}
         </section>
     }
     .into_any()

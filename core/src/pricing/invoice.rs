@@ -1,6 +1,7 @@
-//! Rating: turning usage records into invoice lines, the invoice, and the month-end projection.
+//! Rating: turning usage records into invoice lines, the invoice, and the period-end projection.
 
-use super::{Money, Unit, UsageKind, UsageRecord, div_round, group_thousands};
+use super::{Money, Unit, UsageKind, UsagePeriod, UsageRecord, div_round, group_thousands};
+use crate::resource::VmSize;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -141,29 +142,43 @@ impl Invoice {
     }
 }
 
-/// Projects a month-to-date amount to the whole month at the same pace:
-/// `mtd × month_secs / elapsed_secs`, rounded half-up to the micro-dollar.
-///
-/// With nothing elapsed there is no pace to extrapolate, and once the month is over the amount is
-/// final, so both return `mtd` unchanged. The result saturates at [`Money::MAX`]/[`Money::MIN`]: it
-/// is an estimate on a dashboard, and only absurd inputs get there.
-pub fn project_month(mtd: Money, elapsed_secs: u64, month_secs: u64) -> Money {
-    if elapsed_secs == 0 || elapsed_secs >= month_secs {
-        return mtd;
-    }
-    // |i64| × u64 < 2¹²⁷, so the product fits in i128.
-    let projected = div_round(
-        i128::from(mtd.micros()) * i128::from(month_secs),
-        i128::from(elapsed_secs),
-    );
-    i64::try_from(projected).map_or(
-        if projected < 0 { Money::MIN } else { Money::MAX },
-        Money::from_micros,
-    )
+/// A VM as it stands now, for [`project_unchanged`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// Its size.
+    pub size: VmSize,
+    /// Running (or on its way to running): its compute is charged.
+    pub running: bool,
+    /// It holds a public address.
+    pub public_ip: bool,
 }
 
-/// Seconds in a calendar month (`month` 1–12) of the proleptic Gregorian calendar, for
-/// [`project_month`]; `None` for a month outside 1–12. Billing months are UTC, so no DST.
+/// The bill at the end of a period if nothing changes from now on: `so_far`, plus what `vms` cost
+/// over `rest` as they stand (compute while running; disk and public address while a VM exists,
+/// running or stopped), rated as metering will rate it. One projection for the overview, the
+/// billing page and the API: a VM created today projects a month of it, not a pace averaged over
+/// the days before it existed.
+pub fn project_unchanged(
+    so_far: Money,
+    vms: &[Standing],
+    rest: UsagePeriod,
+) -> Result<Money, PricingOverflow> {
+    let mut records = Vec::with_capacity(vms.len() * 3);
+    for vm in vms {
+        if vm.running {
+            records.push(UsageRecord::vm(vm.size, rest));
+        }
+        records.push(UsageRecord::disk(vm.size.disk_gib, rest));
+        if vm.public_ip {
+            records.push(UsageRecord::public_ip(rest));
+        }
+    }
+    let to_come = Invoice::from_records(&records)?.total();
+    so_far.checked_add(to_come).ok_or(PricingOverflow)
+}
+
+/// Seconds in a calendar month (`month` 1–12) of the proleptic Gregorian calendar; `None` for a
+/// month outside 1–12. Billing months are UTC, so no DST.
 pub fn seconds_in_month(year: i32, month: u32) -> Option<u64> {
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days = match month {

@@ -13,7 +13,8 @@ mod tests;
 mod usage;
 
 pub use invoice::{
-    Invoice, InvoiceLine, InvoiceMismatch, PricingOverflow, project_month, rate, seconds_in_month,
+    Invoice, InvoiceLine, InvoiceMismatch, PricingOverflow, Standing, project_unchanged, rate,
+    seconds_in_month,
 };
 pub use money::Money;
 pub use price_list::{

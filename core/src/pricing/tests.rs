@@ -1,4 +1,4 @@
-//! Tests of pricing: money arithmetic and display, rates, invoices and month projection.
+//! Tests of pricing: money arithmetic and display, rates, invoices and projection.
 
 use super::*;
 use crate::resource::{DiskGib, MemoryMib, SIZES, Vcpus, VmSize};
@@ -263,19 +263,48 @@ fn periods_count_whole_seconds() {
 }
 
 #[test]
-fn month_projection() {
+fn a_projection_adds_the_rest_of_the_month_as_things_stand() {
     let m = Money::from_micros;
-    let month = seconds_in_month(2026, 4).unwrap();
-    let ten_days = 10 * 86_400;
-    // $10 in 10 of 30 days projects to $30.
-    assert_eq!(project_month(m(10_000_000), ten_days, month), m(30_000_000));
-    assert_eq!(project_month(m(1), 2, 3), m(2), "1.5 rounds up");
-    assert_eq!(project_month(m(5_000_000), 0, month), m(5_000_000));
-    assert_eq!(project_month(m(5_000_000), month, month), m(5_000_000));
-    assert_eq!(project_month(m(5_000_000), month + 1, month), m(5_000_000));
-    assert_eq!(project_month(Money::MAX, 1, u64::MAX), Money::MAX);
-    assert_eq!(project_month(Money::MIN, 1, u64::MAX), Money::MIN);
-    assert_eq!(project_month(m(-3_000_000), 1, 2), m(-6_000_000));
+    let s = size("s");
+    // Ten days left of the month (240 hours).
+    let rest = period(0, 240 * HOUR_MS);
+    let running = Standing {
+        size: s,
+        running: true,
+        public_ip: true,
+    };
+    let stopped = Standing {
+        running: false,
+        public_ip: false,
+        ..running
+    };
+    // Nothing: the bill so far is the bill.
+    assert_eq!(project_unchanged(m(1_230_000), &[], rest), Ok(m(1_230_000)));
+    // A running VM with an address: its compute, disk and address for 240 hours, exactly as
+    // metering will rate them.
+    let compute = hourly_rate(&s).micros() * 240;
+    let address = PUBLIC_IPV4_HOUR.micros() * 240;
+    // 240 of a month's 730 hours of the disk's monthly price, to the micro-dollar.
+    let disk = Invoice::from_records(&[UsageRecord::disk(s.disk_gib, rest)])
+        .unwrap()
+        .total();
+    let disk_month = i64::from(s.disk_gib.get()) * DISK_GIB_MONTH.micros();
+    assert!((disk.micros() - disk_month * 240 / 730).abs() <= 1, "{disk:?}");
+    assert_eq!(
+        project_unchanged(m(1_000_000), &[running], rest),
+        Ok(m(1_000_000 + compute + disk.micros() + address))
+    );
+    // A stopped VM still pays for its disk, and only for it.
+    assert_eq!(project_unchanged(m(0), &[stopped], rest), Ok(disk));
+    // A VM made an hour ago projects a month of it, not the hour stretched over the month's pace.
+    assert!(project_unchanged(m(10), &[running], rest).unwrap() > m(10 + compute));
+    // Nothing left of the month: nothing added.
+    assert_eq!(project_unchanged(m(7), &[running], period(0, 0)), Ok(m(7)));
+    // Absurd totals are refused, not wrapped.
+    assert_eq!(
+        project_unchanged(Money::MAX, &[running], rest),
+        Err(PricingOverflow)
+    );
 }
 
 #[test]

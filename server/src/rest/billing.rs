@@ -19,8 +19,28 @@ pub struct Invoice {
     pub lines: Vec<InvoiceLine>,
     /// The sum of the lines, in millionths of a US dollar.
     pub total_micro_usd: i64,
-    /// The total at the month's end if usage goes on at the same pace.
+    /// The total at the month's end if your VMs stay as they are now: running ones by the
+    /// hour, every disk and public address (a past month: its total).
     pub projected_micro_usd: i64,
+    /// What each VM cost in the month (compute, disk, public address), largest first.
+    pub by_vm: Vec<VmCharge>,
+}
+
+/// What one VM cost in a month.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VmCharge {
+    /// The VM's id.
+    pub vm_id: String,
+    /// Its name; null once its record is gone.
+    pub name: Option<String>,
+    /// Its zone.
+    pub zone: String,
+    /// Whether it has been destroyed since.
+    pub destroyed: bool,
+    /// Seconds it ran in the month.
+    pub running_seconds: u64,
+    /// Its compute, disk and public address, in millionths of a US dollar.
+    pub amount_micro_usd: i64,
 }
 
 /// One line of an invoice.
@@ -61,6 +81,18 @@ fn invoice_of(bill: MonthBill, now: i64) -> Invoice {
             .collect(),
         total_micro_usd: bill.invoice.total().micros(),
         projected_micro_usd: bill.projected.micros(),
+        by_vm: bill
+            .by_vm
+            .into_iter()
+            .map(|vm| VmCharge {
+                vm_id: vm.vm_id,
+                name: vm.name,
+                zone: vm.zone,
+                destroyed: vm.destroyed,
+                running_seconds: vm.running_secs,
+                amount_micro_usd: vm.amount.micros(),
+            })
+            .collect(),
     }
 }
 
