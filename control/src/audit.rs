@@ -150,16 +150,82 @@ impl Control {
         }
     }
 
-    /// The tenant's audit log, newest first.
+    /// The tenant's audit log, newest first, its targets named ([`Self::audit_named`]).
     pub async fn audit_list(&self, ctx: &OpContext, limit: i64) -> Result<Vec<AuditEntry>, Error> {
-        let tenant = ctx.tenant()?;
-        Ok(self.store.audit_list(&tenant.to_string(), limit).await?)
+        let tenant = ctx.tenant()?.to_string();
+        let entries = self.store.audit_list(&tenant, limit).await?;
+        self.audit_named(&tenant, entries).await
     }
+
+    /// `entries` with each id in a target that is one of the tenant's VMs (destroyed ones too),
+    /// users, SSH keys, templates or firewall rules replaced by its name: the log reads "web-1",
+    /// not a UUID. The id of something deleted since stays as it was.
+    pub(crate) async fn audit_named(
+        &self,
+        tenant: &str,
+        mut entries: Vec<AuditEntry>,
+    ) -> Result<Vec<AuditEntry>, Error> {
+        let ids: std::collections::BTreeSet<String> =
+            entries.iter().flat_map(|entry| ids_in(&entry.target)).collect();
+        if ids.is_empty() {
+            return Ok(entries);
+        }
+        let mut names = std::collections::HashMap::new();
+        let ids: Vec<String> = ids.into_iter().collect();
+        for vm in self.store.vm_by_ids(&ids).await? {
+            if vm.tenant_id == tenant {
+                names.insert(vm.id, vm.name);
+            }
+        }
+        for (id, email, _) in self.store.user_list(tenant).await? {
+            names.insert(id, email);
+        }
+        for key in self.store.ssh_key_list(tenant).await? {
+            names.insert(key.id, key.name);
+        }
+        for template in self.store.template_list(tenant).await? {
+            names.insert(template.id, template.name);
+        }
+        for rule in self.store.firewall_list(tenant).await? {
+            let ports = match (rule.port_from, rule.port_to) {
+                (Some(from), Some(to)) if from == to => format!(" {from}"),
+                (Some(from), Some(to)) => format!(" {from}-{to}"),
+                _ => String::new(),
+            };
+            let text = format!("{}{ports} from {} in {}", rule.protocol, rule.source, rule.zone);
+            names.insert(rule.id, text);
+        }
+        for entry in &mut entries {
+            for id in ids_in(&entry.target.clone()) {
+                if let Some(name) = names.get(&id) {
+                    entry.target = entry.target.replace(&id, name);
+                }
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// The UUIDs written in `text`.
+fn ids_in(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+        .filter(|word| word.len() == 36 && uuid::Uuid::parse_str(word).is_ok())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::bounded;
+    use super::{bounded, ids_in};
+
+    #[test]
+    fn ids_are_found_wherever_a_target_writes_them() {
+        let id = "3f2a1b2c-0000-4000-8000-000000000001";
+        assert_eq!(ids_in(&format!("{id} → m")), [id]);
+        assert_eq!(ids_in(&format!("({id}),{id}")), [id, id]);
+        assert!(ids_in("web-1 in lon1").is_empty());
+        assert!(ids_in("3f2a1b2c-0000-4000-8000-00000000000").is_empty());
+    }
 
     #[test]
     fn what_a_caller_sent_is_kept_in_part_and_on_one_line() {

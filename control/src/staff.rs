@@ -230,7 +230,9 @@ impl Control {
                 .quota_get(&tenant)
                 .await?
                 .ok_or_else(|| Error::internal(format_args!("tenant {tenant} has no quota")))?,
-            audit: self.store.audit_list(&tenant, 20).await?,
+            audit: self
+                .audit_named(&tenant, self.store.audit_list(&tenant, 20).await?)
+                .await?,
         })
     }
 

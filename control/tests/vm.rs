@@ -683,6 +683,10 @@ async fn every_mutation_and_every_refusal_is_in_the_audit_log() {
     assert!(actions[4].1.starts_with("forbidden: "), "{:?}", actions[4]);
     assert_eq!(actions[5].0, "vm.destroy");
     assert!(actions[5].1.starts_with("invalid_input"), "{:?}", actions[5]);
+    // Targets name the VM, not its id.
+    let targets: Vec<&str> = log.iter().rev().map(|e| e.target.as_str()).collect();
+    assert_eq!(targets[3..6], ["audit-1", "audit-1", "audit-1"], "{targets:?}");
+    assert!(!log.iter().any(|e| e.target.contains(&id)), "{log:?}");
     let entry = &log[0];
     assert!(entry.actor.ends_with("@acme.io"), "who: {}", entry.actor);
     assert_eq!(entry.client, "203.0.113.9", "from where");

@@ -35,6 +35,9 @@ test('a support user inspects a tenant read-only, with the reason in its audit l
   await staffLogIn(staff, supportEmail);
   await openTenant(staff, tenant, tenant);
   await expect(staff.getByRole('button', { name: 'Suspend tenant' })).toBeDisabled();
+  // Staff read the quota in the customer's units.
+  await expect(staff.getByRole('table', { name: 'Quota use' }).getByRole('row').filter({ hasText: 'Memory' }))
+    .toContainText('128 GiB');
 
   // A reason is required, next to its field.
   await staff.getByRole('button', { name: 'Inspect read-only' }).click();
@@ -51,6 +54,10 @@ test('a support user inspects a tenant read-only, with the reason in its audit l
   await staff.getByRole('link', { name: 'VDCs' }).click();
   await expect(staff.getByRole('table', { name: 'Your VDCs' })).toContainText('zurich');
   await expect(banner).toBeVisible();
+  // The create form's button is off, and says it is the inspection, not a viewer's role.
+  await expect(staff.getByRole('button', { name: 'Create VDC' })).toBeDisabled();
+  await expect(staff.getByRole('button', { name: 'Create VDC' }))
+    .toHaveAccessibleDescription('Support inspection is read-only: nothing can be changed.');
   await staff.screenshot({ path: 'screenshots/staff-inspection.png', fullPage: true });
 
   // A change is refused by the server, whatever the page offers, and nothing is created.

@@ -44,8 +44,17 @@ test('a viewer sees VMs but cannot change them, in the UI or by calling the serv
   await expect(viewer.getByRole('heading', { level: 1, name: 'VM shared-1' })).toBeVisible();
   await expect(viewer.getByRole('button', { name: 'Stop' })).toBeDisabled();
   await expect(viewer.getByRole('button', { name: 'Destroy VM' })).toBeDisabled();
-  await expect(viewer.getByText('Viewers cannot change VMs.').first()).toBeVisible();
+  const refusal = 'Viewers can look but not change anything; an owner can make you a member.';
+  await expect(viewer.getByText(refusal).first()).toBeVisible();
   await viewer.screenshot({ path: 'screenshots/viewer-vm-page.png', fullPage: true });
+  // The create forms say so too, before anything is typed: their buttons are disabled, with why.
+  await viewer.goto('/vdcs');
+  await hydrated(viewer);
+  const createVdc = viewer.getByRole('button', { name: 'Create VDC' });
+  await expect(createVdc).toBeDisabled();
+  await expect(createVdc).toHaveAccessibleDescription(refusal);
+  await viewer.goto('/keys');
+  await expect(viewer.getByRole('button', { name: 'Add key' })).toBeDisabled();
 
   // Calling the server function directly is refused too, and nothing changes.
   // (with the page's Origin, as the page itself would send it: the role is what refuses it)

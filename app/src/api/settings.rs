@@ -22,8 +22,8 @@ pub struct Member {
 /// Quota limits and use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotaLines {
-    /// `(what, in use, limit)` rows.
-    pub lines: Vec<(String, u64, u64)>,
+    /// `(what, in use, limit)` rows, for people ("4 GiB").
+    pub lines: Vec<(String, String, String)>,
 }
 
 pub use meridian_core::view::AuditEntry;
@@ -82,20 +82,7 @@ pub async fn quota_view() -> Result<QuotaLines, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let (quota, usage) = control.quota_view(&ctx).await?;
     Ok(QuotaLines {
-        lines: vec![
-            ("VMs".into(), u64::from(usage.vms), u64::from(quota.max_vms)),
-            ("vCPUs".into(), u64::from(usage.vcpus), u64::from(quota.max_vcpus)),
-            (
-                "Memory (GiB)".into(),
-                usage.memory_mib / 1024,
-                quota.max_memory_mib / 1024,
-            ),
-            (
-                "Public IPv4 addresses".into(),
-                u64::from(usage.public_ips),
-                u64::from(quota.max_public_ips),
-            ),
-        ],
+        lines: quota.lines(&usage),
     })
 }
 

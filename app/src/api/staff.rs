@@ -31,8 +31,10 @@ pub struct TenantInfo {
     pub line: TenantLine,
     /// Users as `(e-mail, role)`.
     pub users: Vec<(String, String)>,
-    /// Quota rows `(field name, label, in use, limit)`.
-    pub quota: Vec<(String, String, u64, u64)>,
+    /// Quota rows for people `(what, in use, limit)`, as the tenant sees them.
+    pub quota: Vec<(String, String, String)>,
+    /// The quota form's fields and their current values `(field name, limit)`; memory in MiB.
+    pub quota_limits: Vec<(String, u64)>,
     /// The newest audit entries.
     pub audit: Vec<AuditEntry>,
     /// Whether the viewer is an admin (may suspend and change quotas).
@@ -121,31 +123,12 @@ pub async fn staff_tenant(id: String) -> Result<TenantInfo, AppError> {
             .into_iter()
             .map(|(_, email, role)| (email, role))
             .collect(),
-        quota: vec![
-            (
-                "max_vms".into(),
-                "VMs".into(),
-                u64::from(used.vms),
-                u64::from(quota.max_vms),
-            ),
-            (
-                "max_vcpus".into(),
-                "vCPUs".into(),
-                u64::from(used.vcpus),
-                u64::from(quota.max_vcpus),
-            ),
-            (
-                "max_memory_mib".into(),
-                "Memory (MiB)".into(),
-                used.memory_mib,
-                quota.max_memory_mib,
-            ),
-            (
-                "max_public_ips".into(),
-                "Public IPv4 addresses".into(),
-                u64::from(used.public_ips),
-                u64::from(quota.max_public_ips),
-            ),
+        quota: quota.lines(&used),
+        quota_limits: vec![
+            ("max_vms".into(), u64::from(quota.max_vms)),
+            ("max_vcpus".into(), u64::from(quota.max_vcpus)),
+            ("max_memory_mib".into(), quota.max_memory_mib),
+            ("max_public_ips".into(), u64::from(quota.max_public_ips)),
         ],
         audit: detail.audit,
     })

@@ -35,6 +35,53 @@ pub fn form_token() -> String {
     }
 }
 
+/// Why the signed-in visitor may not change the tenant's resources, or None when they may (or
+/// nobody is signed in: the page sends them to log in). A support inspection says so, rather
+/// than calling the staff member a viewer.
+pub fn change_refusal(me: Option<&crate::api::account::Me>) -> Option<&'static str> {
+    let me = me?;
+    if me.inspection.is_some() {
+        Some("Support inspection is read-only: nothing can be changed.")
+    } else if !me.role.can_mutate() {
+        Some("Viewers can look but not change anything; an owner can make you a member.")
+    } else {
+        None
+    }
+}
+
+/// The submit button of a form that changes the tenant's resources: for a viewer or a support
+/// inspection it is disabled, with the reason under it (the server refuses them anyway), and it
+/// is disabled while the form is being sent.
+#[component]
+pub fn ChangeButton(
+    /// The button's text.
+    #[prop(into)]
+    label: String,
+    /// Its classes.
+    #[prop(default = "button button-primary")]
+    class: &'static str,
+    /// True while the form is being sent.
+    #[prop(optional, into)]
+    pending: Signal<bool>,
+) -> impl IntoView {
+    let me = expect_context::<crate::MeResource>();
+    let refusal = move || change_refusal(me.get().and_then(Result::ok).flatten().as_ref());
+    let reason_id = format!("refused-{}", label.to_lowercase().replace(' ', "-"));
+    view! {
+        <Transition fallback=|| ()>
+            {move || {
+                let refused = refusal();
+                let reason_id = reason_id.clone();
+                view! {
+                    <button type="submit" class=class disabled=move || refused.is_some() || pending.get()
+                        aria-describedby=refused.map(|_| reason_id.clone())>{label.clone()}</button>
+                    {refused.map(|reason| view! { <p class="field-hint refused" id=reason_id>{reason}</p> })}
+                }
+            }}
+        </Transition>
+    }
+}
+
 /// A validator shared with the server, returning the message to show, if any.
 pub type Validator = fn(&str) -> Option<String>;
 

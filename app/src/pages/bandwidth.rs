@@ -5,7 +5,7 @@ use crate::api::bandwidth::{
     BandwidthAlertSet, BandwidthCapRemove, BandwidthCapSet, BandwidthData, CapView, bandwidth_view,
 };
 use crate::api::vm::vm_list;
-use crate::components::form::FormToken;
+use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{FormAlert, RowAction, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::pages::overview::format_bytes;
@@ -256,7 +256,7 @@ fn CapForm(
                 </SelectField>
                 <TextField label="Rate (Mb/s)" name="mbps" id="cap-mbps" inputmode="numeric" server />
                 <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || action.pending().get()>"Set cap"</button>
+                    <ChangeButton label="Set cap" pending=Signal::derive(move || action.pending().get()) />
                 </div>
             </ActionForm>
             <ListState quiet=true is_empty=Vec::is_empty
@@ -310,12 +310,12 @@ fn AlertForm(
                 <FormAlert server />
                 <TextField label="Alert at (% of the allowance)" name="threshold" id="alert-threshold" inputmode="numeric" server />
                 <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || action.pending().get()>"Set alert"</button>
+                    <ChangeButton label="Set alert" pending=Signal::derive(move || action.pending().get()) />
                 </div>
             </ActionForm>
             <ActionForm action=action attr:class="inline-form"><FormToken />
                 <input type="hidden" name="threshold" value="off" />
-                <button type="submit" class="button button-secondary">"Turn the alert off"</button>
+                <ChangeButton label="Turn the alert off" class="button button-secondary" />
             </ActionForm>
         </section>
     }

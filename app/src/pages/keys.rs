@@ -1,7 +1,7 @@
 //! SSH keys: add (validated as OpenSSH public keys), list with fingerprints, remove.
 
 use crate::api::ssh_key::{SshKey, SshKeyCreate, SshKeyDelete, ssh_key_list};
-use crate::components::form::FormToken;
+use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{FormAlert, RowAction, TextAreaField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use leptos::prelude::*;
@@ -48,7 +48,7 @@ pub fn KeysPage() -> impl IntoView {
                 <TextField label="Name" name="name" id="key-name" placeholder="laptop" server=error />
                 <TextAreaField label="Public key" name="public_key" id="key-public" rows=4
                     placeholder="ssh-ed25519 AAAA… you@laptop" server=error />
-                <button type="submit" class="button button-primary">"Add key"</button>
+                <ChangeButton label="Add key" />
             </ActionForm>
         </section>
     }

@@ -3,7 +3,7 @@
 use crate::api::vm::{
     FirewallRuleCreate, FirewallRuleDelete, Rule, Subnet, Vm, firewall_rule_list, network_view, vm_list,
 };
-use crate::components::form::FormToken;
+use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{RowAction, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::error::AppError;
@@ -110,7 +110,7 @@ fn ZoneNetwork(
                 <TextField label="Port" name="port_from" id=id("from") inputmode="numeric" placeholder="443" server=error />
                 <TextField label="To port (optional)" name="port_to" id=id("to") inputmode="numeric" server=error />
                 <TextField label="Source CIDR" name="source" id=id("source") initial="0.0.0.0/0" with_form_errors=true server=error />
-                <button type="submit" class="button button-primary">"Add rule"</button>
+                <ChangeButton label="Add rule" />
             </ActionForm>
         </section>
     }

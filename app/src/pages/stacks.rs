@@ -1,7 +1,7 @@
 //! Stacks: one-click multi-zone clusters, and one stack's live per-VM timeline with its stopwatch.
 
 use crate::api::stack::{StackCreate, StackDelete, StackDetail, StackSummary, stack_list, stack_view};
-use crate::components::form::FormToken;
+use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{ChoiceError, FormAlert, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::components::vm_table::StateBadge;
@@ -50,7 +50,7 @@ pub fn StacksPage() -> impl IntoView {
                 <TextField label="Name" name="name" id="stack-name"
                     hint="Lowercase letters, digits and hyphens; members are called name-zone-n." server />
                 <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create stack"</button>
+                    <ChangeButton label="Create stack" pending=Signal::derive(move || create.pending().get()) />
                 </div>
             </ActionForm>
         </section>

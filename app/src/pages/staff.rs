@@ -196,7 +196,7 @@ fn tenant_body(
     let line = info.line.clone();
     let id = line.id.to_string();
     let (id_suspend, id_quota) = (id.clone(), id.clone());
-    let quota_limits = info.quota.clone();
+    let quota_limits = info.quota_limits.clone();
     let status = match &line.suspended {
         Some(reason) => format!("Suspended: {reason}"),
         None => "Active".to_owned(),
@@ -254,19 +254,19 @@ fn tenant_body(
             <table class="table" aria-label="Quota use">
                 <thead><tr><th scope="col">"What"</th><th scope="col">"In use"</th><th scope="col">"Limit"</th></tr></thead>
                 <tbody>
-                    {info.quota.iter().map(|(_, label, used, limit)| view! {
-                        <tr><td>{label.clone()}</td><td>{*used}</td><td>{*limit}</td></tr>
+                    {info.quota.iter().map(|(what, used, limit)| view! {
+                        <tr><td>{what.clone()}</td><td>{used.clone()}</td><td>{limit.clone()}</td></tr>
                     }).collect_view()}
                 </tbody>
             </table>
             <ActionForm action=quota attr:aria-label="Quota" attr:class="form-grid"><FormToken />
                 <input type="hidden" name="tenant_id" value=id_quota />
                 <FormAlert server=quota_error />
-                {admin.then(|| quota_limits.iter().map(|(field, _, _, limit)| {
+                {admin.then(|| quota_limits.iter().map(|(field, limit)| {
                     let label: &'static str = match field.as_str() {
                         "max_vms" => "VM limit",
                         "max_vcpus" => "vCPU limit",
-                        "max_memory_mib" => "Memory limit (MiB)",
+                        "max_memory_mib" => "Memory limit (MiB; 1 GiB is 1024)",
                         _ => "Public IPv4 limit",
                     };
                     let name: &'static str = match field.as_str() {

@@ -1,7 +1,7 @@
 //! Templates: the built-in images and the tenant's own, with the creator for cloud-config templates.
 
 use crate::api::template::{Template, TemplateCreate, TemplateDelete, template_list};
-use crate::components::form::FormToken;
+use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{FormAlert, RowAction, SelectField, TextAreaField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader};
 use leptos::prelude::*;
@@ -62,7 +62,7 @@ pub fn TemplatesPage() -> impl IntoView {
                 <TextAreaField label="Cloud-config" name="user_data" id="template-user-data" rows=6
                     hint="Starts with #cloud-config; at most 16 KiB; indent with spaces."
                     initial="#cloud-config\npackages:\n  - nginx\n" server=error />
-                <button type="submit" class="button button-primary">"Create template"</button>
+                <ChangeButton label="Create template" />
             </ActionForm>
         </section>
     }

@@ -1,7 +1,7 @@
 //! VDCs: the list, the create form (with a latency hint to the tenant's other zones), and one VDC.
 
 use crate::api::vdc::{Vdc, VdcCreate, VdcDetail, vdc_list, vdc_view};
-use crate::components::form::FormToken;
+use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{FormAlert, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader, Properties};
 use crate::components::vm_table::VmTable;
@@ -83,7 +83,7 @@ pub fn VdcsPage() -> impl IntoView {
                     </Transition>
                 </SelectField>
                 <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create VDC"</button>
+                    <ChangeButton label="Create VDC" pending=Signal::derive(move || create.pending().get()) />
                 </div>
             </ActionForm>
         </section>

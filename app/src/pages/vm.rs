@@ -3,8 +3,8 @@
 
 use crate::MeResource;
 use crate::api::vm::{VmDestroy, VmDetail, VmOperate, VmResize, vm_view};
-use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, SelectField, TextField, action_error};
+use crate::components::form::{FormToken, change_refusal};
 use crate::components::page::{ListState, Properties};
 use crate::components::serial_terminal::SerialTerminal;
 use crate::components::vm_table::StateBadge;
@@ -75,25 +75,8 @@ fn VmBody(
     resize: ServerAction<VmResize>,
 ) -> impl IntoView {
     let me = expect_context::<MeResource>();
-    let can_mutate = move || {
-        me.get()
-            .and_then(Result::ok)
-            .flatten()
-            .is_some_and(|me| me.role.can_mutate())
-    };
-    // Why a change is not offered to this visitor: a support inspection says so, not "viewers".
-    let read_only = move || {
-        let inspecting = me
-            .get()
-            .and_then(Result::ok)
-            .flatten()
-            .is_some_and(|me| me.inspection.is_some());
-        if inspecting {
-            "Support inspection is read-only: nothing can be changed.".to_owned()
-        } else {
-            "Viewers cannot change VMs.".to_owned()
-        }
-    };
+    // Why no change is offered to this visitor (a viewer, a support inspection), if so.
+    let refused = move || change_refusal(me.get().and_then(Result::ok).flatten().as_ref()).map(str::to_owned);
     let vm = detail.vm.clone();
     let state = VmState::parse(&vm.state).ok();
     // A job still at work on the VM: what it is doing shows on the badge at once, the actions
@@ -118,13 +101,7 @@ fn VmBody(
             action.allowed_for(s, vm.breakout)
         });
         let wait = action_wait.clone();
-        let reason = move || {
-            if !can_mutate() {
-                Some(read_only())
-            } else {
-                wait.clone().or_else(|| allowed.clone().err())
-            }
-        };
+        let reason = move || refused().or_else(|| wait.clone().or_else(|| allowed.clone().err()));
         let reason_id = format!("reason-{}", action.as_str());
         let disabled = reason.clone();
         view! {
@@ -181,13 +158,7 @@ fn VmBody(
             VmAction::Destroy.allowed_in(s)
         });
         let wait = wait.clone();
-        move || {
-            if !can_mutate() {
-                Some(read_only())
-            } else {
-                wait.clone().or_else(|| allowed.clone().err())
-            }
-        }
+        move || refused().or_else(|| wait.clone().or_else(|| allowed.clone().err()))
     };
     let destroy_disabled = destroy_reason.clone();
     let resize_error = action_error(resize);
@@ -196,13 +167,7 @@ fn VmBody(
             VmAction::Resize.allowed_in(s)
         });
         let wait = wait.clone();
-        move || {
-            if !can_mutate() {
-                Some(read_only())
-            } else {
-                wait.clone().or_else(|| allowed.clone().err())
-            }
-        }
+        move || refused().or_else(|| wait.clone().or_else(|| allowed.clone().err()))
     };
     let resize_disabled = resize_reason.clone();
     let history = detail.history.clone();

@@ -2,7 +2,7 @@
 
 use crate::api::vdc::{Vdc, vdc_list};
 use crate::api::vm::{Vm, VmCreate, vm_list};
-use crate::components::form::FormToken;
+use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{ChoiceError, FormAlert, SelectField, TextAreaField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader};
 use crate::components::vm_table::VmTable;
@@ -219,7 +219,7 @@ pub fn VmNewPage() -> impl IntoView {
                         </fieldset>
                         <section class="card summary" aria-label="Price">
                             <p><strong>{price}</strong></p>
-                            <button type="submit" class="button button-primary" disabled=move || create.pending().get()>"Create VM"</button>
+                            <ChangeButton label="Create VM" pending=Signal::derive(move || create.pending().get()) />
                         </section>
                     </ActionForm>
                 }

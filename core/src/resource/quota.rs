@@ -115,6 +115,29 @@ impl QuotaExceeded {
 }
 
 impl Quota {
+    /// The limits against `usage`, for people: `(what, in use, limit)`, memory in GiB where it is
+    /// whole GiB ("512 MiB" otherwise). A tenant's settings and the staff console show these
+    /// same lines.
+    pub fn lines(&self, usage: &QuotaUsage) -> Vec<(String, String, String)> {
+        [
+            ("VMs", usage.vms.to_string(), self.max_vms.to_string()),
+            ("vCPUs", usage.vcpus.to_string(), self.max_vcpus.to_string()),
+            (
+                "Memory",
+                mib_text(usage.memory_mib),
+                mib_text(self.max_memory_mib),
+            ),
+            (
+                "Public IPv4 addresses",
+                usage.public_ips.to_string(),
+                self.max_public_ips.to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(what, used, limit)| (what.to_owned(), used, limit))
+        .collect()
+    }
+
     /// Checks that `usage` plus `request` stays within every limit; the first limit crossed (in the
     /// order VMs, vCPUs, memory, public IPs) is reported. A limit the request adds nothing to is not
     /// checked, so a tenant over one limit (after it was lowered) can still create what does not
@@ -247,6 +270,29 @@ impl Quota {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn customers_and_staff_read_memory_in_gib_and_a_part_gib_in_mib() {
+        let usage = QuotaUsage {
+            vms: 3,
+            vcpus: 5,
+            memory_mib: 2560,
+            public_ips: 1,
+        };
+        let lines = Quota::default().lines(&usage);
+        let memory = lines.iter().find(|(what, ..)| what == "Memory").unwrap();
+        assert_eq!((memory.1.as_str(), memory.2.as_str()), ("2560 MiB", "128 GiB"));
+        let whole = Quota::default().lines(&QuotaUsage {
+            memory_mib: 4096,
+            ..usage
+        });
+        assert!(
+            whole
+                .iter()
+                .any(|l| l == &("Memory".to_owned(), "4 GiB".to_owned(), "128 GiB".to_owned()))
+        );
+        assert_eq!(lines[0], ("VMs".to_owned(), "3".to_owned(), "20".to_owned()));
+    }
 
     #[test]
     fn quota_messages_name_the_limit_and_the_way_out() {
