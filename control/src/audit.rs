@@ -141,10 +141,7 @@ impl Control {
             actor: bounded(&actor, ACTOR_MAX),
             action: action.to_owned(),
             target: bounded(target, TARGET_MAX),
-            result: bounded(
-                &error.map_or_else(|| "ok".to_owned(), |e| format!("{}: {e}", e.code())),
-                RESULT_MAX,
-            ),
+            result: bounded(&error.map_or_else(|| "ok".to_owned(), outcome), RESULT_MAX),
             client: bounded(ctx.client.as_deref().unwrap_or("-"), CLIENT_MAX),
             request_id: bounded(&ctx.request_id, CLIENT_MAX),
         }
@@ -203,6 +200,18 @@ impl Control {
             }
         }
         Ok(entries)
+    }
+}
+
+/// A refusal as the audit log says it: its code, then what the person was told (for a form, the
+/// sentences next to its fields, without the fields' internal names).
+fn outcome(error: &Error) -> String {
+    match error {
+        Error::Invalid(fields) => {
+            let told: Vec<&str> = fields.0.iter().map(|(_, message)| message.as_str()).collect();
+            format!("{}: {}", error.code(), told.join(" "))
+        }
+        other => format!("{}: {other}", other.code()),
     }
 }
 
