@@ -79,8 +79,8 @@ if [ "$what" = test ]; then
   fi
   say "the guest image the agent's tests boot (.cache/guest/image; skipped when current)"
   scripts/guest-image.sh .cache/guest/image
-  if [ ! -d end2end/node_modules/@playwright/test ]; then
-    say "installing the browser-test packages (Playwright, without its browser download)"
+  if [ ! -d end2end/node_modules/@playwright/test ] || [ ! -d end2end/node_modules/@axe-core/playwright ]; then
+    say "installing the browser-test packages (Playwright without its browser download, axe-core)"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent)
   fi
 fi

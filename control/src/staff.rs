@@ -378,7 +378,8 @@ impl Control {
             }
         };
         let rows = self.store.job_list_staff(states, PAGE).await?;
-        Ok(rows.into_iter().map(staff_job).collect())
+        let now = now_ms();
+        Ok(rows.into_iter().map(|row| staff_job(row, now)).collect())
     }
 
     /// Asks for a live job to be cancelled (admins). The worker stops it at the next step
@@ -531,7 +532,7 @@ fn tenant_summary(row: TenantSummaryRow, spend: Money) -> view::TenantSummary {
 }
 
 /// A job as the staff queue shows it: the step it is at while live, the failed one after.
-fn staff_job(row: StaffJobRow) -> view::StaffJob {
+fn staff_job(row: StaffJobRow, now: i64) -> view::StaffJob {
     let job = row.job;
     let step = match job.position.state {
         JobState::Queued | JobState::Running => job
@@ -546,7 +547,13 @@ fn staff_job(row: StaffJobRow) -> view::StaffJob {
         id: job.id.into(),
         created_at: job.created_at,
         tenant: row.tenant_name.unwrap_or_default(),
+        tenant_id: job.tenant_id.clone(),
         vm: (job.target_id.into(), row.vm_name.unwrap_or_default()),
+        duration_ms: job
+            .finished_at
+            .unwrap_or(now)
+            .saturating_sub(job.created_at)
+            .max(0),
         kind: job.position.kind.as_str().to_owned(),
         state: job.position.state.as_str().to_owned(),
         step,

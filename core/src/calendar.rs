@@ -75,6 +75,29 @@ pub fn format_utc(unix_ms: i64) -> String {
     )
 }
 
+/// `unix_ms` to the second, for lists where seconds tell events apart (the job queue):
+/// `2026-11-26 14:53:07 UTC`.
+pub fn format_utc_seconds(unix_ms: i64) -> String {
+    let seconds = unix_ms.rem_euclid(60_000) / 1000;
+    let minute = format_utc(unix_ms);
+    let (minute, _) = minute.split_at(minute.len() - " UTC".len());
+    format!("{minute}:{seconds:02} UTC")
+}
+
+/// A duration for people, to the tenth of a second under a minute: `0.4 s`, `2 min 05 s`,
+/// `3 h 02 min`.
+pub fn format_duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    if ms < 60_000 {
+        return format!("{}.{} s", ms / 1000, ms % 1000 / 100);
+    }
+    let seconds = ms / 1000;
+    if seconds < 3600 {
+        return format!("{} min {:02} s", seconds / 60, seconds % 60);
+    }
+    format!("{} h {:02} min", seconds / 3600, seconds % 3600 / 60)
+}
+
 /// `unix_ms` as ISO 8601 with a numeric offset, the way CloudStack writes times:
 /// `2026-11-26T14:53:07+0000`.
 pub fn format_iso(unix_ms: i64) -> String {
@@ -190,6 +213,18 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_utc(1_795_700_991_000), "2026-11-26 13:49 UTC");
         assert_eq!(format_utc(1_709_208_000_000), "2024-02-29 12:00 UTC");
+        assert_eq!(format_utc_seconds(1_795_700_991_000), "2026-11-26 13:49:51 UTC");
+        assert_eq!(format_utc_seconds(0), "1970-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn durations_read_in_the_unit_that_suits_them() {
+        assert_eq!(format_duration(0), "0.0 s");
+        assert_eq!(format_duration(430), "0.4 s");
+        assert_eq!(format_duration(59_999), "59.9 s");
+        assert_eq!(format_duration(125_000), "2 min 05 s");
+        assert_eq!(format_duration(3 * 3_600_000 + 120_000), "3 h 02 min");
+        assert_eq!(format_duration(-5), "0.0 s");
     }
 
     #[test]

@@ -54,10 +54,10 @@ impl fmt::Display for StaffRole {
 
 /// The job lists the staff console offers, as `(key, label)`.
 pub const JOB_LISTS: [(&str, &str); 4] = [
+    ("all", "All recent"),
     ("live", "Queued and running"),
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
-    ("all", "All recent"),
 ];
 
 /// The fewest characters a reason may have: enough for a ticket number and a word or two.

@@ -76,9 +76,15 @@ test('a support user inspects a tenant read-only, with the reason in its audit l
   // Capacity per zone and the job queue across tenants (the demo tenant's VMs were created).
   await staff.getByRole('link', { name: 'Capacity' }).click();
   await expect(staff.getByRole('table', { name: 'Capacity by zone' }).getByRole('row')).toHaveCount(17);
+  // The queue opens on every recent job, each row to the second, how long it took, and a link to
+  // its tenant.
   await staff.getByRole('link', { name: 'Jobs' }).click();
-  await staff.getByRole('link', { name: 'All recent' }).click();
-  await expect(staff.getByRole('table', { name: 'Jobs' })).toContainText('vm_create');
+  await expect(staff.getByRole('link', { name: 'All recent' })).toHaveAttribute('aria-current', 'page');
+  const jobs = staff.getByRole('table', { name: 'Jobs' });
+  const job = jobs.getByRole('row').filter({ hasText: 'vm_create' }).first();
+  await expect(job).toContainText(/\d{2}:\d{2}:\d{2} UTC/);
+  await expect(job).toContainText(/\d+\.\d s|\d+ min \d{2} s/);
+  await expect(job.getByRole('link').first()).toHaveAttribute('href', /^\/staff\/tenants\//);
   await expect(staff.getByText('only admins can cancel or retry jobs')).toBeVisible();
   await staffContext.close();
 

@@ -17,7 +17,7 @@ use crate::pages::login::AuthCard;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::{use_params_map, use_query_map};
-use meridian_core::calendar::format_utc;
+use meridian_core::calendar::{format_duration, format_utc, format_utc_seconds};
 use meridian_core::zone::zone_label;
 use std::time::Duration;
 
@@ -464,7 +464,8 @@ fn host_row(host: AgentHost, admin: bool, drain: ServerAction<StaffHostDrain>) -
 #[component]
 pub fn StaffJobsPage() -> impl IntoView {
     let query = use_query_map();
-    let filter = move || query.read().get("state").unwrap_or_else(|| "live".to_owned());
+    // Everything recent first: the live list is empty most of the time.
+    let filter = move || query.read().get("state").unwrap_or_else(|| "all".to_owned());
     let cancel = ServerAction::<StaffJobCancel>::new();
     let retry = ServerAction::<StaffJobRetry>::new();
     let tick = RwSignal::new(0_u32);
@@ -507,8 +508,8 @@ pub fn StaffJobsPage() -> impl IntoView {
                 <div class="table-scroll">
                     <table class="table" aria-label="Jobs">
                         <thead><tr>
-                            <th scope="col">"Created (UTC)"</th><th scope="col">"Tenant"</th><th scope="col">"VM"</th><th scope="col">"Job"</th>
-                            <th scope="col">"State"</th><th scope="col">"Step"</th><th scope="col">"Error"</th><th scope="col">"Actions"</th>
+                            <th scope="col">"Created"</th><th scope="col">"Tenant"</th><th scope="col">"VM"</th><th scope="col">"Job"</th>
+                            <th scope="col">"State"</th><th scope="col">"Step"</th><th scope="col">"Took"</th><th scope="col">"Error"</th><th scope="col">"Actions"</th>
                         </tr></thead>
                         <tbody>
                             {queue.jobs.into_iter().map(|job| job_row(job, queue.admin, cancel, retry)).collect_view()}
@@ -544,12 +545,16 @@ fn job_row(
     let admin_reason = (!admin).then_some("Only admins can change the job queue");
     view! {
         <tr>
-            <td>{format_utc(job.created_at)}</td>
-            <td>{job.tenant.clone()}</td>
+            <td>{format_utc_seconds(job.created_at)}</td>
+            <td>{match job.tenant_id.clone() {
+                Some(id) => view! { <a href=format!("/staff/tenants/{id}")>{job.tenant.clone()}</a> }.into_any(),
+                None => view! { <span>{job.tenant.clone()}</span> }.into_any(),
+            }}</td>
             <td>{vm_label.clone()}</td>
             <td><code>{job.kind.clone()}</code></td>
             <td>{state}</td>
             <td>{job.step.clone().unwrap_or_else(|| "—".to_owned())}</td>
+            <td>{if live { format!("{} so far", format_duration(job.duration_ms)) } else { format_duration(job.duration_ms) }}</td>
             <td>{job.error.clone().unwrap_or_else(|| "—".to_owned())}</td>
             <td>
                 {live.then(|| view! {

@@ -82,8 +82,12 @@ pub struct StaffJob {
     pub created_at: i64,
     /// The tenant's name.
     pub tenant: String,
+    /// The tenant's id, for a link to its page; None for a job of no tenant.
+    pub tenant_id: Option<String>,
     /// The VM's id and name.
     pub vm: (VmId, String),
+    /// How long it has run (live) or ran (ended), in ms.
+    pub duration_ms: i64,
     /// Kind, e.g. `vm_create`.
     pub kind: String,
     /// State.

@@ -1,0 +1,76 @@
+// Every page, as each of its users sees it: an axe-core scan finds no serious or critical
+// accessibility violation, and a screenshot at desktop and at phone width lands in
+// screenshots/pages/ (the customer pages with the seeded demo tenant's data, the staff console,
+// the public pages).
+import { test, expect, type Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { hydrated, staffCreate, staffLogIn } from './helpers';
+
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+
+/** Scans the page as it is now; fails listing every serious or critical violation. */
+async function scan(page: Page, name: string): Promise<void> {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  const bad = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 5).map((n) => n.target.join(' ')).join('\n    ')}`);
+  expect(bad, `${name}: accessibility violations`).toEqual([]);
+}
+
+/** Opens `path`, waits for its heading and hydration, scans it, and takes both screenshots. */
+async function visit(page: Page, path: string, name: string): Promise<void> {
+  await page.setViewportSize(DESKTOP);
+  await page.goto(path);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 }).first()).toBeVisible();
+  // Lists and charts load after the page: wait until nothing says it is still loading.
+  await expect(page.getByText('Loading…')).toHaveCount(0);
+  await scan(page, name);
+  await page.screenshot({ path: `screenshots/pages/${name}-desktop.png`, fullPage: true });
+  await page.setViewportSize(PHONE);
+  await page.screenshot({ path: `screenshots/pages/${name}-phone.png`, fullPage: true });
+}
+
+test('every public page passes the scan', async ({ page }) => {
+  for (const [path, name] of [['/login', 'login'], ['/signup', 'signup'], ['/staff/login', 'staff-login']]) {
+    await visit(page, path, name);
+  }
+});
+
+test('every customer page passes the scan, with the demo tenant\'s data', async ({ page }) => {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Try the demo' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  const pages: [string, string][] = [
+    ['/', 'overview'], ['/vdcs', 'vdcs'], ['/vms', 'vms'], ['/vms/new', 'vm-new'], ['/stacks', 'stacks'],
+    ['/networks', 'networks'], ['/keys', 'keys'], ['/templates', 'templates'], ['/map', 'map'],
+    ['/bandwidth', 'bandwidth'], ['/billing', 'billing'], ['/settings', 'settings'], ['/residency', 'residency'],
+  ];
+  for (const [path, name] of pages) {
+    await visit(page, path, name);
+  }
+  // One of each thing: the first VDC, VM and stack of the lists.
+  for (const [list, table, name] of [
+    ['/vdcs', 'Your VDCs', 'vdc'], ['/vms', 'VMs', 'vm'], ['/stacks', 'Your stacks', 'stack'],
+  ]) {
+    await page.setViewportSize(DESKTOP);
+    await page.goto(list);
+    const link = page.getByRole('table', { name: table }).getByRole('link').first();
+    await visit(page, (await link.getAttribute('href'))!, name);
+  }
+  // And a page that does not exist.
+  await visit(page, '/no-such-page', 'not-found');
+});
+
+test('every staff page passes the scan', async ({ page }) => {
+  await staffLogIn(page, staffCreate('admin'));
+  await visit(page, '/staff', 'staff-tenants');
+  const tenant = page.getByRole('table', { name: 'Tenants' }).getByRole('link').first();
+  await visit(page, (await tenant.getAttribute('href'))!, 'staff-tenant');
+  await visit(page, '/staff/capacity', 'staff-capacity');
+  await visit(page, '/staff/jobs', 'staff-jobs');
+});
