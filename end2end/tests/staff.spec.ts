@@ -75,7 +75,17 @@ test('a support user inspects a tenant read-only, with the reason in its audit l
 
   // Capacity per zone and the job queue across tenants (the demo tenant's VMs were created).
   await staff.getByRole('link', { name: 'Capacity' }).click();
-  await expect(staff.getByRole('table', { name: 'Capacity by zone' }).getByRole('row')).toHaveCount(17);
+  const capacity = staff.getByRole('table', { name: 'Capacity by zone' });
+  // 16 zones between the header and the totals, each resource with a bar; sorting puts the
+  // fullest zone first.
+  await expect(capacity.getByRole('row')).toHaveCount(18);
+  await expect(capacity.getByRole('row').last()).toContainText('All zones');
+  await expect(capacity.getByRole('meter', { name: 'vCPUs used in All zones' })).toBeVisible();
+  await capacity.getByRole('link', { name: 'vCPUs used' }).click();
+  await expect(capacity.getByRole('columnheader', { name: 'vCPUs used' })).toHaveAttribute('aria-sort', 'descending');
+  const shares = await capacity.locator('tbody meter[aria-label^="vCPUs"]').evaluateAll(
+    (meters) => meters.map((m) => Number(m.getAttribute('value')) / Math.max(1, Number(m.getAttribute('max')))));
+  expect(shares).toEqual([...shares].sort((a, b) => b - a));
   // The queue opens on every recent job, each row to the second, how long it took, and a link to
   // its tenant.
   await staff.getByRole('link', { name: 'Jobs' }).click();

@@ -308,6 +308,95 @@ fn used_free(total: i64, used: i64, unit: &str) -> String {
     format!("{used} / {total} {unit} ({percent}%), {} free", total - used)
 }
 
+/// The columns the capacity table sorts by: the zone's name, or its fullest first.
+const CAPACITY_SORTS: [(&str, &str); 5] = [
+    ("zone", "Zone"),
+    ("vcpus", "vCPUs used"),
+    ("memory", "Memory used"),
+    ("disk", "Disk used"),
+    ("vms", "VMs"),
+];
+
+/// Capacity by zone, sorted by `sort` (a key of [`CAPACITY_SORTS`]), with a bar per resource
+/// and the totals of all zones.
+fn capacity_table(mut zones: Vec<ZoneCapacity>, sort: String) -> impl IntoView {
+    let share = |(total, used): (i64, i64)| if total > 0 { used * 1000 / total } else { 0 };
+    match sort.as_str() {
+        "vcpus" => zones.sort_by_key(|z| std::cmp::Reverse(share(z.vcpus))),
+        "memory" => zones.sort_by_key(|z| std::cmp::Reverse(share(z.memory_mib))),
+        "disk" => zones.sort_by_key(|z| std::cmp::Reverse(share(z.disk_gib))),
+        "vms" => zones.sort_by_key(|z| std::cmp::Reverse(z.vms)),
+        _ => zones.sort_by(|a, b| zone_label(&a.zone).cmp(&zone_label(&b.zone))),
+    }
+    let sum = |part: fn(&ZoneCapacity) -> (i64, i64)| {
+        zones
+            .iter()
+            .map(part)
+            .fold((0, 0), |(t, u), (total, used)| (t + total, u + used))
+    };
+    let total = ZoneCapacity {
+        zone: "All zones".to_owned(),
+        hosts: zones.iter().map(|z| z.hosts).sum(),
+        dedicated_hosts: zones.iter().map(|z| z.dedicated_hosts).sum(),
+        vcpus: sum(|z| z.vcpus),
+        memory_mib: sum(|z| z.memory_mib),
+        disk_gib: sum(|z| z.disk_gib),
+        vms: zones.iter().map(|z| z.vms).sum(),
+    };
+    let header = |key: &'static str, label: &'static str| {
+        let active = sort == key;
+        view! {
+            <th scope="col" aria-sort=active.then_some(if key == "zone" { "ascending" } else { "descending" })>
+                <a href=format!("/staff/capacity?sort={key}") aria-current=active.then_some("true")>{label}</a>
+            </th>
+        }
+    };
+    view! {
+        <div class="table-scroll">
+            <table class="table" aria-label="Capacity by zone">
+                <thead><tr>
+                    {header(CAPACITY_SORTS[0].0, CAPACITY_SORTS[0].1)}
+                    <th scope="col">"Hosts"</th><th scope="col">"Dedicated"</th>
+                    {CAPACITY_SORTS[1..].iter().map(|(key, label)| header(key, label)).collect_view()}
+                </tr></thead>
+                <tbody>
+                    {zones.into_iter().map(|z| capacity_row(z, false)).collect_view()}
+                </tbody>
+                <tfoot>{capacity_row(total, true)}</tfoot>
+            </table>
+        </div>
+    }
+}
+
+/// One zone's row (or the totals'): each resource used of its total, with a bar.
+fn capacity_row(z: ZoneCapacity, total: bool) -> impl IntoView {
+    let name = if total {
+        z.zone.clone()
+    } else {
+        zone_label(&z.zone)
+    };
+    let cell = |(all, used): (i64, i64), unit: &'static str, what: &'static str| {
+        let label = format!("{what} used in {name}");
+        view! {
+            <td>
+                <span>{used_free(all, used, unit)}</span>
+                <meter class="capacity-bar" min="0" max=all.max(1) value=used high=(all * 8 / 10).max(1) aria-label=label></meter>
+            </td>
+        }
+    };
+    view! {
+        <tr class:total-row=total>
+            <th scope="row">{name.clone()}</th>
+            <td>{z.hosts}</td>
+            <td>{z.dedicated_hosts}</td>
+            {cell(z.vcpus, "", "vCPUs")}
+            {cell((z.memory_mib.0 / 1024, z.memory_mib.1 / 1024), "GiB", "Memory")}
+            {cell(z.disk_gib, "GiB", "Disk")}
+            <td>{z.vms}</td>
+        </tr>
+    }
+}
+
 /// Capacity per zone, and the hosts host agents run, with their drain switch.
 #[component]
 pub fn StaffCapacityPage() -> impl IntoView {
@@ -319,6 +408,8 @@ pub fn StaffCapacityPage() -> impl IntoView {
     );
     let drain_error = action_error(drain);
     let cut_error = action_error(cut);
+    let query = use_query_map();
+    let sort = move || query.read().get("sort").unwrap_or_else(|| "zone".to_owned());
     view! {
         <PageHeader title="Capacity" description="Hosts of every zone: what is reserved by VMs and what is free." />
         <FormAlert server=drain_error />
@@ -335,27 +426,10 @@ pub fn StaffCapacityPage() -> impl IntoView {
                 } else {
                     "These hosts are real: each runs a host agent that registered it."
                 }}</p>
-                <div class="table-scroll">
-                    <table class="table" aria-label="Capacity by zone">
-                        <thead><tr>
-                            <th scope="col">"Zone"</th><th scope="col">"Hosts"</th><th scope="col">"Dedicated"</th>
-                            <th scope="col">"vCPUs used"</th><th scope="col">"Memory used"</th><th scope="col">"Disk used"</th><th scope="col">"VMs"</th>
-                        </tr></thead>
-                        <tbody>
-                            {capacity.zones.into_iter().map(|z: ZoneCapacity| view! {
-                                <tr>
-                                    <th scope="row">{zone_label(&z.zone)}</th>
-                                    <td>{z.hosts}</td>
-                                    <td>{z.dedicated_hosts}</td>
-                                    <td>{used_free(z.vcpus.0, z.vcpus.1, "")}</td>
-                                    <td>{used_free(z.memory_mib.0 / 1024, z.memory_mib.1 / 1024, "GiB")}</td>
-                                    <td>{used_free(z.disk_gib.0, z.disk_gib.1, "GiB")}</td>
-                                    <td>{z.vms}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                {
+                    let zones = capacity.zones.clone();
+                    move || capacity_table(zones.clone(), sort())
+                }
                 {(!capacity.hosts.is_empty()).then(|| view! {
                     <h2>"Host agents"</h2>
                     {(!capacity.admin).then(|| view! { <p class="field-hint">"Only admins can drain a host."</p> })}
