@@ -31,7 +31,11 @@ test('one click into the demo, a guided tour through the pitch, and a reset', as
   await page.getByLabel('Zone').selectOption({ label: 'Zurich (zrh1), CH' });
   await page.getByRole('button', { name: 'Create VDC' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'VDC scratch' })).toBeVisible();
-  await page.getByRole('region', { name: 'Demo' }).getByRole('button', { name: 'Reset demo' }).click();
+  // The reset asks first.
+  const demoBar = page.getByRole('region', { name: 'Demo' });
+  await demoBar.getByText('Reset demo').click();
+  await expect(demoBar).toContainText('What was changed in it is thrown away.');
+  await demoBar.getByRole('button', { name: 'Yes, reset the demo' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
   await page.getByRole('link', { name: 'VDCs' }).click();
   const vdcs = page.getByRole('table', { name: 'Your VDCs' });

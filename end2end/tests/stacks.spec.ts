@@ -12,6 +12,8 @@ test('the 9-node MongoDB stack deploys live over three zones and deletes cleanly
   await expect(page.getByText(/^9 VMs: \$[\d.]+ per hour while running, ≈ \$[\d,.]+ a month with their 9 × \d+ GiB of disk/))
     .toBeVisible();
 
+  // A name is offered, so one click is enough.
+  await expect(page.getByLabel('Name')).toHaveValue('mongo-1');
   // A bad name is refused next to the field, and nothing is made.
   await page.getByLabel('Name').fill('Replica Set');
   await page.getByRole('button', { name: 'Create stack' }).click();

@@ -59,11 +59,19 @@ pub fn DemoBar() -> impl IntoView {
             <p><strong>"Demo tenant."</strong>" The zones are simulated: change anything, then reset it."</p>
             <div class="demo-actions">
                 <a class="button button-secondary" href="/?tour=1">"Guided tour"</a>
-                <ActionForm action=auth.demo_reset attr:class="inline-form"><FormToken />
-                    <button type="submit" class="button button-secondary" disabled=move || auth.demo_reset.pending().get()>
-                        {move || if auth.demo_reset.pending().get() { "Resetting…" } else { "Reset demo" }}
-                    </button>
-                </ActionForm>
+                // A reset throws away what the visitor did: it asks first (a disclosure, so it works
+                // before the page is interactive too).
+                <details class="demo-reset">
+                    <summary class="button button-secondary">"Reset demo"</summary>
+                    <div class="demo-reset-confirm">
+                        <p>"Put the seeded demo back? What was changed in it is thrown away."</p>
+                        <ActionForm action=auth.demo_reset attr:class="inline-form"><FormToken />
+                            <button type="submit" class="button button-danger" disabled=move || auth.demo_reset.pending().get()>
+                                {move || if auth.demo_reset.pending().get() { "Resetting…" } else { "Yes, reset the demo" }}
+                            </button>
+                        </ActionForm>
+                    </div>
+                </details>
             </div>
         </section>
         {move || step().map(|n| {
