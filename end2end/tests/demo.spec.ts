@@ -19,6 +19,11 @@ test('one click into the demo, a guided tour through the pitch, and a reset', as
     await tour.getByRole('link', { name: 'Next' }).click();
     await expect(page.getByRole('heading', { level: 1, name: heading })).toBeVisible();
     await expect(tour).toContainText(`Step ${i + 2} of 5`);
+    // Each step opens at what it describes, with the card beside it, not on top of the page.
+    if (heading === 'Backbone map') {
+      await expect(page.getByRole('heading', { level: 2, name: 'Path finder' })).toBeInViewport();
+      await expect(tour).toBeInViewport();
+    }
   }
   await expect(tour).toContainText('MongoDB replica set');
   await tour.getByRole('link', { name: 'Skip the tour' }).click();

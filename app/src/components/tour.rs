@@ -6,32 +6,37 @@ use crate::components::form::FormToken;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 
-/// The tour: `(page, heading, what to look at)`.
-const STEPS: [(&str, &str, &str); 5] = [
+/// The tour: `(page, heading, what to look at, the id of the part of the page it describes)`.
+const STEPS: [(&str, &str, &str, &str); 5] = [
     (
         "/",
         "A cloud in four regions",
         "Northwind runs VDCs in London, Frankfurt, New York and Hong Kong. Everything is pay-as-you-go by the hour.",
+        "zones",
     ),
     (
         "/networks",
         "Private by default",
         "One private network spans every zone with no set-up: no IP planning, no VPNs. Only VMs with breakout have public addresses.",
+        "how-it-works",
     ),
     (
         "/map",
         "The backbone, live",
         "Every link with its live latency, never faster than light in fibre. Try the path finder, then cut a link and watch the traffic reroute.",
+        "path-finder-heading",
     ),
     (
         "/bandwidth",
         "$0.00 for bandwidth",
         "Two weeks of traffic between zones and to the internet, charged nothing, next to what it would cost elsewhere.",
+        "elsewhere-heading",
     ),
     (
         "/stacks",
         "Nine nodes, three continents, one click",
         "Create the MongoDB replica set over Los Angeles, London and Berlin and watch the stopwatch.",
+        "stack-create-heading",
     ),
 ];
 
@@ -75,14 +80,16 @@ pub fn DemoBar() -> impl IntoView {
             </div>
         </section>
         {move || step().map(|n| {
-            let (_, title, text) = STEPS[n - 1];
+            let (_, title, text, target) = STEPS[n - 1];
             let here = location.pathname.get();
-            let next = STEPS.get(n).map(|(href, _, _)| format!("{href}?tour={}", n + 1));
+            // The next step opens at what it describes.
+            let next = STEPS.get(n).map(|(href, _, _, at)| format!("{href}?tour={}#{at}", n + 1));
             view! {
                 <section class="tour card" aria-label="Guided tour">
                     <p class="tour-count">{format!("Step {n} of {}", STEPS.len())}</p>
                     <h2>{title}</h2>
                     <p>{text}</p>
+                    <p><a href=format!("#{target}")>"Show me"</a></p>
                     <div class="demo-actions">
                         {match next {
                             Some(href) => view! { <a class="button button-primary" href=href>"Next"</a> }.into_any(),

@@ -24,7 +24,7 @@ pub fn NetworksPage() -> impl IntoView {
     let vms = Resource::new(|| (), |_| vm_list());
     view! {
         <PageHeader title="Networks" description="Your private network, across every zone, and internet breakout." />
-        <section class="card callout" aria-label="How your network works">
+        <section class="card callout" id="how-it-works" aria-label="How your network works">
             <p><strong>"Private by default: "</strong>
                 "your VMs in every zone reach each other over the backbone; nothing is reachable from the internet unless you open breakout."</p>
             <p>"There is nothing to configure: each zone you use gets its own subnet of your private range, and routing between zones is already done."</p>

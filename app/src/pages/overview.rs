@@ -52,7 +52,7 @@ pub fn Overview() -> impl IntoView {
                         <p><a class="button button-primary" href="/vms/new">"Create VM"</a>" "<a class="button button-secondary" href="/vdcs">"Create VDC"</a></p>
                     </section>
                 </div>
-                <section class="card" aria-label="Resources by zone">
+                <section class="card" id="zones" aria-label="Resources by zone">
                     <h2>"Resources by zone"</h2>
                     <table class="table" aria-label="Resources by zone">
                         <thead><tr><th scope="col">"Zone"</th><th scope="col">"VDCs"</th><th scope="col">"VMs"</th></tr></thead>
