@@ -47,14 +47,6 @@ test('a viewer sees VMs but cannot change them, in the UI or by calling the serv
   const refusal = 'Viewers can look but not change anything; an owner can make you a member.';
   await expect(viewer.getByText(refusal).first()).toBeVisible();
   await viewer.screenshot({ path: 'screenshots/viewer-vm-page.png', fullPage: true });
-  // The create forms say so too, before anything is typed: their buttons are disabled, with why.
-  await viewer.goto('/vdcs');
-  await hydrated(viewer);
-  const createVdc = viewer.getByRole('button', { name: 'Create VDC' });
-  await expect(createVdc).toBeDisabled();
-  await expect(createVdc).toHaveAccessibleDescription(refusal);
-  await viewer.goto('/keys');
-  await expect(viewer.getByRole('button', { name: 'Add key' })).toBeDisabled();
 
   // Calling the server function directly is refused too, and nothing changes.
   // (with the page's Origin, as the page itself would send it: the role is what refuses it)
@@ -63,6 +55,14 @@ test('a viewer sees VMs but cannot change them, in the UI or by calling the serv
   expect(direct.status()).toBe(403);
   await viewer.reload();
   await expect(viewer.locator('.badge-running')).toBeVisible();
+  // The create forms say so too, before anything is typed: their buttons are disabled, with why.
+  await viewer.goto('/vdcs');
+  await hydrated(viewer);
+  const createVdc = viewer.getByRole('button', { name: 'Create VDC' });
+  await expect(createVdc).toBeDisabled();
+  await expect(createVdc).toHaveAccessibleDescription(refusal);
+  await viewer.goto('/keys');
+  await expect(viewer.getByRole('button', { name: 'Add key' })).toBeDisabled();
   await viewerContext.close();
 
   // The owner's audit log (opened afresh) has the invitation, the viewer joining, the refused stop.

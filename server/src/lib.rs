@@ -3,6 +3,10 @@
 //! `main.rs` parses configuration and runs; this library exists so integration tests can boot the
 //! very same router on port 0.
 
+// The pages' view types nest deeply (tachys builds one type per page), and laying out their
+// server-rendering futures goes past the default query depth of 128.
+#![recursion_limit = "256"]
+
 pub mod cloudstack;
 pub mod config;
 pub mod console;

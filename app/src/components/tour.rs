@@ -59,6 +59,7 @@ pub fn DemoBar() -> impl IntoView {
             .and_then(|s| s.parse::<usize>().ok())
             .filter(|n| (1..=STEPS.len()).contains(n))
     };
+    // Type-erased: the shell's view is deep enough without this subtree's full type.
     view! {
         <section class="demo-bar" aria-label="Demo">
             <p><strong>"Demo tenant."</strong>" The zones are simulated: change anything, then reset it."</p>
@@ -101,4 +102,5 @@ pub fn DemoBar() -> impl IntoView {
             }
         })}
     }
+    .into_any()
 }
