@@ -121,6 +121,8 @@ fn draw(buckets: &[LatencyBucket], from: i64, to: i64) -> Result<String, Box<dyn
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE)?;
         let (upper, lower) = root.split_vertically(210);
+        // The legend has a line of its own above the plot: on the plot it hid the lines.
+        let (key, upper) = upper.split_vertically(20);
         let label = |t: &i64| clock(*t);
         let mut latency = ChartBuilder::on(&upper)
             .margin(8)
@@ -138,25 +140,25 @@ fn draw(buckets: &[LatencyBucket], from: i64, to: i64) -> Result<String, Box<dyn
             .draw()?;
         let p50 = RGBColor(47, 111, 237);
         let p95 = RGBColor(181, 71, 8);
-        latency
-            .draw_series(LineSeries::new(
-                buckets.iter().filter_map(|b| Some((b.start_ms, b.p50_ms?))),
-                p50.stroke_width(2),
-            ))?
-            .label("median (P50)")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], p50.stroke_width(2)));
-        latency
-            .draw_series(LineSeries::new(
-                buckets.iter().filter_map(|b| Some((b.start_ms, b.p95_ms?))),
-                p95.stroke_width(2),
-            ))?
-            .label("95th percentile")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], p95.stroke_width(2)));
-        latency
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(213, 218, 227))
-            .draw()?;
+        latency.draw_series(LineSeries::new(
+            buckets.iter().filter_map(|b| Some((b.start_ms, b.p50_ms?))),
+            p50.stroke_width(2),
+        ))?;
+        latency.draw_series(LineSeries::new(
+            buckets.iter().filter_map(|b| Some((b.start_ms, b.p95_ms?))),
+            p95.stroke_width(2),
+        ))?;
+        for (i, (name, colour)) in [("median (P50)", p50), ("95th percentile", p95)]
+            .into_iter()
+            .enumerate()
+        {
+            let x = 64 + 160 * i32::try_from(i).unwrap_or(0);
+            key.draw(&PathElement::new(
+                vec![(x, 12), (x + 16, 12)],
+                colour.stroke_width(2),
+            ))?;
+            key.draw(&Text::new(name, (x + 22, 6), ("sans-serif", 12).into_font()))?;
+        }
         let mut loss = ChartBuilder::on(&lower)
             .margin(8)
             .x_label_area_size(20)
@@ -185,13 +187,15 @@ fn draw(buckets: &[LatencyBucket], from: i64, to: i64) -> Result<String, Box<dyn
     Ok(svg)
 }
 
-/// Decimal byte units for an axis: the divisor and its name for values up to `max` bytes.
+/// The binary unit a chart whose largest value is `max` bytes is drawn in, as the rest of the
+/// dashboard writes bytes (KiB, MiB, GiB, TiB).
 fn byte_unit(max: u64) -> (f64, &'static str) {
+    const KIB: u64 = 1024;
     match max {
-        0..1_000_000 => (1e3, "kB"),
-        1_000_000..1_000_000_000 => (1e6, "MB"),
-        1_000_000_000..1_000_000_000_000 => (1e9, "GB"),
-        _ => (1e12, "TB"),
+        0..0x10_0000 => (1024.0, "KiB"),
+        0x10_0000..0x4000_0000 => ((KIB * KIB) as f64, "MiB"),
+        0x4000_0000..0x100_0000_0000 => ((KIB * KIB * KIB) as f64, "GiB"),
+        _ => ((KIB * KIB * KIB * KIB) as f64, "TiB"),
     }
 }
 
@@ -233,14 +237,21 @@ fn draw_traffic_by_zone(hourly: &[(i64, String, u64)]) -> Result<Option<String>,
     let (unit, unit_name) = byte_unit(max);
     #[expect(clippy::cast_precision_loss, reason = "a chart's scale")]
     let top = max as f64 / unit * 1.1;
+    // The legend gets a band of its own under the plot: on the plot it hid bars.
+    const PLOT: u32 = 280;
+    const LEGEND_ITEM: u32 = 124;
+    let per_row = (WIDTH - 16) / LEGEND_ITEM;
+    let legend_rows = u32::try_from(zones.len()).unwrap_or(1).div_ceil(per_row);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 280)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH, PLOT + 8 + legend_rows * 20)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
+        let (plot, legend) = root.split_vertically(PLOT);
+        let mut chart = ChartBuilder::on(&plot)
             .margin(8)
             .x_label_area_size(24)
-            .y_label_area_size(56)
+            .y_label_area_size(72)
             .build_cartesian_2d(first..last + HOUR, 0.0..top)?;
         let label = |t: &i64| {
             let day = meridian_core::calendar::format_utc(*t);
@@ -250,6 +261,13 @@ fn draw_traffic_by_zone(hourly: &[(i64, String, u64)]) -> Result<Option<String>,
             .configure_mesh()
             .x_labels(6)
             .x_label_formatter(&label)
+            .y_label_formatter(&|v: &f64| {
+                if top >= 10.0 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.1}")
+                }
+            })
             .y_desc(format!("{unit_name} per hour"))
             .label_style(("sans-serif", 12))
             .axis_desc_style(("sans-serif", 12))
@@ -276,17 +294,17 @@ fn draw_traffic_by_zone(hourly: &[(i64, String, u64)]) -> Result<Option<String>,
                     rect
                 })
                 .collect();
-            chart
-                .draw_series(bars)?
-                .label(zone.to_string())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
+            chart.draw_series(bars)?;
+            let index = u32::try_from(index).unwrap_or(0);
+            let x = i32::try_from(16 + (index % per_row) * LEGEND_ITEM).unwrap_or(0);
+            let y = i32::try_from(4 + (index / per_row) * 20).unwrap_or(0);
+            legend.draw(&Rectangle::new([(x, y + 3), (x + 10, y + 13)], colour.filled()))?;
+            legend.draw(&Text::new(
+                ellipsis(zone, 16),
+                (x + 16, y + 2),
+                ("sans-serif", 12).into_font(),
+            ))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(213, 218, 227))
-            .draw()?;
         root.present()?;
     }
     Ok(Some(svg))
@@ -300,58 +318,76 @@ pub fn traffic_by_link_svg(links: &[(String, u64)]) -> Option<String> {
         .flatten()
 }
 
+/// The link chart's layout: a row per link, names in a column on the left, bars to the right
+/// with their figure after them, the unit under the scale.
+const LINK_ROW: u32 = 28;
+const LINK_NAMES: u32 = 210;
+const LINK_TOP: u32 = 8;
+const LINK_AXIS: u32 = 40;
+
 fn draw_traffic_by_link(links: &[(String, u64)]) -> Result<Option<String>, Box<dyn std::error::Error>> {
     let links: Vec<&(String, u64)> = links.iter().take(10).collect();
     let Some(max) = links.iter().map(|l| l.1).max().filter(|m| *m > 0) else {
         return Ok(None);
     };
     let (unit, unit_name) = byte_unit(max);
+    let rows = u32::try_from(links.len()).unwrap_or(10);
+    let height = LINK_TOP + LINK_ROW * rows + LINK_AXIS;
+    // Room after the longest bar for its figure.
+    let span = f64::from(WIDTH - LINK_NAMES - 90);
     #[expect(clippy::cast_precision_loss, reason = "a chart's scale")]
-    let top = max as f64 / unit * 1.15;
-    let rows = i32::try_from(links.len()).unwrap_or(10);
-    let height = 40 + 28 * u32::try_from(rows).unwrap_or(10);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let names: Vec<String> = links.iter().map(|l| l.0.clone()).collect();
-        let label = move |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => usize::try_from(*i)
-                .ok()
-                .and_then(|i| names.get(i).cloned())
-                .unwrap_or_default(),
-            SegmentValue::Last => String::new(),
-        };
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .x_label_area_size(24)
-            .y_label_area_size(190)
-            .build_cartesian_2d(0.0..top, (0..rows).into_segmented())?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(links.len())
-            .y_label_formatter(&label)
-            .x_desc(format!("{unit_name} this month"))
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 12))
-            .light_line_style(RGBColor(238, 241, 246))
-            .draw()?;
-        chart.draw_series(links.iter().enumerate().map(|(i, (_, bytes))| {
-            let row = i32::try_from(i).unwrap_or(0);
-            #[expect(clippy::cast_precision_loss, reason = "a chart's scale")]
-            let width = *bytes as f64 / unit;
-            Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(row)),
-                    (width, SegmentValue::Exact(row + 1)),
-                ],
-                SERIES[0].mix(0.85).filled(),
-            )
-        }))?;
-        root.present()?;
+    let scale = |bytes: u64| bytes as f64 / max as f64 * span;
+    let mut svg = format!(
+        "<svg width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect x=\"0\" y=\"0\" width=\"{WIDTH}\" height=\"{height}\" fill=\"#FFFFFF\"/>\n"
+    );
+    let colour = SERIES[0];
+    let fill = format!("#{:02X}{:02X}{:02X}", colour.0, colour.1, colour.2);
+    for (row, (name, bytes)) in (0..rows).zip(&links) {
+        let top = LINK_TOP + row * LINK_ROW;
+        let middle = top + LINK_ROW / 2;
+        #[expect(clippy::cast_precision_loss, reason = "a chart's figure")]
+        let figure = *bytes as f64 / unit;
+        // A link that carried a little still shows: never thinner than a pixel.
+        let width = if *bytes > 0 { scale(*bytes).max(1.0) } else { 0.0 };
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{middle}\" text-anchor=\"end\" dominant-baseline=\"middle\">{}</text>\n\
+             <rect class=\"bar\" x=\"{LINK_NAMES}\" y=\"{}\" width=\"{width:.1}\" height=\"{}\" fill=\"{fill}\"/>\n\
+             <text x=\"{:.1}\" y=\"{middle}\" dominant-baseline=\"middle\">{figure:.1} {unit_name}</text>\n",
+            LINK_NAMES - 8,
+            xml_text(&ellipsis(name, 30)),
+            top + 5,
+            LINK_ROW - 10,
+            f64::from(LINK_NAMES) + width + 6.0,
+        ));
     }
+    let axis = LINK_TOP + rows * LINK_ROW;
+    svg.push_str(&format!(
+        "<line x1=\"{LINK_NAMES}\" y1=\"{axis}\" x2=\"{}\" y2=\"{axis}\" stroke=\"#D5DAE3\"/>\n\
+         <text x=\"{LINK_NAMES}\" y=\"{}\">{unit_name} this month</text>\n</svg>\n",
+        f64::from(LINK_NAMES) + span,
+        axis + 24,
+    ));
     Ok(Some(svg))
+}
+
+/// `text` cut to `max` characters with an ellipsis, so a long name never runs into the bars.
+fn ellipsis(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(max - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// `text` escaped for SVG text content: a name never becomes markup.
+fn xml_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -413,6 +449,88 @@ mod tests {
         let figure = latency_chart(label, &samples, 1_800_000_000_000, 1_800_003_600_000, 60_000);
         let svg = figure.svg.expect("a chart");
         assert!(!svg.contains("<script") && !svg.contains("<meta"), "{svg}");
+    }
+
+    /// The `(y, height, width)` of every bar of a link chart.
+    fn bars(svg: &str) -> Vec<(f64, f64, f64)> {
+        let attr = |tag: &str, name: &str| -> f64 {
+            let at = tag.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+            tag[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        svg.split("<rect class=\"bar\"")
+            .skip(1)
+            .map(|tag| (attr(tag, "y"), attr(tag, "height"), attr(tag, "width")))
+            .collect()
+    }
+
+    #[test]
+    fn link_bars_sit_one_per_row_at_one_height_in_proportion_whatever_the_names() {
+        // Many links (only the busiest ten are drawn), one of them idle, one with a long name.
+        let mut links: Vec<(String, u64)> = (0..12)
+            .map(|i| (format!("Link {i}"), 1_000_000_000 - i * 80_000_000))
+            .collect();
+        links[3].0 = "Los Angeles – Hong Kong by the longest name there could be".to_owned();
+        links[9].1 = 0;
+        let svg = traffic_by_link_svg(&links).expect("a chart");
+        let drawn = bars(&svg);
+        assert_eq!(drawn.len(), 10, "ten rows, no empty one");
+        for (row, (y, height, _)) in drawn.iter().enumerate() {
+            assert_eq!(*height, f64::from(LINK_ROW - 10), "one height");
+            assert_eq!(
+                *y,
+                f64::from(LINK_TOP + LINK_ROW * row as u32 + 5),
+                "row {row} aligned"
+            );
+        }
+        // Widths follow the bytes; the idle link has no bar; the busiest fills the span.
+        assert!(drawn.windows(2).take(8).all(|w| w[0].2 > w[1].2), "{drawn:?}");
+        assert_eq!(drawn[9].2, 0.0);
+        assert!((drawn[0].2 - f64::from(WIDTH - LINK_NAMES - 90)).abs() < 0.1);
+        // The long name is cut, and the unit is binary, like the rest of the dashboard.
+        assert!(svg.contains("Los Angeles – Hong Kong by th…"), "{svg}");
+        assert!(svg.contains("MiB this month") && !svg.contains("MB "), "{svg}");
+        // One link alone: one bar, the whole span.
+        let one = bars(&traffic_by_link_svg(&[("Only".into(), 5)]).unwrap());
+        assert_eq!(one.len(), 1);
+        assert!(one[0].2 > 100.0);
+        // Nothing carried: nothing to draw.
+        assert!(traffic_by_link_svg(&[("Idle".into(), 0)]).is_none());
+        assert!(traffic_by_link_svg(&[]).is_none());
+    }
+
+    #[test]
+    fn the_zone_legend_sits_under_the_plot_and_names_every_zone() {
+        let hour = 1_800_000_000_000;
+        let zones = ["lon1", "fra1", "nyc1", "hkg1", "sin1", "lax1", "ber1", "ams1"];
+        let hourly: Vec<(i64, String, u64)> = (0..48)
+            .flat_map(|h| {
+                zones
+                    .iter()
+                    .map(move |z| (hour + h * 3_600_000, (*z).to_owned(), 3 << 30))
+            })
+            .collect();
+        let svg = traffic_by_zone_svg(&hourly).expect("a chart");
+        for zone in zones {
+            // plotters writes a text's content on a line of its own.
+            let at = svg
+                .find(&format!(">\n{zone}\n</text>"))
+                .unwrap_or_else(|| panic!("{zone} named"));
+            let tag = &svg[svg[..at].rfind("<text").unwrap()..at];
+            let y: f64 = tag
+                .split("y=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(y > 280.0, "{zone}'s legend entry is under the plot: {tag}");
+        }
+        assert!(svg.contains("GiB per hour"), "binary units");
+        // One value alone still draws.
+        assert!(traffic_by_zone_svg(&[(hour, "lon1".into(), 1)]).is_some());
+        assert!(traffic_by_zone_svg(&[]).is_none());
     }
 
     #[test]

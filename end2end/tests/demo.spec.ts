@@ -42,6 +42,8 @@ test('one click into the demo, a guided tour through the pitch, and a reset', as
   await expect(demoBar).toContainText('What was changed in it is thrown away.');
   await demoBar.getByRole('button', { name: 'Yes, reset the demo' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  // While the seeded VMs are built again the bar says how far it has got, then goes quiet.
+  await expect(demoBar.getByText(/Putting the demo back/)).toHaveCount(0, { timeout: 30_000 });
   await page.getByRole('link', { name: 'VDCs' }).click();
   const vdcs = page.getByRole('table', { name: 'Your VDCs' });
   await expect(vdcs.getByRole('row')).toHaveCount(5);

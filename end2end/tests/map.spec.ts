@@ -47,6 +47,27 @@ test('the map draws 16 zones and every backbone link, with the tenant\'s network
     const cells = await row.getByRole('cell').allTextContents();
     expect(ms(cells[3])).toBeGreaterThanOrEqual(ms(cells[5]));
   }
+  // No label is printed over another, on the world map or the European inset (Chicago and New
+  // York, London, London 2 and Slough crowd each other).
+  const overlaps = await page.locator('svg.backbone-map').evaluateAll((maps) => maps.flatMap((svg) => {
+    const boxes = [...svg.querySelectorAll('text.zone-name, text.edge-rtt')].map((t) => ({
+      text: t.textContent, box: (t as SVGGraphicsElement).getBoundingClientRect(),
+    }));
+    const hits: string[] = [];
+    for (const [i, a] of boxes.entries()) {
+      for (const b of boxes.slice(i + 1)) {
+        const overlap = a.box.left < b.box.right - 1 && b.box.left < a.box.right - 1
+          && a.box.top < b.box.bottom - 1 && b.box.top < a.box.bottom - 1;
+        if (overlap) hits.push(`${a.text} / ${b.text}`);
+      }
+    }
+    return hits;
+  }));
+  expect(overlaps).toEqual([]);
+  // The what-if menu is as wide as its card: its long names are not cut.
+  const menu = await page.getByLabel('What if we cut').boundingBox();
+  const card = await page.getByRole('region', { name: 'Path finder' }).boundingBox();
+  expect(menu!.width).toBeGreaterThan(card!.width * 0.8);
   await page.screenshot({ path: 'screenshots/map.png', fullPage: true });
 });
 

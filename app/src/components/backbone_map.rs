@@ -22,7 +22,7 @@ impl Region {
     /// the page gives the map (so labels and markers keep their on-screen size).
     fn frame(self) -> (&'static str, f64) {
         match self {
-            Region::World => ("0 40 1000 335", 1.8),
+            Region::World => ("0 40 1000 335", 1.4),
             Region::Europe => ("470 92 88 62", 0.17),
         }
     }
@@ -36,12 +36,21 @@ impl Region {
 
     fn shows_rtt(self, edge: &Edge) -> bool {
         let europe = in_europe(edge.a.zone()) && in_europe(edge.b.zone());
-        match self {
+        let here = match self {
             Region::World => !europe,
             Region::Europe => europe && edge.kind != RouteKind::Metro,
-        }
+        };
+        // A link too short on screen for its figure (Chicago – New York on the world map) leaves
+        // it to its tooltip and the links table rather than print it over the zones' names.
+        let (_, units_per_pixel) = self.frame();
+        let (a, b) = (zone_point(edge.a.zone()), zone_point(edge.b.zone()));
+        let pixels = (a.x - b.x).hypot(a.y - b.y) / units_per_pixel;
+        here && pixels >= MIN_RTT_LINK_PX
     }
 }
+
+/// The shortest link, in screen pixels, that has its round trip written beside it.
+const MIN_RTT_LINK_PX: f64 = 60.0;
 
 fn in_europe(zone: &Zone) -> bool {
     zone.lon > -15.0 && zone.lon < 30.0 && zone.lat > 34.0
@@ -64,6 +73,66 @@ fn label_offset(zone: ZoneId) -> (f64, f64, &'static str) {
         "lax1" => (-8.0, 4.0, "end"),
         _ => (8.0, 4.0, "start"),
     }
+}
+
+/// A label's box on the map plane: left, top, right, bottom.
+type LabelBox = (f64, f64, f64, f64);
+
+/// The box `text` takes at `size` map units, its baseline at `(x, y)`: a sans-serif character is
+/// about 0.62 em wide; the text rises about 0.8 em above its baseline and falls 0.25 em below.
+fn text_box(x: f64, y: f64, text: &str, size: f64, anchor: &str) -> LabelBox {
+    #[expect(clippy::cast_precision_loss, reason = "a label's length in characters")]
+    let width = text.chars().count() as f64 * 0.62 * size;
+    let left = match anchor {
+        "end" => x - width,
+        "middle" => x - width / 2.0,
+        _ => x,
+    };
+    (left, y - 0.8 * size, left + width, y + 0.25 * size)
+}
+
+fn overlap(a: &LabelBox, b: &LabelBox) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// Where an edge's round trip is written: the middle of its longest piece, above the line.
+fn rtt_anchor(edge: &Edge, k: f64) -> Option<(f64, f64)> {
+    let pieces = arc(edge.a.zone(), edge.b.zone());
+    let piece = pieces.iter().max_by_key(|p| p.len())?;
+    let middle = piece.get(piece.len() / 2)?;
+    Some((middle.x, middle.y - 3.0 * k))
+}
+
+/// The edges whose round trip is written on the map: zones' names and dots come first, then the
+/// longest links; a figure that would print over a name, a dot or another figure is left to the
+/// link's tooltip and the links table.
+fn rtt_labels(region: Region, data: &MapData) -> Vec<usize> {
+    let (_, k) = region.frame();
+    let mut placed: Vec<LabelBox> = Vec::new();
+    for zone in ZONES.iter() {
+        let p = zone_point(zone);
+        let dot = 5.0 * k;
+        placed.push((p.x - dot, p.y - dot, p.x + dot, p.y + dot));
+        if region.shows_label(zone) {
+            let (dx, dy, anchor) = label_offset(zone.id);
+            placed.push(text_box(p.x + dx * k, p.y + dy * k, zone.city, 11.0 * k, anchor));
+        }
+    }
+    let mut edges: Vec<&Edge> = BACKBONE.edges().iter().filter(|e| region.shows_rtt(e)).collect();
+    edges.sort_by(|a, b| b.fibre_limit_ms.total_cmp(&a.fibre_limit_ms));
+    let mut shown = Vec::new();
+    for edge in edges {
+        let Some((x, y)) = rtt_anchor(edge, k) else {
+            continue;
+        };
+        let live = live_rtt_ms(edge, probe_of(data, edge));
+        let label = text_box(x, y, &format!("{live:.0} ms"), 10.0 * k, "middle");
+        if placed.iter().all(|other| !overlap(&label, other)) {
+            placed.push(label);
+            shown.push(edge.id.index());
+        }
+    }
+    shown
 }
 
 /// An edge's name as people read it: "London – New York".
@@ -137,6 +206,7 @@ pub fn BackboneMap(
 ) -> impl IntoView {
     let (view_box, k) = region.frame();
     let mine = |zone: ZoneId| data.zones.iter().find(|z| z.zone == zone.as_str());
+    let rtt_shown = rtt_labels(region, &data);
     let edges = BACKBONE
         .edges()
         .iter()
@@ -159,17 +229,15 @@ pub fn BackboneMap(
                 if is_cut { ", cut in the what-if view" } else { "" }
             );
             let pieces = arc(edge.a.zone(), edge.b.zone());
-            let middle = pieces
-                .iter()
-                .max_by_key(|p| p.len())
-                .and_then(|p| p.get(p.len() / 2).copied());
-            let rtt = middle.filter(|_| region.shows_rtt(edge)).map(|p| {
-                view! {
-                    <text class="edge-rtt" x=format!("{:.2}", p.x) y=format!("{:.2}", p.y - 3.0 * k) font-size=format!("{:.2}", 10.0 * k) text-anchor="middle" aria-hidden="true">
-                        {format!("{live:.0} ms")}
-                    </text>
-                }
-            });
+            let rtt = rtt_anchor(edge, k)
+                .filter(|_| rtt_shown.contains(&edge.id.index()))
+                .map(|(x, y)| {
+                    view! {
+                        <text class="edge-rtt" x=format!("{x:.2}") y=format!("{y:.2}") font-size=format!("{:.2}", 10.0 * k) text-anchor="middle" aria-hidden="true">
+                            {format!("{live:.0} ms")}
+                        </text>
+                    }
+                });
             let title = label.clone();
             view! {
                 <path class=class d=svg_path(&pieces) role="img" aria-label=label>

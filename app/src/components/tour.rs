@@ -52,6 +52,33 @@ pub fn DemoBar() -> impl IntoView {
             navigate("/", Default::default());
         }
     });
+    // After a reset the seeded VMs are built again: until they all run, the bar says how far
+    // it has got (spend and traffic come back with them), asking every two seconds. Signals
+    // set from the browser, not a resource: a resource made here, inside the shell's
+    // transition, would be numbered differently on the server and in the browser, and every
+    // page's own resources would then hydrate with the wrong data.
+    let tick = RwSignal::new(0_u32);
+    let rebuilding = RwSignal::new(None::<(usize, usize)>);
+    Effect::new(move |_| {
+        let resets = auth.demo_reset.version().get();
+        tick.track();
+        if resets == 0 {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let progress = crate::api::vm::vm_list().await.ok().and_then(|list| {
+                let running = list.iter().filter(|vm| vm.state == "running").count();
+                (running < list.len()).then_some((running, list.len()))
+            });
+            rebuilding.set(progress);
+            if progress.is_some() {
+                set_timeout(
+                    move || tick.update(|t| *t += 1),
+                    std::time::Duration::from_secs(2),
+                );
+            }
+        });
+    });
     let step = move || {
         query
             .read()
@@ -59,10 +86,32 @@ pub fn DemoBar() -> impl IntoView {
             .and_then(|s| s.parse::<usize>().ok())
             .filter(|n| (1..=STEPS.len()).contains(n))
     };
+    // A step opens at what it describes: the router does not scroll to a link's fragment, so
+    // the step does, once its page has rendered.
+    Effect::new(move |_| {
+        let _page = location.pathname.get();
+        if let Some(n) = step() {
+            let target = STEPS[n - 1].3;
+            set_timeout(
+                move || {
+                    if let Some(element) = document().get_element_by_id(target) {
+                        element.scroll_into_view();
+                    }
+                },
+                std::time::Duration::from_millis(50),
+            );
+        }
+    });
     // Type-erased: the shell's view is deep enough without this subtree's full type.
     view! {
         <section class="demo-bar" aria-label="Demo">
             <p><strong>"Demo tenant."</strong>" The zones are simulated: change anything, then reset it."</p>
+            {move || rebuilding.get().map(|(running, all)| view! {
+                <p class="demo-progress" role="status">
+                    {format!("Putting the demo back: {running} of {all} VMs running. Spend and traffic return with them.")}
+                    <progress max=all value=running aria-label="VMs running again"></progress>
+                </p>
+            })}
             <div class="demo-actions">
                 <a class="button button-secondary" href="/?tour=1">"Guided tour"</a>
                 // A reset throws away what the visitor did: it asks first (a disclosure, so it works

@@ -117,7 +117,7 @@ pub fn MapPage() -> impl IntoView {
                         <label for="path-to">"To"</label>
                         <select id="path-to" prop:value=move || to.get() on:change=move |ev| to.set(event_target_value(&ev))>{zone_options()}</select>
                     </div>
-                    <div class="field">
+                    <div class="field field-wide">
                         <label for="path-cut">"What if we cut"</label>
                         <p class="field-hint" id="path-cut-hint">"A view only: your resources are not affected."</p>
                         <select id="path-cut" aria-describedby="path-cut-hint" prop:value=move || cut.get() on:change=move |ev| cut.set(event_target_value(&ev))>

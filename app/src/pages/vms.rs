@@ -33,8 +33,14 @@ pub fn VmsPage() -> impl IntoView {
             <h1>"Virtual machines"</h1>
             <a class="button button-primary" href="/vms/new">"Create VM"</a>
         </header>
-        <ListState load=move || vms.get()
-            items={move |all: Vec<Vm>| {
+        // Both lists load before the page renders them: the VDC filter read its list on its own,
+        // so the server could render it before that list arrived and the browser after, and the
+        // page then failed to hydrate.
+        <ListState load=move || match (vms.get(), vdcs.get()) {
+                (Some(vms), Some(vdcs)) => Some(vms.map(|vms| (vms, vdcs.unwrap_or_default()))),
+                _ => None,
+            }
+            items={move |(all, vdc_options): (Vec<Vm>, Vec<Vdc>)| {
                 let mut zones: Vec<String> = all.iter().map(|vm| vm.zone.clone()).collect();
                 zones.sort();
                 zones.dedup();
@@ -54,7 +60,7 @@ pub fn VmsPage() -> impl IntoView {
                         <label>"VDC "
                             <select on:change=move |ev| set_vdc.set(event_target_value(&ev))>
                                 <option value="">"All VDCs"</option>
-                                {vdcs.get().and_then(Result::ok).unwrap_or_default().into_iter()
+                                {vdc_options.into_iter()
                                     .map(|v| view! { <option value=v.id.to_string()>{v.name.clone()}</option> }).collect_view()}
                             </select>
                         </label>
@@ -143,12 +149,16 @@ pub fn VmNewPage() -> impl IntoView {
                                         <span>{t.name}</span>
                                     </label>
                                 }).collect_view()}
+                                // In a transition of its own: a resource read here outside one can render
+                                // differently on the server and in the browser, and then hydration fails.
+                                <Transition fallback=|| ()>
                                 {move || own_templates.get().and_then(Result::ok).unwrap_or_default().into_iter().map(|t| view! {
                                     <label class="choice">
                                         <input type="radio" name="template" value=t.id.to_string() />
                                         <span>{format!("{} (yours, on {})", t.name, t.base_name)}</span>
                                     </label>
                                 }).collect_view()}
+                                </Transition>
                             </div>
                             <ChoiceError name="template" server />
                         </fieldset>
@@ -179,6 +189,7 @@ pub fn VmNewPage() -> impl IntoView {
                         </fieldset>
                         <fieldset class="card">
                             <legend>"5. Access"</legend>
+                            <Transition fallback=|| ()>
                             {move || keys.get().and_then(Result::ok).map(|list| if list.is_empty() {
                                 // Adding a key opens in a new tab, so what is typed here stays.
                                 view! {
@@ -204,6 +215,7 @@ pub fn VmNewPage() -> impl IntoView {
                                     })}
                                 }.into_any()
                             })}
+                            </Transition>
                             <ChoiceError name="ssh_key_ids" server />
                         </fieldset>
                         <fieldset class="card">
