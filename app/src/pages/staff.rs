@@ -326,7 +326,7 @@ fn capacity_table(mut zones: Vec<ZoneCapacity>, sort: String) -> impl IntoView {
         "memory" => zones.sort_by_key(|z| std::cmp::Reverse(share(z.memory_mib))),
         "disk" => zones.sort_by_key(|z| std::cmp::Reverse(share(z.disk_gib))),
         "vms" => zones.sort_by_key(|z| std::cmp::Reverse(z.vms)),
-        _ => zones.sort_by(|a, b| zone_label(&a.zone).cmp(&zone_label(&b.zone))),
+        _ => zones.sort_by_key(|z| zone_label(&z.zone)),
     }
     let sum = |part: fn(&ZoneCapacity) -> (i64, i64)| {
         zones
