@@ -1,5 +1,6 @@
 //! Reusable pieces of page scaffolding.
 
+pub mod api_call;
 pub mod backbone_map;
 pub mod form;
 pub mod page;

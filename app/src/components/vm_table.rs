@@ -32,7 +32,7 @@ pub fn VmTable(
         .into_any();
     }
     view! {
-        <table class="table" aria-label="VMs">
+        <table tabindex="0" class="table" aria-label="VMs">
             <thead>
                 <tr>
                     <th scope="col">"Name"</th>

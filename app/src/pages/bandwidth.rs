@@ -130,7 +130,7 @@ fn charts(data: &BandwidthData) -> AnyView {
                 {data.by_zone_svg.clone().map(|svg| view! { <div class="chart-svg" role="img" aria-label=zone_summary.clone() inner_html=svg></div> })}
                 <figcaption>{zone_summary.clone()}</figcaption>
             </figure>
-            <table class="table" aria-label="Traffic by zone">
+            <table tabindex="0" class="table" aria-label="Traffic by zone">
                 <thead><tr><th scope="col">"Zone"</th><th scope="col">"This month"</th></tr></thead>
                 <tbody>{zone_rows}</tbody>
             </table>
@@ -143,7 +143,7 @@ fn charts(data: &BandwidthData) -> AnyView {
             </figure>
             <details>
                 <summary>"Every link's figure"</summary>
-                <table class="table" aria-label="Traffic by link">
+                <table tabindex="0" class="table" aria-label="Traffic by link">
                     <thead><tr><th scope="col">"Link"</th><th scope="col">"This month"</th></tr></thead>
                     <tbody>{link_rows}</tbody>
                 </table>
@@ -161,7 +161,7 @@ fn per_vm(data: &BandwidthData) -> AnyView {
     view! {
         <section class="card" aria-labelledby="by-vm-heading">
             <h2 id="by-vm-heading">"By VM"</h2>
-            <table class="table" aria-label="Traffic by VM">
+            <table tabindex="0" class="table" aria-label="Traffic by VM">
                 <thead><tr>
                     <th scope="col">"VM"</th><th scope="col">"Zone"</th><th scope="col">"Private backbone"</th>
                     <th scope="col">"Internet"</th><th scope="col">"Rate cap"</th><th scope="col">"Charged"</th>
@@ -190,7 +190,7 @@ fn elsewhere(data: &BandwidthData) -> AnyView {
         <section class="card" aria-labelledby="elsewhere-heading">
             <h2 id="elsewhere-heading">"What this traffic would cost elsewhere"</h2>
             <p>"This month's traffic priced by two published egress models. Meridian charges $0.00 for it."</p>
-            <table class="table" aria-label="Cost elsewhere">
+            <table tabindex="0" class="table" aria-label="Cost elsewhere">
                 <thead><tr><th scope="col">"Model"</th><th scope="col">"Terms"</th><th scope="col">"Source"</th><th scope="col">"This month"</th></tr></thead>
                 <tbody>
                     {data.elsewhere.iter().map(|row| view! {
@@ -263,7 +263,7 @@ fn CapForm(
                 load=move || data.get().map(|data| data.map(|data| data.caps))
                 empty=|| view! { <p>"No caps: your VMs send as fast as they need."</p> }
                 items={move |caps: Vec<CapView>| view! {
-                    <table class="table" aria-label="Rate caps in force">
+                    <table tabindex="0" class="table" aria-label="Rate caps in force">
                         <thead><tr><th scope="col">"Applies to"</th><th scope="col">"Rate"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                         <tbody>
                             {caps.into_iter().map(|cap| {

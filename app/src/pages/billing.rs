@@ -60,7 +60,7 @@ fn bill_view(bill: Bill) -> AnyView {
         </div>
         <section class="card" aria-label=format!("Charges for {}", bill.month)>
             <h2>{format!("Charges for {}", bill.month)}</h2>
-            <table class="table" aria-label="Invoice lines">
+            <table tabindex="0" class="table" aria-label="Invoice lines">
                 <thead><tr><th scope="col">"Item"</th><th scope="col">"Quantity"</th><th scope="col">"Unit price"</th><th scope="col">"Amount"</th></tr></thead>
                 <tbody>
                     {bill.lines.into_iter().map(|l| view! {
@@ -78,7 +78,7 @@ fn bill_view(bill: Bill) -> AnyView {
             } else {
                 view! {
                     <div class="table-scroll">
-                    <table class="table" aria-label="Charges by VM">
+                    <table tabindex="0" class="table" aria-label="Charges by VM">
                         <thead><tr><th scope="col">"VM"</th><th scope="col">"Zone"</th><th scope="col">"Running"</th><th scope="col">"Compute, disk and address"</th></tr></thead>
                         <tbody>
                             {bill.by_vm.into_iter().map(|vm| view! {

@@ -25,7 +25,7 @@ pub fn KeysPage() -> impl IntoView {
                 </EmptyState>
             }
             items={move |list: Vec<SshKey>| view! {
-                <table class="table" aria-label="SSH keys">
+                <table tabindex="0" class="table" aria-label="SSH keys">
                     <thead><tr><th scope="col">"Name"</th><th scope="col">"Fingerprint"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                     <tbody>
                         {list.into_iter().map(|key| view! {

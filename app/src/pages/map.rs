@@ -197,7 +197,9 @@ fn map_card(
     view! {
         <section class="card map-card" aria-label="Map">
             <div class="map-panels">
-                <div class="map-world">
+                // On a phone the world map pans sideways in this frame: it takes the focus so a keyboard
+                // can pan it too.
+                <div class="map-world" tabindex="0" role="region" aria-label="World map">
                     {move || view! { <BackboneMap data=data.clone() route=route() cut=cut.get() region=Region::World /> }.into_any()}
                 </div>
                 <figure class="map-europe">
@@ -339,7 +341,7 @@ fn BudgetFinder(
                         view! { <p>{format!("No other zone is within {ms} ms of {city} over the backbone.")}</p> }.into_any()
                     } else {
                         view! {
-                            <table class="table" aria-label=format!("Zones within {ms} ms")>
+                            <table tabindex="0" class="table" aria-label=format!("Zones within {ms} ms")>
                                 <thead><tr><th scope="col">"Zone"</th><th scope="col">"Round trip (modelled)"</th><th scope="col">"Fibre limit"</th></tr></thead>
                                 <tbody>
                                     {within.into_iter().filter(|(z, _)| *z != origin).map(|(z, path)| view! {
@@ -376,7 +378,7 @@ fn LinksTable(
     view! {
         <details class="card links-table">
             <summary>{format!("All {} backbone links", BACKBONE.edges().len())}</summary>
-            <table class="table" aria-label="Backbone links">
+            <table tabindex="0" class="table" aria-label="Backbone links">
                 <thead><tr>
                     <th scope="col">"Link"</th><th scope="col">"Kind"</th><th scope="col">"Capacity"</th>
                     <th scope="col">"Live round trip"</th><th scope="col">"Modelled"</th><th scope="col">"Fibre limit"</th><th scope="col">"Load"</th>
@@ -477,7 +479,7 @@ fn latency_figure(figure: LatencyFigure) -> impl IntoView {
         {(!rows.is_empty()).then(|| view! {
             <details>
                 <summary>{format!("{title}: the figures")}</summary>
-                <table class="table" aria-label="Latency figures">
+                <table tabindex="0" class="table" aria-label="Latency figures">
                     <thead><tr><th scope="col">"From"</th><th scope="col">"Median"</th><th scope="col">"95th percentile"</th><th scope="col">"Loss"</th></tr></thead>
                     <tbody>
                         {rows.into_iter().map(|r| view! { <tr><td>{r.period}</td><td>{r.p50}</td><td>{r.p95}</td><td>{r.loss}</td></tr> }).collect_view()}

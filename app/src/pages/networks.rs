@@ -64,7 +64,7 @@ fn ZoneNetwork(
                 view! { <p>"No VM holds an address here right now."</p> }.into_any()
             } else {
                 view! {
-                    <table class="table" aria-label=format!("Addresses in {}", subnet.zone)>
+                    <table tabindex="0" class="table" aria-label=format!("Addresses in {}", subnet.zone)>
                         <thead><tr><th scope="col">"VM"</th><th scope="col">"Private IP"</th></tr></thead>
                         <tbody>
                             {subnet.addresses.into_iter().map(|(name, id, ip)| view! {

@@ -54,7 +54,7 @@ pub fn Overview() -> impl IntoView {
                 </div>
                 <section class="card" id="zones" aria-label="Resources by zone">
                     <h2>"Resources by zone"</h2>
-                    <table class="table" aria-label="Resources by zone">
+                    <table tabindex="0" class="table" aria-label="Resources by zone">
                         <thead><tr><th scope="col">"Zone"</th><th scope="col">"VDCs"</th><th scope="col">"VMs"</th></tr></thead>
                         <tbody>
                             {data.zones.iter().map(|zone| {

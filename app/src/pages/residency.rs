@@ -35,7 +35,7 @@ pub fn ResidencyPage() -> impl IntoView {
                         }.into_any()
                     } else {
                         view! {
-                            <table class="table" aria-label="Resources and where they are">
+                            <table tabindex="0" class="table" aria-label="Resources and where they are">
                                 <thead><tr><th scope="col">"Resource"</th><th scope="col">"Name"</th><th scope="col">"Zone and country"</th><th scope="col">"Inside the policy"</th></tr></thead>
                                 <tbody>
                                     {rows.into_iter().map(|r| view! {

@@ -115,7 +115,7 @@ fn ApiKeys(create: ServerAction<ApiKeyCreate>, revoke: ServerAction<ApiKeyRevoke
             <ListState quiet=true load=move || keys.get() is_empty=Vec::is_empty
                 empty=|| view! { <p class="empty-state">"No API keys yet. Make one below to automate Meridian."</p> }
                 items={move |list: Vec<ApiKey>| view! {
-                    <table class="table" aria-label="API keys">
+                    <table tabindex="0" class="table" aria-label="API keys">
                         <thead><tr>
                             <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Made"</th>
                             <th scope="col">"Last used"</th><th scope="col">"Revoke"</th>
@@ -187,7 +187,7 @@ fn Users(
             <h2 id="users-heading">"Users"</h2>
             <ListState quiet=true load=move || users.get()
                 items={move |list: Vec<Member>| view! {
-                    <table class="table" aria-label="Users">
+                    <table tabindex="0" class="table" aria-label="Users">
                         <thead><tr><th scope="col">"E-mail"</th><th scope="col">"Role"</th><th scope="col">"Change"</th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|user| {
@@ -254,7 +254,7 @@ fn Quotas() -> impl IntoView {
             <p>"What your tenant may use at once. To raise a limit, ask support."</p>
             <ListState quiet=true load=move || quotas.get()
                 items={move |q: QuotaLines| view! {
-                    <table class="table" aria-label="Quotas">
+                    <table tabindex="0" class="table" aria-label="Quotas">
                         <thead><tr><th scope="col">"Resource"</th><th scope="col">"In use"</th><th scope="col">"Limit"</th></tr></thead>
                         <tbody>
                             {q.lines.into_iter().map(|(what, used, limit)| view! {
@@ -319,7 +319,7 @@ fn AuditLog(refresh: Signal<usize>) -> impl IntoView {
             <p>"Who did what in your tenant, when, from where, and with what result (newest first)."</p>
             <ListState quiet=true load=move || entries.get()
                 items={move |list: Vec<AuditEntry>| view! {
-                    <table class="table" aria-label="Audit log">
+                    <table tabindex="0" class="table" aria-label="Audit log">
                         <thead><tr>
                             <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th>
                             <th scope="col">"On"</th><th scope="col">"Result"</th><th scope="col">"From"</th>

@@ -59,7 +59,7 @@ pub fn StacksPage() -> impl IntoView {
                 </EmptyState>
             }
             items={|list: Vec<StackSummary>| view! {
-                <table class="table" aria-label="Your stacks">
+                <table tabindex="0" class="table" aria-label="Your stacks">
                     <thead><tr><th scope="col">"Name"</th><th scope="col">"Stack"</th><th scope="col">"State"</th><th scope="col">"Spin-up"</th></tr></thead>
                     <tbody>
                         {list.into_iter().map(|s| view! {
@@ -156,7 +156,7 @@ fn stack_body(detail: StackDetail, delete: ServerAction<StackDelete>) -> impl In
             <h2 id="timeline-heading">"Timeline"</h2>
             <p class="muted">"When each step of each VM finished, counted from the click; the VMs provision side by side."</p>
             <div class="table-scroll">
-                <table class="table timeline" aria-label="Timeline">
+                <table tabindex="0" class="table timeline" aria-label="Timeline">
                     <thead><tr>
                         <th scope="col">"VM"</th>
                         {detail.steps.iter().map(|s| view! { <th scope="col">{s.clone()}</th> }).collect_view()}
@@ -183,7 +183,7 @@ fn stack_body(detail: StackDetail, delete: ServerAction<StackDelete>) -> impl In
         </section>
         <section class="card" aria-labelledby="members-heading">
             <h2 id="members-heading">"VMs and containers"</h2>
-            <table class="table" aria-label="Members">
+            <table tabindex="0" class="table" aria-label="Members">
                 <thead><tr><th scope="col">"VM"</th><th scope="col">"Zone"</th><th scope="col">"State"</th><th scope="col">"Private IP"</th><th scope="col">"Containers"</th></tr></thead>
                 <tbody>
                     {detail.members.into_iter().map(|m| view! {

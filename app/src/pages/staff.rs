@@ -126,7 +126,7 @@ pub fn StaffTenantsPage() -> impl IntoView {
                 </EmptyState>
             }
             items={move |list: Vec<TenantLine>| view! {
-                <table class="table" aria-label="Tenants">
+                <table tabindex="0" class="table" aria-label="Tenants">
                     <thead><tr>
                         <th scope="col">"Tenant"</th><th scope="col">"Owner"</th><th scope="col">"VMs"</th>
                         <th scope="col">"Zones"</th><th scope="col">"Spend this month"</th><th scope="col">"Status"</th>
@@ -251,7 +251,7 @@ fn tenant_body(
         </section>
         <section class="card" aria-labelledby="quota-heading">
             <h2 id="quota-heading">"Quota"</h2>
-            <table class="table" aria-label="Quota use">
+            <table tabindex="0" class="table" aria-label="Quota use">
                 <thead><tr><th scope="col">"What"</th><th scope="col">"In use"</th><th scope="col">"Limit"</th></tr></thead>
                 <tbody>
                     {info.quota.iter().map(|(what, used, limit)| view! {
@@ -282,7 +282,7 @@ fn tenant_body(
         </section>
         <section class="card" aria-labelledby="users-heading">
             <h2 id="users-heading">"Users"</h2>
-            <table class="table" aria-label="Users">
+            <table tabindex="0" class="table" aria-label="Users">
                 <thead><tr><th scope="col">"E-mail"</th><th scope="col">"Role"</th></tr></thead>
                 <tbody>
                     {info.users.into_iter().map(|(email, role)| view! { <tr><td>{email}</td><td>{role}</td></tr> }).collect_view()}
@@ -291,7 +291,7 @@ fn tenant_body(
         </section>
         <section class="card" aria-labelledby="audit-heading">
             <h2 id="audit-heading">"Latest audit entries"</h2>
-            <table class="table" aria-label="Audit log">
+            <table tabindex="0" class="table" aria-label="Audit log">
                 <thead><tr><th scope="col">"When (UTC)"</th><th scope="col">"Who"</th><th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Result"</th></tr></thead>
                 <tbody>
                     {info.audit.into_iter().map(|e| view! {
@@ -353,7 +353,7 @@ fn capacity_table(mut zones: Vec<ZoneCapacity>, sort: String) -> impl IntoView {
     };
     view! {
         <div class="table-scroll">
-            <table class="table" aria-label="Capacity by zone">
+            <table tabindex="0" class="table" aria-label="Capacity by zone">
                 <thead><tr>
                     {header(CAPACITY_SORTS[0].0, CAPACITY_SORTS[0].1)}
                     <th scope="col">"Hosts"</th><th scope="col">"Dedicated"</th>
@@ -434,7 +434,7 @@ pub fn StaffCapacityPage() -> impl IntoView {
                     <h2>"Host agents"</h2>
                     {(!capacity.admin).then(|| view! { <p class="field-hint">"Only admins can drain a host."</p> })}
                     <div class="table-scroll">
-                        <table class="table" aria-label="Host agents">
+                        <table tabindex="0" class="table" aria-label="Host agents">
                             <thead><tr>
                                 <th scope="col">"Host"</th><th scope="col">"Zone"</th><th scope="col">"Status"</th>
                                 <th scope="col">"Accelerator"</th><th scope="col">"Image"</th><th scope="col">"Last heard (UTC)"</th>
@@ -453,7 +453,7 @@ pub fn StaffCapacityPage() -> impl IntoView {
                     "Only admins can cut a link for maintenance."
                 }}</p>
                 <div class="table-scroll">
-                    <table class="table" aria-label="Backbone links">
+                    <table tabindex="0" class="table" aria-label="Backbone links">
                         <thead><tr>
                             <th scope="col">"Link"</th><th scope="col">"Status"</th><th scope="col">"Actions"</th>
                         </tr></thead>
@@ -580,7 +580,7 @@ pub fn StaffJobsPage() -> impl IntoView {
             items={move |queue: JobQueue| view! {
                 {(!queue.admin).then(|| view! { <p class="field-hint">"Support staff see the queue; only admins can cancel or retry jobs."</p> })}
                 <div class="table-scroll">
-                    <table class="table" aria-label="Jobs">
+                    <table tabindex="0" class="table" aria-label="Jobs">
                         <thead><tr>
                             <th scope="col">"Created"</th><th scope="col">"Tenant"</th><th scope="col">"VM"</th><th scope="col">"Job"</th>
                             <th scope="col">"State"</th><th scope="col">"Step"</th><th scope="col">"Took"</th><th scope="col">"Error"</th><th scope="col">"Actions"</th>

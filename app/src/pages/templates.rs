@@ -21,7 +21,7 @@ pub fn TemplatesPage() -> impl IntoView {
         <PageHeader title="Templates" description="What your VMs boot: a built-in image, optionally with your own cloud-config." />
         <section class="card" aria-labelledby="builtin-heading">
             <h2 id="builtin-heading">"Built-in"</h2>
-            <table class="table" aria-label="Built-in templates">
+            <table tabindex="0" class="table" aria-label="Built-in templates">
                 <thead><tr><th scope="col">"Name"</th><th scope="col">"Default user"</th><th scope="col">"Smallest disk"</th></tr></thead>
                 <tbody>
                     {BUILTIN_TEMPLATES.iter().map(|t| view! {
@@ -35,14 +35,14 @@ pub fn TemplatesPage() -> impl IntoView {
             <ListState quiet=true load=move || own.get() is_empty=Vec::is_empty
                 empty=|| view! { <p>"None yet. Create one below: pick a base image and add the cloud-config your VMs should start with."</p> }
                 items={move |list: Vec<Template>| view! {
-                    <table class="table" aria-label="Your templates">
+                    <table tabindex="0" class="table" aria-label="Your templates">
                         <thead><tr><th scope="col">"Name"</th><th scope="col">"Based on"</th><th scope="col">"Cloud-config"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|t| view! {
                                 <tr>
                                     <td>{t.name.clone()}</td>
                                     <td>{t.base_name.clone()}</td>
-                                    <td><pre class="snippet">{t.user_data.clone()}</pre></td>
+                                    <td><pre class="snippet" tabindex="0">{t.user_data.clone()}</pre></td>
                                     <td>
                                         <RowAction action=delete hidden=vec![("id", t.id.to_string())] text="Delete"
                                             label=format!("Delete template {}", t.name) />

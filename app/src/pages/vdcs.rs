@@ -1,6 +1,7 @@
 //! VDCs: the list, the create form (with a latency hint to the tenant's other zones), and one VDC.
 
 use crate::api::vdc::{Vdc, VdcCreate, VdcDetail, vdc_list, vdc_view};
+use crate::components::api_call::{ApiCall, form_fields, vdc_create_calls};
 use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{FormAlert, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader, Properties};
@@ -40,6 +41,14 @@ pub fn VdcsPage() -> impl IntoView {
     let server = action_error(create);
     let (zone, set_zone) = signal(String::new());
     let residency = Resource::new(|| (), |_| crate::api::settings::residency_view());
+    // The REST request and CloudStack command for what the form holds, as it is filled in.
+    let calls = RwSignal::new(None::<(String, String)>);
+    let show_calls = move |ev: leptos::ev::Event| {
+        if let Some(fields) = form_fields(&ev, &["name", "zone"]) {
+            let origin = window().location().origin().unwrap_or_default();
+            calls.set(Some(vdc_create_calls(&fields, &origin)));
+        }
+    };
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(vdc)) = create.value().get() {
@@ -50,7 +59,8 @@ pub fn VdcsPage() -> impl IntoView {
         <PageHeader title="VDCs" description="Your virtual data centres: one per zone you run in, all on your private network." />
         <section class="card" aria-labelledby="vdc-create-heading">
             <h2 id="vdc-create-heading">"Create a VDC"</h2>
-            <ActionForm action=create attr:aria-label="Create VDC" attr:class="form-grid"><FormToken />
+            <ActionForm action=create attr:aria-label="Create VDC" attr:class="form-grid"
+                on:input=show_calls on:change=show_calls><FormToken />
                 <FormAlert server />
                 <TextField label="Name" name="name" id="vdc-name"
                     hint="Lowercase letters, digits and hyphens, e.g. hk-prod." server />
@@ -86,6 +96,7 @@ pub fn VdcsPage() -> impl IntoView {
                     <ChangeButton label="Create VDC" pending=Signal::derive(move || create.pending().get()) />
                 </div>
             </ActionForm>
+            <ApiCall calls=calls.into() />
         </section>
         <ListState load=move || vdcs.get() is_empty=Vec::is_empty
             empty=|| view! {
@@ -94,7 +105,7 @@ pub fn VdcsPage() -> impl IntoView {
                 </EmptyState>
             }
             items={|list: Vec<Vdc>| view! {
-                <table class="table" aria-label="Your VDCs">
+                <table tabindex="0" class="table" aria-label="Your VDCs">
                     <thead><tr><th scope="col">"Name"</th><th scope="col">"Zone"</th></tr></thead>
                     <tbody>
                         {list.into_iter().map(|vdc| view! {

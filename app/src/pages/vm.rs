@@ -249,7 +249,7 @@ fn VmBody(
                 view! { <p>"Nothing has happened to this VM yet."</p> }.into_any()
             } else {
                 view! {
-                    <table class="table" aria-label="VM events">
+                    <table tabindex="0" class="table" aria-label="VM events">
                         <thead><tr><th scope="col">"When"</th><th scope="col">"Operation"</th><th scope="col">"Outcome"</th></tr></thead>
                         <tbody>
                             {history.into_iter().map(|(at, what, outcome)| view! {
@@ -268,7 +268,7 @@ fn VmBody(
             })}
             // The last lines as the server read them: all there is of a simulated console, and
             // what a real one shows until its live terminal takes over.
-            <pre class="console" aria-label="Console output" hidden=move || console_live.get()>
+            <pre class="console" tabindex="0" aria-label="Console output" hidden=move || console_live.get()>
                 {detail.console.join("\n")}
             </pre>
         </section>
@@ -295,7 +295,7 @@ fn connect_view(vm: &crate::api::vm::Vm, login_user: Option<&str>) -> impl IntoV
     match address {
         Some(address) => view! {
             <p>"Connect " {from} ":"</p>
-            <pre class="command" aria-label="SSH command"><code>{format!("ssh {user}@{address}")}</code></pre>
+            <pre class="command" tabindex="0" aria-label="SSH command"><code>{format!("ssh {user}@{address}")}</code></pre>
             <p class="muted">{user_note}" Without a key, use the console below."</p>
         }
         .into_any(),

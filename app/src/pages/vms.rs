@@ -2,6 +2,7 @@
 
 use crate::api::vdc::{Vdc, vdc_list};
 use crate::api::vm::{Vm, VmCreate, vm_list};
+use crate::components::api_call::{ApiCall, form_fields, vm_create_calls};
 use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{ChoiceError, FormAlert, SelectField, TextAreaField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader};
@@ -11,6 +12,19 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use meridian_core::pricing::{PUBLIC_IPV4_HOUR, hourly_rate, vm_price_text};
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
 use meridian_core::zone::{ZONES, zone_label};
+
+/// The VM form's fields, for the API call it shows.
+const VM_FORM_FIELDS: [&str; 9] = [
+    "vdc_id",
+    "name",
+    "template",
+    "size",
+    "breakout",
+    "dedicated",
+    "user_data",
+    "anti_affinity_group",
+    "ssh_key_ids[]",
+];
 
 /// All the tenant's VMs, filterable by zone, state and VDC.
 #[component]
@@ -91,6 +105,8 @@ pub fn VmNewPage() -> impl IntoView {
     let (size, set_size) = signal("s".to_owned());
     let (breakout, set_breakout) = signal(false);
     let (keys_chosen, set_keys_chosen) = signal(0_usize);
+    // The REST request and CloudStack command for what the form holds, as it is filled in.
+    let calls = RwSignal::new(None::<(String, String)>);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = create.value().get() {
@@ -115,8 +131,21 @@ pub fn VmNewPage() -> impl IntoView {
                     .map(|z| z.id)
                     .collect();
                 let has_vdcs = !list.is_empty();
+                let vdc_zones: Vec<(String, String)> = list.iter().map(|vdc| (vdc.id.to_string(), vdc.zone.clone())).collect();
+                let show_calls = move |ev: leptos::ev::Event| {
+                    let Some(fields) = form_fields(&ev, &VM_FORM_FIELDS) else {
+                        return;
+                    };
+                    let origin = window().location().origin().unwrap_or_default();
+                    let key_names: Vec<(String, String)> = keys.get_untracked().and_then(Result::ok).unwrap_or_default()
+                        .into_iter().map(|key| (key.id.to_string(), key.name)).collect();
+                    let lookup = |pairs: &[(String, String)], id: &str| pairs.iter().find(|(k, _)| k == id).map(|(_, v)| v.clone());
+                    calls.set(Some(vm_create_calls(&fields, &origin, |id| lookup(&vdc_zones, id), |id| lookup(&key_names, id))));
+                };
+                let show_calls_too = show_calls.clone();
                 view! {
-                    <ActionForm action=create attr:aria-label="Create VM" attr:class="wizard"><FormToken />
+                    <ActionForm action=create attr:aria-label="Create VM" attr:class="wizard"
+                        on:input=show_calls on:change=show_calls_too><FormToken />
                         <FormAlert server />
                         <fieldset class="card">
                             <legend>"1. Where"</legend>
@@ -233,6 +262,7 @@ pub fn VmNewPage() -> impl IntoView {
                             <p><strong>{price}</strong></p>
                             <ChangeButton label="Create VM" pending=Signal::derive(move || create.pending().get()) />
                         </section>
+                        <ApiCall calls=calls.into() />
                     </ActionForm>
                 }
             }} />

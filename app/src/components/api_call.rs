@@ -1,0 +1,293 @@
+//! "Show the API call": the REST request (`curl`) and the CloudStack command (`cs`) that would do
+//! what a create form holds, kept current as the form is filled in.
+
+use leptos::prelude::*;
+
+/// What the VM form's fields (as the browser would submit them, `(name, value)`) come to as a REST
+/// request and as a CloudStack command. `vdc_zone` names a VDC's zone, `key_name` an SSH key's
+/// name (CloudStack takes key pairs by name).
+pub fn vm_create_calls(
+    fields: &[(String, String)],
+    origin: &str,
+    vdc_zone: impl Fn(&str) -> Option<String>,
+    key_name: impl Fn(&str) -> Option<String>,
+) -> (String, String) {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let keys: Vec<&str> = fields
+        .iter()
+        .filter(|(n, _)| n.starts_with("ssh_key_ids["))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let (vdc, zone) = match field("vdc_id") {
+        Some(value) => match value.strip_prefix("zone:") {
+            Some(zone) => (None, Some(zone.to_owned())),
+            None => {
+                let zone = vdc_zone(&value);
+                (Some(value), zone)
+            }
+        },
+        None => (None, None),
+    };
+    let mut json: Vec<String> = Vec::new();
+    let mut push = |key: &str, value: String| json.push(format!("\"{key}\":{value}"));
+    match (&vdc, &zone) {
+        (Some(vdc), _) => push("vdc_id", json_string(vdc)),
+        (None, Some(zone)) => push("zone", json_string(zone)),
+        _ => {}
+    }
+    for name in ["name", "template", "size"] {
+        if let Some(value) = field(name) {
+            push(name, json_string(&value));
+        }
+    }
+    for flag in ["breakout", "dedicated"] {
+        if field(flag).is_some() {
+            push(flag, "true".to_owned());
+        }
+    }
+    if let Some(user_data) = field("user_data") {
+        push("user_data", json_string(&user_data));
+    }
+    if !keys.is_empty() {
+        let ids: Vec<String> = keys.iter().map(|id| json_string(id)).collect();
+        push("ssh_key_ids", format!("[{}]", ids.join(",")));
+    }
+    if let Some(group) = field("anti_affinity_group") {
+        push("anti_affinity_group", json_string(&group));
+    }
+    let curl = format!(
+        "curl -s -H \"Authorization: Bearer $MERIDIAN_SECRET\" -H 'Content-Type: application/json' \\\n  -d {} \\\n  {origin}/api/v1/vms",
+        shell_quote(&format!("{{{}}}", json.join(",")))
+    );
+    let mut cs = vec!["cs deployVirtualMachine".to_owned()];
+    let mut arg = |key: &str, value: &str| cs.push(format!("{key}={}", shell_quote(value)));
+    if let Some(zone) = &zone {
+        arg("zoneid", zone);
+    }
+    if let Some(vdc) = &vdc {
+        arg("networkids", vdc);
+    }
+    for (param, name) in [
+        ("templateid", "template"),
+        ("serviceofferingid", "size"),
+        ("name", "name"),
+    ] {
+        if let Some(value) = field(name) {
+            arg(param, &value);
+        }
+    }
+    let key_names: Vec<String> = keys.iter().filter_map(|id| key_name(id)).collect();
+    if !key_names.is_empty() {
+        arg("keypairs", &key_names.join(","));
+    }
+    if field("user_data").is_some() {
+        // CloudStack takes the cloud-config base64-encoded: from a file holding the text above.
+        cs.push("userdata=\"$(base64 -w0 user-data.yaml)\"".to_owned());
+    }
+    let mut cs = cs.join(" ");
+    if field("breakout").is_some() {
+        cs.push_str("\n# then, for its public address: cs associateIpAddress and enableStaticNat");
+    }
+    (curl, cs)
+}
+
+/// What the VDC form's fields come to as a REST request and as a CloudStack command (a VDC is a
+/// CloudStack network).
+pub fn vdc_create_calls(fields: &[(String, String)], origin: &str) -> (String, String) {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let (name, zone) = (field("name"), field("zone"));
+    let body = format!(
+        "{{\"name\":{},\"zone\":{}}}",
+        json_string(&name),
+        json_string(&zone)
+    );
+    let curl = format!(
+        "curl -s -H \"Authorization: Bearer $MERIDIAN_SECRET\" -H 'Content-Type: application/json' \\\n  -d {} \\\n  {origin}/api/v1/vdcs",
+        shell_quote(&body)
+    );
+    let cs = format!(
+        "cs createNetwork name={} zoneid={}",
+        shell_quote(&name),
+        shell_quote(&zone)
+    );
+    (curl, cs)
+}
+
+/// `text` as a JSON string.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `text` as one word for a POSIX shell: in single quotes, a quote in it closed and reopened.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/,".contains(c))
+    {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The fields `names` of the form an event happened in, as the browser would submit them; a name
+/// ending in `[]` stands for `name[0]`, `name[1]`, … (a list of checkboxes).
+#[cfg(feature = "hydrate")]
+pub fn form_fields(event: &leptos::web_sys::Event, names: &[&str]) -> Option<Vec<(String, String)>> {
+    use leptos::wasm_bindgen::JsCast;
+    let form: leptos::web_sys::HtmlFormElement = event.current_target()?.dyn_into().ok()?;
+    let data = leptos::web_sys::FormData::new_with_form(&form).ok()?;
+    let mut fields = Vec::new();
+    let mut read = |name: String| {
+        let value = data.get(&name).as_string();
+        if let Some(value) = &value {
+            fields.push((name, value.clone()));
+        }
+        value.is_some()
+    };
+    for name in names {
+        match name.strip_suffix("[]") {
+            // Checked boxes are numbered by their place in the list, so some numbers are missing.
+            Some(list) => (0..256).for_each(|i| {
+                read(format!("{list}[{i}]"));
+            }),
+            None => {
+                read((*name).to_owned());
+            }
+        }
+    }
+    Some(fields)
+}
+
+/// On the server there is no form to read.
+#[cfg(not(feature = "hydrate"))]
+pub fn form_fields(_event: &leptos::web_sys::Event, _names: &[&str]) -> Option<Vec<(String, String)>> {
+    None
+}
+
+/// The calls, under a disclosure: `calls` gives `(curl, cs)` for what the form holds now.
+#[component]
+pub fn ApiCall(
+    /// The REST request and the CloudStack command, or None before anything is filled in.
+    calls: Signal<Option<(String, String)>>,
+) -> impl IntoView {
+    view! {
+        <details class="api-call card">
+            <summary>"Show the API call"</summary>
+            {move || match calls.get() {
+                Some((curl, cs)) => view! {
+                    <p>"The REST request (with an API key's secret in " <code>"MERIDIAN_SECRET"</code> "):"</p>
+                    <pre tabindex="0" aria-label="REST request"><code>{curl}</code></pre>
+                    <p>"The same with CloudStack's " <code>"cs"</code> " client:"</p>
+                    <pre tabindex="0" aria-label="CloudStack command"><code>{cs}</code></pre>
+                }
+                .into_any(),
+                None => view! { <p>"Fill in the form: the request that does the same appears here."</p> }.into_any(),
+            }}
+        </details>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vdc_is_a_post_and_a_cloudstack_network() {
+        let (curl, cs) = vdc_create_calls(&fields(&[("name", "hk-prod"), ("zone", "hkg1")]), "http://h");
+        assert!(
+            curl.contains(r#"-d '{"name":"hk-prod","zone":"hkg1"}'"#)
+                && curl.ends_with("http://h/api/v1/vdcs"),
+            "{curl}"
+        );
+        assert_eq!(cs, "cs createNetwork name=hk-prod zoneid=hkg1");
+        // Nothing typed yet: still a command, with empty words a shell keeps.
+        let (_, cs) = vdc_create_calls(&[], "http://h");
+        assert_eq!(cs, "cs createNetwork name='' zoneid=''");
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_vm_in_a_new_zone_is_one_curl_and_one_cs_command() {
+        let (curl, cs) = vm_create_calls(
+            &fields(&[
+                ("vdc_id", "zone:fra1"),
+                ("name", "web-1"),
+                ("template", "debian-12"),
+                ("size", "m"),
+                ("breakout", "on"),
+                ("ssh_key_ids[0]", "k1"),
+            ]),
+            "https://meridian.example",
+            |_| None,
+            |id| (id == "k1").then(|| "laptop".to_owned()),
+        );
+        assert!(
+            curl.contains(r#"-d '{"zone":"fra1","name":"web-1","template":"debian-12","size":"m","breakout":true,"ssh_key_ids":["k1"]}'"#),
+            "{curl}"
+        );
+        assert!(curl.ends_with("https://meridian.example/api/v1/vms"), "{curl}");
+        assert!(
+            cs.starts_with("cs deployVirtualMachine zoneid=fra1 templateid=debian-12 serviceofferingid=m name=web-1 keypairs=laptop"),
+            "{cs}"
+        );
+    }
+
+    #[test]
+    fn a_vdc_names_its_zone_and_what_is_typed_stays_one_word() {
+        let (curl, cs) = vm_create_calls(
+            &fields(&[
+                ("vdc_id", "0b7e"),
+                ("name", "it's"),
+                ("user_data", "#cloud-config\nruncmd: [\"echo hi\"]"),
+            ]),
+            "http://127.0.0.1:3000",
+            |id| (id == "0b7e").then(|| "lon1".to_owned()),
+            |_| None,
+        );
+        assert!(curl.contains(r#""vdc_id":"0b7e""#), "{curl}");
+        assert!(
+            curl.contains(r##""user_data":"#cloud-config\nruncmd: [\"echo hi\"]""##),
+            "{curl}"
+        );
+        assert!(
+            curl.contains(r#""name":"it'\''s""#),
+            "a quote closes and reopens: {curl}"
+        );
+        assert!(cs.contains("zoneid=lon1 networkids=0b7e"), "{cs}");
+        assert!(cs.contains(r#"name='it'\''s'"#), "{cs}");
+        assert!(cs.contains("userdata=\"$(base64 -w0 user-data.yaml)\""), "{cs}");
+    }
+}

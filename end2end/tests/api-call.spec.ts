@@ -1,0 +1,47 @@
+// "Show the API call" on the VM and VDC forms: the REST request shown for what is filled in is the
+// real thing — run with curl and an API key's secret, it creates that VM.
+import { test, expect } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { hydrated, signUp, uniqueEmail } from './helpers';
+
+test('the VM form shows the curl and cs calls for what is filled in, and the curl call works', async ({ page }) => {
+  await signUp(page, 'Scripted Ltd', uniqueEmail('api-call'));
+  // An API key for the call.
+  await page.goto('/settings');
+  await hydrated(page);
+  const keys = page.getByRole('region', { name: 'API keys' });
+  await keys.getByLabel('Key name').fill('from-the-form');
+  await keys.getByRole('button', { name: 'Make key' }).click();
+  const secret = (await keys.getByRole('status').getByRole('definition').nth(1).textContent())!.trim();
+
+  await page.goto('/vms/new');
+  await hydrated(page);
+  await page.getByLabel('VDC or zone').selectOption({ label: 'Madrid (mad1), ES' });
+  await page.getByLabel('Name').fill('scripted-1');
+  await page.getByLabel(/^xs \(Wren\)/).check();
+  await page.getByText('Show the API call').click();
+  const rest = page.getByLabel('REST request');
+  await expect(rest).toContainText('"zone":"mad1","name":"scripted-1"');
+  await expect(rest).toContainText('"size":"xs"');
+  await expect(page.getByLabel('CloudStack command'))
+    .toContainText('cs deployVirtualMachine zoneid=mad1 templateid=');
+  await expect(page.getByLabel('CloudStack command')).toContainText('serviceofferingid=xs name=scripted-1');
+
+  // What it shows is what a shell runs: the VM is made, and the dashboard lists it.
+  const answer = execFileSync('sh', ['-c', (await rest.textContent())!], {
+    env: { ...process.env, MERIDIAN_SECRET: secret },
+    encoding: 'utf8',
+  });
+  expect(JSON.parse(answer).vm.name).toBe('scripted-1');
+  await page.goto('/vms');
+  await expect(page.getByRole('table', { name: 'VMs' }).getByRole('link', { name: 'scripted-1' })).toBeVisible();
+
+  // The VDC form too: its call is a POST, and a CloudStack network.
+  await page.goto('/vdcs');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('scripted-vdc');
+  await page.getByLabel('Zone').selectOption({ label: 'Milan (mil1), IT' });
+  await page.getByText('Show the API call').click();
+  await expect(page.getByLabel('REST request')).toContainText('{"name":"scripted-vdc","zone":"mil1"}');
+  await expect(page.getByLabel('CloudStack command')).toHaveText('cs createNetwork name=scripted-vdc zoneid=mil1');
+});
