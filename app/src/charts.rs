@@ -355,7 +355,7 @@ fn draw_traffic_by_link(links: &[(String, u64)]) -> Result<Option<String>, Box<d
              <rect class=\"bar\" x=\"{LINK_NAMES}\" y=\"{}\" width=\"{width:.1}\" height=\"{}\" fill=\"{fill}\"/>\n\
              <text x=\"{:.1}\" y=\"{middle}\" dominant-baseline=\"middle\">{figure:.1} {unit_name}</text>\n",
             LINK_NAMES - 8,
-            xml_text(&ellipsis(name, 30)),
+            crate::html::escape(&ellipsis(name, 30)),
             top + 5,
             LINK_ROW - 10,
             f64::from(LINK_NAMES) + width + 6.0,
@@ -380,14 +380,6 @@ fn ellipsis(text: &str, max: usize) -> String {
         cut.push('…');
         cut
     }
-}
-
-/// `text` escaped for SVG text content: a name never becomes markup.
-fn xml_text(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -193,7 +193,8 @@ impl Control {
             names.insert(rule.id, text);
         }
         for entry in &mut entries {
-            for id in ids_in(&entry.target.clone()) {
+            let found = ids_in(&entry.target);
+            for id in found {
                 if let Some(name) = names.get(&id) {
                     entry.target = entry.target.replace(&id, name);
                 }

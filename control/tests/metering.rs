@@ -44,14 +44,20 @@ async fn running_vm(breakout: bool) -> (TestDb, Control, OpContext, String) {
         control.vm_create(&ctx, vdc, create).await.unwrap();
     }
     control.job_drain("m").await.unwrap();
-    let vm = control
-        .vm_list(&ctx)
+    let vm = vm_in(&control, &ctx, "fra1").await;
+    (db, control, ctx, vm.to_string())
+}
+
+/// The id of the tenant's VM in `zone`.
+async fn vm_in(control: &Control, ctx: &OpContext, zone: &str) -> meridian_core::id::VmId {
+    control
+        .vm_list(ctx)
         .await
         .unwrap()
         .into_iter()
-        .find(|v| v.zone == "fra1")
-        .unwrap();
-    (db, control, ctx, vm.id.to_string())
+        .find(|v| v.zone == zone)
+        .unwrap()
+        .id
 }
 
 /// A whole hour a few hours ago: realistic, and anything metered later up to now is short.
@@ -225,14 +231,7 @@ async fn one_projection_adds_the_rest_of_the_month_as_the_vms_stand_and_names_ea
     );
 
     // A stopped VM projects its disk and address only.
-    let stopped_id = control
-        .vm_list(&ctx)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|v| v.zone == "nyc1")
-        .unwrap()
-        .id;
+    let stopped_id = vm_in(&control, &ctx, "nyc1").await;
     control.vm_stop(&ctx, stopped_id).await.unwrap();
     control.job_drain("m").await.unwrap();
     let later = meridian_control::store::now_ms();
@@ -451,15 +450,7 @@ async fn a_real_backends_counters_are_metered_by_their_difference_never_twice() 
         control.vm_create(&ctx, vdc, create).await.unwrap();
     }
     control.job_drain("m").await.unwrap();
-    let vm = control
-        .vm_list(&ctx)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|v| v.zone == "fra1")
-        .unwrap()
-        .id
-        .to_string();
+    let vm = vm_in(&control, &ctx, "fra1").await.to_string();
     let hour = recent_hour();
     db.meter_from(Some(&vm), hour).await;
 
