@@ -78,9 +78,7 @@ impl Network {
 
     /// Makes the bridge exist and be up.
     pub async fn ensure_bridge(&self) -> Result<(), Error> {
-        if !link_exists(&self.bridge) {
-            ip(&["link", "add", &self.bridge, "type", "bridge"]).await?;
-        }
+        add_link(&self.bridge, &["link", "add", &self.bridge, "type", "bridge"]).await?;
         if !link_up(&self.bridge) {
             ip(&["link", "set", &self.bridge, "up"]).await?;
         }
@@ -118,9 +116,7 @@ impl Network {
     /// Makes VM `id`'s tap exist on tenant network bridge `bridge` (made if absent), up, at `mtu`.
     pub async fn ensure_tenant_port(&self, id: VmId, bridge: &str, mtu: u32) -> Result<VmNic, Error> {
         let mtu = mtu.to_string();
-        if !link_exists(bridge) {
-            ip(&["link", "add", bridge, "mtu", &mtu, "type", "bridge"]).await?;
-        }
+        add_link(bridge, &["link", "add", bridge, "mtu", &mtu, "type", "bridge"]).await?;
         if !link_up(bridge) {
             ip(&["link", "set", bridge, "up"]).await?;
         }
@@ -130,9 +126,7 @@ impl Network {
     /// VM `id`'s tap, on `bridge` and up.
     async fn ensure_tap(&self, id: VmId, bridge: &str, mtu: Option<&str>) -> Result<VmNic, Error> {
         let nic = vm_nic(id);
-        if !link_exists(&nic.tap) {
-            ip(&["tuntap", "add", "dev", &nic.tap, "mode", "tap"]).await?;
-        }
+        add_link(&nic.tap, &["tuntap", "add", "dev", &nic.tap, "mode", "tap"]).await?;
         if let Some(mtu) = mtu {
             ip(&["link", "set", &nic.tap, "mtu", mtu]).await?;
         }
@@ -215,6 +209,19 @@ fn master(name: &str) -> Option<String> {
         .skip_while(|word| *word != "master")
         .nth(1)
         .map(str::to_owned)
+}
+
+/// Runs `ip args`, which adds link `name`, unless that link exists. Two VMs of one tenant network
+/// are booted at once, and each makes their bridge if absent: the one that finds it made between
+/// its check and its `ip link add` ("File exists") has what it asked for.
+async fn add_link(name: &str, args: &[&str]) -> Result<(), Error> {
+    if link_exists(name) {
+        return Ok(());
+    }
+    match ip(args).await {
+        Err(_) if link_exists(name) => Ok(()),
+        done => done.map(drop),
+    }
 }
 
 /// Runs `ip args`, logged; its stdout.

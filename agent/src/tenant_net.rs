@@ -207,8 +207,12 @@ impl TenantNets {
             &["netns", "exec", &router, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
         )
         .await?;
+        // The VMs' ports make this bridge too, without this lock (see `crate::nic::add_link`).
         if !link_exists(&bridge) {
-            run("ip", &["link", "add", &bridge, "mtu", &mtu, "type", "bridge"]).await?;
+            let made = run("ip", &["link", "add", &bridge, "mtu", &mtu, "type", "bridge"]).await;
+            if made.is_err() && !link_exists(&bridge) {
+                made?;
+            }
         }
         run("ip", &["link", "set", &bridge, "up"]).await?;
         if !link_exists(&veth) {

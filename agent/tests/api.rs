@@ -409,6 +409,42 @@ fn strangers_are_refused_and_the_host_registers_with_the_control_plane() {
     });
 }
 
+/// A tenant's VMs boot at once on one host: each port makes the network's bridge if absent, and
+/// none may fail because another made it first (CI saw "RTNETLINK answers: File exists"). The
+/// ports are made on threads of their own (as the agent's handlers run), started together.
+#[test]
+fn ports_made_at_once_on_one_new_tenant_bridge_all_succeed() {
+    const PORTS: usize = 8;
+    let ns = Netns::new();
+    ns.run(|| async {
+        let together = std::sync::Arc::new(std::sync::Barrier::new(PORTS));
+        // Threads made here are in the namespace too.
+        let threads: Vec<_> = (0..PORTS)
+            .map(|_| {
+                let together = together.clone();
+                std::thread::spawn(move || {
+                    let id = VmId(Uuid::new_v4());
+                    let network = meridian_agent::nic::Network::new(BRIDGE);
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    together.wait();
+                    let made = runtime.block_on(network.ensure_tenant_port(id, "mb7", 1450));
+                    (id, made.map_err(|e| e.to_string()))
+                })
+            })
+            .collect();
+        for thread in threads {
+            let (id, made) = thread.join().expect("port thread");
+            let nic = made.unwrap_or_else(|e| panic!("the port of VM {id:?} failed: {e}"));
+            let link = run("ip", &["-o", "link", "show", "dev", &nic.tap]);
+            assert!(link.contains("master mb7"), "{link}");
+            assert!(link.contains("mtu 1450"), "{link}");
+        }
+    });
+}
+
 #[test]
 fn a_vm_runs_on_the_bridge_through_the_api_and_is_destroyed_without_a_trace() {
     let ns = Netns::new();
