@@ -184,12 +184,11 @@ impl Control {
                 }
             }
             if state == VmState::Running {
-                rows.push(add(
-                    "vm_seconds",
-                    &vm.id,
-                    &size_key((vm.vcpus, vm.memory_mib, vm.disk_gib)),
-                    seconds,
-                ));
+                let size = size_key((vm.vcpus, vm.memory_mib, vm.disk_gib));
+                rows.push(add("vm_seconds", &vm.id, &size, seconds));
+                if vm.dedicated {
+                    rows.push(add("dedicated_seconds", &vm.id, &size, seconds));
+                }
                 let seconds = u64::try_from(seconds).unwrap_or(0);
                 let caps = traffic_caps(&caps, &running, vm, zone, seconds);
                 let traffic = self.driver.traffic(&spec, &peers, seconds, &caps);
@@ -273,6 +272,7 @@ impl Control {
                 size,
                 running,
                 public_ip: vm.public_ip.is_some() || vm.breakout,
+                dedicated: vm.dedicated,
             });
         }
         let rest = UsagePeriod {
@@ -436,6 +436,10 @@ pub fn usage_records(rows: &[MeteredHour]) -> Result<Vec<UsageRecord>, Error> {
     for row in rows {
         let kind = match row.kind.as_str() {
             "vm_seconds" => UsageKind::VmHours {
+                size: parse_size(&row.size)
+                    .ok_or_else(|| Error::internal(format_args!("usage size {:?}", row.size)))?,
+            },
+            "dedicated_seconds" => UsageKind::DedicatedHours {
                 size: parse_size(&row.size)
                     .ok_or_else(|| Error::internal(format_args!("usage size {:?}", row.size)))?,
             },

@@ -751,6 +751,86 @@ impl Control {
     }
 }
 
+/// The most VMs one bulk action names.
+pub const BULK_MAX: usize = 100;
+
+impl Control {
+    /// Starts, stops, reboots or destroys each of the tenant's VMs `ids` (`action` names which):
+    /// one job per VM, each audited as its own operation. The request is refused whole, with
+    /// nothing changed, when the actor may not change the tenant, the action or the list is
+    /// wrong, any id is not one of the tenant's VMs (404), or a destroy is not confirmed by
+    /// `confirm` holding the number of VMs. Otherwise every VM gets an outcome: a VM whose state
+    /// does not allow the action, or that another job holds, is skipped and says why, and the
+    /// others go ahead.
+    pub async fn vm_bulk(
+        &self,
+        ctx: &OpContext,
+        action: &str,
+        ids: &[String],
+        confirm: &str,
+    ) -> Result<Vec<view::BulkOutcome>, Error> {
+        ctx.tenant_for_mutation()?;
+        let (action, kind) = match action.trim() {
+            "start" => (VmAction::Start, JobKind::VmStart),
+            "stop" => (VmAction::Stop, JobKind::VmStop),
+            "reboot" => (VmAction::Reboot, JobKind::VmReboot),
+            "destroy" => (VmAction::Destroy, JobKind::VmDestroy),
+            _ => return Err(Error::field("action", "Choose start, stop, reboot or destroy.")),
+        };
+        let mut wanted: Vec<VmId> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = Error::id(id)?;
+            if !wanted.contains(&id) {
+                wanted.push(id);
+            }
+        }
+        if wanted.is_empty() {
+            return Err(Error::field("ids", "Choose at least one VM."));
+        }
+        if wanted.len() > BULK_MAX {
+            return Err(Error::field(
+                "ids",
+                format!("Choose at most {BULK_MAX} VMs at a time."),
+            ));
+        }
+        let mut rows = Vec::with_capacity(wanted.len());
+        for id in &wanted {
+            rows.push(self.vm_row(ctx, &id.to_string()).await?);
+        }
+        let count = rows.len().to_string();
+        if action == VmAction::Destroy && confirm.trim() != count {
+            let noun = if rows.len() == 1 { "VM" } else { "VMs" };
+            let refusal = Error::field(
+                "confirm",
+                format!("Type {count} to confirm destroying {count} {noun}."),
+            );
+            let target = format!("{count} {noun}");
+            return self
+                .audited(ctx, "vm.destroy", &target, async { Err(refusal) })
+                .await;
+        }
+        let mut outcomes = Vec::with_capacity(rows.len());
+        for (id, row) in wanted.into_iter().zip(rows) {
+            let started = self.vm_operate(ctx, &id.to_string(), action, kind).await;
+            let (job_id, error_code, error) = match started {
+                Ok(started) => (Some(started.job_id.into()), None, None),
+                Err(error @ (Error::Forbidden(_) | Error::Busy { .. } | Error::NotFound)) => {
+                    (None, Some(error.code().to_owned()), Some(error.to_string()))
+                }
+                Err(error) => return Err(error),
+            };
+            outcomes.push(view::BulkOutcome {
+                vm_id: id,
+                name: row.name,
+                job_id,
+                error_code,
+                error,
+            });
+        }
+        Ok(outcomes)
+    }
+}
+
 /// The cloud-config a VM boots with: its template's and its own. When both exist they travel as
 /// one MIME multi-part document, which cloud-init reads part by part, template first.
 fn combine_user_data(template: Option<String>, own: Option<String>) -> Option<String> {

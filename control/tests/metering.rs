@@ -215,6 +215,7 @@ async fn one_projection_adds_the_rest_of_the_month_as_the_vms_stand_and_names_ea
         size: VmSize::named("s").unwrap(),
         running: true,
         public_ip: true,
+        dedicated: false,
     };
     let rest = |from: i64| UsagePeriod {
         start_unix_ms: from - from.rem_euclid(1000),
@@ -478,5 +479,74 @@ async fn a_real_backends_counters_are_metered_by_their_difference_never_twice() 
             .filter(|l| matches!(l.kind, UsageKind::BytesBackbone | UsageKind::BytesInternet))
             .all(|l| l.amount == Money::ZERO),
         "{invoice:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dedicated_vm_pays_its_premium_while_it_runs_on_its_own_line() {
+    let (db, control, ctx, _) = running_vm(false).await;
+    let vdc = control.vdc_create(&ctx, "own-ams1", "ams1").await.unwrap().id;
+    let create = VmCreate::parse(&VmCreateForm {
+        name: "alone".into(),
+        zone: "ams1".into(),
+        template: "debian-12".into(),
+        size: "s".into(),
+        dedicated: "on".into(),
+        ..VmCreateForm::default()
+    })
+    .unwrap();
+    let vm = control
+        .vm_create(&ctx, vdc, create)
+        .await
+        .unwrap()
+        .vm_id
+        .to_string();
+    control.job_drain("m").await.unwrap();
+    let hour = recent_hour();
+    db.meter_from(Some(&vm), hour).await;
+    control.meter_tick(hour + HOUR_MS).await.unwrap();
+
+    let rows = control.usage_list(&ctx, hour, hour + HOUR_MS).await.unwrap();
+    let of = |kind: &str| -> i64 {
+        rows.iter()
+            .filter(|r| r.kind == kind && r.resource_id == vm)
+            .map(|r| r.quantity)
+            .sum()
+    };
+    assert_eq!(of("vm_seconds"), 3_600);
+    assert_eq!(of("dedicated_seconds"), 3_600);
+    let invoice = control.usage_invoice(&ctx, hour, hour + HOUR_MS).await.unwrap();
+    let size = VmSize::named("s").unwrap();
+    let line = invoice
+        .lines()
+        .iter()
+        .find(|l| matches!(l.kind, UsageKind::DedicatedHours { .. }))
+        .expect("the dedicated host has a line");
+    assert_eq!(line.amount, meridian_core::pricing::dedicated_premium(&size));
+    assert_eq!(line.amount.micros() * 2, hourly_rate(&size).micros());
+    // The VM's own charges hold it too.
+    let charges = control.usage_by_vm(&ctx, hour, hour + HOUR_MS).await.unwrap();
+    let mine = charges.iter().find(|c| c.vm_id == vm).expect("its charges");
+    let disk = invoice
+        .lines()
+        .iter()
+        .find(|l| l.kind == UsageKind::DiskGibHours)
+        .map(|l| l.amount)
+        .unwrap();
+    let compute_and_premium = hourly_rate(&size).checked_add(line.amount).unwrap();
+    assert_eq!(mine.amount, compute_and_premium.checked_add(disk).unwrap());
+
+    // Stopped, it pays for its disk only: no premium.
+    control.vm_stop(&ctx, vm.parse().unwrap()).await.unwrap();
+    control.job_drain("m").await.unwrap();
+    let next = hour + HOUR_MS;
+    db.meter_from(Some(&vm), next).await;
+    control.meter_tick(next + HOUR_MS).await.unwrap();
+    let rows = control.usage_list(&ctx, next, next + HOUR_MS).await.unwrap();
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.resource_id == vm && r.kind == "dedicated_seconds"),
+        "{rows:?}"
     );
 }

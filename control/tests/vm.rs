@@ -51,6 +51,33 @@ fn vm(name: &str, zone: &str, size: &str, breakout: bool) -> VmCreate {
     .unwrap()
 }
 
+/// `actor` acting, with nothing else known of the request.
+fn acting(actor: Actor, request_id: &str) -> OpContext {
+    OpContext {
+        actor,
+        request_id: request_id.into(),
+        client: None,
+        via: None,
+    }
+}
+
+/// The same user as `ctx`, as a viewer of their tenant.
+fn as_viewer(ctx: &OpContext) -> OpContext {
+    match &ctx.actor {
+        Actor::User {
+            user_id, tenant_id, ..
+        } => acting(
+            Actor::User {
+                user_id: *user_id,
+                tenant_id: *tenant_id,
+                role: meridian_core::Role::Viewer,
+            },
+            "v",
+        ),
+        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
+    }
+}
+
 impl World {
     /// The signed-in user's tenant, as the store names it.
     fn tenant_id(&self) -> String {
@@ -536,12 +563,7 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
     w.drain().await;
     let id = started.vm_id.to_string();
     let other = world().await;
-    let stranger = OpContext {
-        actor: other.ctx.actor.clone(),
-        request_id: "x".into(),
-        client: None,
-        via: None,
-    };
+    let stranger = acting(other.ctx.actor.clone(), "x");
     let other_control = Control::new(w.db.store.clone(), w.driver.clone()).await.unwrap();
     assert!(matches!(
         other_control.vm_view(&stranger, id.parse().unwrap()).await,
@@ -551,21 +573,7 @@ async fn viewers_and_other_tenants_cannot_touch_a_vm() {
         other_control.vm_destroy(&stranger, id.parse().unwrap()).await,
         Err(Error::NotFound)
     ));
-    let viewer = match &w.ctx.actor {
-        Actor::User {
-            user_id, tenant_id, ..
-        } => OpContext {
-            actor: Actor::User {
-                user_id: *user_id,
-                tenant_id: *tenant_id,
-                role: meridian_core::Role::Viewer,
-            },
-            request_id: "v".into(),
-            client: None,
-            via: None,
-        },
-        Actor::Anonymous | Actor::Staff { .. } => unreachable!(),
-    };
+    let viewer = as_viewer(&w.ctx);
     assert!(matches!(
         w.control.vm_stop(&viewer, id.parse().unwrap()).await,
         Err(Error::Forbidden(_))
@@ -1620,5 +1628,108 @@ fn outside_residency(refused: Error) {
             .get("zone")
             .is_some_and(|message| message.contains("outside your residency policy")),
         "{fields:?}"
+    );
+}
+
+#[tokio::test]
+async fn bulk_actions_start_one_job_per_vm_skip_what_cannot_and_refuse_whole_what_is_wrong() {
+    let w = world().await;
+    let vdc = w.vdc("lon1").await;
+    let mut ids = Vec::new();
+    for name in ["bulk-a", "bulk-b", "bulk-c"] {
+        let started = w
+            .control
+            .vm_create(&w.ctx, vdc.parse().unwrap(), vm(name, "lon1", "xs", false))
+            .await
+            .unwrap();
+        ids.push(started.vm_id.to_string());
+    }
+    w.drain().await;
+    w.control.vm_stop(&w.ctx, ids[0].parse().unwrap()).await.unwrap();
+    w.drain().await;
+    let states = || async {
+        let mut states = Vec::new();
+        for id in &ids {
+            states.push(
+                w.control
+                    .vm_view(&w.ctx, id.parse().unwrap())
+                    .await
+                    .unwrap()
+                    .state,
+            );
+        }
+        states
+    };
+
+    // Stop all three: the stopped one is skipped with its reason, the others stop.
+    let outcomes = w.control.vm_bulk(&w.ctx, "stop", &ids, "").await.unwrap();
+    assert_eq!(
+        outcomes.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        ["bulk-a", "bulk-b", "bulk-c"]
+    );
+    assert_eq!(outcomes[0].job_id, None);
+    assert_eq!(outcomes[0].error_code.as_deref(), Some("forbidden"));
+    assert_eq!(outcomes[0].error.as_deref(), Some("The VM is already stopped."));
+    assert!(outcomes[1].job_id.is_some() && outcomes[2].job_id.is_some());
+    w.drain().await;
+    assert_eq!(states().await, ["stopped", "stopped", "stopped"]);
+
+    // Refused whole, nothing changed: another tenant naming these VMs (404), a viewer, a wrong
+    // action, no VM, too many, and a destroy without the count typed.
+    let other = world().await;
+    let stranger = acting(other.ctx.actor.clone(), "x");
+    assert!(matches!(
+        w.control.vm_bulk(&stranger, "start", &ids, "").await,
+        Err(Error::NotFound)
+    ));
+    let mine_and_not = vec![ids[1].clone(), uuid::Uuid::new_v4().to_string()];
+    assert!(matches!(
+        w.control.vm_bulk(&w.ctx, "start", &mine_and_not, "").await,
+        Err(Error::NotFound)
+    ));
+    let viewer = as_viewer(&w.ctx);
+    assert!(matches!(
+        w.control.vm_bulk(&viewer, "start", &ids, "").await,
+        Err(Error::Forbidden(_))
+    ));
+    let field = |result: Result<_, Error>, field: &str| match result {
+        Err(Error::Invalid(errors)) => errors.get(field).map(str::to_owned),
+        other => panic!("expected an invalid {field}, got {other:?}"),
+    };
+    assert!(field(w.control.vm_bulk(&w.ctx, "resize", &ids, "").await, "action").is_some());
+    assert!(field(w.control.vm_bulk(&w.ctx, "start", &[], "").await, "ids").is_some());
+    let many: Vec<String> = (0..=meridian_control::vm::BULK_MAX)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    assert!(field(w.control.vm_bulk(&w.ctx, "start", &many, "").await, "ids").is_some());
+    assert_eq!(
+        field(w.control.vm_bulk(&w.ctx, "destroy", &ids, "").await, "confirm").as_deref(),
+        Some("Type 3 to confirm destroying 3 VMs.")
+    );
+    assert!(field(w.control.vm_bulk(&w.ctx, "destroy", &ids, "2").await, "confirm").is_some());
+    w.drain().await;
+    assert_eq!(states().await, ["stopped", "stopped", "stopped"]);
+
+    // An id named twice is acted on once.
+    let twice = vec![ids[1].clone(), ids[1].clone()];
+    let outcomes = w.control.vm_bulk(&w.ctx, "start", &twice, "").await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    w.drain().await;
+    assert_eq!(states().await, ["stopped", "running", "stopped"]);
+
+    // Destroy, confirmed once for all three: one job each, nothing left behind.
+    let outcomes = w.control.vm_bulk(&w.ctx, "destroy", &ids, " 3 ").await.unwrap();
+    assert!(outcomes.iter().all(|o| o.job_id.is_some()), "{outcomes:?}");
+    w.drain().await;
+    assert_eq!(states().await, ["destroyed", "destroyed", "destroyed"]);
+    assert!(w.control.vm_list(&w.ctx).await.unwrap().is_empty());
+    w.assert_invariants().await;
+    // Each VM's operation is in the audit log as its own, and the refused destroy too.
+    let log = w.control.audit_list(&w.ctx, 100).await.unwrap();
+    let destroys = log.iter().filter(|e| e.action == "vm.destroy").count();
+    assert_eq!(
+        destroys,
+        3 + 2,
+        "three destroys and two refused confirmations: {log:?}"
     );
 }

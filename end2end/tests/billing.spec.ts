@@ -46,3 +46,29 @@ test('the billing page lists the hours of a VM that ran, and the invoice CSV dow
   expect(csv).toContain('VM xs (Wren)');
   expect(csv).toMatch(/"Total",,,,\d+\.\d+/);
 });
+
+test('a dedicated host shows its price before create, on the VM and as its own line on the bill', async ({ page }) => {
+  await signUp(page, 'Alone Ltd', uniqueEmail('dedicated'));
+  await page.goto('/vms/new');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('alone-1');
+  await page.getByLabel(/^xs \(Wren\)/).check();
+  const price = page.getByRole('region', { name: 'Price' });
+  // xs: $0.0175 an hour; a dedicated host adds half of it.
+  await expect(price).toContainText('$0.0175 per hour while running');
+  await expect(price).not.toContainText('dedicated host');
+  await page.getByLabel(/^Dedicated host: no other tenant's VMs on the same host \(\+50 % on the compute\)/).check();
+  await expect(price).toContainText('$0.02625 per hour while running');
+  await expect(price).toContainText('A dedicated host adds 50 % to the compute: $0.00875 per hour, included.');
+  await page.getByRole('button', { name: 'Create VM' }).click();
+  await expect(page.locator('.badge-running')).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByText('$0.02625 per hour while running')).toBeVisible();
+  await page.waitForTimeout(2_500);
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await expect(page.locator('.badge-stopped')).toBeVisible({ timeout: 30_000 });
+
+  await page.getByRole('link', { name: 'Billing' }).click();
+  const lines = page.getByRole('table', { name: 'Invoice lines' });
+  await expect(lines.getByRole('row').filter({ hasText: 'Dedicated host for a VM xs (Wren): 50 % of its compute' }))
+    .toHaveCount(1);
+});

@@ -1027,6 +1027,7 @@ const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
     ),
     ("vm_view", Read, &[("id", "{vm}")]),
     ("vm_operate", Change, &[("id", "{vm}"), ("action", "stop")]),
+    ("vm_bulk", Change, &[("action", "stop"), ("ids[0]", "{vm}")]),
     ("vm_resize", Change, &[("id", "{vm}"), ("size", "m")]),
     (
         "vm_destroy",
@@ -1157,6 +1158,13 @@ const REST: &[(&str, &str, Access, &str, &str)] = &[
         Change,
         "/api/v1/vms",
         r#"{"vdc_id":"{vdc}","name":"another","template":"debian-12","size":"xs"}"#,
+    ),
+    (
+        "POST",
+        "/api/v1/vms/bulk",
+        Change,
+        "/api/v1/vms/bulk",
+        r#"{"action":"stop","ids":["{vm}"]}"#,
     ),
     ("GET", "/api/v1/vms/{id}", Read, "/api/v1/vms/{vm}", ""),
     (
@@ -3817,4 +3825,86 @@ async fn a_refused_plain_form_returns_to_its_page_and_a_crafted_error_never_show
         assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{crafted}");
         assert_eq!(answer.headers()["location"], "/signup");
     }
+}
+
+#[tokio::test]
+async fn a_bulk_action_over_rest_starts_a_job_per_vm_and_names_each_one_skipped() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Bulk Co", "ops@bulk.example").await;
+    let (_, secret) = server.api_key(&owner, "bulk").await;
+    let rest = |method: &'static str, path: String, body: String| {
+        let (server, secret) = (&server, secret.clone());
+        async move { server.rest(Some(&secret), method, &path, &body, &[]).await }
+    };
+    let mut vms = Vec::new();
+    let mut jobs = Vec::new();
+    for name in ["web-1", "web-2"] {
+        let body = format!(r#"{{"zone":"fra1","name":"{name}","template":"debian-12","size":"xs"}}"#);
+        let (status, created) = rest("POST", "/api/v1/vms".into(), body).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+        vms.push(created["vm"]["id"].as_str().unwrap().to_owned());
+        jobs.push(created["job"]["id"].as_str().unwrap().to_owned());
+    }
+    // Workers build both, then stop, so that the next job on web-1 stays queued and holds it.
+    let (stop_workers, workers) = meridian::spawn_workers(&server.control, 1);
+    for job in &jobs {
+        for _ in 0..400 {
+            let (_, answer) = rest("GET", format!("/api/v1/jobs/{job}"), String::new()).await;
+            if answer["state"] == "succeeded" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    stop_workers.send(true).unwrap();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let (status, stopping) = rest("POST", format!("/api/v1/vms/{}/stop", vms[0]), String::new()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{stopping}");
+
+    let bulk = |action: &str, ids: &[String], confirm: &str| {
+        serde_json::json!({"action": action, "ids": ids, "confirm": confirm}).to_string()
+    };
+    let (status, answer) = rest("POST", "/api/v1/vms/bulk".into(), bulk("reboot", &vms, "")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        (answer["started"].as_u64(), answer["skipped"].as_u64()),
+        (Some(1), Some(1)),
+        "{answer}"
+    );
+    let held = &answer["outcomes"][0];
+    assert_eq!(held["name"], "web-1");
+    assert_eq!(held["job_id"], serde_json::Value::Null);
+    assert_eq!(held["error_code"], "operation_in_progress", "{answer}");
+    assert!(
+        held["error"]
+            .as_str()
+            .unwrap()
+            .contains(stopping["job"]["id"].as_str().unwrap())
+    );
+    assert_eq!(answer["outcomes"][1]["name"], "web-2");
+    let job = answer["outcomes"][1]["job_id"].as_str().expect("web-2 reboots");
+    let (_, job) = rest("GET", format!("/api/v1/jobs/{job}"), String::new()).await;
+    assert_eq!(
+        (job["kind"].as_str(), job["vm_id"].as_str()),
+        (Some("vm_reboot"), Some(vms[1].as_str()))
+    );
+
+    // Refused whole: an unconfirmed destroy, a wrong action, an id that is not one of ours.
+    let (status, answer) = rest("POST", "/api/v1/vms/bulk".into(), bulk("destroy", &vms, "1")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(
+        answer["error"]["fields"]["confirm"],
+        "Type 2 to confirm destroying 2 VMs."
+    );
+    let (status, answer) = rest("POST", "/api/v1/vms/bulk".into(), bulk("explode", &vms, "")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["error"]["fields"]["action"].is_string(), "{answer}");
+    let strangers = [vms[1].clone(), uuid::Uuid::new_v4().to_string()];
+    let (status, answer) = rest("POST", "/api/v1/vms/bulk".into(), bulk("stop", &strangers, "")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (_, list) = rest("GET", "/api/v1/jobs".into(), String::new()).await;
+    assert_eq!(list["total"], 4, "two creates, the stop and the reboot: {list}");
 }

@@ -8,7 +8,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use meridian_core::view::{Job, JobEvent, Vm};
+pub use meridian_core::view::{BulkOutcome, Job, JobEvent, Vm};
 
 /// A VM with its latest job, the job's progress, and its console.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,6 +175,20 @@ pub async fn vm_operate(id: String, action: String) -> Result<(), AppError> {
         }
     };
     Ok(())
+}
+
+/// Starts, stops, reboots or destroys the VMs `ids` (`action`), one job each; a destroy needs
+/// `confirm` to hold their number. Each VM's outcome says whether it started and why not.
+#[server(prefix = "/fn", endpoint = "vm_bulk")]
+pub async fn vm_bulk(
+    action: String,
+    #[server(default)] ids: Vec<String>,
+    #[server(default)] confirm: String,
+) -> Result<Vec<BulkOutcome>, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let outcomes = control.vm_bulk(&ctx, &action, &ids, &confirm).await?;
+    crate::server::plain_form_goes_to("/vms");
+    Ok(outcomes)
 }
 
 /// Resizes a stopped VM to a catalogue size.

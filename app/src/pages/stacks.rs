@@ -38,7 +38,8 @@ pub fn StacksPage() -> impl IntoView {
                             <span><strong>{t.name}</strong><br />{t.description}
                                 <br /><span class="muted">{format!("{} VMs, size {}", t.size_in_vms(), t.size)}</span>
                                 <br /><span class="muted">{SIZES.iter().find(|s| s.code == t.size).map(|named| {
-                                    meridian_core::pricing::vm_price_text(t.size_in_vms(), &named.size, t.breakout)
+                                    meridian_core::pricing::vm_price_text(t.size_in_vms(), &named.size,
+                                        meridian_core::pricing::Extras { public_ip: t.breakout, dedicated: false })
                                 })}</span></span>
                         </label>
                     }).collect_view()}

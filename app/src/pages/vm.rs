@@ -313,7 +313,8 @@ fn guest_image(simulated: bool, image: Option<&str>) -> String {
     }
 }
 
-/// What the VM costs at its size, with its disk and public address: the create form's words.
+/// What the VM costs at its size, with its disk, public address and dedicated host: the create
+/// form's words.
 fn vm_cost(vm: &crate::api::vm::Vm) -> String {
     match (
         meridian_core::resource::Vcpus::new(u32::try_from(vm.vcpus).unwrap_or(0)),
@@ -323,7 +324,10 @@ fn vm_cost(vm: &crate::api::vm::Vm) -> String {
         (Ok(vcpus), Ok(memory), Ok(disk)) => meridian_core::pricing::vm_price_text(
             1,
             &meridian_core::resource::VmSize::new(vcpus, memory, disk),
-            vm.public_ip.is_some(),
+            meridian_core::pricing::Extras {
+                public_ip: vm.public_ip.is_some(),
+                dedicated: vm.dedicated,
+            },
         ),
         _ => "—".to_owned(),
     }

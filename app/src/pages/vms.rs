@@ -1,15 +1,17 @@
 //! The VM list (with filters) and the create form.
 
 use crate::api::vdc::{Vdc, vdc_list};
-use crate::api::vm::{Vm, VmCreate, vm_list};
+use crate::api::vm::{BulkOutcome, Vm, VmBulk, VmCreate, vm_list};
 use crate::components::api_call::{ApiCall, form_fields, vm_create_calls};
 use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{ChoiceError, FormAlert, SelectField, TextAreaField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader};
-use crate::components::vm_table::VmTable;
+use crate::components::vm_table::{Selection, VmTable};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
-use meridian_core::pricing::{PUBLIC_IPV4_HOUR, hourly_rate, vm_price_text};
+use meridian_core::pricing::{
+    DEDICATED_PREMIUM_PERCENT, Extras, PUBLIC_IPV4_HOUR, hourly_rate, vm_price_text,
+};
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
 use meridian_core::zone::{ZONES, zone_label};
 
@@ -34,6 +36,25 @@ pub fn VmsPage() -> impl IntoView {
     let (vdc, set_vdc) = signal(String::new());
     let (zone, set_zone) = signal(String::new());
     let (state, set_state) = signal(String::new());
+    let select = Selection {
+        form: BULK_FORM,
+        picked: RwSignal::new(Default::default()),
+    };
+    let bulk = ServerAction::<VmBulk>::new();
+    follow_bulk(bulk, vms, select);
+    // What a filter hides is not acted on: a new filter starts a new selection.
+    let set_zone = move |z: String| {
+        select.picked.set(Default::default());
+        set_zone.set(z);
+    };
+    let set_vdc = move |v: String| {
+        select.picked.set(Default::default());
+        set_vdc.set(v);
+    };
+    let set_state = move |st: String| {
+        select.picked.set(Default::default());
+        set_state.set(st);
+    };
     let shown = move |all: Vec<Vm>| -> Vec<Vm> {
         all.into_iter()
             .filter(|vm| zone.get().is_empty() || vm.zone == zone.get())
@@ -47,6 +68,7 @@ pub fn VmsPage() -> impl IntoView {
             <h1>"Virtual machines"</h1>
             <a class="button button-primary" href="/vms/new">"Create VM"</a>
         </header>
+        <BulkBar bulk select />
         // Both lists load before the page renders them: the VDC filter read its list on its own,
         // so the server could render it before that list arrived and the browser after, and the
         // page then failed to hydrate.
@@ -66,30 +88,155 @@ pub fn VmsPage() -> impl IntoView {
                 view! {
                     <div class="filters" role="group" aria-label="Filter VMs">
                         <label>"Zone "
-                            <select on:change=move |ev| set_zone.set(event_target_value(&ev))>
+                            <select on:change=move |ev| set_zone(event_target_value(&ev))>
                                 <option value="">"All zones"</option>
                                 {zones.into_iter().map(|z| view! { <option value=z.clone()>{zone_label(&z)}</option> }).collect_view()}
                             </select>
                         </label>
                         <label>"VDC "
-                            <select on:change=move |ev| set_vdc.set(event_target_value(&ev))>
+                            <select on:change=move |ev| set_vdc(event_target_value(&ev))>
                                 <option value="">"All VDCs"</option>
                                 {vdc_options.into_iter()
                                     .map(|v| view! { <option value=v.id.to_string()>{v.name.clone()}</option> }).collect_view()}
                             </select>
                         </label>
                         <label>"State "
-                            <select on:change=move |ev| set_state.set(event_target_value(&ev))>
+                            <select on:change=move |ev| set_state(event_target_value(&ev))>
                                 <option value="">"All states"</option>
                                 {["running", "stopped", "provisioning", "pending", "failed", "destroying"].into_iter()
                                     .map(|s| view! { <option value=s>{s}</option> }).collect_view()}
                             </select>
                         </label>
                     </div>
-                    {move || view! { <VmTable vms=shown(all.clone()) empty=empty /> }}
+                    {move || view! { <VmTable vms=shown(all.clone()) empty=empty select /> }}
                 }
             }} />
     }
+}
+
+/// The bulk action form's id: the VM table's checkboxes belong to it.
+const BULK_FORM: &str = "vm-bulk";
+
+/// The actions on the picked VMs: start, stop, reboot, and destroy behind one confirmation for
+/// all; then what each VM did.
+#[component]
+fn BulkBar(bulk: ServerAction<VmBulk>, select: Selection) -> impl IntoView {
+    let server = action_error(bulk);
+    let count = move || select.picked.with(|picked| picked.len());
+    let picked_text = move || match count() {
+        0 => "Select VMs in the table to act on several at once.".to_owned(),
+        1 => "1 VM selected".to_owned(),
+        n => format!("{n} VMs selected"),
+    };
+    let destroy_text = move || match count() {
+        1 => "Destroy 1 VM".to_owned(),
+        n => format!("Destroy {n} VMs"),
+    };
+    let pending = Signal::derive(move || bulk.pending().get());
+    view! {
+        <ActionForm action=bulk attr:id=BULK_FORM attr:class="bulk-bar card" attr:aria-label="Act on selected VMs"><FormToken />
+            <p class="bulk-count" aria-live="polite">{picked_text}</p>
+            <div class="bulk-buttons" role="group" aria-label="Actions on the selected VMs">
+                {[("start", "Start"), ("stop", "Stop"), ("reboot", "Reboot")].into_iter().map(|(value, text)| view! {
+                    <button type="submit" name="action" value=value class="button button-secondary"
+                        disabled=pending>{text}</button>
+                }).collect_view()}
+                <details class="bulk-destroy">
+                    <summary class="button button-secondary">"Destroy…"</summary>
+                    <div class="bulk-destroy-body">
+                        <p>"Destroying a VM deletes its disk and releases its addresses. This cannot be undone."</p>
+                        <TextField label="Type the number of selected VMs to confirm" name="confirm" id="bulk-confirm"
+                            inputmode="numeric" server />
+                        <button type="submit" name="action" value="destroy" class="button button-danger"
+                            disabled=pending>{destroy_text}</button>
+                    </div>
+                </details>
+            </div>
+            <ChoiceError name="ids" also="action" server />
+            <FormAlert server />
+        </ActionForm>
+        {move || bulk.value().get().and_then(Result::ok).map(|outcomes| view! { <BulkResults outcomes /> })}
+    }
+}
+
+/// What a bulk action did to each VM: started (linked to the VM, whose page follows its job) or
+/// skipped, and why.
+#[component]
+fn BulkResults(outcomes: Vec<BulkOutcome>) -> impl IntoView {
+    let started = outcomes.iter().filter(|o| o.job_id.is_some()).count();
+    let skipped = outcomes.len() - started;
+    let vms = |n: usize| {
+        if n == 1 {
+            "1 VM".to_owned()
+        } else {
+            format!("{n} VMs")
+        }
+    };
+    let summary = match (started, skipped) {
+        (_, 0) => format!("Started on {}.", vms(started)),
+        (0, _) => format!("Nothing started: {} skipped.", vms(skipped)),
+        _ => format!("Started on {}; {} skipped.", vms(started), vms(skipped)),
+    };
+    let class = if skipped == 0 {
+        "alert alert-success"
+    } else {
+        "alert alert-warning"
+    };
+    view! {
+        <section class=class role="status" aria-label="What happened to each VM">
+            <p><strong>{summary}</strong></p>
+            <ul class="bulk-results">
+                {outcomes.into_iter().map(|o| {
+                    let what = match (&o.job_id, &o.error) {
+                        (Some(_), _) => "started: its page shows the progress".to_owned(),
+                        (None, Some(error)) => format!("skipped: {error}"),
+                        (None, None) => "skipped".to_owned(),
+                    };
+                    view! { <li><a href=format!("/vms/{}", o.vm_id)>{o.name}</a>" — "{what}</li> }
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// After a bulk action: the selection cleared and the list read again, then every 2 s for half a
+/// minute while the jobs move the VMs' states.
+fn follow_bulk(
+    bulk: ServerAction<VmBulk>,
+    vms: Resource<Result<Vec<Vm>, crate::error::AppError>>,
+    select: Selection,
+) {
+    let polling = StoredValue::new(None::<IntervalHandle>);
+    let stop = move || {
+        if let Some(handle) = polling.get_value() {
+            handle.clear();
+        }
+    };
+    Effect::new(move |_| {
+        let Some(Ok(outcomes)) = bulk.value().get() else {
+            return;
+        };
+        select.picked.set(Default::default());
+        vms.refetch();
+        stop();
+        if outcomes.iter().any(|o| o.job_id.is_some()) {
+            let ticks = std::cell::Cell::new(0);
+            let handle = set_interval_with_handle(
+                move || {
+                    ticks.set(ticks.get() + 1);
+                    if ticks.get() > 15 {
+                        stop();
+                    } else {
+                        vms.refetch();
+                    }
+                },
+                std::time::Duration::from_secs(2),
+            )
+            .ok();
+            polling.set_value(handle);
+        }
+    });
+    on_cleanup(stop);
 }
 
 /// The create form: VDC (hence zone), template, size with its price, breakout, extras, then create.
@@ -104,6 +251,7 @@ pub fn VmNewPage() -> impl IntoView {
     let server = action_error(create);
     let (size, set_size) = signal("s".to_owned());
     let (breakout, set_breakout) = signal(false);
+    let (dedicated, set_dedicated) = signal(false);
     let (keys_chosen, set_keys_chosen) = signal(0_usize);
     // The REST request and CloudStack command for what the form holds, as it is filled in.
     let calls = RwSignal::new(None::<(String, String)>);
@@ -115,7 +263,14 @@ pub fn VmNewPage() -> impl IntoView {
     });
     let price = move || {
         let named = SIZES.iter().find(|s| s.code == size.get())?;
-        Some(vm_price_text(1, &named.size, breakout.get()))
+        Some(vm_price_text(
+            1,
+            &named.size,
+            Extras {
+                public_ip: breakout.get(),
+                dedicated: dedicated.get(),
+            },
+        ))
     };
     view! {
         <PageHeader title="Create a VM" description="Pick where it runs, what it runs, and how big it is." />
@@ -254,8 +409,8 @@ pub fn VmNewPage() -> impl IntoView {
                             <TextField label="Anti-affinity group (optional)" name="anti_affinity_group" id="vm-group"
                                 hint="VMs in the same group run on different hosts." server />
                             <label class="choice">
-                                <input type="checkbox" name="dedicated" />
-                                <span>"Dedicated host: no other tenant's VMs on the same host"</span>
+                                <input type="checkbox" name="dedicated" on:change=move |ev| set_dedicated.set(event_target_checked(&ev)) />
+                                <span>{format!("Dedicated host: no other tenant's VMs on the same host (+{DEDICATED_PREMIUM_PERCENT} % on the compute)")}</span>
                             </label>
                         </fieldset>
                         <section class="card summary" aria-label="Price">

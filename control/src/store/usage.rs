@@ -48,7 +48,7 @@ impl Store {
         .await
     }
 
-    /// A tenant's charged usage (compute, disk, public addresses) for hours starting in
+    /// A tenant's charged usage (compute, dedicated hosts, disk, public addresses) for hours starting in
     /// `[from, to)`, summed per VM: one row per VM, kind and size, `hour_start` its first hour.
     pub async fn usage_by_resource(
         &self,
@@ -60,7 +60,7 @@ impl Store {
             "SELECT MIN(hour_start) AS hour_start, kind, resource_id, size, MIN(zone) AS zone, \
              CAST(SUM(quantity) AS BIGINT) AS quantity FROM usage_records \
              WHERE tenant_id = $1 AND hour_start >= $2 AND hour_start < $3 \
-             AND kind IN ('vm_seconds', 'disk_gib_seconds', 'public_ip_seconds') \
+             AND kind IN ('vm_seconds', 'dedicated_seconds', 'disk_gib_seconds', 'public_ip_seconds') \
              GROUP BY resource_id, kind, size ORDER BY resource_id, kind, size",
             tenant_id,
             from,

@@ -151,10 +151,12 @@ pub struct Standing {
     pub running: bool,
     /// It holds a public address.
     pub public_ip: bool,
+    /// It runs on a dedicated host (the premium is charged while it runs).
+    pub dedicated: bool,
 }
 
 /// The bill at the end of a period if nothing changes from now on: `so_far`, plus what `vms` cost
-/// over `rest` as they stand (compute while running; disk and public address while a VM exists,
+/// over `rest` as they stand (compute, and a dedicated host's premium, while running; disk and public address while a VM exists,
 /// running or stopped), rated as metering will rate it. One projection for the overview, the
 /// billing page and the API: a VM created today projects a month of it, not a pace averaged over
 /// the days before it existed.
@@ -167,6 +169,9 @@ pub fn project_unchanged(
     for vm in vms {
         if vm.running {
             records.push(UsageRecord::vm(vm.size, rest));
+            if vm.dedicated {
+                records.push(UsageRecord::dedicated(vm.size, rest));
+            }
         }
         records.push(UsageRecord::disk(vm.size.disk_gib, rest));
         if vm.public_ip {

@@ -18,8 +18,8 @@ pub use invoice::{
 };
 pub use money::Money;
 pub use price_list::{
-    BANDWIDTH_GIB, DISK_GIB_MONTH, HOURS_PER_MONTH, MEMORY_GIB_HOUR, PUBLIC_IPV4_HOUR, VCPU_HOUR,
-    hourly_rate, vm_monthly_estimate, vm_price_text,
+    BANDWIDTH_GIB, DEDICATED_PREMIUM_PERCENT, DISK_GIB_MONTH, Extras, HOURS_PER_MONTH, MEMORY_GIB_HOUR,
+    PUBLIC_IPV4_HOUR, VCPU_HOUR, dedicated_premium, hourly_rate, vm_monthly_estimate, vm_price_text,
 };
 pub use usage::{Unit, UsageKind, UsagePeriod, UsageRecord};
 

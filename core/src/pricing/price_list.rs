@@ -13,6 +13,9 @@ pub const DISK_GIB_MONTH: Money = Money::from_micros(100_000);
 pub const PUBLIC_IPV4_HOUR: Money = Money::from_micros(5_000);
 /// Price of one GiB of traffic, on the backbone or to the internet: always nothing.
 pub const BANDWIDTH_GIB: Money = Money::ZERO;
+/// What a dedicated host adds to a VM's compute, in percent: the share of the host it keeps
+/// from other tenants.
+pub const DEDICATED_PREMIUM_PERCENT: i64 = 50;
 /// Hours in a billing month for per-month prices and estimates (365 × 24 / 12).
 pub const HOURS_PER_MONTH: u64 = 730;
 
@@ -29,14 +32,52 @@ pub fn hourly_rate(size: &VmSize) -> Money {
     Money::from_micros(vcpus + memory)
 }
 
-/// What a VM costs for a whole month running, for the create form: compute, its disk, and its public
-/// address if it has internet breakout. Bandwidth is free, so it is not in the estimate.
-pub fn vm_monthly_estimate(size: &VmSize, public_ip: bool) -> Money {
+/// What a VM of `size` on a dedicated host pays on top of [`hourly_rate`] per hour while it runs:
+/// [`DEDICATED_PREMIUM_PERCENT`] of it. Exact: every hourly rate is a multiple of 1,250
+/// micro-dollars, so half of it is whole.
+pub fn dedicated_premium(size: &VmSize) -> Money {
+    Money::from_micros(hourly_rate(size).micros() * DEDICATED_PREMIUM_PERCENT / 100)
+}
+
+/// What a VM asks for besides its size that has a price.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// Internet breakout: a public address.
+    pub public_ip: bool,
+    /// A dedicated host.
+    pub dedicated: bool,
+}
+
+impl Extras {
+    /// What a running VM of `size` with these extras costs per hour: compute, the dedicated
+    /// host's premium, the public address.
+    pub fn hourly(self, size: &VmSize) -> Money {
+        let mut micros = hourly_rate(size).micros();
+        if self.dedicated {
+            micros += dedicated_premium(size).micros();
+        }
+        if self.public_ip {
+            micros += PUBLIC_IPV4_HOUR.micros();
+        }
+        Money::from_micros(micros)
+    }
+}
+
+/// What a VM costs for a whole month running, for the create form: compute (with a dedicated
+/// host's premium), its disk, and its public address if it has internet breakout. Bandwidth is
+/// free, so it is not in the estimate.
+pub fn vm_monthly_estimate(size: &VmSize, extras: Extras) -> Money {
     // HOURS_PER_MONTH is a small constant; every term is bounded by the size limits.
     let hours = HOURS_PER_MONTH as i64;
-    let compute = hourly_rate(size).micros() * hours;
+    let compute = Extras {
+        public_ip: false,
+        ..extras
+    }
+    .hourly(size)
+    .micros()
+        * hours;
     let disk = i64::from(size.disk_gib.get()) * DISK_GIB_MONTH.micros();
-    let ip = if public_ip {
+    let ip = if extras.public_ip {
         PUBLIC_IPV4_HOUR.micros() * hours
     } else {
         0
@@ -48,12 +89,9 @@ pub fn vm_monthly_estimate(size: &VmSize, public_ip: bool) -> Money {
 /// hour while they run (their public addresses included) and for a month running, with their
 /// disks, which are charged also while the VMs are stopped. Bandwidth is free. One projection
 /// everywhere: [`vm_monthly_estimate`].
-pub fn vm_price_text(count: u32, size: &VmSize, public_ip: bool) -> String {
+pub fn vm_price_text(count: u32, size: &VmSize, extras: Extras) -> String {
     let n = i64::from(count.max(1));
-    let mut hourly = hourly_rate(size);
-    if public_ip {
-        hourly = hourly.checked_add(PUBLIC_IPV4_HOUR).unwrap_or(hourly);
-    }
+    let hourly = extras.hourly(size);
     let times = |money: Money| money.checked_mul(n).unwrap_or(Money::MAX);
     let disk_gib = size.disk_gib.get();
     let disk = times(
@@ -61,17 +99,26 @@ pub fn vm_price_text(count: u32, size: &VmSize, public_ip: bool) -> String {
             .checked_mul(i64::from(disk_gib))
             .unwrap_or(Money::MAX),
     );
-    let month = times(vm_monthly_estimate(size, public_ip));
+    let month = times(vm_monthly_estimate(size, extras));
+    let dedicated = if extras.dedicated {
+        format!(
+            " A dedicated host adds {DEDICATED_PREMIUM_PERCENT} % to the compute: {} per hour{}, included.",
+            times(dedicated_premium(size)).format_precise(),
+            if count > 1 { " for all of them" } else { "" }
+        )
+    } else {
+        String::new()
+    };
     if count > 1 {
         format!(
-            "{count} VMs: {} per hour while running, ≈ {} a month with their {count} × {disk_gib} GiB of disk ({} a month, also while stopped). Bandwidth: always $0.00.",
+            "{count} VMs: {} per hour while running, ≈ {} a month with their {count} × {disk_gib} GiB of disk ({} a month, also while stopped). Bandwidth: always $0.00.{dedicated}",
             times(hourly).format_precise(),
             month.format_cents(),
             disk.format_cents()
         )
     } else {
         format!(
-            "{} per hour while running, ≈ {} a month with its {disk_gib} GiB disk ({} a month, also while stopped). Bandwidth: always $0.00.",
+            "{} per hour while running, ≈ {} a month with its {disk_gib} GiB disk ({} a month, also while stopped). Bandwidth: always $0.00.{dedicated}",
             hourly.format_precise(),
             month.format_cents(),
             disk.format_cents()

@@ -86,13 +86,59 @@ fn hourly_rates_come_from_vcpus_and_memory_and_are_exact() {
 fn the_price_in_words_is_the_projection_with_disk_and_address() {
     // s: $0.045 an hour; 730 h = $32.85, with 50 GiB of disk at $0.10 = $5.00.
     assert_eq!(
-        vm_price_text(1, &size("s"), false),
+        vm_price_text(1, &size("s"), Extras::default()),
         "$0.045 per hour while running, ≈ $37.85 a month with its 50 GiB disk ($5.00 a month, also while stopped). Bandwidth: always $0.00."
     );
-    assert!(vm_price_text(1, &size("s"), true).starts_with("$0.05 per hour while running, ≈ $41.50 a month"));
+    assert!(vm_price_text(1, &size("s"), IP).starts_with("$0.05 per hour while running, ≈ $41.50 a month"));
     assert_eq!(
-        vm_price_text(9, &size("s"), false),
+        vm_price_text(9, &size("s"), Extras::default()),
         "9 VMs: $0.405 per hour while running, ≈ $340.65 a month with their 9 × 50 GiB of disk ($45.00 a month, also while stopped). Bandwidth: always $0.00."
+    );
+}
+
+/// Extras with a public address only.
+const IP: Extras = Extras {
+    public_ip: true,
+    dedicated: false,
+};
+
+#[test]
+fn a_dedicated_host_adds_half_the_compute_exactly_in_the_price_and_on_the_bill() {
+    // s: $0.045 an hour, so $0.0225 more on a dedicated host.
+    assert_eq!(dedicated_premium(&size("s")), Money::from_micros(22_500));
+    for named in &SIZES {
+        assert_eq!(
+            dedicated_premium(&named.size).micros() * 2,
+            hourly_rate(&named.size).micros(),
+            "{} is exact",
+            named.code
+        );
+    }
+    let dedicated = Extras {
+        public_ip: false,
+        dedicated: true,
+    };
+    // 730 h × $0.0675 + $5.00 of disk.
+    assert_eq!(
+        vm_price_text(1, &size("s"), dedicated),
+        "$0.0675 per hour while running, ≈ $54.28 a month with its 50 GiB disk ($5.00 a month, also while stopped). Bandwidth: always $0.00. A dedicated host adds 50 % to the compute: $0.0225 per hour, included."
+    );
+    // On the bill: a line of its own, an hour at the premium.
+    let hour = period(0, HOUR_MS);
+    let invoice = Invoice::from_records(&[
+        UsageRecord::vm(size("s"), hour),
+        UsageRecord::dedicated(size("s"), hour),
+    ])
+    .unwrap();
+    assert_eq!(invoice.total(), Money::from_micros(67_500));
+    let line = invoice
+        .lines()
+        .iter()
+        .find(|line| matches!(line.kind, UsageKind::DedicatedHours { .. }))
+        .expect("a dedicated line");
+    assert_eq!(
+        line.description,
+        "Dedicated host for a VM s (Robin): 50 % of its compute"
     );
 }
 
@@ -100,14 +146,24 @@ fn the_price_in_words_is_the_projection_with_disk_and_address() {
 fn monthly_estimates() {
     // xs: 730 h × $0.0175 + 20 GiB × $0.10 = $12.775 + $2.00.
     assert_eq!(
-        vm_monthly_estimate(&size("xs"), false).format_precise(),
+        vm_monthly_estimate(&size("xs"), Extras::default()).format_precise(),
         "$14.775"
     );
-    assert_eq!(vm_monthly_estimate(&size("xs"), false).format_cents(), "$14.78");
+    assert_eq!(
+        vm_monthly_estimate(&size("xs"), Extras::default()).format_cents(),
+        "$14.78"
+    );
     // A public address adds 730 h × $0.005 = $3.65.
-    assert_eq!(vm_monthly_estimate(&size("xs"), true).format_precise(), "$18.425");
+    assert_eq!(vm_monthly_estimate(&size("xs"), IP).format_precise(), "$18.425");
     for named in &SIZES {
-        assert!(vm_monthly_estimate(&named.size, true) > vm_monthly_estimate(&named.size, false));
+        assert!(vm_monthly_estimate(&named.size, IP) > vm_monthly_estimate(&named.size, Extras::default()));
+        let dedicated = Extras {
+            dedicated: true,
+            ..Extras::default()
+        };
+        assert!(
+            vm_monthly_estimate(&named.size, dedicated) > vm_monthly_estimate(&named.size, Extras::default())
+        );
     }
 }
 
@@ -272,6 +328,7 @@ fn a_projection_adds_the_rest_of_the_month_as_things_stand() {
         size: s,
         running: true,
         public_ip: true,
+        dedicated: false,
     };
     let stopped = Standing {
         running: false,
@@ -293,6 +350,33 @@ fn a_projection_adds_the_rest_of_the_month_as_things_stand() {
     assert_eq!(
         project_unchanged(m(1_000_000), &[running], rest),
         Ok(m(1_000_000 + compute + disk.micros() + address))
+    );
+    // On a dedicated host it also pays the premium while it runs, and not while stopped.
+    let dedicated = Standing {
+        dedicated: true,
+        ..running
+    };
+    assert_eq!(
+        project_unchanged(m(0), &[dedicated], rest),
+        Ok(m(compute + compute / 2 + disk.micros() + address))
+    );
+    assert_eq!(
+        project_unchanged(
+            m(0),
+            &[Standing {
+                running: false,
+                ..dedicated
+            }],
+            rest
+        ),
+        project_unchanged(
+            m(0),
+            &[Standing {
+                running: false,
+                ..running
+            }],
+            rest
+        )
     );
     // A stopped VM still pays for its disk, and only for it.
     assert_eq!(project_unchanged(m(0), &[stopped], rest), Ok(disk));

@@ -1,6 +1,9 @@
 //! Metered usage: what was used, in which unit, over which period.
 
-use super::{BANDWIDTH_GIB, DISK_GIB_MONTH, HOURS_PER_MONTH, Money, PUBLIC_IPV4_HOUR, hourly_rate};
+use super::{
+    BANDWIDTH_GIB, DEDICATED_PREMIUM_PERCENT, DISK_GIB_MONTH, HOURS_PER_MONTH, Money, PUBLIC_IPV4_HOUR,
+    dedicated_premium, hourly_rate,
+};
 use crate::resource::{DiskGib, VmSize};
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +58,13 @@ pub enum UsageKind {
         /// The VM's size while it ran.
         size: VmSize,
     },
+    /// A running VM of this size on a dedicated host (no other tenant's VMs beside it): the
+    /// host's share it keeps from others, [`DEDICATED_PREMIUM_PERCENT`] of its compute; quantity in
+    /// seconds of running.
+    DedicatedHours {
+        /// The VM's size while it ran.
+        size: VmSize,
+    },
     /// Disk storage; quantity in GiB-seconds (disk GiB × seconds it existed, running or stopped).
     DiskGibHours,
     /// Public IPv4 addresses; quantity in address-seconds (seconds each address was assigned).
@@ -69,7 +79,9 @@ impl UsageKind {
     /// The unit its price is quoted in.
     pub fn unit(self) -> Unit {
         match self {
-            UsageKind::VmHours { .. } | UsageKind::PublicIpHours => Unit::Hour,
+            UsageKind::VmHours { .. } | UsageKind::DedicatedHours { .. } | UsageKind::PublicIpHours => {
+                Unit::Hour
+            }
             UsageKind::DiskGibHours => Unit::GibMonth,
             UsageKind::BytesBackbone | UsageKind::BytesInternet => Unit::Gib,
         }
@@ -79,6 +91,7 @@ impl UsageKind {
     pub fn unit_price(self) -> Money {
         match self {
             UsageKind::VmHours { size } => hourly_rate(&size),
+            UsageKind::DedicatedHours { size } => dedicated_premium(&size),
             UsageKind::DiskGibHours => DISK_GIB_MONTH,
             UsageKind::PublicIpHours => PUBLIC_IPV4_HOUR,
             UsageKind::BytesBackbone | UsageKind::BytesInternet => BANDWIDTH_GIB,
@@ -95,6 +108,13 @@ impl UsageKind {
                 ),
                 None => format!("VM: {}, {} memory", size.vcpus, size.memory_mib),
             },
+            UsageKind::DedicatedHours { size } => format!(
+                "Dedicated host for a VM {}: {DEDICATED_PREMIUM_PERCENT} % of its compute",
+                size.catalogue_entry().map_or_else(
+                    || format!("of {}, {} memory", size.vcpus, size.memory_mib),
+                    |named| format!("{} ({})", named.code, named.name)
+                )
+            ),
             UsageKind::DiskGibHours => "Disk storage".to_owned(),
             UsageKind::PublicIpHours => "Public IPv4 addresses".to_owned(),
             UsageKind::BytesBackbone => "Backbone traffic between zones (always free)".to_owned(),
@@ -137,6 +157,16 @@ impl UsageRecord {
     pub fn vm(size: VmSize, period: UsagePeriod) -> Self {
         Self {
             kind: UsageKind::VmHours { size },
+            quantity: period.duration_secs(),
+            period,
+        }
+    }
+
+    /// A VM of `size` running on a dedicated host for the whole period (its premium; its compute
+    /// is [`UsageRecord::vm`]).
+    pub fn dedicated(size: VmSize, period: UsagePeriod) -> Self {
+        Self {
+            kind: UsageKind::DedicatedHours { size },
             quantity: period.duration_secs(),
             period,
         }

@@ -69,6 +69,23 @@ pub struct Vm {
     pub created_at: i64,
 }
 
+/// What a bulk action did to one of the VMs it named: the job it started, or why it did not.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BulkOutcome {
+    /// The VM.
+    pub vm_id: VmId,
+    /// Its name.
+    pub name: String,
+    /// The job doing the action on it (follow it like any other).
+    pub job_id: Option<JobId>,
+    /// Why the action did not start on it: a stable code (`forbidden` when its state does not
+    /// allow the action, `busy` when another job holds it), for programs.
+    pub error_code: Option<String>,
+    /// The same for people, e.g. "The VM is already stopped.".
+    pub error: Option<String>,
+}
+
 /// One step of a job and how far it got.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -25,6 +25,9 @@ pub struct Size {
     pub disk_gib: u32,
     /// Price per hour running, in millionths of a US dollar (bandwidth is never charged).
     pub hourly_micro_usd: i64,
+    /// What a dedicated host adds per hour running, in millionths of a US dollar (half the
+    /// compute).
+    pub dedicated_hourly_micro_usd: i64,
 }
 
 /// Lists the VM sizes with their hourly prices.
@@ -40,6 +43,7 @@ pub async fn size_list(Caller(_ctx): Caller, paging: Paging) -> ApiResult<Page<S
             memory_mib: s.size.memory_mib.get(),
             disk_gib: s.size.disk_gib.get(),
             hourly_micro_usd: hourly_rate(&s.size).micros(),
+            dedicated_hourly_micro_usd: meridian_core::pricing::dedicated_premium(&s.size).micros(),
         })
         .collect();
     ok(paging.page(sizes)?)

@@ -9,7 +9,7 @@ use http::{HeaderMap, StatusCode};
 use meridian_control::vm::Started;
 use meridian_control::{Control, Error, OpContext};
 use meridian_core::resource::VmCreateForm;
-pub use meridian_core::view::{Job, Vdc, VdcDetail, Vm};
+pub use meridian_core::view::{BulkOutcome, Job, Vdc, VdcDetail, Vm};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -63,6 +63,30 @@ pub struct VmCreate {
 pub struct VmResize {
     /// A size code from `/sizes`; disks only grow.
     pub size: String,
+}
+
+/// One action on many VMs.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmBulk {
+    /// `start`, `stop`, `reboot` or `destroy`.
+    pub action: String,
+    /// Your VMs' ids (at most 100); any that is not one of yours refuses the whole request.
+    pub ids: Vec<String>,
+    /// For `destroy`: the number of VMs, as a string, to confirm.
+    #[serde(default)]
+    pub confirm: String,
+}
+
+/// What a bulk action did: one outcome per VM, in the order asked.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BulkAnswer {
+    /// How many VMs got a job.
+    pub started: usize,
+    /// How many were skipped, each saying why.
+    pub skipped: usize,
+    /// Per VM.
+    pub outcomes: Vec<BulkOutcome>,
 }
 
 /// A change accepted: the job doing it, and the VM as it is now.
@@ -310,6 +334,31 @@ pub async fn vm_reboot(
 ) -> ApiResult<Accepted> {
     let started = state.control.vm_reboot(&ctx, Error::id(&id)?).await?;
     started_answer(&state.control, &ctx, started).await
+}
+
+/// Starts, stops, reboots or destroys many VMs: one job each. A VM whose state does not allow the
+/// action, or that another job holds, is skipped with its reason and the others go ahead; a wrong
+/// action, an id that is not yours or an unconfirmed destroy refuses the whole request.
+#[utoipa::path(post, path = "/api/v1/vms/bulk", tag = "vms", request_body = VmBulk,
+    responses((status = 200, body = BulkAnswer), (status = 422, body = super::ApiErrorBody), (status = 403, body = super::ApiErrorBody),
+        (status = 404, description = "One of the ids is not one of your VMs; nothing was done.", body = super::ApiErrorBody)))]
+pub async fn vm_bulk(
+    state: State<AppState>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<BulkAnswer> {
+    let input: VmBulk = body_json(&headers, &body)?;
+    let outcomes = state
+        .control
+        .vm_bulk(&ctx, &input.action, &input.ids, &input.confirm)
+        .await?;
+    let started = outcomes.iter().filter(|o| o.job_id.is_some()).count();
+    ok(BulkAnswer {
+        started,
+        skipped: outcomes.len() - started,
+        outcomes,
+    })
 }
 
 /// Resizes a stopped VM (disks only grow).
