@@ -7,23 +7,56 @@ use crate::host::RegisterRefusal;
 use crate::store::now_ms;
 use crate::{Control, Error};
 use meridian_core::agent_api::{self, BACKBONE_CONTROLLER, BackboneIntent};
-use meridian_core::backbone::BACKBONE;
+use meridian_core::backbone::{BACKBONE, Cut};
+use meridian_core::map::{cut_changes, cut_impact, pair_change_text};
 use meridian_core::view::BackboneLink;
+use meridian_core::zone::ZoneId;
 
 impl Control {
     /// Every backbone link with whether staff cut it (staff of any role).
     pub async fn backbone_links_view(&self, ctx: &OpContext) -> Result<Vec<BackboneLink>, Error> {
         ctx.staff()?;
         let cuts = self.store.backbone_cuts().await?;
+        // Each tenant's zones and VMs there, for what cutting each link would do to them.
+        let mut tenants: std::collections::BTreeMap<String, Vec<(ZoneId, usize)>> =
+            std::collections::BTreeMap::new();
+        for (tenant, zone, count) in self.store.vm_counts_all().await? {
+            if let Ok(zone) = ZoneId::parse(&zone) {
+                let count = usize::try_from(count).unwrap_or(0);
+                tenants.entry(tenant).or_default().push((zone, count));
+            }
+        }
         Ok(BACKBONE
             .edges()
             .iter()
             .map(|edge| {
                 let key = edge.key();
+                let changes = cut_changes(&BACKBONE, &Cut::none().with_edge(edge.id));
+                let (mut tenants_affected, mut vms_affected) = (0, 0);
+                // `changes` is sorted worst first, and so is each tenant's part of it.
+                let mut worst: Option<usize> = None;
+                for zones in tenants.values() {
+                    let ids: Vec<ZoneId> = zones.iter().map(|(zone, _)| *zone).collect();
+                    let hit = cut_impact(&changes, &ids);
+                    if hit.is_empty() {
+                        continue;
+                    }
+                    tenants_affected += 1;
+                    vms_affected += zones
+                        .iter()
+                        .filter(|(zone, _)| hit.iter().any(|p| p.a == *zone || p.b == *zone))
+                        .map(|(_, count)| count)
+                        .sum::<usize>();
+                    let rank = changes.iter().position(|c| *c == hit[0]);
+                    worst = worst.into_iter().chain(rank).min();
+                }
                 BackboneLink {
                     cut_at: cuts.iter().find(|(cut, _)| *cut == key).map(|(_, at)| *at),
                     name: format!("{} – {}", edge.a.zone().city, edge.b.zone().city),
                     key,
+                    tenants_affected,
+                    vms_affected,
+                    worst: worst.and_then(|rank| changes.get(rank)).map(pair_change_text),
                 }
             })
             .collect())

@@ -33,6 +33,8 @@ pub struct ZoneFootprint {
     pub vms: usize,
     /// Of which running.
     pub running: usize,
+    /// Their names, in name order.
+    pub names: Vec<String>,
     /// The tenant's subnet there: the zone is part of its private network.
     pub subnet: Option<String>,
 }
@@ -69,6 +71,7 @@ impl Control {
                 zone: zone.to_owned(),
                 vms: 0,
                 running: 0,
+                names: Vec::new(),
                 subnet: None,
             });
         };
@@ -82,6 +85,7 @@ impl Control {
             if let Some(footprint) = zones.get_mut(&vm.zone) {
                 footprint.vms += 1;
                 footprint.running += usize::from(vm.state == "running");
+                footprint.names.push(vm.name.clone());
             }
         }
         for (zone, cidr) in subnets {

@@ -604,3 +604,57 @@ fn rule(
 ) -> meridian_core::resource::FirewallRuleCreate {
     meridian_core::resource::FirewallRuleCreate::parse(zone, protocol, from, to, source).unwrap()
 }
+
+#[tokio::test]
+async fn each_backbone_link_says_whose_vms_a_cut_would_slow_and_the_map_names_the_vms() {
+    let w = world().await;
+    let support = w.staff("sam@meridian.example", "support", false).await;
+    let links = w.control.backbone_links_view(&support).await.unwrap();
+    assert!(
+        links.iter().all(|l| l.tenants_affected == 0 && l.worst.is_none()),
+        "no VMs, no impact"
+    );
+    // Two VMs in London, one in New York, one in Berlin.
+    for (name, zone) in [("l-1", "lon1"), ("l-2", "lon1"), ("n-1", "nyc1"), ("b-1", "ber1")] {
+        let vdc = match w
+            .control
+            .vdc_list(&w.owner)
+            .await
+            .unwrap()
+            .iter()
+            .find(|v| v.zone == zone)
+        {
+            Some(vdc) => vdc.id.clone(),
+            None => w.control.vdc_create(&w.owner, zone, zone).await.unwrap().id,
+        };
+        let create = VmCreate::parse(&VmCreateForm {
+            name: name.into(),
+            zone: zone.into(),
+            template: "debian-12".into(),
+            size: "xs".into(),
+            ..VmCreateForm::default()
+        })
+        .unwrap();
+        w.control.vm_create(&w.owner, vdc, create).await.unwrap();
+    }
+    w.control.job_drain("w").await.unwrap();
+    let links = w.control.backbone_links_view(&support).await.unwrap();
+    let link = |key: &str| links.iter().find(|l| l.key == key).unwrap().clone();
+    let atlantic = link("lon1-nyc1");
+    assert_eq!(atlantic.tenants_affected, 1);
+    // London–New York slows: the London and New York VMs, not Berlin's unless its pairs change.
+    assert!(atlantic.vms_affected >= 3, "{atlantic:?}");
+    let worst = atlantic.worst.expect("a worst pair");
+    assert!(worst.contains("→") && worst.contains("ms (+"), "{worst}");
+    // A link none of the tenant's routes use changes nothing of theirs.
+    let far = links
+        .iter()
+        .find(|l| l.key.contains("syd1") || l.key.contains("sin1"))
+        .unwrap();
+    assert_eq!((far.tenants_affected, far.vms_affected), (0, 0), "{far:?}");
+
+    // The tenant's map names its VMs per zone, for the what-if cut's list.
+    let map = w.control.map_view(&w.owner).await.unwrap();
+    let lon = map.zones.iter().find(|z| z.zone == "lon1").unwrap();
+    assert_eq!(lon.names, ["l-1", "l-2"]);
+}

@@ -188,6 +188,82 @@ pub fn reroute(
     }
 }
 
+/// How a cut changes the round trip between two zones that both hold VMs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairImpact {
+    /// One zone of the pair (the earlier in the catalogue).
+    pub a: crate::zone::ZoneId,
+    /// The other.
+    pub b: crate::zone::ZoneId,
+    /// The modelled round trip on the whole backbone, in ms.
+    pub before_ms: f64,
+    /// The same with the cut applied; `None` when the cut leaves the pair unconnected.
+    pub after_ms: Option<f64>,
+}
+
+impl PairImpact {
+    /// How much longer the round trip gets, in ms; `None` when the pair is cut off.
+    pub fn added_ms(&self) -> Option<f64> {
+        self.after_ms.map(|after| after - self.before_ms)
+    }
+}
+
+/// Every pair of zones whose round trip `cut` changes, the ones it cuts off first, then the
+/// largest change first. A pair whose route only moves to another of the same length is not
+/// changed. Computed once per cut and filtered per tenant ([`cut_impact`]).
+pub fn cut_changes(backbone: &Backbone, cut: &Cut) -> Vec<PairImpact> {
+    let before = backbone.all_pairs(&Cut::none());
+    let after = backbone.all_pairs(cut);
+    let mut changed = Vec::new();
+    for (i, a) in crate::zone::ZONES.iter().enumerate() {
+        for (j, b) in crate::zone::ZONES.iter().enumerate().skip(i + 1) {
+            let Some(before) = before[i][j].as_ref() else {
+                continue;
+            };
+            let after = after[i][j].as_ref().map(|p| p.modelled_rtt_ms);
+            if after.is_some_and(|after| (after - before.modelled_rtt_ms).abs() < 0.05) {
+                continue;
+            }
+            changed.push(PairImpact {
+                a: a.id,
+                b: b.id,
+                before_ms: before.modelled_rtt_ms,
+                after_ms: after,
+            });
+        }
+    }
+    changed.sort_by(|x, y| match (x.added_ms(), y.added_ms()) {
+        (None, None) => (x.a.index(), x.b.index()).cmp(&(y.a.index(), y.b.index())),
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (Some(dx), Some(dy)) => dy.total_cmp(&dx),
+    });
+    changed
+}
+
+/// The pairs of `zones` (where someone's VMs are) among `changes` ([`cut_changes`]).
+pub fn cut_impact(changes: &[PairImpact], zones: &[crate::zone::ZoneId]) -> Vec<PairImpact> {
+    changes
+        .iter()
+        .filter(|p| zones.contains(&p.a) && zones.contains(&p.b))
+        .cloned()
+        .collect()
+}
+
+/// A pair's change in words: "London – New York: 68.3 → 90.2 ms (+21.9 ms)" or
+/// "London – New York: cut off".
+pub fn pair_change_text(pair: &PairImpact) -> String {
+    let name = format!("{} – {}", pair.a.zone().city, pair.b.zone().city);
+    match pair.after_ms {
+        Some(after) => format!(
+            "{name}: {:.1} → {after:.1} ms ({:+.1} ms)",
+            pair.before_ms,
+            after - pair.before_ms
+        ),
+        None => format!("{name}: cut off"),
+    }
+}
+
 /// Latency over one period: the median and 95th percentile of the probes that came back, and the
 /// share that did not.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -294,6 +370,45 @@ mod tests {
 
     fn zone(id: &str) -> &'static Zone {
         ZoneId::parse(id).unwrap().zone()
+    }
+
+    #[test]
+    fn a_cut_names_the_pairs_it_slows_or_cuts_off_and_no_others() {
+        let z = |id: &str| ZoneId::parse(id).unwrap();
+        let zones = [z("lon1"), z("nyc1"), z("hkg1"), z("lon1")];
+        assert!(cut_changes(&BACKBONE, &Cut::none()).is_empty());
+        let edge = BACKBONE.edges().iter().find(|e| e.key() == "lon1-nyc1").unwrap();
+        let impact = cut_impact(&cut_changes(&BACKBONE, &Cut::none().with_edge(edge.id)), &zones);
+        let pair = impact
+            .iter()
+            .find(|p| (p.a, p.b) == (z("lon1"), z("nyc1")))
+            .expect("London-New York goes another way");
+        assert!((pair.before_ms - edge.modelled_rtt_ms).abs() < 1e-9);
+        assert!(pair.added_ms().unwrap() > 1.0, "{pair:?}");
+        for pair in &impact {
+            let after = pair.after_ms.expect("one edge cuts no zone off");
+            assert!((after - pair.before_ms).abs() >= 0.05, "{pair:?} did not change");
+        }
+        // Every pair not listed keeps its round trip.
+        for (a, b) in [(z("lon1"), z("hkg1")), (z("nyc1"), z("hkg1"))] {
+            if !impact.iter().any(|p| (p.a, p.b) == (a, b)) {
+                let cut = Cut::none().with_edge(edge.id);
+                assert_eq!(
+                    BACKBONE.path(a, b, &cut).map(|p| p.modelled_rtt_ms),
+                    BACKBONE.path(a, b, &Cut::none()).map(|p| p.modelled_rtt_ms)
+                );
+            }
+        }
+        // A zone cut: its pairs are cut off, and they come first.
+        let impact = cut_impact(&cut_changes(&BACKBONE, &Cut::none().with_zone(z("lon1"))), &zones);
+        assert!(impact.len() >= 2);
+        assert_eq!(impact[0].after_ms, None);
+        assert_eq!(impact[1].after_ms, None);
+        assert!(
+            impact
+                .iter()
+                .all(|p| (p.after_ms.is_none()) == (p.a == z("lon1") || p.b == z("lon1")))
+        );
     }
 
     #[test]

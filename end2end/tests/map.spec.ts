@@ -118,3 +118,38 @@ test('the path finder, the latency budget and the what-if cut agree with physics
   await expect(page.getByRole('group', { name: 'Backbone map' }).getByRole('img', { name: /^Link London – New York: .* cut in the what-if view/ })).toHaveCount(1);
   await page.screenshot({ path: 'screenshots/map-what-if.png', fullPage: true });
 });
+
+test('the what-if cut names the tenant\'s VMs and zone pairs it would slow or cut off', async ({ page }) => {
+  await signUp(page, 'Impact Ltd', uniqueEmail('impact'));
+  for (const [name, zone] of [['lon-1', 'London (lon1), GB'], ['nyc-1', 'New York (nyc1), US']]) {
+    await page.goto('/vms/new');
+    await hydrated(page);
+    await page.getByLabel('VDC or zone').selectOption({ label: zone });
+    await page.getByLabel('Name').fill(name);
+    await page.getByRole('button', { name: 'Create VM' }).click();
+    await expect(page).toHaveURL(/\/vms\/[0-9a-f-]{36}$/);
+  }
+  await page.goto('/map');
+  await hydrated(page);
+  const impact = page.getByRole('region', { name: 'What the cut does to your VMs' });
+  await expect(impact).toHaveCount(0);
+
+  await page.getByLabel('What if we cut').selectOption({ label: 'Link London – New York' });
+  await expect(impact).toContainText('What cutting the London – New York link would do to your VMs');
+  const row = impact.getByRole('table', { name: 'Your zone pairs that change' }).getByRole('row')
+    .filter({ hasText: 'London – New York' });
+  const cells = await row.getByRole('cell').allTextContents();
+  expect(ms(cells[1])).toBeGreaterThan(ms(cells[0]));
+  expect(cells[2]).toMatch(/^\+[\d.]+ ms$/);
+  await expect(impact).toContainText('Your VMs there: London: lon-1; New York: nyc-1.');
+
+  // A link their traffic does not use changes nothing of theirs.
+  await page.getByLabel('What if we cut').selectOption({ label: 'Link Hong Kong – Singapore' });
+  await expect(impact).toContainText('Nothing of yours changes');
+
+  // A whole zone: its VMs are cut off.
+  await page.getByLabel('What if we cut').selectOption({ label: 'Zone London' });
+  await expect(impact.getByRole('paragraph').filter({ hasText: 'cut off' }))
+    .toHaveText('Your VM in London would be cut off from your other zones: lon-1.');
+  await expect(row.getByRole('cell').nth(2)).toHaveText('cut off');
+});

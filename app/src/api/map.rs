@@ -35,6 +35,8 @@ pub struct ZoneUse {
     pub vms: usize,
     /// Of which running.
     pub running: usize,
+    /// Their names.
+    pub names: Vec<String>,
     /// The tenant's subnet there.
     pub subnet: Option<String>,
 }
@@ -85,6 +87,7 @@ pub async fn map_view() -> Result<MapData, AppError> {
                 zone: z.zone,
                 vms: z.vms,
                 running: z.running,
+                names: z.names,
                 subnet: z.subnet,
             })
             .collect(),

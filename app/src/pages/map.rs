@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use meridian_core::backbone::{
     BACKBONE, Cut, Path, RouteKind, budget_is_physically_possible, pair_fibre_limit_ms,
 };
-use meridian_core::map::{live_rtt_ms, path_live_rtt_ms, reroute};
+use meridian_core::map::{cut_changes, cut_impact, live_rtt_ms, path_live_rtt_ms, reroute};
 use meridian_core::zone::{ZONES, ZoneId};
 use std::time::Duration;
 
@@ -141,11 +141,85 @@ pub fn MapPage() -> impl IntoView {
                         }
                     }}
                 </Transition>
+                // What the cut would do to the tenant's own VMs (their zones come with the live data).
+                <Transition fallback=|| ()>
+                    {move || {
+                        let choice = cut.get();
+                        let data = map.get().and_then(Result::ok)?;
+                        (!choice.is_empty()).then(|| cut_impact_view(&choice, &cut_value.get(), &data))
+                    }}
+                </Transition>
             </section>
             <BudgetFinder cut=cut_value />
         </div>
         <LatencyHistory from=from to=to tick=tick />
     }
+}
+
+/// What cutting `choice` (as [`parse_cut`] reads it into `cut`) does to the tenant's VMs: the
+/// pairs of their zones whose round trip changes, by how much, and which VMs are in them.
+fn cut_impact_view(choice: &str, cut: &Cut, data: &MapData) -> AnyView {
+    let name = cut_name(choice);
+    let used: Vec<_> = data.zones.iter().filter(|z| z.vms > 0).collect();
+    let zones: Vec<ZoneId> = used.iter().filter_map(|z| ZoneId::parse(&z.zone).ok()).collect();
+    let pairs = cut_impact(&cut_changes(&BACKBONE, cut), &zones);
+    let cut_zone = choice.strip_prefix("zone:");
+    let in_cut_zone = used.iter().find(|z| Some(z.zone.as_str()) == cut_zone);
+    let city =
+        |zone: &str| ZoneId::parse(zone).map_or_else(|_| zone.to_owned(), |z| z.zone().city.to_owned());
+    let vm_lists: Vec<String> = used
+        .iter()
+        .filter(|z| {
+            pairs
+                .iter()
+                .any(|p| p.a.as_str() == z.zone || p.b.as_str() == z.zone)
+        })
+        .map(|z| format!("{}: {}", city(&z.zone), z.names.join(", ")))
+        .collect();
+    let body = if used.is_empty() {
+        view! { <p>"You have no VMs: nothing of yours would change."</p> }.into_any()
+    } else if pairs.is_empty() && in_cut_zone.is_none() {
+        view! { <p>"Nothing of yours changes: the round trips between your zones stay as they are."</p> }
+            .into_any()
+    } else {
+        view! {
+            {in_cut_zone.map(|z| view! {
+                <p class="alert alert-warning">{format!(
+                    "Your {} in {} would be cut off from your other zones: {}.",
+                    if z.vms == 1 { "VM".to_owned() } else { format!("{} VMs", z.vms) },
+                    city(&z.zone),
+                    z.names.join(", ")
+                )}</p>
+            })}
+            {(!pairs.is_empty()).then(|| view! {
+                <table tabindex="0" class="table" aria-label="Your zone pairs that change">
+                    <thead><tr>
+                        <th scope="col">"Between"</th><th scope="col">"Round trip now"</th>
+                        <th scope="col">"With the cut"</th><th scope="col">"Change"</th>
+                    </tr></thead>
+                    <tbody>
+                        {pairs.iter().map(|p| view! {
+                            <tr>
+                                <th scope="row">{format!("{} – {}", p.a.zone().city, p.b.zone().city)}</th>
+                                <td>{format!("{:.1} ms", p.before_ms)}</td>
+                                <td>{p.after_ms.map_or_else(|| "unreachable".to_owned(), |ms| format!("{ms:.1} ms"))}</td>
+                                <td>{p.added_ms().map_or_else(|| "cut off".to_owned(), |ms| format!("{ms:+.1} ms"))}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                <p>"Your VMs there: "{vm_lists.join("; ")}"."</p>
+            })}
+        }
+        .into_any()
+    };
+    view! {
+        <section class="cut-impact" aria-label="What the cut does to your VMs">
+            <h3>{format!("What cutting {name} would do to your VMs")}</h3>
+            {body}
+        </section>
+    }
+    .into_any()
 }
 
 /// Where the figures come from and how fresh they are.

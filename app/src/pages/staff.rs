@@ -455,7 +455,8 @@ pub fn StaffCapacityPage() -> impl IntoView {
                 <div class="table-scroll">
                     <table tabindex="0" class="table" aria-label="Backbone links">
                         <thead><tr>
-                            <th scope="col">"Link"</th><th scope="col">"Status"</th><th scope="col">"Actions"</th>
+                            <th scope="col">"Link"</th><th scope="col">"Status"</th>
+                            <th scope="col">"What a cut does to tenants"</th><th scope="col">"Actions"</th>
                         </tr></thead>
                         <tbody>
                             {capacity.links.into_iter().map(|link| link_row(link, capacity.admin, cut)).collect_view()}
@@ -486,6 +487,7 @@ fn link_row(
         <tr>
             <th scope="row">{link.name.clone()}</th>
             <td>{status}</td>
+            <td>{link_impact(&link)}</td>
             <td>
                 <ActionForm action=cut attr:class="inline-form"><FormToken />
                     <input type="hidden" name="edge" value=link.key.clone() />
@@ -496,6 +498,25 @@ fn link_row(
                 </ActionForm>
             </td>
         </tr>
+    }
+}
+
+/// Whose VMs a cut of `link` slows or cuts off, across every tenant, and the worst of it.
+fn link_impact(link: &meridian_core::view::BackboneLink) -> String {
+    if link.tenants_affected == 0 {
+        return "No tenant's round trips change".to_owned();
+    }
+    let tenants = match link.tenants_affected {
+        1 => "1 tenant".to_owned(),
+        n => format!("{n} tenants"),
+    };
+    let vms = match link.vms_affected {
+        1 => "1 VM".to_owned(),
+        n => format!("{n} VMs"),
+    };
+    match &link.worst {
+        Some(worst) => format!("{tenants}, {vms}; worst: {worst}"),
+        None => format!("{tenants}, {vms}"),
     }
 }
 

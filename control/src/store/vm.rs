@@ -373,6 +373,20 @@ impl Store {
             .collect()
     }
 
+    /// Every tenant's live VMs per zone: `(tenant, zone, count)`, for what a backbone cut would
+    /// do to them (staff).
+    pub async fn vm_counts_all(&self) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, zone, COUNT(*) AS n FROM vms WHERE state <> 'destroyed' \
+             GROUP BY tenant_id, zone ORDER BY tenant_id, zone",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("tenant_id")?, row.try_get("zone")?, row.try_get("n")?)))
+            .collect()
+    }
+
     /// Every VM of every tenant (for the invariant checker).
     pub async fn vm_list_all(&self) -> Result<Vec<VmRow>, sqlx::Error> {
         sqlx::query("SELECT * FROM vms")

@@ -109,4 +109,10 @@ pub struct BackboneLink {
     pub name: String,
     /// When staff cut it (Unix ms), while it is cut.
     pub cut_at: Option<i64>,
+    /// Tenants with VMs in two zones whose round trip changes while it is cut.
+    pub tenants_affected: usize,
+    /// Their VMs in those zones.
+    pub vms_affected: usize,
+    /// The largest change, e.g. "London – New York: 68.3 → 90.2 ms" or "… cut off".
+    pub worst: Option<String>,
 }
