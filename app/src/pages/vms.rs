@@ -41,7 +41,9 @@ pub fn VmsPage() -> impl IntoView {
         picked: RwSignal::new(Default::default()),
     };
     let bulk = ServerAction::<VmBulk>::new();
-    follow_bulk(bulk, vms, select);
+    let follow = RwSignal::new(0_u32);
+    follow_bulk(bulk, vms, select, follow);
+    keep_current(vms, follow);
     // What a filter hides is not acted on: a new filter starts a new selection.
     let set_zone = move |z: String| {
         select.picked.set(Default::default());
@@ -199,44 +201,51 @@ fn BulkResults(outcomes: Vec<BulkOutcome>) -> impl IntoView {
     }
 }
 
-/// After a bulk action: the selection cleared and the list read again, then every 2 s for half a
-/// minute while the jobs move the VMs' states.
-fn follow_bulk(
-    bulk: ServerAction<VmBulk>,
-    vms: Resource<Result<Vec<Vm>, crate::error::AppError>>,
-    select: Selection,
-) {
-    let polling = StoredValue::new(None::<IntervalHandle>);
-    let stop = move || {
-        if let Some(handle) = polling.get_value() {
-            handle.clear();
-        }
-    };
+/// After a bulk action: the selection cleared and the list read again; then the list is kept
+/// current (see [`keep_current`]) for half a minute while the jobs move the VMs' states.
+fn follow_bulk(bulk: ServerAction<VmBulk>, vms: VmsResource, select: Selection, follow: RwSignal<u32>) {
     Effect::new(move |_| {
         let Some(Ok(outcomes)) = bulk.value().get() else {
             return;
         };
         select.picked.set(Default::default());
         vms.refetch();
-        stop();
         if outcomes.iter().any(|o| o.job_id.is_some()) {
-            let ticks = std::cell::Cell::new(0);
-            let handle = set_interval_with_handle(
-                move || {
-                    ticks.set(ticks.get() + 1);
-                    if ticks.get() > 15 {
-                        stop();
-                    } else {
-                        vms.refetch();
-                    }
-                },
-                std::time::Duration::from_secs(2),
-            )
-            .ok();
-            polling.set_value(handle);
+            follow.set(FOLLOW_TICKS);
         }
     });
-    on_cleanup(stop);
+}
+
+/// The VM list as the page reads it.
+type VmsResource = Resource<Result<Vec<Vm>, crate::error::AppError>>;
+
+/// How often the list is read again while something in it moves.
+const POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Reads after a bulk action: half a minute.
+const FOLLOW_TICKS: u32 = 15;
+
+/// Reads the list again every [`POLL`] while one of its VMs is on its way somewhere (being made
+/// or destroyed) or `follow` has reads left (after a bulk action), so states change on the page
+/// without a reload. In the browser only (effects do not run on the server).
+fn keep_current(vms: VmsResource, follow: RwSignal<u32>) {
+    Effect::new(move |_| {
+        let tick = move || {
+            let moving = vms.get_untracked().and_then(Result::ok).is_some_and(|list| {
+                list.iter()
+                    .any(|vm| matches!(vm.state.as_str(), "pending" | "provisioning" | "destroying"))
+            });
+            let left = follow.get_untracked();
+            if left > 0 {
+                follow.set(left - 1);
+            }
+            if moving || left > 0 {
+                vms.refetch();
+            }
+        };
+        if let Ok(handle) = set_interval_with_handle(tick, POLL) {
+            on_cleanup(move || handle.clear());
+        }
+    });
 }
 
 /// The create form: VDC (hence zone), template, size with its price, breakout, extras, then create.
