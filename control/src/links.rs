@@ -62,6 +62,16 @@ impl Control {
             .collect())
     }
 
+    /// The backbone as it is now: the links staff cut for maintenance taken out.
+    pub(crate) async fn backbone_cut_now(&self) -> Result<Cut, Error> {
+        let cut_keys = self.store.backbone_cuts().await?;
+        Ok(BACKBONE
+            .edges()
+            .iter()
+            .filter(|edge| cut_keys.iter().any(|(key, _)| *key == edge.key()))
+            .fold(Cut::none(), |cut, edge| cut.with_edge(edge.id)))
+    }
+
     /// Cuts backbone link `edge` for maintenance (`cut`) or returns it to service (admins). The
     /// backbone's controller applies it within seconds.
     pub async fn backbone_link_set(&self, ctx: &OpContext, edge: &str, cut: bool) -> Result<(), Error> {

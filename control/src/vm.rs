@@ -8,10 +8,13 @@ use crate::store::vm::VmRow;
 use crate::store::{Store, is_unique_violation, now_ms};
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
+use meridian_core::backbone::BACKBONE;
 use meridian_core::id::{VdcId, VmId};
 use meridian_core::job::JobKind;
+use meridian_core::placement::latency::{Anchor, zone_fit};
 use meridian_core::resource::{BuiltinTemplate, VmAction, VmCreate, VmState};
 use meridian_core::view;
+use meridian_core::zone::ZoneId;
 use uuid::Uuid;
 
 /// A stack about to be created with its VMs: its row and the VDCs it makes.
@@ -156,6 +159,8 @@ impl Control {
         let own = self.store.template_list(&tenant).await?;
         let residency = self.residency(&tenant).await?;
         let keys = self.store.ssh_key_list(&tenant).await?;
+        // The backbone as it is (links cut for maintenance), read once if a VM has a latency budget.
+        let mut cut = None;
         let single = creates.len() == 1;
         let mut errors = FieldErrors::default();
         let mut names = std::collections::BTreeSet::new();
@@ -216,6 +221,23 @@ impl Control {
             }
             if let Err(violation) = residency.check(create.zone) {
                 errors.push(&field("zone"), about(violation.to_string()));
+            }
+            if let Some(budget) = create.latency {
+                match self.latency_anchor(&tenant, budget.anchor).await? {
+                    None => errors.push(
+                        &field("latency_of"),
+                        about("Choose one of your VMs or a zone.".into()),
+                    ),
+                    Some(from) => {
+                        if cut.is_none() {
+                            cut = Some(self.backbone_cut_now().await?);
+                        }
+                        let now = cut.as_ref().expect("read above");
+                        if let Err(reason) = zone_fit(&BACKBONE, from, create.zone, budget.max_ms, now) {
+                            errors.push(&field("latency_ms"), about(reason));
+                        }
+                    }
+                }
             }
             let mut fingerprints = Vec::new();
             for wanted in &create.ssh_key_ids {
@@ -748,6 +770,22 @@ impl Control {
                 .await;
         }
         self.vm_destroy(ctx, vm_id).await
+    }
+}
+
+impl Control {
+    /// The zone a latency budget is measured from: the zone itself, or the zone of one of the
+    /// tenant's live VMs (`None` for a VM that is not theirs or is gone).
+    async fn latency_anchor(&self, tenant: &str, anchor: Anchor) -> Result<Option<ZoneId>, Error> {
+        Ok(match anchor {
+            Anchor::Zone(zone) => Some(zone),
+            Anchor::Vm(vm) => self
+                .store
+                .vm_get(tenant, &vm.to_string())
+                .await?
+                .filter(|row| row.state != VmState::Destroyed.as_str())
+                .and_then(|row| ZoneId::parse(&row.zone).ok()),
+        })
     }
 }
 

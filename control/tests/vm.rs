@@ -1733,3 +1733,103 @@ async fn bulk_actions_start_one_job_per_vm_skip_what_cannot_and_refuse_whole_wha
         "three destroys and two refused confirmations: {log:?}"
     );
 }
+
+#[tokio::test]
+async fn a_latency_budget_places_a_vm_only_where_the_round_trip_fits_and_says_why_not() {
+    let w = world().await;
+    let with_budget = |name: &str, zone: &str, ms: &str, of: &str| {
+        VmCreate::parse(&VmCreateForm {
+            name: name.into(),
+            zone: zone.into(),
+            template: "debian-12".into(),
+            size: "xs".into(),
+            latency_ms: ms.into(),
+            latency_of: of.into(),
+            ..VmCreateForm::default()
+        })
+        .unwrap()
+    };
+    let fra = w.vdc("fra1").await.parse().unwrap();
+    let ams = w.vdc("ams1").await.parse().unwrap();
+    let hkg = w.vdc("hkg1").await.parse().unwrap();
+    let refusal = |result: Result<_, Error>, field: &str| match result {
+        Err(Error::Invalid(errors)) => errors.get(field).map(str::to_owned).unwrap_or_default(),
+        other => panic!("expected a refusal on {field}, got {other:?}"),
+    };
+
+    // Within 10 ms of Frankfurt: Amsterdam fits, Hong Kong is beyond physics.
+    let db = w
+        .control
+        .vm_create(&w.ctx, fra, with_budget("db-1", "fra1", "10", "fra1"))
+        .await
+        .unwrap();
+    w.control
+        .vm_create(&w.ctx, ams, with_budget("near-1", "ams1", "10", "fra1"))
+        .await
+        .unwrap();
+    let why = refusal(
+        w.control
+            .vm_create(&w.ctx, hkg, with_budget("far-1", "hkg1", "10", "fra1"))
+            .await,
+        "latency_ms",
+    );
+    assert!(why.starts_with("Light in fibre needs"), "{why}");
+
+    // Measured from a VM: its zone. A budget above the fibre limit but below today's route says so.
+    let of_db = format!("vm:{}", db.vm_id);
+    w.control
+        .vm_create(&w.ctx, ams, with_budget("near-2", "ams1", "10", &of_db))
+        .await
+        .unwrap();
+    let limit = meridian_core::backbone::pair_fibre_limit_ms(
+        meridian_core::zone::ZoneId::parse("fra1").unwrap(),
+        meridian_core::zone::ZoneId::parse("hkg1").unwrap(),
+    );
+    let why = refusal(
+        w.control
+            .vm_create(
+                &w.ctx,
+                hkg,
+                with_budget("far-2", "hkg1", &format!("{:.1}", limit + 1.0), &of_db),
+            )
+            .await,
+        "latency_ms",
+    );
+    assert!(why.contains("ms from Frankfurt over the backbone"), "{why}");
+
+    // Another tenant's VM, or one that does not exist, is no anchor.
+    let other = world().await;
+    let theirs = other
+        .control
+        .vm_create(
+            &other.ctx,
+            other.vdc("fra1").await.parse().unwrap(),
+            vm("x-1", "fra1", "xs", false),
+        )
+        .await
+        .unwrap();
+    for anchor in [
+        format!("vm:{}", theirs.vm_id),
+        format!("vm:{}", uuid::Uuid::new_v4()),
+    ] {
+        let why = refusal(
+            w.control
+                .vm_create(&w.ctx, ams, with_budget("near-3", "ams1", "10", &anchor))
+                .await,
+            "latency_of",
+        );
+        assert_eq!(why, "Choose one of your VMs or a zone.");
+    }
+    // Nothing refused was made.
+    w.drain().await;
+    let names: Vec<String> = w
+        .control
+        .vm_list(&w.ctx)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["db-1", "near-1", "near-2"]);
+    w.assert_invariants().await;
+}

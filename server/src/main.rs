@@ -5,8 +5,25 @@ use meridian::config::{Cli, Command, Config, LogFormat, StaffCommand};
 use meridian_control::{Control, Store};
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Stack for each runtime worker: rendering a large page nests deep (the VM form overflowed the
+/// default 2 MiB in a debug build).
+const WORKER_STACK: usize = 8 << 20;
+
+fn main() -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(WORKER_STACK)
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(error) => {
+            eprintln!("meridian: could not start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let config = match cli.settings.validate() {
         Ok(config) => config,

@@ -3908,3 +3908,40 @@ async fn a_bulk_action_over_rest_starts_a_job_per_vm_and_names_each_one_skipped(
     let (_, list) = rest("GET", "/api/v1/jobs".into(), String::new()).await;
     assert_eq!(list["total"], 4, "two creates, the stop and the reboot: {list}");
 }
+
+#[tokio::test]
+async fn a_latency_budget_over_rest_refuses_a_zone_too_far_with_the_reason() {
+    let server = TestServer::start().await;
+    let owner = TestServer::client();
+    server.signup(&owner, "Near Co", "ops@near.example").await;
+    let (_, secret) = server.api_key(&owner, "near").await;
+    let create = |body: &'static str| {
+        let (server, secret) = (&server, secret.clone());
+        async move { server.rest(Some(&secret), "POST", "/api/v1/vms", body, &[]).await }
+    };
+    let (status, answer) = create(
+        r#"{"zone":"hkg1","name":"far-1","template":"debian-12","size":"xs","latency":{"max_ms":10,"from_zone":"fra1"}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["error"]["fields"]["latency_ms"]
+            .as_str()
+            .unwrap()
+            .starts_with("Light in fibre needs"),
+        "{answer}"
+    );
+    let (status, answer) = create(
+        r#"{"zone":"ams1","name":"near-1","template":"debian-12","size":"xs","latency":{"max_ms":10,"from_zone":"fra1","from_vm":"x"}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["error"]["fields"]["latency_of"].is_string(), "{answer}");
+    let (status, answer) = create(
+        r#"{"zone":"ams1","name":"near-1","template":"debian-12","size":"xs","latency":{"max_ms":10,"from_zone":"fra1"}}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let (_, vms) = server.rest(Some(&secret), "GET", "/api/v1/vms", "", &[]).await;
+    assert_eq!(vms["total"], 1, "only the VM that fits: {vms}");
+}

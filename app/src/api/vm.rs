@@ -96,7 +96,9 @@ pub async fn vm_list() -> Result<Vec<Vm>, AppError> {
 /// Creates a VM in a VDC; returns its id (the page then follows its progress).
 #[server(prefix = "/fn", endpoint = "vm_create")]
 pub async fn vm_create(
-    vdc_id: String,
+    // Absent when the chosen option is disabled (ruled out by a latency budget): then the
+    // control plane's "choose" message, not a decoding error.
+    #[server(default)] vdc_id: String,
     name: String,
     template: String,
     size: String,
@@ -105,11 +107,14 @@ pub async fn vm_create(
     #[server(default)] anti_affinity_group: String,
     #[server(default)] dedicated: String,
     #[server(default)] ssh_key_ids: Vec<String>,
+    #[server(default)] latency_ms: String,
+    #[server(default)] latency_of: String,
 ) -> Result<String, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     // The form's "where" is a VDC's id, or `zone:<id>` for a zone where the tenant has none yet.
     let (vdc_id, zone) = match vdc_id.strip_prefix("zone:") {
         Some(zone) => control.vm_create_place(&ctx, None, Some(zone)).await?,
+        None if vdc_id.trim().is_empty() => control.vm_create_place(&ctx, None, None).await?,
         None => control.vm_create_place(&ctx, Some(&vdc_id), None).await?,
     };
     let form = meridian_core::resource::VmCreateForm {
@@ -122,6 +127,8 @@ pub async fn vm_create(
         anti_affinity_group,
         dedicated,
         ssh_key_ids,
+        latency_ms,
+        latency_of,
     };
     let create = match meridian_core::resource::VmCreate::parse(&form) {
         Ok(create) => create,

@@ -61,6 +61,17 @@ pub fn vm_create_calls(
     if let Some(group) = field("anti_affinity_group") {
         push("anti_affinity_group", json_string(&group));
     }
+    if let (Some(ms), Some(of)) = (field("latency_ms"), field("latency_of")) {
+        // A number as typed is JSON as it stands only when it parses as one.
+        let max = ms
+            .parse::<f64>()
+            .map_or_else(|_| json_string(&ms), |n| n.to_string());
+        let from = match of.strip_prefix("vm:") {
+            Some(vm) => format!("\"from_vm\":{}", json_string(vm)),
+            None => format!("\"from_zone\":{}", json_string(&of)),
+        };
+        push("latency", format!("{{\"max_ms\":{max},{from}}}"));
+    }
     let curl = format!(
         "curl -s -H \"Authorization: Bearer $MERIDIAN_SECRET\" -H 'Content-Type: application/json' \\\n  -d {} \\\n  {origin}/api/v1/vms",
         shell_quote(&format!("{{{}}}", json.join(",")))
@@ -262,6 +273,38 @@ mod tests {
         assert!(
             cs.starts_with("cs deployVirtualMachine zoneid=fra1 templateid=debian-12 serviceofferingid=m name=web-1 keypairs=laptop"),
             "{cs}"
+        );
+    }
+
+    #[test]
+    fn a_latency_budget_goes_into_the_rest_request() {
+        let (curl, _) = vm_create_calls(
+            &fields(&[
+                ("vdc_id", "zone:ams1"),
+                ("latency_ms", "10"),
+                ("latency_of", "fra1"),
+            ]),
+            "http://h",
+            |_| None,
+            |_| None,
+        );
+        assert!(
+            curl.contains(r#""latency":{"max_ms":10,"from_zone":"fra1"}"#),
+            "{curl}"
+        );
+        let (curl, _) = vm_create_calls(
+            &fields(&[
+                ("vdc_id", "zone:ams1"),
+                ("latency_ms", "2.5"),
+                ("latency_of", "vm:0b7e"),
+            ]),
+            "http://h",
+            |_| None,
+            |_| None,
+        );
+        assert!(
+            curl.contains(r#""latency":{"max_ms":2.5,"from_vm":"0b7e"}"#),
+            "{curl}"
         );
     }
 

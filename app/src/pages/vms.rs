@@ -9,14 +9,17 @@ use crate::components::page::{ListState, PageHeader};
 use crate::components::vm_table::{Selection, VmTable};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
+use meridian_core::backbone::{BACKBONE, Cut};
+use meridian_core::placement::latency::{Anchor, zone_fit};
 use meridian_core::pricing::{
     DEDICATED_PREMIUM_PERCENT, Extras, PUBLIC_IPV4_HOUR, hourly_rate, vm_price_text,
 };
+use meridian_core::residency::ResidencyPolicy;
 use meridian_core::resource::{BUILTIN_TEMPLATES, SIZES};
-use meridian_core::zone::{ZONES, zone_label};
+use meridian_core::zone::{ZONES, ZoneId, zone_label};
 
 /// The VM form's fields, for the API call it shows.
-const VM_FORM_FIELDS: [&str; 9] = [
+const VM_FORM_FIELDS: [&str; 11] = [
     "vdc_id",
     "name",
     "template",
@@ -26,6 +29,8 @@ const VM_FORM_FIELDS: [&str; 9] = [
     "user_data",
     "anti_affinity_group",
     "ssh_key_ids[]",
+    "latency_ms",
+    "latency_of",
 ];
 
 /// All the tenant's VMs, filterable by zone, state and VDC.
@@ -248,12 +253,166 @@ fn keep_current(vms: VmsResource, follow: RwSignal<u32>) {
     });
 }
 
+/// What the form's "where" is chosen among: the VDCs, the VMs a budget may be measured from,
+/// and the residency policy (none when it could not be read: the server checks it anyway).
+#[derive(Clone)]
+struct Where {
+    vdcs: Vec<Vdc>,
+    vms: Vec<Vm>,
+    residency: Option<ResidencyPolicy>,
+}
+
+/// The latency budget as typed, and what it says of each zone.
+#[derive(Clone, Copy)]
+struct Budget {
+    ms: RwSignal<String>,
+    of: RwSignal<String>,
+    vms: StoredValue<Vec<Vm>>,
+    residency: StoredValue<Option<ResidencyPolicy>>,
+}
+
+impl Budget {
+    fn new(vms: Vec<Vm>, residency: Option<ResidencyPolicy>) -> Self {
+        Self {
+            ms: RwSignal::new(String::new()),
+            of: RwSignal::new(String::new()),
+            vms: StoredValue::new(vms),
+            residency: StoredValue::new(residency),
+        }
+    }
+
+    /// The zone the budget is measured from and its round trip, once both are filled in well.
+    fn parsed(self) -> Option<(ZoneId, f64)> {
+        let ms = self
+            .ms
+            .get()
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|ms| *ms > 0.0 && *ms <= 1_000.0)?;
+        let from = match Anchor::parse(&self.of.get()).ok()? {
+            Anchor::Zone(zone) => zone,
+            Anchor::Vm(id) => self.vms.with_value(|vms| {
+                vms.iter()
+                    .find(|vm| vm.id == id)
+                    .and_then(|vm| ZoneId::parse(&vm.zone).ok())
+            })?,
+        };
+        Some((from, ms))
+    }
+
+    /// Why `zone` may not be chosen (residency, then the budget), or its round trip from the
+    /// budget's anchor when there is a budget.
+    fn verdict(self, zone: ZoneId) -> Result<Option<f64>, String> {
+        if let Some(Err(violation)) = self.residency.with_value(|p| p.as_ref().map(|p| p.check(zone))) {
+            return Err(violation.to_string());
+        }
+        match self.parsed() {
+            None => Ok(None),
+            Some((from, ms)) => zone_fit(&BACKBONE, from, zone, ms, &Cut::none()).map(Some),
+        }
+    }
+}
+
+/// An option of the "where" select: disabled, with a short reason, when the residency policy or
+/// the latency budget rules its zone out; with its round trip when a budget is set.
+fn zone_option(
+    value: String,
+    label: String,
+    zone: Option<ZoneId>,
+    selected: bool,
+    budget: Budget,
+) -> impl IntoView {
+    let verdict = move || zone.map(|z| budget.verdict(z));
+    let outside = move || {
+        let zone = zone?;
+        budget
+            .residency
+            .with_value(|p| p.as_ref().filter(|p| !p.allows(zone)).map(ResidencyPolicy::label))
+    };
+    let text = move || match (verdict(), outside()) {
+        (_, Some(policy)) => format!("{label} — outside your residency policy ({policy})"),
+        (Some(Err(_)), None) => format!("{label} — ruled out"),
+        (Some(Ok(Some(ms))), None) => format!("{label} — {ms:.1} ms"),
+        _ => label.clone(),
+    };
+    view! { <option value=value selected=selected disabled=move || matches!(verdict(), Some(Err(_)))>{text}</option> }
+}
+
+/// "Within N ms of a zone or one of my VMs": the zones that fit stay offered, and the others are
+/// listed with the reason (physics, today's routes, residency).
+#[component]
+fn LatencyBudgetFields(
+    budget: Budget,
+    server: Signal<Option<crate::error::AppError>>,
+    /// The zone chosen above.
+    chosen: Signal<Option<ZoneId>>,
+) -> impl IntoView {
+    let ruled_out = move || {
+        let (from, ms) = budget.parsed()?;
+        let out: Vec<String> = ZONES
+            .iter()
+            .filter_map(|z| budget.verdict(z.id).err().map(|why| format!("{}: {why}", z.city)))
+            .collect();
+        Some((from, ms, out))
+    };
+    let on_choice = move || {
+        let zone = chosen.get()?;
+        budget.parsed()?;
+        Some(match budget.verdict(zone) {
+            Ok(Some(ms)) => format!("{} fits: {ms:.1} ms of round trip.", zone.zone().city),
+            Ok(None) => String::new(),
+            Err(why) => format!("{} does not fit. {why}", zone.zone().city),
+        })
+    };
+    let vms = budget.vms.get_value();
+    view! {
+        // The round trip typed is read as it is typed (the field is the form's own text field).
+        <details class="latency-budget" on:input=move |ev| {
+            let input = event_target::<leptos::web_sys::HtmlInputElement>(&ev);
+            if input.name() == "latency_ms" {
+                budget.ms.set(input.value());
+            }
+        }>
+            <summary>"Latency budget (optional)"</summary>
+            <div class="form-grid">
+                <TextField label="Round trip at most (ms)" name="latency_ms" id="vm-latency-ms" inputmode="decimal"
+                    placeholder="10" server />
+                <SelectField label="Measured from" name="latency_of" id="vm-latency-of" server
+                    on_change=Callback::new(move |value: String| budget.of.set(value))>
+                    <option value="">"Choose a zone or a VM"</option>
+                    {(!vms.is_empty()).then(|| view! {
+                        <optgroup label="Your VMs">
+                            {vms.iter().map(|vm| view! {
+                                <option value=format!("vm:{}", vm.id)>{format!("{} ({})", vm.name, zone_label(&vm.zone))}</option>
+                            }).collect_view()}
+                        </optgroup>
+                    })}
+                    <optgroup label="Zones">
+                        {ZONES.iter().map(|z| view! { <option value=z.id.as_str()>{zone_label(z.id.as_str())}</option> }).collect_view()}
+                    </optgroup>
+                </SelectField>
+            </div>
+            <p class="field-hint" role="status">{on_choice}</p>
+            {move || ruled_out().map(|(from, ms, out)| view! {
+                <p>{format!("Zones ruled out for {ms} ms from {}:", from.zone().city)}</p>
+                <ul aria-label="Zones ruled out">
+                    {out.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                </ul>
+            })}
+        </details>
+    }
+}
+
 /// The create form: VDC (hence zone), template, size with its price, breakout, extras, then create.
 #[component]
 pub fn VmNewPage() -> impl IntoView {
     let query = use_query_map();
     let preselected = query.read_untracked().get("vdc").unwrap_or_default();
     let vdcs = Resource::new(|| (), |_| vdc_list());
+    // The tenant's VMs (a latency budget may be measured from one) and residency policy.
+    let my_vms = Resource::new(|| (), |_| vm_list());
+    let residency = Resource::new(|| (), |_| crate::api::settings::residency_view());
     let keys = Resource::new(|| (), |_| crate::api::ssh_key::ssh_key_list());
     let own_templates = Resource::new(|| (), |_| crate::api::template::template_list());
     let create = ServerAction::<VmCreate>::new();
@@ -283,10 +442,19 @@ pub fn VmNewPage() -> impl IntoView {
     };
     view! {
         <PageHeader title="Create a VM" description="Pick where it runs, what it runs, and how big it is." />
-        // A failure to read the VDCs reads as having none: every zone is offered.
+        // A failure to read the VDCs reads as having none: every zone is offered (and the server
+        // still checks); so does one to read the VMs or the residency policy.
         <ListState
-            load=move || vdcs.get().map(|result| Ok(result.unwrap_or_default()))
-            items={move |list: Vec<Vdc>| {
+            load=move || match (vdcs.get(), my_vms.get(), residency.get()) {
+                (Some(list), Some(vms), Some(policy)) => Some(Ok(Where {
+                    vdcs: list.unwrap_or_default(),
+                    vms: vms.unwrap_or_default(),
+                    residency: policy.ok().and_then(|(stored, _)| ResidencyPolicy::parse(&stored).ok()),
+                })),
+                _ => None,
+            }
+            items={move |place: Where| {
+                let Where { vdcs: list, vms: own_vms, residency } = place;
                 let preselected = preselected.clone();
                 // Zones with none of the tenant's VDCs: choosing one makes its VDC.
                 let new_zones: Vec<_> = ZONES
@@ -296,6 +464,20 @@ pub fn VmNewPage() -> impl IntoView {
                     .collect();
                 let has_vdcs = !list.is_empty();
                 let vdc_zones: Vec<(String, String)> = list.iter().map(|vdc| (vdc.id.to_string(), vdc.zone.clone())).collect();
+                // The choice's zone, as it changes, for the budget's verdict on it.
+                let first = list.first().map_or_else(
+                    || new_zones.first().map(|z| format!("zone:{z}")).unwrap_or_default(),
+                    |vdc| vdc.id.to_string(),
+                );
+                let chosen = RwSignal::new(if preselected.is_empty() { first } else { preselected.clone() });
+                let budget = Budget::new(own_vms.clone(), residency.clone());
+                let zone_of_choice = {
+                    let vdc_zones = vdc_zones.clone();
+                    move |choice: &str| match choice.strip_prefix("zone:") {
+                        Some(zone) => ZoneId::parse(zone).ok(),
+                        None => vdc_zones.iter().find(|(id, _)| id == choice).and_then(|(_, z)| ZoneId::parse(z).ok()),
+                    }
+                };
                 let show_calls = move |ev: leptos::ev::Event| {
                     let Some(fields) = form_fields(&ev, &VM_FORM_FIELDS) else {
                         return;
@@ -314,22 +496,25 @@ pub fn VmNewPage() -> impl IntoView {
                         <fieldset class="card">
                             <legend>"1. Where"</legend>
                             <SelectField label="VDC or zone" name="vdc_id" id="vm-vdc" also="zone" server
+                                on_change=Callback::new(move |value: String| chosen.set(value))
                                 hint=|| "Your private network spans every zone: in a zone where you have no VDC, one named default-<zone> is made.">
                                 {has_vdcs.then(|| view! {
                                     <optgroup label="Your VDCs">
                                         {list.into_iter().map(|vdc| {
                                             let selected = vdc.id.to_string() == preselected;
-                                            view! { <option value=vdc.id.to_string() selected=selected>{format!("{} — {}", vdc.name, zone_label(&vdc.zone))}</option> }
+                                            let label = format!("{} — {}", vdc.name, zone_label(&vdc.zone));
+                                            zone_option(vdc.id.to_string(), label, ZoneId::parse(&vdc.zone).ok(), selected, budget)
                                         }).collect_view()}
                                     </optgroup>
                                 })}
                                 <optgroup label="Other zones (a VDC is made)">
                                     {new_zones.into_iter().map(|zone| {
                                         let selected = format!("zone:{zone}") == preselected;
-                                        view! { <option value=format!("zone:{zone}") selected=selected>{zone_label(zone.as_str())}</option> }
+                                        zone_option(format!("zone:{zone}"), zone_label(zone.as_str()), Some(zone), selected, budget)
                                     }).collect_view()}
                                 </optgroup>
                             </SelectField>
+                            <LatencyBudgetFields budget server chosen=Signal::derive(move || zone_of_choice(&chosen.get())) />
                             <TextField label="Name" name="name" id="vm-name"
                                 hint="Also its hostname: lowercase letters, digits and hyphens." server />
                         </fieldset>

@@ -19,6 +19,7 @@ use std::ops::Range;
 use thiserror::Error;
 
 mod inventory;
+pub mod latency;
 #[cfg(test)]
 mod tests;
 

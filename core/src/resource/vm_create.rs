@@ -3,6 +3,7 @@
 use super::{BuiltinTemplate, Name, QuotaUsage, UserData, VmSize, parse_template_choice};
 use crate::field::FieldErrors;
 use crate::id::{SshKeyId, TemplateId};
+use crate::placement::latency::LatencyBudget;
 use crate::zone::ZoneId;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -29,6 +30,10 @@ pub struct VmCreateForm {
     pub anti_affinity_group: String,
     /// Checkbox: place the VM on a host that runs no other tenant's VMs.
     pub dedicated: String,
+    /// Optional latency budget: the round trip allowed, in ms, from `latency_of`.
+    pub latency_ms: String,
+    /// What the budget is measured from: a zone id, or `vm:<id>` for one of the tenant's VMs.
+    pub latency_of: String,
 }
 
 /// A validated request to create a VM.
@@ -53,6 +58,8 @@ pub struct VmCreate {
     pub anti_affinity_group: Option<Name>,
     /// Whether it needs a host of its own tenant only.
     pub dedicated: bool,
+    /// The round trip its zone must be within, from a zone or another VM.
+    pub latency: Option<LatencyBudget>,
 }
 
 /// A checkbox value that is neither ticked nor unticked.
@@ -153,6 +160,7 @@ impl VmCreate {
             optional(&raw.anti_affinity_group, Name::parse),
         );
         let dedicated = errors.check("dedicated", dedicated);
+        let latency = LatencyBudget::parse_fields(&raw.latency_ms, &raw.latency_of, &mut errors);
         if let (Some(template), Some(size)) = (template, size)
             && let Some(builtin) = BuiltinTemplate::find(template)
         {
@@ -189,6 +197,7 @@ impl VmCreate {
                 user_data,
                 anti_affinity_group,
                 dedicated,
+                latency,
             }),
             _ => Err(errors),
         }
@@ -219,6 +228,8 @@ mod tests {
             user_data: String::new(),
             anti_affinity_group: "web".into(),
             dedicated: String::new(),
+            latency_ms: String::new(),
+            latency_of: String::new(),
         }
     }
 
@@ -254,6 +265,8 @@ mod tests {
             user_data: "#!/bin/sh".into(),
             anti_affinity_group: "-web".into(),
             dedicated: "sure".into(),
+            latency_ms: "fast".into(),
+            latency_of: "fra1".into(),
         };
         let errors = VmCreate::parse(&raw).unwrap_err();
         for field in [
@@ -266,6 +279,7 @@ mod tests {
             "user_data",
             "anti_affinity_group",
             "dedicated",
+            "latency_ms",
         ] {
             assert!(errors.get(field).is_some(), "{field}: {errors}");
         }

@@ -55,6 +55,38 @@ pub struct VmCreate {
     /// An anti-affinity group: its VMs land on distinct hosts.
     #[serde(default)]
     pub anti_affinity_group: Option<String>,
+    /// A latency budget its zone must meet: refused (422 on `latency_ms`, with the reason) when the
+    /// zone is further than `max_ms` of round trip from the zone or VM named.
+    #[serde(default)]
+    pub latency: Option<LatencyIn>,
+}
+
+/// "Within `max_ms` of round trip from `from_zone`" (or from one of your VMs, `from_vm`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyIn {
+    /// The round trip allowed, in ms (0–1000).
+    pub max_ms: f64,
+    /// A zone, e.g. `fra1`.
+    #[serde(default)]
+    pub from_zone: Option<String>,
+    /// One of your VMs' ids.
+    #[serde(default)]
+    pub from_vm: Option<String>,
+}
+
+impl LatencyIn {
+    /// The form's two fields: `latency_ms` and `latency_of` (naming both a zone and a VM reads as
+    /// neither, and is refused).
+    fn form_fields(&self) -> (String, String) {
+        let of = match (&self.from_zone, &self.from_vm) {
+            (Some(zone), None) => zone.clone(),
+            (None, Some(vm)) => format!("vm:{vm}"),
+            (None, None) => String::new(),
+            (Some(zone), Some(vm)) => format!("{zone} and vm:{vm}"),
+        };
+        (self.max_ms.to_string(), of)
+    }
 }
 
 /// A new size for a stopped VM.
@@ -198,9 +230,16 @@ pub async fn vm_create(
         let (vdc_id, zone) = run_control
             .vm_create_place(&run_ctx, input.vdc_id.as_deref(), input.zone.as_deref())
             .await?;
+        let (latency_ms, latency_of) = input
+            .latency
+            .as_ref()
+            .map(LatencyIn::form_fields)
+            .unwrap_or_default();
         let text = VmCreateForm {
             name: input.name,
             zone,
+            latency_ms,
+            latency_of,
             template: input.template,
             size: input.size,
             ssh_key_ids: input.ssh_key_ids,
