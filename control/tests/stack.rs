@@ -229,3 +229,45 @@ async fn deleting_a_stack_with_a_busy_member_can_be_repeated_and_keeps_what_is_n
     let broken = control.invariants_check(true).await.unwrap();
     assert!(broken.is_empty(), "{broken:?}");
 }
+
+#[tokio::test]
+async fn containers_read_starting_before_boot_and_another_server_sees_the_vms_as_they_are() {
+    let (db, control, ctx) = world().await;
+    let stack = control.stack_create(&ctx, "mongodb-9", "rs1").await.unwrap();
+    let before = control.stack_view(&ctx, stack.id).await.unwrap();
+    for member in &before.members {
+        let states: Vec<&str> = member.containers.iter().map(|c| c.state.as_str()).collect();
+        assert_eq!(states, ["starting"], "not yet booted is not exited");
+    }
+    control.job_drain("w").await.unwrap();
+
+    // A second server over the same database (or this one restarted): its simulator holds
+    // nothing of these VMs, and still shows them as they are.
+    let other = Control::new(
+        db.store.clone(),
+        Arc::new(SimulatedDriver::new(SimTiming::instant(), 6)),
+    )
+    .await
+    .unwrap();
+    let view = other.stack_view(&ctx, stack.id).await.unwrap();
+    for member in &view.members {
+        assert_eq!(member.containers[0].state, "running", "{}", member.vm.name);
+    }
+    let first = view.members[0].vm.id;
+    let console = other.vm_console(&ctx, first).await.unwrap();
+    assert!(
+        console.last().is_some_and(|line| line.ends_with("login:")),
+        "{console:?}"
+    );
+
+    // Stopped through the first server, both read it powered off, its container exited.
+    control.vm_stop(&ctx, first).await.unwrap();
+    control.job_drain("w").await.unwrap();
+    for server in [&control, &other] {
+        let console = server.vm_console(&ctx, first).await.unwrap();
+        assert_eq!(console, ["[simulated] The VM is powered off."]);
+        let view = server.stack_view(&ctx, stack.id).await.unwrap();
+        let member = view.members.iter().find(|m| m.vm.id == first).unwrap();
+        assert_eq!(member.containers[0].state, "exited");
+    }
+}

@@ -42,6 +42,19 @@ pub struct StackTemplate {
     pub breakout: bool,
     /// What each member runs.
     pub containers: &'static [ContainerSpec],
+    /// How clients reach what the members run together, if they are one service.
+    pub connect: Option<Connect>,
+}
+
+/// How clients reach a stack's service: a URL over every member's private address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Connect {
+    /// The URL scheme, e.g. `mongodb`.
+    pub scheme: &'static str,
+    /// The port every member serves.
+    pub port: u16,
+    /// The query after the hosts, e.g. `replicaSet=rs0`.
+    pub query: &'static str,
 }
 
 /// The stacks offered.
@@ -61,6 +74,11 @@ pub const STACK_TEMPLATES: [StackTemplate; 2] = [
             options: "-d --restart=always --network=host",
             args: "--replSet rs0 --bind_ip_all",
         }],
+        connect: Some(Connect {
+            scheme: "mongodb",
+            port: 27017,
+            query: "replicaSet=rs0",
+        }),
     },
     StackTemplate {
         slug: "web-3",
@@ -77,6 +95,7 @@ pub const STACK_TEMPLATES: [StackTemplate; 2] = [
             options: "-d --restart=always -p 80:80 -p 443:443",
             args: "",
         }],
+        connect: None,
     },
 ];
 
@@ -84,6 +103,25 @@ impl StackTemplate {
     /// The template with this slug.
     pub fn find(slug: &str) -> Option<&'static StackTemplate> {
         STACK_TEMPLATES.iter().find(|t| t.slug == slug)
+    }
+
+    /// The URL clients connect with, over the members' private `addresses` (in member order);
+    /// `None` for a stack that is no one service, or while a member has no address yet.
+    pub fn connection_string(&self, addresses: &[Option<String>]) -> Option<String> {
+        let connect = self.connect?;
+        if addresses.is_empty() {
+            return None;
+        }
+        let hosts: Option<Vec<String>> = addresses
+            .iter()
+            .map(|a| a.as_ref().map(|a| format!("{a}:{}", connect.port)))
+            .collect();
+        Some(format!(
+            "{}://{}/?{}",
+            connect.scheme,
+            hosts?.join(","),
+            connect.query
+        ))
     }
 
     /// How many VMs it makes.
@@ -237,6 +275,26 @@ mod tests {
         );
         let long = "a".repeat(60);
         assert!(plan(StackTemplate::find("web-3").unwrap(), &long).is_err());
+    }
+
+    #[test]
+    fn the_replica_set_is_reached_over_every_members_address_once_all_have_one() {
+        let mongo = StackTemplate::find("mongodb-9").unwrap();
+        let some = |a: &str| Some(a.to_owned());
+        assert_eq!(
+            mongo
+                .connection_string(&[some("10.0.0.2"), some("10.0.1.2")])
+                .as_deref(),
+            Some("mongodb://10.0.0.2:27017,10.0.1.2:27017/?replicaSet=rs0")
+        );
+        assert_eq!(mongo.connection_string(&[some("10.0.0.2"), None]), None);
+        assert_eq!(mongo.connection_string(&[]), None);
+        assert_eq!(
+            StackTemplate::find("web-3")
+                .unwrap()
+                .connection_string(&[some("10.0.0.2")]),
+            None
+        );
     }
 
     #[test]

@@ -32,6 +32,12 @@ test('the 9-node MongoDB stack deploys live over three zones and deletes cleanly
   }
   const members = page.getByRole('table', { name: 'Members' });
   await expect(members.getByRole('row').filter({ hasText: 'mongod (mongo:7.0): running' })).toHaveCount(9);
+  // One connection string over the nine members' private addresses, in the replica set.
+  const url = (await page.getByRole('region', { name: 'Connect' }).getByLabel('Connection string').textContent())!;
+  expect(url).toMatch(/^mongodb:\/\/(\d+\.\d+\.\d+\.\d+:27017,){8}\d+\.\d+\.\d+\.\d+:27017\/\?replicaSet=rs0$/);
+  for (const cell of await members.getByRole('row').locator('td:nth-child(4)').allTextContents()) {
+    expect(url).toContain(`${cell}:27017`);
+  }
   await page.screenshot({ path: 'screenshots/stack.png', fullPage: true });
 
   await page.getByRole('button', { name: 'Delete stack' }).click();

@@ -83,6 +83,9 @@ pub struct StackDetail {
     pub members: Vec<MemberRow>,
     /// Whether its VMs are simulated (else real VMs on host agents' hosts).
     pub simulated: bool,
+    /// The URL its clients connect with over the members' private addresses (a replica set's),
+    /// once every member has one.
+    pub connection: Option<String>,
 }
 
 /// The tenant's stacks.
@@ -153,7 +156,7 @@ fn detail(view: meridian_control::stack::StackView, now: i64, simulated: bool) -
     let stack = view.stack;
     let started = stack.created_at;
     let steps = JobKind::VmCreate.steps();
-    let members = view
+    let members: Vec<MemberRow> = view
         .members
         .into_iter()
         .map(|member| {
@@ -193,7 +196,11 @@ fn detail(view: meridian_control::stack::StackView, now: i64, simulated: bool) -
             }
         })
         .collect();
+    let addresses: Vec<Option<String>> = members.iter().map(|m| m.private_ip.clone()).collect();
+    let connection = meridian_core::stack::StackTemplate::find(&stack.template)
+        .and_then(|t| t.connection_string(&addresses));
     StackDetail {
+        connection,
         elapsed_s: seconds(stack.ready_at.unwrap_or(now) - started),
         spin_up_s: stack.ready_at.map(|at| seconds(at - started)),
         id: stack.id.to_string(),

@@ -182,6 +182,13 @@ fn stack_body(detail: StackDetail, delete: ServerAction<StackDelete>) -> impl In
                 </table>
             </div>
         </section>
+        {detail.connection.clone().map(|url| view! {
+            <section class="card" aria-labelledby="connect-heading">
+                <h2 id="connect-heading">"Connect"</h2>
+                <p>"From any of your VMs, in any zone, over your private network:"</p>
+                <pre tabindex="0" aria-label="Connection string"><code>{url}</code></pre>
+            </section>
+        })}
         <section class="card" aria-labelledby="members-heading">
             <h2 id="members-heading">"VMs and containers"</h2>
             <table tabindex="0" class="table" aria-label="Members">

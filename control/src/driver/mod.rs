@@ -44,6 +44,9 @@ pub struct VmSpec {
     pub ssh_keys: Vec<String>,
     /// The cloud-config it boots with.
     pub user_data: Option<String>,
+    /// The state the control plane records for it: what a backend that keeps nothing of its
+    /// own (the simulator, after a restart or on another server) goes by.
+    pub state: meridian_core::resource::VmState,
 }
 
 /// A backend failure. The message is safe to show; jobs record it as the failed step's error.

@@ -13,6 +13,7 @@ use super::{Driver, DriverError, HostSpec, Traffic, TrafficCaps, VmSpec};
 use crate::store::Store;
 use async_trait::async_trait;
 use meridian_core::job::Step;
+use meridian_core::resource::VmState;
 use meridian_core::zone::ZONES;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -196,6 +197,18 @@ impl SimulatedDriver {
     /// process last saw it.
     pub fn vm_state(&self, vm: Uuid) -> SimVmState {
         lock(&self.vms).get(&vm).copied().unwrap_or_default()
+    }
+
+    /// Whether `vm` is powered. A settled state recorded by the control plane (running, stopped,
+    /// failed, destroyed) is the truth, shared by every server over the database and kept across
+    /// restarts; while a VM is on its way (being made or destroyed), this simulator's own record
+    /// says how far it got.
+    fn powered(&self, vm: &VmSpec) -> bool {
+        match vm.state {
+            VmState::Running => true,
+            VmState::Stopped | VmState::Failed | VmState::Destroyed => false,
+            VmState::Pending | VmState::Provisioning | VmState::Destroying => self.vm_state(vm.id).powered,
+        }
     }
 
     /// Every VM the hardware holds anything for.
@@ -465,8 +478,11 @@ impl Driver for SimulatedDriver {
         if !vm.template.contains("coreos") {
             return Ok(Vec::new());
         }
-        let state = if self.vm_state(vm.id).powered {
+        // Before its first boot a container is on its way, not ended.
+        let state = if self.powered(vm) {
             "running"
+        } else if matches!(vm.state, VmState::Pending | VmState::Provisioning) {
+            "starting"
         } else {
             "exited"
         };
@@ -485,8 +501,7 @@ impl Driver for SimulatedDriver {
     }
 
     async fn console(&self, vm: &VmSpec) -> Result<Vec<String>, DriverError> {
-        let state = self.vm_state(vm.id);
-        if !state.powered {
+        if !self.powered(vm) {
             return Ok(vec!["[simulated] The VM is powered off.".to_owned()]);
         }
         let os = if vm.template.contains("coreos") {
@@ -547,6 +562,7 @@ mod tests {
             public_ip: None,
             ssh_keys: Vec::new(),
             user_data: None,
+            state: VmState::Running,
         }
     }
 

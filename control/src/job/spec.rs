@@ -54,6 +54,7 @@ pub(crate) fn vm_spec(vm: &VmRow) -> Result<VmSpec, Error> {
             .map_err(|e| bad("public ip", &e))?,
         ssh_keys: vm.ssh_keys.split_whitespace().map(str::to_owned).collect(),
         user_data: vm.user_data.clone(),
+        state: meridian_core::resource::VmState::parse(&vm.state).map_err(|e| bad("state", &e))?,
     })
 }
 
