@@ -1,5 +1,6 @@
-// "Show the API call" on the VM and VDC forms: the REST request shown for what is filled in is the
-// real thing — run with curl and an API key's secret, it creates that VM.
+// "Show the API call" on the create forms (VM, VDC, SSH key, template): the REST request shown for
+// what is filled in is the real thing — run with curl and an API key's secret, it creates that VM,
+// that key.
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { hydrated, signUp, uniqueEmail } from './helpers';
@@ -44,4 +45,29 @@ test('the VM form shows the curl and cs calls for what is filled in, and the cur
   await page.getByText('Show the API call').click();
   await expect(page.getByLabel('REST request')).toContainText('{"name":"scripted-vdc","zone":"mil1"}');
   await expect(page.getByLabel('CloudStack command')).toHaveText('cs createNetwork name=scripted-vdc zoneid=mil1');
+
+  // The SSH key form: its curl adds the key, and the page lists it; CloudStack registers a pair.
+  const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIATtkVZY1NbgPpq7r1+NcsULekVB9xZJnG7ATrZWo5z5 e2e@meridian';
+  await page.goto('/keys');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('from-curl');
+  await page.getByLabel('Public key').fill(KEY);
+  await page.getByText('Show the API call').click();
+  await expect(page.getByLabel('CloudStack command'))
+    .toHaveText(`cs registerSSHKeyPair name=from-curl publickey='${KEY}'`);
+  const added = execFileSync('sh', ['-c', (await page.getByLabel('REST request').textContent())!], {
+    env: { ...process.env, MERIDIAN_SECRET: secret },
+    encoding: 'utf8',
+  });
+  expect(JSON.parse(added).name).toBe('from-curl');
+  await page.reload();
+  await expect(page.getByRole('table', { name: 'SSH keys' })).toContainText('from-curl');
+
+  // The template form: REST only, and it says so.
+  await page.goto('/templates');
+  await hydrated(page);
+  await page.getByLabel('Name').fill('web-base');
+  await page.getByText('Show the API call').click();
+  await expect(page.getByLabel('REST request')).toContainText('"name":"web-base","base":');
+  await expect(page.getByText("CloudStack's API has no command for this: use the REST request.")).toBeVisible();
 });

@@ -86,6 +86,10 @@ test('a support user inspects a tenant read-only, with the reason in its audit l
   const shares = await capacity.locator('tbody meter[aria-label^="vCPUs"]').evaluateAll(
     (meters) => meters.map((m) => Number(m.getAttribute('value')) / Math.max(1, Number(m.getAttribute('max')))));
   expect(shares).toEqual([...shares].sort((a, b) => b - a));
+  // Each backbone link says what cutting it would do across tenants: the demo tenant's London and
+  // New York VMs would talk the long way round.
+  const atlantic = staff.getByRole('table', { name: 'Backbone links' }).getByRole('row').filter({ hasText: 'London – New York' });
+  await expect(atlantic).toContainText(/\d+ tenants?, \d+ VMs?; worst: .+ → [\d.]+ ms \(\+[\d.]+ ms\)|cut off/);
   // The queue opens on every recent job, each row to the second, how long it took, and a link to
   // its tenant.
   await staff.getByRole('link', { name: 'Jobs' }).click();

@@ -111,29 +111,62 @@ pub fn vm_create_calls(
 /// What the VDC form's fields come to as a REST request and as a CloudStack command (a VDC is a
 /// CloudStack network).
 pub fn vdc_create_calls(fields: &[(String, String)], origin: &str) -> (String, String) {
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
-    let (name, zone) = (field("name"), field("zone"));
-    let body = format!(
-        "{{\"name\":{},\"zone\":{}}}",
-        json_string(&name),
-        json_string(&zone)
-    );
-    let curl = format!(
-        "curl -s -H \"Authorization: Bearer $MERIDIAN_SECRET\" -H 'Content-Type: application/json' \\\n  -d {} \\\n  {origin}/api/v1/vdcs",
-        shell_quote(&body)
-    );
+    let field = |name: &str| field_text(fields, name);
     let cs = format!(
         "cs createNetwork name={} zoneid={}",
-        shell_quote(&name),
-        shell_quote(&zone)
+        shell_quote(&field("name")),
+        shell_quote(&field("zone"))
     );
-    (curl, cs)
+    (rest_post(fields, origin, "/api/v1/vdcs", &["name", "zone"]), cs)
+}
+
+/// The SSH key form's calls: REST's `POST /ssh-keys` and CloudStack's `registerSSHKeyPair`.
+pub fn ssh_key_calls(fields: &[(String, String)], origin: &str) -> (String, String) {
+    let field = |name: &str| field_text(fields, name);
+    let cs = format!(
+        "cs registerSSHKeyPair name={} publickey={}",
+        shell_quote(&field("name")),
+        shell_quote(&field("public_key"))
+    );
+    (
+        rest_post(fields, origin, "/api/v1/ssh-keys", &["name", "public_key"]),
+        cs,
+    )
+}
+
+/// The template form's call: REST's `POST /templates` (CloudStack's API has no command for a
+/// tenant's own templates here: the second is empty).
+pub fn template_calls(fields: &[(String, String)], origin: &str) -> (String, String) {
+    (
+        rest_post(
+            fields,
+            origin,
+            "/api/v1/templates",
+            &["name", "base", "user_data"],
+        ),
+        String::new(),
+    )
+}
+
+/// Field `name`'s value, trimmed (empty when absent).
+fn field_text(fields: &[(String, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The `curl` POST to `path` of the form's `names` as a JSON object of strings.
+fn rest_post(fields: &[(String, String)], origin: &str, path: &str, names: &[&str]) -> String {
+    let body: Vec<String> = names
+        .iter()
+        .map(|name| format!("{}:{}", json_string(name), json_string(&field_text(fields, name))))
+        .collect();
+    format!(
+        "curl -s -H \"Authorization: Bearer $MERIDIAN_SECRET\" -H 'Content-Type: application/json' \\\n  -d {} \\\n  {origin}{path}",
+        shell_quote(&format!("{{{}}}", body.join(",")))
+    )
 }
 
 /// `text` as a JSON string.
@@ -202,6 +235,26 @@ pub fn form_fields(_event: &leptos::web_sys::Event, _names: &[&str]) -> Option<V
     None
 }
 
+/// The calls for a form as it is filled in: the signal [`ApiCall`] shows, and the handler for the
+/// form's `input` and `change` events that keeps it current (`build` gets the fields `names`
+/// and the page's origin).
+pub fn live_calls(
+    names: &'static [&'static str],
+    build: fn(&[(String, String)], &str) -> (String, String),
+) -> (
+    RwSignal<Option<(String, String)>>,
+    impl Fn(leptos::ev::Event) + Copy + 'static,
+) {
+    let calls = RwSignal::new(None);
+    let update = move |ev: leptos::ev::Event| {
+        if let Some(fields) = form_fields(&ev, names) {
+            let origin = window().location().origin().unwrap_or_default();
+            calls.set(Some(build(&fields, &origin)));
+        }
+    };
+    (calls, update)
+}
+
 /// The calls, under a disclosure: `calls` gives `(curl, cs)` for what the form holds now.
 #[component]
 pub fn ApiCall(
@@ -215,8 +268,14 @@ pub fn ApiCall(
                 Some((curl, cs)) => view! {
                     <p>"The REST request (with an API key's secret in " <code>"MERIDIAN_SECRET"</code> "):"</p>
                     <pre tabindex="0" aria-label="REST request"><code>{curl}</code></pre>
-                    <p>"The same with CloudStack's " <code>"cs"</code> " client:"</p>
-                    <pre tabindex="0" aria-label="CloudStack command"><code>{cs}</code></pre>
+                    {if cs.is_empty() {
+                        view! { <p>"CloudStack's API has no command for this: use the REST request."</p> }.into_any()
+                    } else {
+                        view! {
+                            <p>"The same with CloudStack's " <code>"cs"</code> " client:"</p>
+                            <pre tabindex="0" aria-label="CloudStack command"><code>{cs}</code></pre>
+                        }.into_any()
+                    }}
                 }
                 .into_any(),
                 None => view! { <p>"Fill in the form: the request that does the same appears here."</p> }.into_any(),
@@ -274,6 +333,38 @@ mod tests {
             cs.starts_with("cs deployVirtualMachine zoneid=fra1 templateid=debian-12 serviceofferingid=m name=web-1 keypairs=laptop"),
             "{cs}"
         );
+    }
+
+    #[test]
+    fn an_ssh_key_and_a_template_are_posts_with_what_is_typed() {
+        let (curl, cs) = ssh_key_calls(
+            &fields(&[("name", "laptop"), ("public_key", "ssh-ed25519 AAAA x@y")]),
+            "http://h",
+        );
+        assert!(
+            curl.contains(r#"-d '{"name":"laptop","public_key":"ssh-ed25519 AAAA x@y"}'"#)
+                && curl.ends_with("http://h/api/v1/ssh-keys"),
+            "{curl}"
+        );
+        assert_eq!(
+            cs,
+            "cs registerSSHKeyPair name=laptop publickey='ssh-ed25519 AAAA x@y'"
+        );
+        let (curl, cs) = template_calls(
+            &fields(&[
+                ("name", "web"),
+                ("base", "debian-12"),
+                ("user_data", "#cloud-config\npackages: [nginx]"),
+            ]),
+            "http://h",
+        );
+        assert!(
+            curl.contains(
+                r##"{"name":"web","base":"debian-12","user_data":"#cloud-config\npackages: [nginx]"}"##
+            ) && curl.ends_with("http://h/api/v1/templates"),
+            "{curl}"
+        );
+        assert!(cs.is_empty(), "no CloudStack command");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! SSH keys: add (validated as OpenSSH public keys), list with fingerprints, remove.
 
 use crate::api::ssh_key::{SshKey, SshKeyCreate, SshKeyDelete, ssh_key_list};
+use crate::components::api_call::{ApiCall, live_calls, ssh_key_calls};
 use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{FormAlert, RowAction, TextAreaField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
@@ -10,6 +11,8 @@ use leptos::prelude::*;
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<SshKeyCreate>::new();
+    // The REST request and CloudStack command for what the form holds, as it is filled in.
+    let (calls, show_calls) = live_calls(&["name", "public_key"], ssh_key_calls);
     let delete = ServerAction::<SshKeyDelete>::new();
     let keys = Resource::new(
         move || (create.version().get(), delete.version().get()),
@@ -43,12 +46,14 @@ pub fn KeysPage() -> impl IntoView {
             }} />
         <section class="card" aria-labelledby="key-add-heading">
             <h2 id="key-add-heading">"Add a key"</h2>
-            <ActionForm action=create attr:aria-label="Add SSH key" attr:class="form-narrow"><FormToken />
+            <ActionForm action=create attr:aria-label="Add SSH key" attr:class="form-narrow"
+                on:input=show_calls on:change=show_calls><FormToken />
                 <FormAlert server=error />
                 <TextField label="Name" name="name" id="key-name" placeholder="laptop" server=error />
                 <TextAreaField label="Public key" name="public_key" id="key-public" rows=4
                     placeholder="ssh-ed25519 AAAA… you@laptop" server=error />
                 <ChangeButton label="Add key" />
+                <ApiCall calls=calls.into() />
             </ActionForm>
         </section>
     }

@@ -1,6 +1,7 @@
 //! Templates: the built-in images and the tenant's own, with the creator for cloud-config templates.
 
 use crate::api::template::{Template, TemplateCreate, TemplateDelete, template_list};
+use crate::components::api_call::{ApiCall, live_calls, template_calls};
 use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{FormAlert, RowAction, SelectField, TextAreaField, TextField, action_error};
 use crate::components::page::{ListState, PageHeader};
@@ -11,6 +12,8 @@ use meridian_core::resource::BUILTIN_TEMPLATES;
 #[component]
 pub fn TemplatesPage() -> impl IntoView {
     let create = ServerAction::<TemplateCreate>::new();
+    // The REST request for what the form holds, as it is filled in.
+    let (calls, show_calls) = live_calls(&["name", "base", "user_data"], template_calls);
     let delete = ServerAction::<TemplateDelete>::new();
     let own = Resource::new(
         move || (create.version().get(), delete.version().get()),
@@ -53,7 +56,8 @@ pub fn TemplatesPage() -> impl IntoView {
                     </table>
                 }} />
             <h3>"Create a template"</h3>
-            <ActionForm action=create attr:aria-label="Create template" attr:class="form-narrow"><FormToken />
+            <ActionForm action=create attr:aria-label="Create template" attr:class="form-narrow"
+                on:input=show_calls on:change=show_calls><FormToken />
                 <FormAlert server=error />
                 <TextField label="Name" name="name" id="template-name" placeholder="web-base" server=error />
                 <SelectField label="Base image" name="base" id="template-base" server=error>
@@ -63,6 +67,7 @@ pub fn TemplatesPage() -> impl IntoView {
                     hint="Starts with #cloud-config; at most 16 KiB; indent with spaces."
                     initial="#cloud-config\npackages:\n  - nginx\n" server=error />
                 <ChangeButton label="Create template" />
+                <ApiCall calls=calls.into() />
             </ActionForm>
         </section>
     }

@@ -1,7 +1,7 @@
 //! VDCs: the list, the create form (with a latency hint to the tenant's other zones), and one VDC.
 
 use crate::api::vdc::{Vdc, VdcCreate, VdcDetail, vdc_list, vdc_view};
-use crate::components::api_call::{ApiCall, form_fields, vdc_create_calls};
+use crate::components::api_call::{ApiCall, live_calls, vdc_create_calls};
 use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{FormAlert, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader, Properties};
@@ -42,13 +42,7 @@ pub fn VdcsPage() -> impl IntoView {
     let (zone, set_zone) = signal(String::new());
     let residency = Resource::new(|| (), |_| crate::api::settings::residency_view());
     // The REST request and CloudStack command for what the form holds, as it is filled in.
-    let calls = RwSignal::new(None::<(String, String)>);
-    let show_calls = move |ev: leptos::ev::Event| {
-        if let Some(fields) = form_fields(&ev, &["name", "zone"]) {
-            let origin = window().location().origin().unwrap_or_default();
-            calls.set(Some(vdc_create_calls(&fields, &origin)));
-        }
-    };
+    let (calls, show_calls) = live_calls(&["name", "zone"], vdc_create_calls);
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(vdc)) = create.value().get() {
