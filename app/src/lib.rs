@@ -54,17 +54,21 @@ fn stylesheet_href(options: &LeptosOptions) -> String {
 }
 
 /// The HTML document around the app, rendered on the server only. Its Content-Security-Policy
-/// allows this page's own scripts and the inline ones Leptos writes with this render's nonce.
+/// allows this page's own scripts and the inline ones Leptos writes with this render's nonce. The
+/// policy travels twice: as the header, and as a `<meta>` first in the head, written by the same
+/// render as the scripts, so the scripts are allowed even by a response that lost the header (the
+/// browser tests twice met a page whose header was missing, and it never hydrated; the cause is
+/// not known). `frame-ancestors` cannot be in a `<meta>`; `X-Frame-Options: DENY` covers it.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) {
-        let policy = format!(
-            "script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-        );
-        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+    let scripts = leptos::nonce::use_nonce().map(|nonce| {
+        format!("script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'self'; form-action 'self'")
+    });
+    #[cfg(not(feature = "ssr"))]
+    let scripts: Option<String> = None;
+    #[cfg(feature = "ssr")]
+    if let (Some(policy), Some(response)) = (&scripts, use_context::<leptos_axum::ResponseOptions>()) {
+        if let Ok(value) = http::HeaderValue::from_str(&format!("{policy}; frame-ancestors 'none'")) {
             response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
         }
     }
@@ -73,6 +77,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
+                {scripts.map(|policy| view! { <meta http-equiv="Content-Security-Policy" content=policy /> })}
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light" />
                 <meta name="meridian-form-token" content=components::form::form_token() />

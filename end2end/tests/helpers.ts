@@ -18,6 +18,13 @@ export async function hydrated(page: Page): Promise<void> {
     const bundle = await page
       .evaluate(() => ({
         readyState: document.readyState,
+        // How the document itself came (a transfer size of 0 is a cache), and whether its inline
+        // scripts carry a nonce (a page whose policy has none cannot run them).
+        document: (() => {
+          const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+          return nav ? `status ${nav.responseStatus} transfer ${nav.transferSize} B type ${nav.type}` : 'no entry';
+        })(),
+        scripts: [...document.scripts].map((s) => (s.src ? 'src' : s.nonce ? 'inline+nonce' : 'inline')),
         bundle: performance
           .getEntriesByType('resource')
           .filter((r) => r.name.includes('/pkg/'))
