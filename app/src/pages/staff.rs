@@ -320,11 +320,25 @@ const CAPACITY_SORTS: [(&str, &str); 5] = [
 /// Capacity by zone, sorted by `sort` (a key of [`CAPACITY_SORTS`]), with a bar per resource
 /// and the totals of all zones.
 fn capacity_table(mut zones: Vec<ZoneCapacity>, sort: String) -> impl IntoView {
-    let share = |(total, used): (i64, i64)| if total > 0 { used * 1000 / total } else { 0 };
+    // Fullest first, by the exact share used/total (per-mille steps tied zones the bars tell apart).
+    let fullest = |pick: fn(&ZoneCapacity) -> (i64, i64)| {
+        move |a: &ZoneCapacity, b: &ZoneCapacity| {
+            let part = |z: &ZoneCapacity| {
+                let (total, used) = pick(z);
+                if total > 0 {
+                    (i128::from(used), i128::from(total))
+                } else {
+                    (0, 1)
+                }
+            };
+            let ((used_a, total_a), (used_b, total_b)) = (part(a), part(b));
+            (used_b * total_a).cmp(&(used_a * total_b))
+        }
+    };
     match sort.as_str() {
-        "vcpus" => zones.sort_by_key(|z| std::cmp::Reverse(share(z.vcpus))),
-        "memory" => zones.sort_by_key(|z| std::cmp::Reverse(share(z.memory_mib))),
-        "disk" => zones.sort_by_key(|z| std::cmp::Reverse(share(z.disk_gib))),
+        "vcpus" => zones.sort_by(fullest(|z| z.vcpus)),
+        "memory" => zones.sort_by(fullest(|z| z.memory_mib)),
+        "disk" => zones.sort_by(fullest(|z| z.disk_gib)),
         "vms" => zones.sort_by_key(|z| std::cmp::Reverse(z.vms)),
         _ => zones.sort_by_key(|z| zone_label(&z.zone)),
     }
