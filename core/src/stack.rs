@@ -187,12 +187,13 @@ pub fn plan(template: &StackTemplate, name: &str) -> Result<Vec<StackMember>, St
 
 /// A container as a VM reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Container {
     /// Name.
     pub name: String,
     /// Image.
     pub image: String,
-    /// `running`, `exited`, …
+    /// `starting` (its VM has not booted yet), `running` or `exited`.
     pub state: String,
 }
 

@@ -21,6 +21,10 @@ test('the 9-node MongoDB stack deploys live over three zones and deletes cleanly
 
   await page.getByLabel(/MongoDB replica set, 9 nodes/).check();
   await page.getByLabel('Name').fill('rs0');
+  // The same by REST, as the form shows it.
+  await page.getByText('Show the API call').click();
+  await expect(page.getByLabel('REST request')).toContainText(`-d '{"template":"mongodb-9","name":"rs0"}'`);
+  await expect(page.getByLabel('REST request')).toContainText('/api/v1/stacks');
   await page.getByRole('button', { name: 'Create stack' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Stack rs0' })).toBeVisible();
   const timeline = page.getByRole('table', { name: 'Timeline' });

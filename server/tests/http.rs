@@ -741,6 +741,16 @@ async fn pages_carry_a_script_policy_with_this_renders_nonce() {
         scripts,
         "{html}"
     );
+    // The same policy is first in the head, written by the render that wrote the scripts.
+    let head = html.split("</head>").next().unwrap_or_default();
+    let meta = head
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .expect("the policy's meta");
+    assert!(
+        meta < head.find("<script").unwrap_or(usize::MAX),
+        "before any script"
+    );
+    assert!(head[meta..].contains(&format!("'nonce-{nonce}'")), "{head}");
     let again = server.client.get(server.url("/login")).send().await.unwrap();
     assert!(
         !again.headers()["content-security-policy"]
@@ -1215,6 +1225,29 @@ const REST: &[(&str, &str, Access, &str, &str)] = &[
         "/api/v1/vms/{id}/breakout",
         Change,
         "/api/v1/vms/{vm}/breakout",
+        "",
+    ),
+    (
+        "GET",
+        "/api/v1/stack-templates",
+        Read,
+        "/api/v1/stack-templates",
+        "",
+    ),
+    ("GET", "/api/v1/stacks", Read, "/api/v1/stacks", ""),
+    (
+        "POST",
+        "/api/v1/stacks",
+        Change,
+        "/api/v1/stacks",
+        r#"{"template":"web-3","name":"another"}"#,
+    ),
+    ("GET", "/api/v1/stacks/{id}", Read, "/api/v1/stacks/{stack}", ""),
+    (
+        "DELETE",
+        "/api/v1/stacks/{id}",
+        Change,
+        "/api/v1/stacks/{stack}",
         "",
     ),
     ("GET", "/api/v1/jobs", Read, "/api/v1/jobs", ""),
@@ -3102,7 +3135,9 @@ async fn a_tenant_name_full_of_markup_stays_text_in_the_staff_console() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(!html.contains("<meta http-equiv"), "{html}");
+    // The page's own policy is its one <meta http-equiv>; the name's is text.
+    assert!(!html.contains("<meta http-equiv=refresh"), "{html}");
+    assert_eq!(html.matches("<meta http-equiv").count(), 1, "{html}");
     assert!(
         html.contains("<title>Tenant &lt;/title&gt;&lt;meta http-equiv=refresh"),
         "{html}"
@@ -3116,7 +3151,8 @@ async fn a_tenant_name_full_of_markup_stays_text_in_the_staff_console() {
         .text()
         .await
         .unwrap();
-    assert!(!overview.contains("<meta http-equiv"), "{overview}");
+    assert!(!overview.contains("<meta http-equiv=refresh"), "{overview}");
+    assert_eq!(overview.matches("<meta http-equiv").count(), 1, "{overview}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -3944,4 +3980,73 @@ async fn a_latency_budget_over_rest_refuses_a_zone_too_far_with_the_reason() {
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     let (_, vms) = server.rest(Some(&secret), "GET", "/api/v1/vms", "", &[]).await;
     assert_eq!(vms["total"], 1, "only the VM that fits: {vms}");
+}
+
+#[tokio::test]
+async fn a_stack_is_made_read_and_deleted_over_rest_with_its_connection_string() {
+    let server = TestServer::start().await;
+    let (_stop_workers, _workers) = meridian::spawn_workers(&server.control, 2);
+    let owner = TestServer::client();
+    server.signup(&owner, "Replica Co", "ops@replica.example").await;
+    let (_, secret) = server.api_key(&owner, "stacks").await;
+    let rest = |method: &'static str, path: String, body: &'static str| {
+        let (server, secret) = (&server, secret.clone());
+        async move { server.rest(Some(&secret), method, &path, body, &[]).await }
+    };
+    let (status, templates) = rest("GET", "/api/v1/stack-templates".into(), "").await;
+    assert_eq!(status, StatusCode::OK, "{templates}");
+    assert!(
+        templates["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["slug"] == "mongodb-9")
+    );
+
+    let (status, refused) = rest(
+        "POST",
+        "/api/v1/stacks".into(),
+        r#"{"template":"mongodb-9","name":"Bad Name"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, made) = rest(
+        "POST",
+        "/api/v1/stacks".into(),
+        r#"{"template":"mongodb-9","name":"rs0"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{made}");
+    assert_eq!(made["members"].as_array().unwrap().len(), 9, "{made}");
+    let id = made["stack"]["id"].as_str().unwrap().to_owned();
+    // Deploying, it cannot be deleted yet.
+    let (status, _) = rest("DELETE", format!("/api/v1/stacks/{id}"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let mut ready = serde_json::Value::Null;
+    for _ in 0..800 {
+        let (_, stack) = rest("GET", format!("/api/v1/stacks/{id}"), "").await;
+        if stack["stack"]["state"] == "ready" {
+            ready = stack;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(ready["stack"]["state"], "ready", "the stack came up");
+    let url = ready["connection"].as_str().expect("a connection string");
+    assert!(
+        url.starts_with("mongodb://") && url.ends_with("/?replicaSet=rs0"),
+        "{url}"
+    );
+    for member in ready["members"].as_array().unwrap() {
+        let ip = member["vm"]["private_ip"].as_str().unwrap();
+        assert!(url.contains(&format!("{ip}:27017")), "{url} lacks {ip}");
+        assert_eq!(member["containers"][0]["state"], "running", "{member}");
+    }
+    let (_, list) = rest("GET", "/api/v1/stacks".into(), "").await;
+    assert_eq!(list["total"], 1, "{list}");
+
+    let (status, deleting) = rest("DELETE", format!("/api/v1/stacks/{id}"), "").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{deleting}");
+    assert_eq!(deleting["stack"]["state"], "deleting");
 }

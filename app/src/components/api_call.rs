@@ -148,6 +148,14 @@ pub fn template_calls(fields: &[(String, String)], origin: &str) -> (String, Str
     )
 }
 
+/// The stack form's call: REST's `POST /stacks` (CloudStack's API has no stacks).
+pub fn stack_calls(fields: &[(String, String)], origin: &str) -> (String, String) {
+    (
+        rest_post(fields, origin, "/api/v1/stacks", &["template", "name"]),
+        String::new(),
+    )
+}
+
 /// Field `name`'s value, trimmed (empty when absent).
 fn field_text(fields: &[(String, String)], name: &str) -> String {
     fields

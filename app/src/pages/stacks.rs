@@ -1,6 +1,7 @@
 //! Stacks: one-click multi-zone clusters, and one stack's live per-VM timeline with its stopwatch.
 
 use crate::api::stack::{StackCreate, StackDelete, StackDetail, StackSummary, stack_list, stack_view};
+use crate::components::api_call::{ApiCall, live_calls, stack_calls};
 use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{ChoiceError, FormAlert, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
@@ -16,6 +17,8 @@ use std::time::Duration;
 #[component]
 pub fn StacksPage() -> impl IntoView {
     let create = ServerAction::<StackCreate>::new();
+    // The REST request for what the form holds, as it is filled in.
+    let (calls, show_calls) = live_calls(&["template", "name"], stack_calls);
     let stacks = Resource::new(move || create.version().get(), |_| stack_list());
     let server = action_error(create);
     let navigate = use_navigate();
@@ -28,7 +31,8 @@ pub fn StacksPage() -> impl IntoView {
         <PageHeader title="Stacks" description="Multi-zone clusters in one action, on your private network, one VM per host." />
         <section class="card" aria-labelledby="stack-create-heading">
             <h2 id="stack-create-heading">"Create a stack"</h2>
-            <ActionForm action=create attr:aria-label="Create stack" attr:class="form-grid"><FormToken />
+            <ActionForm action=create attr:aria-label="Create stack" attr:class="form-grid"
+                on:input=show_calls on:change=show_calls><FormToken />
                 <FormAlert server />
                 <fieldset class="field stack-templates" aria-describedby="stack-template-error">
                     <legend>"Stack"</legend>
@@ -51,6 +55,7 @@ pub fn StacksPage() -> impl IntoView {
                 <div class="form-actions">
                     <ChangeButton label="Create stack" pending=Signal::derive(move || create.pending().get()) />
                 </div>
+                <ApiCall calls=calls.into() />
             </ActionForm>
         </section>
         <ListState load=move || stacks.get() is_empty=Vec::is_empty

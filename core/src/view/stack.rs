@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A stack as lists show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stack {
     /// Id.
     pub id: StackId,

@@ -11,6 +11,7 @@ mod billing;
 mod catalog;
 mod compute;
 mod network;
+mod stacks;
 
 use crate::AppState;
 use axum::body::Bytes;
@@ -74,6 +75,19 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::DELETE,
             "/api/v1/vms/{id}/breakout",
             delete(compute::vm_breakout_close),
+        ),
+        (
+            Method::GET,
+            "/api/v1/stack-templates",
+            get(stacks::stack_template_list),
+        ),
+        (Method::GET, "/api/v1/stacks", get(stacks::stack_list)),
+        (Method::POST, "/api/v1/stacks", post(stacks::stack_create)),
+        (Method::GET, "/api/v1/stacks/{id}", get(stacks::stack_view)),
+        (
+            Method::DELETE,
+            "/api/v1/stacks/{id}",
+            delete(stacks::stack_delete),
         ),
         (Method::GET, "/api/v1/jobs", get(compute::job_list)),
         (Method::GET, "/api/v1/jobs/{id}", get(compute::job_view)),
@@ -141,6 +155,7 @@ pub fn routes_by_path() -> BTreeMap<&'static str, MethodRouter<AppState>> {
         compute::vm_list, compute::vm_create, compute::vm_bulk, compute::vm_view, compute::vm_console, compute::vm_destroy,
         compute::vm_start, compute::vm_stop, compute::vm_reboot, compute::vm_resize,
         compute::vm_breakout_open, compute::vm_breakout_close,
+        stacks::stack_template_list, stacks::stack_list, stacks::stack_create, stacks::stack_view, stacks::stack_delete,
         compute::job_list, compute::job_view,
         network::network_list,
         network::firewall_rule_list, network::firewall_rule_create, network::firewall_rule_delete,
