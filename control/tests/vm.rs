@@ -108,6 +108,12 @@ impl World {
         started.vm_id.to_string()
     }
 
+    /// The names of the tenant's VMs (not destroyed), in name order.
+    async fn vm_names(&self) -> Vec<String> {
+        let vms = self.control.vm_list(&self.ctx).await.unwrap();
+        vms.into_iter().map(|v| v.name).collect()
+    }
+
     async fn drain(&self) {
         self.control.job_drain("test-worker").await.unwrap();
     }
@@ -1131,15 +1137,7 @@ async fn a_batch_create_is_all_or_nothing() {
     ];
     let refused = w.control.vm_create_many(&w.ctx, clash).await.unwrap_err();
     assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
-    let names: Vec<_> = w
-        .control
-        .vm_list(&w.ctx)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    assert_eq!(names, ["taken"]);
+    assert_eq!(w.vm_names().await, ["taken"]);
     let (_, usage) = w.control.quota_view(&w.ctx).await.unwrap();
     assert_eq!(usage.vms, 1, "only the one accepted VM holds quota");
     w.drain().await;
@@ -1822,14 +1820,6 @@ async fn a_latency_budget_places_a_vm_only_where_the_round_trip_fits_and_says_wh
     }
     // Nothing refused was made.
     w.drain().await;
-    let names: Vec<String> = w
-        .control
-        .vm_list(&w.ctx)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.name)
-        .collect();
-    assert_eq!(names, ["db-1", "near-1", "near-2"]);
+    assert_eq!(w.vm_names().await, ["db-1", "near-1", "near-2"]);
     w.assert_invariants().await;
 }
