@@ -67,10 +67,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(not(feature = "ssr"))]
     let scripts: Option<String> = None;
     #[cfg(feature = "ssr")]
-    if let (Some(policy), Some(response)) = (&scripts, use_context::<leptos_axum::ResponseOptions>()) {
-        if let Ok(value) = http::HeaderValue::from_str(&format!("{policy}; frame-ancestors 'none'")) {
-            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
-        }
+    if let (Some(policy), Some(response)) = (&scripts, use_context::<leptos_axum::ResponseOptions>())
+        && let Ok(value) = http::HeaderValue::from_str(&format!("{policy}; frame-ancestors 'none'"))
+    {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
     view! {
         <!DOCTYPE html>

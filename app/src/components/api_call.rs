@@ -243,16 +243,19 @@ pub fn form_fields(_event: &leptos::web_sys::Event, _names: &[&str]) -> Option<V
     None
 }
 
+/// A form's calls as [`ApiCall`] shows them: `(curl, cs)`, none before anything is typed.
+pub type Calls = RwSignal<Option<(String, String)>>;
+
+/// What makes a form's calls from its fields and the page's origin, e.g. [`ssh_key_calls`].
+pub type CallsFor = fn(&[(String, String)], &str) -> (String, String);
+
 /// The calls for a form as it is filled in: the signal [`ApiCall`] shows, and the handler for the
 /// form's `input` and `change` events that keeps it current (`build` gets the fields `names`
 /// and the page's origin).
 pub fn live_calls(
     names: &'static [&'static str],
-    build: fn(&[(String, String)], &str) -> (String, String),
-) -> (
-    RwSignal<Option<(String, String)>>,
-    impl Fn(leptos::ev::Event) + Copy + 'static,
-) {
+    build: CallsFor,
+) -> (Calls, impl Fn(leptos::ev::Event) + Copy + 'static) {
     let calls = RwSignal::new(None);
     let update = move |ev: leptos::ev::Event| {
         if let Some(fields) = form_fields(&ev, names) {
