@@ -25,6 +25,9 @@ pub struct StackView {
     pub stack: view::Stack,
     /// Its VMs.
     pub members: Vec<view::StackMember>,
+    /// The URL clients connect with over the members' private addresses (a replica set's),
+    /// once every member has one.
+    pub connection: Option<String>,
 }
 
 impl Control {
@@ -172,9 +175,14 @@ impl Control {
                 containers,
             });
         }
+        let stack: view::Stack = stack.into();
+        let addresses: Vec<Option<String>> = members.iter().map(|m| m.vm.private_ip.clone()).collect();
+        let connection = meridian_core::stack::StackTemplate::find(&stack.template)
+            .and_then(|t| t.connection_string(&addresses));
         Ok(StackView {
-            stack: stack.into(),
+            stack,
             members,
+            connection,
         })
     }
 

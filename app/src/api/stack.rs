@@ -156,7 +156,7 @@ fn detail(view: meridian_control::stack::StackView, now: i64, simulated: bool) -
     let stack = view.stack;
     let started = stack.created_at;
     let steps = JobKind::VmCreate.steps();
-    let members: Vec<MemberRow> = view
+    let members = view
         .members
         .into_iter()
         .map(|member| {
@@ -196,11 +196,8 @@ fn detail(view: meridian_control::stack::StackView, now: i64, simulated: bool) -
             }
         })
         .collect();
-    let addresses: Vec<Option<String>> = members.iter().map(|m| m.private_ip.clone()).collect();
-    let connection = meridian_core::stack::StackTemplate::find(&stack.template)
-        .and_then(|t| t.connection_string(&addresses));
     StackDetail {
-        connection,
+        connection: view.connection,
         elapsed_s: seconds(stack.ready_at.unwrap_or(now) - started),
         spin_up_s: stack.ready_at.map(|at| seconds(at - started)),
         id: stack.id.to_string(),

@@ -136,9 +136,6 @@ async fn detail(
     id: meridian_core::id::StackId,
 ) -> Result<StackDetail, super::ApiError> {
     let view = state.control.stack_view(ctx, id).await?;
-    let addresses: Vec<Option<String>> = view.members.iter().map(|m| m.vm.private_ip.clone()).collect();
-    let connection = meridian_core::stack::StackTemplate::find(&view.stack.template)
-        .and_then(|t| t.connection_string(&addresses));
     Ok(StackDetail {
         stack: view.stack,
         members: view
@@ -149,6 +146,6 @@ async fn detail(
                 containers: m.containers,
             })
             .collect(),
-        connection,
+        connection: view.connection,
     })
 }
