@@ -815,6 +815,13 @@ impl Control {
             "destroy" => (VmAction::Destroy, JobKind::VmDestroy),
             _ => return Err(Error::field("action", "Choose start, stop, reboot or destroy.")),
         };
+        // Bounded before anything is parsed or compared: a long list costs nothing.
+        if ids.len() > BULK_MAX {
+            return Err(Error::field(
+                "ids",
+                format!("Choose at most {BULK_MAX} VMs at a time."),
+            ));
+        }
         let mut wanted: Vec<VmId> = Vec::with_capacity(ids.len());
         for id in ids {
             let id = Error::id(id)?;
@@ -824,12 +831,6 @@ impl Control {
         }
         if wanted.is_empty() {
             return Err(Error::field("ids", "Choose at least one VM."));
-        }
-        if wanted.len() > BULK_MAX {
-            return Err(Error::field(
-                "ids",
-                format!("Choose at most {BULK_MAX} VMs at a time."),
-            ));
         }
         let mut rows = Vec::with_capacity(wanted.len());
         for id in &wanted {

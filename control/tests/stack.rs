@@ -250,8 +250,14 @@ async fn containers_read_starting_before_boot_and_another_server_sees_the_vms_as
     .await
     .unwrap();
     let view = other.stack_view(&ctx, stack.id).await.unwrap();
-    let url = view.connection.as_deref().expect("a ready replica set has its connection string");
-    assert!(url.starts_with("mongodb://") && url.ends_with("/?replicaSet=rs0"), "{url}");
+    let url = view
+        .connection
+        .as_deref()
+        .expect("a ready replica set has its connection string");
+    assert!(
+        url.starts_with("mongodb://") && url.ends_with("/?replicaSet=rs0"),
+        "{url}"
+    );
     assert_eq!(before.connection, None, "not while members have no address");
     for member in &view.members {
         assert_eq!(member.containers[0].state, "running", "{}", member.vm.name);
