@@ -103,6 +103,7 @@ pub fn router(agent: Agent) -> Router {
         .route("/v1/networks/{id}", put(network_ensure))
         .route("/v1/vms/{id}/serial", get(serial_open))
         .route("/v1/vms/{id}/traffic", get(traffic_view))
+        .route("/v1/vms/{id}/stats", get(stats_view))
         .fallback(|| async { Failure::NotFound })
         .layer(middleware::from_fn_with_state(agent.clone(), guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -596,6 +597,26 @@ async fn traffic_view(
     Ok(axum::Json(sent))
 }
 
+/// The VM's CPU time and the bytes through its port; `null` when it does not run.
+async fn stats_view(
+    State(agent): State<Arc<Agent>>,
+    Path(id): Path<String>,
+) -> Answer<axum::Json<Option<meridian_core::agent_api::VmCounters>>> {
+    let id = vm_id(&id)?;
+    let Some(cpu_ms) = agent.qemu.cpu_ms(id).await else {
+        return Ok(axum::Json(None));
+    };
+    let (received_bytes, sent_bytes) = nic::port_bytes(id)
+        .await
+        .map_err(|e| Failure::host("read the VM's port counters", e))?
+        .unwrap_or_default();
+    Ok(axum::Json(Some(meridian_core::agent_api::VmCounters {
+        cpu_ms,
+        received_bytes,
+        sent_bytes,
+    })))
+}
+
 /// The interactive serial console: a WebSocket relayed to the VM's QEMU serial socket (see
 /// [`serial`]). Checked before the upgrade, so a refusal is a plain HTTP answer: the VM runs, no
 /// other session holds its console, its socket accepts.
@@ -718,6 +739,7 @@ mod tests {
             (Route::Console(id), vec!["GET"]),
             (Route::Serial(id), vec!["GET"]),
             (Route::Traffic(id), vec!["GET"]),
+            (Route::Stats(id), vec!["GET"]),
         ];
         for (route, methods) in routes {
             for method in methods {

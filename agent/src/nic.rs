@@ -189,6 +189,31 @@ fn link(name: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The bytes through VM `id`'s port since its tap was made, as `(received by the VM, sent by
+/// it)`; None when it has no tap.
+pub async fn port_bytes(id: VmId) -> Result<Option<(u64, u64)>, Error> {
+    let tap = vm_nic(id).tap;
+    if !link_exists(&tap) {
+        return Ok(None);
+    }
+    let listed = ip(&["-j", "-s", "link", "show", "dev", &tap]).await?;
+    tap_bytes(&listed).map(Some)
+}
+
+/// `(received by the VM, sent by it)` from `ip -j -s link show` of its tap: what the tap
+/// transmits goes to the guest, what it receives came from it.
+fn tap_bytes(json: &str) -> Result<(u64, u64), Error> {
+    let listed: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| Error::Invalid(format!("`ip -j -s link` did not print JSON: {e}")))?;
+    let stats = &listed[0]["stats64"];
+    match (stats["tx"]["bytes"].as_u64(), stats["rx"]["bytes"].as_u64()) {
+        (Some(to_guest), Some(from_guest)) => Ok((to_guest, from_guest)),
+        _ => Err(Error::Invalid(
+            "`ip -j -s link` printed no byte counts".to_owned(),
+        )),
+    }
+}
+
 /// Whether link `name` exists in this network namespace.
 pub(crate) fn link_exists(name: &str) -> bool {
     link(name).is_some()
@@ -262,6 +287,14 @@ mod tests {
         assert_eq!(nic.tap, "mt0123456789abc");
         assert_eq!(nic.tap.len(), 15, "IFNAMSIZ is 16 with the NUL");
         assert_eq!(nic.mac, "52:54:00:ab:cd:ef");
+    }
+
+    #[test]
+    fn a_taps_transmit_is_what_its_guest_receives() {
+        let listed = r#"[{"ifindex":7,"ifname":"mt0123456789abc","stats64":{"rx":{"bytes":1500,"packets":3},"tx":{"bytes":9000,"packets":6}}}]"#;
+        assert_eq!(tap_bytes(listed).expect("counts"), (9000, 1500));
+        assert!(tap_bytes("[]").is_err(), "no link, no figures");
+        assert!(tap_bytes("not json").is_err());
     }
 
     #[test]

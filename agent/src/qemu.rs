@@ -358,6 +358,20 @@ impl Qemu {
         }
     }
 
+    /// The CPU time VM `id`'s QEMU has used (user and system, every thread), in ms; None when
+    /// it does not run.
+    pub async fn cpu_ms(&self, id: VmId) -> Option<u64> {
+        let VmState::Running { pid } = self.state(id).await else {
+            return None;
+        };
+        let stat = tokio::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .await
+            .ok()?;
+        let ticks = cpu_ticks(&stat)?;
+        let per_second = rustix::param::clock_ticks_per_second().max(1);
+        Some(ticks.saturating_mul(1000) / per_second)
+    }
+
     /// Powers the VM off: ACPI power button through QMP and up to `wait` for the guest to power
     /// off, then QMP `quit`, then SIGKILL. Succeeds when it was not running.
     pub async fn power_off(&self, id: VmId, wait: Duration) -> Result<PowerOff, Error> {
@@ -510,5 +524,29 @@ impl Qemu {
         }
         entries.sort_by_key(|e| e.id);
         Ok(entries)
+    }
+}
+
+/// utime + stime, in clock ticks, from a `/proc/<pid>/stat` line. The command name (field 2) is
+/// in parentheses and may hold spaces and parentheses itself, so fields are counted after the
+/// last `)`: the state is the first of them, utime the 12th, stime the 13th.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user.saturating_add(system))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_ticks;
+
+    #[test]
+    fn cpu_time_is_read_past_a_command_name_with_spaces_and_parentheses() {
+        let stat = "4242 (qemu (x) 1) S 1 4242 4242 0 -1 4194560 5000 0 0 0 731 269 0 0 20 0 5 0 900 0 0";
+        assert_eq!(cpu_ticks(stat), Some(1000));
+        assert_eq!(cpu_ticks("4242 (qemu) S 1"), None, "a short line");
+        assert_eq!(cpu_ticks("garbage"), None);
     }
 }

@@ -1477,6 +1477,42 @@ async fn caps_and_metering_hold_on_real_packets() {
         "the receiver sent only acknowledgements: {peer_backbone} / {peer_internet}"
     );
 
+    // The VMs' graphs are measured too: the sender's port sent what it sent (its frames, at
+    // least the payloads), the receiver's port received its 8 MiB, and their QEMUs used CPU.
+    let charted = |metrics: &Value, field: &str| -> u64 {
+        metrics["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .map(|p| p[field].as_u64().unwrap_or(0) * p["seconds"].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let free_graph = acme.get(&format!("/vms/{}/metrics?window=hour", free.0)).await;
+    let peer_graph = acme.get(&format!("/vms/{}/metrics?window=hour", peer.0)).await;
+    assert_eq!(
+        free_graph["simulated"], false,
+        "measured figures are never called simulated"
+    );
+    let free_out = charted(&free_graph, "sent_bytes_per_second");
+    let peer_in = charted(&peer_graph, "received_bytes_per_second");
+    eprintln!("graphs: free VM sent {free_out} B, the peer received {peer_in} B");
+    assert!(
+        free_out >= 28 * MIB * 95 / 100,
+        "the sender's graph: {free_graph}"
+    );
+    assert!(
+        peer_in >= 8 * MIB * 95 / 100,
+        "the receiver's graph: {peer_graph}"
+    );
+    assert!(
+        free_graph["points"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .any(|p| p["cpu_permille"].as_u64() > Some(0)),
+        "a VM that sent 28 MiB used CPU: {free_graph}"
+    );
+
     // A cap on the zone pair: what London sends to Amsterdam is held to it, measured as it
     // leaves London's router.
     cap_applied(

@@ -532,3 +532,156 @@ mod tests {
         assert_eq!(edge_title("lon1-hkg1"), None, "no direct link");
     }
 }
+
+/// A VM's graphs: CPU, and network in and out, over its window, with a summary and the figures.
+pub fn vm_metrics_figure(metrics: &meridian_core::view::VmMetrics) -> crate::api::vm::VmMetricsFigure {
+    use crate::pages::overview::format_bytes;
+    let points = &metrics.points;
+    let simulated = if metrics.simulated { " (simulated)" } else { "" };
+    let per_what = if metrics.window == "day" { "hour" } else { "minute" };
+    let summary = if points.is_empty() {
+        format!(
+            "No figures yet{simulated}: the VM has not run in this window, or has only just started (a figure a minute)."
+        )
+    } else {
+        let seconds: u64 = points.iter().map(|p| u64::from(p.seconds)).sum();
+        let weighted = |f: &dyn Fn(&meridian_core::view::VmMetricPoint) -> u64| {
+            points.iter().map(|p| f(p) * u64::from(p.seconds)).sum::<u64>() / seconds.max(1)
+        };
+        let cpu = weighted(&|p| u64::from(p.cpu_permille));
+        let peak = points.iter().map(|p| p.cpu_permille).max().unwrap_or(0);
+        format!(
+            "CPU{simulated} averaged {} and peaked at {} over {} {per_what}s it ran; it received {}/s and sent {}/s on average.",
+            percent(cpu),
+            percent(u64::from(peak)),
+            points.len(),
+            format_bytes(weighted(&|p| p.received_bytes_per_second)),
+            format_bytes(weighted(&|p| p.sent_bytes_per_second)),
+        )
+    };
+    let rows = points
+        .iter()
+        .map(|p| crate::api::vm::VmMetricRow {
+            period: format!("{} UTC", clock(p.start_ms)),
+            cpu: percent(u64::from(p.cpu_permille)),
+            received: format!("{}/s", format_bytes(p.received_bytes_per_second)),
+            sent: format!("{}/s", format_bytes(p.sent_bytes_per_second)),
+        })
+        .collect();
+    let drawn = |what: &str, drawing: Result<String, Box<dyn std::error::Error>>| {
+        drawing
+            .map_err(|error| tracing::warn!(error.detail = %error, chart = what, "VM chart failed to draw"))
+            .ok()
+    };
+    let (cpu_svg, network_svg) = if points.is_empty() {
+        (None, None)
+    } else {
+        (
+            drawn("cpu", draw_vm_cpu(metrics)),
+            drawn("network", draw_vm_network(metrics)),
+        )
+    };
+    crate::api::vm::VmMetricsFigure {
+        window: metrics.window.clone(),
+        simulated: metrics.simulated,
+        summary,
+        cpu_svg,
+        network_svg,
+        rows,
+    }
+}
+
+/// "23.4 %" from thousandths.
+fn percent(permille: u64) -> String {
+    format!("{}.{} %", permille / 10, permille % 10)
+}
+
+const VM_CHART_HEIGHT: u32 = 200;
+
+/// One of a point's figures.
+type PointValue = fn(&meridian_core::view::VmMetricPoint) -> u64;
+
+fn draw_vm_cpu(metrics: &meridian_core::view::VmMetrics) -> Result<String, Box<dyn std::error::Error>> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, VM_CHART_HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let label = |t: &i64| clock(*t);
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(20)
+            .y_label_area_size(56)
+            .build_cartesian_2d(metrics.from_ms..metrics.to_ms, 0.0..100.0)?;
+        chart
+            .configure_mesh()
+            .x_labels(7)
+            .x_label_formatter(&label)
+            .y_labels(5)
+            .y_desc("CPU, %")
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 12))
+            .light_line_style(RGBColor(238, 241, 246))
+            .draw()?;
+        let points = metrics
+            .points
+            .iter()
+            .map(|p| (p.start_ms, f64::from(p.cpu_permille) / 10.0));
+        chart.draw_series(LineSeries::new(points.clone(), SERIES[0].stroke_width(2)))?;
+        chart.draw_series(points.map(|xy| Circle::new(xy, 2, SERIES[0].filled())))?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+fn draw_vm_network(metrics: &meridian_core::view::VmMetrics) -> Result<String, Box<dyn std::error::Error>> {
+    let max = metrics
+        .points
+        .iter()
+        .map(|p| p.received_bytes_per_second.max(p.sent_bytes_per_second))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (unit, unit_name) = byte_unit(max);
+    #[expect(clippy::cast_precision_loss, reason = "a chart's scale")]
+    let scaled = |bytes: u64| bytes as f64 / unit;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, VM_CHART_HEIGHT + 20)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let (key, plot) = root.split_vertically(20);
+        let label = |t: &i64| clock(*t);
+        let description = format!("{unit_name}/s");
+        let mut chart = ChartBuilder::on(&plot)
+            .margin(8)
+            .x_label_area_size(20)
+            .y_label_area_size(56)
+            .build_cartesian_2d(metrics.from_ms..metrics.to_ms, 0.0..scaled(max) * 1.1)?;
+        chart
+            .configure_mesh()
+            .x_labels(7)
+            .x_label_formatter(&label)
+            .y_labels(5)
+            .y_desc(description.as_str())
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 12))
+            .light_line_style(RGBColor(238, 241, 246))
+            .draw()?;
+        let series: [(&str, RGBColor, PointValue); 2] = [
+            ("received (in)", SERIES[1], |p| p.received_bytes_per_second),
+            ("sent (out)", SERIES[2], |p| p.sent_bytes_per_second),
+        ];
+        for (i, (name, colour, value)) in series.into_iter().enumerate() {
+            let points = metrics.points.iter().map(|p| (p.start_ms, scaled(value(p))));
+            chart.draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?;
+            chart.draw_series(points.map(|xy| Circle::new(xy, 2, colour.filled())))?;
+            let x = 64 + 160 * i32::try_from(i).unwrap_or(0);
+            key.draw(&PathElement::new(
+                vec![(x, 12), (x + 16, 12)],
+                colour.stroke_width(2),
+            ))?;
+            key.draw(&Text::new(name, (x + 22, 6), ("sans-serif", 12).into_font()))?;
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}

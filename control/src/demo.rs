@@ -134,9 +134,14 @@ impl Control {
             .vm_backdate_metering(&tenant, start - HISTORY_DAYS * 24 * HOUR_MS)
             .await?;
         // A day at a time: each VM's day is one short transaction, so job claims and clicks never
-        // wait long behind the backfill.
-        for days_ago in (0..HISTORY_DAYS).rev() {
+        // wait long behind the backfill. The last hour a minute at a time, as the meter runs: the
+        // VMs' graphs have their minutes.
+        for days_ago in (1..HISTORY_DAYS).rev() {
             self.meter_tick(start - days_ago * 24 * HOUR_MS).await?;
+        }
+        self.meter_tick(start - HOUR_MS).await?;
+        for minutes_ago in (0..60).rev() {
+            self.meter_tick(start - minutes_ago * 60_000).await?;
         }
         // The last hour every 10 s (as the prober runs), the day before every minute.
         let mut rounds: Vec<i64> = (1..=360).map(|n| start - n * 10_000).collect();

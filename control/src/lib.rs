@@ -47,6 +47,7 @@ pub mod throttle;
 pub mod user;
 pub mod vdc;
 pub mod vm;
+pub mod vm_metrics;
 pub mod worker_identity;
 
 pub use context::{Actor, OpContext};

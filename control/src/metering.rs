@@ -9,6 +9,7 @@ use crate::context::OpContext;
 use crate::driver::TrafficCaps;
 use crate::job::{parse_size_key, size_key, vm_spec};
 use crate::store::vm::VmRow;
+use crate::store::vm_sample::{SampleSpan, VmSampleRow};
 use crate::store::{Store, now_ms};
 use crate::{Control, Error};
 use meridian_core::backbone::{BACKBONE, Cut};
@@ -108,13 +109,22 @@ impl Control {
             return Ok(None);
         };
         let spec = vm_spec(&vm)?;
-        match self.driver.sent(&spec).await {
-            Ok(sent) => Ok(sent.map(|sent| Reading { at: now_ms(), sent })),
+        let sent = match self.driver.sent(&spec).await {
+            Ok(sent) => sent,
             Err(error) => {
                 tracing::info!(vm.id = %id, error = %error, "traffic counters not read; the next tick counts them");
-                Ok(None)
+                return Ok(None);
             }
-        }
+        };
+        let counters = self.driver.counters(&spec).await.unwrap_or_else(|error| {
+            tracing::info!(vm.id = %id, error = %error, "CPU and port counters not read; the next tick counts them");
+            None
+        });
+        Ok(sent.map(|sent| Reading {
+            at: now_ms(),
+            sent,
+            counters,
+        }))
     }
 
     /// Meters one VM up to `now`, against its current state, in the caller's transaction.
@@ -163,6 +173,8 @@ impl Control {
         // those rows in different orders deadlock.
         let mut due: std::collections::BTreeMap<(i64, String, String, String), MeteredHour> =
             std::collections::BTreeMap::new();
+        // What the VM did, per hour and over the whole period, for its graphs.
+        let mut hours: Vec<VmSampleRow> = Vec::new();
         let mut start = from;
         while start < until {
             let hour_start = start - start.rem_euclid(HOUR_MS);
@@ -189,20 +201,36 @@ impl Control {
                 if vm.dedicated {
                     rows.push(add("dedicated_seconds", &vm.id, &size, seconds));
                 }
+                let load = self.driver.load(&spec, start, end).unwrap_or_default();
+                let measured = seconds;
                 let seconds = u64::try_from(seconds).unwrap_or(0);
                 let caps = traffic_caps(&caps, &running, vm, zone, seconds);
                 let traffic = self.driver.traffic(&spec, &peers, seconds, &caps);
                 for (kind, resource, bytes) in traffic_rows(&vm.id, zone, &traffic) {
                     rows.push(add(kind, &resource, "", bytes));
                 }
+                hours.push(VmSampleRow {
+                    start_ms: hour_start,
+                    seconds: measured,
+                    cpu_ms: to_i64(load.cpu_ms),
+                    capacity_ms: measured.saturating_mul(1000).saturating_mul(vm.vcpus),
+                    received: to_i64(load.received_bytes),
+                    sent: to_i64(traffic.internet + traffic.backbone.iter().map(|(_, b)| b).sum::<u64>()),
+                });
             }
             // Counted bytes say nothing of when in the period they were sent: the last hour has them.
             if end == until
                 && let Some(reading) = reading
             {
-                let counted = counted_traffic(tx, &vm.id, reading).await?;
+                let (counted, port) = counted_traffic(tx, &vm.id, reading).await?;
                 for (kind, resource, bytes) in traffic_rows(&vm.id, zone, &counted) {
                     rows.push(add(kind, &resource, "", bytes));
+                }
+                // A real backend's CPU and port figures replace the (zero) made-up ones.
+                if let (Some(port), Some(last)) = (port, hours.last_mut()) {
+                    last.cpu_ms = to_i64(port.cpu_ms);
+                    last.received = to_i64(port.received_bytes);
+                    last.sent = to_i64(port.sent_bytes);
                 }
             }
             for row in rows.into_iter().filter(|row| row.quantity > 0) {
@@ -227,6 +255,7 @@ impl Control {
         for row in due.values() {
             Store::usage_add(tx, &vm.tenant_id, row).await?;
         }
+        record_samples(tx, &vm.id, &hours, until).await?;
         Store::vm_set_metered_until(tx, &vm.id, Some(until)).await?;
         Ok(())
     }
@@ -345,6 +374,8 @@ pub(crate) struct Reading {
     at: i64,
     /// The counters: cumulative bytes by destination.
     sent: crate::driver::Traffic,
+    /// The VM's CPU time and port bytes since it started, when the backend reports them.
+    counters: Option<crate::driver::VmCounters>,
 }
 
 /// What `reading` adds to VM `vm_id`'s counters since the reading last metered, which it replaces
@@ -355,15 +386,80 @@ async fn counted_traffic(
     tx: &mut crate::store::Tx,
     vm_id: &str,
     reading: &Reading,
-) -> Result<crate::driver::Traffic, Error> {
+) -> Result<(crate::driver::Traffic, Option<crate::driver::VmCounters>), Error> {
     let metered = Store::traffic_metered(tx, vm_id).await?;
     let Some(counted) = counted_since(&metered, reading) else {
-        return Ok(crate::driver::Traffic::default());
+        return Ok((crate::driver::Traffic::default(), None));
     };
-    for (class, bytes) in classes(&reading.sent) {
+    let port = reading.counters.as_ref().map(|now| port_since(&metered, now));
+    let port_classes = reading.counters.iter().flat_map(|now| {
+        [
+            (PORT_CPU, now.cpu_ms),
+            (PORT_RECEIVED, now.received_bytes),
+            (PORT_SENT, now.sent_bytes),
+        ]
+        .map(|(class, value)| (class.to_owned(), value))
+    });
+    for (class, bytes) in classes(&reading.sent).into_iter().chain(port_classes) {
         Store::traffic_metered_set(tx, vm_id, &class, to_i64(bytes), reading.at).await?;
     }
-    Ok(counted)
+    Ok((counted, port))
+}
+
+/// The counter classes of a VM's CPU time and port bytes, beside the traffic's zones and
+/// `internet` (which no zone id can be named like).
+const PORT_CPU: &str = "port:cpu_ms";
+const PORT_RECEIVED: &str = "port:received";
+const PORT_SENT: &str = "port:sent";
+
+/// What the VM's CPU and port counters added since the last metered reading (a counter below it
+/// was reset: a new QEMU, a new tap).
+fn port_since(metered: &[(String, i64, i64)], now: &crate::driver::VmCounters) -> crate::driver::VmCounters {
+    let since = |class: &str, now: u64| {
+        let last = metered
+            .iter()
+            .find(|(c, _, _)| c == class)
+            .map_or(0, |(_, value, _)| u64::try_from(*value).unwrap_or(0));
+        if now >= last { now - last } else { now }
+    };
+    crate::driver::VmCounters {
+        cpu_ms: since(PORT_CPU, now.cpu_ms),
+        received_bytes: since(PORT_RECEIVED, now.received_bytes),
+        sent_bytes: since(PORT_SENT, now.sent_bytes),
+    }
+}
+
+/// Adds a metered period's figures to the VM's graphs: each hour's to its hour, and the
+/// period's to the minute it ends in — all of it when it is an hour at most (a tick's minute),
+/// else only its last hour's part (a server that was down long: the minute's point would
+/// otherwise stand for days).
+async fn record_samples(
+    tx: &mut crate::store::Tx,
+    vm_id: &str,
+    hours: &[VmSampleRow],
+    until: i64,
+) -> Result<(), Error> {
+    if hours.is_empty() {
+        return Ok(());
+    }
+    let mut period = VmSampleRow {
+        start_ms: (until - 1).div_euclid(60_000) * 60_000,
+        ..VmSampleRow::default()
+    };
+    let long = hours.iter().map(|h| h.seconds).sum::<i64>() > 3_600;
+    for hour in hours {
+        Store::vm_sample_add(tx, vm_id, SampleSpan::Hour, hour).await?;
+        if long && hour.start_ms != hours[hours.len() - 1].start_ms {
+            continue;
+        }
+        period.seconds += hour.seconds;
+        period.cpu_ms += hour.cpu_ms;
+        period.capacity_ms += hour.capacity_ms;
+        period.received += hour.received;
+        period.sent += hour.sent;
+    }
+    Store::vm_sample_add(tx, vm_id, SampleSpan::Minute, &period).await?;
+    Ok(())
 }
 
 /// The reading's counters by class: each zone by its id, and `internet`.
@@ -508,6 +604,7 @@ mod tests {
                 backbone: vec![(ZoneId::parse("lon1").unwrap(), lon1)],
                 internet,
             },
+            counters: None,
         }
     }
 

@@ -1,9 +1,13 @@
 //! Metering and rating: usage is recorded exactly, rolled up per hour, and invoices reconcile.
 
 use meridian_control::driver::simulated::{SimTiming, SimulatedDriver};
-use meridian_control::driver::{Driver, DriverError, HostSpec, Presence, Traffic, TrafficCaps, VmSpec};
+use meridian_control::driver::{
+    Driver, DriverError, HostSpec, Presence, Traffic, TrafficCaps, VmCounters, VmSpec,
+};
 use meridian_control::metering::{HOUR_MS, usage_records};
+use meridian_control::store::vm_sample::SampleSpan;
 use meridian_control::testing::TestDb;
+use meridian_control::vm_metrics::MetricWindow;
 use meridian_control::{Actor, Control, OpContext};
 use meridian_core::Signup;
 use meridian_core::pricing::{Money, UsageKind, hourly_rate, rate};
@@ -306,6 +310,7 @@ async fn past_months_are_final_invoices_that_reconcile_and_future_months_do_not_
 struct Counting {
     inner: SimulatedDriver,
     counters: std::sync::Mutex<Traffic>,
+    port: std::sync::Mutex<Option<VmCounters>>,
 }
 
 impl Counting {
@@ -385,6 +390,9 @@ impl Driver for Counting {
     async fn sent(&self, _vm: &VmSpec) -> Result<Option<Traffic>, DriverError> {
         Ok(Some(self.counters.lock().unwrap().clone()))
     }
+    async fn counters(&self, _vm: &VmSpec) -> Result<Option<VmCounters>, DriverError> {
+        Ok(self.port.lock().unwrap().clone())
+    }
 }
 
 /// The tenant's metered bytes by kind over every hour: (backbone, internet, on each backbone
@@ -430,6 +438,7 @@ async fn a_real_backends_counters_are_metered_by_their_difference_never_twice() 
     let driver = Arc::new(Counting {
         inner: SimulatedDriver::new(SimTiming::instant(), 3),
         counters: std::sync::Mutex::default(),
+        port: std::sync::Mutex::default(),
     });
     let control = Control::new(db.store.clone(), driver.clone()).await.unwrap();
     let signup = Signup::parse("Count Co", "ops@count.example", "a long enough secret").unwrap();
@@ -548,5 +557,181 @@ async fn a_dedicated_vm_pays_its_premium_while_it_runs_on_its_own_line() {
             .iter()
             .any(|r| r.resource_id == vm && r.kind == "dedicated_seconds"),
         "{rows:?}"
+    );
+}
+
+/// The start of the minute `minutes` before now.
+fn minutes_ago(minutes: i64) -> i64 {
+    (meridian_control::store::now_ms() / 60_000 - minutes) * 60_000
+}
+
+#[tokio::test]
+async fn a_vms_graphs_show_each_minute_it_ran_and_agree_with_its_metered_traffic() {
+    let (db, control, ctx, vm) = running_vm(true).await;
+    let id: meridian_core::id::VmId = vm.parse().unwrap();
+    let start = minutes_ago(30);
+    db.meter_from(Some(&vm), start).await;
+    for minute in 1..=30 {
+        control.meter_tick(start + minute * 60_000).await.unwrap();
+    }
+
+    let hour = control.vm_metrics(&ctx, id, MetricWindow::Hour).await.unwrap();
+    assert!(hour.simulated, "the simulator's figures say so");
+    assert_eq!(hour.points.len(), 30, "a point for each minute it ran: {hour:?}");
+    assert!(hour.points.iter().all(|p| p.seconds == 60));
+    assert!(
+        hour.points.iter().all(|p| (10..=970).contains(&p.cpu_permille)),
+        "CPU within the simulation's 1–97 %: {hour:?}"
+    );
+    assert!(
+        hour.points
+            .iter()
+            .all(|p| p.received_bytes_per_second > 0 && p.sent_bytes_per_second > 0)
+    );
+    assert!(
+        hour.points
+            .windows(2)
+            .any(|w| w[0].cpu_permille != w[1].cpu_permille),
+        "the load moves from minute to minute"
+    );
+    // What the graph says it sent is what the bandwidth page bills (to the byte, less what
+    // rounding to whole bytes a second drops).
+    let rows = control.usage_list(&ctx, 0, i64::MAX / 2).await.unwrap();
+    let metered: i64 = rows
+        .iter()
+        .filter(|r| r.resource_id == vm && matches!(r.kind.as_str(), "bytes_backbone" | "bytes_internet"))
+        .map(|r| r.quantity)
+        .sum();
+    let charted: u64 = hour.points.iter().map(|p| p.sent_bytes_per_second * 60).sum();
+    let metered = u64::try_from(metered).unwrap();
+    assert!(
+        charted <= metered && metered - charted < 30 * 60,
+        "{charted} charted, {metered} metered"
+    );
+
+    let day = control.vm_metrics(&ctx, id, MetricWindow::Day).await.unwrap();
+    assert!(
+        (1..=2).contains(&day.points.len()),
+        "the half hour falls in one or two hours: {day:?}"
+    );
+    assert_eq!(day.points.iter().map(|p| p.seconds).sum::<u32>(), 1_800);
+
+    // Another tenant's VM is not found, exactly as one that does not exist.
+    let other = control
+        .account_signup(
+            &OpContext::anonymous("t"),
+            Signup::parse("Other Co", "ops@other.example", "a long enough secret").unwrap(),
+        )
+        .await
+        .unwrap();
+    let stranger = meridian_control::testing::as_user(&other);
+    let refused = control
+        .vm_metrics(&stranger, id, MetricWindow::Hour)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, meridian_control::Error::NotFound),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        MetricWindow::parse("week"),
+        Err(meridian_control::Error::Invalid(_))
+    ));
+
+    // A destroyed VM leaves no samples behind.
+    control.vm_destroy(&ctx, id).await.unwrap();
+    control.job_drain("m").await.unwrap();
+    for span in [SampleSpan::Minute, SampleSpan::Hour] {
+        assert!(db.store.vm_samples(&vm, span, 0).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_vms_graph_keeps_an_hour_of_minutes_however_long_it_runs() {
+    let (db, control, ctx, vm) = running_vm(false).await;
+    let start = minutes_ago(150);
+    db.meter_from(Some(&vm), start).await;
+    for minute in 1..=150 {
+        control.meter_tick(start + minute * 60_000).await.unwrap();
+    }
+    let kept = db.store.vm_samples(&vm, SampleSpan::Minute, 0).await.unwrap();
+    assert_eq!(kept.len(), 60, "the ring holds an hour");
+    assert_eq!(
+        kept.first().unwrap().start_ms,
+        start + 90 * 60_000,
+        "the last hour's minutes"
+    );
+    let hours = db.store.vm_samples(&vm, SampleSpan::Hour, 0).await.unwrap();
+    assert_eq!(hours.iter().map(|h| h.seconds).sum::<i64>(), 150 * 60);
+    let shown = control
+        .vm_metrics(&ctx, vm.parse().unwrap(), MetricWindow::Hour)
+        .await
+        .unwrap();
+    // 59 when a minute turned since the ticks.
+    assert!((59..=60).contains(&shown.points.len()), "{}", shown.points.len());
+}
+
+#[tokio::test]
+async fn a_real_backends_cpu_and_port_counters_become_its_graph() {
+    let db = TestDb::fresh().await;
+    let driver = Arc::new(Counting {
+        inner: SimulatedDriver::new(SimTiming::instant(), 3),
+        counters: std::sync::Mutex::default(),
+        port: std::sync::Mutex::default(),
+    });
+    let control = Control::new(db.store.clone(), driver.clone()).await.unwrap();
+    let signup = Signup::parse("Graph Co", "ops@graph.example", "a long enough secret").unwrap();
+    let account = control
+        .account_signup(&OpContext::anonymous("t"), signup)
+        .await
+        .unwrap();
+    let ctx = meridian_control::testing::as_user(&account);
+    let vdc = control.vdc_create(&ctx, "fra1", "fra1").await.unwrap().id;
+    let create = VmCreate::parse(&VmCreateForm {
+        name: "measured".into(),
+        zone: "fra1".into(),
+        template: "debian-12".into(),
+        size: "m".into(),
+        ..VmCreateForm::default()
+    })
+    .unwrap();
+    let id = meridian_core::id::VmId(control.vm_create(&ctx, vdc, create).await.unwrap().vm_id);
+    control.job_drain("m").await.unwrap();
+    let vcpus = u64::try_from(control.vm_view(&ctx, id).await.unwrap().vcpus).unwrap();
+    let start = minutes_ago(3);
+    db.meter_from(Some(&id.to_string()), start).await;
+    let set = |cpu_ms: u64, received_bytes: u64, sent_bytes: u64| {
+        *driver.port.lock().unwrap() = Some(VmCounters {
+            cpu_ms,
+            received_bytes,
+            sent_bytes,
+        });
+    };
+    // The first minute: a quarter of its vCPUs (counted since its QEMU started).
+    set(vcpus * 15_000, 600_000, 120_000);
+    control.meter_tick(start + 60_000).await.unwrap();
+    // The second: three quarters, and 1,000 bytes a second each way more.
+    set(vcpus * 60_000, 660_000, 180_000);
+    control.meter_tick(start + 120_000).await.unwrap();
+    // The third: its QEMU restarted (a reboot): the counters began again.
+    set(vcpus * 6_000, 6_000, 0);
+    control.meter_tick(start + 180_000).await.unwrap();
+
+    let shown = control.vm_metrics(&ctx, id, MetricWindow::Hour).await.unwrap();
+    assert!(!shown.simulated, "measured figures are never called simulated");
+    let figures: Vec<(u32, u64, u64)> = shown
+        .points
+        .iter()
+        .map(|p| {
+            (
+                p.cpu_permille,
+                p.received_bytes_per_second,
+                p.sent_bytes_per_second,
+            )
+        })
+        .collect();
+    assert_eq!(
+        figures,
+        [(250, 10_000, 2_000), (750, 1_000, 1_000), (100, 100, 0)]
     );
 }

@@ -255,6 +255,19 @@ pub struct SentBytes {
     pub internet: u64,
 }
 
+/// A running VM's counters since its QEMU started: the host CPU time its process used and the
+/// bytes through its port (both ways, every destination, the same zone's included). Cumulative;
+/// the control plane charts the difference between readings. `GET /v1/vms/{id}/stats`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmCounters {
+    /// CPU time of the VM's QEMU process (user and system, all its threads), in ms.
+    pub cpu_ms: u64,
+    /// Bytes the VM received through its port.
+    pub received_bytes: u64,
+    /// Bytes the VM sent through its port.
+    pub sent_bytes: u64,
+}
+
 /// A VM's public address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Breakout {
@@ -359,6 +372,8 @@ pub enum Route {
     /// `GET /v1/vms/{id}/traffic`: what the VM has sent ([`SentBytes`]); nothing for a VM without
     /// a port on a tenant network.
     Traffic(VmId),
+    /// `GET /v1/vms/{id}/stats`: its [`VmCounters`], or `null` when it does not run.
+    Stats(VmId),
 }
 
 impl Route {
@@ -377,6 +392,7 @@ impl Route {
             Route::Network(id) => format!("/v1/networks/{id}"),
             Route::Serial(id) => format!("/v1/vms/{id}/serial"),
             Route::Traffic(id) => format!("/v1/vms/{id}/traffic"),
+            Route::Stats(id) => format!("/v1/vms/{id}/stats"),
         }
     }
 }

@@ -144,6 +144,46 @@ pub async fn vm_create(
     Ok(vm_id)
 }
 
+/// A VM's graphs, drawn on the server: CPU and network over the last hour or day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmMetricsFigure {
+    /// `hour` or `day`.
+    pub window: String,
+    /// The figures are the simulation's.
+    pub simulated: bool,
+    /// One or two sentences: averages and peak (also the charts' text alternative).
+    pub summary: String,
+    /// CPU as an SVG document; None while there are no figures.
+    pub cpu_svg: Option<String>,
+    /// Network in and out as an SVG document.
+    pub network_svg: Option<String>,
+    /// The figures, period by period.
+    pub rows: Vec<VmMetricRow>,
+}
+
+/// One minute's or hour's figures, as text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmMetricRow {
+    /// "14:05 UTC".
+    pub period: String,
+    /// "23.4 %".
+    pub cpu: String,
+    /// "1.2 MiB/s".
+    pub received: String,
+    /// "800.0 KiB/s".
+    pub sent: String,
+}
+
+/// VM `id`'s CPU and network over `window` (`hour` or `day`), charted.
+#[server(prefix = "/fn", endpoint = "vm_metrics")]
+pub async fn vm_metrics(id: String, window: String) -> Result<VmMetricsFigure, AppError> {
+    let (control, _session, ctx) = crate::server::op_context().await?;
+    let id = meridian_control::Error::id(&id)?;
+    let window = meridian_control::vm_metrics::MetricWindow::parse(&window)?;
+    let metrics = control.vm_metrics(&ctx, id, window).await?;
+    Ok(crate::charts::vm_metrics_figure(&metrics))
+}
+
 /// A VM with its progress and console.
 #[server(prefix = "/fn", endpoint = "vm_view")]
 pub async fn vm_view(id: String) -> Result<VmDetail, AppError> {

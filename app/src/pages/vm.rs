@@ -2,7 +2,7 @@
 //! interactive for a real VM).
 
 use crate::MeResource;
-use crate::api::vm::{VmDestroy, VmDetail, VmOperate, VmResize, vm_view};
+use crate::api::vm::{VmDestroy, VmDetail, VmMetricsFigure, VmOperate, VmResize, vm_metrics, vm_view};
 use crate::components::form::{FormAlert, SelectField, TextField, action_error};
 use crate::components::form::{FormToken, change_refusal};
 use crate::components::page::{ListState, Properties};
@@ -242,6 +242,7 @@ fn VmBody(
                 <span class="disabled-reason">{destroy_reason}</span>
             </ActionForm>
         </section>
+        <VmGraphs vm_id=detail.vm.id.to_string() />
         {(!progress_first).then(|| steps_view.clone())}
         <section class="card" aria-label="Events">
             <h2>"Events"</h2>
@@ -272,6 +273,66 @@ fn VmBody(
                 {detail.console.join("\n")}
             </pre>
         </section>
+    }
+}
+
+/// The VM's CPU and network over the last hour or day, charted on the server, with the figures
+/// as text.
+#[component]
+fn VmGraphs(vm_id: String) -> impl IntoView {
+    let window = RwSignal::new("hour".to_owned());
+    let figure = Resource::new(move || (vm_id.clone(), window.get()), |(id, w)| vm_metrics(id, w));
+    view! {
+        <section class="card" aria-labelledby="graphs-heading">
+            <h2 id="graphs-heading">"CPU and network"</h2>
+            <div class="field">
+                <label for="graphs-window">"Over"</label>
+                <select id="graphs-window" prop:value=move || window.get() on:change=move |ev| window.set(event_target_value(&ev))>
+                    <option value="hour">"The last hour (per minute)"</option>
+                    <option value="day">"The last day (per hour)"</option>
+                </select>
+            </div>
+            <ListState load=move || figure.get() loading="Loading the graphs…" items=vm_graphs />
+        </section>
+    }
+}
+
+fn vm_graphs(figure: VmMetricsFigure) -> impl IntoView {
+    let VmMetricsFigure {
+        window,
+        simulated,
+        summary,
+        cpu_svg,
+        network_svg,
+        rows,
+    } = figure;
+    let label = if simulated { " (simulated)" } else { "" };
+    let chart = move |title: String, svg: Option<String>| {
+        svg.map(|svg| {
+            view! {
+                <figure class="chart">
+                    <div class="chart-svg" role="img" aria-label=title.clone() inner_html=svg></div>
+                    <figcaption>{title}</figcaption>
+                </figure>
+            }
+        })
+    };
+    let per = if window == "day" { "hour" } else { "minute" };
+    view! {
+        <p>{summary}</p>
+        {chart(format!("CPU{label}, % of the VM's vCPUs, per {per}"), cpu_svg)}
+        {chart(format!("Network{label}: bytes a second received and sent, per {per}"), network_svg)}
+        {(!rows.is_empty()).then(|| view! {
+            <details>
+                <summary>"The figures"</summary>
+                <table tabindex="0" class="table" aria-label="CPU and network figures">
+                    <thead><tr><th scope="col">"From"</th><th scope="col">"CPU"</th><th scope="col">"Received"</th><th scope="col">"Sent"</th></tr></thead>
+                    <tbody>
+                        {rows.into_iter().map(|r| view! { <tr><td>{r.period}</td><td>{r.cpu}</td><td>{r.received}</td><td>{r.sent}</td></tr> }).collect_view()}
+                    </tbody>
+                </table>
+            </details>
+        })}
     }
 }
 

@@ -650,6 +650,22 @@ impl Driver for AgentDriver {
         }))
     }
 
+    async fn counters(&self, vm: &VmSpec) -> Result<Option<super::VmCounters>, DriverError> {
+        let Some(host) = vm.host else {
+            return Ok(None);
+        };
+        let counters: Option<Option<super::VmCounters>> = self
+            .call_within(
+                host,
+                Method::GET,
+                &Route::Stats(VmId(vm.id)).path(),
+                None,
+                Duration::ZERO,
+            )
+            .await?;
+        Ok(counters.flatten())
+    }
+
     async fn present(&self, host: Uuid) -> Result<Vec<Presence>, DriverError> {
         let vms: Option<Vec<VmStatus>> = self.call(host, Method::GET, &Route::Vms.path(), None).await?;
         Ok(vms

@@ -96,6 +96,17 @@ pub struct TrafficCaps {
     pub per_peer: Vec<(ZoneId, u64)>,
 }
 
+/// What a simulated VM did over a period besides sending ([`Driver::traffic`]), made up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Load {
+    /// CPU time used, all vCPUs together, in ms.
+    pub cpu_ms: u64,
+    /// Bytes received.
+    pub received_bytes: u64,
+}
+
+pub use meridian_core::agent_api::VmCounters;
+
 /// A VM that exists on a host, as the backend lists it for reconciliation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Presence {
@@ -223,6 +234,19 @@ pub trait Driver: Send + Sync + 'static {
     /// count it (cumulative: the meter takes the difference between readings); None from a
     /// backend that counts nothing (the simulation, whose figures come from [`Driver::traffic`]).
     async fn sent(&self, _vm: &VmSpec) -> Result<Option<Traffic>, DriverError> {
+        Ok(None)
+    }
+
+    /// The simulation's load on the VM over `[from_ms, to_ms)` while it runs: CPU time and bytes
+    /// received, made up (what it sent is [`Driver::traffic`]). None from a real backend, which
+    /// counts them ([`Driver::counters`]).
+    fn load(&self, _vm: &VmSpec, _from_ms: i64, _to_ms: i64) -> Option<Load> {
+        None
+    }
+
+    /// A running VM's counters since it started (CPU time, bytes through its port both ways),
+    /// cumulative; None from a backend that counts nothing, or for a VM that does not run.
+    async fn counters(&self, _vm: &VmSpec) -> Result<Option<VmCounters>, DriverError> {
         Ok(None)
     }
 }

@@ -254,6 +254,28 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The share of its vCPUs simulated VM `vm` uses at `utc_ms` (0.01–0.97): a busy-ness of its own
+/// (10–40 %), a daily swing of ±15 % peaking at a time of its own, and ±8 % from minute to minute.
+/// A function of the VM and the time only, so every server and every restart draws the same.
+pub fn cpu_share(vm: Uuid, utc_ms: i64) -> f64 {
+    let bits = vm.as_u128();
+    #[expect(clippy::cast_precision_loss, reason = "a fraction from 16 bits")]
+    let fraction = |shift: u32| ((bits >> shift) & 0xffff) as f64 / 65_535.0;
+    let minute = utc_ms.div_euclid(60_000);
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "seed bits"
+    )]
+    let noise: f64 =
+        StdRng::seed_from_u64((bits as u64) ^ (minute as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).random();
+    #[expect(clippy::cast_precision_loss, reason = "a fraction of a day")]
+    let day = utc_ms.rem_euclid(86_400_000) as f64 / 86_400_000.0;
+    let swing = 0.15 * (std::f64::consts::TAU * (day + fraction(16))).sin();
+    let base = 0.10 + 0.30 * fraction(0);
+    (base + swing + 0.08 * (2.0 * noise - 1.0)).clamp(0.01, 0.97)
+}
+
 /// The simulated hosts: per zone, enough 512 GiB hosts to make up the zone's installed RAM.
 pub fn simulated_hosts() -> Vec<HostSpec> {
     let mut hosts = Vec::new();
@@ -473,6 +495,35 @@ impl Driver for SimulatedDriver {
         traffic
     }
 
+    /// CPU follows [`cpu_share`] (a busy-ness of its own per VM, a daily swing and minute-to-minute
+    /// noise, the same on every server); the VM receives about 150 KB/s per vCPU at full load.
+    fn load(&self, vm: &VmSpec, from_ms: i64, to_ms: i64) -> Option<super::Load> {
+        let span = to_ms.saturating_sub(from_ms);
+        if span <= 0 {
+            return Some(super::Load::default());
+        }
+        // The average over the period, sampled at most every minute and at most 240 times.
+        let samples = (span / 60_000).clamp(1, 240);
+        let step = span / samples;
+        #[expect(clippy::cast_precision_loss, reason = "a few hundred samples")]
+        let share = (0..samples)
+            .map(|i| cpu_share(vm.id, from_ms + step * i + step / 2))
+            .sum::<f64>()
+            / samples as f64;
+        #[expect(clippy::cast_precision_loss, reason = "periods are far below 2^52 ms")]
+        let seconds = span as f64 / 1000.0;
+        let vcpus = f64::from(vm.vcpus);
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "non-negative, far below u64::MAX"
+        )]
+        Some(super::Load {
+            cpu_ms: (share * vcpus * seconds * 1000.0) as u64,
+            received_bytes: (share * vcpus * 150_000.0 * seconds) as u64,
+        })
+    }
+
     /// A CoreOS guest runs what its cloud-config starts with `docker run`, while it is powered.
     async fn containers(&self, vm: &VmSpec) -> Result<Vec<meridian_core::stack::Container>, DriverError> {
         if !vm.template.contains("coreos") {
@@ -564,6 +615,34 @@ mod tests {
             user_data: None,
             state: VmState::Running,
         }
+    }
+
+    #[test]
+    fn simulated_load_follows_one_curve_on_every_server() {
+        let driver = SimulatedDriver::new(SimTiming::fast(), 1);
+        let vm = spec();
+        let hour = driver
+            .load(&vm, 0, 3_600_000)
+            .expect("the simulation makes load up");
+        // Two vCPUs for an hour: between 1 % and 97 % of 7,200 s of CPU.
+        assert!((72_000..=6_984_000).contains(&hour.cpu_ms), "{hour:?}");
+        assert!(hour.received_bytes > 0);
+        assert_eq!(
+            driver.load(&vm, 0, 3_600_000),
+            Some(hour),
+            "the same figures again"
+        );
+        let shares: Vec<f64> = (0..1440).map(|m| cpu_share(vm.id, m * 60_000)).collect();
+        assert!(shares.iter().all(|s| (0.01..=0.97).contains(s)));
+        let (low, high) = shares
+            .iter()
+            .fold((1.0_f64, 0.0_f64), |(l, h), s| (l.min(*s), h.max(*s)));
+        assert!(high - low > 0.2, "a day has its swing: {low:.2}–{high:.2}");
+        assert_ne!(
+            cpu_share(Uuid::from_u128(8 << 16), 0),
+            cpu_share(vm.id, 0),
+            "each VM its own"
+        );
     }
 
     #[test]

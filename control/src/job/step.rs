@@ -438,7 +438,11 @@ impl Control {
                     Control::meter_start(tx, vm).await?;
                 }
             }
-            Database::MarkDestroyed => Store::vm_set_state(tx, &vm.id, VmState::Destroyed.as_str()).await?,
+            Database::MarkDestroyed => {
+                Store::vm_set_state(tx, &vm.id, VmState::Destroyed.as_str()).await?;
+                // What it did goes with it: its graphs and the counter readings behind its bill.
+                Store::vm_samples_delete(tx, &vm.id).await?;
+            }
             Database::UnmarkDestroyed => {
                 Store::vm_set_state(tx, &vm.id, VmState::Destroying.as_str()).await?
             }

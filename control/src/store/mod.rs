@@ -28,6 +28,7 @@ pub mod user;
 pub mod vdc;
 pub mod vm;
 pub mod vm_change;
+pub mod vm_sample;
 
 use sqlx::Executor;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

@@ -142,3 +142,36 @@ pub struct JobEvent {
     /// What happened.
     pub message: String,
 }
+
+/// A VM's CPU and network over the last hour (a point a minute) or day (a point an hour), for its
+/// graphs. `GET /api/v1/vms/{id}/metrics?window=hour|day`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VmMetrics {
+    /// `hour` or `day`.
+    pub window: String,
+    /// True when the figures are the simulation's, made up; false when its host measured them.
+    pub simulated: bool,
+    /// Start of the window, Unix ms.
+    pub from_ms: i64,
+    /// End of the window (now), Unix ms.
+    pub to_ms: i64,
+    /// One per minute (or hour) the VM ran in the window, oldest first; none while it has not.
+    pub points: Vec<VmMetricPoint>,
+}
+
+/// What a VM did over one minute or hour.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VmMetricPoint {
+    /// Start of the minute or hour, Unix ms.
+    pub start_ms: i64,
+    /// Seconds of it the VM ran (and was measured).
+    pub seconds: u32,
+    /// CPU used, as thousandths of what its vCPUs could do (0–1000).
+    pub cpu_permille: u32,
+    /// Bytes a second it received, on average while it ran.
+    pub received_bytes_per_second: u64,
+    /// Bytes a second it sent.
+    pub sent_bytes_per_second: u64,
+}

@@ -17,7 +17,7 @@ mod staff;
 pub use account::{ApiKey, AuditEntry};
 pub use billing::MeteredHour;
 pub use catalog::{SshKey, Template};
-pub use compute::{BulkOutcome, Job, JobEvent, JobStep, Vdc, VdcDetail, Vm};
+pub use compute::{BulkOutcome, Job, JobEvent, JobStep, Vdc, VdcDetail, Vm, VmMetricPoint, VmMetrics};
 pub use network::FirewallRule;
 pub use stack::{Stack, StackMember};
 pub use staff::{AgentHost, BackboneLink, StaffJob, TenantSummary, ZoneCapacity};

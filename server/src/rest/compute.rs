@@ -3,13 +3,13 @@
 use super::{ApiError, ApiResult, Caller, Page, Paging, body_json, idempotent, ok, to_json};
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use meridian_control::vm::Started;
 use meridian_control::{Control, Error, OpContext};
 use meridian_core::resource::VmCreateForm;
-pub use meridian_core::view::{BulkOutcome, Job, Vdc, VdcDetail, Vm};
+pub use meridian_core::view::{BulkOutcome, Job, Vdc, VdcDetail, Vm, VmMetrics};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -317,6 +317,26 @@ pub async fn vm_console(
         lines,
         simulated: state.control.driver().is_simulated(),
     })
+}
+
+/// One of your VMs' CPU and network over the last `hour` (a point a minute, the default) or
+/// `day` (a point an hour); simulated figures say so.
+#[utoipa::path(get, path = "/api/v1/vms/{id}/metrics", tag = "vms",
+    params(("id" = String, Path, description = "VM id"),
+        ("window" = Option<String>, Query, description = "`hour` (default) or `day`")),
+    responses((status = 200, body = VmMetrics), (status = 404, body = super::ApiErrorBody),
+        (status = 422, description = "`window` is neither `hour` nor `day`.", body = super::ApiErrorBody)))]
+pub async fn vm_metrics(
+    state: State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<VmMetrics> {
+    let window = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(name, _)| name == "window")
+        .map_or_else(|| "hour".to_owned(), |(_, value)| value.into_owned());
+    let window = meridian_control::vm_metrics::MetricWindow::parse(&window)?;
+    ok(state.control.vm_metrics(&ctx, Error::id(&id)?, window).await?)
 }
 
 /// Answers 202 with the job `started` runs.
