@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Meridian: a private-by-default, multi-zone cloud control plane and dashboard.
+/// Meridian: a private-by-default, multi-zone cloud control plane and dashboard, and its
+/// tenants' command-line client.
 #[derive(Debug, Parser)]
 #[command(name = "meridian", version, about)]
 pub struct Cli {
@@ -16,6 +17,9 @@ pub struct Cli {
     /// Settings shared by every command.
     #[command(flatten)]
     pub settings: Settings,
+    /// Options of the client commands (`login`, `vm`, …).
+    #[command(flatten)]
+    pub client: crate::client::ClientOptions,
 }
 
 /// The commands.
@@ -42,6 +46,9 @@ pub enum Command {
         #[arg(long)]
         backbone: bool,
     },
+    /// Client commands: a tenant's VDCs, VMs, breakout, firewall and usage over the REST API.
+    #[command(flatten)]
+    Client(crate::client::ClientCommand),
 }
 
 /// Staff account commands.

@@ -7,6 +7,7 @@
 // server-rendering futures goes past the default query depth of 128.
 #![recursion_limit = "256"]
 
+pub mod client;
 pub mod cloudstack;
 pub mod config;
 pub mod console;

@@ -25,6 +25,10 @@ fn main() -> ExitCode {
 
 async fn run() -> ExitCode {
     let cli = Cli::parse();
+    // A client command talks to a server over its API: none of the server's settings apply.
+    if let Some(Command::Client(command)) = cli.command {
+        return meridian::client::run(command, &cli.client).await;
+    }
     let config = match cli.settings.validate() {
         Ok(config) => config,
         Err(error) => {
@@ -45,6 +49,7 @@ async fn run() -> ExitCode {
         Command::Migrate => migrate(&config).await.map(|_| ()),
         Command::Staff(StaffCommand::Create { email, role }) => staff_create(&config, &email, &role).await,
         Command::Invariants => invariants(&config).await,
+        Command::Client(_) => Ok(()),
         Command::AgentToken { host_id, backbone } => {
             secret_file(&config.data_dir, "agent.key").map(|secret| {
                 let id = match host_id {

@@ -2166,6 +2166,225 @@ async fn the_cs_client_and_libcloud_from_pypi_drive_meridian() {
     run_client("bash", &[&format!("{root}/docs/examples/cs-quickstart.sh")], &env).await;
 }
 
+/// Runs the `meridian` binary as a tenant's client with profile file `config` (and no
+/// `MERIDIAN_URL`/`MERIDIAN_API_KEY` from the test's environment), `input` on its standard
+/// input: (exit status, standard output, standard error).
+async fn cli(config: &std::path::Path, args: &[&str], input: &str) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(args)
+        .env("MERIDIAN_CONFIG", config)
+        .env_remove("MERIDIAN_URL")
+        .env_remove("MERIDIAN_API_KEY")
+        .env_remove("MERIDIAN_PROFILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run meridian");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).await.expect("write stdin");
+    drop(stdin);
+    let output = tokio::time::timeout(REQUEST_DEADLINE, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("meridian {args:?} did not finish"))
+        .expect("meridian's output");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cli_logs_in_and_drives_vms_refusals_carrying_the_apis_code() {
+    let server = TestServer::start().await;
+    let (_stop_workers, _workers) = meridian::spawn_workers(&server.control, 2);
+    let owner = TestServer::client();
+    server.signup(&owner, "Cli Co", "ops@cli.example").await;
+    let (_, secret) = server.api_key(&owner, "cli").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("meridian").join("profiles.json");
+    let ok = |(code, out, err): (i32, String, String), what: &str| -> String {
+        assert_eq!(code, 0, "{what} failed:\n{out}\n{err}");
+        out
+    };
+
+    // A key that does not work is refused with the API's code, and nothing is saved.
+    let (code, _, err) = cli(&config, &["login", "--url", &server.base], "not-a-key\n").await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("unauthenticated"), "{err}");
+    assert!(!config.exists(), "a refused key is not saved");
+    let out = ok(
+        cli(&config, &["login", "--url", &server.base], &format!("{secret}\n")).await,
+        "login",
+    );
+    assert!(out.contains("Logged in"), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the profile holds a secret: its owner's only"
+    );
+
+    let out = ok(cli(&config, &["vm", "list"], "").await, "vm list");
+    assert!(
+        out.contains("No VMs yet"),
+        "the empty list says what to do: {out}"
+    );
+    let zones: serde_json::Value =
+        serde_json::from_str(&ok(cli(&config, &["zones", "-o", "json"], "").await, "zones")).unwrap();
+    assert_eq!(zones.as_array().unwrap().len(), 16);
+
+    // Made in a zone the tenant never used, followed to the end.
+    let create = [
+        "vm",
+        "create",
+        "--name",
+        "web-1",
+        "--template",
+        "debian-12",
+        "--size",
+        "xs",
+        "--zone",
+        "fra1",
+        "--wait",
+    ];
+    let (code, out, err) = cli(&config, &create, "").await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("running"), "the VM as it ended up: {out}");
+    assert!(
+        err.contains("Boot: done"),
+        "the job's steps as they got done: {err}"
+    );
+    let listed: serde_json::Value = serde_json::from_str(&ok(
+        cli(&config, &["vm", "list", "--output", "json"], "").await,
+        "vm list",
+    ))
+    .unwrap();
+    assert_eq!(listed[0]["name"], "web-1");
+    assert_eq!(listed[0]["state"], "running");
+    let vm_id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert!(ok(cli(&config, &["vdc", "list"], "").await, "vdc list").contains("default-fra1"));
+
+    // A refusal prints the field's problem and the API's code, exits 1 and makes nothing.
+    let (code, _, err) = cli(
+        &config,
+        &[
+            "vm",
+            "create",
+            "--name",
+            "Not A Name",
+            "--template",
+            "debian-12",
+            "--size",
+            "xs",
+            "--zone",
+            "fra1",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("invalid_input") && err.contains("name:"), "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&ok(
+        cli(&config, &["vm", "list", "-o", "json"], "").await,
+        "vm list",
+    ))
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "nothing was made: {listed}");
+
+    // Changes by name, each followed to its end.
+    ok(
+        cli(&config, &["vm", "stop", "web-1", "--wait"], "").await,
+        "vm stop",
+    );
+    let shown: serde_json::Value = serde_json::from_str(&ok(
+        cli(&config, &["vm", "show", "web-1", "-o", "json"], "").await,
+        "show",
+    ))
+    .unwrap();
+    assert_eq!(shown["state"], "stopped");
+    ok(
+        cli(&config, &["vm", "resize", "web-1", "--size", "s", "--wait"], "").await,
+        "vm resize",
+    );
+    ok(
+        cli(&config, &["vm", "start", &vm_id, "--wait"], "").await,
+        "vm start",
+    );
+    let out = ok(
+        cli(&config, &["breakout", "open", "web-1", "--wait"], "").await,
+        "breakout open",
+    );
+    assert!(out.starts_with("Done."), "{out}");
+    let shown: serde_json::Value = serde_json::from_str(&ok(
+        cli(&config, &["vm", "show", "web-1", "-o", "json"], "").await,
+        "show",
+    ))
+    .unwrap();
+    assert_eq!(shown["state"], "running");
+    assert_eq!(shown["vcpus"], 2, "resized from xs (1 vCPU) to s");
+    assert!(shown["public_ip"].is_string(), "{shown}");
+    let out = ok(
+        cli(
+            &config,
+            &[
+                "firewall",
+                "add",
+                "--zone",
+                "fra1",
+                "--protocol",
+                "tcp",
+                "--port",
+                "443",
+            ],
+            "",
+        )
+        .await,
+        "firewall add",
+    );
+    assert!(out.contains("TCP 443"), "{out}");
+    assert!(ok(cli(&config, &["firewall", "list"], "").await, "firewall list").contains("TCP 443"));
+    assert!(ok(cli(&config, &["usage"], "").await, "usage").contains("Total so far"));
+    ok(
+        cli(&config, &["vm", "metrics", "web-1", "--window", "day"], "").await,
+        "vm metrics",
+    );
+
+    // Destroying needs --yes; without it nothing is sent.
+    let (code, _, err) = cli(&config, &["vm", "destroy", "web-1"], "").await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    let (code, _, err) = cli(&config, &["vm", "show", "no-such-vm"], "").await;
+    assert_eq!(code, 2, "{err}");
+    let out = ok(
+        cli(&config, &["vm", "destroy", "web-1", "--yes", "--wait"], "").await,
+        "destroy",
+    );
+    assert!(out.contains("destroyed"), "{out}");
+    assert!(ok(cli(&config, &["vm", "list"], "").await, "vm list").contains("No VMs yet"));
+
+    // Another tenant's key sees none of it: the VM is not found, exactly as a missing one.
+    let other = TestServer::client();
+    server.signup(&other, "Other Co", "ops@other-cli.example").await;
+    let (_, other_secret) = server.api_key(&other, "other").await;
+    let other_config = dir.path().join("other.json");
+    ok(
+        cli(
+            &other_config,
+            &["login", "--url", &server.base],
+            &format!("{other_secret}\n"),
+        )
+        .await,
+        "login",
+    );
+    let (code, _, err) = cli(&other_config, &["vm", "show", &vm_id], "").await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not_found"), "{err}");
+}
+
 impl Cast {
     /// `text` (a REST path or body) with `{name}` placeholders replaced by tenant A's ids, or by
     /// an id nobody has when `missing`; true if it names one of tenant A's resources.

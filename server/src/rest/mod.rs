@@ -7,10 +7,10 @@
 //! authorization-coverage test all read it.
 
 mod bandwidth;
-mod billing;
+pub mod billing;
 mod catalog;
 mod compute;
-mod network;
+pub mod network;
 mod stacks;
 
 use crate::AppState;
