@@ -103,6 +103,42 @@ pub fn latency_chart(
 const WIDTH: u32 = 760;
 const HEIGHT: u32 = 300;
 
+/// A chart over time on `area`: UTC clock times along `x` (Unix ms), `y` described by
+/// `y_desc`, its grid drawn, in the dashboard's one style.
+fn time_chart<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    x: std::ops::Range<i64>,
+    y: std::ops::Range<f64>,
+    y_desc: &str,
+    y_labels: Option<usize>,
+) -> Result<TimeChart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(area)
+        .margin(8)
+        .x_label_area_size(20)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x, y)?;
+    let label = |t: &i64| clock(*t);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_labels(7)
+        .x_label_formatter(&label)
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 12))
+        .light_line_style(RGBColor(238, 241, 246));
+    if let Some(count) = y_labels {
+        mesh.y_labels(count);
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
+/// What [`time_chart`] makes.
+type TimeChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
+>;
+
 fn draw(buckets: &[LatencyBucket], from: i64, to: i64) -> Result<String, Box<dyn std::error::Error>> {
     let p95_max = buckets.iter().filter_map(|b| b.p95_ms).fold(0.0_f64, f64::max);
     let p50_min = buckets
@@ -123,21 +159,7 @@ fn draw(buckets: &[LatencyBucket], from: i64, to: i64) -> Result<String, Box<dyn
         let (upper, lower) = root.split_vertically(210);
         // The legend has a line of its own above the plot: on the plot it hid the lines.
         let (key, upper) = upper.split_vertically(20);
-        let label = |t: &i64| clock(*t);
-        let mut latency = ChartBuilder::on(&upper)
-            .margin(8)
-            .x_label_area_size(20)
-            .y_label_area_size(56)
-            .build_cartesian_2d(from..to, low..high)?;
-        latency
-            .configure_mesh()
-            .x_labels(7)
-            .x_label_formatter(&label)
-            .y_desc("round trip, ms")
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 12))
-            .light_line_style(RGBColor(238, 241, 246))
-            .draw()?;
+        let mut latency = time_chart(&upper, from..to, low..high, "round trip, ms", None)?;
         let p50 = RGBColor(47, 111, 237);
         let p95 = RGBColor(181, 71, 8);
         latency.draw_series(LineSeries::new(
@@ -159,20 +181,7 @@ fn draw(buckets: &[LatencyBucket], from: i64, to: i64) -> Result<String, Box<dyn
             ))?;
             key.draw(&Text::new(name, (x + 22, 6), ("sans-serif", 12).into_font()))?;
         }
-        let mut loss = ChartBuilder::on(&lower)
-            .margin(8)
-            .x_label_area_size(20)
-            .y_label_area_size(56)
-            .build_cartesian_2d(from..to, 0.0..loss_max)?;
-        loss.configure_mesh()
-            .x_labels(7)
-            .x_label_formatter(&label)
-            .y_labels(2)
-            .y_desc("loss, %")
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 12))
-            .light_line_style(RGBColor(238, 241, 246))
-            .draw()?;
+        let mut loss = time_chart(&lower, from..to, 0.0..loss_max, "loss, %", Some(2))?;
         let width = buckets
             .get(1)
             .map_or(60_000, |b| b.start_ms - buckets[0].start_ms);
@@ -606,22 +615,13 @@ fn draw_vm_cpu(metrics: &meridian_core::view::VmMetrics) -> Result<String, Box<d
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, VM_CHART_HEIGHT)).into_drawing_area();
         root.fill(&WHITE)?;
-        let label = |t: &i64| clock(*t);
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .x_label_area_size(20)
-            .y_label_area_size(56)
-            .build_cartesian_2d(metrics.from_ms..metrics.to_ms, 0.0..100.0)?;
-        chart
-            .configure_mesh()
-            .x_labels(7)
-            .x_label_formatter(&label)
-            .y_labels(5)
-            .y_desc("CPU, %")
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 12))
-            .light_line_style(RGBColor(238, 241, 246))
-            .draw()?;
+        let mut chart = time_chart(
+            &root,
+            metrics.from_ms..metrics.to_ms,
+            0.0..100.0,
+            "CPU, %",
+            Some(5),
+        )?;
         let points = metrics
             .points
             .iter()
@@ -649,23 +649,13 @@ fn draw_vm_network(metrics: &meridian_core::view::VmMetrics) -> Result<String, B
         let root = SVGBackend::with_string(&mut svg, (WIDTH, VM_CHART_HEIGHT + 20)).into_drawing_area();
         root.fill(&WHITE)?;
         let (key, plot) = root.split_vertically(20);
-        let label = |t: &i64| clock(*t);
-        let description = format!("{unit_name}/s");
-        let mut chart = ChartBuilder::on(&plot)
-            .margin(8)
-            .x_label_area_size(20)
-            .y_label_area_size(56)
-            .build_cartesian_2d(metrics.from_ms..metrics.to_ms, 0.0..scaled(max) * 1.1)?;
-        chart
-            .configure_mesh()
-            .x_labels(7)
-            .x_label_formatter(&label)
-            .y_labels(5)
-            .y_desc(description.as_str())
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 12))
-            .light_line_style(RGBColor(238, 241, 246))
-            .draw()?;
+        let mut chart = time_chart(
+            &plot,
+            metrics.from_ms..metrics.to_ms,
+            0.0..scaled(max) * 1.1,
+            &format!("{unit_name}/s"),
+            Some(5),
+        )?;
         let series: [(&str, RGBColor, PointValue); 2] = [
             ("received (in)", SERIES[1], |p| p.received_bytes_per_second),
             ("sent (out)", SERIES[2], |p| p.sent_bytes_per_second),

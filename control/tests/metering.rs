@@ -432,8 +432,8 @@ async fn metered_bytes(control: &Control, ctx: &OpContext) -> (i64, i64, i64) {
     )
 }
 
-#[tokio::test]
-async fn a_real_backends_counters_are_metered_by_their_difference_never_twice() {
+/// A tenant on a fresh database whose VMs run on a [`Counting`] backend.
+async fn counting_tenant() -> (TestDb, Arc<Counting>, Control, OpContext) {
     let db = TestDb::fresh().await;
     let driver = Arc::new(Counting {
         inner: SimulatedDriver::new(SimTiming::instant(), 3),
@@ -447,6 +447,12 @@ async fn a_real_backends_counters_are_metered_by_their_difference_never_twice() 
         .await
         .unwrap();
     let ctx = meridian_control::testing::as_user(&account);
+    (db, driver, control, ctx)
+}
+
+#[tokio::test]
+async fn a_real_backends_counters_are_metered_by_their_difference_never_twice() {
+    let (db, driver, control, ctx) = counting_tenant().await;
     for zone in ["fra1", "nyc1"] {
         let vdc = control.vdc_create(&ctx, zone, zone).await.unwrap().id;
         let create = VmCreate::parse(&VmCreateForm {
@@ -673,19 +679,7 @@ async fn a_vms_graph_keeps_an_hour_of_minutes_however_long_it_runs() {
 
 #[tokio::test]
 async fn a_real_backends_cpu_and_port_counters_become_its_graph() {
-    let db = TestDb::fresh().await;
-    let driver = Arc::new(Counting {
-        inner: SimulatedDriver::new(SimTiming::instant(), 3),
-        counters: std::sync::Mutex::default(),
-        port: std::sync::Mutex::default(),
-    });
-    let control = Control::new(db.store.clone(), driver.clone()).await.unwrap();
-    let signup = Signup::parse("Graph Co", "ops@graph.example", "a long enough secret").unwrap();
-    let account = control
-        .account_signup(&OpContext::anonymous("t"), signup)
-        .await
-        .unwrap();
-    let ctx = meridian_control::testing::as_user(&account);
+    let (db, driver, control, ctx) = counting_tenant().await;
     let vdc = control.vdc_create(&ctx, "fra1", "fra1").await.unwrap().id;
     let create = VmCreate::parse(&VmCreateForm {
         name: "measured".into(),

@@ -1579,6 +1579,13 @@ impl TestServer {
         (field("api_key"), field("secret"))
     }
 
+    /// Signs up a tenant (its owner `email`) and makes its owner an API key: the key's secret.
+    async fn tenant_secret(&self, tenant: &str, email: &str) -> String {
+        let owner = Self::client();
+        self.signup(&owner, tenant, email).await;
+        self.api_key(&owner, "key").await.1
+    }
+
     /// Runs a CloudStack command, signed with `key` (key, secret) if given, as a GET the way
     /// CloudStack clients send most commands: (HTTP status, the answer inside its envelope).
     async fn cloudstack(
@@ -2200,9 +2207,7 @@ async fn cli(config: &std::path::Path, args: &[&str], input: &str) -> (i32, Stri
 async fn the_cli_logs_in_and_drives_vms_refusals_carrying_the_apis_code() {
     let server = TestServer::start().await;
     let (_stop_workers, _workers) = meridian::spawn_workers(&server.control, 2);
-    let owner = TestServer::client();
-    server.signup(&owner, "Cli Co", "ops@cli.example").await;
-    let (_, secret) = server.api_key(&owner, "cli").await;
+    let secret = server.tenant_secret("Cli Co", "ops@cli.example").await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("meridian").join("profiles.json");
     let ok = |(code, out, err): (i32, String, String), what: &str| -> String {
@@ -2367,9 +2372,7 @@ async fn the_cli_logs_in_and_drives_vms_refusals_carrying_the_apis_code() {
     assert!(ok(cli(&config, &["vm", "list"], "").await, "vm list").contains("No VMs yet"));
 
     // Another tenant's key sees none of it: the VM is not found, exactly as a missing one.
-    let other = TestServer::client();
-    server.signup(&other, "Other Co", "ops@other-cli.example").await;
-    let (_, other_secret) = server.api_key(&other, "other").await;
+    let other_secret = server.tenant_secret("Other Co", "ops@other-cli.example").await;
     let other_config = dir.path().join("other.json");
     ok(
         cli(
