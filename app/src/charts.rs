@@ -132,6 +132,22 @@ fn time_chart<'a, 'b>(
     Ok(chart)
 }
 
+/// The `index`th entry of a line chart's legend on `key`: a stroke of `colour` and `name`.
+fn legend_line(
+    key: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    index: usize,
+    name: &str,
+    colour: RGBColor,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let x = 64 + 160 * i32::try_from(index).unwrap_or(0);
+    key.draw(&PathElement::new(
+        vec![(x, 12), (x + 16, 12)],
+        colour.stroke_width(2),
+    ))?;
+    key.draw(&Text::new(name, (x + 22, 6), ("sans-serif", 12).into_font()))?;
+    Ok(())
+}
+
 /// What [`time_chart`] makes.
 type TimeChart<'a, 'b> = ChartContext<
     'a,
@@ -174,12 +190,7 @@ fn draw(buckets: &[LatencyBucket], from: i64, to: i64) -> Result<String, Box<dyn
             .into_iter()
             .enumerate()
         {
-            let x = 64 + 160 * i32::try_from(i).unwrap_or(0);
-            key.draw(&PathElement::new(
-                vec![(x, 12), (x + 16, 12)],
-                colour.stroke_width(2),
-            ))?;
-            key.draw(&Text::new(name, (x + 22, 6), ("sans-serif", 12).into_font()))?;
+            legend_line(&key, i, name, colour)?;
         }
         let mut loss = time_chart(&lower, from..to, 0.0..loss_max, "loss, %", Some(2))?;
         let width = buckets
@@ -664,12 +675,7 @@ fn draw_vm_network(metrics: &meridian_core::view::VmMetrics) -> Result<String, B
             let points = metrics.points.iter().map(|p| (p.start_ms, scaled(value(p))));
             chart.draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))?;
             chart.draw_series(points.map(|xy| Circle::new(xy, 2, colour.filled())))?;
-            let x = 64 + 160 * i32::try_from(i).unwrap_or(0);
-            key.draw(&PathElement::new(
-                vec![(x, 12), (x + 16, 12)],
-                colour.stroke_width(2),
-            ))?;
-            key.draw(&Text::new(name, (x + 22, 6), ("sans-serif", 12).into_font()))?;
+            legend_line(&key, i, name, colour)?;
         }
         root.present()?;
     }

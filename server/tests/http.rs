@@ -2274,23 +2274,9 @@ async fn the_cli_logs_in_and_drives_vms_refusals_carrying_the_apis_code() {
     assert!(ok(cli(&config, &["vdc", "list"], "").await, "vdc list").contains("default-fra1"));
 
     // A refusal prints the field's problem and the API's code, exits 1 and makes nothing.
-    let (code, _, err) = cli(
-        &config,
-        &[
-            "vm",
-            "create",
-            "--name",
-            "Not A Name",
-            "--template",
-            "debian-12",
-            "--size",
-            "xs",
-            "--zone",
-            "fra1",
-        ],
-        "",
-    )
-    .await;
+    let mut bad = create;
+    bad[3] = "Not A Name";
+    let (code, _, err) = cli(&config, &bad[..10], "").await;
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("invalid_input") && err.contains("name:"), "{err}");
     let listed: serde_json::Value = serde_json::from_str(&ok(
