@@ -81,7 +81,7 @@ impl Control {
         let existing = self.store.vdc_list(&tenant).await?;
         let mut new_vdcs: Vec<VdcRow> = Vec::new();
         let mut creates = Vec::with_capacity(members.len());
-        for member in &members {
+        for (index, member) in members.iter().enumerate() {
             let zone = member.zone.as_str();
             let vdc = match existing.iter().chain(new_vdcs.iter()).find(|v| v.zone == zone) {
                 Some(vdc) => vdc.id.clone(),
@@ -108,7 +108,7 @@ impl Control {
                 } else {
                     String::new()
                 },
-                user_data: template.cloud_config(),
+                user_data: template.member_cloud_config(index),
                 anti_affinity_group: name.trim().to_owned(),
                 ..VmCreateForm::default()
             };

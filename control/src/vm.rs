@@ -332,6 +332,9 @@ impl Control {
         }
         self.jobs_first_step_run(&mut tx, JobKind::VmCreate, &mut vms)
             .await?;
+        if let Some(plan) = stack {
+            stack_addresses_assign(&mut tx, plan, &mut vms).await?;
+        }
         match Store::vm_insert_many(&mut tx, &vms).await {
             Err(error) if is_unique_violation(&error) => {
                 return Err(Error::Conflict {
@@ -872,6 +875,39 @@ impl Control {
 
 /// The cloud-config a VM boots with: its template's and its own. When both exist they travel as
 /// one MIME multi-part document, which cloud-init reads part by part, template first.
+/// Gives a stack's members their private addresses as they are accepted (their create jobs'
+/// address step then has nothing to do), so that a replica set's first member boots knowing
+/// every member's address ([`meridian_core::stack::with_members`]).
+async fn stack_addresses_assign(
+    tx: &mut crate::store::Tx,
+    plan: &StackPlan,
+    vms: &mut [VmRow],
+) -> Result<(), Error> {
+    let Some(set) =
+        meridian_core::stack::StackTemplate::find(&plan.stack.template).and_then(|t| t.replica_set)
+    else {
+        return Ok(());
+    };
+    use crate::job::StepError;
+    let chosen = Control::private_ips_choose(tx, vms)
+        .await
+        .map_err(|error| match error {
+            StepError::Internal(error) => error,
+            StepError::Failed(message) => Error::Conflict { field: None, message },
+            StepError::Retry(detail) => Error::Transient { detail },
+            StepError::LeaseLost => Error::internal("no lease is held while accepting"),
+        })?;
+    let addresses: Vec<String> = chosen.iter().filter_map(|(_, ip)| ip.clone()).collect();
+    for (vm, (_, ip)) in vms.iter_mut().zip(chosen) {
+        vm.private_ip = ip;
+        vm.user_data = vm
+            .user_data
+            .as_deref()
+            .map(|user_data| meridian_core::stack::with_members(user_data, &set, &addresses));
+    }
+    Ok(())
+}
+
 fn combine_user_data(template: Option<String>, own: Option<String>) -> Option<String> {
     match (template, own) {
         (Some(template), Some(own)) => {

@@ -39,6 +39,29 @@ async fn the_mongodb_stack_runs_nine_nodes_on_nine_hosts_and_deleting_it_removes
     assert_eq!(deploying.stack.state, "deploying");
     let refused = control.stack_delete(&ctx, stack.id).await.unwrap_err();
     assert!(matches!(refused, Error::Conflict { .. }), "{refused:?}");
+    // Every member has its address from the start, and exactly one member's cloud-config
+    // initiates the replica set over all nine of them.
+    let mut accepted = Vec::new();
+    for member in &deploying.members {
+        accepted.push(meridian_control::testing::vm_row(&control, member.vm.id).await);
+    }
+    let addresses: Vec<String> = accepted
+        .iter()
+        .map(|vm| vm.private_ip.clone().expect("an address at accept"))
+        .collect();
+    let initiating: Vec<&str> = accepted
+        .iter()
+        .filter_map(|vm| vm.user_data.as_deref().filter(|u| u.contains("rs.initiate(")))
+        .collect();
+    assert_eq!(initiating.len(), 1, "one member initiates the set");
+    for address in &addresses {
+        assert!(
+            initiating[0].contains(&format!(r#"host:\"{address}:27017\""#)),
+            "{address} in {}",
+            initiating[0]
+        );
+    }
+    assert!(!initiating[0].contains(meridian_core::stack::MEMBERS_PLACEHOLDER));
     control.job_drain("w").await.unwrap();
 
     let view = control.stack_view(&ctx, stack.id).await.unwrap();
@@ -64,6 +87,11 @@ async fn the_mongodb_stack_runs_nine_nodes_on_nine_hosts_and_deleting_it_removes
         .map(|m| m.vm.private_ip.clone().unwrap())
         .collect();
     assert_eq!(ips.len(), 9);
+    assert_eq!(
+        ips,
+        addresses.iter().cloned().collect(),
+        "the addresses the set was initiated with"
+    );
     for member in &view.members {
         assert_eq!(member.vm.state, "running");
         let row = meridian_control::testing::vm_row(&control, member.vm.id).await;
@@ -258,7 +286,11 @@ async fn containers_read_starting_before_boot_and_another_server_sees_the_vms_as
         url.starts_with("mongodb://") && url.ends_with("/?replicaSet=rs0"),
         "{url}"
     );
-    assert_eq!(before.connection, None, "not while members have no address");
+    assert_eq!(
+        before.connection.as_deref(),
+        Some(url),
+        "the addresses are the members' from the start: the string is known while they boot"
+    );
     for member in &view.members {
         assert_eq!(member.containers[0].state, "running", "{}", member.vm.name);
     }

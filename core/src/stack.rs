@@ -44,7 +44,25 @@ pub struct StackTemplate {
     pub containers: &'static [ContainerSpec],
     /// How clients reach what the members run together, if they are one service.
     pub connect: Option<Connect>,
+    /// The replica set the members form, if they are one: the first member initiates it with
+    /// every member's private address once its server answers.
+    pub replica_set: Option<ReplicaSet>,
 }
+
+/// A MongoDB replica set a stack's members form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicaSet {
+    /// Its name, e.g. `rs0` (the servers' `--replSet`).
+    pub name: &'static str,
+    /// The container its server runs in.
+    pub container: &'static str,
+    /// The port every member serves.
+    pub port: u16,
+}
+
+/// What stands for the members' addresses in the first member's cloud-config until they are
+/// allocated ([`with_members`]).
+pub const MEMBERS_PLACEHOLDER: &str = "@MERIDIAN_MEMBERS@";
 
 /// How clients reach a stack's service: a URL over every member's private address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +97,11 @@ pub const STACK_TEMPLATES: [StackTemplate; 2] = [
             port: 27017,
             query: "replicaSet=rs0",
         }),
+        replica_set: Some(ReplicaSet {
+            name: "rs0",
+            container: "mongod",
+            port: 27017,
+        }),
     },
     StackTemplate {
         slug: "web-3",
@@ -96,6 +119,7 @@ pub const STACK_TEMPLATES: [StackTemplate; 2] = [
             args: "",
         }],
         connect: None,
+        replica_set: None,
     },
 ];
 
@@ -127,6 +151,22 @@ impl StackTemplate {
     /// How many VMs it makes.
     pub fn size_in_vms(&self) -> u32 {
         self.zones.iter().map(|(_, n)| n).sum()
+    }
+
+    /// The cloud-config member `index` (in plan order) boots with: [`StackTemplate::cloud_config`],
+    /// and for the first member of a replica set, waiting for its server and then initiating the
+    /// set over every member ([`MEMBERS_PLACEHOLDER`] until their addresses are known). Written
+    /// without `: ` so that YAML reads each command as one string.
+    pub fn member_cloud_config(&self, index: usize) -> String {
+        let mut config = self.cloud_config();
+        if let (Some(set), 0) = (self.replica_set, index) {
+            let shell = format!("docker exec {} mongosh --quiet --eval", set.container);
+            config.push_str(&format!(
+                "  - sh -c 'until {shell} \"db.runCommand({{ping:1}})\"; do sleep 2; done; {shell} \"rs.initiate({{_id:\\\"{}\\\",members:[{MEMBERS_PLACEHOLDER}]}})\"'\n",
+                set.name
+            ));
+        }
+        config
     }
 
     /// The cloud-config every member boots with: start the containers with Docker.
@@ -195,6 +235,18 @@ pub struct Container {
     pub image: String,
     /// `starting` (its VM has not booted yet), `running` or `exited`.
     pub state: String,
+}
+
+/// `user_data` with the replica set's members (their private `addresses`, in plan order) in place
+/// of [`MEMBERS_PLACEHOLDER`]: `{_id:0,host:\"10.0.0.2:27017\"},…` (quotes escaped for the
+/// double-quoted shell word they sit in). Unchanged without the placeholder.
+pub fn with_members(user_data: &str, set: &ReplicaSet, addresses: &[String]) -> String {
+    let members: Vec<String> = addresses
+        .iter()
+        .enumerate()
+        .map(|(i, address)| format!("{{_id:{i},host:\\\"{address}:{}\\\"}}", set.port))
+        .collect();
+    user_data.replace(MEMBERS_PLACEHOLDER, &members.join(","))
 }
 
 /// The containers a cloud-config starts with `docker run` (what a booted CoreOS VM would run):
@@ -295,6 +347,40 @@ mod tests {
                 .unwrap()
                 .connection_string(&[some("10.0.0.2")]),
             None
+        );
+    }
+
+    #[test]
+    fn the_first_member_initiates_the_replica_set_over_every_members_address() {
+        let template = StackTemplate::find("mongodb-9").unwrap();
+        let set = template.replica_set.unwrap();
+        let first = template.member_cloud_config(0);
+        assert_eq!(
+            template.member_cloud_config(1),
+            template.cloud_config(),
+            "only the first initiates"
+        );
+        assert!(first.contains(MEMBERS_PLACEHOLDER));
+        let addresses = vec![
+            "10.16.0.2".to_owned(),
+            "10.17.0.2".to_owned(),
+            "10.18.0.2".to_owned(),
+        ];
+        let config = with_members(&first, &set, &addresses);
+        let line = config.lines().last().unwrap();
+        assert_eq!(
+            line,
+            r#"  - sh -c 'until docker exec mongod mongosh --quiet --eval "db.runCommand({ping:1})"; do sleep 2; done; docker exec mongod mongosh --quiet --eval "rs.initiate({_id:\"rs0\",members:[{_id:0,host:\"10.16.0.2:27017\"},{_id:1,host:\"10.17.0.2:27017\"},{_id:2,host:\"10.18.0.2:27017\"}]})"'"#
+        );
+        // One string to YAML (no `: ` or ` #`), and not a container.
+        assert!(!line.contains(": ") && !line.contains(" #"));
+        assert_eq!(
+            containers_in_cloud_config(&config),
+            containers_in_cloud_config(&template.cloud_config())
+        );
+        assert_eq!(
+            with_members("#cloud-config\n", &set, &addresses),
+            "#cloud-config\n"
         );
     }
 

@@ -134,6 +134,61 @@ pub fn ssh_key_calls(fields: &[(String, String)], origin: &str) -> (String, Stri
     )
 }
 
+/// A firewall rule form's calls: REST's `POST /firewall-rules`, and CloudStack's
+/// `createFirewallRule` on `address` (the id of a public address in the rule's zone; CloudStack
+/// puts rules on an address, so without one the second is a shell comment saying so).
+pub fn firewall_rule_calls(
+    fields: &[(String, String)],
+    origin: &str,
+    address: Option<&str>,
+) -> (String, String) {
+    let field = |name: &str| field_text(fields, name);
+    // Ports are numbers in the API; what is not a number is shown as typed, for the API to refuse.
+    let port = |name: &str| {
+        let text = field(name);
+        match text.parse::<u32>() {
+            Ok(n) => Some(n.to_string()),
+            Err(_) if text.is_empty() => None,
+            Err(_) => Some(json_string(&text)),
+        }
+    };
+    let mut body = vec![
+        format!("\"zone\":{}", json_string(&field("zone"))),
+        format!("\"protocol\":{}", json_string(&field("protocol"))),
+    ];
+    for name in ["port_from", "port_to"] {
+        if let Some(value) = port(name) {
+            body.push(format!("{}:{value}", json_string(name)));
+        }
+    }
+    body.push(format!("\"source\":{}", json_string(&field("source"))));
+    let rest = format!(
+        "curl -s -H \"Authorization: Bearer $MERIDIAN_SECRET\" -H 'Content-Type: application/json' \\\n  -d {} \\\n  {origin}/api/v1/firewall-rules",
+        shell_quote(&format!("{{{}}}", body.join(",")))
+    );
+    let cs = match address {
+        Some(address) => {
+            let mut cs = format!(
+                "cs createFirewallRule ipaddressid={} protocol={}",
+                shell_quote(address),
+                shell_quote(&field("protocol"))
+            );
+            for (param, name) in [("startport", "port_from"), ("endport", "port_to")] {
+                if !field(name).is_empty() {
+                    cs.push_str(&format!(" {param}={}", shell_quote(&field(name))));
+                }
+            }
+            cs.push_str(&format!(" cidrlist={}", shell_quote(&field("source"))));
+            cs
+        }
+        None => format!(
+            "# CloudStack puts a rule on a public address: give a VM in {} one first (its id is the ipaddressid).",
+            field("zone")
+        ),
+    };
+    (rest, cs)
+}
+
 /// The template form's call: REST's `POST /templates` (CloudStack's API has no command for a
 /// tenant's own templates here: the second is empty).
 pub fn template_calls(fields: &[(String, String)], origin: &str) -> (String, String) {
@@ -246,16 +301,16 @@ pub fn form_fields(_event: &leptos::web_sys::Event, _names: &[&str]) -> Option<V
 /// A form's calls as [`ApiCall`] shows them: `(curl, cs)`, none before anything is typed.
 pub type Calls = RwSignal<Option<(String, String)>>;
 
-/// What makes a form's calls from its fields and the page's origin, e.g. [`ssh_key_calls`].
-pub type CallsFor = fn(&[(String, String)], &str) -> (String, String);
-
 /// The calls for a form as it is filled in: the signal [`ApiCall`] shows, and the handler for the
 /// form's `input` and `change` events that keeps it current (`build` gets the fields `names`
 /// and the page's origin).
-pub fn live_calls(
+pub fn live_calls<F>(
     names: &'static [&'static str],
-    build: CallsFor,
-) -> (Calls, impl Fn(leptos::ev::Event) + Copy + 'static) {
+    build: F,
+) -> (Calls, impl Fn(leptos::ev::Event) + Copy + 'static)
+where
+    F: Fn(&[(String, String)], &str) -> (String, String) + Copy + 'static,
+{
     let calls = RwSignal::new(None);
     let update = move |ev: leptos::ev::Event| {
         if let Some(fields) = form_fields(&ev, names) {
@@ -298,6 +353,38 @@ pub fn ApiCall(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_firewall_rule_form_becomes_a_rest_body_with_numbers_and_a_cs_command_on_an_address() {
+        let fields: Vec<(String, String)> = [
+            ("zone", "fra1"),
+            ("protocol", "tcp"),
+            ("port_from", "443"),
+            ("port_to", ""),
+            ("source", "10.0.0.0/8"),
+        ]
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect();
+        let (rest, cs) = firewall_rule_calls(&fields, "https://cloud.example", Some("vm-1"));
+        assert!(
+            rest.contains(r#"-d '{"zone":"fra1","protocol":"tcp","port_from":443,"source":"10.0.0.0/8"}'"#),
+            "{rest}"
+        );
+        assert!(
+            rest.ends_with("https://cloud.example/api/v1/firewall-rules"),
+            "{rest}"
+        );
+        assert_eq!(
+            cs,
+            "cs createFirewallRule ipaddressid=vm-1 protocol=tcp startport=443 cidrlist=10.0.0.0/8"
+        );
+        let (_, cs) = firewall_rule_calls(&fields, "https://cloud.example", None);
+        assert!(
+            cs.starts_with("# CloudStack puts a rule on a public address"),
+            "{cs}"
+        );
+    }
 
     #[test]
     fn a_vdc_is_a_post_and_a_cloudstack_network() {

@@ -3,6 +3,7 @@
 use crate::api::vm::{
     FirewallRuleCreate, FirewallRuleDelete, Rule, Subnet, Vm, firewall_rule_list, network_view, vm_list,
 };
+use crate::components::api_call::{ApiCall, firewall_rule_calls, live_calls};
 use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{RowAction, SelectField, TextField, action_error};
 use crate::components::page::{EmptyState, ListState, PageHeader};
@@ -57,6 +58,22 @@ fn ZoneNetwork(
     let id_zone = subnet.zone.clone();
     let id = move |name: &str| format!("fw-{id_zone}-{name}");
     let (zone_rules, zone_public, rules_zone) = (zone.clone(), zone.clone(), zone.clone());
+    // The REST request and CloudStack command for the rule being filled in; CloudStack's goes on
+    // a public address of the zone, if there is one.
+    let (calls, show_calls) = live_calls(
+        &["zone", "protocol", "port_from", "port_to", "source"],
+        move |fields, origin| {
+            let zone = fields.iter().find(|(n, _)| n == "zone").map(|(_, v)| v.clone());
+            let address = vms
+                .get_untracked()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|vm| Some(&vm.zone) == zone.as_ref() && vm.public_ip.is_some())
+                .map(|vm| vm.id.to_string());
+            firewall_rule_calls(fields, origin, address.as_deref())
+        },
+    );
     view! {
         <section class="card" aria-label=heading.clone()>
             <h2>{heading.clone()}</h2>
@@ -102,7 +119,8 @@ fn ZoneNetwork(
                         }).collect_view()}
                     </ul>
                 }} />
-            <ActionForm action=create attr:aria-label=form_label attr:class="rule-form"><FormToken />
+            <ActionForm action=create attr:aria-label=form_label attr:class="rule-form"
+                on:input=show_calls on:change=show_calls><FormToken />
                 <input type="hidden" name="zone" value=zone />
                 <SelectField label="Protocol" name="protocol" id=id("protocol") server=error>
                     <option value="tcp">"TCP"</option><option value="udp">"UDP"</option><option value="icmp">"ICMP"</option>
@@ -111,6 +129,7 @@ fn ZoneNetwork(
                 <TextField label="To port (optional)" name="port_to" id=id("to") inputmode="numeric" server=error />
                 <TextField label="Source CIDR" name="source" id=id("source") initial="0.0.0.0/0" with_form_errors=true server=error />
                 <ChangeButton label="Add rule" />
+                <ApiCall calls=calls.into() />
             </ActionForm>
         </section>
     }

@@ -200,6 +200,18 @@ impl Control {
         tx: &mut crate::store::Tx,
         vms: &[VmRow],
     ) -> Result<(), StepError> {
+        let chosen = Self::private_ips_choose(tx, vms).await?;
+        Store::vm_set_private_ip_many(tx, &chosen).await?;
+        Ok(())
+    }
+
+    /// The addresses [`Control::private_ips_allocate`] gives `vms`, `(vm id, address)` in their
+    /// order, without writing them (the VMs' rows may not be written yet); their zones' subnets
+    /// are made if missing.
+    pub(crate) async fn private_ips_choose(
+        tx: &mut crate::store::Tx,
+        vms: &[VmRow],
+    ) -> Result<Vec<(String, Option<String>)>, StepError> {
         let mut by_network: BTreeMap<(&str, &str), Vec<&VmRow>> = BTreeMap::new();
         for vm in vms {
             by_network
@@ -242,8 +254,9 @@ impl Control {
                 chosen.push((vm.id.clone(), Some(ip.to_string())));
             }
         }
-        Store::vm_set_private_ip_many(tx, &chosen).await?;
-        Ok(())
+        // In the VMs' order, not the networks'.
+        chosen.sort_by_key(|(id, _)| vms.iter().position(|vm| &vm.id == id));
+        Ok(chosen)
     }
 
     /// Gives a breakout VM a public address if it has none (its own transaction: the driver needs

@@ -176,12 +176,12 @@ fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
 impl Store {
     /// Inserts new VMs, many rows per statement.
     pub(crate) async fn vm_insert_many(tx: &mut Tx, vms: &[VmRow]) -> Result<(), sqlx::Error> {
-        const COLUMNS: usize = 21;
+        const COLUMNS: usize = 22;
         for chunk in vms.chunks(MAX_BINDS / COLUMNS) {
             let sql = format!(
                 "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, template, vcpus, memory_mib, disk_gib, state, \
                  breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at, ssh_keys, \
-                 template_name, image, stack_id) VALUES {}",
+                 template_name, image, stack_id, private_ip) VALUES {}",
                 values_list(chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(&sql);
@@ -207,7 +207,8 @@ impl Store {
                     .bind(&vm.ssh_keys)
                     .bind(&vm.template_name)
                     .bind(&vm.image)
-                    .bind(&vm.stack_id);
+                    .bind(&vm.stack_id)
+                    .bind(&vm.private_ip);
             }
             query.execute(&mut **tx).await?;
         }
