@@ -681,3 +681,71 @@ fn draw_vm_network(metrics: &meridian_core::view::VmMetrics) -> Result<String, B
     }
     Ok(svg)
 }
+
+/// A scaling group's desired size over the last day, as steps, with a sentence saying how it
+/// went; no chart before it has a history.
+pub fn group_size_chart(
+    detail: &meridian_core::view::ScalingGroupDetail,
+    now: i64,
+) -> (Option<String>, String) {
+    const DAY: i64 = 86_400_000;
+    let from = now - DAY;
+    let events = &detail.events;
+    let Some(first) = events.first() else {
+        return (None, "No history yet.".to_owned());
+    };
+    // The size as the window opens, then every change in it.
+    let opening = events
+        .iter()
+        .rev()
+        .find(|e| e.at <= from)
+        .map_or(first.size, |e| e.size);
+    let mut steps: Vec<(i64, u32)> = vec![(from.max(first.at), opening)];
+    for event in events.iter().filter(|e| e.at > from) {
+        steps.push((event.at, event.size));
+    }
+    steps.push((now, detail.group.desired));
+    let low = steps.iter().map(|s| s.1).min().unwrap_or(0);
+    let high = steps.iter().map(|s| s.1).max().unwrap_or(0);
+    let changes = events
+        .iter()
+        .filter(|e| e.at > from && e.message.starts_with("Scaled"))
+        .count();
+    let summary = format!(
+        "Desired size over the last day: between {low} and {high} members, now {}; {changes} scaling decision{} in the day.",
+        detail.group.desired,
+        if changes == 1 { "" } else { "s" }
+    );
+    // At least the last hour, so a young group's minutes do not fill the whole width.
+    let start = (first.at - 60_000).max(from).min(now - 3_600_000);
+    let svg = draw_group_size(&steps, start, now, detail.group.max)
+        .map_err(|error| tracing::warn!(error.detail = %error, "group size chart failed to draw"))
+        .ok();
+    (svg, summary)
+}
+
+fn draw_group_size(
+    steps: &[(i64, u32)],
+    from: i64,
+    to: i64,
+    max: u32,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, VM_CHART_HEIGHT)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = time_chart(&root, from..to, 0.0..f64::from(max) + 1.0, "members", None)?;
+        // Each size holds until the next change.
+        let mut line: Vec<(i64, f64)> = Vec::new();
+        for pair in steps.windows(2) {
+            line.push((pair[0].0, f64::from(pair[0].1)));
+            line.push((pair[1].0, f64::from(pair[0].1)));
+        }
+        if let Some(last) = steps.last() {
+            line.push((last.0, f64::from(last.1)));
+        }
+        chart.draw_series(LineSeries::new(line, SERIES[0].stroke_width(2)))?;
+        root.present()?;
+    }
+    Ok(svg)
+}

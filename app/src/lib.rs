@@ -23,9 +23,10 @@ use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
-    bandwidth::BandwidthPage, billing::BillingPage, invite::InvitePage, keys::KeysPage, login::LoginPage,
-    map::MapPage, networks::NetworksPage, not_found::NotFound, overview::Overview, residency::ResidencyPage,
-    settings::Settings, signup::SignupPage, stacks::StackPage, stacks::StacksPage, staff::StaffCapacityPage,
+    bandwidth::BandwidthPage, billing::BillingPage, groups::GroupPage, groups::GroupsPage,
+    invite::InvitePage, keys::KeysPage, login::LoginPage, map::MapPage, networks::NetworksPage,
+    not_found::NotFound, overview::Overview, residency::ResidencyPage, settings::Settings,
+    signup::SignupPage, stacks::StackPage, stacks::StacksPage, staff::StaffCapacityPage,
     staff::StaffJobsPage, staff::StaffLoginPage, staff::StaffShell, staff::StaffTenantPage,
     staff::StaffTenantsPage, templates::TemplatesPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage,
     vms::VmNewPage, vms::VmsPage,
@@ -183,6 +184,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/vms/:id") view=VmPage />
                     <Route path=path!("/stacks") view=StacksPage />
                     <Route path=path!("/stacks/:id") view=StackPage />
+                    <Route path=path!("/groups") view=GroupsPage />
+                    <Route path=path!("/groups/:id") view=GroupPage />
                     <Route path=path!("/networks") view=NetworksPage />
                     <Route path=path!("/keys") view=KeysPage />
                     <Route path=path!("/templates") view=TemplatesPage />

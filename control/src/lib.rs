@@ -29,6 +29,7 @@ pub mod password;
 pub mod probe;
 pub mod reconcile;
 pub mod residency;
+pub mod scaling;
 pub mod session_store;
 pub mod ssh_key;
 pub mod stack;

@@ -175,6 +175,12 @@ impl Control {
             std::collections::BTreeMap::new();
         // What the VM did, per hour and over the whole period, for its graphs.
         let mut hours: Vec<VmSampleRow> = Vec::new();
+        // A simulated VM of a scaling group whose load was set follows that load.
+        let set_cpu = if self.driver.is_simulated() {
+            Store::scaling_sim_cpu_of_vm(tx, &vm.id).await?
+        } else {
+            None
+        };
         let mut start = from;
         while start < until {
             let hour_start = start - start.rem_euclid(HOUR_MS);
@@ -201,8 +207,12 @@ impl Control {
                 if vm.dedicated {
                     rows.push(add("dedicated_seconds", &vm.id, &size, seconds));
                 }
-                let load = self.driver.load(&spec, start, end).unwrap_or_default();
+                let mut load = self.driver.load(&spec, start, end).unwrap_or_default();
                 let measured = seconds;
+                if let Some(cpu) = set_cpu {
+                    let capacity = measured.saturating_mul(1000).saturating_mul(vm.vcpus);
+                    load.cpu_ms = u64::try_from(capacity.saturating_mul(cpu) / 100).unwrap_or(0);
+                }
                 let seconds = u64::try_from(seconds).unwrap_or(0);
                 let caps = traffic_caps(&caps, &running, vm, zone, seconds);
                 let traffic = self.driver.traffic(&spec, &peers, seconds, &caps);

@@ -20,6 +20,7 @@ pub mod placement;
 pub mod pricing;
 pub mod residency;
 pub mod resource;
+pub mod scaling;
 pub mod stack;
 pub mod staff;
 #[cfg(test)]

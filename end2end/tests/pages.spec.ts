@@ -49,7 +49,7 @@ test('every customer page passes the scan, with the demo tenant\'s data', async 
   await page.getByRole('button', { name: 'Try the demo' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
   const pages: [string, string][] = [
-    ['/', 'overview'], ['/vdcs', 'vdcs'], ['/vms', 'vms'], ['/vms/new', 'vm-new'], ['/stacks', 'stacks'],
+    ['/', 'overview'], ['/vdcs', 'vdcs'], ['/vms', 'vms'], ['/vms/new', 'vm-new'], ['/stacks', 'stacks'], ['/groups', 'groups'],
     ['/networks', 'networks'], ['/keys', 'keys'], ['/templates', 'templates'], ['/map', 'map'],
     ['/bandwidth', 'bandwidth'], ['/billing', 'billing'], ['/settings', 'settings'], ['/residency', 'residency'],
   ];

@@ -427,6 +427,20 @@ pub fn spawn_meter(control: Control, every: std::time::Duration) {
     });
 }
 
+/// Runs a scaling round every fifteen seconds, for as long as the server runs: each autoscaling
+/// group this server claims is measured, decided on and brought to its desired size.
+pub fn spawn_scaler(control: Control) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+        loop {
+            tick.tick().await;
+            if let Err(error) = control.scaling_tick(meridian_control::now_ms()).await {
+                tracing::warn!(error = ?error, "scaling round failed");
+            }
+        }
+    });
+}
+
 /// Seeds the demo tenant (demo mode) and, once its VMs run, its history; in the background, so
 /// the server answers at once.
 pub fn spawn_demo_seed(control: Control) {

@@ -281,6 +281,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     meridian::spawn_session_sweeper(control.clone());
     meridian::spawn_meter(control.clone(), config.meter_every);
     meridian::spawn_prober(control.clone());
+    meridian::spawn_scaler(control.clone());
     if config.driver == meridian::config::DriverChoice::Agents {
         meridian::spawn_reconciler(control.clone(), config.reconcile_every, config.orphan_grace);
     }

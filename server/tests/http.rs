@@ -1045,6 +1045,34 @@ const SERVER_FNS: &[(&str, Access, &[(&str, &str)])] = &[
         Change,
         &[("id", "{vm}"), ("confirm_name", "alpha-secret-vm")],
     ),
+    ("scaling_group_list", Read, &[]),
+    (
+        "scaling_group_create",
+        Change,
+        &[
+            ("name", "another"),
+            ("template", "debian-12"),
+            ("size", "xs"),
+            ("zones[0]", "lon1"),
+            ("min", "0"),
+            ("max", "1"),
+            ("metric", "cpu"),
+            ("target", "60"),
+        ],
+    ),
+    ("scaling_group_view", Read, &[("id", "{group}")]),
+    (
+        "scaling_group_update",
+        Change,
+        &[
+            ("id", "{group}"),
+            ("min", "0"),
+            ("max", "2"),
+            ("desired", "0"),
+            ("target", "50"),
+        ],
+    ),
+    ("scaling_group_delete", Change, &[("id", "{group}")]),
     ("network_view", Read, &[]),
     ("firewall_rule_list", Read, &[]),
     (
@@ -1258,6 +1286,41 @@ const REST: &[(&str, &str, Access, &str, &str)] = &[
         "/api/v1/stacks/{stack}",
         "",
     ),
+    (
+        "GET",
+        "/api/v1/scaling-groups",
+        Read,
+        "/api/v1/scaling-groups",
+        "",
+    ),
+    (
+        "POST",
+        "/api/v1/scaling-groups",
+        Change,
+        "/api/v1/scaling-groups",
+        r#"{"name":"another","template":"debian-12","size":"xs","zones":["lon1"],"min":0,"max":1,"metric":"cpu","target":60}"#,
+    ),
+    (
+        "GET",
+        "/api/v1/scaling-groups/{id}",
+        Read,
+        "/api/v1/scaling-groups/{group}",
+        "",
+    ),
+    (
+        "PUT",
+        "/api/v1/scaling-groups/{id}",
+        Change,
+        "/api/v1/scaling-groups/{group}",
+        r#"{"min":0,"max":2,"desired":0,"target":50}"#,
+    ),
+    (
+        "DELETE",
+        "/api/v1/scaling-groups/{id}",
+        Change,
+        "/api/v1/scaling-groups/{group}",
+        "",
+    ),
     ("GET", "/api/v1/jobs", Read, "/api/v1/jobs", ""),
     ("GET", "/api/v1/jobs/{id}", Read, "/api/v1/jobs/{job}", ""),
     ("GET", "/api/v1/networks", Read, "/api/v1/networks", ""),
@@ -1427,6 +1490,19 @@ impl TestServer {
                 "stack_create",
                 vec![("template", "web-3"), ("name", "alpha-secret-stack")],
             ),
+            (
+                "scaling_group_create",
+                vec![
+                    ("name", "alpha-secret-group"),
+                    ("template", "debian-12"),
+                    ("size", "xs"),
+                    ("zones[0]", "lon1"),
+                    ("min", "0"),
+                    ("max", "1"),
+                    ("metric", "cpu"),
+                    ("target", "60"),
+                ],
+            ),
         ] {
             assert_eq!(
                 self.call(&owner, name, &form).await.status(),
@@ -1501,6 +1577,13 @@ impl TestServer {
                 json_id(&self.json(&owner, "stack_list", &[]).await, "alpha-secret-stack"),
             ),
             (
+                "group",
+                json_id(
+                    &self.json(&owner, "scaling_group_list", &[]).await,
+                    "alpha-secret-group",
+                ),
+            ),
+            (
                 "viewer",
                 json_id(&self.json(&owner, "user_list", &[]).await, "viewer@alpha.example"),
             ),
@@ -1542,6 +1625,7 @@ impl TestServer {
             "ssh_key_list",
             "template_list",
             "stack_list",
+            "scaling_group_list",
             "quota_view",
             "residency_view",
             "api_key_list",
@@ -2171,6 +2255,73 @@ async fn the_cs_client_and_libcloud_from_pypi_drive_meridian() {
     run_client(&python, &[&format!("{scripts}/libcloud_client.py")], &env).await;
     // The README's worked example, exactly as printed there.
     run_client("bash", &[&format!("{root}/docs/examples/cs-quickstart.sh")], &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rest_makes_a_scaling_group_explains_refusals_and_moves_it_to_a_new_size() {
+    let server = TestServer::start().await;
+    let (_stop_workers, _workers) = meridian::spawn_workers(&server.control, 2);
+    let secret = server.tenant_secret("Scale Co", "ops@scale.example").await;
+    let (status, refused) = server
+        .rest(
+            Some(&secret),
+            "POST",
+            "/api/v1/scaling-groups",
+            r#"{"name":"web","template":"debian-12","size":"xs","zones":["lon1","mars"],"min":3,"max":2,"metric":"cpu","target":160}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_input");
+    for field in ["zones", "max", "target"] {
+        assert!(
+            refused["error"]["fields"][field].is_string(),
+            "{field}: {refused}"
+        );
+    }
+    let (status, group) = server
+        .rest(
+            Some(&secret),
+            "POST",
+            "/api/v1/scaling-groups",
+            r#"{"name":"web","template":"debian-12","size":"xs","zones":["lon1","fra1"],"min":1,"max":4,"metric":"cpu","target":60,"cooldown_secs":60,"grace_secs":60}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let path = format!("/api/v1/scaling-groups/{}", group["id"].as_str().unwrap());
+    let (status, changed) = server
+        .rest(
+            Some(&secret),
+            "PUT",
+            &path,
+            r#"{"min":1,"max":4,"desired":3,"target":60,"simulated_cpu":20}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["simulated_cpu"], 20);
+    let (_, detail) = server.rest(Some(&secret), "GET", &path, "", &[]).await;
+    assert_eq!(detail["members"].as_array().unwrap().len(), 3, "{detail}");
+    let zones: std::collections::BTreeSet<&str> = detail["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["vm"]["zone"].as_str().unwrap())
+        .collect();
+    assert_eq!(zones.len(), 2, "spread over both zones: {detail}");
+    assert!(
+        detail["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["message"] == "Set to 3 members by hand."),
+        "{detail}"
+    );
+    let (status, _) = server.rest(Some(&secret), "DELETE", &path, "", &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = server.rest(Some(&secret), "GET", &path, "", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 /// Runs the `meridian` binary as a tenant's client with profile file `config` (and no

@@ -6,6 +6,7 @@ pub mod bandwidth;
 pub mod billing;
 pub mod map;
 pub mod overview;
+pub mod scaling;
 pub mod settings;
 pub mod ssh_key;
 pub mod stack;

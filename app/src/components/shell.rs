@@ -11,6 +11,7 @@ const NAV: &[(&str, &str)] = &[
     ("/vdcs", "VDCs"),
     ("/vms", "VMs"),
     ("/stacks", "Stacks"),
+    ("/groups", "Scaling"),
     ("/networks", "Networks"),
     ("/templates", "Templates"),
     ("/keys", "SSH keys"),

@@ -2,6 +2,7 @@
 
 pub mod bandwidth;
 pub mod billing;
+pub mod groups;
 pub mod invite;
 pub mod keys;
 pub mod login;

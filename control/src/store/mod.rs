@@ -17,6 +17,7 @@ pub mod job;
 pub mod login_attempt;
 pub mod probe;
 pub mod quota;
+pub mod scaling_group;
 pub mod session;
 pub mod ssh_key;
 pub mod stack;

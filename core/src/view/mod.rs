@@ -11,6 +11,7 @@ mod billing;
 mod catalog;
 mod compute;
 mod network;
+mod scaling;
 mod stack;
 mod staff;
 
@@ -19,5 +20,6 @@ pub use billing::MeteredHour;
 pub use catalog::{SshKey, Template};
 pub use compute::{BulkOutcome, Job, JobEvent, JobStep, Vdc, VdcDetail, Vm, VmMetricPoint, VmMetrics};
 pub use network::FirewallRule;
+pub use scaling::{ScalingEvent, ScalingGroup, ScalingGroupDetail, ScalingMember};
 pub use stack::{Stack, StackMember};
 pub use staff::{AgentHost, BackboneLink, StaffJob, TenantSummary, ZoneCapacity};

@@ -11,6 +11,7 @@ pub mod billing;
 mod catalog;
 mod compute;
 pub mod network;
+mod scaling;
 mod stacks;
 
 use crate::AppState;
@@ -90,6 +91,31 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/api/v1/stacks/{id}",
             delete(stacks::stack_delete),
         ),
+        (
+            Method::GET,
+            "/api/v1/scaling-groups",
+            get(scaling::scaling_group_list),
+        ),
+        (
+            Method::POST,
+            "/api/v1/scaling-groups",
+            post(scaling::scaling_group_create),
+        ),
+        (
+            Method::GET,
+            "/api/v1/scaling-groups/{id}",
+            get(scaling::scaling_group_view),
+        ),
+        (
+            Method::PUT,
+            "/api/v1/scaling-groups/{id}",
+            put(scaling::scaling_group_update),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/scaling-groups/{id}",
+            delete(scaling::scaling_group_delete),
+        ),
         (Method::GET, "/api/v1/jobs", get(compute::job_list)),
         (Method::GET, "/api/v1/jobs/{id}", get(compute::job_view)),
         (Method::GET, "/api/v1/networks", get(network::network_list)),
@@ -157,6 +183,8 @@ pub fn routes_by_path() -> BTreeMap<&'static str, MethodRouter<AppState>> {
         compute::vm_start, compute::vm_stop, compute::vm_reboot, compute::vm_resize,
         compute::vm_breakout_open, compute::vm_breakout_close,
         stacks::stack_template_list, stacks::stack_list, stacks::stack_create, stacks::stack_view, stacks::stack_delete,
+        scaling::scaling_group_list, scaling::scaling_group_create, scaling::scaling_group_view,
+        scaling::scaling_group_update, scaling::scaling_group_delete,
         compute::job_list, compute::job_view,
         network::network_list,
         network::firewall_rule_list, network::firewall_rule_create, network::firewall_rule_delete,
