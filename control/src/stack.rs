@@ -39,11 +39,23 @@ impl Control {
         template: &str,
         name: &str,
     ) -> Result<view::Stack, Error> {
+        self.stack_create_within(ctx, template, name, None).await
+    }
+
+    /// [`Control::stack_create`], refused (on `latency_ms`, with the reasons) when a zone of the
+    /// stack is further than `latency`'s round trip from its zone or VM.
+    pub async fn stack_create_within(
+        &self,
+        ctx: &OpContext,
+        template: &str,
+        name: &str,
+        latency: Option<meridian_core::placement::latency::LatencyBudget>,
+    ) -> Result<view::Stack, Error> {
         self.audited(
             ctx,
             "stack.create",
             &format!("{name} ({template})"),
-            self.stack_create_unaudited(ctx, template, name),
+            self.stack_create_unaudited(ctx, template, name, latency),
         )
         .await
         .map(view::Stack::from)
@@ -54,6 +66,7 @@ impl Control {
         ctx: &OpContext,
         template: &str,
         name: &str,
+        latency: Option<meridian_core::placement::latency::LatencyBudget>,
     ) -> Result<StackRow, Error> {
         let tenant = ctx.tenant_for_mutation()?;
         self.tenant_active(&tenant).await?;
@@ -73,6 +86,35 @@ impl Control {
                 fields.push(
                     "template",
                     format!("This stack runs in {}: {violation}", zone.zone().city),
+                );
+                return Err(Error::Invalid(fields));
+            }
+        }
+        if let Some(budget) = latency {
+            let Some(from) = self.latency_anchor(&tenant, budget.anchor).await? else {
+                fields.push("latency_of", "Choose one of your VMs or a zone.");
+                return Err(Error::Invalid(fields));
+            };
+            let cut = self.backbone_cut_now().await?;
+            let out: Vec<String> = template
+                .zones
+                .iter()
+                .filter_map(|(zone, _)| meridian_core::zone::ZoneId::parse(zone).ok())
+                .filter_map(|zone| {
+                    meridian_core::placement::latency::zone_fit(
+                        &meridian_core::backbone::BACKBONE,
+                        from,
+                        zone,
+                        budget.max_ms,
+                        &cut,
+                    )
+                    .err()
+                })
+                .collect();
+            if !out.is_empty() {
+                fields.push(
+                    "latency_ms",
+                    format!("This stack's zones do not all fit: {}", out.join(" ")),
                 );
                 return Err(Error::Invalid(fields));
             }

@@ -779,7 +779,7 @@ impl Control {
 impl Control {
     /// The zone a latency budget is measured from: the zone itself, or the zone of one of the
     /// tenant's live VMs (`None` for a VM that is not theirs or is gone).
-    async fn latency_anchor(&self, tenant: &str, anchor: Anchor) -> Result<Option<ZoneId>, Error> {
+    pub(crate) async fn latency_anchor(&self, tenant: &str, anchor: Anchor) -> Result<Option<ZoneId>, Error> {
         Ok(match anchor {
             Anchor::Zone(zone) => Some(zone),
             Anchor::Vm(vm) => self

@@ -312,3 +312,30 @@ async fn containers_read_starting_before_boot_and_another_server_sees_the_vms_as
         assert_eq!(member.containers[0].state, "exited");
     }
 }
+
+#[tokio::test]
+async fn a_latency_budget_refuses_a_stack_with_a_zone_too_far_and_lets_one_that_fits() {
+    use meridian_core::placement::latency::{Anchor, LatencyBudget};
+    use meridian_core::zone::ZoneId;
+    let (_db, control, ctx) = world().await;
+    let near_london = |max_ms: f64| LatencyBudget {
+        anchor: Anchor::Zone(ZoneId::parse("lon1").unwrap()),
+        max_ms,
+    };
+    let Error::Invalid(fields) = control
+        .stack_create_within(&ctx, "mongodb-9", "rs0", Some(near_london(30.0)))
+        .await
+        .unwrap_err()
+    else {
+        panic!("a refusal by field")
+    };
+    let why = fields.get("latency_ms").unwrap();
+    assert!(why.contains("Los Angeles"), "{why}");
+    assert!(!why.contains("Berlin"), "Berlin is within 30 ms of London: {why}");
+    assert!(control.stack_list(&ctx).await.unwrap().is_empty(), "nothing made");
+    assert!(control.vm_list(&ctx).await.unwrap().is_empty());
+    control
+        .stack_create_within(&ctx, "mongodb-9", "rs0", Some(near_london(250.0)))
+        .await
+        .unwrap();
+}

@@ -87,6 +87,10 @@ pub struct ScalingGroupForm {
     pub user_data: String,
     /// Checkbox: every member gets a public address.
     pub breakout: String,
+    /// Optional latency budget: every zone within this round trip (ms) of `latency_of`.
+    pub latency_ms: String,
+    /// A zone id, or `vm:<id>` for one of the tenant's VMs.
+    pub latency_of: String,
 }
 
 /// A checked group.
@@ -108,6 +112,8 @@ pub struct ScalingGroupCreate {
     pub user_data: Option<String>,
     /// Public addresses.
     pub breakout: bool,
+    /// Every zone must be within it.
+    pub latency: Option<crate::placement::latency::LatencyBudget>,
 }
 
 /// How a group scales.
@@ -210,6 +216,11 @@ impl ScalingGroupCreate {
             Some(300),
             (30, 86_400),
         );
+        let latency = crate::placement::latency::LatencyBudget::parse_fields(
+            &form.latency_ms,
+            &form.latency_of,
+            &mut errors,
+        );
         // The members as a VM create would have them.
         let member = VmCreateForm {
             name: format!("{}-1", form.name.trim()),
@@ -271,6 +282,7 @@ impl ScalingGroupCreate {
                 desired,
                 user_data: member.user_data.map(|u| u.as_str().to_owned()),
                 breakout: member.breakout,
+                latency,
             }),
             _ => Err(errors),
         }

@@ -17,6 +17,13 @@ test('a scaling group spreads its members, explains itself, follows a new size a
   await expect(form.getByText('Choose at least one zone.')).toBeVisible();
   await expect(page.getByRole('heading', { name: 'No scaling groups yet' })).toBeVisible();
 
+  // A latency budget: zones too far from London are offered no more, and say why.
+  await form.getByText('Latency budget (optional)').click();
+  await form.getByLabel('Round trip at most (ms)').fill('20');
+  await form.getByLabel('Measured from').selectOption({ label: 'London (lon1), GB' });
+  await expect(form.getByLabel('Singapore (sin1), SG')).toBeDisabled();
+  await expect(form.getByRole('list', { name: 'Zones ruled out' })).toContainText('Singapore');
+  await expect(form.getByLabel('Frankfurt (fra1), DE')).toBeEnabled();
   await form.getByLabel('London (lon1), GB').check();
   await form.getByLabel('Frankfurt (fra1), DE').check();
   await form.getByLabel('Grace period (seconds)').fill('30');

@@ -49,3 +49,19 @@ test('the 9-node MongoDB stack deploys live over three zones and deletes cleanly
   await page.getByRole('link', { name: 'VDCs' }).click();
   await expect(page.getByRole('region', { name: 'No VDCs yet' })).toBeVisible();
 });
+
+test('a latency budget rules out a stack whose zones are too far, saying which and why', async ({ page }) => {
+  await signUp(page, 'Near Ltd', uniqueEmail('stack-budget'));
+  await page.goto('/stacks');
+  await hydrated(page);
+  const form = page.getByRole('form', { name: 'Create stack' });
+  await form.getByText('Latency budget (optional)').click();
+  await form.getByLabel('Round trip at most (ms)').fill('30');
+  await form.getByLabel('Measured from').selectOption({ label: 'London (lon1), GB' });
+  const mongo = form.getByRole('radio', { name: /MongoDB replica set/ });
+  await expect(mongo).toBeDisabled();
+  await expect(form).toContainText(/Ruled out: Light in fibre needs [\d.]+ ms for a round trip between London and Los Angeles/);
+  // Far enough, it is offered again.
+  await form.getByLabel('Round trip at most (ms)').fill('250');
+  await expect(mongo).toBeEnabled();
+});

@@ -44,6 +44,8 @@ pub async fn scaling_group_create(
     #[server(default)] grace_secs: String,
     #[server(default)] user_data: String,
     #[server(default)] breakout: String,
+    #[server(default)] latency_ms: String,
+    #[server(default)] latency_of: String,
 ) -> Result<String, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let form = meridian_core::scaling::ScalingGroupForm {
@@ -60,6 +62,8 @@ pub async fn scaling_group_create(
         grace_secs,
         user_data,
         breakout,
+        latency_ms,
+        latency_of,
     };
     let create =
         meridian_core::scaling::ScalingGroupCreate::parse(&form).map_err(meridian_control::Error::Invalid)?;

@@ -97,9 +97,24 @@ pub async fn stack_list() -> Result<Vec<StackSummary>, AppError> {
 
 /// Creates a stack from a template.
 #[server(prefix = "/fn", endpoint = "stack_create")]
-pub async fn stack_create(template: String, name: String) -> Result<String, AppError> {
+pub async fn stack_create(
+    template: String,
+    name: String,
+    #[server(default)] latency_ms: String,
+    #[server(default)] latency_of: String,
+) -> Result<String, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    Ok(control.stack_create(&ctx, &template, &name).await?.id.to_string())
+    let mut fields = meridian_core::FieldErrors::default();
+    let budget =
+        meridian_core::placement::latency::LatencyBudget::parse_fields(&latency_ms, &latency_of, &mut fields);
+    if !fields.is_empty() {
+        return Err(meridian_control::Error::Invalid(fields).into());
+    }
+    Ok(control
+        .stack_create_within(&ctx, &template, &name, budget)
+        .await?
+        .id
+        .to_string())
 }
 
 /// One stack with its timeline and containers.

@@ -3,6 +3,7 @@
 pub mod api_call;
 pub mod backbone_map;
 pub mod form;
+pub mod latency_budget;
 pub mod page;
 pub mod serial_terminal;
 pub mod shell;

@@ -8,10 +8,12 @@ use crate::api::scaling::{
 use crate::components::form::{
     ChangeButton, ChoiceError, FormAlert, FormToken, SelectField, TextField, action_error,
 };
+use crate::components::latency_budget::{Budget, LatencyBudgetFields};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::components::vm_table::StateBadge;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use meridian_core::residency::ResidencyPolicy;
 use meridian_core::resource::SIZES;
 use meridian_core::zone::{ZONES, zone_label};
 use std::time::Duration;
@@ -21,6 +23,10 @@ use std::time::Duration;
 pub fn GroupsPage() -> impl IntoView {
     let create = ServerAction::<ScalingGroupCreate>::new();
     let groups = Resource::new(move || create.version().get(), |_| scaling_group_list());
+    // A latency budget may be measured from one of the tenant's VMs; the residency policy rules
+    // zones out too.
+    let my_vms = Resource::new(|| (), |_| crate::api::vm::vm_list());
+    let residency = Resource::new(|| (), |_| crate::api::settings::residency_view());
     let server = action_error(create);
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -72,18 +78,18 @@ pub fn GroupsPage() -> impl IntoView {
                             s.size.vcpus.get(), s.size.memory_mib.get() / 1024)}</option>
                     }).collect_view()}
                 </SelectField>
-                <fieldset class="field" aria-describedby="group-zones-error">
-                    <legend>"Zones (members are spread over them)"</legend>
-                    <div class="choices zone-choices">
-                        {ZONES.iter().enumerate().map(|(i, z)| view! {
-                            <label class="choice">
-                                <input type="checkbox" name=format!("zones[{i}]") value=z.id.as_str() />
-                                <span>{zone_label(z.id.as_str())}</span>
-                            </label>
-                        }).collect_view()}
-                    </div>
-                    <ChoiceError name="zones" id="group-zones-error" server />
-                </fieldset>
+                <ListState quiet=true
+                    load=move || match (my_vms.get(), residency.get()) {
+                        (Some(vms), Some(policy)) => Some(Ok((
+                            vms.unwrap_or_default(),
+                            policy.ok().and_then(|(stored, _)| ResidencyPolicy::parse(&stored).ok()),
+                        ))),
+                        _ => None,
+                    }
+                    items={move |(vms, policy): (Vec<crate::api::vm::Vm>, Option<ResidencyPolicy>)| {
+                        let budget = Budget::new(vms, policy);
+                        view! { <GroupZones budget server /> }
+                    }} />
                 <TextField label="Fewest members" name="min" id="group-min" inputmode="numeric" initial="2".to_owned() server />
                 <TextField label="Most members" name="max" id="group-max" inputmode="numeric" initial="5".to_owned() server />
                 <SelectField label="Scale on" name="metric" id="group-metric" server>
@@ -101,6 +107,36 @@ pub fn GroupsPage() -> impl IntoView {
                 </div>
             </ActionForm>
         </section>
+    }
+}
+
+/// The zones to spread over: those the residency policy or the latency budget rules out are
+/// disabled with the reason; the budget's fields below.
+#[component]
+fn GroupZones(budget: Budget, server: Signal<Option<crate::error::AppError>>) -> impl IntoView {
+    view! {
+        <fieldset class="field" aria-describedby="group-zones-error">
+            <legend>"Zones (members are spread over them)"</legend>
+            <div class="choices zone-choices">
+                {ZONES.iter().enumerate().map(|(i, z)| {
+                    let verdict = move || budget.verdict(z.id);
+                    let label = move || match verdict() {
+                        Err(_) => format!("{} — ruled out", zone_label(z.id.as_str())),
+                        Ok(Some(ms)) => format!("{} — {ms:.1} ms", zone_label(z.id.as_str())),
+                        Ok(None) => zone_label(z.id.as_str()),
+                    };
+                    view! {
+                        <label class="choice">
+                            <input type="checkbox" name=format!("zones[{i}]") value=z.id.as_str()
+                                aria-label=zone_label(z.id.as_str()) disabled=move || verdict().is_err() />
+                            <span>{label}</span>
+                        </label>
+                    }
+                }).collect_view()}
+            </div>
+            <ChoiceError name="zones" id="group-zones-error" server />
+        </fieldset>
+        <LatencyBudgetFields budget server id_prefix="group" chosen=Signal::derive(|| None) />
     }
 }
 

@@ -4,13 +4,15 @@ use crate::api::stack::{StackCreate, StackDelete, StackDetail, StackSummary, sta
 use crate::components::api_call::{ApiCall, live_calls, stack_calls};
 use crate::components::form::{ChangeButton, FormToken};
 use crate::components::form::{ChoiceError, FormAlert, TextField, action_error};
+use crate::components::latency_budget::{Budget, LatencyBudgetFields};
 use crate::components::page::{EmptyState, ListState, PageHeader};
 use crate::components::vm_table::StateBadge;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use meridian_core::residency::ResidencyPolicy;
 use meridian_core::resource::SIZES;
 use meridian_core::stack::STACK_TEMPLATES;
-use meridian_core::zone::zone_label;
+use meridian_core::zone::{ZoneId, zone_label};
 use std::time::Duration;
 
 /// The stack list and the create form.
@@ -21,6 +23,21 @@ pub fn StacksPage() -> impl IntoView {
     let (calls, show_calls) = live_calls(&["template", "name"], stack_calls);
     let stacks = Resource::new(move || create.version().get(), |_| stack_list());
     let server = action_error(create);
+    // A latency budget rules out the stacks with a zone too far; it may be measured from one of
+    // the tenant's VMs, and the residency policy rules zones out too.
+    let budget = Budget::new(Vec::new(), None);
+    let my_vms = Resource::new(|| (), |_| crate::api::vm::vm_list());
+    let residency = Resource::new(|| (), |_| crate::api::settings::residency_view());
+    Effect::new(move |_| {
+        if let Some(Ok(vms)) = my_vms.get() {
+            budget.vms.set_value(vms);
+        }
+        if let Some(Ok((stored, _))) = residency.get() {
+            budget.residency.set_value(ResidencyPolicy::parse(&stored).ok());
+            // The verdicts read `ms`: touching it redraws them under the policy.
+            budget.ms.update(|_| {});
+        }
+    });
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = create.value().get() {
@@ -36,22 +53,34 @@ pub fn StacksPage() -> impl IntoView {
                 <FormAlert server />
                 <fieldset class="field stack-templates" aria-describedby="stack-template-error">
                     <legend>"Stack"</legend>
-                    {STACK_TEMPLATES.iter().enumerate().map(|(i, t)| view! {
+                    {STACK_TEMPLATES.iter().enumerate().map(|(i, t)| {
+                        // Why the budget or the residency policy rules this stack out, if it does.
+                        let ruled_out = move || {
+                            let out: Vec<String> = t.zones.iter()
+                                .filter_map(|(zone, _)| ZoneId::parse(zone).ok())
+                                .filter_map(|zone| budget.verdict(zone).err())
+                                .collect();
+                            (!out.is_empty()).then(|| format!("Ruled out: {}", out.join(" ")))
+                        };
+                        view! {
                         <label class="choice stack-choice">
-                            <input type="radio" name="template" value=t.slug checked=i == 0 />
+                            <input type="radio" name="template" value=t.slug checked=i == 0
+                                disabled=move || ruled_out().is_some() />
                             <span><strong>{t.name}</strong><br />{t.description}
                                 <br /><span class="muted">{format!("{} VMs, size {}", t.size_in_vms(), t.size)}</span>
                                 <br /><span class="muted">{SIZES.iter().find(|s| s.code == t.size).map(|named| {
                                     meridian_core::pricing::vm_price_text(t.size_in_vms(), &named.size,
                                         meridian_core::pricing::Extras { public_ip: t.breakout, dedicated: false })
-                                })}</span></span>
+                                })}</span>
+                                {move || ruled_out().map(|why| view! { <br /><span class="field-error">{why}</span> })}</span>
                         </label>
-                    }).collect_view()}
+                    }}).collect_view()}
                     <ChoiceError name="template" id="stack-template-error" server />
                 </fieldset>
                 // A name is offered, so the demo's "one click" is one click; any other can be typed.
                 <TextField label="Name" name="name" id="stack-name" initial="mongo-1".to_owned()
                     hint="Lowercase letters, digits and hyphens; members are called name-zone-n." server />
+                <LatencyBudgetFields budget server id_prefix="stack" chosen=Signal::derive(|| None) />
                 <div class="form-actions">
                     <ChangeButton label="Create stack" pending=Signal::derive(move || create.pending().get()) />
                 </div>

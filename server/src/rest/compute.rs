@@ -78,7 +78,7 @@ pub struct LatencyIn {
 impl LatencyIn {
     /// The form's two fields: `latency_ms` and `latency_of` (naming both a zone and a VM reads as
     /// neither, and is refused).
-    fn form_fields(&self) -> (String, String) {
+    pub(super) fn form_fields(&self) -> (String, String) {
         let of = match (&self.from_zone, &self.from_vm) {
             (Some(zone), None) => zone.clone(),
             (None, Some(vm)) => format!("vm:{vm}"),

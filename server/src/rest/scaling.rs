@@ -48,6 +48,10 @@ pub struct ScalingGroupNew {
     /// Every member gets a public address.
     #[serde(default)]
     pub breakout: bool,
+    /// A latency budget every zone must meet: refused (422 on `zones`, with the reasons) when one
+    /// is further than `max_ms` of round trip from the zone or VM named.
+    #[serde(default)]
+    pub latency: Option<super::compute::LatencyIn>,
 }
 
 /// A change to a group.
@@ -91,6 +95,11 @@ pub async fn scaling_group_create(
 ) -> ApiResult<ScalingGroup> {
     let input: ScalingGroupNew = body_json(&headers, &body)?;
     let number = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+    let (latency_ms, latency_of) = input
+        .latency
+        .as_ref()
+        .map(|l| l.form_fields())
+        .unwrap_or_default();
     let form = ScalingGroupForm {
         name: input.name,
         template: input.template,
@@ -109,6 +118,8 @@ pub async fn scaling_group_create(
         } else {
             String::new()
         },
+        latency_ms,
+        latency_of,
     };
     let create = ScalingGroupCreate::parse(&form).map_err(Error::Invalid)?;
     let group = state.control.scaling_group_create(&ctx, create).await?;

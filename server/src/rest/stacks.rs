@@ -35,6 +35,10 @@ pub struct StackCreate {
     pub template: String,
     /// Its name, also the prefix of its VMs' names: lower-case letters, digits and hyphens.
     pub name: String,
+    /// A latency budget every zone of the stack must meet: refused (422 on `latency_ms`, with the
+    /// reasons) when one is further than `max_ms` of round trip from the zone or VM named.
+    #[serde(default)]
+    pub latency: Option<super::compute::LatencyIn>,
 }
 
 /// One VM of a stack and what runs in it.
@@ -98,9 +102,22 @@ pub async fn stack_create(
     body: Bytes,
 ) -> ApiResult<StackDetail> {
     let input: StackCreate = body_json(&headers, &body)?;
+    let latency = match &input.latency {
+        Some(latency) => {
+            let (ms, of) = latency.form_fields();
+            let mut fields = meridian_core::FieldErrors::default();
+            let budget =
+                meridian_core::placement::latency::LatencyBudget::parse_fields(&ms, &of, &mut fields);
+            if !fields.is_empty() {
+                return Err(Error::Invalid(fields).into());
+            }
+            budget
+        }
+        None => None,
+    };
     let stack = state
         .control
-        .stack_create(&ctx, &input.template, &input.name)
+        .stack_create_within(&ctx, &input.template, &input.name, latency)
         .await?;
     let detail = detail(&state, &ctx, stack.id).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(detail)))
