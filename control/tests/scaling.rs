@@ -53,6 +53,17 @@ fn form() -> ScalingGroupForm {
 }
 
 impl World {
+    /// The group of [`form`], its first members made.
+    async fn group(&self) -> meridian_core::view::ScalingGroup {
+        let group = self
+            .control
+            .scaling_group_create(&self.ctx, ScalingGroupCreate::parse(&form()).unwrap())
+            .await
+            .unwrap();
+        self.control.job_drain("w").await.unwrap();
+        group
+    }
+
     async fn view(&self, id: &str) -> ScalingGroupDetail {
         self.control.scaling_group_view(&self.ctx, id).await.unwrap()
     }
@@ -103,12 +114,7 @@ fn minute_from_now(minutes: i64) -> i64 {
 #[tokio::test]
 async fn load_up_scales_out_after_the_grace_holds_in_the_cooldown_and_load_down_scales_in_newest_first() {
     let w = world().await;
-    let group = w
-        .control
-        .scaling_group_create(&w.ctx, ScalingGroupCreate::parse(&form()).unwrap())
-        .await
-        .unwrap();
-    w.control.job_drain("w").await.unwrap();
+    let group = w.group().await;
     assert_eq!(
         w.running(&group.id).await,
         ["fra1", "lon1"],
@@ -182,12 +188,7 @@ async fn load_up_scales_out_after_the_grace_holds_in_the_cooldown_and_load_down_
 #[tokio::test]
 async fn the_quota_caps_a_scale_out_and_says_so_and_an_unhealthy_member_is_replaced() {
     let w = world().await;
-    let group = w
-        .control
-        .scaling_group_create(&w.ctx, ScalingGroupCreate::parse(&form()).unwrap())
-        .await
-        .unwrap();
-    w.control.job_drain("w").await.unwrap();
+    let group = w.group().await;
     let (_, admin) = as_new_staff(&w.control, "ada@meridian.example", "admin").await;
     let quota = QuotaForm {
         max_vms: "3".into(),
