@@ -1,7 +1,8 @@
 -- Autoscaling groups (issue #21): a VM template kept between `min_size` and `max_size` members,
 -- `desired` moved by a target on a metric (CPU %, or network KiB/s per member) with a cooldown,
 -- members spread over `zones` (comma-separated), replaced when unhealthy past `grace_secs`.
--- `acted_at` is claimed (compare and set) by the one server that acts on an observation.
+-- `acted_at` is a lease: an actor sets it to its end (now + 30 s) if it is past, acts, and sets it
+-- back to now; so one actor (a server's round, a request) works on a group at a time.
 -- `sim_cpu`: the simulated load its members follow (CPU %), when set (the simulator only).
 -- `deleting`: its members are being destroyed (a busy one once its job ends); the row goes last.
 CREATE TABLE scaling_groups (
@@ -25,6 +26,7 @@ CREATE TABLE scaling_groups (
     last_scaled_at BIGINT,
     acted_at       BIGINT NOT NULL,
     members_made   BIGINT NOT NULL DEFAULT 0,
+    events_made    BIGINT NOT NULL DEFAULT 0,
     deleting       BIGINT NOT NULL DEFAULT 0,
     created_at     BIGINT NOT NULL,
     UNIQUE (tenant_id, name)

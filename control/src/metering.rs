@@ -175,6 +175,7 @@ impl Control {
             std::collections::BTreeMap::new();
         // What the VM did, per hour and over the whole period, for its graphs.
         let mut hours: Vec<VmSampleRow> = Vec::new();
+        let mut counted_figures = false;
         // A simulated VM of a scaling group whose load was set follows that load.
         let set_cpu = if self.driver.is_simulated() {
             Store::scaling_sim_cpu_of_vm(tx, &vm.id).await?
@@ -236,11 +237,17 @@ impl Control {
                 for (kind, resource, bytes) in traffic_rows(&vm.id, zone, &counted) {
                     rows.push(add(kind, &resource, "", bytes));
                 }
-                // A real backend's CPU and port figures replace the (zero) made-up ones.
-                if let (Some(port), Some(last)) = (port, hours.last_mut()) {
+                // A real backend's CPU and port figures replace the (zero) made-up ones, over the
+                // time between its readings; without them the period has no figures to chart.
+                // (The longer of the two: a job step may have metered part of the time since.)
+                if let (Some((port, interval_ms)), Some(last)) = (port, hours.last_mut()) {
+                    let span_ms = interval_ms.max(last.seconds.saturating_mul(1000));
                     last.cpu_ms = to_i64(port.cpu_ms);
                     last.received = to_i64(port.received_bytes);
                     last.sent = to_i64(port.sent_bytes);
+                    last.seconds = (span_ms / 1000).max(1);
+                    last.capacity_ms = span_ms.saturating_mul(vm.vcpus);
+                    counted_figures = true;
                 }
             }
             for row in rows.into_iter().filter(|row| row.quantity > 0) {
@@ -265,7 +272,13 @@ impl Control {
         for row in due.values() {
             Store::usage_add(tx, &vm.tenant_id, row).await?;
         }
-        record_samples(tx, &vm.id, &hours, until).await?;
+        // A real backend's period is charted only from its counters (one reading to the next).
+        if self.driver.is_simulated() || counted_figures {
+            if !self.driver.is_simulated() {
+                hours.drain(..hours.len().saturating_sub(1));
+            }
+            record_samples(tx, &vm.id, &hours, until).await?;
+        }
         Store::vm_set_metered_until(tx, &vm.id, Some(until)).await?;
         Ok(())
     }
@@ -396,12 +409,22 @@ async fn counted_traffic(
     tx: &mut crate::store::Tx,
     vm_id: &str,
     reading: &Reading,
-) -> Result<(crate::driver::Traffic, Option<crate::driver::VmCounters>), Error> {
+) -> Result<(crate::driver::Traffic, Option<(crate::driver::VmCounters, i64)>), Error> {
     let metered = Store::traffic_metered(tx, vm_id).await?;
     let Some(counted) = counted_since(&metered, reading) else {
         return Ok((crate::driver::Traffic::default(), None));
     };
-    let port = reading.counters.as_ref().map(|now| port_since(&metered, now));
+    // The CPU and port counters count from the previous reading, over the time between the two
+    // readings; a first reading only sets where the next one counts from (what its QEMU did
+    // since it started is no one period's).
+    let previous = metered
+        .iter()
+        .find(|(class, _, _)| class == PORT_CPU)
+        .map(|(_, _, at)| *at);
+    let port = match (reading.counters.as_ref(), previous) {
+        (Some(now), Some(at)) if reading.at > at => Some((port_since(&metered, now), reading.at - at)),
+        _ => None,
+    };
     let port_classes = reading.counters.iter().flat_map(|now| {
         [
             (PORT_CPU, now.cpu_ms),

@@ -60,6 +60,9 @@ impl Health {
 struct Seen {
     /// `(vm, joined at, health)`, oldest first; gone ones are left out.
     members: Vec<(VmRow, i64, Health)>,
+    /// Member rows whose VM is not there yet (being accepted right now, or never made: dropped
+    /// a minute after).
+    pending: usize,
     /// The metric over the settled members, and how many they are.
     value: Option<u64>,
     settled: u32,
@@ -199,7 +202,7 @@ impl Control {
                 grace_secs: i64::from(create.policy.grace_secs),
                 sim_cpu: None,
                 last_scaled_at: None,
-                acted_at: now,
+                acted_at: 0,
                 members_made: 0,
                 deleting: 0,
                 created_at: now,
@@ -235,7 +238,7 @@ impl Control {
         .await?;
         tx.commit().await?;
         // Its first members at once, not at the next round.
-        self.scaling_group_act(&row, now_ms(), None).await?;
+        self.scaling_act_now(&row.id).await?;
         Ok(view_of(&row, usize::try_from(row.desired).unwrap_or(0)))
     }
 
@@ -349,7 +352,12 @@ impl Control {
                 sim_cpu: update.simulated_cpu.map(i64::from),
                 ..group.clone()
             };
-            self.store.scaling_group_update(&changed).await?;
+            if !self.store.scaling_group_update(&changed).await? {
+                return Err(Error::Conflict {
+                    field: None,
+                    message: "The group is being deleted.".into(),
+                });
+            }
             Ok(changed)
         };
         let changed = self
@@ -367,7 +375,7 @@ impl Control {
             .await?;
             tx.commit().await?;
         }
-        self.scaling_group_act(&changed, now_ms(), None).await?;
+        self.scaling_act_now(&changed.id).await?;
         let members = self.store.scaling_members(&changed.id).await?.len();
         Ok(view_of(&changed, members))
     }
@@ -385,13 +393,22 @@ impl Control {
         };
         self.audited(ctx, "scaling_group.delete", &group.name, work)
             .await?;
-        let deleting = ScalingGroupRow {
-            deleting: 1,
-            min_size: 0,
-            desired: 0,
-            ..group
+        self.scaling_act_now(&group.id).await
+    }
+
+    /// Brings group `id` to its desired size now, unless another actor holds it (then its next
+    /// round does).
+    async fn scaling_act_now(&self, id: &str) -> Result<(), Error> {
+        let now = now_ms();
+        let Some(lease) = self.store.scaling_group_lease(id, now).await? else {
+            return Ok(());
         };
-        self.scaling_group_act(&deleting, now_ms(), None).await
+        let acted = match self.store.scaling_group_by_id(id).await? {
+            Some(group) => self.scaling_group_act(&group, now, None).await,
+            None => Ok(()),
+        };
+        self.store.scaling_group_release(id, lease, now).await?;
+        acted
     }
 
     async fn scaling_group_row(&self, ctx: &OpContext, id: &str) -> Result<ScalingGroupRow, Error> {
@@ -402,40 +419,56 @@ impl Control {
             .ok_or(Error::NotFound)
     }
 
-    /// One scaling round at `now`: every group this server claims is measured, decided on and
-    /// brought to its desired size. Returns how many groups it acted on.
+    /// One scaling round at `now`: every group no other actor holds is measured, decided on and
+    /// brought to its desired size. Returns how many it acted on; a group whose round fails is
+    /// logged and the others go on.
     pub async fn scaling_tick(&self, now: i64) -> Result<usize, Error> {
         let mut acted = 0;
         for group in self.store.scaling_group_all().await? {
-            if !self
-                .store
-                .scaling_group_claim(&group.id, group.acted_at, now)
-                .await?
-            {
-                continue;
+            match self.scaling_round(&group.id, now).await {
+                Ok(true) => acted += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(group.id = %group.id, error = ?error, "scaling round failed for a group");
+                }
             }
-            let seen = self.scaling_observe(&group, now).await?;
-            let decision = if group.deleting == 0 {
-                decide(&policy_of(&group), &observation(&group, &seen, now))
-            } else {
-                Decision::Hold(String::new())
-            };
-            let mut group = group;
-            if let Decision::Scale { to, reason } = decision {
-                let mut tx = self.store.begin_write().await?;
-                crate::store::Store::scaling_group_set_desired(&mut tx, &group.id, i64::from(to), Some(now))
-                    .await?;
-                crate::store::Store::scaling_event_add(&mut tx, &group.id, now, i64::from(to), &reason)
-                    .await?;
-                tx.commit().await?;
-                tracing::info!(group.id = %group.id, desired = to, reason = %reason, "scaling group scaled");
-                group.desired = i64::from(to);
-                group.last_scaled_at = Some(now);
-            }
-            self.scaling_group_act(&group, now, Some(seen)).await?;
-            acted += 1;
         }
         Ok(acted)
+    }
+
+    /// One group's round, under its lease; false when another actor held it.
+    async fn scaling_round(&self, id: &str, now: i64) -> Result<bool, Error> {
+        let Some(lease) = self.store.scaling_group_lease(id, now).await? else {
+            return Ok(false);
+        };
+        let done = self.scaling_round_held(id, now).await;
+        self.store.scaling_group_release(id, lease, now).await?;
+        done.map(|()| true)
+    }
+
+    async fn scaling_round_held(&self, id: &str, now: i64) -> Result<(), Error> {
+        // Read again under the lease: what another actor changed is seen.
+        let Some(mut group) = self.store.scaling_group_by_id(id).await? else {
+            return Ok(());
+        };
+        let seen = self.scaling_observe(&group, now).await?;
+        if group.deleting == 0
+            && let Decision::Scale { to, reason } =
+                decide(&policy_of(&group), &observation(&group, &seen, now))
+        {
+            let mut tx = self.store.begin_write().await?;
+            if !crate::store::Store::scaling_group_set_desired(&mut tx, &group.id, i64::from(to), now).await?
+            {
+                // Changed meanwhile (its bounds, a deletion): the next round decides again.
+                return Ok(());
+            }
+            crate::store::Store::scaling_event_add(&mut tx, &group.id, now, i64::from(to), &reason).await?;
+            tx.commit().await?;
+            tracing::info!(group.id = %group.id, desired = to, reason = %reason, "scaling group scaled");
+            group.desired = i64::from(to);
+            group.last_scaled_at = Some(now);
+        }
+        self.scaling_group_act(&group, now, Some(seen)).await
     }
 
     /// Reads a group's members and their figures.
@@ -445,12 +478,15 @@ impl Control {
         let vms = self.store.vm_by_ids(&ids).await?;
         let grace = group.grace_secs.saturating_mul(1000);
         let mut members = Vec::new();
+        let mut pending = 0;
         for (id, joined) in rows {
             let Some(vm) = vms.iter().find(|vm| vm.id == id) else {
                 // Written just before its VM was accepted, or its VM was never made (a crash, a
                 // refusal): gone after a minute.
                 if now - joined > 60_000 {
                     self.store.scaling_member_delete(&group.id, &id).await?;
+                } else {
+                    pending += 1;
                 }
                 continue;
             };
@@ -481,7 +517,8 @@ impl Control {
             }
             settled += 1;
             for sample in samples {
-                cpu += sample.cpu_ms;
+                // A real VM's process may use more than its vCPUs (its devices): at most all.
+                cpu += sample.cpu_ms.min(sample.capacity_ms);
                 capacity += sample.capacity_ms;
                 bytes += sample.received + sample.sent;
                 seconds += sample.seconds;
@@ -495,6 +532,7 @@ impl Control {
         };
         Ok(Seen {
             members,
+            pending,
             value,
             settled,
         })
@@ -514,9 +552,30 @@ impl Control {
         };
         let ctx = group_context(group)?;
         let grace = group.grace_secs;
+        let pending = seen.pending;
+        // Members that keep not coming up (a broken template, a zone out of room) are not
+        // replaced in a loop: after three replacements in a row the group holds and says so.
+        // (Three within four grace periods: members that never come up are replaced once a grace
+        // period; one that fails now and then is not held for it.)
+        let events = self.store.scaling_events(&group.id).await?;
+        let window = now - 4 * grace * 1000;
+        let stuck = events
+            .iter()
+            .filter(|(at, _, m)| *at >= window && m.starts_with("Replacing "))
+            .count()
+            >= 3;
         let mut live: Vec<(VmRow, i64)> = Vec::new();
         for (vm, joined, health) in seen.members {
-            if health == Health::Unhealthy {
+            if health == Health::Unhealthy && stuck && group.deleting == 0 {
+                let held = format!(
+                    "Holding: three members replaced within {} s did not come up (check the template and the zones); replacing again after that.",
+                    4 * grace
+                );
+                if events.last().is_none_or(|(_, _, m)| *m != held) {
+                    self.scaling_event(group, now, group.desired, &held).await?;
+                }
+                live.push((vm, joined));
+            } else if health == Health::Unhealthy {
                 match self
                     .vm_destroy(&ctx, Error::id::<meridian_core::id::VmId>(&vm.id)?)
                     .await
@@ -548,7 +607,11 @@ impl Control {
                 live.push((vm, joined));
             }
         }
-        let desired = usize::try_from(group.desired).unwrap_or(0);
+        let desired = if group.deleting == 0 {
+            usize::try_from(group.desired).unwrap_or(0)
+        } else {
+            0
+        };
         if live.len() > desired {
             // The newest go first: members are listed oldest first.
             let extra: Vec<(VmRow, i64)> = live.drain(desired..).rev().collect();
@@ -574,7 +637,8 @@ impl Control {
             }
         }
         if group.deleting != 0 {
-            if live.is_empty() {
+            // A member still being accepted would be left outside any group: wait for it.
+            if live.is_empty() && pending == 0 {
                 self.store
                     .scaling_group_delete(&group.tenant_id, &group.id)
                     .await?;
@@ -623,12 +687,30 @@ impl Control {
         zone: ZoneId,
         now: i64,
     ) -> Result<String, Error> {
+        // Made with its creator's rights as they are now: a user who left, or is a viewer now,
+        // makes nothing more.
+        let (user, _, _) = ctx.user()?;
+        match self.store.user_by_id(user).await? {
+            Some(row) if row.tenant_id.to_string() == group.tenant_id && row.role.can_mutate() => {}
+            _ => {
+                return Err(Error::Forbidden(
+                    "the user who made the group can no longer make VMs; make the group again as someone who can"
+                        .into(),
+                ));
+            }
+        }
         let (vdc, zone) = self.vm_create_place(ctx, None, Some(zone.as_str())).await?;
         let id = Uuid::new_v4();
-        let n = self
+        let Some(n) = self
             .store
             .scaling_member_insert(&group.id, &id.to_string(), now)
-            .await?;
+            .await?
+        else {
+            return Err(Error::Conflict {
+                field: None,
+                message: "the group is being deleted".into(),
+            });
+        };
         let name = format!("{}-{n}", group.name);
         let form = VmCreateForm {
             name: name.clone(),
@@ -640,11 +722,9 @@ impl Control {
                 group.breakout != 0,
             )
         };
+        // Audited as any create, "via scaling group <name>".
         let made = match VmCreate::parse(&form) {
-            Ok(create) => self
-                .vm_accept(ctx, vec![(vdc.to_string(), create)], None, Some(id), None)
-                .await
-                .map(|_| ()),
+            Ok(create) => self.vm_create_as(ctx, vdc, create, Some(id)).await.map(|_| ()),
             Err(fields) => Err(Error::Invalid(fields)),
         };
         if let Err(error) = made {

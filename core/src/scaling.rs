@@ -361,7 +361,10 @@ pub fn decide(policy: &Policy, seen: &Observation) -> Decision {
         ));
     }
     let floor = target * u64::from(SCALE_IN_SHARE) / 100;
-    if value < floor && seen.desired > policy.min {
+    // One fewer must not push the rest over the target (two at 41 % of 60 % would make one at
+    // 82 %, and the group would go in and out in a loop).
+    let after_one_fewer = (value * u64::from(seen.desired)).div_ceil(u64::from(seen.desired.max(2) - 1));
+    if value < floor && seen.desired > policy.min && after_one_fewer <= target {
         let to = seen.desired - 1;
         return Decision::Scale {
             to,
@@ -461,6 +464,13 @@ mod tests {
         assert!(
             matches!(decide(&policy(), &seen(3, Some(50), 3)), Decision::Hold(why) if why.contains("within"))
         );
+        // Two at 41 % of a 60 % target would leave one at 82 %: no.
+        let small = Policy { min: 1, ..policy() };
+        assert!(matches!(decide(&small, &seen(2, Some(41), 2)), Decision::Hold(_)));
+        assert!(matches!(
+            decide(&small, &seen(2, Some(25), 2)),
+            Decision::Scale { to: 1, .. }
+        ));
     }
 
     #[test]

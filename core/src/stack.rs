@@ -154,15 +154,17 @@ impl StackTemplate {
     }
 
     /// The cloud-config member `index` (in plan order) boots with: [`StackTemplate::cloud_config`],
-    /// and for the first member of a replica set, waiting for its server and then initiating the
-    /// set over every member ([`MEMBERS_PLACEHOLDER`] until their addresses are known). Written
-    /// without `: ` so that YAML reads each command as one string.
+    /// and for the first member of a replica set, initiating the set over every member
+    /// ([`MEMBERS_PLACEHOLDER`] until their addresses are known), again every 5 s until the set
+    /// answers. Written without `: ` so that YAML reads each command as one string.
     pub fn member_cloud_config(&self, index: usize) -> String {
         let mut config = self.cloud_config();
         if let (Some(set), 0) = (self.replica_set, index) {
             let shell = format!("docker exec {} mongosh --quiet --eval", set.container);
+            // Until the set answers: the other members may boot later than this one, and
+            // `rs.initiate` fails while any of them does not answer.
             config.push_str(&format!(
-                "  - sh -c 'until {shell} \"db.runCommand({{ping:1}})\"; do sleep 2; done; {shell} \"rs.initiate({{_id:\\\"{}\\\",members:[{MEMBERS_PLACEHOLDER}]}})\"'\n",
+                "  - sh -c 'until {shell} \"rs.status().ok\" >/dev/null 2>&1 || {shell} \"rs.initiate({{_id:\\\"{}\\\",members:[{MEMBERS_PLACEHOLDER}]}})\"; do sleep 5; done'\n",
                 set.name
             ));
         }
@@ -370,7 +372,7 @@ mod tests {
         let line = config.lines().last().unwrap();
         assert_eq!(
             line,
-            r#"  - sh -c 'until docker exec mongod mongosh --quiet --eval "db.runCommand({ping:1})"; do sleep 2; done; docker exec mongod mongosh --quiet --eval "rs.initiate({_id:\"rs0\",members:[{_id:0,host:\"10.16.0.2:27017\"},{_id:1,host:\"10.17.0.2:27017\"},{_id:2,host:\"10.18.0.2:27017\"}]})"'"#
+            r#"  - sh -c 'until docker exec mongod mongosh --quiet --eval "rs.status().ok" >/dev/null 2>&1 || docker exec mongod mongosh --quiet --eval "rs.initiate({_id:\"rs0\",members:[{_id:0,host:\"10.16.0.2:27017\"},{_id:1,host:\"10.17.0.2:27017\"},{_id:2,host:\"10.18.0.2:27017\"}]})"; do sleep 5; done'"#
         );
         // One string to YAML (no `: ` or ` #`), and not a container.
         assert!(!line.contains(": ") && !line.contains(" #"));

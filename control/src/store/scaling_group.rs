@@ -58,6 +58,8 @@ const COLUMNS: &str = "id, tenant_id, created_by, name, template, size, user_dat
 
 /// Events kept per group.
 const EVENTS_KEPT: i64 = 200;
+/// How long an actor may hold a group (a crashed one's lease runs out).
+const LEASE_MS: i64 = 30_000;
 
 impl Store {
     /// Inserts a group.
@@ -128,46 +130,69 @@ impl Store {
             .await
     }
 
-    /// Claims the right to act on group `id` as it was seen (`seen_acted_at`): false when another
-    /// server acted on it since.
-    pub(crate) async fn scaling_group_claim(
-        &self,
-        id: &str,
-        seen_acted_at: i64,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE scaling_groups SET acted_at = $1 WHERE id = $2 AND acted_at = $3")
-            .bind(now.max(seen_acted_at + 1))
+    /// One of any tenant's groups, for the scaling round.
+    pub(crate) async fn scaling_group_by_id(&self, id: &str) -> Result<Option<ScalingGroupRow>, sqlx::Error> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM scaling_groups WHERE id = $1"))
             .bind(id)
-            .bind(seen_acted_at)
-            .execute(&mut *self.writer().await?)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .fetch_optional(self.pool())
+            .await
     }
 
-    /// Sets a group's desired size (and, when it scaled, when).
+    /// Takes the lease on group `id` at `now` if no one holds it: its token (when it ends), or
+    /// None while another actor holds it.
+    pub(crate) async fn scaling_group_lease(&self, id: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
+        let until = now + LEASE_MS;
+        let done = sqlx::query("UPDATE scaling_groups SET acted_at = $1 WHERE id = $2 AND acted_at <= $3")
+            .bind(until)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *self.writer().await?)
+            .await?;
+        Ok((done.rows_affected() == 1).then_some(until))
+    }
+
+    /// Gives the lease `token` on group `id` back.
+    pub(crate) async fn scaling_group_release(
+        &self,
+        id: &str,
+        token: i64,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE scaling_groups SET acted_at = $1 WHERE id = $2 AND acted_at = $3")
+            .bind(now.min(token))
+            .bind(id)
+            .bind(token)
+            .execute(&mut *self.writer().await?)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a group's desired size as it scaled, unless it changed meanwhile (being deleted, or
+    /// its bounds no longer hold `desired`): whether it did.
     pub(crate) async fn scaling_group_set_desired(
         tx: &mut Tx,
         id: &str,
         desired: i64,
-        scaled_at: Option<i64>,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE scaling_groups SET desired = $1, last_scaled_at = COALESCE($2, last_scaled_at) WHERE id = $3",
+        scaled_at: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE scaling_groups SET desired = $1, last_scaled_at = $2 \
+             WHERE id = $3 AND deleting = 0 AND min_size <= $1 AND max_size >= $1",
         )
         .bind(desired)
         .bind(scaled_at)
         .bind(id)
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Changes a group's bounds, desired size, target and simulated load.
-    pub(crate) async fn scaling_group_update(&self, group: &ScalingGroupRow) -> Result<(), sqlx::Error> {
-        sqlx::query(
+    /// Changes a group's bounds, desired size, target and simulated load, unless it is being
+    /// deleted: whether it did.
+    pub(crate) async fn scaling_group_update(&self, group: &ScalingGroupRow) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
             "UPDATE scaling_groups SET min_size = $1, max_size = $2, desired = $3, target = $4, sim_cpu = $5 \
-             WHERE id = $6 AND tenant_id = $7",
+             WHERE id = $6 AND tenant_id = $7 AND deleting = 0",
         )
         .bind(group.min_size)
         .bind(group.max_size)
@@ -178,7 +203,7 @@ impl Store {
         .bind(&group.tenant_id)
         .execute_write(self)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Marks a group as being deleted: no member is wanted any more.
@@ -215,18 +240,24 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records that VM `vm_id` is about to be made as the group's next member: its number.
+    /// Records that VM `vm_id` is about to be made as the group's next member: its number; None
+    /// when the group is being deleted (or gone).
     pub(crate) async fn scaling_member_insert(
         &self,
         group_id: &str,
         vm_id: &str,
         at: i64,
-    ) -> Result<i64, sqlx::Error> {
+    ) -> Result<Option<i64>, sqlx::Error> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE scaling_groups SET members_made = members_made + 1 WHERE id = $1")
-            .bind(group_id)
-            .execute(&mut *tx)
-            .await?;
+        let counted = sqlx::query(
+            "UPDATE scaling_groups SET members_made = members_made + 1 WHERE id = $1 AND deleting = 0",
+        )
+        .bind(group_id)
+        .execute(&mut *tx)
+        .await?;
+        if counted.rows_affected() != 1 {
+            return Ok(None);
+        }
         let made: i64 = sqlx::query_scalar("SELECT members_made FROM scaling_groups WHERE id = $1")
             .bind(group_id)
             .fetch_one(&mut *tx)
@@ -241,7 +272,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(made)
+        Ok(Some(made))
     }
 
     /// A group's members: `(vm id, joined at)`, oldest (lowest number) first.
@@ -270,11 +301,19 @@ impl Store {
         size: i64,
         message: &str,
     ) -> Result<(), sqlx::Error> {
-        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM scaling_events WHERE group_id = $1")
+        // The group's counter, not MAX(seq): its row lock orders two writers on PostgreSQL.
+        sqlx::query("UPDATE scaling_groups SET events_made = events_made + 1 WHERE id = $1")
             .bind(group_id)
-            .fetch_one(&mut **tx)
+            .execute(&mut **tx)
             .await?;
-        let seq = last.unwrap_or(0) + 1;
+        let seq: Option<i64> = sqlx::query_scalar("SELECT events_made FROM scaling_groups WHERE id = $1")
+            .bind(group_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        // The group is gone: nothing to tell.
+        let Some(seq) = seq else {
+            return Ok(());
+        };
         sqlx::query(
             "INSERT INTO scaling_events (group_id, at, seq, size, message) VALUES ($1, $2, $3, $4, $5)",
         )
