@@ -133,24 +133,7 @@ impl Control {
                 }
             }
             if let Some(budget) = create.latency {
-                let Some(from) = self.latency_anchor(&tenant, budget.anchor).await? else {
-                    return Err(Error::field("latency_of", "Choose one of your VMs or a zone."));
-                };
-                let cut = self.backbone_cut_now().await?;
-                let out: Vec<String> = create
-                    .zones
-                    .iter()
-                    .filter_map(|zone| {
-                        meridian_core::placement::latency::zone_fit(
-                            &meridian_core::backbone::BACKBONE,
-                            from,
-                            *zone,
-                            budget.max_ms,
-                            &cut,
-                        )
-                        .err()
-                    })
-                    .collect();
+                let out = self.latency_misses(&tenant, budget, &create.zones).await?;
                 if !out.is_empty() {
                     return Err(Error::field("zones", out.join(" ")));
                 }

@@ -91,26 +91,12 @@ impl Control {
             }
         }
         if let Some(budget) = latency {
-            let Some(from) = self.latency_anchor(&tenant, budget.anchor).await? else {
-                fields.push("latency_of", "Choose one of your VMs or a zone.");
-                return Err(Error::Invalid(fields));
-            };
-            let cut = self.backbone_cut_now().await?;
-            let out: Vec<String> = template
+            let zones: Vec<meridian_core::zone::ZoneId> = template
                 .zones
                 .iter()
                 .filter_map(|(zone, _)| meridian_core::zone::ZoneId::parse(zone).ok())
-                .filter_map(|zone| {
-                    meridian_core::placement::latency::zone_fit(
-                        &meridian_core::backbone::BACKBONE,
-                        from,
-                        zone,
-                        budget.max_ms,
-                        &cut,
-                    )
-                    .err()
-                })
                 .collect();
+            let out = self.latency_misses(&tenant, budget, &zones).await?;
             if !out.is_empty() {
                 fields.push(
                     "latency_ms",

@@ -790,6 +790,25 @@ impl Control {
                 .and_then(|row| ZoneId::parse(&row.zone).ok()),
         })
     }
+
+    /// Why each of `zones` misses latency `budget` over today's backbone (empty when all fit);
+    /// refused on `latency_of` when the budget is measured from a VM that is not the tenant's.
+    /// Stacks and scaling groups check their zones with it.
+    pub(crate) async fn latency_misses(
+        &self,
+        tenant: &str,
+        budget: meridian_core::placement::latency::LatencyBudget,
+        zones: &[ZoneId],
+    ) -> Result<Vec<String>, Error> {
+        let Some(from) = self.latency_anchor(tenant, budget.anchor).await? else {
+            return Err(Error::field("latency_of", "Choose one of your VMs or a zone."));
+        };
+        let cut = self.backbone_cut_now().await?;
+        Ok(zones
+            .iter()
+            .filter_map(|zone| zone_fit(&BACKBONE, from, *zone, budget.max_ms, &cut).err())
+            .collect())
+    }
 }
 
 /// The most VMs one bulk action names.

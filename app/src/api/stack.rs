@@ -104,12 +104,8 @@ pub async fn stack_create(
     #[server(default)] latency_of: String,
 ) -> Result<String, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
-    let mut fields = meridian_core::FieldErrors::default();
-    let budget =
-        meridian_core::placement::latency::LatencyBudget::parse_fields(&latency_ms, &latency_of, &mut fields);
-    if !fields.is_empty() {
-        return Err(meridian_control::Error::Invalid(fields).into());
-    }
+    let budget = meridian_core::placement::latency::LatencyBudget::parse(&latency_ms, &latency_of)
+        .map_err(meridian_control::Error::Invalid)?;
     Ok(control
         .stack_create_within(&ctx, &template, &name, budget)
         .await?

@@ -50,6 +50,17 @@ pub struct LatencyBudget {
 impl Eq for LatencyBudget {}
 
 impl LatencyBudget {
+    /// The two fields on their own: no budget, a budget, or what is wrong with them.
+    pub fn parse(max_ms: &str, of: &str) -> Result<Option<LatencyBudget>, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let budget = Self::parse_fields(max_ms, of, &mut errors);
+        if errors.is_empty() {
+            Ok(budget)
+        } else {
+            Err(errors)
+        }
+    }
+
     /// The form's two fields, `latency_ms` and `latency_of`: both empty is no budget; errors are
     /// recorded under those names.
     pub fn parse_fields(max_ms: &str, of: &str, errors: &mut FieldErrors) -> Option<LatencyBudget> {

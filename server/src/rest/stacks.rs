@@ -105,13 +105,7 @@ pub async fn stack_create(
     let latency = match &input.latency {
         Some(latency) => {
             let (ms, of) = latency.form_fields();
-            let mut fields = meridian_core::FieldErrors::default();
-            let budget =
-                meridian_core::placement::latency::LatencyBudget::parse_fields(&ms, &of, &mut fields);
-            if !fields.is_empty() {
-                return Err(Error::Invalid(fields).into());
-            }
-            budget
+            meridian_core::placement::latency::LatencyBudget::parse(&ms, &of).map_err(Error::Invalid)?
         }
         None => None,
     };
