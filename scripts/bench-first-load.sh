@@ -11,15 +11,34 @@ bin=${MERIDIAN_BIN:-target/release/meridian}
 [ -f target/site/pkg/hash.txt ] && [ -x "$bin" ] ||
   { echo "build first: scripts/build.sh release" >&2; exit 1; }
 
-echo "Release browser bundle (target/site/pkg), as it travels:"
-printf '%-36s %10s %10s %10s\n' file raw gzip-9 brotli-11
-while read -r kind hash; do
-  f=target/site/pkg/meridian.$hash.$kind
-  raw=$(stat -c %s "$f")
-  gz=$(stat -c %s "$f.gz" 2>/dev/null || gzip -9 -c "$f" | wc -c)
-  br=$(stat -c %s "$f.br" 2>/dev/null || brotli -q 11 -c "$f" | wc -c)
-  printf '%-36s %10d %10d %10d\n' "$(basename "$f")" "$raw" "$gz" "$br"
-done < <(sed 's/: */ /' target/site/pkg/hash.txt)
+echo "Release browser bundle (target/site/pkg), as it travels (every file, then what each page needs):"
+python3 - target/site/pkg <<'PY'
+import json, os, sys, subprocess
+pkg = sys.argv[1]
+names = dict(line.split(": ") for line in open(os.path.join(pkg, "hash.txt")).read().split("\n") if line)
+def sizes(name):
+    path = os.path.join(pkg, name)
+    raw = os.path.getsize(path)
+    packed = lambda ext, cmd: os.path.getsize(path + ext) if os.path.exists(path + ext) else len(
+        subprocess.run(cmd + [path], capture_output=True).stdout)
+    return raw, packed(".gz", ["gzip", "-9", "-c"]), packed(".br", ["brotli", "-q", "11", "-c"])
+start = {"main WASM": f"meridian.{names['wasm']}.wasm", "JS glue": f"meridian.{names['js']}.js",
+         "CSS": f"meridian.{names['css']}.css", "loader of modules": f"__wasm_split.{names['split']}.js"}
+print(f"{'file':<58} {'raw':>10} {'gzip -9':>10} {'brotli 11':>10}")
+for label, name in start.items():
+    print(f"{name:<58} {sizes(name)[0]:>10} {sizes(name)[1]:>10} {sizes(name)[2]:>10}  {label}")
+manifest = json.load(open(os.path.join(pkg, f"__wasm_split_manifest.{names['manifest']}.json")))
+modules = sorted({m for ms in manifest.values() for m in ms})
+for m in modules:
+    r, g, b = sizes(m + ".wasm")
+    print(f"{m + '.wasm':<58} {r:>10} {g:>10} {b:>10}")
+first = sizes(start["main WASM"])[2] + sizes(start["JS glue"])[2]
+print(f"\nInitial WASM + JS glue, brotli 11 (log-in, overview): {first} B")
+for group, ms in sorted(manifest.items()):
+    extra = sum(sizes(m + ".wasm")[2] for m in ms) + sizes(start["loader of modules"])[2]
+    print(f"  a page of {group.rsplit('_', 1)[0]:<10}: {first + extra} B in {len(ms) + 3} files "
+          f"(+{len(ms)} modules and their loader)")
+PY
 echo
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

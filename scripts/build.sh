@@ -18,37 +18,24 @@ esac
 site=target/site
 mkdir -p "$site/pkg"
 
-# The bundle from the compiled WASM: wasm-bindgen's glue, then each
-# file named by a hash of its content, so browsers keep it for a year (the server marks it
-# immutable) and a new build is a new address; pkg/hash.txt lists the names for the server (and
-# Leptos). Optimised bundles are also compressed here, once, at the highest levels; the server sends
-# those files as they are instead of compressing on every request.
+# The bundle from the compiled WASM: wasm-split cuts it at the pages loaded on demand (a module per
+# page, and modules of the code pages share; app/src/pages/mod.rs), wasm-bindgen writes the glue of
+# the main module, and scripts/bundle.py names every file by a hash of its content (browsers keep
+# it for a year; the server marks it immutable) and lists, per page, the modules it needs.
+# Optimised bundles are also compressed there, once, at the highest levels; the server sends those
+# files as they are instead of compressing on every request.
 make_bundle() {
-  local input=$1 stage
+  local input=$1 stage compress=()
   stage=$(mktemp -d)
-  wasm-bindgen --target web --no-typescript --out-dir "$stage" --out-name meridian "$input"
+  wasm-split-cli "$input" "$stage/split" --out-name meridian
   # No `wasm-opt` pass: measured on this bundle, `-Oz` made the file 16 % smaller raw but 10 %
   # larger at brotli 11 (841 KB against 761 KB), and what travels is what a phone waits for; it
   # also took two minutes of every optimised build (docs/BENCHMARKS.md).
-  cp style/main.css "$stage/meridian.css"
-  rm -f "$site"/pkg/meridian.* "$site"/pkg/meridian_bg.wasm "$site/pkg/hash.txt"
-  local names='' kind file hash
-  for kind in js wasm css; do
-    file=$stage/meridian.$kind
-    [ "$kind" = wasm ] && file=$stage/meridian_bg.wasm
-    hash=$(sha256sum "$file" | cut -c1-16)
-    cp "$file" "$site/pkg/meridian.$hash.$kind"
-    if [ "$mode" != debug ]; then
-      brotli -q 11 -f -k "$site/pkg/meridian.$hash.$kind"
-      gzip -9 -f -k "$site/pkg/meridian.$hash.$kind"
-    fi
-    names+="$kind: $hash"$'\n'
-  done
-  rm -rf "$site/pkg/snippets"
-  if [ -d "$stage/snippets" ]; then cp -r "$stage/snippets" "$site/pkg/"; fi
+  wasm-bindgen --target web --no-typescript --keep-lld-exports --remove-name-section \
+    --remove-producers-section --out-dir "$stage/bindgen" --out-name meridian "$stage/split/meridian.wasm"
+  [ "$mode" != debug ] && compress=(--compress)
+  python3 scripts/bundle.py "$stage" "$site/pkg" style/main.css "${compress[@]}"
   rm -rf "$stage"
-  # Written last: a server never reads names of files not yet there.
-  printf '%s' "$names" > "$site/pkg/hash.txt"
 }
 
 echo "==> browser bundle ($mode)"
@@ -56,7 +43,7 @@ cargo build -p meridian-frontend --lib --target wasm32-unknown-unknown --profile
 input=target/wasm32-unknown-unknown/$wasm_dir/meridian_frontend.wasm
 # When nothing the bundle is made from changed, the last one stands: a second `make run` starts in
 # seconds, not after another optimisation and compression pass.
-source_id="$(cat "$input" style/main.css scripts/build.sh | sha256sum | cut -c1-32) $wasm_profile"
+source_id="$(cat "$input" style/main.css scripts/build.sh scripts/bundle.py | sha256sum | cut -c1-32) $wasm_profile"
 if [ "$(cat "$site/pkg/source.id" 2>/dev/null)" = "$source_id" ] && [ -f "$site/pkg/hash.txt" ]; then
   echo "(bundle unchanged)"
 else

@@ -30,6 +30,16 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version
   cargo install wasm-bindgen-cli --version "$wbg_version"
 fi
 
+# wasm-split cuts the browser bundle into a module per page loaded on demand (scripts/build.sh).
+wsplit_version=0.2.4
+if [ "$(cat "${CARGO_HOME:-$HOME/.cargo}/.meridian-wasm-split" 2>/dev/null)" != "$wsplit_version" ] ||
+  ! command -v wasm-split-cli >/dev/null; then
+  say "installing wasm-split-cli $wsplit_version (builds from source, about 2 minutes)"
+  cargo install --locked wasm_split_cli_support --version "$wsplit_version" --features build-binary
+  echo "$wsplit_version" > "${CARGO_HOME:-$HOME/.cargo}/.meridian-wasm-split"
+fi
+command -v python3 >/dev/null || { say "installing Python (the bundle's last step)"; apt_install python3; }
+
 # Release builds compress the browser bundle once, at build time (gzip is in every Debian).
 command -v brotli >/dev/null || { say "installing brotli"; apt_install brotli; }
 
@@ -50,7 +60,6 @@ if [ "$what" = test ]; then
     say "installing PostgreSQL for the store tests"
     apt_install postgresql
   fi
-  command -v python3 >/dev/null || apt_install python3
   command -v curl >/dev/null && command -v jq >/dev/null || { say "installing curl and jq for the REST worked example"; apt_install curl jq; }
   python3 -c 'import ensurepip' 2>/dev/null || { say "installing Python's venv module"; apt_install python3-venv; }
   say "the CloudStack clients the API tests drive Meridian with (cs, libcloud: a throw-away venv)"

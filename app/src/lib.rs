@@ -3,6 +3,10 @@
 //! Pages live in `pages/`, reusable pieces in `components/`, server functions in `api/`. Server
 //! functions are thin: they build an `OpContext` and call one control-plane method.
 
+// The pages loaded on demand hydrate through `hydrate_async`, whose future types nest deeper than the
+// default limit in debug builds.
+#![recursion_limit = "256"]
+
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod charts;
@@ -21,16 +25,9 @@ use error::AppError;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, ProtectedParentRoute, Route, Router, Routes};
-use leptos_router::{SsrMode, path};
-use pages::{
-    bandwidth::BandwidthPage, billing::BillingPage, groups::GroupPage, groups::GroupsPage,
-    invite::InvitePage, keys::KeysPage, login::LoginPage, map::MapPage, networks::NetworksPage,
-    not_found::NotFound, overview::Overview, residency::ResidencyPage, settings::Settings,
-    signup::SignupPage, stacks::StackPage, stacks::StacksPage, staff::StaffCapacityPage,
-    staff::StaffJobsPage, staff::StaffLoginPage, staff::StaffShell, staff::StaffTenantPage,
-    staff::StaffTenantsPage, templates::TemplatesPage, vdcs::VdcPage, vdcs::VdcsPage, vm::VmPage,
-    vms::VmNewPage, vms::VmsPage,
-};
+use leptos_router::{Lazy, SsrMode, path};
+use pages::lazy::*;
+use pages::{Hydrated, login::LoginPage, not_found::NotFound, overview::Overview, staff::StaffShell};
 
 /// Where, under the site root, `scripts/build.sh` lists the bundle's file names, which carry a
 /// hash of their content (`js: …`, `wasm: …`, `css: …`): a browser keeps them for a year, and a
@@ -158,40 +155,50 @@ pub fn App() -> impl IntoView {
     provide_context(auth);
     provide_context(me);
     let signed_in = move || me.get().map(|me| matches!(me, Ok(Some(_))));
+    // While the router fetches a page's code, the page shown is not the one asked for: the mark
+    // `Hydrated` sets comes off until the new page sets it again.
+    let (routing, set_routing) = signal(false);
+    Effect::new(move || {
+        if routing.get()
+            && let Some(body) = document().body()
+        {
+            let _ = body.remove_attribute("data-hydrated");
+        }
+    });
 
     view! {
         <Title formatter=html::page_title />
-        <Router>
-            <Routes fallback=NotFound>
-                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
-                <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async />
-                <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
-                <Route path=path!("/staff/login") view=StaffLoginPage ssr=SsrMode::Async />
+        <Router set_is_routing=set_routing>
+            <Routes fallback=|| view! { <NotFound /> <Hydrated /> }>
+                <Route path=path!("/login") view=|| view! { <LoginPage /> <Hydrated /> } ssr=SsrMode::Async />
+                <Route path=path!("/signup") view={Lazy::<SignupRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/invite/:token") view={Lazy::<InviteRoute>::new()} ssr=SsrMode::Async />
+                <Route path=path!("/staff/login") view={Lazy::<StaffLoginRoute>::new()} ssr=SsrMode::Async />
                 <ParentRoute path=path!("/staff") view=StaffShell ssr=SsrMode::Async>
-                    <Route path=path!("") view=StaffTenantsPage />
-                    <Route path=path!("/tenants/:id") view=StaffTenantPage />
-                    <Route path=path!("/capacity") view=StaffCapacityPage />
-                    <Route path=path!("/jobs") view=StaffJobsPage />
+                    <Route path=path!("") view={Lazy::<StaffTenantsRoute>::new()} />
+                    <Route path=path!("/tenants/:id") view={Lazy::<StaffTenantRoute>::new()} />
+                    <Route path=path!("/capacity") view={Lazy::<StaffCapacityRoute>::new()} />
+                    <Route path=path!("/jobs") view={Lazy::<StaffJobsRoute>::new()} />
                 </ParentRoute>
                 <ProtectedParentRoute path=path!("") condition=signed_in redirect_path=|| "/login" view=Shell ssr=SsrMode::Async>
-                    <Route path=path!("") view=Overview />
-                    <Route path=path!("/settings") view=Settings />
-                    <Route path=path!("/residency") view=ResidencyPage />
-                    <Route path=path!("/vdcs") view=VdcsPage />
-                    <Route path=path!("/vdcs/:id") view=VdcPage />
-                    <Route path=path!("/vms") view=VmsPage />
-                    <Route path=path!("/vms/new") view=VmNewPage />
-                    <Route path=path!("/vms/:id") view=VmPage />
-                    <Route path=path!("/stacks") view=StacksPage />
-                    <Route path=path!("/stacks/:id") view=StackPage />
-                    <Route path=path!("/groups") view=GroupsPage />
-                    <Route path=path!("/groups/:id") view=GroupPage />
-                    <Route path=path!("/networks") view=NetworksPage />
-                    <Route path=path!("/keys") view=KeysPage />
-                    <Route path=path!("/templates") view=TemplatesPage />
-                    <Route path=path!("/map") view=MapPage />
-                    <Route path=path!("/bandwidth") view=BandwidthPage />
-                    <Route path=path!("/billing") view=BillingPage />
+                    <Route path=path!("") view=|| view! { <Overview /> <Hydrated /> } />
+                    <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} />
+                    <Route path=path!("/residency") view={Lazy::<ResidencyRoute>::new()} />
+                    <Route path=path!("/vdcs") view={Lazy::<VdcsRoute>::new()} />
+                    <Route path=path!("/vdcs/:id") view={Lazy::<VdcRoute>::new()} />
+                    <Route path=path!("/vms") view={Lazy::<VmsRoute>::new()} />
+                    <Route path=path!("/vms/new") view={Lazy::<VmNewRoute>::new()} />
+                    <Route path=path!("/vms/:id") view={Lazy::<VmRoute>::new()} />
+                    <Route path=path!("/stacks") view={Lazy::<StacksRoute>::new()} />
+                    <Route path=path!("/stacks/:id") view={Lazy::<StackRoute>::new()} />
+                    <Route path=path!("/groups") view={Lazy::<GroupsRoute>::new()} />
+                    <Route path=path!("/groups/:id") view={Lazy::<GroupRoute>::new()} />
+                    <Route path=path!("/networks") view={Lazy::<NetworksRoute>::new()} />
+                    <Route path=path!("/keys") view={Lazy::<KeysRoute>::new()} />
+                    <Route path=path!("/templates") view={Lazy::<TemplatesRoute>::new()} />
+                    <Route path=path!("/map") view={Lazy::<MapRoute>::new()} />
+                    <Route path=path!("/bandwidth") view={Lazy::<BandwidthRoute>::new()} />
+                    <Route path=path!("/billing") view={Lazy::<BillingRoute>::new()} />
                 </ProtectedParentRoute>
             </Routes>
         </Router>

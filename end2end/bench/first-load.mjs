@@ -92,10 +92,14 @@ async function measure(browser, session, page, profile, warm) {
   const urls = new Map();
   let bytes = 0;
   let wasm = 0;
+  let files = 0;
   cdp.on('Network.responseReceived', (e) => urls.set(e.requestId, e.response.url));
   cdp.on('Network.loadingFinished', (e) => {
     bytes += e.encodedDataLength;
-    if ((urls.get(e.requestId) ?? '').endsWith('.wasm')) wasm += e.encodedDataLength;
+    if ((urls.get(e.requestId) ?? '').endsWith('.wasm')) {
+      wasm += e.encodedDataLength;
+      files += 1;
+    }
   });
   await tab.goto(`${base}${page.path}`, { waitUntil: 'commit' });
   await waitHydrated(120_000);
@@ -104,7 +108,7 @@ async function measure(browser, session, page, profile, warm) {
   await tab.waitForTimeout(300);
   const { hydrated, lcp } = await tab.evaluate(() => ({ hydrated: window.__hydratedAt, lcp: window.__lcp }));
   await context.close();
-  return { hydrated, lcp, bytes, wasm };
+  return { hydrated, lcp, bytes, wasm, files };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -116,7 +120,7 @@ const browser = await chromium.launch({
 });
 const session = await demoSession(browser);
 console.log(`${runs} runs each, against ${base}; times in ms, sizes in bytes as transferred`);
-console.log(['page', 'profile', 'cache', 'hydrated (median, range)', 'LCP (median, range)', 'bytes', 'of which WASM'].join(' | '));
+console.log(['page', 'profile', 'cache', 'hydrated (median, range)', 'LCP (median, range)', 'bytes', 'of which WASM', 'WASM files'].join(' | '));
 for (const page of PAGES) {
   for (const [profileName, profile] of Object.entries(PROFILES)) {
     for (const warm of [false, true]) {
@@ -127,7 +131,7 @@ for (const page of PAGES) {
       console.log([
         page.name, profileName, warm ? 'warm' : 'cold',
         `${Math.round(median(h))} (${range(h)})`, `${Math.round(median(l))} (${range(l)})`,
-        median(results.map((r) => r.bytes)), median(results.map((r) => r.wasm)),
+        median(results.map((r) => r.bytes)), median(results.map((r) => r.wasm)), median(results.map((r) => r.files)),
       ].join(' | '));
     }
   }

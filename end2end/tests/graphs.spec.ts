@@ -11,6 +11,8 @@ test('a VM page charts its CPU and network over the hour and the day, the figure
   await page.goto('/vms');
   await hydrated(page);
   await page.getByRole('table', { name: 'VMs' }).getByRole('link').first().click();
+  // The VM page's code is loaded on demand: its heading says it arrived.
+  await expect(page.getByRole('heading', { level: 1, name: /^VM / })).toBeVisible();
   const graphs = page.getByRole('region', { name: 'CPU and network' });
   // The demo's history reaches the graphs once the meter has replayed it (seconds after start).
   await expect(async () => {

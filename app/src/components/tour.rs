@@ -87,19 +87,12 @@ pub fn DemoBar() -> impl IntoView {
             .filter(|n| (1..=STEPS.len()).contains(n))
     };
     // A step opens at what it describes: the router does not scroll to a link's fragment, so
-    // the step does, once its page has rendered.
+    // the step does, once its page has rendered (a page whose code is still on its way renders
+    // later: the step looks again every 50 ms, for up to 10 s).
     Effect::new(move |_| {
         let _page = location.pathname.get();
         if let Some(n) = step() {
-            let target = STEPS[n - 1].3;
-            set_timeout(
-                move || {
-                    if let Some(element) = document().get_element_by_id(target) {
-                        element.scroll_into_view();
-                    }
-                },
-                std::time::Duration::from_millis(50),
-            );
+            scroll_to_when_there(STEPS[n - 1].3, 200);
         }
     });
     // Type-erased: the shell's view is deep enough without this subtree's full type.
@@ -152,4 +145,16 @@ pub fn DemoBar() -> impl IntoView {
         })}
     }
     .into_any()
+}
+
+/// Scrolls to the element with this id once it is on the page, looking `tries` more times.
+fn scroll_to_when_there(target: &'static str, tries: u32) {
+    set_timeout(
+        move || match document().get_element_by_id(target) {
+            Some(element) => element.scroll_into_view(),
+            None if tries > 0 => scroll_to_when_there(target, tries - 1),
+            None => {}
+        },
+        std::time::Duration::from_millis(50),
+    );
 }
