@@ -4,13 +4,13 @@
 //! jobs. Capacity and the job queue are seen across every tenant.
 
 use crate::context::{Actor, OpContext};
-use crate::metering::{HOUR_MS, usage_records};
+use crate::metering::usage_records;
 use crate::session_store::{Inspecting, StaffAuth};
 use crate::store::job::JobRow;
 use crate::store::now_ms;
 use crate::store::staff::{StaffJobRow, StaffRow, TenantSummaryRow};
 use crate::{Control, Error};
-use meridian_core::calendar::{month_label, parse_month};
+use meridian_core::calendar::month_bounds;
 use meridian_core::id::{JobId, StaffId};
 use meridian_core::job::{JobKind, JobState};
 use meridian_core::pricing::{Invoice, Money};
@@ -198,8 +198,9 @@ impl Control {
     }
 
     async fn tenant_spend(&self, tenant: &str, now: i64) -> Result<Money, Error> {
-        let start = parse_month(&month_label(now)).ok_or_else(|| Error::internal("month of now"))?;
-        let rows = self.store.usage_totals(tenant, start, now + HOUR_MS).await?;
+        // The whole month: its totals come from the daily sums, however long the month has run.
+        let (start, end) = month_bounds(now);
+        let rows = self.store.usage_totals(tenant, start, end).await?;
         Ok(Invoice::from_records(&usage_records(&rows)?)
             .map_err(Error::internal)?
             .total())

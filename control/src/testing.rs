@@ -109,10 +109,12 @@ impl TestDb {
             .execute(&mut *self.store.writer().await.expect("writer"))
             .await
             .expect("metering clock set");
-        sqlx::query("DELETE FROM usage_records")
-            .execute(&mut *self.store.writer().await.expect("writer"))
-            .await
-            .expect("usage forgotten");
+        for table in ["usage_records", "usage_days"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *self.store.writer().await.expect("writer"))
+                .await
+                .expect("usage forgotten");
+        }
     }
 }
 

@@ -52,6 +52,22 @@ async fn running_vm(breakout: bool) -> (TestDb, Control, OpContext, String) {
     (db, control, ctx, vm.to_string())
 }
 
+/// A running VM metered from `since` after the start of last month until now (`now`), and the
+/// bounds of last month, this month and the next.
+async fn metered_since_last_month(
+    breakout: bool,
+    since: i64,
+) -> (TestDb, Control, OpContext, String, i64, [i64; 3]) {
+    use meridian_core::calendar::month_bounds;
+    let (db, control, ctx, vm) = running_vm(breakout).await;
+    let now = meridian_control::store::now_ms();
+    let (this_month, next_month) = month_bounds(now);
+    let last_month = month_bounds(this_month - 1).0;
+    db.meter_from(Some(&vm), last_month + since).await;
+    control.meter_tick(now).await.unwrap();
+    (db, control, ctx, vm, now, [last_month, this_month, next_month])
+}
+
 /// The id of the tenant's VM in `zone`.
 async fn vm_in(control: &Control, ctx: &OpContext, zone: &str) -> meridian_core::id::VmId {
     control
@@ -267,14 +283,10 @@ async fn one_projection_adds_the_rest_of_the_month_as_the_vms_stand_and_names_ea
 
 #[tokio::test]
 async fn past_months_are_final_invoices_that_reconcile_and_future_months_do_not_exist() {
-    use meridian_core::calendar::{month_bounds, month_label};
-    let (db, control, ctx, vm) = running_vm(false).await;
-    let now = meridian_control::store::now_ms();
-    let (this_month, next_month) = month_bounds(now);
-    let last_month = month_bounds(this_month - 1).0;
+    use meridian_core::calendar::month_label;
     // Metered from ten days into last month until now: two months of bills.
-    db.meter_from(Some(&vm), last_month + 10 * 24 * HOUR_MS).await;
-    control.meter_tick(now).await.unwrap();
+    let (_db, control, ctx, _vm, now, [last_month, _, next_month]) =
+        metered_since_last_month(false, 10 * 24 * HOUR_MS).await;
     let months = control.billing_months(&ctx, now).await.unwrap();
     assert_eq!(months, [month_label(now), month_label(last_month)]);
     let past = control.billing_invoice(&ctx, &months[1], now).await.unwrap();
@@ -304,6 +316,49 @@ async fn past_months_are_final_invoices_that_reconcile_and_future_months_do_not_
     assert!(matches!(future, meridian_control::Error::NotFound), "{future:?}");
     let bad = control.billing_invoice(&ctx, "2026-13", now).await.unwrap_err();
     assert!(matches!(bad, meridian_control::Error::Invalid(_)), "{bad:?}");
+}
+
+/// A month's totals come from the daily sums kept beside the hourly rows (issue 24): the same
+/// figures as summing every hour, for this month and the last, and a range that is not whole
+/// days still reads the hours.
+#[tokio::test]
+async fn month_totals_from_the_daily_sums_equal_the_sum_of_every_hour() {
+    let (db, _control, ctx, _vm, _now, [last_month, this_month, next_month]) =
+        metered_since_last_month(true, 10 * 24 * HOUR_MS + 17 * 60_000).await;
+    let tenant = ctx.tenant().unwrap().to_string();
+    for (from, to) in [
+        (last_month, this_month),
+        (this_month, next_month),
+        (last_month, next_month),
+    ] {
+        let daily = db.store.usage_totals(&tenant, from, to).await.unwrap();
+        let hourly = db.store.usage_hourly_totals(&tenant, from, to).await.unwrap();
+        assert!(!hourly.is_empty(), "usage was metered");
+        assert_eq!(daily, hourly, "{from}..{to}");
+    }
+    // Not whole days: from the hours, so the first partial day is cut where asked.
+    let (from, to) = (last_month + 10 * 24 * HOUR_MS + 5 * HOUR_MS, this_month);
+    let part = db.store.usage_totals(&tenant, from, to).await.unwrap();
+    assert_eq!(
+        part,
+        db.store.usage_hourly_totals(&tenant, from, to).await.unwrap()
+    );
+    let whole = db
+        .store
+        .usage_totals(&tenant, last_month, this_month)
+        .await
+        .unwrap();
+    let seconds = |rows: &[meridian_core::view::MeteredHour]| -> i64 {
+        rows.iter()
+            .filter(|r| r.kind == "vm_seconds")
+            .map(|r| r.quantity)
+            .sum()
+    };
+    assert_eq!(
+        seconds(&whole) - seconds(&part),
+        5 * 3600 - 17 * 60,
+        "the cut-off hours"
+    );
 }
 
 /// The simulator's VMs with a real backend's traffic: nothing made up, counters the test sets.

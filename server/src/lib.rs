@@ -180,7 +180,10 @@ pub fn router(config: &Config, control: Control) -> Router {
                     config.trusted_proxies.clone(),
                     guard::client_address,
                 ))
-                .layer(axum::middleware::from_fn(hedge::hedge_reads))
+                .layer(axum::middleware::from_fn_with_state(
+                    std::sync::Arc::<hedge::SlowReads>::default(),
+                    hedge::hedge_reads,
+                ))
                 .layer(sessions),
         )
 }

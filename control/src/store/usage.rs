@@ -4,6 +4,9 @@ use super::{Store, Tx};
 use meridian_core::view::MeteredHour;
 use sqlx::Row;
 
+/// A UTC day in milliseconds: `usage_days` numbers days `hour_start / DAY_MS`.
+const DAY_MS: i64 = 86_400_000;
+
 impl Store {
     /// Adds `quantity` to the hour's row, creating it if needed.
     pub(crate) async fn usage_add(
@@ -25,13 +28,52 @@ impl Store {
         .bind(row.quantity)
         .execute(&mut **tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO usage_days (tenant_id, day, kind, size, first_hour, quantity) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, day, kind, size) \
+             DO UPDATE SET quantity = usage_days.quantity + excluded.quantity, \
+             first_hour = CASE WHEN excluded.first_hour < usage_days.first_hour \
+               THEN excluded.first_hour ELSE usage_days.first_hour END",
+        )
+        .bind(tenant_id)
+        .bind(row.hour_start.div_euclid(DAY_MS))
+        .bind(&row.kind)
+        .bind(&row.size)
+        .bind(row.hour_start)
+        .bind(row.quantity)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
     /// A tenant's usage for hours starting in `[from, to)`, summed in the database: one row per
     /// kind and size (what rating needs), its `hour_start` the first hour, `resource_id` and `zone`
-    /// empty. A month of 100 VMs is some 200,000 hourly rows; their totals are a handful.
+    /// empty. A month of 100 VMs is some 200,000 hourly rows; their totals are a handful. Whole
+    /// days (a month, say) are read from the daily sums (`usage_days`): at most 31 rows per kind
+    /// and size, however many VMs and hours; other ranges from the hourly rows.
     pub async fn usage_totals(
+        &self,
+        tenant_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<MeteredHour>, sqlx::Error> {
+        if from.rem_euclid(DAY_MS) == 0 && to.rem_euclid(DAY_MS) == 0 {
+            return self
+                .usage_query(
+                    "SELECT MIN(first_hour) AS hour_start, kind, '' AS resource_id, size, '' AS zone, \
+                     CAST(SUM(quantity) AS BIGINT) AS quantity FROM usage_days \
+                     WHERE tenant_id = $1 AND day >= $2 AND day < $3 GROUP BY kind, size ORDER BY kind, size",
+                    tenant_id,
+                    from.div_euclid(DAY_MS),
+                    to.div_euclid(DAY_MS),
+                )
+                .await;
+        }
+        self.usage_hourly_totals(tenant_id, from, to).await
+    }
+
+    /// [`Store::usage_totals`] from the hourly rows, whatever the range.
+    pub async fn usage_hourly_totals(
         &self,
         tenant_id: &str,
         from: i64,
