@@ -14,7 +14,9 @@ it for a year (the server marks `/pkg` immutable) and a new build is a new addre
   renders, the modules its page needs, for the browser to fetch them alongside the main one.
 
 `hash.txt` lists the names (`js:`, `wasm:`, `css:`, `split:`, `manifest:`) for the server and
-Leptos; it is written last, so a server never reads the names of files not yet there.
+Leptos; it is written last, so a server never reads the names of files not yet there. The files of
+the last few builds stay (`KEEP_BUILDS`), so a page opened before a rebuild can still load its
+pages' code.
 """
 
 import hashlib
@@ -67,6 +69,27 @@ def replace_exactly(text: str, old: str, new: str, at_least: int = 1) -> str:
     if count < at_least:
         sys.exit(f"bundle.py: expected {old!r} in the generated JavaScript")
     return text.replace(old, new)
+
+
+# How many builds' files stay in PKG: a page opened before a new build was served still loads
+# the modules of its pages when clicked (they are asked for by their old names), for a while.
+KEEP_BUILDS = 3
+
+
+def keep_recent_builds(pkg: Path, names: dict[str, str], files: dict[str, bytes]) -> None:
+    """Lists this build's files in `pkg/builds/`, and deletes the bundle files no recent build lists."""
+    builds = pkg / "builds"
+    builds.mkdir(exist_ok=True)
+    (builds / f"{names['js']}.{names['wasm']}.txt").write_text("".join(f"{name}\n" for name in files))
+    recent = sorted(builds.glob("*.txt"), key=lambda listing: listing.stat().st_mtime)[-KEEP_BUILDS:]
+    for listing in builds.glob("*.txt"):
+        if listing not in recent:
+            listing.unlink()
+    kept = {name for listing in recent for name in listing.read_text().split()}
+    for old in pkg.iterdir():
+        bundled = re.match(r"(meridian|split_|chunk_|__wasm_split)", old.name)
+        if bundled and old.is_file() and re.sub(r"\.(br|gz)$", "", old.name) not in kept:
+            old.unlink()
 
 
 def main() -> None:
@@ -134,9 +157,7 @@ def main() -> None:
 
     pkg.mkdir(parents=True, exist_ok=True)
     (pkg / "hash.txt").unlink(missing_ok=True)
-    for old in pkg.iterdir():
-        if re.match(r"(meridian|split_|chunk_|__wasm_split)", old.name) or old.name == "snippets":
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    shutil.rmtree(pkg / "snippets", ignore_errors=True)
     for name, content in files.items():
         (pkg / name).write_bytes(content)
     if (bindgen / "snippets").is_dir():
@@ -146,6 +167,7 @@ def main() -> None:
         paths = [str(pkg / name) for name in files]
         subprocess.run(["brotli", "-q", "11", "-f", "-k", *paths], check=True)
         subprocess.run(["gzip", "-9", "-f", "-k", *paths], check=True)
+    keep_recent_builds(pkg, names, files)
     (pkg / "hash.txt").write_text("".join(f"{kind}: {value}\n" for kind, value in names.items()))
 
 
