@@ -17,7 +17,9 @@ use meridian_core::pricing::{Invoice, Money};
 use meridian_core::resource::{Quota, QuotaUsage, VmAction, VmState};
 use meridian_core::staff::{Reason, StaffRole};
 use meridian_core::view;
+use meridian_core::view::MeteredHour;
 use meridian_core::{Email, FieldErrors, Password, TenantId};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A staff member as the console shows them.
@@ -189,21 +191,25 @@ impl Control {
     ) -> Result<Vec<view::TenantSummary>, Error> {
         ctx.staff()?;
         let rows = self.store.tenant_search(query, PAGE).await?;
-        let mut tenants = Vec::with_capacity(rows.len());
-        for row in rows {
-            let spend = self.tenant_spend(&row.id, now).await?;
-            tenants.push(tenant_summary(row, spend));
+        // Every listed tenant's month in one query.
+        let (start, end) = month_bounds(now);
+        let ids = rows.iter().map(|row| row.id.clone()).collect::<Vec<_>>();
+        let mut usage: HashMap<String, Vec<MeteredHour>> = HashMap::new();
+        for (tenant, hour) in self.store.usage_totals_of_tenants(&ids, start, end).await? {
+            usage.entry(tenant).or_default().push(hour);
         }
-        Ok(tenants)
+        rows.into_iter()
+            .map(|row| {
+                let spend = spend_of(usage.get(&row.id).map_or(&[], Vec::as_slice))?;
+                Ok(tenant_summary(row, spend))
+            })
+            .collect()
     }
 
     async fn tenant_spend(&self, tenant: &str, now: i64) -> Result<Money, Error> {
         // The whole month: its totals come from the daily sums, however long the month has run.
         let (start, end) = month_bounds(now);
-        let rows = self.store.usage_totals(tenant, start, end).await?;
-        Ok(Invoice::from_records(&usage_records(&rows)?)
-            .map_err(Error::internal)?
-            .total())
+        spend_of(&self.store.usage_totals(tenant, start, end).await?)
     }
 
     /// One tenant in detail: users, quota, latest audit entries.
@@ -519,6 +525,13 @@ impl Control {
 }
 
 /// A tenant's summary from its row and its spend this month.
+/// What a tenant's usage totals cost.
+fn spend_of(totals: &[MeteredHour]) -> Result<Money, Error> {
+    Ok(Invoice::from_records(&usage_records(totals)?)
+        .map_err(Error::internal)?
+        .total())
+}
+
 fn tenant_summary(row: TenantSummaryRow, spend: Money) -> view::TenantSummary {
     view::TenantSummary {
         id: crate::store::id_of(&row.id),

@@ -323,7 +323,7 @@ async fn past_months_are_final_invoices_that_reconcile_and_future_months_do_not_
 /// days still reads the hours.
 #[tokio::test]
 async fn month_totals_from_the_daily_sums_equal_the_sum_of_every_hour() {
-    let (db, _control, ctx, _vm, _now, [last_month, this_month, next_month]) =
+    let (db, control, ctx, _vm, now, [last_month, this_month, next_month]) =
         metered_since_last_month(true, 10 * 24 * HOUR_MS + 17 * 60_000).await;
     let tenant = ctx.tenant().unwrap().to_string();
     for (from, to) in [
@@ -359,6 +359,23 @@ async fn month_totals_from_the_daily_sums_equal_the_sum_of_every_hour() {
         5 * 3600 - 17 * 60,
         "the cut-off hours"
     );
+    // The staff list prices every listed tenant's month in one query: the same spend as the
+    // tenant's own invoice of the month, and as the tenant's page.
+    let invoice = control.usage_invoice(&ctx, this_month, next_month).await.unwrap();
+    assert!(
+        invoice.total() > meridian_core::pricing::Money::ZERO,
+        "{invoice:?}"
+    );
+    let (_, staff) =
+        meridian_control::testing::as_new_staff(&control, "sam@meridian.example", "support").await;
+    let listed = control.staff_tenants(&staff, "Meter Co", now).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].spend, invoice.total());
+    let detail = control
+        .staff_tenant_view(&staff, ctx.tenant().unwrap(), now)
+        .await
+        .unwrap();
+    assert_eq!(detail.summary.spend, invoice.total());
 }
 
 /// The simulator's VMs with a real backend's traffic: nothing made up, counters the test sets.
