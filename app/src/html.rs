@@ -1,5 +1,6 @@
 //! Escaping for the few places text reaches HTML without Leptos' own escaping: the
-//! server-rendered `<title>` (leptos_meta writes it as is) and anything put in with `inner_html`.
+//! server-rendered `<title>` (leptos_meta writes it as is) and anything put in with `inner_html`;
+//! and for text put into a link's query.
 
 /// `text` with the characters that mean something in HTML text or a quoted attribute replaced
 /// by their entities, so it always reads as the text it is.
@@ -16,6 +17,20 @@ pub fn escape(text: &str) -> String {
         }
     }
     escaped
+}
+
+/// `text` as one value of a URL's query: every byte but letters, digits and `-._~` as `%XX`, so a
+/// search for `a&page=9` stays a search for that.
+pub fn query_value(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// The document title for a page titled `page`: "page · Meridian", or "Meridian".
@@ -38,6 +53,12 @@ pub fn page_title(page: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_query_value_cannot_add_parameters() {
+        assert_eq!(query_value("a&page=9 é"), "a%26page%3D9%20%C3%A9");
+        assert_eq!(query_value("ops@globex.example"), "ops%40globex.example");
+    }
 
     #[test]
     fn markup_becomes_text() {

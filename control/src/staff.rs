@@ -15,7 +15,7 @@ use meridian_core::id::{JobId, StaffId};
 use meridian_core::job::{JobKind, JobState};
 use meridian_core::pricing::{Invoice, Money};
 use meridian_core::resource::{Quota, QuotaUsage, VmAction, VmState};
-use meridian_core::staff::{Reason, StaffRole};
+use meridian_core::staff::{Reason, StaffRole, TENANT_SORTS};
 use meridian_core::view;
 use meridian_core::view::MeteredHour;
 use meridian_core::{Email, FieldErrors, Password, TenantId};
@@ -56,8 +56,11 @@ pub struct TenantDetail {
     pub audit: Vec<meridian_core::view::AuditEntry>,
 }
 
-/// How many tenants or jobs one console page lists.
+/// How many jobs one console page lists.
 const PAGE: i64 = 200;
+
+/// How many tenants one page of the console's list shows.
+pub const TENANTS_PER_PAGE: i64 = 50;
 
 fn reason_field(raw: &str, field: &str) -> Result<Reason, Error> {
     Reason::parse(raw).map_err(|e| {
@@ -182,15 +185,31 @@ impl Control {
         Ok((staff, tenant))
     }
 
-    /// Tenants matching `query` (name, a user's e-mail, or id), newest first, with totals.
+    /// Tenants matching `query` (name, a user's e-mail, or id), ordered by `sort` (a key of
+    /// [`TENANT_SORTS`]), [`TENANTS_PER_PAGE`] at a time from page `page` (0 first), with totals.
     pub async fn staff_tenants(
         &self,
         ctx: &OpContext,
         query: &str,
+        sort: &str,
+        page: u32,
         now: i64,
-    ) -> Result<Vec<view::TenantSummary>, Error> {
+    ) -> Result<view::TenantPage, Error> {
         ctx.staff()?;
-        let rows = self.store.tenant_search(query, PAGE).await?;
+        if !TENANT_SORTS.iter().any(|(key, _)| *key == sort) {
+            return Err(Error::field("sort", "Sort by newest first or by name."));
+        }
+        let mut rows = self
+            .store
+            .tenant_search(
+                query,
+                sort,
+                i64::from(page) * TENANTS_PER_PAGE,
+                TENANTS_PER_PAGE + 1,
+            )
+            .await?;
+        let more = rows.len() > TENANTS_PER_PAGE as usize;
+        rows.truncate(TENANTS_PER_PAGE as usize);
         // Every listed tenant's month in one query.
         let (start, end) = month_bounds(now);
         let ids = rows.iter().map(|row| row.id.clone()).collect::<Vec<_>>();
@@ -198,12 +217,14 @@ impl Control {
         for (tenant, hour) in self.store.usage_totals_of_tenants(&ids, start, end).await? {
             usage.entry(tenant).or_default().push(hour);
         }
-        rows.into_iter()
+        let tenants = rows
+            .into_iter()
             .map(|row| {
                 let spend = spend_of(usage.get(&row.id).map_or(&[], Vec::as_slice))?;
                 Ok(tenant_summary(row, spend))
             })
-            .collect()
+            .collect::<Result<_, Error>>()?;
+        Ok(view::TenantPage { tenants, page, more })
     }
 
     async fn tenant_spend(&self, tenant: &str, now: i64) -> Result<Money, Error> {
@@ -222,7 +243,7 @@ impl Control {
         ctx.staff()?;
         let row = self
             .store
-            .tenant_search(&id.to_string(), 1)
+            .tenant_search(&id.to_string(), TENANT_SORTS[0].0, 0, 1)
             .await?
             .into_iter()
             .find(|t| t.id == id.to_string())

@@ -93,6 +93,24 @@ pub async fn as_new_staff(
 }
 
 impl TestDb {
+    /// Tenants with nothing in them but a name and a sign-up time, as `(name, created_at)`: the
+    /// staff list's paging and sorting need many, and a sign-up each would hash a password each.
+    ///
+    /// # Panics
+    /// When the database refuses: a test cannot go on.
+    pub async fn tenants_insert_bare(&self, tenants: &[(String, i64)]) {
+        let mut writer = self.store.writer().await.expect("writer");
+        for (name, created_at) in tenants {
+            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(name)
+                .bind(created_at)
+                .execute(&mut *writer)
+                .await
+                .expect("tenant inserted");
+        }
+    }
+
     /// Starts metering `vm` (every VM, with None) at `at`, stops metering the others and forgets
     /// the usage recorded so far, so a test controls every metered second.
     ///

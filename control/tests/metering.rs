@@ -368,7 +368,11 @@ async fn month_totals_from_the_daily_sums_equal_the_sum_of_every_hour() {
     );
     let (_, staff) =
         meridian_control::testing::as_new_staff(&control, "sam@meridian.example", "support").await;
-    let listed = control.staff_tenants(&staff, "Meter Co", now).await.unwrap();
+    let listed = control
+        .staff_tenants(&staff, "Meter Co", "newest", 0, now)
+        .await
+        .unwrap()
+        .tenants;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].spend, invoice.total());
     let detail = control

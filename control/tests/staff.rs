@@ -149,7 +149,7 @@ async fn staff_are_created_apart_from_tenants_and_log_in_on_their_own() {
     ));
     // Tenant users do not see the console at all.
     assert!(matches!(
-        w.control.staff_tenants(&w.owner, "", 0).await,
+        w.control.staff_tenants(&w.owner, "", "newest", 0, 0).await,
         Err(Error::NotFound)
     ));
     assert!(matches!(
@@ -314,7 +314,12 @@ async fn a_suspended_tenant_is_signed_out_refused_new_resources_and_keeps_its_vm
             .state,
         "running"
     );
-    let listed = w.control.staff_tenants(&admin, "globex", 0).await.unwrap();
+    let listed = w
+        .control
+        .staff_tenants(&admin, "globex", "newest", 0, 0)
+        .await
+        .unwrap()
+        .tenants;
     assert_eq!(listed[0].suspended.as_deref(), Some("unpaid invoices, ticket 77"));
 
     w.control
@@ -344,9 +349,10 @@ async fn tenants_are_found_by_name_email_or_id_with_their_totals() {
     for query in ["GLOBEX", "ops@globex", w.tenant.as_str(), ""] {
         let found = w
             .control
-            .staff_tenants(&support, query, meridian_control::store::now_ms())
+            .staff_tenants(&support, query, "newest", 0, meridian_control::store::now_ms())
             .await
-            .unwrap();
+            .unwrap()
+            .tenants;
         assert_eq!(found.len(), 1, "{query}");
         assert_eq!(found[0].name, "Globex Health");
         assert_eq!((found[0].vms, found[0].zones), (1, 1));
@@ -354,16 +360,18 @@ async fn tenants_are_found_by_name_email_or_id_with_their_totals() {
     }
     assert!(
         w.control
-            .staff_tenants(&support, "initech", 0)
+            .staff_tenants(&support, "initech", "newest", 0, 0)
             .await
             .unwrap()
+            .tenants
             .is_empty()
     );
     assert!(
         w.control
-            .staff_tenants(&support, "%", 0)
+            .staff_tenants(&support, "%", "newest", 0, 0)
             .await
             .unwrap()
+            .tenants
             .is_empty()
     );
     let detail = w
@@ -657,4 +665,83 @@ async fn each_backbone_link_says_whose_vms_a_cut_would_slow_and_the_map_names_th
     let map = w.control.map_view(&w.owner).await.unwrap();
     let lon = map.zones.iter().find(|z| z.zone == "lon1").unwrap();
     assert_eq!(lon.names, ["l-1", "l-2"]);
+}
+
+/// The staff list of tenants comes a page at a time, newest first or by name, and says whether
+/// there is more; a search pages the same way, and an unknown order is refused by field.
+#[tokio::test]
+async fn the_tenant_list_pages_newest_first_or_by_name() {
+    let w = world().await;
+    let support = w.staff("sam@meridian.example", "support", false).await;
+    let now = meridian_control::store::now_ms();
+    // 60 tenants older than Globex Health, a second apart, named out of their order.
+    let bare: Vec<(String, i64)> = (0..60)
+        .map(|n| (format!("Tenant {:02}", (n * 37) % 60), now - 3_600_000 + n * 1000))
+        .collect();
+    w.db.tenants_insert_bare(&bare).await;
+    let list = |sort: &'static str, page: u32, query: &'static str| {
+        let (control, support) = (&w.control, &support);
+        async move {
+            control
+                .staff_tenants(support, query, sort, page, now)
+                .await
+                .unwrap()
+        }
+    };
+
+    let first = list("newest", 0, "").await;
+    let second = list("newest", 1, "").await;
+    assert_eq!((first.tenants.len(), first.more), (50, true));
+    assert_eq!((second.tenants.len(), second.more, second.page), (11, false, 1));
+    assert_eq!(first.tenants[0].name, "Globex Health", "the newest first");
+    let times: Vec<i64> = first
+        .tenants
+        .iter()
+        .chain(&second.tenants)
+        .map(|t| t.created_at)
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first across pages"
+    );
+    let mut ids: Vec<_> = first
+        .tenants
+        .iter()
+        .chain(&second.tenants)
+        .map(|t| t.id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 61, "every tenant once");
+
+    let by_name = list("name", 0, "").await;
+    let names: Vec<&str> = by_name.tenants.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(&names[..3], ["Globex Health", "Tenant 00", "Tenant 01"]);
+    assert!(
+        names
+            .windows(2)
+            .all(|w| w[0].to_lowercase() <= w[1].to_lowercase())
+    );
+    assert_eq!(
+        list("name", 1, "").await.tenants.last().unwrap().name,
+        "Tenant 59"
+    );
+
+    let found = list("name", 0, "tenant 1").await;
+    assert_eq!(found.tenants.len(), 10, "Tenant 10 to Tenant 19");
+    assert!(!found.more);
+    assert!(
+        list("newest", 2, "").await.tenants.is_empty(),
+        "past the end: an empty page"
+    );
+
+    let refused = w
+        .control
+        .staff_tenants(&support, "", "vms", 0, now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, Error::Invalid(fields) if fields.get("sort").is_some()),
+        "{refused:?}"
+    );
 }

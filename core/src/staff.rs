@@ -60,6 +60,9 @@ pub const JOB_LISTS: [(&str, &str); 4] = [
     ("cancelled", "Cancelled"),
 ];
 
+/// How the staff console orders its list of tenants, as `(key, label)`; the first is the default.
+pub const TENANT_SORTS: [(&str, &str); 2] = [("newest", "Newest first"), ("name", "Name, A to Z")];
+
 /// The fewest characters a reason may have: enough for a ticket number and a word or two.
 pub const REASON_MIN_CHARS: usize = 8;
 /// The most characters a reason may have.

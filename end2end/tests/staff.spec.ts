@@ -33,6 +33,11 @@ test('a support user inspects a tenant read-only, with the reason in its audit l
   await staff.getByRole('button', { name: 'Log in' }).click();
   await expect(staff.getByRole('alert')).toHaveText('Wrong e-mail or password.');
   await staffLogIn(staff, supportEmail);
+  // The list comes a page at a time, in the order asked for.
+  await staff.getByLabel('Order').selectOption({ label: 'Name, A to Z' });
+  await staff.getByRole('button', { name: 'Search' }).click();
+  await expect(staff).toHaveURL(/sort=name/);
+  await expect(staff.getByRole('navigation', { name: 'Pages of tenants' })).toContainText('Page 1');
   await openTenant(staff, tenant, tenant);
   await expect(staff.getByRole('button', { name: 'Suspend tenant' })).toBeDisabled();
   // Staff read the quota in the customer's units.

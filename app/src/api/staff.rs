@@ -22,7 +22,8 @@ pub struct StaffMe {
     pub inspecting: Option<(String, String)>,
 }
 
-pub use meridian_core::view::TenantSummary as TenantLine;
+pub use meridian_core::staff::TENANT_SORTS;
+pub use meridian_core::view::{TenantPage, TenantSummary as TenantLine};
 
 /// A tenant in detail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,12 +95,20 @@ pub async fn staff_view() -> Result<Option<StaffMe>, AppError> {
     }))
 }
 
-/// Tenants matching `q` (name, e-mail, id), with totals.
+/// A page of the tenants matching `q` (name, e-mail, id), with totals: ordered by `sort` (a key of
+/// `TENANT_SORTS`, newest first when absent), page `page` (0 first, when absent).
 #[server(prefix = "/fn", endpoint = "staff_tenants")]
-pub async fn staff_tenants(q: String) -> Result<Vec<TenantLine>, AppError> {
+pub async fn staff_tenants(
+    q: String,
+    sort: Option<String>,
+    page: Option<u32>,
+) -> Result<TenantPage, AppError> {
     let (control, _session, ctx) = crate::server::op_context().await?;
     let now = meridian_control::now_ms();
-    Ok(control.staff_tenants(&ctx, &q, now).await?)
+    let sort = sort.unwrap_or_else(|| TENANT_SORTS[0].0.to_owned());
+    Ok(control
+        .staff_tenants(&ctx, &q, &sort, page.unwrap_or(0), now)
+        .await?)
 }
 
 /// One tenant in detail.

@@ -4,9 +4,9 @@
 
 use crate::api::staff::{
     AgentHost, Capacity, JobLine, JobQueue, StaffBackboneLinkSet, StaffHostDrain, StaffInspectStart,
-    StaffJobCancel, StaffJobRetry, StaffLogin, StaffLogout, StaffMe, StaffQuotaSet, TenantInfo, TenantLine,
-    TenantSuspend, TenantUnsuspend, ZoneCapacity, capacity_view, staff_jobs, staff_tenant, staff_tenants,
-    staff_view,
+    StaffJobCancel, StaffJobRetry, StaffLogin, StaffLogout, StaffMe, StaffQuotaSet, TENANT_SORTS, TenantInfo,
+    TenantPage, TenantSuspend, TenantUnsuspend, ZoneCapacity, capacity_view, staff_jobs, staff_tenant,
+    staff_tenants, staff_view,
 };
 use crate::components::form::FormToken;
 use crate::components::form::{FormAlert, TextField, action_error};
@@ -106,33 +106,69 @@ pub fn StaffShell() -> impl IntoView {
     }
 }
 
-/// Tenants with search and totals.
+/// Tenants with search, order and totals, a page at a time.
 #[component]
 pub fn StaffTenantsPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
-    let tenants = Resource::new(q, staff_tenants);
+    let sort = move || {
+        query
+            .read()
+            .get("sort")
+            .unwrap_or_else(|| TENANT_SORTS[0].0.to_owned())
+    };
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    let tenants = Resource::new(
+        move || (q(), sort(), page()),
+        |(q, sort, page)| staff_tenants(q, Some(sort), Some(page)),
+    );
+    // The address of another page of this search and order.
+    let page_href = move |page: u32| {
+        let mut query = vec![("sort", sort()), ("page", page.to_string())];
+        if !q().is_empty() {
+            query.insert(0, ("q", q()));
+        }
+        let query = query
+            .into_iter()
+            .map(|(key, value)| format!("{key}={}", crate::html::query_value(&value)))
+            .collect::<Vec<_>>()
+            .join("&");
+        format!("/staff?{query}")
+    };
     view! {
-        <PageHeader title="Tenants" description="Every customer organisation, newest first, with this month's totals." />
+        <PageHeader title="Tenants" description="Every customer organisation with this month's totals, 50 a page." />
         <form method="get" action="/staff" class="search-form" role="search" aria-label="Tenants">
             <label for="tenant-search">"Search tenants"</label>
             <input id="tenant-search" type="search" name="q" value=q placeholder="Name, e-mail or id" />
+            <label for="tenant-sort">"Order"</label>
+            <select id="tenant-sort" name="sort">
+                {TENANT_SORTS.iter().map(|(key, label)| view! {
+                    <option value=*key selected=move || sort() == *key>{*label}</option>
+                }).collect_view()}
+            </select>
             <button type="submit" class="button button-secondary">"Search"</button>
         </form>
-        <ListState load=move || tenants.get() is_empty=Vec::is_empty
-            empty=|| view! {
-                <EmptyState title="No tenants match".to_owned()>
+        <ListState load=move || tenants.get() is_empty={|page: &TenantPage| page.tenants.is_empty()}
+            empty=move || view! {
+                <EmptyState title=if page() == 0 { "No tenants match".to_owned() } else { "No more tenants".to_owned() }>
                     <p>"Search by part of the organisation's name, a user's e-mail address, or the tenant id."</p>
+                    {(page() > 0).then(|| view! { <p><a href=page_href(0)>"Back to the first page"</a></p> })}
                 </EmptyState>
             }
-            items={move |list: Vec<TenantLine>| view! {
+            items={move |list: TenantPage| view! {
                 <table tabindex="0" class="table" aria-label="Tenants">
                     <thead><tr>
                         <th scope="col">"Tenant"</th><th scope="col">"Owner"</th><th scope="col">"VMs"</th>
                         <th scope="col">"Zones"</th><th scope="col">"Spend this month"</th><th scope="col">"Status"</th>
                     </tr></thead>
                     <tbody>
-                        {list.into_iter().map(|t| view! {
+                        {list.tenants.into_iter().map(|t| view! {
                             <tr>
                                 <td><a href=format!("/staff/tenants/{}", t.id)>{t.name.clone()}</a></td>
                                 <td>{t.owner_email.clone().unwrap_or_else(|| "—".to_owned())}</td>
@@ -147,6 +183,11 @@ pub fn StaffTenantsPage() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
+                <nav class="pager" aria-label="Pages of tenants">
+                    {(list.page > 0).then(|| view! { <a class="button button-secondary" href=page_href(list.page - 1)>"Previous page"</a> })}
+                    <span>{format!("Page {}", list.page + 1)}</span>
+                    {list.more.then(|| view! { <a class="button button-secondary" href=page_href(list.page + 1)>"Next page"</a> })}
+                </nav>
             }} />
     }
 }

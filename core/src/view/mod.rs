@@ -22,4 +22,4 @@ pub use compute::{BulkOutcome, Job, JobEvent, JobStep, Vdc, VdcDetail, Vm, VmMet
 pub use network::FirewallRule;
 pub use scaling::{ScalingEvent, ScalingGroup, ScalingGroupDetail, ScalingMember};
 pub use stack::{Stack, StackMember};
-pub use staff::{AgentHost, BackboneLink, StaffJob, TenantSummary, ZoneCapacity};
+pub use staff::{AgentHost, BackboneLink, StaffJob, TenantPage, TenantSummary, ZoneCapacity};

@@ -25,6 +25,17 @@ pub struct TenantSummary {
     pub suspended: Option<String>,
 }
 
+/// A page of the staff list of tenants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantPage {
+    /// The tenants on this page.
+    pub tenants: Vec<TenantSummary>,
+    /// Which page, from 0.
+    pub page: u32,
+    /// Whether a next page has more.
+    pub more: bool,
+}
+
 /// One zone's capacity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneCapacity {
