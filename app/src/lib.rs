@@ -27,7 +27,10 @@ use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, ProtectedParentRoute, Route, Router, Routes};
 use leptos_router::{Lazy, SsrMode, path};
 use pages::lazy::*;
-use pages::{Hydrated, login::LoginPage, not_found::NotFound, overview::Overview, staff::StaffShell};
+use pages::{
+    Hydrated, UnmarkOnNavigation, login::LoginPage, not_found::NotFound, overview::Overview,
+    staff::StaffShell,
+};
 
 /// Where, under the site root, `scripts/build.sh` lists the bundle's file names, which carry a
 /// hash of their content (`js: …`, `wasm: …`, `css: …`): a browser keeps them for a year, and a
@@ -155,20 +158,11 @@ pub fn App() -> impl IntoView {
     provide_context(auth);
     provide_context(me);
     let signed_in = move || me.get().map(|me| matches!(me, Ok(Some(_))));
-    // While the router fetches a page's code, the page shown is not the one asked for: the mark
-    // `Hydrated` sets comes off until the new page sets it again.
-    let (routing, set_routing) = signal(false);
-    Effect::new(move || {
-        if routing.get()
-            && let Some(body) = document().body()
-        {
-            let _ = body.remove_attribute("data-hydrated");
-        }
-    });
 
     view! {
         <Title formatter=html::page_title />
-        <Router set_is_routing=set_routing>
+        <Router>
+            <UnmarkOnNavigation />
             <Routes fallback=|| view! { <NotFound /> <Hydrated /> }>
                 <Route path=path!("/login") view=|| view! { <LoginPage /> <Hydrated /> } ssr=SsrMode::Async />
                 <Route path=path!("/signup") view={Lazy::<SignupRoute>::new()} ssr=SsrMode::Async />

@@ -25,13 +25,33 @@ use leptos::prelude::*;
 /// Marks `<body data-hydrated>` once the page around it is live: for browser tests (they wait for it
 /// before clicking what only works hydrated), for the first-load benchmark and for CSS. Put last in
 /// every route's view: a page loaded on demand hydrates after its code arrived, later than the
-/// shell, so the mark cannot be set where hydration starts.
+/// shell, so the mark cannot be set where hydration starts. [`UnmarkOnNavigation`] takes it off
+/// when the address changes, until the next page sets it. (A page that stays for another address
+/// of its own route, `/vms/a` to `/vms/b`, is not rebuilt and does not set it again.)
 #[component]
 pub fn Hydrated() -> impl IntoView {
     Effect::new(|| {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
+    });
+}
+
+/// Takes `<body data-hydrated>` off when the router goes to another page: the page shown until the
+/// next one's code and data arrive is not the one asked for. Inside the `<Router>`, before the
+/// routes, so that its effect runs before the next page's [`Hydrated`].
+#[component]
+pub fn UnmarkOnNavigation() -> impl IntoView {
+    let path = leptos_router::hooks::use_location().pathname;
+    // By value: the effect may run again with the same address (a memo read late elsewhere).
+    Effect::new(move |before: Option<String>| {
+        let now = path.get();
+        if before.is_some_and(|before| before != now)
+            && let Some(body) = document().body()
+        {
+            let _ = body.remove_attribute("data-hydrated");
+        }
+        now
     });
 }
 
