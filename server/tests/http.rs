@@ -827,7 +827,12 @@ async fn staff_log_in_apart_and_the_session_id_is_renewed_at_inspection_start_an
         .staff_create("sam@meridian.example", PASSWORD, "support")
         .await
         .unwrap();
-    let tenant_id = server.control.store().tenant_search("acme", 1).await.unwrap()[0]
+    let tenant_id = server
+        .control
+        .store()
+        .tenant_search("acme", "newest", 0, 1)
+        .await
+        .unwrap()[0]
         .id
         .clone();
     // Tenant users do not reach the staff console's functions.
@@ -3506,7 +3511,12 @@ async fn a_tenant_name_full_of_markup_stays_text_in_the_staff_console() {
         server.signup(&tenant, name, "ops@evil.example").await.status(),
         StatusCode::OK
     );
-    let tenant_id = server.control.store().tenant_search("evil", 1).await.unwrap()[0]
+    let tenant_id = server
+        .control
+        .store()
+        .tenant_search("evil", "newest", 0, 1)
+        .await
+        .unwrap()[0]
         .id
         .clone();
     let staff = server.staff_client("ana@meridian.example", "support").await;
