@@ -8,6 +8,7 @@
 use crate::context::OpContext;
 use crate::driver::TrafficCaps;
 use crate::job::{parse_size_key, size_key, vm_spec};
+use crate::store::meter::{MeterWrites, TenantFacts};
 use crate::store::vm::VmRow;
 use crate::store::vm_sample::{SampleSpan, VmSampleRow};
 use crate::store::{Store, now_ms};
@@ -20,6 +21,7 @@ use meridian_core::pricing::{
 use meridian_core::resource::{DiskGib, MemoryMib, Vcpus, VmSize, VmState};
 use meridian_core::view::MeteredHour;
 use meridian_core::zone::ZoneId;
+use std::collections::HashMap;
 
 /// What one VM cost over a period.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +48,25 @@ pub fn whole_second(t: i64) -> i64 {
     t - t.rem_euclid(1000)
 }
 
+/// How many VMs one metering transaction covers: a tick of 100,000 VMs is 400 transactions of a
+/// few multi-row statements, each short enough that a request's write waits milliseconds behind it.
+const METER_BATCH: usize = 250;
+
+/// One VM's period to meter, and what its metering reads.
+struct Period<'a> {
+    /// Metered up to here (Unix ms, a whole second)…
+    from: i64,
+    /// …and now up to here.
+    until: i64,
+    /// Its tenant's networks, caps and running VMs.
+    facts: &'a TenantFacts,
+    /// The CPU load its scaling group set, in the simulation.
+    set_cpu: Option<i64>,
+    /// What a real backend's counters added since they were last metered (traffic, and CPU and
+    /// port counters with the time between readings).
+    counted: Option<(crate::driver::Traffic, Option<(crate::driver::VmCounters, i64)>)>,
+}
+
 /// A size in the form jobs and usage rows share ("vcpus/memory_mib/disk_gib"), as a `VmSize`.
 fn parse_size(key: &str) -> Option<VmSize> {
     let (v, m, d) = parse_size_key(key)?;
@@ -58,24 +79,26 @@ fn parse_size(key: &str) -> Option<VmSize> {
 }
 
 impl Control {
-    /// Meters every metered VM up to `now`; returns how many were metered.
+    /// Meters every metered VM up to `now`; returns how many were metered. A batch of VMs (a
+    /// tenant's together) is one transaction of a few multi-row statements.
     pub async fn meter_tick(&self, now: i64) -> Result<usize, Error> {
         let mut metered = 0;
-        for id in self.store.vm_ids_metered().await? {
-            // A VM whose transaction lost a deadlock (PostgreSQL, against a job step metering the
-            // same tenant) is tried again; one that keeps losing waits for the next tick, which
+        for batch in self.store.vm_ids_metered().await?.chunks(METER_BATCH) {
+            let readings = self.traffic_readings(batch).await?;
+            // A batch whose transaction lost a deadlock (PostgreSQL, against a job step metering
+            // one of its VMs) is tried again; one that keeps losing waits for the next tick, which
             // meters from where this one stopped, so nothing is lost either way.
             for attempt in 1..=3 {
-                match self.meter_one(&id, now).await {
+                match self.meter_batch(batch, now, &readings).await {
                     Ok(done) => {
-                        metered += usize::from(done);
+                        metered += done;
                         break;
                     }
                     Err(error) if error.is_transient() && attempt < 3 => {
-                        tracing::debug!(vm.id = %id, attempt, "metering lost a deadlock; retrying");
+                        tracing::debug!(attempt, "metering lost a deadlock; retrying");
                     }
                     Err(error) if error.is_transient() => {
-                        tracing::info!(vm.id = %id, "metering lost deadlocks; the next tick catches up");
+                        tracing::info!("metering lost deadlocks; the next tick catches up");
                     }
                     Err(error) => return Err(error),
                 }
@@ -84,27 +107,42 @@ impl Control {
         Ok(metered)
     }
 
-    /// Meters one VM up to `now` in a transaction of its own; false if it is gone. Its traffic
-    /// counters (a real backend's) are read first, outside the transaction: a host's answer is not
-    /// waited for while holding the database.
-    async fn meter_one(&self, id: &str, now: i64) -> Result<bool, Error> {
-        let reading = self.traffic_reading(id).await?;
+    /// Meters the VMs of `ids` (those still metered) up to `now` in one transaction; returns how
+    /// many there were.
+    async fn meter_batch(
+        &self,
+        ids: &[String],
+        now: i64,
+        readings: &HashMap<String, Reading>,
+    ) -> Result<usize, Error> {
         let mut tx = self.store.begin_write().await?;
-        let Some(vm) = Store::vm_by_id_tx(&mut tx, id).await? else {
-            return Ok(false);
-        };
-        self.meter_vm_counted(&mut tx, &vm, now, reading.as_ref()).await?;
+        let vms = Store::vms_to_meter(&mut tx, ids).await?;
+        let mut writes = MeterWrites::default();
+        self.meter_into(&mut tx, &vms, now, readings, &mut writes).await?;
+        Store::meter_write(&mut tx, &writes).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(vms.len())
     }
 
-    /// VM `id`'s traffic counters now, from a backend that counts; None from the simulation, for
-    /// a VM not on a host, or when the host does not answer (the next reading counts what this one
-    /// would have).
-    async fn traffic_reading(&self, id: &str) -> Result<Option<Reading>, Error> {
+    /// The traffic counters now of those of `ids` a backend counts (see
+    /// [`Control::traffic_reading`]); none from the simulation. Read before the batch's
+    /// transaction: a host's answer is not waited for while holding the database.
+    async fn traffic_readings(&self, ids: &[String]) -> Result<HashMap<String, Reading>, Error> {
+        let mut readings = HashMap::new();
         if self.driver.is_simulated() {
-            return Ok(None);
+            return Ok(readings);
         }
+        for id in ids {
+            if let Some(reading) = self.traffic_reading(id).await? {
+                readings.insert(id.clone(), reading);
+            }
+        }
+        Ok(readings)
+    }
+
+    /// VM `id`'s traffic counters now; None for a VM not on a host, or when the host does not
+    /// answer (the next reading counts what this one would have).
+    async fn traffic_reading(&self, id: &str) -> Result<Option<Reading>, Error> {
         let Some(vm) = self.store.vm_by_id(id).await? else {
             return Ok(None);
         };
@@ -134,91 +172,120 @@ impl Control {
         vm: &VmRow,
         now: i64,
     ) -> Result<(), Error> {
-        self.meter_vm_counted(tx, vm, now, None).await
-    }
-
-    /// The same, with the traffic `reading` counted since the last one metered (a real backend's;
-    /// the simulation's traffic is made up per period instead).
-    async fn meter_vm_counted(
-        &self,
-        tx: &mut crate::store::Tx,
-        vm: &VmRow,
-        now: i64,
-        reading: Option<&Reading>,
-    ) -> Result<(), Error> {
         let Some(from) = Store::vm_metered_until(tx, &vm.id).await? else {
             return Ok(());
         };
+        let mut writes = MeterWrites::default();
+        self.meter_into(tx, &[(vm.clone(), from)], now, &HashMap::new(), &mut writes)
+            .await?;
+        Store::meter_write(tx, &writes).await?;
+        Ok(())
+    }
+
+    /// Meters `vms` (each with how far it is metered) up to `now`, against their current states,
+    /// into `writes`; a real backend's counter `readings` count since the readings last metered.
+    async fn meter_into(
+        &self,
+        tx: &mut crate::store::Tx,
+        vms: &[(VmRow, i64)],
+        now: i64,
+        readings: &HashMap<String, Reading>,
+        writes: &mut MeterWrites,
+    ) -> Result<(), Error> {
         let until = whole_second(now);
-        if until <= from {
+        writes.until = until;
+        let due: Vec<&(VmRow, i64)> = vms.iter().filter(|(_, from)| until > *from).collect();
+        if due.is_empty() {
             return Ok(());
         }
+        let mut tenants: Vec<String> = due.iter().map(|(vm, _)| vm.tenant_id.clone()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        let facts = Store::meter_facts(tx, &tenants).await?;
+        // A simulated VM of a scaling group whose load was set follows that load.
+        let set_cpu = if self.driver.is_simulated() {
+            let ids: Vec<String> = due.iter().map(|(vm, _)| vm.id.clone()).collect();
+            Store::scaling_sim_cpu_of_vms(tx, &ids).await?
+        } else {
+            HashMap::new()
+        };
+        let none = TenantFacts::default();
+        for (vm, from) in due {
+            let counted = match readings.get(&vm.id) {
+                Some(reading) => Some(counted_traffic(tx, &vm.id, reading).await?),
+                None => None,
+            };
+            let period = Period {
+                from: *from,
+                until,
+                facts: facts.get(&vm.tenant_id).unwrap_or(&none),
+                set_cpu: set_cpu.get(&vm.id).copied(),
+                counted,
+            };
+            self.meter_period(vm, &period, writes)?;
+            writes.metered.push(vm.id.clone());
+        }
+        Ok(())
+    }
+
+    /// What `vm` used over `period`, hour by hour, into `writes`: its usage rows and its graphs'.
+    fn meter_period(&self, vm: &VmRow, period: &Period<'_>, writes: &mut MeterWrites) -> Result<(), Error> {
         let state = VmState::parse(&vm.state).map_err(Error::internal)?;
-        let peers: Vec<ZoneId> = Store::subnet_list_tx(tx, &vm.tenant_id)
-            .await?
+        let peers: Vec<ZoneId> = period
+            .facts
+            .zones
             .iter()
-            .filter(|(zone, _)| *zone != vm.zone)
-            .filter_map(|(zone, _)| ZoneId::parse(zone).ok())
+            .filter(|zone| **zone != vm.zone)
+            .filter_map(|zone| ZoneId::parse(zone).ok())
             .collect();
         let zone = ZoneId::parse(&vm.zone).map_err(Error::internal)?;
         let spec = vm_spec(vm)?;
-        let caps = Store::cap_list_tx(tx, &vm.tenant_id).await?;
-        let running = if caps.iter().any(|c| c.scope == "pair") {
-            Store::vm_running_by_zone(tx, &vm.tenant_id).await?
-        } else {
-            Vec::new()
-        };
-        // Every row of every hour, summed by key and written in key order: transactions that meter
-        // VMs of one tenant share rows (a backbone edge's bytes), and on PostgreSQL two that take
-        // those rows in different orders deadlock.
-        let mut due: std::collections::BTreeMap<(i64, String, String, String), MeteredHour> =
-            std::collections::BTreeMap::new();
         // What the VM did, per hour and over the whole period, for its graphs.
         let mut hours: Vec<VmSampleRow> = Vec::new();
         let mut counted_figures = false;
-        // A simulated VM of a scaling group whose load was set follows that load.
-        let set_cpu = if self.driver.is_simulated() {
-            Store::scaling_sim_cpu_of_vm(tx, &vm.id).await?
-        } else {
-            None
-        };
-        let mut start = from;
-        while start < until {
+        let mut start = period.from;
+        while start < period.until {
             let hour_start = start - start.rem_euclid(HOUR_MS);
-            let end = until.min(hour_start + HOUR_MS);
+            let end = period.until.min(hour_start + HOUR_MS);
             let seconds = (end - start) / 1000;
-            let add = |kind: &str, resource: &str, size: &str, quantity: i64| MeteredHour {
-                hour_start,
-                kind: kind.to_owned(),
-                resource_id: resource.to_owned(),
-                size: size.to_owned(),
-                zone: vm.zone.clone(),
-                quantity,
+            let mut add = |kind: &str, resource: &str, size: &str, quantity: i64| {
+                if quantity > 0 {
+                    writes.usage_add(
+                        &vm.tenant_id,
+                        MeteredHour {
+                            hour_start,
+                            kind: kind.to_owned(),
+                            resource_id: resource.to_owned(),
+                            size: size.to_owned(),
+                            zone: vm.zone.clone(),
+                            quantity,
+                        },
+                    );
+                }
             };
-            let mut rows = Vec::new();
             if matches!(state, VmState::Running | VmState::Stopped) {
-                rows.push(add("disk_gib_seconds", &vm.id, "", vm.disk_gib * seconds));
+                add("disk_gib_seconds", &vm.id, "", vm.disk_gib * seconds);
                 if vm.public_ip.is_some() {
-                    rows.push(add("public_ip_seconds", &vm.id, "", seconds));
+                    add("public_ip_seconds", &vm.id, "", seconds);
                 }
             }
             if state == VmState::Running {
                 let size = size_key((vm.vcpus, vm.memory_mib, vm.disk_gib));
-                rows.push(add("vm_seconds", &vm.id, &size, seconds));
+                add("vm_seconds", &vm.id, &size, seconds);
                 if vm.dedicated {
-                    rows.push(add("dedicated_seconds", &vm.id, &size, seconds));
+                    add("dedicated_seconds", &vm.id, &size, seconds);
                 }
                 let mut load = self.driver.load(&spec, start, end).unwrap_or_default();
                 let measured = seconds;
-                if let Some(cpu) = set_cpu {
+                if let Some(cpu) = period.set_cpu {
                     let capacity = measured.saturating_mul(1000).saturating_mul(vm.vcpus);
                     load.cpu_ms = u64::try_from(capacity.saturating_mul(cpu) / 100).unwrap_or(0);
                 }
                 let seconds = u64::try_from(seconds).unwrap_or(0);
-                let caps = traffic_caps(&caps, &running, vm, zone, seconds);
+                let caps = traffic_caps(&period.facts.caps, &period.facts.running, vm, zone, seconds);
                 let traffic = self.driver.traffic(&spec, &peers, seconds, &caps);
                 for (kind, resource, bytes) in traffic_rows(&vm.id, zone, &traffic) {
-                    rows.push(add(kind, &resource, "", bytes));
+                    add(kind, &resource, "", bytes);
                 }
                 hours.push(VmSampleRow {
                     start_ms: hour_start,
@@ -230,18 +297,17 @@ impl Control {
                 });
             }
             // Counted bytes say nothing of when in the period they were sent: the last hour has them.
-            if end == until
-                && let Some(reading) = reading
+            if end == period.until
+                && let Some((counted, port)) = &period.counted
             {
-                let (counted, port) = counted_traffic(tx, &vm.id, reading).await?;
-                for (kind, resource, bytes) in traffic_rows(&vm.id, zone, &counted) {
-                    rows.push(add(kind, &resource, "", bytes));
+                for (kind, resource, bytes) in traffic_rows(&vm.id, zone, counted) {
+                    add(kind, &resource, "", bytes);
                 }
                 // A real backend's CPU and port figures replace the (zero) made-up ones, over the
                 // time between its readings; without them the period has no figures to chart.
                 // (The longer of the two: a job step may have metered part of the time since.)
                 if let (Some((port, interval_ms)), Some(last)) = (port, hours.last_mut()) {
-                    let span_ms = interval_ms.max(last.seconds.saturating_mul(1000));
+                    let span_ms = (*interval_ms).max(last.seconds.saturating_mul(1000));
                     last.cpu_ms = to_i64(port.cpu_ms);
                     last.received = to_i64(port.received_bytes);
                     last.sent = to_i64(port.sent_bytes);
@@ -250,36 +316,15 @@ impl Control {
                     counted_figures = true;
                 }
             }
-            for row in rows.into_iter().filter(|row| row.quantity > 0) {
-                let key = (
-                    row.hour_start,
-                    row.kind.clone(),
-                    row.resource_id.clone(),
-                    row.size.clone(),
-                );
-                match due.entry(key) {
-                    std::collections::btree_map::Entry::Occupied(mut held) => {
-                        let held = held.get_mut();
-                        held.quantity = held.quantity.saturating_add(row.quantity);
-                    }
-                    std::collections::btree_map::Entry::Vacant(slot) => {
-                        slot.insert(row);
-                    }
-                }
-            }
             start = end;
-        }
-        for row in due.values() {
-            Store::usage_add(tx, &vm.tenant_id, row).await?;
         }
         // A real backend's period is charted only from its counters (one reading to the next).
         if self.driver.is_simulated() || counted_figures {
             if !self.driver.is_simulated() {
                 hours.drain(..hours.len().saturating_sub(1));
             }
-            record_samples(tx, &vm.id, &hours, until).await?;
+            record_samples(writes, &vm.id, &hours, period.until);
         }
-        Store::vm_set_metered_until(tx, &vm.id, Some(until)).await?;
         Ok(())
     }
 
@@ -466,14 +511,9 @@ fn port_since(metered: &[(String, i64, i64)], now: &crate::driver::VmCounters) -
 /// period's to the minute it ends in — all of it when it is an hour at most (a tick's minute),
 /// else only its last hour's part (a server that was down long: the minute's point would
 /// otherwise stand for days).
-async fn record_samples(
-    tx: &mut crate::store::Tx,
-    vm_id: &str,
-    hours: &[VmSampleRow],
-    until: i64,
-) -> Result<(), Error> {
+fn record_samples(writes: &mut MeterWrites, vm_id: &str, hours: &[VmSampleRow], until: i64) {
     if hours.is_empty() {
-        return Ok(());
+        return;
     }
     let mut period = VmSampleRow {
         start_ms: (until - 1).div_euclid(60_000) * 60_000,
@@ -481,7 +521,7 @@ async fn record_samples(
     };
     let long = hours.iter().map(|h| h.seconds).sum::<i64>() > 3_600;
     for hour in hours {
-        Store::vm_sample_add(tx, vm_id, SampleSpan::Hour, hour).await?;
+        writes.sample_add(vm_id, SampleSpan::Hour, hour.clone());
         if long && hour.start_ms != hours[hours.len() - 1].start_ms {
             continue;
         }
@@ -491,8 +531,7 @@ async fn record_samples(
         period.received += hour.received;
         period.sent += hour.sent;
     }
-    Store::vm_sample_add(tx, vm_id, SampleSpan::Minute, &period).await?;
-    Ok(())
+    writes.sample_add(vm_id, SampleSpan::Minute, period);
 }
 
 /// The reading's counters by class: each zone by its id, and `internet`.

@@ -111,6 +111,104 @@ impl TestDb {
         }
     }
 
+    /// Seeds a fleet for scale benchmarks the way the control plane leaves it, many rows to a
+    /// statement: `tenants` tenants, each with a VDC and subnet in Frankfurt and New York and
+    /// `vms_per_tenant` running VMs (size xs) spread over the two, metered since `metered_since`.
+    /// Returns the tenants' ids.
+    ///
+    /// # Panics
+    /// When the database refuses: a benchmark cannot go on.
+    pub async fn seed_fleet(&self, tenants: usize, vms_per_tenant: usize, metered_since: i64) -> Vec<String> {
+        let now = crate::store::now_ms();
+        let ids: Vec<String> = (0..tenants).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+        let zones = ["fra1", "nyc1"];
+        let mut tenant_rows = Vec::new();
+        let mut vdc_rows = Vec::new();
+        let mut subnet_rows = Vec::new();
+        let mut vm_rows = Vec::new();
+        for (t, tenant) in ids.iter().enumerate() {
+            tenant_rows.push(vec![tenant.clone(), format!("Fleet {t:05}")]);
+            let mut vdcs = Vec::new();
+            for (z, zone) in zones.iter().enumerate() {
+                let vdc = uuid::Uuid::new_v4().to_string();
+                vdc_rows.push(vec![
+                    vdc.clone(),
+                    tenant.clone(),
+                    format!("{zone}-main"),
+                    (*zone).to_owned(),
+                ]);
+                subnet_rows.push(vec![tenant.clone(), (*zone).to_owned(), format!("10.0.{z}.0/24")]);
+                vdcs.push(vdc);
+            }
+            for n in 0..vms_per_tenant {
+                let z = n % zones.len();
+                vm_rows.push(vec![
+                    uuid::Uuid::new_v4().to_string(),
+                    tenant.clone(),
+                    vdcs[z].clone(),
+                    format!("node-{n}"),
+                    zones[z].to_owned(),
+                    format!("10.0.{z}.{}", 10 + n / zones.len()),
+                ]);
+            }
+        }
+        let mut writer = self.store.writer().await.expect("writer");
+        let tables = [
+            (
+                "INSERT INTO tenants (id, name, created_at) VALUES ",
+                &tenant_rows,
+                "$T",
+            ),
+            (
+                "INSERT INTO vdcs (id, tenant_id, name, zone, created_at) VALUES ",
+                &vdc_rows,
+                "$T",
+            ),
+            (
+                "INSERT INTO subnets (tenant_id, zone, cidr, created_at) VALUES ",
+                &subnet_rows,
+                "$T",
+            ),
+            (
+                "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, private_ip, template, vcpus, memory_mib, \
+                 disk_gib, state, breakout, dedicated, quota_reserved, image, metered_until, created_at, updated_at) VALUES ",
+                &vm_rows,
+                "'debian-12', 1, 512, 10, 'running', 0, 0, 1, 'debian-12', $M, $T, $T",
+            ),
+        ];
+        for (insert, rows, fixed) in tables {
+            let columns = rows.first().map_or(0, Vec::len);
+            for chunk in rows.chunks(crate::store::MAX_BINDS / columns.max(1)) {
+                let mut sql = String::from(insert);
+                let mut n = 0;
+                for (i, _) in chunk.iter().enumerate() {
+                    let binds: Vec<String> = (0..columns)
+                        .map(|_| {
+                            n += 1;
+                            format!("${n}")
+                        })
+                        .collect();
+                    let fixed = fixed
+                        .replace("$T", &now.to_string())
+                        .replace("$M", &metered_since.to_string());
+                    sql.push_str(&format!(
+                        "{}({}, {fixed})",
+                        if i > 0 { ", " } else { "" },
+                        binds.join(", ")
+                    ));
+                }
+                let mut query = sqlx::query(&sql);
+                for row in chunk {
+                    for value in row {
+                        query = query.bind(value);
+                    }
+                }
+                query.execute(&mut *writer).await.expect("fleet seeded");
+            }
+        }
+        ids
+    }
+
     /// Starts metering `vm` (every VM, with None) at `at`, stops metering the others and forgets
     /// the usage recorded so far, so a test controls every metered second.
     ///

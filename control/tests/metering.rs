@@ -802,3 +802,122 @@ async fn a_real_backends_cpu_and_port_counters_become_its_graph() {
         .collect();
     assert_eq!(figures, [(750, 1_000, 1_000), (100, 100, 0)]);
 }
+
+#[tokio::test]
+async fn a_tick_meters_hundreds_of_vms_of_many_tenants_each_exactly() {
+    // More VMs than one metering transaction takes (250), a tenant's split across two of them,
+    // and each tenant's VMs in two zones, so they share rows (each backbone edge's bytes).
+    let db = TestDb::fresh().await;
+    let driver = Arc::new(SimulatedDriver::new(SimTiming::instant(), 3));
+    let control = Control::new(db.store.clone(), driver).await.unwrap();
+    let mut tenants = Vec::new();
+    for t in 0..3 {
+        let signup = Signup::parse(
+            &format!("Fleet {t}"),
+            &format!("ops{t}@fleet.example"),
+            "a long enough secret",
+        )
+        .unwrap();
+        let account = control
+            .account_signup(&OpContext::anonymous("t"), signup)
+            .await
+            .unwrap();
+        let big = meridian_core::resource::Quota {
+            max_vms: 1_000,
+            max_vcpus: 1_000,
+            max_memory_mib: 1 << 30,
+            max_public_ips: 0,
+        };
+        db.store
+            .quota_set_limits(&account.tenant_id.to_string(), &big)
+            .await
+            .unwrap();
+        let ctx = OpContext {
+            actor: Actor::User {
+                user_id: account.user_id,
+                tenant_id: account.tenant_id,
+                role: account.role,
+            },
+            request_id: "m".into(),
+            client: None,
+            via: None,
+        };
+        let mut creates = Vec::new();
+        for zone in ["fra1", "nyc1"] {
+            let vdc = control.vdc_create(&ctx, zone, zone).await.unwrap().id;
+            for n in 0..55 {
+                let create = VmCreate::parse(&VmCreateForm {
+                    name: format!("node-{zone}-{n}"),
+                    zone: zone.into(),
+                    template: "debian-12".into(),
+                    size: "xs".into(),
+                    ..VmCreateForm::default()
+                })
+                .unwrap();
+                creates.push((vdc, create));
+            }
+        }
+        control.vm_create_many(&ctx, creates).await.unwrap();
+        tenants.push(ctx);
+    }
+    control.job_drain("m").await.unwrap();
+    let hour = recent_hour();
+    db.meter_from(None, hour + 20 * 60_000).await;
+
+    assert_eq!(control.meter_tick(hour + 50 * 60_000).await.unwrap(), 330);
+
+    for ctx in &tenants {
+        let vms = control.vm_list(ctx).await.unwrap();
+        assert_eq!(vms.len(), 110);
+        let rows = control.usage_list(ctx, hour, hour + HOUR_MS).await.unwrap();
+        for vm in &vms {
+            let ran: i64 = rows
+                .iter()
+                .filter(|r| r.kind == "vm_seconds" && r.resource_id == vm.id.to_string())
+                .map(|r| r.quantity)
+                .sum();
+            assert_eq!(ran, 1_800, "{} ran the half hour, metered once", vm.name);
+            let graph = db
+                .store
+                .vm_samples(&vm.id.to_string(), SampleSpan::Minute, hour)
+                .await
+                .unwrap();
+            assert_eq!(graph.len(), 1, "{}'s minute ending at the tick", vm.name);
+            assert_eq!(graph[0].seconds, 1_800);
+        }
+        // The day's sums hold exactly what the hours hold, edges' shared rows included.
+        let day = hour - hour.rem_euclid(24 * HOUR_MS);
+        let daily = control.usage_totals(ctx, day, day + 24 * HOUR_MS).await.unwrap();
+        let hourly = db
+            .store
+            .usage_hourly_totals(&ctx.tenant().unwrap().to_string(), day, day + 24 * HOUR_MS)
+            .await
+            .unwrap();
+        assert_eq!(
+            daily
+                .iter()
+                .map(|r| (&r.kind, &r.size, r.quantity))
+                .collect::<Vec<_>>(),
+            hourly
+                .iter()
+                .map(|r| (&r.kind, &r.size, r.quantity))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            rows.iter().any(|r| r.kind == "bytes_edge"),
+            "its zones' VMs sent to each other"
+        );
+    }
+    // A second tick at the same moment meters nothing twice.
+    control.meter_tick(hour + 50 * 60_000).await.unwrap();
+    let rows = control
+        .usage_list(&tenants[0], hour, hour + HOUR_MS)
+        .await
+        .unwrap();
+    let ran: i64 = rows
+        .iter()
+        .filter(|r| r.kind == "vm_seconds")
+        .map(|r| r.quantity)
+        .sum();
+    assert_eq!(ran, 110 * 1_800);
+}

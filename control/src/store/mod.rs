@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod invite;
 pub mod job;
 pub mod login_attempt;
+pub mod meter;
 pub mod probe;
 pub mod quota;
 pub mod scaling_group;

@@ -342,15 +342,4 @@ impl Store {
             .fetch_all(self.pool())
             .await
     }
-
-    /// The simulated load (CPU %) set on the group VM `vm_id` belongs to, if any.
-    pub(crate) async fn scaling_sim_cpu_of_vm(tx: &mut Tx, vm_id: &str) -> Result<Option<i64>, sqlx::Error> {
-        let found: Option<Option<i64>> = sqlx::query_scalar(
-            "SELECT g.sim_cpu FROM scaling_members m JOIN scaling_groups g ON g.id = m.group_id WHERE m.vm_id = $1",
-        )
-        .bind(vm_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        Ok(found.flatten())
-    }
 }

@@ -1,51 +1,11 @@
 //! Usage records: metered quantities rolled up per hour.
 
+use super::meter::DAY_MS;
 use super::{Store, Tx};
 use meridian_core::view::MeteredHour;
 use sqlx::Row;
 
-/// A UTC day in milliseconds: `usage_days` numbers days `hour_start / DAY_MS`.
-const DAY_MS: i64 = 86_400_000;
-
 impl Store {
-    /// Adds `quantity` to the hour's row, creating it if needed.
-    pub(crate) async fn usage_add(
-        tx: &mut Tx,
-        tenant_id: &str,
-        row: &MeteredHour,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO usage_records (tenant_id, hour_start, kind, resource_id, size, zone, quantity) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, hour_start, kind, resource_id, size) \
-             DO UPDATE SET quantity = usage_records.quantity + excluded.quantity",
-        )
-        .bind(tenant_id)
-        .bind(row.hour_start)
-        .bind(&row.kind)
-        .bind(&row.resource_id)
-        .bind(&row.size)
-        .bind(&row.zone)
-        .bind(row.quantity)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO usage_days (tenant_id, day, kind, size, first_hour, quantity) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, day, kind, size) \
-             DO UPDATE SET quantity = usage_days.quantity + excluded.quantity, \
-             first_hour = CASE WHEN excluded.first_hour < usage_days.first_hour \
-               THEN excluded.first_hour ELSE usage_days.first_hour END",
-        )
-        .bind(tenant_id)
-        .bind(row.hour_start.div_euclid(DAY_MS))
-        .bind(&row.kind)
-        .bind(&row.size)
-        .bind(row.hour_start)
-        .bind(row.quantity)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
     /// A tenant's usage for hours starting in `[from, to)`, summed in the database: one row per
     /// kind and size (what rating needs), its `hour_start` the first hour, `resource_id` and `zone`
     /// empty. A month of 100 VMs is some 200,000 hourly rows; their totals are a handful. Whole
@@ -281,12 +241,5 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         Ok(())
-    }
-
-    /// Ids of VMs whose usage is being metered.
-    pub async fn vm_ids_metered(&self) -> Result<Vec<String>, sqlx::Error> {
-        sqlx::query_scalar("SELECT id FROM vms WHERE metered_until IS NOT NULL")
-            .fetch_all(self.pool())
-            .await
     }
 }

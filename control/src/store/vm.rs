@@ -143,7 +143,7 @@ impl VmText {
     }
 }
 
-fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
+pub(crate) fn vm_from_row(row: &AnyRow) -> Result<VmRow, sqlx::Error> {
     Ok(VmRow {
         id: row.try_get("id")?,
         tenant_id: row.try_get("tenant_id")?,
@@ -531,22 +531,6 @@ impl Store {
             hosts.extend(rows);
         }
         Ok(hosts)
-    }
-
-    /// How many of the tenant's VMs run in each zone: `(zone, count)`.
-    pub(crate) async fn vm_running_by_zone(
-        tx: &mut Tx,
-        tenant_id: &str,
-    ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT zone, COUNT(*) AS n FROM vms WHERE tenant_id = $1 AND state = 'running' GROUP BY zone",
-        )
-        .bind(tenant_id)
-        .fetch_all(&mut **tx)
-        .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("zone")?, row.try_get("n")?)))
-            .collect()
     }
 
     /// Whether a live job is working on this VM.

@@ -29,7 +29,8 @@ impl SampleSpan {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    /// Its name in the `span` column.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SampleSpan::Minute => "minute",
             SampleSpan::Hour => "hour",
@@ -55,42 +56,6 @@ pub struct VmSampleRow {
 }
 
 impl Store {
-    /// Adds `sample` to VM `vm_id`'s row of the `span` period starting at `sample.start_ms`,
-    /// replacing what the slot held of an earlier lap of the ring.
-    pub(crate) async fn vm_sample_add(
-        tx: &mut Tx,
-        vm_id: &str,
-        span: SampleSpan,
-        sample: &VmSampleRow,
-    ) -> Result<(), sqlx::Error> {
-        let slot = sample
-            .start_ms
-            .div_euclid(span.period_ms())
-            .rem_euclid(span.slots());
-        sqlx::query(
-            "INSERT INTO vm_samples (vm_id, span, slot, start_ms, seconds, cpu_ms, capacity_ms, received, sent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (vm_id, span, slot) DO UPDATE SET \
-             seconds = CASE WHEN vm_samples.start_ms = excluded.start_ms THEN vm_samples.seconds + excluded.seconds ELSE excluded.seconds END, \
-             cpu_ms = CASE WHEN vm_samples.start_ms = excluded.start_ms THEN vm_samples.cpu_ms + excluded.cpu_ms ELSE excluded.cpu_ms END, \
-             capacity_ms = CASE WHEN vm_samples.start_ms = excluded.start_ms THEN vm_samples.capacity_ms + excluded.capacity_ms ELSE excluded.capacity_ms END, \
-             received = CASE WHEN vm_samples.start_ms = excluded.start_ms THEN vm_samples.received + excluded.received ELSE excluded.received END, \
-             sent = CASE WHEN vm_samples.start_ms = excluded.start_ms THEN vm_samples.sent + excluded.sent ELSE excluded.sent END, \
-             start_ms = excluded.start_ms",
-        )
-        .bind(vm_id)
-        .bind(span.as_str())
-        .bind(slot)
-        .bind(sample.start_ms)
-        .bind(sample.seconds)
-        .bind(sample.cpu_ms)
-        .bind(sample.capacity_ms)
-        .bind(sample.received)
-        .bind(sample.sent)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
     /// VM `vm_id`'s `span` rows for periods starting at or after `since`, oldest first: at most
     /// one ring's worth.
     pub async fn vm_samples(
