@@ -31,7 +31,9 @@ async fn main() {
     let minute = 60_000;
     let start = (meridian_control::store::now_ms() / minute - 10) * minute;
     let seeding = Instant::now();
-    db.seed_fleet(vms / VMS_PER_TENANT, VMS_PER_TENANT, start).await;
+    meridian_control::testing::seed_fleet(&db.store, vms / VMS_PER_TENANT, VMS_PER_TENANT, Some(start))
+        .await
+        .expect("fleet seeded");
     println!(
         "database: {}; seeded {} tenants and {vms} running VMs in {:.1} s",
         if db.url.starts_with("postgres") {

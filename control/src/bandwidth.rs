@@ -65,7 +65,10 @@ impl Control {
         let tenant = ctx.tenant()?;
         let tenant = tenant.to_string();
         let (start, end) = month_bounds(now);
-        let rows = self.store.usage_list(&tenant, start, end).await?;
+        // The month's sums per VM and edge, and per hour and zone: neither grows with the hours
+        // gone by.
+        let rows = self.store.usage_month_by_resource(&tenant, start).await?;
+        let hourly = self.store.traffic_by_zone_hour(&tenant, start, end).await?;
         let names: BTreeMap<String, String> = self
             .store
             .vm_list(&tenant)
@@ -73,7 +76,6 @@ impl Control {
             .into_iter()
             .map(|vm| (vm.id, vm.name))
             .collect();
-        let mut hourly: BTreeMap<(i64, String), u64> = BTreeMap::new();
         let mut edges: BTreeMap<String, u64> = BTreeMap::new();
         let mut vms: BTreeMap<String, VmTraffic> = BTreeMap::new();
         let mut ran = BTreeSet::new();
@@ -86,7 +88,6 @@ impl Control {
                 }
                 "bytes_edge" => *edges.entry(row.resource_id).or_default() += bytes,
                 kind @ ("bytes_backbone" | "bytes_internet") => {
-                    *hourly.entry((row.hour_start, row.zone.clone())).or_default() += bytes;
                     let vm = vms.entry(row.resource_id.clone()).or_insert_with(|| VmTraffic {
                         name: names.get(&row.resource_id).cloned(),
                         id: row.resource_id,
@@ -127,7 +128,7 @@ impl Control {
             used_pct: allowance_used_pct(backbone + internet),
             hourly: hourly
                 .into_iter()
-                .map(|((hour, zone), bytes)| (hour, zone, bytes))
+                .map(|(hour, zone, bytes)| (hour, zone, u64::try_from(bytes).unwrap_or(0)))
                 .collect(),
             edges,
             vms,
@@ -201,7 +202,7 @@ impl Control {
         for (tenant, threshold) in self.store.alert_pending(&month).await? {
             let used: u64 = self
                 .store
-                .usage_list(&tenant, start, end)
+                .usage_totals(&tenant, start, end)
                 .await?
                 .iter()
                 .filter(|row| matches!(row.kind.as_str(), "bytes_backbone" | "bytes_internet"))

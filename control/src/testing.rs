@@ -111,104 +111,6 @@ impl TestDb {
         }
     }
 
-    /// Seeds a fleet for scale benchmarks the way the control plane leaves it, many rows to a
-    /// statement: `tenants` tenants, each with a VDC and subnet in Frankfurt and New York and
-    /// `vms_per_tenant` running VMs (size xs) spread over the two, metered since `metered_since`.
-    /// Returns the tenants' ids.
-    ///
-    /// # Panics
-    /// When the database refuses: a benchmark cannot go on.
-    pub async fn seed_fleet(&self, tenants: usize, vms_per_tenant: usize, metered_since: i64) -> Vec<String> {
-        let now = crate::store::now_ms();
-        let ids: Vec<String> = (0..tenants).map(|_| uuid::Uuid::new_v4().to_string()).collect();
-        let zones = ["fra1", "nyc1"];
-        let mut tenant_rows = Vec::new();
-        let mut vdc_rows = Vec::new();
-        let mut subnet_rows = Vec::new();
-        let mut vm_rows = Vec::new();
-        for (t, tenant) in ids.iter().enumerate() {
-            tenant_rows.push(vec![tenant.clone(), format!("Fleet {t:05}")]);
-            let mut vdcs = Vec::new();
-            for (z, zone) in zones.iter().enumerate() {
-                let vdc = uuid::Uuid::new_v4().to_string();
-                vdc_rows.push(vec![
-                    vdc.clone(),
-                    tenant.clone(),
-                    format!("{zone}-main"),
-                    (*zone).to_owned(),
-                ]);
-                subnet_rows.push(vec![tenant.clone(), (*zone).to_owned(), format!("10.0.{z}.0/24")]);
-                vdcs.push(vdc);
-            }
-            for n in 0..vms_per_tenant {
-                let z = n % zones.len();
-                vm_rows.push(vec![
-                    uuid::Uuid::new_v4().to_string(),
-                    tenant.clone(),
-                    vdcs[z].clone(),
-                    format!("node-{n}"),
-                    zones[z].to_owned(),
-                    format!("10.0.{z}.{}", 10 + n / zones.len()),
-                ]);
-            }
-        }
-        let mut writer = self.store.writer().await.expect("writer");
-        let tables = [
-            (
-                "INSERT INTO tenants (id, name, created_at) VALUES ",
-                &tenant_rows,
-                "$T",
-            ),
-            (
-                "INSERT INTO vdcs (id, tenant_id, name, zone, created_at) VALUES ",
-                &vdc_rows,
-                "$T",
-            ),
-            (
-                "INSERT INTO subnets (tenant_id, zone, cidr, created_at) VALUES ",
-                &subnet_rows,
-                "$T",
-            ),
-            (
-                "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, private_ip, template, vcpus, memory_mib, \
-                 disk_gib, state, breakout, dedicated, quota_reserved, image, metered_until, created_at, updated_at) VALUES ",
-                &vm_rows,
-                "'debian-12', 1, 512, 10, 'running', 0, 0, 1, 'debian-12', $M, $T, $T",
-            ),
-        ];
-        for (insert, rows, fixed) in tables {
-            let columns = rows.first().map_or(0, Vec::len);
-            for chunk in rows.chunks(crate::store::MAX_BINDS / columns.max(1)) {
-                let mut sql = String::from(insert);
-                let mut n = 0;
-                for (i, _) in chunk.iter().enumerate() {
-                    let binds: Vec<String> = (0..columns)
-                        .map(|_| {
-                            n += 1;
-                            format!("${n}")
-                        })
-                        .collect();
-                    let fixed = fixed
-                        .replace("$T", &now.to_string())
-                        .replace("$M", &metered_since.to_string());
-                    sql.push_str(&format!(
-                        "{}({}, {fixed})",
-                        if i > 0 { ", " } else { "" },
-                        binds.join(", ")
-                    ));
-                }
-                let mut query = sqlx::query(&sql);
-                for row in chunk {
-                    for value in row {
-                        query = query.bind(value);
-                    }
-                }
-                query.execute(&mut *writer).await.expect("fleet seeded");
-            }
-        }
-        ids
-    }
-
     /// Starts metering `vm` (every VM, with None) at `at`, stops metering the others and forgets
     /// the usage recorded so far, so a test controls every metered second.
     ///
@@ -225,7 +127,12 @@ impl TestDb {
             .execute(&mut *self.store.writer().await.expect("writer"))
             .await
             .expect("metering clock set");
-        for table in ["usage_records", "usage_days"] {
+        for table in [
+            "usage_records",
+            "usage_days",
+            "usage_months",
+            "traffic_zone_hours",
+        ] {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&mut *self.store.writer().await.expect("writer"))
                 .await
@@ -265,4 +172,264 @@ pub async fn stack_row(
         .await
         .expect("read the stack row")
         .expect("the stack row exists")
+}
+
+/// A value of a seeded row.
+enum Seed {
+    Text(String),
+    Int(i64),
+    /// A number column left empty.
+    NoInt,
+}
+
+impl From<String> for Seed {
+    fn from(text: String) -> Self {
+        Seed::Text(text)
+    }
+}
+
+impl From<&str> for Seed {
+    fn from(text: &str) -> Self {
+        Seed::Text(text.to_owned())
+    }
+}
+
+impl From<i64> for Seed {
+    fn from(n: i64) -> Self {
+        Seed::Int(n)
+    }
+}
+
+/// Inserts `rows` with `insert` (`INSERT INTO t (a, b) VALUES`), then `tail` (an `ON CONFLICT`
+/// clause, or nothing), many rows to a statement.
+async fn insert_rows(
+    store: &Store,
+    insert: &str,
+    tail: &str,
+    rows: Vec<Vec<Seed>>,
+) -> Result<(), sqlx::Error> {
+    let columns = rows.first().map_or(1, Vec::len);
+    let mut writer = store.writer().await?;
+    for chunk in rows.chunks(crate::store::MAX_BINDS / columns) {
+        let sql = format!(
+            "{insert} {} {tail}",
+            crate::store::values_list(chunk.len(), columns)
+        );
+        let mut query = sqlx::query(&sql);
+        for value in chunk.iter().flatten() {
+            query = match value {
+                Seed::Text(text) => query.bind(text.as_str()),
+                Seed::Int(n) => query.bind(*n),
+                Seed::NoInt => query.bind(None::<i64>),
+            };
+        }
+        query.execute(&mut *writer).await?;
+    }
+    Ok(())
+}
+
+/// Seeds a fleet for scale benchmarks the way the control plane leaves one, many rows to a
+/// statement: `tenants` tenants ("Fleet 00000", …), each with a VDC and subnet in Frankfurt and
+/// New York and `vms_per_tenant` running VMs (size xs) spread over the two, metered from
+/// `metered_since` (None: not metered). Returns the tenants' ids.
+///
+/// # Errors
+/// When the database refuses.
+pub async fn seed_fleet(
+    store: &Store,
+    tenants: usize,
+    vms_per_tenant: usize,
+    metered_since: Option<i64>,
+) -> Result<Vec<String>, sqlx::Error> {
+    let now = crate::store::now_ms();
+    let ids: Vec<String> = (0..tenants).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let zones = ["fra1", "nyc1"];
+    let (mut tenant_rows, mut vdc_rows, mut subnet_rows, mut vm_rows) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (t, tenant) in ids.iter().enumerate() {
+        // Tenants a few seconds apart, oldest first, as sign-ups arrive.
+        let created = now - i64::try_from(tenants - t).unwrap_or(0) * 1_000;
+        tenant_rows.push(vec![
+            tenant.as_str().into(),
+            format!("Fleet {t:05}").into(),
+            created.into(),
+        ]);
+        let mut vdcs = Vec::new();
+        for (z, zone) in zones.iter().enumerate() {
+            let vdc = uuid::Uuid::new_v4().to_string();
+            vdc_rows.push(vec![
+                vdc.as_str().into(),
+                tenant.as_str().into(),
+                format!("{zone}-main").into(),
+                (*zone).into(),
+                created.into(),
+            ]);
+            subnet_rows.push(vec![
+                tenant.as_str().into(),
+                (*zone).into(),
+                format!("10.0.{z}.0/24").into(),
+                created.into(),
+            ]);
+            vdcs.push(vdc);
+        }
+        for n in 0..vms_per_tenant {
+            let z = n % zones.len();
+            vm_rows.push(vec![
+                uuid::Uuid::new_v4().to_string().into(),
+                tenant.as_str().into(),
+                vdcs[z].as_str().into(),
+                format!("node-{n}").into(),
+                zones[z].into(),
+                format!("10.0.{z}.{}", 10 + n / zones.len()).into(),
+                "debian-12".into(),
+                "debian-12".into(),
+                1_i64.into(),
+                512_i64.into(),
+                10_i64.into(),
+                "running".into(),
+                0_i64.into(),
+                0_i64.into(),
+                1_i64.into(),
+                metered_since.map_or(Seed::NoInt, Seed::Int),
+                created.into(),
+                created.into(),
+            ]);
+        }
+    }
+    insert_rows(
+        store,
+        "INSERT INTO tenants (id, name, created_at) VALUES",
+        "",
+        tenant_rows,
+    )
+    .await?;
+    insert_rows(
+        store,
+        "INSERT INTO vdcs (id, tenant_id, name, zone, created_at) VALUES",
+        "",
+        vdc_rows,
+    )
+    .await?;
+    insert_rows(
+        store,
+        "INSERT INTO subnets (tenant_id, zone, cidr, created_at) VALUES",
+        "",
+        subnet_rows,
+    )
+    .await?;
+    insert_rows(
+        store,
+        "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, private_ip, template, image, vcpus, memory_mib, \
+         disk_gib, state, breakout, dedicated, quota_reserved, metered_until, created_at, updated_at) VALUES",
+        "",
+        vm_rows,
+    )
+    .await?;
+    Ok(ids)
+}
+
+/// Seeds a month of history for `tenant_id` as the control plane would have written it: every
+/// hour of the last `days` days before the current hour metered for each of its VMs (compute,
+/// disk, backbone and internet bytes, with the daily sums), `jobs` finished jobs on its VMs and
+/// `audit` audit entries.
+///
+/// # Errors
+/// When the database refuses.
+pub async fn seed_history(
+    store: &Store,
+    tenant_id: &str,
+    days: i64,
+    jobs: usize,
+    audit: usize,
+) -> Result<(), sqlx::Error> {
+    const HOUR: i64 = 3_600_000;
+    let now = crate::store::now_ms();
+    let vms = store.vm_list(tenant_id).await?;
+    let this_hour = now - now.rem_euclid(HOUR);
+    // Written as metering writes it, with its daily and monthly sums and traffic per zone.
+    let mut writes = crate::store::meter::MeterWrites::default();
+    for hour in (1..=days * 24).map(|h| this_hour - h * HOUR) {
+        for (n, vm) in vms.iter().enumerate() {
+            let size = format!("{}/{}/{}", vm.vcpus, vm.memory_mib, vm.disk_gib);
+            let bytes = 1_000_000 + i64::try_from(n).unwrap_or(0) * 7_919 + hour / HOUR % 1_000 * 1_013;
+            for (kind, size, quantity) in [
+                ("vm_seconds", size.as_str(), 3_600),
+                ("disk_gib_seconds", "", vm.disk_gib * 3_600),
+                ("bytes_backbone", "", bytes),
+                ("bytes_internet", "", bytes / 3),
+            ] {
+                writes.usage_add(
+                    tenant_id,
+                    meridian_core::view::MeteredHour {
+                        hour_start: hour,
+                        kind: kind.to_owned(),
+                        resource_id: vm.id.clone(),
+                        size: size.to_owned(),
+                        zone: vm.zone.clone(),
+                        quantity,
+                    },
+                );
+            }
+        }
+    }
+    let mut tx = store.begin_write().await?;
+    crate::store::Store::meter_write(&mut tx, &writes).await?;
+    tx.commit().await?;
+    let span = days * 24 * HOUR;
+    let step = |i: usize, of: usize| {
+        now - span + span * i64::try_from(i).unwrap_or(0) / i64::try_from(of.max(1)).unwrap_or(1)
+    };
+    let job_rows = (0..jobs)
+        .map(|i| {
+            let at = step(i, jobs);
+            let vm = &vms[i % vms.len().max(1)];
+            vec![
+                uuid::Uuid::new_v4().to_string().into(),
+                tenant_id.into(),
+                if i % 2 == 0 { "vm_stop" } else { "vm_start" }.into(),
+                vm.id.as_str().into(),
+                "succeeded".into(),
+                2_i64.into(),
+                at.into(),
+                (at + 2_000).into(),
+                (at + 2_000).into(),
+            ]
+        })
+        .collect();
+    insert_rows(
+        store,
+        "INSERT INTO jobs (id, tenant_id, kind, target_id, state, step, created_at, updated_at, finished_at) VALUES",
+        "",
+        job_rows,
+    )
+    .await?;
+    let first_seq: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_one(store.pool())
+            .await?;
+    let audit_rows = (0..audit)
+        .map(|i| {
+            let vm = &vms[i % vms.len().max(1)];
+            vec![
+                uuid::Uuid::new_v4().to_string().into(),
+                tenant_id.into(),
+                (first_seq + 1 + i64::try_from(i).unwrap_or(0)).into(),
+                step(i, audit).into(),
+                "seeded@fleet.example".into(),
+                if i % 2 == 0 { "vm.stop" } else { "vm.start" }.into(),
+                vm.id.as_str().into(),
+                "ok".into(),
+                "127.0.0.1".into(),
+                format!("seed-{i}").into(),
+            ]
+        })
+        .collect();
+    insert_rows(
+        store,
+        "INSERT INTO audit_log (id, tenant_id, seq, at, actor, action, target, result, client, request_id) VALUES",
+        "",
+        audit_rows,
+    )
+    .await
 }

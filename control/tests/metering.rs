@@ -907,6 +907,42 @@ async fn a_tick_meters_hundreds_of_vms_of_many_tenants_each_exactly() {
             rows.iter().any(|r| r.kind == "bytes_edge"),
             "its zones' VMs sent to each other"
         );
+        // The month's sums per VM (the billing page's) equal its hours', and the bandwidth page's
+        // totals, per VM and per hour and zone, equal the hours' bytes.
+        let tenant = ctx.tenant().unwrap().to_string();
+        let (month, next) = meridian_core::calendar::month_bounds(hour);
+        let by_month = db.store.usage_by_resource(&tenant, month, next).await.unwrap();
+        let by_hours = db
+            .store
+            .usage_by_resource(&tenant, month, next - 1)
+            .await
+            .unwrap();
+        let key = |r: &meridian_core::view::MeteredHour| {
+            (r.resource_id.clone(), r.kind.clone(), r.size.clone(), r.quantity)
+        };
+        assert_eq!(
+            by_month.iter().map(key).collect::<Vec<_>>(),
+            by_hours.iter().map(key).collect::<Vec<_>>()
+        );
+        assert_eq!(by_month.len(), 110 * 2, "compute and disk of each VM");
+        let bandwidth = control.bandwidth_view(ctx, hour + 50 * 60_000).await.unwrap();
+        let bytes = |kind: &str| {
+            rows.iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| r.quantity as u64)
+                .sum::<u64>()
+        };
+        assert_eq!(
+            (bandwidth.backbone, bandwidth.internet),
+            (bytes("bytes_backbone"), bytes("bytes_internet"))
+        );
+        assert!(bandwidth.backbone > 0);
+        assert_eq!(bandwidth.vms.len(), 110);
+        assert_eq!(
+            bandwidth.hourly.iter().map(|(_, _, b)| b).sum::<u64>(),
+            bytes("bytes_backbone") + bytes("bytes_internet")
+        );
+        assert_eq!(bandwidth.hourly.len(), 2, "one hour, two zones");
     }
     // A second tick at the same moment meters nothing twice.
     control.meter_tick(hour + 50 * 60_000).await.unwrap();

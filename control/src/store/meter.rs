@@ -5,6 +5,7 @@ use super::vm::{VmRow, vm_from_row};
 use super::vm_sample::{SampleSpan, VmSampleRow};
 use super::{MAX_BINDS, Store, Tx, in_list, values_list};
 use meridian_core::bandwidth::Cap;
+use meridian_core::calendar::month_bounds;
 use meridian_core::view::MeteredHour;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
@@ -85,6 +86,33 @@ impl MeterWrites {
                 }
             }
         }
+    }
+
+    /// The hourly usage summed per tenant, month, kind, resource and size, with the resource's
+    /// zone and first hour: what `usage_months` adds.
+    fn months(&self) -> BTreeMap<(&str, i64, &str, &str, &str), (&str, i64, i64)> {
+        let mut months: BTreeMap<(&str, i64, &str, &str, &str), (&str, i64, i64)> = BTreeMap::new();
+        for ((tenant, hour, kind, resource, size), (zone, quantity)) in &self.usage {
+            let month = month_bounds(*hour).0;
+            let sum = months
+                .entry((tenant, month, kind, resource, size))
+                .or_insert((zone, *hour, 0));
+            sum.1 = sum.1.min(*hour);
+            sum.2 = sum.2.saturating_add(*quantity);
+        }
+        months
+    }
+
+    /// The bytes sent per tenant, hour and zone: what `traffic_zone_hours` adds.
+    fn zone_hours(&self) -> BTreeMap<(&str, i64, &str), i64> {
+        let mut hours: BTreeMap<(&str, i64, &str), i64> = BTreeMap::new();
+        for ((tenant, hour, kind, _, _), (zone, quantity)) in &self.usage {
+            if kind == "bytes_backbone" || kind == "bytes_internet" {
+                let sum = hours.entry((tenant, *hour, zone)).or_insert(0);
+                *sum = sum.saturating_add(*quantity);
+            }
+        }
+        hours
     }
 
     /// The hourly usage summed per tenant, UTC day, kind and size, with the day's first hour:
@@ -205,8 +233,9 @@ impl Store {
         Ok(set)
     }
 
-    /// Writes what a batch metered: the hourly usage, the tenants' daily sums (`usage_days`),
-    /// the VMs' graph rows and how far each VM is metered, a multi-row statement per chunk.
+    /// Writes what a batch metered: the hourly usage, its roll-ups (the tenants' daily sums,
+    /// the resources' monthly sums, the traffic per hour and zone), the VMs' graph rows and how
+    /// far each VM is metered, a multi-row statement per chunk.
     pub(crate) async fn meter_write(tx: &mut Tx, writes: &MeterWrites) -> Result<(), sqlx::Error> {
         let usage: Vec<_> = writes.usage.iter().filter(|(_, (_, q))| *q > 0).collect();
         for chunk in usage.chunks(WRITE_BINDS / 7) {
@@ -248,6 +277,47 @@ impl Store {
                     .bind(*size)
                     .bind(*first_hour)
                     .bind(*quantity);
+            }
+            query.execute(&mut **tx).await?;
+        }
+        let months: Vec<_> = writes
+            .months()
+            .into_iter()
+            .filter(|(_, (_, _, q))| *q > 0)
+            .collect();
+        for chunk in months.chunks(WRITE_BINDS / 8) {
+            let sql = format!(
+                "INSERT INTO usage_months (tenant_id, month_start, kind, resource_id, size, zone, first_hour, quantity) \
+                 VALUES {} ON CONFLICT (tenant_id, month_start, kind, resource_id, size) \
+                 DO UPDATE SET quantity = usage_months.quantity + excluded.quantity, \
+                 first_hour = CASE WHEN excluded.first_hour < usage_months.first_hour \
+                   THEN excluded.first_hour ELSE usage_months.first_hour END",
+                values_list(chunk.len(), 8)
+            );
+            let mut query = sqlx::query(&sql);
+            for ((tenant, month, kind, resource, size), (zone, first_hour, quantity)) in chunk {
+                query = query
+                    .bind(*tenant)
+                    .bind(*month)
+                    .bind(*kind)
+                    .bind(*resource)
+                    .bind(*size)
+                    .bind(*zone)
+                    .bind(*first_hour)
+                    .bind(*quantity);
+            }
+            query.execute(&mut **tx).await?;
+        }
+        let zone_hours: Vec<_> = writes.zone_hours().into_iter().filter(|(_, q)| *q > 0).collect();
+        for chunk in zone_hours.chunks(WRITE_BINDS / 4) {
+            let sql = format!(
+                "INSERT INTO traffic_zone_hours (tenant_id, hour_start, zone, bytes) VALUES {} \
+                 ON CONFLICT (tenant_id, hour_start, zone) DO UPDATE SET bytes = traffic_zone_hours.bytes + excluded.bytes",
+                values_list(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(&sql);
+            for ((tenant, hour, zone), bytes) in chunk {
+                query = query.bind(*tenant).bind(*hour).bind(*zone).bind(*bytes);
             }
             query.execute(&mut **tx).await?;
         }

@@ -2,6 +2,7 @@
 
 use super::meter::DAY_MS;
 use super::{Store, Tx};
+use meridian_core::calendar::month_bounds;
 use meridian_core::view::MeteredHour;
 use sqlx::Row;
 
@@ -100,13 +101,29 @@ impl Store {
     }
 
     /// A tenant's charged usage (compute, dedicated hosts, disk, public addresses) for hours starting in
-    /// `[from, to)`, summed per VM: one row per VM, kind and size, `hour_start` its first hour.
+    /// `[from, to)`, summed per VM: one row per VM, kind and size, `hour_start` its first hour. A
+    /// calendar month is read from the monthly sums (`usage_months`): a row per VM and kind
+    /// however many hours it ran.
     pub async fn usage_by_resource(
         &self,
         tenant_id: &str,
         from: i64,
         to: i64,
     ) -> Result<Vec<MeteredHour>, sqlx::Error> {
+        if month_bounds(from) == (from, to) {
+            return self
+                .usage_month_query(
+                    tenant_id,
+                    from,
+                    &[
+                        "vm_seconds",
+                        "dedicated_seconds",
+                        "disk_gib_seconds",
+                        "public_ip_seconds",
+                    ],
+                )
+                .await;
+        }
         self.usage_query(
             "SELECT MIN(hour_start) AS hour_start, kind, resource_id, size, MIN(zone) AS zone, \
              CAST(SUM(quantity) AS BIGINT) AS quantity FROM usage_records \
@@ -117,6 +134,36 @@ impl Store {
             from,
             to,
         )
+        .await
+    }
+
+    /// A tenant's usage in the calendar month starting at `month_start`, summed per resource,
+    /// kind and size (`usage_months`): `hour_start` is the resource's first hour in the month,
+    /// `zone` its zone.
+    pub async fn usage_month_by_resource(
+        &self,
+        tenant_id: &str,
+        month_start: i64,
+    ) -> Result<Vec<MeteredHour>, sqlx::Error> {
+        self.usage_month_query(tenant_id, month_start, &[]).await
+    }
+
+    /// The bytes a tenant's VMs sent (backbone and internet) per hour and zone, for hours
+    /// starting in `[from, to)`: `(hour, zone, bytes)`, in that order.
+    pub async fn traffic_by_zone_hour(
+        &self,
+        tenant_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT hour_start, zone, bytes FROM traffic_zone_hours \
+             WHERE tenant_id = $1 AND hour_start >= $2 AND hour_start < $3 ORDER BY hour_start, zone",
+        )
+        .bind(tenant_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
         .await
     }
 
@@ -150,18 +197,33 @@ impl Store {
             .bind(to)
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(MeteredHour {
-                    hour_start: row.try_get("hour_start")?,
-                    kind: row.try_get("kind")?,
-                    resource_id: row.try_get("resource_id")?,
-                    size: row.try_get("size")?,
-                    zone: row.try_get("zone")?,
-                    quantity: row.try_get("quantity")?,
-                })
-            })
-            .collect()
+        rows.iter().map(metered_hour).collect()
+    }
+
+    /// The rows of `usage_months` for `tenant_id`'s month starting at `month_start`, of the kinds
+    /// `only` names (every kind when empty), as [`MeteredHour`]s: `hour_start` is the resource's
+    /// first hour in the month.
+    async fn usage_month_query(
+        &self,
+        tenant_id: &str,
+        month_start: i64,
+        only: &[&str],
+    ) -> Result<Vec<MeteredHour>, sqlx::Error> {
+        let kinds = if only.is_empty() {
+            String::new()
+        } else {
+            format!(" AND kind IN ({})", super::in_list(3, only.len()))
+        };
+        let sql = format!(
+            "SELECT first_hour AS hour_start, kind, resource_id, size, zone, quantity FROM usage_months \
+             WHERE tenant_id = $1 AND month_start = $2{kinds} ORDER BY resource_id, kind, size"
+        );
+        let mut query = sqlx::query(&sql).bind(tenant_id).bind(month_start);
+        for kind in only {
+            query = query.bind(*kind);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter().map(metered_hour).collect()
     }
 
     /// Starts the metering clock of the tenant's running VMs at `since` (the demo's history).
@@ -242,4 +304,16 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// A usage row as read.
+fn metered_hour(row: &sqlx::any::AnyRow) -> Result<MeteredHour, sqlx::Error> {
+    Ok(MeteredHour {
+        hour_start: row.try_get("hour_start")?,
+        kind: row.try_get("kind")?,
+        resource_id: row.try_get("resource_id")?,
+        size: row.try_get("size")?,
+        zone: row.try_get("zone")?,
+        quantity: row.try_get("quantity")?,
+    })
 }
