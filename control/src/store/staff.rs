@@ -130,19 +130,21 @@ impl Store {
         let query = query.trim();
         let order = match sort {
             "name" => "LOWER(t.name), t.id",
-            _ => "t.created_at DESC, t.id",
+            // Backwards along `tenants_by_created`.
+            _ => "t.created_at DESC, t.id DESC",
         };
         let sql = format!(
             // The page of tenants first, then its totals: the correlated counts run for the
             // `limit` tenants shown, not for every tenant before the LIMIT (issue 24: 65 ms a
-            // search on SQLite with 10,000 tenants, 10.5 ms this way).
+            // search on SQLite with 10,000 tenants, 10.5 ms this way). The users matching a
+            // search are found once (`IN`), not once per tenant.
             "SELECT t.id, t.name, t.created_at, t.suspended_at, t.suspended_reason, \
                (SELECT MIN(u.email) FROM users u WHERE u.tenant_id = t.id AND u.role = 'owner') AS owner_email, \
                (SELECT COUNT(*) FROM vms v WHERE v.tenant_id = t.id AND v.state <> 'destroyed') AS vm_count, \
                (SELECT COUNT(DISTINCT d.zone) FROM vdcs d WHERE d.tenant_id = t.id) AS zone_count \
              FROM (SELECT id, name, created_at, suspended_at, suspended_reason FROM tenants t \
                WHERE $1 = '' OR t.id = $1 OR LOWER(t.name) LIKE $2 ESCAPE '\\' \
-                  OR EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = t.id AND u.email LIKE $2 ESCAPE '\\') \
+                  OR t.id IN (SELECT u.tenant_id FROM users u WHERE u.email LIKE $2 ESCAPE '\\') \
                ORDER BY {order} LIMIT $3 OFFSET $4) t \
              ORDER BY {order}"
         );
