@@ -231,8 +231,22 @@ const SERIES: [RGBColor; 8] = [
     RGBColor(102, 112, 133),
 ];
 
-/// Columns of traffic per hour, stacked by the sending VM's zone: `hourly` is `(hour start,
-/// zone, bytes)`. None when there is nothing to draw.
+/// How long one column of [`traffic_by_zone_svg`] is, in ms, and its name: an hour while the
+/// traffic spans three days at most, else a day (a month of hours in 16 zones was 11,000 bars:
+/// tens of milliseconds to draw and a heavy page, and too thin to read).
+pub fn traffic_column(hourly: &[(i64, String, u64)]) -> (i64, &'static str) {
+    const HOUR: i64 = 3_600_000;
+    let first = hourly.iter().map(|h| h.0).min().unwrap_or(0);
+    let last = hourly.iter().map(|h| h.0).max().unwrap_or(0);
+    if last - first >= 3 * 24 * HOUR {
+        (24 * HOUR, "day")
+    } else {
+        (HOUR, "hour")
+    }
+}
+
+/// Columns of traffic per hour or per day ([`traffic_column`]), stacked by the sending VM's
+/// zone: `hourly` is `(hour start, zone, bytes)`. None when there is nothing to draw.
 pub fn traffic_by_zone_svg(hourly: &[(i64, String, u64)]) -> Option<String> {
     draw_traffic_by_zone(hourly)
         .map_err(|error| tracing::warn!(error.detail = %error, "traffic chart failed to draw"))
@@ -241,16 +255,26 @@ pub fn traffic_by_zone_svg(hourly: &[(i64, String, u64)]) -> Option<String> {
 }
 
 fn draw_traffic_by_zone(hourly: &[(i64, String, u64)]) -> Result<Option<String>, Box<dyn std::error::Error>> {
-    const HOUR: i64 = 3_600_000;
+    let (column, column_name) = traffic_column(hourly);
+    let mut columns: std::collections::BTreeMap<(i64, &str), u64> = std::collections::BTreeMap::new();
+    for (hour, zone, bytes) in hourly {
+        *columns
+            .entry((hour - hour.rem_euclid(column), zone.as_str()))
+            .or_default() += bytes;
+    }
+    let hourly: Vec<(i64, &str, u64)> = columns
+        .into_iter()
+        .map(|((at, zone), bytes)| (at, zone, bytes))
+        .collect();
     let (Some(first), Some(last)) = (hourly.iter().map(|h| h.0).min(), hourly.iter().map(|h| h.0).max())
     else {
         return Ok(None);
     };
-    let mut zones: Vec<&str> = hourly.iter().map(|h| h.1.as_str()).collect();
+    let mut zones: Vec<&str> = hourly.iter().map(|h| h.1).collect();
     zones.sort_unstable();
     zones.dedup();
     let mut per_hour: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
-    for (hour, _, bytes) in hourly {
+    for (hour, _, bytes) in &hourly {
         *per_hour.entry(*hour).or_default() += bytes;
     }
     let max = per_hour.values().copied().max().unwrap_or(1).max(1);
@@ -272,10 +296,14 @@ fn draw_traffic_by_zone(hourly: &[(i64, String, u64)]) -> Result<Option<String>,
             .margin(8)
             .x_label_area_size(24)
             .y_label_area_size(72)
-            .build_cartesian_2d(first..last + HOUR, 0.0..top)?;
+            .build_cartesian_2d(first..last + column, 0.0..top)?;
         let label = |t: &i64| {
             let day = meridian_core::calendar::format_utc(*t);
-            format!("{} {}", &day[8..10], clock(*t))
+            if column_name == "day" {
+                day[5..10].to_owned()
+            } else {
+                format!("{} {}", &day[8..10], clock(*t))
+            }
         };
         chart
             .configure_mesh()
@@ -288,7 +316,7 @@ fn draw_traffic_by_zone(hourly: &[(i64, String, u64)]) -> Result<Option<String>,
                     format!("{v:.1}")
                 }
             })
-            .y_desc(format!("{unit_name} per hour"))
+            .y_desc(format!("{unit_name} per {column_name}"))
             .label_style(("sans-serif", 12))
             .axis_desc_style(("sans-serif", 12))
             .light_line_style(RGBColor(238, 241, 246))
@@ -305,8 +333,8 @@ fn draw_traffic_by_zone(hourly: &[(i64, String, u64)]) -> Result<Option<String>,
                     let height = *bytes as f64 / unit;
                     let rect = Rectangle::new(
                         [
-                            (*hour + HOUR / 10, *below),
-                            (*hour + HOUR * 9 / 10, *below + height),
+                            (*hour + column / 10, *below),
+                            (*hour + column * 9 / 10, *below + height),
                         ],
                         colour.filled(),
                     );
@@ -508,6 +536,32 @@ mod tests {
         // Nothing carried: nothing to draw.
         assert!(traffic_by_link_svg(&[("Idle".into(), 0)]).is_none());
         assert!(traffic_by_link_svg(&[]).is_none());
+    }
+
+    #[test]
+    fn a_month_of_traffic_is_drawn_a_column_a_day_and_two_days_a_column_an_hour() {
+        let hour = 1_800_000_000_000;
+        let traffic = |hours: i64| -> Vec<(i64, String, u64)> {
+            (0..hours)
+                .flat_map(|h| ["lon1", "fra1"].map(|z| (hour + h * 3_600_000, z.to_owned(), 1 << 20)))
+                .collect()
+        };
+        let month = traffic(30 * 24);
+        assert_eq!(traffic_column(&month), (86_400_000, "day"));
+        let svg = traffic_by_zone_svg(&month).expect("a chart");
+        // Thirty-one days at most per zone (the month need not start at midnight), not 720 hours.
+        let rects = svg.matches("<rect").count();
+        assert!((60..=70).contains(&rects), "{rects} rectangles");
+        assert!(svg.contains("per day"));
+        let days = traffic(48);
+        assert_eq!(traffic_column(&days).1, "hour");
+        assert!(
+            traffic_by_zone_svg(&days)
+                .expect("a chart")
+                .matches("<rect")
+                .count()
+                > 96
+        );
     }
 
     #[test]

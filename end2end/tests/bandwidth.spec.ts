@@ -30,7 +30,7 @@ test('the bandwidth page charts the traffic at $0.00 and manages caps and the al
   await hydrated(page);
   await expect(page.getByRole('heading', { level: 1, name: 'Bandwidth' })).toBeVisible();
   await expect(page.getByRole('region', { name: 'Charged' })).toContainText('$0.00');
-  await expect(page.getByRole('img', { name: /Traffic sent per hour this month by VMs in (.*, )?Singapore/ })).toBeVisible();
+  await expect(page.getByRole('img', { name: /Traffic sent per (hour|day) this month by VMs in (.*, )?Singapore/ })).toBeVisible();
   await expect(page.getByRole('img', { name: /busiest is/ })).toBeVisible();
   await expect(page.getByRole('table', { name: 'Traffic by VM' }).getByRole('row').filter({ hasText: 'talker-sin' })).toContainText('$0.00');
   await expect(page.getByRole('table', { name: 'Cost elsewhere' }).getByRole('row')).toHaveCount(3);

@@ -9,8 +9,9 @@
 //!
 //! `MERIDIAN_LOAD_SCALE=large` measures on a large database instead of a young one: 10,000 other
 //! tenants with 100,000 running VMs (metered), and the measured tenant's last 30 days of hourly
-//! usage, 3,000 finished jobs and 3,000 audit entries. PostgreSQL instead of SQLite under
-//! `scripts/with-postgres.sh`.
+//! usage, 3,000 finished jobs and 3,000 audit entries; `MERIDIAN_LOAD_FLEET_METERED=0` leaves
+//! those VMs unmetered (what the size costs without metering's work). PostgreSQL instead of
+//! SQLite under `scripts/with-postgres.sh`.
 //!
 //! Run with `scripts/bench-load.sh` (builds the release binary, pins the server to one core and
 //! this load generator to the other).
@@ -286,10 +287,13 @@ async fn main() {
         .await
         .expect("database");
     store.migrate().await.expect("migrated");
+    // MERIDIAN_LOAD_FLEET_METERED=0 leaves the seeded fleet unmetered: what the size alone costs.
+    let fleet_metered = std::env::var("MERIDIAN_LOAD_FLEET_METERED").map_or(true, |m| m != "0");
     if large {
         // Ten thousand other tenants with ten running VMs each, metered from now on.
         let started = Instant::now();
-        meridian_control::testing::seed_fleet(&store, 10_000, 10, Some(meridian_control::store::now_ms()))
+        let since = fleet_metered.then(meridian_control::store::now_ms);
+        meridian_control::testing::seed_fleet(&store, 10_000, 10, since)
             .await
             .expect("fleet seeded");
         println!(
@@ -303,7 +307,11 @@ async fn main() {
     println!(
         "server {binary} on core {server_core}, {}, {}; {seconds} s per run",
         if postgres { "PostgreSQL" } else { "SQLite" },
-        if large { "large database" } else { "young database" }
+        match (large, fleet_metered) {
+            (false, _) => "young database",
+            (true, true) => "large database, its 100,000 VMs metered",
+            (true, false) => "large database, its 100,000 VMs not metered",
+        }
     );
     println!("resident memory idle: {idle_rss:.1} MB (goal ≤ 100 MB)");
 

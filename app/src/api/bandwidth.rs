@@ -68,8 +68,10 @@ pub struct BandwidthData {
     pub allowance: u64,
     /// Share of it used, percent.
     pub used_pct: u32,
-    /// Traffic per hour by zone, drawn on the server (None before any traffic).
+    /// Traffic per hour or per day by zone, drawn on the server (None before any traffic).
     pub by_zone_svg: Option<String>,
+    /// How long one of its columns is: "hour" or "day".
+    pub by_zone_column: String,
     /// Per zone totals: `(zone, bytes)`, the chart's figures.
     pub zones: Vec<(String, u64)>,
     /// Traffic per link, drawn on the server.
@@ -180,6 +182,7 @@ fn data_from(view: meridian_control::bandwidth::BandwidthView) -> BandwidthData 
         allowance: view.allowance,
         used_pct: view.used_pct,
         by_zone_svg: crate::charts::traffic_by_zone_svg(&view.hourly),
+        by_zone_column: crate::charts::traffic_column(&view.hourly).1.to_owned(),
         zones: zones
             .into_iter()
             .map(|(zone, bytes)| (city(&zone), bytes))

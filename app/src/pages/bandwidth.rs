@@ -107,7 +107,8 @@ fn charts(data: &BandwidthData) -> AnyView {
         .map(|(link, bytes)| view! { <tr><td>{link.clone()}</td><td>{format_bytes(*bytes)}</td></tr> })
         .collect_view();
     let zone_summary = format!(
-        "Traffic sent per hour this month by VMs in {}, stacked by zone.",
+        "Traffic sent per {} this month by VMs in {}, stacked by zone.",
+        data.by_zone_column,
         data.zones
             .iter()
             .map(|(z, _)| z.as_str())
