@@ -231,40 +231,29 @@ const SERIES: [RGBColor; 8] = [
     RGBColor(102, 112, 133),
 ];
 
-/// How long one column of [`traffic_by_zone_svg`] is, in ms, and its name: an hour while the
-/// traffic spans three days at most, else a day (a month of hours in 16 zones was 11,000 bars:
-/// tens of milliseconds to draw and a heavy page, and too thin to read).
-pub fn traffic_column(hourly: &[(i64, String, u64)]) -> (i64, &'static str) {
-    const HOUR: i64 = 3_600_000;
-    let first = hourly.iter().map(|h| h.0).min().unwrap_or(0);
-    let last = hourly.iter().map(|h| h.0).max().unwrap_or(0);
-    if last - first >= 3 * 24 * HOUR {
-        (24 * HOUR, "day")
-    } else {
-        (HOUR, "hour")
-    }
+/// The name of a column of `column_ms` of [`traffic_by_zone_svg`]: "day" or "hour".
+pub fn traffic_column(column_ms: i64) -> &'static str {
+    if column_ms >= 86_400_000 { "day" } else { "hour" }
 }
 
-/// Columns of traffic per hour or per day ([`traffic_column`]), stacked by the sending VM's
-/// zone: `hourly` is `(hour start, zone, bytes)`. None when there is nothing to draw.
-pub fn traffic_by_zone_svg(hourly: &[(i64, String, u64)]) -> Option<String> {
-    draw_traffic_by_zone(hourly)
+/// Columns of traffic, each `column_ms` long (an hour or a day), stacked by the sending VM's
+/// zone: `columns` is `(column start, zone, bytes)`. None when there is nothing to draw.
+pub fn traffic_by_zone_svg(columns: &[(i64, String, u64)], column_ms: i64) -> Option<String> {
+    draw_traffic_by_zone(columns, column_ms)
         .map_err(|error| tracing::warn!(error.detail = %error, "traffic chart failed to draw"))
         .ok()
         .flatten()
 }
 
-fn draw_traffic_by_zone(hourly: &[(i64, String, u64)]) -> Result<Option<String>, Box<dyn std::error::Error>> {
-    let (column, column_name) = traffic_column(hourly);
-    let mut columns: std::collections::BTreeMap<(i64, &str), u64> = std::collections::BTreeMap::new();
-    for (hour, zone, bytes) in hourly {
-        *columns
-            .entry((hour - hour.rem_euclid(column), zone.as_str()))
-            .or_default() += bytes;
-    }
-    let hourly: Vec<(i64, &str, u64)> = columns
-        .into_iter()
-        .map(|((at, zone), bytes)| (at, zone, bytes))
+fn draw_traffic_by_zone(
+    hourly: &[(i64, String, u64)],
+    column: i64,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let column = column.max(1);
+    let column_name = traffic_column(column);
+    let hourly: Vec<(i64, &str, u64)> = hourly
+        .iter()
+        .map(|(at, zone, bytes)| (*at, zone.as_str(), *bytes))
         .collect();
     let (Some(first), Some(last)) = (hourly.iter().map(|h| h.0).min(), hourly.iter().map(|h| h.0).max())
     else {
@@ -481,7 +470,7 @@ mod tests {
         assert!(!svg.contains("<script") && !svg.contains("<meta"), "{svg}");
         assert!(svg.contains("&lt;script&gt;"), "{svg}");
         let hourly = [(1_800_000_000_000, label.clone(), 1_000_000)];
-        let svg = traffic_by_zone_svg(&hourly).expect("a chart");
+        let svg = traffic_by_zone_svg(&hourly, 3_600_000).expect("a chart");
         assert!(!svg.contains("<script") && !svg.contains("<meta"), "{svg}");
         let samples: Vec<(i64, Option<f64>)> = (0..60)
             .map(|i| (1_800_000_000_000 + i * 60_000, Some(5.0)))
@@ -539,29 +528,29 @@ mod tests {
     }
 
     #[test]
-    fn a_month_of_traffic_is_drawn_a_column_a_day_and_two_days_a_column_an_hour() {
-        let hour = 1_800_000_000_000;
-        let traffic = |hours: i64| -> Vec<(i64, String, u64)> {
-            (0..hours)
-                .flat_map(|h| ["lon1", "fra1"].map(|z| (hour + h * 3_600_000, z.to_owned(), 1 << 20)))
+    fn day_columns_are_drawn_a_day_wide_and_say_so() {
+        let day = 1_800_000_000_000 - 1_800_000_000_000 % 86_400_000;
+        let columns: Vec<(i64, String, u64)> = (0..30)
+            .flat_map(|d| ["lon1", "fra1"].map(|z| (day + d * 86_400_000, z.to_owned(), 1 << 30)))
+            .collect();
+        let svg = traffic_by_zone_svg(&columns, 86_400_000).expect("a chart");
+        assert!(svg.contains("per day"));
+        // One bar a column and zone, and a day's bar is wider than an hour's would be.
+        let widths = |svg: &str| -> Vec<f64> {
+            svg.split("<rect")
+                .skip(1)
+                .filter_map(|r| r.split("width=\"").nth(1)?.split('"').next()?.parse().ok())
                 .collect()
         };
-        let month = traffic(30 * 24);
-        assert_eq!(traffic_column(&month), (86_400_000, "day"));
-        let svg = traffic_by_zone_svg(&month).expect("a chart");
-        // Thirty-one days at most per zone (the month need not start at midnight), not 720 hours.
-        let rects = svg.matches("<rect").count();
-        assert!((60..=70).contains(&rects), "{rects} rectangles");
-        assert!(svg.contains("per day"));
-        let days = traffic(48);
-        assert_eq!(traffic_column(&days).1, "hour");
-        assert!(
-            traffic_by_zone_svg(&days)
-                .expect("a chart")
-                .matches("<rect")
-                .count()
-                > 96
-        );
+        let bars = widths(&svg)
+            .into_iter()
+            .filter(|w| *w > 12.0 && *w < 100.0)
+            .count();
+        assert_eq!(bars, 60, "30 days × 2 zones");
+        assert_eq!(traffic_column(86_400_000), "day");
+        assert_eq!(traffic_column(3_600_000), "hour");
+        let hours = traffic_by_zone_svg(&columns[..2], 3_600_000).expect("a chart");
+        assert!(hours.contains("per hour"));
     }
 
     #[test]
@@ -575,7 +564,7 @@ mod tests {
                     .map(move |z| (hour + h * 3_600_000, (*z).to_owned(), 3 << 30))
             })
             .collect();
-        let svg = traffic_by_zone_svg(&hourly).expect("a chart");
+        let svg = traffic_by_zone_svg(&hourly, 3_600_000).expect("a chart");
         for zone in zones {
             // plotters writes a text's content on a line of its own.
             let at = svg
@@ -595,8 +584,8 @@ mod tests {
         }
         assert!(svg.contains("GiB per hour"), "binary units");
         // One value alone still draws.
-        assert!(traffic_by_zone_svg(&[(hour, "lon1".into(), 1)]).is_some());
-        assert!(traffic_by_zone_svg(&[]).is_none());
+        assert!(traffic_by_zone_svg(&[(hour, "lon1".into(), 1)], 3_600_000).is_some());
+        assert!(traffic_by_zone_svg(&[], 3_600_000).is_none());
     }
 
     #[test]

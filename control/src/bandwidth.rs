@@ -43,8 +43,11 @@ pub struct BandwidthView {
     pub allowance: u64,
     /// Share of it used, in percent.
     pub used_pct: u32,
-    /// Per hour and zone (of the sending VM): `(hour start, zone, bytes)`.
+    /// Per column of `column_ms` and zone (of the sending VM): `(column start, zone, bytes)`.
     pub hourly: Vec<(i64, String, u64)>,
+    /// How long a column of `hourly` is: an hour in a month's first three days, else a day (a
+    /// month of hours in 16 zones is 11,000 figures, too many to read or chart).
+    pub column_ms: i64,
     /// Per backbone link: `(edge key, bytes)`, busiest first.
     pub edges: Vec<(String, u64)>,
     /// Per VM, busiest first.
@@ -59,6 +62,9 @@ pub struct BandwidthView {
     pub elsewhere: Vec<(EgressModel, Money)>,
 }
 
+/// A day in ms.
+const DAY_MS: i64 = 24 * crate::metering::HOUR_MS;
+
 impl Control {
     /// The month holding `now`: traffic, allowance, caps and alert.
     pub async fn bandwidth_view(&self, ctx: &OpContext, now: i64) -> Result<BandwidthView, Error> {
@@ -68,7 +74,12 @@ impl Control {
         // The month's sums per VM and edge, and per hour and zone: neither grows with the hours
         // gone by.
         let rows = self.store.usage_month_by_resource(&tenant, start).await?;
-        let hourly = self.store.traffic_by_zone_hour(&tenant, start, end).await?;
+        let column_ms = if now - start > 3 * DAY_MS {
+            DAY_MS
+        } else {
+            crate::metering::HOUR_MS
+        };
+        let hourly = self.store.traffic_by_zone(&tenant, start, end, column_ms).await?;
         let names: BTreeMap<String, String> = self
             .store
             .vm_list(&tenant)
@@ -130,6 +141,7 @@ impl Control {
                 .into_iter()
                 .map(|(hour, zone, bytes)| (hour, zone, u64::try_from(bytes).unwrap_or(0)))
                 .collect(),
+            column_ms,
             edges,
             vms,
             caps: self.store.cap_list(&tenant).await?,

@@ -181,8 +181,8 @@ fn data_from(view: meridian_control::bandwidth::BandwidthView) -> BandwidthData 
         internet: view.internet,
         allowance: view.allowance,
         used_pct: view.used_pct,
-        by_zone_svg: crate::charts::traffic_by_zone_svg(&view.hourly),
-        by_zone_column: crate::charts::traffic_column(&view.hourly).1.to_owned(),
+        by_zone_svg: crate::charts::traffic_by_zone_svg(&view.hourly, view.column_ms),
+        by_zone_column: crate::charts::traffic_column(view.column_ms).to_owned(),
         zones: zones
             .into_iter()
             .map(|(zone, bytes)| (city(&zone), bytes))

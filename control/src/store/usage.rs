@@ -148,21 +148,25 @@ impl Store {
         self.usage_month_query(tenant_id, month_start, &[]).await
     }
 
-    /// The bytes a tenant's VMs sent (backbone and internet) per hour and zone, for hours
-    /// starting in `[from, to)`: `(hour, zone, bytes)`, in that order.
-    pub async fn traffic_by_zone_hour(
+    /// The bytes a tenant's VMs sent (backbone and internet) per zone and column of `column_ms`
+    /// (an hour, or a day), for hours starting in `[from, to)`: `(column start, zone, bytes)`, in
+    /// that order, summed in the database.
+    pub async fn traffic_by_zone(
         &self,
         tenant_id: &str,
         from: i64,
         to: i64,
+        column_ms: i64,
     ) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT hour_start, zone, bytes FROM traffic_zone_hours \
-             WHERE tenant_id = $1 AND hour_start >= $2 AND hour_start < $3 ORDER BY hour_start, zone",
+            "SELECT (hour_start / $4) * $4 AS at, zone, CAST(SUM(bytes) AS BIGINT) AS bytes FROM traffic_zone_hours \
+             WHERE tenant_id = $1 AND hour_start >= $2 AND hour_start < $3 \
+             GROUP BY hour_start / $4, zone ORDER BY at, zone",
         )
         .bind(tenant_id)
         .bind(from)
         .bind(to)
+        .bind(column_ms.max(1))
         .fetch_all(self.pool())
         .await
     }
