@@ -286,10 +286,17 @@ fn draw_traffic_by_zone(
             .x_label_area_size(24)
             .y_label_area_size(72)
             .build_cartesian_2d(first..last + column, 0.0..top)?;
+        // A day's date once, at its first label (the axis puts several labels in a day).
+        let last_day = std::cell::RefCell::new(String::new());
         let label = |t: &i64| {
             let day = meridian_core::calendar::format_utc(*t);
             if column_name == "day" {
-                day[5..10].to_owned()
+                let date = day[5..10].to_owned();
+                if *last_day.borrow() == date {
+                    return String::new();
+                }
+                last_day.replace(date.clone());
+                date
             } else {
                 format!("{} {}", &day[8..10], clock(*t))
             }
@@ -535,6 +542,18 @@ mod tests {
             .collect();
         let svg = traffic_by_zone_svg(&columns, 86_400_000).expect("a chart");
         assert!(svg.contains("per day"));
+        // Dates on the axis, each once.
+        let first = &meridian_core::calendar::format_utc(day)[5..10];
+        assert!(svg.contains(first), "the first day named");
+        let dates: Vec<&str> = svg
+            .split(">\n")
+            .filter_map(|text| text.split('\n').next())
+            .filter(|text| text.len() == 5 && text.as_bytes()[2] == b'-')
+            .collect();
+        assert!(dates.len() >= 3, "dates on the axis: {dates:?}");
+        let mut unique = dates.clone();
+        unique.dedup();
+        assert_eq!(unique, dates, "each date once");
         // One bar a column and zone, and a day's bar is wider than an hour's would be.
         let widths = |svg: &str| -> Vec<f64> {
             svg.split("<rect")

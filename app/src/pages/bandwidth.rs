@@ -126,7 +126,7 @@ fn charts(data: &BandwidthData) -> AnyView {
     );
     view! {
         <section class="card" aria-labelledby="by-zone-heading">
-            <h2 id="by-zone-heading">"By zone, hour by hour"</h2>
+            <h2 id="by-zone-heading">{format!("By zone, {0} by {0}", data.by_zone_column)}</h2>
             <figure class="chart">
                 {data.by_zone_svg.clone().map(|svg| view! { <div class="chart-svg" role="img" aria-label=zone_summary.clone() inner_html=svg></div> })}
                 <figcaption>{zone_summary.clone()}</figcaption>
