@@ -18,21 +18,7 @@ async fn running_vm(breakout: bool) -> (TestDb, Control, OpContext, String) {
     let db = TestDb::fresh().await;
     let driver = Arc::new(SimulatedDriver::new(SimTiming::instant(), 3));
     let control = Control::new(db.store.clone(), driver).await.unwrap();
-    let signup = Signup::parse("Meter Co", "ops@meter.example", "a long enough secret").unwrap();
-    let account = control
-        .account_signup(&OpContext::anonymous("t"), signup)
-        .await
-        .unwrap();
-    let ctx = OpContext {
-        actor: Actor::User {
-            user_id: account.user_id,
-            tenant_id: account.tenant_id,
-            role: account.role,
-        },
-        request_id: "m".into(),
-        client: None,
-        via: None,
-    };
+    let ctx = signed_up(&control, "Meter Co", "ops@meter.example").await;
     // Two zones, so the VM has a peer zone to send backbone traffic to.
     for zone in ["fra1", "nyc1"] {
         let vdc = control.vdc_create(&ctx, zone, zone).await.unwrap().id;
@@ -50,6 +36,25 @@ async fn running_vm(breakout: bool) -> (TestDb, Control, OpContext, String) {
     control.job_drain("m").await.unwrap();
     let vm = vm_in(&control, &ctx, "fra1").await;
     (db, control, ctx, vm.to_string())
+}
+
+/// The owner of a new tenant, signed up.
+async fn signed_up(control: &Control, tenant: &str, email: &str) -> OpContext {
+    let signup = Signup::parse(tenant, email, "a long enough secret").unwrap();
+    let account = control
+        .account_signup(&OpContext::anonymous("t"), signup)
+        .await
+        .unwrap();
+    OpContext {
+        actor: Actor::User {
+            user_id: account.user_id,
+            tenant_id: account.tenant_id,
+            role: account.role,
+        },
+        request_id: "m".into(),
+        client: None,
+        via: None,
+    }
 }
 
 /// A running VM metered from `since` after the start of last month until now (`now`), and the
@@ -812,16 +817,7 @@ async fn a_tick_meters_hundreds_of_vms_of_many_tenants_each_exactly() {
     let control = Control::new(db.store.clone(), driver).await.unwrap();
     let mut tenants = Vec::new();
     for t in 0..3 {
-        let signup = Signup::parse(
-            &format!("Fleet {t}"),
-            &format!("ops{t}@fleet.example"),
-            "a long enough secret",
-        )
-        .unwrap();
-        let account = control
-            .account_signup(&OpContext::anonymous("t"), signup)
-            .await
-            .unwrap();
+        let ctx = signed_up(&control, &format!("Fleet {t}"), &format!("ops{t}@fleet.example")).await;
         let big = meridian_core::resource::Quota {
             max_vms: 1_000,
             max_vcpus: 1_000,
@@ -829,19 +825,9 @@ async fn a_tick_meters_hundreds_of_vms_of_many_tenants_each_exactly() {
             max_public_ips: 0,
         };
         db.store
-            .quota_set_limits(&account.tenant_id.to_string(), &big)
+            .quota_set_limits(&ctx.tenant().unwrap().to_string(), &big)
             .await
             .unwrap();
-        let ctx = OpContext {
-            actor: Actor::User {
-                user_id: account.user_id,
-                tenant_id: account.tenant_id,
-                role: account.role,
-            },
-            request_id: "m".into(),
-            client: None,
-            via: None,
-        };
         let mut creates = Vec::new();
         for zone in ["fra1", "nyc1"] {
             let vdc = control.vdc_create(&ctx, zone, zone).await.unwrap().id;
