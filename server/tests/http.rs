@@ -498,6 +498,18 @@ async fn pages_redirect_anonymous_visitors_to_login() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(response.headers()["location"], "/login");
+    // The staff console's pages, to the staff log-in.
+    for path in ["/staff", "/staff/jobs"] {
+        let response = server
+            .client
+            .get(server.url(path))
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND, "{path}");
+        assert_eq!(response.headers()["location"], "/staff/login", "{path}");
+    }
 }
 
 /// A page answers only once it is wholly rendered: so a redirect or a 404 keeps its status, and a

@@ -59,50 +59,57 @@ pub fn StaffShell() -> impl IntoView {
             load_page("/staff/login");
         }
     });
+    let me = move || staff.get().and_then(Result::ok).flatten();
+    // The page (the outlet) is not inside a closure over who is signed in: there it was made
+    // again each time that resource settled, and its own data fetched again — the tenant list
+    // searched three times per page load (issue 24). The pages' server functions refuse anyone
+    // but staff whatever the layout shows.
     view! {
         <Transition fallback=|| ()>
-            {move || staff.get().map(|me| match me {
-                Ok(Some(me)) => view! {
-                    <div class="app app-staff">
-                        <crate::components::shell::SkipLink />
-                        <aside class="sidebar">
-                            <a class="brand" href="/staff" aria-label="Staff console home"><span>"Meridian staff"</span></a>
-                            <crate::components::shell::NavToggle>
-                                <nav aria-label="Staff">
-                                    <ul>
-                                        <li><A href="/staff" exact=true>"Tenants"</A></li>
-                                        <li><A href="/staff/capacity">"Capacity"</A></li>
-                                        <li><A href="/staff/jobs">"Jobs"</A></li>
-                                    </ul>
-                                </nav>
-                            </crate::components::shell::NavToggle>
-                        </aside>
-                        <div class="main">
-                            <header class="topbar">
-                                <div class="topbar-tenant"><span class="topbar-label">"Staff console"</span></div>
-                                <div class="topbar-user">
-                                    <span class="topbar-email">{me.email.clone()}</span>
-                                    <span class="badge">{me.role.as_str()}</span>
-                                    <ActionForm action=logout attr:class="inline-form"><FormToken />
-                                        <button type="submit" class="button button-secondary">"Log out"</button>
-                                    </ActionForm>
-                                </div>
-                            </header>
-                            <main id="content" tabindex="-1">
-                                {me.inspecting.clone().map(|(_, name)| view! {
-                                    <div class="alert alert-warning" role="status">
-                                        "You are inspecting " <strong>{name}</strong> " read-only. "
-                                        <a href="/">"Back to its dashboard"</a>
-                                    </div>
-                                })}
-                                <Outlet />
-                            </main>
-                        </div>
-                    </div>
-                }.into_any(),
-                _ => view! { <Redirect path="/staff/login" /> }.into_any(),
-            })}
+            {move || matches!(staff.get(), Some(Ok(None) | Err(_))).then(|| view! { <Redirect path="/staff/login" /> })}
         </Transition>
+        <div class="app app-staff">
+            <crate::components::shell::SkipLink />
+            <aside class="sidebar">
+                <a class="brand" href="/staff" aria-label="Staff console home"><span>"Meridian staff"</span></a>
+                <crate::components::shell::NavToggle>
+                    <nav aria-label="Staff">
+                        <ul>
+                            <li><A href="/staff" exact=true>"Tenants"</A></li>
+                            <li><A href="/staff/capacity">"Capacity"</A></li>
+                            <li><A href="/staff/jobs">"Jobs"</A></li>
+                        </ul>
+                    </nav>
+                </crate::components::shell::NavToggle>
+            </aside>
+            <div class="main">
+                <header class="topbar">
+                    <div class="topbar-tenant"><span class="topbar-label">"Staff console"</span></div>
+                    <Transition fallback=|| ()>
+                        {move || me().map(|me| view! {
+                            <div class="topbar-user">
+                                <span class="topbar-email">{me.email.clone()}</span>
+                                <span class="badge">{me.role.as_str()}</span>
+                                <ActionForm action=logout attr:class="inline-form"><FormToken />
+                                    <button type="submit" class="button button-secondary">"Log out"</button>
+                                </ActionForm>
+                            </div>
+                        })}
+                    </Transition>
+                </header>
+                <main id="content" tabindex="-1">
+                    <Transition fallback=|| ()>
+                        {move || me().and_then(|me| me.inspecting).map(|(_, name)| view! {
+                            <div class="alert alert-warning" role="status">
+                                "You are inspecting " <strong>{name}</strong> " read-only. "
+                                <a href="/">"Back to its dashboard"</a>
+                            </div>
+                        })}
+                    </Transition>
+                    <Outlet />
+                </main>
+            </div>
+        </div>
     }
 }
 
