@@ -2,6 +2,7 @@
 //! allowance, rate caps, allowance alerts, and what the traffic would cost elsewhere.
 
 use crate::context::OpContext;
+use crate::store::meter::DAY_MS;
 use crate::store::now_ms;
 use crate::{Control, Error};
 use meridian_core::TenantId;
@@ -61,9 +62,6 @@ pub struct BandwidthView {
     /// The same traffic priced by other clouds' published models.
     pub elsewhere: Vec<(EgressModel, Money)>,
 }
-
-/// A day in ms.
-const DAY_MS: i64 = 24 * crate::metering::HOUR_MS;
 
 impl Control {
     /// The month holding `now`: traffic, allowance, caps and alert.

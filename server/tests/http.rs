@@ -839,14 +839,7 @@ async fn staff_log_in_apart_and_the_session_id_is_renewed_at_inspection_start_an
         .staff_create("sam@meridian.example", PASSWORD, "support")
         .await
         .unwrap();
-    let tenant_id = server
-        .control
-        .store()
-        .tenant_search("acme", "newest", 0, 1)
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let tenant_id = server.tenant_id_found("acme").await;
     // Tenant users do not reach the staff console's functions.
     let refused = server.call(&tenant, "staff_tenants", &[("q", "")]).await;
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
@@ -1438,6 +1431,17 @@ impl TestServer {
         let response = self.call(client, name, form).await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");
         response.json().await.unwrap()
+    }
+
+    /// The id of the newest tenant the staff search finds for `query`.
+    async fn tenant_id_found(&self, query: &str) -> String {
+        self.control
+            .store()
+            .tenant_search(query, "newest", 0, 1)
+            .await
+            .unwrap()[0]
+            .id
+            .clone()
     }
 
     async fn staff_client(&self, email: &str, role: &str) -> reqwest::Client {
@@ -3523,14 +3527,7 @@ async fn a_tenant_name_full_of_markup_stays_text_in_the_staff_console() {
         server.signup(&tenant, name, "ops@evil.example").await.status(),
         StatusCode::OK
     );
-    let tenant_id = server
-        .control
-        .store()
-        .tenant_search("evil", "newest", 0, 1)
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let tenant_id = server.tenant_id_found("evil").await;
     let staff = server.staff_client("ana@meridian.example", "support").await;
     let page = staff
         .get(server.url(&format!("/staff/tenants/{tenant_id}")))
