@@ -29,11 +29,26 @@ async function visit(page: Page, path: string, name: string): Promise<void> {
   // Lists and charts load after the page: wait until nothing says it is still loading.
   await expect(page.getByText('Loading…')).toHaveCount(0);
   await scan(page, `${name} (desktop)`);
-  await page.screenshot({ path: `screenshots/pages/${name}-desktop.png`, fullPage: true });
+  await screenshot(page, `${name}-desktop`);
   // At phone width the layout changes (the menu folds, tables scroll): scanned again.
   await page.setViewportSize(PHONE);
   await scan(page, `${name} (phone)`);
-  await page.screenshot({ path: `screenshots/pages/${name}-phone.png`, fullPage: true });
+  await screenshot(page, `${name}-phone`);
+}
+
+/**
+ * Saves a full-page screenshot for people to look at. The scans are this file's assertions; a
+ * capture that Chromium does not finish in 30 s (a clean-clone CI run once hung in one after the
+ * page's scan had just run in it, so the page itself was answering) is reported on the test, not
+ * failed.
+ */
+async function screenshot(page: Page, name: string): Promise<void> {
+  try {
+    await page.screenshot({ path: `screenshots/pages/${name}.png`, fullPage: true, timeout: 30_000 });
+  } catch (error) {
+    test.info().annotations.push({ type: 'warning', description: `no screenshot of ${name}: ${error}` });
+    console.warn(`no screenshot of ${name}: ${String(error).split('\n')[0]}`);
+  }
 }
 
 test('every public page passes the scan', async ({ page }) => {
@@ -42,36 +57,46 @@ test('every public page passes the scan', async ({ page }) => {
   }
 });
 
-test('every customer page passes the scan, with the demo tenant\'s data', async ({ page }) => {
-  test.setTimeout(240_000);
-  await page.goto('/login');
-  await hydrated(page);
-  await page.getByRole('button', { name: 'Try the demo' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+// The customer pages, a test each (a slow machine meets each test's time limit, and a failure
+// names its page), each signed in to the seeded demo tenant.
+test.describe('every customer page passes the scan, with the demo tenant\'s data', () => {
+  test.beforeEach(async ({ page }) => {
+    await page.goto('/login');
+    await hydrated(page);
+    await page.getByRole('button', { name: 'Try the demo' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  });
+
   const pages: [string, string][] = [
     ['/', 'overview'], ['/vdcs', 'vdcs'], ['/vms', 'vms'], ['/vms/new', 'vm-new'], ['/stacks', 'stacks'], ['/groups', 'groups'],
     ['/networks', 'networks'], ['/keys', 'keys'], ['/templates', 'templates'], ['/map', 'map'],
     ['/bandwidth', 'bandwidth'], ['/billing', 'billing'], ['/settings', 'settings'], ['/residency', 'residency'],
+    // And a page that does not exist.
+    ['/no-such-page', 'not-found'],
   ];
   for (const [path, name] of pages) {
-    await visit(page, path, name);
+    test(name, async ({ page }) => {
+      await visit(page, path, name);
+    });
   }
+
   // One of each thing: the first VDC and VM of the lists, and a stack made for the purpose.
   for (const [list, table, name] of [['/vdcs', 'Your VDCs', 'vdc'], ['/vms', 'VMs', 'vm']]) {
-    await page.setViewportSize(DESKTOP);
-    await page.goto(list);
-    const link = page.getByRole('table', { name: table }).getByRole('link').first();
-    await visit(page, (await link.getAttribute('href'))!, name);
+    test(name, async ({ page }) => {
+      await page.goto(list);
+      const link = page.getByRole('table', { name: table }).getByRole('link').first();
+      await visit(page, (await link.getAttribute('href'))!, name);
+    });
   }
-  await page.setViewportSize(DESKTOP);
-  await page.goto('/stacks');
-  await hydrated(page);
-  await page.getByLabel('Name').fill(`scan-${Date.now() % 100000}`);
-  await page.getByRole('button', { name: 'Create stack' }).click();
-  await expect(page.getByRole('timer')).toHaveText(/^Up in \d+\.\d s$/, { timeout: 30_000 });
-  await visit(page, new URL(page.url()).pathname, 'stack');
-  // And a page that does not exist.
-  await visit(page, '/no-such-page', 'not-found');
+
+  test('stack', async ({ page }) => {
+    await page.goto('/stacks');
+    await hydrated(page);
+    await page.getByLabel('Name').fill(`scan-${Date.now() % 100000}`);
+    await page.getByRole('button', { name: 'Create stack' }).click();
+    await expect(page.getByRole('timer')).toHaveText(/^Up in \d+\.\d s$/, { timeout: 30_000 });
+    await visit(page, new URL(page.url()).pathname, 'stack');
+  });
 });
 
 test('every staff page passes the scan', async ({ page }) => {
