@@ -3,7 +3,7 @@
 
 use super::vm::{VmRow, vm_from_row};
 use super::vm_sample::{SampleSpan, VmSampleRow};
-use super::{MAX_BINDS, Store, Tx, in_list, values_list};
+use super::{Marks, Store, Tx};
 use meridian_core::bandwidth::Cap;
 use meridian_core::calendar::month_bounds;
 use meridian_core::view::MeteredHour;
@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 /// A UTC day in milliseconds: `usage_days` numbers days `hour_start / DAY_MS`.
 pub(crate) const DAY_MS: i64 = 86_400_000;
 
-/// How many values a metering write binds at most. SQLite finds each value's place by its name
-/// (`$n`) in a list, so a statement's cost grows with the square of its values: 1,000 a
-/// statement spent a third of a tick's CPU there.
-const WRITE_BINDS: usize = 126;
+/// How many values a metering statement binds at most: a batch's rows of a table in a statement
+/// or two (each statement is a round trip to the database's thread or server). Its marks are
+/// [`Marks::of`] the database, so SQLite binds them in a straight line.
+const WRITE_BINDS: usize = 4_000;
 
 /// What metering a VM reads of its tenant.
 #[derive(Clone, Debug, Default)]
@@ -147,11 +147,12 @@ impl Store {
         } else {
             ""
         };
+        let marks = Marks::of(tx);
         let mut vms = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(MAX_BINDS) {
+        for chunk in ids.chunks(WRITE_BINDS) {
             let sql = format!(
                 "SELECT * FROM vms WHERE id IN ({}) AND metered_until IS NOT NULL ORDER BY id{lock}",
-                in_list(1, chunk.len())
+                marks.list(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {
@@ -169,9 +170,10 @@ impl Store {
         tx: &mut Tx,
         tenants: &[String],
     ) -> Result<HashMap<String, TenantFacts>, sqlx::Error> {
+        let marks = Marks::of(tx);
         let mut facts: HashMap<String, TenantFacts> = HashMap::new();
-        for chunk in tenants.chunks(MAX_BINDS) {
-            let listed = in_list(1, chunk.len());
+        for chunk in tenants.chunks(WRITE_BINDS) {
+            let listed = marks.list(1, chunk.len());
             let sql = format!("SELECT tenant_id, zone FROM subnets WHERE tenant_id IN ({listed})");
             for row in bind_all(sqlx::query(&sql), chunk).fetch_all(&mut **tx).await? {
                 let tenant: String = row.try_get("tenant_id")?;
@@ -202,7 +204,7 @@ impl Store {
             let sql = format!(
                 "SELECT tenant_id, zone, COUNT(*) AS n FROM vms WHERE tenant_id IN ({}) \
                  AND state = 'running' GROUP BY tenant_id, zone",
-                in_list(1, pairs.len())
+                marks.list(1, pairs.len())
             );
             for row in bind_all(sqlx::query(&sql), &pairs).fetch_all(&mut **tx).await? {
                 let tenant: String = row.try_get("tenant_id")?;
@@ -219,12 +221,13 @@ impl Store {
         tx: &mut Tx,
         vm_ids: &[String],
     ) -> Result<HashMap<String, i64>, sqlx::Error> {
+        let marks = Marks::of(tx);
         let mut set = HashMap::new();
-        for chunk in vm_ids.chunks(MAX_BINDS) {
+        for chunk in vm_ids.chunks(WRITE_BINDS) {
             let sql = format!(
                 "SELECT m.vm_id, g.sim_cpu FROM scaling_members m JOIN scaling_groups g ON g.id = m.group_id \
                  WHERE g.sim_cpu IS NOT NULL AND m.vm_id IN ({})",
-                in_list(1, chunk.len())
+                marks.list(1, chunk.len())
             );
             for row in bind_all(sqlx::query(&sql), chunk).fetch_all(&mut **tx).await? {
                 set.insert(row.try_get("vm_id")?, row.try_get("sim_cpu")?);
@@ -237,13 +240,14 @@ impl Store {
     /// the resources' monthly sums, the traffic per hour and zone), the VMs' graph rows and how
     /// far each VM is metered, a multi-row statement per chunk.
     pub(crate) async fn meter_write(tx: &mut Tx, writes: &MeterWrites) -> Result<(), sqlx::Error> {
+        let marks = Marks::of(tx);
         let usage: Vec<_> = writes.usage.iter().filter(|(_, (_, q))| *q > 0).collect();
         for chunk in usage.chunks(WRITE_BINDS / 7) {
             let sql = format!(
                 "INSERT INTO usage_records (tenant_id, hour_start, kind, resource_id, size, zone, quantity) \
                  VALUES {} ON CONFLICT (tenant_id, hour_start, kind, resource_id, size) \
                  DO UPDATE SET quantity = usage_records.quantity + excluded.quantity",
-                values_list(chunk.len(), 7)
+                marks.values(1, chunk.len(), 7)
             );
             let mut query = sqlx::query(&sql);
             for ((tenant, hour, kind, resource, size), (zone, quantity)) in chunk {
@@ -266,7 +270,7 @@ impl Store {
                  DO UPDATE SET quantity = usage_days.quantity + excluded.quantity, \
                  first_hour = CASE WHEN excluded.first_hour < usage_days.first_hour \
                    THEN excluded.first_hour ELSE usage_days.first_hour END",
-                values_list(chunk.len(), 6)
+                marks.values(1, chunk.len(), 6)
             );
             let mut query = sqlx::query(&sql);
             for ((tenant, day, kind, size), (first_hour, quantity)) in chunk {
@@ -292,7 +296,7 @@ impl Store {
                  DO UPDATE SET quantity = usage_months.quantity + excluded.quantity, \
                  first_hour = CASE WHEN excluded.first_hour < usage_months.first_hour \
                    THEN excluded.first_hour ELSE usage_months.first_hour END",
-                values_list(chunk.len(), 8)
+                marks.values(1, chunk.len(), 8)
             );
             let mut query = sqlx::query(&sql);
             for ((tenant, month, kind, resource, size), (zone, first_hour, quantity)) in chunk {
@@ -313,7 +317,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO traffic_zone_hours (tenant_id, hour_start, zone, bytes) VALUES {} \
                  ON CONFLICT (tenant_id, hour_start, zone) DO UPDATE SET bytes = traffic_zone_hours.bytes + excluded.bytes",
-                values_list(chunk.len(), 4)
+                marks.values(1, chunk.len(), 4)
             );
             let mut query = sqlx::query(&sql);
             for ((tenant, hour, zone), bytes) in chunk {
@@ -332,7 +336,7 @@ impl Store {
                  received = CASE WHEN vm_samples.start_ms = excluded.start_ms THEN vm_samples.received + excluded.received ELSE excluded.received END, \
                  sent = CASE WHEN vm_samples.start_ms = excluded.start_ms THEN vm_samples.sent + excluded.sent ELSE excluded.sent END, \
                  start_ms = excluded.start_ms",
-                values_list(chunk.len(), 9)
+                marks.values(1, chunk.len(), 9)
             );
             let mut query = sqlx::query(&sql);
             for ((vm_id, span, slot), sample) in chunk {
@@ -351,8 +355,9 @@ impl Store {
         }
         for chunk in writes.metered.chunks(WRITE_BINDS - 1) {
             let sql = format!(
-                "UPDATE vms SET metered_until = $1 WHERE id IN ({})",
-                in_list(2, chunk.len())
+                "UPDATE vms SET metered_until = {} WHERE id IN ({})",
+                marks.list(1, 1),
+                marks.list(2, chunk.len())
             );
             bind_all(sqlx::query(&sql).bind(writes.until), chunk)
                 .execute(&mut **tx)
