@@ -1,12 +1,11 @@
 //! Billing: a month's rated usage, its projection, and CSV exports that reconcile with it.
 
 use crate::context::OpContext;
-use crate::metering::HOUR_MS;
-use crate::metering::VmCharge;
+use crate::metering::{HOUR_MS, VmCharge, hourly_usage_kept_from};
 use crate::{Control, Error};
 use meridian_core::FieldErrors;
 use meridian_core::calendar::{format_utc, month_bounds, month_label, parse_month};
-use meridian_core::pricing::{Invoice, Money};
+use meridian_core::pricing::{HOURLY_USAGE_MONTHS, Invoice, Money};
 
 /// A month's bill so far.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +19,9 @@ pub struct MonthBill {
     pub projected: Money,
     /// What each VM cost, largest first; their sum is the invoice's total less bandwidth (free).
     pub by_vm: Vec<VmCharge>,
+    /// Its hourly usage is still kept (the usage CSV has it): the last
+    /// [`HOURLY_USAGE_MONTHS`] months.
+    pub hourly_kept: bool,
 }
 
 impl Control {
@@ -49,6 +51,7 @@ impl Control {
             invoice,
             projected,
             by_vm,
+            hourly_kept: start >= hourly_usage_kept_from(now),
         })
     }
 
@@ -115,6 +118,16 @@ impl Control {
             Some(start) if start <= now => month_bounds(start),
             _ => return Err(Error::NotFound),
         };
+        if start < hourly_usage_kept_from(now) {
+            let mut fields = FieldErrors::default();
+            fields.push(
+                "month",
+                format!(
+                    "Hourly usage is kept for {HOURLY_USAGE_MONTHS} months; {month}'s is summed in its invoice."
+                ),
+            );
+            return Err(Error::Invalid(fields));
+        }
         let mut csv = String::from("hour_start_utc,hour_end_utc,kind,resource,size,zone,quantity\n");
         for row in self.usage_list(ctx, start, end).await? {
             csv.push_str(&format!(

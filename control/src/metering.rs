@@ -15,8 +15,9 @@ use crate::store::{Store, now_ms};
 use crate::{Control, Error};
 use meridian_core::backbone::{BACKBONE, Cut};
 use meridian_core::bandwidth::{CapScope, cap_bytes};
+use meridian_core::calendar::month_bounds;
 use meridian_core::pricing::{
-    Invoice, Money, Standing, UsageKind, UsagePeriod, UsageRecord, project_unchanged,
+    HOURLY_USAGE_MONTHS, Invoice, Money, Standing, UsageKind, UsagePeriod, UsageRecord, project_unchanged,
 };
 use meridian_core::resource::{DiskGib, MemoryMib, Vcpus, VmSize, VmState};
 use meridian_core::view::MeteredHour;
@@ -46,6 +47,20 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// `t` rounded down to a whole second.
 pub fn whole_second(t: i64) -> i64 {
     t - t.rem_euclid(1000)
+}
+
+/// How many hours of usage past the retention one prune deletes at most: a tick's share of the
+/// work stays small when a whole month falls out of it at once.
+const PRUNE_HOURS: usize = 6;
+
+/// The first hour whose hourly usage is kept as of `now`: the start of the month
+/// [`HOURLY_USAGE_MONTHS`]` - 1` months before `now`'s.
+pub fn hourly_usage_kept_from(now: i64) -> i64 {
+    let mut start = month_bounds(now).0;
+    for _ in 1..HOURLY_USAGE_MONTHS {
+        start = month_bounds(start - 1).0;
+    }
+    start
 }
 
 /// How many VMs one metering transaction covers: a tick of 100,000 VMs is 400 transactions of a
@@ -426,6 +441,16 @@ impl Control {
     pub async fn usage_totals(&self, ctx: &OpContext, from: i64, to: i64) -> Result<Vec<MeteredHour>, Error> {
         let tenant = ctx.tenant()?;
         Ok(self.store.usage_totals(&tenant.to_string(), from, to).await?)
+    }
+
+    /// Forgets the hourly usage (and bytes per hour and zone) of hours before
+    /// [`hourly_usage_kept_from`] `now`, oldest first, a few hours a call (every tick calls it);
+    /// returns how many rows went. Their sums stay in the daily and monthly roll-ups.
+    pub async fn usage_prune(&self, now: i64) -> Result<u64, Error> {
+        Ok(self
+            .store
+            .usage_prune(hourly_usage_kept_from(now), PRUNE_HOURS)
+            .await?)
     }
 
     /// The tenant's raw usage rows for hours starting in `[from, to)`.

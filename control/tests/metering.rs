@@ -323,6 +323,60 @@ async fn past_months_are_final_invoices_that_reconcile_and_future_months_do_not_
     assert!(matches!(bad, meridian_control::Error::Invalid(_)), "{bad:?}");
 }
 
+/// Hourly usage is kept for 13 months (issue 24): when a month falls out of that, its hours are
+/// deleted a few at a time, and its invoice, charges by VM and place in the list of months stay as
+/// they were (they read the daily and monthly sums); its usage CSV says why it is not there.
+#[tokio::test]
+async fn hours_past_the_retention_are_pruned_and_their_months_bills_stay_the_same() {
+    use meridian_core::calendar::{month_bounds, month_label};
+    let (db, control, ctx, _vm, _now, [last_month, this_month, _]) =
+        metered_since_last_month(false, 10 * 24 * HOUR_MS).await;
+    // A year on, this month is the oldest whose hours are kept: last month's fall out.
+    let mut later = this_month;
+    for _ in 0..12 {
+        later = month_bounds(later).1;
+    }
+    let later = later + HOUR_MS;
+    let (last, this) = (month_label(last_month), month_label(this_month));
+    let before = control.billing_invoice(&ctx, &last, later).await.unwrap();
+    let months = control.billing_months(&ctx, later).await.unwrap();
+    assert!(before.invoice.total() > Money::ZERO);
+    assert!(!control.usage_list(&ctx, last_month, this_month).await.unwrap().is_empty());
+    let tenant = ctx.tenant().unwrap().to_string();
+    let traffic = |from, to| db.store.traffic_by_zone(&tenant, from, to, HOUR_MS);
+    assert!(!traffic(last_month, this_month).await.unwrap().is_empty());
+    let kept_hours = control.usage_list(&ctx, this_month, later).await.unwrap();
+
+    let mut pruned = 0;
+    loop {
+        let rows = control.usage_prune(later).await.unwrap();
+        if rows == 0 {
+            break;
+        }
+        pruned += rows;
+    }
+    assert!(pruned > 0);
+    assert!(control.usage_list(&ctx, last_month, this_month).await.unwrap().is_empty());
+    assert!(traffic(last_month, this_month).await.unwrap().is_empty());
+    assert_eq!(control.usage_list(&ctx, this_month, later).await.unwrap(), kept_hours);
+    assert!(!traffic(this_month, later).await.unwrap().is_empty());
+
+    let after = control.billing_invoice(&ctx, &last, later).await.unwrap();
+    assert_eq!(after.invoice, before.invoice);
+    assert_eq!(after.by_vm, before.by_vm);
+    assert!(!after.hourly_kept);
+    assert_eq!(control.billing_months(&ctx, later).await.unwrap(), months);
+    let csv = control.billing_usage_csv(&ctx, &last, later).await.unwrap_err();
+    assert!(
+        matches!(&csv, meridian_control::Error::Invalid(fields) if fields.to_string().contains("kept for 13 months")),
+        "{csv:?}"
+    );
+    let bill = control.billing_invoice(&ctx, &this, later).await.unwrap();
+    assert!(bill.hourly_kept);
+    let csv = control.billing_usage_csv(&ctx, &this, later).await.unwrap();
+    assert_eq!(csv.lines().count(), kept_hours.len() + 1, "a line per hour and kind, and the header");
+}
+
 /// A month's totals come from the daily sums kept beside the hourly rows (issue 24): the same
 /// figures as summing every hour, for this month and the last, and a range that is not whole
 /// days still reads the hours.

@@ -411,7 +411,8 @@ pub fn spawn_workers_named(
 }
 
 /// Meters usage every `every` (a minute by default), for as long as the server runs (state
-/// changes meter in between), and fires the bandwidth alerts that the new usage makes due.
+/// changes meter in between), forgets hourly usage past its retention a few hours at a time, and
+/// fires the bandwidth alerts that the new usage makes due.
 pub fn spawn_meter(control: Control, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
@@ -420,6 +421,9 @@ pub fn spawn_meter(control: Control, every: std::time::Duration) {
             let now = meridian_control::now_ms();
             if let Err(error) = control.meter_tick(now).await {
                 tracing::warn!(error = ?error, "metering tick failed");
+            }
+            if let Err(error) = control.usage_prune(now).await {
+                tracing::warn!(error = ?error, "pruning old hourly usage failed");
             }
             match control.bandwidth_alerts_check(now).await {
                 Ok(0) => {}

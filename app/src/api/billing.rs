@@ -28,6 +28,8 @@ pub struct Bill {
     pub month: String,
     /// True for a month that has ended: its invoice is final.
     pub closed: bool,
+    /// Its hourly usage is still kept (the usage CSV has it); older months keep their sums.
+    pub hourly_kept: bool,
     /// Every month with a bill, newest first.
     pub months: Vec<String>,
     /// The lines.
@@ -67,6 +69,7 @@ pub async fn billing_view(#[server(default)] month: String) -> Result<Bill, AppE
         .await?;
     Ok(Bill {
         closed: meridian_core::calendar::month_label(now) != bill.month,
+        hourly_kept: bill.hourly_kept,
         months,
         month: bill.month,
         lines: bill

@@ -4,6 +4,7 @@
 use crate::api::billing::{Bill, billing_view};
 use crate::components::page::{ListState, PageHeader};
 use leptos::prelude::*;
+use meridian_core::pricing::HOURLY_USAGE_MONTHS;
 
 /// The billing page.
 #[component]
@@ -55,7 +56,12 @@ fn bill_view(bill: Bill) -> AnyView {
             <section class="card tile" aria-label="Downloads">
                 <h2>"Downloads"</h2>
                 <p><a class="button button-secondary" href=format!("/billing/invoice.csv{query}") download>"Invoice (CSV)"</a>
-                   " " <a class="button button-secondary" href=format!("/billing/usage.csv{query}") download>"Usage (CSV)"</a></p>
+                   {bill.hourly_kept.then(|| view! {
+                       " " <a class="button button-secondary" href=format!("/billing/usage.csv{query}") download>"Usage (CSV)"</a>
+                   })}</p>
+                {(!bill.hourly_kept).then(|| view! {
+                    <p>{format!("Hourly usage is kept for {HOURLY_USAGE_MONTHS} months; this month's is summed in its invoice.")}</p>
+                })}
             </section>
         </div>
         <section class="card" aria-label=format!("Charges for {}", bill.month)>
@@ -69,7 +75,7 @@ fn bill_view(bill: Bill) -> AnyView {
                     <tr class="total-row"><td colspan="3">"Total"</td><td>{bill.total}</td></tr>
                 </tbody>
             </table>
-            <p>"Usage is metered to the second and rolled up per hour; the usage CSV lists every hour."</p>
+            <p>{format!("Usage is metered to the second and rolled up per hour; the usage CSV lists every hour of the last {HOURLY_USAGE_MONTHS} months.")}</p>
         </section>
         <section class="card" aria-label="Charges by VM">
             <h2>"Charges by VM"</h2>

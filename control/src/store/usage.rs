@@ -240,12 +240,38 @@ impl Store {
         Ok(())
     }
 
-    /// The tenant's first metered hour (Unix ms), if any.
+    /// The tenant's first metered hour (Unix ms), if any: from the monthly sums, which are kept
+    /// when the hours are pruned.
     pub async fn usage_first_hour(&self, tenant_id: &str) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT MIN(hour_start) FROM usage_records WHERE tenant_id = $1")
+        sqlx::query_scalar("SELECT MIN(first_hour) FROM usage_months WHERE tenant_id = $1")
             .bind(tenant_id)
             .fetch_one(self.pool())
             .await
+    }
+
+    /// Deletes the hourly usage rows and bytes per hour and zone of hours starting before
+    /// `before`, oldest hour first, at most `hours` hours of each table; returns how many rows
+    /// went. An hour a statement keeps each of them (and SQLite's writer) short however large
+    /// the fleet; the sums stay in `usage_days` and `usage_months`.
+    pub async fn usage_prune(&self, before: i64, hours: usize) -> Result<u64, sqlx::Error> {
+        let mut deleted = 0;
+        for table in ["usage_records", "traffic_zone_hours"] {
+            for _ in 0..hours {
+                let oldest: Option<i64> =
+                    sqlx::query_scalar(&format!("SELECT MIN(hour_start) FROM {table}"))
+                        .fetch_one(self.pool())
+                        .await?;
+                let Some(oldest) = oldest.filter(|hour| *hour < before) else {
+                    break;
+                };
+                deleted += sqlx::query(&format!("DELETE FROM {table} WHERE hour_start = $1"))
+                    .bind(oldest)
+                    .execute(&mut *self.writer().await?)
+                    .await?
+                    .rows_affected();
+            }
+        }
+        Ok(deleted)
     }
 
     /// Sets how far a VM's usage is metered.

@@ -21,7 +21,7 @@ pub use price_list::{
     BANDWIDTH_GIB, DEDICATED_PREMIUM_PERCENT, DISK_GIB_MONTH, Extras, HOURS_PER_MONTH, MEMORY_GIB_HOUR,
     PUBLIC_IPV4_HOUR, VCPU_HOUR, dedicated_premium, hourly_rate, vm_monthly_estimate, vm_price_text,
 };
-pub use usage::{Unit, UsageKind, UsagePeriod, UsageRecord};
+pub use usage::{HOURLY_USAGE_MONTHS, Unit, UsageKind, UsagePeriod, UsageRecord};
 
 /// Micro-dollars in a dollar.
 const MICROS_PER_DOLLAR: u64 = 1_000_000;

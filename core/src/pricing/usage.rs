@@ -7,6 +7,11 @@ use super::{
 use crate::resource::{DiskGib, VmSize};
 use serde::{Deserialize, Serialize};
 
+/// How many calendar months of hourly usage are kept: the current month and the twelve before it.
+/// Older hours are summed in the daily and monthly roll-ups (invoices and the billing page read
+/// those), so what the database holds stays bounded however long a tenant stays.
+pub const HOURLY_USAGE_MONTHS: usize = 13;
+
 /// The unit a price is quoted in, and how many metered units make one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
