@@ -213,7 +213,7 @@ async fn insert_rows(
     for chunk in rows.chunks(crate::store::MAX_BINDS / columns) {
         let sql = format!(
             "{insert} {} {tail}",
-            crate::store::values_list(chunk.len(), columns)
+            crate::store::Marks::of_backend(store.backend()).values(1, chunk.len(), columns)
         );
         let mut query = sqlx::query(&sql);
         for value in chunk.iter().flatten() {

@@ -1,6 +1,6 @@
 //! Job rows and their events: the persisted sagas and the progress feed.
 
-use super::{MAX_BINDS, Store, Tx, in_list, now_ms, values_list};
+use super::{MAX_BINDS, Marks, Store, Tx, in_list, now_ms};
 use meridian_core::job::{JobKind, JobPosition, JobState};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -124,7 +124,7 @@ impl Store {
         for chunk in jobs.chunks(MAX_BINDS / COLUMNS) {
             let sql = format!(
                 "INSERT INTO jobs (id, tenant_id, kind, target_id, step, created_at, updated_at, state) VALUES {}",
-                values_list(chunk.len(), COLUMNS)
+                Marks::of(tx).values(1, chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(&sql);
             for job in chunk {
@@ -388,7 +388,7 @@ impl Store {
             }
             let sql = format!(
                 "INSERT INTO job_events (job_id, seq, at, step, status, message, tenant_id) VALUES {}",
-                values_list(chunk.len(), COLUMNS)
+                Marks::of(tx).values(1, chunk.len(), COLUMNS)
             );
             let mut insert = sqlx::query(&sql);
             for &job_id in chunk {

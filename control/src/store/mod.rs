@@ -363,9 +363,9 @@ pub(crate) fn is_retryable(error: &sqlx::Error) -> bool {
 }
 
 /// How many values one statement binds at most, so a multi-row statement is cut into chunks of
-/// `MAX_BINDS / columns` rows. Far below SQLite's limit (32,766) and PostgreSQL's (65,535): sqlx
-/// looks each `$n` up by name on SQLite, which grows with the square of the count, and the
-/// create benchmark ran no faster with larger chunks.
+/// `MAX_BINDS / columns` rows. Far below SQLite's limit (32,766) and PostgreSQL's (65,535); the
+/// bulk inserts mark their values with [`Marks::of`] the database, so SQLite binds them in a
+/// straight line (with `$n` it grows with the square of the count).
 pub(crate) const MAX_BINDS: usize = 1_000;
 
 /// `($1, $2), ($3, $4), …`: the VALUES list of `rows` rows of `columns` placeholders each.
@@ -397,6 +397,13 @@ impl Marks {
     pub fn of(tx: &Tx) -> Self {
         Self {
             anonymous: tx.backend_name() != "PostgreSQL",
+        }
+    }
+
+    /// The marks `backend` binds quickest.
+    pub fn of_backend(backend: Backend) -> Self {
+        Self {
+            anonymous: backend == Backend::Sqlite,
         }
     }
 

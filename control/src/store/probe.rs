@@ -1,6 +1,6 @@
 //! Latency probe samples.
 
-use super::{MAX_BINDS, Store, values_list};
+use super::{MAX_BINDS, Marks, Store};
 use sqlx::Row;
 
 /// One edge's sample of a probe round.
@@ -47,7 +47,7 @@ impl Store {
             let sql = format!(
                 "INSERT INTO probe_samples (edge, at, rtt_us, lost, load_ppm, source, jitter_us, loss_ppm) VALUES {} \
                  ON CONFLICT (edge, at) DO NOTHING",
-                values_list(chunk.len(), COLUMNS)
+                Marks::of(&tx).values(1, chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(&sql);
             for row in chunk {

@@ -1,7 +1,7 @@
 //! VM rows. Host, private address and public address are columns of the VM, so releasing any of
 //! them is setting it to NULL and nothing can be held by a VM that no longer exists.
 
-use super::{Backend, MAX_BINDS, Store, Tx, in_list, now_ms, values_list};
+use super::{Backend, MAX_BINDS, Marks, Store, Tx, in_list, now_ms};
 use serde::{Deserialize, Deserializer};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -182,7 +182,7 @@ impl Store {
                 "INSERT INTO vms (id, tenant_id, vdc_id, name, zone, template, vcpus, memory_mib, disk_gib, state, \
                  breakout, dedicated, affinity_group, user_data, quota_reserved, created_at, updated_at, ssh_keys, \
                  template_name, image, stack_id, private_ip) VALUES {}",
-                values_list(chunk.len(), COLUMNS)
+                Marks::of(tx).values(1, chunk.len(), COLUMNS)
             );
             let mut query = sqlx::query(&sql);
             for vm in chunk {
