@@ -22,6 +22,27 @@ pub struct SessionPolicy {
     pub secure_cookies: bool,
 }
 
+/// Who acts in this request, once read: the server functions one page renders with (the shell's
+/// account, the page's lists) share it instead of each reading the session's user again. On
+/// PostgreSQL, where nothing is remembered across requests, a page read its user three times.
+/// Provided new to every request by the server; a sign-in, sign-out or staff change made in the
+/// request forgets it.
+#[derive(Clone, Debug, Default)]
+pub struct RequestActor(std::sync::Arc<std::sync::Mutex<Option<OpContext>>>);
+
+impl RequestActor {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<OpContext>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Forgets who acts in this request (its session's sign-in just changed).
+fn actor_forget() {
+    if let Some(actor) = use_context::<RequestActor>() {
+        *actor.slot() = None;
+    }
+}
+
 /// The control plane, provided by the server to every render and server function.
 pub fn control() -> Result<Control, AppError> {
     use_context::<Control>().ok_or_else(|| AppError::Internal("control plane missing from context".into()))
@@ -109,13 +130,21 @@ fn session_error(error: tower_sessions::session::Error) -> AppError {
 pub async fn op_context() -> Result<(Control, Session, OpContext), AppError> {
     let control = control()?;
     let session = session().await?;
+    let memo = use_context::<RequestActor>();
+    if let Some(ctx) = memo.as_ref().and_then(|memo| memo.slot().clone()) {
+        return Ok((control, session, ctx));
+    }
     let request = leptos_axum::extract::<RequestMeta>().await.unwrap_or_default();
     let ctx = edge::session_context(&control, &session, policy().absolute, request).await?;
+    if let Some(memo) = memo {
+        *memo.slot() = Some(ctx.clone());
+    }
     Ok((control, session, ctx))
 }
 
 /// Signs `user_id` in on this session, with a new session id so a planted id is worthless.
 pub async fn session_sign_in(session: &Session, user_id: UserId) -> Result<(), AppError> {
+    actor_forget();
     session.cycle_id().await.map_err(session_error)?;
     session
         .remove::<StaffAuth>(STAFF_KEY)
@@ -135,6 +164,7 @@ pub async fn session_sign_in(session: &Session, user_id: UserId) -> Result<(), A
 
 /// Ends the session on the server and tells the browser to drop the cookie.
 pub async fn session_end(session: &Session) -> Result<(), AppError> {
+    actor_forget();
     session.flush().await.map_err(session_error)
 }
 
@@ -145,6 +175,7 @@ pub async fn session_staff_set(
     staff_id: StaffId,
     inspecting: Option<Inspecting>,
 ) -> Result<(), AppError> {
+    actor_forget();
     session.cycle_id().await.map_err(session_error)?;
     let previous: Option<StaffAuth> = session.get(STAFF_KEY).await.map_err(session_error)?;
     let signed_in_at = previous

@@ -162,17 +162,19 @@ impl Control {
     ) -> Result<Vec<(i64, Option<f64>)>, Error> {
         ctx.tenant()?;
         let path = BACKBONE.path(from, to, &Cut::none()).ok_or(Error::NotFound)?;
+        let edges = path
+            .edges
+            .iter()
+            .map(|id| BACKBONE.edge(*id).map(|edge| edge.key()).ok_or(Error::NotFound))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut rounds: BTreeMap<i64, (usize, Option<f64>)> = BTreeMap::new();
-        for id in &path.edges {
-            let edge = BACKBONE.edge(*id).ok_or(Error::NotFound)?;
-            for (at, rtt) in self.probe_history(ctx, &edge.key(), since).await? {
-                let round = rounds.entry(at).or_insert((0, Some(0.0)));
-                round.0 += 1;
-                round.1 = match (round.1, rtt) {
-                    (Some(sum), Some(ms)) => Some(sum + ms),
-                    _ => None,
-                };
-            }
+        for (at, rtt) in self.probe_history(ctx, &edges, since).await? {
+            let round = rounds.entry(at).or_insert((0, Some(0.0)));
+            round.0 += 1;
+            round.1 = match (round.1, rtt) {
+                (Some(sum), Some(ms)) => Some(sum + ms),
+                _ => None,
+            };
         }
         // Only rounds that measured every edge of the path describe the pair.
         Ok(rounds

@@ -157,19 +157,20 @@ impl Control {
         Ok(recorded)
     }
 
-    /// An edge's samples since `since`: `(at, RTT in ms or None when lost)`. Backbone data is the
-    /// same for every tenant, so any signed-in user may read it.
+    /// The samples of `edges` since `since`: `(at, RTT in ms or None when lost)`, a row per edge
+    /// and round, oldest first. Backbone data is the same for every tenant, so any signed-in user
+    /// may read it.
     pub async fn probe_history(
         &self,
         ctx: &crate::OpContext,
-        edge: &str,
+        edges: &[String],
         since: i64,
     ) -> Result<Vec<(i64, Option<f64>)>, Error> {
         ctx.tenant()?;
         #[expect(clippy::cast_precision_loss, reason = "µs RTTs are far below 2^52")]
         let samples = self
             .store
-            .probe_list(edge, since)
+            .probe_list(edges, since)
             .await?
             .into_iter()
             .map(|(at, rtt_us)| (at, rtt_us.map(|us| us as f64 / 1000.0)))

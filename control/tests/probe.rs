@@ -32,7 +32,7 @@ async fn probes_cover_every_edge_never_beat_physics_and_expire() {
         );
     }
     for edge in BACKBONE.edges() {
-        let samples = control.probe_history(&ctx, &edge.key(), start).await.unwrap();
+        let samples = control.probe_history(&ctx, &[edge.key()], start).await.unwrap();
         assert_eq!(samples.len(), 30, "{}", edge.key());
         for (_, rtt) in samples {
             if let Some(rtt) = rtt {
@@ -49,8 +49,13 @@ async fn probes_cover_every_edge_never_beat_physics_and_expire() {
         .probe_tick(start + PROBE_RETENTION_MS + 3_600_000)
         .await
         .unwrap();
-    let edge = BACKBONE.edges()[0].key();
+    let edge = [BACKBONE.edges()[0].key()];
     assert_eq!(control.probe_history(&ctx, &edge, 0).await.unwrap().len(), 1);
+    // Two edges: a row per edge and round, oldest first.
+    let two = [BACKBONE.edges()[0].key(), BACKBONE.edges()[1].key()];
+    let rows = control.probe_history(&ctx, &two, 0).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.windows(2).all(|pair| pair[0].0 <= pair[1].0));
     assert!(
         control
             .probe_history(&OpContext::anonymous("x"), &edge, 0)

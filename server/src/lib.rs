@@ -103,6 +103,7 @@ pub fn router(config: &Config, control: Control) -> Router {
         move || {
             provide_context(control.clone());
             provide_context(policy);
+            provide_context(meridian_app::server::RequestActor::default());
         }
     };
     let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::hours(4));

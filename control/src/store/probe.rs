@@ -94,14 +94,21 @@ impl Store {
         Ok(Some((at, samples)))
     }
 
-    /// An edge's samples since `since`, oldest first: `(at, rtt_us or None when lost)`.
-    pub async fn probe_list(&self, edge: &str, since: i64) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
-        let rows =
-            sqlx::query("SELECT at, rtt_us FROM probe_samples WHERE edge = $1 AND at >= $2 ORDER BY at")
-                .bind(edge)
-                .bind(since)
-                .fetch_all(self.pool())
-                .await?;
+    /// The samples of `edges` since `since`, oldest first: `(at, rtt_us or None when lost)`, a
+    /// row per edge and round. (A path's edges in one statement, not one each.)
+    pub async fn probe_list(&self, edges: &[String], since: i64) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
+        if edges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT at, rtt_us FROM probe_samples WHERE at >= $1 AND edge IN ({}) ORDER BY at",
+            super::in_list(2, edges.len())
+        );
+        let mut query = sqlx::query(&sql).bind(since);
+        for edge in edges {
+            query = query.bind(edge);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|row| Ok((row.try_get("at")?, row.try_get("rtt_us")?)))
             .collect()
