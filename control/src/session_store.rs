@@ -153,15 +153,17 @@ impl SessionStore for DbSessionStore {
         if self.unchanged(&id, &data, expires_at) {
             return Ok(());
         }
+        // tower-sessions saves only a session it loaded (a new or re-keyed one is `create`d):
+        // one whose row has gone since was ended meanwhile, and stays ended.
         let saved = self
             .store
-            .session_upsert(&id, record_user(record), &data, expires_at)
+            .session_update(&id, record_user(record), &data, expires_at)
             .await
             .map_err(backend);
-        if saved.is_err() {
+        if !matches!(saved, Ok(true)) {
             self.forget(&id);
         }
-        saved
+        saved.map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {

@@ -104,8 +104,8 @@ async fn password_change_checks_the_current_password_and_ends_other_sessions() {
     let ctx = as_user(&account);
     let far = meridian_control::store::now_ms() + 3_600_000;
     let uid = Some(account.user_id);
-    db.store.session_upsert("mine", uid, "{}", far).await.unwrap();
-    db.store.session_upsert("laptop", uid, "{}", far).await.unwrap();
+    assert!(db.store.session_insert("mine", uid, "{}", far).await.unwrap());
+    assert!(db.store.session_insert("laptop", uid, "{}", far).await.unwrap());
 
     let error = control
         .account_password_change(&ctx, "wrong current pw", "short", Some("mine"), true)
@@ -296,7 +296,7 @@ async fn who_acts_follows_every_change_at_once_though_it_is_remembered_between_r
     let store = &db.store;
     let far = meridian_control::store::now_ms() + 3_600_000;
     store
-        .session_upsert("s-member", Some(member.user_id), "{}", far)
+        .session_insert("s-member", Some(member.user_id), "{}", far)
         .await
         .unwrap();
     assert!(store.session_load("s-member", 0).await.unwrap().is_some());
@@ -440,4 +440,32 @@ async fn a_password_change_revokes_the_users_api_keys_when_asked() {
         Err(Error::Unauthenticated)
     ));
     assert!(control.api_key_list(&ctx).await.unwrap().is_empty());
+}
+
+/// A session ended while a request that had loaded it is still running (a log-out in another tab,
+/// the password changed elsewhere) stays ended when that request saves it afterwards: the store
+/// never writes a gone session back, so a slow request cannot undo a log-out.
+#[tokio::test]
+async fn a_session_ended_during_a_request_stays_ended_when_the_request_saves_it() {
+    use std::sync::Arc;
+    use tower_sessions::Session;
+    let (db, control) = setup().await;
+    let store = Arc::new(control.session_store());
+    let signed_in = Session::new(None, store.clone(), None);
+    signed_in.insert("k", 1).await.unwrap();
+    signed_in.save().await.unwrap();
+    let id = signed_in.id().expect("created");
+    assert!(db.store.session_load(&id.to_string(), 0).await.unwrap().is_some());
+
+    // A request loads the session; meanwhile the session is ended.
+    let in_flight = Session::new(Some(id), store.clone(), None);
+    assert_eq!(in_flight.get::<i32>("k").await.unwrap(), Some(1));
+    Session::new(Some(id), store.clone(), None).flush().await.unwrap();
+    assert_eq!(db.store.session_load(&id.to_string(), 0).await.unwrap(), None);
+
+    // The request changes it and saves on its way out: it is not brought back.
+    in_flight.insert("k", 2).await.unwrap();
+    in_flight.save().await.unwrap();
+    assert_eq!(db.store.session_load(&id.to_string(), 0).await.unwrap(), None);
+    assert_eq!(Session::new(Some(id), store, None).get::<i32>("k").await.unwrap(), None);
 }

@@ -15,32 +15,33 @@ impl Store {
 }
 
 impl Store {
-    /// Inserts or replaces a session record.
-    pub async fn session_upsert(
+    /// Updates a session record that still exists; false if it is gone. A session ended (logged
+    /// out, ended by a password change, expired and swept) while a request that had loaded it was
+    /// still running must stay ended when that request saves it: it is never written back.
+    pub async fn session_update(
         &self,
         id: &str,
         user_id: Option<UserId>,
         data: &str,
         expires_at: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<bool, sqlx::Error> {
         let epoch = self.auth.epoch();
         let mut writer = self.writer().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
-             expires_at = excluded.expires_at",
-        )
-        .bind(id)
-        .bind(user_id.map(|u| u.to_string()))
-        .bind(data)
-        .bind(expires_at)
-        .execute(&mut *writer)
-        .await?;
+        let done = sqlx::query("UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(user_id.map(|u| u.to_string()))
+            .bind(data)
+            .bind(expires_at)
+            .execute(&mut *writer)
+            .await?;
+        let updated = done.rows_affected() == 1;
         // Remembered while the turn to write is held: two saves of one session cannot leave the
         // memory with one's data and the database with the other's.
-        self.auth.session_keep(id, data, expires_at, epoch);
+        if updated {
+            self.auth.session_keep(id, data, expires_at, epoch);
+        }
         drop(writer);
-        Ok(())
+        Ok(updated)
     }
 
     /// Inserts a new session record; false if the id is already taken.
