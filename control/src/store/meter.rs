@@ -32,6 +32,12 @@ pub(crate) struct TenantFacts {
 /// The key of an hourly usage row: tenant, hour, kind, resource, size.
 pub(crate) type UsageKey = (String, i64, String, String, String);
 
+/// The key of a monthly sum: tenant, month, kind, resource, size.
+type MonthKey<'a> = (&'a str, i64, &'a str, &'a str, &'a str);
+
+/// A monthly sum: the resource's zone, its first hour in the month, the quantity.
+type MonthSum<'a> = (&'a str, i64, i64);
+
 /// What a batch of VMs' metering writes, gathered before anything is written: rows that several
 /// VMs add to (a backbone edge's bytes, a tenant's day) are summed first, and every table is
 /// written in key order, so two transactions metering VMs of one tenant (a tick on each of two
@@ -90,8 +96,8 @@ impl MeterWrites {
 
     /// The hourly usage summed per tenant, month, kind, resource and size, with the resource's
     /// zone and first hour: what `usage_months` adds.
-    fn months(&self) -> BTreeMap<(&str, i64, &str, &str, &str), (&str, i64, i64)> {
-        let mut months: BTreeMap<(&str, i64, &str, &str, &str), (&str, i64, i64)> = BTreeMap::new();
+    fn months(&self) -> BTreeMap<MonthKey<'_>, MonthSum<'_>> {
+        let mut months: BTreeMap<MonthKey<'_>, MonthSum<'_>> = BTreeMap::new();
         for ((tenant, hour, kind, resource, size), (zone, quantity)) in &self.usage {
             let month = month_bounds(*hour).0;
             let sum = months
