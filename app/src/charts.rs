@@ -100,6 +100,11 @@ pub fn latency_chart(
     }
 }
 
+/// Faint grid lines between two labelled ones. One is enough to read a value across; plotters'
+/// default (ten a gap) drew a line every few pixels, over a hundred an SVG, sent twice with the
+/// page (in the HTML and in the data it hydrates from).
+const LIGHT_LINES: usize = 1;
+
 const WIDTH: u32 = 760;
 const HEIGHT: u32 = 300;
 
@@ -124,7 +129,8 @@ fn time_chart<'a, 'b>(
         .y_desc(y_desc)
         .label_style(("sans-serif", 12))
         .axis_desc_style(("sans-serif", 12))
-        .light_line_style(RGBColor(238, 241, 246));
+        .light_line_style(RGBColor(238, 241, 246))
+        .max_light_lines(LIGHT_LINES);
     if let Some(count) = y_labels {
         mesh.y_labels(count);
     }
@@ -316,6 +322,7 @@ fn draw_traffic_by_zone(
             .label_style(("sans-serif", 12))
             .axis_desc_style(("sans-serif", 12))
             .light_line_style(RGBColor(238, 241, 246))
+            .max_light_lines(LIGHT_LINES)
             .draw()?;
         let mut base: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
         for (index, zone) in zones.iter().enumerate() {
