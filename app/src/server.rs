@@ -36,7 +36,8 @@ impl RequestActor {
     }
 }
 
-/// Forgets who acts in this request (its session's sign-in just changed).
+/// Forgets who acts in this request: called before and after its session's sign-in changes, so
+/// nothing read in between is kept.
 fn actor_forget() {
     if let Some(actor) = use_context::<RequestActor>() {
         *actor.slot() = None;
@@ -150,7 +151,7 @@ pub async fn session_sign_in(session: &Session, user_id: UserId) -> Result<(), A
         .remove::<StaffAuth>(STAFF_KEY)
         .await
         .map_err(session_error)?;
-    session
+    let signed_in = session
         .insert(
             AUTH_KEY,
             SessionAuth {
@@ -159,13 +160,17 @@ pub async fn session_sign_in(session: &Session, user_id: UserId) -> Result<(), A
             },
         )
         .await
-        .map_err(session_error)
+        .map_err(session_error);
+    actor_forget();
+    signed_in
 }
 
 /// Ends the session on the server and tells the browser to drop the cookie.
 pub async fn session_end(session: &Session) -> Result<(), AppError> {
     actor_forget();
-    session.flush().await.map_err(session_error)
+    let ended = session.flush().await.map_err(session_error);
+    actor_forget();
+    ended
 }
 
 /// Signs a staff member in on this session, or starts or ends their inspection, always with a new
@@ -185,7 +190,7 @@ pub async fn session_staff_set(
         .remove::<SessionAuth>(AUTH_KEY)
         .await
         .map_err(session_error)?;
-    session
+    let set = session
         .insert(
             STAFF_KEY,
             StaffAuth {
@@ -195,7 +200,9 @@ pub async fn session_staff_set(
             },
         )
         .await
-        .map_err(session_error)
+        .map_err(session_error);
+    actor_forget();
+    set
 }
 
 /// The inspection this staff session is in, if any.

@@ -347,7 +347,11 @@ async fn hours_past_the_retention_are_pruned_and_their_months_bills_stay_the_sam
     assert!(!traffic(last_month, this_month).await.unwrap().is_empty());
     let kept_hours = control.usage_list(&ctx, this_month, later).await.unwrap();
 
-    let mut pruned = 0;
+    // A prune deletes at most what it is given, per table.
+    let kept_from = meridian_control::metering::hourly_usage_kept_from(later);
+    assert_eq!(kept_from, this_month);
+    let mut pruned = db.store.usage_prune(kept_from, 3).await.unwrap();
+    assert_eq!(pruned, 6, "three rows of each table");
     loop {
         let rows = control.usage_prune(later).await.unwrap();
         if rows == 0 {

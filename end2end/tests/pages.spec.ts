@@ -38,13 +38,13 @@ async function visit(page: Page, path: string, name: string): Promise<void> {
 
 /**
  * Saves a full-page screenshot for people to look at. The scans are this file's assertions; a
- * capture that Chromium does not finish in 30 s (a clean-clone CI run once hung in one after the
+ * capture that Chromium does not finish in 20 s (a clean-clone CI run once hung in one after the
  * page's scan had just run in it, so the page itself was answering) is reported on the test, not
  * failed.
  */
 async function screenshot(page: Page, name: string): Promise<void> {
   try {
-    await page.screenshot({ path: `screenshots/pages/${name}.png`, fullPage: true, timeout: 30_000 });
+    await page.screenshot({ path: `screenshots/pages/${name}.png`, fullPage: true, timeout: 20_000 });
   } catch (error) {
     test.info().annotations.push({ type: 'warning', description: `no screenshot of ${name}: ${error}` });
     console.warn(`no screenshot of ${name}: ${String(error).split('\n')[0]}`);
@@ -52,6 +52,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 test('every public page passes the scan', async ({ page }) => {
+  test.setTimeout(180_000);
   for (const [path, name] of [['/login', 'login'], ['/signup', 'signup'], ['/staff/login', 'staff-login']]) {
     await visit(page, path, name);
   }
@@ -60,6 +61,8 @@ test('every public page passes the scan', async ({ page }) => {
 // The customer pages, a test each (a slow machine meets each test's time limit, and a failure
 // names its page), each signed in to the seeded demo tenant.
 test.describe('every customer page passes the scan, with the demo tenant\'s data', () => {
+  // Room for a page's two screenshots to time out (20 s each) on a slow machine.
+  test.describe.configure({ timeout: 120_000 });
   test.beforeEach(async ({ page }) => {
     await page.goto('/login');
     await hydrated(page);
@@ -100,6 +103,7 @@ test.describe('every customer page passes the scan, with the demo tenant\'s data
 });
 
 test('every staff page passes the scan', async ({ page }) => {
+  test.setTimeout(240_000);
   await staffLogIn(page, staffCreate('admin'));
   await visit(page, '/staff', 'staff-tenants');
   const tenant = page.getByRole('table', { name: 'Tenants' }).getByRole('link').first();

@@ -1,6 +1,9 @@
 //! Usage records: metered quantities rolled up per hour.
 
 use super::meter::DAY_MS;
+
+/// How many rows one pruning statement deletes at most.
+pub const PRUNE_BATCH: u64 = 5_000;
 use super::{Store, Tx};
 use meridian_core::calendar::month_bounds;
 use meridian_core::view::MeteredHour;
@@ -249,14 +252,21 @@ impl Store {
             .await
     }
 
-    /// Deletes the hourly usage rows and bytes per hour and zone of hours starting before
-    /// `before`, oldest hour first, at most `hours` hours of each table; returns how many rows
-    /// went. An hour a statement keeps each of them (and SQLite's writer) short however large
-    /// the fleet; the sums stay in `usage_days` and `usage_months`.
-    pub async fn usage_prune(&self, before: i64, hours: usize) -> Result<u64, sqlx::Error> {
+    /// Deletes hourly usage rows and bytes per hour and zone of hours starting before `before`,
+    /// oldest hour first, [`PRUNE_BATCH`] rows a statement and at most `rows` rows of each table;
+    /// returns how many went. An hour of a large fleet is hundreds of thousands of rows: cut into
+    /// batches, no statement holds SQLite's writer (or PostgreSQL's locks) for long. The sums stay
+    /// in `usage_days` and `usage_months`.
+    pub async fn usage_prune(&self, before: i64, rows: u64) -> Result<u64, sqlx::Error> {
+        // The row's own address: SQLite's rowid, PostgreSQL's ctid.
+        let address = match self.backend {
+            super::Backend::Sqlite => "rowid",
+            super::Backend::Postgres => "ctid",
+        };
         let mut deleted = 0;
         for table in ["usage_records", "traffic_zone_hours"] {
-            for _ in 0..hours {
+            let mut left = rows;
+            while left > 0 {
                 let oldest: Option<i64> =
                     sqlx::query_scalar(&format!("SELECT MIN(hour_start) FROM {table}"))
                         .fetch_one(self.pool())
@@ -264,11 +274,18 @@ impl Store {
                 let Some(oldest) = oldest.filter(|hour| *hour < before) else {
                     break;
                 };
-                deleted += sqlx::query(&format!("DELETE FROM {table} WHERE hour_start = $1"))
-                    .bind(oldest)
-                    .execute(&mut *self.writer().await?)
-                    .await?
-                    .rows_affected();
+                let batch = left.min(PRUNE_BATCH);
+                let gone = sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE {address} IN \
+                     (SELECT {address} FROM {table} WHERE hour_start = $1 LIMIT $2)"
+                ))
+                .bind(oldest)
+                .bind(i64::try_from(batch).unwrap_or(i64::MAX))
+                .execute(&mut *self.writer().await?)
+                .await?
+                .rows_affected();
+                deleted += gone;
+                left = left.saturating_sub(gone.max(1));
             }
         }
         Ok(deleted)
