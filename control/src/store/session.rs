@@ -25,23 +25,11 @@ impl Store {
         data: &str,
         expires_at: i64,
     ) -> Result<bool, sqlx::Error> {
-        let epoch = self.auth.epoch();
-        let mut writer = self.writer().await?;
-        let done = sqlx::query("UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1")
-            .bind(id)
-            .bind(user_id.map(|u| u.to_string()))
-            .bind(data)
-            .bind(expires_at)
-            .execute(&mut *writer)
-            .await?;
-        let updated = done.rows_affected() == 1;
-        // Remembered while the turn to write is held: two saves of one session cannot leave the
-        // memory with one's data and the database with the other's.
-        if updated {
-            self.auth.session_keep(id, data, expires_at, epoch);
-        }
-        drop(writer);
-        Ok(updated)
+        self.session_write(
+            "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1",
+            (id, user_id, data, expires_at),
+        )
+        .await
     }
 
     /// Inserts a new session record; false if the id is already taken.
@@ -52,24 +40,38 @@ impl Store {
         data: &str,
         expires_at: i64,
     ) -> Result<bool, sqlx::Error> {
-        let epoch = self.auth.epoch();
-        let mut writer = self.writer().await?;
-        let done = sqlx::query(
+        self.session_write(
             "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO NOTHING",
+            (id, user_id, data, expires_at),
         )
-        .bind(id)
-        .bind(user_id.map(|u| u.to_string()))
-        .bind(data)
-        .bind(expires_at)
-        .execute(&mut *writer)
-        .await?;
-        let inserted = done.rows_affected() == 1;
-        if inserted {
+        .await
+    }
+
+    /// Runs `sql` (binding id, user, data and expiry as `$1`–`$4`) and, when it wrote the row,
+    /// remembers the session; false when it wrote nothing.
+    async fn session_write(
+        &self,
+        sql: &str,
+        (id, user_id, data, expires_at): (&str, Option<UserId>, &str, i64),
+    ) -> Result<bool, sqlx::Error> {
+        let epoch = self.auth.epoch();
+        let mut writer = self.writer().await?;
+        let done = sqlx::query(sql)
+            .bind(id)
+            .bind(user_id.map(|u| u.to_string()))
+            .bind(data)
+            .bind(expires_at)
+            .execute(&mut *writer)
+            .await?;
+        let written = done.rows_affected() == 1;
+        // Remembered while the turn to write is held: two saves of one session cannot leave the
+        // memory with one's data and the database with the other's.
+        if written {
             self.auth.session_keep(id, data, expires_at, epoch);
         }
         drop(writer);
-        Ok(inserted)
+        Ok(written)
     }
 
     /// The data and expiry of a session that has not expired at `now`.
