@@ -467,5 +467,8 @@ async fn a_session_ended_during_a_request_stays_ended_when_the_request_saves_it(
     in_flight.insert("k", 2).await.unwrap();
     in_flight.save().await.unwrap();
     assert_eq!(db.store.session_load(&id.to_string(), 0).await.unwrap(), None);
-    assert_eq!(Session::new(Some(id), store, None).get::<i32>("k").await.unwrap(), None);
+    assert_eq!(
+        Session::new(Some(id), store, None).get::<i32>("k").await.unwrap(),
+        None
+    );
 }

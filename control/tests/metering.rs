@@ -341,7 +341,13 @@ async fn hours_past_the_retention_are_pruned_and_their_months_bills_stay_the_sam
     let before = control.billing_invoice(&ctx, &last, later).await.unwrap();
     let months = control.billing_months(&ctx, later).await.unwrap();
     assert!(before.invoice.total() > Money::ZERO);
-    assert!(!control.usage_list(&ctx, last_month, this_month).await.unwrap().is_empty());
+    assert!(
+        !control
+            .usage_list(&ctx, last_month, this_month)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let tenant = ctx.tenant().unwrap().to_string();
     let traffic = |from, to| db.store.traffic_by_zone(&tenant, from, to, HOUR_MS);
     assert!(!traffic(last_month, this_month).await.unwrap().is_empty());
@@ -360,9 +366,18 @@ async fn hours_past_the_retention_are_pruned_and_their_months_bills_stay_the_sam
         pruned += rows;
     }
     assert!(pruned > 0);
-    assert!(control.usage_list(&ctx, last_month, this_month).await.unwrap().is_empty());
+    assert!(
+        control
+            .usage_list(&ctx, last_month, this_month)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(traffic(last_month, this_month).await.unwrap().is_empty());
-    assert_eq!(control.usage_list(&ctx, this_month, later).await.unwrap(), kept_hours);
+    assert_eq!(
+        control.usage_list(&ctx, this_month, later).await.unwrap(),
+        kept_hours
+    );
     assert!(!traffic(this_month, later).await.unwrap().is_empty());
 
     let after = control.billing_invoice(&ctx, &last, later).await.unwrap();
@@ -378,7 +393,11 @@ async fn hours_past_the_retention_are_pruned_and_their_months_bills_stay_the_sam
     let bill = control.billing_invoice(&ctx, &this, later).await.unwrap();
     assert!(bill.hourly_kept);
     let csv = control.billing_usage_csv(&ctx, &this, later).await.unwrap();
-    assert_eq!(csv.lines().count(), kept_hours.len() + 1, "a line per hour and kind, and the header");
+    assert_eq!(
+        csv.lines().count(),
+        kept_hours.len() + 1,
+        "a line per hour and kind, and the header"
+    );
 }
 
 /// A month's totals come from the daily sums kept beside the hourly rows (issue 24): the same

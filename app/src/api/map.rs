@@ -108,7 +108,10 @@ pub async fn latency_chart(target: String, window: String) -> Result<LatencyFigu
     let (title, samples) = match target.split_once(':') {
         Some(("edge", key)) => {
             let title = crate::charts::edge_title(key).ok_or_else(AppError::not_found)?;
-            (title, control.probe_history(&ctx, &[key.to_owned()], since).await?)
+            (
+                title,
+                control.probe_history(&ctx, &[key.to_owned()], since).await?,
+            )
         }
         Some(("pair", pair)) => {
             let (from, to) = crate::charts::pair(pair).ok_or_else(AppError::not_found)?;

@@ -96,7 +96,11 @@ impl Store {
 
     /// The samples of `edges` since `since`, oldest first: `(at, rtt_us or None when lost)`, a
     /// row per edge and round. (A path's edges in one statement, not one each.)
-    pub async fn probe_list(&self, edges: &[String], since: i64) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
+    pub async fn probe_list(
+        &self,
+        edges: &[String],
+        since: i64,
+    ) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
         if edges.is_empty() {
             return Ok(Vec::new());
         }

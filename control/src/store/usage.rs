@@ -267,10 +267,9 @@ impl Store {
         for table in ["usage_records", "traffic_zone_hours"] {
             let mut left = rows;
             while left > 0 {
-                let oldest: Option<i64> =
-                    sqlx::query_scalar(&format!("SELECT MIN(hour_start) FROM {table}"))
-                        .fetch_one(self.pool())
-                        .await?;
+                let oldest: Option<i64> = sqlx::query_scalar(&format!("SELECT MIN(hour_start) FROM {table}"))
+                    .fetch_one(self.pool())
+                    .await?;
                 let Some(oldest) = oldest.filter(|hour| *hour < before) else {
                     break;
                 };
